@@ -1,0 +1,1 @@
+//! xprocd, the xproc broker (work in progress).

@@ -1,0 +1,1 @@
+//! libxproc (work in progress).

@@ -1,0 +1,1 @@
+//! The xproc Rust client (work in progress).

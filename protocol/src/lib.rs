@@ -1,0 +1,30 @@
+//! The xproc wire protocol, shared by the broker and every client. Pure: no IO.
+//!
+//! # Layout
+//!
+//! - [`frame`]: the 4-byte length prefix; checks a buffer for a whole frame before anything
+//!   allocates.
+//! - [`value`]: checks that user values are one well-formed MessagePack value.
+//! - [`request`]: requests on the wire ([`RequestFields`]) and checked ([`Request`]).
+//! - [`reply`]: replies on the wire ([`ReplyFields`]) and the admin structs they carry.
+//! - [`error`]: the stable error codes.
+//! - [`kind`]: object kinds by wire name.
+//!
+//! docs/PROTOCOL.md is the specification; this crate is its reference implementation.
+
+pub mod error;
+pub mod frame;
+pub mod kind;
+pub mod reply;
+pub mod request;
+pub mod value;
+
+pub use error::ErrorCode;
+pub use kind::Kind;
+pub use reply::{ClientInfo, Info, InfoValue, Limits, ObjectSummary, ReplyFields};
+pub use request::{End, Name, OpenOptions, Request, RequestError, RequestFields, Wait};
+pub use serde_bytes::Bytes;
+
+/// The protocol version this crate speaks. A broker answers a `hello` with another version with
+/// `BadVersion`.
+pub const PROTOCOL_VERSION: u64 = 1;

@@ -1,0 +1,353 @@
+//! Replies: one flat map per reply, shared by the broker (which encodes) and clients (which
+//! decode).
+//!
+//! A reply always has the request's `id`. A failed request has `error` (a code from
+//! [`ErrorCode`](crate::ErrorCode)) and `message` (for humans); a successful one has no
+//! `error` and carries the op's result fields. Fields a given op does not use are absent.
+//! Decoders must ignore fields they do not know.
+
+use serde::{Deserialize, Serialize};
+use serde_bytes::Bytes;
+
+use crate::error::ErrorCode;
+
+/// A reply as it is on the wire. See docs/PROTOCOL.md for which op returns which field.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ReplyFields<'a> {
+    pub id: u64,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    pub error: Option<&'a str>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    pub message: Option<&'a str>,
+    /// A user value: the bytes of one MessagePack value, as `bin`.
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    pub value: Option<&'a Bytes>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    pub key: Option<&'a Bytes>,
+    /// `dict.values` (every entry present) and `dict.get_many` (nil for a missing key).
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    pub values: Option<Vec<Option<&'a Bytes>>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    pub keys: Option<Vec<&'a Bytes>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    pub items: Option<Vec<(&'a Bytes, &'a Bytes)>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub len: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub maxsize: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unfinished: Option<u64>,
+    /// `dict.incr`: the new value; `condition.notify*`: how many waiters were woken.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub n: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acquired: Option<bool>,
+    /// Set on an acquire that got a lock whose previous owner disconnected while holding it:
+    /// that owner's pid.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub abandoned_by: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub set: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ready: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub found: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub swapped: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deleted: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notified: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub index: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parties: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub n_waiting: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub broken: Option<bool>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub initial: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duplex: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<u64>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    pub server: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conn_id: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limits: Option<Limits>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub objects: Option<Vec<ObjectSummary>>,
+    /// `stat`: the object's state as ordered (field, value) pairs, encoded as a map.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub info: Option<Info>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clients: Option<Vec<ClientInfo>>,
+}
+
+impl<'a> ReplyFields<'a> {
+    /// A successful reply with no result fields yet.
+    pub fn ok(id: u64) -> Self {
+        ReplyFields {
+            id,
+            ..Default::default()
+        }
+    }
+
+    /// An error reply.
+    pub fn err(id: u64, code: ErrorCode, message: &'a str) -> Self {
+        ReplyFields {
+            id,
+            error: Some(code.as_str()),
+            message: Some(message),
+            ..Default::default()
+        }
+    }
+
+    /// Appends this reply, framed, to `out`.
+    pub fn encode_into(&self, out: &mut Vec<u8>) {
+        let at = crate::frame::begin(out);
+        self.serialize(&mut rmp_serde::Serializer::new(&mut *out).with_struct_map())
+            .expect("encoding into a Vec cannot fail");
+        crate::frame::finish(out, at);
+    }
+
+    /// Decodes one frame payload.
+    pub fn decode(payload: &'a [u8]) -> Result<Self, rmp_serde::decode::Error> {
+        rmp_serde::from_slice(payload)
+    }
+
+    /// The error code, if this reply is an error. A code this version does not know maps to
+    /// [`ErrorCode::Internal`] so that callers still see a failure.
+    pub fn error_code(&self) -> Option<ErrorCode> {
+        self.error
+            .map(|c| ErrorCode::parse(c).unwrap_or(ErrorCode::Internal))
+    }
+}
+
+/// The broker's limits, sent in the `hello` reply so clients can refuse oversized values before
+/// sending them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Limits {
+    /// Largest frame payload the broker accepts, in bytes.
+    pub max_frame: u64,
+    /// Most connections at once.
+    pub max_clients: u64,
+    /// Most objects at once.
+    pub max_objects: u64,
+    /// Bytes of values the broker holds across all objects.
+    pub memory_limit: u64,
+}
+
+/// One row of `list`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ObjectSummary {
+    pub name: String,
+    pub kind: String,
+    /// Items held: queue length, dict entries, messages in both pipe inboxes; 0 for sync objects.
+    pub len: u64,
+    /// Requests blocked on the object.
+    pub waiters: u64,
+}
+
+/// One row of `clients`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ClientInfo {
+    pub conn_id: u64,
+    pub pid: u32,
+    pub uid: u32,
+    pub gid: u32,
+    /// The `client` name from `hello`.
+    pub name: String,
+    pub lang: String,
+    /// Objects this connection holds something of: "lock dev", "pipe chan/a", "semaphore s x2".
+    pub holds: Vec<String>,
+    /// Objects this connection is blocked on: "queue.get tasks".
+    pub waits: Vec<String>,
+}
+
+/// A scalar in a `stat` reply.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum InfoValue {
+    Nil,
+    Bool(bool),
+    Int(i64),
+    Str(String),
+    List(Vec<InfoValue>),
+}
+
+impl std::fmt::Display for InfoValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            InfoValue::Nil => f.write_str("-"),
+            InfoValue::Bool(b) => write!(f, "{b}"),
+            InfoValue::Int(n) => write!(f, "{n}"),
+            InfoValue::Str(s) => f.write_str(s),
+            InfoValue::List(l) => {
+                f.write_str("[")?;
+                for (i, v) in l.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{v}")?;
+                }
+                f.write_str("]")
+            }
+        }
+    }
+}
+
+impl From<u64> for InfoValue {
+    fn from(n: u64) -> Self {
+        InfoValue::Int(n.min(i64::MAX as u64) as i64)
+    }
+}
+impl From<usize> for InfoValue {
+    fn from(n: usize) -> Self {
+        InfoValue::from(n as u64)
+    }
+}
+impl From<u32> for InfoValue {
+    fn from(n: u32) -> Self {
+        InfoValue::Int(n as i64)
+    }
+}
+impl From<bool> for InfoValue {
+    fn from(b: bool) -> Self {
+        InfoValue::Bool(b)
+    }
+}
+impl From<&str> for InfoValue {
+    fn from(s: &str) -> Self {
+        InfoValue::Str(s.to_string())
+    }
+}
+impl<T: Into<InfoValue>> From<Option<T>> for InfoValue {
+    fn from(o: Option<T>) -> Self {
+        o.map_or(InfoValue::Nil, Into::into)
+    }
+}
+
+/// `stat`'s ordered (field, value) pairs; on the wire a map.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Info(pub Vec<(String, InfoValue)>);
+
+impl Info {
+    /// Adds a field.
+    pub fn add(&mut self, field: &str, v: impl Into<InfoValue>) -> &mut Self {
+        self.0.push((field.to_string(), v.into()));
+        self
+    }
+
+    /// Looks a field up.
+    pub fn get(&self, field: &str) -> Option<&InfoValue> {
+        self.0.iter().find(|(k, _)| k == field).map(|(_, v)| v)
+    }
+}
+
+impl Serialize for Info {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Info {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Info;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a map")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut a: A) -> Result<Info, A::Error> {
+                let mut out = Vec::new();
+                while let Some((k, v)) = a.next_entry::<String, InfoValue>()? {
+                    out.push((k, v));
+                }
+                Ok(Info(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trip(r: &ReplyFields) -> Vec<u8> {
+        let mut out = Vec::new();
+        r.encode_into(&mut out);
+        out.split_off(crate::frame::HEADER_LEN)
+    }
+
+    #[test]
+    fn value_reply_round_trips() {
+        let v = [0xa3, b'a', b'b', b'c'];
+        let bytes = round_trip(&ReplyFields {
+            value: Some(Bytes::new(&v)),
+            ..ReplyFields::ok(42)
+        });
+        let back = ReplyFields::decode(&bytes).unwrap();
+        assert_eq!(back.id, 42);
+        assert_eq!(back.value.map(|b| &b[..]), Some(&v[..]));
+        assert_eq!(back.error_code(), None);
+    }
+
+    #[test]
+    fn error_reply_round_trips() {
+        let bytes = round_trip(&ReplyFields::err(
+            3,
+            ErrorCode::Full,
+            "queue 'q' is full (maxsize 1)",
+        ));
+        let back = ReplyFields::decode(&bytes).unwrap();
+        assert_eq!(back.error_code(), Some(ErrorCode::Full));
+        assert_eq!(back.message, Some("queue 'q' is full (maxsize 1)"));
+    }
+
+    #[test]
+    fn info_keeps_order_and_types() {
+        let mut info = Info::default();
+        info.add("kind", "lock")
+            .add("holder_pid", Some(17u32))
+            .add("waiters", 2u64)
+            .add("x", None::<u64>);
+        let bytes = round_trip(&ReplyFields {
+            info: Some(info.clone()),
+            ..ReplyFields::ok(1)
+        });
+        let back = ReplyFields::decode(&bytes).unwrap();
+        assert_eq!(back.info, Some(info));
+    }
+
+    #[test]
+    fn get_many_values_carry_nil_for_missing() {
+        let v = [0x01];
+        let r = ReplyFields {
+            values: Some(vec![Some(Bytes::new(&v)), None]),
+            ..ReplyFields::ok(1)
+        };
+        let bytes = round_trip(&r);
+        let back = ReplyFields::decode(&bytes).unwrap();
+        assert_eq!(back.values, Some(vec![Some(Bytes::new(&v)), None]));
+    }
+}

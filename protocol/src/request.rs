@@ -1,0 +1,848 @@
+//! Requests: the wire form ([`RequestFields`]) and the checked, typed form ([`Request`]).
+//!
+//! Every request is a MessagePack map with an integer `id`, a string `op` and the op's own
+//! named fields. Decoding happens in two steps so that every check runs once, centrally,
+//! before any handler sees the request:
+//!
+//! 1. [`RequestFields`] is the map as a flat struct of optional, borrowed fields (one serde
+//!    pass, no copies; unknown fields are skipped so later versions can add some).
+//! 2. [`Request::parse`] turns it into a [`Request`]: the op is known, required fields are
+//!    present, names are valid and every value or key is one well-formed MessagePack value.
+//!
+//! Clients build a [`RequestFields`] and encode it with [`RequestFields::encode_into`]; the
+//! broker and the clients thus share one definition of the wire format.
+
+use serde::{Deserialize, Serialize};
+use serde_bytes::Bytes;
+
+use crate::error::ErrorCode;
+use crate::kind::Kind;
+use crate::value;
+
+/// Longest object name, in bytes.
+pub const MAX_NAME_LEN: usize = 255;
+
+/// An object name as it arrived: raw bytes, so that a name that is not UTF-8 can be refused
+/// with a clear `InvalidName` rather than a generic decode failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Name<'a>(pub &'a [u8]);
+
+impl<'a> From<&'a str> for Name<'a> {
+    fn from(s: &'a str) -> Self {
+        Name(s.as_bytes())
+    }
+}
+
+impl Serialize for Name<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match std::str::from_utf8(self.0) {
+            Ok(text) => s.serialize_str(text),
+            Err(_) => s.serialize_bytes(self.0),
+        }
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Name<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Name<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a name (string)")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Name(v.as_bytes()))
+            }
+            // rmp-serde hands over a string that is not UTF-8 as bytes.
+            fn visit_borrowed_bytes<E>(self, v: &'de [u8]) -> Result<Self::Value, E> {
+                Ok(Name(v))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// A request as it is on the wire: every field any op uses, all optional but `id` and `op`.
+/// See docs/PROTOCOL.md for which op uses which field.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RequestFields<'a> {
+    /// Chosen by the client; echoed in the reply.
+    pub id: u64,
+    /// The operation, such as `"queue.put"`.
+    #[serde(borrow)]
+    pub op: &'a str,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    pub name: Option<Name<'a>>,
+    /// A user value: the bytes of one MessagePack value, sent as `bin`.
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    pub value: Option<&'a Bytes>,
+    /// A dict key: the bytes of one MessagePack value, sent as `bin`.
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    pub key: Option<&'a Bytes>,
+    /// `dict.compare_and_set`: the value the key must hold; absent means "the key must be absent".
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    pub expected: Option<&'a Bytes>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    pub keys: Option<Vec<&'a Bytes>>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    pub items: Option<Vec<(&'a Bytes, &'a Bytes)>>,
+    /// Milliseconds a blocking call may wait; absent = forever, 0 = do not wait.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u64>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub maxsize: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub initial: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parties: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duplex: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<u64>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    pub end: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub n: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delta: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<u64>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    pub client: Option<&'a str>,
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    pub lang: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u32>,
+}
+
+impl<'a> RequestFields<'a> {
+    /// A request with just an id and an op; set the op's fields on the result.
+    pub fn new(id: u64, op: &'a str) -> Self {
+        RequestFields {
+            id,
+            op,
+            ..Default::default()
+        }
+    }
+
+    /// Appends this request, framed, to `out`.
+    pub fn encode_into(&self, out: &mut Vec<u8>) {
+        let at = crate::frame::begin(out);
+        self.serialize(&mut rmp_serde::Serializer::new(&mut *out).with_struct_map())
+            .expect("encoding into a Vec cannot fail");
+        crate::frame::finish(out, at);
+    }
+}
+
+/// How long a blocking call may wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wait {
+    /// Until it completes (no `timeout_ms`).
+    Forever,
+    /// At most this many milliseconds; 0 means "do not wait".
+    Ms(u64),
+}
+
+/// A pipe end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum End {
+    A,
+    B,
+}
+
+impl End {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            End::A => "a",
+            End::B => "b",
+        }
+    }
+    /// The end a message sent on this end arrives at.
+    pub fn other(self) -> End {
+        match self {
+            End::A => End::B,
+            End::B => End::A,
+        }
+    }
+    pub fn parse(s: &str) -> Option<End> {
+        match s {
+            "a" => Some(End::A),
+            "b" => Some(End::B),
+            _ => None,
+        }
+    }
+}
+
+/// Creation options given to `open`. `None` means "not given": the default applies on creation
+/// and any value is accepted on reopen.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OpenOptions {
+    pub maxsize: Option<u64>,
+    pub initial: Option<u64>,
+    pub parties: Option<u64>,
+    pub duplex: Option<bool>,
+    pub capacity: Option<u64>,
+    /// For a pipe: the end to claim for this connection.
+    pub end: Option<End>,
+}
+
+/// A checked request. Names are valid UTF-8 of 1..=255 bytes and every value and key is one
+/// well-formed MessagePack value; handlers need not check again.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Request<'a> {
+    Hello {
+        version: u64,
+        client: &'a str,
+        lang: &'a str,
+        pid: u32,
+    },
+    Ping,
+    List,
+    Clients,
+    Stat {
+        name: &'a str,
+    },
+    Delete {
+        name: &'a str,
+    },
+    Open {
+        name: &'a str,
+        kind: Kind,
+        options: OpenOptions,
+    },
+
+    QueuePut {
+        name: &'a str,
+        value: &'a [u8],
+        wait: Wait,
+    },
+    QueueGet {
+        name: &'a str,
+        wait: Wait,
+    },
+    QueueQsize {
+        name: &'a str,
+    },
+    QueueTaskDone {
+        name: &'a str,
+    },
+    QueueJoin {
+        name: &'a str,
+        wait: Wait,
+    },
+
+    DictGet {
+        name: &'a str,
+        key: &'a [u8],
+    },
+    DictSet {
+        name: &'a str,
+        key: &'a [u8],
+        value: &'a [u8],
+    },
+    DictDelete {
+        name: &'a str,
+        key: &'a [u8],
+    },
+    DictContains {
+        name: &'a str,
+        key: &'a [u8],
+    },
+    DictLen {
+        name: &'a str,
+    },
+    DictKeys {
+        name: &'a str,
+    },
+    DictValues {
+        name: &'a str,
+    },
+    DictItems {
+        name: &'a str,
+    },
+    DictUpdate {
+        name: &'a str,
+        items: Vec<(&'a [u8], &'a [u8])>,
+    },
+    DictGetMany {
+        name: &'a str,
+        keys: Vec<&'a [u8]>,
+    },
+    DictPop {
+        name: &'a str,
+        key: &'a [u8],
+    },
+    DictPopItem {
+        name: &'a str,
+    },
+    DictSetDefault {
+        name: &'a str,
+        key: &'a [u8],
+        value: &'a [u8],
+    },
+    DictClear {
+        name: &'a str,
+    },
+    DictIncr {
+        name: &'a str,
+        key: &'a [u8],
+        delta: i64,
+    },
+    DictCompareAndSet {
+        name: &'a str,
+        key: &'a [u8],
+        expected: Option<&'a [u8]>,
+        value: &'a [u8],
+    },
+
+    PipeSend {
+        name: &'a str,
+        end: End,
+        value: &'a [u8],
+        wait: Wait,
+    },
+    PipeRecv {
+        name: &'a str,
+        end: End,
+        wait: Wait,
+    },
+    PipePoll {
+        name: &'a str,
+        end: End,
+        wait: Wait,
+    },
+    PipeClose {
+        name: &'a str,
+        end: End,
+    },
+
+    LockAcquire {
+        name: &'a str,
+        wait: Wait,
+    },
+    LockRelease {
+        name: &'a str,
+    },
+    SemaphoreAcquire {
+        name: &'a str,
+        wait: Wait,
+    },
+    SemaphoreRelease {
+        name: &'a str,
+        n: u64,
+    },
+    EventSet {
+        name: &'a str,
+    },
+    EventClear {
+        name: &'a str,
+    },
+    EventIsSet {
+        name: &'a str,
+    },
+    EventWait {
+        name: &'a str,
+        wait: Wait,
+    },
+    ConditionAcquire {
+        name: &'a str,
+        wait: Wait,
+    },
+    ConditionRelease {
+        name: &'a str,
+    },
+    ConditionWait {
+        name: &'a str,
+        wait: Wait,
+    },
+    ConditionNotify {
+        name: &'a str,
+        n: u64,
+    },
+    ConditionNotifyAll {
+        name: &'a str,
+    },
+    BarrierWait {
+        name: &'a str,
+        wait: Wait,
+    },
+    BarrierAbort {
+        name: &'a str,
+    },
+    BarrierReset {
+        name: &'a str,
+    },
+    BarrierState {
+        name: &'a str,
+    },
+}
+
+/// Why a frame is not a request. Carries the request id when it could be read, so the error
+/// reply can name it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestError {
+    pub id: u64,
+    pub code: ErrorCode,
+    pub message: String,
+    /// True when the frame could not be decoded as a request map at all: the broker then
+    /// closes the connection after replying, since it cannot trust what comes next.
+    pub fatal: bool,
+}
+
+impl RequestError {
+    fn new(id: u64, code: ErrorCode, message: impl Into<String>) -> Self {
+        RequestError {
+            id,
+            code,
+            message: message.into(),
+            fatal: false,
+        }
+    }
+}
+
+/// Every op this protocol version knows, in documentation order.
+pub const OPS: &[&str] = &[
+    "hello",
+    "ping",
+    "list",
+    "clients",
+    "stat",
+    "delete",
+    "open",
+    "queue.put",
+    "queue.get",
+    "queue.qsize",
+    "queue.task_done",
+    "queue.join",
+    "dict.get",
+    "dict.set",
+    "dict.delete",
+    "dict.contains",
+    "dict.len",
+    "dict.keys",
+    "dict.values",
+    "dict.items",
+    "dict.update",
+    "dict.get_many",
+    "dict.pop",
+    "dict.popitem",
+    "dict.setdefault",
+    "dict.clear",
+    "dict.incr",
+    "dict.compare_and_set",
+    "pipe.send",
+    "pipe.recv",
+    "pipe.poll",
+    "pipe.close",
+    "lock.acquire",
+    "lock.release",
+    "semaphore.acquire",
+    "semaphore.release",
+    "event.set",
+    "event.clear",
+    "event.is_set",
+    "event.wait",
+    "condition.acquire",
+    "condition.release",
+    "condition.wait",
+    "condition.notify",
+    "condition.notify_all",
+    "barrier.wait",
+    "barrier.abort",
+    "barrier.reset",
+    "barrier.state",
+];
+
+impl<'a> Request<'a> {
+    /// Decodes and checks one frame payload.
+    pub fn parse(payload: &'a [u8]) -> Result<(u64, Request<'a>), RequestError> {
+        let fields: RequestFields<'a> = match rmp_serde::from_slice(payload) {
+            Ok(f) => f,
+            Err(e) => {
+                #[derive(Deserialize)]
+                struct IdOnly {
+                    id: Option<u64>,
+                }
+                let id = rmp_serde::from_slice::<IdOnly>(payload)
+                    .ok()
+                    .and_then(|i| i.id)
+                    .unwrap_or(0);
+                return Err(RequestError {
+                    fatal: true,
+                    ..RequestError::new(
+                        id,
+                        ErrorCode::BadRequest,
+                        format!("malformed request: {e}"),
+                    )
+                });
+            }
+        };
+        let id = fields.id;
+        Checker { f: &fields }
+            .request()
+            .map(|r| (id, r))
+            .map_err(|(code, message)| RequestError::new(id, code, message))
+    }
+}
+
+type Check<T> = Result<T, (ErrorCode, String)>;
+
+struct Checker<'f, 'a> {
+    f: &'f RequestFields<'a>,
+}
+
+impl<'a> Checker<'_, 'a> {
+    fn missing(&self, field: &str) -> (ErrorCode, String) {
+        (
+            ErrorCode::BadRequest,
+            format!("{} needs field '{field}'", self.f.op),
+        )
+    }
+
+    fn name(&self) -> Check<&'a str> {
+        let Name(raw) = self.f.name.ok_or_else(|| self.missing("name"))?;
+        let name = std::str::from_utf8(raw).map_err(|_| {
+            (
+                ErrorCode::InvalidName,
+                "name is not valid UTF-8".to_string(),
+            )
+        })?;
+        if name.is_empty() {
+            return Err((ErrorCode::InvalidName, "name is empty".into()));
+        }
+        if name.len() > MAX_NAME_LEN {
+            return Err((
+                ErrorCode::InvalidName,
+                format!("name is {} bytes; the limit is {MAX_NAME_LEN}", name.len()),
+            ));
+        }
+        Ok(name)
+    }
+
+    fn checked(field: &str, bytes: &'a Bytes) -> Check<&'a [u8]> {
+        value::validate(bytes).map_err(|e| (ErrorCode::InvalidValue, format!("{field}: {e}")))?;
+        Ok(bytes)
+    }
+
+    fn value(&self) -> Check<&'a [u8]> {
+        Self::checked("value", self.f.value.ok_or_else(|| self.missing("value"))?)
+    }
+
+    fn key(&self) -> Check<&'a [u8]> {
+        Self::checked("key", self.f.key.ok_or_else(|| self.missing("key"))?)
+    }
+
+    fn wait(&self) -> Wait {
+        self.f.timeout_ms.map_or(Wait::Forever, Wait::Ms)
+    }
+
+    fn end(&self) -> Check<End> {
+        let end = self.f.end.ok_or_else(|| self.missing("end"))?;
+        End::parse(end).ok_or_else(|| {
+            (
+                ErrorCode::InvalidArgument,
+                format!("pipe end must be \"a\" or \"b\", not {end:?}"),
+            )
+        })
+    }
+
+    fn request(&self) -> Check<Request<'a>> {
+        use Request as R;
+        let f = self.f;
+        Ok(match f.op {
+            "hello" => R::Hello {
+                version: f.version.ok_or_else(|| self.missing("version"))?,
+                client: f.client.unwrap_or(""),
+                lang: f.lang.unwrap_or(""),
+                pid: f.pid.unwrap_or(0),
+            },
+            "ping" => R::Ping,
+            "list" => R::List,
+            "clients" => R::Clients,
+            "stat" => R::Stat { name: self.name()? },
+            "delete" => R::Delete { name: self.name()? },
+            "open" => {
+                let kind = f.kind.ok_or_else(|| self.missing("kind"))?;
+                let kind = Kind::parse(kind).ok_or_else(|| {
+                    (
+                        ErrorCode::InvalidArgument,
+                        format!("unknown object kind {kind:?}"),
+                    )
+                })?;
+                let end = match f.end {
+                    Some(_) => Some(self.end()?),
+                    None => None,
+                };
+                R::Open {
+                    name: self.name()?,
+                    kind,
+                    options: OpenOptions {
+                        maxsize: f.maxsize,
+                        initial: f.initial,
+                        parties: f.parties,
+                        duplex: f.duplex,
+                        capacity: f.capacity,
+                        end,
+                    },
+                }
+            }
+            "queue.put" => R::QueuePut {
+                name: self.name()?,
+                value: self.value()?,
+                wait: self.wait(),
+            },
+            "queue.get" => R::QueueGet {
+                name: self.name()?,
+                wait: self.wait(),
+            },
+            "queue.qsize" => R::QueueQsize { name: self.name()? },
+            "queue.task_done" => R::QueueTaskDone { name: self.name()? },
+            "queue.join" => R::QueueJoin {
+                name: self.name()?,
+                wait: self.wait(),
+            },
+
+            "dict.get" => R::DictGet {
+                name: self.name()?,
+                key: self.key()?,
+            },
+            "dict.set" => R::DictSet {
+                name: self.name()?,
+                key: self.key()?,
+                value: self.value()?,
+            },
+            "dict.delete" => R::DictDelete {
+                name: self.name()?,
+                key: self.key()?,
+            },
+            "dict.contains" => R::DictContains {
+                name: self.name()?,
+                key: self.key()?,
+            },
+            "dict.len" => R::DictLen { name: self.name()? },
+            "dict.keys" => R::DictKeys { name: self.name()? },
+            "dict.values" => R::DictValues { name: self.name()? },
+            "dict.items" => R::DictItems { name: self.name()? },
+            "dict.update" => {
+                let items = f.items.as_ref().ok_or_else(|| self.missing("items"))?;
+                let items = items
+                    .iter()
+                    .map(|(k, v)| Ok((Self::checked("key", k)?, Self::checked("value", v)?)))
+                    .collect::<Check<Vec<_>>>()?;
+                R::DictUpdate {
+                    name: self.name()?,
+                    items,
+                }
+            }
+            "dict.get_many" => {
+                let keys = f.keys.as_ref().ok_or_else(|| self.missing("keys"))?;
+                let keys = keys
+                    .iter()
+                    .map(|k| Self::checked("key", k))
+                    .collect::<Check<Vec<_>>>()?;
+                R::DictGetMany {
+                    name: self.name()?,
+                    keys,
+                }
+            }
+            "dict.pop" => R::DictPop {
+                name: self.name()?,
+                key: self.key()?,
+            },
+            "dict.popitem" => R::DictPopItem { name: self.name()? },
+            "dict.setdefault" => R::DictSetDefault {
+                name: self.name()?,
+                key: self.key()?,
+                value: self.value()?,
+            },
+            "dict.clear" => R::DictClear { name: self.name()? },
+            "dict.incr" => R::DictIncr {
+                name: self.name()?,
+                key: self.key()?,
+                delta: f.delta.unwrap_or(1),
+            },
+            "dict.compare_and_set" => R::DictCompareAndSet {
+                name: self.name()?,
+                key: self.key()?,
+                expected: match f.expected {
+                    Some(e) => Some(Self::checked("expected", e)?),
+                    None => None,
+                },
+                value: self.value()?,
+            },
+
+            "pipe.send" => R::PipeSend {
+                name: self.name()?,
+                end: self.end()?,
+                value: self.value()?,
+                wait: self.wait(),
+            },
+            "pipe.recv" => R::PipeRecv {
+                name: self.name()?,
+                end: self.end()?,
+                wait: self.wait(),
+            },
+            "pipe.poll" => R::PipePoll {
+                name: self.name()?,
+                end: self.end()?,
+                wait: self.f.timeout_ms.map_or(Wait::Ms(0), Wait::Ms),
+            },
+            "pipe.close" => R::PipeClose {
+                name: self.name()?,
+                end: self.end()?,
+            },
+
+            "lock.acquire" => R::LockAcquire {
+                name: self.name()?,
+                wait: self.wait(),
+            },
+            "lock.release" => R::LockRelease { name: self.name()? },
+            "semaphore.acquire" => R::SemaphoreAcquire {
+                name: self.name()?,
+                wait: self.wait(),
+            },
+            "semaphore.release" => R::SemaphoreRelease {
+                name: self.name()?,
+                n: f.n.unwrap_or(1),
+            },
+            "event.set" => R::EventSet { name: self.name()? },
+            "event.clear" => R::EventClear { name: self.name()? },
+            "event.is_set" => R::EventIsSet { name: self.name()? },
+            "event.wait" => R::EventWait {
+                name: self.name()?,
+                wait: self.wait(),
+            },
+            "condition.acquire" => R::ConditionAcquire {
+                name: self.name()?,
+                wait: self.wait(),
+            },
+            "condition.release" => R::ConditionRelease { name: self.name()? },
+            "condition.wait" => R::ConditionWait {
+                name: self.name()?,
+                wait: self.wait(),
+            },
+            "condition.notify" => R::ConditionNotify {
+                name: self.name()?,
+                n: f.n.unwrap_or(1),
+            },
+            "condition.notify_all" => R::ConditionNotifyAll { name: self.name()? },
+            "barrier.wait" => R::BarrierWait {
+                name: self.name()?,
+                wait: self.wait(),
+            },
+            "barrier.abort" => R::BarrierAbort { name: self.name()? },
+            "barrier.reset" => R::BarrierReset { name: self.name()? },
+            "barrier.state" => R::BarrierState { name: self.name()? },
+            other => {
+                return Err((ErrorCode::UnknownOp, format!("unknown op {other:?}")));
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn payload(r: &RequestFields) -> Vec<u8> {
+        let mut out = Vec::new();
+        r.encode_into(&mut out);
+        out.split_off(crate::frame::HEADER_LEN)
+    }
+
+    #[test]
+    fn every_op_is_known_to_the_parser() {
+        for op in OPS {
+            let r = RequestFields::new(1, op);
+            let err = Request::parse(&payload(&r)).err();
+            assert!(
+                !matches!(&err, Some(e) if e.code == ErrorCode::UnknownOp),
+                "{op}: {err:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn put_round_trips() {
+        let v = [0x93, 1, 2, 3];
+        let r = RequestFields {
+            name: Some("tasks".into()),
+            value: Some(Bytes::new(&v)),
+            timeout_ms: Some(250),
+            ..RequestFields::new(7, "queue.put")
+        };
+        let bytes = payload(&r);
+        assert_eq!(
+            Request::parse(&bytes).unwrap(),
+            (
+                7,
+                Request::QueuePut {
+                    name: "tasks",
+                    value: &v,
+                    wait: Wait::Ms(250)
+                }
+            )
+        );
+    }
+
+    #[test]
+    fn bad_names_are_refused_with_the_reason() {
+        let long = "x".repeat(256);
+        for (name, want) in [
+            (&b""[..], "empty"),
+            (long.as_bytes(), "limit is 255"),
+            (&[0xff, 0xfe][..], "UTF-8"),
+        ] {
+            let r = RequestFields {
+                name: Some(Name(name)),
+                ..RequestFields::new(3, "queue.qsize")
+            };
+            let err = Request::parse(&payload(&r)).unwrap_err();
+            assert_eq!((err.id, err.code), (3, ErrorCode::InvalidName));
+            assert!(err.message.contains(want), "{}", err.message);
+            assert!(!err.fatal);
+        }
+    }
+
+    #[test]
+    fn malformed_values_are_refused() {
+        let r = RequestFields {
+            name: Some("q".into()),
+            value: Some(Bytes::new(&[0xc1])),
+            ..RequestFields::new(4, "queue.put")
+        };
+        let err = Request::parse(&payload(&r)).unwrap_err();
+        assert_eq!(err.code, ErrorCode::InvalidValue);
+    }
+
+    #[test]
+    fn unknown_op_and_garbage() {
+        let err = Request::parse(&payload(&RequestFields::new(9, "queue.frobnicate"))).unwrap_err();
+        assert_eq!(
+            (err.id, err.code, err.fatal),
+            (9, ErrorCode::UnknownOp, false)
+        );
+        let err = Request::parse(b"\xc1garbage").unwrap_err();
+        assert_eq!((err.code, err.fatal), (ErrorCode::BadRequest, true));
+        // A map whose op has the wrong type still yields the id for the reply.
+        let err =
+            Request::parse(&[0x82, 0xa2, b'i', b'd', 0x05, 0xa2, b'o', b'p', 0x01]).unwrap_err();
+        assert_eq!(
+            (err.id, err.code, err.fatal),
+            (5, ErrorCode::BadRequest, true)
+        );
+    }
+
+    #[test]
+    fn unknown_fields_are_ignored() {
+        // {"id": 1, "op": "ping", "future": [1, 2]}
+        let bytes = [
+            0x83, 0xa2, b'i', b'd', 0x01, 0xa2, b'o', b'p', 0xa4, b'p', b'i', b'n', b'g', 0xa6,
+            b'f', b'u', b't', b'u', b'r', b'e', 0x92, 0x01, 0x02,
+        ];
+        assert_eq!(Request::parse(&bytes).unwrap(), (1, Request::Ping));
+    }
+}
