@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Runs every test of the project, in every language, against real xprocd processes.
+# This is the README's test command; .ci/run calls it after installing the toolchains.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n=== %s ===\n' "$*"; }
+
+step "build (debug: tests; release: the broker and libxproc the other languages load)"
+cargo build --workspace --all-targets
+cargo build --release -p xproc-broker -p xproc-cli
+
+step "Rust: unit, protocol, broker raw-byte and cross-process tests"
+cargo test --workspace
+
+echo
+echo "all tests passed"
