@@ -1,1 +1,133 @@
-//! The xproc Rust client (work in progress).
+//! The Rust client for xproc: queues, pipes, dicts and locks that live in an `xprocd` broker
+//! and are shared by processes written in any language.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Serialize, Deserialize)]
+//! struct Task { n: u32 }
+//!
+//! # fn main() -> xproc::Result<()> {
+//! let client = xproc::Client::connect_default()?;
+//! let tasks = client.queue::<Task>("tasks")?;      // opens, or creates, the shared queue
+//! tasks.put(&Task { n: 7 })?;
+//! let t: Task = tasks.get_timeout(Duration::from_secs(5))?;
+//! # let _ = t; Ok(()) }
+//! ```
+//!
+//! # Layout
+//!
+//! - [`client`](Client) (`client.rs`): connecting and `hello`, admin calls (`ping`, `list`,
+//!   `stat`, `clients`, `delete`), the [`Client::call`] escape hatch, and one constructor per
+//!   object type.
+//! - `conn.rs`: the only code that touches the socket; matches replies to callers by id
+//!   (see "Threads").
+//! - `queue.rs`, `dict.rs`, `pipe.rs`: value-carrying objects, each as a raw layer
+//!   ([`RawQueue`], [`RawDict`], [`RawPipe`]: MessagePack bytes in and out) and a typed layer
+//!   over it ([`Queue<T>`], [`Dict<K, V>`], [`Pipe<T>`]: serde types).
+//! - `lock.rs`, `semaphore.rs`, `event.rs`, `condition.rs`, `barrier.rs`: sync primitives.
+//! - `codec.rs`: typed values to MessagePack and timeouts to wire fields.
+//! - `error.rs`: [`Error`], one small enum for every failure.
+//! - `endpoint.rs`: [`default_socket_path`].
+//!
+//! The wire format itself is the `xproc-protocol` crate (docs/PROTOCOL.md); this crate builds
+//! requests with its `RequestFields` and decodes replies with its `ReplyFields`.
+//!
+//! # Names, creation, lifetime
+//!
+//! Every constructor (`client.queue("tasks")`, `client.lock("dev")`, ...) opens the object with
+//! that name in the broker, creating it if the name is free. Opening a name that holds another
+//! kind of object is [`Error::TypeMismatch`]; giving a creation option (`maxsize`, `initial`,
+//! `parties`, ...) that differs from the existing object's is an `OptionMismatch` broker error.
+//! Objects live in the broker until deleted ([`Client::delete`]) or until it stops; dropping
+//! a handle never deletes the shared object (pipes are the exception: dropping a [`Pipe`]
+//! closes the end it holds).
+//!
+//! # Values
+//!
+//! Typed values are encoded with `rmp_serde::to_vec_named`: structs become MessagePack
+//! **maps** keyed by field name, so Python, C and C# read them as dicts/maps; `Option::None`
+//! is nil; integers take their shortest encoding (so `1` is the same dict key from every
+//! language). A `Vec<u8>` serialises as an *array of integers* unless marked
+//! `#[serde(with = "serde_bytes")]` (or wrapped in `serde_bytes::ByteBuf`), which makes it
+//! MessagePack `bin` — what other languages see as bytes. A value that does not decode as the
+//! requested type is [`Error::Decode`], which keeps its bytes (a `get` has already taken it).
+//!
+//! Values (and requests) larger than the broker's `max_frame` are refused before sending with
+//! [`Error::Limit`], whose message names the limit; [`Client::limits`] tells the limits.
+//!
+//! # Raw access (for bindings)
+//!
+//! Every value-carrying handle has a raw form that takes and returns MessagePack bytes
+//! (each exactly one MessagePack value; the broker checks, `InvalidValue` otherwise) and
+//! timeouts as `Option<Duration>` (`None` waits as long as it takes, `Some(ZERO)` does not
+//! wait): [`Client::raw_queue`], [`Client::raw_dict`], [`Client::raw_pipe`]. The typed handles
+//! wrap them (`Queue::raw`, `Queue::from_raw`). Sync primitives carry no values and have one
+//! form. [`Client::call`] sends any request (a `RequestFields`) and returns its [`Reply`].
+//! [`Error::code`] gives the wire error code behind an error.
+//!
+//! # Timeouts
+//!
+//! Blocking calls come in three forms, as in Python: wait as long as it takes (`get`), wait at
+//! most a duration (`get_timeout`), or do not wait (`try_get`). The timeout bounds the whole
+//! call: the broker enforces it, and the client waits at most the timeout plus
+//! [`TIMEOUT_GRACE`] for the answer before giving up with [`Error::Timeout`] (a late reply is
+//! then discarded — and with it, if the broker was stuck past the grace, the item it carried).
+//!
+//! # Threads
+//!
+//! A [`Client`] is `Clone + Send + Sync`, an `Arc` around one connection shared by every
+//! clone, every handle and every thread. Several threads may call at once, blocking calls
+//! included: each request carries a unique id; writes go under a mutex; replies are matched to
+//! callers by id. Nobody runs a background thread: a caller waiting for its reply reads the
+//! socket itself if no other caller is reading (the *leader*), files the replies it finds for
+//! the others, and hands over reading when its own reply has come; the others sleep on a
+//! condvar until their reply is filed or they become leader. A single-threaded program thus
+//! pays no thread hop per call. A receive buffer kept with the connection means a caller that
+//! times out mid-frame loses nothing.
+//!
+//! If the broker goes away, every waiting thread gets [`Error::Disconnected`], and so does
+//! every later call: connect again.
+//!
+//! **Ownership is per connection.** Locks, rlocks, semaphore permits, condition locks and
+//! pipe ends belong to the connection that took them, so threads sharing a `Client` share
+//! them (a plain lock taken by one thread can be released by another; an rlock is reentrant
+//! across them). Open one `Client` per thread when each thread must own its locks. Opening a
+//! client is cheap (one connect and one round trip).
+
+mod barrier;
+mod client;
+mod codec;
+mod condition;
+mod conn;
+mod dict;
+mod endpoint;
+mod error;
+mod event;
+mod lock;
+mod pipe;
+mod queue;
+mod semaphore;
+
+pub use barrier::{Barrier, BarrierState};
+pub use client::{Client, ConnectOptions, Opened, Reply, Stat, DEFAULT_CONNECT_TIMEOUT};
+pub use codec::{decode, encode, TIMEOUT_GRACE};
+pub use condition::Condition;
+pub use conn::MAX_REPLY_FRAME;
+pub use dict::{Dict, RawDict};
+pub use endpoint::{default_socket_path, SOCKET_ENV};
+pub use error::{Error, Result};
+pub use event::Event;
+pub use lock::{Acquisition, Guard, Lock};
+pub use pipe::{Pipe, PipeOptions, RawPipe};
+pub use queue::{
+    Queue, QueueOptions, QueueSize, RawQueue, PIPELINE_MAX_BYTES, PIPELINE_MAX_REQUESTS,
+};
+pub use semaphore::Semaphore;
+
+/// The wire protocol crate, re-exported for [`Client::call`] users and bindings.
+pub use xproc_protocol as protocol;
+pub use xproc_protocol::{
+    ClientInfo, End, ErrorCode, Info, InfoValue, Kind, Limits, ObjectSummary,
+};

@@ -1,0 +1,468 @@
+//! [`Client`]: connecting (`hello`), the request/reply helper every handle uses, the raw
+//! [`Client::call`] escape hatch, admin operations, and the constructors of every handle.
+
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use xproc_protocol::{
+    ClientInfo, End, Info, Kind, Limits, ObjectSummary, ReplyFields, RequestFields,
+    PROTOCOL_VERSION,
+};
+
+use crate::barrier::Barrier;
+use crate::codec::Wait;
+use crate::condition::Condition;
+use crate::conn::Conn;
+use crate::dict::{Dict, RawDict};
+use crate::endpoint::default_socket_path;
+use crate::error::{Error, Result};
+use crate::event::Event;
+use crate::lock::Lock;
+use crate::pipe::{Pipe, PipeOptions, RawPipe};
+use crate::queue::{Queue, QueueOptions, RawQueue};
+use crate::semaphore::Semaphore;
+
+/// How long [`Client::connect`] waits for the broker's `hello` reply by default.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Options for [`Client::connect_with`]. `ConnectOptions::default()` gives the defaults each
+/// field documents.
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    /// The broker's socket; `None` (default): [`default_socket_path`].
+    pub path: Option<PathBuf>,
+    /// The name this client gives in `hello`, shown by `xproc clients`. Default: the program's
+    /// file name.
+    pub client_name: String,
+    /// The language this client gives in `hello`, shown by `xproc clients`. Default: `"rust"`;
+    /// bindings built on this crate set their own.
+    pub lang: String,
+    /// How long to wait for the broker to answer `hello`. Connecting itself fails at once when
+    /// nothing listens. Default: [`DEFAULT_CONNECT_TIMEOUT`].
+    pub connect_timeout: Duration,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        let client_name = std::env::args_os()
+            .next()
+            .and_then(|a| {
+                Path::new(&a)
+                    .file_name()
+                    .map(|f| f.to_string_lossy().into_owned())
+            })
+            .unwrap_or_default();
+        ConnectOptions {
+            path: None,
+            client_name,
+            lang: "rust".to_string(),
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+        }
+    }
+}
+
+/// A connection to an xproc broker.
+///
+/// Cheap to clone (an `Arc` inside): every clone and every handle opened from it share one
+/// connection. `Send + Sync`: any number of threads may call it at once, blocking calls
+/// included; see the crate docs, "Threads". Locks, semaphore permits and pipe ends are owned by
+/// the connection, so all threads sharing a `Client` share them; open one `Client` per thread
+/// for per-thread ownership.
+///
+/// The connection closes when the last clone and the last handle are dropped.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    conn: Conn,
+    path: PathBuf,
+    limits: Limits,
+    conn_id: u64,
+    server: String,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("path", &self.inner.path)
+            .field("conn_id", &self.inner.conn_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A successful reply, as returned by [`Client::call`]: the raw payload, decoded on demand.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    payload: Vec<u8>,
+}
+
+impl Reply {
+    /// The reply's fields (docs/PROTOCOL.md §6 says which op returns which).
+    pub fn fields(&self) -> Result<ReplyFields<'_>> {
+        ReplyFields::decode(&self.payload)
+            .map_err(|e| Error::Protocol(format!("malformed reply: {e}")))
+    }
+
+    /// The reply's MessagePack payload (one map, without the frame header).
+    pub fn payload(&self) -> &[u8] {
+        &self.payload
+    }
+
+    /// Takes the payload.
+    pub fn into_payload(self) -> Vec<u8> {
+        self.payload
+    }
+}
+
+/// What `open` reported: the object's kind, whether this call created it, and its effective
+/// creation options (those that apply to its kind; the others are `None`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Opened {
+    pub kind: Kind,
+    pub created: bool,
+    pub maxsize: Option<u64>,
+    pub initial: Option<u64>,
+    pub parties: Option<u64>,
+    pub duplex: Option<bool>,
+    pub capacity: Option<u64>,
+}
+
+/// What `stat` reported about one object.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stat {
+    /// The object's kind, by wire name (a newer broker may report kinds this client lacks).
+    pub kind: String,
+    /// Its state, as ordered (field, value) pairs (docs/PROTOCOL.md §6.8).
+    pub info: Info,
+}
+
+impl Client {
+    /// Connects to the broker at `path` with default options.
+    pub fn connect(path: impl AsRef<Path>) -> Result<Client> {
+        Client::connect_with(ConnectOptions {
+            path: Some(path.as_ref().to_path_buf()),
+            ..ConnectOptions::default()
+        })
+    }
+
+    /// Connects to the broker at [`default_socket_path`] (`$XPROC_SOCKET`,
+    /// `$XDG_RUNTIME_DIR/xproc.sock`, `/tmp/xproc-<uid>/xproc.sock`).
+    pub fn connect_default() -> Result<Client> {
+        Client::connect_with(ConnectOptions::default())
+    }
+
+    /// Connects with explicit options and says `hello`. Fails with [`Error::NoBroker`] when
+    /// nothing listens at the path.
+    pub fn connect_with(options: ConnectOptions) -> Result<Client> {
+        let path = options.path.unwrap_or_else(default_socket_path);
+        let stream = UnixStream::connect(&path).map_err(|source| Error::NoBroker {
+            path: path.clone(),
+            source,
+        })?;
+        let conn =
+            Conn::new(stream, path.display().to_string()).map_err(|source| Error::NoBroker {
+                path: path.clone(),
+                source,
+            })?;
+        let hello = RequestFields {
+            version: Some(PROTOCOL_VERSION),
+            client: Some(&options.client_name),
+            lang: Some(&options.lang),
+            pid: Some(std::process::id()),
+            ..RequestFields::new(0, "hello")
+        };
+        let deadline = Instant::now().checked_add(options.connect_timeout);
+        let payload = conn.round_trip(hello, deadline)?;
+        let (limits, conn_id, server) = decode_reply(&payload, |r| {
+            Ok((
+                need(r.limits, "hello", "limits")?,
+                need(r.conn_id, "hello", "conn_id")?,
+                r.server.unwrap_or("").to_string(),
+            ))
+        })?;
+        conn.set_max_request(usize::try_from(limits.max_frame).unwrap_or(usize::MAX));
+        Ok(Client {
+            inner: Arc::new(Inner {
+                conn,
+                path,
+                limits,
+                conn_id,
+                server,
+            }),
+        })
+    }
+
+    /// The socket path this client is connected to.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// The broker's limits, from `hello`. Requests above `max_frame` are refused client-side.
+    pub fn limits(&self) -> Limits {
+        self.inner.limits
+    }
+
+    /// This connection's id at the broker (as `xproc clients` shows it).
+    pub fn conn_id(&self) -> u64 {
+        self.inner.conn_id
+    }
+
+    /// The broker's `server` string from `hello` (name and version).
+    pub fn server(&self) -> &str {
+        &self.inner.server
+    }
+
+    /// Sends any request and returns its reply: the escape hatch for ops this crate has no
+    /// method for, and the base the C ABI can build on.
+    ///
+    /// The request's `id` is ignored: the client assigns its own so that replies can be matched
+    /// to callers. When `timeout_ms` is set, the client waits at most that long plus
+    /// [`TIMEOUT_GRACE`](crate::TIMEOUT_GRACE); otherwise as long as it takes. An error reply
+    /// comes back as `Err` (mapped as [`Error::from_reply`] does).
+    pub fn call(&self, request: &RequestFields<'_>) -> Result<Reply> {
+        // Every field but the id-carrying batch vectors is Copy, so this is a shallow copy.
+        let req = RequestFields {
+            id: 0,
+            keys: request.keys.clone(),
+            items: request.items.clone(),
+            ..*request
+        };
+        let deadline = Wait::new(request.timeout_ms.map(Duration::from_millis)).deadline;
+        let payload = self.inner.conn.round_trip(req, deadline)?;
+        decode_reply(&payload, |_| Ok(()))?;
+        Ok(Reply { payload })
+    }
+
+    /// Sends `req`, waits until `deadline`, and hands the decoded successful reply to `f`.
+    pub(crate) fn exchange<R>(
+        &self,
+        req: RequestFields<'_>,
+        deadline: Option<Instant>,
+        f: impl FnOnce(&ReplyFields<'_>) -> Result<R>,
+    ) -> Result<R> {
+        let payload = self.inner.conn.round_trip(req, deadline)?;
+        decode_reply(&payload, f)
+    }
+
+    /// Sends all `reqs` in one write and returns each one's reply payload.
+    pub(crate) fn pipeline(&self, reqs: Vec<RequestFields<'_>>) -> Result<Vec<Result<Vec<u8>>>> {
+        self.inner.conn.pipeline(reqs, None)
+    }
+
+    /// Opens (or creates) the object `name` of `kind` with the creation options in `req`
+    /// (`maxsize`, `initial`, `parties`, `duplex`, `capacity`, `end`); the typed constructors
+    /// below are built on it.
+    pub(crate) fn open_with(
+        &self,
+        name: &str,
+        kind: Kind,
+        req: RequestFields<'_>,
+    ) -> Result<Opened> {
+        let req = RequestFields {
+            name: Some(name.into()),
+            kind: Some(kind.as_str()),
+            ..req
+        };
+        self.exchange(req, None, |r| {
+            let got = need(r.kind, "open", "kind")?;
+            Ok(Opened {
+                kind: Kind::parse(got).ok_or_else(|| {
+                    Error::Protocol(format!("open returned unknown kind {got:?}"))
+                })?,
+                created: r.created.unwrap_or(false),
+                maxsize: r.maxsize,
+                initial: r.initial,
+                parties: r.parties,
+                duplex: r.duplex,
+                capacity: r.capacity,
+            })
+        })
+    }
+
+    /// Opens or creates `name` as `kind` without creation options (an existing object's options
+    /// are accepted as they are). Raw form for bindings; prefer the typed constructors.
+    pub fn open(&self, name: &str, kind: Kind) -> Result<Opened> {
+        self.open_with(name, kind, RequestFields::new(0, "open"))
+    }
+
+    // ---- admin ----
+
+    /// Checks the broker answers.
+    pub fn ping(&self) -> Result<()> {
+        self.exchange(RequestFields::new(0, "ping"), None, |_| Ok(()))
+    }
+
+    /// Every object the broker holds.
+    pub fn list(&self) -> Result<Vec<ObjectSummary>> {
+        self.exchange(RequestFields::new(0, "list"), None, |r| {
+            Ok(r.objects.clone().unwrap_or_default())
+        })
+    }
+
+    /// One object's kind and state. [`Error::Broker`] with code `NotFound` if it does not exist.
+    pub fn stat(&self, name: &str) -> Result<Stat> {
+        let req = RequestFields {
+            name: Some(name.into()),
+            ..RequestFields::new(0, "stat")
+        };
+        self.exchange(req, None, |r| {
+            Ok(Stat {
+                kind: need(r.kind, "stat", "kind")?.to_string(),
+                info: r.info.clone().unwrap_or_default(),
+            })
+        })
+    }
+
+    /// Every connected client: pid, uid, name, language, what it holds and waits for.
+    pub fn clients(&self) -> Result<Vec<ClientInfo>> {
+        self.exchange(RequestFields::new(0, "clients"), None, |r| {
+            Ok(r.clients.clone().unwrap_or_default())
+        })
+    }
+
+    /// Deletes the object `name`; `false` if there was none. Calls blocked on it get `NotFound`.
+    pub fn delete(&self, name: &str) -> Result<bool> {
+        let req = RequestFields {
+            name: Some(name.into()),
+            ..RequestFields::new(0, "delete")
+        };
+        self.exchange(req, None, |r| Ok(r.deleted.unwrap_or(false)))
+    }
+
+    // ---- handles ----
+
+    /// Opens (or creates, unbounded) the queue `name`, carrying `T`s.
+    pub fn queue<T: Serialize + DeserializeOwned>(&self, name: &str) -> Result<Queue<T>> {
+        self.queue_with(name, QueueOptions::default())
+    }
+
+    /// Opens or creates the queue `name` with `options` (`maxsize`).
+    pub fn queue_with<T: Serialize + DeserializeOwned>(
+        &self,
+        name: &str,
+        options: QueueOptions,
+    ) -> Result<Queue<T>> {
+        RawQueue::open(self, name, Kind::Queue, options).map(Queue::from_raw)
+    }
+
+    /// Opens (or creates, unbounded) the joinable queue `name` (`task_done`, `join`).
+    pub fn joinable_queue<T: Serialize + DeserializeOwned>(&self, name: &str) -> Result<Queue<T>> {
+        self.joinable_queue_with(name, QueueOptions::default())
+    }
+
+    /// Opens or creates the joinable queue `name` with `options`.
+    pub fn joinable_queue_with<T: Serialize + DeserializeOwned>(
+        &self,
+        name: &str,
+        options: QueueOptions,
+    ) -> Result<Queue<T>> {
+        RawQueue::open(self, name, Kind::JoinableQueue, options).map(Queue::from_raw)
+    }
+
+    /// Opens a queue (`Kind::Queue` or `Kind::JoinableQueue`) for raw MessagePack values.
+    pub fn raw_queue(&self, name: &str, kind: Kind, options: QueueOptions) -> Result<RawQueue> {
+        RawQueue::open(self, name, kind, options)
+    }
+
+    /// Opens or creates the dict `name`, with keys `K` and values `V`.
+    pub fn dict<K, V>(&self, name: &str) -> Result<Dict<K, V>>
+    where
+        K: Serialize + DeserializeOwned,
+        V: Serialize + DeserializeOwned,
+    {
+        RawDict::open(self, name).map(Dict::from_raw)
+    }
+
+    /// Opens a dict for raw MessagePack keys and values.
+    pub fn raw_dict(&self, name: &str) -> Result<RawDict> {
+        RawDict::open(self, name)
+    }
+
+    /// Opens or creates the pipe `name` and claims `end` for this connection.
+    pub fn pipe<T: Serialize + DeserializeOwned>(&self, name: &str, end: End) -> Result<Pipe<T>> {
+        self.pipe_with(name, end, PipeOptions::default())
+    }
+
+    /// Opens or creates the pipe `name` with `options` (`duplex`, `capacity`) and claims `end`.
+    pub fn pipe_with<T: Serialize + DeserializeOwned>(
+        &self,
+        name: &str,
+        end: End,
+        options: PipeOptions,
+    ) -> Result<Pipe<T>> {
+        RawPipe::open(self, name, end, options).map(Pipe::from_raw)
+    }
+
+    /// Opens a pipe end for raw MessagePack messages.
+    pub fn raw_pipe(&self, name: &str, end: End, options: PipeOptions) -> Result<RawPipe> {
+        RawPipe::open(self, name, end, options)
+    }
+
+    /// Opens or creates the lock `name`.
+    pub fn lock(&self, name: &str) -> Result<Lock> {
+        Lock::open(self, name, Kind::Lock)
+    }
+
+    /// Opens or creates the reentrant lock `name`.
+    pub fn rlock(&self, name: &str) -> Result<Lock> {
+        Lock::open(self, name, Kind::RLock)
+    }
+
+    /// Opens or creates the semaphore `name`; `initial` permits when created (an existing one
+    /// must have the same initial value).
+    pub fn semaphore(&self, name: &str, initial: u64) -> Result<Semaphore> {
+        Semaphore::open(self, name, Kind::Semaphore, initial)
+    }
+
+    /// Opens or creates the bounded semaphore `name` (releasing above `initial` is an error).
+    pub fn bounded_semaphore(&self, name: &str, initial: u64) -> Result<Semaphore> {
+        Semaphore::open(self, name, Kind::BoundedSemaphore, initial)
+    }
+
+    /// Opens or creates the event `name`.
+    pub fn event(&self, name: &str) -> Result<Event> {
+        Event::open(self, name)
+    }
+
+    /// Opens or creates the condition `name` (with its own lock).
+    pub fn condition(&self, name: &str) -> Result<Condition> {
+        Condition::open(self, name)
+    }
+
+    /// Opens or creates the barrier `name` for `parties` parties (an existing one must have
+    /// the same count).
+    pub fn barrier(&self, name: &str, parties: u64) -> Result<Barrier> {
+        Barrier::open(self, name, parties)
+    }
+}
+
+/// Decodes a reply payload, turns an error reply into `Err`, and hands the rest to `f`.
+fn decode_reply<R>(payload: &[u8], f: impl FnOnce(&ReplyFields<'_>) -> Result<R>) -> Result<R> {
+    let r = ReplyFields::decode(payload)
+        .map_err(|e| Error::Protocol(format!("malformed reply: {e}")))?;
+    if let Some(code) = r.error {
+        return Err(Error::from_reply(code, r.message.unwrap_or("")));
+    }
+    f(&r)
+}
+
+/// Decodes a pipelined reply payload (see [`Client::pipeline`]).
+pub(crate) fn check_reply(payload: &[u8]) -> Result<()> {
+    decode_reply(payload, |_| Ok(()))
+}
+
+/// A reply field the op always returns.
+pub(crate) fn need<T>(field: Option<T>, op: &str, name: &str) -> Result<T> {
+    field.ok_or_else(|| Error::Protocol(format!("the reply to {op} lacks '{name}'")))
+}
+
+/// The bytes of a reply's `value`.
+pub(crate) fn value_of<'r>(r: &ReplyFields<'r>, op: &str) -> Result<&'r [u8]> {
+    need(r.value, op, "value").map(|v| &v[..])
+}

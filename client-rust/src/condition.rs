@@ -1,0 +1,131 @@
+//! Conditions ([`Condition`]): a named lock plus waiting for a notify.
+
+use std::time::{Duration, Instant};
+
+use xproc_protocol::{Kind, RequestFields};
+
+use crate::client::{need, Client};
+use crate::codec::Wait;
+use crate::error::Result;
+use crate::lock::{self, Acquisition, Guard};
+
+/// A named condition variable with its own (reentrant) lock, as Python's
+/// `threading.Condition`. `wait` and `notify` need the lock held by this connection
+/// ([`Error::NotOwner`](crate::Error::NotOwner) otherwise).
+#[derive(Debug, Clone)]
+pub struct Condition {
+    client: Client,
+    name: String,
+}
+
+impl Condition {
+    pub(crate) fn open(client: &Client, name: &str) -> Result<Self> {
+        client.open(name, Kind::Condition)?;
+        Ok(Condition {
+            client: client.clone(),
+            name: name.to_string(),
+        })
+    }
+
+    /// The condition's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Acquires the condition's lock, waiting as long as it takes.
+    pub fn acquire(&self) -> Result<Acquisition> {
+        lock::acquire(&self.client, &self.name, "condition.acquire", None)
+    }
+
+    /// Acquires the lock, waiting at most `timeout`; `acquired` is false if it ran out.
+    pub fn acquire_timeout(&self, timeout: Duration) -> Result<Acquisition> {
+        lock::acquire(&self.client, &self.name, "condition.acquire", Some(timeout))
+    }
+
+    /// Releases the lock.
+    pub fn release(&self) -> Result<()> {
+        lock::release(&self.client, &self.name, "condition.release")
+    }
+
+    /// Acquires the lock and returns a guard that releases it on drop.
+    pub fn lock(&self) -> Result<Guard<'_>> {
+        let a = self.acquire()?;
+        Ok(Guard::new(
+            &self.client,
+            &self.name,
+            "condition.release",
+            a.abandoned_by,
+        ))
+    }
+
+    fn wait_for_notify(&self, timeout: Option<Duration>) -> Result<bool> {
+        let wait = Wait::new(timeout);
+        let req = RequestFields {
+            name: Some(self.name.as_str().into()),
+            timeout_ms: wait.timeout_ms,
+            ..RequestFields::new(0, "condition.wait")
+        };
+        self.client.exchange(req, wait.deadline, |r| {
+            need(r.notified, "condition.wait", "notified")
+        })
+    }
+
+    /// Releases the lock, waits for a notify, and reacquires the lock before returning.
+    pub fn wait(&self) -> Result<()> {
+        self.wait_for_notify(None).map(|_| ())
+    }
+
+    /// Like [`wait`](Self::wait), waiting at most `timeout` for the notify; returns whether
+    /// one came. The lock is held again either way.
+    pub fn wait_timeout(&self, timeout: Duration) -> Result<bool> {
+        self.wait_for_notify(Some(timeout))
+    }
+
+    /// Waits until `predicate` is true, checking it first and after each notify, for at most
+    /// `timeout` in all (`None`: as long as it takes). Returns the predicate's last value.
+    /// Call with the lock held, as with [`wait`](Self::wait).
+    pub fn wait_for(
+        &self,
+        mut predicate: impl FnMut() -> Result<bool>,
+        timeout: Option<Duration>,
+    ) -> Result<bool> {
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+        loop {
+            if predicate()? {
+                return Ok(true);
+            }
+            match deadline {
+                None => self.wait()?,
+                Some(d) => {
+                    let left = d.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return Ok(false);
+                    }
+                    if !self.wait_timeout(left)? {
+                        return predicate();
+                    }
+                }
+            }
+        }
+    }
+
+    fn notify_op(&self, op: &'static str, n: Option<u64>) -> Result<u64> {
+        let req = RequestFields {
+            name: Some(self.name.as_str().into()),
+            n,
+            ..RequestFields::new(0, op)
+        };
+        self.client
+            .exchange(req, None, |r| Ok(need(r.n, op, "n")?.max(0) as u64))
+    }
+
+    /// Wakes up to `n` waiters; returns how many were woken.
+    pub fn notify(&self, n: u64) -> Result<u64> {
+        self.notify_op("condition.notify", Some(n))
+    }
+
+    /// Wakes every waiter; returns how many were woken.
+    pub fn notify_all(&self) -> Result<u64> {
+        self.notify_op("condition.notify_all", None)
+    }
+}

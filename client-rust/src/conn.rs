@@ -1,0 +1,632 @@
+//! The connection: the only code that touches the socket. One Unix stream carries the requests
+//! of every thread and handle of a [`Client`](crate::Client); this module matches replies to
+//! their requests by id.
+//!
+//! # How replies find their caller (leader/follower)
+//!
+//! Writes happen under a mutex, one whole batch of frames at a time. Reading has no thread of
+//! its own: a caller waiting for its reply takes the [`Reader`] if nobody holds it (it becomes
+//! the *leader*), reads, and files every whole reply it finds into its caller's slot in
+//! `pending`. Callers that find the reader taken sleep on a condvar (*followers*); the leader
+//! wakes them after each read, so a follower whose reply was filed returns and another one can
+//! take over reading when the leader's own reply has come. A single-threaded client thus reads
+//! its reply itself, with no thread hop and no condvar traffic (sleepers are counted, so
+//! nobody is notified when nobody sleeps).
+//!
+//! The receive buffer lives in the [`Reader`], not on a caller's stack, so a leader that gives up
+//! (its deadline passed) mid-frame loses nothing: the next leader continues the frame.
+//!
+//! A caller that gives up removes its slot; its reply, if it ever comes, is then discarded.
+//! When the stream fails or ends, the connection is marked dead and every caller, waiting or
+//! future, gets [`Error::Disconnected`].
+
+use std::collections::HashMap;
+use std::io::{self, Read};
+use std::os::unix::io::AsRawFd;
+use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use xproc_protocol::frame::{self, Check, HEADER_LEN};
+use xproc_protocol::{ErrorCode, ReplyFields, RequestFields};
+
+use crate::error::{Error, Result};
+
+/// Largest reply frame this client accepts. Far above the broker's `max_frame` on purpose:
+/// snapshots such as `dict.items` may legitimately exceed it. Anything larger is taken as a
+/// corrupt stream and closes the connection (docs/PROTOCOL.md §2).
+pub const MAX_REPLY_FRAME: usize = 1 << 30;
+
+/// Bytes the receive buffer starts with; it grows for larger frames.
+const READ_BUFFER: usize = 64 * 1024;
+
+/// `send` flags: never raise SIGPIPE when the broker is gone (a C or C# host process would die
+/// of it); the error comes back as EPIPE instead.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const SEND_FLAGS: libc::c_int = libc::MSG_NOSIGNAL;
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+const SEND_FLAGS: libc::c_int = 0;
+
+/// One connection to a broker, shared by every thread of a client.
+pub(crate) struct Conn {
+    /// The socket path, for messages.
+    path: String,
+    /// Largest request payload the broker accepts (its `max_frame`); 0 until `hello` told us.
+    max_request: AtomicUsize,
+    /// The write half and its reusable encode buffer.
+    writer: Mutex<Writer>,
+    /// Reply slots, the reader (when no leader holds it) and the connection's health.
+    state: Mutex<State>,
+    /// Followers sleep here; the leader wakes them after each read.
+    wake: Condvar,
+}
+
+struct Writer {
+    stream: UnixStream,
+    /// Frames are encoded here and sent with one `send` per batch.
+    buf: Vec<u8>,
+}
+
+struct State {
+    next_id: u64,
+    /// Calls waiting for a reply, by request id: `None` until the reply is filed.
+    pending: HashMap<u64, Option<Vec<u8>>>,
+    /// `None` while a leader is reading.
+    reader: Option<Reader>,
+    /// Threads asleep on `wake`.
+    sleepers: usize,
+    /// Why the connection is unusable, once it is.
+    dead: Option<String>,
+    /// An error the broker sent with id 0 (a connection-level error such as `TooLarge`), kept
+    /// to explain the disconnect that follows it.
+    last_error: Option<String>,
+}
+
+impl State {
+    fn kill(&mut self, why: String) {
+        if self.dead.is_none() {
+            self.dead = Some(match self.last_error.take() {
+                Some(e) => format!("{why} (after: {e})"),
+                None => why,
+            });
+        }
+    }
+}
+
+/// The read half and its receive buffer; held by the leader while it reads.
+struct Reader {
+    stream: UnixStream,
+    /// Received bytes live in `buf[start..end]`.
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+    /// The socket's current receive timeout, to skip `setsockopt` calls that change nothing.
+    timeout: Option<Duration>,
+}
+
+enum Filled {
+    Data,
+    TimedOut,
+}
+
+impl Conn {
+    /// Wraps a connected stream. `path` is only used in messages.
+    pub(crate) fn new(stream: UnixStream, path: String) -> io::Result<Conn> {
+        let read = stream.try_clone()?;
+        Ok(Conn {
+            path,
+            max_request: AtomicUsize::new(0),
+            writer: Mutex::new(Writer {
+                stream,
+                buf: Vec::with_capacity(4096),
+            }),
+            state: Mutex::new(State {
+                next_id: 1,
+                pending: HashMap::new(),
+                reader: Some(Reader {
+                    stream: read,
+                    buf: vec![0; READ_BUFFER],
+                    start: 0,
+                    end: 0,
+                    timeout: None,
+                }),
+                sleepers: 0,
+                dead: None,
+                last_error: None,
+            }),
+            wake: Condvar::new(),
+        })
+    }
+
+    /// Sets the request size limit (the broker's `max_frame`, from `hello`).
+    pub(crate) fn set_max_request(&self, max: usize) {
+        self.max_request.store(max, Ordering::Relaxed);
+    }
+
+    /// Sends one request (its `id` is assigned here) and waits for its reply payload until
+    /// `deadline` (`None`: as long as it takes).
+    pub(crate) fn round_trip(
+        &self,
+        req: RequestFields<'_>,
+        deadline: Option<Instant>,
+    ) -> Result<Vec<u8>> {
+        let id = self.register(1)?;
+        if let Err(e) = self.send(id, std::iter::once(req)) {
+            self.forget(id, 1);
+            return Err(e);
+        }
+        self.wait(id, deadline)
+    }
+
+    /// Sends every request in one write, then collects every reply, in order. Either nothing is
+    /// sent (a request is too large, or the connection is dead: the error is returned) or all
+    /// are, and each gets its own outcome.
+    pub(crate) fn pipeline(
+        &self,
+        reqs: Vec<RequestFields<'_>>,
+        deadline: Option<Instant>,
+    ) -> Result<Vec<Result<Vec<u8>>>> {
+        let n = reqs.len();
+        if n == 0 {
+            return Ok(Vec::new());
+        }
+        let first = self.register(n)?;
+        if let Err(e) = self.send(first, reqs.into_iter()) {
+            self.forget(first, n);
+            return Err(e);
+        }
+        Ok((first..first + n as u64)
+            .map(|id| self.wait(id, deadline))
+            .collect())
+    }
+
+    fn lock_state(&self) -> MutexGuard<'_, State> {
+        // Nothing panics while holding this lock; if something did, the state is still
+        // consistent (every update is a single insert, remove or assignment).
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Reserves `n` consecutive request ids with empty reply slots; returns the first.
+    fn register(&self, n: usize) -> Result<u64> {
+        let mut st = self.lock_state();
+        if let Some(why) = &st.dead {
+            return Err(Error::Disconnected(why.clone()));
+        }
+        let first = st.next_id;
+        st.next_id += n as u64;
+        for id in first..first + n as u64 {
+            st.pending.insert(id, None);
+        }
+        Ok(first)
+    }
+
+    fn forget(&self, first: u64, n: usize) {
+        let mut st = self.lock_state();
+        for id in first..first + n as u64 {
+            st.pending.remove(&id);
+        }
+    }
+
+    /// Encodes `reqs` with ids from `first` on, checks each against the broker's `max_frame`,
+    /// and writes them all.
+    fn send<'r>(&self, first: u64, reqs: impl Iterator<Item = RequestFields<'r>>) -> Result<()> {
+        let max = self.max_request.load(Ordering::Relaxed);
+        let mut w = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        w.buf.clear();
+        for (id, mut req) in (first..).zip(reqs) {
+            req.id = id;
+            let at = w.buf.len();
+            req.encode_into(&mut w.buf);
+            let len = w.buf.len() - at - HEADER_LEN;
+            if max > 0 && len > max {
+                w.buf.clear();
+                return Err(Error::Limit {
+                    code: ErrorCode::TooLarge,
+                    message: format!(
+                        "{} request of {len} bytes exceeds the broker's max_frame ({max} bytes); \
+                         the value is too large",
+                        req.op
+                    ),
+                });
+            }
+        }
+        let Writer { stream, buf } = &mut *w;
+        if let Err(e) = send_all(stream, buf) {
+            drop(w);
+            let mut st = self.lock_state();
+            st.kill(format!("cannot write to the broker at {}: {e}", self.path));
+            if st.sleepers > 0 {
+                self.wake.notify_all();
+            }
+            return Err(Error::Disconnected(st.dead.clone().unwrap_or_default()));
+        }
+        Ok(())
+    }
+
+    /// Waits for the reply to request `id`, reading as leader when nobody else is.
+    fn wait(&self, id: u64, deadline: Option<Instant>) -> Result<Vec<u8>> {
+        let mut st = self.lock_state();
+        loop {
+            match st.pending.get_mut(&id) {
+                Some(slot) => {
+                    if let Some(reply) = slot.take() {
+                        st.pending.remove(&id);
+                        return Ok(reply);
+                    }
+                }
+                None => return Err(Error::Protocol(format!("no reply slot for request {id}"))),
+            }
+            if let Some(why) = &st.dead {
+                let e = Error::Disconnected(why.clone());
+                st.pending.remove(&id);
+                return Err(e);
+            }
+            let remaining = match deadline {
+                None => None,
+                Some(d) => match d.checked_duration_since(Instant::now()) {
+                    Some(r) if !r.is_zero() => Some(r),
+                    _ => {
+                        // Give up; a late reply will find no slot and be discarded.
+                        st.pending.remove(&id);
+                        return Err(Error::Timeout);
+                    }
+                },
+            };
+            if let Some(mut reader) = st.reader.take() {
+                drop(st);
+                let filled = reader.fill(remaining);
+                st = self.lock_state();
+                match filled {
+                    Ok(Filled::Data) => {
+                        if let Err(why) = reader.dispatch(&mut st) {
+                            st.kill(why);
+                        }
+                    }
+                    Ok(Filled::TimedOut) => {}
+                    Err(why) => st.kill(format!("{why} (socket {})", self.path)),
+                }
+                st.reader = Some(reader);
+                if st.sleepers > 0 {
+                    self.wake.notify_all();
+                }
+            } else {
+                st.sleepers += 1;
+                st = match remaining {
+                    None => self.wake.wait(st).unwrap_or_else(PoisonError::into_inner),
+                    Some(r) => {
+                        self.wake
+                            .wait_timeout(st, r)
+                            .unwrap_or_else(PoisonError::into_inner)
+                            .0
+                    }
+                };
+                st.sleepers -= 1;
+            }
+        }
+    }
+}
+
+impl Reader {
+    /// Reads once, waiting at most `remaining` (`None`: until data comes).
+    fn fill(&mut self, remaining: Option<Duration>) -> std::result::Result<Filled, String> {
+        self.set_timeout(remaining)
+            .map_err(|e| format!("cannot set the read timeout: {e}"))?;
+        if self.end == self.buf.len() {
+            self.make_room(0);
+        }
+        loop {
+            match self.stream.read(&mut self.buf[self.end..]) {
+                Ok(0) => return Err("the broker closed the connection".to_string()),
+                Ok(n) => {
+                    self.end += n;
+                    return Ok(Filled::Data);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    return Ok(Filled::TimedOut)
+                }
+                Err(e) => return Err(format!("cannot read from the broker: {e}")),
+            }
+        }
+    }
+
+    /// Keeps the socket's receive timeout no longer than `want`, touching it only when needed:
+    /// a shorter timeout than asked just means an extra turn of the wait loop, so it is kept
+    /// unless it is much shorter (which would make a long wait spin).
+    fn set_timeout(&mut self, want: Option<Duration>) -> io::Result<()> {
+        let keep = match (self.timeout, want) {
+            (None, None) => true,
+            (Some(cur), Some(want)) => cur <= want && cur >= want / 2,
+            _ => false,
+        };
+        if !keep {
+            // A zero timeout means "none" to the OS; never ask for less than a millisecond.
+            let want = want.map(|w| w.max(Duration::from_millis(1)));
+            self.stream.set_read_timeout(want)?;
+            self.timeout = want;
+        }
+        Ok(())
+    }
+
+    /// Makes room for at least `need` more bytes after `end` (at least one byte if 0): moves
+    /// the unread bytes to the front, and grows the buffer if that is not enough.
+    fn make_room(&mut self, need: usize) {
+        let need = need.max(1);
+        if self.start > 0 {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        if self.buf.len() - self.end < need {
+            let len = (self.end + need).max(self.buf.len() * 2);
+            self.buf.resize(len, 0);
+        }
+    }
+
+    /// Files every whole reply in the buffer into its slot. Replies nobody waits for (the
+    /// caller gave up) are dropped. An `Err` means the stream cannot be trusted any more.
+    fn dispatch(&mut self, st: &mut State) -> std::result::Result<(), String> {
+        loop {
+            let avail = &self.buf[self.start..self.end];
+            match frame::check(avail, MAX_REPLY_FRAME) {
+                Ok(Check::Ready { len }) => {
+                    let payload = &avail[HEADER_LEN..HEADER_LEN + len];
+                    let id = reply_id(payload)
+                        .ok_or_else(|| "the broker sent a reply without an id".to_string())?;
+                    match st.pending.get_mut(&id) {
+                        Some(slot) => *slot = Some(payload.to_vec()),
+                        None if id == 0 => st.last_error = Some(describe_error(payload)),
+                        None => {}
+                    }
+                    self.start += HEADER_LEN + len;
+                }
+                Ok(Check::Incomplete) => {
+                    if self.start == self.end {
+                        self.start = 0;
+                        self.end = 0;
+                    } else if avail.len() >= HEADER_LEN {
+                        // Make sure the announced frame will fit once it has arrived.
+                        let len = u32::from_be_bytes([avail[0], avail[1], avail[2], avail[3]]);
+                        let whole = HEADER_LEN + len as usize;
+                        if self.start + whole > self.buf.len() {
+                            self.make_room(whole - (self.end - self.start));
+                        }
+                    }
+                    return Ok(());
+                }
+                Err(e) => return Err(format!("reply {e}")),
+            }
+        }
+    }
+}
+
+/// Writes all of `buf`, retrying on EINTR and never raising SIGPIPE.
+fn send_all(stream: &UnixStream, mut buf: &[u8]) -> io::Result<()> {
+    while !buf.is_empty() {
+        // SAFETY: the pointer and length describe a live slice; the fd is open (owned by
+        // `stream`, borrowed for the duration of the call).
+        let n = unsafe {
+            libc::send(
+                stream.as_raw_fd(),
+                buf.as_ptr().cast(),
+                buf.len(),
+                SEND_FLAGS,
+            )
+        };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        buf = &buf[n as usize..];
+    }
+    Ok(())
+}
+
+/// The `id` of a reply payload. The broker writes `id` first, so the fast path reads it
+/// straight off the front; anything else goes through serde.
+pub(crate) fn reply_id(payload: &[u8]) -> Option<u64> {
+    let mut rd = payload;
+    if rmp::decode::read_map_len(&mut rd).is_ok_and(|n| n > 0) {
+        if let Some(mut rest) = rd.strip_prefix(b"\xa2id") {
+            if let Ok(id) = rmp::decode::read_int::<u64, _>(&mut rest) {
+                return Some(id);
+            }
+        }
+    }
+    #[derive(serde::Deserialize)]
+    struct IdOnly {
+        id: u64,
+    }
+    rmp_serde::from_slice::<IdOnly>(payload).ok().map(|r| r.id)
+}
+
+/// "Code: message" of a connection-level error reply, for the disconnect message.
+fn describe_error(payload: &[u8]) -> String {
+    match ReplyFields::decode(payload) {
+        Ok(r) => format!(
+            "{}: {}",
+            r.error.unwrap_or("error"),
+            r.message.unwrap_or("(no message)")
+        ),
+        Err(e) => format!("unreadable error reply: {e}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::thread;
+
+    fn reply(id: u64) -> Vec<u8> {
+        let mut out = Vec::new();
+        ReplyFields::ok(id).encode_into(&mut out);
+        out
+    }
+
+    /// A fake peer on the other end of a socketpair: reads request frames, returns their ids.
+    fn read_requests(peer: &mut UnixStream, n: usize) -> Vec<u64> {
+        let mut buf = Vec::new();
+        let mut ids = Vec::new();
+        let mut chunk = [0u8; 4096];
+        while ids.len() < n {
+            let got = peer.read(&mut chunk).unwrap();
+            assert!(got > 0, "client closed");
+            buf.extend_from_slice(&chunk[..got]);
+            while let Ok(Check::Ready { len }) = frame::check(&buf, 1 << 20) {
+                ids.push(reply_id(&buf[HEADER_LEN..HEADER_LEN + len]).unwrap());
+                buf.drain(..HEADER_LEN + len);
+            }
+        }
+        ids
+    }
+
+    #[test]
+    fn reply_id_fast_and_slow_paths() {
+        let r = reply(300);
+        assert_eq!(reply_id(&r[HEADER_LEN..]), Some(300));
+        // {"error": "x", "id": 5}: id not first.
+        let p = [
+            0x82, 0xa5, b'e', b'r', b'r', b'o', b'r', 0xa1, b'x', 0xa2, b'i', b'd', 0x05,
+        ];
+        assert_eq!(reply_id(&p), Some(5));
+        assert_eq!(reply_id(&[0xc1]), None);
+    }
+
+    #[test]
+    fn out_of_order_replies_reach_their_threads() {
+        let (a, mut peer) = UnixStream::pair().unwrap();
+        let conn = Arc::new(Conn::new(a, "test".into()).unwrap());
+        let callers: Vec<_> = (0..4)
+            .map(|_| {
+                let conn = conn.clone();
+                thread::spawn(move || {
+                    let r = conn
+                        .round_trip(RequestFields::new(0, "ping"), None)
+                        .unwrap();
+                    reply_id(&r).unwrap()
+                })
+            })
+            .collect();
+        let mut ids = read_requests(&mut peer, 4);
+        ids.reverse();
+        // Answer in reverse order, one byte at a time, so frames straddle reads.
+        let stream: Vec<u8> = ids.iter().flat_map(|&id| reply(id)).collect();
+        for b in stream {
+            io::Write::write_all(&mut peer, &[b]).unwrap();
+        }
+        let mut got: Vec<u64> = callers.into_iter().map(|t| t.join().unwrap()).collect();
+        got.sort();
+        ids.sort();
+        assert_eq!(got, ids);
+    }
+
+    #[test]
+    fn timeout_keeps_the_partial_frame_and_drops_the_late_reply() {
+        let (a, mut peer) = UnixStream::pair().unwrap();
+        let conn = Conn::new(a, "test".into()).unwrap();
+        let soon = Some(Instant::now() + Duration::from_millis(50));
+        let first = conn.round_trip(RequestFields::new(0, "ping"), soon);
+        assert!(matches!(first, Err(Error::Timeout)), "{first:?}");
+        let first_id = read_requests(&mut peer, 1)[0];
+        // The late reply to the first call arrives together with half of the second's.
+        let late = reply(first_id);
+        io::Write::write_all(&mut peer, &late).unwrap();
+        let t = thread::scope(|s| {
+            let h = s.spawn(|| conn.round_trip(RequestFields::new(0, "ping"), None));
+            let id = read_requests(&mut peer, 1)[0];
+            let r = reply(id);
+            io::Write::write_all(&mut peer, &r[..3]).unwrap();
+            thread::sleep(Duration::from_millis(20));
+            io::Write::write_all(&mut peer, &r[3..]).unwrap();
+            (h.join().unwrap(), id)
+        });
+        assert_eq!(reply_id(&t.0.unwrap()), Some(t.1));
+    }
+
+    #[test]
+    fn every_waiter_learns_of_a_disconnect() {
+        let (a, mut peer) = UnixStream::pair().unwrap();
+        let conn = Arc::new(Conn::new(a, "/x.sock".into()).unwrap());
+        let callers: Vec<_> = (0..3)
+            .map(|_| {
+                let conn = conn.clone();
+                thread::spawn(move || conn.round_trip(RequestFields::new(0, "ping"), None))
+            })
+            .collect();
+        read_requests(&mut peer, 3);
+        // A connection-level error, then the close: the message keeps both.
+        let mut out = Vec::new();
+        ReplyFields::err(0, ErrorCode::TooLarge, "frame exceeds max_frame").encode_into(&mut out);
+        io::Write::write_all(&mut peer, &out).unwrap();
+        drop(peer);
+        for c in callers {
+            match c.join().unwrap() {
+                Err(Error::Disconnected(m)) => {
+                    assert!(m.contains("closed the connection"), "{m}");
+                    assert!(m.contains("TooLarge"), "{m}");
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        let after = conn.round_trip(RequestFields::new(0, "ping"), None);
+        assert!(matches!(after, Err(Error::Disconnected(_))));
+    }
+
+    #[test]
+    fn too_large_requests_are_refused_before_sending() {
+        let (a, mut peer) = UnixStream::pair().unwrap();
+        let conn = Conn::new(a, "test".into()).unwrap();
+        conn.set_max_request(100);
+        let big = vec![0xc4u8; 200];
+        let req = RequestFields {
+            value: Some(serde_bytes::Bytes::new(&big)),
+            ..RequestFields::new(0, "queue.put")
+        };
+        match conn.round_trip(req, None) {
+            Err(Error::Limit { code, message }) => {
+                assert_eq!(code, ErrorCode::TooLarge);
+                assert!(message.contains("max_frame (100 bytes)"), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
+        // Nothing was sent: the next request is the first the peer sees.
+        let h = thread::scope(|s| {
+            let h = s.spawn(|| conn.round_trip(RequestFields::new(0, "ping"), None));
+            let id = read_requests(&mut peer, 1)[0];
+            io::Write::write_all(&mut peer, &reply(id)).unwrap();
+            h.join().unwrap()
+        });
+        assert!(h.is_ok());
+    }
+
+    #[test]
+    fn large_replies_grow_the_buffer() {
+        let (a, mut peer) = UnixStream::pair().unwrap();
+        let conn = Conn::new(a, "test".into()).unwrap();
+        let big = vec![7u8; 3 * READ_BUFFER];
+        let got = thread::scope(|s| {
+            let h = s.spawn(|| conn.round_trip(RequestFields::new(0, "ping"), None));
+            let id = read_requests(&mut peer, 1)[0];
+            let mut out = Vec::new();
+            ReplyFields {
+                value: Some(serde_bytes::Bytes::new(&big)),
+                ..ReplyFields::ok(id)
+            }
+            .encode_into(&mut out);
+            io::Write::write_all(&mut peer, &out).unwrap();
+            h.join().unwrap().unwrap()
+        });
+        let r = ReplyFields::decode(&got).unwrap();
+        assert_eq!(r.value.map(|v| v.len()), Some(big.len()));
+    }
+}

@@ -1,0 +1,340 @@
+//! Queues and joinable queues: [`RawQueue`] moves MessagePack bytes, [`Queue<T>`] moves typed
+//! values through it.
+
+use std::borrow::Borrow;
+use std::marker::PhantomData;
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_bytes::Bytes;
+use xproc_protocol::{Kind, RequestFields};
+
+use crate::client::{check_reply, need, value_of, Client};
+use crate::codec::{decode, encode, Wait};
+use crate::error::{Error, Result};
+
+/// Most requests [`RawQueue::put_many`] writes before collecting their replies. Bounded so
+/// that unread replies never pile up at the broker (which stops reading a client whose output
+/// backs up) while the client is still writing.
+pub const PIPELINE_MAX_REQUESTS: usize = 1024;
+
+/// Most bytes of values [`RawQueue::put_many`] writes before collecting replies.
+pub const PIPELINE_MAX_BYTES: usize = 1 << 20;
+
+/// Creation options for a queue. `None` means "not given": the default applies when the queue
+/// is created, and an existing queue's value is accepted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueueOptions {
+    /// Most items the queue holds; `Some(0)` (the default on creation) means unbounded.
+    pub maxsize: Option<u64>,
+}
+
+/// A queue's counters, from one `queue.qsize` call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueSize {
+    /// Items in the queue (exact).
+    pub len: u64,
+    /// The queue's bound; 0 = unbounded.
+    pub maxsize: u64,
+    /// Items put and not yet marked done (joinable queues; 0 for plain queues).
+    pub unfinished: u64,
+}
+
+/// A queue (or joinable queue) handle carrying raw MessagePack values: each value is the bytes
+/// of exactly one MessagePack value, checked by the broker (`InvalidValue` otherwise).
+///
+/// Timeouts: `None` waits as long as it takes, `Some(Duration::ZERO)` does not wait, anything
+/// else waits at most that long.
+#[derive(Debug, Clone)]
+pub struct RawQueue {
+    client: Client,
+    name: String,
+    kind: Kind,
+    maxsize: u64,
+}
+
+impl RawQueue {
+    /// Opens or creates the queue `name`; `kind` is [`Kind::Queue`] or
+    /// [`Kind::JoinableQueue`].
+    pub fn open(client: &Client, name: &str, kind: Kind, options: QueueOptions) -> Result<Self> {
+        if !matches!(kind, Kind::Queue | Kind::JoinableQueue) {
+            return Err(Error::InvalidArgument(format!(
+                "a queue's kind is queue or joinable_queue, not {kind}"
+            )));
+        }
+        let opened = client.open_with(
+            name,
+            kind,
+            RequestFields {
+                maxsize: options.maxsize,
+                ..RequestFields::new(0, "open")
+            },
+        )?;
+        Ok(RawQueue {
+            client: client.clone(),
+            name: name.to_string(),
+            kind,
+            maxsize: opened.maxsize.unwrap_or(0),
+        })
+    }
+
+    /// The queue's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// `Kind::Queue` or `Kind::JoinableQueue`.
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
+
+    /// The queue's bound (0 = unbounded), as reported when it was opened.
+    pub fn maxsize(&self) -> u64 {
+        self.maxsize
+    }
+
+    /// The client this handle uses.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    fn req(&self, op: &'static str) -> RequestFields<'_> {
+        RequestFields {
+            name: Some(self.name.as_str().into()),
+            ..RequestFields::new(0, op)
+        }
+    }
+
+    /// Puts one value, waiting for room up to `timeout`. [`Error::Full`] when not waiting and
+    /// full; [`Error::Timeout`] when the wait ran out.
+    pub fn put(&self, value: &[u8], timeout: Option<Duration>) -> Result<()> {
+        let wait = Wait::new(timeout);
+        let req = RequestFields {
+            value: Some(Bytes::new(value)),
+            timeout_ms: wait.timeout_ms,
+            ..self.req("queue.put")
+        };
+        self.client.exchange(req, wait.deadline, |_| Ok(()))
+    }
+
+    /// Takes the oldest value, waiting for one up to `timeout`. [`Error::Empty`] when not
+    /// waiting and empty; [`Error::Timeout`] when the wait ran out.
+    pub fn get(&self, timeout: Option<Duration>) -> Result<Vec<u8>> {
+        self.get_with(timeout, |v| Ok(v.to_vec()))
+    }
+
+    /// Like [`get`](Self::get), handing the value's bytes to `f` without copying them.
+    pub fn get_with<R>(
+        &self,
+        timeout: Option<Duration>,
+        f: impl FnOnce(&[u8]) -> Result<R>,
+    ) -> Result<R> {
+        let wait = Wait::new(timeout);
+        let req = RequestFields {
+            timeout_ms: wait.timeout_ms,
+            ..self.req("queue.get")
+        };
+        self.client
+            .exchange(req, wait.deadline, |r| f(value_of(r, "queue.get")?))
+    }
+
+    /// Puts every value, pipelined: up to [`PIPELINE_MAX_REQUESTS`] puts are written at once
+    /// before their replies are collected, so the cost is far below one round trip per value.
+    /// Each put waits for room as long as it takes. Values are put in order.
+    ///
+    /// Returns how many were put. On the first failure it stops and returns that error; puts
+    /// already written in the same batch may have succeeded.
+    pub fn put_many<V: AsRef<[u8]>>(&self, values: impl IntoIterator<Item = V>) -> Result<usize> {
+        self.put_many_fallible(values.into_iter().map(Ok))
+    }
+
+    pub(crate) fn put_many_fallible<V: AsRef<[u8]>>(
+        &self,
+        values: impl Iterator<Item = Result<V>>,
+    ) -> Result<usize> {
+        let mut values = values.peekable();
+        let mut done = 0;
+        let mut batch: Vec<V> = Vec::new();
+        while values.peek().is_some() {
+            batch.clear();
+            let mut bytes = 0;
+            while batch.len() < PIPELINE_MAX_REQUESTS && bytes < PIPELINE_MAX_BYTES {
+                match values.next() {
+                    Some(v) => {
+                        let v = v?;
+                        bytes += v.as_ref().len();
+                        batch.push(v);
+                    }
+                    None => break,
+                }
+            }
+            let reqs = batch
+                .iter()
+                .map(|v| RequestFields {
+                    value: Some(Bytes::new(v.as_ref())),
+                    ..self.req("queue.put")
+                })
+                .collect();
+            for reply in self.client.pipeline(reqs)? {
+                check_reply(&reply?)?;
+                done += 1;
+            }
+        }
+        Ok(done)
+    }
+
+    /// The queue's length, bound and unfinished count.
+    pub fn qsize(&self) -> Result<QueueSize> {
+        self.client.exchange(self.req("queue.qsize"), None, |r| {
+            Ok(QueueSize {
+                len: need(r.len, "queue.qsize", "len")?,
+                maxsize: r.maxsize.unwrap_or(0),
+                unfinished: r.unfinished.unwrap_or(0),
+            })
+        })
+    }
+
+    /// Marks one item done (joinable queues). [`Error::InvalidArgument`] if called more times
+    /// than items were put; [`Error::TypeMismatch`] on a plain queue.
+    pub fn task_done(&self) -> Result<()> {
+        self.client
+            .exchange(self.req("queue.task_done"), None, |_| Ok(()))
+    }
+
+    /// Waits until every item put has been marked done, up to `timeout` ([`Error::Timeout`]).
+    pub fn join(&self, timeout: Option<Duration>) -> Result<()> {
+        let wait = Wait::new(timeout);
+        let req = RequestFields {
+            timeout_ms: wait.timeout_ms,
+            ..self.req("queue.join")
+        };
+        self.client.exchange(req, wait.deadline, |_| Ok(()))
+    }
+}
+
+/// A queue (or joinable queue) of `T`s, with Python's method names.
+///
+/// Values are MessagePack, structs as maps (see the crate docs, "Values"); any language can put
+/// and get them. A value in the queue that does not decode as `T` is returned as
+/// [`Error::Decode`], which keeps its bytes.
+///
+/// Cloning a handle is cheap and shares the client's connection.
+pub struct Queue<T> {
+    raw: RawQueue,
+    _values: PhantomData<fn(T) -> T>,
+}
+
+impl<T> Clone for Queue<T> {
+    fn clone(&self) -> Self {
+        Queue {
+            raw: self.raw.clone(),
+            _values: PhantomData,
+        }
+    }
+}
+
+impl<T> std::fmt::Debug for Queue<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Queue").field(&self.raw).finish()
+    }
+}
+
+impl<T: Serialize + DeserializeOwned> Queue<T> {
+    /// Wraps a raw handle; values are encoded and decoded as `T`.
+    pub fn from_raw(raw: RawQueue) -> Self {
+        Queue {
+            raw,
+            _values: PhantomData,
+        }
+    }
+
+    /// The raw handle underneath.
+    pub fn raw(&self) -> &RawQueue {
+        &self.raw
+    }
+
+    /// The queue's name.
+    pub fn name(&self) -> &str {
+        self.raw.name()
+    }
+
+    /// Puts `value`, waiting as long as it takes for room.
+    pub fn put(&self, value: &T) -> Result<()> {
+        self.raw.put(&encode(value)?, None)
+    }
+
+    /// Puts `value`, waiting at most `timeout` for room ([`Error::Timeout`]).
+    pub fn put_timeout(&self, value: &T, timeout: Duration) -> Result<()> {
+        self.raw.put(&encode(value)?, Some(timeout))
+    }
+
+    /// Puts `value` if there is room now ([`Error::Full`] otherwise). Python's `put_nowait`.
+    pub fn try_put(&self, value: &T) -> Result<()> {
+        self.raw.put(&encode(value)?, Some(Duration::ZERO))
+    }
+
+    /// Puts every value, pipelined (see [`RawQueue::put_many`]); returns how many were put.
+    pub fn put_many<B: Borrow<T>>(&self, values: impl IntoIterator<Item = B>) -> Result<usize> {
+        self.raw
+            .put_many_fallible(values.into_iter().map(|v| encode(v.borrow())))
+    }
+
+    /// Takes the oldest value, waiting as long as it takes.
+    pub fn get(&self) -> Result<T> {
+        self.raw.get_with(None, decode)
+    }
+
+    /// Takes the oldest value, waiting at most `timeout` ([`Error::Timeout`]).
+    pub fn get_timeout(&self, timeout: Duration) -> Result<T> {
+        self.raw.get_with(Some(timeout), decode)
+    }
+
+    /// Takes the oldest value if there is one ([`Error::Empty`] otherwise). Python's
+    /// `get_nowait`.
+    pub fn try_get(&self) -> Result<T> {
+        self.raw.get_with(Some(Duration::ZERO), decode)
+    }
+
+    /// Items in the queue now (exact).
+    pub fn qsize(&self) -> Result<u64> {
+        Ok(self.raw.qsize()?.len)
+    }
+
+    /// Whether the queue is empty now.
+    pub fn is_empty(&self) -> Result<bool> {
+        Ok(self.raw.qsize()?.len == 0)
+    }
+
+    /// Whether the queue is bounded and at its bound now.
+    pub fn is_full(&self) -> Result<bool> {
+        let s = self.raw.qsize()?;
+        Ok(s.maxsize > 0 && s.len >= s.maxsize)
+    }
+
+    /// The queue's bound (0 = unbounded).
+    pub fn maxsize(&self) -> u64 {
+        self.raw.maxsize()
+    }
+
+    /// Marks one item done (joinable queues; [`Error::TypeMismatch`] on a plain queue,
+    /// [`Error::InvalidArgument`] when called more times than items were put).
+    pub fn task_done(&self) -> Result<()> {
+        self.raw.task_done()
+    }
+
+    /// Waits until every item put has been marked done (joinable queues).
+    pub fn join(&self) -> Result<()> {
+        self.raw.join(None)
+    }
+
+    /// Like [`join`](Self::join), waiting at most `timeout` ([`Error::Timeout`]).
+    pub fn join_timeout(&self, timeout: Duration) -> Result<()> {
+        self.raw.join(Some(timeout))
+    }
+
+    /// Drops this handle. Client-side only: the shared queue and its items stay in the broker
+    /// for every other handle and process (delete it with [`Client::delete`]). Python's
+    /// `Queue.close` likewise only closes the caller's side.
+    pub fn close(self) {}
+}
