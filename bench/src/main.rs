@@ -1,1 +1,151 @@
-fn main() {}
+//! `xproc-bench`: the Rust half of the benchmark harness. Each subcommand runs one scenario
+//! against a server that `run.py` started, and prints one JSON line ([`measure::Outcome`]).
+//! It never asserts on speed; it measures.
+//!
+//! # Layout
+//!
+//! - [`measure`]: the bounded timing loop, percentiles, the JSON result line.
+//! - [`echo`]: the raw Unix-socket echo server and client (the floor).
+//! - [`resp`]: a minimal RESP client for Redis over its Unix socket.
+//! - [`xp`]: the xproc scenarios (queues, dicts, pipes), through the `xproc` client crate.
+//! - [`child`]: helper processes for the two-process scenarios.
+//! - [`error`]: the one error enum.
+
+mod child;
+mod echo;
+mod error;
+mod measure;
+mod resp;
+mod xp;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::error::BenchError;
+use crate::measure::{Bounds, Outcome};
+
+/// Benchmark scenarios for xproc and the alternatives; each prints one JSON line.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+/// Bounds and message size shared by every measuring subcommand.
+#[derive(Debug, Clone, Args)]
+struct RunArgs {
+    /// Unix socket of the server under test.
+    #[arg(long)]
+    socket: PathBuf,
+    /// Upper bound on timed operations.
+    #[arg(long, default_value_t = 100_000)]
+    iters: u64,
+    /// Wall-clock cap on the timed part, seconds.
+    #[arg(long, default_value_t = 5.0)]
+    secs: f64,
+    /// Untimed calls before the clock starts.
+    #[arg(long, default_value_t = 2_000)]
+    warmup: u64,
+    /// Payload bytes per value (Redis `-d`).
+    #[arg(long, default_value_t = 64)]
+    size: usize,
+}
+
+impl RunArgs {
+    fn bounds(&self) -> Bounds {
+        Bounds {
+            iters: self.iters,
+            secs: self.secs,
+            warmup: self.warmup,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Serve the raw echo protocol on --socket until killed.
+    EchoServe {
+        #[arg(long)]
+        socket: PathBuf,
+    },
+    /// Raw echo round trips (one op = one round trip).
+    Echo(RunArgs),
+    /// Redis LPUSH/RPOP alternating, own RESP client (one op = one command).
+    RedisList(RunArgs),
+    /// Redis HSET/HGET alternating over 1000 fields, own RESP client (one op = one command).
+    RedisHash(RunArgs),
+    /// xproc queue put then get, unpipelined (one op = one put or one get).
+    XprocPutget(RunArgs),
+    /// xproc pipelined puts with put_many, then drained (one op = one put).
+    XprocPutMany {
+        #[command(flatten)]
+        run: RunArgs,
+        /// Puts per put_many call.
+        #[arg(long, default_value_t = 1000)]
+        batch: usize,
+    },
+    /// One producer process puts, one consumer process gets (one op = one item received).
+    XprocProdcons(RunArgs),
+    /// xproc dict set then get of the same key, over 1000 keys (one op = one set or one get).
+    XprocDict(RunArgs),
+    /// xproc pipe ping-pong between two processes (one op = one round trip).
+    XprocPipe(RunArgs),
+    /// Internal: the consumer process of xproc-prodcons.
+    #[command(hide = true)]
+    ConsumePeer {
+        #[arg(long)]
+        socket: PathBuf,
+        #[arg(long)]
+        name: String,
+    },
+    /// Internal: the echoing end of xproc-pipe.
+    #[command(hide = true)]
+    PipePeer {
+        #[arg(long)]
+        socket: PathBuf,
+        #[arg(long)]
+        name: String,
+    },
+}
+
+fn run(cmd: Cmd) -> Result<Option<Outcome>, BenchError> {
+    let outcome = match cmd {
+        Cmd::EchoServe { socket } => {
+            echo::serve(&socket)?;
+            return Ok(None);
+        }
+        Cmd::Echo(a) => echo::client(&a.socket, a.size, &a.bounds())?,
+        Cmd::RedisList(a) => resp::list(&a.socket, a.size, &a.bounds())?,
+        Cmd::RedisHash(a) => resp::hash(&a.socket, a.size, &a.bounds())?,
+        Cmd::XprocPutget(a) => xp::put_get(&a.socket, a.size, &a.bounds())?,
+        Cmd::XprocPutMany { run, batch } => {
+            xp::put_many(&run.socket, run.size, batch, &run.bounds())?
+        }
+        Cmd::XprocProdcons(a) => xp::producer_consumer(&a.socket, a.size, &a.bounds())?,
+        Cmd::XprocDict(a) => xp::dict(&a.socket, a.size, &a.bounds())?,
+        Cmd::XprocPipe(a) => xp::pipe_ping_pong(&a.socket, a.size, &a.bounds())?,
+        Cmd::ConsumePeer { socket, name } => {
+            xp::consume_peer(&socket, &name)?;
+            return Ok(None);
+        }
+        Cmd::PipePeer { socket, name } => {
+            xp::pipe_peer(&socket, &name)?;
+            return Ok(None);
+        }
+    };
+    Ok(Some(outcome))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli.cmd).and_then(|o| o.map_or(Ok(()), |o| o.print())) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xproc-bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,214 @@
+#!/usr/bin/env python3
+"""The Python-side alternatives xproc is compared with, one scenario per call.
+
+Each subcommand runs one bounded loop (a count *and* a wall-clock cap) and prints one JSON line
+with the same fields as the Rust `xproc-bench` binary: scenario, ops, secs, ops_per_s, p50_us,
+p99_us, note. `run.py` calls it; it never asserts on speed.
+
+    python3 alternatives.py manager-queue  [--iters N --secs S --size B]
+    python3 alternatives.py manager-dict
+    python3 alternatives.py mp-pipe            # Pipe send/recv (pickled bytes), 2 processes
+    python3 alternatives.py mp-pipe-bytes      # Pipe send_bytes/recv_bytes, 2 processes
+    python3 alternatives.py redispy-list  --socket /path/redis.sock   # LPUSH/RPOP
+    python3 alternatives.py redispy-hash  --socket /path/redis.sock   # HSET/HGET
+
+One op = one request/response: one put or one get, one set or one get, one round trip for
+the pipes. Everything is driven from this (the main) process over one connection.
+"""
+import argparse
+import json
+import multiprocessing as mp
+import os
+import sys
+import time
+
+KEYS = 1000  # distinct dict keys / hash fields cycled through, as in the Rust scenarios
+
+
+def payload(size):
+    """The same bytes pattern the Rust side sends."""
+    return bytes(ord("a") + (i % 26) for i in range(size))
+
+
+def measure(scenario, args, call, note=None):
+    """Run call(i) for args.warmup untimed then up to args.iters timed calls or args.secs
+    seconds; return the result dict. Warm-up is rounded to even so put/get parity holds."""
+    warmup = args.warmup + args.warmup % 2
+    for i in range(warmup):
+        call(i)
+    samples = []
+    clock = time.perf_counter_ns
+    start = prev = clock()
+    deadline = start + int(args.secs * 1e9)
+    i = warmup
+    n = 0
+    while n < args.iters:
+        call(i)
+        now = clock()
+        samples.append(now - prev)
+        prev = now
+        i += 1
+        n += 1
+        if now >= deadline:
+            break
+    secs = (prev - start) / 1e9
+    samples.sort()
+
+    def pct(q):
+        return samples[min(len(samples) - 1, round((len(samples) - 1) * q))] / 1000.0 if samples else None
+
+    return {"scenario": scenario, "ops": n, "secs": secs, "ops_per_s": n / secs if secs > 0 else 0.0,
+            "p50_us": pct(0.5), "p99_us": pct(0.99), "note": note}
+
+
+def manager_queue(args):
+    with mp.Manager() as m:
+        q = m.Queue()
+        v = payload(args.size)
+
+        def call(i):
+            if i % 2 == 0:
+                q.put(v)
+            elif q.get() != v:
+                raise RuntimeError("Manager queue returned another value")
+        return measure("mp_manager_queue", args, call, "Manager().Queue() put/get, pickled bytes")
+
+
+def manager_dict(args):
+    with mp.Manager() as m:
+        d = m.dict()
+        v = payload(args.size)
+        keys = [f"key:{k:06}" for k in range(KEYS)]
+
+        def call(i):
+            k = keys[(i // 2) % KEYS]
+            if i % 2 == 0:
+                d[k] = v
+            elif d[k] != v:
+                raise RuntimeError("Manager dict returned another value")
+        return measure("mp_manager_dict", args, call, "Manager().dict() set/get, 1000 keys")
+
+
+def _pipe_echo(conn, raw):
+    """Child: echo until the parent sends the empty stop message."""
+    while True:
+        if raw:
+            m = conn.recv_bytes()
+            conn.send_bytes(m)
+        else:
+            m = conn.recv()
+            conn.send(m)
+        if not m:
+            return
+
+
+def mp_pipe(args, raw):
+    a, b = mp.Pipe()
+    child = mp.Process(target=_pipe_echo, args=(b, raw), daemon=True)
+    child.start()
+    v = payload(args.size)
+    try:
+        if raw:
+            def call(_):
+                a.send_bytes(v)
+                if a.recv_bytes() != v:
+                    raise RuntimeError("pipe echoed another value")
+            name, note = "mp_pipe_bytes", "Pipe send_bytes/recv_bytes ping-pong"
+        else:
+            def call(_):
+                a.send(v)
+                if a.recv() != v:
+                    raise RuntimeError("pipe echoed another value")
+            name, note = "mp_pipe", "Pipe send/recv (pickled bytes) ping-pong"
+        out = measure(name, args, call, note)
+        if raw:
+            a.send_bytes(b"")
+            a.recv_bytes()
+        else:
+            a.send(b"")
+            a.recv()
+        return out
+    finally:
+        child.join(5)
+        if child.is_alive():
+            child.kill()
+            child.join()
+
+
+def _redis(args):
+    import redis  # redis-py; run.py installs it if missing
+    if not args.socket:
+        sys.exit("alternatives.py: --socket (redis Unix socket) is required")
+    r = redis.Redis(unix_socket_path=args.socket)
+    r.ping()
+    return r
+
+
+def redispy_list(args):
+    r = _redis(args)
+    key = f"bench:pylist:{os.getpid()}"
+    v = payload(args.size)
+    r.delete(key)
+
+    def call(i):
+        if i % 2 == 0:
+            r.lpush(key, v)
+        elif r.rpop(key) != v:
+            raise RuntimeError("RPOP returned another value")
+    out = measure("redispy_lpush_rpop", args, call, _redis_note())
+    r.delete(key)
+    return out
+
+
+def redispy_hash(args):
+    r = _redis(args)
+    key = f"bench:pyhash:{os.getpid()}"
+    v = payload(args.size)
+    keys = [f"key:{k:06}" for k in range(KEYS)]
+    r.delete(key)
+
+    def call(i):
+        k = keys[(i // 2) % KEYS]
+        if i % 2 == 0:
+            r.hset(key, k, v)
+        elif r.hget(key, k) != v:
+            raise RuntimeError("HGET returned another value")
+    out = measure("redispy_hset_hget", args, call, _redis_note())
+    r.delete(key)
+    return out
+
+
+def _redis_note():
+    import redis
+    try:
+        import hiredis  # noqa: F401
+        parser = "hiredis parser"
+    except ImportError:
+        parser = "pure-Python parser"
+    return f"redis-py {redis.__version__}, {parser}"
+
+
+SCENARIOS = {
+    "manager-queue": manager_queue,
+    "manager-dict": manager_dict,
+    "mp-pipe": lambda a: mp_pipe(a, raw=False),
+    "mp-pipe-bytes": lambda a: mp_pipe(a, raw=True),
+    "redispy-list": redispy_list,
+    "redispy-hash": redispy_hash,
+}
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("scenario", choices=sorted(SCENARIOS))
+    p.add_argument("--socket", help="redis-server Unix socket (redispy-* only)")
+    p.add_argument("--iters", type=int, default=50_000)
+    p.add_argument("--secs", type=float, default=5.0)
+    p.add_argument("--warmup", type=int, default=1_000)
+    p.add_argument("--size", type=int, default=64)
+    args = p.parse_args()
+    print(json.dumps(SCENARIOS[args.scenario](args)), flush=True)
+
+
+if __name__ == "__main__":
+    main()

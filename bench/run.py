@@ -1,0 +1,530 @@
+#!/usr/bin/env python3
+"""xproc benchmark harness: one command, every scenario, interleaved, with repeats.
+
+    python3 bench/run.py [--quick] [--repeats N] [--secs S] [--only a,b] [--out DIR]
+
+What it does, in order:
+  1. builds `xprocd` and `xproc-bench` in release mode (and libxproc when the Python binding's
+     bench script exists);
+  2. installs what is missing: `redis-server` (apt-get), `redis` (redis-py), `msgpack` and
+     `matplotlib` (pip);
+  3. starts its own xprocd, redis-server and raw echo server on Unix sockets in a fresh temp
+     directory, and stops them by pid at the end, also on failure or Ctrl-C;
+  4. runs every scenario once per repeat, in a rotated order (interleaved, so a slow minute on
+     this shared 2-vCPU VM hits all systems alike), after waiting until the machine is idle;
+  5. writes bench/results/latest.{md,json,png}: ops/s medians and spread, the target ratios,
+     broker peak memory and the machine facts.
+
+It never asserts on speed; it measures. A scenario that cannot run (a missing object type in the
+broker, a missing Python binding) is reported as "not run: <reason>", never given a number.
+
+Contract for bindings/python/bench_python.py (owned by the Python binding): it is called as
+    python3 bindings/python/bench_python.py --socket XPROC_SOCK --iters N --secs S --size 64
+with XPROC_SOCKET and XPROC_LIB also set in its environment, and prints one JSON line per
+scenario with at least "scenario" and "ops_per_s" (optionally ops, secs, p50_us, p99_us, note).
+Scenarios whose name contains "queue" count as Python put/get, "dict" as Python dict set/get.
+"""
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+import report  # noqa: E402  (bench/report.py: tables and plot)
+
+RELEASE = os.path.join(ROOT, "target", "release")
+PY_BENCH = os.path.join(ROOT, "bindings", "python", "bench_python.py")
+
+# ----------------------------------------------------------------------------- scenarios
+#
+# Each scenario: key, the system it measures, what one op is, and how to run it. "rust" rows run
+# the xproc-bench binary, "py" rows bench/alternatives.py, "redis-benchmark" and "bench_python"
+# rows produce several results per run.
+
+SCENARIOS = [
+    # key, system, label, unit of one op, kind, argument
+    ("echo_rt", "raw UDS", "echo round trip, Rust std, 1 in flight", "round trip", "rust", "echo"),
+    ("xproc_put_get", "xproc", "queue put+get, unpipelined, Rust client", "put or get", "rust",
+     "xproc-putget"),
+    ("xproc_put_many", "xproc", "queue put_many (pipelined, 1000 per call), Rust", "put", "rust",
+     "xproc-put-many"),
+    ("xproc_prodcons", "xproc", "queue, producer process -> consumer process, Rust",
+     "item delivered", "rust", "xproc-prodcons"),
+    ("xproc_dict", "xproc", "dict set+get, unpipelined, 1000 keys, Rust", "set or get", "rust",
+     "xproc-dict"),
+    ("xproc_pipe", "xproc", "pipe ping-pong, 2 processes, Rust", "round trip", "rust", "xproc-pipe"),
+    ("redis_lpush_rpop", "Redis", "LPUSH+RPOP, own RESP client (Rust), 1 conn", "command", "rust",
+     "redis-list"),
+    ("redis_hset_hget", "Redis", "HSET+HGET, 1000 fields, own RESP client (Rust)", "command", "rust",
+     "redis-hash"),
+    ("redis_benchmark", "Redis", "redis-benchmark -c 1 -P 1 -d 64", "command", "redis-benchmark", None),
+    ("mp_manager_queue", "multiprocessing", "Manager().Queue() put+get, Python", "put or get", "py",
+     "manager-queue"),
+    ("mp_manager_dict", "multiprocessing", "Manager().dict() set+get, 1000 keys, Python",
+     "set or get", "py", "manager-dict"),
+    ("mp_pipe", "multiprocessing", "Pipe send/recv ping-pong (pickled 64 B), 2 processes",
+     "round trip", "py", "mp-pipe"),
+    ("mp_pipe_bytes", "multiprocessing", "Pipe send_bytes/recv_bytes ping-pong, 2 processes",
+     "round trip", "py", "mp-pipe-bytes"),
+    ("redispy_lpush_rpop", "redis-py", "LPUSH+RPOP via redis-py, Python", "command", "py",
+     "redispy-list"),
+    ("redispy_hset_hget", "redis-py", "HSET+HGET via redis-py, 1000 fields, Python", "command", "py",
+     "redispy-hash"),
+    ("python", "xproc (Python)", "bindings/python/bench_python.py", "op", "bench_python", None),
+]
+
+# redis-benchmark tests run by the "redis_benchmark" scenario, and the row each one becomes.
+REDIS_BENCHMARK_TESTS = {"LPUSH": "redisbench_lpush", "RPOP": "redisbench_rpop",
+                         "HSET": "redisbench_hset"}
+
+# Ratios the targets name: (key, label, numerator row, denominator row, target).
+# A numerator given as "py:queue" / "py:dict" means the Python binding's row of that kind.
+RATIOS = [
+    ("put_get_vs_redis", "xproc put/get (Rust, unpipelined) / Redis LPUSH+RPOP (own RESP client)",
+     "xproc_put_get", "redis_lpush_rpop", 1.3),
+    ("put_get_vs_raw", "xproc put/get (Rust, unpipelined) / raw UDS echo round trips",
+     "xproc_put_get", "echo_rt", 0.7),
+    ("dict_vs_manager", "xproc dict (Rust) / Manager().dict() (Python)",
+     "xproc_dict", "mp_manager_dict", 3.0),
+    ("dict_vs_redis", "xproc dict (Rust) / Redis HSET+HGET (own RESP client)",
+     "xproc_dict", "redis_hset_hget", 1.3),
+    ("py_queue_vs_manager", "xproc put/get (Python) / Manager().Queue()",
+     "py:queue", "mp_manager_queue", 2.0),
+    ("py_queue_vs_redispy", "xproc put/get (Python) / redis-py LPUSH+RPOP",
+     "py:queue", "redispy_lpush_rpop", 3.0),
+    ("py_dict_vs_manager", "xproc dict (Python) / Manager().dict()",
+     "py:dict", "mp_manager_dict", 2.0),
+    ("py_dict_vs_redispy", "xproc dict (Python) / redis-py HSET+HGET",
+     "py:dict", "redispy_hset_hget", 3.0),
+    # context, no target
+    ("put_get_vs_redis_benchmark", "xproc put/get (Rust) / redis-benchmark LPUSH (context)",
+     "xproc_put_get", "redisbench_lpush", None),
+    ("pipe_vs_mp_pipe", "xproc pipe ping-pong (Rust) / multiprocessing.Pipe ping-pong (context)",
+     "xproc_pipe", "mp_pipe", None),
+]
+
+
+# ----------------------------------------------------------------------------- helpers
+
+def log(msg):
+    print(f"[bench] {msg}", flush=True)
+
+
+def cpu_times():
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    return v[3] + v[4], sum(v[:8])
+
+
+def cpu_busy(interval=0.3):
+    """Fraction of all CPUs busy over `interval` seconds."""
+    i0, t0 = cpu_times()
+    time.sleep(interval)
+    i1, t1 = cpu_times()
+    return 1.0 - (i1 - i0) / max(1, t1 - t0)
+
+
+def wait_idle(threshold, max_wait):
+    """Wait until the shared box is nearly idle; return the last busy fraction seen."""
+    t0 = time.time()
+    busy = cpu_busy()
+    while busy > threshold and time.time() - t0 < max_wait:
+        time.sleep(1.0)
+        busy = cpu_busy()
+    if busy > threshold:
+        log(f"machine still {busy:.0%} busy after {max_wait:.0f}s; measuring anyway (recorded)")
+    return busy
+
+
+def run_cmd(cmd, **kw):
+    log("$ " + " ".join(cmd))
+    return subprocess.run(cmd, **kw)
+
+
+def have_module(name):
+    r = subprocess.run([sys.executable, "-c", f"import {name}"], capture_output=True)
+    return r.returncode == 0
+
+
+def ensure_tools(allow_install):
+    """Install redis-server and the Python packages the harness needs, if missing."""
+    if shutil.which("redis-server") is None or shutil.which("redis-benchmark") is None:
+        if not allow_install:
+            sys.exit("redis-server not found (run without --no-install, or apt-get install redis-server)")
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        run_cmd(["apt-get", "update", "-qq"], check=True, env=env)
+        run_cmd(["apt-get", "install", "-y", "-qq", "redis-server", "redis-tools"], check=True, env=env)
+    missing = [pkg for mod, pkg in (("redis", "redis"), ("msgpack", "msgpack"),
+                                    ("matplotlib", "matplotlib")) if not have_module(mod)]
+    if missing:
+        if not allow_install:
+            sys.exit(f"missing Python packages: {' '.join(missing)}")
+        run_cmd([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                 *missing], check=True)
+
+
+def build(with_c):
+    """Release build of what the harness runs; exits with cargo's message on failure."""
+    cmd = ["cargo", "build", "--release", "-p", "xproc-broker", "-p", "xproc-bench"]
+    if with_c:
+        cmd += ["-p", "xproc-c"]
+    r = run_cmd(cmd, cwd=ROOT)
+    if r.returncode != 0:
+        sys.exit("bench: release build failed (see cargo's output above); nothing measured")
+
+
+class Servers:
+    """The servers under test, each started here and stopped here by its own pid."""
+
+    def __init__(self, tmp):
+        self.tmp = tmp
+        self.xproc_sock = os.path.join(tmp, "xproc.sock")
+        self.redis_sock = os.path.join(tmp, "redis.sock")
+        self.echo_sock = os.path.join(tmp, "echo.sock")
+        self.procs = {}
+        self.down = {}  # server name -> why it is not running (its scenarios are "not run")
+
+    def _start(self, name, cmd, sock, logname):
+        logf = open(os.path.join(self.tmp, logname), "w")
+        p = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        self.procs[name] = p
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            if p.poll() is not None:
+                logf.flush()
+                raise RuntimeError(f"exited with {p.returncode}: {tail(open(logf.name).read())}")
+            if os.path.exists(sock):
+                s = socket.socket(socket.AF_UNIX)
+                try:
+                    s.connect(sock)
+                    return p.pid
+                except OSError:
+                    pass
+                finally:
+                    s.close()
+            time.sleep(0.02)
+        raise RuntimeError(f"{name} did not accept on {sock} within 15 s")
+
+    def start(self):
+        """Start every server; one that fails is recorded in `down`, the others still run."""
+        specs = [
+            ("xprocd", [os.path.join(RELEASE, "xprocd"), "--socket", self.xproc_sock,
+                        "--log-level", "warn"], self.xproc_sock, "xprocd.log"),
+            ("redis-server", ["redis-server", "--port", "0", "--unixsocket", self.redis_sock,
+                              "--unixsocketperm", "700", "--save", "", "--appendonly", "no",
+                              "--daemonize", "no"], self.redis_sock, "redis.log"),
+            ("echo", [os.path.join(RELEASE, "xproc-bench"), "echo-serve", "--socket",
+                      self.echo_sock], self.echo_sock, "echo.log"),
+        ]
+        for name, cmd, sock, logname in specs:
+            try:
+                self._start(name, cmd, sock, logname)
+            except (RuntimeError, OSError) as e:
+                self.down[name] = f"{name} did not start: {e}"
+                log(self.down[name])
+
+    def pid(self, name):
+        p = self.procs.get(name)
+        return p.pid if p else None
+
+    def status(self, name, field):
+        """A field of /proc/<pid>/status in KiB (VmHWM, VmRSS), or None."""
+        pid = self.pid(name)
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                for line in f:
+                    if line.startswith(field + ":"):
+                        return int(line.split()[1])
+        except (OSError, ValueError, TypeError):
+            return None
+        return None
+
+    def stop(self):
+        for name, p in self.procs.items():
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for name, p in self.procs.items():
+            try:
+                p.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                log(f"{name} (pid {p.pid}) ignored SIGTERM; killing it")
+                p.kill()
+                p.wait()
+
+
+def parse_json_lines(text):
+    out = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError:
+                pass
+    return out
+
+
+def tail(text, n=300):
+    text = (text or "").strip().replace("\n", " | ")
+    return text[-n:]
+
+
+# ----------------------------------------------------------------------------- one run
+
+class Runner:
+    def __init__(self, args, servers):
+        self.a = args
+        self.s = servers
+        self.bench_bin = os.path.join(RELEASE, "xproc-bench")
+        self.timeout = args.secs * 6 + 60
+
+    def bounds(self, iters):
+        return ["--iters", str(iters), "--secs", str(self.a.secs), "--size", str(self.a.size)]
+
+    def needs(self, kind, arg):
+        """The server a scenario talks to (None for the multiprocessing ones)."""
+        if kind in ("redis-benchmark",) or (arg or "").startswith(("redis", "redispy")):
+            return "redis-server"
+        if arg == "echo":
+            return "echo"
+        if kind == "bench_python" or (arg or "").startswith("xproc"):
+            return "xprocd"
+        return None
+
+    def run(self, key, kind, arg):
+        """Run one scenario once; return {row_key: result dict} or raise with a reason."""
+        server = self.needs(kind, arg)
+        if server in self.s.down:
+            raise RuntimeError(self.s.down[server])
+        if kind == "rust":
+            sock = {"echo": self.s.echo_sock, "redis-list": self.s.redis_sock,
+                    "redis-hash": self.s.redis_sock}.get(arg, self.s.xproc_sock)
+            iters = self.a.iters * (5 if arg == "xproc-put-many" else 1)
+            cmd = [self.bench_bin, arg, "--socket", sock, *self.bounds(iters),
+                   "--warmup", str(self.a.warmup)]
+            return {key: self._one(cmd)}
+        if kind == "py":
+            cmd = [sys.executable, os.path.join(HERE, "alternatives.py"), arg,
+                   "--socket", self.s.redis_sock, *self.bounds(self.a.py_iters),
+                   "--warmup", str(self.a.warmup // 2)]
+            return {key: self._one(cmd)}
+        if kind == "redis-benchmark":
+            return self._redis_benchmark()
+        if kind == "bench_python":
+            return self._bench_python()
+        raise ValueError(kind)
+
+    def _one(self, cmd):
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=self.timeout)
+        rows = parse_json_lines(r.stdout)
+        if r.returncode != 0 or not rows:
+            raise RuntimeError(f"exit {r.returncode}: {tail(r.stderr) or tail(r.stdout)}")
+        return rows[-1]
+
+    def _redis_benchmark(self):
+        n = max(1000, int(self.a.secs * 30_000))
+        cmd = ["redis-benchmark", "-s", self.s.redis_sock, "-c", "1", "-P", "1", "-d",
+               str(self.a.size), "-n", str(n), "-t", ",".join(t.lower() for t in REDIS_BENCHMARK_TESTS),
+               "--csv"]
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=self.timeout)
+        if r.returncode != 0:
+            raise RuntimeError(f"redis-benchmark exit {r.returncode}: {tail(r.stderr)}")
+        out = {}
+        for line in r.stdout.splitlines():
+            cells = [c.strip('"') for c in line.split(",")]
+            if len(cells) < 2 or cells[0] == "test":
+                continue
+            name = cells[0].split()[0].upper()
+            if name in REDIS_BENCHMARK_TESTS:
+                try:
+                    rps = float(cells[1])
+                except ValueError:
+                    continue
+                p50 = float(cells[4]) * 1000 if len(cells) > 4 else None
+                out[REDIS_BENCHMARK_TESTS[name]] = {
+                    "scenario": REDIS_BENCHMARK_TESTS[name], "ops": n, "secs": n / rps if rps else None,
+                    "ops_per_s": rps, "p50_us": p50, "p99_us": None,
+                    "note": f"redis-benchmark -c 1 -P 1 -d {self.a.size} -t {name.lower()}"}
+        if not out:
+            raise RuntimeError(f"redis-benchmark printed no result rows: {tail(r.stdout)}")
+        return out
+
+    def _bench_python(self):
+        if not os.path.exists(PY_BENCH):
+            raise FileNotFoundError("bindings/python/bench_python.py does not exist yet")
+        env = dict(os.environ, XPROC_SOCKET=self.s.xproc_sock)
+        lib = os.path.join(RELEASE, "libxproc.so")
+        if os.path.exists(lib):
+            env["XPROC_LIB"] = lib
+        pkg = os.path.join(ROOT, "bindings", "python")
+        env["PYTHONPATH"] = pkg + os.pathsep + env.get("PYTHONPATH", "")
+        cmd = [sys.executable, PY_BENCH, "--socket", self.s.xproc_sock,
+               *self.bounds(self.a.py_iters)]
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=self.timeout * 4, env=env)
+        if r.returncode == 2 and "usage" in r.stderr.lower():
+            # The script does not take our flags: fall back to the environment alone.
+            r = subprocess.run([sys.executable, PY_BENCH], capture_output=True, text=True,
+                               timeout=self.timeout * 4, env=env)
+        rows = [x for x in parse_json_lines(r.stdout) if "scenario" in x and "ops_per_s" in x]
+        if r.returncode != 0 or not rows:
+            raise RuntimeError(f"bench_python.py exit {r.returncode}: {tail(r.stderr) or tail(r.stdout)}")
+        return {"py_" + x["scenario"] if not str(x["scenario"]).startswith("py") else x["scenario"]: x
+                for x in rows}
+
+
+def machine_facts(servers):
+    def cmd_out(cmd):
+        try:
+            return subprocess.run(cmd, capture_output=True, text=True, timeout=20).stdout.strip()
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+
+    cpu = None
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    mem = None
+    try:
+        with open("/proc/meminfo") as f:
+            mem = f.readline().split()[1] + " kB"
+    except OSError:
+        pass
+
+    def pymod_version(mod):
+        return cmd_out([sys.executable, "-c", f"import {mod}; print({mod}.__version__)"]) or "absent"
+
+    git = cmd_out(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"])
+    dirty = cmd_out(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"])
+    return {
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "cpu": cpu,
+        "vcpus": os.cpu_count(),
+        "memory": mem,
+        "kernel": os.uname().release,
+        "glibc": os.confstr("CS_GNU_LIBC_VERSION") if hasattr(os, "confstr") else None,
+        "GLIBC_TUNABLES": os.environ.get("GLIBC_TUNABLES", "(unset)"),
+        "rustc": cmd_out(["rustc", "-V"]),
+        "python": sys.version.split()[0],
+        "redis_server": cmd_out(["redis-server", "--version"]),
+        "redis_py": pymod_version("redis"),
+        "hiredis": pymod_version("hiredis"),
+        "msgpack": pymod_version("msgpack"),
+        "xproc_commit": (git or "?") + (" (+local changes)" if dirty else ""),
+        "loadavg_at_start": os.getloadavg(),
+    }
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description="Run every xproc benchmark scenario, interleaved.")
+    p.add_argument("--quick", action="store_true",
+                   help="2 repeats of ~0.6 s each: validates the harness, numbers are rough")
+    p.add_argument("--repeats", type=int, help="repeats per scenario (default 5; quick 2)")
+    p.add_argument("--secs", type=float, help="wall-clock cap per scenario run (default 3; quick 0.6)")
+    p.add_argument("--iters", type=int, help="op cap per Rust scenario run (default 300000)")
+    p.add_argument("--py-iters", type=int, help="op cap per Python scenario run (default 150000)")
+    p.add_argument("--warmup", type=int, default=2000, help="untimed ops before each run")
+    p.add_argument("--size", type=int, default=64, help="value bytes (default 64, Redis -d 64)")
+    p.add_argument("--only", help="comma-separated scenario keys (see SCENARIOS in run.py)")
+    p.add_argument("--idle-threshold", type=float, default=0.15,
+                   help="CPU busy fraction below which the box counts as idle (default 0.15)")
+    p.add_argument("--max-idle-wait", type=float, help="seconds to wait for idle (default 300; quick 20)")
+    p.add_argument("--no-install", action="store_true", help="fail instead of installing packages")
+    p.add_argument("--no-build", action="store_true", help="use the existing release binaries")
+    p.add_argument("--out", default=os.path.join(HERE, "results"), help="output directory")
+    a = p.parse_args()
+    q = a.quick
+    a.repeats = a.repeats or (2 if q else 5)
+    a.secs = a.secs or (0.6 if q else 3.0)
+    a.iters = a.iters or (60_000 if q else 300_000)
+    a.py_iters = a.py_iters or (20_000 if q else 150_000)
+    a.max_idle_wait = a.max_idle_wait if a.max_idle_wait is not None else (20.0 if q else 300.0)
+    if q:
+        a.warmup = min(a.warmup, 500)
+    return a
+
+
+def main():
+    a = parse_args()
+    scenarios = SCENARIOS
+    if a.only:
+        keep = set(a.only.split(","))
+        unknown = keep - {s[0] for s in SCENARIOS}
+        if unknown:
+            sys.exit(f"unknown scenario(s): {', '.join(sorted(unknown))}")
+        scenarios = [s for s in SCENARIOS if s[0] in keep]
+
+    ensure_tools(not a.no_install)
+    if not a.no_build:
+        build(with_c=os.path.exists(PY_BENCH))
+
+    # SIGTERM (e.g. from a CI timeout) must still stop the servers: turn it into an exception.
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+
+    tmp = tempfile.mkdtemp(prefix="xpb-", dir="/tmp")  # short path: sun_path is ~107 bytes
+    servers = Servers(tmp)
+    results = {}  # row key -> list of per-repeat result dicts (None where a repeat failed)
+    errors = {}   # row key -> last error message
+    busy_seen = []
+    started = time.time()
+    try:
+        servers.start()
+        facts = machine_facts(servers)
+        rss_start = servers.status("xprocd", "VmRSS")
+        runner = Runner(a, servers)
+        log(f"{len(scenarios)} scenarios x {a.repeats} repeats, {a.secs:g} s cap each"
+            f"{' (quick)' if a.quick else ''}; servers in {tmp}")
+        for rep in range(a.repeats):
+            shift = rep % len(scenarios)
+            order = scenarios[shift:] + scenarios[:shift]
+            for key, _system, _label, _unit, kind, arg in order:
+                busy_seen.append(wait_idle(a.idle_threshold, a.max_idle_wait))
+                try:
+                    got = runner.run(key, kind, arg)
+                except (RuntimeError, OSError, subprocess.TimeoutExpired) as e:
+                    errors[key] = str(e)
+                    results.setdefault(key, [None] * a.repeats)
+                    log(f"repeat {rep + 1}: {key}: not run: {e}")
+                    continue
+                for row, res in got.items():
+                    results.setdefault(row, [None] * a.repeats)[rep] = res
+                    errors.pop(row, None)
+                    log(f"repeat {rep + 1}: {row}: {res['ops_per_s']:,.0f} ops/s")
+        memory = {
+            "xprocd_rss_start_kib": rss_start,
+            "xprocd_vmhwm_kib": servers.status("xprocd", "VmHWM"),
+            "xprocd_rss_end_kib": servers.status("xprocd", "VmRSS"),
+            "redis_vmhwm_kib": servers.status("redis-server", "VmHWM"),
+            "note": (f"peak includes the put_many scenario, which holds up to {a.iters * 5:,} "
+                     f"items of {a.size} B in one queue before deleting it"),
+        }
+    except KeyboardInterrupt:
+        log("interrupted; stopping servers")
+        raise
+    finally:
+        servers.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    doc = report.build(a, SCENARIOS, RATIOS, results, errors, memory, facts, busy_seen,
+                       time.time() - started)
+    os.makedirs(a.out, exist_ok=True)
+    report.write_all(doc, a.out)
+    log(f"wrote {os.path.join(a.out, 'latest.md')} (+ .json, .png)")
+    print(open(os.path.join(a.out, "latest.md")).read())
+
+
+if __name__ == "__main__":
+    main()

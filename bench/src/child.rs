@@ -1,0 +1,84 @@
+//! Helper processes for the two-process scenarios: this same binary, started with a hidden
+//! subcommand, that says `ready` on stdout once connected and reports back through stdout.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Child, ChildStdout, Command, Stdio};
+
+use crate::error::BenchError;
+
+/// A running helper process; killed (by its own pid, through `Child`) if dropped early.
+pub struct Peer {
+    child: Child,
+    lines: BufReader<ChildStdout>,
+}
+
+impl Peer {
+    /// Starts `xproc-bench <sub> --socket S --name N` and waits for its `ready` line.
+    pub fn spawn(sub: &str, socket: &Path, name: &str) -> Result<Self, BenchError> {
+        let exe = std::env::current_exe()?;
+        let mut child = Command::new(exe)
+            .arg(sub)
+            .arg("--socket")
+            .arg(socket)
+            .arg("--name")
+            .arg(name)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()?;
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| BenchError::Child("no stdout pipe".into()))?;
+        let mut peer = Peer {
+            child,
+            lines: BufReader::new(stdout),
+        };
+        let line = peer.read_line()?;
+        if line != "ready" {
+            return Err(BenchError::Child(format!(
+                "{sub} said {line:?} instead of ready"
+            )));
+        }
+        Ok(peer)
+    }
+
+    /// The next line the helper printed (without the newline).
+    pub fn read_line(&mut self) -> Result<String, BenchError> {
+        let mut line = String::new();
+        if self.lines.read_line(&mut line)? == 0 {
+            return Err(BenchError::Child("helper exited without reporting".into()));
+        }
+        Ok(line.trim_end().to_owned())
+    }
+
+    /// Waits for the helper to exit; an unsuccessful exit is an error.
+    pub fn finish(mut self) -> Result<(), BenchError> {
+        let status = self.child.wait()?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(BenchError::Child(format!("helper exited with {status}")))
+        }
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        // Only reached with the child still running on an error path; after `finish` the
+        // child is reaped and `try_wait` reports that.
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Tells the parent this helper is connected and about to serve.
+pub fn say(line: &str) -> Result<(), BenchError> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{line}")?;
+    out.flush()?;
+    Ok(())
+}

@@ -1,0 +1,167 @@
+//! Scenario 5: Redis over its Unix socket through a minimal RESP client of our own.
+//!
+//! Why our own client rather than only `redis-benchmark`: it is a blocking loop with one
+//! request in flight, exactly what the xproc scenarios do, so the comparison measures the
+//! servers and not two different client designs (redis-benchmark's event-loop client is
+//! slower than a blocking one on this machine). `run.py` also runs `redis-benchmark` for context.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+
+use crate::error::BenchError;
+use crate::measure::{measure, payload, Bounds, Outcome};
+
+/// Number of distinct hash fields the HSET/HGET scenario cycles through (the xproc dict
+/// scenario uses the same count).
+pub const KEYS: u64 = 1000;
+
+/// A blocking RESP2 connection: write one command, read one reply.
+pub struct Resp {
+    writer: UnixStream,
+    reader: BufReader<UnixStream>,
+    out: Vec<u8>,
+    line: Vec<u8>,
+    bulk: Vec<u8>,
+}
+
+/// The part of a reply the scenarios look at.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Reply {
+    /// `+OK` and other simple strings.
+    Simple,
+    /// `:n`.
+    Int(i64),
+    /// `$n` bulk string; its bytes are in [`Resp::bulk`].
+    Bulk(usize),
+    /// `$-1`.
+    Nil,
+}
+
+impl Resp {
+    /// Connects to the Redis Unix socket at `path`.
+    pub fn connect(path: &Path) -> Result<Self, BenchError> {
+        let stream = UnixStream::connect(path)?;
+        Ok(Resp {
+            writer: stream.try_clone()?,
+            reader: BufReader::with_capacity(64 * 1024, stream),
+            out: Vec::with_capacity(256),
+            line: Vec::with_capacity(64),
+            bulk: Vec::with_capacity(256),
+        })
+    }
+
+    /// Sends one command (encoded afresh each time, as a real client does) and reads its reply.
+    pub fn call(&mut self, args: &[&[u8]]) -> Result<Reply, BenchError> {
+        self.out.clear();
+        write!(self.out, "*{}\r\n", args.len())?;
+        for a in args {
+            write!(self.out, "${}\r\n", a.len())?;
+            self.out.extend_from_slice(a);
+            self.out.extend_from_slice(b"\r\n");
+        }
+        self.writer.write_all(&self.out)?;
+        self.read_reply()
+    }
+
+    /// The bytes of the last bulk reply.
+    pub fn bulk(&self) -> &[u8] {
+        &self.bulk
+    }
+
+    fn read_reply(&mut self) -> Result<Reply, BenchError> {
+        self.line.clear();
+        self.reader.read_until(b'\n', &mut self.line)?;
+        if self.line.len() < 3 || !self.line.ends_with(b"\r\n") {
+            return Err(BenchError::Redis(
+                "connection closed or bad reply line".into(),
+            ));
+        }
+        let body = &self.line[1..self.line.len() - 2];
+        let number = || -> Result<i64, BenchError> {
+            std::str::from_utf8(body)
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .ok_or_else(|| BenchError::Redis("bad integer in reply".into()))
+        };
+        match self.line[0] {
+            b'+' => Ok(Reply::Simple),
+            b':' => Ok(Reply::Int(number()?)),
+            b'-' => Err(BenchError::Redis(
+                String::from_utf8_lossy(body).into_owned(),
+            )),
+            b'$' => {
+                let n = number()?;
+                if n < 0 {
+                    return Ok(Reply::Nil);
+                }
+                let n = n as usize;
+                self.bulk.resize(n + 2, 0);
+                self.reader.read_exact(&mut self.bulk)?;
+                self.bulk.truncate(n);
+                Ok(Reply::Bulk(n))
+            }
+            other => Err(BenchError::Redis(format!(
+                "unexpected reply type {:?}",
+                other as char
+            ))),
+        }
+    }
+}
+
+/// LPUSH then RPOP, alternating, on one connection; one op = one command.
+pub fn list(path: &Path, size: usize, bounds: &Bounds) -> Result<Outcome, BenchError> {
+    let mut r = Resp::connect(path)?;
+    let key = format!("bench:list:{}", std::process::id());
+    let value = payload(size);
+    r.call(&[b"DEL", key.as_bytes()])?;
+    let out = measure(
+        "redis_lpush_rpop",
+        bounds,
+        1,
+        Some("own RESP client".into()),
+        |i| {
+            if i % 2 == 0 {
+                r.call(&[b"LPUSH", key.as_bytes(), &value])?;
+            } else {
+                match r.call(&[b"RPOP", key.as_bytes()])? {
+                    Reply::Bulk(n) if n == value.len() => {}
+                    other => return Err(BenchError::Redis(format!("RPOP gave {other:?}"))),
+                }
+            }
+            Ok(())
+        },
+    )?;
+    r.call(&[b"DEL", key.as_bytes()])?;
+    Ok(out)
+}
+
+/// HSET then HGET of the same field, alternating, cycling over [`KEYS`] fields; one op = one
+/// command.
+pub fn hash(path: &Path, size: usize, bounds: &Bounds) -> Result<Outcome, BenchError> {
+    let mut r = Resp::connect(path)?;
+    let key = format!("bench:hash:{}", std::process::id());
+    let value = payload(size);
+    let fields: Vec<String> = (0..KEYS).map(|k| format!("key:{k:06}")).collect();
+    r.call(&[b"DEL", key.as_bytes()])?;
+    let out = measure(
+        "redis_hset_hget",
+        bounds,
+        1,
+        Some("own RESP client".into()),
+        |i| {
+            let field = fields[((i / 2) % KEYS) as usize].as_bytes();
+            if i % 2 == 0 {
+                r.call(&[b"HSET", key.as_bytes(), field, &value])?;
+            } else {
+                match r.call(&[b"HGET", key.as_bytes(), field])? {
+                    Reply::Bulk(n) if r.bulk() == &value[..] && n == value.len() => {}
+                    other => return Err(BenchError::Redis(format!("HGET gave {other:?}"))),
+                }
+            }
+            Ok(())
+        },
+    )?;
+    r.call(&[b"DEL", key.as_bytes()])?;
+    Ok(out)
+}

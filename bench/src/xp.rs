@@ -1,0 +1,215 @@
+//! The xproc scenarios, through the typed `xproc` client exactly as an application uses it.
+//!
+//! The value is a `serde_bytes::ByteBuf` of `size` bytes, i.e. MessagePack `bin` (2 bytes of
+//! header + payload), the closest match to Redis' `-d 64` string. Every scenario uses its own
+//! object name (with the pid) and deletes the object at the end, so repeats never see leftovers.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde_bytes::ByteBuf;
+use xproc::{Client, End, QueueOptions};
+
+use crate::child::{say, Peer};
+use crate::error::BenchError;
+use crate::measure::{measure, payload, Bounds, Outcome};
+use crate::resp::KEYS;
+
+/// How long a helper process waits for the next item before giving up, so a dead parent never
+/// leaves it blocked forever.
+const PEER_IDLE: Duration = Duration::from_secs(30);
+
+/// Bound on the producer/consumer queue: a producer that runs ahead waits instead of filling the
+/// broker's memory (the consumer is usually the slower side).
+const PRODCONS_MAXSIZE: u64 = 10_000;
+
+fn object_name(what: &str) -> String {
+    format!("bench.{what}.{}", std::process::id())
+}
+
+fn check_len(got: &ByteBuf, size: usize, what: &str) -> Result<(), BenchError> {
+    if got.len() == size {
+        Ok(())
+    } else {
+        Err(BenchError::Child(format!(
+            "{what} returned {} bytes, expected {size}",
+            got.len()
+        )))
+    }
+}
+
+/// Scenario 1: put then get on one queue, one connection, one request in flight.
+/// One op = one put or one get (a round trip each).
+pub fn put_get(socket: &Path, size: usize, bounds: &Bounds) -> Result<Outcome, BenchError> {
+    let client = Client::connect(socket)?;
+    let name = object_name("putget");
+    let queue = client.queue::<ByteBuf>(&name)?;
+    let value = ByteBuf::from(payload(size));
+    let out = measure("xproc_put_get", bounds, 1, None, |i| {
+        if i % 2 == 0 {
+            queue.put(&value)?;
+        } else {
+            check_len(&queue.get()?, size, "get")?;
+        }
+        Ok(())
+    })?;
+    client.delete(&name)?;
+    Ok(out)
+}
+
+/// Scenario 2: `put_many` of `batch` values per call (pipelined by the client). One op = one
+/// put. The queue is left to grow during the run (bounded by `bounds.iters`) and deleted after.
+pub fn put_many(
+    socket: &Path,
+    size: usize,
+    batch: usize,
+    bounds: &Bounds,
+) -> Result<Outcome, BenchError> {
+    let client = Client::connect(socket)?;
+    let name = object_name("putmany");
+    let queue = client.queue::<ByteBuf>(&name)?;
+    let value = ByteBuf::from(payload(size));
+    let batch = batch.max(1);
+    // Warm-up counts calls; keep it to a few batches.
+    let bounds = Bounds {
+        warmup: (bounds.warmup / batch as u64).max(2),
+        ..*bounds
+    };
+    let note = Some(format!("put_many, {batch} values per call"));
+    let out = measure("xproc_put_many", &bounds, batch as u64, note, |_| {
+        let n = queue.put_many((0..batch).map(|_| &value))?;
+        if n != batch {
+            return Err(BenchError::Child(format!("put_many put {n} of {batch}")));
+        }
+        Ok(())
+    })?;
+    client.delete(&name)?;
+    Ok(out)
+}
+
+/// Scenario 3: this process puts (plain `put`, one at a time) while a consumer process gets.
+/// One op = one item the consumer received; the clock runs from the first put until the
+/// consumer has received the end marker (an empty value) that follows the last item.
+pub fn producer_consumer(
+    socket: &Path,
+    size: usize,
+    bounds: &Bounds,
+) -> Result<Outcome, BenchError> {
+    let client = Client::connect(socket)?;
+    let name = object_name("prodcons");
+    let queue = client.queue_with::<ByteBuf>(
+        &name,
+        QueueOptions {
+            maxsize: Some(PRODCONS_MAXSIZE),
+        },
+    )?;
+    let value = ByteBuf::from(payload(size));
+    let mut peer = Peer::spawn("consume-peer", socket, &name)?;
+    let cap = Duration::from_secs_f64(bounds.secs.max(0.001));
+    let start = Instant::now();
+    let mut sent = 0u64;
+    while sent < bounds.iters {
+        queue.put(&value)?;
+        sent += 1;
+        if sent & 0xff == 0 && start.elapsed() >= cap {
+            break;
+        }
+    }
+    queue.put(&ByteBuf::new())?;
+    let line = peer.read_line()?;
+    let elapsed = start.elapsed();
+    peer.finish()?;
+    let received: u64 = line
+        .strip_prefix("done ")
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| BenchError::Child(format!("consumer said {line:?}")))?;
+    if received != sent {
+        return Err(BenchError::Child(format!(
+            "sent {sent} items, consumer got {received}"
+        )));
+    }
+    client.delete(&name)?;
+    let note = Some(format!(
+        "plain put / get, queue maxsize {PRODCONS_MAXSIZE}, no warm-up"
+    ));
+    Ok(Outcome::from_count(
+        "xproc_prodcons",
+        received,
+        elapsed,
+        note,
+    ))
+}
+
+/// The consumer process of [`producer_consumer`]: gets until the empty end marker, then prints
+/// `done <items>`.
+pub fn consume_peer(socket: &Path, name: &str) -> Result<(), BenchError> {
+    let client = Client::connect(socket)?;
+    let queue = client.queue_with::<ByteBuf>(name, QueueOptions { maxsize: None })?;
+    say("ready")?;
+    let mut n = 0u64;
+    loop {
+        let item = queue.get_timeout(PEER_IDLE)?;
+        if item.is_empty() {
+            break;
+        }
+        n += 1;
+    }
+    say(&format!("done {n}"))
+}
+
+/// Scenario 6: dict set then get of the same key, cycling over [`KEYS`] string keys, one
+/// connection, one request in flight. One op = one set or one get.
+pub fn dict(socket: &Path, size: usize, bounds: &Bounds) -> Result<Outcome, BenchError> {
+    let client = Client::connect(socket)?;
+    let name = object_name("dict");
+    let dict = client.dict::<String, ByteBuf>(&name)?;
+    let value = ByteBuf::from(payload(size));
+    let keys: Vec<String> = (0..KEYS).map(|k| format!("key:{k:06}")).collect();
+    let out = measure("xproc_dict", bounds, 1, Some(format!("{KEYS} keys")), |i| {
+        let key = keys[((i / 2) % KEYS) as usize].as_str();
+        if i % 2 == 0 {
+            dict.set(key, &value)?;
+        } else {
+            let got = dict
+                .get(key)?
+                .ok_or_else(|| BenchError::Child(format!("key {key} missing after set")))?;
+            check_len(&got, size, "dict get")?;
+        }
+        Ok(())
+    })?;
+    client.delete(&name)?;
+    Ok(out)
+}
+
+/// Scenario 7: pipe ping-pong. This process holds end `a`, a helper process holds end `b` and
+/// sends every message back. One op = one round trip (send, the peer's recv and send, recv).
+pub fn pipe_ping_pong(socket: &Path, size: usize, bounds: &Bounds) -> Result<Outcome, BenchError> {
+    let client = Client::connect(socket)?;
+    let name = object_name("pipe");
+    let pipe = client.pipe::<ByteBuf>(&name, End::A)?;
+    let value = ByteBuf::from(payload(size));
+    let peer = Peer::spawn("pipe-peer", socket, &name)?;
+    let out = measure("xproc_pipe", bounds, 1, Some("2 processes".into()), |_| {
+        pipe.send(&value)?;
+        check_len(&pipe.recv()?, size, "pipe recv")
+    })?;
+    pipe.send(&ByteBuf::new())?;
+    let _ = pipe.recv()?;
+    peer.finish()?;
+    pipe.close()?;
+    Ok(out)
+}
+
+/// The echoing end of [`pipe_ping_pong`]: sends back every message, the empty one last.
+pub fn pipe_peer(socket: &Path, name: &str) -> Result<(), BenchError> {
+    let client = Client::connect(socket)?;
+    let pipe = client.pipe::<ByteBuf>(name, End::B)?;
+    say("ready")?;
+    loop {
+        let m = pipe.recv_timeout(PEER_IDLE)?;
+        pipe.send(&m)?;
+        if m.is_empty() {
+            return Ok(());
+        }
+    }
+}
