@@ -1,0 +1,421 @@
+//! What each command does. Every command returns its standard output as a string, or a
+//! [`Failure`]: one line for stderr and an exit status.
+
+use std::fmt::Write as _;
+use std::time::{Duration, Instant};
+
+use rmpv::Value;
+use xproc::{Client, ConnectOptions, End, Error, ErrorCode, Kind, QueueOptions, RawQueue};
+
+use crate::args::{Cli, Command, DictCommand};
+use crate::json;
+
+/// The operation failed (empty, timeout, missing, or a broker error).
+pub const EXIT_FAILED: u8 = 1;
+/// Bad usage or an unreadable value (clap uses 2 for its own usage errors too).
+pub const EXIT_USAGE: u8 = 2;
+/// No broker at the path, or the connection was lost.
+pub const EXIT_NO_BROKER: u8 = 3;
+
+/// A failed command: what to print on stderr (after `xproc: `) and the exit status.
+#[derive(Debug)]
+pub struct Failure {
+    pub message: String,
+    pub status: u8,
+}
+
+impl Failure {
+    fn failed(message: impl Into<String>) -> Self {
+        Failure {
+            message: message.into(),
+            status: EXIT_FAILED,
+        }
+    }
+    fn usage(message: impl Into<String>) -> Self {
+        Failure {
+            message: message.into(),
+            status: EXIT_USAGE,
+        }
+    }
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        let status = match e {
+            Error::NoBroker { .. } | Error::Disconnected(_) => EXIT_NO_BROKER,
+            Error::Encode(_) => EXIT_USAGE,
+            _ => EXIT_FAILED,
+        };
+        Failure {
+            message: e.to_string(),
+            status,
+        }
+    }
+}
+
+type Outcome = Result<String, Failure>;
+
+/// Runs one command line.
+pub fn run(cli: Cli) -> Outcome {
+    let client = Client::connect_with(ConnectOptions {
+        path: cli.socket,
+        client_name: "xproc-cli".to_string(),
+        ..ConnectOptions::default()
+    })?;
+    match cli.command {
+        Command::Ping => ping(&client),
+        Command::Ls => ls(&client),
+        Command::Stat { name } => stat(&client, &name),
+        Command::Put {
+            name,
+            value,
+            timeout,
+        } => put(&client, &name, &value, timeout),
+        Command::Get { name, timeout } => get(&client, &name, timeout),
+        Command::Delete { name } => delete(&client, &name),
+        Command::Clients => clients(&client),
+        Command::Dict(cmd) => dict(&client, cmd),
+        Command::Send {
+            pipe,
+            end,
+            value,
+            timeout,
+        } => send(&client, &pipe, &end, &value, timeout),
+        Command::Recv { pipe, end, timeout } => recv(&client, &pipe, &end, timeout),
+    }
+}
+
+fn ping(client: &Client) -> Outcome {
+    let start = Instant::now();
+    client.ping()?;
+    let rtt = start.elapsed();
+    let rtt = if rtt < Duration::from_millis(1) {
+        format!("{} µs", rtt.as_micros())
+    } else {
+        format!("{:.2} ms", rtt.as_secs_f64() * 1000.0)
+    };
+    Ok(format!(
+        "pong from {} at {}: round trip {rtt}\n",
+        if client.server().is_empty() {
+            "xprocd"
+        } else {
+            client.server()
+        },
+        client.path().display()
+    ))
+}
+
+fn ls(client: &Client) -> Outcome {
+    let mut objects = client.list()?;
+    objects.sort_by(|a, b| a.name.cmp(&b.name));
+    let rows = objects
+        .iter()
+        .map(|o| {
+            vec![
+                o.name.clone(),
+                o.kind.clone(),
+                o.len.to_string(),
+                o.waiters.to_string(),
+            ]
+        })
+        .collect();
+    Ok(table(&["NAME", "TYPE", "LENGTH", "WAITERS"], rows))
+}
+
+fn stat(client: &Client, name: &str) -> Outcome {
+    let s = client.stat(name).map_err(|e| not_found(e, name))?;
+    let mut fields = vec![
+        ("name".to_string(), name.to_string()),
+        ("kind".to_string(), s.kind),
+    ];
+    fields.extend(s.info.0.iter().map(|(k, v)| (k.clone(), v.to_string())));
+    let width = fields.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+    let mut out = String::new();
+    for (k, v) in fields {
+        writeln!(out, "{k:width$}  {v}").unwrap();
+    }
+    Ok(out)
+}
+
+fn clients(client: &Client) -> Outcome {
+    let list = client.clients()?;
+    let join = |v: &[String]| {
+        if v.is_empty() {
+            "-".to_string()
+        } else {
+            v.join(", ")
+        }
+    };
+    let rows = list
+        .iter()
+        .map(|c| {
+            vec![
+                c.conn_id.to_string(),
+                c.pid.to_string(),
+                c.uid.to_string(),
+                if c.name.is_empty() {
+                    "-".into()
+                } else {
+                    c.name.clone()
+                },
+                if c.lang.is_empty() {
+                    "-".into()
+                } else {
+                    c.lang.clone()
+                },
+                join(&c.holds),
+                join(&c.waits),
+            ]
+        })
+        .collect();
+    Ok(table(
+        &["CONN", "PID", "UID", "NAME", "LANG", "HOLDS", "WAITS"],
+        rows,
+    ))
+}
+
+fn delete(client: &Client, name: &str) -> Outcome {
+    if client.delete(name)? {
+        Ok(String::new())
+    } else {
+        Err(Failure::failed(format!("no object named '{name}'")))
+    }
+}
+
+/// Opens `name` as the queue kind it already has, or as a new plain queue.
+fn open_queue(client: &Client, name: &str) -> Result<RawQueue, Failure> {
+    let kind = match client.stat(name) {
+        Ok(s) => match Kind::parse(&s.kind) {
+            Some(k @ (Kind::Queue | Kind::JoinableQueue)) => k,
+            _ => {
+                return Err(Failure::failed(format!(
+                    "'{name}' is a {}, not a queue",
+                    s.kind
+                )))
+            }
+        },
+        Err(e) if e.code() == Some(ErrorCode::NotFound) => Kind::Queue,
+        Err(e) => return Err(e.into()),
+    };
+    Ok(client.raw_queue(name, kind, QueueOptions::default())?)
+}
+
+fn put(client: &Client, name: &str, value: &str, timeout: Option<Duration>) -> Outcome {
+    let value = value_arg(value)?;
+    let queue = open_queue(client, name)?;
+    match queue.put(&value, timeout) {
+        Ok(()) => Ok(String::new()),
+        Err(Error::Full) => Err(Failure::failed(format!("queue '{name}' is full"))),
+        Err(Error::Timeout) => Err(Failure::failed(format!(
+            "queue '{name}' stayed full for {}",
+            secs(timeout)
+        ))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn get(client: &Client, name: &str, timeout: Option<Duration>) -> Outcome {
+    let queue = open_queue(client, name)?;
+    match queue.get(timeout) {
+        Ok(bytes) => show(&bytes),
+        Err(Error::Empty) => Err(Failure::failed(format!("queue '{name}' is empty"))),
+        Err(Error::Timeout) => Err(Failure::failed(format!(
+            "queue '{name}' stayed empty for {}",
+            secs(timeout)
+        ))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn dict(client: &Client, cmd: DictCommand) -> Outcome {
+    match cmd {
+        DictCommand::Set { name, key, value } => {
+            let (key, value) = (key_arg(&key)?, value_arg(&value)?);
+            client.raw_dict(&name)?.set(&key, &value)?;
+            Ok(String::new())
+        }
+        DictCommand::Get { name, key } => {
+            let text = key;
+            let key = key_arg(&text)?;
+            match existing_dict(client, &name)?.get(&key)? {
+                Some(v) => show(&v),
+                None => Err(Failure::failed(format!(
+                    "key {} not found in dict '{name}'",
+                    key_shown(&key)
+                ))),
+            }
+        }
+        DictCommand::Del { name, key } => {
+            let key = key_arg(&key)?;
+            if existing_dict(client, &name)?.delete(&key)? {
+                Ok(String::new())
+            } else {
+                Err(Failure::failed(format!(
+                    "key {} not found in dict '{name}'",
+                    key_shown(&key)
+                )))
+            }
+        }
+        DictCommand::Keys { name } => {
+            let mut out = String::new();
+            for k in existing_dict(client, &name)?.keys()? {
+                out.push_str(&show(&k)?);
+            }
+            Ok(out)
+        }
+        DictCommand::Items { name } => {
+            let mut out = String::new();
+            for (k, v) in existing_dict(client, &name)?.items()? {
+                let pair = Value::Array(vec![decoded(&k)?, decoded(&v)?]);
+                writeln!(out, "{}", json::print(&pair)).unwrap();
+            }
+            Ok(out)
+        }
+    }
+}
+
+/// Opens a dict that must exist already (reading commands do not create one).
+fn existing_dict(client: &Client, name: &str) -> Result<xproc::RawDict, Failure> {
+    let s = client.stat(name).map_err(|e| not_found(e, name))?;
+    if s.kind != Kind::Dict.as_str() {
+        return Err(Failure::failed(format!(
+            "'{name}' is a {}, not a dict",
+            s.kind
+        )));
+    }
+    Ok(client.raw_dict(name)?)
+}
+
+fn end_arg(end: &str) -> Result<End, Failure> {
+    End::parse(end).ok_or_else(|| Failure::usage(format!("pipe end must be a or b, not {end:?}")))
+}
+
+fn send(client: &Client, pipe: &str, end: &str, value: &str, timeout: Option<Duration>) -> Outcome {
+    let value = value_arg(value)?;
+    let p = client.raw_pipe(pipe, end_arg(end)?, Default::default())?;
+    match p.send(&value, timeout) {
+        Ok(()) => Ok(String::new()),
+        Err(Error::Full) => Err(Failure::failed(format!("pipe '{pipe}' is full"))),
+        Err(Error::Timeout) => Err(Failure::failed(format!(
+            "pipe '{pipe}' stayed full for {}",
+            secs(timeout)
+        ))),
+        Err(Error::Closed(_)) => Err(Failure::failed(format!(
+            "pipe '{pipe}' is closed at the other end"
+        ))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn recv(client: &Client, pipe: &str, end: &str, timeout: Option<Duration>) -> Outcome {
+    let p = client.raw_pipe(pipe, end_arg(end)?, Default::default())?;
+    match p.recv(timeout) {
+        Ok(bytes) => show(&bytes),
+        Err(Error::Empty) => Err(Failure::failed(format!("pipe '{pipe}' has no message"))),
+        Err(Error::Timeout) => Err(Failure::failed(format!(
+            "no message on pipe '{pipe}' for {}",
+            secs(timeout)
+        ))),
+        Err(Error::Closed(_)) => Err(Failure::failed(format!(
+            "pipe '{pipe}': end of file (the other end is closed)"
+        ))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A JSON value argument, encoded as MessagePack.
+fn value_arg(text: &str) -> Result<Vec<u8>, Failure> {
+    json::parse(text).map(|v| json::encode(&v)).map_err(|e| {
+        Failure::usage(format!(
+            "invalid JSON value {text:?}: {e} (a string needs quotes: '\"text\"')"
+        ))
+    })
+}
+
+/// A dict key argument: JSON if it parses, else the text as a string.
+fn key_arg(text: &str) -> Result<Vec<u8>, Failure> {
+    let v = json::parse(text).unwrap_or_else(|_| Value::from(text));
+    Ok(json::encode(&v))
+}
+
+fn key_shown(key: &[u8]) -> String {
+    json::decode(key).map_or_else(|_| "?".to_string(), |v| json::print(&v))
+}
+
+fn decoded(bytes: &[u8]) -> Result<Value, Failure> {
+    json::decode(bytes).map_err(Failure::failed)
+}
+
+/// One value as a line of JSON.
+fn show(bytes: &[u8]) -> Outcome {
+    Ok(format!("{}\n", json::print(&decoded(bytes)?)))
+}
+
+fn not_found(e: Error, name: &str) -> Failure {
+    if e.code() == Some(ErrorCode::NotFound) {
+        Failure::failed(format!("no object named '{name}'"))
+    } else {
+        e.into()
+    }
+}
+
+fn secs(timeout: Option<Duration>) -> String {
+    format!("{}s", timeout.unwrap_or_default().as_secs_f64())
+}
+
+/// Left-aligned columns, two spaces apart, with a header row.
+fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let header: Vec<String> = header.iter().map(|h| h.to_string()).collect();
+    for row in std::iter::once(&header).chain(&rows) {
+        let last = row.len() - 1;
+        for (i, (cell, w)) in row.iter().zip(&widths).enumerate() {
+            if i == last {
+                out.push_str(cell);
+            } else {
+                let pad = w - cell.chars().count() + 2;
+                out.push_str(cell);
+                out.extend(std::iter::repeat_n(' ', pad));
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_align() {
+        let t = table(
+            &["NAME", "N"],
+            vec![
+                vec!["long-name".into(), "1".into()],
+                vec!["x".into(), "22".into()],
+            ],
+        );
+        assert_eq!(t, "NAME       N\nlong-name  1\nx          22\n");
+    }
+
+    #[test]
+    fn keys_are_json_or_bare_words() {
+        assert_eq!(key_arg("host").unwrap(), json::encode(&Value::from("host")));
+        assert_eq!(key_arg("42").unwrap(), vec![42]);
+        assert_eq!(key_arg("\"42\"").unwrap(), json::encode(&Value::from("42")));
+    }
+
+    #[test]
+    fn bad_values_are_usage_errors_with_a_hint() {
+        let f = value_arg("hello").unwrap_err();
+        assert_eq!(f.status, EXIT_USAGE);
+        assert!(f.message.contains("needs quotes"), "{}", f.message);
+    }
+}
