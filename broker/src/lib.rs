@@ -1,1 +1,47 @@
-//! xprocd, the xproc broker (work in progress).
+//! xprocd, the xproc broker: named queues, pipes, dicts and sync primitives served to processes
+//! in any language over a Unix socket, with the MessagePack wire format of docs/PROTOCOL.md.
+//!
+//! # Layout
+//!
+//! Bytes flow down this list and replies flow back up; only `connection` and `transport`
+//! touch sockets.
+//!
+//! - [`config`]: every limit, as a named field with a documented default.
+//! - [`server`]: the one event loop (`mio`): accept, read, dispatch, expire deadlines, reap,
+//!   flush before sleeping; shutdown on SIGTERM/SIGINT.
+//! - [`transport`]: the only OS-specific code: the listening socket (through `interprocess`),
+//!   peer credentials, the shutdown signal pipe, the default endpoint.
+//! - [`connection`]: one client's socket, input and output buffers, and handshake state.
+//! - [`dispatch`]: checked request → handler, after the central object/kind checks.
+//! - [`handlers`]: one file per family of ops (`admin`, `queue`, `dict`, `pipe`, `sync`).
+//! - [`state`]: the broker's state without IO: objects, sessions, memory budget, wake delivery.
+//! - [`waiters`]: blocked requests as records, with a deadline-ordered table.
+//! - [`objects`]: one pure state machine per kind, unit-tested without sockets.
+//! - [`cleanup`]: the one disconnect-cleanup path.
+//!
+//! The binary (`src/main.rs`) parses flags, sets up logging and calls [`run`].
+
+pub mod cleanup;
+pub mod config;
+pub mod connection;
+pub mod dispatch;
+pub mod handlers;
+pub mod objects;
+pub mod server;
+pub mod state;
+pub mod transport;
+pub mod waiters;
+
+pub use config::Config;
+pub use server::run;
+
+/// Why the broker could not start or keep running.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The endpoint could not be set up (path, permissions, another broker running, ...).
+    #[error(transparent)]
+    Transport(#[from] transport::TransportError),
+    /// The OS event queue failed.
+    #[error("event loop failed: {0}")]
+    Poll(#[source] std::io::Error),
+}

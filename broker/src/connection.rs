@@ -1,0 +1,271 @@
+//! One client connection: the only code that holds a socket. It owns the input buffer (bytes
+//! read, not yet decoded), the output buffer (replies encoded, not yet written), the peer
+//! credentials and the handshake state.
+//!
+//! Reading and writing never block: [`Connection::read`] does one `read` and reports whether
+//! the socket may hold more; [`Connection::flush`] does one `write` of everything pending.
+//! Frames are decoded in place from the input buffer (no copy per request), and replies are
+//! encoded straight into the output buffer.
+
+use std::io::{self, Read, Write};
+
+use xproc_protocol::frame::HEADER_LEN;
+use xproc_protocol::{ErrorCode, ReplyFields, Request, PROTOCOL_VERSION};
+
+use crate::state::{ConnKey, Failure, PeerCred};
+use crate::transport::Stream;
+
+/// Starting size of a connection's input buffer: a whole batch of small pipelined requests
+/// fits, so most turns need one `read`.
+const INPUT_CHUNK: usize = 64 * 1024;
+
+/// An idle connection's buffers shrink back to this after a burst of large frames.
+const KEEP_CAPACITY: usize = 256 * 1024;
+
+/// Why a connection is being closed.
+#[derive(Debug)]
+pub enum Close {
+    /// The peer closed its end.
+    Eof,
+    /// Reading or writing failed.
+    Io(io::Error),
+    /// The peer broke the protocol (the error reply says how).
+    Violation,
+    /// The peer stopped reading and its output passed the hard limit.
+    Backlog,
+}
+
+/// Received bytes not yet decoded: `buf[start..end]`. Kept fully initialised so reads go
+/// straight into it.
+#[derive(Debug, Default)]
+pub struct Input {
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+}
+
+impl Input {
+    /// The undecoded bytes.
+    pub fn data(&self) -> &[u8] {
+        &self.buf[self.start..self.end]
+    }
+
+    /// Drops `n` decoded bytes from the front.
+    pub fn consume(&mut self, n: usize) {
+        self.start += n;
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+            if self.buf.len() > KEEP_CAPACITY {
+                self.buf = vec![0; INPUT_CHUNK];
+            }
+        }
+    }
+
+    /// Makes room for the next read: moves undecoded bytes to the front and, when a frame
+    /// larger than the buffer is arriving, grows it to fit that frame (its length was checked
+    /// against `max_frame` already).
+    fn make_room(&mut self) {
+        if self.buf.is_empty() {
+            self.buf = vec![0; INPUT_CHUNK];
+        }
+        // Bytes the frame at the front needs in all (just a header while none has arrived).
+        let need = match self.data().get(..HEADER_LEN) {
+            Some(h) => HEADER_LEN + u32::from_be_bytes([h[0], h[1], h[2], h[3]]) as usize,
+            None => HEADER_LEN,
+        };
+        if self.start > 0 && (self.end == self.buf.len() || self.start + need > self.buf.len()) {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        if need > self.buf.len() {
+            self.buf.resize(need, 0);
+        } else if self.end == self.buf.len() {
+            // Only whole frames not yet decoded can fill it; keep room to read on.
+            let len = self.buf.len() * 2;
+            self.buf.resize(len, 0);
+        }
+    }
+}
+
+/// What one read did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Filled {
+    /// Bytes arrived; `more` when the read filled the buffer, so the socket may hold more.
+    Data { more: bool },
+    /// Nothing to read now.
+    WouldBlock,
+    /// The peer closed its end.
+    Eof,
+}
+
+/// One client connection.
+#[derive(Debug)]
+pub struct Connection {
+    stream: Stream,
+    pub key: ConnKey,
+    pub peer: PeerCred,
+    input: Input,
+    output: Vec<u8>,
+    /// Bytes of `output` already written.
+    sent: usize,
+    hello_done: bool,
+    /// Set when the connection is to be closed at the end of this loop turn.
+    pub closing: Option<Close>,
+    /// On the event loop's list of connections to flush this turn.
+    pub dirty: bool,
+    /// Registered for write readiness (output is pending).
+    pub writable: bool,
+    /// Reading paused: output is above the soft limit.
+    pub paused: bool,
+    /// The connection's logging span (conn id, pid, uid).
+    pub span: tracing::Span,
+}
+
+impl Connection {
+    pub fn new(stream: Stream, key: ConnKey, peer: PeerCred) -> Self {
+        let span = tracing::info_span!("conn", id = key.id, pid = peer.pid, uid = peer.uid);
+        Connection {
+            stream,
+            key,
+            peer,
+            input: Input::default(),
+            output: Vec::new(),
+            sent: 0,
+            hello_done: false,
+            closing: None,
+            dirty: false,
+            writable: false,
+            paused: false,
+            span,
+        }
+    }
+
+    pub fn stream(&self) -> &Stream {
+        &self.stream
+    }
+
+    /// One `read` into the input buffer.
+    pub fn read(&mut self) -> io::Result<Filled> {
+        self.input.make_room();
+        let space = &mut self.input.buf[self.input.end..];
+        let room = space.len();
+        loop {
+            return match self.stream.read(space) {
+                Ok(0) => Ok(Filled::Eof),
+                Ok(n) => {
+                    self.input.end += n;
+                    // A short read drained the socket; an edge-triggered poll reports any
+                    // byte that arrives after it.
+                    Ok(Filled::Data { more: n == room })
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(Filled::WouldBlock),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => Err(e),
+            };
+        }
+    }
+
+    /// Lends the input buffer out, so its frames can be handled while replies are appended to
+    /// this and other connections. Give it back with [`restore_input`](Self::restore_input).
+    pub fn take_input(&mut self) -> Input {
+        std::mem::take(&mut self.input)
+    }
+
+    pub fn restore_input(&mut self, input: Input) {
+        self.input = input;
+    }
+
+    /// The handshake gate: before `hello`, only `hello` is allowed; a `hello` must speak our
+    /// version. A refusal is fatal: reply, then close.
+    pub fn admit(&mut self, req: &Request) -> Result<(), Failure> {
+        match req {
+            Request::Hello { version, .. } if *version != PROTOCOL_VERSION => Err(Failure::new(
+                ErrorCode::BadVersion,
+                format!(
+                    "protocol version {version} is not spoken here; this broker speaks version {PROTOCOL_VERSION}"
+                ),
+            )),
+            Request::Hello { .. } => {
+                self.hello_done = true;
+                Ok(())
+            }
+            _ if !self.hello_done => Err(Failure::new(
+                ErrorCode::HelloRequired,
+                "the first request on a connection must be hello",
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Appends a reply. A reply above `max_frame` (a huge snapshot) is replaced by a
+    /// `TooLarge` error, since the client would refuse the frame anyway.
+    pub fn push_reply(&mut self, reply: &ReplyFields<'_>, max_frame: usize) {
+        let at = self.output.len();
+        reply.encode_into(&mut self.output);
+        let len = self.output.len() - at - HEADER_LEN;
+        if len > max_frame {
+            self.output.truncate(at);
+            let message = format!("reply of {len} bytes exceeds max_frame ({max_frame} bytes)");
+            ReplyFields::err(reply.id, ErrorCode::TooLarge, &message).encode_into(&mut self.output);
+        }
+    }
+
+    /// Bytes waiting to be written.
+    pub fn pending(&self) -> usize {
+        self.output.len() - self.sent
+    }
+
+    /// One `write` of everything pending.
+    pub fn flush(&mut self) -> io::Result<()> {
+        while self.pending() > 0 {
+            match self.stream.write(&self.output[self.sent..]) {
+                Ok(n) => self.sent += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+            break;
+        }
+        if self.pending() == 0 {
+            self.output.clear();
+            self.sent = 0;
+            if self.output.capacity() > KEEP_CAPACITY {
+                self.output.shrink_to(INPUT_CHUNK);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Turns away a connection over `max_clients`: one best-effort error frame, then close.
+pub fn refuse(mut stream: Stream, code: ErrorCode, message: &str) {
+    let mut out = Vec::new();
+    ReplyFields::err(0, code, message).encode_into(&mut out);
+    // A fresh socket's send buffer is empty, so this small write does not block.
+    let _ = stream.write(&out);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn input_grows_for_a_large_frame_and_compacts() {
+        let mut input = Input::default();
+        input.make_room();
+        assert_eq!(input.buf.len(), INPUT_CHUNK);
+        // A header announcing 300 KiB arrives after some consumed bytes.
+        input.buf[10..14].copy_from_slice(&(300u32 * 1024).to_be_bytes());
+        input.start = 10;
+        input.end = 14;
+        input.make_room();
+        assert_eq!(input.start, 0);
+        assert_eq!(input.data().len(), 4);
+        assert!(input.buf.len() >= 300 * 1024 + HEADER_LEN);
+        input.consume(4);
+        assert_eq!((input.start, input.end), (0, 0));
+        assert_eq!(input.buf.len(), INPUT_CHUNK);
+    }
+}

@@ -1,0 +1,215 @@
+//! Maps a checked [`Request`] to its handler, after the central checks every object op shares:
+//! the object exists (`NotFound`) and is of a kind the op works on (`TypeMismatch`, naming the
+//! object and both kinds). Handlers (in `handlers/`) then assume valid input; they append
+//! replies through the [`Outbox`] and never touch a socket. After each request the wakes it
+//! caused are delivered, so waiters are answered in the same loop turn.
+
+use std::rc::Rc;
+
+use xproc_protocol::{ErrorCode, Kind, ReplyFields, Request, Wait};
+
+use crate::handlers::{admin, dict, pipe, queue, sync};
+use crate::objects::barrier::Barrier;
+use crate::objects::condition::Condition;
+use crate::objects::dict::Dict;
+use crate::objects::event::Event;
+use crate::objects::lock::Lock;
+use crate::objects::pipe::Pipe;
+use crate::objects::queue::Queue;
+use crate::objects::semaphore::Semaphore;
+use crate::objects::WaiterId;
+use crate::state::{Body, Broker, ConnKey, Failure, Object, Outbox};
+use crate::waiters::WaitOp;
+
+/// What a handler works with: the broker, where replies go, and which request it answers.
+pub struct Ctx<'a> {
+    pub b: &'a mut Broker,
+    pub out: &'a mut dyn Outbox,
+    pub caller: ConnKey,
+    /// The request id, echoed in the reply.
+    pub id: u64,
+}
+
+/// A handler's result: `Ok` once it replied (or blocked the request), `Err` for an error reply.
+pub type Handled = Result<(), Failure>;
+
+impl Ctx<'_> {
+    /// Sends `reply` to the caller.
+    pub fn reply(&mut self, reply: &ReplyFields<'_>) {
+        self.out.send(self.caller, reply);
+    }
+
+    /// Sends an empty success reply.
+    pub fn ok(&mut self) {
+        self.out.send(self.caller, &ReplyFields::ok(self.id));
+    }
+
+    /// Records the request as blocked under `wid` on `object`.
+    pub fn block(&mut self, wid: WaiterId, op: WaitOp, object: Rc<str>, wait: Wait) {
+        self.b.block(wid, self.caller, self.id, op, object, wait);
+    }
+}
+
+/// Whether a request with this timeout may wait (`timeout_ms: 0` may not).
+pub fn may_block(wait: Wait) -> bool {
+    wait != Wait::Ms(0)
+}
+
+/// Handles one request of connection `caller` (the handshake is done).
+pub fn dispatch(b: &mut Broker, out: &mut dyn Outbox, caller: ConnKey, id: u64, req: Request) {
+    let mut cx = Ctx { b, out, caller, id };
+    let result = route(&mut cx, req);
+    if let Err(f) = result {
+        tracing::debug!(id, code = %f.code, message = %f.message, "error reply");
+        cx.out
+            .send(caller, &ReplyFields::err(id, f.code, &f.message));
+    }
+    cx.b.deliver(cx.out);
+}
+
+fn route(cx: &mut Ctx, req: Request) -> Handled {
+    use Request as R;
+    match req {
+        R::Hello {
+            client, lang, pid, ..
+        } => admin::hello(cx, client, lang, pid),
+        R::Ping => {
+            cx.ok();
+            Ok(())
+        }
+        R::List => admin::list(cx),
+        R::Clients => admin::clients(cx),
+        R::Stat { name } => admin::stat(cx, name),
+        R::Delete { name } => admin::delete(cx, name),
+        R::Open {
+            name,
+            kind,
+            options,
+        } => admin::open(cx, name, kind, options),
+
+        R::QueuePut { name, value, wait } => queue::put(cx, name, value, wait),
+        R::QueueGet { name, wait } => queue::get(cx, name, wait),
+        R::QueueQsize { name } => queue::qsize(cx, name),
+        R::QueueTaskDone { name } => queue::task_done(cx, name),
+        R::QueueJoin { name, wait } => queue::join(cx, name, wait),
+
+        R::DictGet { name, key } => dict::get(cx, name, key),
+        R::DictSet { name, key, value } => dict::set(cx, name, key, value),
+        R::DictDelete { name, key } => dict::delete(cx, name, key),
+        R::DictContains { name, key } => dict::contains(cx, name, key),
+        R::DictLen { name } => dict::len(cx, name),
+        R::DictKeys { name } => dict::keys(cx, name),
+        R::DictValues { name } => dict::values(cx, name),
+        R::DictItems { name } => dict::items(cx, name),
+        R::DictUpdate { name, items } => dict::update(cx, name, &items),
+        R::DictGetMany { name, keys } => dict::get_many(cx, name, &keys),
+        R::DictPop { name, key } => dict::pop(cx, name, key),
+        R::DictPopItem { name } => dict::popitem(cx, name),
+        R::DictSetDefault { name, key, value } => dict::setdefault(cx, name, key, value),
+        R::DictClear { name } => dict::clear(cx, name),
+        R::DictIncr { name, key, delta } => dict::incr(cx, name, key, delta),
+        R::DictCompareAndSet {
+            name,
+            key,
+            expected,
+            value,
+        } => dict::compare_and_set(cx, name, key, expected, value),
+
+        R::PipeSend {
+            name,
+            end,
+            value,
+            wait,
+        } => pipe::send(cx, name, end, value, wait),
+        R::PipeRecv { name, end, wait } => pipe::recv(cx, name, end, wait),
+        R::PipePoll { name, end, wait } => pipe::poll(cx, name, end, wait),
+        R::PipeClose { name, end } => pipe::close(cx, name, end),
+
+        R::LockAcquire { name, wait } => sync::lock_acquire(cx, name, wait),
+        R::LockRelease { name } => sync::lock_release(cx, name),
+        R::ConditionAcquire { name, wait } => sync::condition_acquire(cx, name, wait),
+        R::ConditionRelease { name } => sync::condition_release(cx, name),
+        R::ConditionWait { name, wait } => sync::condition_wait(cx, name, wait),
+        R::ConditionNotify { name, n } => sync::condition_notify(cx, name, n, "condition.notify"),
+        R::ConditionNotifyAll { name } => {
+            sync::condition_notify(cx, name, u64::MAX, "condition.notify_all")
+        }
+        R::SemaphoreAcquire { name, wait } => sync::semaphore_acquire(cx, name, wait),
+        R::SemaphoreRelease { name, n } => sync::semaphore_release(cx, name, n),
+        R::EventSet { name } => sync::event_set(cx, name),
+        R::EventClear { name } => sync::event_clear(cx, name),
+        R::EventIsSet { name } => sync::event_is_set(cx, name),
+        R::EventWait { name, wait } => sync::event_wait(cx, name, wait),
+        R::BarrierWait { name, wait } => sync::barrier_wait(cx, name, wait),
+        R::BarrierAbort { name } => sync::barrier_abort(cx, name),
+        R::BarrierReset { name } => sync::barrier_reset(cx, name),
+        R::BarrierState { name } => sync::barrier_state(cx, name),
+    }
+}
+
+/// The object named `name`, or `NotFound`.
+pub fn lookup<'o>(
+    objects: &'o mut std::collections::HashMap<Rc<str>, Object>,
+    name: &str,
+) -> Result<&'o mut Object, Failure> {
+    objects.get_mut(name).ok_or_else(|| {
+        Failure::new(
+            ErrorCode::NotFound,
+            format!("no object named '{name}' (objects are created by open)"),
+        )
+    })
+}
+
+/// `TypeMismatch` for `op` on an object of another kind.
+pub fn mismatch(op: &str, wanted: &str, obj: &Object) -> Failure {
+    Failure::new(
+        ErrorCode::TypeMismatch,
+        format!(
+            "{op} needs a {wanted}, but '{}' is a {}",
+            obj.name, obj.kind
+        ),
+    )
+}
+
+macro_rules! accessor {
+    ($(#[$doc:meta])* $fn:ident, $variant:ident, $ty:ty, $wanted:literal) => {
+        $(#[$doc])*
+        pub fn $fn<'o>(obj: &'o mut Object, op: &str) -> Result<&'o mut $ty, Failure> {
+            // Checked first: returning the borrow from one arm and using `obj` in the other is
+            // a case the borrow checker does not accept yet.
+            if !matches!(obj.body, Body::$variant(_)) {
+                return Err(mismatch(op, $wanted, obj));
+            }
+            match &mut obj.body {
+                Body::$variant(x) => Ok(x),
+                _ => Err(Failure::new(ErrorCode::Internal, "object kind changed")),
+            }
+        }
+    };
+}
+
+accessor!(
+    /// A `queue` or `joinable_queue`.
+    as_queue, Queue, Queue, "queue or joinable_queue"
+);
+accessor!(as_dict, Dict, Dict, "dict");
+accessor!(as_pipe, Pipe, Pipe, "pipe");
+accessor!(
+    /// A `lock` or `rlock`.
+    as_lock, Lock, Lock, "lock or rlock"
+);
+accessor!(
+    /// A `semaphore` or `bounded_semaphore`.
+    as_semaphore, Semaphore, Semaphore, "semaphore or bounded_semaphore"
+);
+accessor!(as_event, Event, Event, "event");
+accessor!(as_condition, Condition, Condition, "condition");
+accessor!(as_barrier, Barrier, Barrier, "barrier");
+
+/// A `joinable_queue` (for `task_done` and `join`).
+pub fn as_joinable<'o>(obj: &'o mut Object, op: &str) -> Result<&'o mut Queue, Failure> {
+    if obj.kind != Kind::JoinableQueue {
+        return Err(mismatch(op, "joinable_queue", obj));
+    }
+    as_queue(obj, op)
+}

@@ -1,0 +1,269 @@
+//! Connection and admin ops: `hello`, `list`, `stat`, `clients`, `delete`, `open`.
+
+use std::rc::Rc;
+
+use xproc_protocol::{
+    ClientInfo, ErrorCode, Kind, ObjectSummary, OpenOptions, ReplyFields, PROTOCOL_VERSION,
+};
+
+use crate::dispatch::{lookup, Ctx, Handled};
+use crate::objects::barrier::Barrier;
+use crate::objects::condition::Condition;
+use crate::objects::dict::Dict;
+use crate::objects::event::Event;
+use crate::objects::lock::Lock;
+use crate::objects::pipe::{Pipe, PipeError};
+use crate::objects::queue::Queue;
+use crate::objects::semaphore::Semaphore;
+use crate::objects::{WaiterId, Wake};
+use crate::state::{Body, Failure, Object};
+
+/// The server string in the `hello` reply.
+pub const SERVER: &str = concat!("xprocd ", env!("CARGO_PKG_VERSION"));
+
+/// Default pipe inbox capacity, in messages (docs/PROTOCOL.md §6.2).
+pub const DEFAULT_PIPE_CAPACITY: u64 = 1024;
+
+/// Records who the client says it is and answers with the broker's version and limits. (The
+/// connection checked the version before this runs.)
+pub fn hello(cx: &mut Ctx, client: &str, lang: &str, pid: u32) -> Handled {
+    if let Some(s) = cx.b.session_mut(cx.caller) {
+        s.client = client.to_string();
+        s.lang = lang.to_string();
+        s.hello_pid = pid;
+    }
+    let r = ReplyFields {
+        version: Some(PROTOCOL_VERSION),
+        server: Some(SERVER),
+        conn_id: Some(cx.caller.id),
+        limits: Some(cx.b.config.limits()),
+        ..ReplyFields::ok(cx.id)
+    };
+    cx.reply(&r);
+    Ok(())
+}
+
+pub fn list(cx: &mut Ctx) -> Handled {
+    let mut objects: Vec<ObjectSummary> =
+        cx.b.objects
+            .values()
+            .map(|o| ObjectSummary {
+                name: o.name.to_string(),
+                kind: o.kind.as_str().to_string(),
+                len: o.len() as u64,
+                waiters: o.waiter_count() as u64,
+            })
+            .collect();
+    objects.sort_by(|a, b| a.name.cmp(&b.name));
+    let r = ReplyFields {
+        objects: Some(objects),
+        ..ReplyFields::ok(cx.id)
+    };
+    cx.reply(&r);
+    Ok(())
+}
+
+pub fn stat(cx: &mut Ctx, name: &str) -> Handled {
+    let obj = lookup(&mut cx.b.objects, name)?;
+    let r = ReplyFields {
+        kind: Some(obj.kind.as_str()),
+        info: Some(obj.info()),
+        ..ReplyFields::ok(cx.id)
+    };
+    cx.out.send(cx.caller, &r);
+    Ok(())
+}
+
+pub fn clients(cx: &mut Ctx) -> Handled {
+    let b = &*cx.b;
+    let clients = b
+        .sessions
+        .iter()
+        .flatten()
+        .map(|s| {
+            let mut touched: Vec<&Rc<str>> = s.touched.iter().collect();
+            touched.sort();
+            let mut holds = Vec::new();
+            for name in touched {
+                if let Some(o) = b.objects.get(name) {
+                    o.holds(s.key.id, &mut holds);
+                }
+            }
+            let waits = s
+                .waits
+                .iter()
+                .filter_map(|w| b.waiters.get(*w))
+                .map(|w| format!("{} {}", w.op.as_str(), w.object))
+                .collect();
+            ClientInfo {
+                conn_id: s.key.id,
+                pid: s.owner().pid,
+                uid: s.peer.uid,
+                gid: s.peer.gid,
+                name: s.client.clone(),
+                lang: s.lang.clone(),
+                holds,
+                waits,
+            }
+        })
+        .collect();
+    let r = ReplyFields {
+        clients: Some(clients),
+        ..ReplyFields::ok(cx.id)
+    };
+    cx.out.send(cx.caller, &r);
+    Ok(())
+}
+
+/// Deletes an object; requests blocked on it are answered `NotFound`.
+pub fn delete(cx: &mut Ctx, name: &str) -> Handled {
+    let deleted = match cx.b.objects.remove(name) {
+        Some(obj) => {
+            let mut waiting: Vec<WaiterId> = Vec::new();
+            obj.waiters(&mut waiting);
+            waiting.sort();
+            cx.b.wakes.extend(
+                waiting
+                    .into_iter()
+                    .map(|w| (w, Wake::Fail(ErrorCode::NotFound))),
+            );
+            cx.b.account(obj.bytes(), 0);
+            true
+        }
+        None => false,
+    };
+    let r = ReplyFields {
+        deleted: Some(deleted),
+        ..ReplyFields::ok(cx.id)
+    };
+    cx.reply(&r);
+    Ok(())
+}
+
+/// Opens (creating if the name is free) an object, and for a pipe claims `end`.
+pub fn open(cx: &mut Ctx, name: &str, kind: Kind, opts: OpenOptions) -> Handled {
+    let owner = cx.b.owner(cx.caller);
+    let created = !cx.b.objects.contains_key(name);
+    if created {
+        if cx.b.objects.len() >= cx.b.config.max_objects {
+            return Err(Failure::new(
+                ErrorCode::LimitExceeded,
+                format!(
+                    "max_objects ({}) reached: delete objects or raise the limit",
+                    cx.b.config.max_objects
+                ),
+            ));
+        }
+        let body = new_body(kind, &opts)?;
+        let name: Rc<str> = name.into();
+        cx.b.objects
+            .insert(name.clone(), Object { name, kind, body });
+    }
+    let obj = lookup(&mut cx.b.objects, name)?;
+    if obj.kind != kind {
+        return Err(Failure::new(
+            ErrorCode::TypeMismatch,
+            format!("'{name}' is a {}, not a {kind}", obj.kind),
+        ));
+    }
+    if !created {
+        check_options(obj, &opts)?;
+    }
+    let mut r = ReplyFields {
+        kind: Some(kind.as_str()),
+        created: Some(created),
+        ..ReplyFields::ok(cx.id)
+    };
+    let mut claimed = false;
+    match &mut obj.body {
+        Body::Queue(q) => r.maxsize = Some(q.maxsize()),
+        Body::Semaphore(s) => r.initial = Some(s.initial()),
+        Body::Barrier(b) => r.parties = Some(b.parties()),
+        Body::Pipe(p) => {
+            r.duplex = Some(p.duplex());
+            r.capacity = Some(p.capacity());
+            if let Some(end) = opts.end {
+                if let Err(PipeError::Busy { pid }) = p.claim(end, owner) {
+                    return Err(Failure::new(
+                        ErrorCode::Busy,
+                        format!(
+                            "pipe '{name}' end {} is held by another connection (pid {pid})",
+                            end.as_str()
+                        ),
+                    ));
+                }
+                claimed = true;
+            }
+        }
+        _ => {}
+    }
+    if claimed {
+        let name = obj.name.clone();
+        cx.b.touch(cx.caller, &name);
+    }
+    cx.reply(&r);
+    Ok(())
+}
+
+fn new_body(kind: Kind, opts: &OpenOptions) -> Result<Body, Failure> {
+    let invalid = |m: &str| Failure::new(ErrorCode::InvalidArgument, m);
+    Ok(match kind {
+        Kind::Queue => Body::Queue(Queue::new(opts.maxsize.unwrap_or(0), false)),
+        Kind::JoinableQueue => Body::Queue(Queue::new(opts.maxsize.unwrap_or(0), true)),
+        Kind::Dict => Body::Dict(Dict::new()),
+        Kind::Pipe => {
+            let capacity = opts.capacity.unwrap_or(DEFAULT_PIPE_CAPACITY);
+            if capacity == 0 {
+                return Err(invalid("a pipe's capacity must be at least 1"));
+            }
+            Body::Pipe(Pipe::new(opts.duplex.unwrap_or(true), capacity))
+        }
+        Kind::Lock => Body::Lock(Lock::new(false)),
+        Kind::RLock => Body::Lock(Lock::new(true)),
+        Kind::Semaphore => Body::Semaphore(Semaphore::new(opts.initial.unwrap_or(1), false)),
+        Kind::BoundedSemaphore => Body::Semaphore(Semaphore::new(opts.initial.unwrap_or(1), true)),
+        Kind::Event => Body::Event(Event::new()),
+        Kind::Condition => Body::Condition(Condition::new()),
+        Kind::Barrier => match opts.parties {
+            None => {
+                return Err(Failure::new(
+                    ErrorCode::BadRequest,
+                    "creating a barrier needs field 'parties'",
+                ))
+            }
+            Some(0) => return Err(invalid("a barrier needs at least 1 party")),
+            Some(n) => Body::Barrier(Barrier::new(n)),
+        },
+    })
+}
+
+/// `OptionMismatch` when reopening with an option that differs from the object's.
+fn check_options(obj: &Object, opts: &OpenOptions) -> Result<(), Failure> {
+    fn differs<T: PartialEq + std::fmt::Display>(
+        obj: &Object,
+        option: &str,
+        asked: Option<T>,
+        has: T,
+    ) -> Result<(), Failure> {
+        match asked {
+            Some(a) if a != has => Err(Failure::new(
+                ErrorCode::OptionMismatch,
+                format!(
+                    "{} '{}' exists with {option} {has}; open asked for {option} {a}",
+                    obj.kind, obj.name
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
+    match &obj.body {
+        Body::Queue(q) => differs(obj, "maxsize", opts.maxsize, q.maxsize()),
+        Body::Semaphore(s) => differs(obj, "initial", opts.initial, s.initial()),
+        Body::Barrier(b) => differs(obj, "parties", opts.parties, b.parties()),
+        Body::Pipe(p) => {
+            differs(obj, "duplex", opts.duplex, p.duplex())?;
+            differs(obj, "capacity", opts.capacity, p.capacity())
+        }
+        _ => Ok(()),
+    }
+}

@@ -1,0 +1,214 @@
+//! Dict ops. Each is atomic (the broker runs one request at a time); snapshots (`keys`,
+//! `values`, `items`) are encoded straight from the dict without copying values.
+
+use xproc_protocol::{Bytes, ErrorCode, ReplyFields};
+
+use crate::dispatch::{as_dict, lookup, Ctx, Handled};
+use crate::objects::dict::{Dict, IncrError};
+use crate::state::Failure;
+
+fn no_key(name: &str) -> Failure {
+    Failure::new(
+        ErrorCode::KeyNotFound,
+        format!("dict '{name}' has no such key"),
+    )
+}
+
+/// Runs a mutation of dict `name`, keeping the memory budget's count right.
+fn mutate<T>(
+    cx: &mut Ctx,
+    name: &str,
+    op: &str,
+    f: impl FnOnce(&mut Dict) -> T,
+) -> Result<T, Failure> {
+    let d = as_dict(lookup(&mut cx.b.objects, name)?, op)?;
+    let before = d.bytes();
+    let t = f(d);
+    let after = d.bytes();
+    cx.b.memory = cx.b.memory - before + after;
+    Ok(t)
+}
+
+pub fn get(cx: &mut Ctx, name: &str, key: &[u8]) -> Handled {
+    let d = as_dict(lookup(&mut cx.b.objects, name)?, "dict.get")?;
+    let v = d.get(key).ok_or_else(|| no_key(name))?;
+    let r = ReplyFields {
+        value: Some(Bytes::new(v)),
+        ..ReplyFields::ok(cx.id)
+    };
+    cx.out.send(cx.caller, &r);
+    Ok(())
+}
+
+pub fn set(cx: &mut Ctx, name: &str, key: &[u8], value: &[u8]) -> Handled {
+    cx.b.check_memory(key.len() + value.len())?;
+    mutate(cx, name, "dict.set", |d| d.set(key, value))?;
+    cx.ok();
+    Ok(())
+}
+
+pub fn delete(cx: &mut Ctx, name: &str, key: &[u8]) -> Handled {
+    mutate(cx, name, "dict.delete", |d| d.remove(key))?.ok_or_else(|| no_key(name))?;
+    cx.ok();
+    Ok(())
+}
+
+pub fn contains(cx: &mut Ctx, name: &str, key: &[u8]) -> Handled {
+    let d = as_dict(lookup(&mut cx.b.objects, name)?, "dict.contains")?;
+    let r = ReplyFields {
+        found: Some(d.contains(key)),
+        ..ReplyFields::ok(cx.id)
+    };
+    cx.out.send(cx.caller, &r);
+    Ok(())
+}
+
+pub fn len(cx: &mut Ctx, name: &str) -> Handled {
+    let d = as_dict(lookup(&mut cx.b.objects, name)?, "dict.len")?;
+    let r = ReplyFields {
+        len: Some(d.len() as u64),
+        ..ReplyFields::ok(cx.id)
+    };
+    cx.out.send(cx.caller, &r);
+    Ok(())
+}
+
+pub fn keys(cx: &mut Ctx, name: &str) -> Handled {
+    let d = as_dict(lookup(&mut cx.b.objects, name)?, "dict.keys")?;
+    let r = ReplyFields {
+        keys: Some(d.iter().map(|(k, _)| Bytes::new(k)).collect()),
+        ..ReplyFields::ok(cx.id)
+    };
+    cx.out.send(cx.caller, &r);
+    Ok(())
+}
+
+pub fn values(cx: &mut Ctx, name: &str) -> Handled {
+    let d = as_dict(lookup(&mut cx.b.objects, name)?, "dict.values")?;
+    let r = ReplyFields {
+        values: Some(d.iter().map(|(_, v)| Some(Bytes::new(v))).collect()),
+        ..ReplyFields::ok(cx.id)
+    };
+    cx.out.send(cx.caller, &r);
+    Ok(())
+}
+
+pub fn items(cx: &mut Ctx, name: &str) -> Handled {
+    let d = as_dict(lookup(&mut cx.b.objects, name)?, "dict.items")?;
+    let r = ReplyFields {
+        items: Some(
+            d.iter()
+                .map(|(k, v)| (Bytes::new(k), Bytes::new(v)))
+                .collect(),
+        ),
+        ..ReplyFields::ok(cx.id)
+    };
+    cx.out.send(cx.caller, &r);
+    Ok(())
+}
+
+pub fn update(cx: &mut Ctx, name: &str, items: &[(&[u8], &[u8])]) -> Handled {
+    // Checked as a whole first, so that a refused update sets nothing.
+    let incoming = items.iter().map(|(k, v)| k.len() + v.len()).sum();
+    cx.b.check_memory(incoming)?;
+    mutate(cx, name, "dict.update", |d| {
+        for (k, v) in items {
+            d.set(k, v);
+        }
+    })?;
+    cx.ok();
+    Ok(())
+}
+
+pub fn get_many(cx: &mut Ctx, name: &str, keys: &[&[u8]]) -> Handled {
+    let d = as_dict(lookup(&mut cx.b.objects, name)?, "dict.get_many")?;
+    let r = ReplyFields {
+        values: Some(keys.iter().map(|k| d.get(k).map(Bytes::new)).collect()),
+        ..ReplyFields::ok(cx.id)
+    };
+    cx.out.send(cx.caller, &r);
+    Ok(())
+}
+
+pub fn pop(cx: &mut Ctx, name: &str, key: &[u8]) -> Handled {
+    let v = mutate(cx, name, "dict.pop", |d| d.remove(key))?.ok_or_else(|| no_key(name))?;
+    let r = ReplyFields {
+        value: Some(Bytes::new(&v)),
+        ..ReplyFields::ok(cx.id)
+    };
+    cx.reply(&r);
+    Ok(())
+}
+
+pub fn popitem(cx: &mut Ctx, name: &str) -> Handled {
+    let (k, v) = mutate(cx, name, "dict.popitem", Dict::pop_last)?
+        .ok_or_else(|| Failure::new(ErrorCode::KeyNotFound, format!("dict '{name}' is empty")))?;
+    let r = ReplyFields {
+        key: Some(Bytes::new(&k)),
+        value: Some(Bytes::new(&v)),
+        ..ReplyFields::ok(cx.id)
+    };
+    cx.reply(&r);
+    Ok(())
+}
+
+pub fn setdefault(cx: &mut Ctx, name: &str, key: &[u8], value: &[u8]) -> Handled {
+    cx.b.check_memory(key.len() + value.len())?;
+    let d = as_dict(lookup(&mut cx.b.objects, name)?, "dict.setdefault")?;
+    let before = d.bytes();
+    let v = d.setdefault(key, value);
+    let r = ReplyFields {
+        value: Some(Bytes::new(v)),
+        ..ReplyFields::ok(cx.id)
+    };
+    cx.out.send(cx.caller, &r);
+    let after = d.bytes();
+    cx.b.memory = cx.b.memory - before + after;
+    Ok(())
+}
+
+pub fn clear(cx: &mut Ctx, name: &str) -> Handled {
+    mutate(cx, name, "dict.clear", Dict::clear)?;
+    cx.ok();
+    Ok(())
+}
+
+pub fn incr(cx: &mut Ctx, name: &str, key: &[u8], delta: i64) -> Handled {
+    // At most a 9-byte integer is stored.
+    cx.b.check_memory(key.len() + 9)?;
+    let n = mutate(cx, name, "dict.incr", |d| d.incr(key, delta))?.map_err(|e| match e {
+        IncrError::WrongType => Failure::new(
+            ErrorCode::WrongType,
+            format!("dict '{name}': the value at this key is not an integer"),
+        ),
+        IncrError::Overflow => Failure::new(
+            ErrorCode::InvalidArgument,
+            format!("dict '{name}': incr by {delta} overflows a 64-bit signed integer"),
+        ),
+    })?;
+    let r = ReplyFields {
+        n: Some(n),
+        ..ReplyFields::ok(cx.id)
+    };
+    cx.reply(&r);
+    Ok(())
+}
+
+pub fn compare_and_set(
+    cx: &mut Ctx,
+    name: &str,
+    key: &[u8],
+    expected: Option<&[u8]>,
+    value: &[u8],
+) -> Handled {
+    cx.b.check_memory(key.len() + value.len())?;
+    let swapped = mutate(cx, name, "dict.compare_and_set", |d| {
+        d.compare_and_set(key, expected, value)
+    })?;
+    let r = ReplyFields {
+        swapped: Some(swapped),
+        ..ReplyFields::ok(cx.id)
+    };
+    cx.reply(&r);
+    Ok(())
+}

@@ -1,0 +1,143 @@
+//! Pipe ops: `pipe.send`, `pipe.recv`, `pipe.poll`, `pipe.close`. Ends are claimed by `open`.
+
+use xproc_protocol::{Bytes, End, ErrorCode, ReplyFields, Wait};
+
+use crate::dispatch::{as_pipe, lookup, may_block, Ctx, Handled};
+use crate::objects::pipe::{Flow, PipeError};
+use crate::state::Failure;
+use crate::waiters::WaitOp;
+
+fn failure(name: &str, end: End, capacity: u64, e: PipeError) -> Failure {
+    let end_s = end.as_str();
+    match e {
+        PipeError::NotOwner { holder: Some(pid) } => Failure::new(
+            ErrorCode::NotOwner,
+            format!("pipe '{name}' end {end_s} is held by another connection (pid {pid})"),
+        ),
+        PipeError::NotOwner { holder: None } => Failure::new(
+            ErrorCode::NotOwner,
+            format!("pipe '{name}' end {end_s} is not held by this connection (open it with end \"{end_s}\")"),
+        ),
+        PipeError::WrongDirection => Failure::new(
+            ErrorCode::InvalidArgument,
+            format!("pipe '{name}' is one-way (duplex false): only end a sends and only end b receives"),
+        ),
+        PipeError::Closed => Failure::new(
+            ErrorCode::Closed,
+            format!("pipe '{name}': the other end is closed"),
+        ),
+        PipeError::Full => Failure::new(
+            ErrorCode::Full,
+            format!(
+                "pipe '{name}': the inbox of end {} is full (capacity {capacity})",
+                end.other().as_str()
+            ),
+        ),
+        PipeError::Empty => Failure::new(
+            ErrorCode::Empty,
+            format!("pipe '{name}': nothing to receive at end {end_s}"),
+        ),
+        PipeError::Busy { pid } => Failure::new(
+            ErrorCode::Busy,
+            format!("pipe '{name}' end {end_s} is held by another connection (pid {pid})"),
+        ),
+    }
+}
+
+pub fn send(cx: &mut Ctx, name: &str, end: End, value: &[u8], wait: Wait) -> Handled {
+    cx.b.check_memory(value.len())?;
+    let owner = cx.b.owner(cx.caller);
+    let wid = cx.b.waiters.next_id();
+    let obj = lookup(&mut cx.b.objects, name)?;
+    let p = as_pipe(obj, "pipe.send")?;
+    let before = p.bytes();
+    let sent = p.send(
+        end,
+        owner,
+        value.into(),
+        may_block(wait).then_some(wid),
+        &mut cx.b.wakes,
+    );
+    let (after, capacity) = (p.bytes(), p.capacity());
+    cx.b.memory = cx.b.memory - before + after;
+    match sent.map_err(|e| failure(name, end, capacity, e))? {
+        Flow::Blocked => {
+            let object = obj.name.clone();
+            cx.block(wid, WaitOp::PipeSend, object, wait);
+        }
+        _ => cx.ok(),
+    }
+    Ok(())
+}
+
+pub fn recv(cx: &mut Ctx, name: &str, end: End, wait: Wait) -> Handled {
+    let owner = cx.b.owner(cx.caller);
+    let wid = cx.b.waiters.next_id();
+    let obj = lookup(&mut cx.b.objects, name)?;
+    let p = as_pipe(obj, "pipe.recv")?;
+    let before = p.bytes();
+    let got = p.recv(end, owner, may_block(wait).then_some(wid), &mut cx.b.wakes);
+    let (after, capacity) = (p.bytes(), p.capacity());
+    cx.b.memory = cx.b.memory - before + after;
+    match got.map_err(|e| failure(name, end, capacity, e))? {
+        Flow::Value(v) => {
+            let r = ReplyFields {
+                value: Some(Bytes::new(&v)),
+                ..ReplyFields::ok(cx.id)
+            };
+            cx.out.send(cx.caller, &r);
+        }
+        Flow::Blocked => {
+            let object = obj.name.clone();
+            cx.block(wid, WaitOp::PipeRecv, object, wait);
+        }
+        Flow::Done | Flow::Ready(_) => cx.ok(),
+    }
+    Ok(())
+}
+
+pub fn poll(cx: &mut Ctx, name: &str, end: End, wait: Wait) -> Handled {
+    let owner = cx.b.owner(cx.caller);
+    let wid = cx.b.waiters.next_id();
+    let obj = lookup(&mut cx.b.objects, name)?;
+    let p = as_pipe(obj, "pipe.poll")?;
+    let capacity = p.capacity();
+    match p
+        .poll(end, owner, may_block(wait).then_some(wid))
+        .map_err(|e| failure(name, end, capacity, e))?
+    {
+        Flow::Blocked => {
+            let object = obj.name.clone();
+            cx.block(wid, WaitOp::PipePoll, object, wait);
+        }
+        Flow::Ready(ready) => {
+            let r = ReplyFields {
+                ready: Some(ready),
+                ..ReplyFields::ok(cx.id)
+            };
+            cx.out.send(cx.caller, &r);
+        }
+        Flow::Done | Flow::Value(_) => cx.ok(),
+    }
+    Ok(())
+}
+
+/// Closes `end`: the pipe is finished. A pipe left free (no end held) is dropped, so the next
+/// `open` creates a fresh one.
+pub fn close(cx: &mut Ctx, name: &str, end: End) -> Handled {
+    let owner = cx.b.owner(cx.caller);
+    let obj = lookup(&mut cx.b.objects, name)?;
+    let p = as_pipe(obj, "pipe.close")?;
+    let before = p.bytes();
+    let closed = p.close(end, owner, &mut cx.b.wakes);
+    let (after, capacity, free) = (p.bytes(), p.capacity(), p.is_free());
+    cx.b.memory = cx.b.memory - before + after;
+    closed.map_err(|e| failure(name, end, capacity, e))?;
+    if free {
+        if let Some(obj) = cx.b.objects.remove(name) {
+            cx.b.account(obj.bytes(), 0);
+        }
+    }
+    cx.ok();
+    Ok(())
+}

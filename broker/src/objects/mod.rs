@@ -1,0 +1,64 @@
+//! The objects a broker holds, one pure state machine per kind. No sockets, no clocks, no
+//! replies: each machine takes an operation and says what happens, and when an operation
+//! completes requests that were blocked on the object, it pushes a [`Wake`] for each of them
+//! onto a caller-provided list. The broker turns those into replies.
+//!
+//! Blocked requests are known here only by their [`WaiterId`]. Ids grow with arrival, so an
+//! ordered map keyed by id is a FIFO from which any waiter can also be removed in O(log n)
+//! (on timeout or disconnect) — that is how every machine keeps "first come, first served".
+
+pub mod barrier;
+pub mod condition;
+pub mod dict;
+pub mod event;
+pub mod lock;
+pub mod pipe;
+pub mod queue;
+pub mod semaphore;
+
+use xproc_protocol::ErrorCode;
+
+/// A blocked request. Allocated by the broker in arrival order, so comparing two ids compares
+/// arrival times.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct WaiterId(pub u64);
+
+/// Who holds something (a lock, permits, a pipe end): a connection, and the pid its peer
+/// credentials reported (for `abandoned_by` and for messages that name a holder).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Owner {
+    /// The connection id (unique for the broker's lifetime).
+    pub conn: u64,
+    /// The peer's process id.
+    pub pid: u32,
+}
+
+/// How a blocked request completes; the broker encodes it as the reply to that request.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Wake {
+    /// Success with no result fields (`queue.put`, `queue.join`, `pipe.send`).
+    Done,
+    /// A value handed over (`queue.get`, `pipe.recv`).
+    Value(Box<[u8]>),
+    /// The outcome of an acquire (lock, condition, semaphore).
+    Acquired {
+        acquired: bool,
+        abandoned_by: Option<u32>,
+    },
+    /// The outcome of `condition.wait`, sent once the lock is held again.
+    Notified {
+        notified: bool,
+        abandoned_by: Option<u32>,
+    },
+    /// The outcome of `event.wait`.
+    Set(bool),
+    /// The outcome of `pipe.poll`.
+    Ready(bool),
+    /// The index `barrier.wait` returns.
+    Index(u64),
+    /// The request fails with this code (`Timeout`, `Closed`, `BrokenBarrier`, ...).
+    Fail(ErrorCode),
+}
+
+/// Where machines put the wakes an operation causes. The broker reuses one list.
+pub type Wakes = Vec<(WaiterId, Wake)>;

@@ -1,0 +1,465 @@
+//! Pipes: two ends, `a` and `b`, each with an inbox of at most `capacity` messages. A message
+//! sent on one end lands in the other end's inbox, so messages sent before the other end was
+//! first opened are kept. Each end is held by at most one connection.
+//!
+//! Closing an end (or its holder going away) *finishes* the pipe: the other end receives what
+//! is left in its inbox and then `Closed`; sends get `Closed`. A finished pipe is *free* (the
+//! broker drops it, and the next `open` creates a fresh one) once no end is held — except
+//! that an end that was never claimed keeps its unread messages, so a writer may send and close
+//! before the reader first opens.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use super::{Owner, WaiterId, Wake, Wakes};
+use xproc_protocol::{End, ErrorCode};
+
+/// One pipe's state.
+#[derive(Debug)]
+pub struct Pipe {
+    /// `false`: only `a` sends and only `b` receives.
+    duplex: bool,
+    /// Most messages in one inbox.
+    capacity: u64,
+    ends: [PipeEnd; 2],
+    finished: bool,
+    /// Bytes of messages held: inboxes plus blocked sends.
+    bytes: usize,
+}
+
+#[derive(Debug, Default)]
+struct PipeEnd {
+    holder: Option<Owner>,
+    ever_claimed: bool,
+    /// Messages sent by the other end, not yet received.
+    inbox: VecDeque<Box<[u8]>>,
+    receivers: BTreeSet<WaiterId>,
+    pollers: BTreeSet<WaiterId>,
+    /// Sends from the other end blocked because this inbox is full.
+    senders: BTreeMap<WaiterId, Box<[u8]>>,
+}
+
+/// Why a pipe op failed.
+#[derive(Debug, PartialEq, Eq)]
+pub enum PipeError {
+    /// The caller does not hold the end; `holder` is the pid of whoever does.
+    NotOwner { holder: Option<u32> },
+    /// A one-way pipe: this end cannot do that.
+    WrongDirection,
+    /// The pipe is finished (for a receive: and nothing is left).
+    Closed,
+    /// The inbox is full and the caller would not wait.
+    Full,
+    /// Nothing to receive and the caller would not wait.
+    Empty,
+    /// The end is held by another connection (its pid).
+    Busy { pid: u32 },
+}
+
+/// What a successful pipe op did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Flow {
+    Done,
+    Value(Box<[u8]>),
+    Ready(bool),
+    Blocked,
+}
+
+fn ix(end: End) -> usize {
+    match end {
+        End::A => 0,
+        End::B => 1,
+    }
+}
+
+impl Pipe {
+    /// A fresh pipe; `capacity` is at least 1 (the broker checks).
+    pub fn new(duplex: bool, capacity: u64) -> Self {
+        Pipe {
+            duplex,
+            capacity,
+            ends: Default::default(),
+            finished: false,
+            bytes: 0,
+        }
+    }
+
+    pub fn duplex(&self) -> bool {
+        self.duplex
+    }
+    pub fn capacity(&self) -> u64 {
+        self.capacity
+    }
+    pub fn finished(&self) -> bool {
+        self.finished
+    }
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+    pub fn holder(&self, end: End) -> Option<Owner> {
+        self.ends[ix(end)].holder
+    }
+    /// Messages waiting in `end`'s inbox.
+    pub fn inbox_len(&self, end: End) -> usize {
+        self.ends[ix(end)].inbox.len()
+    }
+    /// Messages in both inboxes.
+    pub fn len(&self) -> usize {
+        self.ends.iter().map(|e| e.inbox.len()).sum()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    pub fn waiter_count(&self) -> usize {
+        self.ends
+            .iter()
+            .map(|e| e.receivers.len() + e.pollers.len() + e.senders.len())
+            .sum()
+    }
+    pub fn waiters(&self, out: &mut Vec<WaiterId>) {
+        for e in &self.ends {
+            out.extend(e.receivers.iter().copied());
+            out.extend(e.pollers.iter().copied());
+            out.extend(e.senders.keys().copied());
+        }
+    }
+
+    /// Claims `end` for `owner` (again, harmlessly, if it already holds it).
+    pub fn claim(&mut self, end: End, owner: Owner) -> Result<(), PipeError> {
+        let e = &mut self.ends[ix(end)];
+        match e.holder {
+            Some(h) if h.conn != owner.conn => Err(PipeError::Busy { pid: h.pid }),
+            _ => {
+                e.holder = Some(owner);
+                e.ever_claimed = true;
+                Ok(())
+            }
+        }
+    }
+
+    fn check(&self, end: End, owner: Owner) -> Result<(), PipeError> {
+        match self.ends[ix(end)].holder {
+            Some(h) if h.conn == owner.conn => Ok(()),
+            other => Err(PipeError::NotOwner {
+                holder: other.map(|h| h.pid),
+            }),
+        }
+    }
+
+    /// Sends `value` from `end` to the other end's inbox.
+    pub fn send(
+        &mut self,
+        end: End,
+        owner: Owner,
+        value: Box<[u8]>,
+        wait: Option<WaiterId>,
+        wakes: &mut Wakes,
+    ) -> Result<Flow, PipeError> {
+        self.check(end, owner)?;
+        if !self.duplex && end == End::B {
+            return Err(PipeError::WrongDirection);
+        }
+        if self.finished {
+            return Err(PipeError::Closed);
+        }
+        let capacity = self.capacity;
+        let dst = &mut self.ends[ix(end.other())];
+        if let Some(r) = dst.receivers.pop_first() {
+            // Receivers only wait on an empty inbox, so handing over keeps order.
+            wakes.push((r, Wake::Value(value)));
+            return Ok(Flow::Done);
+        }
+        if (dst.inbox.len() as u64) < capacity {
+            self.bytes += value.len();
+            dst.inbox.push_back(value);
+            wakes.extend(
+                std::mem::take(&mut dst.pollers)
+                    .into_iter()
+                    .map(|p| (p, Wake::Ready(true))),
+            );
+            return Ok(Flow::Done);
+        }
+        match wait {
+            Some(w) => {
+                self.bytes += value.len();
+                dst.senders.insert(w, value);
+                Ok(Flow::Blocked)
+            }
+            None => Err(PipeError::Full),
+        }
+    }
+
+    /// Receives the oldest message in `end`'s inbox; makes room for a blocked send.
+    pub fn recv(
+        &mut self,
+        end: End,
+        owner: Owner,
+        wait: Option<WaiterId>,
+        wakes: &mut Wakes,
+    ) -> Result<Flow, PipeError> {
+        self.check(end, owner)?;
+        if !self.duplex && end == End::A {
+            return Err(PipeError::WrongDirection);
+        }
+        let finished = self.finished;
+        let e = &mut self.ends[ix(end)];
+        if let Some(v) = e.inbox.pop_front() {
+            self.bytes -= v.len();
+            if let Some((s, sv)) = e.senders.pop_first() {
+                e.inbox.push_back(sv);
+                wakes.push((s, Wake::Done));
+            }
+            return Ok(Flow::Value(v));
+        }
+        if finished {
+            return Err(PipeError::Closed);
+        }
+        match wait {
+            Some(w) => {
+                e.receivers.insert(w);
+                Ok(Flow::Blocked)
+            }
+            None => Err(PipeError::Empty),
+        }
+    }
+
+    /// Whether a message waits in `end`'s inbox (or a receive would report `Closed`).
+    pub fn poll(
+        &mut self,
+        end: End,
+        owner: Owner,
+        wait: Option<WaiterId>,
+    ) -> Result<Flow, PipeError> {
+        self.check(end, owner)?;
+        if !self.duplex && end == End::A {
+            return Err(PipeError::WrongDirection);
+        }
+        let finished = self.finished;
+        let e = &mut self.ends[ix(end)];
+        if finished || !e.inbox.is_empty() {
+            return Ok(Flow::Ready(true));
+        }
+        match wait {
+            Some(w) => {
+                e.pollers.insert(w);
+                Ok(Flow::Blocked)
+            }
+            None => Ok(Flow::Ready(false)),
+        }
+    }
+
+    /// Closes and releases `end`: the pipe is finished. Messages sent to the closed end and not
+    /// received are dropped.
+    pub fn close(&mut self, end: End, owner: Owner, wakes: &mut Wakes) -> Result<(), PipeError> {
+        self.check(end, owner)?;
+        self.finish(wakes);
+        let e = &mut self.ends[ix(end)];
+        e.holder = None;
+        let dropped: usize = e.inbox.drain(..).map(|v| v.len()).sum();
+        self.bytes -= dropped;
+        Ok(())
+    }
+
+    /// Closes every end `owner` holds (its connection went away). Returns the ends closed.
+    pub fn release_owner(&mut self, owner: Owner, wakes: &mut Wakes) -> Vec<End> {
+        let mut closed = Vec::new();
+        for end in [End::A, End::B] {
+            if self.close(end, owner, wakes).is_ok() {
+                closed.push(end);
+            }
+        }
+        closed
+    }
+
+    fn finish(&mut self, wakes: &mut Wakes) {
+        if self.finished {
+            return;
+        }
+        self.finished = true;
+        for e in &mut self.ends {
+            // Receivers wait only on an empty inbox: nothing is left for them.
+            wakes.extend(
+                std::mem::take(&mut e.receivers)
+                    .into_iter()
+                    .map(|r| (r, Wake::Fail(ErrorCode::Closed))),
+            );
+            wakes.extend(
+                std::mem::take(&mut e.pollers)
+                    .into_iter()
+                    .map(|p| (p, Wake::Ready(true))),
+            );
+            for (s, v) in std::mem::take(&mut e.senders) {
+                self.bytes -= v.len();
+                wakes.push((s, Wake::Fail(ErrorCode::Closed)));
+            }
+        }
+    }
+
+    /// Finished, no end held, and no unread message waits for an end never claimed: the
+    /// broker may drop the pipe.
+    pub fn is_free(&self) -> bool {
+        self.finished
+            && self
+                .ends
+                .iter()
+                .all(|e| e.holder.is_none() && (e.ever_claimed || e.inbox.is_empty()))
+    }
+
+    /// Forgets a blocked request; a blocked send's message is dropped.
+    pub fn cancel(&mut self, w: WaiterId) -> bool {
+        for e in &mut self.ends {
+            if let Some(v) = e.senders.remove(&w) {
+                self.bytes -= v.len();
+                return true;
+            }
+            if e.receivers.remove(&w) || e.pollers.remove(&w) {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Timeouts: `send`/`recv` fail with `Timeout`; `poll` answers `ready: false`.
+    pub fn timeout(&mut self, w: WaiterId, wakes: &mut Wakes) {
+        for e in &mut self.ends {
+            if let Some(v) = e.senders.remove(&w) {
+                self.bytes -= v.len();
+                wakes.push((w, Wake::Fail(ErrorCode::Timeout)));
+                return;
+            }
+            if e.receivers.remove(&w) {
+                wakes.push((w, Wake::Fail(ErrorCode::Timeout)));
+                return;
+            }
+            if e.pollers.remove(&w) {
+                wakes.push((w, Wake::Ready(false)));
+                return;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const A: Owner = Owner { conn: 1, pid: 100 };
+    const B: Owner = Owner { conn: 2, pid: 200 };
+
+    fn v(b: u8) -> Box<[u8]> {
+        vec![b].into_boxed_slice()
+    }
+
+    #[test]
+    fn messages_sent_before_the_reader_opens_are_kept() {
+        let mut p = Pipe::new(true, 4);
+        let mut wakes = Wakes::new();
+        p.claim(End::A, A).unwrap();
+        p.send(End::A, A, v(1), None, &mut wakes).unwrap();
+        assert_eq!(p.claim(End::A, B), Err(PipeError::Busy { pid: 100 }));
+        p.claim(End::B, B).unwrap();
+        assert_eq!(p.recv(End::B, B, None, &mut wakes), Ok(Flow::Value(v(1))));
+        assert_eq!(p.recv(End::B, B, None, &mut wakes), Err(PipeError::Empty));
+        assert_eq!(
+            p.recv(End::A, B, None, &mut wakes),
+            Err(PipeError::NotOwner { holder: Some(100) })
+        );
+    }
+
+    #[test]
+    fn capacity_blocks_sends_until_a_recv() {
+        let mut p = Pipe::new(true, 1);
+        let mut wakes = Wakes::new();
+        p.claim(End::A, A).unwrap();
+        p.claim(End::B, B).unwrap();
+        p.send(End::A, A, v(1), None, &mut wakes).unwrap();
+        assert_eq!(
+            p.send(End::A, A, v(2), None, &mut wakes),
+            Err(PipeError::Full)
+        );
+        assert_eq!(
+            p.send(End::A, A, v(2), Some(WaiterId(1)), &mut wakes),
+            Ok(Flow::Blocked)
+        );
+        assert_eq!(p.recv(End::B, B, None, &mut wakes), Ok(Flow::Value(v(1))));
+        assert_eq!(wakes, vec![(WaiterId(1), Wake::Done)]);
+        assert_eq!(p.recv(End::B, B, None, &mut wakes), Ok(Flow::Value(v(2))));
+    }
+
+    #[test]
+    fn one_way_pipes_refuse_the_wrong_direction() {
+        let mut p = Pipe::new(false, 4);
+        let mut wakes = Wakes::new();
+        p.claim(End::A, A).unwrap();
+        p.claim(End::B, B).unwrap();
+        assert_eq!(
+            p.send(End::B, B, v(1), None, &mut wakes),
+            Err(PipeError::WrongDirection)
+        );
+        assert_eq!(
+            p.recv(End::A, A, None, &mut wakes),
+            Err(PipeError::WrongDirection)
+        );
+    }
+
+    #[test]
+    fn close_finishes_the_other_end_gets_the_rest_then_closed() {
+        let mut p = Pipe::new(true, 4);
+        let mut wakes = Wakes::new();
+        p.claim(End::A, A).unwrap();
+        p.claim(End::B, B).unwrap();
+        p.send(End::A, A, v(1), None, &mut wakes).unwrap();
+        assert_eq!(p.poll(End::A, A, Some(WaiterId(1))), Ok(Flow::Blocked));
+        p.close(End::A, A, &mut wakes).unwrap();
+        assert_eq!(wakes, vec![(WaiterId(1), Wake::Ready(true))]);
+        assert!(!p.is_free());
+        assert_eq!(
+            p.send(End::B, B, v(2), None, &mut wakes),
+            Err(PipeError::Closed)
+        );
+        assert_eq!(p.recv(End::B, B, None, &mut wakes), Ok(Flow::Value(v(1))));
+        assert_eq!(p.recv(End::B, B, None, &mut wakes), Err(PipeError::Closed));
+        assert_eq!(p.release_owner(B, &mut wakes), vec![End::B]);
+        assert!(p.is_free());
+        assert_eq!(p.bytes(), 0);
+    }
+
+    #[test]
+    fn blocked_receiver_gets_closed_and_unclaimed_end_keeps_messages() {
+        let mut p = Pipe::new(true, 4);
+        let mut wakes = Wakes::new();
+        p.claim(End::B, B).unwrap();
+        p.recv(End::B, B, Some(WaiterId(7)), &mut wakes).unwrap();
+        p.claim(End::A, A).unwrap();
+        p.close(End::A, A, &mut wakes).unwrap();
+        assert_eq!(wakes, vec![(WaiterId(7), Wake::Fail(ErrorCode::Closed))]);
+
+        // A writer sends and closes before the reader ever opens: the pipe stays.
+        let mut q = Pipe::new(true, 4);
+        q.claim(End::A, A).unwrap();
+        q.send(End::A, A, v(9), None, &mut wakes).unwrap();
+        q.close(End::A, A, &mut wakes).unwrap();
+        assert!(!q.is_free());
+        q.claim(End::B, B).unwrap();
+        assert_eq!(q.recv(End::B, B, None, &mut wakes), Ok(Flow::Value(v(9))));
+        q.close(End::B, B, &mut wakes).unwrap();
+        assert!(q.is_free());
+    }
+
+    #[test]
+    fn timeouts() {
+        let mut p = Pipe::new(true, 1);
+        let mut wakes = Wakes::new();
+        p.claim(End::A, A).unwrap();
+        p.recv(End::A, A, Some(WaiterId(1)), &mut wakes).unwrap();
+        p.poll(End::A, A, Some(WaiterId(2))).unwrap();
+        p.timeout(WaiterId(1), &mut wakes);
+        p.timeout(WaiterId(2), &mut wakes);
+        assert_eq!(
+            wakes,
+            vec![
+                (WaiterId(1), Wake::Fail(ErrorCode::Timeout)),
+                (WaiterId(2), Wake::Ready(false))
+            ]
+        );
+    }
+}

@@ -1,0 +1,530 @@
+//! The broker's state: objects by name, the connections' sessions, the waiter table and the
+//! memory budget. No sockets here — replies leave through the [`Outbox`] the event loop
+//! provides, so everything in this module can be driven by tests without IO.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use xproc_protocol::{Bytes, End, ErrorCode, Info, InfoValue, Kind, ReplyFields, Wait};
+
+use crate::config::Config;
+use crate::objects::barrier::Barrier;
+use crate::objects::condition::Condition;
+use crate::objects::dict::Dict;
+use crate::objects::event::Event;
+use crate::objects::lock::Lock;
+use crate::objects::pipe::Pipe;
+use crate::objects::queue::Queue;
+use crate::objects::semaphore::Semaphore;
+use crate::objects::{Owner, Wake, Wakes};
+use crate::waiters::{WaitOp, Waiter, WaiterId, Waiters};
+
+/// Names a connection: its slot in the event loop's table, and its id (unique for the
+/// broker's lifetime, so a reused slot never receives a reply meant for its previous tenant).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ConnKey {
+    pub slot: usize,
+    pub id: u64,
+}
+
+/// Where replies go. The event loop implements it over its connections' output buffers.
+pub trait Outbox {
+    /// Appends `reply`, framed, to connection `to`'s output; dropped if `to` has gone away.
+    fn send(&mut self, to: ConnKey, reply: &ReplyFields<'_>);
+}
+
+/// A request refused with an error reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Failure {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// The peer credentials of a connection, read from the socket.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PeerCred {
+    pub pid: u32,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+/// What the broker knows of one connection.
+#[derive(Debug)]
+pub struct Session {
+    pub key: ConnKey,
+    pub peer: PeerCred,
+    /// From `hello`.
+    pub client: String,
+    pub lang: String,
+    pub hello_pid: u32,
+    /// Requests of this connection that are blocked.
+    pub waits: BTreeSet<WaiterId>,
+    /// Objects this connection may hold something of (locks, permits, pipe ends). A superset:
+    /// disconnect cleanup and `clients` check each, so nothing is missed and nothing is
+    /// scanned that the connection never touched.
+    pub touched: HashSet<Rc<str>>,
+}
+
+impl Session {
+    /// The identity objects record as a holder. The pid comes from the peer credentials; the
+    /// `hello` pid stands in only where the OS reported none.
+    pub fn owner(&self) -> Owner {
+        Owner {
+            conn: self.key.id,
+            pid: if self.peer.pid != 0 {
+                self.peer.pid
+            } else {
+                self.hello_pid
+            },
+        }
+    }
+}
+
+/// An object's state, by kind.
+#[derive(Debug)]
+pub enum Body {
+    /// `queue` and `joinable_queue`.
+    Queue(Queue),
+    Dict(Dict),
+    Pipe(Pipe),
+    /// `lock` and `rlock`.
+    Lock(Lock),
+    /// `semaphore` and `bounded_semaphore`.
+    Semaphore(Semaphore),
+    Event(Event),
+    Condition(Condition),
+    Barrier(Barrier),
+}
+
+/// A named object.
+#[derive(Debug)]
+pub struct Object {
+    pub name: Rc<str>,
+    pub kind: Kind,
+    pub body: Body,
+}
+
+impl Object {
+    /// Bytes of values (and dict keys) held, for the memory budget.
+    pub fn bytes(&self) -> usize {
+        match &self.body {
+            Body::Queue(q) => q.bytes(),
+            Body::Dict(d) => d.bytes(),
+            Body::Pipe(p) => p.bytes(),
+            _ => 0,
+        }
+    }
+
+    /// Items held, for `list`: queue items, dict entries, messages in both pipe inboxes.
+    pub fn len(&self) -> usize {
+        match &self.body {
+            Body::Queue(q) => q.len(),
+            Body::Dict(d) => d.len(),
+            Body::Pipe(p) => p.len(),
+            _ => 0,
+        }
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn waiter_count(&self) -> usize {
+        match &self.body {
+            Body::Queue(q) => q.waiter_count(),
+            Body::Dict(_) => 0,
+            Body::Pipe(p) => p.waiter_count(),
+            Body::Lock(l) => l.waiter_count(),
+            Body::Semaphore(s) => s.waiter_count(),
+            Body::Event(e) => e.waiter_count(),
+            Body::Condition(c) => c.waiter_count(),
+            Body::Barrier(b) => b.n_waiting() as usize,
+        }
+    }
+
+    /// Every request blocked on this object.
+    pub fn waiters(&self, out: &mut Vec<WaiterId>) {
+        match &self.body {
+            Body::Queue(q) => q.waiters(out),
+            Body::Dict(_) => {}
+            Body::Pipe(p) => p.waiters(out),
+            Body::Lock(l) => l.waiters(out),
+            Body::Semaphore(s) => s.waiters(out),
+            Body::Event(e) => e.waiters(out),
+            Body::Condition(c) => c.waiters(out),
+            Body::Barrier(b) => b.waiters(out),
+        }
+    }
+
+    /// A blocked request's timeout passed; the object pushes its outcome (or keeps it waiting).
+    pub fn timeout(&mut self, w: WaiterId, wakes: &mut Wakes) {
+        match &mut self.body {
+            Body::Queue(q) => q.timeout(w, wakes),
+            Body::Dict(_) => {}
+            Body::Pipe(p) => p.timeout(w, wakes),
+            Body::Lock(l) => l.timeout(w, wakes),
+            Body::Semaphore(s) => s.timeout(w, wakes),
+            Body::Event(e) => e.timeout(w, wakes),
+            Body::Condition(c) => c.timeout(w, wakes),
+            Body::Barrier(b) => b.timeout(w, wakes),
+        }
+    }
+
+    /// Forgets a blocked request whose connection went away (a barrier breaks).
+    pub fn cancel(&mut self, w: WaiterId, wakes: &mut Wakes) {
+        match &mut self.body {
+            Body::Queue(q) => {
+                q.cancel(w);
+            }
+            Body::Dict(_) => {}
+            Body::Pipe(p) => {
+                p.cancel(w);
+            }
+            Body::Lock(l) => {
+                l.cancel(w);
+            }
+            Body::Semaphore(s) => {
+                s.cancel(w);
+            }
+            Body::Event(e) => {
+                e.cancel(w);
+            }
+            Body::Condition(c) => {
+                c.cancel(w);
+            }
+            Body::Barrier(b) => {
+                b.cancel(w, wakes);
+            }
+        }
+    }
+
+    /// What connection `conn` holds of this object, as `clients` shows it.
+    pub fn holds(&self, conn: u64, out: &mut Vec<String>) {
+        let name = &self.name;
+        match &self.body {
+            Body::Lock(l) if l.holds(conn) => {
+                out.push(match l.depth() {
+                    1 => format!("{} {name}", self.kind),
+                    d => format!("{} {name} x{d}", self.kind),
+                });
+            }
+            Body::Condition(c) if c.lock().holds(conn) => {
+                out.push(match c.lock().depth() {
+                    1 => format!("condition {name}"),
+                    d => format!("condition {name} x{d}"),
+                });
+            }
+            Body::Semaphore(s) => match s.held_by(conn) {
+                0 => {}
+                1 => out.push(format!("{} {name}", self.kind)),
+                n => out.push(format!("{} {name} x{n}", self.kind)),
+            },
+            Body::Pipe(p) => {
+                for end in [End::A, End::B] {
+                    if p.holder(end).is_some_and(|h| h.conn == conn) {
+                        out.push(format!("pipe {name}/{}", end.as_str()));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// `stat`'s fields for this object (docs/PROTOCOL.md §6.8).
+    pub fn info(&self) -> Info {
+        let mut i = Info::default();
+        let holder = |o: Option<Owner>| (o.map(|o| o.pid), o.map(|o| o.conn));
+        match &self.body {
+            Body::Queue(q) => {
+                i.add("len", q.len())
+                    .add("maxsize", q.maxsize())
+                    .add("unfinished", q.unfinished())
+                    .add("getters", q.getters())
+                    .add("putters", q.putters())
+                    .add("joiners", q.joiners())
+                    .add("bytes", q.bytes());
+            }
+            Body::Dict(d) => {
+                i.add("len", d.len()).add("bytes", d.bytes());
+            }
+            Body::Pipe(p) => {
+                let (a_pid, _) = holder(p.holder(End::A));
+                let (b_pid, _) = holder(p.holder(End::B));
+                i.add("duplex", p.duplex())
+                    .add("capacity", p.capacity())
+                    .add("a_holder_pid", a_pid)
+                    .add("b_holder_pid", b_pid)
+                    .add("a_inbox", p.inbox_len(End::A))
+                    .add("b_inbox", p.inbox_len(End::B))
+                    .add("finished", p.finished())
+                    .add("waiters", p.waiter_count())
+                    .add("bytes", p.bytes());
+            }
+            Body::Lock(l) => lock_info(&mut i, l),
+            Body::Condition(c) => {
+                lock_info(&mut i, c.lock());
+                i.add("waiting", c.parked());
+            }
+            Body::Semaphore(s) => {
+                let holders: Vec<InfoValue> = s
+                    .holders()
+                    .into_iter()
+                    .map(|(o, n)| InfoValue::Str(format!("conn {} pid {} x{n}", o.conn, o.pid)))
+                    .collect();
+                i.add("value", s.value())
+                    .add("initial", s.initial())
+                    .add("bounded", s.bounded())
+                    .add("waiters", s.waiter_count());
+                i.0.push(("holders".into(), InfoValue::List(holders)));
+            }
+            Body::Event(e) => {
+                i.add("set", e.is_set()).add("waiters", e.waiter_count());
+            }
+            Body::Barrier(b) => {
+                i.add("parties", b.parties())
+                    .add("n_waiting", b.n_waiting())
+                    .add("broken", b.broken());
+            }
+        }
+        i
+    }
+}
+
+fn lock_info(i: &mut Info, l: &Lock) {
+    let h = l.holder();
+    i.add("holder_pid", h.map(|o| o.pid))
+        .add("holder_conn", h.map(|o| o.conn))
+        .add("depth", l.depth())
+        .add("waiters", l.waiter_count())
+        .add("abandoned_by", l.abandoned_by());
+}
+
+/// The whole broker state.
+#[derive(Debug)]
+pub struct Broker {
+    pub config: Config,
+    pub objects: HashMap<Rc<str>, Object>,
+    /// Sessions by connection slot.
+    pub sessions: Vec<Option<Session>>,
+    pub waiters: Waiters,
+    /// Bytes of values held across all objects (see [`Object::bytes`]).
+    pub memory: usize,
+    /// Scratch list for the wakes an operation causes; reused so requests do not allocate.
+    pub wakes: Wakes,
+}
+
+impl Broker {
+    pub fn new(config: Config) -> Self {
+        Broker {
+            config,
+            objects: HashMap::new(),
+            sessions: Vec::new(),
+            waiters: Waiters::new(),
+            memory: 0,
+            wakes: Wakes::new(),
+        }
+    }
+
+    /// A connection arrived.
+    pub fn connect(&mut self, key: ConnKey, peer: PeerCred) {
+        if self.sessions.len() <= key.slot {
+            self.sessions.resize_with(key.slot + 1, || None);
+        }
+        self.sessions[key.slot] = Some(Session {
+            key,
+            peer,
+            client: String::new(),
+            lang: String::new(),
+            hello_pid: 0,
+            waits: BTreeSet::new(),
+            touched: HashSet::new(),
+        });
+    }
+
+    pub fn session(&self, key: ConnKey) -> Option<&Session> {
+        self.sessions
+            .get(key.slot)
+            .and_then(|s| s.as_ref())
+            .filter(|s| s.key == key)
+    }
+
+    pub fn session_mut(&mut self, key: ConnKey) -> Option<&mut Session> {
+        self.sessions
+            .get_mut(key.slot)
+            .and_then(|s| s.as_mut())
+            .filter(|s| s.key == key)
+    }
+
+    /// The holder identity of connection `key`.
+    pub fn owner(&self, key: ConnKey) -> Owner {
+        self.session(key).map_or(
+            Owner {
+                conn: key.id,
+                pid: 0,
+            },
+            Session::owner,
+        )
+    }
+
+    /// Notes that `key` may hold something of object `name` (see [`Session::touched`]).
+    pub fn touch(&mut self, key: ConnKey, name: &Rc<str>) {
+        if let Some(s) = self.session_mut(key) {
+            if !s.touched.contains(&**name) {
+                s.touched.insert(name.clone());
+            }
+        }
+    }
+
+    /// Refuses a write of `incoming` bytes that would take the broker past its memory budget.
+    pub fn check_memory(&self, incoming: usize) -> Result<(), Failure> {
+        if self.memory.saturating_add(incoming) > self.config.memory_limit {
+            return Err(Failure::new(
+                ErrorCode::LimitExceeded,
+                format!(
+                    "memory_limit ({} bytes) reached: the broker holds {} bytes of values",
+                    self.config.memory_limit, self.memory
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Records that an object went from `before` to `after` bytes.
+    pub fn account(&mut self, before: usize, after: usize) {
+        self.memory = self.memory - before + after;
+    }
+
+    /// Records request `req` of `conn` as blocked under `id` (the id handed to the object;
+    /// it must be [`Waiters::next_id`]).
+    pub fn block(
+        &mut self,
+        id: WaiterId,
+        conn: ConnKey,
+        req: u64,
+        op: WaitOp,
+        object: Rc<str>,
+        wait: Wait,
+    ) {
+        debug_assert_eq!(id, self.waiters.next_id());
+        let (deadline, timeout_ms) = match wait {
+            Wait::Forever | Wait::Ms(0) => (None, 0),
+            Wait::Ms(ms) => (Instant::now().checked_add(Duration::from_millis(ms)), ms),
+        };
+        let id = self.waiters.insert(Waiter {
+            conn,
+            req,
+            op,
+            object,
+            deadline,
+            timeout_ms,
+        });
+        if let Some(s) = self.session_mut(conn) {
+            s.waits.insert(id);
+        }
+    }
+
+    /// Answers every waiter an operation woke (the wakes it pushed), in order.
+    pub fn deliver(&mut self, out: &mut dyn Outbox) {
+        if self.wakes.is_empty() {
+            return;
+        }
+        let mut wakes = std::mem::take(&mut self.wakes);
+        for (id, wake) in wakes.drain(..) {
+            let Some(w) = self.waiters.remove(id) else {
+                tracing::error!(?id, "broker bug: a wake for an unknown waiter");
+                continue;
+            };
+            if let Some(s) = self.session_mut(w.conn) {
+                s.waits.remove(&id);
+            }
+            answer(out, &w, wake);
+        }
+        self.wakes = wakes;
+    }
+
+    /// Handles every waiter whose deadline has passed by `now`.
+    pub fn expire(&mut self, now: Instant, out: &mut dyn Outbox) {
+        while let Some(id) = self.waiters.pop_expired(now) {
+            let Some(w) = self.waiters.get(id) else {
+                continue;
+            };
+            match self.objects.get_mut(&*w.object) {
+                Some(obj) => {
+                    let before = obj.bytes();
+                    obj.timeout(id, &mut self.wakes);
+                    let after = obj.bytes();
+                    self.account(before, after);
+                }
+                None => {
+                    tracing::error!(?id, "broker bug: a waiter on a missing object");
+                    self.wakes.push((id, Wake::Fail(ErrorCode::Timeout)));
+                }
+            }
+            self.deliver(out);
+        }
+    }
+
+    /// The broker is stopping: every blocked request is answered `ShuttingDown`.
+    pub fn shutdown(&mut self, out: &mut dyn Outbox) {
+        let mut all: Vec<_> = self.waiters.drain().collect();
+        all.sort_by_key(|(id, _)| *id);
+        for (_, w) in all {
+            answer(out, &w, Wake::Fail(ErrorCode::ShuttingDown));
+        }
+        for s in self.sessions.iter_mut().flatten() {
+            s.waits.clear();
+        }
+    }
+}
+
+/// Encodes the reply to a woken waiter.
+fn answer(out: &mut dyn Outbox, w: &Waiter, wake: Wake) {
+    let mut r = ReplyFields::ok(w.req);
+    let message;
+    match &wake {
+        Wake::Done => {}
+        Wake::Value(v) => r.value = Some(Bytes::new(v)),
+        Wake::Acquired {
+            acquired,
+            abandoned_by,
+        } => {
+            r.acquired = Some(*acquired);
+            r.abandoned_by = *abandoned_by;
+        }
+        Wake::Notified {
+            notified,
+            abandoned_by,
+        } => {
+            r.notified = Some(*notified);
+            r.abandoned_by = *abandoned_by;
+        }
+        Wake::Set(set) => r.set = Some(*set),
+        Wake::Ready(ready) => r.ready = Some(*ready),
+        Wake::Index(i) => r.index = Some(*i),
+        Wake::Fail(code) => {
+            let (op, name) = (w.op.as_str(), &w.object);
+            message = match code {
+                ErrorCode::Timeout => {
+                    format!("{op} on '{name}' timed out after {} ms", w.timeout_ms)
+                }
+                ErrorCode::Closed => format!("pipe '{name}': the other end is closed"),
+                ErrorCode::BrokenBarrier => format!("barrier '{name}' is broken"),
+                ErrorCode::NotFound => format!("'{name}' was deleted while {op} waited on it"),
+                ErrorCode::ShuttingDown => "the broker is shutting down".to_string(),
+                other => format!("{op} on '{name}' failed: {other}"),
+            };
+            r.error = Some(code.as_str());
+            r.message = Some(&message);
+        }
+    }
+    out.send(w.conn, &r);
+}

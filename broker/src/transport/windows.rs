@@ -1,0 +1,103 @@
+//! Windows named pipes: a stub with the same names as `unix.rs`, so the event loop compiles
+//! against one interface. Every constructor returns `Unsupported` until the named-pipe
+//! transport (DESIGN.md §8, "later") is written; mio's named-pipe support and `interprocess`'s
+//! `local_socket` on Windows are the intended building blocks.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use mio::{Interest, Registry, Token};
+
+use super::TransportError;
+use crate::state::PeerCred;
+
+fn unsupported() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::Unsupported,
+        "xprocd does not support Windows named pipes yet",
+    )
+}
+
+/// A connected client (a named pipe instance, once implemented).
+#[derive(Debug)]
+pub struct Stream(());
+
+impl io::Read for Stream {
+    fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+        Err(unsupported())
+    }
+}
+
+impl io::Write for Stream {
+    fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+        Err(unsupported())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The listening endpoint.
+#[derive(Debug)]
+pub struct Listener(());
+
+impl Listener {
+    pub fn bind(path: &Path) -> Result<Self, TransportError> {
+        Err(TransportError::Io {
+            what: "cannot listen at",
+            path: path.to_path_buf(),
+            source: unsupported(),
+        })
+    }
+    pub fn path(&self) -> &Path {
+        Path::new("")
+    }
+    pub fn accept(&self) -> io::Result<Option<Stream>> {
+        Err(unsupported())
+    }
+    pub fn register(&self, _: &Registry, _: Token) -> io::Result<()> {
+        Err(unsupported())
+    }
+    pub fn deregister(&self, _: &Registry) -> io::Result<()> {
+        Err(unsupported())
+    }
+    pub fn remove_socket_file(&self) {}
+}
+
+/// SIGTERM/SIGINT's counterpart (console control events), once implemented.
+#[derive(Debug)]
+pub struct ShutdownSignal(());
+
+impl ShutdownSignal {
+    pub fn install(_: &Registry, _: Token) -> Result<Self, TransportError> {
+        Err(TransportError::Setup {
+            what: "cannot install shutdown handlers",
+            source: unsupported(),
+        })
+    }
+    pub fn drain(&mut self) {}
+}
+
+pub fn default_socket_path() -> Result<PathBuf, TransportError> {
+    Ok(PathBuf::from(r"\\.\pipe\xproc"))
+}
+
+pub fn prepare_socket_dir(_: &Path) -> Result<(), TransportError> {
+    Ok(())
+}
+
+pub fn peer_cred(_: &Stream) -> io::Result<PeerCred> {
+    Err(unsupported())
+}
+
+pub fn register(_: &Registry, _: &Stream, _: Token, _: Interest) -> io::Result<()> {
+    Err(unsupported())
+}
+
+pub fn reregister(_: &Registry, _: &Stream, _: Token, _: Interest) -> io::Result<()> {
+    Err(unsupported())
+}
+
+pub fn deregister(_: &Registry, _: &Stream) -> io::Result<()> {
+    Err(unsupported())
+}

@@ -1,0 +1,181 @@
+//! Blocking is data: one [`Waiter`] record per blocked request, and a deadline-ordered table.
+//!
+//! The objects keep their own FIFOs of [`WaiterId`]s (who waits, in arrival order); this table
+//! keeps what the broker needs to answer a waiter — which connection, which request id, which
+//! op on which object — and when its timeout passes. The event loop sleeps until
+//! [`Waiters::next_deadline`]; when it wakes, [`Waiters::pop_expired`] hands out the waiters
+//! whose time is up, earliest first.
+
+use std::collections::{BTreeSet, HashMap};
+use std::rc::Rc;
+use std::time::Instant;
+
+pub use crate::objects::WaiterId;
+use crate::state::ConnKey;
+
+/// The blocking ops, for messages and the `waits` strings of `clients`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitOp {
+    QueuePut,
+    QueueGet,
+    QueueJoin,
+    PipeSend,
+    PipeRecv,
+    PipePoll,
+    LockAcquire,
+    ConditionAcquire,
+    ConditionWait,
+    SemaphoreAcquire,
+    EventWait,
+    BarrierWait,
+}
+
+impl WaitOp {
+    /// The op's wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WaitOp::QueuePut => "queue.put",
+            WaitOp::QueueGet => "queue.get",
+            WaitOp::QueueJoin => "queue.join",
+            WaitOp::PipeSend => "pipe.send",
+            WaitOp::PipeRecv => "pipe.recv",
+            WaitOp::PipePoll => "pipe.poll",
+            WaitOp::LockAcquire => "lock.acquire",
+            WaitOp::ConditionAcquire => "condition.acquire",
+            WaitOp::ConditionWait => "condition.wait",
+            WaitOp::SemaphoreAcquire => "semaphore.acquire",
+            WaitOp::EventWait => "event.wait",
+            WaitOp::BarrierWait => "barrier.wait",
+        }
+    }
+}
+
+/// One blocked request.
+#[derive(Debug, Clone)]
+pub struct Waiter {
+    /// The connection to answer.
+    pub conn: ConnKey,
+    /// The request id to answer with.
+    pub req: u64,
+    pub op: WaitOp,
+    /// The object it waits on.
+    pub object: Rc<str>,
+    /// When its timeout passes; `None` waits as long as it takes.
+    pub deadline: Option<Instant>,
+    /// The timeout it asked for, for messages.
+    pub timeout_ms: u64,
+}
+
+/// Every blocked request, by id and by deadline.
+#[derive(Debug, Default)]
+pub struct Waiters {
+    next: u64,
+    table: HashMap<WaiterId, Waiter>,
+    deadlines: BTreeSet<(Instant, WaiterId)>,
+}
+
+impl Waiters {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The id the next blocked request gets. Handlers pass it to an object before knowing
+    /// whether the request blocks, and [`insert`](Self::insert) it only if it did.
+    pub fn next_id(&self) -> WaiterId {
+        WaiterId(self.next)
+    }
+
+    /// Records a blocked request under [`next_id`](Self::next_id).
+    pub fn insert(&mut self, waiter: Waiter) -> WaiterId {
+        let id = WaiterId(self.next);
+        self.next += 1;
+        if let Some(d) = waiter.deadline {
+            self.deadlines.insert((d, id));
+        }
+        self.table.insert(id, waiter);
+        id
+    }
+
+    /// Removes a waiter (it was answered, or its connection went away).
+    pub fn remove(&mut self, id: WaiterId) -> Option<Waiter> {
+        let w = self.table.remove(&id)?;
+        if let Some(d) = w.deadline {
+            self.deadlines.remove(&(d, id));
+        }
+        Some(w)
+    }
+
+    pub fn get(&self, id: WaiterId) -> Option<&Waiter> {
+        self.table.get(&id)
+    }
+
+    /// The earliest deadline, for the poll timeout.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.deadlines.first().map(|(d, _)| *d)
+    }
+
+    /// The next waiter whose deadline is at or before `now`. Its deadline is cleared (the
+    /// record stays: the object decides whether the timeout answers it or it waits on, as a
+    /// `condition.wait` reacquiring its lock does).
+    pub fn pop_expired(&mut self, now: Instant) -> Option<WaiterId> {
+        let &(d, id) = self.deadlines.first()?;
+        if d > now {
+            return None;
+        }
+        self.deadlines.pop_first();
+        if let Some(w) = self.table.get_mut(&id) {
+            w.deadline = None;
+        }
+        Some(id)
+    }
+
+    pub fn len(&self) -> usize {
+        self.table.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.table.is_empty()
+    }
+
+    /// Removes and returns every waiter (shutdown).
+    pub fn drain(&mut self) -> impl Iterator<Item = (WaiterId, Waiter)> + '_ {
+        self.deadlines.clear();
+        self.table.drain()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn waiter(deadline: Option<Instant>) -> Waiter {
+        Waiter {
+            conn: ConnKey { slot: 0, id: 1 },
+            req: 1,
+            op: WaitOp::QueueGet,
+            object: "q".into(),
+            deadline,
+            timeout_ms: 0,
+        }
+    }
+
+    #[test]
+    fn deadlines_expire_in_order() {
+        let now = Instant::now();
+        let mut w = Waiters::new();
+        let late = w.insert(waiter(Some(now + Duration::from_secs(2))));
+        let forever = w.insert(waiter(None));
+        let early = w.insert(waiter(Some(now + Duration::from_secs(1))));
+        assert!(early > forever && forever > late);
+        assert_eq!(w.next_deadline(), Some(now + Duration::from_secs(1)));
+        assert_eq!(w.pop_expired(now), None);
+        let later = now + Duration::from_secs(5);
+        assert_eq!(w.pop_expired(later), Some(early));
+        assert_eq!(w.pop_expired(later), Some(late));
+        assert_eq!(w.pop_expired(later), None);
+        assert_eq!(w.len(), 3);
+        assert!(w.remove(forever).is_some());
+        assert!(w.remove(forever).is_none());
+    }
+}
