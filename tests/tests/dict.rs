@@ -1,0 +1,125 @@
+//! Dicts across processes, against a real xprocd: exact counts under contention (with a lock,
+//! and with atomic incr), and every dict operation.
+
+use xproc::{Error, ErrorCode};
+use xproc_tests::Broker;
+
+const SYNC: &str = env!("CARGO_BIN_EXE_sync_worker");
+
+#[test]
+fn two_processes_doing_read_modify_write_under_a_lock_reach_the_exact_count() {
+    let broker = Broker::start();
+    let workers: Vec<_> = (0..2)
+        .map(|_| broker.worker(SYNC, &["lock-count", "mutex", "counters", "n", "10000"]))
+        .collect();
+    for w in workers {
+        w.finish();
+    }
+    let d = broker.client().dict::<String, i64>("counters").unwrap();
+    assert_eq!(d.get("n").unwrap(), Some(20_000));
+}
+
+#[test]
+fn two_processes_using_incr_without_a_lock_reach_the_exact_count() {
+    let broker = Broker::start();
+    let workers: Vec<_> = (0..2)
+        .map(|_| broker.worker(SYNC, &["incr", "counters", "hits", "10000"]))
+        .collect();
+    for w in workers {
+        w.finish();
+    }
+    let d = broker.client().dict::<String, i64>("counters").unwrap();
+    assert_eq!(d.get("hits").unwrap(), Some(20_000));
+}
+
+#[test]
+fn every_dict_operation() {
+    let broker = Broker::start();
+    let client = broker.client();
+    let d = client.dict::<String, i64>("d").unwrap();
+
+    assert!(d.is_empty().unwrap());
+    assert_eq!(d.get("a").unwrap(), None);
+    d.set("a", &1).unwrap();
+    d.set("b", &2).unwrap();
+    d.set("c", &3).unwrap();
+    assert!(d.contains("a").unwrap());
+    assert!(!d.contains("z").unwrap());
+    assert_eq!(d.len().unwrap(), 3);
+
+    // Insertion order: overwriting keeps the place; delete and set again moves to the end.
+    d.set("a", &10).unwrap();
+    assert_eq!(d.keys().unwrap(), ["a", "b", "c"]);
+    assert!(d.delete("b").unwrap());
+    assert!(!d.delete("b").unwrap());
+    d.set("b", &20).unwrap();
+    assert_eq!(d.keys().unwrap(), ["a", "c", "b"]);
+    assert_eq!(d.values().unwrap(), [10, 3, 20]);
+    assert_eq!(
+        d.items().unwrap(),
+        [("a".into(), 10), ("c".into(), 3), ("b".into(), 20)]
+    );
+
+    d.update([("x".to_string(), 7), ("y".to_string(), 8)])
+        .unwrap();
+    d.set_many(vec![(&"z".to_string(), &9)]).unwrap();
+    assert_eq!(
+        d.get_many(["x", "nope", "z"]).unwrap(),
+        [Some(7), None, Some(9)]
+    );
+
+    assert_eq!(d.pop("x").unwrap(), Some(7));
+    assert_eq!(d.pop("x").unwrap(), None);
+    assert_eq!(d.popitem().unwrap(), Some(("z".into(), 9)));
+    assert_eq!(d.setdefault("y", &100).unwrap(), 8);
+    assert_eq!(d.setdefault("new", &100).unwrap(), 100);
+
+    assert_eq!(d.incr("counter", 5).unwrap(), 5);
+    assert_eq!(d.incr("counter", -2).unwrap(), 3);
+    assert_eq!(d.get("counter").unwrap(), Some(3));
+
+    assert!(d.compare_and_set("fresh", None, &1).unwrap());
+    assert!(!d.compare_and_set("fresh", None, &2).unwrap());
+    assert!(!d.compare_and_set("fresh", Some(&5), &2).unwrap());
+    assert!(d.compare_and_set("fresh", Some(&1), &2).unwrap());
+    assert_eq!(d.get("fresh").unwrap(), Some(2));
+
+    d.clear().unwrap();
+    assert_eq!(d.len().unwrap(), 0);
+    assert_eq!(d.popitem().unwrap(), None);
+}
+
+#[test]
+fn incr_refuses_non_integers_and_overflow() {
+    let broker = Broker::start();
+    let client = broker.client();
+    let d = client.dict::<String, String>("d").unwrap();
+    d.set("name", &"text".to_string()).unwrap();
+    match d.incr("name", 1) {
+        Err(e) => assert_eq!(e.code(), Some(ErrorCode::WrongType), "{e}"),
+        Ok(n) => panic!("incr on a string gave {n}"),
+    }
+    let n = client.dict::<String, i64>("d").unwrap();
+    n.set("big", &i64::MAX).unwrap();
+    assert!(matches!(n.incr("big", 1), Err(Error::InvalidArgument(_))));
+}
+
+#[test]
+fn keys_compare_by_encoding_so_equal_numbers_are_one_key() {
+    let broker = Broker::start();
+    let client = broker.client();
+    // Written with one integer type, read with another: shortest encodings agree.
+    client
+        .dict::<u8, String>("m")
+        .unwrap()
+        .set(&1, &"one".into())
+        .unwrap();
+    let wide = client.dict::<i64, String>("m").unwrap();
+    assert_eq!(wide.get(&1).unwrap().as_deref(), Some("one"));
+    assert_eq!(wide.len().unwrap(), 1);
+    // The raw bytes are what another language would send for 1.
+    assert_eq!(
+        wide.raw().get(&[0x01]).unwrap(),
+        Some(xproc::encode("one").unwrap())
+    );
+}
