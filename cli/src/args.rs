@@ -50,6 +50,7 @@ pub enum Command {
         /// The queue's name.
         name: String,
         /// The value, as JSON (see VALUES in --help).
+        #[arg(allow_hyphen_values = true)]
         value: String,
         /// Seconds to wait for room in a full queue; 0 = do not wait. Default: wait as long as
         /// it takes.
@@ -98,6 +99,7 @@ pub enum Command {
         #[arg(value_parser = ["a", "b"])]
         end: String,
         /// The message, as JSON.
+        #[arg(allow_hyphen_values = true)]
         value: String,
         /// Seconds to wait for room; 0 = do not wait. Default: as long as it takes.
         #[arg(long, value_name = "SECS", value_parser = parse_secs)]
@@ -126,6 +128,7 @@ pub enum DictCommand {
         /// The dict's name.
         name: String,
         /// The key (JSON, or a bare word for a string).
+        #[arg(allow_hyphen_values = true)]
         key: String,
     },
     /// Set KEY to a JSON value (the dict is created if missing).
@@ -133,8 +136,10 @@ pub enum DictCommand {
         /// The dict's name.
         name: String,
         /// The key (JSON, or a bare word for a string).
+        #[arg(allow_hyphen_values = true)]
         key: String,
         /// The value, as JSON.
+        #[arg(allow_hyphen_values = true)]
         value: String,
     },
     /// Remove KEY.
@@ -142,6 +147,7 @@ pub enum DictCommand {
         /// The dict's name.
         name: String,
         /// The key (JSON, or a bare word for a string).
+        #[arg(allow_hyphen_values = true)]
         key: String,
     },
     /// Print every key, one JSON value per line, in insertion order.
@@ -173,6 +179,16 @@ mod tests {
     #[test]
     fn the_command_line_is_well_formed() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn negative_numbers_are_values_not_flags() {
+        let cli = Cli::try_parse_from(["xproc", "put", "q", "-7", "--timeout", "1"]).unwrap();
+        assert!(matches!(cli.command, Command::Put { ref value, .. } if value == "-7"));
+        let cli = Cli::try_parse_from(["xproc", "dict", "get", "d", "-1"]).unwrap();
+        assert!(
+            matches!(cli.command, Command::Dict(DictCommand::Get { ref key, .. }) if key == "-1")
+        );
     }
 
     #[test]
