@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use xproc_broker::config::{
     Config, DEFAULT_MAX_CLIENTS, DEFAULT_MAX_FRAME, DEFAULT_MAX_OBJECTS, DEFAULT_MEMORY_LIMIT,
+    DEFAULT_OUTPUT_HARD_LIMIT, DEFAULT_OUTPUT_SOFT_LIMIT,
 };
 
 /// The xproc broker: named queues, pipes, dicts, locks and other sync primitives for processes
@@ -29,6 +30,12 @@ struct Args {
     /// Bytes of values held across all objects (K, M, G suffixes allowed).
     #[arg(long, value_name = "BYTES", value_parser = parse_size, default_value_t = DEFAULT_MEMORY_LIMIT)]
     memory_limit: usize,
+    /// Pending replies above which a client is not read until it drains (K, M, G allowed).
+    #[arg(long, value_name = "BYTES", value_parser = parse_size, default_value_t = DEFAULT_OUTPUT_SOFT_LIMIT)]
+    output_soft_limit: usize,
+    /// Pending replies above which a client is disconnected (K, M, G allowed).
+    #[arg(long, value_name = "BYTES", value_parser = parse_size, default_value_t = DEFAULT_OUTPUT_HARD_LIMIT)]
+    output_hard_limit: usize,
     /// Log level or filter (error, warn, info, debug, trace). RUST_LOG wins if set.
     #[arg(long, value_name = "LEVEL", default_value = "info")]
     log_level: String,
@@ -74,6 +81,8 @@ fn main() -> ExitCode {
         max_clients: args.max_clients,
         max_objects: args.max_objects,
         memory_limit: args.memory_limit,
+        output_soft_limit: args.output_soft_limit,
+        output_hard_limit: args.output_hard_limit,
         ..Config::default()
     };
     match xproc_broker::run(config) {

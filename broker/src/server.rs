@@ -266,6 +266,8 @@ impl Server {
         };
         let span = conn.span.clone();
         let _g = span.enter();
+        // Frames left undecoded when reading paused go first.
+        self.process(slot);
         loop {
             let Some(conn) = self.conns.get(slot) else {
                 return;
@@ -280,7 +282,11 @@ impl Server {
             match conn.read() {
                 Ok(Filled::Data { more }) => {
                     self.process(slot);
-                    if !more {
+                    let over = self
+                        .conns
+                        .get(slot)
+                        .is_some_and(|c| c.pending() > self.config.output_soft_limit);
+                    if !more && !over {
                         return;
                     }
                 }
@@ -297,14 +303,20 @@ impl Server {
         }
     }
 
-    /// Handles every whole frame in a connection's input buffer.
+    /// Handles the whole frames in a connection's input buffer, stopping early once its
+    /// output passes the soft limit: a batch of small requests for large values must not
+    /// turn one read into gigabytes of replies.
     fn process(&mut self, slot: usize) {
         let max_frame = self.config.max_frame;
+        let soft = self.config.output_soft_limit;
         let Some(conn) = self.conns.get(slot) else {
             return;
         };
         let mut input = conn.take_input();
         loop {
+            if self.conns.get(slot).is_none_or(|c| c.pending() > soft) {
+                break;
+            }
             match frame::check(input.data(), max_frame) {
                 Err(e) => {
                     tracing::warn!(error = %e, "closing connection: frame too large");
