@@ -61,10 +61,203 @@ pub fn disconnect(b: &mut Broker, key: ConnKey, out: &mut dyn Outbox) {
         let after = obj.bytes();
         b.memory = b.memory - before + after;
         if free {
-            if let Some(obj) = b.objects.remove(&**name) {
-                b.account(obj.bytes(), 0);
-            }
+            b.remove_object(name);
         }
         b.deliver(out);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::dispatch::dispatch;
+    use crate::state::PeerCred;
+    use xproc_protocol::{End, ErrorCode, Kind, OpenOptions, ReplyFields, Request, Wait};
+
+    /// A reply as (connection id, request id, error code, acquired, abandoned_by).
+    type Seen = (u64, u64, Option<ErrorCode>, Option<bool>, Option<u32>);
+
+    /// Records replies.
+    #[derive(Default)]
+    struct Recorder(Vec<Seen>);
+
+    impl Outbox for Recorder {
+        fn send(&mut self, to: ConnKey, r: &ReplyFields<'_>) {
+            self.0
+                .push((to.id, r.id, r.error_code(), r.acquired, r.abandoned_by));
+        }
+    }
+
+    fn broker() -> (Broker, ConnKey, ConnKey) {
+        let mut b = Broker::new(Config::default());
+        let (a, w) = (ConnKey { slot: 0, id: 1 }, ConnKey { slot: 1, id: 2 });
+        b.connect(
+            a,
+            PeerCred {
+                pid: 100,
+                uid: 0,
+                gid: 0,
+            },
+        );
+        b.connect(
+            w,
+            PeerCred {
+                pid: 200,
+                uid: 0,
+                gid: 0,
+            },
+        );
+        (b, a, w)
+    }
+
+    fn open(
+        b: &mut Broker,
+        out: &mut Recorder,
+        c: ConnKey,
+        name: &str,
+        kind: Kind,
+        end: Option<End>,
+    ) {
+        let options = OpenOptions {
+            end,
+            initial: Some(1),
+            parties: Some(2),
+            ..OpenOptions::default()
+        };
+        dispatch(
+            b,
+            out,
+            c,
+            0,
+            Request::Open {
+                name,
+                kind,
+                options,
+            },
+        );
+    }
+
+    #[test]
+    fn disconnect_releases_everything_and_wakes_the_next() {
+        let (mut b, a, w) = broker();
+        let mut out = Recorder::default();
+        for (name, kind) in [
+            ("l", Kind::Lock),
+            ("s", Kind::Semaphore),
+            ("bar", Kind::Barrier),
+        ] {
+            open(&mut b, &mut out, a, name, kind, None);
+        }
+        open(&mut b, &mut out, a, "p", Kind::Pipe, Some(End::A));
+        open(&mut b, &mut out, w, "p", Kind::Pipe, Some(End::B));
+        dispatch(
+            &mut b,
+            &mut out,
+            a,
+            1,
+            Request::LockAcquire {
+                name: "l",
+                wait: Wait::Forever,
+            },
+        );
+        dispatch(
+            &mut b,
+            &mut out,
+            a,
+            2,
+            Request::SemaphoreAcquire {
+                name: "s",
+                wait: Wait::Forever,
+            },
+        );
+        dispatch(
+            &mut b,
+            &mut out,
+            a,
+            3,
+            Request::BarrierWait {
+                name: "bar",
+                wait: Wait::Forever,
+            },
+        );
+        dispatch(
+            &mut b,
+            &mut out,
+            w,
+            4,
+            Request::LockAcquire {
+                name: "l",
+                wait: Wait::Forever,
+            },
+        );
+        dispatch(
+            &mut b,
+            &mut out,
+            w,
+            5,
+            Request::SemaphoreAcquire {
+                name: "s",
+                wait: Wait::Forever,
+            },
+        );
+        dispatch(
+            &mut b,
+            &mut out,
+            w,
+            6,
+            Request::PipeRecv {
+                name: "p",
+                end: End::B,
+                wait: Wait::Forever,
+            },
+        );
+        assert_eq!(b.waiters.len(), 4);
+        out.0.clear();
+
+        disconnect(&mut b, a, &mut out);
+        let mut got = out.0.clone();
+        got.sort_by_key(|r| r.1);
+        assert_eq!(
+            got,
+            vec![
+                (2, 4, None, Some(true), Some(100)),
+                (2, 5, None, Some(true), None),
+                (2, 6, Some(ErrorCode::Closed), None, None),
+            ]
+        );
+        assert!(b.waiters.is_empty());
+        assert!(b.session(a).is_none());
+        // The barrier lost its waiting party: broken.
+        match &b.objects.get("bar").map(|o| &o.body) {
+            Some(Body::Barrier(bar)) => assert!(bar.broken() && bar.n_waiting() == 0),
+            other => panic!("not a barrier: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_pipe_is_freed_when_its_last_holder_goes() {
+        let (mut b, a, w) = broker();
+        let mut out = Recorder::default();
+        open(&mut b, &mut out, a, "p", Kind::Pipe, Some(End::A));
+        open(&mut b, &mut out, w, "p", Kind::Pipe, Some(End::B));
+        dispatch(
+            &mut b,
+            &mut out,
+            a,
+            1,
+            Request::PipeSend {
+                name: "p",
+                end: End::A,
+                value: &[0x01],
+                wait: Wait::Forever,
+            },
+        );
+        assert_eq!(b.memory, 1);
+        disconnect(&mut b, w, &mut out);
+        assert!(b.objects.contains_key("p"), "a still holds end a");
+        assert_eq!(b.memory, 0, "messages to the closed end are dropped");
+        disconnect(&mut b, a, &mut out);
+        assert!(!b.objects.contains_key("p"));
     }
 }

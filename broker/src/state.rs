@@ -384,6 +384,18 @@ impl Broker {
         }
     }
 
+    /// Removes object `name`: its bytes leave the budget and no session keeps it in its
+    /// `touched` set (O(connections); only `delete` and a freed pipe get here). Blocked
+    /// requests are the caller's business.
+    pub fn remove_object(&mut self, name: &str) -> Option<Object> {
+        let obj = self.objects.remove(name)?;
+        self.account(obj.bytes(), 0);
+        for s in self.sessions.iter_mut().flatten() {
+            s.touched.remove(name);
+        }
+        Some(obj)
+    }
+
     /// Refuses a write of `incoming` bytes that would take the broker past its memory budget.
     pub fn check_memory(&self, incoming: usize) -> Result<(), Failure> {
         if self.memory.saturating_add(incoming) > self.config.memory_limit {

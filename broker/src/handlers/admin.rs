@@ -117,7 +117,7 @@ pub fn clients(cx: &mut Ctx) -> Handled {
 
 /// Deletes an object; requests blocked on it are answered `NotFound`.
 pub fn delete(cx: &mut Ctx, name: &str) -> Handled {
-    let deleted = match cx.b.objects.remove(name) {
+    let deleted = match cx.b.remove_object(name) {
         Some(obj) => {
             let mut waiting: Vec<WaiterId> = Vec::new();
             obj.waiters(&mut waiting);
@@ -127,7 +127,6 @@ pub fn delete(cx: &mut Ctx, name: &str) -> Handled {
                     .into_iter()
                     .map(|w| (w, Wake::Fail(ErrorCode::NotFound))),
             );
-            cx.b.account(obj.bytes(), 0);
             true
         }
         None => false,

@@ -134,9 +134,7 @@ pub fn close(cx: &mut Ctx, name: &str, end: End) -> Handled {
     cx.b.memory = cx.b.memory - before + after;
     closed.map_err(|e| failure(name, end, capacity, e))?;
     if free {
-        if let Some(obj) = cx.b.objects.remove(name) {
-            cx.b.account(obj.bytes(), 0);
-        }
+        cx.b.remove_object(name);
     }
     cx.ok();
     Ok(())
