@@ -59,7 +59,9 @@ impl Barrier {
         }
     }
 
-    fn wait_for(&self, timeout: Option<Duration>) -> Result<u64> {
+    /// Waits with an optional timeout: `None` waits as long as it takes, `Some(Duration::ZERO)` does not wait (the form bindings
+    /// map their timeout arguments to).
+    pub fn wait_within(&self, timeout: Option<Duration>) -> Result<u64> {
         let wait = Wait::new(timeout);
         self.client.exchange(
             self.req("barrier.wait", wait.timeout_ms),
@@ -71,12 +73,12 @@ impl Barrier {
     /// Waits for every party; returns this party's index, distinct among the parties released
     /// together (0..parties).
     pub fn wait(&self) -> Result<u64> {
-        self.wait_for(None)
+        self.wait_within(None)
     }
 
     /// Like [`wait`](Self::wait), at most `timeout`; running out breaks the barrier.
     pub fn wait_timeout(&self, timeout: Duration) -> Result<u64> {
-        self.wait_for(Some(timeout))
+        self.wait_within(Some(timeout))
     }
 
     /// Breaks the barrier: current and later waiters get `BrokenBarrier`.

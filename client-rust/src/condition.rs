@@ -37,6 +37,12 @@ impl Condition {
         lock::acquire(&self.client, &self.name, "condition.acquire", None)
     }
 
+    /// Acquires the lock with an optional timeout: `None` waits as long as it takes, `Some(Duration::ZERO)` does not wait (the form bindings
+    /// map their timeout arguments to).
+    pub fn acquire_within(&self, timeout: Option<Duration>) -> Result<Acquisition> {
+        lock::acquire(&self.client, &self.name, "condition.acquire", timeout)
+    }
+
     /// Acquires the lock, waiting at most `timeout`; `acquired` is false if it ran out.
     pub fn acquire_timeout(&self, timeout: Duration) -> Result<Acquisition> {
         lock::acquire(&self.client, &self.name, "condition.acquire", Some(timeout))
@@ -58,7 +64,10 @@ impl Condition {
         ))
     }
 
-    fn wait_for_notify(&self, timeout: Option<Duration>) -> Result<bool> {
+    /// [`wait`](Self::wait) with an optional timeout: `None` waits as long as it takes, `Some(Duration::ZERO)` does not wait (the form bindings
+    /// map their timeout arguments to).
+    /// Returns whether a notify came.
+    pub fn wait_within(&self, timeout: Option<Duration>) -> Result<bool> {
         let wait = Wait::new(timeout);
         let req = RequestFields {
             name: Some(self.name.as_str().into()),
@@ -72,13 +81,13 @@ impl Condition {
 
     /// Releases the lock, waits for a notify, and reacquires the lock before returning.
     pub fn wait(&self) -> Result<()> {
-        self.wait_for_notify(None).map(|_| ())
+        self.wait_within(None).map(|_| ())
     }
 
     /// Like [`wait`](Self::wait), waiting at most `timeout` for the notify; returns whether
     /// one came. The lock is held again either way.
     pub fn wait_timeout(&self, timeout: Duration) -> Result<bool> {
-        self.wait_for_notify(Some(timeout))
+        self.wait_within(Some(timeout))
     }
 
     /// Waits until `predicate` is true, checking it first and after each notify, for at most

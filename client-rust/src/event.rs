@@ -57,7 +57,10 @@ impl Event {
             })
     }
 
-    fn wait_for(&self, timeout: Option<Duration>) -> Result<bool> {
+    /// Waits for the flag with an optional timeout: `None` waits as long as it takes, `Some(Duration::ZERO)` does not wait (the form bindings
+    /// map their timeout arguments to).
+    /// Returns whether the flag is set.
+    pub fn wait_within(&self, timeout: Option<Duration>) -> Result<bool> {
         let wait = Wait::new(timeout);
         self.client.exchange(
             self.req("event.wait", wait.timeout_ms),
@@ -68,7 +71,7 @@ impl Event {
 
     /// Waits until the flag is set.
     pub fn wait(&self) -> Result<()> {
-        match self.wait_for(None)? {
+        match self.wait_within(None)? {
             true => Ok(()),
             false => Err(Error::Protocol(
                 "event.wait without timeout returned set: false".into(),
@@ -78,6 +81,6 @@ impl Event {
 
     /// Waits at most `timeout` for the flag; returns whether it is set.
     pub fn wait_timeout(&self, timeout: Duration) -> Result<bool> {
-        self.wait_for(Some(timeout))
+        self.wait_within(Some(timeout))
     }
 }

@@ -64,7 +64,8 @@
 //! timeouts as `Option<Duration>` (`None` waits as long as it takes, `Some(ZERO)` does not
 //! wait): [`Client::raw_queue`], [`Client::raw_dict`], [`Client::raw_pipe`]. The typed handles
 //! wrap them (`Queue::raw`, `Queue::from_raw`). Sync primitives carry no values and have one
-//! form. [`Client::call`] sends any request (a `RequestFields`) and returns its [`Reply`].
+//! form; their blocking calls also come as `*_within(Option<Duration>)` (`acquire_within`,
+//! `wait_within`) with the same timeout convention. [`Client::call`] sends any request (a `RequestFields`) and returns its [`Reply`].
 //! [`Error::code`] gives the wire error code behind an error.
 //!
 //! # Timeouts
@@ -131,3 +132,25 @@ pub use xproc_protocol as protocol;
 pub use xproc_protocol::{
     ClientInfo, End, ErrorCode, Info, InfoValue, Kind, Limits, ObjectSummary,
 };
+
+#[cfg(test)]
+mod tests {
+    /// The concurrency promise of the crate docs, checked at compile time.
+    #[test]
+    fn handles_are_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<crate::Client>();
+        check::<crate::Queue<std::rc::Rc<u8>>>();
+        check::<crate::RawQueue>();
+        check::<crate::Dict<String, std::cell::Cell<u8>>>();
+        check::<crate::RawDict>();
+        check::<crate::Pipe<u8>>();
+        check::<crate::RawPipe>();
+        check::<crate::Lock>();
+        check::<crate::Semaphore>();
+        check::<crate::Event>();
+        check::<crate::Condition>();
+        check::<crate::Barrier>();
+        check::<crate::Error>();
+    }
+}

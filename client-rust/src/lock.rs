@@ -140,6 +140,12 @@ impl Lock {
         acquire(&self.client, &self.name, "lock.acquire", None)
     }
 
+    /// Acquires with an optional timeout: `None` waits as long as it takes, `Some(Duration::ZERO)` does not wait (the form bindings
+    /// map their timeout arguments to).
+    pub fn acquire_within(&self, timeout: Option<Duration>) -> Result<Acquisition> {
+        acquire(&self.client, &self.name, "lock.acquire", timeout)
+    }
+
     /// Acquires, waiting at most `timeout`; `acquired` is false if it ran out.
     pub fn acquire_timeout(&self, timeout: Duration) -> Result<Acquisition> {
         acquire(&self.client, &self.name, "lock.acquire", Some(timeout))

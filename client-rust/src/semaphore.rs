@@ -54,7 +54,10 @@ impl Semaphore {
         self.initial
     }
 
-    fn acquire_for(&self, timeout: Option<Duration>) -> Result<bool> {
+    /// Takes a permit with an optional timeout: `None` waits as long as it takes, `Some(Duration::ZERO)` does not wait (the form bindings
+    /// map their timeout arguments to).
+    /// Returns whether it got one.
+    pub fn acquire_within(&self, timeout: Option<Duration>) -> Result<bool> {
         let wait = Wait::new(timeout);
         let req = RequestFields {
             name: Some(self.name.as_str().into()),
@@ -68,7 +71,7 @@ impl Semaphore {
 
     /// Takes a permit, waiting as long as it takes.
     pub fn acquire(&self) -> Result<()> {
-        match self.acquire_for(None)? {
+        match self.acquire_within(None)? {
             true => Ok(()),
             false => Err(Error::Protocol(
                 "semaphore.acquire without timeout returned acquired: false".into(),
@@ -78,12 +81,12 @@ impl Semaphore {
 
     /// Takes a permit, waiting at most `timeout`; `false` if it ran out.
     pub fn acquire_timeout(&self, timeout: Duration) -> Result<bool> {
-        self.acquire_for(Some(timeout))
+        self.acquire_within(Some(timeout))
     }
 
     /// Takes a permit if one is free now.
     pub fn try_acquire(&self) -> Result<bool> {
-        self.acquire_for(Some(Duration::ZERO))
+        self.acquire_within(Some(Duration::ZERO))
     }
 
     /// Returns one permit.
