@@ -41,6 +41,10 @@ pub const MAX_REPLY_FRAME: usize = 1 << 30;
 /// Bytes the receive buffer starts with; it grows for larger frames.
 const READ_BUFFER: usize = 64 * 1024;
 
+/// A receive buffer grown beyond this (by a large reply) is shrunk back once it is empty, so
+/// one big snapshot does not pin its size in memory for the connection's life.
+const READ_BUFFER_KEEP: usize = 1 << 20;
+
 /// `send` flags: never raise SIGPIPE when the broker is gone (a C or C# host process would die
 /// of it); the error comes back as EPIPE instead.
 #[cfg(any(target_os = "linux", target_os = "android"))]
@@ -52,6 +56,9 @@ const SEND_FLAGS: libc::c_int = 0;
 pub(crate) struct Conn {
     /// The socket path, for messages.
     path: String,
+    /// The process that connected. A child created by `fork` inherits the socket but must not
+    /// use it: its bytes would interleave with the parent's on the one stream.
+    pid: u32,
     /// Largest request payload the broker accepts (its `max_frame`); 0 until `hello` told us.
     max_request: AtomicUsize,
     /// The write half and its reusable encode buffer.
@@ -116,6 +123,7 @@ impl Conn {
         let read = stream.try_clone()?;
         Ok(Conn {
             path,
+            pid: std::process::id(),
             max_request: AtomicUsize::new(0),
             writer: Mutex::new(Writer {
                 stream,
@@ -189,6 +197,12 @@ impl Conn {
 
     /// Reserves `n` consecutive request ids with empty reply slots; returns the first.
     fn register(&self, n: usize) -> Result<u64> {
+        if std::process::id() != self.pid {
+            return Err(Error::Disconnected(format!(
+                "this client was connected by process {}; after fork, connect again in the child",
+                self.pid
+            )));
+        }
         let mut st = self.lock_state();
         if let Some(why) = &st.dead {
             return Err(Error::Disconnected(why.clone()));
@@ -390,6 +404,9 @@ impl Reader {
                     if self.start == self.end {
                         self.start = 0;
                         self.end = 0;
+                        if self.buf.len() > READ_BUFFER_KEEP {
+                            self.buf = vec![0; READ_BUFFER];
+                        }
                     } else if avail.len() >= HEADER_LEN {
                         // Make sure the announced frame will fit once it has arrived.
                         let len = u32::from_be_bytes([avail[0], avail[1], avail[2], avail[3]]);
@@ -628,5 +645,50 @@ mod tests {
         });
         let r = ReplyFields::decode(&got).unwrap();
         assert_eq!(r.value.map(|v| v.len()), Some(big.len()));
+    }
+
+    #[test]
+    fn the_buffer_shrinks_back_after_a_huge_reply() {
+        let (a, mut peer) = UnixStream::pair().unwrap();
+        let conn = Conn::new(a, "test".into()).unwrap();
+        let big = vec![7u8; 2 * READ_BUFFER_KEEP];
+        thread::scope(|s| {
+            let h = s.spawn(|| conn.round_trip(RequestFields::new(0, "ping"), None));
+            let id = read_requests(&mut peer, 1)[0];
+            let mut out = Vec::new();
+            ReplyFields {
+                value: Some(serde_bytes::Bytes::new(&big)),
+                ..ReplyFields::ok(id)
+            }
+            .encode_into(&mut out);
+            io::Write::write_all(&mut peer, &out).unwrap();
+            h.join().unwrap().unwrap()
+        });
+        let st = conn.lock_state();
+        assert_eq!(st.reader.as_ref().map(|r| r.buf.len()), Some(READ_BUFFER));
+    }
+
+    #[test]
+    fn a_forked_child_cannot_use_the_parents_connection() {
+        let (a, _peer) = UnixStream::pair().unwrap();
+        let conn = Conn::new(a, "test".into()).unwrap();
+        // SAFETY: the child only calls code that takes no lock another thread could hold
+        // (the pid check comes first), then leaves with _exit.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0, "fork failed");
+        if pid == 0 {
+            let ok = matches!(
+                conn.round_trip(RequestFields::new(0, "ping"), None),
+                Err(Error::Disconnected(m)) if m.contains("after fork")
+            );
+            unsafe { libc::_exit(if ok { 0 } else { 1 }) };
+        }
+        let mut status = 0;
+        // SAFETY: waiting for the child we just made.
+        unsafe { libc::waitpid(pid, &mut status, 0) };
+        assert!(
+            libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+            "{status}"
+        );
     }
 }

@@ -91,6 +91,10 @@
 //! If the broker goes away, every waiting thread gets [`Error::Disconnected`], and so does
 //! every later call: connect again.
 //!
+//! **Processes.** A `Client` belongs to the process that connected. A child made by `fork`
+//! (Python's `multiprocessing` on Linux, for one) inherits the socket, but its calls fail with
+//! [`Error::Disconnected`] rather than garble the parent's stream: connect again in the child.
+//!
 //! **Ownership is per connection.** Locks, rlocks, semaphore permits, condition locks and
 //! pipe ends belong to the connection that took them, so threads sharing a `Client` share
 //! them (a plain lock taken by one thread can be released by another; an rlock is reentrant
