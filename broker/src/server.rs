@@ -174,8 +174,11 @@ impl Server {
                     }
                     Token(t) => {
                         let slot = t - FIRST_CONN;
-                        if event.is_readable() || event.is_read_closed() || event.is_error() {
-                            self.on_readable(slot);
+                        // A hang-up may have arrived with the last bytes: no later edge would
+                        // report it, so such an event is read until EOF or WouldBlock.
+                        let hup = event.is_read_closed() || event.is_error();
+                        if event.is_readable() || hup {
+                            self.on_readable(slot, hup);
                         }
                         if event.is_writable() {
                             self.conns.mark_dirty(slot);
@@ -185,7 +188,8 @@ impl Server {
             }
             self.events = events;
             for slot in std::mem::take(&mut self.resume) {
-                self.on_readable(slot);
+                // Paused, it may have missed a hang-up's edge: read until WouldBlock.
+                self.on_readable(slot, true);
             }
             self.broker.expire(Instant::now(), &mut self.conns);
             self.reap();
@@ -259,8 +263,10 @@ impl Server {
     }
 
     /// Reads and handles everything available on a connection, unless its output is above
-    /// the soft limit (then it waits to be resumed).
-    fn on_readable(&mut self, slot: usize) {
+    /// the soft limit (then it waits to be resumed). A short read means the socket is drained
+    /// (any later byte raises a new edge), which saves a `read` per request; with `drain` it
+    /// reads on until `WouldBlock` or EOF instead.
+    fn on_readable(&mut self, slot: usize, drain: bool) {
         let Some(conn) = self.conns.get(slot) else {
             return;
         };
@@ -286,7 +292,7 @@ impl Server {
                         .conns
                         .get(slot)
                         .is_some_and(|c| c.pending() > self.config.output_soft_limit);
-                    if !more && !over {
+                    if !more && !over && !drain {
                         return;
                     }
                 }

@@ -333,3 +333,26 @@ fn sync_ops_check_kinds() {
     c.op("barrier.state", "e").err("TypeMismatch");
     c.op("event.set", "none").err("NotFound");
 }
+
+#[test]
+fn a_hang_up_right_after_the_last_bytes_is_noticed() {
+    // A few bytes that produce no reply, then the FIN, often arrive together: one read sees
+    // both, and no later event reports the hang-up. The broker must still notice it and
+    // abandon the lock, every time.
+    let b = Broker::start();
+    let mut w = b.client();
+    w.open("l", "lock").ok();
+    for _ in 0..20 {
+        let mut c = b.client();
+        assert!(acquire(&mut c, "lock.acquire", "l", None)
+            .ok()
+            .bool("acquired"));
+        c.send_raw(&[0, 0, 0]);
+        c.stream.shutdown(std::net::Shutdown::Both).unwrap();
+        drop(c);
+        let r = acquire(&mut w, "lock.acquire", "l", Some(3_000)).ok();
+        assert!(r.bool("acquired"), "the hang-up was missed");
+        assert_eq!(r.u64("abandoned_by"), std::process::id() as u64);
+        w.op("lock.release", "l").ok();
+    }
+}
