@@ -304,3 +304,37 @@ pub fn reregister(
 pub fn deregister(registry: &Registry, s: &Stream) -> io::Result<()> {
     registry.deregister(&mut SourceFd(&s.as_raw_fd()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn socket_dir_is_created_private_and_loose_modes_are_tightened() {
+        let base = std::env::temp_dir().join(format!("xproc-dir-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        std::fs::create_dir_all(&base).unwrap();
+        let dir = base.join("d");
+        prepare_socket_dir(&dir).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&dir), 0o700);
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        prepare_socket_dir(&dir).unwrap();
+        assert_eq!(mode(&dir), 0o700);
+        let file = base.join("f");
+        std::fs::write(&file, b"").unwrap();
+        assert!(matches!(
+            prepare_socket_dir(&file),
+            Err(TransportError::UnsafeDir { .. })
+        ));
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+
+    #[test]
+    fn too_long_paths_are_refused_before_any_syscall() {
+        let long = PathBuf::from(format!("/tmp/{}", "x".repeat(MAX_SOCKET_PATH)));
+        let err = Listener::bind(&long).unwrap_err();
+        assert!(matches!(err, TransportError::PathTooLong { .. }));
+        assert!(err.to_string().contains("sun_path"), "{err}");
+    }
+}
