@@ -38,6 +38,10 @@ use crate::error::{Error, Result};
 /// corrupt stream and closes the connection (docs/PROTOCOL.md §2).
 pub const MAX_REPLY_FRAME: usize = 1 << 30;
 
+/// Largest request payload this client will encode whatever the broker says: the frame header
+/// holds a 32-bit length, and the rest leaves room for the request's other fields.
+const MAX_REQUEST_FRAME: usize = u32::MAX as usize - 64 * 1024;
+
 /// Bytes the receive buffer starts with; it grows for larger frames.
 const READ_BUFFER: usize = 64 * 1024;
 
@@ -230,6 +234,21 @@ impl Conn {
         w.buf.clear();
         for (id, mut req) in (first..).zip(reqs) {
             req.id = id;
+            // Refuse oversized values before spending time encoding them (and before the frame
+            // encoder, which cannot represent payloads above 4 GiB).
+            let weight = value_bytes(&req);
+            let limit = if max > 0 { max } else { MAX_REQUEST_FRAME };
+            if weight > limit.min(MAX_REQUEST_FRAME) {
+                w.buf.clear();
+                return Err(Error::Limit {
+                    code: ErrorCode::TooLarge,
+                    message: format!(
+                        "{} request carries {weight} bytes of values, more than the broker's \
+                         max_frame ({limit} bytes)",
+                        req.op
+                    ),
+                });
+            }
             let at = w.buf.len();
             req.encode_into(&mut w.buf);
             let len = w.buf.len() - at - HEADER_LEN;
@@ -421,6 +440,22 @@ impl Reader {
             }
         }
     }
+}
+
+/// Bytes of user values (value, key, expected, keys, items) a request carries: a lower bound
+/// on its encoded size.
+fn value_bytes(req: &RequestFields<'_>) -> usize {
+    let one = |b: Option<&serde_bytes::Bytes>| b.map_or(0, |b| b.len());
+    one(req.value)
+        + one(req.key)
+        + one(req.expected)
+        + req.keys.iter().flatten().map(|k| k.len()).sum::<usize>()
+        + req
+            .items
+            .iter()
+            .flatten()
+            .map(|(k, v)| k.len() + v.len())
+            .sum::<usize>()
 }
 
 /// Writes all of `buf`, retrying on EINTR and never raising SIGPIPE.
