@@ -9,8 +9,35 @@
 
 use crate::state::{Body, Broker, ConnKey, Outbox};
 
-/// Cleans up after connection `key`. Its session is removed.
+/// Forgets the blocked requests of connection `key`: nothing they asked for happens (a `get`
+/// takes no item). Called as soon as a connection is marked for closing — so that an item put
+/// later in the same loop turn is not handed to a client that is gone — and again by
+/// [`disconnect`].
+pub fn forget_waiters(b: &mut Broker, key: ConnKey, out: &mut dyn Outbox) {
+    let Some(session) = b.session_mut(key) else {
+        return;
+    };
+    let waits = std::mem::take(&mut session.waits);
+    // A wake caused by one cancel (a broken barrier) may answer another of its requests
+    // first; those records are gone by the time the loop reaches them.
+    for wid in waits {
+        let Some(w) = b.waiters.remove(wid) else {
+            continue;
+        };
+        if let Some(obj) = b.objects.get_mut(&*w.object) {
+            let before = obj.bytes();
+            obj.cancel(wid, &mut b.wakes);
+            let after = obj.bytes();
+            b.memory = b.memory - before + after;
+        }
+        b.deliver(out);
+    }
+}
+
+/// Cleans up after connection `key`: forgets its blocked requests, releases what it holds, and
+/// removes its session.
 pub fn disconnect(b: &mut Broker, key: ConnKey, out: &mut dyn Outbox) {
+    forget_waiters(b, key, out);
     let Some(session) = b
         .sessions
         .get_mut(key.slot)
@@ -19,21 +46,6 @@ pub fn disconnect(b: &mut Broker, key: ConnKey, out: &mut dyn Outbox) {
         return;
     };
     let owner = session.owner();
-
-    // Its blocked requests: nothing they asked for happens (a `get` takes no item). A wake
-    // caused by one cancel may answer another of its requests first; those are gone already.
-    for wid in &session.waits {
-        let Some(w) = b.waiters.remove(*wid) else {
-            continue;
-        };
-        if let Some(obj) = b.objects.get_mut(&*w.object) {
-            let before = obj.bytes();
-            obj.cancel(*wid, &mut b.wakes);
-            let after = obj.bytes();
-            b.memory = b.memory - before + after;
-        }
-        b.deliver(out);
-    }
 
     // What it holds.
     for name in &session.touched {

@@ -150,7 +150,10 @@ impl Server {
     fn serve(&mut self) -> Result<(), Error> {
         self.conns.max_frame = self.config.max_frame;
         loop {
-            let timeout = if !self.to_close.is_empty() || !self.resume.is_empty() {
+            let busy = !self.to_close.is_empty()
+                || !self.resume.is_empty()
+                || !self.conns.dirty.is_empty();
+            let timeout = if busy {
                 Some(Duration::ZERO)
             } else {
                 self.broker
@@ -385,13 +388,19 @@ impl Server {
         dispatch::dispatch(&mut self.broker, &mut self.conns, key, id, req);
     }
 
+    /// Marks a connection for closing at the end of the turn. Its blocked requests are
+    /// forgotten now, so nothing is handed to it in the meantime.
     fn close(&mut self, slot: usize, why: Close) {
-        if let Some(c) = self.conns.get(slot) {
-            if c.closing.is_none() {
-                c.closing = Some(why);
-                self.to_close.push(slot);
-            }
+        let Some(c) = self.conns.get(slot) else {
+            return;
+        };
+        if c.closing.is_some() {
+            return;
         }
+        c.closing = Some(why);
+        let key = c.key;
+        self.to_close.push(slot);
+        cleanup::forget_waiters(&mut self.broker, key, &mut self.conns);
     }
 
     /// Closes the connections marked this turn, each through the one cleanup path.
