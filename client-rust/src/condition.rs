@@ -74,7 +74,11 @@ impl Condition {
             timeout_ms: wait.timeout_ms,
             ..RequestFields::new(0, "condition.wait")
         };
-        self.client.exchange(req, wait.deadline, |r| {
+        // No client-side deadline: after the timeout the broker still reacquires the lock, for
+        // as long as that takes, before it replies (docs/PROTOCOL.md §6.6), as Python's
+        // `Condition.wait` does. Giving up early would leave the lock to be granted to this
+        // connection after the caller was told the wait failed.
+        self.client.exchange(req, None, |r| {
             need(r.notified, "condition.wait", "notified")
         })
     }
@@ -85,7 +89,8 @@ impl Condition {
     }
 
     /// Like [`wait`](Self::wait), waiting at most `timeout` for the notify; returns whether
-    /// one came. The lock is held again either way.
+    /// one came. The lock is held again either way: reacquiring it after the timeout is not
+    /// bounded by `timeout` (as in Python), so this call returns when the lock is back.
     pub fn wait_timeout(&self, timeout: Duration) -> Result<bool> {
         self.wait_within(Some(timeout))
     }

@@ -75,6 +75,8 @@
 //! call: the broker enforces it, and the client waits at most the timeout plus
 //! [`TIMEOUT_GRACE`] for the answer before giving up with [`Error::Timeout`] (a late reply is
 //! then discarded — and with it, if the broker was stuck past the grace, the item it carried).
+//! One exception: a condition's `wait` reacquires the lock after its timeout for as long as
+//! that takes (as in Python), so the client waits for that reply without a bound.
 //!
 //! # Threads
 //!

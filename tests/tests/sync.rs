@@ -2,6 +2,7 @@
 //! xprocd, including holders and waiters killed with SIGKILL.
 
 use std::collections::BTreeSet;
+use std::thread;
 use std::time::Duration;
 
 use serde_json::json;
@@ -227,6 +228,36 @@ fn condition_wait_needs_the_lock_and_reacquires_it() {
         .wait_for(|| Ok(false), Some(Duration::from_millis(20)))
         .unwrap());
     assert!(cond.wait_for(|| Ok(true), None).unwrap());
+    guard.release().unwrap();
+}
+
+#[test]
+fn a_timed_out_condition_wait_returns_only_with_the_lock_back() {
+    let broker = Broker::start();
+    let (a, b) = (broker.client(), broker.client());
+    let ca = a.condition("cv").unwrap();
+    let cb = b.condition("cv").unwrap();
+    let guard = ca.lock().unwrap();
+    thread::scope(|s| {
+        let holder = s.spawn(|| {
+            // Takes the lock when the waiter's wait releases it, and keeps it for longer than
+            // the client's grace, so the waiter's reacquire outlasts its timeout + grace.
+            let g = cb.lock().unwrap();
+            thread::sleep(xproc::TIMEOUT_GRACE + Duration::from_millis(500));
+            g.release().unwrap();
+        });
+        eventually("the other client waits for the lock", || {
+            waiters_on(&a, "condition.acquire cv") == 1
+        });
+        // Not a Timeout error: the wait ends when the lock is back, whatever that took.
+        assert!(!ca.wait_timeout(Duration::from_millis(10)).unwrap());
+        holder.join().unwrap();
+    });
+    assert!(
+        !cb.acquire_timeout(Duration::from_millis(10))
+            .unwrap()
+            .acquired
+    );
     guard.release().unwrap();
 }
 
