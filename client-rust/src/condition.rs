@@ -9,6 +9,16 @@ use crate::codec::Wait;
 use crate::error::Result;
 use crate::lock::{self, Acquisition, Guard};
 
+/// The outcome of [`Condition::wait_within`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Waited {
+    /// Whether a notify came (false: the timeout passed). The lock is held again either way.
+    pub notified: bool,
+    /// Set when the lock's previous owner disconnected while holding it and this wait got it
+    /// back next: that process's pid.
+    pub abandoned_by: Option<u32>,
+}
+
 /// A named condition variable with its own (reentrant) lock, as Python's
 /// `threading.Condition`. `wait` and `notify` need the lock held by this connection
 /// ([`Error::NotOwner`](crate::Error::NotOwner) otherwise).
@@ -64,10 +74,11 @@ impl Condition {
         ))
     }
 
-    /// [`wait`](Self::wait) with an optional timeout: `None` waits as long as it takes, `Some(Duration::ZERO)` does not wait (the form bindings
-    /// map their timeout arguments to).
-    /// Returns whether a notify came.
-    pub fn wait_within(&self, timeout: Option<Duration>) -> Result<bool> {
+    /// [`wait`](Self::wait) with an optional timeout: `None` waits as long as it takes,
+    /// `Some(Duration::ZERO)` does not wait (the form bindings map their timeout arguments to).
+    /// Reports whether a notify came, and `abandoned_by` if the lock's previous owner died
+    /// holding it while this call waited to reacquire it.
+    pub fn wait_within(&self, timeout: Option<Duration>) -> Result<Waited> {
         let wait = Wait::new(timeout);
         let req = RequestFields {
             name: Some(self.name.as_str().into()),
@@ -79,7 +90,10 @@ impl Condition {
         // `Condition.wait` does. Giving up early would leave the lock to be granted to this
         // connection after the caller was told the wait failed.
         self.client.exchange(req, None, |r| {
-            need(r.notified, "condition.wait", "notified")
+            Ok(Waited {
+                notified: need(r.notified, "condition.wait", "notified")?,
+                abandoned_by: r.abandoned_by,
+            })
         })
     }
 
@@ -92,7 +106,7 @@ impl Condition {
     /// one came. The lock is held again either way: reacquiring it after the timeout is not
     /// bounded by `timeout` (as in Python), so this call returns when the lock is back.
     pub fn wait_timeout(&self, timeout: Duration) -> Result<bool> {
-        self.wait_within(Some(timeout))
+        self.wait_within(Some(timeout)).map(|w| w.notified)
     }
 
     /// Waits until `predicate` is true, checking it first and after each notify, for at most

@@ -120,7 +120,7 @@ mod semaphore;
 pub use barrier::{Barrier, BarrierState};
 pub use client::{Client, ConnectOptions, Opened, Reply, Stat, DEFAULT_CONNECT_TIMEOUT};
 pub use codec::{decode, encode, TIMEOUT_GRACE};
-pub use condition::Condition;
+pub use condition::{Condition, Waited};
 pub use conn::MAX_REPLY_FRAME;
 pub use dict::{Dict, RawDict};
 pub use endpoint::{default_socket_path, SOCKET_ENV};
