@@ -42,6 +42,9 @@ pub const MAX_REPLY_FRAME: usize = 1 << 30;
 /// holds a 32-bit length, and the rest leaves room for the request's other fields.
 const MAX_REQUEST_FRAME: usize = u32::MAX as usize - 64 * 1024;
 
+/// How much longer than asked a socket receive timeout may be kept (see `Reader::set_timeout`).
+const TIMEOUT_SLACK: Duration = Duration::from_millis(20);
+
 /// Bytes the receive buffer starts with; it grows for larger frames.
 const READ_BUFFER: usize = 64 * 1024;
 
@@ -369,13 +372,15 @@ impl Reader {
         }
     }
 
-    /// Keeps the socket's receive timeout no longer than `want`, touching it only when needed:
-    /// a shorter timeout than asked just means an extra turn of the wait loop, so it is kept
-    /// unless it is much shorter (which would make a long wait spin).
+    /// Keeps the socket's receive timeout close to `want`, touching it only when needed: a
+    /// shorter timeout than asked just means an extra turn of the wait loop, so it is kept
+    /// unless it is much shorter (which would make a long wait spin); a slightly longer one
+    /// overshoots the caller's deadline by at most [`TIMEOUT_SLACK`], well inside the grace
+    /// the deadline already includes. Repeated timed calls thus cost no `setsockopt` each.
     fn set_timeout(&mut self, want: Option<Duration>) -> io::Result<()> {
         let keep = match (self.timeout, want) {
             (None, None) => true,
-            (Some(cur), Some(want)) => cur <= want && cur >= want / 2,
+            (Some(cur), Some(want)) => cur <= want + TIMEOUT_SLACK && cur >= want / 2,
             _ => false,
         };
         if !keep {
