@@ -93,7 +93,10 @@ impl Input {
 #[derive(Debug, PartialEq, Eq)]
 pub enum Filled {
     /// Bytes arrived; `more` when the read filled the buffer, so the socket may hold more.
-    Data { more: bool },
+    Data {
+        /// The read filled the buffer: the socket may hold more.
+        more: bool,
+    },
     /// Nothing to read now.
     WouldBlock,
     /// The peer closed its end.
@@ -104,7 +107,9 @@ pub enum Filled {
 #[derive(Debug)]
 pub struct Connection {
     stream: Stream,
+    /// Which connection this is.
     pub key: ConnKey,
+    /// The peer's pid, uid and gid.
     pub peer: PeerCred,
     input: Input,
     output: Vec<u8>,
@@ -124,6 +129,7 @@ pub struct Connection {
 }
 
 impl Connection {
+    /// Wraps an accepted, nonblocking stream.
     pub fn new(stream: Stream, key: ConnKey, peer: PeerCred) -> Self {
         let span = tracing::info_span!("conn", id = key.id, pid = peer.pid, uid = peer.uid);
         Connection {
@@ -142,6 +148,7 @@ impl Connection {
         }
     }
 
+    /// The socket, for (de)registering it with the event loop.
     pub fn stream(&self) -> &Stream {
         &self.stream
     }
@@ -173,6 +180,7 @@ impl Connection {
         std::mem::take(&mut self.input)
     }
 
+    /// Gives back the input buffer lent by [`take_input`](Self::take_input).
     pub fn restore_input(&mut self, input: Input) {
         self.input = input;
     }

@@ -23,8 +23,11 @@ use crate::waiters::WaitOp;
 
 /// What a handler works with: the broker, where replies go, and which request it answers.
 pub struct Ctx<'a> {
+    /// The broker state.
     pub b: &'a mut Broker,
+    /// Where replies go.
     pub out: &'a mut dyn Outbox,
+    /// The connection that sent the request.
     pub caller: ConnKey,
     /// The request id, echoed in the reply.
     pub id: u64,
@@ -174,6 +177,7 @@ pub fn mismatch(op: &str, wanted: &str, obj: &Object) -> Failure {
 macro_rules! accessor {
     ($(#[$doc:meta])* $fn:ident, $variant:ident, $ty:ty, $wanted:literal) => {
         $(#[$doc])*
+        /// Checked access to the object's state machine; `TypeMismatch` for another kind.
         pub fn $fn<'o>(obj: &'o mut Object, op: &str) -> Result<&'o mut $ty, Failure> {
             // Checked first: returning the borrow from one arm and using `obj` in the other is
             // a case the borrow checker does not accept yet.

@@ -21,6 +21,8 @@
 //!
 //! The binary (`src/main.rs`) parses flags, sets up logging and calls [`run`].
 
+#![warn(missing_docs)]
+
 pub mod cleanup;
 pub mod config;
 pub mod connection;

@@ -24,7 +24,9 @@ use crate::waiters::{WaitOp, Waiter, WaiterId, Waiters};
 /// broker's lifetime, so a reused slot never receives a reply meant for its previous tenant).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ConnKey {
+    /// Index in the event loop's connection table.
     pub slot: usize,
+    /// Unique for the broker's lifetime; the `conn_id` clients see.
     pub id: u64,
 }
 
@@ -37,11 +39,14 @@ pub trait Outbox {
 /// A request refused with an error reply.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failure {
+    /// The error code sent.
     pub code: ErrorCode,
+    /// The human-readable message sent.
     pub message: String,
 }
 
 impl Failure {
+    /// A failure with this code and message.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Failure {
             code,
@@ -53,19 +58,26 @@ impl Failure {
 /// The peer credentials of a connection, read from the socket.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PeerCred {
+    /// Process id (0 where the OS does not report one).
     pub pid: u32,
+    /// User id.
     pub uid: u32,
+    /// Group id.
     pub gid: u32,
 }
 
 /// What the broker knows of one connection.
 #[derive(Debug)]
 pub struct Session {
+    /// Which connection.
     pub key: ConnKey,
+    /// Its peer credentials.
     pub peer: PeerCred,
     /// From `hello`.
     pub client: String,
+    /// From `hello`.
     pub lang: String,
+    /// The pid the client claimed in `hello` (the peer credentials' pid wins).
     pub hello_pid: u32,
     /// Requests of this connection that are blocked.
     pub waits: BTreeSet<WaiterId>,
@@ -95,22 +107,30 @@ impl Session {
 pub enum Body {
     /// `queue` and `joinable_queue`.
     Queue(Queue),
+    /// A `dict`.
     Dict(Dict),
+    /// A `pipe`.
     Pipe(Pipe),
     /// `lock` and `rlock`.
     Lock(Lock),
     /// `semaphore` and `bounded_semaphore`.
     Semaphore(Semaphore),
+    /// An `event`.
     Event(Event),
+    /// A `condition`.
     Condition(Condition),
+    /// A `barrier`.
     Barrier(Barrier),
 }
 
 /// A named object.
 #[derive(Debug)]
 pub struct Object {
+    /// The object's name (shared with the objects map's key).
     pub name: Rc<str>,
+    /// Its kind.
     pub kind: Kind,
+    /// Its state.
     pub body: Body,
 }
 
@@ -134,10 +154,12 @@ impl Object {
             _ => 0,
         }
     }
+    /// Whether it holds no item (always for sync objects).
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
+    /// Requests blocked on the object.
     pub fn waiter_count(&self) -> usize {
         match &self.body {
             Body::Queue(q) => q.waiter_count(),
@@ -311,10 +333,13 @@ fn lock_info(i: &mut Info, l: &Lock) {
 /// The whole broker state.
 #[derive(Debug)]
 pub struct Broker {
+    /// Limits and settings.
     pub config: Config,
+    /// Every object, by name.
     pub objects: HashMap<Rc<str>, Object>,
     /// Sessions by connection slot.
     pub sessions: Vec<Option<Session>>,
+    /// Every blocked request.
     pub waiters: Waiters,
     /// Bytes of values held across all objects (see [`Object::bytes`]).
     pub memory: usize,
@@ -323,6 +348,7 @@ pub struct Broker {
 }
 
 impl Broker {
+    /// An empty broker.
     pub fn new(config: Config) -> Self {
         Broker {
             config,
@@ -350,6 +376,7 @@ impl Broker {
         });
     }
 
+    /// The session of connection `key`, if it is still there.
     pub fn session(&self, key: ConnKey) -> Option<&Session> {
         self.sessions
             .get(key.slot)
@@ -357,6 +384,7 @@ impl Broker {
             .filter(|s| s.key == key)
     }
 
+    /// The session of connection `key`, mutably.
     pub fn session_mut(&mut self, key: ConnKey) -> Option<&mut Session> {
         self.sessions
             .get_mut(key.slot)

@@ -16,17 +16,29 @@ use crate::state::ConnKey;
 /// The blocking ops, for messages and the `waits` strings of `clients`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WaitOp {
+    /// `queue.put`
     QueuePut,
+    /// `queue.get`
     QueueGet,
+    /// `queue.join`
     QueueJoin,
+    /// `pipe.send`
     PipeSend,
+    /// `pipe.recv`
     PipeRecv,
+    /// `pipe.poll`
     PipePoll,
+    /// `lock.acquire`
     LockAcquire,
+    /// `condition.acquire`
     ConditionAcquire,
+    /// `condition.wait`
     ConditionWait,
+    /// `semaphore.acquire`
     SemaphoreAcquire,
+    /// `event.wait`
     EventWait,
+    /// `barrier.wait`
     BarrierWait,
 }
 
@@ -57,6 +69,7 @@ pub struct Waiter {
     pub conn: ConnKey,
     /// The request id to answer with.
     pub req: u64,
+    /// The blocking op, for messages and `clients`.
     pub op: WaitOp,
     /// The object it waits on.
     pub object: Rc<str>,
@@ -75,6 +88,7 @@ pub struct Waiters {
 }
 
 impl Waiters {
+    /// An empty table.
     pub fn new() -> Self {
         Self::default()
     }
@@ -105,6 +119,7 @@ impl Waiters {
         Some(w)
     }
 
+    /// A waiter's record.
     pub fn get(&self, id: WaiterId) -> Option<&Waiter> {
         self.table.get(&id)
     }
@@ -129,10 +144,12 @@ impl Waiters {
         Some(id)
     }
 
+    /// Blocked requests.
     pub fn len(&self) -> usize {
         self.table.len()
     }
 
+    /// Whether no request is blocked.
     pub fn is_empty(&self) -> bool {
         self.table.is_empty()
     }

@@ -43,6 +43,7 @@ pub fn hello(cx: &mut Ctx, client: &str, lang: &str, pid: u32) -> Handled {
     Ok(())
 }
 
+/// `list`: every object with its kind, length and waiter count, sorted by name.
 pub fn list(cx: &mut Ctx) -> Handled {
     let mut objects: Vec<ObjectSummary> =
         cx.b.objects
@@ -63,6 +64,7 @@ pub fn list(cx: &mut Ctx) -> Handled {
     Ok(())
 }
 
+/// `stat`: an object's kind and its `info` fields (docs/PROTOCOL.md §6.8).
 pub fn stat(cx: &mut Ctx, name: &str) -> Handled {
     let obj = lookup(&mut cx.b.objects, name)?;
     let r = ReplyFields {
@@ -74,6 +76,7 @@ pub fn stat(cx: &mut Ctx, name: &str) -> Handled {
     Ok(())
 }
 
+/// `clients`: every connection with its peer credentials, what it holds and what it waits on.
 pub fn clients(cx: &mut Ctx) -> Handled {
     let b = &*cx.b;
     let clients = b

@@ -29,6 +29,7 @@ fn mutate<T>(
     Ok(t)
 }
 
+/// `dict.get`: the value at `key`, or `KeyNotFound`.
 pub fn get(cx: &mut Ctx, name: &str, key: &[u8]) -> Handled {
     let d = as_dict(lookup(&mut cx.b.objects, name)?, "dict.get")?;
     let v = d.get(key).ok_or_else(|| no_key(name))?;
@@ -40,6 +41,7 @@ pub fn get(cx: &mut Ctx, name: &str, key: &[u8]) -> Handled {
     Ok(())
 }
 
+/// `dict.set`: sets `key` (an existing key keeps its place).
 pub fn set(cx: &mut Ctx, name: &str, key: &[u8], value: &[u8]) -> Handled {
     cx.b.check_memory(key.len() + value.len())?;
     mutate(cx, name, "dict.set", |d| d.set(key, value))?;
@@ -47,12 +49,14 @@ pub fn set(cx: &mut Ctx, name: &str, key: &[u8], value: &[u8]) -> Handled {
     Ok(())
 }
 
+/// `dict.delete`: removes `key`, or `KeyNotFound`.
 pub fn delete(cx: &mut Ctx, name: &str, key: &[u8]) -> Handled {
     mutate(cx, name, "dict.delete", |d| d.remove(key))?.ok_or_else(|| no_key(name))?;
     cx.ok();
     Ok(())
 }
 
+/// `dict.contains`: whether `key` is present.
 pub fn contains(cx: &mut Ctx, name: &str, key: &[u8]) -> Handled {
     let d = as_dict(lookup(&mut cx.b.objects, name)?, "dict.contains")?;
     let r = ReplyFields {
@@ -63,6 +67,7 @@ pub fn contains(cx: &mut Ctx, name: &str, key: &[u8]) -> Handled {
     Ok(())
 }
 
+/// `dict.len`: the number of entries.
 pub fn len(cx: &mut Ctx, name: &str) -> Handled {
     let d = as_dict(lookup(&mut cx.b.objects, name)?, "dict.len")?;
     let r = ReplyFields {
@@ -73,6 +78,7 @@ pub fn len(cx: &mut Ctx, name: &str) -> Handled {
     Ok(())
 }
 
+/// `dict.keys`: every key, in insertion order.
 pub fn keys(cx: &mut Ctx, name: &str) -> Handled {
     let d = as_dict(lookup(&mut cx.b.objects, name)?, "dict.keys")?;
     let r = ReplyFields {
@@ -83,6 +89,7 @@ pub fn keys(cx: &mut Ctx, name: &str) -> Handled {
     Ok(())
 }
 
+/// `dict.values`: every value, in insertion order.
 pub fn values(cx: &mut Ctx, name: &str) -> Handled {
     let d = as_dict(lookup(&mut cx.b.objects, name)?, "dict.values")?;
     let r = ReplyFields {
@@ -93,6 +100,7 @@ pub fn values(cx: &mut Ctx, name: &str) -> Handled {
     Ok(())
 }
 
+/// `dict.items`: every `[key, value]`, in insertion order.
 pub fn items(cx: &mut Ctx, name: &str) -> Handled {
     let d = as_dict(lookup(&mut cx.b.objects, name)?, "dict.items")?;
     let r = ReplyFields {
@@ -107,6 +115,7 @@ pub fn items(cx: &mut Ctx, name: &str) -> Handled {
     Ok(())
 }
 
+/// `dict.update`: sets every pair, or nothing when the memory budget refuses.
 pub fn update(cx: &mut Ctx, name: &str, items: &[(&[u8], &[u8])]) -> Handled {
     // Checked as a whole first, so that a refused update sets nothing.
     let incoming = items.iter().map(|(k, v)| k.len() + v.len()).sum();
@@ -120,6 +129,7 @@ pub fn update(cx: &mut Ctx, name: &str, items: &[(&[u8], &[u8])]) -> Handled {
     Ok(())
 }
 
+/// `dict.get_many`: the values at `keys`, nil for missing ones.
 pub fn get_many(cx: &mut Ctx, name: &str, keys: &[&[u8]]) -> Handled {
     let d = as_dict(lookup(&mut cx.b.objects, name)?, "dict.get_many")?;
     let r = ReplyFields {
@@ -130,6 +140,7 @@ pub fn get_many(cx: &mut Ctx, name: &str, keys: &[&[u8]]) -> Handled {
     Ok(())
 }
 
+/// `dict.pop`: removes `key` and returns its value, or `KeyNotFound`.
 pub fn pop(cx: &mut Ctx, name: &str, key: &[u8]) -> Handled {
     let v = mutate(cx, name, "dict.pop", |d| d.remove(key))?.ok_or_else(|| no_key(name))?;
     let r = ReplyFields {
@@ -140,6 +151,7 @@ pub fn pop(cx: &mut Ctx, name: &str, key: &[u8]) -> Handled {
     Ok(())
 }
 
+/// `dict.popitem`: removes and returns the most recently inserted entry.
 pub fn popitem(cx: &mut Ctx, name: &str) -> Handled {
     let (k, v) = mutate(cx, name, "dict.popitem", Dict::pop_last)?
         .ok_or_else(|| Failure::new(ErrorCode::KeyNotFound, format!("dict '{name}' is empty")))?;
@@ -152,6 +164,7 @@ pub fn popitem(cx: &mut Ctx, name: &str) -> Handled {
     Ok(())
 }
 
+/// `dict.setdefault`: the value at `key`, setting it to `value` first if absent.
 pub fn setdefault(cx: &mut Ctx, name: &str, key: &[u8], value: &[u8]) -> Handled {
     cx.b.check_memory(key.len() + value.len())?;
     let d = as_dict(lookup(&mut cx.b.objects, name)?, "dict.setdefault")?;
@@ -167,12 +180,14 @@ pub fn setdefault(cx: &mut Ctx, name: &str, key: &[u8], value: &[u8]) -> Handled
     Ok(())
 }
 
+/// `dict.clear`: removes every entry.
 pub fn clear(cx: &mut Ctx, name: &str) -> Handled {
     mutate(cx, name, "dict.clear", Dict::clear)?;
     cx.ok();
     Ok(())
 }
 
+/// `dict.incr`: adds `delta` to the integer at `key` (missing counts from 0).
 pub fn incr(cx: &mut Ctx, name: &str, key: &[u8], delta: i64) -> Handled {
     // At most a 9-byte integer is stored.
     cx.b.check_memory(key.len() + 9)?;
@@ -194,6 +209,7 @@ pub fn incr(cx: &mut Ctx, name: &str, key: &[u8], delta: i64) -> Handled {
     Ok(())
 }
 
+/// `dict.compare_and_set`: sets `key` only if its value is `expected` (absent: only if missing).
 pub fn compare_and_set(
     cx: &mut Ctx,
     name: &str,

@@ -44,6 +44,7 @@ fn failure(name: &str, end: End, capacity: u64, e: PipeError) -> Failure {
     }
 }
 
+/// `pipe.send`: from `end` to the other end's inbox; blocks while that inbox is full.
 pub fn send(cx: &mut Ctx, name: &str, end: End, value: &[u8], wait: Wait) -> Handled {
     cx.b.check_memory(value.len())?;
     let owner = cx.b.owner(cx.caller);
@@ -70,6 +71,7 @@ pub fn send(cx: &mut Ctx, name: &str, end: End, value: &[u8], wait: Wait) -> Han
     Ok(())
 }
 
+/// `pipe.recv`: the oldest message in `end`'s inbox; blocks while it is empty.
 pub fn recv(cx: &mut Ctx, name: &str, end: End, wait: Wait) -> Handled {
     let owner = cx.b.owner(cx.caller);
     let wid = cx.b.waiters.next_id();
@@ -96,6 +98,7 @@ pub fn recv(cx: &mut Ctx, name: &str, end: End, wait: Wait) -> Handled {
     Ok(())
 }
 
+/// `pipe.poll`: whether `end` has a message (or is at end of file); may wait for one.
 pub fn poll(cx: &mut Ctx, name: &str, end: End, wait: Wait) -> Handled {
     let owner = cx.b.owner(cx.caller);
     let wid = cx.b.waiters.next_id();

@@ -7,6 +7,7 @@ use crate::objects::queue::{Get, Join, Put, TooManyTaskDone};
 use crate::state::Failure;
 use crate::waiters::WaitOp;
 
+/// `queue.put`: appends a value; blocks while the queue is full.
 pub fn put(cx: &mut Ctx, name: &str, value: &[u8], wait: Wait) -> Handled {
     cx.b.check_memory(value.len())?;
     let wid = cx.b.waiters.next_id();
@@ -36,6 +37,7 @@ pub fn put(cx: &mut Ctx, name: &str, value: &[u8], wait: Wait) -> Handled {
     Ok(())
 }
 
+/// `queue.get`: takes the oldest item; blocks while the queue is empty.
 pub fn get(cx: &mut Ctx, name: &str, wait: Wait) -> Handled {
     let wid = cx.b.waiters.next_id();
     let obj = lookup(&mut cx.b.objects, name)?;
@@ -66,6 +68,7 @@ pub fn get(cx: &mut Ctx, name: &str, wait: Wait) -> Handled {
     Ok(())
 }
 
+/// `queue.qsize`: length, maxsize and unfinished-task count.
 pub fn qsize(cx: &mut Ctx, name: &str) -> Handled {
     let q = as_queue(lookup(&mut cx.b.objects, name)?, "queue.qsize")?;
     let r = ReplyFields {
@@ -78,6 +81,7 @@ pub fn qsize(cx: &mut Ctx, name: &str) -> Handled {
     Ok(())
 }
 
+/// `queue.task_done`: marks one task done (joinable queues).
 pub fn task_done(cx: &mut Ctx, name: &str) -> Handled {
     let q = as_joinable(lookup(&mut cx.b.objects, name)?, "queue.task_done")?;
     q.task_done(&mut cx.b.wakes).map_err(|TooManyTaskDone| {
@@ -90,6 +94,7 @@ pub fn task_done(cx: &mut Ctx, name: &str) -> Handled {
     Ok(())
 }
 
+/// `queue.join`: waits until every task is done (joinable queues).
 pub fn join(cx: &mut Ctx, name: &str, wait: Wait) -> Handled {
     let wid = cx.b.waiters.next_id();
     let obj = lookup(&mut cx.b.objects, name)?;

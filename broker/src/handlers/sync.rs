@@ -59,12 +59,14 @@ fn acquire_with(
     Ok(())
 }
 
+/// `lock.acquire` (lock and rlock).
 pub fn lock_acquire(cx: &mut Ctx, name: &str, wait: Wait) -> Handled {
     acquire_with(cx, name, wait, WaitOp::LockAcquire, |obj, owner, w| {
         Ok(as_lock(obj, "lock.acquire")?.acquire(owner, w))
     })
 }
 
+/// `lock.release`: `NotOwner` unless the caller holds it.
 pub fn lock_release(cx: &mut Ctx, name: &str) -> Handled {
     let owner = cx.b.owner(cx.caller);
     let obj = lookup(&mut cx.b.objects, name)?;
@@ -77,12 +79,14 @@ pub fn lock_release(cx: &mut Ctx, name: &str) -> Handled {
     Ok(())
 }
 
+/// `condition.acquire`: the condition's (reentrant) lock.
 pub fn condition_acquire(cx: &mut Ctx, name: &str, wait: Wait) -> Handled {
     acquire_with(cx, name, wait, WaitOp::ConditionAcquire, |obj, owner, w| {
         Ok(as_condition(obj, "condition.acquire")?.acquire(owner, w))
     })
 }
 
+/// `condition.release`.
 pub fn condition_release(cx: &mut Ctx, name: &str) -> Handled {
     let owner = cx.b.owner(cx.caller);
     let c = as_condition(lookup(&mut cx.b.objects, name)?, "condition.release")?;
@@ -110,6 +114,7 @@ pub fn condition_wait(cx: &mut Ctx, name: &str, wait: Wait) -> Handled {
     Ok(())
 }
 
+/// `condition.notify` and `condition.notify_all` (`n` = `u64::MAX`).
 pub fn condition_notify(cx: &mut Ctx, name: &str, n: u64, op: &str) -> Handled {
     let owner = cx.b.owner(cx.caller);
     let c = as_condition(lookup(&mut cx.b.objects, name)?, op)?;
@@ -124,6 +129,7 @@ pub fn condition_notify(cx: &mut Ctx, name: &str, n: u64, op: &str) -> Handled {
     Ok(())
 }
 
+/// `semaphore.acquire` (both kinds).
 pub fn semaphore_acquire(cx: &mut Ctx, name: &str, wait: Wait) -> Handled {
     let owner = cx.b.owner(cx.caller);
     let wid = cx.b.waiters.next_id();
@@ -140,6 +146,7 @@ pub fn semaphore_acquire(cx: &mut Ctx, name: &str, wait: Wait) -> Handled {
     Ok(())
 }
 
+/// `semaphore.release`: `InvalidArgument` above `initial` for a bounded one.
 pub fn semaphore_release(cx: &mut Ctx, name: &str, n: u64) -> Handled {
     let owner = cx.b.owner(cx.caller);
     let obj = lookup(&mut cx.b.objects, name)?;
@@ -158,18 +165,21 @@ pub fn semaphore_release(cx: &mut Ctx, name: &str, n: u64) -> Handled {
     Ok(())
 }
 
+/// `event.set`: wakes every waiter.
 pub fn event_set(cx: &mut Ctx, name: &str) -> Handled {
     as_event(lookup(&mut cx.b.objects, name)?, "event.set")?.set(&mut cx.b.wakes);
     cx.ok();
     Ok(())
 }
 
+/// `event.clear`.
 pub fn event_clear(cx: &mut Ctx, name: &str) -> Handled {
     as_event(lookup(&mut cx.b.objects, name)?, "event.clear")?.clear();
     cx.ok();
     Ok(())
 }
 
+/// `event.is_set`.
 pub fn event_is_set(cx: &mut Ctx, name: &str) -> Handled {
     let set = as_event(lookup(&mut cx.b.objects, name)?, "event.is_set")?.is_set();
     cx.reply(&ReplyFields {
@@ -179,6 +189,7 @@ pub fn event_is_set(cx: &mut Ctx, name: &str) -> Handled {
     Ok(())
 }
 
+/// `event.wait`: answers at once if set, else waits.
 pub fn event_wait(cx: &mut Ctx, name: &str, wait: Wait) -> Handled {
     let wid = cx.b.waiters.next_id();
     let obj = lookup(&mut cx.b.objects, name)?;
@@ -202,6 +213,7 @@ fn broken(name: &str) -> Failure {
     )
 }
 
+/// `barrier.wait`: an index once `parties` have arrived; `BrokenBarrier` otherwise.
 pub fn barrier_wait(cx: &mut Ctx, name: &str, wait: Wait) -> Handled {
     let wid = cx.b.waiters.next_id();
     let obj = lookup(&mut cx.b.objects, name)?;
@@ -220,18 +232,21 @@ pub fn barrier_wait(cx: &mut Ctx, name: &str, wait: Wait) -> Handled {
     Ok(())
 }
 
+/// `barrier.abort`: breaks the barrier.
 pub fn barrier_abort(cx: &mut Ctx, name: &str) -> Handled {
     as_barrier(lookup(&mut cx.b.objects, name)?, "barrier.abort")?.abort(&mut cx.b.wakes);
     cx.ok();
     Ok(())
 }
 
+/// `barrier.reset`: breaks current waits and makes the barrier usable again.
 pub fn barrier_reset(cx: &mut Ctx, name: &str) -> Handled {
     as_barrier(lookup(&mut cx.b.objects, name)?, "barrier.reset")?.reset(&mut cx.b.wakes);
     cx.ok();
     Ok(())
 }
 
+/// `barrier.state`: parties, waiters and whether it is broken.
 pub fn barrier_state(cx: &mut Ctx, name: &str) -> Handled {
     let b = as_barrier(lookup(&mut cx.b.objects, name)?, "barrier.state")?;
     let r = ReplyFields {

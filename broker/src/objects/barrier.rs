@@ -23,6 +23,7 @@ pub struct Barrier {
 pub enum BarrierWait {
     /// The caller was the last party: its index (the others are in the wakes).
     Index(u64),
+    /// Waiting for the other parties.
     Blocked,
     /// The barrier is (or just got) broken.
     Broken,
@@ -38,15 +39,19 @@ impl Barrier {
         }
     }
 
+    /// Parties the barrier waits for.
     pub fn parties(&self) -> u64 {
         self.parties
     }
+    /// Parties waiting now.
     pub fn n_waiting(&self) -> u64 {
         self.waiting.len() as u64
     }
+    /// Whether the barrier is broken (until `reset`).
     pub fn broken(&self) -> bool {
         self.broken
     }
+    /// Every blocked wait, for `delete`.
     pub fn waiters(&self, out: &mut Vec<WaiterId>) {
         out.extend(self.waiting.keys().copied());
     }

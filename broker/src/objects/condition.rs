@@ -26,6 +26,7 @@ impl Default for Condition {
 }
 
 impl Condition {
+    /// A condition with a free lock and no waits.
     pub fn new() -> Self {
         Condition {
             lock: Lock::new(true),
@@ -41,18 +42,22 @@ impl Condition {
     pub fn parked(&self) -> usize {
         self.waiting.len()
     }
+    /// Requests blocked here: parked waits plus the lock's FIFO.
     pub fn waiter_count(&self) -> usize {
         self.waiting.len() + self.lock.waiter_count()
     }
+    /// Every blocked request, for `delete`.
     pub fn waiters(&self, out: &mut Vec<WaiterId>) {
         out.extend(self.waiting.keys().copied());
         self.lock.waiters(out);
     }
 
+    /// Acquires the condition's lock (reentrant).
     pub fn acquire(&mut self, owner: Owner, wait: Option<WaiterId>) -> Acquire {
         self.lock.acquire(owner, wait)
     }
 
+    /// Releases one level of the lock.
     pub fn release(&mut self, owner: Owner, wakes: &mut Wakes) -> Result<(), NotOwner> {
         self.lock.release(owner, wakes)
     }
@@ -101,6 +106,7 @@ impl Condition {
         }
     }
 
+    /// Forgets a blocked request. Returns whether it was waiting here.
     pub fn cancel(&mut self, w: WaiterId) -> bool {
         self.waiting.remove(&w).is_some() || self.lock.cancel(w)
     }

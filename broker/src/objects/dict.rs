@@ -38,23 +38,29 @@ pub enum IncrError {
 }
 
 impl Dict {
+    /// An empty dict.
     pub fn new() -> Self {
         Self::default()
     }
+    /// Entries.
     pub fn len(&self) -> usize {
         self.map.len()
     }
+    /// Whether there are no entries.
     pub fn is_empty(&self) -> bool {
         self.map.is_empty()
     }
+    /// Bytes of keys and values held.
     pub fn bytes(&self) -> usize {
         self.bytes
     }
 
+    /// The value at `key`.
     pub fn get(&self, key: &[u8]) -> Option<&[u8]> {
         self.map.get(key).map(|e| &*e.value)
     }
 
+    /// Whether `key` is present.
     pub fn contains(&self, key: &[u8]) -> bool {
         self.map.contains_key(key)
     }
@@ -104,6 +110,7 @@ impl Dict {
         self.map.get(key).map_or(&[][..], |e| &e.value)
     }
 
+    /// Removes every entry.
     pub fn clear(&mut self) {
         self.map.clear();
         self.order.clear();

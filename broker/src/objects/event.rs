@@ -16,19 +16,24 @@ pub struct Event {
 pub enum EventWait {
     /// Answered now: whether the flag is set.
     Now(bool),
+    /// Not set; waits under the given waiter id.
     Blocked,
 }
 
 impl Event {
+    /// An event that is not set.
     pub fn new() -> Self {
         Self::default()
     }
+    /// Whether the flag is set.
     pub fn is_set(&self) -> bool {
         self.set
     }
+    /// Requests waiting for the flag.
     pub fn waiter_count(&self) -> usize {
         self.waiters.len()
     }
+    /// Every blocked wait, for `delete`.
     pub fn waiters(&self, out: &mut Vec<WaiterId>) {
         out.extend(self.waiters.iter().copied());
     }
@@ -43,10 +48,12 @@ impl Event {
         );
     }
 
+    /// Clears the flag.
     pub fn clear(&mut self) {
         self.set = false;
     }
 
+    /// Answers at once when set (or when `wait` is `None`), else waits under `wait`.
     pub fn wait(&mut self, wait: Option<WaiterId>) -> EventWait {
         match (self.set, wait) {
             (true, _) => EventWait::Now(true),
@@ -58,10 +65,12 @@ impl Event {
         }
     }
 
+    /// Forgets a blocked wait. Returns whether it was waiting here.
     pub fn cancel(&mut self, w: WaiterId) -> bool {
         self.waiters.remove(&w)
     }
 
+    /// A wait's timeout passed: it is answered `set: false`.
     pub fn timeout(&mut self, w: WaiterId, wakes: &mut Wakes) {
         if self.cancel(w) {
             wakes.push((w, Wake::Set(false)));

@@ -34,11 +34,14 @@ struct Acquirer {
 /// What `acquire` did.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Acquire {
+    /// The caller holds it now.
     Acquired {
+        /// The pid of a previous owner that disconnected while holding it (reported once).
         abandoned_by: Option<u32>,
     },
     /// Held by another and the caller would not wait.
     WouldBlock,
+    /// Held by another; waits under the given waiter id.
     Blocked,
 }
 
@@ -58,21 +61,27 @@ impl Lock {
         }
     }
 
+    /// Who holds it.
     pub fn holder(&self) -> Option<Owner> {
         self.holder
     }
+    /// Times the holder acquired it without releasing (0 when free).
     pub fn depth(&self) -> u64 {
         self.depth
     }
+    /// The pid the next acquirer will be told abandoned the lock.
     pub fn abandoned_by(&self) -> Option<u32> {
         self.abandoned_by
     }
+    /// Requests waiting for the lock.
     pub fn waiter_count(&self) -> usize {
         self.waiters.len()
     }
+    /// Every blocked request, for `delete`.
     pub fn waiters(&self, out: &mut Vec<WaiterId>) {
         out.extend(self.waiters.keys().copied());
     }
+    /// Whether connection `conn` holds it.
     pub fn holds(&self, conn: u64) -> bool {
         self.holder.is_some_and(|h| h.conn == conn)
     }

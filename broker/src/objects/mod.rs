@@ -42,12 +42,16 @@ pub enum Wake {
     Value(Box<[u8]>),
     /// The outcome of an acquire (lock, condition, semaphore).
     Acquired {
+        /// Whether the acquire succeeded (false: its timeout passed).
         acquired: bool,
+        /// Set when the lock's previous owner disconnected while holding it: that owner's pid.
         abandoned_by: Option<u32>,
     },
     /// The outcome of `condition.wait`, sent once the lock is held again.
     Notified {
+        /// Whether a notify woke it (false: its timeout passed).
         notified: bool,
+        /// As for `Acquired`.
         abandoned_by: Option<u32>,
     },
     /// The outcome of `event.wait`.

@@ -42,7 +42,10 @@ struct PipeEnd {
 #[derive(Debug, PartialEq, Eq)]
 pub enum PipeError {
     /// The caller does not hold the end; `holder` is the pid of whoever does.
-    NotOwner { holder: Option<u32> },
+    NotOwner {
+        /// The pid of the connection holding the end, if any.
+        holder: Option<u32>,
+    },
     /// A one-way pipe: this end cannot do that.
     WrongDirection,
     /// The pipe is finished (for a receive: and nothing is left).
@@ -52,15 +55,22 @@ pub enum PipeError {
     /// Nothing to receive and the caller would not wait.
     Empty,
     /// The end is held by another connection (its pid).
-    Busy { pid: u32 },
+    Busy {
+        /// The pid of the connection holding the end.
+        pid: u32,
+    },
 }
 
 /// What a successful pipe op did.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Flow {
+    /// Sent, or closed.
     Done,
+    /// A received message.
     Value(Box<[u8]>),
+    /// The answer to a poll.
     Ready(bool),
+    /// Waits under the given waiter id.
     Blocked,
 }
 
@@ -83,18 +93,23 @@ impl Pipe {
         }
     }
 
+    /// Whether both ends may send (false: `a` sends, `b` receives).
     pub fn duplex(&self) -> bool {
         self.duplex
     }
+    /// Most messages in one inbox.
     pub fn capacity(&self) -> u64 {
         self.capacity
     }
+    /// Whether an end was closed.
     pub fn finished(&self) -> bool {
         self.finished
     }
+    /// Bytes of messages held (inboxes and blocked sends).
     pub fn bytes(&self) -> usize {
         self.bytes
     }
+    /// Who holds `end`.
     pub fn holder(&self, end: End) -> Option<Owner> {
         self.ends[ix(end)].holder
     }
@@ -106,15 +121,18 @@ impl Pipe {
     pub fn len(&self) -> usize {
         self.ends.iter().map(|e| e.inbox.len()).sum()
     }
+    /// Whether both inboxes are empty.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+    /// Requests blocked on the pipe.
     pub fn waiter_count(&self) -> usize {
         self.ends
             .iter()
             .map(|e| e.receivers.len() + e.pollers.len() + e.senders.len())
             .sum()
     }
+    /// Every blocked request, for `delete`.
     pub fn waiters(&self, out: &mut Vec<WaiterId>) {
         for e in &self.ends {
             out.extend(e.receivers.iter().copied());

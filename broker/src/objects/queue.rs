@@ -39,6 +39,7 @@ pub enum Put {
 /// What `get` did.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Get {
+    /// The oldest item.
     Value(Box<[u8]>),
     /// Empty and the caller would not wait.
     Empty,
@@ -49,9 +50,11 @@ pub enum Get {
 /// What `join` did.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Join {
+    /// Every task is done.
     Done,
     /// Tasks are unfinished and the caller would not wait.
     WouldBlock,
+    /// Tasks are unfinished; waits under the given waiter id.
     Blocked,
 }
 
@@ -74,27 +77,35 @@ impl Queue {
         }
     }
 
+    /// Items in the queue.
     pub fn len(&self) -> usize {
         self.items.len()
     }
+    /// Whether the queue holds no item.
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()
     }
+    /// Most items held; 0 = unbounded.
     pub fn maxsize(&self) -> u64 {
         self.maxsize
     }
+    /// Items put and not yet marked done (joinable queues).
     pub fn unfinished(&self) -> u64 {
         self.unfinished
     }
+    /// Bytes of values held, blocked puts included.
     pub fn bytes(&self) -> usize {
         self.bytes
     }
+    /// Blocked gets.
     pub fn getters(&self) -> usize {
         self.getters.len()
     }
+    /// Blocked puts.
     pub fn putters(&self) -> usize {
         self.putters.len()
     }
+    /// Blocked joins.
     pub fn joiners(&self) -> usize {
         self.joiners.len()
     }

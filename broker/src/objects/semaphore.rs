@@ -27,19 +27,25 @@ pub struct Semaphore {
 /// What `acquire` did.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Acquire {
+    /// A permit was taken.
     Acquired,
+    /// No permit and the caller would not wait.
     WouldBlock,
+    /// No permit; waits under the given waiter id.
     Blocked,
 }
 
 /// A bounded semaphore would go above its initial value (or the count would overflow).
 #[derive(Debug, PartialEq, Eq)]
 pub struct OverRelease {
+    /// The value before the release.
     pub value: u64,
+    /// The value the semaphore was created with.
     pub initial: u64,
 }
 
 impl Semaphore {
+    /// A semaphore with `initial` permits; `bounded` refuses releases above it.
     pub fn new(initial: u64, bounded: bool) -> Self {
         Semaphore {
             value: initial,
@@ -50,18 +56,23 @@ impl Semaphore {
         }
     }
 
+    /// Permits available.
     pub fn value(&self) -> u64 {
         self.value
     }
+    /// The value it was created with.
     pub fn initial(&self) -> u64 {
         self.initial
     }
+    /// Whether releases above `initial` are refused.
     pub fn bounded(&self) -> bool {
         self.bounded
     }
+    /// Requests waiting for a permit.
     pub fn waiter_count(&self) -> usize {
         self.waiters.len()
     }
+    /// Every blocked acquire, for `delete`.
     pub fn waiters(&self, out: &mut Vec<WaiterId>) {
         out.extend(self.waiters.keys().copied());
     }
@@ -81,6 +92,7 @@ impl Semaphore {
         self.holders.entry(owner.conn).or_insert((owner, 0)).1 += 1;
     }
 
+    /// Takes a permit, or waits under `wait` (fails at once when `wait` is `None`).
     pub fn acquire(&mut self, owner: Owner, wait: Option<WaiterId>) -> Acquire {
         // A positive value means nobody waits: releases serve waiters first.
         if self.value > 0 {
@@ -147,10 +159,12 @@ impl Semaphore {
         held
     }
 
+    /// Forgets a blocked acquire. Returns whether it was waiting here.
     pub fn cancel(&mut self, w: WaiterId) -> bool {
         self.waiters.remove(&w).is_some()
     }
 
+    /// An acquire's timeout passed: it is answered `acquired: false`.
     pub fn timeout(&mut self, w: WaiterId, wakes: &mut Wakes) {
         if self.cancel(w) {
             wakes.push((

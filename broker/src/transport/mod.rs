@@ -21,31 +21,56 @@ pub use windows::*;
 /// Why the broker could not set up its endpoint.
 #[derive(Debug, thiserror::Error)]
 pub enum TransportError {
+    /// A broker answers at the socket path already.
     #[error("another xprocd is already listening at {}", .path.display())]
-    AlreadyRunning { path: PathBuf },
+    AlreadyRunning {
+        /// The socket path.
+        path: PathBuf,
+    },
+    /// The path does not fit in `sun_path`.
     #[error(
         "socket path {} is {len} bytes; the limit (sun_path) is {max} bytes: choose a shorter --socket",
         .path.display()
     )]
     PathTooLong {
+        /// The socket path.
         path: PathBuf,
+        /// Its length in bytes.
         len: usize,
+        /// The longest path the OS accepts.
         max: usize,
     },
+    /// Something other than a socket is at the path; it is never replaced.
     #[error("{} exists and is not a socket; refusing to replace it", .path.display())]
-    NotASocket { path: PathBuf },
+    NotASocket {
+        /// The socket path.
+        path: PathBuf,
+    },
+    /// The default socket directory is not ours or not a directory.
     #[error("refusing to use socket directory {}: {reason}", .path.display())]
-    UnsafeDir { path: PathBuf, reason: String },
+    UnsafeDir {
+        /// The directory.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A filesystem or socket call on `path` failed.
     #[error("{what} {}: {source}", .path.display())]
     Io {
+        /// What the broker was doing.
         what: &'static str,
+        /// The path involved.
         path: PathBuf,
+        /// The OS error.
         #[source]
         source: io::Error,
     },
+    /// Setting up something other than the socket (signal handlers) failed.
     #[error("{what}: {source}")]
     Setup {
+        /// What the broker was doing.
         what: &'static str,
+        /// The OS error.
         #[source]
         source: io::Error,
     },

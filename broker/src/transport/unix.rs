@@ -99,6 +99,7 @@ impl Listener {
         })
     }
 
+    /// The socket path.
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -120,10 +121,12 @@ impl Listener {
         }
     }
 
+    /// Registers the listening fd with the event loop (readable).
     pub fn register(&self, registry: &Registry, token: Token) -> io::Result<()> {
         registry.register(&mut SourceFd(&self.raw_fd()), token, Interest::READABLE)
     }
 
+    /// Removes the listening fd from the event loop.
     pub fn deregister(&self, registry: &Registry) -> io::Result<()> {
         registry.deregister(&mut SourceFd(&self.raw_fd()))
     }
@@ -283,6 +286,7 @@ pub fn peer_cred(stream: &Stream) -> io::Result<PeerCred> {
     Ok(PeerCred { pid: 0, uid, gid })
 }
 
+/// Registers a connection's fd with the event loop.
 pub fn register(
     registry: &Registry,
     s: &Stream,
@@ -292,6 +296,7 @@ pub fn register(
     registry.register(&mut SourceFd(&s.as_raw_fd()), token, interest)
 }
 
+/// Changes the readiness a connection is registered for.
 pub fn reregister(
     registry: &Registry,
     s: &Stream,
@@ -301,6 +306,7 @@ pub fn reregister(
     registry.reregister(&mut SourceFd(&s.as_raw_fd()), token, interest)
 }
 
+/// Removes a connection's fd from the event loop (before it is closed).
 pub fn deregister(registry: &Registry, s: &Stream) -> io::Result<()> {
     registry.deregister(&mut SourceFd(&s.as_raw_fd()))
 }

@@ -42,6 +42,7 @@ impl io::Write for Stream {
 pub struct Listener(());
 
 impl Listener {
+    /// Would listen at `path`; unsupported for now.
     pub fn bind(path: &Path) -> Result<Self, TransportError> {
         Err(TransportError::Io {
             what: "cannot listen at",
@@ -49,18 +50,23 @@ impl Listener {
             source: unsupported(),
         })
     }
+    /// The endpoint name.
     pub fn path(&self) -> &Path {
         Path::new("")
     }
+    /// Would accept one connection.
     pub fn accept(&self) -> io::Result<Option<Stream>> {
         Err(unsupported())
     }
+    /// Would register with the event loop.
     pub fn register(&self, _: &Registry, _: Token) -> io::Result<()> {
         Err(unsupported())
     }
+    /// Would deregister from the event loop.
     pub fn deregister(&self, _: &Registry) -> io::Result<()> {
         Err(unsupported())
     }
+    /// Named pipes leave no file behind.
     pub fn remove_socket_file(&self) {}
 }
 
@@ -69,35 +75,43 @@ impl Listener {
 pub struct ShutdownSignal(());
 
 impl ShutdownSignal {
+    /// Would install console control handlers.
     pub fn install(_: &Registry, _: Token) -> Result<Self, TransportError> {
         Err(TransportError::Setup {
             what: "cannot install shutdown handlers",
             source: unsupported(),
         })
     }
+    /// Would empty the notification channel.
     pub fn drain(&mut self) {}
 }
 
+/// The default pipe name.
 pub fn default_socket_path() -> Result<PathBuf, TransportError> {
     Ok(PathBuf::from(r"\\.\pipe\xproc"))
 }
 
+/// Named pipes need no directory.
 pub fn prepare_socket_dir(_: &Path) -> Result<(), TransportError> {
     Ok(())
 }
 
+/// Would read the client's process id (`GetNamedPipeClientProcessId`).
 pub fn peer_cred(_: &Stream) -> io::Result<PeerCred> {
     Err(unsupported())
 }
 
+/// Would register a connection with the event loop.
 pub fn register(_: &Registry, _: &Stream, _: Token, _: Interest) -> io::Result<()> {
     Err(unsupported())
 }
 
+/// Would change a connection's registration.
 pub fn reregister(_: &Registry, _: &Stream, _: Token, _: Interest) -> io::Result<()> {
     Err(unsupported())
 }
 
+/// Would deregister a connection.
 pub fn deregister(_: &Registry, _: &Stream) -> io::Result<()> {
     Err(unsupported())
 }
