@@ -8,10 +8,19 @@ use xproc_protocol::{Bytes, ErrorCode, Limits, ReplyFields, RequestFields};
 fn hex(frame: &[u8]) -> String {
     // Header, then the payload in rows of 16 bytes, as shown in the spec.
     let (header, payload) = frame.split_at(4);
-    let mut out = header.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" ");
+    let mut out = header
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(" ");
     for row in payload.chunks(16) {
         out.push('\n');
-        out.push_str(&row.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" "));
+        out.push_str(
+            &row.iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<Vec<_>>()
+                .join(" "),
+        );
     }
     out
 }
@@ -58,22 +67,41 @@ fn examples() -> Vec<(&'static str, Vec<u8>)> {
         .encode_into(out)
     });
     frame("open reply", &|out| {
-        ReplyFields { kind: Some("queue"), created: Some(true), maxsize: Some(100), ..ReplyFields::ok(1) }
-            .encode_into(out)
+        ReplyFields {
+            kind: Some("queue"),
+            created: Some(true),
+            maxsize: Some(100),
+            ..ReplyFields::ok(1)
+        }
+        .encode_into(out)
     });
     // The user value {"n": 7} encodes as 81 a1 6e 07.
     let value = [0x81, 0xa1, b'n', 0x07];
     frame("queue.put request", &|out| {
-        RequestFields { name: Some("tasks".into()), value: Some(Bytes::new(&value)), ..RequestFields::new(2, "queue.put") }
-            .encode_into(out)
+        RequestFields {
+            name: Some("tasks".into()),
+            value: Some(Bytes::new(&value)),
+            ..RequestFields::new(2, "queue.put")
+        }
+        .encode_into(out)
     });
-    frame("queue.put reply", &|out| ReplyFields::ok(2).encode_into(out));
+    frame("queue.put reply", &|out| {
+        ReplyFields::ok(2).encode_into(out)
+    });
     frame("queue.get request", &|out| {
-        RequestFields { name: Some("tasks".into()), timeout_ms: Some(5000), ..RequestFields::new(3, "queue.get") }
-            .encode_into(out)
+        RequestFields {
+            name: Some("tasks".into()),
+            timeout_ms: Some(5000),
+            ..RequestFields::new(3, "queue.get")
+        }
+        .encode_into(out)
     });
     frame("queue.get reply", &|out| {
-        ReplyFields { value: Some(Bytes::new(&value)), ..ReplyFields::ok(3) }.encode_into(out)
+        ReplyFields {
+            value: Some(Bytes::new(&value)),
+            ..ReplyFields::ok(3)
+        }
+        .encode_into(out)
     });
     frame("error reply", &|out| {
         ReplyFields::err(4, ErrorCode::Empty, "queue 'tasks' is empty").encode_into(out)
@@ -93,5 +121,8 @@ fn protocol_md_shows_these_bytes() {
             missing.push(title);
         }
     }
-    assert!(missing.is_empty(), "docs/PROTOCOL.md §9 is out of date for: {missing:?}; rerun with --nocapture and paste");
+    assert!(
+        missing.is_empty(),
+        "docs/PROTOCOL.md §9 is out of date for: {missing:?}; rerun with --nocapture and paste"
+    );
 }
