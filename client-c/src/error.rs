@@ -1,0 +1,126 @@
+//! This crate's error type, its mapping to `xproc_status_e`, and the thread-local last error
+//! message behind `xproc_last_error()` (the libgit2 `git_error_last` pattern).
+
+use std::cell::RefCell;
+use std::ffi::{c_char, CString};
+
+use xproc_client::ErrorCode;
+
+use crate::status::xproc_status_e::{self, *};
+
+/// `Result` with [`Error`].
+pub(crate) type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything an entry point can fail with: the Rust client's errors, plus argument checks
+/// made before anything is sent.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum Error {
+    /// An error from the Rust client (or the broker, through it).
+    #[error(transparent)]
+    Client(#[from] xproc_client::Error),
+    /// A required pointer argument was NULL; names the argument.
+    #[error("argument '{0}' is NULL")]
+    Null(&'static str),
+    /// An argument that is not NULL but not acceptable either.
+    #[error("{0}")]
+    InvalidArgument(String),
+    /// A value of the wrong type for the call.
+    #[error("{0}")]
+    WrongType(String),
+    /// An index or number out of range.
+    #[error("{0}")]
+    OutOfRange(String),
+    /// Bytes that are not one well-formed MessagePack value.
+    #[error("invalid MessagePack value: {0}")]
+    InvalidValue(String),
+    /// This pipe end was closed by `xproc_pipe_close`.
+    #[error("this pipe end was closed by xproc_pipe_close")]
+    EndClosed,
+}
+
+impl Error {
+    /// The status this error is reported as.
+    pub(crate) fn status(&self) -> xproc_status_e {
+        use xproc_client::Error as E;
+        match self {
+            Error::Null(_) => XPROC_NULL_ARGUMENT,
+            Error::InvalidArgument(_) => XPROC_INVALID_ARGUMENT,
+            Error::WrongType(_) => XPROC_WRONG_TYPE,
+            Error::OutOfRange(_) => XPROC_OUT_OF_RANGE,
+            Error::InvalidValue(_) => XPROC_INVALID_VALUE,
+            Error::EndClosed => XPROC_CLOSED,
+            Error::Client(e) => match e {
+                E::NoBroker { .. } => XPROC_NO_BROKER,
+                E::Timeout => XPROC_TIMEOUT,
+                E::Empty => XPROC_EMPTY,
+                E::Full => XPROC_FULL,
+                E::TypeMismatch(_) => XPROC_TYPE_MISMATCH,
+                E::Closed(_) => XPROC_CLOSED,
+                E::Disconnected(_) => XPROC_DISCONNECTED,
+                E::Limit { .. } => XPROC_LIMIT,
+                E::KeyNotFound(_) => XPROC_KEY_NOT_FOUND,
+                E::NotOwner(_) => XPROC_NOT_OWNER,
+                E::Busy(_) => XPROC_BUSY,
+                E::BrokenBarrier(_) => XPROC_BROKEN_BARRIER,
+                E::InvalidArgument(_) => XPROC_INVALID_ARGUMENT,
+                E::ShuttingDown(_) => XPROC_SHUTTING_DOWN,
+                E::Encode(_) | E::Decode { .. } => XPROC_INVALID_VALUE,
+                E::Protocol(_) => XPROC_PROTOCOL_ERROR,
+                E::Broker { code, .. } => match ErrorCode::parse(code) {
+                    Some(ErrorCode::NotFound) => XPROC_NOT_FOUND,
+                    Some(ErrorCode::OptionMismatch) => XPROC_OPTION_MISMATCH,
+                    Some(ErrorCode::InvalidName) => XPROC_INVALID_NAME,
+                    Some(ErrorCode::InvalidValue) => XPROC_INVALID_VALUE,
+                    Some(ErrorCode::WrongType) => XPROC_WRONG_TYPE,
+                    _ => XPROC_BROKER_ERROR,
+                },
+                // A client error this version of libxproc does not know yet.
+                _ => XPROC_BROKER_ERROR,
+            },
+        }
+    }
+}
+
+thread_local! {
+    /// The message of the last failed call on this thread; empty after a success.
+    static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
+}
+
+/// Records `message` as this thread's last error. Interior NULs (which a C string cannot
+/// hold) are replaced so the message is never lost.
+pub(crate) fn set_last_error(message: &str) {
+    let c = CString::new(message.replace('\0', "\\0")).unwrap_or_default();
+    LAST_ERROR.with(|slot| *slot.borrow_mut() = c);
+}
+
+/// Clears this thread's last error; called as every status-returning entry point starts.
+pub(crate) fn clear_last_error() {
+    LAST_ERROR.with(|slot| {
+        let mut slot = slot.borrow_mut();
+        if !slot.as_bytes().is_empty() {
+            *slot = CString::default();
+        }
+    });
+}
+
+/// The message explaining the last failed call made on this thread, e.g. `"no broker at
+/// /tmp/x.sock: No such file or directory (os error 2)"`; an empty string if that call
+/// succeeded (every call returning an `xproc_status_e` sets or clears it).
+///
+/// Returns a NUL-terminated string owned by libxproc: never NULL, not to be freed, valid until
+/// the next libxproc call on the same thread (copy it to keep it). Thread-safe: each thread
+/// has its own.
+#[no_mangle]
+pub extern "C" fn xproc_last_error() -> *const c_char {
+    // A thread-local being destroyed (a call from a TLS destructor) gives a static "".
+    LAST_ERROR
+        .try_with(|slot| slot.borrow().as_ptr())
+        .unwrap_or(c"".as_ptr())
+}
+
+/// The version of libxproc, e.g. `"0.1.0"`: a static NUL-terminated string, never NULL, never
+/// to be freed. Thread-safe.
+#[no_mangle]
+pub extern "C" fn xproc_version() -> *const c_char {
+    concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+}

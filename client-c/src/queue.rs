@@ -1,0 +1,277 @@
+//! `xproc_queue_t`: queues and joinable queues, over the Rust client's `RawQueue`. Each value
+//! operation comes as `_raw` (MessagePack bytes, what bindings use) and with `xproc_value_t`.
+
+use std::ffi::c_char;
+
+use xproc_client::{Kind, QueueOptions, RawQueue};
+
+use crate::client::{client, xproc_client_t};
+use crate::error::Result;
+use crate::handle::{self, BytesOut, Opaque};
+use crate::panic::ffi;
+use crate::status::xproc_status_e;
+use crate::value::{value_ref, ValueOut};
+use crate::xproc_value_t;
+
+/// A queue or joinable queue handle (opaque). Open with `xproc_queue_open` or
+/// `xproc_joinable_queue_open`, free with `xproc_queue_free`. Freeing the handle leaves the
+/// shared queue and its items in the broker. Thread-safe; keeps its client alive.
+pub struct xproc_queue_t {
+    _private: [u8; 0],
+}
+
+// SAFETY: the magic is unique among libxproc's handle types.
+unsafe impl Opaque for xproc_queue_t {
+    type Body = RawQueue;
+    const MAGIC: u64 = 0x7870_726f_6371_7565;
+    const NAME: &'static str = "xproc_queue_t";
+}
+
+/// A queue's counters, from `xproc_queue_size`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct xproc_queue_size_t {
+    /// Items in the queue now (exact).
+    pub len: u64,
+    /// The queue's bound; 0 = unbounded.
+    pub maxsize: u64,
+    /// Items put and not yet marked done (joinable queues; always 0 on a plain queue).
+    pub unfinished: u64,
+}
+
+unsafe fn queue<'a>(p: *const xproc_queue_t) -> Result<&'a RawQueue> {
+    // SAFETY: forwarded.
+    unsafe { handle::body(p, "queue") }
+}
+
+unsafe fn open(
+    c: *const xproc_client_t,
+    name: *const c_char,
+    name_len: usize,
+    maxsize: i64,
+    kind: Kind,
+    out: *mut *mut xproc_queue_t,
+) -> xproc_status_e {
+    ffi(|| {
+        // SAFETY: the caller's pointers, checked by the helpers.
+        let out = unsafe { handle::out(out, std::ptr::null_mut(), "out")? };
+        let name = unsafe { handle::string(name, name_len, "name")? };
+        let c = unsafe { client(c)? };
+        let options = QueueOptions {
+            maxsize: u64::try_from(maxsize).ok(),
+        };
+        *out = handle::into_handle(RawQueue::open(c, name, kind, options)?);
+        Ok(())
+    })
+}
+
+/// Opens the queue `name` (`name_len` bytes of UTF-8), creating it if the name is free.
+///
+/// `maxsize`: the most items it holds when created (0 = unbounded); negative = not given
+/// (creates an unbounded queue; accepts an existing queue's bound). Reopening with a different
+/// explicit `maxsize` is `XPROC_OPTION_MISMATCH`.
+///
+/// On success `*out` is a new handle owned by the caller (free with `xproc_queue_free`); on
+/// failure NULL. Errors: `XPROC_TYPE_MISMATCH` (the name holds another kind, including a
+/// joinable queue), `XPROC_OPTION_MISMATCH`, `XPROC_INVALID_NAME`, `XPROC_LIMIT` (too many
+/// objects), `XPROC_DISCONNECTED`, `XPROC_NULL_ARGUMENT`. Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn xproc_queue_open(
+    client: *const xproc_client_t,
+    name: *const c_char,
+    name_len: usize,
+    maxsize: i64,
+    out: *mut *mut xproc_queue_t,
+) -> xproc_status_e {
+    // SAFETY: forwarded.
+    unsafe { open(client, name, name_len, maxsize, Kind::Queue, out) }
+}
+
+/// Opens or creates the joinable queue `name`: a queue with `xproc_queue_task_done` and
+/// `xproc_queue_join`. Arguments, results and errors as `xproc_queue_open`.
+#[no_mangle]
+pub unsafe extern "C" fn xproc_joinable_queue_open(
+    client: *const xproc_client_t,
+    name: *const c_char,
+    name_len: usize,
+    maxsize: i64,
+    out: *mut *mut xproc_queue_t,
+) -> xproc_status_e {
+    // SAFETY: forwarded.
+    unsafe { open(client, name, name_len, maxsize, Kind::JoinableQueue, out) }
+}
+
+/// Frees a queue handle (the shared queue stays in the broker). NULL is a no-op. No other
+/// thread may be using this handle.
+#[no_mangle]
+pub unsafe extern "C" fn xproc_queue_free(queue: *mut xproc_queue_t) {
+    crate::panic::ffi_or((), || {
+        // SAFETY: checked by `free`.
+        unsafe { handle::free(queue) }
+    })
+}
+
+/// Puts one MessagePack value (`len` bytes at `data`, exactly one well-formed value),
+/// waiting for room up to `timeout_ms` (negative: as long as it takes; 0: not at all).
+///
+/// Errors: `XPROC_FULL` (timeout 0 and full), `XPROC_TIMEOUT`, `XPROC_INVALID_VALUE`,
+/// `XPROC_LIMIT` (value above `max_frame`, or the broker's memory budget), `XPROC_NOT_FOUND`
+/// (deleted), `XPROC_DISCONNECTED`, `XPROC_NULL_ARGUMENT`. Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn xproc_queue_put_raw(
+    queue: *const xproc_queue_t,
+    data: *const u8,
+    len: usize,
+    timeout_ms: i64,
+) -> xproc_status_e {
+    ffi(|| {
+        // SAFETY: the caller's pointers, checked by the helpers.
+        let data = unsafe { handle::bytes(data, len, "data")? };
+        unsafe { self::queue(queue)? }.put(data, handle::timeout(timeout_ms))?;
+        Ok(())
+    })
+}
+
+/// Takes the oldest value, waiting for one up to `timeout_ms` (negative: as long as it takes;
+/// 0: not at all). On success `*out`/`*out_len` hold its MessagePack bytes, owned by the
+/// caller (free with `xproc_bytes_free`); on failure NULL/0.
+///
+/// Errors: `XPROC_EMPTY` (timeout 0 and empty), `XPROC_TIMEOUT`, `XPROC_NOT_FOUND`,
+/// `XPROC_DISCONNECTED`, `XPROC_NULL_ARGUMENT`. Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn xproc_queue_get_raw(
+    queue: *const xproc_queue_t,
+    timeout_ms: i64,
+    out: *mut *mut u8,
+    out_len: *mut usize,
+) -> xproc_status_e {
+    ffi(|| {
+        // SAFETY: the caller's pointers, checked by the helpers.
+        let out = unsafe { BytesOut::new(out, out_len, "out", "out_len")? };
+        let q = unsafe { self::queue(queue)? };
+        out.set(q.get(handle::timeout(timeout_ms))?);
+        Ok(())
+    })
+}
+
+/// Puts `count` MessagePack values, pipelined (far cheaper than one round trip each): value
+/// `i` is `lens[i]` bytes at `values[i]`. Each put waits for room as long as it takes. Values
+/// are put in order.
+///
+/// `*done` (optional: may be NULL) receives how many were put. On the first failure the call
+/// stops and returns it; puts already sent in the same batch may have succeeded beyond
+/// `*done`. Errors: as `xproc_queue_put_raw`. Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn xproc_queue_put_many_raw(
+    queue: *const xproc_queue_t,
+    values: *const *const u8,
+    lens: *const usize,
+    count: usize,
+    done: *mut usize,
+) -> xproc_status_e {
+    ffi(|| {
+        // SAFETY: the caller's pointers, checked by the helpers.
+        let done = unsafe { handle::opt_out(done, 0) };
+        let values = unsafe { handle::byte_arrays(values, lens, count, "values", "lens")? };
+        let n = unsafe { self::queue(queue)? }.put_many(values)?;
+        if let Some(d) = done {
+            *d = n;
+        }
+        Ok(())
+    })
+}
+
+/// Puts `value` (borrowed, not consumed), encoded as MessagePack, waiting for room up to
+/// `timeout_ms`. Results and errors as `xproc_queue_put_raw`.
+#[no_mangle]
+pub unsafe extern "C" fn xproc_queue_put(
+    queue: *const xproc_queue_t,
+    value: *const xproc_value_t,
+    timeout_ms: i64,
+) -> xproc_status_e {
+    ffi(|| {
+        // SAFETY: the caller's pointers, checked by the helpers.
+        let bytes = unsafe { value_ref(value, "value")? }.encode()?;
+        unsafe { self::queue(queue)? }.put(&bytes, handle::timeout(timeout_ms))?;
+        Ok(())
+    })
+}
+
+/// Takes the oldest value, waiting up to `timeout_ms`, decoded into `*out` (owned by the
+/// caller: free with `xproc_value_free`; NULL on failure). Errors as `xproc_queue_get_raw`.
+#[no_mangle]
+pub unsafe extern "C" fn xproc_queue_get(
+    queue: *const xproc_queue_t,
+    timeout_ms: i64,
+    out: *mut *mut xproc_value_t,
+) -> xproc_status_e {
+    ffi(|| {
+        // SAFETY: the caller's pointers, checked by the helpers.
+        let out = unsafe { ValueOut::new(out, "out")? };
+        let q = unsafe { self::queue(queue)? };
+        out.set_decoded(&q.get(handle::timeout(timeout_ms))?)
+    })
+}
+
+/// The number of items in the queue now (exact), into `*out`. Errors: `XPROC_NOT_FOUND`,
+/// `XPROC_DISCONNECTED`, `XPROC_NULL_ARGUMENT`. Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn xproc_queue_qsize(
+    queue: *const xproc_queue_t,
+    out: *mut u64,
+) -> xproc_status_e {
+    ffi(|| {
+        // SAFETY: the caller's pointers, checked by the helpers.
+        let out = unsafe { handle::out(out, 0, "out")? };
+        *out = unsafe { self::queue(queue)? }.qsize()?.len;
+        Ok(())
+    })
+}
+
+/// The queue's length, bound and unfinished count, read together, into `*out` (empty:
+/// `len == 0`; full: `maxsize > 0 && len >= maxsize`). Errors as `xproc_queue_qsize`.
+#[no_mangle]
+pub unsafe extern "C" fn xproc_queue_size(
+    queue: *const xproc_queue_t,
+    out: *mut xproc_queue_size_t,
+) -> xproc_status_e {
+    ffi(|| {
+        // SAFETY: the caller's pointers, checked by the helpers.
+        let out = unsafe { handle::out(out, xproc_queue_size_t::default(), "out")? };
+        let s = unsafe { self::queue(queue)? }.qsize()?;
+        *out = xproc_queue_size_t {
+            len: s.len,
+            maxsize: s.maxsize,
+            unfinished: s.unfinished,
+        };
+        Ok(())
+    })
+}
+
+/// Marks one item done (joinable queues). Errors: `XPROC_INVALID_ARGUMENT` (more calls than
+/// items put), `XPROC_TYPE_MISMATCH` (a plain queue), `XPROC_DISCONNECTED`,
+/// `XPROC_NULL_ARGUMENT`. Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn xproc_queue_task_done(queue: *const xproc_queue_t) -> xproc_status_e {
+    ffi(|| {
+        // SAFETY: checked by the helper.
+        unsafe { self::queue(queue)? }.task_done()?;
+        Ok(())
+    })
+}
+
+/// Waits until every item put has been marked done (joinable queues), up to `timeout_ms`
+/// (negative: as long as it takes). Errors: `XPROC_TIMEOUT`, `XPROC_TYPE_MISMATCH` (a plain
+/// queue), `XPROC_DISCONNECTED`, `XPROC_NULL_ARGUMENT`. Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn xproc_queue_join(
+    queue: *const xproc_queue_t,
+    timeout_ms: i64,
+) -> xproc_status_e {
+    ffi(|| {
+        // SAFETY: checked by the helper.
+        let q = unsafe { self::queue(queue)? };
+        q.join(handle::timeout(timeout_ms))?;
+        Ok(())
+    })
+}
