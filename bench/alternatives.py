@@ -14,6 +14,10 @@ p99_us, note. `run.py` calls it; it never asserts on speed.
 
 One op = one request/response: one put or one get, one set or one get, one round trip for
 the pipes. Everything is driven from this (the main) process over one connection.
+
+--server-cpus / --client-cpus (e.g. "0" and "1") pin the helper process that plays the server
+(the Manager process, the Pipe's echoing child) and this process, as run.py pins xprocd and
+redis-server and their clients.
 """
 import argparse
 import json
@@ -30,12 +34,15 @@ def payload(size):
     return bytes(ord("a") + (i % 26) for i in range(size))
 
 
-def measure(scenario, args, call, note=None):
+def measure(scenario, args, call, note=None, after_warmup=None):
     """Run call(i) for args.warmup untimed then up to args.iters timed calls or args.secs
-    seconds; return the result dict. Warm-up is rounded to even so put/get parity holds."""
+    seconds; return the result dict. Warm-up is rounded to even so put/get parity holds.
+    after_warmup() runs between the two (pinning threads that the warm-up created)."""
     warmup = args.warmup + args.warmup % 2
     for i in range(warmup):
         call(i)
+    if after_warmup:
+        after_warmup()
     samples = []
     clock = time.perf_counter_ns
     start = prev = clock()
@@ -61,8 +68,38 @@ def measure(scenario, args, call, note=None):
             "p50_us": pct(0.5), "p99_us": pct(0.99), "note": note}
 
 
+def parse_cpus(text):
+    return {int(c) for c in text.split(",")} if text else None
+
+
+def pin(args, server_pid):
+    """Pin every thread of the server-role process, and this (client) process, as the
+    placement says. The Manager serves each connection on a thread of its own, created when
+    a proxy first connects, so this runs again after the warm-up."""
+    server, client = parse_cpus(args.server_cpus), parse_cpus(args.client_cpus)
+    if server is not None and server_pid is not None:
+        try:
+            tids = os.listdir(f"/proc/{server_pid}/task")
+        except OSError:
+            tids = [str(server_pid)]
+        for tid in tids:
+            try:
+                os.sched_setaffinity(int(tid), server)
+            except OSError:
+                pass  # a thread that just ended
+    if client is not None:
+        os.sched_setaffinity(0, client)
+
+
+def manager_pid(m):
+    # SyncManager keeps its server process in _process (CPython 3.8+); without it, no pinning.
+    proc = getattr(m, "_process", None)
+    return proc.pid if proc is not None else None
+
+
 def manager_queue(args):
     with mp.Manager() as m:
+        pin(args, manager_pid(m))
         q = m.Queue()
         v = payload(args.size)
 
@@ -71,11 +108,13 @@ def manager_queue(args):
                 q.put(v)
             elif q.get() != v:
                 raise RuntimeError("Manager queue returned another value")
-        return measure("mp_manager_queue", args, call, "Manager().Queue() put/get, pickled bytes")
+        return measure("mp_manager_queue", args, call, "Manager().Queue() put/get, pickled bytes",
+                       after_warmup=lambda: pin(args, manager_pid(m)))
 
 
 def manager_dict(args):
     with mp.Manager() as m:
+        pin(args, manager_pid(m))
         d = m.dict()
         v = payload(args.size)
         keys = [f"key:{k:06}" for k in range(KEYS)]
@@ -86,7 +125,8 @@ def manager_dict(args):
                 d[k] = v
             elif d[k] != v:
                 raise RuntimeError("Manager dict returned another value")
-        return measure("mp_manager_dict", args, call, "Manager().dict() set/get, 1000 keys")
+        return measure("mp_manager_dict", args, call, "Manager().dict() set/get, 1000 keys",
+                       after_warmup=lambda: pin(args, manager_pid(m)))
 
 
 def _pipe_echo(conn, raw):
@@ -106,6 +146,7 @@ def mp_pipe(args, raw):
     a, b = mp.Pipe()
     child = mp.Process(target=_pipe_echo, args=(b, raw), daemon=True)
     child.start()
+    pin(args, child.pid)
     v = payload(args.size)
     try:
         if raw:
@@ -206,6 +247,8 @@ def main():
     p.add_argument("--secs", type=float, default=5.0)
     p.add_argument("--warmup", type=int, default=1_000)
     p.add_argument("--size", type=int, default=64)
+    p.add_argument("--server-cpus", help="CPUs for the server-role helper process, e.g. 0")
+    p.add_argument("--client-cpus", help="CPUs for this (client) process, e.g. 1")
     args = p.parse_args()
     print(json.dumps(SCENARIOS[args.scenario](args)), flush=True)
 

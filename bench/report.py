@@ -1,16 +1,16 @@
 """Turns the per-repeat results of bench/run.py into latest.json, latest.md and latest.png.
 
-Statistics: for each row, the median of the per-repeat ops/s and the spread (min..max, and
-±half that range as a percentage of the median). Ratios are median / median; because the
-scenarios run interleaved, each repeat also gives a paired ratio, and the min..max of those
-shows how stable the ratio is. Nothing here judges a number beyond "meets / misses target".
+Statistics: for each row and CPU placement, the median of the per-repeat ops/s and the spread
+(min..max, and ±half that range as a percentage of the median). Ratios are median / median;
+because the scenarios run interleaved, each repeat also gives a paired ratio, and the min..max
+of those shows how stable the ratio is. Nothing here judges a number beyond "meets / misses
+target".
 """
 import json
 import os
 import statistics
 
-COLORS = {"xproc": "#1f77b4", "xproc (Python)": "#4fa3e0", "raw UDS": "#7f7f7f",
-          "Redis": "#d62728", "redis-py": "#ff9896", "multiprocessing": "#2ca02c"}
+COLORS = {"same": "#1f77b4", "split": "#ff7f0e", "free": "#7f7f7f"}
 
 
 def _row_meta(key, scenarios):
@@ -20,7 +20,7 @@ def _row_meta(key, scenarios):
             return system, label, unit
     if key.startswith("redisbench_"):
         return "Redis", f"redis-benchmark -c 1 -P 1 -d 64, {key.split('_', 1)[1].upper()}", "command"
-    if key.startswith("py_") or key.startswith("py"):
+    if key.startswith("py"):
         return "xproc (Python)", f"Python binding: {key}", "op"
     return "?", key, "op"
 
@@ -34,68 +34,91 @@ def _stats(values):
             "spread_pct": 100.0 * (max(vals) - min(vals)) / 2 / med if med else None}
 
 
-def _find_py(rows, kind):
-    """The Python binding's row for 'queue' or 'dict', by name."""
-    for key in rows:
-        if (key.startswith("py_") or key.startswith("py")) and kind in key and rows[key]["stats"]:
-            return key
-    return None
+def _is_py_binding_row(key):
+    # Python binding rows are "py_*" (run.py prefixes them); "python" is the scenario itself.
+    return key.startswith("py") and not key.startswith("python")
 
 
-def build(args, scenarios, ratios, results, errors, memory, facts, busy_seen, elapsed):
-    rows = {}
+def _cell(results, errors, key, parent):
+    per_rep = results.get(key, [])
+    ops = [r["ops_per_s"] if r else None for r in per_rep]
+    p50 = [r.get("p50_us") for r in per_rep if r and r.get("p50_us") is not None]
+    notes = [r.get("note") for r in per_rep if r and r.get("note")]
+    st = _stats(ops)
+    return {"stats": st, "ops_per_s_per_repeat": ops,
+            "p50_us_median": statistics.median(p50) if p50 else None,
+            "note": notes[0] if notes else None,
+            "failed_repeats": sum(1 for r in per_rep if r is None),
+            "not_run": None if st else (errors.get(key) or errors.get(parent) or "no result")}
+
+
+def _ratio(rows_by_key, pl, num, den, target):
+    if num.startswith("py:"):
+        nk = next((k for k, r in rows_by_key.items() if _is_py_binding_row(k) and num[3:] in k
+                   and r["by_placement"][pl]["stats"]), None)
+    else:
+        nk = num
+    n_cell = rows_by_key[nk]["by_placement"][pl] if nk in rows_by_key else None
+    d_cell = rows_by_key[den]["by_placement"][pl] if den in rows_by_key else None
+    out = {"numerator": nk, "ratio": None, "paired_min": None, "paired_max": None}
+    if not n_cell or not n_cell["stats"] or not d_cell or not d_cell["stats"]:
+        missing = []
+        if not n_cell or not n_cell["stats"]:
+            if num.startswith("py:"):
+                why = (rows_by_key.get("python", {}).get("by_placement", {}).get(pl, {})
+                       .get("not_run") or "the binding reported no such row")
+                missing.append(f"Python binding {num[3:]} row: {why}")
+            else:
+                missing.append(f"{num}: {n_cell['not_run'] if n_cell else 'no such row'}")
+        if not d_cell or not d_cell["stats"]:
+            missing.append(f"{den}: {d_cell['not_run'] if d_cell else 'no such row'}")
+        out["verdict"] = "not run: " + "; ".join(missing)
+        return out
+    out["ratio"] = n_cell["stats"]["median"] / d_cell["stats"]["median"]
+    paired = [a / b for a, b in zip(n_cell["ops_per_s_per_repeat"], d_cell["ops_per_s_per_repeat"])
+              if a and b]
+    if paired:
+        out["paired_min"], out["paired_max"] = min(paired), max(paired)
+    if target is None:
+        out["verdict"] = "context"
+    else:
+        out["verdict"] = "meets" if out["ratio"] >= target else "misses"
+    return out
+
+
+def build(args, scenarios, ratios, placements, results, errors, memory, facts, busy_seen, elapsed):
+    pls = list(args.placements)
+    # Row order: scenario order; a scenario that fans out (redis-benchmark, the Python
+    # binding) is replaced by its rows, or kept as one "not run" row when it produced none.
+    seen = set()
+    for pl in pls:
+        seen.update(results[pl])
     order = []
-    # scenario order first, then fanned-out rows in the order they appeared
-    fanned = {"redis_benchmark": sorted(k for k in results if k.startswith("redisbench_")),
-              "python": sorted(k for k in results if k.startswith("py"))}
     for key, *_ in scenarios:
-        keys = fanned.get(key) or [key]
-        for k in keys:
-            order.append(k)
-            per_rep = results.get(k, [])
-            system, label, unit = _row_meta(k, scenarios)
-            ops = [r["ops_per_s"] if r else None for r in per_rep]
-            p50 = [r.get("p50_us") for r in per_rep if r and r.get("p50_us") is not None]
-            notes = [r.get("note") for r in per_rep if r and r.get("note")]
-            st = _stats(ops)
-            reason = None
-            if st is None:
-                reason = errors.get(k) or errors.get(key) or "no result"
-            rows[k] = {"key": k, "system": system, "label": label, "op": unit,
-                       "stats": st, "ops_per_s_per_repeat": ops,
-                       "p50_us_median": statistics.median(p50) if p50 else None,
-                       "note": notes[0] if notes else None,
-                       "failed_repeats": sum(1 for r in per_rep if r is None),
-                       "not_run": reason}
+        if key == "redis_benchmark":
+            fan = sorted(k for k in seen if k.startswith("redisbench_"))
+        elif key == "python":
+            fan = sorted(k for k in seen if _is_py_binding_row(k))
+        else:
+            fan = []
+        if fan:
+            order.extend(fan)
+        elif key in seen:
+            order.append(key)
+    rows = {}
+    for k in order:
+        parent = ("redis_benchmark" if k.startswith("redisbench_")
+                  else "python" if _is_py_binding_row(k) else k)
+        system, label, unit = _row_meta(k, scenarios)
+        rows[k] = {"key": k, "system": system, "label": label, "op": unit,
+                   "by_placement": {pl: _cell(results[pl], errors[pl], k, parent) for pl in pls}}
     ratio_rows = []
     for key, label, num, den, target in ratios:
-        nk = _find_py(rows, num[3:]) if num.startswith("py:") else num
-        r = {"key": key, "label": label, "target": target, "numerator": nk, "denominator": den,
-             "ratio": None, "paired_min": None, "paired_max": None, "verdict": None}
-        n_row, d_row = rows.get(nk) if nk else None, rows.get(den)
-        if not n_row or not n_row["stats"] or not d_row or not d_row["stats"]:
-            missing = []
-            if not n_row or not n_row["stats"]:
-                missing.append(f"{num}: {n_row['not_run'] if n_row else 'no such row'}"
-                               if not num.startswith("py:") else
-                               f"Python binding {num[3:]} row: "
-                               f"{(rows.get('python') or {}).get('not_run') or 'absent'}")
-            if not d_row or not d_row["stats"]:
-                missing.append(f"{den}: {d_row['not_run'] if d_row else 'no such row'}")
-            r["verdict"] = "not run: " + "; ".join(missing)
-        else:
-            r["ratio"] = n_row["stats"]["median"] / d_row["stats"]["median"]
-            paired = [a / b for a, b in zip(n_row["ops_per_s_per_repeat"], d_row["ops_per_s_per_repeat"])
-                      if a and b]
-            if paired:
-                r["paired_min"], r["paired_max"] = min(paired), max(paired)
-            if target is None:
-                r["verdict"] = "context"
-            else:
-                r["verdict"] = "meets" if r["ratio"] >= target else "misses"
-        ratio_rows.append(r)
+        ratio_rows.append({"key": key, "label": label, "target": target, "denominator": den,
+                           "by_placement": {pl: _ratio(rows, pl, num, den, target) for pl in pls}})
     return {
         "mode": "quick" if args.quick else "full",
+        "placements": {pl: placements[pl] for pl in pls},
         "config": {"repeats": args.repeats, "secs_cap_per_run": args.secs, "rust_iters_cap": args.iters,
                    "python_iters_cap": args.py_iters, "warmup": args.warmup, "value_bytes": args.size,
                    "idle_threshold": args.idle_threshold, "elapsed_s": round(elapsed, 1),
@@ -123,35 +146,53 @@ def _mib(kib):
 
 def markdown(doc):
     c, m = doc["config"], doc["machine"]
+    pls = list(doc["placements"])
     out = [f"# xproc benchmarks — {m['date']}", ""]
     if doc["mode"] == "quick":
         out += ["**Quick run** (harness check): few, short repeats; the numbers are rough. "
                 "Run `bench/run.sh` without `--quick` on an idle machine for figures.", ""]
-    out += [f"{c['repeats']} repeats per scenario, interleaved (order rotated each repeat), each run "
-            f"capped at {c['secs_cap_per_run']:g} s; {c['value_bytes']} B values; one connection "
-            f"unless said. Median of the repeats; spread = min..max (±half-range as % of the median). "
-            f"Busiest idle check before a run: {c['busiest_idle_check']:.0%} of 2 vCPUs "
-            f"(threshold {c['idle_threshold']:.0%}). Total time {c['elapsed_s']:.0f} s.", "",
-            "## Ratios (the targets)", "",
-            "| ratio | target | median ratio | paired per-repeat range | verdict |", "|---|---|---|---|---|"]
+    busiest = c["busiest_idle_check"]
+    out += [f"{c['repeats']} repeats per scenario and placement, interleaved (order rotated each "
+            f"repeat), each run capped at {c['secs_cap_per_run']:g} s; {c['value_bytes']} B values; "
+            f"one connection unless said. Median of the repeats; spread = min..max (±half-range "
+            f"as % of the median). Busiest idle check before a run: "
+            f"{busiest:.0%} of all vCPUs (threshold {c['idle_threshold']:.0%}). "
+            f"Total time {c['elapsed_s']:.0f} s." if busiest is not None else "", "",
+            "CPU placements (every system pinned the same way):", ""]
+    out += [f"- **{pl}**: {desc}" for pl, desc in doc["placements"].items()]
+    head = " | ".join(f"{pl}: median ratio (paired range) | {pl}" for pl in pls)
+    out += ["", "## Ratios (the targets)", "",
+            f"| ratio | target | {head} |",
+            "|---|---|" + "---|---|" * len(pls)]
     for r in doc["ratios"]:
         tgt = f"≥ {r['target']:g}" if r["target"] is not None else "–"
-        ratio = f"**{r['ratio']:.2f}×**" if r["ratio"] is not None else "-"
-        pr = (f"{r['paired_min']:.2f}–{r['paired_max']:.2f}" if r["paired_min"] is not None else "-")
-        out.append(f"| {r['label']} | {tgt} | {ratio} | {pr} | {r['verdict']} |")
+        cells = []
+        for pl in pls:
+            x = r["by_placement"][pl]
+            if x["ratio"] is None:
+                cells += ["-", x["verdict"]]
+                continue
+            pr = (f" ({x['paired_min']:.2f}–{x['paired_max']:.2f})"
+                  if x["paired_min"] is not None else "")
+            cells += [f"**{x['ratio']:.2f}×**{pr}", x["verdict"]]
+        out.append(f"| {r['label']} | {tgt} | " + " | ".join(cells) + " |")
+    head = " | ".join(f"{pl}: median ops/s (min..max, ±%) | {pl}: p50/op" for pl in pls)
     out += ["", "## Throughput", "",
-            "| system | scenario | one op = | median ops/s | spread (min..max, ±%) | p50 per op | n |",
-            "|---|---|---|---|---|---|---|"]
+            f"| system | scenario | one op = | {head} |",
+            "|---|---|---|" + "---|---|" * len(pls)]
     for r in doc["rows"]:
-        st = r["stats"]
-        if st is None:
-            out.append(f"| {r['system']} | {r['label']} | {r['op']} | not run | {r['not_run']} | - | 0 |")
-            continue
-        p50 = f"{r['p50_us_median']:.1f} µs" if r["p50_us_median"] is not None else "-"
-        fail = f", {r['failed_repeats']} failed" if r["failed_repeats"] else ""
-        out.append(f"| {r['system']} | {r['label']} | {r['op']} | **{_k(st['median'])}** | "
-                   f"{_k(st['min'])}..{_k(st['max'])} (±{st['spread_pct']:.0f}%) | {p50} | "
-                   f"{st['n']}{fail} |")
+        cells = []
+        for pl in pls:
+            x = r["by_placement"][pl]
+            st = x["stats"]
+            if st is None:
+                cells += [f"not run: {x['not_run']}", "-"]
+                continue
+            fail = f", {x['failed_repeats']} failed" if x["failed_repeats"] else ""
+            p50 = f"{x['p50_us_median']:.1f} µs" if x["p50_us_median"] is not None else "-"
+            cells += [f"**{_k(st['median'])}** ({_k(st['min'])}..{_k(st['max'])}, "
+                      f"±{st['spread_pct']:.0f}%, n={st['n']}{fail})", p50]
+        out.append(f"| {r['system']} | {r['label']} | {r['op']} | " + " | ".join(cells) + " |")
     mem = doc["memory"] or {}
     out += ["", "## Broker memory", "",
             f"xprocd peak RSS (VmHWM) over the whole run: **{_mib(mem.get('xprocd_vmhwm_kib'))}** "
@@ -161,8 +202,9 @@ def markdown(doc):
             "## Machine", ""]
     for k, v in m.items():
         out.append(f"- {k}: {v}")
-    out += ["", "Figures on this shared 2-vCPU VM vary ±10–25 % between runs; compare numbers from "
-            "the same run only. How each scenario is measured: docs/BENCHMARKS.md.", ""]
+    out += ["", "Figures on this shared 2-vCPU VM vary ±10–25 % between runs (more across vCPUs); "
+            "compare numbers from the same run only. How each scenario is measured: "
+            "docs/BENCHMARKS.md.", ""]
     return "\n".join(out)
 
 
@@ -171,37 +213,53 @@ def plot(doc, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = [r for r in doc["rows"] if r["stats"]]
-    ratios = [r for r in doc["ratios"] if r["ratio"] is not None]
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(15, max(5, 0.42 * len(rows) + 1.5)),
-                                   gridspec_kw={"width_ratios": [3, 2]})
-    y = list(range(len(rows)))[::-1]
-    med = [r["stats"]["median"] / 1e3 for r in rows]
-    lo = [(r["stats"]["median"] - r["stats"]["min"]) / 1e3 for r in rows]
-    hi = [(r["stats"]["max"] - r["stats"]["median"]) / 1e3 for r in rows]
-    ax1.barh(y, med, xerr=[lo, hi], color=[COLORS.get(r["system"], "#999999") for r in rows],
-             capsize=3)
-    ax1.set_yticks(y)
-    ax1.set_yticklabels([f"{r['system']}: {r['label']}" for r in rows], fontsize=7)
+    pls = list(doc["placements"])
+    rows = [r for r in doc["rows"] if any(r["by_placement"][pl]["stats"] for pl in pls)]
+    ratios = [r for r in doc["ratios"] if any(r["by_placement"][pl]["ratio"] for pl in pls)]
+    height = max(6, 0.32 * len(pls) * max(len(rows), len(ratios)) + 2)
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(16, height), gridspec_kw={"width_ratios": [3, 2]})
+    bar = 0.8 / len(pls)
+    for j, pl in enumerate(pls):
+        ys, med, lo, hi = [], [], [], []
+        for i, r in enumerate(rows):
+            st = r["by_placement"][pl]["stats"]
+            if not st:
+                continue
+            ys.append(len(rows) - 1 - i + (len(pls) - 1 - j) * bar - 0.4 + bar / 2)
+            med.append(st["median"] / 1e3)
+            lo.append((st["median"] - st["min"]) / 1e3)
+            hi.append((st["max"] - st["median"]) / 1e3)
+        ax1.barh(ys, med, height=bar, xerr=[lo, hi], color=COLORS.get(pl, "#999999"),
+                 capsize=2, label=pl)
+        for yy, v in zip(ys, med):
+            ax1.text(v, yy, f" {v:.1f}k", va="center", fontsize=6)
+    ax1.set_yticks(range(len(rows)))
+    ax1.set_yticklabels([f"{r['system']}: {r['label']}" for r in rows][::-1], fontsize=7)
     ax1.set_xscale("log")
-    ax1.set_xlabel("k ops/s (median, bars = min..max over repeats; log scale)")
+    ax1.set_xlabel("k ops/s (median; whiskers = min..max over repeats; log scale)")
     ax1.set_title("Throughput, one connection, 64 B values")
-    for yy, v in zip(y, med):
-        ax1.text(v, yy, f" {v:.1f}k", va="center", fontsize=7)
+    ax1.legend(title="placement", fontsize=7)
     if ratios:
-        y2 = list(range(len(ratios)))[::-1]
-        vals = [r["ratio"] for r in ratios]
-        cols = ["#2ca02c" if r["verdict"] == "meets" else "#d62728" if r["verdict"] == "misses"
-                else "#999999" for r in ratios]
-        ax2.barh(y2, vals, color=cols)
-        for yy, r in zip(y2, ratios):
+        for j, pl in enumerate(pls):
+            for i, r in enumerate(ratios):
+                x = r["by_placement"][pl]
+                if x["ratio"] is None:
+                    continue
+                yy = len(ratios) - 1 - i + (len(pls) - 1 - j) * bar - 0.4 + bar / 2
+                edge = {"meets": "#2ca02c", "misses": "#d62728"}.get(x["verdict"], "#999999")
+                ax2.barh(yy, x["ratio"], height=bar, color=COLORS.get(pl, "#999999"),
+                         edgecolor=edge, linewidth=1.5, label=pl if i == 0 else None)
+                ax2.text(x["ratio"], yy, f" {x['ratio']:.2f}× {x['verdict']}", va="center",
+                         fontsize=6)
+        for i, r in enumerate(ratios):
             if r["target"] is not None:
-                ax2.plot([r["target"], r["target"]], [yy - 0.4, yy + 0.4], color="black", lw=2)
-            ax2.text(r["ratio"], yy, f" {r['ratio']:.2f}×", va="center", fontsize=7)
-        ax2.set_yticks(y2)
-        ax2.set_yticklabels([r["label"] for r in ratios], fontsize=7)
+                yy = len(ratios) - 1 - i
+                ax2.plot([r["target"]] * 2, [yy - 0.45, yy + 0.45], color="black", lw=2)
+        ax2.set_yticks(range(len(ratios)))
+        ax2.set_yticklabels([r["label"] for r in ratios][::-1], fontsize=7)
         ax2.set_xlabel("ratio of medians (black tick = target)")
-        ax2.set_title("Target ratios (green meets, red misses, grey context)")
+        ax2.set_title("Target ratios")
+        ax2.legend(title="placement", fontsize=7)
     else:
         ax2.text(0.5, 0.5, "no ratio could be computed", ha="center", transform=ax2.transAxes)
         ax2.set_axis_off()

@@ -113,6 +113,33 @@ RATIOS = [
 ]
 
 
+# Where the processes run. On this 2-vCPU VM a round trip between processes on the same vCPU
+# costs a few µs, while one that wakes the other vCPU can cost several times more and varies
+# from minute to minute, so an unpinned run is a lottery of scheduler placement (seen: the same
+# echo loop at 14 k and at 82 k round trips/s). Every placement pins every system the same way.
+PLACEMENTS = {
+    "same": "servers and clients all on one vCPU (wakeups are cheap: the work per op shows)",
+    "split": "servers on one vCPU, clients on the other (every request crosses vCPUs)",
+    "free": "no pinning (the scheduler decides; noisiest)",
+}
+
+
+def placement_cpus(name):
+    """(server CPUs, client CPUs) for a placement, from the CPUs this process may use."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if name == "same":
+        return {cpus[0]}, {cpus[0]}
+    if name == "split":
+        if len(cpus) < 2:
+            raise RuntimeError("placement 'split' needs 2 CPUs")
+        return {cpus[0]}, {cpus[1]}
+    return set(cpus), set(cpus)
+
+
+def cpu_list(cpus):
+    return ",".join(str(c) for c in sorted(cpus))
+
+
 # ----------------------------------------------------------------------------- helpers
 
 def log(msg):
@@ -232,6 +259,19 @@ class Servers:
                 self.down[name] = f"{name} did not start: {e}"
                 log(self.down[name])
 
+    def pin(self, cpus):
+        """Move every thread of every server onto `cpus`."""
+        for name, p in self.procs.items():
+            try:
+                tids = os.listdir(f"/proc/{p.pid}/task")
+            except OSError:
+                continue
+            for tid in tids:
+                try:
+                    os.sched_setaffinity(int(tid), cpus)
+                except OSError:
+                    pass  # a thread that just exited
+
     def pid(self, name):
         p = self.procs.get(name)
         return p.pid if p else None
@@ -300,22 +340,26 @@ class Runner:
             return "xprocd"
         return None
 
-    def run(self, key, kind, arg):
-        """Run one scenario once; return {row_key: result dict} or raise with a reason."""
+    def run(self, key, kind, arg, placement):
+        """Run one scenario once under `placement` (the servers are already pinned for it);
+        return {row_key: result dict} or raise with a reason."""
         server = self.needs(kind, arg)
         if server in self.s.down:
             raise RuntimeError(self.s.down[server])
+        self.server_cpus, self.client_cpus = placement_cpus(placement)
         if kind == "rust":
             sock = {"echo": self.s.echo_sock, "redis-list": self.s.redis_sock,
                     "redis-hash": self.s.redis_sock}.get(arg, self.s.xproc_sock)
-            iters = self.a.iters * (5 if arg == "xproc-put-many" else 1)
-            cmd = [self.bench_bin, arg, "--socket", sock, *self.bounds(iters),
+            cmd = [self.bench_bin, arg, "--socket", sock, *self.bounds(self.a.iters),
                    "--warmup", str(self.a.warmup)]
             return {key: self._one(cmd)}
         if kind == "py":
+            # alternatives.py pins its own helper processes (Manager, Pipe peer) as servers.
             cmd = [sys.executable, os.path.join(HERE, "alternatives.py"), arg,
                    "--socket", self.s.redis_sock, *self.bounds(self.a.py_iters),
-                   "--warmup", str(self.a.warmup // 2)]
+                   "--warmup", str(self.a.warmup // 2),
+                   "--server-cpus", cpu_list(self.server_cpus),
+                   "--client-cpus", cpu_list(self.client_cpus)]
             return {key: self._one(cmd)}
         if kind == "redis-benchmark":
             return self._redis_benchmark()
@@ -323,8 +367,14 @@ class Runner:
             return self._bench_python()
         raise ValueError(kind)
 
+    def _exec(self, cmd, timeout, env=None):
+        """Run a client command pinned to the placement's client CPUs."""
+        cpus = self.client_cpus
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env,
+                              preexec_fn=lambda: os.sched_setaffinity(0, cpus))
+
     def _one(self, cmd):
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=self.timeout)
+        r = self._exec(cmd, self.timeout)
         rows = parse_json_lines(r.stdout)
         if r.returncode != 0 or not rows:
             raise RuntimeError(f"exit {r.returncode}: {tail(r.stderr) or tail(r.stdout)}")
@@ -335,7 +385,7 @@ class Runner:
         cmd = ["redis-benchmark", "-s", self.s.redis_sock, "-c", "1", "-P", "1", "-d",
                str(self.a.size), "-n", str(n), "-t", ",".join(t.lower() for t in REDIS_BENCHMARK_TESTS),
                "--csv"]
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=self.timeout)
+        r = self._exec(cmd, self.timeout)
         if r.returncode != 0:
             raise RuntimeError(f"redis-benchmark exit {r.returncode}: {tail(r.stderr)}")
         out = {}
@@ -369,16 +419,15 @@ class Runner:
         env["PYTHONPATH"] = pkg + os.pathsep + env.get("PYTHONPATH", "")
         cmd = [sys.executable, PY_BENCH, "--socket", self.s.xproc_sock,
                *self.bounds(self.a.py_iters)]
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=self.timeout * 4, env=env)
+        r = self._exec(cmd, self.timeout * 4, env=env)
         if r.returncode == 2 and "usage" in r.stderr.lower():
             # The script does not take our flags: fall back to the environment alone.
-            r = subprocess.run([sys.executable, PY_BENCH], capture_output=True, text=True,
-                               timeout=self.timeout * 4, env=env)
+            r = self._exec([sys.executable, PY_BENCH], self.timeout * 4, env=env)
         rows = [x for x in parse_json_lines(r.stdout) if "scenario" in x and "ops_per_s" in x]
         if r.returncode != 0 or not rows:
             raise RuntimeError(f"bench_python.py exit {r.returncode}: {tail(r.stderr) or tail(r.stdout)}")
-        return {"py_" + x["scenario"] if not str(x["scenario"]).startswith("py") else x["scenario"]: x
-                for x in rows}
+        return {(str(x["scenario"]) if str(x["scenario"]).startswith("py_")
+                 else "py_" + str(x["scenario"])): x for x in rows}
 
 
 def machine_facts(servers):
@@ -433,12 +482,15 @@ def parse_args():
     p.add_argument("--quick", action="store_true",
                    help="2 repeats of ~0.6 s each: validates the harness, numbers are rough")
     p.add_argument("--repeats", type=int, help="repeats per scenario (default 5; quick 2)")
-    p.add_argument("--secs", type=float, help="wall-clock cap per scenario run (default 3; quick 0.6)")
+    p.add_argument("--secs", type=float, help="wall-clock cap per scenario run (default 2; quick 0.6)")
     p.add_argument("--iters", type=int, help="op cap per Rust scenario run (default 300000)")
     p.add_argument("--py-iters", type=int, help="op cap per Python scenario run (default 150000)")
     p.add_argument("--warmup", type=int, default=2000, help="untimed ops before each run")
     p.add_argument("--size", type=int, default=64, help="value bytes (default 64, Redis -d 64)")
     p.add_argument("--only", help="comma-separated scenario keys (see SCENARIOS in run.py)")
+    p.add_argument("--placements", default="same,split",
+                   help="comma-separated CPU placements to run: " +
+                        "; ".join(f"{k}: {v}" for k, v in PLACEMENTS.items()) + " (default same,split)")
     p.add_argument("--idle-threshold", type=float, default=0.15,
                    help="CPU busy fraction below which the box counts as idle (default 0.15)")
     p.add_argument("--max-idle-wait", type=float, help="seconds to wait for idle (default 300; quick 20)")
@@ -448,10 +500,14 @@ def parse_args():
     a = p.parse_args()
     q = a.quick
     a.repeats = a.repeats or (2 if q else 5)
-    a.secs = a.secs or (0.6 if q else 3.0)
+    a.secs = a.secs or (0.6 if q else 2.0)
     a.iters = a.iters or (60_000 if q else 300_000)
     a.py_iters = a.py_iters or (20_000 if q else 150_000)
     a.max_idle_wait = a.max_idle_wait if a.max_idle_wait is not None else (20.0 if q else 300.0)
+    a.placements = [x for x in a.placements.split(",") if x]
+    bad = [x for x in a.placements if x not in PLACEMENTS]
+    if bad or not a.placements:
+        p.error(f"unknown placement(s) {bad}; choose from {', '.join(PLACEMENTS)}")
     if q:
         a.warmup = min(a.warmup, 500)
     return a
@@ -466,6 +522,8 @@ def main():
         if unknown:
             sys.exit(f"unknown scenario(s): {', '.join(sorted(unknown))}")
         scenarios = [s for s in SCENARIOS if s[0] in keep]
+    for pl in a.placements:
+        placement_cpus(pl)  # fails early on a 1-CPU machine asked for "split"
 
     ensure_tools(not a.no_install)
     if not a.no_build:
@@ -476,8 +534,9 @@ def main():
 
     tmp = tempfile.mkdtemp(prefix="xpb-", dir="/tmp")  # short path: sun_path is ~107 bytes
     servers = Servers(tmp)
-    results = {}  # row key -> list of per-repeat result dicts (None where a repeat failed)
-    errors = {}   # row key -> last error message
+    # placement -> row key -> per-repeat result dicts (None where a repeat failed)
+    results = {pl: {} for pl in a.placements}
+    errors = {pl: {} for pl in a.placements}  # placement -> row key -> last error message
     busy_seen = []
     started = time.time()
     try:
@@ -485,30 +544,33 @@ def main():
         facts = machine_facts(servers)
         rss_start = servers.status("xprocd", "VmRSS")
         runner = Runner(a, servers)
-        log(f"{len(scenarios)} scenarios x {a.repeats} repeats, {a.secs:g} s cap each"
-            f"{' (quick)' if a.quick else ''}; servers in {tmp}")
+        log(f"{len(scenarios)} scenarios x {len(a.placements)} placements x {a.repeats} repeats, "
+            f"{a.secs:g} s cap each{' (quick)' if a.quick else ''}; servers in {tmp}")
         for rep in range(a.repeats):
-            shift = rep % len(scenarios)
-            order = scenarios[shift:] + scenarios[:shift]
-            for key, _system, _label, _unit, kind, arg in order:
-                busy_seen.append(wait_idle(a.idle_threshold, a.max_idle_wait))
-                try:
-                    got = runner.run(key, kind, arg)
-                except (RuntimeError, OSError, subprocess.TimeoutExpired) as e:
-                    errors[key] = str(e)
-                    results.setdefault(key, [None] * a.repeats)
-                    log(f"repeat {rep + 1}: {key}: not run: {e}")
-                    continue
-                for row, res in got.items():
-                    results.setdefault(row, [None] * a.repeats)[rep] = res
-                    errors.pop(row, None)
-                    log(f"repeat {rep + 1}: {row}: {res['ops_per_s']:,.0f} ops/s")
+            # Rotate both orders every repeat so no system always runs first or last.
+            pls = a.placements[rep % len(a.placements):] + a.placements[:rep % len(a.placements)]
+            for pl in pls:
+                servers.pin(placement_cpus(pl)[0])
+                shift = rep % len(scenarios)
+                for key, _system, _label, _unit, kind, arg in scenarios[shift:] + scenarios[:shift]:
+                    busy_seen.append(wait_idle(a.idle_threshold, a.max_idle_wait))
+                    try:
+                        got = runner.run(key, kind, arg, pl)
+                    except (RuntimeError, OSError, subprocess.TimeoutExpired) as e:
+                        errors[pl][key] = str(e)
+                        results[pl].setdefault(key, [None] * a.repeats)
+                        log(f"repeat {rep + 1} [{pl}]: {key}: not run: {e}")
+                        continue
+                    for row, res in got.items():
+                        results[pl].setdefault(row, [None] * a.repeats)[rep] = res
+                        errors[pl].pop(row, None)
+                        log(f"repeat {rep + 1} [{pl}]: {row}: {res['ops_per_s']:,.0f} ops/s")
         memory = {
             "xprocd_rss_start_kib": rss_start,
             "xprocd_vmhwm_kib": servers.status("xprocd", "VmHWM"),
             "xprocd_rss_end_kib": servers.status("xprocd", "VmRSS"),
             "redis_vmhwm_kib": servers.status("redis-server", "VmHWM"),
-            "note": (f"peak includes the put_many scenario, which holds up to {a.iters * 5:,} "
+            "note": (f"peak includes the put_many scenario, which holds up to {a.iters:,} "
                      f"items of {a.size} B in one queue before deleting it"),
         }
     except KeyboardInterrupt:
@@ -518,8 +580,8 @@ def main():
         servers.stop()
         shutil.rmtree(tmp, ignore_errors=True)
 
-    doc = report.build(a, SCENARIOS, RATIOS, results, errors, memory, facts, busy_seen,
-                       time.time() - started)
+    doc = report.build(a, SCENARIOS, RATIOS, PLACEMENTS, results, errors, memory, facts,
+                       busy_seen, time.time() - started)
     os.makedirs(a.out, exist_ok=True)
     report.write_all(doc, a.out)
     log(f"wrote {os.path.join(a.out, 'latest.md')} (+ .json, .png)")
