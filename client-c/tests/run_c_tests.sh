@@ -92,6 +92,19 @@ for src in "$here"/c/test_*.c; do
     fi
 done
 
+# An installed libxproc, found through pkg-config, builds a program both ways too.
+"$crate/install.sh" "$tmp/prefix" >/dev/null
+export PKG_CONFIG_PATH="$tmp/prefix/lib/pkgconfig"
+src="$here/c/test_values.c"
+# shellcheck disable=SC2046 # pkg-config output is meant to be split into words
+gcc "${cflags[@]}" -o "$tmp/pc-shared" "$src" $(pkg-config --cflags --libs xproc) \
+    -Wl,-rpath,"$tmp/prefix/lib"
+# shellcheck disable=SC2046
+gcc "${cflags[@]}" -o "$tmp/pc-static" "$src" $(pkg-config --cflags xproc) \
+    "$(pkg-config --variable=libdir xproc)/libxproc.a" -lpthread -ldl -lm
+run "test_values (installed, pkg-config, shared)" "$tmp/pc-shared"
+run "test_values (installed, pkg-config, static)" "$tmp/pc-static"
+
 echo
 if [ "$failed" -ne 0 ]; then
     printf 'failed: %s\n' "${failures[@]}"
