@@ -77,7 +77,20 @@ int main(void) {
     size_t raw_len = 0;
     CHECK(xproc_client_list_raw(c, &raw, &raw_len));
     xproc_bytes_free(raw, raw_len);
-    PASS("list and clients");
+    CHECK(xproc_client_clients_raw(c, &raw, &raw_len));
+    ASSERT(raw_len > 0 && (raw[0] & 0xf0) == 0x90); /* an array */
+    xproc_bytes_free(raw, raw_len);
+    xproc_queue_t *kept = NULL;
+    CHECK(xproc_queue_open(c, S(name), 3, &kept));
+    CHECK(xproc_client_stat_raw(c, S(name), &raw, &raw_len));
+    ASSERT(raw_len > 0 && (raw[0] & 0xf0) == 0x80); /* a map: {kind, info} */
+    xproc_bytes_free(raw, raw_len);
+    CHECK(xproc_client_stat(c, S(name), &stat));
+    ASSERT(str_equals(field(stat, "kind"), "queue"));
+    xproc_value_free(stat);
+    CHECK(xproc_client_delete(c, S(name), NULL));
+    xproc_queue_free(kept);
+    PASS("list, stat and clients");
 
     xproc_queue_free(q);
     xproc_client_free(c);
