@@ -66,8 +66,10 @@ pub(crate) unsafe fn client<'a>(p: *const xproc_client_t) -> Result<&'a Client> 
 /// hello. A NULL `path` uses the default endpoint: `$XPROC_SOCKET`, else
 /// `$XDG_RUNTIME_DIR/xproc.sock`, else `/tmp/xproc-<uid>/xproc.sock`.
 ///
-/// `connect_timeout_ms` bounds the wait for the broker's answer (negative: wait forever; use
-/// `XPROC_DEFAULT_CONNECT_TIMEOUT_MS` normally). The client says its language is `"c"`
+/// `connect_timeout_ms` bounds the wait for the broker's answer to the greeting: pass
+/// `XPROC_DEFAULT_CONNECT_TIMEOUT_MS` normally; negative waits forever; 0 follows the timeout
+/// rule ("do not wait") and so fails with `XPROC_TIMEOUT`. Connecting itself fails at once
+/// with `XPROC_NO_BROKER` when nothing listens. The client says its language is `"c"`
 /// and its name is the program's; see `xproc_client_connect_as` to choose them.
 ///
 /// On success `*out` is a new client, owned by the caller: free it with `xproc_client_free`
