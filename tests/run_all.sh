@@ -13,5 +13,8 @@ cargo build --release -p xproc-broker -p xproc-cli
 step "Rust: unit, protocol, broker raw-byte and cross-process tests"
 cargo test --workspace
 
+step "C: libxproc tests (shared, static, valgrind, pkg-config)"
+./client-c/tests/run_c_tests.sh
+
 echo
 echo "all tests passed"
