@@ -111,5 +111,5 @@ if [ "$failed" -ne 0 ]; then
     echo "xprocd log:"
     sed 's/^/    /' "$tmp/xprocd.log"
 fi
-echo "C tests: $passed passed, $failed failed"
+echo "libxproc: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
