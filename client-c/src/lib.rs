@@ -74,3 +74,9 @@ pub use queue::*;
 pub use semaphore::*;
 pub use status::*;
 pub use value::*;
+
+/// The Rust tests that call every `extern "C"` function through raw pointers, as C does. They
+/// live in tests/ffi/ but compile into this library's test binary (see Cargo.toml: no rlib).
+#[cfg(test)]
+#[path = "../tests/ffi/main.rs"]
+mod ffi_tests;

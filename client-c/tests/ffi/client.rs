@@ -2,12 +2,12 @@
 
 use std::ptr::{null, null_mut};
 
-use xproc::xproc_status_e::*;
-use xproc::xproc_value_type_e::*;
-use xproc::*;
+use crate::xproc_status_e::*;
+use crate::xproc_value_type_e::*;
+use crate::*;
 use xproc_tests::Broker;
 
-use crate::{connect, fails, ok, read_i64, read_str, s, take_bytes, unmp};
+use super::{connect, fails, ok, read_i64, read_str, s, take_bytes, unmp};
 
 #[test]
 fn connect_ping_and_limits() {

@@ -4,11 +4,11 @@
 use std::ptr::{null, null_mut};
 
 use rmpv::Value as V;
-use xproc::xproc_status_e::*;
-use xproc::*;
+use crate::xproc_status_e::*;
+use crate::*;
 use xproc_tests::Broker;
 
-use crate::{connect, encode, fails, mp, ok, read_i64, read_str, s, str_value, take_bytes, unmp};
+use super::{connect, encode, fails, mp, ok, read_i64, read_str, s, str_value, take_bytes, unmp};
 
 unsafe fn open(c: *const xproc_client_t, name: &str) -> *mut xproc_dict_t {
     let (n, nl) = s(name);

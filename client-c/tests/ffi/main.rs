@@ -16,7 +16,7 @@ mod value;
 use std::ffi::{c_char, CStr};
 use std::ptr::{null, null_mut};
 
-use xproc::*;
+use crate::*;
 use xproc_tests::Broker;
 
 /// This thread's `xproc_last_error()`, copied.

@@ -4,11 +4,11 @@
 use std::ffi::c_void;
 use std::ptr::{null, null_mut};
 
-use xproc::xproc_status_e::*;
-use xproc::*;
+use crate::xproc_status_e::*;
+use crate::*;
 use xproc_tests::Broker;
 
-use crate::{connect, fails, ok, s};
+use super::{connect, fails, ok, s};
 
 #[test]
 fn lock_is_exclusive_and_owned_by_the_connection() {

@@ -3,11 +3,11 @@
 
 use std::ptr::{null, null_mut};
 
-use xproc::xproc_status_e::*;
-use xproc::xproc_value_type_e::*;
-use xproc::*;
+use crate::xproc_status_e::*;
+use crate::xproc_value_type_e::*;
+use crate::*;
 
-use crate::{encode, fails, mp, ok, read_i64, read_str, s, str_value, unmp};
+use super::{encode, fails, mp, ok, read_i64, read_str, s, str_value, unmp};
 
 #[test]
 fn scalars_round_trip_through_messagepack() {
@@ -237,7 +237,7 @@ fn arrays_and_maps_take_ownership_of_their_children() {
         let other = xproc_value_new_array();
         fails(xproc_value_array_push(other, child), XPROC_INVALID_ARGUMENT);
         xproc_value_free(child); // refused: a no-op with a message
-        assert!(crate::last_error().contains("element"));
+        assert!(super::last_error().contains("element"));
         // A clone is the caller's own.
         let mut copy = null_mut();
         ok(xproc_value_clone(child, &mut copy));
