@@ -3,9 +3,9 @@
 
 use std::ptr::{null, null_mut};
 
-use rmpv::Value as V;
 use crate::xproc_status_e::*;
 use crate::*;
+use rmpv::Value as V;
 use xproc_tests::Broker;
 
 use super::{connect, encode, fails, mp, ok, read_i64, read_str, s, str_value, take_bytes, unmp};
