@@ -1,0 +1,399 @@
+#!/usr/bin/env python3
+"""The cross-language matrix runner (README.md beside this file says what it checks).
+
+For each scenario (queue, pipe, dict) and each ordered pair of languages (sender, receiver),
+it runs the receiver's and the sender's peer programs as two concurrent processes against one
+real xprocd, on an object name of their own, and counts the case passed when both exit 0 and
+each printed `ok` for every step it owes. It then prints a pass/fail table per scenario and a
+summary, stops the broker and exits 1 on any failure.
+
+It builds what it needs first: libxproc and xprocd (release), the Rust peer, the C peer (gcc),
+the C# peer (mcs); and checks that the Python binding imports. A language whose toolchain or
+binding is missing is not skipped: every case involving it fails, with the reason.
+
+Usage: run.py [--langs rust,c,python,csharp] [--scenarios queue,pipe,dict] [--timeout SECS]
+              [--jobs N] [--verbose]
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+BUILD = HERE / "build"
+TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / "release"
+
+LANGS = ("rust", "c", "python", "csharp")
+SCENARIOS = ("queue", "pipe", "dict")
+
+# The value cases, by name, in the order the queue and pipe scenarios carry them. Each peer
+# hard-codes the values natively; the runner holds the names only, to check that every peer
+# sent and checked every one of them (a peer that skipped a case would otherwise pass).
+CASES = (
+    "nil", "true", "false", "zero", "minus_one", "i64_min", "i64_max", "u64_max",
+    "two_pow_53_plus_1", "float_1_5", "nan", "pos_inf", "neg_inf", "neg_zero",
+    "empty_string", "unicode_string", "empty_bytes", "bytes_with_zeros", "nested_array",
+    "nested_map", "int_key_map", "mixed_array", "bytes_1mib",
+)
+
+
+def owed(role: str, scenario: str) -> list[str]:
+    """The `ok` lines a peer in `role` must print for `scenario`: every case, then the dict's
+    integer key, then `end` (receiver: nothing more was there; sender: pipe closed or the dict's
+    done event set)."""
+    steps = list(CASES)
+    if scenario == "dict":
+        steps.append("dict_int_key")
+    if role == "recv" or scenario != "queue":
+        steps.append("end")
+    return steps
+
+
+@dataclass
+class Peer:
+    """How to start one language's peer, or why it cannot be started."""
+
+    lang: str
+    argv: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    error: str | None = None
+
+
+def run_step(what: str, argv: list[str], cwd: Path = ROOT, env: dict | None = None) -> str | None:
+    """Runs one build command, echoing it; returns None on success, else why it failed."""
+    print(f"  $ {' '.join(str(a) for a in argv)}", flush=True)
+    try:
+        proc = subprocess.run(argv, cwd=cwd, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
+    except FileNotFoundError:
+        return f"{what}: {argv[0]} not found"
+    if proc.returncode != 0:
+        tail = "\n".join(proc.stdout.strip().splitlines()[-30:])
+        return f"{what} failed (exit {proc.returncode}):\n{tail}"
+    return None
+
+
+def build_cargo() -> str | None:
+    """Builds xprocd, libxproc and the Rust peer (release: the other languages load the
+    release libxproc). The broker is needed by every case, so a failure here stops the run."""
+    if shutil.which("cargo") is None:
+        return "cargo not found: install Rust (rustup) to build xprocd and libxproc"
+    return (run_step("building xprocd and libxproc",
+                     ["cargo", "build", "--release", "-p", "xproc-broker", "-p", "xproc-c"])
+            or run_step("building the Rust peer",
+                        ["cargo", "build", "--release", "-p", "xproc-tests",
+                         "--bin", "matrix_peer"]))
+
+
+def lib_dir() -> Path:
+    """A directory holding libxproc.so under its SONAME (libxproc.so.0) and its link name,
+    laid out as an install would; the C peer's rpath and Mono's search path point here."""
+    lib = BUILD / "lib"
+    lib.mkdir(parents=True, exist_ok=True)
+    for name in ("libxproc.so.0", "libxproc.so"):
+        link = lib / name
+        if link.is_symlink() or link.exists():
+            link.unlink()
+        link.symlink_to(TARGET / "libxproc.so")
+    return lib
+
+
+def build_rust() -> Peer:
+    exe = TARGET / "matrix_peer"
+    if not exe.is_file():
+        return Peer("rust", error=f"{exe} was not built")
+    return Peer("rust", argv=[str(exe)])
+
+
+def build_c() -> Peer:
+    cc = os.environ.get("CC", "gcc")
+    if shutil.which(cc) is None:
+        return Peer("c", error=f"{cc} not found: install gcc (Debian: apt-get install gcc)")
+    lib = lib_dir()
+    exe = BUILD / "c_peer"
+    err = run_step("compiling the C peer", [
+        cc, "-std=c11", "-O1", "-g", "-Wall", "-Wextra", "-Werror", "-pedantic",
+        "-I", str(ROOT / "client-c" / "include"), "-o", str(exe), str(HERE / "c" / "peer.c"),
+        "-L", str(lib), "-lxproc", f"-Wl,-rpath,{lib}", "-lm",
+    ])
+    if err:
+        return Peer("c", error=err)
+    return Peer("c", argv=[str(exe)])
+
+
+def build_python() -> Peer:
+    """The Python peer runs the binding from the source tree (bindings/python) over the
+    release libxproc; the check imports it once so a broken binding fails with its own
+    traceback rather than 16 times over."""
+    python = shutil.which("python3") or sys.executable
+    package = ROOT / "bindings" / "python"
+    if not package.is_dir():
+        return Peer("python", error=f"the Python binding is missing: {package} does not exist")
+    env = {
+        "PYTHONPATH": os.pathsep.join([str(package), str(package / "src")]),
+        "XPROC_LIB": str(TARGET / "libxproc.so"),
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    err = run_step("importing the Python binding", [python, "-c", "import xproc"],
+                   env={**os.environ, **env})
+    if err:
+        return Peer("python", error=err)
+    return Peer("python", argv=[python, str(HERE / "python" / "peer.py")], env=env)
+
+
+def build_csharp() -> Peer:
+    """Compiles Peer.cs with the binding's sources into one exe (Mono's mcs, C# 7.2)."""
+    for tool, package in (("mcs", "mono-mcs"), ("mono", "mono-runtime")):
+        if shutil.which(tool) is None:
+            return Peer("csharp", error=f"{tool} not found: install Mono "
+                                        f"(Debian: apt-get install {package})")
+    binding = ROOT / "bindings" / "csharp"
+    sources = sorted(p for p in (binding / "src").rglob("*.cs")) if binding.is_dir() else []
+    if not sources:
+        return Peer("csharp", error=f"the C# binding is missing: no sources in {binding}/src")
+    lib = lib_dir()
+    exe = BUILD / "Peer.exe"
+    err = run_step("compiling the C# peer", [
+        "mcs", "-langversion:7.2", "-unsafe", "-nowarn:1591", "-warnaserror+",
+        f"-out:{exe}", str(HERE / "csharp" / "Peer.cs"), *map(str, sources),
+    ])
+    if err:
+        return Peer("csharp", error=err)
+    return Peer("csharp", argv=["mono", "--debug", str(exe)],
+                env={"LD_LIBRARY_PATH": os.pathsep.join(
+                    filter(None, [str(lib), os.environ.get("LD_LIBRARY_PATH")]))})
+
+
+BUILDERS = {"rust": build_rust, "c": build_c, "python": build_python, "csharp": build_csharp}
+
+
+class Broker:
+    """One xprocd on a temporary socket for the whole run; stopped with SIGTERM (its
+    shutdown path), then SIGKILL if it hangs."""
+
+    def __init__(self) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="xproc-matrix."))
+        self.socket = self.dir / "xprocd.sock"
+        self.log = self.dir / "xprocd.log"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> str | None:
+        with open(self.log, "wb") as log:
+            self.proc = subprocess.Popen(
+                [str(TARGET / "xprocd"), "--socket", str(self.socket), "--log-level", "warn"],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self.socket.exists():
+                return None
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        return f"xprocd did not start; its log:\n{self.log.read_text(errors='replace')}"
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self) -> str | None:
+        """Stops the broker; returns a complaint if it had died or did not stop cleanly."""
+        complaint = None
+        if self.proc is not None:
+            if self.proc.poll() is not None:
+                complaint = f"xprocd died during the run (exit {self.proc.returncode})"
+            else:
+                self.proc.send_signal(signal.SIGTERM)
+                try:
+                    code = self.proc.wait(timeout=10)
+                    if code != 0:
+                        complaint = f"xprocd exited {code} on SIGTERM"
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+                    self.proc.wait()
+                    complaint = "xprocd did not stop within 10 s of SIGTERM"
+            if complaint:
+                complaint += f"; its log:\n{self.log.read_text(errors='replace')}"
+        shutil.rmtree(self.dir, ignore_errors=True)
+        return complaint
+
+
+@dataclass
+class Outcome:
+    """One case's result: passed, or the lines that explain why not."""
+
+    name: str
+    passed: bool
+    details: list[str]
+
+
+def run_peer(peer: Peer, role: str, scenario: str, obj: str, env: dict) -> subprocess.Popen:
+    return subprocess.Popen([*peer.argv, role, scenario, obj],
+                            env={**env, **peer.env}, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            errors="replace", start_new_session=True)
+
+
+def finish(proc: subprocess.Popen, deadline: float) -> tuple[int | None, str, str]:
+    """Waits for a peer until `deadline`; kills its process group if it is still running then.
+    Returns (exit code or None if it was killed, stdout, stderr)."""
+    try:
+        out, err = proc.communicate(timeout=max(0.0, deadline - time.monotonic()))
+        return proc.returncode, out, err
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        out, err = proc.communicate()
+        return None, out, err
+
+
+def judge(lang: str, role: str, scenario: str, code: int | None, out: str, err: str,
+          timeout: float) -> list[str]:
+    """Everything wrong with one peer's run (empty: it did its part)."""
+    who = f"{role} ({lang})"
+    problems = []
+    lines = out.splitlines()
+    problems += [f"{who}: {line}" for line in lines if line.startswith("FAIL")]
+    done = {line[3:] for line in lines if line.startswith("ok ")}
+    missing = [step for step in owed(role, scenario) if step not in done]
+    if missing and not problems:
+        problems.append(f"{who}: never reported {', '.join(missing)}")
+    elif missing:
+        problems.append(f"{who}: {len(missing)} step(s) not reported: {', '.join(missing)}")
+    if code is None:
+        problems.append(f"{who}: still running after {timeout:g} s; killed")
+    elif code != 0:
+        problems.append(f"{who}: exited {code}")
+    if problems and err.strip():
+        problems += [f"{who} stderr: {line}" for line in err.strip().splitlines()[-15:]]
+    return problems
+
+
+def run_case(scenario: str, sender: Peer, receiver: Peer, socket: Path, timeout: float,
+             seq: int) -> Outcome:
+    name = f"{scenario}_{sender.lang}_to_{receiver.lang}"
+    broken = {p.lang: p.error for p in (sender, receiver) if p.error}
+    if broken:
+        return Outcome(name, False, [f"{lang} peer unavailable (see the build step above)"
+                                     for lang in broken])
+    # A unique object per case (and per run), so no case can see another's leftovers.
+    obj = f"matrix-{os.getpid()}-{seq}-{name}"
+    env = {**os.environ, "XPROC_SOCKET": str(socket)}
+    deadline = time.monotonic() + timeout
+    recv = run_peer(receiver, "recv", scenario, obj, env)
+    send = run_peer(sender, "send", scenario, obj, env)
+    # Collect the sender first (it finishes first); the receiver's pipe buffer is roomy
+    # enough for its ~25 short lines.
+    s_code, s_out, s_err = finish(send, deadline)
+    r_code, r_out, r_err = finish(recv, deadline)
+    details = (judge(receiver.lang, "recv", scenario, r_code, r_out, r_err, timeout)
+               + judge(sender.lang, "send", scenario, s_code, s_out, s_err, timeout))
+    return Outcome(name, not details, details)
+
+
+def table(scenario: str, langs: list[str], results: dict[str, Outcome]) -> str:
+    corner = f"{scenario}: sender \\ receiver"
+    first = len(corner) + 2
+    width = max(len(x) for x in langs) + 2
+    rows = [corner.ljust(first) + "".join(r.ljust(width) for r in langs).rstrip()]
+    for s in langs:
+        cells = []
+        for r in langs:
+            outcome = results.get(f"{scenario}_{s}_to_{r}")
+            cells.append("-" if outcome is None else "pass" if outcome.passed else "FAIL")
+        rows.append(s.rjust(first - 2).ljust(first) + "".join(c.ljust(width) for c in cells).rstrip())
+    return "\n".join(rows)
+
+
+def parse_list(text: str, allowed: tuple[str, ...], what: str) -> list[str]:
+    items = [x.strip() for x in text.split(",") if x.strip()]
+    unknown = [x for x in items if x not in allowed]
+    if unknown or not items:
+        raise SystemExit(f"unknown {what}: {', '.join(unknown) or '(none given)'}; "
+                         f"choose from {', '.join(allowed)}")
+    return items
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--langs", default=",".join(LANGS),
+                    help="comma-separated languages (default: all four)")
+    ap.add_argument("--scenarios", default=",".join(SCENARIOS),
+                    help="comma-separated scenarios (default: queue,pipe,dict)")
+    ap.add_argument("--timeout", type=float, default=90.0,
+                    help="seconds one case (both peers) may take before it is killed")
+    ap.add_argument("--jobs", type=int, default=2, help="cases run at once (default 2)")
+    ap.add_argument("--verbose", action="store_true", help="print every case's details")
+    args = ap.parse_args()
+    langs = parse_list(args.langs, LANGS, "language")
+    scenarios = parse_list(args.scenarios, SCENARIOS, "scenario")
+
+    print("== building", flush=True)
+    BUILD.mkdir(parents=True, exist_ok=True)
+    err = build_cargo()
+    if err:
+        print(f"FAIL build: {err}", flush=True)
+        print("matrix: 0 passed, 1 failed")
+        return 1
+    peers = {}
+    for lang in langs:
+        peers[lang] = BUILDERS[lang]()
+        if peers[lang].error:
+            print(f"FAIL {lang} peer: {peers[lang].error}", flush=True)
+
+    broker = Broker()
+    err = broker.start()
+    if err:
+        print(f"FAIL broker: {err}")
+        broker.stop()
+        print("matrix: 0 passed, 1 failed")
+        return 1
+    print(f"== running {len(scenarios) * len(langs) ** 2} cases against xprocd at "
+          f"{broker.socket}", flush=True)
+
+    results: dict[str, Outcome] = {}
+    print_lock = threading.Lock()
+    plan = [(sc, s, r) for sc in scenarios for s in langs for r in langs]
+    try:
+        with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+            futures = [pool.submit(run_case, sc, peers[s], peers[r], broker.socket,
+                                   args.timeout, i) for i, (sc, s, r) in enumerate(plan)]
+            for future in concurrent.futures.as_completed(futures):
+                outcome = future.result()
+                results[outcome.name] = outcome
+                with print_lock:
+                    print(f"{'ok  ' if outcome.passed else 'FAIL'} {outcome.name}", flush=True)
+                    if args.verbose or not outcome.passed:
+                        for line in outcome.details:
+                            print(f"       {line}")
+    finally:
+        complaint = broker.stop()
+
+    print()
+    for sc in scenarios:
+        print(table(sc, langs, results))
+        print()
+    failed = sorted(name for name, o in results.items() if not o.passed)
+    passed = len(results) - len(failed)
+    if complaint:
+        print(f"FAIL broker: {complaint}")
+    if failed:
+        print("failed cases: " + ", ".join(failed))
+    print(f"matrix: {passed} passed, {len(failed) + (1 if complaint else 0)} failed")
+    return 1 if failed or complaint else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
