@@ -1,0 +1,309 @@
+"""Every native declaration of the binding: finds and loads libxproc, declares the C functions
+it uses (client-c/include/xproc.h), and wraps its handles so that they free themselves.
+
+This is the only module that knows the C ABI's shapes. The others call the functions bound
+here as module attributes (looked up once, argtypes set once: the per-call path is one ctypes
+call plus the argument conversions).
+
+Finding the library, in order:
+
+1. ``$XPROC_LIB``: a path to ``libxproc.so`` (development: ``target/release/libxproc.so``);
+2. ``libxproc.so`` bundled inside this package (what ``pip install`` puts there);
+3. the system's ``libxproc`` (``ctypes.util.find_library``, e.g. after client-c/install.sh).
+
+Handles: each C handle (``xproc_client_t *``, ``xproc_queue_t *``, ...) lives in a
+:class:`Handle`, a ``c_void_p`` whose ``__del__`` calls the matching ``xproc_*_free``. A Python
+object keeps its handle in an attribute and every call first copies it to a local, so a handle
+is freed only after the last call using it has returned — closing an object while another
+thread is blocked in a call on it is safe (the C ABI forbids freeing a handle in use).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+from ctypes import (
+    POINTER,
+    Structure,
+    c_bool,
+    c_char,
+    c_char_p,
+    c_int,
+    c_int64,
+    c_size_t,
+    c_uint32,
+    c_uint64,
+    c_void_p,
+)
+from typing import Any, Callable, List, Optional
+
+#: The file name of the shared library, as bundled in the package.
+LIB_NAME = "libxproc.so"
+
+#: Environment variable naming the shared library to load (overrides the bundled one).
+LIB_ENV = "XPROC_LIB"
+
+
+def _find_library() -> str:
+    """The path (or soname) of libxproc to load; raises ImportError when there is none."""
+    env = os.environ.get(LIB_ENV)
+    if env:
+        if not os.path.isfile(env):
+            raise ImportError(f"{LIB_ENV}={env!r} does not name a file")
+        return env
+    bundled = os.path.join(os.path.dirname(os.path.abspath(__file__)), LIB_NAME)
+    if os.path.isfile(bundled):
+        return bundled
+    system = ctypes.util.find_library("xproc")
+    if system:
+        return system
+    raise ImportError(
+        "libxproc not found: install the package with `pip install bindings/python` (which "
+        f"builds and bundles it), or set {LIB_ENV} to the path of libxproc.so "
+        "(`cargo build --release -p xproc-c` builds target/release/libxproc.so)"
+    )
+
+
+#: The path libxproc was loaded from.
+LIB_PATH = _find_library()
+
+# CDLL (not PyDLL): the GIL is released during every call, so a call blocked in the broker
+# lets the other Python threads run.
+_lib = ctypes.CDLL(LIB_PATH)
+
+# ------------------------------------------------------------------------------ statuses
+# xproc_status_e (stable values; new ones are only added at the end).
+OK = 0
+NO_BROKER = 1
+TIMEOUT = 2
+EMPTY = 3
+FULL = 4
+TYPE_MISMATCH = 5
+CLOSED = 6
+DISCONNECTED = 7
+LIMIT = 8
+KEY_NOT_FOUND = 9
+NOT_OWNER = 10
+BUSY = 11
+BROKEN_BARRIER = 12
+INVALID_ARGUMENT = 13
+NULL_ARGUMENT = 14
+SHUTTING_DOWN = 15
+NOT_FOUND = 16
+OPTION_MISMATCH = 17
+INVALID_NAME = 18
+INVALID_VALUE = 19
+WRONG_TYPE = 20
+OUT_OF_RANGE = 21
+BROKER_ERROR = 22
+PROTOCOL_ERROR = 23
+PANIC = 24
+
+#: ``timeout_ms`` that waits as long as it takes.
+WAIT_FOREVER = -1
+
+
+class Limits(Structure):
+    """xproc_limits_t: the broker's limits, as announced at connect."""
+
+    _fields_ = [
+        ("max_frame", c_uint64),
+        ("max_clients", c_uint64),
+        ("max_objects", c_uint64),
+        ("memory_limit", c_uint64),
+    ]
+
+
+class QueueSize(Structure):
+    """xproc_queue_size_t: a queue's counters, read together."""
+
+    _fields_ = [("len", c_uint64), ("maxsize", c_uint64), ("unfinished", c_uint64)]
+
+
+class BarrierState(Structure):
+    """xproc_barrier_state_t: a barrier's parties, waiting count and broken flag."""
+
+    _fields_ = [("parties", c_uint64), ("n_waiting", c_uint64), ("broken", c_bool)]
+
+
+# ------------------------------------------------------------------------------ handles
+
+
+class Handle(c_void_p):
+    """An owned C handle: freed by ``_free`` (set per subclass) when garbage-collected.
+
+    Instances are passed straight to the C functions (they are ``c_void_p``s). A handle that
+    failed to open holds NULL and frees nothing.
+    """
+
+    _free: Callable[[Any], None]
+
+    def __del__(self) -> None:
+        if self.value:
+            # Never raise from a finalizer (e.g. at interpreter exit, when ctypes may be gone).
+            try:
+                self._free(self)
+            except Exception:  # noqa: BLE001 - nothing useful can be done here
+                pass
+            self.value = None
+
+
+def _fn(name: str, argtypes: List[Any], restype: Any = c_int) -> Any:
+    f = getattr(_lib, name)
+    f.argtypes = argtypes
+    f.restype = restype
+    return f
+
+
+def _handle_class(cname: str, free_fn: str) -> type:
+    free = _fn(free_fn, [c_void_p], None)
+    return type(cname, (Handle,), {"_free": staticmethod(free), "__slots__": ()})
+
+
+ClientHandle = _handle_class("ClientHandle", "xproc_client_free")
+QueueHandle = _handle_class("QueueHandle", "xproc_queue_free")
+DictHandle = _handle_class("DictHandle", "xproc_dict_free")
+PipeHandle = _handle_class("PipeHandle", "xproc_pipe_free")
+LockHandle = _handle_class("LockHandle", "xproc_lock_free")
+SemaphoreHandle = _handle_class("SemaphoreHandle", "xproc_semaphore_free")
+EventHandle = _handle_class("EventHandle", "xproc_event_free")
+ConditionHandle = _handle_class("ConditionHandle", "xproc_condition_free")
+BarrierHandle = _handle_class("BarrierHandle", "xproc_barrier_free")
+
+# Argument type shorthands.
+H = c_void_p  # any handle
+S = c_char_p  # bytes in (pointer; the length is a separate argument)
+N = c_size_t
+T = c_int64  # timeout_ms
+PH = POINTER(c_void_p)  # handle or buffer out-parameter
+PN = POINTER(c_size_t)
+PB = POINTER(c_bool)
+PU64 = POINTER(c_uint64)
+PI64 = POINTER(c_int64)
+PU32 = POINTER(c_uint32)
+
+# ------------------------------------------------------------------------------ functions
+
+status_str = _fn("xproc_status_str", [c_int], c_char_p)
+last_error = _fn("xproc_last_error", [], c_char_p)
+version = _fn("xproc_version", [], c_char_p)
+bytes_free = _fn("xproc_bytes_free", [c_void_p, c_size_t], None)
+
+client_connect_as = _fn("xproc_client_connect_as", [S, N, S, N, S, N, T, PH])
+client_ping = _fn("xproc_client_ping", [H])
+client_conn_id = _fn("xproc_client_conn_id", [H, PU64])
+client_limits = _fn("xproc_client_limits", [H, POINTER(Limits)])
+client_list_raw = _fn("xproc_client_list_raw", [H, PH, PN])
+client_stat_raw = _fn("xproc_client_stat_raw", [H, S, N, PH, PN])
+client_clients_raw = _fn("xproc_client_clients_raw", [H, PH, PN])
+client_delete = _fn("xproc_client_delete", [H, S, N, PB])
+
+queue_open = _fn("xproc_queue_open", [H, S, N, c_int64, PH])
+joinable_queue_open = _fn("xproc_joinable_queue_open", [H, S, N, c_int64, PH])
+queue_put_raw = _fn("xproc_queue_put_raw", [H, S, N, T])
+queue_get_raw = _fn("xproc_queue_get_raw", [H, T, PH, PN])
+queue_put_many_raw = _fn("xproc_queue_put_many_raw", [H, POINTER(c_char_p), PN, N, PN])
+queue_qsize = _fn("xproc_queue_qsize", [H, PU64])
+queue_size = _fn("xproc_queue_size", [H, POINTER(QueueSize)])
+queue_task_done = _fn("xproc_queue_task_done", [H])
+queue_join = _fn("xproc_queue_join", [H, T])
+
+dict_open = _fn("xproc_dict_open", [H, S, N, PH])
+dict_get_raw = _fn("xproc_dict_get_raw", [H, S, N, PH, PN])
+dict_set_raw = _fn("xproc_dict_set_raw", [H, S, N, S, N])
+dict_delete_raw = _fn("xproc_dict_delete_raw", [H, S, N])
+dict_contains_raw = _fn("xproc_dict_contains_raw", [H, S, N, PB])
+dict_len = _fn("xproc_dict_len", [H, PU64])
+dict_keys_raw = _fn("xproc_dict_keys_raw", [H, PH, PN])
+dict_values_raw = _fn("xproc_dict_values_raw", [H, PH, PN])
+dict_items_raw = _fn("xproc_dict_items_raw", [H, PH, PN])
+dict_update_raw = _fn(
+    "xproc_dict_update_raw", [H, POINTER(c_char_p), PN, POINTER(c_char_p), PN, N]
+)
+dict_get_many_raw = _fn("xproc_dict_get_many_raw", [H, POINTER(c_char_p), PN, N, PH, PN])
+dict_pop_raw = _fn("xproc_dict_pop_raw", [H, S, N, PH, PN])
+dict_popitem_raw = _fn("xproc_dict_popitem_raw", [H, PH, PN, PH, PN])
+dict_setdefault_raw = _fn("xproc_dict_setdefault_raw", [H, S, N, S, N, PH, PN])
+dict_clear = _fn("xproc_dict_clear", [H])
+dict_incr_raw = _fn("xproc_dict_incr_raw", [H, S, N, c_int64, PI64])
+dict_compare_and_set_raw = _fn("xproc_dict_compare_and_set_raw", [H, S, N, S, N, S, N, PB])
+
+pipe_open = _fn("xproc_pipe_open", [H, S, N, c_char, c_int, c_int64, PH])
+pipe_close = _fn("xproc_pipe_close", [H])
+pipe_send_raw = _fn("xproc_pipe_send_raw", [H, S, N, T])
+pipe_recv_raw = _fn("xproc_pipe_recv_raw", [H, T, PH, PN])
+pipe_poll = _fn("xproc_pipe_poll", [H, T, PB])
+
+lock_open = _fn("xproc_lock_open", [H, S, N, PH])
+rlock_open = _fn("xproc_rlock_open", [H, S, N, PH])
+lock_acquire = _fn("xproc_lock_acquire", [H, T, PB, PU32])
+lock_release = _fn("xproc_lock_release", [H])
+
+semaphore_open = _fn("xproc_semaphore_open", [H, S, N, c_uint64, PH])
+bounded_semaphore_open = _fn("xproc_bounded_semaphore_open", [H, S, N, c_uint64, PH])
+semaphore_acquire = _fn("xproc_semaphore_acquire", [H, T, PB])
+semaphore_release = _fn("xproc_semaphore_release", [H, c_uint64])
+
+event_open = _fn("xproc_event_open", [H, S, N, PH])
+event_set = _fn("xproc_event_set", [H])
+event_clear = _fn("xproc_event_clear", [H])
+event_is_set = _fn("xproc_event_is_set", [H, PB])
+event_wait = _fn("xproc_event_wait", [H, T, PB])
+
+condition_open = _fn("xproc_condition_open", [H, S, N, PH])
+condition_acquire = _fn("xproc_condition_acquire", [H, T, PB, PU32])
+condition_release = _fn("xproc_condition_release", [H])
+condition_wait = _fn("xproc_condition_wait", [H, T, PB])
+condition_notify = _fn("xproc_condition_notify", [H, c_uint64, PU64])
+condition_notify_all = _fn("xproc_condition_notify_all", [H, PU64])
+
+barrier_open = _fn("xproc_barrier_open", [H, S, N, c_uint64, PH])
+barrier_wait = _fn("xproc_barrier_wait", [H, T, PU64])
+barrier_abort = _fn("xproc_barrier_abort", [H])
+barrier_reset = _fn("xproc_barrier_reset", [H])
+barrier_state = _fn("xproc_barrier_state", [H, POINTER(BarrierState)])
+
+_string_at = ctypes.string_at
+
+
+def take_bytes(ptr: c_void_p, size: c_size_t) -> bytes:
+    """Copies a buffer libxproc returned into Python bytes and frees it."""
+    n = size.value
+    data = _string_at(ptr.value, n) if n else b""
+    bytes_free(ptr, n)
+    return data
+
+
+def error_message() -> str:
+    """The message of the last failed libxproc call on this thread."""
+    raw = last_error()
+    return raw.decode("utf-8", "replace") if raw else ""
+
+
+def status_name(status: int) -> str:
+    """The C name of a status, e.g. ``"XPROC_TIMEOUT"``."""
+    raw = status_str(status)
+    return raw.decode("ascii", "replace") if raw else f"status {status}"
+
+
+def library_version() -> str:
+    """libxproc's version string."""
+    raw = version()
+    return raw.decode("ascii", "replace") if raw else "?"
+
+
+def byte_array(items: List[bytes]) -> "tuple[Any, Any]":
+    """A C array of pointers and a C array of lengths for ``items`` (kept alive by the caller)."""
+    count = len(items)
+    ptrs = (c_char_p * count)(*items)
+    lens = (c_size_t * count)(*[len(b) for b in items])
+    return ptrs, lens
+
+
+def optional_name(text: Optional[str]) -> "tuple[Optional[bytes], int]":
+    """A (pointer, length) pair for an optional UTF-8 string argument."""
+    if text is None:
+        return None, 0
+    raw = text.encode("utf-8")
+    return raw, len(raw)

@@ -1,0 +1,196 @@
+"""``Queue`` and ``JoinableQueue``: ``multiprocessing.Queue``'s interface over a named queue in
+the broker.
+
+The per-call path is deliberately flat (one encode, one ctypes call, one status test): this is
+the code the benchmarks measure.
+"""
+
+from __future__ import annotations
+
+import queue as _stdqueue
+from ctypes import c_size_t, c_void_p
+from typing import Any, Iterable, Optional
+
+from . import _native as n
+from ._base import BrokerObject
+from ._errors import IntegerRangeError, TimeoutError, raise_for
+from ._values import decode, encode, queue_timeout_ms, timeout_ms
+
+_put_raw = n.queue_put_raw
+_get_raw = n.queue_get_raw
+_string_at = n._string_at
+_bytes_free = n.bytes_free
+_Empty = _stdqueue.Empty
+_Full = _stdqueue.Full
+
+_FULL_STATUSES = (n.FULL, n.TIMEOUT)
+_EMPTY_STATUSES = (n.EMPTY, n.TIMEOUT)
+
+
+def _maxsize_arg(maxsize: Optional[int]) -> int:
+    if maxsize is None:
+        return -1
+    if not isinstance(maxsize, int) or isinstance(maxsize, bool):
+        raise TypeError(f"maxsize must be an int, not {type(maxsize).__name__}")
+    if maxsize < 0:
+        # queue.Queue treats a negative maxsize as unbounded.
+        return 0
+    if maxsize >= 2**63:
+        raise IntegerRangeError(f"maxsize {maxsize} is too large")
+    return maxsize
+
+
+class Queue(BrokerObject):
+    """A FIFO queue shared through the broker, with ``multiprocessing.Queue``'s methods.
+
+    Differences on purpose: :meth:`qsize` is exact (and works on every platform);
+    :meth:`close` only closes this handle (other handles and processes keep using the
+    queue); there is no feeder thread, so ``put`` has reached the broker when it returns and
+    ``join_thread``/``cancel_join_thread`` do nothing. Tuples come back as lists.
+    """
+
+    kind = "queue"
+    _open_fn = n.queue_open
+
+    def __init__(self, client: Any, name: str, maxsize: Optional[int] = None) -> None:
+        self._maxsize_arg = _maxsize_arg(maxsize)
+        super().__init__(client, name, (maxsize,))
+
+    def _open(self, client_handle: Any) -> Any:
+        return self._call_open(type(self)._open_fn, n.QueueHandle, client_handle, self._maxsize_arg)
+
+    def put(self, obj: Any, block: bool = True, timeout: Optional[float] = None) -> None:
+        """Puts ``obj`` at the tail, waiting for room if the queue is full: as long as it
+        takes (``timeout=None``), at most ``timeout`` seconds, or not at all
+        (``block=False``). Raises ``queue.Full`` when there is no room in time."""
+        h = self._h
+        if h is None:
+            h = self._revive()
+        data = encode(obj)
+        ms = -1 if block and timeout is None else queue_timeout_ms(block, timeout)
+        status = _put_raw(h, data, len(data), ms)
+        if status:
+            if status in _FULL_STATUSES:
+                raise _Full
+            raise_for(status)
+
+    def get(self, block: bool = True, timeout: Optional[float] = None) -> Any:
+        """Removes and returns the item at the head, waiting for one if the queue is empty:
+        as long as it takes (``timeout=None``), at most ``timeout`` seconds, or not at all
+        (``block=False``). Raises ``queue.Empty`` when nothing came in time."""
+        h = self._h
+        if h is None:
+            h = self._revive()
+        ms = -1 if block and timeout is None else queue_timeout_ms(block, timeout)
+        ptr = c_void_p()
+        size = c_size_t()
+        status = _get_raw(h, ms, ptr, size)
+        if status:
+            if status in _EMPTY_STATUSES:
+                raise _Empty
+            raise_for(status)
+        data = _string_at(ptr.value, size.value)
+        _bytes_free(ptr, size)
+        return decode(data)
+
+    def put_nowait(self, obj: Any) -> None:
+        """``put(obj, block=False)``: raises ``queue.Full`` at once if there is no room."""
+        self.put(obj, False)
+
+    def get_nowait(self) -> Any:
+        """``get(block=False)``: raises ``queue.Empty`` at once if the queue is empty."""
+        return self.get(False)
+
+    def put_many(self, items: Iterable[Any]) -> int:
+        """Puts every item of ``items`` in order, pipelined in one call (far faster than one
+        ``put`` each), waiting for room as long as it takes. Returns how many were put.
+
+        An xproc extension. On a failure the exception is raised; items before it were put
+        (and possibly some after it, already on their way).
+        """
+        h = self._h
+        if h is None:
+            h = self._revive()
+        blobs = [encode(obj) for obj in items]
+        if not blobs:
+            return 0
+        ptrs, lens = n.byte_array(blobs)
+        done = c_size_t()
+        status = n.queue_put_many_raw(h, ptrs, lens, len(blobs), done)
+        if status:
+            raise_for(status)
+        return done.value
+
+    def _size(self) -> Any:
+        h = self._h
+        if h is None:
+            h = self._revive()
+        out = n.QueueSize()
+        status = n.queue_size(h, out)
+        if status:
+            raise_for(status)
+        return out
+
+    def qsize(self) -> int:
+        """The number of items in the queue now. Exact (``multiprocessing`` only
+        approximates it, and not on every platform)."""
+        return int(self._size().len)
+
+    def empty(self) -> bool:
+        """Whether the queue is empty now."""
+        return self._size().len == 0
+
+    def full(self) -> bool:
+        """Whether the queue is full now (never, for an unbounded queue)."""
+        size = self._size()
+        return bool(size.maxsize) and size.len >= size.maxsize
+
+    @property
+    def maxsize(self) -> int:
+        """The queue's bound; 0 means unbounded."""
+        return int(self._size().maxsize)
+
+    def join_thread(self) -> None:
+        """Does nothing: xproc has no feeder thread (``put`` has reached the broker when it
+        returns). Kept for ``multiprocessing.Queue`` compatibility."""
+
+    def cancel_join_thread(self) -> None:
+        """Does nothing (see :meth:`join_thread`)."""
+
+
+class JoinableQueue(Queue):
+    """A :class:`Queue` that also counts unfinished items, like
+    ``multiprocessing.JoinableQueue``: every ``put`` adds one, every :meth:`task_done`
+    removes one, and :meth:`join` waits until none is left."""
+
+    kind = "joinable_queue"
+    _open_fn = n.joinable_queue_open
+
+    def task_done(self) -> None:
+        """Marks one item as processed. Raises ``ValueError`` if called more times than
+        items were put."""
+        h = self._h
+        if h is None:
+            h = self._revive()
+        status = n.queue_task_done(h)
+        if status:
+            if status == n.INVALID_ARGUMENT:
+                raise ValueError("task_done() called too many times")
+            raise_for(status)
+
+    def join(self, timeout: Optional[float] = None) -> None:
+        """Waits until every item put has been marked done. ``timeout`` (seconds; an xproc
+        extension) bounds the wait: :class:`xproc.TimeoutError` (a builtin ``TimeoutError``)
+        when it runs out."""
+        h = self._h
+        if h is None:
+            h = self._revive()
+        status = n.queue_join(h, timeout_ms(timeout))
+        if status:
+            if status == n.TIMEOUT:
+                raise TimeoutError(f"join on queue {self.name!r} timed out", status)
+            raise_for(status)
+
+    def unfinished(self) -> int:
+        """Items put and not yet marked done (an xproc extension)."""
+        return int(self._size().unfinished)
