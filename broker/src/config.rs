@@ -1,8 +1,15 @@
-//! Every limit the broker enforces, as one [`Config`] with a named, documented field per limit.
-//! The defaults say why they are what they are; `xprocd --help` shows them.
+//! Every limit and access rule the broker enforces, as one [`Config`] with a named, documented
+//! field each. The defaults say why they are what they are; `xprocd --help` shows them.
+//!
+//! Settings come from three layers, highest first: command-line flags (and `XPROC_SOCKET`),
+//! the TOML file given with `--config`, then the defaults below. Both upper layers are a
+//! [`Settings`] (every field optional), so "flags win" is one `or` per field
+//! ([`Settings::over`]). docs/SECURITY.md lists every key with its default.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+use serde::Deserialize;
 
 /// Largest frame payload accepted: 16 MiB. A 1 MiB value (a typical "large message") fits with
 /// plenty of room for a batch of them in `dict.update`, while a hostile length prefix cannot
@@ -31,15 +38,68 @@ pub const DEFAULT_OUTPUT_SOFT_LIMIT: usize = 8 * 1024 * 1024;
 /// stopped reading while replies kept coming (woken waiters, snapshots); it is logged at warn.
 pub const DEFAULT_OUTPUT_HARD_LIMIT: usize = 64 * 1024 * 1024;
 
+/// Most requests one connection may have blocked at once: 1024. A blocked request produces no
+/// reply, so the output limits never stop a client that pipelines endless blocking gets; this
+/// does. 1024 is far more threads than one process blocks on one connection, and caps the
+/// waiter records a connection can make the broker keep.
+pub const DEFAULT_MAX_BLOCKED: usize = 1024;
+
 /// How long shutdown may spend flushing replies (`ShuttingDown` to blocked requests): 2 s, so
 /// that a stuck client cannot hold up a `systemctl stop`.
 pub const DEFAULT_SHUTDOWN_FLUSH: Duration = Duration::from_secs(2);
+
+/// The log filter when neither `--log-level`, the file nor `RUST_LOG` sets one.
+pub const DEFAULT_LOG_LEVEL: &str = "info";
+
+/// Who may connect, beyond what the socket file's permissions already allow.
+///
+/// With neither list configured, anyone who can open the socket may connect: the socket is
+/// mode 0600 (0660 with `--group`) in a 0700 (0710) directory, so that is the broker's owner
+/// (and the group's members). With either list configured, a peer must have its uid in
+/// `allow_uids` or one of its gids (effective or supplementary) in `allow_gids`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Access {
+    /// Uids allowed to connect; `None`: not configured.
+    pub allow_uids: Option<Vec<u32>>,
+    /// Gids allowed to connect; `None`: not configured.
+    pub allow_gids: Option<Vec<u32>>,
+}
+
+impl Access {
+    /// Whether any allow-list is configured (then peers are checked).
+    pub fn restricted(&self) -> bool {
+        self.allow_uids.is_some() || self.allow_gids.is_some()
+    }
+
+    /// Whether the gid list matters (so the peer's supplementary groups are worth reading).
+    pub fn checks_groups(&self) -> bool {
+        self.allow_gids.as_ref().is_some_and(|g| !g.is_empty())
+    }
+
+    /// Whether a peer with `uid` and `gids` (effective first, then supplementary) may connect.
+    pub fn allows(&self, uid: u32, gids: &[u32]) -> bool {
+        if !self.restricted() {
+            return true;
+        }
+        let uid_ok = self.allow_uids.as_ref().is_some_and(|u| u.contains(&uid));
+        let gid_ok = self
+            .allow_gids
+            .as_ref()
+            .is_some_and(|allowed| gids.iter().any(|g| allowed.contains(g)));
+        uid_ok || gid_ok
+    }
+}
 
 /// How the broker runs.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// Socket path; `None` uses the default endpoint (docs/PROTOCOL.md §1).
     pub socket: Option<PathBuf>,
+    /// Group given access to the socket (mode 0660, and 0710 on the default directory), by
+    /// name or number; `None`: owner only (0600 / 0700).
+    pub group: Option<String>,
+    /// Allow-lists checked against every peer's credentials.
+    pub access: Access,
     /// Largest frame payload accepted, in bytes ([`DEFAULT_MAX_FRAME`]).
     pub max_frame: usize,
     /// Most connections at once ([`DEFAULT_MAX_CLIENTS`]).
@@ -52,21 +112,29 @@ pub struct Config {
     pub output_soft_limit: usize,
     /// Pending output that closes a connection ([`DEFAULT_OUTPUT_HARD_LIMIT`]).
     pub output_hard_limit: usize,
+    /// Most blocked requests per connection ([`DEFAULT_MAX_BLOCKED`]).
+    pub max_blocked: usize,
     /// Longest time shutdown spends flushing replies ([`DEFAULT_SHUTDOWN_FLUSH`]).
     pub shutdown_flush: Duration,
+    /// The log filter (`error`, `warn`, `info`, `debug`, `trace`, or a tracing filter).
+    pub log_level: String,
 }
 
 impl Default for Config {
     fn default() -> Self {
         Config {
             socket: None,
+            group: None,
+            access: Access::default(),
             max_frame: DEFAULT_MAX_FRAME,
             max_clients: DEFAULT_MAX_CLIENTS,
             max_objects: DEFAULT_MAX_OBJECTS,
             memory_limit: DEFAULT_MEMORY_LIMIT,
             output_soft_limit: DEFAULT_OUTPUT_SOFT_LIMIT,
             output_hard_limit: DEFAULT_OUTPUT_HARD_LIMIT,
+            max_blocked: DEFAULT_MAX_BLOCKED,
             shutdown_flush: DEFAULT_SHUTDOWN_FLUSH,
+            log_level: DEFAULT_LOG_LEVEL.to_string(),
         }
     }
 }
@@ -80,5 +148,307 @@ impl Config {
             max_objects: self.max_objects as u64,
             memory_limit: self.memory_limit as u64,
         }
+    }
+
+    /// Checks settings that cannot work together.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |m: String| Err(ConfigError::Invalid(m));
+        if self.max_frame == 0 || self.max_frame > u32::MAX as usize {
+            return invalid(format!(
+                "max_frame must be 1..={} bytes (the frame header is 32 bits), not {}",
+                u32::MAX,
+                self.max_frame
+            ));
+        }
+        if self.output_hard_limit < self.output_soft_limit {
+            return invalid(format!(
+                "output_hard_limit ({}) is below output_soft_limit ({})",
+                self.output_hard_limit, self.output_soft_limit
+            ));
+        }
+        if self.max_clients == 0 || self.max_objects == 0 {
+            return invalid("max_clients and max_objects must be at least 1".into());
+        }
+        Ok(())
+    }
+}
+
+/// Why the settings could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The config file could not be read.
+    #[error("cannot read config file {}: {source}", .path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The config file is not valid TOML for these settings (unknown keys are errors, so a
+    /// typo in a security setting is not silently ignored).
+    #[error("config file {}: {message}", .path.display())]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What the TOML parser reported, with the line.
+        message: String,
+    },
+    /// Settings that cannot work together.
+    #[error("invalid settings: {0}")]
+    Invalid(String),
+}
+
+/// One layer of settings: every `xprocd` flag, all optional. The TOML file has the same keys
+/// as the flags, with underscores (`max_frame = "16M"`, `allow_uids = [1000, 1001]`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// `--socket`.
+    pub socket: Option<PathBuf>,
+    /// `--group`: a group name or number.
+    pub group: Option<GroupName>,
+    /// `--allow-uid`.
+    pub allow_uids: Option<Vec<u32>>,
+    /// `--allow-gid`.
+    pub allow_gids: Option<Vec<u32>>,
+    /// `--max-frame`.
+    pub max_frame: Option<ByteSize>,
+    /// `--max-clients`.
+    pub max_clients: Option<usize>,
+    /// `--max-objects`.
+    pub max_objects: Option<usize>,
+    /// `--memory-limit`.
+    pub memory_limit: Option<ByteSize>,
+    /// `--output-soft-limit`.
+    pub output_soft_limit: Option<ByteSize>,
+    /// `--output-hard-limit`.
+    pub output_hard_limit: Option<ByteSize>,
+    /// `--max-blocked`.
+    pub max_blocked: Option<usize>,
+    /// `--log-level`.
+    pub log_level: Option<String>,
+}
+
+impl Settings {
+    /// Reads a TOML settings file.
+    pub fn load(path: &Path) -> Result<Settings, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string().trim_end().replace('\n', " "),
+        })
+    }
+
+    /// This layer over `lower`: each field set here wins.
+    pub fn over(self, lower: Settings) -> Settings {
+        Settings {
+            socket: self.socket.or(lower.socket),
+            group: self.group.or(lower.group),
+            allow_uids: self.allow_uids.or(lower.allow_uids),
+            allow_gids: self.allow_gids.or(lower.allow_gids),
+            max_frame: self.max_frame.or(lower.max_frame),
+            max_clients: self.max_clients.or(lower.max_clients),
+            max_objects: self.max_objects.or(lower.max_objects),
+            memory_limit: self.memory_limit.or(lower.memory_limit),
+            output_soft_limit: self.output_soft_limit.or(lower.output_soft_limit),
+            output_hard_limit: self.output_hard_limit.or(lower.output_hard_limit),
+            max_blocked: self.max_blocked.or(lower.max_blocked),
+            log_level: self.log_level.or(lower.log_level),
+        }
+    }
+
+    /// The configuration: these settings over the defaults, checked.
+    pub fn into_config(self) -> Result<Config, ConfigError> {
+        let d = Config::default();
+        let config = Config {
+            socket: self.socket,
+            group: self.group.map(|g| g.0),
+            access: Access {
+                allow_uids: self.allow_uids,
+                allow_gids: self.allow_gids,
+            },
+            max_frame: self.max_frame.map_or(d.max_frame, |b| b.0),
+            max_clients: self.max_clients.unwrap_or(d.max_clients),
+            max_objects: self.max_objects.unwrap_or(d.max_objects),
+            memory_limit: self.memory_limit.map_or(d.memory_limit, |b| b.0),
+            output_soft_limit: self.output_soft_limit.map_or(d.output_soft_limit, |b| b.0),
+            output_hard_limit: self.output_hard_limit.map_or(d.output_hard_limit, |b| b.0),
+            max_blocked: self.max_blocked.unwrap_or(d.max_blocked),
+            shutdown_flush: d.shutdown_flush,
+            log_level: self.log_level.unwrap_or(d.log_level),
+        };
+        config.validate()?;
+        Ok(config)
+    }
+}
+
+/// A group, by name or number (`--group xproc`, `group = "xproc"`, `group = 1001`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupName(pub String);
+
+impl<'de> Deserialize<'de> for GroupName {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = GroupName;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a group name or number")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<GroupName, E> {
+                Ok(GroupName(v.to_string()))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<GroupName, E> {
+                Ok(GroupName(v.to_string()))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<GroupName, E> {
+                Ok(GroupName(v.to_string()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A byte count: a number, or text such as `"512K"`, `"16M"`, `"1G"` (binary multiples).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ByteSize(pub usize);
+
+impl std::str::FromStr for ByteSize {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        parse_size(s).map(ByteSize)
+    }
+}
+
+impl<'de> Deserialize<'de> for ByteSize {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = ByteSize;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a byte count (e.g. 1048576, \"512K\", \"16M\", \"1G\")")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<ByteSize, E> {
+                parse_size(v).map(ByteSize).map_err(E::custom)
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<ByteSize, E> {
+                usize::try_from(v)
+                    .map(ByteSize)
+                    .map_err(|_| E::custom(format!("{v} is not a byte count")))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<ByteSize, E> {
+                usize::try_from(v)
+                    .map(ByteSize)
+                    .map_err(|_| E::custom(format!("{v} is too large")))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Parses a byte count such as `1048576`, `512K`, `16M` or `1G` (binary multiples).
+pub fn parse_size(s: &str) -> Result<usize, String> {
+    let s = s.trim();
+    let (digits, shift) = match s.char_indices().last() {
+        Some((i, 'k' | 'K')) => (&s[..i], 10),
+        Some((i, 'm' | 'M')) => (&s[..i], 20),
+        Some((i, 'g' | 'G')) => (&s[..i], 30),
+        _ => (s, 0),
+    };
+    let n: usize = digits
+        .parse()
+        .map_err(|_| format!("{s:?} is not a byte count (e.g. 1048576, 512K, 16M, 1G)"))?;
+    n.checked_mul(1 << shift)
+        .ok_or_else(|| format!("{s:?} is too large"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse_with_suffixes() {
+        assert_eq!(parse_size("1048576"), Ok(1 << 20));
+        assert_eq!(parse_size("512K"), Ok(512 << 10));
+        assert_eq!(parse_size("16m"), Ok(16 << 20));
+        assert_eq!(parse_size("1G"), Ok(1 << 30));
+        assert!(parse_size("lots").is_err());
+    }
+
+    #[test]
+    fn the_file_takes_every_flag_and_flags_win() {
+        let file: Settings = toml::from_str(
+            r#"
+            socket = "/run/xproc/xproc.sock"
+            group = "xproc"
+            allow_uids = [1000, 1001]
+            allow_gids = [50]
+            max_frame = "1M"
+            max_clients = 10
+            max_objects = 20
+            memory_limit = 4096
+            output_soft_limit = "8K"
+            output_hard_limit = "64K"
+            max_blocked = 7
+            log_level = "debug"
+            "#,
+        )
+        .unwrap();
+        let flags = Settings {
+            max_clients: Some(99),
+            allow_uids: Some(vec![5]),
+            ..Settings::default()
+        };
+        let c = flags.over(file).into_config().unwrap();
+        assert_eq!(c.socket, Some(PathBuf::from("/run/xproc/xproc.sock")));
+        assert_eq!(c.group.as_deref(), Some("xproc"));
+        assert_eq!(c.access.allow_uids, Some(vec![5]));
+        assert_eq!(c.access.allow_gids, Some(vec![50]));
+        assert_eq!(
+            (c.max_frame, c.max_clients, c.max_objects, c.memory_limit),
+            (1 << 20, 99, 20, 4096)
+        );
+        assert_eq!((c.output_soft_limit, c.output_hard_limit), (8192, 65536));
+        assert_eq!((c.max_blocked, c.log_level.as_str()), (7, "debug"));
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_errors() {
+        assert!(toml::from_str::<Settings>("allow_uid = [1]").is_err());
+        assert!(toml::from_str::<Settings>("max_frame = \"huge\"").is_err());
+        assert!(toml::from_str::<Settings>("max_frame = -1").is_err());
+        let bad = Settings {
+            output_soft_limit: Some(ByteSize(10)),
+            output_hard_limit: Some(ByteSize(5)),
+            ..Settings::default()
+        };
+        assert!(matches!(bad.into_config(), Err(ConfigError::Invalid(_))));
+    }
+
+    #[test]
+    fn allow_lists() {
+        let open = Access::default();
+        assert!(open.allows(1234, &[1234]));
+        let by_uid = Access {
+            allow_uids: Some(vec![1000]),
+            allow_gids: None,
+        };
+        assert!(by_uid.allows(1000, &[1000]));
+        assert!(!by_uid.allows(1001, &[1000]));
+        let by_gid = Access {
+            allow_uids: None,
+            allow_gids: Some(vec![50]),
+        };
+        // A supplementary group counts as much as the effective one.
+        assert!(by_gid.allows(1001, &[1001, 50]));
+        assert!(!by_gid.allows(1001, &[1001]));
+        let nobody = Access {
+            allow_uids: Some(vec![]),
+            allow_gids: Some(vec![]),
+        };
+        assert!(!nobody.allows(0, &[0]));
     }
 }

@@ -1,67 +1,108 @@
-//! `xprocd`: parses flags, sets up logging (to stderr), and runs the broker.
+//! `xprocd`: parses flags (and the `--config` file under them), sets up logging (to stderr),
+//! and runs the broker.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser;
-use xproc_broker::config::{
-    Config, DEFAULT_MAX_CLIENTS, DEFAULT_MAX_FRAME, DEFAULT_MAX_OBJECTS, DEFAULT_MEMORY_LIMIT,
-    DEFAULT_OUTPUT_HARD_LIMIT, DEFAULT_OUTPUT_SOFT_LIMIT,
-};
+use xproc_broker::config::{ByteSize, GroupName, Settings};
 
 /// The xproc broker: named queues, pipes, dicts, locks and other sync primitives for processes
 /// in any language, over a Unix socket.
+///
+/// Every flag can also be set in the --config file (same names, with underscores); flags win
+/// over the file. Byte counts accept K, M and G suffixes. docs/SECURITY.md explains each limit.
 #[derive(Debug, Parser)]
 #[command(name = "xprocd", version)]
 struct Args {
+    /// TOML file with settings (keys as the flags below, e.g. `max_frame = "16M"`,
+    /// `allow_uids = [1000]`). Unknown keys are errors.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
     /// Socket path. Default: $XDG_RUNTIME_DIR/xproc.sock, else /tmp/xproc-<uid>/xproc.sock.
     #[arg(long, env = "XPROC_SOCKET", value_name = "PATH")]
     socket: Option<PathBuf>,
-    /// Largest frame accepted (bytes; K, M, G suffixes allowed).
-    #[arg(long, value_name = "BYTES", value_parser = parse_size, default_value_t = DEFAULT_MAX_FRAME)]
-    max_frame: usize,
-    /// Most connections at once.
-    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_CLIENTS)]
-    max_clients: usize,
-    /// Most objects at once.
-    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_OBJECTS)]
-    max_objects: usize,
-    /// Bytes of values held across all objects (K, M, G suffixes allowed).
-    #[arg(long, value_name = "BYTES", value_parser = parse_size, default_value_t = DEFAULT_MEMORY_LIMIT)]
-    memory_limit: usize,
-    /// Pending replies above which a client is not read until it drains (K, M, G allowed).
-    #[arg(long, value_name = "BYTES", value_parser = parse_size, default_value_t = DEFAULT_OUTPUT_SOFT_LIMIT)]
-    output_soft_limit: usize,
-    /// Pending replies above which a client is disconnected (K, M, G allowed).
-    #[arg(long, value_name = "BYTES", value_parser = parse_size, default_value_t = DEFAULT_OUTPUT_HARD_LIMIT)]
-    output_hard_limit: usize,
-    /// Log level or filter (error, warn, info, debug, trace). RUST_LOG wins if set.
-    #[arg(long, value_name = "LEVEL", default_value = "info")]
-    log_level: String,
+    /// Give this group (name or gid) access: socket mode 0660 instead of 0600, and the default
+    /// /tmp directory 0710 with that group.
+    #[arg(long, value_name = "NAME")]
+    group: Option<String>,
+    /// Allow only these uids (repeat or comma-separate; with --allow-gid, either may match).
+    /// Default: anyone who can open the socket.
+    #[arg(long = "allow-uid", value_name = "UID", value_delimiter = ',')]
+    allow_uids: Option<Vec<u32>>,
+    /// Allow only these gids (effective or supplementary; repeat or comma-separate).
+    #[arg(long = "allow-gid", value_name = "GID", value_delimiter = ',')]
+    allow_gids: Option<Vec<u32>>,
+    /// Largest frame accepted, in bytes [default: 16M].
+    #[arg(long, value_name = "BYTES")]
+    max_frame: Option<ByteSize>,
+    /// Most connections at once [default: 1024].
+    #[arg(long, value_name = "N")]
+    max_clients: Option<usize>,
+    /// Most objects at once [default: 65536].
+    #[arg(long, value_name = "N")]
+    max_objects: Option<usize>,
+    /// Bytes of values held across all objects, per-entry overhead included [default: 1G].
+    #[arg(long, value_name = "BYTES")]
+    memory_limit: Option<ByteSize>,
+    /// Pending replies above which a client is not read until it drains [default: 8M].
+    #[arg(long, value_name = "BYTES")]
+    output_soft_limit: Option<ByteSize>,
+    /// Pending replies above which a client is disconnected [default: 64M].
+    #[arg(long, value_name = "BYTES")]
+    output_hard_limit: Option<ByteSize>,
+    /// Most requests one connection may have blocked at once [default: 1024].
+    #[arg(long, value_name = "N")]
+    max_blocked: Option<usize>,
+    /// Log level or filter (error, warn, info, debug, trace) [default: info]. RUST_LOG wins.
+    #[arg(long, value_name = "LEVEL")]
+    log_level: Option<String>,
 }
 
-/// Parses a byte count such as `1048576`, `512K`, `16M` or `1G` (binary multiples).
-fn parse_size(s: &str) -> Result<usize, String> {
-    let s = s.trim();
-    let (digits, shift) = match s.char_indices().last() {
-        Some((i, 'k' | 'K')) => (&s[..i], 10),
-        Some((i, 'm' | 'M')) => (&s[..i], 20),
-        Some((i, 'g' | 'G')) => (&s[..i], 30),
-        _ => (s, 0),
-    };
-    let n: usize = digits
-        .parse()
-        .map_err(|_| format!("{s:?} is not a byte count (e.g. 1048576, 512K, 16M, 1G)"))?;
-    n.checked_mul(1 << shift)
-        .ok_or_else(|| format!("{s:?} is too large"))
+impl Args {
+    /// The flags as a settings layer (what was not given stays `None`).
+    fn settings(self) -> (Option<PathBuf>, Settings) {
+        let flags = Settings {
+            socket: self.socket,
+            group: self.group.map(GroupName),
+            allow_uids: self.allow_uids,
+            allow_gids: self.allow_gids,
+            max_frame: self.max_frame,
+            max_clients: self.max_clients,
+            max_objects: self.max_objects,
+            memory_limit: self.memory_limit,
+            output_soft_limit: self.output_soft_limit,
+            output_hard_limit: self.output_hard_limit,
+            max_blocked: self.max_blocked,
+            log_level: self.log_level,
+        };
+        (self.config, flags)
+    }
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let (file, flags) = Args::parse().settings();
+    let settings = match file {
+        Some(path) => match Settings::load(&path) {
+            Ok(from_file) => flags.over(from_file),
+            Err(e) => {
+                eprintln!("xprocd: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        None => flags,
+    };
+    let config = match settings.into_config() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("xprocd: {e}");
+            return ExitCode::from(2);
+        }
+    };
     let filter = match std::env::var("RUST_LOG") {
         Ok(env) if !env.is_empty() => tracing_subscriber::EnvFilter::try_new(env),
-        _ => tracing_subscriber::EnvFilter::try_new(&args.log_level),
+        _ => tracing_subscriber::EnvFilter::try_new(&config.log_level),
     };
     let filter = match filter {
         Ok(f) => f,
@@ -75,16 +116,6 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
-    let config = Config {
-        socket: args.socket,
-        max_frame: args.max_frame,
-        max_clients: args.max_clients,
-        max_objects: args.max_objects,
-        memory_limit: args.memory_limit,
-        output_soft_limit: args.output_soft_limit,
-        output_hard_limit: args.output_hard_limit,
-        ..Config::default()
-    };
     match xproc_broker::run(config) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -38,12 +38,17 @@ const FIRST_CONN: usize = 2;
 /// blocked requests with `ShuttingDown`, flushed (bounded by `shutdown_flush`) and removed its
 /// socket file.
 pub fn run(config: Config) -> Result<(), Error> {
+    let group = config
+        .group
+        .as_deref()
+        .map(transport::Group::resolve)
+        .transpose()?;
     let path = match &config.socket {
         Some(p) => p.clone(),
-        None => transport::default_socket_path()?,
+        None => transport::default_socket_path(group.as_ref())?,
     };
     let poll = Poll::new().map_err(Error::Poll)?;
-    let listener = Listener::bind(&path)?;
+    let listener = Listener::bind(&path, group.as_ref())?;
     listener
         .register(poll.registry(), LISTENER)
         .map_err(Error::Poll)?;
@@ -54,8 +59,19 @@ pub fn run(config: Config) -> Result<(), Error> {
         max_clients = config.max_clients,
         max_objects = config.max_objects,
         memory_limit = config.memory_limit,
+        group = group.as_ref().map(|g| g.name.as_str()),
+        allow_uids = ?config.access.allow_uids,
+        allow_gids = ?config.access.allow_gids,
         "xprocd listening"
     );
+    if config.access.restricted()
+        && config.access.allow_uids.as_ref().is_none_or(Vec::is_empty)
+        && config.access.allow_gids.as_ref().is_none_or(Vec::is_empty)
+    {
+        tracing::warn!(
+            "the allow-lists are configured but empty: every connection will be refused"
+        );
+    }
     let mut server = Server {
         poll,
         events: Events::with_capacity(1024),
@@ -209,7 +225,7 @@ impl Server {
                 return;
             };
             match listener.accept() {
-                Ok(Some(stream)) => self.add(stream),
+                Ok(Some(accepted)) => self.add(accepted),
                 Ok(None) => return,
                 Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => continue,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -223,14 +239,33 @@ impl Server {
         }
     }
 
-    fn add(&mut self, stream: transport::Stream) {
-        let peer = match transport::peer_cred(&stream) {
+    /// Admits an accepted connection: its peer must pass the allow-lists, then fit under
+    /// `max_clients`. A refused peer gets one error frame naming why, and a log line.
+    fn add(&mut self, accepted: transport::Accepted) {
+        let transport::Accepted { stream, peer, gids } = accepted;
+        let peer = match peer {
             Ok(p) => p,
             Err(e) => {
-                tracing::error!(error = %e, "cannot read peer credentials; dropping connection");
+                // Without credentials nothing can be checked or shown: refuse.
+                tracing::warn!(error = %e, "cannot read peer credentials; dropping connection");
                 return;
             }
         };
+        if !self.config.access.allows(peer.uid, &gids) {
+            let message = format!(
+                "access denied: uid {} (gids {gids:?}) is not in this broker's allow_uids or allow_gids",
+                peer.uid
+            );
+            tracing::warn!(
+                pid = peer.pid,
+                uid = peer.uid,
+                gid = peer.gid,
+                ?gids,
+                "refused connection: peer not on the allow-lists"
+            );
+            connection::refuse(stream, ErrorCode::Denied, &message);
+            return;
+        }
         if self.conns.live >= self.config.max_clients {
             let message = format!(
                 "max_clients ({}) reached: the broker refuses more connections",

@@ -158,7 +158,9 @@ impl Client {
     }
 
     /// Connects with explicit options and says `hello`. Fails with [`Error::NoBroker`] when
-    /// nothing listens at the path.
+    /// nothing listens at the path (or the socket's permissions keep this user out),
+    /// [`Error::Denied`] when the broker's allow-lists refuse this user, and [`Error::Limit`]
+    /// when it already has `max_clients` connections.
     pub fn connect_with(options: ConnectOptions) -> Result<Client> {
         let path = options.path.unwrap_or_else(default_socket_path);
         let stream = UnixStream::connect(&path).map_err(|source| Error::NoBroker {
@@ -178,7 +180,18 @@ impl Client {
             ..RequestFields::new(0, "hello")
         };
         let deadline = Instant::now().checked_add(options.connect_timeout);
-        let payload = conn.round_trip(hello, deadline)?;
+        let payload = match conn.round_trip(hello, deadline) {
+            Ok(p) => p,
+            // Refused at the door (allow-lists, max_clients): the broker said why in an id-0
+            // error frame before closing; report that rather than "disconnected".
+            Err(Error::Disconnected(why)) => {
+                return Err(match conn.refusal() {
+                    Some((code, message)) => Error::from_reply(&code, &message),
+                    None => Error::Disconnected(why),
+                })
+            }
+            Err(e) => return Err(e),
+        };
         let (limits, conn_id, server) = decode_reply(&payload, |r| {
             Ok((
                 need(r.limits, "hello", "limits")?,

@@ -95,6 +95,8 @@ struct State {
     /// An error the broker sent with id 0 (a connection-level error such as `TooLarge`), kept
     /// to explain the disconnect that follows it.
     last_error: Option<String>,
+    /// The code and message of that error, for [`Conn::refusal`].
+    refusal: Option<(String, String)>,
 }
 
 impl State {
@@ -149,6 +151,7 @@ impl Conn {
                 sleepers: 0,
                 dead: None,
                 last_error: None,
+                refusal: None,
             }),
             wake: Condvar::new(),
         })
@@ -194,6 +197,34 @@ impl Conn {
         Ok((first..first + n as u64)
             .map(|id| self.wait(id, deadline))
             .collect())
+    }
+
+    /// The connection-level error (id 0) the broker sent before closing this connection, such
+    /// as `Denied` or `LimitExceeded` (max_clients) right after connecting. Reads what is still
+    /// in the socket (briefly) when nobody else is reading, so a refusal whose connection
+    /// failed on the write side is still found.
+    pub(crate) fn refusal(&self) -> Option<(String, String)> {
+        let mut st = self.lock_state();
+        if st.refusal.is_none() {
+            if let Some(mut reader) = st.reader.take() {
+                let until = Instant::now() + Duration::from_millis(200);
+                while st.refusal.is_none() {
+                    let Some(left) = until.checked_duration_since(Instant::now()) else {
+                        break;
+                    };
+                    match reader.fill(Some(left)) {
+                        Ok(Filled::Data) => {
+                            if reader.dispatch(&mut st).is_err() {
+                                break;
+                            }
+                        }
+                        Ok(Filled::TimedOut) | Err(_) => break,
+                    }
+                }
+                st.reader = Some(reader);
+            }
+        }
+        st.refusal.clone()
     }
 
     fn lock_state(&self) -> MutexGuard<'_, State> {
@@ -419,7 +450,17 @@ impl Reader {
                         .ok_or_else(|| "the broker sent a reply without an id".to_string())?;
                     match st.pending.get_mut(&id) {
                         Some(slot) => *slot = Some(payload.to_vec()),
-                        None if id == 0 => st.last_error = Some(describe_error(payload)),
+                        None if id == 0 => {
+                            st.last_error = Some(describe_error(payload));
+                            if let Ok(r) = ReplyFields::decode(payload) {
+                                if let Some(code) = r.error {
+                                    st.refusal = Some((
+                                        code.to_string(),
+                                        r.message.unwrap_or("").to_string(),
+                                    ));
+                                }
+                            }
+                        }
                         None => {}
                     }
                     self.start += HEADER_LEN + len;

@@ -73,6 +73,10 @@ pub enum Error {
     /// The broker is stopping; blocked calls are answered with this.
     #[error("broker is shutting down: {0}")]
     ShuttingDown(String),
+    /// The broker refused this connection: its allow-lists (`allow_uids`, `allow_gids`) do
+    /// not include this process's user or groups. The message names the uid and gids.
+    #[error("{0}")]
+    Denied(String),
     /// Any other error the broker reported, with its wire code (which may be one this client
     /// version does not know) and message.
     #[error("{code}: {message}")]
@@ -119,6 +123,7 @@ impl Error {
             Some(ErrorCode::BrokenBarrier) => Error::BrokenBarrier(msg()),
             Some(ErrorCode::InvalidArgument) => Error::InvalidArgument(msg()),
             Some(ErrorCode::ShuttingDown) => Error::ShuttingDown(msg()),
+            Some(ErrorCode::Denied) => Error::Denied(msg()),
             _ => Error::Broker {
                 code: code.to_string(),
                 message: msg(),
@@ -143,6 +148,7 @@ impl Error {
             Error::BrokenBarrier(_) => ErrorCode::BrokenBarrier,
             Error::InvalidArgument(_) => ErrorCode::InvalidArgument,
             Error::ShuttingDown(_) => ErrorCode::ShuttingDown,
+            Error::Denied(_) => ErrorCode::Denied,
             Error::Broker { code, .. } => ErrorCode::parse(code).unwrap_or(ErrorCode::Internal),
             Error::NoBroker { .. }
             | Error::Disconnected(_)

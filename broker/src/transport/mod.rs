@@ -1,6 +1,7 @@
 //! The transport: the only OS-specific code in the broker. Each OS module exports the same
-//! names — [`Listener`], [`Stream`], [`ShutdownSignal`], [`peer_cred`], [`register`],
-//! [`reregister`], [`deregister`], [`default_socket_path`] — so the event loop is written once.
+//! names — [`Listener`] (whose `accept` also reads the peer's credentials), [`Accepted`],
+//! [`Stream`], [`Group`], [`ShutdownSignal`], [`register`], [`reregister`], [`deregister`],
+//! [`default_socket_path`] — so the event loop is written once.
 //!
 //! Unix domain sockets are implemented (`unix.rs`); Windows named pipes are a documented stub
 //! (`windows.rs`) until they are built.
@@ -45,6 +46,12 @@ pub enum TransportError {
     NotASocket {
         /// The socket path.
         path: PathBuf,
+    },
+    /// `--group` names no group.
+    #[error("no group named {name:?} (give a group name or a numeric gid)")]
+    UnknownGroup {
+        /// The name given.
+        name: String,
     },
     /// The default socket directory is not ours or not a directory.
     #[error("refusing to use socket directory {}: {reason}", .path.display())]

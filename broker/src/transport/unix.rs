@@ -1,17 +1,24 @@
 //! Unix domain sockets.
 //!
 //! The listener is created through `interprocess` (`local_socket`, nonblocking, mode 0600 set
-//! with `fchmod` before `bind`, so there is no umask race). `interprocess` has no mio
-//! integration, so its fd — and each accepted stream's — is registered with mio through
-//! `SourceFd`, and deregistered before it is dropped. Accepted streams are plain
-//! `std::os::unix::net::UnixStream`s.
+//! with `fchmod` before `bind`, so there is no umask race; with a group, the file is then
+//! given to the group and widened to 0660 — never the other way round, so there is no moment
+//! when the wrong group can connect). `interprocess` has no mio integration, so its fd — and
+//! each accepted stream's — is registered with mio through `SourceFd`, and deregistered
+//! before it is dropped. Accepted streams are plain `std::os::unix::net::UnixStream`s.
+//!
+//! Peer credentials (pid, effective uid and gid) come from `interprocess`'s `peer_creds`
+//! (`SO_PEERCRED` on Linux, `LOCAL_PEERCRED` on the BSDs and macOS), read once at accept.
+//! Supplementary groups, which the gid allow-list also matches, come from `interprocess` where
+//! the OS reports them with the credentials (`xucred`), and from `SO_PEERGROUPS` on Linux
+//! (which `interprocess` does not read).
 
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use interprocess::local_socket::traits::Listener as _;
+use interprocess::local_socket::traits::{Listener as _, StreamCommon as _};
 use interprocess::local_socket::{
     GenericFilePath, ListenerNonblockingMode, ListenerOptions, ToFsName,
 };
@@ -24,6 +31,65 @@ use crate::state::PeerCred;
 
 /// A connected client.
 pub type Stream = std::os::unix::net::UnixStream;
+
+/// An accepted connection, with what the OS says about its peer.
+#[derive(Debug)]
+pub struct Accepted {
+    /// The connection, nonblocking.
+    pub stream: Stream,
+    /// Its peer's pid, uid and gid; an error when the OS could not tell (the peer may have
+    /// gone already).
+    pub peer: io::Result<PeerCred>,
+    /// The peer's gids: the effective one first, then the supplementary groups where the OS
+    /// reports them.
+    pub gids: Vec<u32>,
+}
+
+/// A group that is given access to the socket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Group {
+    /// The name as configured (for messages).
+    pub name: String,
+    /// Its gid.
+    pub gid: u32,
+}
+
+impl Group {
+    /// Looks a group up by name, or takes a number as a gid.
+    pub fn resolve(name: &str) -> Result<Group, TransportError> {
+        if let Ok(gid) = name.parse::<u32>() {
+            return Ok(Group {
+                name: name.to_string(),
+                gid,
+            });
+        }
+        let unknown = || TransportError::UnknownGroup {
+            name: name.to_string(),
+        };
+        let cname = std::ffi::CString::new(name).map_err(|_| unknown())?;
+        // SAFETY: `group` and `result` are valid for writes, `buf` is a live buffer of the
+        // length passed; getgrnam_r writes only into them.
+        let mut group: libc::group = unsafe { std::mem::zeroed() };
+        let mut buf = vec![0 as libc::c_char; 16 * 1024];
+        let mut result: *mut libc::group = std::ptr::null_mut();
+        let rc = unsafe {
+            libc::getgrnam_r(
+                cname.as_ptr(),
+                &mut group,
+                buf.as_mut_ptr(),
+                buf.len(),
+                &mut result,
+            )
+        };
+        if rc != 0 || result.is_null() {
+            return Err(unknown());
+        }
+        Ok(Group {
+            name: name.to_string(),
+            gid: group.gr_gid,
+        })
+    }
+}
 
 /// Longest socket path: `sun_path` holds 108 bytes on Linux (104 on the BSDs and macOS),
 /// including the terminating NUL.
@@ -44,8 +110,9 @@ pub struct Listener {
 
 impl Listener {
     /// Listens at `path`. Refuses if a broker already answers there; replaces a stale socket
-    /// file left by a crash; never replaces anything that is not a socket.
-    pub fn bind(path: &Path) -> Result<Self, TransportError> {
+    /// file left by a crash; never replaces anything that is not a socket. The socket file is
+    /// mode 0600, or 0660 owned by `group`.
+    pub fn bind(path: &Path, group: Option<&Group>) -> Result<Self, TransportError> {
         let len = path.as_os_str().len();
         if len > MAX_SOCKET_PATH {
             return Err(TransportError::PathTooLong {
@@ -91,6 +158,11 @@ impl Listener {
             .mode(0o600)
             .create_sync()
             .map_err(|e| io_err("cannot listen at", e))?;
+        if let Some(g) = group {
+            share_with_group(path, g, 0o660)
+                .map_err(|e| io_err("cannot give the socket to its group", e))?;
+            warn_if_unreachable(path, g);
+        }
         let file_id = std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()));
         Ok(Listener {
             inner,
@@ -110,15 +182,38 @@ impl Listener {
         }
     }
 
-    /// Accepts one connection; `None` when none is waiting. The stream is nonblocking.
-    pub fn accept(&self) -> io::Result<Option<Stream>> {
-        match self.inner.accept() {
-            Ok(interprocess::local_socket::Stream::UdSocket(s)) => {
-                Ok(Some(Stream::from(OwnedFd::from(s))))
+    /// Accepts one connection and reads its peer's credentials; `None` when none is
+    /// waiting. The stream is nonblocking.
+    pub fn accept(&self) -> io::Result<Option<Accepted>> {
+        let s = match self.inner.accept() {
+            Ok(s) => s,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let creds = s.peer_creds();
+        let mut gids = Vec::new();
+        let peer = creds.and_then(|c| {
+            let (Some(uid), Some(gid)) = (c.euid(), c.egid()) else {
+                return Err(io::Error::other("the OS reported no uid/gid for the peer"));
+            };
+            gids.push(gid);
+            gids.extend(c.groups().unwrap_or_default().iter().filter(|&&g| g != gid));
+            Ok(PeerCred {
+                pid: c.pid().map_or(0, |p| p as u32),
+                uid,
+                gid,
+            })
+        });
+        let interprocess::local_socket::Stream::UdSocket(s) = s;
+        let stream = Stream::from(OwnedFd::from(s));
+        if peer.is_ok() {
+            for g in supplementary_groups(&stream) {
+                if !gids.contains(&g) {
+                    gids.push(g);
+                }
             }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
-            Err(e) => Err(e),
         }
+        Ok(Some(Accepted { stream, peer, gids }))
     }
 
     /// Registers the listening fd with the event loop (readable).
@@ -182,8 +277,10 @@ impl ShutdownSignal {
 }
 
 /// The default endpoint (docs/PROTOCOL.md §1): `$XPROC_SOCKET`, else
-/// `$XDG_RUNTIME_DIR/xproc.sock`, else `/tmp/xproc-<uid>/xproc.sock`.
-pub fn default_socket_path() -> Result<PathBuf, TransportError> {
+/// `$XDG_RUNTIME_DIR/xproc.sock`, else `/tmp/xproc-<uid>/xproc.sock`. With a group, the
+/// `/tmp` directory is mode 0710 and belongs to that group, so its members can reach the
+/// socket (but not list or change the directory).
+pub fn default_socket_path(group: Option<&Group>) -> Result<PathBuf, TransportError> {
     if let Some(p) = std::env::var_os("XPROC_SOCKET").filter(|p| !p.is_empty()) {
         return Ok(PathBuf::from(p));
     }
@@ -193,21 +290,30 @@ pub fn default_socket_path() -> Result<PathBuf, TransportError> {
     // SAFETY: getuid cannot fail.
     let uid = unsafe { libc::getuid() };
     let dir = PathBuf::from(format!("/tmp/xproc-{uid}"));
-    prepare_socket_dir(&dir)?;
+    prepare_socket_dir(&dir, group)?;
     Ok(dir.join("xproc.sock"))
 }
 
-/// Creates the private socket directory (mode 0700), or checks an existing one: it must be a
-/// real directory owned by us. Another user's directory under /tmp could be a trap (they
-/// could read or replace our socket), so it is refused; our own with loose permissions is
-/// tightened.
-pub fn prepare_socket_dir(dir: &Path) -> Result<(), TransportError> {
+/// Creates the private socket directory (mode 0700; 0710 owned by `group` when one is given),
+/// or checks an existing one: it must be a real directory owned by us. Another user's
+/// directory under /tmp could be a trap (they could read or replace our socket), so it is
+/// refused; our own with other permissions is set to the expected mode.
+pub fn prepare_socket_dir(dir: &Path, group: Option<&Group>) -> Result<(), TransportError> {
     let unsafe_dir = |reason: String| TransportError::UnsafeDir {
         path: dir.to_path_buf(),
         reason,
     };
+    let want = if group.is_some() { 0o710 } else { 0o700 };
+    let share = |dir: &Path| match group {
+        Some(g) => share_with_group(dir, g, want).map_err(|e| TransportError::Io {
+            what: "cannot give the socket directory to its group",
+            path: dir.to_path_buf(),
+            source: e,
+        }),
+        None => Ok(()),
+    };
     match std::fs::DirBuilder::new().mode(0o700).create(dir) {
-        Ok(()) => return Ok(()),
+        Ok(()) => return share(dir),
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
         Err(e) => {
             return Err(TransportError::Io {
@@ -233,9 +339,14 @@ pub fn prepare_socket_dir(dir: &Path) -> Result<(), TransportError> {
             md.uid()
         )));
     }
-    if md.mode() & 0o077 != 0 {
-        tracing::warn!(path = %dir.display(), mode = format!("{:o}", md.mode() & 0o777), "tightening socket directory to 0700");
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(|e| {
+    if let Some(g) = group {
+        if md.gid() != g.gid || md.mode() & 0o777 != want {
+            tracing::info!(path = %dir.display(), group = %g.name, "sharing socket directory with the group (mode 0710)");
+            return share(dir);
+        }
+    } else if md.mode() & 0o777 != want {
+        tracing::warn!(path = %dir.display(), mode = format!("{:o}", md.mode() & 0o777), "setting socket directory to 0700");
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(want)).map_err(|e| {
             TransportError::Io {
                 what: "cannot chmod socket directory",
                 path: dir.to_path_buf(),
@@ -246,44 +357,104 @@ pub fn prepare_socket_dir(dir: &Path) -> Result<(), TransportError> {
     Ok(())
 }
 
-/// The peer's pid, uid and gid (`SO_PEERCRED`).
-#[cfg(any(target_os = "linux", target_os = "android"))]
-pub fn peer_cred(stream: &Stream) -> io::Result<PeerCred> {
-    let mut cred = libc::ucred {
-        pid: 0,
-        uid: 0,
-        gid: 0,
-    };
-    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
-    // SAFETY: `cred` and `len` are valid for writes and `len` is the size of `cred`.
-    let rc = unsafe {
-        libc::getsockopt(
-            stream.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_PEERCRED,
-            (&mut cred as *mut libc::ucred).cast(),
-            &mut len,
-        )
-    };
-    if rc != 0 {
+/// Gives `path` (not following a symlink) to group `g`, then sets `mode`. In that order, so
+/// the wider mode never applies to the previous group.
+fn share_with_group(path: &Path, g: &Group, mode: u32) -> io::Result<()> {
+    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes())
+        .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    // SAFETY: `c` is a valid NUL-terminated path; uid -1 leaves the owner unchanged.
+    if unsafe { libc::lchown(c.as_ptr(), u32::MAX, g.gid) } != 0 {
         return Err(io::Error::last_os_error());
     }
-    Ok(PeerCred {
-        pid: cred.pid as u32,
-        uid: cred.uid,
-        gid: cred.gid,
-    })
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
 }
 
-/// The peer's uid and gid (`getpeereid`); these systems report no pid.
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
-pub fn peer_cred(stream: &Stream) -> io::Result<PeerCred> {
-    let (mut uid, mut gid) = (0, 0);
-    // SAFETY: both out-pointers are valid.
-    if unsafe { libc::getpeereid(stream.as_raw_fd(), &mut uid, &mut gid) } != 0 {
-        return Err(io::Error::last_os_error());
+/// Logs a warning when members of `g` cannot reach the socket because its directory is not
+/// searchable by them (a `$XDG_RUNTIME_DIR` is mode 0700, for one).
+fn warn_if_unreachable(socket: &Path, g: &Group) {
+    let Some(dir) = socket.parent() else {
+        return;
+    };
+    let Ok(md) = std::fs::metadata(dir) else {
+        return;
+    };
+    let mode = md.mode();
+    let reachable = mode & 0o001 != 0 || (md.gid() == g.gid && mode & 0o010 != 0);
+    if !reachable {
+        tracing::warn!(
+            dir = %dir.display(),
+            mode = format!("{:o}", mode & 0o777),
+            group = %g.name,
+            "members of the group cannot reach the socket: its directory is not searchable by them; \
+             use --socket in a directory the group can search (see docs/SECURITY.md)"
+        );
     }
-    Ok(PeerCred { pid: 0, uid, gid })
+}
+
+/// `SO_PEERGROUPS` (Linux 4.13+), where its value is the generic one. `libc` does not
+/// export it; architectures with their own socket option numbers (alpha, mips, parisc, sparc)
+/// simply do without supplementary groups.
+#[cfg(all(
+    any(target_os = "linux", target_os = "android"),
+    any(
+        target_arch = "x86_64",
+        target_arch = "x86",
+        target_arch = "aarch64",
+        target_arch = "arm",
+        target_arch = "riscv64",
+        target_arch = "powerpc64",
+        target_arch = "s390x",
+        target_arch = "loongarch64"
+    )
+))]
+const SO_PEERGROUPS: Option<libc::c_int> = Some(59);
+#[cfg(not(all(
+    any(target_os = "linux", target_os = "android"),
+    any(
+        target_arch = "x86_64",
+        target_arch = "x86",
+        target_arch = "aarch64",
+        target_arch = "arm",
+        target_arch = "riscv64",
+        target_arch = "powerpc64",
+        target_arch = "s390x",
+        target_arch = "loongarch64"
+    )
+)))]
+const SO_PEERGROUPS: Option<libc::c_int> = None;
+
+/// The peer's supplementary groups as the kernel recorded them at `connect` (`SO_PEERGROUPS`);
+/// empty where the OS cannot tell (the allow-list then matches the effective gid only).
+pub fn supplementary_groups(stream: &Stream) -> Vec<u32> {
+    let Some(opt) = SO_PEERGROUPS else {
+        return Vec::new();
+    };
+    let mut groups = vec![0 as libc::gid_t; 64];
+    loop {
+        let mut len = (groups.len() * std::mem::size_of::<libc::gid_t>()) as libc::socklen_t;
+        // SAFETY: `groups` is valid for `len` bytes of writes; the kernel writes at most that
+        // and reports the size it needs in `len` (ERANGE) when the buffer is too small.
+        let rc = unsafe {
+            libc::getsockopt(
+                stream.as_raw_fd(),
+                libc::SOL_SOCKET,
+                opt,
+                groups.as_mut_ptr().cast(),
+                &mut len,
+            )
+        };
+        let n = len as usize / std::mem::size_of::<libc::gid_t>();
+        if rc == 0 {
+            groups.truncate(n);
+            return groups;
+        }
+        let err = io::Error::last_os_error();
+        if err.raw_os_error() == Some(libc::ERANGE) && n > groups.len() && n <= 65536 {
+            groups.resize(n, 0);
+            continue;
+        }
+        return Vec::new();
+    }
 }
 
 /// Registers a connection's fd with the event loop.
@@ -321,16 +492,23 @@ mod tests {
         let _ = std::fs::remove_dir_all(&base);
         std::fs::create_dir_all(&base).unwrap();
         let dir = base.join("d");
-        prepare_socket_dir(&dir).unwrap();
+        prepare_socket_dir(&dir, None).unwrap();
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(&dir), 0o700);
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-        prepare_socket_dir(&dir).unwrap();
+        prepare_socket_dir(&dir, None).unwrap();
         assert_eq!(mode(&dir), 0o700);
+        // With a group (our own primary one, so that chgrp is allowed): 0710 and that group.
+        // SAFETY: getgid cannot fail.
+        let gid = unsafe { libc::getgid() };
+        let g = Group::resolve(&gid.to_string()).unwrap();
+        prepare_socket_dir(&dir, Some(&g)).unwrap();
+        assert_eq!(mode(&dir), 0o710);
+        assert_eq!(std::fs::metadata(&dir).unwrap().gid(), gid);
         let file = base.join("f");
         std::fs::write(&file, b"").unwrap();
         assert!(matches!(
-            prepare_socket_dir(&file),
+            prepare_socket_dir(&file, None),
             Err(TransportError::UnsafeDir { .. })
         ));
         std::fs::remove_dir_all(&base).unwrap();
@@ -339,8 +517,36 @@ mod tests {
     #[test]
     fn too_long_paths_are_refused_before_any_syscall() {
         let long = PathBuf::from(format!("/tmp/{}", "x".repeat(MAX_SOCKET_PATH)));
-        let err = Listener::bind(&long).unwrap_err();
+        let err = Listener::bind(&long, None).unwrap_err();
         assert!(matches!(err, TransportError::PathTooLong { .. }));
         assert!(err.to_string().contains("sun_path"), "{err}");
+    }
+
+    #[test]
+    fn groups_resolve_by_name_or_number() {
+        assert_eq!(Group::resolve("4242").unwrap().gid, 4242);
+        assert_eq!(Group::resolve("root").unwrap().gid, 0);
+        assert!(matches!(
+            Group::resolve("no-such-group-here"),
+            Err(TransportError::UnknownGroup { .. })
+        ));
+    }
+
+    #[test]
+    fn supplementary_groups_are_those_of_the_peer() {
+        let (a, _b) = Stream::pair().unwrap();
+        let mut ours = vec![0 as libc::gid_t; 256];
+        // SAFETY: the buffer holds 256 gids.
+        let n = unsafe { libc::getgroups(256, ours.as_mut_ptr()) };
+        assert!(n >= 0);
+        ours.truncate(n as usize);
+        ours.sort();
+        let mut seen = supplementary_groups(&a);
+        seen.sort();
+        if SO_PEERGROUPS.is_some() {
+            assert_eq!(seen, ours);
+        } else {
+            assert!(seen.is_empty());
+        }
     }
 }

@@ -37,13 +37,47 @@ impl io::Write for Stream {
     }
 }
 
+/// An accepted connection, with what the OS says about its peer.
+#[derive(Debug)]
+pub struct Accepted {
+    /// The connection.
+    pub stream: Stream,
+    /// Its peer's pid (uid and gid mean nothing here).
+    pub peer: io::Result<PeerCred>,
+    /// Empty: Windows has no gids.
+    pub gids: Vec<u32>,
+}
+
+/// A group given access to the endpoint; Windows would use an ACL instead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Group {
+    /// The name as configured.
+    pub name: String,
+    /// Unused on Windows.
+    pub gid: u32,
+}
+
+impl Group {
+    /// Groups are not supported on Windows yet.
+    pub fn resolve(name: &str) -> Result<Group, TransportError> {
+        Err(TransportError::UnknownGroup {
+            name: name.to_string(),
+        })
+    }
+}
+
+/// No supplementary groups on Windows.
+pub fn supplementary_groups(_: &Stream) -> Vec<u32> {
+    Vec::new()
+}
+
 /// The listening endpoint.
 #[derive(Debug)]
 pub struct Listener(());
 
 impl Listener {
     /// Would listen at `path`; unsupported for now.
-    pub fn bind(path: &Path) -> Result<Self, TransportError> {
+    pub fn bind(path: &Path, _group: Option<&Group>) -> Result<Self, TransportError> {
         Err(TransportError::Io {
             what: "cannot listen at",
             path: path.to_path_buf(),
@@ -55,7 +89,7 @@ impl Listener {
         Path::new("")
     }
     /// Would accept one connection.
-    pub fn accept(&self) -> io::Result<Option<Stream>> {
+    pub fn accept(&self) -> io::Result<Option<Accepted>> {
         Err(unsupported())
     }
     /// Would register with the event loop.
@@ -87,18 +121,13 @@ impl ShutdownSignal {
 }
 
 /// The default pipe name.
-pub fn default_socket_path() -> Result<PathBuf, TransportError> {
+pub fn default_socket_path(_group: Option<&Group>) -> Result<PathBuf, TransportError> {
     Ok(PathBuf::from(r"\\.\pipe\xproc"))
 }
 
 /// Named pipes need no directory.
-pub fn prepare_socket_dir(_: &Path) -> Result<(), TransportError> {
+pub fn prepare_socket_dir(_: &Path, _: Option<&Group>) -> Result<(), TransportError> {
     Ok(())
-}
-
-/// Would read the client's process id (`GetNamedPipeClientProcessId`).
-pub fn peer_cred(_: &Stream) -> io::Result<PeerCred> {
-    Err(unsupported())
 }
 
 /// Would register a connection with the event loop.
