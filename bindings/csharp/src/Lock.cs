@@ -1,0 +1,197 @@
+// Lock.cs: named locks owned by a connection (Lock, RLock, and the lock inside Condition),
+// their shared acquire/release logic (LockBase), and Releaser, what Acquire returns so that
+// `using (lk.Acquire()) { ... }` releases on the way out.
+//
+// A lock whose owner died holding it is released by the broker; the next acquire succeeds
+// and says so: Abandoned / AbandonedBy on the Releaser, and on the handle until its next
+// acquire.
+
+using System;
+using System.Threading;
+
+namespace XProc
+{
+    /// <summary>
+    /// What an acquire returns: disposing it releases what was acquired, once (a second
+    /// Dispose does nothing). For a lock it also tells whether the previous owner died holding
+    /// it.
+    /// </summary>
+    public sealed class Releaser : IDisposable
+    {
+        private readonly Action release;
+        private int released;
+
+        internal Releaser(Action release, int abandonedBy)
+        {
+            this.release = release;
+            AbandonedBy = abandonedBy;
+        }
+
+        /// <summary>Whether the lock was abandoned: its previous owner disconnected (died) holding it, so what it protects may be half-updated.</summary>
+        public bool Abandoned
+        {
+            get { return AbandonedBy != 0; }
+        }
+
+        /// <summary>The pid of the owner that died holding the lock, or 0.</summary>
+        public int AbandonedBy { get; private set; }
+
+        /// <summary>Releases what was acquired (the first time only).</summary>
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref released, 1) == 0)
+            {
+                release();
+            }
+        }
+    }
+
+    /// <summary>
+    /// What <see cref="Lock"/>, <see cref="RLock"/> and <see cref="Condition"/> share: a lock
+    /// in the broker owned by the connection that acquired it and released automatically when
+    /// that connection goes away.
+    /// </summary>
+    public abstract class LockBase : IDisposable
+    {
+        private int abandonedBy;
+
+        internal LockBase(string name)
+        {
+            Name = name;
+        }
+
+        /// <summary>The object's name.</summary>
+        public string Name { get; private set; }
+
+        /// <summary>
+        /// Whether the latest successful acquire on this handle found the lock abandoned (its
+        /// previous owner died holding it). Threads sharing a handle should read the
+        /// <see cref="Releaser"/>'s instead.
+        /// </summary>
+        public bool Abandoned
+        {
+            get { return AbandonedBy != 0; }
+        }
+
+        /// <summary>The pid the latest successful acquire on this handle reported as the dead previous owner, or 0.</summary>
+        public int AbandonedBy
+        {
+            get { return Volatile.Read(ref abandonedBy); }
+        }
+
+        /// <summary>Acquires the lock, waiting as long as it takes. Dispose the result to release it.</summary>
+        /// <exception cref="ObjectNotFoundException">The lock was deleted.</exception>
+        public Releaser Acquire()
+        {
+            int pid;
+            if (!AcquireCore(Timeouts.Forever, out pid))
+            {
+                // Only a timeout makes acquired false, and there is none.
+                throw new XProcException(XProcStatus.ProtocolError, "an acquire without a timeout came back without the lock");
+            }
+            return new Releaser(Release, pid);
+        }
+
+        /// <summary>Acquires the lock, waiting up to <paramref name="timeout"/>. Dispose the result to release it.</summary>
+        /// <exception cref="XProcTimeoutException">The lock was still held by another owner when the timeout ran out.</exception>
+        public Releaser Acquire(TimeSpan timeout)
+        {
+            int pid;
+            if (!AcquireCore(Timeouts.ToMs(timeout, "timeout"), out pid))
+            {
+                throw new XProcTimeoutException(XProcStatus.Timeout,
+                    "timed out after " + timeout + " waiting for " + Name);
+            }
+            return new Releaser(Release, pid);
+        }
+
+        /// <summary>Acquires the lock if it is free now; returns whether it did. Call <see cref="Release"/> after a true.</summary>
+        public bool TryAcquire()
+        {
+            int pid;
+            return AcquireCore(Timeouts.NoWait, out pid);
+        }
+
+        /// <summary>Acquires the lock, waiting up to <paramref name="timeout"/>; returns whether it did (as Monitor.TryEnter).</summary>
+        public bool TryAcquire(TimeSpan timeout)
+        {
+            int pid;
+            return AcquireCore(Timeouts.ToMs(timeout, "timeout"), out pid);
+        }
+
+        /// <summary>Releases the lock (a reentrant one: one level).</summary>
+        /// <exception cref="NotOwnerException">This connection does not hold it.</exception>
+        public void Release()
+        {
+            Error.Check(NativeRelease());
+        }
+
+        /// <summary>Releases this handle. It does not release the lock: the connection holds it until released or disconnected.</summary>
+        public abstract void Dispose();
+
+        private bool AcquireCore(long timeoutMs, out int pid)
+        {
+            bool acquired;
+            uint by;
+            Error.Check(NativeAcquire(timeoutMs, out acquired, out by));
+            pid = acquired ? unchecked((int)by) : 0;
+            if (acquired)
+            {
+                Volatile.Write(ref abandonedBy, pid);
+            }
+            return acquired;
+        }
+
+        internal abstract XProcStatus NativeAcquire(long timeoutMs, out bool acquired, out uint abandonedBy);
+
+        internal abstract XProcStatus NativeRelease();
+    }
+
+    /// <summary>
+    /// A named lock (Python's Lock): one owner connection at a time; acquiring it again from
+    /// the owner waits, as Python's does. Open with <see cref="Client.Lock(string)"/>.
+    /// </summary>
+    /// <example><code>
+    /// using (var lk = client.Lock("device"))
+    /// using (var held = lk.Acquire(TimeSpan.FromSeconds(5)))
+    /// {
+    ///     if (held.Abandoned) { /* repair what the dead owner left */ }
+    /// }
+    /// </code></example>
+    public class Lock : LockBase
+    {
+        internal readonly LockHandle Handle;
+
+        internal Lock(string name, LockHandle handle) : base(name)
+        {
+            Handle = handle;
+        }
+
+        /// <inheritdoc/>
+        public override void Dispose()
+        {
+            Handle.Dispose();
+        }
+
+        internal override XProcStatus NativeAcquire(long timeoutMs, out bool acquired, out uint abandonedBy)
+        {
+            return Native.xproc_lock_acquire(Handle, timeoutMs, out acquired, out abandonedBy);
+        }
+
+        internal override XProcStatus NativeRelease()
+        {
+            return Native.xproc_lock_release(Handle);
+        }
+    }
+
+    /// <summary>
+    /// A named reentrant lock (Python's RLock): its owner connection may acquire it again, and
+    /// it is free once released as many times. Open with <see cref="Client.RLock(string)"/>.
+    /// </summary>
+    public sealed class RLock : Lock
+    {
+        internal RLock(string name, LockHandle handle) : base(name, handle)
+        {
+        }
+    }
+}

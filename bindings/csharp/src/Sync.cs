@@ -1,0 +1,384 @@
+// Sync.cs: the other named sync primitives: Condition (a lock plus wait/notify), Semaphore
+// and BoundedSemaphore, Event, and Barrier — Python's threading/multiprocessing semantics,
+// shared between processes by the broker.
+
+using System;
+using System.Diagnostics;
+
+namespace XProc
+{
+    /// <summary>
+    /// A named condition variable (Python's Condition) over its own reentrant lock. Acquire
+    /// the lock, then Wait (which releases it while waiting and reacquires it before
+    /// returning) or Notify. Open with <see cref="Client.Condition(string)"/>.
+    /// </summary>
+    /// <example><code>
+    /// using (cond.Acquire())
+    /// {
+    ///     cond.WaitFor(() => (long)dict["ready"] > 0, TimeSpan.FromSeconds(10));
+    /// }
+    /// </code></example>
+    public sealed class Condition : LockBase
+    {
+        private readonly ConditionHandle handle;
+
+        internal Condition(string name, ConditionHandle handle) : base(name)
+        {
+            this.handle = handle;
+        }
+
+        /// <summary>Releases the lock, waits for a notify, and reacquires the lock before returning.</summary>
+        /// <exception cref="NotOwnerException">This connection does not hold the lock.</exception>
+        public void Wait()
+        {
+            WaitCore(Timeouts.Forever);
+        }
+
+        /// <summary>
+        /// Releases the lock, waits up to <paramref name="timeout"/> for a notify, and
+        /// reacquires the lock before returning either way. Returns whether a notify came.
+        /// </summary>
+        /// <remarks>After the timeout the reacquire itself is not bounded (docs/PROTOCOL.md §6.6).</remarks>
+        /// <exception cref="NotOwnerException">This connection does not hold the lock.</exception>
+        public bool Wait(TimeSpan timeout)
+        {
+            return WaitCore(Timeouts.ToMs(timeout, "timeout"));
+        }
+
+        /// <summary>Waits until <paramref name="predicate"/> returns true; call with the lock held (the predicate runs with it held).</summary>
+        public void WaitFor(Func<bool> predicate)
+        {
+            WaitForCore(predicate, Timeouts.Forever);
+        }
+
+        /// <summary>
+        /// Waits until <paramref name="predicate"/> returns true, checking it first and after
+        /// each notify, for at most <paramref name="timeout"/> in all. Returns the predicate's
+        /// last answer (false: the time ran out). Call with the lock held.
+        /// </summary>
+        public bool WaitFor(Func<bool> predicate, TimeSpan timeout)
+        {
+            return WaitForCore(predicate, Timeouts.ToMs(timeout, "timeout"));
+        }
+
+        /// <summary>Wakes up to <paramref name="n"/> waiters (default 1) and returns how many were woken. Call with the lock held.</summary>
+        /// <exception cref="NotOwnerException">This connection does not hold the lock.</exception>
+        public long Notify(long n = 1)
+        {
+            if (n < 0)
+            {
+                throw new ArgumentOutOfRangeException("n", n, "n is 0 or more");
+            }
+            ulong woken;
+            Error.Check(Native.xproc_condition_notify(handle, (ulong)n, out woken));
+            return (long)woken;
+        }
+
+        /// <summary>Wakes every waiter and returns how many were woken. Call with the lock held.</summary>
+        /// <exception cref="NotOwnerException">This connection does not hold the lock.</exception>
+        public long NotifyAll()
+        {
+            ulong woken;
+            Error.Check(Native.xproc_condition_notify_all(handle, out woken));
+            return (long)woken;
+        }
+
+        /// <summary>Releases this handle (it does not release the lock).</summary>
+        public override void Dispose()
+        {
+            handle.Dispose();
+        }
+
+        internal override XProcStatus NativeAcquire(long timeoutMs, out bool acquired, out uint abandonedBy)
+        {
+            return Native.xproc_condition_acquire(handle, timeoutMs, out acquired, out abandonedBy);
+        }
+
+        internal override XProcStatus NativeRelease()
+        {
+            return Native.xproc_condition_release(handle);
+        }
+
+        private bool WaitCore(long timeoutMs)
+        {
+            bool notified;
+            Error.Check(Native.xproc_condition_wait(handle, timeoutMs, out notified));
+            return notified;
+        }
+
+        /// <summary>
+        /// Python's wait_for, in C# rather than through xproc_condition_wait_for: a managed
+        /// callback must not throw through native frames, and here the predicate may throw.
+        /// </summary>
+        private bool WaitForCore(Func<bool> predicate, long timeoutMs)
+        {
+            if (predicate == null)
+            {
+                throw new ArgumentNullException("predicate");
+            }
+            Stopwatch clock = Stopwatch.StartNew();
+            bool result = predicate();
+            while (!result)
+            {
+                long wait = Timeouts.Forever;
+                if (timeoutMs >= 0)
+                {
+                    wait = timeoutMs - clock.ElapsedMilliseconds;
+                    if (wait <= 0)
+                    {
+                        break;
+                    }
+                }
+                WaitCore(wait);
+                result = predicate();
+            }
+            return result;
+        }
+    }
+
+    /// <summary>
+    /// A named counting semaphore (Python's Semaphore). Permits a connection holds are
+    /// returned when it disconnects. Open with <see cref="Client.Semaphore(string, long)"/>.
+    /// </summary>
+    public class Semaphore : IDisposable
+    {
+        private readonly SemaphoreHandle handle;
+
+        internal Semaphore(string name, SemaphoreHandle handle)
+        {
+            Name = name;
+            this.handle = handle;
+        }
+
+        /// <summary>The semaphore's name.</summary>
+        public string Name { get; private set; }
+
+        /// <summary>Takes a permit, waiting as long as it takes. Dispose the result to return it.</summary>
+        public Releaser Acquire()
+        {
+            if (!AcquireCore(Timeouts.Forever))
+            {
+                throw new XProcException(XProcStatus.ProtocolError, "an acquire without a timeout came back without a permit");
+            }
+            return new Releaser(ReleaseOne, 0);
+        }
+
+        /// <summary>Takes a permit, waiting up to <paramref name="timeout"/>. Dispose the result to return it.</summary>
+        /// <exception cref="XProcTimeoutException">No permit came in time.</exception>
+        public Releaser Acquire(TimeSpan timeout)
+        {
+            if (!AcquireCore(Timeouts.ToMs(timeout, "timeout")))
+            {
+                throw new XProcTimeoutException(XProcStatus.Timeout,
+                    "timed out after " + timeout + " waiting for a permit of " + Name);
+            }
+            return new Releaser(ReleaseOne, 0);
+        }
+
+        /// <summary>Takes a permit if one is free now; returns whether it did.</summary>
+        public bool TryAcquire()
+        {
+            return AcquireCore(Timeouts.NoWait);
+        }
+
+        /// <summary>Takes a permit, waiting up to <paramref name="timeout"/>; returns whether it did.</summary>
+        public bool TryAcquire(TimeSpan timeout)
+        {
+            return AcquireCore(Timeouts.ToMs(timeout, "timeout"));
+        }
+
+        /// <summary>Returns <paramref name="n"/> permits (default 1).</summary>
+        /// <exception cref="XProcException">Status InvalidArgument: a bounded semaphore
+        /// released above its initial value (Python's ValueError).</exception>
+        public void Release(long n = 1)
+        {
+            if (n < 1)
+            {
+                throw new ArgumentOutOfRangeException("n", n, "release at least 1 permit");
+            }
+            Error.Check(Native.xproc_semaphore_release(handle, (ulong)n));
+        }
+
+        /// <summary>Releases this handle (permits held stay held).</summary>
+        public void Dispose()
+        {
+            handle.Dispose();
+        }
+
+        private void ReleaseOne()
+        {
+            Release(1);
+        }
+
+        private bool AcquireCore(long timeoutMs)
+        {
+            bool acquired;
+            Error.Check(Native.xproc_semaphore_acquire(handle, timeoutMs, out acquired));
+            return acquired;
+        }
+    }
+
+    /// <summary>
+    /// A named semaphore that refuses a release above its initial value (Python's
+    /// BoundedSemaphore). Open with <see cref="Client.BoundedSemaphore(string, long)"/>.
+    /// </summary>
+    public sealed class BoundedSemaphore : Semaphore
+    {
+        internal BoundedSemaphore(string name, SemaphoreHandle handle) : base(name, handle)
+        {
+        }
+    }
+
+    /// <summary>A named event flag (Python's Event). Open with <see cref="Client.Event(string)"/>.</summary>
+    public sealed class Event : IDisposable
+    {
+        private readonly EventHandle handle;
+
+        internal Event(string name, EventHandle handle)
+        {
+            Name = name;
+            this.handle = handle;
+        }
+
+        /// <summary>The event's name.</summary>
+        public string Name { get; private set; }
+
+        /// <summary>Sets the flag, waking every waiter.</summary>
+        public void Set()
+        {
+            Error.Check(Native.xproc_event_set(handle));
+        }
+
+        /// <summary>Clears the flag.</summary>
+        public void Clear()
+        {
+            Error.Check(Native.xproc_event_clear(handle));
+        }
+
+        /// <summary>Whether the flag is set now.</summary>
+        public bool IsSet
+        {
+            get
+            {
+                bool set;
+                Error.Check(Native.xproc_event_is_set(handle, out set));
+                return set;
+            }
+        }
+
+        /// <summary>Waits until the flag is set.</summary>
+        public void Wait()
+        {
+            WaitCore(Timeouts.Forever);
+        }
+
+        /// <summary>Waits up to <paramref name="timeout"/> for the flag; returns whether it is set (as WaitHandle.WaitOne).</summary>
+        public bool Wait(TimeSpan timeout)
+        {
+            return WaitCore(Timeouts.ToMs(timeout, "timeout"));
+        }
+
+        /// <summary>Releases this handle.</summary>
+        public void Dispose()
+        {
+            handle.Dispose();
+        }
+
+        private bool WaitCore(long timeoutMs)
+        {
+            bool set;
+            Error.Check(Native.xproc_event_wait(handle, timeoutMs, out set));
+            return set;
+        }
+    }
+
+    /// <summary>
+    /// A named barrier for a fixed number of parties (Python's Barrier). Open with
+    /// <see cref="Client.Barrier(string, long)"/>.
+    /// </summary>
+    /// <remarks>
+    /// A wait that times out, an <see cref="Abort"/>, or a waiting party's disconnect breaks
+    /// the barrier: every waiter, and every later wait until <see cref="Reset"/>, throws
+    /// <see cref="BrokenBarrierException"/>.
+    /// </remarks>
+    public sealed class Barrier : IDisposable
+    {
+        private readonly BarrierHandle handle;
+
+        internal Barrier(string name, BarrierHandle handle)
+        {
+            Name = name;
+            this.handle = handle;
+        }
+
+        /// <summary>The barrier's name.</summary>
+        public string Name { get; private set; }
+
+        /// <summary>
+        /// Waits until <see cref="Parties"/> parties are waiting; returns this party's index,
+        /// 0..Parties-1 in arrival order, distinct among the parties released together.
+        /// </summary>
+        /// <exception cref="BrokenBarrierException">The barrier is or became broken.</exception>
+        public long Wait()
+        {
+            return WaitCore(Timeouts.Forever);
+        }
+
+        /// <summary>As <see cref="Wait()"/>, for at most <paramref name="timeout"/>; running out breaks the barrier.</summary>
+        /// <exception cref="BrokenBarrierException">The barrier is or became broken, this wait's timeout included.</exception>
+        public long Wait(TimeSpan timeout)
+        {
+            return WaitCore(Timeouts.ToMs(timeout, "timeout"));
+        }
+
+        /// <summary>Breaks the barrier: current and later waiters throw <see cref="BrokenBarrierException"/> until <see cref="Reset"/>.</summary>
+        public void Abort()
+        {
+            Error.Check(Native.xproc_barrier_abort(handle));
+        }
+
+        /// <summary>Returns the barrier to its initial, unbroken state.</summary>
+        public void Reset()
+        {
+            Error.Check(Native.xproc_barrier_reset(handle));
+        }
+
+        /// <summary>Parties needed to release it (fixed at creation).</summary>
+        public long Parties
+        {
+            get { return (long)State().Parties; }
+        }
+
+        /// <summary>Parties waiting now.</summary>
+        public long NWaiting
+        {
+            get { return (long)State().NWaiting; }
+        }
+
+        /// <summary>Whether it is broken (until <see cref="Reset"/>).</summary>
+        public bool IsBroken
+        {
+            get { return State().Broken != 0; }
+        }
+
+        /// <summary>Releases this handle.</summary>
+        public void Dispose()
+        {
+            handle.Dispose();
+        }
+
+        private NativeBarrierState State()
+        {
+            NativeBarrierState s;
+            Error.Check(Native.xproc_barrier_state(handle, out s));
+            return s;
+        }
+
+        private long WaitCore(long timeoutMs)
+        {
+            ulong index;
+            Error.Check(Native.xproc_barrier_wait(handle, timeoutMs, out index));
+            return (long)index;
+        }
+    }
+}
