@@ -265,7 +265,7 @@ mod tests {
                 wait: Wait::Forever,
             },
         );
-        assert_eq!(b.memory, 1);
+        assert_eq!(b.memory, crate::objects::item_charge(1));
         disconnect(&mut b, w, &mut out);
         assert!(b.objects.contains_key("p"), "a still holds end a");
         assert_eq!(b.memory, 0, "messages to the closed end are dropped");

@@ -58,10 +58,51 @@ pub fn may_block(wait: Wait) -> bool {
     wait != Wait::Ms(0)
 }
 
+/// The wait of a request that may block, `None` for the others.
+fn blocking_wait(req: &Request) -> Option<Wait> {
+    use Request as R;
+    match req {
+        R::QueuePut { wait, .. }
+        | R::QueueGet { wait, .. }
+        | R::QueueJoin { wait, .. }
+        | R::PipeSend { wait, .. }
+        | R::PipeRecv { wait, .. }
+        | R::PipePoll { wait, .. }
+        | R::LockAcquire { wait, .. }
+        | R::ConditionAcquire { wait, .. }
+        | R::ConditionWait { wait, .. }
+        | R::SemaphoreAcquire { wait, .. }
+        | R::EventWait { wait, .. }
+        | R::BarrierWait { wait, .. } => Some(*wait),
+        _ => None,
+    }
+}
+
+/// `max_blocked`: a connection with that many requests blocked gets `LimitExceeded` for any
+/// further request that may block, before anything happens (no undo needed). Blocked requests
+/// produce no reply, so nothing else would stop a client from piling them up.
+fn check_blocked(b: &Broker, caller: ConnKey, req: &Request) -> Result<(), Failure> {
+    if !blocking_wait(req).is_some_and(may_block) {
+        return Ok(());
+    }
+    let blocked = b.session(caller).map_or(0, |s| s.waits.len());
+    if blocked >= b.config.max_blocked {
+        return Err(Failure::new(
+            ErrorCode::LimitExceeded,
+            format!(
+                "max_blocked ({}) reached: this connection already has {blocked} requests \
+                 blocked; wait for some to complete, or use another connection",
+                b.config.max_blocked
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Handles one request of connection `caller` (the handshake is done).
 pub fn dispatch(b: &mut Broker, out: &mut dyn Outbox, caller: ConnKey, id: u64, req: Request) {
     let mut cx = Ctx { b, out, caller, id };
-    let result = route(&mut cx, req);
+    let result = check_blocked(cx.b, caller, &req).and_then(|()| route(&mut cx, req));
     if let Err(f) = result {
         tracing::debug!(id, code = %f.code, message = %f.message, "error reply");
         cx.out

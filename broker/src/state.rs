@@ -430,7 +430,8 @@ impl Broker {
             return Err(Failure::new(
                 ErrorCode::LimitExceeded,
                 format!(
-                    "memory_limit ({} bytes) reached: the broker holds {} bytes of values",
+                    "memory_limit ({} bytes) reached: the broker holds {} bytes of values \
+                     (with per-entry overhead) and this write needs {incoming} more",
                     self.config.memory_limit, self.memory
                 ),
             ));

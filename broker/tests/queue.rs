@@ -217,15 +217,62 @@ fn missing_and_mistyped_objects() {
 
 #[test]
 fn memory_limit_refuses_puts() {
-    let b = Broker::start_with(&["--memory-limit", "100"]);
+    // One item is charged 62 value bytes + 64 overhead = 126 bytes; two do not fit.
+    let b = Broker::start_with(&["--memory-limit", "200"]);
     let mut c = b.client();
     c.open("q", "queue").ok();
     let big = enc(Value::Binary(vec![7; 60]));
     c.put("q", &big, None).ok();
+    assert_eq!(c.op("stat", "q").ok().info("bytes"), Value::from(126));
     let m = c.put("q", &big, None).err("LimitExceeded");
-    assert!(m.contains("memory_limit (100 bytes)"), "{m}");
+    assert!(m.contains("memory_limit (200 bytes)"), "{m}");
     c.get("q", None).ok();
     c.put("q", &big, None).ok();
+}
+
+#[test]
+fn a_flood_of_tiny_values_is_charged_its_overhead() {
+    let b = Broker::start_with(&["--memory-limit", "1K"]);
+    let mut c = b.client();
+    c.open("q", "queue").ok();
+    let one = enc(1);
+    let mut n = 0u64;
+    loop {
+        let r = c.put("q", &one, Some(0));
+        if r.error().is_some() {
+            assert!(r.err("LimitExceeded").contains("memory_limit (1024 bytes)"));
+            break;
+        }
+        n += 1;
+        assert!(
+            n < 1024,
+            "1-byte values must not fill a 1 KiB budget a byte at a time"
+        );
+    }
+    // 1 value byte + 64 overhead each.
+    assert_eq!(n, 1024 / 65);
+    assert_eq!(c.op("stat", "q").ok().info("bytes"), Value::from(n * 65));
+}
+
+#[test]
+fn max_blocked_caps_blocked_requests_per_connection() {
+    let b = Broker::start_with(&["--max-blocked", "3"]);
+    let mut c = b.client();
+    c.open("q", "queue").ok();
+    for _ in 0..3 {
+        c.send_get("q", None);
+    }
+    let m = c.get("q", None).err("LimitExceeded");
+    assert!(m.contains("max_blocked (3)"), "{m}");
+    // Requests that cannot block still work, and so does a non-waiting get.
+    c.get("q", Some(0)).err("Empty");
+    c.op("queue.qsize", "q").ok();
+    // Another connection has its own allowance, and its put serves the first blocked get.
+    let mut p = b.client();
+    p.send_get("q", None);
+    p.put("q", &enc(1), None);
+    let r = c.recv();
+    assert_eq!(r.value("value"), Value::from(1));
 }
 
 #[test]

@@ -5,6 +5,7 @@ use xproc_protocol::{Bytes, ErrorCode, ReplyFields};
 
 use crate::dispatch::{as_dict, lookup, Ctx, Handled};
 use crate::objects::dict::{Dict, IncrError};
+use crate::objects::dict_charge;
 use crate::state::Failure;
 
 fn no_key(name: &str) -> Failure {
@@ -43,7 +44,7 @@ pub fn get(cx: &mut Ctx, name: &str, key: &[u8]) -> Handled {
 
 /// `dict.set`: sets `key` (an existing key keeps its place).
 pub fn set(cx: &mut Ctx, name: &str, key: &[u8], value: &[u8]) -> Handled {
-    cx.b.check_memory(key.len() + value.len())?;
+    cx.b.check_memory(dict_charge(key.len(), value.len()))?;
     mutate(cx, name, "dict.set", |d| d.set(key, value))?;
     cx.ok();
     Ok(())
@@ -118,7 +119,10 @@ pub fn items(cx: &mut Ctx, name: &str) -> Handled {
 /// `dict.update`: sets every pair, or nothing when the memory budget refuses.
 pub fn update(cx: &mut Ctx, name: &str, items: &[(&[u8], &[u8])]) -> Handled {
     // Checked as a whole first, so that a refused update sets nothing.
-    let incoming = items.iter().map(|(k, v)| k.len() + v.len()).sum();
+    let incoming = items
+        .iter()
+        .map(|(k, v)| dict_charge(k.len(), v.len()))
+        .sum();
     cx.b.check_memory(incoming)?;
     mutate(cx, name, "dict.update", |d| {
         for (k, v) in items {
@@ -166,7 +170,7 @@ pub fn popitem(cx: &mut Ctx, name: &str) -> Handled {
 
 /// `dict.setdefault`: the value at `key`, setting it to `value` first if absent.
 pub fn setdefault(cx: &mut Ctx, name: &str, key: &[u8], value: &[u8]) -> Handled {
-    cx.b.check_memory(key.len() + value.len())?;
+    cx.b.check_memory(dict_charge(key.len(), value.len()))?;
     let d = as_dict(lookup(&mut cx.b.objects, name)?, "dict.setdefault")?;
     let before = d.bytes();
     let v = d.setdefault(key, value);
@@ -190,7 +194,7 @@ pub fn clear(cx: &mut Ctx, name: &str) -> Handled {
 /// `dict.incr`: adds `delta` to the integer at `key` (missing counts from 0).
 pub fn incr(cx: &mut Ctx, name: &str, key: &[u8], delta: i64) -> Handled {
     // At most a 9-byte integer is stored.
-    cx.b.check_memory(key.len() + 9)?;
+    cx.b.check_memory(dict_charge(key.len(), 9))?;
     let n = mutate(cx, name, "dict.incr", |d| d.incr(key, delta))?.map_err(|e| match e {
         IncrError::WrongType => Failure::new(
             ErrorCode::WrongType,
@@ -217,7 +221,7 @@ pub fn compare_and_set(
     expected: Option<&[u8]>,
     value: &[u8],
 ) -> Handled {
-    cx.b.check_memory(key.len() + value.len())?;
+    cx.b.check_memory(dict_charge(key.len(), value.len()))?;
     let swapped = mutate(cx, name, "dict.compare_and_set", |d| {
         d.compare_and_set(key, expected, value)
     })?;

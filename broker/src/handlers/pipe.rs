@@ -3,6 +3,7 @@
 use xproc_protocol::{Bytes, End, ErrorCode, ReplyFields, Wait};
 
 use crate::dispatch::{as_pipe, lookup, may_block, Ctx, Handled};
+use crate::objects::item_charge;
 use crate::objects::pipe::{Flow, PipeError};
 use crate::state::Failure;
 use crate::waiters::WaitOp;
@@ -46,7 +47,7 @@ fn failure(name: &str, end: End, capacity: u64, e: PipeError) -> Failure {
 
 /// `pipe.send`: from `end` to the other end's inbox; blocks while that inbox is full.
 pub fn send(cx: &mut Ctx, name: &str, end: End, value: &[u8], wait: Wait) -> Handled {
-    cx.b.check_memory(value.len())?;
+    cx.b.check_memory(item_charge(value.len()))?;
     let owner = cx.b.owner(cx.caller);
     let wid = cx.b.waiters.next_id();
     let obj = lookup(&mut cx.b.objects, name)?;

@@ -3,13 +3,14 @@
 use xproc_protocol::{Bytes, ErrorCode, ReplyFields, Wait};
 
 use crate::dispatch::{as_joinable, as_queue, lookup, may_block, Ctx, Handled};
+use crate::objects::item_charge;
 use crate::objects::queue::{Get, Join, Put, TooManyTaskDone};
 use crate::state::Failure;
 use crate::waiters::WaitOp;
 
 /// `queue.put`: appends a value; blocks while the queue is full.
 pub fn put(cx: &mut Ctx, name: &str, value: &[u8], wait: Wait) -> Handled {
-    cx.b.check_memory(value.len())?;
+    cx.b.check_memory(item_charge(value.len()))?;
     let wid = cx.b.waiters.next_id();
     let obj = lookup(&mut cx.b.objects, name)?;
     let q = as_queue(obj, "queue.put")?;

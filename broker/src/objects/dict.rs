@@ -9,6 +9,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 
+use super::dict_charge;
+
 /// A key, shared by the lookup map and the order map.
 pub type Key = Rc<[u8]>;
 
@@ -18,7 +20,8 @@ pub struct Dict {
     map: HashMap<Rc<[u8]>, Entry>,
     order: BTreeMap<u64, Rc<[u8]>>,
     next_seq: u64,
-    /// Bytes of keys and values held.
+    /// Bytes charged for keys and values held (each entry plus
+    /// [`DICT_ENTRY_OVERHEAD`](super::DICT_ENTRY_OVERHEAD)).
     bytes: usize,
 }
 
@@ -50,7 +53,8 @@ impl Dict {
     pub fn is_empty(&self) -> bool {
         self.map.is_empty()
     }
-    /// Bytes of keys and values held.
+    /// Bytes charged for keys and values held (each entry plus
+    /// [`DICT_ENTRY_OVERHEAD`](super::DICT_ENTRY_OVERHEAD)).
     pub fn bytes(&self) -> usize {
         self.bytes
     }
@@ -75,7 +79,7 @@ impl Dict {
         let key: Rc<[u8]> = key.into();
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.bytes += key.len() + value.len();
+        self.bytes += dict_charge(key.len(), value.len());
         self.order.insert(seq, key.clone());
         self.map.insert(
             key,
@@ -90,7 +94,7 @@ impl Dict {
     pub fn remove(&mut self, key: &[u8]) -> Option<Box<[u8]>> {
         let (k, e) = self.map.remove_entry(key)?;
         self.order.remove(&e.seq);
-        self.bytes -= k.len() + e.value.len();
+        self.bytes -= dict_charge(k.len(), e.value.len());
         Some(e.value)
     }
 
@@ -98,7 +102,7 @@ impl Dict {
     pub fn pop_last(&mut self) -> Option<(Key, Box<[u8]>)> {
         let (_, key) = self.order.pop_last()?;
         let e = self.map.remove(&key)?;
-        self.bytes -= key.len() + e.value.len();
+        self.bytes -= dict_charge(key.len(), e.value.len());
         Some((key, e.value))
     }
 
@@ -227,7 +231,7 @@ mod tests {
         d.set(b"a", b"\x05"); // re-set moves to the end
         assert_eq!(keys(&d), vec![b"b".to_vec(), b"c".to_vec(), b"a".to_vec()]);
         assert_eq!(d.pop_last().map(|(k, _)| k.to_vec()), Some(b"a".to_vec()));
-        assert_eq!(d.bytes(), 4);
+        assert_eq!(d.bytes(), 2 * dict_charge(1, 1));
         d.clear();
         assert_eq!((d.len(), d.bytes()), (0, 0));
         assert_eq!(d.pop_last(), None);

@@ -18,6 +18,26 @@ pub mod semaphore;
 
 use xproc_protocol::ErrorCode;
 
+/// Bytes charged against the memory budget for each queue item, pipe message or blocked
+/// put/send on top of its value's bytes: its slot in the container and the allocator's
+/// overhead for the value (about 48 bytes for a tiny value here, rounded up). Without it, a
+/// flood of one-byte values would cost the broker far more memory than the budget says.
+pub const ITEM_OVERHEAD: usize = 64;
+
+/// Bytes charged for each dict entry on top of its key and value: two map entries, the shared
+/// key's reference counts, and two allocations.
+pub const DICT_ENTRY_OVERHEAD: usize = 128;
+
+/// What a queue item or pipe message of `len` value bytes is charged.
+pub fn item_charge(len: usize) -> usize {
+    len + ITEM_OVERHEAD
+}
+
+/// What a dict entry with `key` and `value` bytes is charged.
+pub fn dict_charge(key: usize, value: usize) -> usize {
+    key + value + DICT_ENTRY_OVERHEAD
+}
+
 /// A blocked request. Allocated by the broker in arrival order, so comparing two ids compares
 /// arrival times.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

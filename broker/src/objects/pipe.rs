@@ -10,7 +10,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use super::{Owner, WaiterId, Wake, Wakes};
+use super::{item_charge, Owner, WaiterId, Wake, Wakes};
 use xproc_protocol::{End, ErrorCode};
 
 /// One pipe's state.
@@ -187,7 +187,7 @@ impl Pipe {
             return Ok(Flow::Done);
         }
         if (dst.inbox.len() as u64) < capacity {
-            self.bytes += value.len();
+            self.bytes += item_charge(value.len());
             dst.inbox.push_back(value);
             wakes.extend(
                 std::mem::take(&mut dst.pollers)
@@ -198,7 +198,7 @@ impl Pipe {
         }
         match wait {
             Some(w) => {
-                self.bytes += value.len();
+                self.bytes += item_charge(value.len());
                 dst.senders.insert(w, value);
                 Ok(Flow::Blocked)
             }
@@ -221,7 +221,7 @@ impl Pipe {
         let finished = self.finished;
         let e = &mut self.ends[ix(end)];
         if let Some(v) = e.inbox.pop_front() {
-            self.bytes -= v.len();
+            self.bytes -= item_charge(v.len());
             if let Some((s, sv)) = e.senders.pop_first() {
                 e.inbox.push_back(sv);
                 wakes.push((s, Wake::Done));
@@ -272,7 +272,7 @@ impl Pipe {
         self.finish(wakes);
         let e = &mut self.ends[ix(end)];
         e.holder = None;
-        let dropped: usize = e.inbox.drain(..).map(|v| v.len()).sum();
+        let dropped: usize = e.inbox.drain(..).map(|v| item_charge(v.len())).sum();
         self.bytes -= dropped;
         Ok(())
     }
@@ -306,7 +306,7 @@ impl Pipe {
                     .map(|p| (p, Wake::Ready(true))),
             );
             for (s, v) in std::mem::take(&mut e.senders) {
-                self.bytes -= v.len();
+                self.bytes -= item_charge(v.len());
                 wakes.push((s, Wake::Fail(ErrorCode::Closed)));
             }
         }
@@ -326,7 +326,7 @@ impl Pipe {
     pub fn cancel(&mut self, w: WaiterId) -> bool {
         for e in &mut self.ends {
             if let Some(v) = e.senders.remove(&w) {
-                self.bytes -= v.len();
+                self.bytes -= item_charge(v.len());
                 return true;
             }
             if e.receivers.remove(&w) || e.pollers.remove(&w) {
@@ -340,7 +340,7 @@ impl Pipe {
     pub fn timeout(&mut self, w: WaiterId, wakes: &mut Wakes) {
         for e in &mut self.ends {
             if let Some(v) = e.senders.remove(&w) {
-                self.bytes -= v.len();
+                self.bytes -= item_charge(v.len());
                 wakes.push((w, Wake::Fail(ErrorCode::Timeout)));
                 return;
             }

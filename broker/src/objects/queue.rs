@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use super::{WaiterId, Wake, Wakes};
+use super::{item_charge, WaiterId, Wake, Wakes};
 use xproc_protocol::ErrorCode;
 
 /// One queue's state.
@@ -21,7 +21,8 @@ pub struct Queue {
     /// Blocked puts, with the value each will put once there is room.
     putters: BTreeMap<WaiterId, Box<[u8]>>,
     joiners: BTreeSet<WaiterId>,
-    /// Bytes of values held: queued items plus the values of blocked puts.
+    /// Bytes charged for values held (each plus [`ITEM_OVERHEAD`](super::ITEM_OVERHEAD)):
+    /// queued items plus the values of blocked puts.
     bytes: usize,
 }
 
@@ -93,7 +94,8 @@ impl Queue {
     pub fn unfinished(&self) -> u64 {
         self.unfinished
     }
-    /// Bytes of values held, blocked puts included.
+    /// Bytes charged for values held, blocked puts included (each value plus
+    /// [`ITEM_OVERHEAD`](super::ITEM_OVERHEAD)).
     pub fn bytes(&self) -> usize {
         self.bytes
     }
@@ -130,14 +132,14 @@ impl Queue {
             return Put::Done;
         }
         if !self.is_full() {
-            self.bytes += value.len();
+            self.bytes += item_charge(value.len());
             self.items.push_back(value);
             self.count_task();
             return Put::Done;
         }
         match wait {
             Some(w) => {
-                self.bytes += value.len();
+                self.bytes += item_charge(value.len());
                 self.putters.insert(w, value);
                 Put::Blocked
             }
@@ -148,7 +150,7 @@ impl Queue {
     /// Takes the oldest item; makes room for the oldest blocked put, if any.
     pub fn get(&mut self, wait: Option<WaiterId>, wakes: &mut Wakes) -> Get {
         if let Some(value) = self.items.pop_front() {
-            self.bytes -= value.len();
+            self.bytes -= item_charge(value.len());
             if let Some((putter, v)) = self.putters.pop_first() {
                 // Its bytes were counted when it blocked.
                 self.items.push_back(v);
@@ -200,7 +202,7 @@ impl Queue {
     /// put's value is dropped. Returns whether `w` was waiting here.
     pub fn cancel(&mut self, w: WaiterId) -> bool {
         if let Some(v) = self.putters.remove(&w) {
-            self.bytes -= v.len();
+            self.bytes -= item_charge(v.len());
             return true;
         }
         self.getters.remove(&w) || self.joiners.remove(&w)
@@ -241,7 +243,7 @@ mod tests {
         for i in 0..3 {
             assert_eq!(q.put(v(i), None, &mut wakes), Put::Done);
         }
-        assert_eq!((q.len(), q.bytes()), (3, 3));
+        assert_eq!((q.len(), q.bytes()), (3, 3 * item_charge(1)));
         for i in 0..3 {
             assert_eq!(q.get(None, &mut wakes), Get::Value(v(i)));
         }
@@ -275,7 +277,7 @@ mod tests {
         assert_eq!(q.put(v(1), None, &mut wakes), Put::Done);
         assert_eq!(q.put(v(2), None, &mut wakes), Put::Full);
         assert_eq!(q.put(v(2), Some(WaiterId(5)), &mut wakes), Put::Blocked);
-        assert_eq!(q.bytes(), 2);
+        assert_eq!(q.bytes(), 2 * item_charge(1));
         assert_eq!(q.get(None, &mut wakes), Get::Value(v(1)));
         assert_eq!(wakes, vec![(WaiterId(5), Wake::Done)]);
         assert_eq!(q.get(None, &mut wakes), Get::Value(v(2)));
