@@ -9,7 +9,9 @@ Finding the library, in order:
 
 1. ``$XPROC_LIB``: a path to ``libxproc.so`` (development: ``target/release/libxproc.so``);
 2. ``libxproc.so`` bundled inside this package (what ``pip install`` puts there);
-3. the system's ``libxproc`` (``ctypes.util.find_library``, e.g. after client-c/install.sh).
+3. when the package runs from a clone of the repository (``bindings/python/xproc``), the
+   workspace's ``target/release/libxproc.so``, else ``target/debug/libxproc.so``;
+4. the system's ``libxproc`` (``ctypes.util.find_library``, e.g. after client-c/install.sh).
 
 Handles: each C handle (``xproc_client_t *``, ``xproc_queue_t *``, ...) lives in a
 :class:`Handle`, a ``c_void_p`` whose ``__del__`` calls the matching ``xproc_*_free``. A Python
@@ -52,9 +54,17 @@ def _find_library() -> str:
         if not os.path.isfile(env):
             raise ImportError(f"{LIB_ENV}={env!r} does not name a file")
         return env
-    bundled = os.path.join(os.path.dirname(os.path.abspath(__file__)), LIB_NAME)
+    here = os.path.dirname(os.path.abspath(__file__))
+    bundled = os.path.join(here, LIB_NAME)
     if os.path.isfile(bundled):
         return bundled
+    # Running from a clone (bindings/python/xproc): the workspace's own build.
+    root = os.path.dirname(os.path.dirname(os.path.dirname(here)))
+    if os.path.isfile(os.path.join(root, "Cargo.toml")):
+        for profile in ("release", "debug"):
+            candidate = os.path.join(root, "target", profile, LIB_NAME)
+            if os.path.isfile(candidate):
+                return candidate
     system = ctypes.util.find_library("xproc")
     if system:
         return system
