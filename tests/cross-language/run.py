@@ -11,8 +11,12 @@ It builds what it needs first: libxproc and xprocd (release), the Rust peer, the
 the C# peer (mcs); and checks that the Python binding imports. A language whose toolchain or
 binding is missing is not skipped: every case involving it fails, with the reason.
 
+It also runs one canary per receiving language: a corrupting sender (python/corrupt.py) puts
+the cases with some values subtly wrong, and the receiver must fail exactly those. A checker
+that cannot fail would otherwise pass the whole matrix.
+
 Usage: run.py [--langs rust,c,python,csharp] [--scenarios queue,pipe,dict] [--timeout SECS]
-              [--jobs N] [--verbose]
+              [--jobs N] [--verbose] [--no-canary] [--no-cargo-build]
 """
 
 from __future__ import annotations
@@ -165,9 +169,11 @@ def build_csharp() -> Peer:
         return Peer("csharp", error=f"the C# binding is missing: no sources in {binding}/src")
     lib = lib_dir()
     exe = BUILD / "Peer.exe"
+    # One exe holding the peer and the binding's sources, compiled as the binding's own tests
+    # are: no separate assembly to locate at run time.
     err = run_step("compiling the C# peer", [
-        "mcs", "-langversion:7.2", "-unsafe", "-nowarn:1591", "-warnaserror+",
-        f"-out:{exe}", str(HERE / "csharp" / "Peer.cs"), *map(str, sources),
+        "mcs", "-langversion:7.2", "-nologo", f"-out:{exe}", str(HERE / "csharp" / "Peer.cs"),
+        *map(str, sources),
     ])
     if err:
         return Peer("csharp", error=err)
@@ -286,8 +292,8 @@ def run_case(scenario: str, sender: Peer, receiver: Peer, socket: Path, timeout:
     name = f"{scenario}_{sender.lang}_to_{receiver.lang}"
     broken = {p.lang: p.error for p in (sender, receiver) if p.error}
     if broken:
-        return Outcome(name, False, [f"{lang} peer unavailable (see the build step above)"
-                                     for lang in broken])
+        return Outcome(name, False, [f"{lang} peer unavailable: {err.splitlines()[0]}"
+                                     for lang, err in broken.items()])
     # A unique object per case (and per run), so no case can see another's leftovers.
     obj = f"matrix-{os.getpid()}-{seq}-{name}"
     env = {**os.environ, "XPROC_SOCKET": str(socket)}
@@ -300,6 +306,50 @@ def run_case(scenario: str, sender: Peer, receiver: Peer, socket: Path, timeout:
     r_code, r_out, r_err = finish(recv, deadline)
     details = (judge(receiver.lang, "recv", scenario, r_code, r_out, r_err, timeout)
                + judge(sender.lang, "send", scenario, s_code, s_out, s_err, timeout))
+    return Outcome(name, not details, details)
+
+
+def run_canary(receiver: Peer, python: Peer, socket: Path, timeout: float, seq: int) -> Outcome:
+    """Runs the canary sender (python/corrupt.py: the cases with some values subtly wrong)
+    against `receiver`, which passes only if it fails exactly the mutated cases: a checker
+    that cannot fail would otherwise pass the whole matrix."""
+    name = f"canary_queue_to_{receiver.lang}"
+    broken = {p.lang: p.error for p in (python, receiver) if p.error}
+    if broken:
+        return Outcome(name, False, [f"{lang} peer unavailable: {err.splitlines()[0]}"
+                                     for lang, err in broken.items()])
+    corrupt = Peer("python", argv=[python.argv[0], str(HERE / "python" / "corrupt.py")],
+                   env=python.env)
+    obj = f"matrix-{os.getpid()}-{seq}-{name}"
+    env = {**os.environ, "XPROC_SOCKET": str(socket)}
+    deadline = time.monotonic() + timeout
+    recv = run_peer(receiver, "recv", "queue", obj, env)
+    send = run_peer(corrupt, "send", "queue", obj, env)
+    s_code, s_out, s_err = finish(send, deadline)
+    r_code, r_out, r_err = finish(recv, deadline)
+    details = []
+    if s_code != 0:
+        details.append(f"canary sender exited {s_code}: {s_err.strip()[-2000:]}")
+    mutated = {line.split()[1] for line in s_out.splitlines() if line.startswith("mutated ")}
+    lines = r_out.splitlines()
+    failed = {line[5:].split(":")[0] for line in lines if line.startswith("FAIL ")}
+    passed = {line[3:] for line in lines if line.startswith("ok ")}
+    want_failed = mutated | {"end"}
+    want_passed = set(CASES) - mutated
+    if failed != want_failed:
+        details.append(f"recv ({receiver.lang}) should have failed exactly "
+                       f"{', '.join(sorted(want_failed))}; it failed "
+                       f"{', '.join(sorted(failed)) or 'nothing'}")
+    if passed != want_passed:
+        details.append(f"recv ({receiver.lang}) should have passed exactly the "
+                       f"{len(want_passed)} unchanged cases; wrong: "
+                       f"{', '.join(sorted(passed ^ want_passed))}")
+    if r_code != 1:
+        details.append(f"recv ({receiver.lang}) exited {r_code}, not 1")
+    if details:
+        details += [f"recv ({receiver.lang}): {line}" for line in lines]
+        details += [f"recv ({receiver.lang}) stderr: {line}"
+                    for line in r_err.strip().splitlines()[-15:]]
     return Outcome(name, not details, details)
 
 
@@ -336,19 +386,29 @@ def main() -> int:
                     help="seconds one case (both peers) may take before it is killed")
     ap.add_argument("--jobs", type=int, default=2, help="cases run at once (default 2)")
     ap.add_argument("--verbose", action="store_true", help="print every case's details")
+    ap.add_argument("--no-cargo-build", action="store_true",
+                    help="use the xprocd, libxproc and Rust peer already in target/release "
+                         "(while the workspace is mid-edit)")
+    ap.add_argument("--no-canary", action="store_true",
+                    help="skip the canaries (a corrupting sender that every receiver must "
+                         "catch); they need the Python peer")
     args = ap.parse_args()
     langs = parse_list(args.langs, LANGS, "language")
     scenarios = parse_list(args.scenarios, SCENARIOS, "scenario")
 
     print("== building", flush=True)
     BUILD.mkdir(parents=True, exist_ok=True)
-    err = build_cargo()
+    err = None if args.no_cargo_build else build_cargo()
     if err:
         print(f"FAIL build: {err}", flush=True)
         print("matrix: 0 passed, 1 failed")
         return 1
     peers = {}
-    for lang in langs:
+    if not args.no_canary and "python" not in langs:
+        langs_to_build = [*langs, "python"]
+    else:
+        langs_to_build = langs
+    for lang in langs_to_build:
         peers[lang] = BUILDERS[lang]()
         if peers[lang].error:
             print(f"FAIL {lang} peer: {peers[lang].error}", flush=True)
@@ -360,8 +420,9 @@ def main() -> int:
         broker.stop()
         print("matrix: 0 passed, 1 failed")
         return 1
-    print(f"== running {len(scenarios) * len(langs) ** 2} cases against xprocd at "
-          f"{broker.socket}", flush=True)
+    canaries = 0 if args.no_canary else len(langs)
+    print(f"== running {len(scenarios) * len(langs) ** 2} cases and {canaries} canaries "
+          f"against xprocd at {broker.socket}", flush=True)
 
     results: dict[str, Outcome] = {}
     print_lock = threading.Lock()
@@ -370,6 +431,10 @@ def main() -> int:
         with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
             futures = [pool.submit(run_case, sc, peers[s], peers[r], broker.socket,
                                    args.timeout, i) for i, (sc, s, r) in enumerate(plan)]
+            if not args.no_canary:
+                futures += [pool.submit(run_canary, peers[r], peers["python"], broker.socket,
+                                        args.timeout, len(plan) + i)
+                            for i, r in enumerate(langs)]
             for future in concurrent.futures.as_completed(futures):
                 outcome = future.result()
                 results[outcome.name] = outcome
@@ -384,6 +449,11 @@ def main() -> int:
     print()
     for sc in scenarios:
         print(table(sc, langs, results))
+        print()
+    if not args.no_canary:
+        print("canaries (a corrupting sender; the receiver must catch exactly its changes): "
+              + ", ".join(f"{r} {'pass' if results[f'canary_queue_to_{r}'].passed else 'FAIL'}"
+                          for r in langs if f"canary_queue_to_{r}" in results))
         print()
     failed = sorted(name for name, o in results.items() if not o.passed)
     passed = len(results) - len(failed)
