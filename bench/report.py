@@ -18,6 +18,8 @@ def _row_meta(key, scenarios):
     for k, system, label, unit, _kind, _arg in scenarios:
         if k == key:
             return system, label, unit
+    if key == "redisbench_lpush_rpop":
+        return "Redis", "redis-benchmark LPUSH+RPOP mix (harmonic mean of the two rows)", "command"
     if key.startswith("redisbench_"):
         return "Redis", f"redis-benchmark -c 1 -P 1 -d 64, {key.split('_', 1)[1].upper()}", "command"
     if key.startswith("py"):
