@@ -1,5 +1,6 @@
-// Errors.cs: the exceptions the binding throws, and the one place (Error.Check) that turns a
-// libxproc status and its thread-local message into one of them.
+// Errors.cs: the exceptions the binding throws, and the one place (Error.Check, and
+// Error.Try for the Try* forms) that turns a libxproc status and its thread-local message
+// into one of them.
 //
 // The mapping (docs/CSHARP.md has the table):
 // - XProcException derives from InvalidOperationException, as System.Threading.Channels'
@@ -243,6 +244,23 @@ namespace XProc
             if (status != XProcStatus.Ok)
             {
                 throw From(status, LastMessage(status));
+            }
+        }
+
+        /// <summary>OK is true; a would-block or timeout answer is false; anything else throws.</summary>
+        internal static bool Try(XProcStatus st)
+        {
+            switch (st)
+            {
+                case XProcStatus.Ok:
+                    return true;
+                case XProcStatus.Empty:
+                case XProcStatus.Full:
+                case XProcStatus.Timeout:
+                    return false;
+                default:
+                    Check(st);
+                    return false;
             }
         }
 

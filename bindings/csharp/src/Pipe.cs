@@ -60,13 +60,13 @@ namespace XProc
         /// <summary>Sends <paramref name="message"/> if there is room now; false if the inbox is full.</summary>
         public bool TrySend(object message)
         {
-            return Queue.Try(SendCore(message, Timeouts.NoWait));
+            return Error.Try(SendCore(message, Timeouts.NoWait));
         }
 
         /// <summary>Sends <paramref name="message"/>, waiting up to <paramref name="timeout"/>; false if still no room then.</summary>
         public bool TrySend(object message, TimeSpan timeout)
         {
-            return Queue.Try(SendCore(message, Timeouts.ToMs(timeout, "timeout")));
+            return Error.Try(SendCore(message, Timeouts.ToMs(timeout, "timeout")));
         }
 
         /// <summary>Receives the next message, waiting as long as it takes.</summary>
@@ -93,14 +93,14 @@ namespace XProc
         /// <exception cref="PipeClosedException">End of file.</exception>
         public bool TryReceive(out object message)
         {
-            return Queue.Try(ReceiveCore(Timeouts.NoWait, out message));
+            return Error.Try(ReceiveCore(Timeouts.NoWait, out message));
         }
 
         /// <summary>Receives a message, waiting up to <paramref name="timeout"/>; false if none came.</summary>
         /// <exception cref="PipeClosedException">End of file.</exception>
         public bool TryReceive(out object message, TimeSpan timeout)
         {
-            return Queue.Try(ReceiveCore(Timeouts.ToMs(timeout, "timeout"), out message));
+            return Error.Try(ReceiveCore(Timeouts.ToMs(timeout, "timeout"), out message));
         }
 
         /// <summary>Whether a message is waiting (or a receive would report end of file), without waiting.</summary>

@@ -49,13 +49,13 @@ namespace XProc
         /// <summary>Puts <paramref name="item"/> if there is room now; false if the queue is full.</summary>
         public bool TryPut(object item)
         {
-            return Try(PutCore(item, Timeouts.NoWait));
+            return Error.Try(PutCore(item, Timeouts.NoWait));
         }
 
         /// <summary>Puts <paramref name="item"/>, waiting up to <paramref name="timeout"/>; false if still full then.</summary>
         public bool TryPut(object item, TimeSpan timeout)
         {
-            return Try(PutCore(item, Timeouts.ToMs(timeout, "timeout")));
+            return Error.Try(PutCore(item, Timeouts.ToMs(timeout, "timeout")));
         }
 
         /// <summary>
@@ -101,13 +101,13 @@ namespace XProc
         /// <summary>Takes the oldest item if there is one now; false if the queue is empty.</summary>
         public bool TryGet(out object item)
         {
-            return Try(GetCore(Timeouts.NoWait, out item));
+            return Error.Try(GetCore(Timeouts.NoWait, out item));
         }
 
         /// <summary>Takes the oldest item, waiting up to <paramref name="timeout"/>; false if still empty then.</summary>
         public bool TryGet(out object item, TimeSpan timeout)
         {
-            return Try(GetCore(Timeouts.ToMs(timeout, "timeout"), out item));
+            return Error.Try(GetCore(Timeouts.ToMs(timeout, "timeout"), out item));
         }
 
         /// <summary>The number of items in the queue now (exact).</summary>
@@ -165,23 +165,6 @@ namespace XProc
             item = st == XProcStatus.Ok ? Buffers.TakeValue(data, len) : null;
             return st;
         }
-
-        /// <summary>OK is true; a would-block or timeout answer is false; anything else throws.</summary>
-        internal static bool Try(XProcStatus st)
-        {
-            switch (st)
-            {
-                case XProcStatus.Ok:
-                    return true;
-                case XProcStatus.Empty:
-                case XProcStatus.Full:
-                case XProcStatus.Timeout:
-                    return false;
-                default:
-                    Error.Check(st);
-                    return false;
-            }
-        }
     }
 
     /// <summary>
@@ -215,7 +198,7 @@ namespace XProc
         /// </summary>
         public bool Join(TimeSpan timeout)
         {
-            return Try(Native.xproc_queue_join(Handle, Timeouts.ToMs(timeout, "timeout")));
+            return Error.Try(Native.xproc_queue_join(Handle, Timeouts.ToMs(timeout, "timeout")));
         }
 
         /// <summary>Items put and not yet marked done.</summary>

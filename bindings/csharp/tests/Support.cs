@@ -287,26 +287,13 @@ namespace XProc.Tests
         /// <summary>Starts the child and waits for its "ready" line (it prints it once it holds what it should).</summary>
         internal ChildProcess(params string[] args)
         {
-            var info = new ProcessStartInfo();
-            string host = Process.GetCurrentProcess().MainModule.FileName;
-            string self = Assembly.GetEntryAssembly().Location;
-            string hostName = Path.GetFileNameWithoutExtension(host).ToLowerInvariant();
-            var argv = new StringBuilder();
-            if (hostName.StartsWith("mono") || hostName == "dotnet")
-            {
-                // Running under a runtime host: run this assembly with the same host.
-                argv.Append(Quote(self)).Append(' ');
-            }
-            argv.Append("--child");
+            var argv = new StringBuilder("--child");
             foreach (string a in args)
             {
                 argv.Append(' ').Append(Quote(a));
             }
-            info.FileName = host;
-            info.Arguments = argv.ToString();
-            info.UseShellExecute = false;
+            ProcessStartInfo info = StartInfo(Assembly.GetEntryAssembly().Location, argv.ToString());
             info.RedirectStandardOutput = true;
-            info.RedirectStandardError = false;
             process = Process.Start(info);
             string line = ReadLineWithin(TimeSpan.FromSeconds(30));
             if (line != "ready")
@@ -349,7 +336,30 @@ namespace XProc.Tests
             return line;
         }
 
-        private static string Quote(string s)
+        /// <summary>
+        /// How to start the .NET program <paramref name="assembly"/>: with the runtime host
+        /// running this one (mono, dotnet) when there is one, else directly (an apphost).
+        /// </summary>
+        internal static ProcessStartInfo StartInfo(string assembly, string args)
+        {
+            string host = Process.GetCurrentProcess().MainModule.FileName;
+            string hostName = Path.GetFileNameWithoutExtension(host).ToLowerInvariant();
+            var info = new ProcessStartInfo();
+            if (hostName.StartsWith("mono") || hostName == "dotnet")
+            {
+                info.FileName = host;
+                info.Arguments = Quote(assembly) + " " + args;
+            }
+            else
+            {
+                info.FileName = Path.ChangeExtension(assembly, null);
+                info.Arguments = args;
+            }
+            info.UseShellExecute = false;
+            return info;
+        }
+
+        internal static string Quote(string s)
         {
             return "\"" + s.Replace("\\", "\\\\").Replace("\"", "\\\"") + "\"";
         }
