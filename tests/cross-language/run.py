@@ -323,10 +323,10 @@ def run_canary(receiver: Peer, python: Peer, socket: Path, timeout: float, seq: 
     obj = f"matrix-{os.getpid()}-{seq}-{name}"
     env = {**os.environ, "XPROC_SOCKET": str(socket)}
     deadline = time.monotonic() + timeout
-    recv = run_peer(receiver, "recv", "queue", obj, env)
-    send = run_peer(corrupt, "send", "queue", obj, env)
-    s_code, s_out, s_err = finish(send, deadline)
-    r_code, r_out, r_err = finish(recv, deadline)
+    # The sender goes first and alone: its extra item must be queued before the receiver
+    # looks for one (run together, the receiver could find the queue empty a moment early).
+    s_code, s_out, s_err = finish(run_peer(corrupt, "send", "queue", obj, env), deadline)
+    r_code, r_out, r_err = finish(run_peer(receiver, "recv", "queue", obj, env), deadline)
     details = []
     if s_code != 0:
         details.append(f"canary sender exited {s_code}: {s_err.strip()[-2000:]}")
