@@ -96,6 +96,8 @@ namespace XProc.Tests
             yield return new Test("client.invalid_names", InvalidNames);
             yield return new Test("client.argument_checks", ArgumentChecks);
             yield return new Test("client.disposed_handles", DisposedHandles);
+            yield return new Test("client.dispose_during_blocking_call", DisposeDuringBlockingCall);
+            yield return new Test("client.finalizer_closes_forgotten_connection", FinalizerClosesConnection);
             yield return new Test("client.limits_refuse_with_named_limit", LimitsRefuse);
             yield return new Test("client.broker_shutdown_disconnects", BrokerShutdown);
         }
@@ -287,6 +289,58 @@ namespace XProc.Tests
             q.Dispose();
             q.Dispose();
             Assert.Throws<ObjectDisposedException>(() => q.Put(2), "a disposed queue");
+        }
+
+        private static void DisposeDuringBlockingCall()
+        {
+            using (Client c = Fixture.Connect())
+            using (Client other = Fixture.Connect())
+            {
+                string name = Fixture.Name("inflight");
+                Queue q = c.Queue(name);
+                object got = null;
+                Worker w = Fixture.Start(() => got = q.Get());
+                Fixture.Eventually(() => (long)other.Stat(name).Info["getters"] == 1, "the get is blocked");
+                // The handle is in use: SafeHandle frees it only when the call returns.
+                q.Dispose();
+                using (Queue theirs = other.Queue(name))
+                {
+                    theirs.Put("still delivered");
+                }
+                w.Finish();
+                Assert.Equal("still delivered", got, "the blocked get completed after Dispose");
+                Assert.Throws<ObjectDisposedException>(() => q.Put(1), "the handle is freed once the call returned");
+            }
+        }
+
+        private static void FinalizerClosesConnection()
+        {
+            string name = Fixture.Name("forgotten");
+            AcquireAndForget(name);
+            using (Client c = Fixture.Connect())
+            using (Lock lk = c.Lock(name))
+            {
+                // The forgotten client and lock handle are garbage; their SafeHandles' finalizers
+                // free them, which closes the connection, which releases the lock.
+                bool acquired = false;
+                for (int i = 0; i < 200 && !acquired; i++)
+                {
+                    GC.Collect();
+                    GC.WaitForPendingFinalizers();
+                    acquired = lk.TryAcquire(TimeSpan.FromMilliseconds(100));
+                }
+                Assert.True(acquired, "the lock came back once the forgotten handles were finalized");
+                Assert.True(lk.Abandoned, "reported as abandoned");
+                lk.Release();
+            }
+        }
+
+        /// <summary>Acquires a lock on a client that is then dropped without Dispose (a separate method, so no local keeps it alive).</summary>
+        [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+        private static void AcquireAndForget(string name)
+        {
+            Client c = Fixture.Connect();
+            c.Lock(name).Acquire();
         }
 
         private static void LimitsRefuse()
