@@ -30,7 +30,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-echo "== compiling XProc.dll, Tests.exe and the example Worker.exe (mcs)"
+echo "== compiling XProc.dll and Tests.exe (mcs)"
 out="$tmp/bin"
 mkdir -p "$out"
 # DllImport("xproc") finds libxproc.so beside the assemblies.
@@ -40,12 +40,9 @@ mcs -langversion:7.2 -target:library -optimize+ -debug -warn:4 -warnaserror \
     -doc:"$out/XProc.xml" -out:"$out/XProc.dll" "$here"/src/*.cs
 mcs -langversion:7.2 -target:exe -debug -warn:4 -warnaserror \
     -r:"$out/XProc.dll" -out:"$out/Tests.exe" "$here"/tests/*.cs
-mcs -langversion:7.2 -target:exe -debug -warn:4 -warnaserror \
-    -r:"$out/XProc.dll" -out:"$out/Worker.exe" "$here"/examples/Worker.cs
 
 export XPROC_SOCKET="$tmp/xprocd.sock"
 export XPROCD="$target/xprocd"
-export XPROC_CS_WORKER="$out/Worker.exe"
 "$XPROCD" --socket "$XPROC_SOCKET" --log-level warn 2>"$tmp/xprocd.log" &
 broker_pid=$!
 for _ in $(seq 1 200); do

@@ -6,8 +6,7 @@
 //        mono Tests.exe --child MODE ARGS  a helper process for the cross-process tests
 //
 // The broker is the one at $XPROC_SOCKET (run_tests.sh starts it); $XPROCD names the xprocd
-// binary for the tests that start and stop brokers of their own, and $XPROC_CS_WORKER the
-// example worker the example test runs.
+// binary for the tests that start and stop brokers of their own.
 
 using System;
 using System.Collections.Generic;
@@ -52,7 +51,6 @@ namespace XProc.Tests
             tests.AddRange(LockTests.All());
             tests.AddRange(SyncTests.All());
             tests.AddRange(CrossProcessTests.All());
-            tests.AddRange(ExampleTests.All());
 
             int passed = 0;
             int failed = 0;
