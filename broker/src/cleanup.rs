@@ -9,15 +9,20 @@
 
 use crate::state::{Body, Broker, ConnKey, Outbox};
 
-/// Forgets the blocked requests of connection `key`: nothing they asked for happens (a `get`
-/// takes no item). Called as soon as a connection is marked for closing — so that an item put
-/// later in the same loop turn is not handed to a client that is gone — and again by
-/// [`disconnect`].
+/// Forgets the blocked requests of connection `key` — nothing they asked for happens (a `get`
+/// takes no item) — then gives back the deliveries it holds: each goes back to the head of its
+/// queue at once (or to the dead-letter queue after its last attempt). Called as soon as a
+/// connection is marked for closing — so that an item put later in the same loop turn is not
+/// handed to a client that is gone — and again by [`disconnect`].
+///
+/// Blocked requests go first, so that a returning delivery is never handed to a get of the
+/// very connection that is going away.
 pub fn forget_waiters(b: &mut Broker, key: ConnKey, out: &mut dyn Outbox) {
     let Some(session) = b.session_mut(key) else {
         return;
     };
     let waits = std::mem::take(&mut session.waits);
+    let leases = std::mem::take(&mut session.leases);
     // A wake caused by one cancel (a broken barrier) may answer another of its requests
     // first; those records are gone by the time the loop reaches them.
     for wid in waits {
@@ -30,6 +35,19 @@ pub fn forget_waiters(b: &mut Broker, key: ConnKey, out: &mut dyn Outbox) {
             let after = obj.bytes();
             b.memory = b.memory - before + after;
         }
+        b.deliver(out);
+    }
+    for id in leases {
+        let Some(w) = b.waiters.remove(id) else {
+            continue;
+        };
+        if let Some(obj) = b.objects.get_mut(&*w.object) {
+            let before = obj.bytes();
+            obj.cancel(id, &mut b.wakes);
+            let after = obj.bytes();
+            b.account(before, after);
+        }
+        b.route_dead_letters(&w.object);
         b.deliver(out);
     }
 }

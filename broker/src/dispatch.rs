@@ -65,6 +65,7 @@ fn blocking_wait(req: &Request) -> Option<Wait> {
         R::QueuePut { wait, .. }
         | R::QueueGet { wait, .. }
         | R::QueueJoin { wait, .. }
+        | R::QueueGetLeased { wait, .. }
         | R::PipeSend { wait, .. }
         | R::PipeRecv { wait, .. }
         | R::PipePoll { wait, .. }
@@ -136,6 +137,17 @@ fn route(cx: &mut Ctx, req: Request) -> Handled {
         R::QueueQsize { name } => queue::qsize(cx, name),
         R::QueueTaskDone { name } => queue::task_done(cx, name),
         R::QueueJoin { name, wait } => queue::join(cx, name, wait),
+        R::QueueGetLeased {
+            name,
+            wait,
+            lease_ms,
+        } => queue::get_leased(cx, name, wait, lease_ms),
+        R::QueueAck { name, delivery } => queue::ack(cx, name, delivery),
+        R::QueueNack {
+            name,
+            delivery,
+            delay_ms,
+        } => queue::nack(cx, name, delivery, delay_ms),
 
         R::DictGet { name, key } => dict::get(cx, name, key),
         R::DictSet { name, key, value } => dict::set(cx, name, key, value),

@@ -15,7 +15,7 @@ use crate::objects::dict::Dict;
 use crate::objects::event::Event;
 use crate::objects::lock::Lock;
 use crate::objects::pipe::Pipe;
-use crate::objects::queue::Queue;
+use crate::objects::queue::{Item, Queue};
 use crate::objects::semaphore::Semaphore;
 use crate::objects::{Owner, Wake, Wakes};
 use crate::waiters::{WaitOp, Waiter, WaiterId, Waiters};
@@ -29,6 +29,13 @@ pub struct ConnKey {
     /// Unique for the broker's lifetime; the `conn_id` clients see.
     pub id: u64,
 }
+
+/// The holder of a nacked delivery waiting out its delay: no connection (no session has this
+/// slot, so nothing is ever sent to it).
+pub const NOBODY: ConnKey = ConnKey {
+    slot: usize::MAX,
+    id: 0,
+};
 
 /// Where replies go. The event loop implements it over its connections' output buffers.
 pub trait Outbox {
@@ -81,6 +88,8 @@ pub struct Session {
     pub hello_pid: u32,
     /// Requests of this connection that are blocked.
     pub waits: BTreeSet<WaiterId>,
+    /// Deliveries this connection holds (leased, not yet acked or nacked), by delivery id.
+    pub leases: BTreeSet<WaiterId>,
     /// Objects this connection may hold something of (locks, permits, pipe ends). A superset:
     /// disconnect cleanup and `clients` check each, so nothing is missed and nothing is
     /// scanned that the connection never touched.
@@ -205,7 +214,7 @@ impl Object {
     pub fn cancel(&mut self, w: WaiterId, wakes: &mut Wakes) {
         match &mut self.body {
             Body::Queue(q) => {
-                q.cancel(w);
+                q.cancel(w, wakes);
             }
             Body::Dict(_) => {}
             Body::Pipe(p) => {
@@ -267,13 +276,24 @@ impl Object {
         let holder = |o: Option<Owner>| (o.map(|o| o.pid), o.map(|o| o.conn));
         match &self.body {
             Body::Queue(q) => {
+                let st = q.stats();
                 i.add("len", q.len())
                     .add("maxsize", q.maxsize())
                     .add("unfinished", q.unfinished())
                     .add("getters", q.getters())
                     .add("putters", q.putters())
                     .add("joiners", q.joiners())
-                    .add("bytes", q.bytes());
+                    .add("bytes", q.bytes())
+                    .add("max_attempts", q.max_attempts())
+                    .add("in_flight", q.in_flight().count())
+                    .add("delayed", q.delayed())
+                    .add("acked", st.acked)
+                    .add("nacked", st.nacked)
+                    .add("expired", st.expired)
+                    .add("abandoned", st.abandoned)
+                    .add("requeued", st.requeued)
+                    .add("dead_lettered", st.dead_lettered);
+                // `deliveries` needs the broker's lease records; `admin::stat` adds it.
             }
             Body::Dict(d) => {
                 i.add("len", d.len()).add("bytes", d.bytes());
@@ -372,6 +392,7 @@ impl Broker {
             lang: String::new(),
             hello_pid: 0,
             waits: BTreeSet::new(),
+            leases: BTreeSet::new(),
             touched: HashSet::new(),
         });
     }
@@ -467,10 +488,116 @@ impl Broker {
             object,
             deadline,
             timeout_ms,
+            since: Instant::now(),
         });
         if let Some(s) = self.session_mut(conn) {
             s.waits.insert(id);
         }
+    }
+
+    /// Records delivery `id` (it must be [`Waiters::next_id`]) of queue `object` as leased by
+    /// `conn` for `lease_ms`: its lease runs out in the deadline table like any timeout.
+    pub fn lease(&mut self, id: WaiterId, conn: ConnKey, object: Rc<str>, lease_ms: u64) {
+        debug_assert_eq!(id, self.waiters.next_id());
+        let now = Instant::now();
+        let id = self.waiters.insert(Waiter {
+            conn,
+            req: id.0,
+            op: WaitOp::Lease,
+            object,
+            deadline: now.checked_add(Duration::from_millis(lease_ms)),
+            timeout_ms: lease_ms,
+            since: now,
+        });
+        if let Some(s) = self.session_mut(conn) {
+            s.leases.insert(id);
+        }
+    }
+
+    /// Drops the record of delivery `id` (acked, returned, or its queue deleted).
+    pub fn end_delivery(&mut self, id: WaiterId) {
+        if let Some(w) = self.waiters.remove(id) {
+            if let Some(s) = self.session_mut(w.conn) {
+                s.leases.remove(&id);
+            }
+        }
+    }
+
+    /// Moves the items queue `name` staged for its dead-letter queue to `NAME.dead` (a plain
+    /// queue, created on demand, `max_attempts` 0). When that cannot be done — the name would
+    /// be too long, holds another kind, `max_objects` is reached, or it is a full bounded
+    /// queue — the item goes back to the head of `name` instead and a warning is logged:
+    /// retrying is better than losing it.
+    pub fn route_dead_letters(&mut self, name: &str) {
+        let dead = match self.objects.get_mut(name).map(|o| &mut o.body) {
+            Some(Body::Queue(q)) if q.has_dead() => {
+                let before = q.bytes();
+                let dead = q.take_dead();
+                let after = q.bytes();
+                self.account(before, after);
+                dead
+            }
+            _ => return,
+        };
+        let dead_name = format!("{name}{DEAD_SUFFIX}");
+        for item in dead {
+            let outcome = self.dead_letter(&dead_name, item);
+            let Some(Body::Queue(q)) = self.objects.get_mut(name).map(|o| &mut o.body) else {
+                continue;
+            };
+            let before = q.bytes();
+            match outcome {
+                Ok(()) => q.dead_lettered(&mut self.wakes),
+                Err((item, why)) => {
+                    tracing::warn!(queue = name, dead_letter_queue = %dead_name, "cannot dead-letter an item ({why}); it goes back to the head of its queue");
+                    q.requeue(item, &mut self.wakes);
+                }
+            }
+            let after = q.bytes();
+            self.account(before, after);
+        }
+    }
+
+    /// Appends one item to the dead-letter queue `dead_name`, creating it if needed.
+    fn dead_letter(&mut self, dead_name: &str, item: Item) -> Result<(), (Item, String)> {
+        if dead_name.len() > xproc_protocol::request::MAX_NAME_LEN {
+            return Err((
+                item,
+                format!("'{dead_name}' would be a name over 255 bytes"),
+            ));
+        }
+        if !self.objects.contains_key(dead_name) {
+            if self.objects.len() >= self.config.max_objects {
+                return Err((
+                    item,
+                    format!("max_objects ({}) reached", self.config.max_objects),
+                ));
+            }
+            let name: Rc<str> = dead_name.into();
+            self.objects.insert(
+                name.clone(),
+                Object {
+                    name,
+                    kind: Kind::Queue,
+                    body: Body::Queue(Queue::new(0, false, 0)),
+                },
+            );
+        }
+        let Some(obj) = self.objects.get_mut(dead_name) else {
+            return Err((item, "it vanished".into()));
+        };
+        let kind = obj.kind;
+        let Body::Queue(dq) = &mut obj.body else {
+            return Err((item, format!("'{dead_name}' is a {kind}")));
+        };
+        if dq.maxsize() != 0 && dq.len() as u64 >= dq.maxsize() && dq.getters() == 0 {
+            return Err((item, format!("'{dead_name}' is full")));
+        }
+        let before = dq.bytes();
+        dq.put(item.value, None, &mut self.wakes);
+        let after = dq.bytes();
+        self.account(before, after);
+        Ok(())
     }
 
     /// Answers every waiter an operation woke (the wakes it pushed), in order.
@@ -480,16 +607,47 @@ impl Broker {
         }
         let mut wakes = std::mem::take(&mut self.wakes);
         for (id, wake) in wakes.drain(..) {
-            let Some(w) = self.waiters.remove(id) else {
-                tracing::error!(?id, "broker bug: a wake for an unknown waiter");
-                continue;
-            };
-            if let Some(s) = self.session_mut(w.conn) {
-                s.waits.remove(&id);
+            match wake {
+                Wake::Leased { attempt, lease_ms } => self.start_lease(id, attempt, lease_ms, out),
+                Wake::Forget => self.end_delivery(id),
+                wake => {
+                    let Some(w) = self.waiters.remove(id) else {
+                        tracing::error!(?id, "broker bug: a wake for an unknown waiter");
+                        continue;
+                    };
+                    if let Some(s) = self.session_mut(w.conn) {
+                        s.waits.remove(&id);
+                    }
+                    answer(out, &w, wake);
+                }
             }
-            answer(out, &w, wake);
         }
         self.wakes = wakes;
+    }
+
+    /// A blocked `queue.get_leased` got its item: its record becomes the lease (from now, for
+    /// `lease_ms`), and it is answered with the value, `delivery` and `attempt`.
+    fn start_lease(&mut self, id: WaiterId, attempt: u32, lease_ms: u64, out: &mut dyn Outbox) {
+        let Some(w) = self.waiters.get(id) else {
+            tracing::error!(?id, "broker bug: a lease for an unknown waiter");
+            return;
+        };
+        let (conn, req, object) = (w.conn, w.req, w.object.clone());
+        let deadline = Instant::now().checked_add(Duration::from_millis(lease_ms));
+        self.waiters
+            .convert(id, WaitOp::Lease, conn, deadline, lease_ms);
+        if let Some(s) = self.session_mut(conn) {
+            s.waits.remove(&id);
+            s.leases.insert(id);
+        }
+        let value = match self.objects.get(&*object).map(|o| &o.body) {
+            Some(Body::Queue(q)) => q.in_flight_value(id),
+            _ => None,
+        };
+        match value {
+            Some(v) => out.send(conn, &leased_reply(req, v, id, attempt)),
+            None => tracing::error!(?id, "broker bug: a lease without its item"),
+        }
     }
 
     /// Handles every waiter whose deadline has passed by `now`.
@@ -498,12 +656,14 @@ impl Broker {
             let Some(w) = self.waiters.get(id) else {
                 continue;
             };
-            match self.objects.get_mut(&*w.object) {
+            let object = w.object.clone();
+            match self.objects.get_mut(&*object) {
                 Some(obj) => {
                     let before = obj.bytes();
                     obj.timeout(id, &mut self.wakes);
                     let after = obj.bytes();
                     self.account(before, after);
+                    self.route_dead_letters(&object);
                 }
                 None => {
                     tracing::error!(?id, "broker bug: a waiter on a missing object");
@@ -519,11 +679,27 @@ impl Broker {
         let mut all: Vec<_> = self.waiters.drain().collect();
         all.sort_by_key(|(id, _)| *id);
         for (_, w) in all {
-            answer(out, &w, Wake::Fail(ErrorCode::ShuttingDown));
+            if !w.op.is_delivery() {
+                answer(out, &w, Wake::Fail(ErrorCode::ShuttingDown));
+            }
         }
         for s in self.sessions.iter_mut().flatten() {
             s.waits.clear();
+            s.leases.clear();
         }
+    }
+}
+
+/// The suffix of a queue's dead-letter queue: `tasks` → `tasks.dead`.
+pub const DEAD_SUFFIX: &str = ".dead";
+
+/// The reply to `queue.get_leased`: the value, its delivery id and attempt number.
+pub fn leased_reply(req: u64, value: &[u8], delivery: WaiterId, attempt: u32) -> ReplyFields<'_> {
+    ReplyFields {
+        value: Some(Bytes::new(value)),
+        delivery: Some(delivery.0),
+        attempt: Some(u64::from(attempt)),
+        ..ReplyFields::ok(req)
     }
 }
 
@@ -551,6 +727,8 @@ fn answer(out: &mut dyn Outbox, w: &Waiter, wake: Wake) {
         Wake::Set(set) => r.set = Some(*set),
         Wake::Ready(ready) => r.ready = Some(*ready),
         Wake::Index(i) => r.index = Some(*i),
+        // Handled by `Broker::deliver` before it gets here.
+        Wake::Leased { .. } | Wake::Forget => return,
         Wake::Fail(code) => {
             let (op, name) = (w.op.as_str(), &w.object);
             message = match code {

@@ -40,6 +40,13 @@ pub enum WaitOp {
     EventWait,
     /// `barrier.wait`
     BarrierWait,
+    /// `queue.get_leased`, still waiting for an item.
+    QueueGetLeased,
+    /// Not a blocked request: a delivery in flight, held by `conn` until it acks, nacks or
+    /// disconnects, or the deadline (the lease) passes. Its id is the delivery id.
+    Lease,
+    /// Not a blocked request either: a nacked delivery waiting out its delay, held by nobody.
+    Delay,
 }
 
 impl WaitOp {
@@ -58,7 +65,16 @@ impl WaitOp {
             WaitOp::SemaphoreAcquire => "semaphore.acquire",
             WaitOp::EventWait => "event.wait",
             WaitOp::BarrierWait => "barrier.wait",
+            WaitOp::QueueGetLeased => "queue.get_leased",
+            WaitOp::Lease => "lease",
+            WaitOp::Delay => "nack delay",
         }
+    }
+
+    /// Whether the record is a delivery (a lease or a nack delay) rather than a blocked
+    /// request: it is answered by nobody, and `ShuttingDown` does not apply to it.
+    pub fn is_delivery(self) -> bool {
+        matches!(self, WaitOp::Lease | WaitOp::Delay)
     }
 }
 
@@ -75,8 +91,10 @@ pub struct Waiter {
     pub object: Rc<str>,
     /// When its timeout passes; `None` waits as long as it takes.
     pub deadline: Option<Instant>,
-    /// The timeout it asked for, for messages.
+    /// The timeout it asked for, for messages (for a lease: the lease).
     pub timeout_ms: u64,
+    /// When the request blocked, or the lease or delay began (`stat` shows ages from it).
+    pub since: Instant,
 }
 
 /// Every blocked request, by id and by deadline.
@@ -122,6 +140,32 @@ impl Waiters {
     /// A waiter's record.
     pub fn get(&self, id: WaiterId) -> Option<&Waiter> {
         self.table.get(&id)
+    }
+
+    /// Turns a record into a delivery record (`op` [`WaitOp::Lease`] or [`WaitOp::Delay`]),
+    /// held by `conn`, starting now and running out at `deadline` (`None`: never).
+    pub fn convert(
+        &mut self,
+        id: WaiterId,
+        op: WaitOp,
+        conn: ConnKey,
+        deadline: Option<Instant>,
+        timeout_ms: u64,
+    ) {
+        let Some(w) = self.table.get_mut(&id) else {
+            return;
+        };
+        if let Some(d) = w.deadline {
+            self.deadlines.remove(&(d, id));
+        }
+        w.op = op;
+        w.conn = conn;
+        w.deadline = deadline;
+        w.timeout_ms = timeout_ms;
+        w.since = Instant::now();
+        if let Some(d) = deadline {
+            self.deadlines.insert((d, id));
+        }
     }
 
     /// The earliest deadline, for the poll timeout.
@@ -174,6 +218,7 @@ mod tests {
             object: "q".into(),
             deadline,
             timeout_ms: 0,
+            since: Instant::now(),
         }
     }
 

@@ -73,6 +73,10 @@ codes! {
     Busy,
     /// The caller does not hold the lock (or pipe end) the call requires.
     NotOwner,
+    /// `queue.ack` / `queue.nack` with a delivery id this connection does not hold on that
+    /// queue: already acked or nacked, its lease ran out (the item went back), another
+    /// connection's, or never issued.
+    UnknownDelivery,
     /// The dict has no such key.
     KeyNotFound,
     /// The dict value is not of the type the operation needs (`incr` on a non-integer).

@@ -22,7 +22,9 @@ pub mod value;
 pub use error::ErrorCode;
 pub use kind::Kind;
 pub use reply::{ClientInfo, Info, InfoValue, Limits, ObjectSummary, ReplyFields};
-pub use request::{End, Name, OpenOptions, Request, RequestError, RequestFields, Wait};
+pub use request::{
+    End, Name, OpenOptions, Request, RequestError, RequestFields, Wait, DEFAULT_LEASE_MS,
+};
 pub use serde_bytes::Bytes;
 
 /// The protocol version this crate speaks. A broker answers a `hello` with another version with

@@ -92,6 +92,15 @@ pub struct ReplyFields<'a> {
     pub info: Option<Info>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub clients: Option<Vec<ClientInfo>>,
+    /// `queue.get_leased`: the delivery id to `queue.ack` or `queue.nack` with.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<u64>,
+    /// `queue.get_leased`: which leased delivery of this item this is (1 = the first).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<u64>,
+    /// `open` (queues): the queue's `max_attempts`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_attempts: Option<u64>,
 }
 
 impl<'a> ReplyFields<'a> {

@@ -22,6 +22,10 @@ use crate::value;
 /// Longest object name, in bytes.
 pub const MAX_NAME_LEN: usize = 255;
 
+/// `queue.get_leased`'s lease when the request gives none: 30 s, long enough for most work
+/// items, short enough that a hung consumer's item is retried within a minute.
+pub const DEFAULT_LEASE_MS: u64 = 30_000;
+
 /// An object name as it arrived: raw bytes, so that a name that is not UTF-8 can be refused
 /// with a clear `InvalidName` rather than a generic decode failure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -116,6 +120,18 @@ pub struct RequestFields<'a> {
     pub lang: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pid: Option<u32>,
+    /// `queue.get_leased`: how long the consumer may hold the item before it goes back.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lease_ms: Option<u64>,
+    /// `queue.ack` / `queue.nack`: the delivery id `queue.get_leased` returned.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<u64>,
+    /// `queue.nack`: how long the item stays out before it goes back to the queue.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delay_ms: Option<u64>,
+    /// `open` (queues): leased deliveries of one item before it moves to `NAME.dead`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_attempts: Option<u64>,
 }
 
 impl<'a> RequestFields<'a> {
@@ -185,6 +201,8 @@ pub struct OpenOptions {
     pub parties: Option<u64>,
     pub duplex: Option<bool>,
     pub capacity: Option<u64>,
+    /// For a queue: leased deliveries of one item before it is dead-lettered (0 = never).
+    pub max_attempts: Option<u64>,
     /// For a pipe: the end to claim for this connection.
     pub end: Option<End>,
 }
@@ -232,6 +250,21 @@ pub enum Request<'a> {
     QueueJoin {
         name: &'a str,
         wait: Wait,
+    },
+    QueueGetLeased {
+        name: &'a str,
+        wait: Wait,
+        /// At least 1.
+        lease_ms: u64,
+    },
+    QueueAck {
+        name: &'a str,
+        delivery: u64,
+    },
+    QueueNack {
+        name: &'a str,
+        delivery: u64,
+        delay_ms: u64,
     },
 
     DictGet {
@@ -417,6 +450,9 @@ pub const OPS: &[&str] = &[
     "queue.qsize",
     "queue.task_done",
     "queue.join",
+    "queue.get_leased",
+    "queue.ack",
+    "queue.nack",
     "dict.get",
     "dict.set",
     "dict.delete",
@@ -585,6 +621,7 @@ impl<'a> Checker<'_, 'a> {
                         parties: f.parties,
                         duplex: f.duplex,
                         capacity: f.capacity,
+                        max_attempts: f.max_attempts,
                         end,
                     },
                 }
@@ -603,6 +640,29 @@ impl<'a> Checker<'_, 'a> {
             "queue.join" => R::QueueJoin {
                 name: self.name()?,
                 wait: self.wait(),
+            },
+            "queue.get_leased" => R::QueueGetLeased {
+                name: self.name()?,
+                wait: self.wait(),
+                lease_ms: match f.lease_ms {
+                    None => DEFAULT_LEASE_MS,
+                    Some(0) => {
+                        return Err((
+                            ErrorCode::InvalidArgument,
+                            "lease_ms must be at least 1".into(),
+                        ))
+                    }
+                    Some(ms) => ms,
+                },
+            },
+            "queue.ack" => R::QueueAck {
+                name: self.name()?,
+                delivery: f.delivery.ok_or_else(|| self.missing("delivery"))?,
+            },
+            "queue.nack" => R::QueueNack {
+                name: self.name()?,
+                delivery: f.delivery.ok_or_else(|| self.missing("delivery"))?,
+                delay_ms: f.delay_ms.unwrap_or(0),
             },
 
             "dict.get" => R::DictGet {
@@ -833,6 +893,51 @@ mod tests {
         assert_eq!(
             (err.id, err.code, err.fatal),
             (5, ErrorCode::BadRequest, true)
+        );
+    }
+
+    #[test]
+    fn lease_ops_parse_with_defaults() {
+        let r = RequestFields {
+            name: Some("q".into()),
+            ..RequestFields::new(1, "queue.get_leased")
+        };
+        assert_eq!(
+            Request::parse(&payload(&r)).unwrap().1,
+            Request::QueueGetLeased {
+                name: "q",
+                wait: Wait::Forever,
+                lease_ms: DEFAULT_LEASE_MS
+            }
+        );
+        let r = RequestFields {
+            name: Some("q".into()),
+            lease_ms: Some(0),
+            ..RequestFields::new(2, "queue.get_leased")
+        };
+        assert_eq!(
+            Request::parse(&payload(&r)).unwrap_err().code,
+            ErrorCode::InvalidArgument
+        );
+        let r = RequestFields {
+            name: Some("q".into()),
+            ..RequestFields::new(3, "queue.ack")
+        };
+        let e = Request::parse(&payload(&r)).unwrap_err();
+        assert_eq!(e.code, ErrorCode::BadRequest);
+        assert!(e.message.contains("delivery"), "{}", e.message);
+        let r = RequestFields {
+            name: Some("q".into()),
+            delivery: Some(9),
+            ..RequestFields::new(4, "queue.nack")
+        };
+        assert_eq!(
+            Request::parse(&payload(&r)).unwrap().1,
+            Request::QueueNack {
+                name: "q",
+                delivery: 9,
+                delay_ms: 0
+            }
         );
     }
 

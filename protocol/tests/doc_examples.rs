@@ -106,6 +106,52 @@ fn examples() -> Vec<(&'static str, Vec<u8>)> {
     frame("error reply", &|out| {
         ReplyFields::err(4, ErrorCode::Empty, "queue 'tasks' is empty").encode_into(out)
     });
+    frame("queue.get_leased request", &|out| {
+        RequestFields {
+            name: Some("tasks".into()),
+            timeout_ms: Some(5000),
+            lease_ms: Some(60000),
+            ..RequestFields::new(5, "queue.get_leased")
+        }
+        .encode_into(out)
+    });
+    frame("queue.get_leased reply", &|out| {
+        ReplyFields {
+            value: Some(Bytes::new(&value)),
+            delivery: Some(17),
+            attempt: Some(1),
+            ..ReplyFields::ok(5)
+        }
+        .encode_into(out)
+    });
+    frame("queue.ack request", &|out| {
+        RequestFields {
+            name: Some("tasks".into()),
+            delivery: Some(17),
+            ..RequestFields::new(6, "queue.ack")
+        }
+        .encode_into(out)
+    });
+    frame("queue.ack reply", &|out| {
+        ReplyFields::ok(6).encode_into(out)
+    });
+    frame("queue.nack request", &|out| {
+        RequestFields {
+            name: Some("tasks".into()),
+            delivery: Some(17),
+            delay_ms: Some(1000),
+            ..RequestFields::new(7, "queue.nack")
+        }
+        .encode_into(out)
+    });
+    frame("repeated ack reply", &|out| {
+        ReplyFields::err(
+            8,
+            ErrorCode::UnknownDelivery,
+            "delivery 17 of queue 'tasks' is not held by this connection",
+        )
+        .encode_into(out)
+    });
     v
 }
 

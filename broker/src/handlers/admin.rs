@@ -1,9 +1,11 @@
 //! Connection and admin ops: `hello`, `list`, `stat`, `clients`, `delete`, `open`.
 
+use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use xproc_protocol::{
-    ClientInfo, ErrorCode, Kind, ObjectSummary, OpenOptions, ReplyFields, PROTOCOL_VERSION,
+    ClientInfo, ErrorCode, InfoValue, Kind, ObjectSummary, OpenOptions, ReplyFields,
+    PROTOCOL_VERSION,
 };
 
 use crate::dispatch::{lookup, Ctx, Handled};
@@ -23,6 +25,14 @@ pub const SERVER: &str = concat!("xprocd ", env!("CARGO_PKG_VERSION"));
 
 /// Default pipe inbox capacity, in messages (docs/PROTOCOL.md §6.2).
 pub const DEFAULT_PIPE_CAPACITY: u64 = 1024;
+
+/// Default `max_attempts` of a queue (docs/PROTOCOL.md §6.2): an item whose leased deliveries
+/// all failed 5 times is almost certainly poison (it crashes or hangs its consumer), and 5
+/// tries ride out a consumer dying for unrelated reasons a few times in a row.
+pub const DEFAULT_MAX_ATTEMPTS: u64 = 5;
+
+/// Most in-flight deliveries `stat` lists one by one (oldest first); `in_flight` counts all.
+pub const STAT_MAX_DELIVERIES: usize = 1000;
 
 /// Records who the client says it is and answers with the broker's version and limits. (The
 /// connection checked the version before this runs.)
@@ -66,10 +76,32 @@ pub fn list(cx: &mut Ctx) -> Handled {
 
 /// `stat`: an object's kind and its `info` fields (docs/PROTOCOL.md §6.8).
 pub fn stat(cx: &mut Ctx, name: &str) -> Handled {
-    let obj = lookup(&mut cx.b.objects, name)?;
+    let b = &*cx.b;
+    let obj = b.objects.get(name).ok_or_else(|| {
+        Failure::new(
+            ErrorCode::NotFound,
+            format!("no object named '{name}' (objects are created by open)"),
+        )
+    })?;
+    let mut info = obj.info();
+    if let Body::Queue(q) = &obj.body {
+        // Each delivery in flight: [delivery, attempt, age_ms, holder_pid], oldest first.
+        let now = std::time::Instant::now();
+        let rows = q
+            .in_flight()
+            .take(STAT_MAX_DELIVERIES)
+            .map(|(id, attempt)| {
+                let w = b.waiters.get(id);
+                let age = w.map(|w| now.saturating_duration_since(w.since).as_millis() as u64);
+                let pid = w.and_then(|w| b.session(w.conn)).map(|s| s.owner().pid);
+                InfoValue::List(vec![id.0.into(), attempt.into(), age.into(), pid.into()])
+            })
+            .collect();
+        info.0.push(("deliveries".into(), InfoValue::List(rows)));
+    }
     let r = ReplyFields {
         kind: Some(obj.kind.as_str()),
-        info: Some(obj.info()),
+        info: Some(info),
         ..ReplyFields::ok(cx.id)
     };
     cx.out.send(cx.caller, &r);
@@ -92,6 +124,15 @@ pub fn clients(cx: &mut Ctx) -> Handled {
                     o.holds(s.key.id, &mut holds);
                 }
             }
+            // Deliveries held, per queue: "lease tasks" or "lease tasks x3".
+            let mut leased: BTreeMap<&str, usize> = BTreeMap::new();
+            for w in s.leases.iter().filter_map(|id| b.waiters.get(*id)) {
+                *leased.entry(&w.object).or_default() += 1;
+            }
+            holds.extend(leased.into_iter().map(|(q, n)| match n {
+                1 => format!("lease {q}"),
+                n => format!("lease {q} x{n}"),
+            }));
             let waits = s
                 .waits
                 .iter()
@@ -130,6 +171,14 @@ pub fn delete(cx: &mut Ctx, name: &str) -> Handled {
                     .into_iter()
                     .map(|w| (w, Wake::Fail(ErrorCode::NotFound))),
             );
+            // Its deliveries in flight are gone with it: their records go, unanswered (a
+            // later ack gets NotFound).
+            if let Body::Queue(q) = &obj.body {
+                let mut leases = Vec::new();
+                q.leases(&mut leases);
+                cx.b.wakes
+                    .extend(leases.into_iter().map(|id| (id, Wake::Forget)));
+            }
             true
         }
         None => false,
@@ -178,7 +227,10 @@ pub fn open(cx: &mut Ctx, name: &str, kind: Kind, opts: OpenOptions) -> Handled 
     };
     let mut claimed = false;
     match &mut obj.body {
-        Body::Queue(q) => r.maxsize = Some(q.maxsize()),
+        Body::Queue(q) => {
+            r.maxsize = Some(q.maxsize());
+            r.max_attempts = Some(q.max_attempts());
+        }
         Body::Semaphore(s) => r.initial = Some(s.initial()),
         Body::Barrier(b) => r.parties = Some(b.parties()),
         Body::Pipe(p) => {
@@ -210,8 +262,11 @@ pub fn open(cx: &mut Ctx, name: &str, kind: Kind, opts: OpenOptions) -> Handled 
 fn new_body(kind: Kind, opts: &OpenOptions) -> Result<Body, Failure> {
     let invalid = |m: &str| Failure::new(ErrorCode::InvalidArgument, m);
     Ok(match kind {
-        Kind::Queue => Body::Queue(Queue::new(opts.maxsize.unwrap_or(0), false)),
-        Kind::JoinableQueue => Body::Queue(Queue::new(opts.maxsize.unwrap_or(0), true)),
+        Kind::Queue | Kind::JoinableQueue => Body::Queue(Queue::new(
+            opts.maxsize.unwrap_or(0),
+            kind == Kind::JoinableQueue,
+            opts.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS),
+        )),
         Kind::Dict => Body::Dict(Dict::new()),
         Kind::Pipe => {
             let capacity = opts.capacity.unwrap_or(DEFAULT_PIPE_CAPACITY);
@@ -259,7 +314,10 @@ fn check_options(obj: &Object, opts: &OpenOptions) -> Result<(), Failure> {
         }
     }
     match &obj.body {
-        Body::Queue(q) => differs(obj, "maxsize", opts.maxsize, q.maxsize()),
+        Body::Queue(q) => {
+            differs(obj, "maxsize", opts.maxsize, q.maxsize())?;
+            differs(obj, "max_attempts", opts.max_attempts, q.max_attempts())
+        }
         Body::Semaphore(s) => differs(obj, "initial", opts.initial, s.initial()),
         Body::Barrier(b) => differs(obj, "parties", opts.parties, b.parties()),
         Body::Pipe(p) => {

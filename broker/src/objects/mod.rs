@@ -82,6 +82,18 @@ pub enum Wake {
     Index(u64),
     /// The request fails with this code (`Timeout`, `Closed`, `BrokenBarrier`, ...).
     Fail(ErrorCode),
+    /// A blocked `queue.get_leased` got an item, now in flight under the waiter's own id: the
+    /// broker turns the waiter's record into the lease (deadline `lease_ms` from now) and
+    /// answers with the value, that id as `delivery`, and `attempt`.
+    Leased {
+        /// Which leased delivery of the item this is (1-based).
+        attempt: u32,
+        /// The lease the getter asked for.
+        lease_ms: u64,
+    },
+    /// A lease ended without an ack (it ran out, or a nack's delay did): drop its record, and
+    /// answer nobody.
+    Forget,
 }
 
 /// Where machines put the wakes an operation causes. The broker reuses one list.

@@ -1,28 +1,109 @@
 //! Queues (`queue`, `joinable_queue`): a FIFO of values with an optional bound, blocked getters,
-//! blocked putters (each holding the value it wants to put) and, for joinable queues, the
-//! unfinished-task count that `join` waits on.
+//! blocked putters (each holding the value it wants to put), for joinable queues the
+//! unfinished-task count that `join` waits on, and the items **in flight**: handed out by
+//! `queue.get_leased` and not yet acked.
+//!
+//! # Leases
+//!
+//! A leased item leaves the ready FIFO for the in-flight table, keyed by its delivery id (the
+//! [`WaiterId`] the broker recorded for the lease, so ids are unique for the broker's life). It
+//! stays charged against the memory budget. It leaves the table by:
+//! - [`ack`](Queue::ack): gone for good (a joinable queue counts it done);
+//! - [`nack`](Queue::nack) without a delay, the lease running out ([`timeout`](Queue::timeout))
+//!   or its holder disconnecting ([`cancel`](Queue::cancel)): back to the **head** of the
+//!   queue at once, or straight to the first waiting getter;
+//! - a nack with a delay: it waits in the table, marked delayed, until the broker's timer
+//!   returns it the same way.
+//!
+//! Each item counts its leased deliveries. One that comes back after `max_attempts` of them
+//! (when that is not 0) is not requeued but staged for the dead-letter queue: the broker takes
+//! it with [`take_dead`](Queue::take_dead) and appends it to `NAME.dead`, since a machine
+//! cannot reach another object. The machine keeps no clock: lease deadlines live in the
+//! broker's deadline table with its other timeouts.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use super::{item_charge, WaiterId, Wake, Wakes};
 use xproc_protocol::ErrorCode;
 
+/// One queued value and how many leased deliveries it has had.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Item {
+    /// The value's MessagePack bytes.
+    pub value: Box<[u8]>,
+    /// Leased deliveries so far (plain gets do not count).
+    pub attempts: u32,
+}
+
+/// A blocked get: plain, or leased with the lease its item will get.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Getter {
+    Plain,
+    Leased { lease_ms: u64 },
+}
+
+/// An item handed out by `get_leased` and not acked yet.
+#[derive(Debug)]
+struct InFlight {
+    value: Box<[u8]>,
+    /// Which leased delivery this is (1-based).
+    attempt: u32,
+    /// Nacked with a delay: nobody holds it; it waits to go back.
+    delayed: bool,
+}
+
+/// Why an item came back from flight, for the counters `stat` shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Return {
+    /// `queue.nack` (at once, or when its delay ran out).
+    Nacked,
+    /// Its lease ran out.
+    Expired,
+    /// Its holder disconnected.
+    Abandoned,
+}
+
+/// Lease counters since the queue was created, for `stat`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LeaseStats {
+    /// Deliveries acked.
+    pub acked: u64,
+    /// Deliveries nacked.
+    pub nacked: u64,
+    /// Leases that ran out.
+    pub expired: u64,
+    /// Leases whose holder disconnected.
+    pub abandoned: u64,
+    /// Items that went back to the queue (or to a waiting getter) after any of the above.
+    pub requeued: u64,
+    /// Items moved to the dead-letter queue.
+    pub dead_lettered: u64,
+}
+
 /// One queue's state.
 #[derive(Debug)]
 pub struct Queue {
-    items: VecDeque<Box<[u8]>>,
+    items: VecDeque<Item>,
     /// Most items held; 0 means unbounded (the broker's memory budget still applies).
     maxsize: u64,
     /// `joinable_queue`: counts unfinished tasks for `task_done` / `join`.
     joinable: bool,
+    /// Leased deliveries of one item before it is dead-lettered; 0 = never.
+    max_attempts: u64,
     /// Items put and not yet marked done (always 0 on a plain queue).
     unfinished: u64,
-    getters: BTreeSet<WaiterId>,
+    getters: BTreeMap<WaiterId, Getter>,
     /// Blocked puts, with the value each will put once there is room.
     putters: BTreeMap<WaiterId, Box<[u8]>>,
     joiners: BTreeSet<WaiterId>,
+    /// Leased items by delivery id.
+    in_flight: BTreeMap<WaiterId, InFlight>,
+    /// Items past `max_attempts`, waiting for the broker to move them to `NAME.dead`. Not
+    /// charged here any more (see [`take_dead`](Queue::take_dead)).
+    dead: Vec<Item>,
+    stats: LeaseStats,
     /// Bytes charged for values held (each plus [`ITEM_OVERHEAD`](super::ITEM_OVERHEAD)):
-    /// queued items plus the values of blocked puts.
+    /// ready items, in-flight items and the values of blocked puts.
     bytes: usize,
 }
 
@@ -48,6 +129,21 @@ pub enum Get {
     Blocked,
 }
 
+/// What `get_leased` did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum GetLeased {
+    /// The oldest item is now in flight under the id passed in; this is its `attempt`-th
+    /// leased delivery. Its bytes: [`in_flight_value`](Queue::in_flight_value).
+    Leased {
+        /// 1-based.
+        attempt: u32,
+    },
+    /// Empty and the caller would not wait.
+    Empty,
+    /// Empty; the get waits under the id passed in.
+    Blocked,
+}
+
 /// What `join` did.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Join {
@@ -63,26 +159,34 @@ pub enum Join {
 #[derive(Debug, PartialEq, Eq)]
 pub struct TooManyTaskDone;
 
+/// An ack or nack for a delivery that is not in flight here (or is waiting out a nack delay).
+#[derive(Debug, PartialEq, Eq)]
+pub struct NotInFlight;
+
 impl Queue {
-    /// An empty queue. `maxsize` 0 means unbounded.
-    pub fn new(maxsize: u64, joinable: bool) -> Self {
+    /// An empty queue. `maxsize` 0 means unbounded; `max_attempts` 0 never dead-letters.
+    pub fn new(maxsize: u64, joinable: bool, max_attempts: u64) -> Self {
         Queue {
             items: VecDeque::new(),
             maxsize,
             joinable,
+            max_attempts,
             unfinished: 0,
-            getters: BTreeSet::new(),
+            getters: BTreeMap::new(),
             putters: BTreeMap::new(),
             joiners: BTreeSet::new(),
+            in_flight: BTreeMap::new(),
+            dead: Vec::new(),
+            stats: LeaseStats::default(),
             bytes: 0,
         }
     }
 
-    /// Items in the queue.
+    /// Ready items (not counting those in flight).
     pub fn len(&self) -> usize {
         self.items.len()
     }
-    /// Whether the queue holds no item.
+    /// Whether no item is ready.
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()
     }
@@ -90,16 +194,20 @@ impl Queue {
     pub fn maxsize(&self) -> u64 {
         self.maxsize
     }
+    /// Leased deliveries before dead-lettering; 0 = never.
+    pub fn max_attempts(&self) -> u64 {
+        self.max_attempts
+    }
     /// Items put and not yet marked done (joinable queues).
     pub fn unfinished(&self) -> u64 {
         self.unfinished
     }
-    /// Bytes charged for values held, blocked puts included (each value plus
+    /// Bytes charged for values held: ready, in flight, and blocked puts (each value plus
     /// [`ITEM_OVERHEAD`](super::ITEM_OVERHEAD)).
     pub fn bytes(&self) -> usize {
         self.bytes
     }
-    /// Blocked gets.
+    /// Blocked gets (plain and leased).
     pub fn getters(&self) -> usize {
         self.getters.len()
     }
@@ -110,6 +218,33 @@ impl Queue {
     /// Blocked joins.
     pub fn joiners(&self) -> usize {
         self.joiners.len()
+    }
+    /// Lease counters.
+    pub fn stats(&self) -> LeaseStats {
+        self.stats
+    }
+
+    /// Deliveries in flight (held, not delayed), oldest first: (delivery id, attempt).
+    pub fn in_flight(&self) -> impl Iterator<Item = (WaiterId, u32)> + '_ {
+        self.in_flight
+            .iter()
+            .filter(|(_, f)| !f.delayed)
+            .map(|(id, f)| (*id, f.attempt))
+    }
+
+    /// Items nacked with a delay, waiting to go back.
+    pub fn delayed(&self) -> usize {
+        self.in_flight.values().filter(|f| f.delayed).count()
+    }
+
+    /// Every delivery id in the table, held or delayed (for `delete`).
+    pub fn leases(&self, out: &mut Vec<WaiterId>) {
+        out.extend(self.in_flight.keys().copied());
+    }
+
+    /// The value of a delivery in flight.
+    pub fn in_flight_value(&self, delivery: WaiterId) -> Option<&[u8]> {
+        self.in_flight.get(&delivery).map(|f| &*f.value)
     }
 
     fn is_full(&self) -> bool {
@@ -122,56 +257,10 @@ impl Queue {
         }
     }
 
-    /// Puts `value`. A waiting getter takes it at once; otherwise it is queued if there is room,
-    /// else the put blocks under `wait` (or fails with `Full` when `wait` is `None`).
-    pub fn put(&mut self, value: Box<[u8]>, wait: Option<WaiterId>, wakes: &mut Wakes) -> Put {
-        if let Some(getter) = self.getters.pop_first() {
-            // Getters only wait on an empty queue, so handing over keeps FIFO order.
-            self.count_task();
-            wakes.push((getter, Wake::Value(value)));
-            return Put::Done;
-        }
-        if !self.is_full() {
-            self.bytes += item_charge(value.len());
-            self.items.push_back(value);
-            self.count_task();
-            return Put::Done;
-        }
-        match wait {
-            Some(w) => {
-                self.bytes += item_charge(value.len());
-                self.putters.insert(w, value);
-                Put::Blocked
-            }
-            None => Put::Full,
-        }
-    }
-
-    /// Takes the oldest item; makes room for the oldest blocked put, if any.
-    pub fn get(&mut self, wait: Option<WaiterId>, wakes: &mut Wakes) -> Get {
-        if let Some(value) = self.items.pop_front() {
-            self.bytes -= item_charge(value.len());
-            if let Some((putter, v)) = self.putters.pop_first() {
-                // Its bytes were counted when it blocked.
-                self.items.push_back(v);
-                self.count_task();
-                wakes.push((putter, Wake::Done));
-            }
-            return Get::Value(value);
-        }
-        match wait {
-            Some(w) => {
-                self.getters.insert(w);
-                Get::Blocked
-            }
-            None => Get::Empty,
-        }
-    }
-
-    /// Marks one task done; wakes every `join` when none is left.
-    pub fn task_done(&mut self, wakes: &mut Wakes) -> Result<(), TooManyTaskDone> {
-        if self.unfinished == 0 {
-            return Err(TooManyTaskDone);
+    /// One task done (an ack, a dead-lettered item); wakes every `join` when none is left.
+    fn done(&mut self, wakes: &mut Wakes) {
+        if !self.joinable || self.unfinished == 0 {
+            return;
         }
         self.unfinished -= 1;
         if self.unfinished == 0 {
@@ -181,6 +270,213 @@ impl Queue {
                     .map(|j| (j, Wake::Done)),
             );
         }
+    }
+
+    /// Hands `item` to the first waiting getter: a plain one takes the value; a leased one
+    /// gets it in flight under its own id (the broker turns its waiter into the lease).
+    /// Returns the item back if nobody waits. Getters wait only on an empty queue, so handing
+    /// over keeps FIFO order.
+    fn hand_over(&mut self, item: Item, wakes: &mut Wakes) -> Option<Item> {
+        let Some((getter, kind)) = self.getters.pop_first() else {
+            return Some(item);
+        };
+        match kind {
+            Getter::Plain => wakes.push((getter, Wake::Value(item.value))),
+            Getter::Leased { lease_ms } => {
+                let attempt = item.attempts.saturating_add(1);
+                self.bytes += item_charge(item.value.len());
+                self.in_flight.insert(
+                    getter,
+                    InFlight {
+                        value: item.value,
+                        attempt,
+                        delayed: false,
+                    },
+                );
+                wakes.push((getter, Wake::Leased { attempt, lease_ms }));
+            }
+        }
+        None
+    }
+
+    /// Puts `value`. A waiting getter takes it at once; otherwise it is queued if there is room,
+    /// else the put blocks under `wait` (or fails with `Full` when `wait` is `None`).
+    pub fn put(&mut self, value: Box<[u8]>, wait: Option<WaiterId>, wakes: &mut Wakes) -> Put {
+        let item = Item { value, attempts: 0 };
+        let Some(item) = self.hand_over(item, wakes) else {
+            self.count_task();
+            return Put::Done;
+        };
+        if !self.is_full() {
+            self.bytes += item_charge(item.value.len());
+            self.items.push_back(item);
+            self.count_task();
+            return Put::Done;
+        }
+        match wait {
+            Some(w) => {
+                self.bytes += item_charge(item.value.len());
+                self.putters.insert(w, item.value);
+                Put::Blocked
+            }
+            None => Put::Full,
+        }
+    }
+
+    /// Takes the oldest ready item out of the FIFO, making room for the oldest blocked put.
+    fn pop(&mut self, wakes: &mut Wakes) -> Option<Item> {
+        let item = self.items.pop_front()?;
+        self.bytes -= item_charge(item.value.len());
+        if let Some((putter, v)) = self.putters.pop_first() {
+            // Its bytes were counted when it blocked.
+            self.items.push_back(Item {
+                value: v,
+                attempts: 0,
+            });
+            self.count_task();
+            wakes.push((putter, Wake::Done));
+        }
+        Some(item)
+    }
+
+    /// Takes the oldest item; makes room for the oldest blocked put, if any.
+    pub fn get(&mut self, wait: Option<WaiterId>, wakes: &mut Wakes) -> Get {
+        if let Some(item) = self.pop(wakes) {
+            return Get::Value(item.value);
+        }
+        match wait {
+            Some(w) => {
+                self.getters.insert(w, Getter::Plain);
+                Get::Blocked
+            }
+            None => Get::Empty,
+        }
+    }
+
+    /// Leases the oldest item under delivery id `id`, or blocks under `id` (when `wait`) until
+    /// one comes; the broker records `id` as the lease (or the waiter) accordingly.
+    pub fn get_leased(
+        &mut self,
+        id: WaiterId,
+        lease_ms: u64,
+        wait: bool,
+        wakes: &mut Wakes,
+    ) -> GetLeased {
+        if let Some(item) = self.pop(wakes) {
+            let attempt = item.attempts.saturating_add(1);
+            self.bytes += item_charge(item.value.len());
+            self.in_flight.insert(
+                id,
+                InFlight {
+                    value: item.value,
+                    attempt,
+                    delayed: false,
+                },
+            );
+            return GetLeased::Leased { attempt };
+        }
+        if wait {
+            self.getters.insert(id, Getter::Leased { lease_ms });
+            GetLeased::Blocked
+        } else {
+            GetLeased::Empty
+        }
+    }
+
+    /// Acks a delivery: the item is gone for good (and done, on a joinable queue).
+    pub fn ack(&mut self, delivery: WaiterId, wakes: &mut Wakes) -> Result<(), NotInFlight> {
+        match self.in_flight.get(&delivery) {
+            Some(f) if !f.delayed => {}
+            _ => return Err(NotInFlight),
+        }
+        let f = self.in_flight.remove(&delivery).ok_or(NotInFlight)?;
+        self.bytes -= item_charge(f.value.len());
+        self.stats.acked += 1;
+        self.done(wakes);
+        Ok(())
+    }
+
+    /// Nacks a delivery: back to the head at once, or (`delay`) held until the broker's timer
+    /// calls [`timeout`](Self::timeout) for it. An item on its last attempt is staged for the
+    /// dead-letter queue at once either way. Returns whether the item now waits out a delay.
+    pub fn nack(
+        &mut self,
+        delivery: WaiterId,
+        delay: bool,
+        wakes: &mut Wakes,
+    ) -> Result<bool, NotInFlight> {
+        let f = match self.in_flight.get_mut(&delivery) {
+            Some(f) if !f.delayed => f,
+            _ => return Err(NotInFlight),
+        };
+        self.stats.nacked += 1;
+        let last = self.max_attempts != 0 && u64::from(f.attempt) >= self.max_attempts;
+        if delay && !last {
+            f.delayed = true;
+            return Ok(true);
+        }
+        self.come_back(delivery, None, wakes);
+        Ok(false)
+    }
+
+    /// An item leaves flight without an ack: staged for the dead-letter queue if it has had
+    /// `max_attempts` deliveries, otherwise back to the head (or the first waiting getter).
+    fn come_back(&mut self, delivery: WaiterId, why: Option<Return>, wakes: &mut Wakes) {
+        let Some(f) = self.in_flight.remove(&delivery) else {
+            return;
+        };
+        match why {
+            Some(Return::Expired) => self.stats.expired += 1,
+            Some(Return::Abandoned) => self.stats.abandoned += 1,
+            Some(Return::Nacked) | None => {}
+        }
+        self.bytes -= item_charge(f.value.len());
+        let item = Item {
+            value: f.value,
+            attempts: f.attempt,
+        };
+        if self.max_attempts != 0 && u64::from(item.attempts) >= self.max_attempts {
+            self.dead.push(item);
+        } else {
+            self.requeue(item, wakes);
+        }
+    }
+
+    /// Puts an item that has been out back at the head of the queue, or hands it to the first
+    /// waiting getter. It goes back even past `maxsize`: it was admitted when it was put.
+    pub fn requeue(&mut self, item: Item, wakes: &mut Wakes) {
+        self.stats.requeued += 1;
+        if let Some(item) = self.hand_over(item, wakes) {
+            self.bytes += item_charge(item.value.len());
+            self.items.push_front(item);
+        }
+    }
+
+    /// Takes the items staged for the dead-letter queue. They are no longer charged here: the
+    /// broker either appends them to `NAME.dead` (then calls
+    /// [`dead_lettered`](Self::dead_lettered)) or, when it cannot, [`requeue`](Self::requeue)s
+    /// them.
+    pub fn take_dead(&mut self) -> Vec<Item> {
+        std::mem::take(&mut self.dead)
+    }
+
+    /// Whether items wait to be moved to the dead-letter queue.
+    pub fn has_dead(&self) -> bool {
+        !self.dead.is_empty()
+    }
+
+    /// One staged item reached the dead-letter queue: it counts as done here.
+    pub fn dead_lettered(&mut self, wakes: &mut Wakes) {
+        self.stats.dead_lettered += 1;
+        self.done(wakes);
+    }
+
+    /// Marks one task done; wakes every `join` when none is left.
+    pub fn task_done(&mut self, wakes: &mut Wakes) -> Result<(), TooManyTaskDone> {
+        if self.unfinished == 0 {
+            return Err(TooManyTaskDone);
+        }
+        self.done(wakes);
         Ok(())
     }
 
@@ -199,25 +495,45 @@ impl Queue {
     }
 
     /// Forgets a blocked request (its client went away or the broker gave up on it); a blocked
-    /// put's value is dropped. Returns whether `w` was waiting here.
-    pub fn cancel(&mut self, w: WaiterId) -> bool {
+    /// put's value is dropped. For a delivery in flight, its holder went away: the item comes
+    /// back at once. Returns whether `w` was known here.
+    pub fn cancel(&mut self, w: WaiterId, wakes: &mut Wakes) -> bool {
         if let Some(v) = self.putters.remove(&w) {
             self.bytes -= item_charge(v.len());
             return true;
         }
-        self.getters.remove(&w) || self.joiners.remove(&w)
+        if self.getters.remove(&w).is_some() || self.joiners.remove(&w) {
+            return true;
+        }
+        if self.in_flight.contains_key(&w) {
+            self.come_back(w, Some(Return::Abandoned), wakes);
+            return true;
+        }
+        false
     }
 
-    /// A blocked request's timeout passed: every queue op then fails with `Timeout`.
+    /// A deadline passed. A blocked request fails with `Timeout`. A lease ran out, or a nack's
+    /// delay did: the item comes back, and the record of the delivery is dropped
+    /// ([`Wake::Forget`]).
     pub fn timeout(&mut self, w: WaiterId, wakes: &mut Wakes) {
-        if self.cancel(w) {
+        if let Some(f) = self.in_flight.get(&w) {
+            let why = if f.delayed {
+                Return::Nacked
+            } else {
+                Return::Expired
+            };
+            self.come_back(w, Some(why), wakes);
+            wakes.push((w, Wake::Forget));
+            return;
+        }
+        if self.cancel(w, wakes) {
             wakes.push((w, Wake::Fail(ErrorCode::Timeout)));
         }
     }
 
-    /// Every blocked request, for `delete`.
+    /// Every blocked request, for `delete` (deliveries in flight are [`leases`](Self::leases)).
     pub fn waiters(&self, out: &mut Vec<WaiterId>) {
-        out.extend(self.getters.iter().copied());
+        out.extend(self.getters.keys().copied());
         out.extend(self.putters.keys().copied());
         out.extend(self.joiners.iter().copied());
     }
@@ -238,7 +554,7 @@ mod tests {
 
     #[test]
     fn fifo_and_bytes() {
-        let mut q = Queue::new(0, false);
+        let mut q = Queue::new(0, false, 0);
         let mut wakes = Wakes::new();
         for i in 0..3 {
             assert_eq!(q.put(v(i), None, &mut wakes), Put::Done);
@@ -254,7 +570,7 @@ mod tests {
 
     #[test]
     fn blocked_getters_are_served_in_arrival_order() {
-        let mut q = Queue::new(0, false);
+        let mut q = Queue::new(0, false, 0);
         let mut wakes = Wakes::new();
         assert_eq!(q.get(Some(WaiterId(1)), &mut wakes), Get::Blocked);
         assert_eq!(q.get(Some(WaiterId(2)), &mut wakes), Get::Blocked);
@@ -272,7 +588,7 @@ mod tests {
 
     #[test]
     fn full_queue_blocks_put_until_a_get() {
-        let mut q = Queue::new(1, false);
+        let mut q = Queue::new(1, false, 0);
         let mut wakes = Wakes::new();
         assert_eq!(q.put(v(1), None, &mut wakes), Put::Done);
         assert_eq!(q.put(v(2), None, &mut wakes), Put::Full);
@@ -285,10 +601,10 @@ mod tests {
 
     #[test]
     fn cancelled_getter_takes_nothing() {
-        let mut q = Queue::new(0, false);
+        let mut q = Queue::new(0, false, 0);
         let mut wakes = Wakes::new();
         q.get(Some(WaiterId(1)), &mut wakes);
-        assert!(q.cancel(WaiterId(1)));
+        assert!(q.cancel(WaiterId(1), &mut wakes));
         q.put(v(3), None, &mut wakes);
         assert!(wakes.is_empty());
         assert_eq!(q.len(), 1);
@@ -298,7 +614,7 @@ mod tests {
 
     #[test]
     fn join_waits_for_task_done() {
-        let mut q = Queue::new(0, true);
+        let mut q = Queue::new(0, true, 0);
         let mut wakes = Wakes::new();
         assert_eq!(q.join(None), Join::Done);
         q.put(v(1), None, &mut wakes);
@@ -315,9 +631,114 @@ mod tests {
 
     #[test]
     fn plain_queue_counts_no_tasks() {
-        let mut q = Queue::new(0, false);
+        let mut q = Queue::new(0, false, 0);
         let mut wakes = Wakes::new();
         q.put(v(1), None, &mut wakes);
         assert_eq!(q.unfinished(), 0);
+    }
+
+    #[test]
+    fn a_lease_keeps_the_item_charged_until_acked() {
+        let mut q = Queue::new(0, true, 0);
+        let mut wakes = Wakes::new();
+        q.put(v(1), None, &mut wakes);
+        let d = WaiterId(10);
+        assert_eq!(
+            q.get_leased(d, 1000, false, &mut wakes),
+            GetLeased::Leased { attempt: 1 }
+        );
+        assert_eq!((q.len(), q.bytes(), q.unfinished()), (0, item_charge(1), 1));
+        assert_eq!(q.in_flight_value(d), Some(&[1u8][..]));
+        assert_eq!(q.join(Some(WaiterId(11))), Join::Blocked);
+        q.ack(d, &mut wakes).unwrap();
+        assert_eq!(wakes, vec![(WaiterId(11), Wake::Done)]);
+        assert_eq!((q.bytes(), q.unfinished()), (0, 0));
+        assert_eq!(q.ack(d, &mut wakes), Err(NotInFlight), "a repeated ack");
+        assert_eq!(q.stats().acked, 1);
+    }
+
+    #[test]
+    fn an_expired_lease_puts_the_item_back_at_the_head() {
+        let mut q = Queue::new(0, false, 0);
+        let mut wakes = Wakes::new();
+        q.put(v(1), None, &mut wakes);
+        q.put(v(2), None, &mut wakes);
+        q.get_leased(WaiterId(10), 1000, false, &mut wakes);
+        q.timeout(WaiterId(10), &mut wakes);
+        assert_eq!(wakes, vec![(WaiterId(10), Wake::Forget)]);
+        wakes.clear();
+        // 1 is first again, on its second attempt.
+        assert_eq!(
+            q.get_leased(WaiterId(11), 1000, false, &mut wakes),
+            GetLeased::Leased { attempt: 2 }
+        );
+        assert_eq!(q.in_flight_value(WaiterId(11)), Some(&[1u8][..]));
+        assert_eq!(q.ack(WaiterId(10), &mut wakes), Err(NotInFlight), "stale");
+        assert_eq!(q.stats().expired, 1);
+    }
+
+    #[test]
+    fn a_returning_item_goes_straight_to_a_waiting_leased_getter() {
+        let mut q = Queue::new(0, false, 0);
+        let mut wakes = Wakes::new();
+        q.put(v(5), None, &mut wakes);
+        q.get_leased(WaiterId(1), 1000, false, &mut wakes);
+        assert_eq!(
+            q.get_leased(WaiterId(2), 777, true, &mut wakes),
+            GetLeased::Blocked
+        );
+        // The holder disconnects: the waiting getter gets it, as attempt 2, with its lease.
+        assert!(q.cancel(WaiterId(1), &mut wakes));
+        assert_eq!(
+            wakes,
+            vec![(
+                WaiterId(2),
+                Wake::Leased {
+                    attempt: 2,
+                    lease_ms: 777
+                }
+            )]
+        );
+        assert_eq!(q.in_flight().collect::<Vec<_>>(), vec![(WaiterId(2), 2)]);
+        assert_eq!(q.stats().abandoned, 1);
+    }
+
+    #[test]
+    fn nack_with_a_delay_holds_the_item_until_its_timer() {
+        let mut q = Queue::new(0, false, 0);
+        let mut wakes = Wakes::new();
+        q.put(v(1), None, &mut wakes);
+        q.get_leased(WaiterId(1), 1000, false, &mut wakes);
+        assert_eq!(q.nack(WaiterId(1), true, &mut wakes), Ok(true));
+        assert_eq!((q.len(), q.delayed(), q.in_flight().count()), (0, 1, 0));
+        assert_eq!(q.ack(WaiterId(1), &mut wakes), Err(NotInFlight));
+        assert_eq!(q.nack(WaiterId(1), false, &mut wakes), Err(NotInFlight));
+        q.timeout(WaiterId(1), &mut wakes);
+        assert_eq!((q.len(), q.delayed()), (1, 0));
+        assert_eq!(wakes, vec![(WaiterId(1), Wake::Forget)]);
+    }
+
+    #[test]
+    fn past_max_attempts_an_item_is_staged_for_the_dead_letters() {
+        let mut q = Queue::new(0, true, 2);
+        let mut wakes = Wakes::new();
+        q.put(v(9), None, &mut wakes);
+        q.get_leased(WaiterId(1), 1000, false, &mut wakes);
+        assert_eq!(q.nack(WaiterId(1), false, &mut wakes), Ok(false));
+        assert!(!q.has_dead());
+        q.get_leased(WaiterId(2), 1000, false, &mut wakes);
+        // The last attempt: even a delayed nack dead-letters at once.
+        assert_eq!(q.nack(WaiterId(2), true, &mut wakes), Ok(false));
+        let dead = q.take_dead();
+        assert_eq!(
+            dead,
+            vec![Item {
+                value: v(9),
+                attempts: 2
+            }]
+        );
+        assert_eq!((q.len(), q.bytes(), q.unfinished()), (0, 0, 1));
+        q.dead_lettered(&mut wakes);
+        assert_eq!(q.unfinished(), 0, "a dead-lettered item counts as done");
     }
 }

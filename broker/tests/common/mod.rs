@@ -388,6 +388,47 @@ impl Client {
         })
     }
 
+    pub fn get_leased(
+        &mut self,
+        name: &str,
+        timeout_ms: Option<u64>,
+        lease_ms: Option<u64>,
+    ) -> Reply {
+        self.call(RequestFields {
+            timeout_ms,
+            lease_ms,
+            ..Self::req("queue.get_leased", name)
+        })
+    }
+
+    pub fn send_get_leased(
+        &mut self,
+        name: &str,
+        timeout_ms: Option<u64>,
+        lease_ms: Option<u64>,
+    ) -> u64 {
+        self.send(RequestFields {
+            timeout_ms,
+            lease_ms,
+            ..Self::req("queue.get_leased", name)
+        })
+    }
+
+    pub fn ack(&mut self, name: &str, delivery: u64) -> Reply {
+        self.call(RequestFields {
+            delivery: Some(delivery),
+            ..Self::req("queue.ack", name)
+        })
+    }
+
+    pub fn nack(&mut self, name: &str, delivery: u64, delay_ms: Option<u64>) -> Reply {
+        self.call(RequestFields {
+            delivery: Some(delivery),
+            delay_ms,
+            ..Self::req("queue.nack", name)
+        })
+    }
+
     pub fn send_with_timeout(&mut self, op: &str, name: &str, timeout_ms: Option<u64>) -> u64 {
         self.send(RequestFields {
             timeout_ms,
