@@ -36,12 +36,24 @@ namespace XProc
         /// <summary>The pid of the owner that died holding the lock, or 0.</summary>
         public int AbandonedBy { get; private set; }
 
-        /// <summary>Releases what was acquired (the first time only).</summary>
+        /// <summary>
+        /// Releases what was acquired (the first time only). If the connection is gone there
+        /// is nothing to release (the broker released everything the connection held), so
+        /// that is not an error here: a failure inside a <c>using</c> block is not replaced
+        /// by a DisconnectedException from its end.
+        /// </summary>
         public void Dispose()
         {
             if (Interlocked.Exchange(ref released, 1) == 0)
             {
-                release();
+                try
+                {
+                    release();
+                }
+                catch (DisconnectedException)
+                {
+                    // Released by the broker when the connection closed.
+                }
             }
         }
     }

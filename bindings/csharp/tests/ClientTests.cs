@@ -376,6 +376,8 @@ namespace XProc.Tests
             {
                 Client c = broker.Connect();
                 Queue q = c.Queue("q");
+                Lock lk = c.Lock("l");
+                Releaser held = lk.Acquire();
                 Exception got = null;
                 Worker w = Fixture.Start(() =>
                 {
@@ -400,6 +402,10 @@ namespace XProc.Tests
                 DisconnectedException after = Assert.Throws<DisconnectedException>(() => q.Put(1), "a call after the broker stopped");
                 Assert.Equal(XProcStatus.Disconnected, after.Status, "status");
                 Assert.Throws<XProcException>(() => c.Ping(), "ping after the broker stopped");
+                Assert.Throws<DisconnectedException>(() => lk.Release(), "an explicit release");
+                // The end of a using block does not throw: a gone connection holds nothing.
+                held.Dispose();
+                lk.Dispose();
                 q.Dispose();
                 c.Dispose();
             }
