@@ -16,5 +16,15 @@ cargo test --workspace
 step "C: libxproc tests (shared, static, valgrind, pkg-config)"
 ./client-c/tests/run_c_tests.sh
 
+step "C#: the XProc binding's test program (mcs + mono)"
+./bindings/csharp/run_tests.sh
+
+step "cross-language matrix: every value type, every ordered pair of Rust, C, Python, C#"
+./tests/cross-language/run.sh
+
+step "examples: master/worker in C, and in Python + C# + C + Rust at once"
+make -C examples/c run
+./examples/master-worker/run.sh
+
 echo
 echo "all tests passed"
