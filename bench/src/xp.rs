@@ -101,6 +101,7 @@ pub fn producer_consumer(
         &name,
         QueueOptions {
             maxsize: Some(PRODCONS_MAXSIZE),
+            ..QueueOptions::default()
         },
     )?;
     let value = ByteBuf::from(payload(size));
@@ -144,7 +145,7 @@ pub fn producer_consumer(
 /// `done <items>`.
 pub fn consume_peer(socket: &Path, name: &str) -> Result<(), BenchError> {
     let client = Client::connect(socket)?;
-    let queue = client.queue_with::<ByteBuf>(name, QueueOptions { maxsize: None })?;
+    let queue = client.queue_with::<ByteBuf>(name, QueueOptions::default())?;
     say("ready")?;
     let mut n = 0u64;
     loop {

@@ -5,7 +5,9 @@ use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use rmpv::Value;
-use xproc::{Client, ConnectOptions, End, Error, ErrorCode, Kind, QueueOptions, RawQueue};
+use xproc::{
+    Client, ConnectOptions, End, Error, ErrorCode, InfoValue, Kind, QueueOptions, RawQueue,
+};
 
 use crate::args::{Cli, Command, DictCommand};
 use crate::json;
@@ -128,13 +130,44 @@ fn stat(client: &Client, name: &str) -> Outcome {
         ("name".to_string(), name.to_string()),
         ("kind".to_string(), s.kind),
     ];
-    fields.extend(s.info.0.iter().map(|(k, v)| (k.clone(), v.to_string())));
+    let mut deliveries = None;
+    for (k, v) in &s.info.0 {
+        match (k.as_str(), v) {
+            // A queue's deliveries in flight get a table of their own below.
+            ("deliveries", InfoValue::List(rows)) => deliveries = Some(rows),
+            _ => fields.push((k.clone(), v.to_string())),
+        }
+    }
     let width = fields.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
     let mut out = String::new();
     for (k, v) in fields {
         writeln!(out, "{k:width$}  {v}").unwrap();
     }
+    if let Some(rows) = deliveries.filter(|r| !r.is_empty()) {
+        out.push('\n');
+        out.push_str(&deliveries_table(rows));
+    }
     Ok(out)
+}
+
+/// In-flight deliveries (`stat`'s `[delivery, attempt, age_ms, holder_pid]` rows) as a table.
+fn deliveries_table(rows: &[InfoValue]) -> String {
+    let cell = |v: Option<&InfoValue>| v.map_or("-".to_string(), InfoValue::to_string);
+    let rows = rows
+        .iter()
+        .map(|row| {
+            let r = match row {
+                InfoValue::List(r) => r.as_slice(),
+                _ => &[],
+            };
+            let age = match r.get(2) {
+                Some(InfoValue::Int(ms)) => format!("{:.1}s", *ms as f64 / 1000.0),
+                other => cell(other),
+            };
+            vec![cell(r.first()), cell(r.get(1)), age, cell(r.get(3))]
+        })
+        .collect();
+    table(&["DELIVERY", "ATTEMPT", "AGE", "HOLDER PID"], rows)
 }
 
 fn clients(client: &Client) -> Outcome {
@@ -392,6 +425,26 @@ fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn deliveries_print_as_a_table() {
+        let row = |d: i64, a: i64, age: i64, pid: InfoValue| {
+            InfoValue::List(vec![
+                InfoValue::Int(d),
+                InfoValue::Int(a),
+                InfoValue::Int(age),
+                pid,
+            ])
+        };
+        let t = deliveries_table(&[
+            row(17, 1, 1500, InfoValue::Int(4242)),
+            row(18, 2, 20, InfoValue::Nil),
+        ]);
+        assert_eq!(
+            t,
+            "DELIVERY  ATTEMPT  AGE   HOLDER PID\n17        1        1.5s  4242\n18        2        0.0s  -\n"
+        );
+    }
 
     #[test]
     fn tables_align() {

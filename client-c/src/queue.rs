@@ -59,6 +59,7 @@ unsafe fn open(
         let c = unsafe { client(c)? };
         let options = QueueOptions {
             maxsize: u64::try_from(maxsize).ok(),
+            ..QueueOptions::default()
         };
         *out = handle::into_handle(RawQueue::open(c, name, kind, options)?);
         Ok(())

@@ -127,6 +127,8 @@ pub struct Opened {
     pub kind: Kind,
     pub created: bool,
     pub maxsize: Option<u64>,
+    /// Queues: leased deliveries before dead-lettering (0 = never).
+    pub max_attempts: Option<u64>,
     pub initial: Option<u64>,
     pub parties: Option<u64>,
     pub duplex: Option<bool>,
@@ -290,6 +292,7 @@ impl Client {
                 })?,
                 created: r.created.unwrap_or(false),
                 maxsize: r.maxsize,
+                max_attempts: r.max_attempts,
                 initial: r.initial,
                 parties: r.parties,
                 duplex: r.duplex,
@@ -355,7 +358,7 @@ impl Client {
         self.queue_with(name, QueueOptions::default())
     }
 
-    /// Opens or creates the queue `name` with `options` (`maxsize`).
+    /// Opens or creates the queue `name` with `options` (`maxsize`, `max_attempts`).
     pub fn queue_with<T: Serialize + DeserializeOwned>(
         &self,
         name: &str,

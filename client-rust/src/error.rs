@@ -73,6 +73,10 @@ pub enum Error {
     /// The broker is stopping; blocked calls are answered with this.
     #[error("broker is shutting down: {0}")]
     ShuttingDown(String),
+    /// `ack` or `nack` of a delivery this connection does not hold: already settled, its lease
+    /// ran out (the item went back to the queue), or never handed out here.
+    #[error("unknown delivery: {0}")]
+    UnknownDelivery(String),
     /// The broker refused this connection: its allow-lists (`allow_uids`, `allow_gids`) do
     /// not include this process's user or groups. The message names the uid and gids.
     #[error("{0}")]
@@ -124,6 +128,7 @@ impl Error {
             Some(ErrorCode::InvalidArgument) => Error::InvalidArgument(msg()),
             Some(ErrorCode::ShuttingDown) => Error::ShuttingDown(msg()),
             Some(ErrorCode::Denied) => Error::Denied(msg()),
+            Some(ErrorCode::UnknownDelivery) => Error::UnknownDelivery(msg()),
             _ => Error::Broker {
                 code: code.to_string(),
                 message: msg(),
@@ -149,6 +154,7 @@ impl Error {
             Error::InvalidArgument(_) => ErrorCode::InvalidArgument,
             Error::ShuttingDown(_) => ErrorCode::ShuttingDown,
             Error::Denied(_) => ErrorCode::Denied,
+            Error::UnknownDelivery(_) => ErrorCode::UnknownDelivery,
             Error::Broker { code, .. } => ErrorCode::parse(code).unwrap_or(ErrorCode::Internal),
             Error::NoBroker { .. }
             | Error::Disconnected(_)

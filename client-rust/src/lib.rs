@@ -57,6 +57,28 @@
 //! Values (and requests) larger than the broker's `max_frame` are refused before sending with
 //! [`Error::Limit`], whose message names the limit; [`Client::limits`] tells the limits.
 //!
+//! # Acknowledged delivery
+//!
+//! `get` takes an item for good, as Python's `multiprocessing` does. When a consumer may
+//! crash mid-task, take it on a lease instead and ack it when done:
+//!
+//! ```no_run
+//! # use std::time::Duration;
+//! # fn main() -> xproc::Result<()> {
+//! # let client = xproc::Client::connect_default()?;
+//! let tasks = client.queue::<String>("tasks")?;
+//! let d = tasks.get_leased(Duration::from_secs(30))?; // 30 s to process it
+//! println!("working on {} (attempt {})", d.value, d.attempt);
+//! d.ack()?; // done; without this, it goes back to the queue when the lease ends
+//! # Ok(()) }
+//! ```
+//!
+//! If the lease runs out or the consumer's connection closes first, the item goes back to the
+//! head of the queue at once. `nack(delay)` gives it back deliberately. After `max_attempts`
+//! deliveries (a [`QueueOptions`] field, default 5) an item is moved to the dead-letter queue
+//! `NAME.dead`. On a joinable queue, `ack` counts as `task_done`. docs/PROTOCOL.md §6.3 has
+//! the details.
+//!
 //! # Raw access (for bindings)
 //!
 //! Every value-carrying handle has a raw form that takes and returns MessagePack bytes
@@ -129,7 +151,8 @@ pub use event::Event;
 pub use lock::{Acquisition, Guard, Lock};
 pub use pipe::{Pipe, PipeOptions, RawPipe};
 pub use queue::{
-    Queue, QueueOptions, QueueSize, RawQueue, PIPELINE_MAX_BYTES, PIPELINE_MAX_REQUESTS,
+    Delivery, Queue, QueueOptions, QueueSize, RawDelivery, RawQueue, DEFAULT_LEASE,
+    PIPELINE_MAX_BYTES, PIPELINE_MAX_REQUESTS,
 };
 pub use semaphore::Semaphore;
 
@@ -147,6 +170,7 @@ mod tests {
         fn check<T: Send + Sync>() {}
         check::<crate::Client>();
         check::<crate::Queue<std::rc::Rc<u8>>>();
+        check::<crate::Delivery<String>>();
         check::<crate::RawQueue>();
         check::<crate::Dict<String, std::cell::Cell<u8>>>();
         check::<crate::RawDict>();

@@ -1,5 +1,6 @@
 //! Queues and joinable queues: [`RawQueue`] moves MessagePack bytes, [`Queue<T>`] moves typed
-//! values through it.
+//! values through it. Acknowledged delivery (leases) hands out [`RawDelivery`] /
+//! [`Delivery<T>`], settled with `ack` or `nack`.
 
 use std::borrow::Borrow;
 use std::marker::PhantomData;
@@ -8,10 +9,10 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_bytes::Bytes;
-use xproc_protocol::{Kind, RequestFields};
+use xproc_protocol::{Kind, RequestFields, DEFAULT_LEASE_MS};
 
 use crate::client::{check_reply, need, value_of, Client};
-use crate::codec::{decode, encode, Wait};
+use crate::codec::{decode, encode, millis_ceil, Wait};
 use crate::error::{Error, Result};
 
 /// Most requests [`RawQueue::put_many`] writes before collecting their replies. Bounded so
@@ -22,12 +23,19 @@ pub const PIPELINE_MAX_REQUESTS: usize = 1024;
 /// Most bytes of values [`RawQueue::put_many`] writes before collecting replies.
 pub const PIPELINE_MAX_BYTES: usize = 1 << 20;
 
+/// How long a leased item stays with its consumer when no lease is given: 30 s (the broker's
+/// default for `queue.get_leased`).
+pub const DEFAULT_LEASE: Duration = Duration::from_millis(DEFAULT_LEASE_MS);
+
 /// Creation options for a queue. `None` means "not given": the default applies when the queue
 /// is created, and an existing queue's value is accepted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct QueueOptions {
     /// Most items the queue holds; `Some(0)` (the default on creation) means unbounded.
     pub maxsize: Option<u64>,
+    /// Leased deliveries of one item before the broker moves it to the dead-letter queue
+    /// `NAME.dead`; `Some(0)` never does. Default on creation: 5.
+    pub max_attempts: Option<u64>,
 }
 
 /// A queue's counters, from one `queue.qsize` call.
@@ -52,6 +60,22 @@ pub struct RawQueue {
     name: String,
     kind: Kind,
     maxsize: u64,
+    max_attempts: u64,
+}
+
+/// An item handed out by [`RawQueue::get_leased`]: its bytes, and the delivery to settle with
+/// [`RawQueue::ack`] or [`RawQueue::nack`]. Until then the item stays in the broker, in
+/// flight; if the lease runs out or this connection closes first, it goes back to the head of
+/// the queue for someone else.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawDelivery {
+    /// The value's MessagePack bytes.
+    pub value: Vec<u8>,
+    /// The delivery id (unique for the broker's lifetime).
+    pub id: u64,
+    /// Which leased delivery of this item this is: 1 the first time, more after expired
+    /// leases, nacks or crashed consumers.
+    pub attempt: u32,
 }
 
 impl RawQueue {
@@ -68,6 +92,7 @@ impl RawQueue {
             kind,
             RequestFields {
                 maxsize: options.maxsize,
+                max_attempts: options.max_attempts,
                 ..RequestFields::new(0, "open")
             },
         )?;
@@ -76,6 +101,7 @@ impl RawQueue {
             name: name.to_string(),
             kind,
             maxsize: opened.maxsize.unwrap_or(0),
+            max_attempts: opened.max_attempts.unwrap_or(0),
         })
     }
 
@@ -92,6 +118,16 @@ impl RawQueue {
     /// The queue's bound (0 = unbounded), as reported when it was opened.
     pub fn maxsize(&self) -> u64 {
         self.maxsize
+    }
+
+    /// The queue's `max_attempts` (0 = never dead-letter), as reported when it was opened.
+    pub fn max_attempts(&self) -> u64 {
+        self.max_attempts
+    }
+
+    /// The name of this queue's dead-letter queue: `NAME.dead`.
+    pub fn dead_letter_name(&self) -> String {
+        format!("{}.dead", self.name)
     }
 
     /// The client this handle uses.
@@ -137,6 +173,51 @@ impl RawQueue {
         };
         self.client
             .exchange(req, wait.deadline, |r| f(value_of(r, "queue.get")?))
+    }
+
+    /// Takes the oldest value on a lease of `lease` (rounded up to whole milliseconds, at least
+    /// 1), waiting for one up to `timeout` ([`Error::Empty`] when not waiting and empty,
+    /// [`Error::Timeout`] when the wait ran out). Settle it with [`ack`](Self::ack) or
+    /// [`nack`](Self::nack) before the lease runs out.
+    pub fn get_leased(&self, timeout: Option<Duration>, lease: Duration) -> Result<RawDelivery> {
+        let wait = Wait::new(timeout);
+        let req = RequestFields {
+            timeout_ms: wait.timeout_ms,
+            lease_ms: Some(millis_ceil(lease).max(1)),
+            ..self.req("queue.get_leased")
+        };
+        self.client.exchange(req, wait.deadline, |r| {
+            Ok(RawDelivery {
+                value: value_of(r, "queue.get_leased")?.to_vec(),
+                id: need(r.delivery, "queue.get_leased", "delivery")?,
+                attempt: u32::try_from(need(r.attempt, "queue.get_leased", "attempt")?)
+                    .unwrap_or(u32::MAX),
+            })
+        })
+    }
+
+    /// Acks delivery `id`: the item is done and leaves the queue (on a joinable queue this
+    /// counts as [`task_done`](Self::task_done)). [`Error::UnknownDelivery`] if this
+    /// connection does not hold it (already settled, its lease ran out, or never handed out
+    /// here).
+    pub fn ack(&self, id: u64) -> Result<()> {
+        let req = RequestFields {
+            delivery: Some(id),
+            ..self.req("queue.ack")
+        };
+        self.client.exchange(req, None, |_| Ok(()))
+    }
+
+    /// Nacks delivery `id`: the item goes back to the head of the queue after `delay`
+    /// (`Duration::ZERO`: at once), or to the dead-letter queue if this was its last attempt.
+    /// [`Error::UnknownDelivery`] as for [`ack`](Self::ack).
+    pub fn nack(&self, id: u64, delay: Duration) -> Result<()> {
+        let req = RequestFields {
+            delivery: Some(id),
+            delay_ms: Some(millis_ceil(delay)),
+            ..self.req("queue.nack")
+        };
+        self.client.exchange(req, None, |_| Ok(()))
     }
 
     /// Puts every value, pipelined: up to [`PIPELINE_MAX_REQUESTS`] puts are written at once
@@ -333,8 +414,91 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
         self.raw.join(Some(timeout))
     }
 
+    /// Takes the oldest value on a lease (acknowledged delivery), waiting as long as it takes.
+    /// The item stays in the broker until the returned [`Delivery`] is acked; if `lease`
+    /// passes first, or this process dies, it goes back to the head of the queue for another
+    /// consumer. A value that does not decode as `T` is nacked at once (so after
+    /// `max_attempts` it lands in `NAME.dead`) and returned as [`Error::Decode`].
+    pub fn get_leased(&self, lease: Duration) -> Result<Delivery<T>> {
+        self.leased(None, lease)
+    }
+
+    /// Like [`get_leased`](Self::get_leased), waiting at most `timeout` ([`Error::Timeout`]).
+    pub fn get_leased_timeout(&self, timeout: Duration, lease: Duration) -> Result<Delivery<T>> {
+        self.leased(Some(timeout), lease)
+    }
+
+    /// Like [`get_leased`](Self::get_leased) if an item is ready now ([`Error::Empty`]
+    /// otherwise).
+    pub fn try_get_leased(&self, lease: Duration) -> Result<Delivery<T>> {
+        self.leased(Some(Duration::ZERO), lease)
+    }
+
+    fn leased(&self, timeout: Option<Duration>, lease: Duration) -> Result<Delivery<T>> {
+        let d = self.raw.get_leased(timeout, lease)?;
+        match decode(&d.value) {
+            Ok(value) => Ok(Delivery {
+                value,
+                id: d.id,
+                attempt: d.attempt,
+                queue: self.raw.clone(),
+            }),
+            Err(e) => {
+                // Nobody could process it as T: give it back at once rather than sit on it
+                // for the whole lease; max_attempts then routes it to the dead letters.
+                let _ = self.raw.nack(d.id, Duration::ZERO);
+                Err(e)
+            }
+        }
+    }
+
     /// Drops this handle. Client-side only: the shared queue and its items stay in the broker
     /// for every other handle and process (delete it with [`Client::delete`]). Python's
     /// `Queue.close` likewise only closes the caller's side.
     pub fn close(self) {}
+}
+
+/// An item taken with [`Queue::get_leased`]: the decoded value, plus what is needed to settle
+/// it. Call [`ack`](Self::ack) once it has been processed, or [`nack`](Self::nack) to give it
+/// back. Dropping a `Delivery` unsettled does nothing at once: the item goes back to the queue
+/// when its lease runs out (or when this connection closes).
+#[derive(Debug)]
+pub struct Delivery<T> {
+    /// The item.
+    pub value: T,
+    /// The delivery id.
+    pub id: u64,
+    /// Which leased delivery of this item this is (1 the first time).
+    pub attempt: u32,
+    queue: RawQueue,
+}
+
+impl<T> Delivery<T> {
+    /// The item, by reference.
+    pub fn value(&self) -> &T {
+        &self.value
+    }
+
+    /// The queue it came from.
+    pub fn queue(&self) -> &RawQueue {
+        &self.queue
+    }
+
+    /// Acks it: done, removed from the queue (counts as `task_done` on a joinable queue).
+    /// [`Error::UnknownDelivery`] if the lease ran out first (the item went back and may be
+    /// processed again: make processing idempotent, or lease generously).
+    pub fn ack(self) -> Result<()> {
+        self.queue.ack(self.id)
+    }
+
+    /// Gives it back: to the head of the queue after `delay` (`Duration::ZERO`: at once), or
+    /// to `NAME.dead` after its last attempt.
+    pub fn nack(self, delay: Duration) -> Result<()> {
+        self.queue.nack(self.id, delay)
+    }
+
+    /// Takes the value, leaving the delivery unsettled (its lease runs out by itself).
+    pub fn into_value(self) -> T {
+        self.value
+    }
 }

@@ -127,7 +127,13 @@ fn get_on_an_empty_queue_fails_with_status_1_and_a_clear_message() {
     // A full queue: put --timeout 0.
     broker
         .client()
-        .queue_with::<i64>("tiny", xproc::QueueOptions { maxsize: Some(1) })
+        .queue_with::<i64>(
+            "tiny",
+            xproc::QueueOptions {
+                maxsize: Some(1),
+                ..Default::default()
+            },
+        )
         .unwrap();
     ok(&broker, &["put", "tiny", "1"]);
     let err = fails(&broker, &["put", "tiny", "2", "--timeout", "0"], 1);

@@ -212,7 +212,13 @@ fn call_sends_any_request() {
     let broker = Broker::start();
     let client = broker.client();
     client
-        .queue_with::<i64>("q", QueueOptions { maxsize: Some(9) })
+        .queue_with::<i64>(
+            "q",
+            QueueOptions {
+                maxsize: Some(9),
+                ..Default::default()
+            },
+        )
         .unwrap()
         .put(&1)
         .unwrap();

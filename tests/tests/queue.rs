@@ -75,7 +75,13 @@ fn timeouts_and_non_blocking_calls_report_empty_full_and_timeout() {
     let broker = Broker::start();
     let client = broker.client();
     let q = client
-        .queue_with::<String>("small", QueueOptions { maxsize: Some(1) })
+        .queue_with::<String>(
+            "small",
+            QueueOptions {
+                maxsize: Some(1),
+                ..Default::default()
+            },
+        )
         .unwrap();
     assert_eq!(q.maxsize(), 1);
 
@@ -100,7 +106,13 @@ fn timeouts_and_non_blocking_calls_report_empty_full_and_timeout() {
     assert_eq!(out, serde_json::json!({ "error": "Timeout" }));
 
     // Reopening with another maxsize names the option.
-    match client.queue_with::<String>("small", QueueOptions { maxsize: Some(5) }) {
+    match client.queue_with::<String>(
+        "small",
+        QueueOptions {
+            maxsize: Some(5),
+            ..Default::default()
+        },
+    ) {
         Err(Error::Broker { code, message }) => {
             assert_eq!(code, "OptionMismatch");
             assert!(message.contains("maxsize"), "{message}");
@@ -116,7 +128,13 @@ fn a_full_queue_blocks_put_until_a_get() {
     let broker = Broker::start();
     let client = broker.client();
     let q = client
-        .queue_with::<Option<i64>>("narrow", QueueOptions { maxsize: Some(1) })
+        .queue_with::<Option<i64>>(
+            "narrow",
+            QueueOptions {
+                maxsize: Some(1),
+                ..Default::default()
+            },
+        )
         .unwrap();
     q.put(&Some(0)).unwrap();
     let producer = broker.worker(WORKER, &["produce", "narrow", "1", "1"]);
