@@ -11,6 +11,7 @@ hanging CI.
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import signal
@@ -161,3 +162,19 @@ def python_worker(broker: Broker, code: str, *args: str) -> subprocess.Popen:
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def same(expected, got) -> bool:
+    """Equal, with the same types all the way down (``1 == 1.0 == True`` is not enough), and
+    floats compared with their sign."""
+    if type(expected) is not type(got):
+        return False
+    if isinstance(expected, float):
+        return (math.isnan(expected) and math.isnan(got)) or (
+            expected == got and math.copysign(1, expected) == math.copysign(1, got)
+        )
+    if isinstance(expected, list):
+        return len(expected) == len(got) and all(same(a, b) for a, b in zip(expected, got))
+    if isinstance(expected, dict):
+        return list(expected) == list(got) and all(same(expected[k], got[k]) for k in expected)
+    return bool(expected == got)

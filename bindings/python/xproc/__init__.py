@@ -67,7 +67,7 @@ from ._native import LIB_PATH, library_version
 from ._pipe import Connection
 from ._queue import JoinableQueue, Queue
 from ._sync import Barrier, BoundedSemaphore, Condition, Event, Lock, RLock, Semaphore
-from ._values import decode, encode
+from ._values import ExtType, decode, encode
 
 #: The version of this package.
 __version__ = "0.1.0"
@@ -88,6 +88,7 @@ __all__ = [
     "DisconnectedError",
     "EncodeError",
     "Event",
+    "ExtType",
     "IntegerRangeError",
     "InternalError",
     "InvalidArgumentError",

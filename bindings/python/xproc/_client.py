@@ -45,6 +45,18 @@ def default_socket_path() -> str:
     return f"/tmp/xproc-{os.getuid()}/xproc.sock"
 
 
+def _program_name() -> str:
+    """The name ``xproc clients`` shows by default: the script's file name (the package's
+    for ``python -m pkg``), or ``python``."""
+    argv0 = sys.argv[0] if sys.argv else ""
+    if argv0 in ("", "-c", "-"):
+        return "python"
+    base = os.path.basename(argv0)
+    if base == "__main__.py":
+        return os.path.basename(os.path.dirname(os.path.abspath(argv0))) or "python"
+    return base
+
+
 class Limits(NamedTuple):
     """The broker's limits, as it announced them when the client connected."""
 
@@ -109,9 +121,7 @@ class Client:
 
     def _connect(self) -> Any:
         path = self.path.encode("utf-8")
-        name = self._name
-        if name is None:
-            name = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "python"
+        name = self._name if self._name is not None else _program_name()
         name_b = name.encode("utf-8")
         h = n.ClientHandle()
         status = n.client_connect_as(

@@ -16,7 +16,9 @@ list, tuple            array                                list
 dict                   map (any keys, order kept)           dict
 msgpack.Timestamp,     timestamp extension (type -1)        msgpack.Timestamp
 aware datetime
-msgpack.ExtType        other extensions                     msgpack.ExtType
+msgpack.ExtType,       other extensions                     msgpack.ExtType
+xproc.ExtType                                               (xproc.ExtType for the
+                                                            reserved negative types)
 =====================  ===================================  ==========================
 
 Tuples come back as lists (MessagePack has one array type). A map key that is an array or a
@@ -43,6 +45,24 @@ INT_MAX = 2**64 - 1
 _MAX_TIMEOUT_MS = 2**62
 
 _local = threading.local()
+
+
+class ExtType(msgpack.ExtType):
+    """A MessagePack extension value, like ``msgpack.ExtType`` but also allowing the
+    negative type codes (-128..-2) the MessagePack spec reserves, which other languages may
+    send: ``msgpack.ExtType`` refuses them. Compares equal to a ``msgpack.ExtType`` with the
+    same code and data. (Type -1 is a timestamp: ``msgpack.Timestamp``.)"""
+
+    def __new__(cls, code: int, data: bytes) -> "ExtType":
+        if not isinstance(code, int) or not -128 <= code <= 127:
+            raise ValueError("an extension type code is in -128..127")
+        if not isinstance(data, bytes):
+            raise TypeError("an extension's data must be bytes")
+        return tuple.__new__(cls, (code, data))  # type: ignore[type-var]
+
+
+def _ext_hook(code: int, data: bytes) -> Any:
+    return msgpack.ExtType(code, data) if code >= 0 else ExtType(code, data)
 
 
 def _new_packer() -> Any:
@@ -110,13 +130,17 @@ def _range_error(obj: Any) -> IntegerRangeError:
 def decode(data: bytes) -> Any:
     """The Python value of one MessagePack value's bytes."""
     try:
-        return msgpack.unpackb(data, strict_map_key=False, timestamp=0)
+        return msgpack.unpackb(data, strict_map_key=False, timestamp=0, ext_hook=_ext_hook)
     except TypeError:
         # A map key that is an array or a map: unhashable as a list or dict. Decode again,
         # turning such keys into tuples (rare: only other languages make such keys).
         try:
             return msgpack.unpackb(
-                data, strict_map_key=False, timestamp=0, object_pairs_hook=_hashable_pairs
+                data,
+                strict_map_key=False,
+                timestamp=0,
+                ext_hook=_ext_hook,
+                object_pairs_hook=_hashable_pairs,
             )
         except Exception as e:  # noqa: BLE001 - reported as one kind of error
             raise DecodeError(f"cannot decode a value from the broker: {e}") from None
