@@ -256,3 +256,13 @@ def test_a_process_exiting_normally_returns_its_permits(broker, client, name):
     w.communicate(timeout=60)
     assert w.returncode == 0
     assert s.acquire(timeout=30)
+
+
+def test_the_package_under_test():
+    """run_tests.sh tests the pip-installed package (bundled libxproc) unless --dev."""
+    import os as _os
+
+    if _os.environ.get("XPROC_TEST_INSTALLED") == "1":
+        assert "site-packages" in xproc.__file__
+        assert xproc.LIB_PATH == _os.path.join(_os.path.dirname(xproc.__file__), "libxproc.so")
+    assert xproc.library_version() == xproc.__version__

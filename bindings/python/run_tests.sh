@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Runs the Python binding's tests against real xprocd processes.
+#
+#   bindings/python/run_tests.sh [--dev] [pytest args...]
+#
+# Builds what the tests need (release: libxproc, xprocd, the xproc CLI, the matrix_peer Rust
+# program), then by default installs the package the way users and CI do — `pip install
+# ./bindings/python` into a fresh virtualenv, which builds and bundles libxproc itself — and
+# runs pytest against that installed copy. With --dev it skips the install and runs the
+# package from this checkout with XPROC_LIB=target/release/libxproc.so (faster while
+# working). Exits non-zero on any failure.
+set -euo pipefail
+
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+mode=installed
+if [ "${1:-}" = "--dev" ]; then
+    mode=dev
+    shift
+fi
+python="${PYTHON:-python3}"
+
+echo "== building libxproc, xprocd, xproc and matrix_peer (release)"
+(cd "$root" && cargo build --release -p xproc-c -p xproc-broker -p xproc-cli)
+(cd "$root" && cargo build --release -p xproc-tests --bin matrix_peer)
+target="${CARGO_TARGET_DIR:-$root/target}"
+case "$target" in /*) ;; *) target="$root/$target" ;; esac
+export XPROCD="$target/release/xprocd"
+export XPROC_CLI="$target/release/xproc"
+export XPROC_MATRIX_PEER="$target/release/matrix_peer"
+unset XPROC_SOCKET
+
+if ! "$python" -c "import msgpack, pytest" 2>/dev/null; then
+    echo "== installing msgpack and pytest"
+    "$python" -m pip install --quiet --disable-pip-version-check msgpack pytest
+fi
+
+if [ "$mode" = dev ]; then
+    echo "== running the tests on the checkout (XPROC_LIB=$target/release/libxproc.so)"
+    export XPROC_LIB="$target/release/libxproc.so"
+    cd "$here"
+    exec "$python" -m pytest -q "$@" tests
+fi
+
+venv="$(mktemp -d /tmp/xproc-pyvenv.XXXXXX)"
+trap 'rm -rf "$venv"' EXIT
+echo "== pip install ./bindings/python into a fresh virtualenv ($venv)"
+# --system-site-packages only lends pytest to the venv; the package and its msgpack
+# requirement are installed by pip as on a user's machine.
+"$python" -m venv --system-site-packages "$venv"
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$here"
+unset XPROC_LIB
+export XPROC_TEST_INSTALLED=1
+echo "== running the tests on the installed package"
+# Run from outside the source tree so that `import xproc` finds the installed copy.
+cd "$venv"
+"$venv/bin/python" -m pytest -q -c "$here/pyproject.toml" --rootdir "$here" "$@" "$here/tests"
