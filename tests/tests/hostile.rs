@@ -294,7 +294,7 @@ fn ten_thousand_hostile_frames_do_not_disturb_a_well_behaved_client() {
     let seed: u64 = std::env::var("XPROC_HOSTILE_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(0x5eed_0f_4057_11e5);
+        .unwrap_or(0x005e_ed0f_4057_11e5);
     eprintln!("hostile: seed {seed} (replay with XPROC_HOSTILE_SEED={seed})");
     let broker = Broker::start_with(&["--max-frame", "1M"]);
     let path = broker.socket().to_path_buf();
