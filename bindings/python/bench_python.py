@@ -96,7 +96,9 @@ def queue_put_get(c: xproc.Client, args: argparse.Namespace) -> Dict[str, Any]:
             raise RuntimeError("the queue returned another value")
 
     try:
-        return measure("py_queue_put_get", args, call, "Queue.put/get, bytes values, one connection")
+        return measure(
+            "py_queue_put_get", args, call, "Queue.put/get, bytes values, one connection"
+        )
     finally:
         c.delete(name)
 

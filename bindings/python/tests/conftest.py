@@ -18,8 +18,9 @@ if os.environ.get("XPROC_TEST_INSTALLED") != "1":
     sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 
-import xproc  # noqa: E402
 from support import Broker  # noqa: E402
+
+import xproc  # noqa: E402
 
 
 @pytest.fixture(scope="module")

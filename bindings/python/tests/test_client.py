@@ -100,12 +100,26 @@ def test_repr(client, name):
 
 def test_exception_hierarchy():
     for cls in (
-        xproc.NoBrokerError, xproc.DisconnectedError, xproc.TimeoutError, xproc.LimitError,
-        xproc.TypeMismatchError, xproc.OptionMismatchError, xproc.InvalidNameError,
-        xproc.InvalidValueError, xproc.WrongTypeError, xproc.NotFoundError, xproc.BusyError,
-        xproc.NotOwnerError, xproc.InvalidArgumentError, xproc.EncodeError,
-        xproc.IntegerRangeError, xproc.DecodeError, xproc.ProtocolError, xproc.BrokerError,
-        xproc.ShuttingDownError, xproc.InternalError,
+        xproc.NoBrokerError,
+        xproc.DisconnectedError,
+        xproc.TimeoutError,
+        xproc.LimitError,
+        xproc.TypeMismatchError,
+        xproc.OptionMismatchError,
+        xproc.InvalidNameError,
+        xproc.InvalidValueError,
+        xproc.WrongTypeError,
+        xproc.NotFoundError,
+        xproc.BusyError,
+        xproc.NotOwnerError,
+        xproc.InvalidArgumentError,
+        xproc.EncodeError,
+        xproc.IntegerRangeError,
+        xproc.DecodeError,
+        xproc.ProtocolError,
+        xproc.BrokerError,
+        xproc.ShuttingDownError,
+        xproc.InternalError,
     ):
         assert issubclass(cls, xproc.XprocError), cls
     assert issubclass(xproc.TimeoutError, TimeoutError)
@@ -264,5 +278,5 @@ def test_the_package_under_test():
 
     if _os.environ.get("XPROC_TEST_INSTALLED") == "1":
         assert "site-packages" in xproc.__file__
-        assert xproc.LIB_PATH == _os.path.join(_os.path.dirname(xproc.__file__), "libxproc.so")
-    assert xproc.library_version() == xproc.__version__
+        assert _os.path.join(_os.path.dirname(xproc.__file__), "libxproc.so") == xproc.LIB_PATH
+    assert xproc.__version__ == xproc.library_version()

@@ -147,14 +147,12 @@ def test_dict_rust_to_python(broker, client, name):
     assert len(d) == len(CASES) + 1
 
 
-# ------------------------------------------------------------------------------ the rest, via the Rust CLI
+# ---------------------------------------------------------------- the rest, via the Rust CLI
 
 
 def rust_cli(broker, *args: str) -> str:
     exe = find_binary("xproc", "XPROC_CLI", "cargo build --release -p xproc-cli")
-    r = subprocess.run(
-        [exe, *args], env=broker.env(), capture_output=True, text=True, timeout=60
-    )
+    r = subprocess.run([exe, *args], env=broker.env(), capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     return r.stdout.strip()
 
@@ -190,7 +188,9 @@ PYTHON_TO_RUST = [
 ]
 
 
-@pytest.mark.parametrize("value, printed", PYTHON_TO_RUST, ids=[str(i) for i in range(len(PYTHON_TO_RUST))])
+@pytest.mark.parametrize(
+    "value, printed", PYTHON_TO_RUST, ids=[str(i) for i in range(len(PYTHON_TO_RUST))]
+)
 def test_more_types_python_to_rust(broker, client, name, value, printed):
     client.Queue(name).put(value)
     out = rust_cli(broker, "get", name, "--timeout", "30")

@@ -125,9 +125,7 @@ def _add_many(socket_path: str, dict_name: str, count: int) -> None:
 
 def test_atomic_counters_across_processes(broker, client, name):
     procs = [
-        multiprocessing.get_context("fork").Process(
-            target=_add_many, args=(broker.path, name, 50)
-        )
+        multiprocessing.get_context("fork").Process(target=_add_many, args=(broker.path, name, 50))
         for _ in range(4)
     ]
     for p in procs:

@@ -113,9 +113,8 @@ def test_rlock_is_reentrant_per_connection(client, connect, name):
     r.release()
     assert other.acquire(block=False) is True
     other.release()
-    with r:
-        with r:
-            assert r.locked()
+    with r, r:
+        assert r.locked()
     assert not r.locked()
     with pytest.raises(xproc.TypeMismatchError):
         client.Lock(name)

@@ -39,8 +39,10 @@ ROUND_TRIPS = [
     ((1, (2, 3)), [1, [2, 3]]),
     ({}, {}),
     ({"a": 1, "b": {"c": [None]}}, {"a": 1, "b": {"c": [None]}}),
-    ({1: "one", -2: "minus two", None: "nil", b"k": "bytes key"},
-     {1: "one", -2: "minus two", None: "nil", b"k": "bytes key"}),
+    (
+        {1: "one", -2: "minus two", None: "nil", b"k": "bytes key"},
+        {1: "one", -2: "minus two", None: "nil", b"k": "bytes key"},
+    ),
     ({(1, 2): "tuple key"}, {(1, 2): "tuple key"}),
     (msgpack.Timestamp(1, 500), msgpack.Timestamp(1, 500)),
     (msgpack.Timestamp(-10, 0), msgpack.Timestamp(-10, 0)),
@@ -75,7 +77,16 @@ def test_dict_value_round_trip(client, name, value, expected):
 
 
 HASHABLE_KEYS = [
-    None, True, 0, -(2**63), 2**64 - 1, 2.5, "", "ключ", b"\x00", (1, "a"),
+    None,
+    True,
+    0,
+    -(2**63),
+    2**64 - 1,
+    2.5,
+    "",
+    "ключ",
+    b"\x00",
+    (1, "a"),
     msgpack.Timestamp(3, 0),
 ]
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any, Tuple
 
-from . import _native as n
 from ._errors import raise_for
 
 if TYPE_CHECKING:  # pragma: no cover

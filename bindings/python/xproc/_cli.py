@@ -38,7 +38,7 @@ class UsageError(Exception):
     """Bad arguments or JSON: exit status 2."""
 
 
-class Failed(Exception):
+class OperationError(Exception):
     """The operation failed: exit status 1."""
 
 
@@ -136,7 +136,7 @@ def parse_value(text: str) -> Any:
     try:
         return json.loads(text, object_pairs_hook=_pairs, parse_int=_parse_int)
     except json.JSONDecodeError as e:
-        hint = " (a string needs quotes: '\"text\"')" if text[:1] not in "[{\"-0123456789tfn" else ""
+        hint = " (a string needs quotes: '\"text\"')" if text[:1] not in '[{"-0123456789tfn' else ""
         raise UsageError(f"invalid JSON value {text!r}: {e}{hint}") from None
 
 
@@ -217,16 +217,16 @@ def _queue(c: Client, name: str) -> Any:
         return c.Queue(name)
     if kind == "joinable_queue":
         return c.JoinableQueue(name)
-    raise Failed(f"{name!r} is a {kind}, not a queue")
+    raise OperationError(f"{name!r} is a {kind}, not a queue")
 
 
 def _existing_dict(c: Client, name: str) -> Any:
     try:
         kind = c.stat(name)["kind"]
     except NotFoundError:
-        raise Failed(f"no dict named {name!r}") from None
+        raise OperationError(f"no dict named {name!r}") from None
     if kind != "dict":
-        raise Failed(f"{name!r} is a {kind}, not a dict")
+        raise OperationError(f"{name!r} is a {kind}, not a dict")
     return c.dict(name)
 
 
@@ -275,13 +275,13 @@ def run(args: argparse.Namespace) -> Optional[str]:
             try:
                 _queue(c, args.name).put(value, timeout=args.timeout)
             except queue.Full:
-                raise Failed(f"queue {args.name!r} is full") from None
+                raise OperationError(f"queue {args.name!r} is full") from None
             return None
         if cmd == "get":
             try:
                 return dumps(_queue(c, args.name).get(timeout=args.timeout))
             except queue.Empty:
-                raise Failed(f"queue {args.name!r} is empty") from None
+                raise OperationError(f"queue {args.name!r} is empty") from None
         if cmd == "dict":
             return _dict_command(c, args)
         raise UsageError(f"unknown command {cmd!r}")
@@ -308,9 +308,9 @@ def _dict_command(c: Client, args: argparse.Namespace) -> Optional[str]:
             del d[key]
             return None
         except KeyError:
-            raise Failed(f"dict {args.name!r} has no key {args.key}") from None
+            raise OperationError(f"dict {args.name!r} has no key {args.key}") from None
     if op == "keys":
-        return "\n".join(dumps(k) for k in d.keys()) or None
+        return "\n".join(dumps(k) for k in d) or None
     if op == "items":
         return "\n".join(dumps([k, v]) for k, v in d.items()) or None
     raise UsageError(f"unknown dict operation {op!r}")
@@ -360,7 +360,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except (NoBrokerError, DisconnectedError) as e:
         print(f"xproc: {e}", file=sys.stderr)
         return 3
-    except (Failed, XprocError, KeyError, ValueError) as e:
+    except (OperationError, XprocError, KeyError, ValueError) as e:
         print(f"xproc: {e}", file=sys.stderr)
         return 1
     if out is not None:

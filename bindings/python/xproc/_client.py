@@ -13,7 +13,8 @@ import sys
 import threading
 import weakref
 from ctypes import c_bool, c_size_t, c_uint64, c_void_p
-from typing import Any, Dict as TDict, List, NamedTuple, Optional, Tuple, Union
+from typing import Any, List, NamedTuple, Optional, Tuple, Union
+from typing import Dict as TDict
 
 from . import _native as n
 from ._base import BrokerObject

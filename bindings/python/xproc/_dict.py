@@ -7,9 +7,11 @@ bytes, which is what makes ``1`` from Python and ``1`` from C# the same key.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Mapping
 from ctypes import c_bool, c_int64, c_size_t, c_uint64, c_void_p
-from typing import Any, Dict as TDict, Iterator, List, Tuple
+from typing import Any, Iterator, List, Tuple
+from typing import Dict as TDict
+from typing import MutableMapping as TMutableMapping
 
 from . import _native as n
 from ._base import BrokerObject
@@ -46,7 +48,7 @@ ABSENT: Any = _Absent()
 _NO_DEFAULT: Any = object()
 
 
-class Dict(BrokerObject, MutableMapping):  # type: ignore[type-arg]
+class Dict(BrokerObject, TMutableMapping[Any, Any]):
     """A dict shared through the broker: ``d[k]``, ``d[k] = v``, ``del d[k]``, ``in``,
     ``len``, iteration, ``get``, ``update``, ``pop``, ``popitem``, ``setdefault``, ``clear``,
     ``copy``, plus the atomic :meth:`incr` and :meth:`compare_and_set`.
@@ -84,7 +86,7 @@ class Dict(BrokerObject, MutableMapping):  # type: ignore[type-arg]
             if status == _KEY_NOT_FOUND:
                 raise KeyError(key)
             raise_for(status)
-        data = _string_at(ptr.value, size.value)
+        data = _string_at(ptr, size.value)
         _bytes_free(ptr, size)
         return decode(data)
 
@@ -101,7 +103,7 @@ class Dict(BrokerObject, MutableMapping):  # type: ignore[type-arg]
             if status == _KEY_NOT_FOUND:
                 return default
             raise_for(status)
-        data = _string_at(ptr.value, size.value)
+        data = _string_at(ptr, size.value)
         _bytes_free(ptr, size)
         return decode(data)
 
@@ -236,14 +238,13 @@ class Dict(BrokerObject, MutableMapping):  # type: ignore[type-arg]
         """A plain ``dict`` with a snapshot of the entries (array keys become tuples)."""
         return {_hashable(k): v for k, v in self._snapshot(n.dict_items_raw)}
 
-    def update(self, other: Any = (), /, **kwargs: Any) -> None:  # type: ignore[override]
+    def update(self, other: Any = (), /, **kwargs: Any) -> None:
         """Sets every entry of ``other`` (a mapping, or an iterable of pairs) and of
         ``kwargs`` in one atomic request: all of them or, if the broker's memory budget
         refuses, none."""
-        if isinstance(other, Mapping):
-            pairs = [(k, other[k]) for k in other.keys()]
-        elif hasattr(other, "keys"):
-            pairs = [(k, other[k]) for k in other.keys()]
+        if isinstance(other, Mapping) or hasattr(other, "keys"):
+            keys = other.keys()  # like dict.update: anything with keys() is a mapping
+            pairs = [(k, other[k]) for k in keys]
         else:
             pairs = list(other)
         pairs.extend(kwargs.items())

@@ -22,6 +22,7 @@ thread is blocked in a call on it is safe (the C ABI forbids freeing a handle in
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import os
@@ -152,10 +153,8 @@ class Handle(c_void_p):
     def __del__(self) -> None:
         if self.value:
             # Never raise from a finalizer (e.g. at interpreter exit, when ctypes may be gone).
-            try:
+            with contextlib.suppress(Exception):
                 self._free(self)
-            except Exception:  # noqa: BLE001 - nothing useful can be done here
-                pass
             self.value = None
 
 
@@ -228,9 +227,7 @@ dict_len = _fn("xproc_dict_len", [H, PU64])
 dict_keys_raw = _fn("xproc_dict_keys_raw", [H, PH, PN])
 dict_values_raw = _fn("xproc_dict_values_raw", [H, PH, PN])
 dict_items_raw = _fn("xproc_dict_items_raw", [H, PH, PN])
-dict_update_raw = _fn(
-    "xproc_dict_update_raw", [H, POINTER(c_char_p), PN, POINTER(c_char_p), PN, N]
-)
+dict_update_raw = _fn("xproc_dict_update_raw", [H, POINTER(c_char_p), PN, POINTER(c_char_p), PN, N])
 dict_get_many_raw = _fn("xproc_dict_get_many_raw", [H, POINTER(c_char_p), PN, N, PH, PN])
 dict_pop_raw = _fn("xproc_dict_pop_raw", [H, S, N, PH, PN])
 dict_popitem_raw = _fn("xproc_dict_popitem_raw", [H, PH, PN, PH, PN])
@@ -280,7 +277,7 @@ _string_at = ctypes.string_at
 def take_bytes(ptr: c_void_p, size: c_size_t) -> bytes:
     """Copies a buffer libxproc returned into Python bytes and frees it."""
     n = size.value
-    data = _string_at(ptr.value, n) if n else b""
+    data = _string_at(ptr, n) if n else b""
     bytes_free(ptr, n)
     return data
 

@@ -118,7 +118,7 @@ class Connection(BrokerObject):
         status = _recv_raw(h, -1 if timeout is None else timeout_ms(timeout), ptr, size)
         if status:
             self._failed(status, "recv")
-        data = _string_at(ptr.value, size.value)
+        data = _string_at(ptr, size.value)
         _bytes_free(ptr, size)
         return decode(data)
 

@@ -89,7 +89,7 @@ class Queue(BrokerObject):
             if status in _EMPTY_STATUSES:
                 raise _Empty
             raise_for(status)
-        data = _string_at(ptr.value, size.value)
+        data = _string_at(ptr, size.value)
         _bytes_free(ptr, size)
         return decode(data)
 
@@ -138,12 +138,12 @@ class Queue(BrokerObject):
 
     def empty(self) -> bool:
         """Whether the queue is empty now."""
-        return self._size().len == 0
+        return bool(self._size().len == 0)
 
     def full(self) -> bool:
         """Whether the queue is full now (never, for an unbounded queue)."""
         size = self._size()
-        return bool(size.maxsize) and size.len >= size.maxsize
+        return bool(size.maxsize and size.len >= size.maxsize)
 
     @property
     def maxsize(self) -> int:

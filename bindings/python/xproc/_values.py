@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 import threading
-from typing import Any, List, Optional
+from typing import Any, Dict, List, Optional
 
 import msgpack
 
@@ -47,7 +47,7 @@ _MAX_TIMEOUT_MS = 2**62
 _local = threading.local()
 
 
-class ExtType(msgpack.ExtType):
+class ExtType(msgpack.ExtType):  # type: ignore[misc]  # msgpack has no type hints
     """A MessagePack extension value, like ``msgpack.ExtType`` but also allowing the
     negative type codes (-128..-2) the MessagePack spec reserves, which other languages may
     send: ``msgpack.ExtType`` refuses them. Compares equal to a ``msgpack.ExtType`` with the
@@ -58,7 +58,7 @@ class ExtType(msgpack.ExtType):
             raise ValueError("an extension type code is in -128..127")
         if not isinstance(data, bytes):
             raise TypeError("an extension's data must be bytes")
-        return tuple.__new__(cls, (code, data))  # type: ignore[type-var]
+        return tuple.__new__(cls, (code, data))
 
 
 def _ext_hook(code: int, data: bytes) -> Any:
@@ -81,7 +81,8 @@ def encode(obj: Any) -> bytes:
     except AttributeError:
         packer = _local.packer = _new_packer()
     try:
-        return packer.pack(obj)
+        data: bytes = packer.pack(obj)
+        return data
     except OverflowError:
         _local.packer = _new_packer()
         raise _range_error(obj) from None
@@ -156,7 +157,7 @@ def _hashable(key: Any) -> Any:
     return key
 
 
-def _hashable_pairs(pairs: List[Any]) -> dict:
+def _hashable_pairs(pairs: List[Any]) -> Dict[Any, Any]:
     return {_hashable(k): v for k, v in pairs}
 
 
