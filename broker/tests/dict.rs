@@ -116,7 +116,7 @@ fn update_get_many_pop_setdefault() {
 
 #[test]
 fn update_over_the_memory_budget_sets_nothing() {
-    // One entry is charged 1 + 42 + 128 (per-entry overhead) = 171 bytes; two do not fit.
+    // One entry is charged 1 + 42 + 256 (per-entry overhead) = 299 bytes; two do not fit.
     let b = Broker::start_with(&["--memory-limit", "300"]);
     let mut c = b.client();
     c.open("d", "dict").ok();
