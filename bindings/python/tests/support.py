@@ -18,7 +18,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from typing import Callable, Optional
 
@@ -71,9 +70,18 @@ class Broker:
                 stderr=log,
                 env=env,
             )
-        self._watchdog = threading.Timer(WATCHDOG_SECS, self._expire)
-        self._watchdog.daemon = True
-        self._watchdog.start()
+        # The watchdog is a process, not a thread: tests fork, and forking a multi-threaded
+        # process is deprecated (Python 3.12+ warns).
+        self._watchdog = subprocess.Popen(
+            [
+                "sh",
+                "-c",
+                f"sleep {WATCHDOG_SECS:.0f} && echo 'watchdog: tests ran longer than "
+                f"{WATCHDOG_SECS:.0f}s; killing xprocd {self.pid}' >&2 && kill -9 {self.pid}",
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + PATIENCE
         while True:
             if self.proc.poll() is not None:
@@ -94,12 +102,6 @@ class Broker:
         """The broker's pid."""
         return self.proc.pid
 
-    def _expire(self) -> None:
-        sys.stderr.write(
-            f"watchdog: tests ran longer than {WATCHDOG_SECS}s; killing xprocd {self.pid}\n"
-        )
-        self.proc.kill()
-
     def log(self) -> str:
         """What the broker logged so far."""
         try:
@@ -118,7 +120,8 @@ class Broker:
 
     def stop(self) -> int:
         """SIGTERM, then wait (SIGKILL after PATIENCE); returns the exit status."""
-        self._watchdog.cancel()
+        self._watchdog.kill()
+        self._watchdog.wait()
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
