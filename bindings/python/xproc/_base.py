@@ -23,6 +23,12 @@ if TYPE_CHECKING:  # pragma: no cover
 _revive_lock = threading.RLock()
 
 
+def reset_locks_after_fork() -> None:
+    """Called in a forked child: another thread of the parent may have held the lock."""
+    global _revive_lock
+    _revive_lock = threading.RLock()
+
+
 class BrokerObject:
     """Base of every object that lives in the broker under a name.
 

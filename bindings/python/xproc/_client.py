@@ -13,9 +13,10 @@ import sys
 import threading
 import weakref
 from ctypes import c_bool, c_size_t, c_uint64, c_void_p
-from typing import Any, List, NamedTuple, Optional, Tuple, Union
+from typing import Any, List, NamedTuple, Optional, Tuple, Union, overload
 from typing import Dict as TDict
 
+from . import _base
 from . import _native as n
 from ._base import BrokerObject
 from ._dict import Dict
@@ -79,6 +80,9 @@ def _after_fork_in_child() -> None:
     # The child must not speak on the parent's socket (libxproc refuses anyway). Free the
     # inherited handles now — which closes the child's copy of the socket, so the broker still
     # sees the parent disconnect when it does — and reconnect lazily on first use.
+    global _shared_lock
+    _base.reset_locks_after_fork()
+    _shared_lock = threading.Lock()  # another thread may have held it at the fork
     for client in list(_clients):
         client._forked()
 
@@ -145,7 +149,13 @@ class Client:
             return self._h
 
     def _adopt(self, obj: BrokerObject) -> None:
-        self._objects[id(obj)] = obj
+        """Registers a newly opened object, to be closed with the client (or reopened after a
+        fork). Called by the object's constructor, after it opened its handle."""
+        with self._lock:
+            if self._closed:  # closed by another thread while the object was opening
+                obj._detach(True)
+                raise ValueError(f"{self!r} is closed")
+            self._objects[id(obj)] = obj
 
     def _forked(self) -> None:
         self._lock = threading.Lock()  # another thread may have held it at the fork
@@ -251,7 +261,7 @@ class Client:
 
     # ---------------------------------------------------------------- objects
 
-    def Queue(self, name: str, maxsize: Optional[int] = None) -> Queue:  # noqa: N802
+    def Queue(self, name: str, maxsize: Optional[int] = None) -> Queue:
         """Opens the queue ``name``, creating it if the name is free.
 
         ``maxsize``: the most items it holds (0 = unbounded). ``None`` (the default) creates
@@ -260,7 +270,7 @@ class Client:
         """
         return Queue(self, name, maxsize)
 
-    def JoinableQueue(self, name: str, maxsize: Optional[int] = None) -> JoinableQueue:  # noqa: N802
+    def JoinableQueue(self, name: str, maxsize: Optional[int] = None) -> JoinableQueue:
         """Opens the joinable queue ``name`` (a queue with ``task_done`` and ``join``),
         creating it if the name is free. ``maxsize`` as for :meth:`Queue`."""
         return JoinableQueue(self, name, maxsize)
@@ -269,14 +279,34 @@ class Client:
         """Opens the shared dict ``name``, creating it (empty) if the name is free."""
         return Dict(self, name)
 
-    def Pipe(  # noqa: N802
+    @overload
+    def Pipe(
+        self,
+        name: str,
+        duplex: Optional[bool] = None,
+        *,
+        end: None = None,
+        capacity: Optional[int] = None,
+    ) -> Tuple[Connection, Connection]: ...
+
+    @overload
+    def Pipe(
+        self,
+        name: str,
+        duplex: Optional[bool] = None,
+        *,
+        end: str,
+        capacity: Optional[int] = None,
+    ) -> Connection: ...
+
+    def Pipe(
         self,
         name: str,
         duplex: Optional[bool] = None,
         *,
         end: Optional[str] = None,
         capacity: Optional[int] = None,
-    ) -> Any:
+    ) -> Union[Connection, Tuple[Connection, Connection]]:
         """Opens the pipe ``name`` (creating it if the name is free) and claims an end.
 
         With ``end`` (``"a"`` or ``"b"``), returns that end's :class:`~xproc.Connection`. The
@@ -297,34 +327,34 @@ class Client:
         b = Connection(self, name, "b", duplex, capacity)
         return (b, a) if not a.readable else (a, b)
 
-    def Lock(self, name: str) -> Lock:  # noqa: N802
+    def Lock(self, name: str) -> Lock:
         """Opens the lock ``name``, creating it (free) if the name is free."""
         return Lock(self, name)
 
-    def RLock(self, name: str) -> RLock:  # noqa: N802
+    def RLock(self, name: str) -> RLock:
         """Opens the reentrant lock ``name``, creating it (free) if the name is free."""
         return RLock(self, name)
 
-    def Semaphore(self, name: str, value: Optional[int] = None) -> Semaphore:  # noqa: N802
+    def Semaphore(self, name: str, value: Optional[int] = None) -> Semaphore:
         """Opens the semaphore ``name``, creating it with ``value`` permits (default 1) if the
         name is free. ``None`` accepts an existing semaphore's value; an explicit value that
         differs is :class:`~xproc.OptionMismatchError`."""
         return Semaphore(self, name, value)
 
-    def BoundedSemaphore(self, name: str, value: Optional[int] = None) -> BoundedSemaphore:  # noqa: N802
+    def BoundedSemaphore(self, name: str, value: Optional[int] = None) -> BoundedSemaphore:
         """Opens the bounded semaphore ``name``: as :meth:`Semaphore`, and releasing above the
         initial value is ``ValueError``."""
         return BoundedSemaphore(self, name, value)
 
-    def Event(self, name: str) -> Event:  # noqa: N802
+    def Event(self, name: str) -> Event:
         """Opens the event ``name``, creating it (clear) if the name is free."""
         return Event(self, name)
 
-    def Condition(self, name: str) -> Condition:  # noqa: N802
+    def Condition(self, name: str) -> Condition:
         """Opens the condition ``name`` (with its own lock), creating it if the name is free."""
         return Condition(self, name)
 
-    def Barrier(  # noqa: N802
+    def Barrier(
         self, name: str, parties: Optional[int] = None, timeout: Optional[float] = None
     ) -> Barrier:
         """Opens the barrier ``name``, creating it for ``parties`` parties if the name is free.
