@@ -39,7 +39,7 @@ from ctypes import (
     c_uint64,
     c_void_p,
 )
-from typing import Any, Callable, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 #: The file name of the shared library, as bundled in the package.
 LIB_NAME = "libxproc.so"
@@ -158,10 +158,16 @@ class Handle(c_void_p):
             self.value = None
 
 
+#: Every C function declared here: name -> (argtypes, restype). The tests compare it with
+#: client-c/include/xproc.h, so a changed C signature cannot go unnoticed.
+DECLARED: Dict[str, Tuple[List[Any], Any]] = {}
+
+
 def _fn(name: str, argtypes: List[Any], restype: Any = c_int) -> Any:
     f = getattr(_lib, name)
     f.argtypes = argtypes
     f.restype = restype
+    DECLARED[name] = (argtypes, restype)
     return f
 
 
