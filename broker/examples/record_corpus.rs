@@ -68,7 +68,10 @@ fn main() {
 
 /// Copies bytes both ways; the client's are also cut into frames and recorded.
 fn proxy(client: UnixStream, broker: UnixStream, frames: Frames) {
-    let (mut c_read, mut b_write) = (client.try_clone().expect("clone"), broker.try_clone().expect("clone"));
+    let (mut c_read, mut b_write) = (
+        client.try_clone().expect("clone"),
+        broker.try_clone().expect("clone"),
+    );
     let (mut b_read, mut c_write) = (broker, client);
     std::thread::spawn(move || {
         let _ = std::io::copy(&mut b_read, &mut c_write);

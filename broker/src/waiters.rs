@@ -98,17 +98,28 @@ pub struct Waiter {
 }
 
 /// Every blocked request, by id and by deadline.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Waiters {
     next: u64,
     table: HashMap<WaiterId, Waiter>,
     deadlines: BTreeSet<(Instant, WaiterId)>,
 }
 
+impl Default for Waiters {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Waiters {
-    /// An empty table.
+    /// An empty table. Ids start at 1: they double as delivery ids on the wire, where C
+    /// callers may use 0 for "none".
     pub fn new() -> Self {
-        Self::default()
+        Waiters {
+            next: 1,
+            table: HashMap::new(),
+            deadlines: BTreeSet::new(),
+        }
     }
 
     /// The id the next blocked request gets. Handlers pass it to an object before knowing

@@ -41,6 +41,7 @@ fn leased_get_then_ack_and_what_stat_shows() {
     assert_eq!(r.value("value"), Value::from("job"));
     assert_eq!(r.u64("attempt"), 1);
     let d = r.u64("delivery");
+    assert_ne!(d, 0, "delivery ids start at 1, even on a fresh broker");
 
     // In flight: not ready (qsize 0), still unfinished, still charged, shown with its holder.
     let q = c.op("queue.qsize", "q").ok();

@@ -164,6 +164,16 @@ typedef enum {
      A bug inside libxproc was caught before it could cross into C; the message says where.
      */
     XPROC_PANIC = 24,
+    /*
+     `xproc_queue_ack`/`xproc_queue_nack` of a delivery this connection does not hold: already
+     acked or nacked, its lease ran out (the item went back to the queue), or never handed
+     out here.
+     */
+    XPROC_UNKNOWN_DELIVERY = 25,
+    /*
+     The broker's allow-lists refused this connection (its uid and gids are not listed).
+     */
+    XPROC_DENIED = 26,
 } xproc_status_e;
 
 /*
@@ -872,6 +882,59 @@ xproc_status_e xproc_queue_task_done(const xproc_queue_t *queue);
  queue), `XPROC_DISCONNECTED`, `XPROC_NULL_ARGUMENT`. Thread-safe.
  */
 xproc_status_e xproc_queue_join(const xproc_queue_t *queue, int64_t timeout_ms);
+
+/*
+ Takes the oldest value on a lease (acknowledged delivery), waiting for one up to
+ `timeout_ms` (negative: as long as it takes; 0: not at all). The item stays in the broker,
+ in flight, until it is settled with `xproc_queue_ack` (done) or `xproc_queue_nack` (give it
+ back); if `lease_ms` passes first (`lease_ms <= 0`: 30 s), or this client's connection
+ closes (the process dies), it goes back to the head of the queue for another consumer.
+ After the queue's `max_attempts` deliveries (5 by default) an item is moved to the queue
+ `NAME.dead` instead.
+
+ On success `*out`/`*out_len` hold the value's MessagePack bytes, owned by the caller (free
+ with `xproc_bytes_free`), `*delivery` the delivery id to ack or nack, and `*attempt` (may
+ be NULL) which delivery of this item this is (1 the first time). On failure NULL/0/0.
+
+ Errors: `XPROC_EMPTY` (timeout 0 and empty), `XPROC_TIMEOUT`, `XPROC_NOT_FOUND`,
+ `XPROC_DISCONNECTED`, `XPROC_NULL_ARGUMENT`. Thread-safe.
+ */
+xproc_status_e xproc_queue_get_leased_raw(const xproc_queue_t *queue,
+                                          int64_t timeout_ms,
+                                          int64_t lease_ms,
+                                          uint8_t **out,
+                                          size_t *out_len,
+                                          uint64_t *delivery,
+                                          uint32_t *attempt);
+
+/*
+ Like `xproc_queue_get_leased_raw`, the value decoded into `*out` (owned by the caller: free
+ with `xproc_value_free`; NULL on failure). A value that cannot be decoded is nacked at once
+ (so it is not held for the whole lease) and reported as `XPROC_INVALID_VALUE`.
+ */
+xproc_status_e xproc_queue_get_leased(const xproc_queue_t *queue,
+                                      int64_t timeout_ms,
+                                      int64_t lease_ms,
+                                      xproc_value_t **out,
+                                      uint64_t *delivery,
+                                      uint32_t *attempt);
+
+/*
+ Acks `delivery` (from `xproc_queue_get_leased*`): the item is done and leaves the queue.
+ On a joinable queue this counts as `xproc_queue_task_done` (do not call both).
+
+ Errors: `XPROC_UNKNOWN_DELIVERY` (this connection does not hold it: already acked or
+ nacked, its lease ran out, or handed to another connection), `XPROC_NOT_FOUND` (the queue
+ was deleted), `XPROC_DISCONNECTED`, `XPROC_NULL_ARGUMENT`. Thread-safe.
+ */
+xproc_status_e xproc_queue_ack(const xproc_queue_t *queue, uint64_t delivery);
+
+/*
+ Gives `delivery` back: the item returns to the head of the queue after `delay_ms`
+ (0 or negative: at once), or moves to `NAME.dead` if this was its last attempt.
+ Errors as `xproc_queue_ack`. Thread-safe.
+ */
+xproc_status_e xproc_queue_nack(const xproc_queue_t *queue, uint64_t delivery, int64_t delay_ms);
 
 /*
  Opens the dict `name` (`name_len` bytes of UTF-8), creating it if the name is free.

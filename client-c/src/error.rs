@@ -66,6 +66,8 @@ impl Error {
                 E::ShuttingDown(_) => XPROC_SHUTTING_DOWN,
                 E::Encode(_) | E::Decode { .. } => XPROC_INVALID_VALUE,
                 E::Protocol(_) => XPROC_PROTOCOL_ERROR,
+                E::UnknownDelivery(_) => XPROC_UNKNOWN_DELIVERY,
+                E::Denied(_) => XPROC_DENIED,
                 E::Broker { code, .. } => match ErrorCode::parse(code) {
                     Some(ErrorCode::NotFound) => XPROC_NOT_FOUND,
                     Some(ErrorCode::OptionMismatch) => XPROC_OPTION_MISMATCH,

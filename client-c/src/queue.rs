@@ -276,3 +276,117 @@ pub unsafe extern "C" fn xproc_queue_join(
         Ok(())
     })
 }
+
+/// The lease `xproc_queue_get_leased*` uses for `lease_ms <= 0`: the broker's default, 30 s.
+fn lease(lease_ms: i64) -> std::time::Duration {
+    match u64::try_from(lease_ms) {
+        Ok(ms) if ms > 0 => std::time::Duration::from_millis(ms),
+        _ => xproc_client::DEFAULT_LEASE,
+    }
+}
+
+/// Takes the oldest value on a lease (acknowledged delivery), waiting for one up to
+/// `timeout_ms` (negative: as long as it takes; 0: not at all). The item stays in the broker,
+/// in flight, until it is settled with `xproc_queue_ack` (done) or `xproc_queue_nack` (give it
+/// back); if `lease_ms` passes first (`lease_ms <= 0`: 30 s), or this client's connection
+/// closes (the process dies), it goes back to the head of the queue for another consumer.
+/// After the queue's `max_attempts` deliveries (5 by default) an item is moved to the queue
+/// `NAME.dead` instead.
+///
+/// On success `*out`/`*out_len` hold the value's MessagePack bytes, owned by the caller (free
+/// with `xproc_bytes_free`), `*delivery` the delivery id to ack or nack, and `*attempt` (may
+/// be NULL) which delivery of this item this is (1 the first time). On failure NULL/0/0.
+///
+/// Errors: `XPROC_EMPTY` (timeout 0 and empty), `XPROC_TIMEOUT`, `XPROC_NOT_FOUND`,
+/// `XPROC_DISCONNECTED`, `XPROC_NULL_ARGUMENT`. Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn xproc_queue_get_leased_raw(
+    queue: *const xproc_queue_t,
+    timeout_ms: i64,
+    lease_ms: i64,
+    out: *mut *mut u8,
+    out_len: *mut usize,
+    delivery: *mut u64,
+    attempt: *mut u32,
+) -> xproc_status_e {
+    ffi(|| {
+        // SAFETY: the caller's pointers, checked by the helpers.
+        let out = unsafe { BytesOut::new(out, out_len, "out", "out_len")? };
+        let delivery = unsafe { handle::out(delivery, 0, "delivery")? };
+        let attempt = unsafe { handle::opt_out(attempt, 0) };
+        let q = unsafe { self::queue(queue)? };
+        let d = q.get_leased(handle::timeout(timeout_ms), lease(lease_ms))?;
+        *delivery = d.id;
+        if let Some(a) = attempt {
+            *a = d.attempt;
+        }
+        out.set(d.value);
+        Ok(())
+    })
+}
+
+/// Like `xproc_queue_get_leased_raw`, the value decoded into `*out` (owned by the caller: free
+/// with `xproc_value_free`; NULL on failure). A value that cannot be decoded is nacked at once
+/// (so it is not held for the whole lease) and reported as `XPROC_INVALID_VALUE`.
+#[no_mangle]
+pub unsafe extern "C" fn xproc_queue_get_leased(
+    queue: *const xproc_queue_t,
+    timeout_ms: i64,
+    lease_ms: i64,
+    out: *mut *mut xproc_value_t,
+    delivery: *mut u64,
+    attempt: *mut u32,
+) -> xproc_status_e {
+    ffi(|| {
+        // SAFETY: the caller's pointers, checked by the helpers.
+        let out = unsafe { ValueOut::new(out, "out")? };
+        let delivery = unsafe { handle::out(delivery, 0, "delivery")? };
+        let attempt = unsafe { handle::opt_out(attempt, 0) };
+        let q = unsafe { self::queue(queue)? };
+        let d = q.get_leased(handle::timeout(timeout_ms), lease(lease_ms))?;
+        if let Err(e) = out.set_decoded(&d.value) {
+            let _ = q.nack(d.id, std::time::Duration::ZERO);
+            return Err(e);
+        }
+        *delivery = d.id;
+        if let Some(a) = attempt {
+            *a = d.attempt;
+        }
+        Ok(())
+    })
+}
+
+/// Acks `delivery` (from `xproc_queue_get_leased*`): the item is done and leaves the queue.
+/// On a joinable queue this counts as `xproc_queue_task_done` (do not call both).
+///
+/// Errors: `XPROC_UNKNOWN_DELIVERY` (this connection does not hold it: already acked or
+/// nacked, its lease ran out, or handed to another connection), `XPROC_NOT_FOUND` (the queue
+/// was deleted), `XPROC_DISCONNECTED`, `XPROC_NULL_ARGUMENT`. Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn xproc_queue_ack(
+    queue: *const xproc_queue_t,
+    delivery: u64,
+) -> xproc_status_e {
+    ffi(|| {
+        // SAFETY: checked by the helper.
+        unsafe { self::queue(queue)? }.ack(delivery)?;
+        Ok(())
+    })
+}
+
+/// Gives `delivery` back: the item returns to the head of the queue after `delay_ms`
+/// (0 or negative: at once), or moves to `NAME.dead` if this was its last attempt.
+/// Errors as `xproc_queue_ack`. Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn xproc_queue_nack(
+    queue: *const xproc_queue_t,
+    delivery: u64,
+    delay_ms: i64,
+) -> xproc_status_e {
+    ffi(|| {
+        // SAFETY: checked by the helper.
+        let delay = handle::timeout(delay_ms).unwrap_or_default();
+        unsafe { self::queue(queue)? }.nack(delivery, delay)?;
+        Ok(())
+    })
+}

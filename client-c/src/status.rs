@@ -67,6 +67,12 @@ pub enum xproc_status_e {
     XPROC_PROTOCOL_ERROR = 23,
     /// A bug inside libxproc was caught before it could cross into C; the message says where.
     XPROC_PANIC = 24,
+    /// `xproc_queue_ack`/`xproc_queue_nack` of a delivery this connection does not hold: already
+    /// acked or nacked, its lease ran out (the item went back to the queue), or never handed
+    /// out here.
+    XPROC_UNKNOWN_DELIVERY = 25,
+    /// The broker's allow-lists refused this connection (its uid and gids are not listed).
+    XPROC_DENIED = 26,
 }
 
 use xproc_status_e::*;
@@ -99,6 +105,8 @@ impl xproc_status_e {
         XPROC_BROKER_ERROR,
         XPROC_PROTOCOL_ERROR,
         XPROC_PANIC,
+        XPROC_UNKNOWN_DELIVERY,
+        XPROC_DENIED,
     ];
 
     /// The status's name as a NUL-terminated static string.
@@ -129,6 +137,8 @@ impl xproc_status_e {
             XPROC_BROKER_ERROR => b"XPROC_BROKER_ERROR\0",
             XPROC_PROTOCOL_ERROR => b"XPROC_PROTOCOL_ERROR\0",
             XPROC_PANIC => b"XPROC_PANIC\0",
+            XPROC_UNKNOWN_DELIVERY => b"XPROC_UNKNOWN_DELIVERY\0",
+            XPROC_DENIED => b"XPROC_DENIED\0",
         }
     }
 }

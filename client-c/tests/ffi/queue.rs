@@ -261,3 +261,91 @@ fn a_blocked_get_is_served_by_a_put_from_another_thread() {
         xproc_client_free(c);
     }
 }
+
+#[test]
+fn leased_gets_ack_nack_and_their_errors() {
+    let broker = Broker::start();
+    unsafe {
+        let (c, other) = (connect(&broker), connect(&broker));
+        let q = open(c, "leased", -1);
+        let q2 = open(other, "leased", -1);
+        for n in [1i64, 2] {
+            let v = xproc_value_new_int64(n);
+            ok(xproc_queue_put(q, v, -1));
+            xproc_value_free(v);
+        }
+        // Value flavour.
+        let (mut v, mut d, mut attempt) = (null_mut(), 0u64, 0u32);
+        ok(xproc_queue_get_leased(
+            q,
+            1000,
+            60_000,
+            &mut v,
+            &mut d,
+            &mut attempt,
+        ));
+        assert_eq!((read_i64(v), attempt), (1, 1));
+        xproc_value_free(v);
+        let m = fails(xproc_queue_ack(q2, d), XPROC_UNKNOWN_DELIVERY);
+        assert!(m.contains("not held by this connection"), "{m}");
+        ok(xproc_queue_nack(q, d, 0));
+        fails(xproc_queue_nack(q, d, 0), XPROC_UNKNOWN_DELIVERY);
+        // Raw flavour: the nacked item is first again, on attempt 2.
+        let (mut p, mut n, mut d2) = (null_mut(), 0, 0u64);
+        ok(xproc_queue_get_leased_raw(
+            q,
+            1000,
+            0,
+            &mut p,
+            &mut n,
+            &mut d2,
+            &mut attempt,
+        ));
+        assert_eq!(unmp(&take_bytes(p, n)), rmpv::Value::from(1));
+        assert_eq!(attempt, 2);
+        assert_ne!(d2, d);
+        ok(xproc_queue_ack(q, d2));
+        fails(xproc_queue_ack(q, d2), XPROC_UNKNOWN_DELIVERY);
+        // The owner disconnects holding a lease: the item comes back to the other client.
+        ok(xproc_queue_get_leased(
+            q,
+            1000,
+            3_600_000,
+            &mut v,
+            &mut d,
+            null_mut(),
+        ));
+        assert_eq!(read_i64(v), 2);
+        xproc_value_free(v);
+        xproc_queue_free(q);
+        xproc_client_free(c);
+        ok(xproc_queue_get_leased(
+            q2,
+            10_000,
+            0,
+            &mut v,
+            &mut d,
+            &mut attempt,
+        ));
+        assert_eq!((read_i64(v), attempt), (2, 2));
+        xproc_value_free(v);
+        ok(xproc_queue_ack(q2, d));
+        // Empty, timeout and NULL arguments.
+        fails(
+            xproc_queue_get_leased(q2, 0, 0, &mut v, &mut d, null_mut()),
+            XPROC_EMPTY,
+        );
+        assert!(v.is_null() && d == 0);
+        fails(
+            xproc_queue_get_leased(q2, 10, 0, &mut v, &mut d, null_mut()),
+            XPROC_TIMEOUT,
+        );
+        fails(
+            xproc_queue_get_leased_raw(q2, 0, 0, &mut p, &mut n, null_mut(), null_mut()),
+            XPROC_NULL_ARGUMENT,
+        );
+        fails(xproc_queue_ack(null(), 1), XPROC_NULL_ARGUMENT);
+        xproc_queue_free(q2);
+        xproc_client_free(other);
+    }
+}
