@@ -16,9 +16,10 @@ from typing import MutableMapping as TMutableMapping
 from . import _native as n
 from ._base import BrokerObject
 from ._errors import IntegerRangeError, raise_for
-from ._values import _hashable, decode, encode
+from ._values import _hashable, _local, decode, encode, unpack
 
 _get_raw = n.dict_get_raw
+_unpack = unpack
 _set_raw = n.dict_set_raw
 _string_at = n._string_at
 _bytes_free = n.bytes_free
@@ -78,7 +79,10 @@ class Dict(BrokerObject, TMutableMapping[Any, Any]):
         h = self._h
         if h is None:
             h = self._revive()
-        k = encode(key)
+        try:
+            k = _local.packer.pack(key)
+        except Exception:
+            k = encode(key)  # first use here, or the error to raise
         ptr = c_void_p()
         size = c_size_t()
         status = _get_raw(h, k, len(k), ptr, size)
@@ -88,14 +92,20 @@ class Dict(BrokerObject, TMutableMapping[Any, Any]):
             raise_for(status)
         data = _string_at(ptr, size.value)
         _bytes_free(ptr, size)
-        return decode(data)
+        try:
+            return _unpack(data)
+        except Exception:
+            return decode(data)  # the slow path, or the error to raise
 
     def get(self, key: Any, default: Any = None) -> Any:
         """``d[key]`` if the key is there, else ``default`` (one round trip)."""
         h = self._h
         if h is None:
             h = self._revive()
-        k = encode(key)
+        try:
+            k = _local.packer.pack(key)
+        except Exception:
+            k = encode(key)  # first use here, or the error to raise
         ptr = c_void_p()
         size = c_size_t()
         status = _get_raw(h, k, len(k), ptr, size)
@@ -105,14 +115,23 @@ class Dict(BrokerObject, TMutableMapping[Any, Any]):
             raise_for(status)
         data = _string_at(ptr, size.value)
         _bytes_free(ptr, size)
-        return decode(data)
+        try:
+            return _unpack(data)
+        except Exception:
+            return decode(data)  # the slow path, or the error to raise
 
     def __setitem__(self, key: Any, value: Any) -> None:
         h = self._h
         if h is None:
             h = self._revive()
-        k = encode(key)
-        v = encode(value)
+        try:
+            k = _local.packer.pack(key)
+        except Exception:
+            k = encode(key)  # first use here, or the error to raise
+        try:
+            v = _local.packer.pack(value)
+        except Exception:
+            v = encode(value)  # first use here, or the error to raise
         status = _set_raw(h, k, len(k), v, len(v))
         if status:
             raise_for(status)

@@ -13,10 +13,11 @@ from typing import Any, Optional
 from . import _native as n
 from ._base import BrokerObject
 from ._errors import IntegerRangeError, TimeoutError, WrongTypeError, raise_for
-from ._values import decode, encode, timeout_ms
+from ._values import _local, decode, encode, timeout_ms, unpack
 
 _send_raw = n.pipe_send_raw
 _recv_raw = n.pipe_recv_raw
+_unpack = unpack
 _string_at = n._string_at
 _bytes_free = n.bytes_free
 _WOULD_BLOCK = (n.EMPTY, n.FULL, n.TIMEOUT)
@@ -100,7 +101,10 @@ class Connection(BrokerObject):
             h = self._revive()
         if not self.writable:
             raise OSError("connection is read-only")
-        data = encode(obj)
+        try:
+            data = _local.packer.pack(obj)
+        except Exception:
+            data = encode(obj)  # first use here, or the error to raise
         status = _send_raw(h, data, len(data), -1 if timeout is None else timeout_ms(timeout))
         if status:
             self._failed(status, "send")
@@ -120,7 +124,10 @@ class Connection(BrokerObject):
             self._failed(status, "recv")
         data = _string_at(ptr, size.value)
         _bytes_free(ptr, size)
-        return decode(data)
+        try:
+            return _unpack(data)
+        except Exception:
+            return decode(data)  # the slow path, or the error to raise
 
     def _failed(self, status: int, op: str) -> None:
         if status == n.CLOSED:

@@ -14,10 +14,11 @@ from typing import Any, Iterable, Optional
 from . import _native as n
 from ._base import BrokerObject
 from ._errors import IntegerRangeError, TimeoutError, raise_for
-from ._values import decode, encode, queue_timeout_ms, timeout_ms
+from ._values import _local, decode, encode, queue_timeout_ms, timeout_ms, unpack
 
 _put_raw = n.queue_put_raw
 _get_raw = n.queue_get_raw
+_unpack = unpack
 _string_at = n._string_at
 _bytes_free = n.bytes_free
 _Empty = _stdqueue.Empty
@@ -66,7 +67,10 @@ class Queue(BrokerObject):
         h = self._h
         if h is None:
             h = self._revive()
-        data = encode(obj)
+        try:
+            data = _local.packer.pack(obj)
+        except Exception:
+            data = encode(obj)  # first use here, or the error to raise
         ms = -1 if block and timeout is None else queue_timeout_ms(block, timeout)
         status = _put_raw(h, data, len(data), ms)
         if status:
@@ -91,7 +95,10 @@ class Queue(BrokerObject):
             raise_for(status)
         data = _string_at(ptr, size.value)
         _bytes_free(ptr, size)
-        return decode(data)
+        try:
+            return _unpack(data)
+        except Exception:
+            return decode(data)  # the slow path, or the error to raise
 
     def put_nowait(self, obj: Any) -> None:
         """``put(obj, block=False)``: raises ``queue.Full`` at once if there is no room."""
