@@ -80,6 +80,11 @@ namespace XProc
         ProtocolError = 23,
         /// <summary>A bug inside libxproc was caught at its boundary.</summary>
         Panic = 24,
+        /// <summary>An ack or nack of a delivery this connection does not hold (already
+        /// settled, its lease ran out, or another client's).</summary>
+        UnknownDelivery = 25,
+        /// <summary>The broker's allow-lists refused this user.</summary>
+        Denied = 26,
     }
 
     /// <summary>
@@ -190,6 +195,31 @@ namespace XProc
         }
     }
 
+    /// <summary>
+    /// An ack or nack of a <see cref="Delivery"/> this connection no longer holds: it was
+    /// settled already, its lease ran out (the item went back to the queue, and may be
+    /// processed again by someone else), or it belongs to another client.
+    /// </summary>
+    public class UnknownDeliveryException : XProcException
+    {
+        /// <summary>Creates the exception.</summary>
+        public UnknownDeliveryException(string message) : base(XProcStatus.UnknownDelivery, message)
+        {
+        }
+    }
+
+    /// <summary>
+    /// The broker refused the connection: its allow-lists (allow_uids, allow_gids) do not
+    /// include this process's user or groups. The message names the uid and gids.
+    /// </summary>
+    public class AccessDeniedException : XProcException
+    {
+        /// <summary>Creates the exception.</summary>
+        public AccessDeniedException(string message) : base(XProcStatus.Denied, message)
+        {
+        }
+    }
+
     /// <summary>A broker limit (frame size, clients, objects, memory) refused the request.</summary>
     public class LimitExceededException : XProcException
     {
@@ -293,6 +323,10 @@ namespace XProc
                     return new ObjectMismatchException(status, message);
                 case XProcStatus.Limit:
                     return new LimitExceededException(message);
+                case XProcStatus.UnknownDelivery:
+                    return new UnknownDeliveryException(message);
+                case XProcStatus.Denied:
+                    return new AccessDeniedException(message);
                 default:
                     return new XProcException(status, message);
             }

@@ -105,6 +105,17 @@ namespace XProc
         [DllImport(Lib, CallingConvention = Cdecl, ExactSpelling = true)]
         internal static extern XProcStatus xproc_queue_join(QueueHandle queue, long timeoutMs);
 
+        [DllImport(Lib, CallingConvention = Cdecl, ExactSpelling = true)]
+        internal static extern XProcStatus xproc_queue_get_leased_raw(
+            QueueHandle queue, long timeoutMs, long leaseMs, out IntPtr data, out UIntPtr len,
+            out ulong delivery, out uint attempt);
+
+        [DllImport(Lib, CallingConvention = Cdecl, ExactSpelling = true)]
+        internal static extern XProcStatus xproc_queue_ack(QueueHandle queue, ulong delivery);
+
+        [DllImport(Lib, CallingConvention = Cdecl, ExactSpelling = true)]
+        internal static extern XProcStatus xproc_queue_nack(QueueHandle queue, ulong delivery, long delayMs);
+
         // ---- dicts ----
 
         [DllImport(Lib, CallingConvention = Cdecl, ExactSpelling = true)]

@@ -110,7 +110,36 @@ namespace XProc
             return Error.Try(GetCore(Timeouts.ToMs(timeout, "timeout"), out item));
         }
 
-        /// <summary>The number of items in the queue now (exact).</summary>
+        /// <summary>
+        /// Takes the oldest item on a lease (acknowledged delivery), waiting up to
+        /// <paramref name="timeout"/> (null: as long as it takes). The item stays in the broker
+        /// until the returned <see cref="Delivery"/> is acked; if <paramref name="lease"/>
+        /// (null: 30 s) passes first, or this client's connection closes, it goes back to the
+        /// head of the queue for another consumer. After the queue's max_attempts deliveries
+        /// (5 by default) it moves to the queue NAME.dead instead.
+        /// </summary>
+        /// <exception cref="XProcTimeoutException">Still empty when the timeout ran out.</exception>
+        /// <example><code>
+        /// using (Delivery d = q.GetLeased())
+        /// {
+        ///     Process(d.Value);
+        ///     d.Ack();   // without it, Dispose gives the item back at once
+        /// }
+        /// </code></example>
+        public Delivery GetLeased(TimeSpan? timeout = null, TimeSpan? lease = null)
+        {
+            Delivery d;
+            Error.Check(GetLeasedCore(timeout.HasValue ? Timeouts.ToMs(timeout.Value, "timeout") : Timeouts.Forever, lease, out d));
+            return d;
+        }
+
+        /// <summary>Like <see cref="GetLeased"/> if an item is ready now; false if the queue is empty.</summary>
+        public bool TryGetLeased(out Delivery delivery, TimeSpan? lease = null)
+        {
+            return Error.Try(GetLeasedCore(Timeouts.NoWait, lease, out delivery));
+        }
+
+        /// <summary>The number of items in the queue now (exact; items in flight are not counted).</summary>
         public int Count
         {
             get { return checked((int)Size().Len); }
@@ -155,6 +184,34 @@ namespace XProc
         {
             byte[] data = MessagePack.Encode(item);
             return Native.xproc_queue_put_raw(Handle, data, Utf8.Len(data), timeoutMs);
+        }
+
+        private XProcStatus GetLeasedCore(long timeoutMs, TimeSpan? lease, out Delivery delivery)
+        {
+            // 0 asks libxproc for the broker's default lease.
+            long leaseMs = lease.HasValue ? Math.Max(1, Timeouts.ToMs(lease.Value, "lease")) : 0;
+            IntPtr data;
+            UIntPtr len;
+            ulong id;
+            uint attempt;
+            XProcStatus st = Native.xproc_queue_get_leased_raw(Handle, timeoutMs, leaseMs, out data, out len, out id, out attempt);
+            delivery = null;
+            if (st == XProcStatus.Ok)
+            {
+                object value;
+                try
+                {
+                    value = Buffers.TakeValue(data, len);
+                }
+                catch
+                {
+                    // Nobody here can process it: give it back at once rather than sit on it.
+                    Native.xproc_queue_nack(Handle, id, 0);
+                    throw;
+                }
+                delivery = new Delivery(this, value, id, (int)attempt);
+            }
+            return st;
         }
 
         private XProcStatus GetCore(long timeoutMs, out object item)
@@ -205,6 +262,78 @@ namespace XProc
         public long Unfinished
         {
             get { return (long)Size().Unfinished; }
+        }
+    }
+
+    /// <summary>
+    /// An item taken with <see cref="Queue.GetLeased"/>: its value, and the delivery to settle.
+    /// Call <see cref="Ack"/> once it is processed, or <see cref="Nack(TimeSpan)"/> to give it
+    /// back. Disposing an unsettled delivery nacks it at once, so a <c>using</c> block that
+    /// ends in an exception returns the item to the queue instead of holding it for the rest
+    /// of its lease.
+    /// </summary>
+    public sealed class Delivery : IDisposable
+    {
+        private readonly Queue queue;
+
+        internal Delivery(Queue queue, object value, ulong id, int attempt)
+        {
+            this.queue = queue;
+            Value = value;
+            Id = id;
+            Attempt = attempt;
+        }
+
+        /// <summary>The item.</summary>
+        public object Value { get; private set; }
+
+        /// <summary>The delivery id (unique for the broker's lifetime, never 0).</summary>
+        public ulong Id { get; private set; }
+
+        /// <summary>Which delivery of this item this is: 1 the first time, more after expired
+        /// leases, nacks or crashed consumers.</summary>
+        public int Attempt { get; private set; }
+
+        /// <summary>Whether Ack or Nack has been called.</summary>
+        public bool Settled { get; private set; }
+
+        /// <summary>
+        /// Done: the item leaves the queue (on a <see cref="JoinableQueue"/> this counts as
+        /// TaskDone; do not call both).
+        /// </summary>
+        /// <exception cref="UnknownDeliveryException">The lease ran out first (the item went
+        /// back to the queue), or it was settled already.</exception>
+        public void Ack()
+        {
+            Settled = true;
+            Error.Check(Native.xproc_queue_ack(queue.Handle, Id));
+        }
+
+        /// <summary>Gives the item back to the head of the queue at once.</summary>
+        public void Nack()
+        {
+            Nack(TimeSpan.Zero);
+        }
+
+        /// <summary>
+        /// Gives the item back to the head of the queue after <paramref name="delay"/> (or to
+        /// NAME.dead if this was its last attempt).
+        /// </summary>
+        public void Nack(TimeSpan delay)
+        {
+            Settled = true;
+            Error.Check(Native.xproc_queue_nack(queue.Handle, Id, Timeouts.ToMs(delay, "delay")));
+        }
+
+        /// <summary>Nacks the item at once if it was neither acked nor nacked.</summary>
+        public void Dispose()
+        {
+            if (!Settled && !queue.Handle.IsClosed)
+            {
+                Settled = true;
+                // Best effort: the lease may have run out already.
+                Native.xproc_queue_nack(queue.Handle, Id, 0);
+            }
         }
     }
 }

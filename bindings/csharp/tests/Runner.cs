@@ -46,6 +46,7 @@ namespace XProc.Tests
             tests.AddRange(CodecTests.All());
             tests.AddRange(ClientTests.All());
             tests.AddRange(QueueTests.All());
+            tests.AddRange(LeaseTests.All());
             tests.AddRange(DictTests.All());
             tests.AddRange(PipeTests.All());
             tests.AddRange(LockTests.All());

@@ -1,0 +1,132 @@
+// LeaseTests.cs: acknowledged delivery against the broker: GetLeased/Ack/Nack, a lease that
+// runs out, a client that goes away holding a lease, Dispose nacking an unsettled delivery,
+// repeated and foreign acks, and JoinableQueue counting acks as done.
+
+using System;
+using System.Collections.Generic;
+
+namespace XProc.Tests
+{
+    internal static class LeaseTests
+    {
+        internal static IEnumerable<Test> All()
+        {
+            yield return new Test("lease.ack_nack_and_attempts", AckNack);
+            yield return new Test("lease.expiry_redelivers", Expiry);
+            yield return new Test("lease.disconnect_returns_the_item", Disconnect);
+            yield return new Test("lease.dispose_nacks_unsettled", DisposeNacks);
+            yield return new Test("lease.joinable_counts_acks", JoinableCountsAcks);
+        }
+
+        private static void AckNack()
+        {
+            using (Client c = Fixture.Connect())
+            using (Client other = Fixture.Connect())
+            {
+                string name = Fixture.Name("leases");
+                using (Queue q = c.Queue(name))
+                using (Queue q2 = other.Queue(name))
+                {
+                    q.Put("first");
+                    q.Put("second");
+                    Delivery d = q.GetLeased(TimeSpan.FromSeconds(5), TimeSpan.FromMinutes(1));
+                    Assert.Equal("first", d.Value, "value");
+                    Assert.Equal(1, d.Attempt, "attempt");
+                    Assert.True(d.Id != 0, "delivery id");
+                    Assert.Equal(1, q.Count, "the leased item is not counted");
+                    // Another client's handle on the queue sees it in flight, not ready.
+                    Assert.Equal(1, q2.Count, "ready items");
+                    d.Nack();
+                    Assert.Throws<UnknownDeliveryException>(() => d.Ack(), "ack after nack");
+                    Delivery again = q.GetLeased();
+                    Assert.Equal("first", again.Value, "back at the head");
+                    Assert.Equal(2, again.Attempt, "second attempt");
+                    again.Ack();
+                    Assert.Throws<UnknownDeliveryException>(() => again.Ack(), "repeated ack");
+                    Delivery last;
+                    Assert.True(q.TryGetLeased(out last), "try");
+                    Assert.Equal("second", last.Value, "second item");
+                    last.Ack();
+                    Assert.False(q.TryGetLeased(out last), "empty");
+                    Assert.Throws<XProcTimeoutException>(
+                        () => q.GetLeased(TimeSpan.FromMilliseconds(10)), "timeout");
+                }
+            }
+        }
+
+        private static void Expiry()
+        {
+            using (Client c = Fixture.Connect())
+            using (Queue q = c.Queue(Fixture.Name("expiry")))
+            {
+                q.Put(7);
+                Delivery d = q.GetLeased(null, TimeSpan.FromMilliseconds(20));
+                // Never acked: the lease runs out and a waiting get receives it again.
+                Delivery again = q.GetLeased(TimeSpan.FromSeconds(10), TimeSpan.FromMinutes(1));
+                Assert.Equal(7L, again.Value, "value");
+                Assert.Equal(2, again.Attempt, "attempt");
+                Assert.Throws<UnknownDeliveryException>(() => d.Ack(), "stale ack");
+                again.Ack();
+            }
+        }
+
+        private static void Disconnect()
+        {
+            string name = Fixture.Name("gone");
+            using (Client c = Fixture.Connect())
+            using (Queue q = c.Queue(name))
+            {
+                q.Put("held");
+                Client holder = Fixture.Connect();
+                Queue hq = holder.Queue(name);
+                Delivery d = hq.GetLeased(null, TimeSpan.FromHours(1));
+                Assert.Equal("held", d.Value, "value");
+                hq.Dispose();
+                holder.Dispose();
+                Delivery back = q.GetLeased(TimeSpan.FromSeconds(10));
+                Assert.Equal("held", back.Value, "returned at once");
+                Assert.Equal(2, back.Attempt, "attempt");
+                back.Ack();
+            }
+        }
+
+        private static void DisposeNacks()
+        {
+            using (Client c = Fixture.Connect())
+            using (Queue q = c.Queue(Fixture.Name("dispose")))
+            {
+                q.Put(1);
+                try
+                {
+                    using (Delivery d = q.GetLeased(null, TimeSpan.FromHours(1)))
+                    {
+                        throw new ApplicationException("processing failed");
+                    }
+                }
+                catch (ApplicationException)
+                {
+                }
+                Delivery back = q.GetLeased(TimeSpan.FromSeconds(5));
+                Assert.Equal(2, back.Attempt, "nacked by Dispose, delivered again");
+                using (back)
+                {
+                    back.Ack();
+                }
+                Assert.True(q.IsEmpty, "acked, so Dispose gave nothing back");
+            }
+        }
+
+        private static void JoinableCountsAcks()
+        {
+            using (Client c = Fixture.Connect())
+            using (JoinableQueue q = c.JoinableQueue(Fixture.Name("joinack")))
+            {
+                q.Put("job");
+                Delivery d = q.GetLeased();
+                Assert.False(q.Join(TimeSpan.FromMilliseconds(20)), "unfinished while in flight");
+                d.Ack();
+                Assert.True(q.Join(TimeSpan.FromSeconds(5)), "the ack counted as done");
+            }
+        }
+    }
+}
