@@ -290,4 +290,56 @@ mod tests {
         disconnect(&mut b, a, &mut out);
         assert!(!b.objects.contains_key("p"));
     }
+
+    /// Records who got a leased item: (connection id, request id, delivery, attempt).
+    #[derive(Default)]
+    struct Leases(Vec<(u64, u64, Option<u64>, Option<u64>)>);
+
+    impl Outbox for Leases {
+        fn send(&mut self, to: ConnKey, r: &ReplyFields<'_>) {
+            self.0.push((to.id, r.id, r.delivery, r.attempt));
+        }
+    }
+
+    #[test]
+    fn a_lease_holders_disconnect_hands_the_item_to_a_waiting_getter_not_to_itself() {
+        let (mut b, a, w) = broker();
+        let mut out = Leases::default();
+        let open = Request::Open {
+            name: "q",
+            kind: Kind::Queue,
+            options: OpenOptions::default(),
+        };
+        dispatch(&mut b, &mut out, a, 0, open);
+        let put = Request::QueuePut {
+            name: "q",
+            value: &[0x07],
+            wait: Wait::Forever,
+        };
+        dispatch(&mut b, &mut out, a, 1, put);
+        let leased = |wait| Request::QueueGetLeased {
+            name: "q",
+            wait,
+            lease_ms: 60_000,
+        };
+        // `a` leases the item, then blocks for another; `w` blocks too, after it.
+        dispatch(&mut b, &mut out, a, 2, leased(Wait::Ms(0)));
+        let delivery = out.0.last().and_then(|r| r.2).expect("a delivery");
+        dispatch(&mut b, &mut out, a, 3, leased(Wait::Forever));
+        dispatch(&mut b, &mut out, w, 4, leased(Wait::Forever));
+        out.0.clear();
+
+        disconnect(&mut b, a, &mut out);
+        // Not to `a`'s own waiting get (it is gone), but to `w`, as attempt 2.
+        assert_eq!(out.0.len(), 1, "{:?}", out.0);
+        let (conn, req, d, attempt) = out.0[0];
+        assert_eq!((conn, req, attempt), (2, 4, Some(2)));
+        assert_ne!(d, Some(delivery));
+        assert!(b.session(w).is_some_and(|s| s.leases.len() == 1));
+        assert_eq!(
+            b.memory,
+            crate::objects::item_charge(1),
+            "still charged, in flight"
+        );
+    }
 }
