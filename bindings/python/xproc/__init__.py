@@ -18,7 +18,7 @@ purpose, the docstring says so. xproc's own errors derive from :class:`XprocErro
 Layout of the package:
 
 - ``_client``: :func:`connect`, :class:`Client` (admin calls, one factory per object type).
-- ``_queue``: :class:`Queue`, :class:`JoinableQueue`.
+- ``_queue``: :class:`Queue`, :class:`JoinableQueue`, :class:`Delivery` (leases).
 - ``_dict``: :class:`Dict` (a ``MutableMapping``), :data:`ABSENT`.
 - ``_pipe``: :class:`Connection` (one pipe end).
 - ``_sync``: :class:`Lock`, :class:`RLock`, :class:`Semaphore`, :class:`BoundedSemaphore`,
@@ -44,6 +44,7 @@ from ._errors import (
     BrokerError,
     BusyError,
     DecodeError,
+    DeniedError,
     DisconnectedError,
     EncodeError,
     IntegerRangeError,
@@ -60,12 +61,13 @@ from ._errors import (
     ShuttingDownError,
     TimeoutError,
     TypeMismatchError,
+    UnknownDeliveryError,
     WrongTypeError,
     XprocError,
 )
 from ._native import LIB_PATH, library_version
 from ._pipe import Connection
-from ._queue import JoinableQueue, Queue
+from ._queue import Delivery, JoinableQueue, Queue
 from ._sync import Barrier, BoundedSemaphore, Condition, Event, Lock, RLock, Semaphore
 from ._values import ExtType, decode, encode
 
@@ -84,6 +86,8 @@ __all__ = [
     "Connection",
     "DEFAULT_CONNECT_TIMEOUT",
     "DecodeError",
+    "Delivery",
+    "DeniedError",
     "Dict",
     "DisconnectedError",
     "EncodeError",
@@ -111,6 +115,7 @@ __all__ = [
     "ShuttingDownError",
     "TimeoutError",
     "TypeMismatchError",
+    "UnknownDeliveryError",
     "WrongTypeError",
     "XprocError",
     "__version__",

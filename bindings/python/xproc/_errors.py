@@ -118,6 +118,15 @@ class BrokerError(XprocError):
     """Any other error the broker reported; the message starts with its wire code."""
 
 
+class UnknownDeliveryError(XprocError):
+    """``ack``/``nack`` of a delivery this connection does not hold: already settled, its
+    lease ran out (the item went back to the queue), or handed out elsewhere."""
+
+
+class DeniedError(XprocError, PermissionError):
+    """The broker's allow-lists refused this connection (its uid and groups are not listed)."""
+
+
 class InternalError(XprocError):
     """A bug inside libxproc, caught before it could crash the process."""
 
@@ -145,6 +154,8 @@ _BY_STATUS: Dict[int, Type[XprocError]] = {
     n.BROKER_ERROR: BrokerError,
     n.PROTOCOL_ERROR: ProtocolError,
     n.PANIC: InternalError,
+    n.UNKNOWN_DELIVERY: UnknownDeliveryError,
+    n.DENIED: DeniedError,
 }
 
 

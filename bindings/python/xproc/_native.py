@@ -110,6 +110,8 @@ OUT_OF_RANGE = 21
 BROKER_ERROR = 22
 PROTOCOL_ERROR = 23
 PANIC = 24
+UNKNOWN_DELIVERY = 25
+DENIED = 26
 
 #: ``timeout_ms`` that waits as long as it takes.
 WAIT_FOREVER = -1
@@ -223,6 +225,9 @@ queue_qsize = _fn("xproc_queue_qsize", [H, PU64])
 queue_size = _fn("xproc_queue_size", [H, POINTER(QueueSize)])
 queue_task_done = _fn("xproc_queue_task_done", [H])
 queue_join = _fn("xproc_queue_join", [H, T])
+queue_get_leased_raw = _fn("xproc_queue_get_leased_raw", [H, T, c_int64, PH, PN, PU64, PU32])
+queue_ack = _fn("xproc_queue_ack", [H, c_uint64])
+queue_nack = _fn("xproc_queue_nack", [H, c_uint64, c_int64])
 
 dict_open = _fn("xproc_dict_open", [H, S, N, PH])
 dict_get_raw = _fn("xproc_dict_get_raw", [H, S, N, PH, PN])

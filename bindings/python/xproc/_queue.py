@@ -8,7 +8,7 @@ the code the benchmarks measure.
 from __future__ import annotations
 
 import queue as _stdqueue
-from ctypes import c_size_t, c_void_p
+from ctypes import c_size_t, c_uint32, c_uint64, c_void_p
 from typing import Any, Iterable, Optional
 
 from . import _native as n
@@ -100,6 +100,55 @@ class Queue(BrokerObject):
         except Exception:
             return decode(data)  # the slow path, or the error to raise
 
+    def get_leased(
+        self, block: bool = True, timeout: Optional[float] = None, lease: Optional[float] = None
+    ) -> "Delivery":
+        """Takes the item at the head on a *lease* (acknowledged delivery, an xproc
+        extension): waits like :meth:`get` (``queue.Empty`` when nothing came in time) and
+        returns a :class:`Delivery` holding the value.
+
+        The item stays in the broker, in flight, until the delivery is settled: ``ack()`` (done:
+        it leaves the queue) or ``nack(delay=0)`` (it goes back to the head). If ``lease``
+        seconds pass first (default: the broker's, 30 s), or this connection closes — the
+        process exits or is killed — it goes back to the head for another consumer. After the
+        queue's ``max_attempts`` deliveries (5 by default) an item goes to the queue
+        ``NAME.dead`` instead. Use it as a context manager to ack on success and nack on an
+        exception.
+        """
+        h = self._h
+        if h is None:
+            h = self._revive()
+        ms = -1 if block and timeout is None else queue_timeout_ms(block, timeout)
+        lease_ms = 0 if lease is None else max(1, timeout_ms(lease))
+        ptr = c_void_p()
+        size = c_size_t()
+        delivery = c_uint64()
+        attempt = c_uint32()
+        status = n.queue_get_leased_raw(h, ms, lease_ms, ptr, size, delivery, attempt)
+        if status:
+            if status in _EMPTY_STATUSES:
+                raise _Empty
+            raise_for(status)
+        data = n.take_bytes(ptr, size)
+        try:
+            value = decode(data)
+        except Exception:
+            # Not held for the whole lease when nobody here can use it.
+            n.queue_nack(h, delivery.value, 0)
+            raise
+        return Delivery(self, value, delivery.value, attempt.value)
+
+    def _settle(self, delivery: int, nack_delay_ms: Optional[int]) -> None:
+        h = self._h
+        if h is None:
+            h = self._revive()
+        if nack_delay_ms is None:
+            status = n.queue_ack(h, delivery)
+        else:
+            status = n.queue_nack(h, delivery, nack_delay_ms)
+        if status:
+            raise_for(status)
+
     def put_nowait(self, obj: Any) -> None:
         """``put(obj, block=False)``: raises ``queue.Full`` at once if there is no room."""
         self.put(obj, False)
@@ -163,6 +212,65 @@ class Queue(BrokerObject):
 
     def cancel_join_thread(self) -> None:
         """Does nothing (see :meth:`join_thread`)."""
+
+
+class Delivery:
+    """An item taken with :meth:`Queue.get_leased`: its ``value``, its delivery ``id`` and
+    its ``attempt`` (1 the first time it is handed out, 2 after it came back once, ...).
+
+    Settle it once, from the connection that took it: :meth:`ack` or :meth:`nack`. As a
+    context manager it acks when the block ends normally and nacks when it raises (unless
+    settled inside already)::
+
+        with tasks.get_leased(timeout=5) as d:
+            process(d.value)
+    """
+
+    __slots__ = ("queue", "value", "id", "attempt", "_settled")
+
+    def __init__(self, queue: Queue, value: Any, delivery: int, attempt: int) -> None:
+        #: The queue the item came from.
+        self.queue = queue
+        #: The item.
+        self.value = value
+        #: The delivery id the broker gave this lease (unique for the broker's lifetime).
+        self.id = delivery
+        #: Which delivery of this item this is: 1 the first time.
+        self.attempt = attempt
+        self._settled = False
+
+    @property
+    def settled(self) -> bool:
+        """Whether :meth:`ack` or :meth:`nack` was called."""
+        return self._settled
+
+    def ack(self) -> None:
+        """The item is done: it leaves the queue (on a joinable queue this counts as
+        ``task_done``; do not call both). Raises :class:`~xproc.UnknownDeliveryError` if this
+        connection no longer holds it (settled already, or its lease ran out)."""
+        self._settled = True
+        self.queue._settle(self.id, None)
+
+    def nack(self, delay: float = 0) -> None:
+        """Gives the item back: it returns to the head of the queue after ``delay`` seconds
+        (at once by default), or goes to ``NAME.dead`` if this was its last attempt. Raises
+        :class:`~xproc.UnknownDeliveryError` as :meth:`ack` does."""
+        self._settled = True
+        self.queue._settle(self.id, timeout_ms(delay))
+
+    def __enter__(self) -> "Delivery":
+        return self
+
+    def __exit__(self, exc_type: Any, *exc: Any) -> None:
+        if self._settled:
+            return
+        if exc_type is None:
+            self.ack()
+        else:
+            self.nack()
+
+    def __repr__(self) -> str:
+        return f"<xproc.Delivery {self.id} attempt {self.attempt} of {self.queue.name!r}>"
 
 
 class JoinableQueue(Queue):
