@@ -280,3 +280,13 @@ def test_the_package_under_test():
         assert "site-packages" in xproc.__file__
         assert _os.path.join(_os.path.dirname(xproc.__file__), "libxproc.so") == xproc.LIB_PATH
     assert xproc.__version__ == xproc.library_version()
+
+
+def test_a_connection_refused_by_the_allow_list(tmp_path):
+    b = Broker("--allow-uid", str(os.getuid() + 4242))
+    try:
+        with pytest.raises(xproc.DeniedError) as e:
+            xproc.connect(b.path)
+        assert isinstance(e.value, PermissionError)
+    finally:
+        b.stop()
