@@ -124,7 +124,8 @@ def build(args, scenarios, ratios, placements, results, errors, memory, facts, b
         "config": {"repeats": args.repeats, "secs_cap_per_run": args.secs, "rust_iters_cap": args.iters,
                    "python_iters_cap": args.py_iters, "warmup": args.warmup, "value_bytes": args.size,
                    "idle_threshold": args.idle_threshold, "elapsed_s": round(elapsed, 1),
-                   "busiest_idle_check": round(max(busy_seen), 3) if busy_seen else None},
+                   "busiest_idle_check": round(max(busy_seen), 3) if busy_seen else None,
+                   "built_this_run": not args.no_build},
         "machine": facts,
         "memory": memory,
         "rows": [rows[k] for k in order],
@@ -159,7 +160,10 @@ def markdown(doc):
             f"one connection unless said. Median of the repeats; spread = min..max (±half-range "
             f"as % of the median). Busiest idle check before a run: "
             f"{busiest:.0%} of all vCPUs (threshold {c['idle_threshold']:.0%}). "
-            f"Total time {c['elapsed_s']:.0f} s." if busiest is not None else "", "",
+            f"Total time {c['elapsed_s']:.0f} s." if busiest is not None else "",
+            "" if c.get("built_this_run", True) else
+            "\n*Run with `--no-build`: the binaries were built earlier and may not match the "
+            "commit listed under Machine.*", "",
             "CPU placements (every system pinned the same way):", ""]
     out += [f"- **{pl}**: {desc}" for pl, desc in doc["placements"].items()]
     head = " | ".join(f"{pl}: median ratio (paired range) | {pl}" for pl in pls)
@@ -259,6 +263,9 @@ def plot(doc, path):
                 ax2.plot([r["target"]] * 2, [yy - 0.45, yy + 0.45], color="black", lw=2)
         ax2.set_yticks(range(len(ratios)))
         ax2.set_yticklabels([r["label"] for r in ratios][::-1], fontsize=7)
+        top = max([x["ratio"] for r in ratios for x in r["by_placement"].values() if x["ratio"]] +
+                  [r["target"] for r in ratios if r["target"] is not None])
+        ax2.set_xlim(0, top * 1.3)  # room for the value labels
         ax2.set_xlabel("ratio of medians (black tick = target)")
         ax2.set_title("Target ratios")
         ax2.legend(title="placement", fontsize=7)
