@@ -85,3 +85,34 @@ pub fn client(path: &Path, size: usize, bounds: &Bounds) -> Result<Outcome, Benc
         },
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_round_trips_through_the_echo_server() {
+        let dir = std::env::temp_dir().join(format!("xpb-echo-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join("e.sock");
+        let server_path = path.clone();
+        std::thread::spawn(move || serve(&server_path));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while UnixStream::connect(&path).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "echo server did not start"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let bounds = Bounds {
+            iters: 50,
+            secs: 10.0,
+            warmup: 2,
+        };
+        let out = client(&path, 64, &bounds).expect("echo client");
+        assert_eq!(out.ops, 50);
+        assert!(out.p50_us.is_some());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

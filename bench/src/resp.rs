@@ -165,3 +165,59 @@ pub fn hash(path: &Path, size: usize, bounds: &Bounds) -> Result<Outcome, BenchE
     r.call(&[b"DEL", key.as_bytes()])?;
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::net::UnixListener;
+
+    /// A scripted server: reads one command per canned reply and answers it.
+    fn scripted(
+        replies: &'static [&'static [u8]],
+    ) -> (std::path::PathBuf, std::thread::JoinHandle<Vec<u8>>) {
+        let dir =
+            std::env::temp_dir().join(format!("xpb-resp-{}-{}", std::process::id(), replies.len()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join("r.sock");
+        let _ = std::fs::remove_file(&path);
+        let listener = UnixListener::bind(&path).expect("bind");
+        let handle = std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().expect("accept");
+            let mut seen = Vec::new();
+            let mut buf = [0u8; 512];
+            for r in replies {
+                let n = s.read(&mut buf).expect("read command");
+                seen.extend_from_slice(&buf[..n]);
+                s.write_all(r).expect("write reply");
+            }
+            seen
+        });
+        (path, handle)
+    }
+
+    #[test]
+    fn parses_each_reply_type_and_encodes_commands() {
+        let (path, server) = scripted(&[
+            b"+OK\r\n",
+            b":42\r\n",
+            b"$3\r\nabc\r\n",
+            b"$-1\r\n",
+            b"-ERR nope\r\n",
+        ]);
+        let mut r = Resp::connect(&path).expect("connect");
+        assert_eq!(r.call(&[b"PING"]).expect("simple"), Reply::Simple);
+        assert_eq!(
+            r.call(&[b"LPUSH", b"k", b"v"]).expect("int"),
+            Reply::Int(42)
+        );
+        assert_eq!(r.call(&[b"RPOP", b"k"]).expect("bulk"), Reply::Bulk(3));
+        assert_eq!(r.bulk(), b"abc");
+        assert_eq!(r.call(&[b"RPOP", b"k"]).expect("nil"), Reply::Nil);
+        assert!(matches!(r.call(&[b"BAD"]), Err(BenchError::Redis(m)) if m == "ERR nope"));
+        let seen = server.join().expect("server thread");
+        assert!(
+            seen.starts_with(b"*1\r\n$4\r\nPING\r\n*3\r\n$5\r\nLPUSH\r\n$1\r\nk\r\n$1\r\nv\r\n")
+        );
+        let _ = std::fs::remove_dir_all(path.parent().expect("dir"));
+    }
+}
