@@ -500,6 +500,10 @@ def machine_facts(servers):
     }
 
 
+def on_sigterm(_signum, _frame):
+    raise KeyboardInterrupt
+
+
 def parse_args():
     p = argparse.ArgumentParser(description="Run every xproc benchmark scenario, interleaved.")
     p.add_argument("--quick", action="store_true",
@@ -553,7 +557,7 @@ def main():
         build(with_c=os.path.exists(PY_BENCH))
 
     # SIGTERM (e.g. from a CI timeout) must still stop the servers: turn it into an exception.
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    signal.signal(signal.SIGTERM, on_sigterm)
 
     tmp = tempfile.mkdtemp(prefix="xpb-", dir="/tmp")  # short path: sun_path is ~107 bytes
     servers = Servers(tmp)
@@ -612,4 +616,7 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:
+        sys.exit("bench: interrupted; servers stopped, nothing written")
