@@ -13,6 +13,9 @@ cargo build --release -p xproc-broker -p xproc-cli
 step "Rust: unit, protocol, broker raw-byte and cross-process tests"
 cargo test --workspace
 
+step "fuzz: the frame and request decoder for 60 s (cargo-fuzz on stable; any crash fails)"
+./fuzz/run.sh 60
+
 step "C: libxproc tests (shared, static, valgrind, pkg-config)"
 ./client-c/tests/run_c_tests.sh
 
