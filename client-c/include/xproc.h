@@ -283,9 +283,10 @@ typedef struct xproc_lock_t xproc_lock_t;
 typedef struct xproc_pipe_t xproc_pipe_t;
 
 /*
- A queue or joinable queue handle (opaque). Open with `xproc_queue_open` or
- `xproc_joinable_queue_open`, free with `xproc_queue_free`. Freeing the handle leaves the
- shared queue and its items in the broker. Thread-safe; keeps its client alive.
+ A queue or joinable queue handle (opaque). Open with `xproc_queue_open`,
+ `xproc_joinable_queue_open` or their `_with` forms, free with `xproc_queue_free`. Freeing
+ the handle leaves the shared queue and its items in the broker. Thread-safe; keeps its
+ client alive.
  */
 typedef struct xproc_queue_t xproc_queue_t;
 
@@ -773,7 +774,8 @@ xproc_status_e xproc_client_delete(const xproc_client_t *client,
 
  `maxsize`: the most items it holds when created (0 = unbounded); negative = not given
  (creates an unbounded queue; accepts an existing queue's bound). Reopening with a different
- explicit `maxsize` is `XPROC_OPTION_MISMATCH`.
+ explicit `maxsize` is `XPROC_OPTION_MISMATCH`. `xproc_queue_open_with` also takes
+ `max_attempts`.
 
  On success `*out` is a new handle owned by the caller (free with `xproc_queue_free`); on
  failure NULL. Errors: `XPROC_TYPE_MISMATCH` (the name holds another kind, including a
@@ -795,6 +797,37 @@ xproc_status_e xproc_joinable_queue_open(const xproc_client_t *client,
                                          size_t name_len,
                                          int64_t maxsize,
                                          xproc_queue_t **out);
+
+/*
+ Opens the queue `name` like `xproc_queue_open`, with every creation option.
+
+ `maxsize`: as for `xproc_queue_open` (0 = unbounded; negative = not given).
+ `max_attempts`: leased deliveries of one item (`xproc_queue_get_leased*`) before the
+ broker moves it to the dead-letter queue `NAME.dead` instead of handing it out again
+ (0 = never); negative = not given (creates the queue with the broker's default, 5; accepts
+ an existing queue's value). Reopening with a different explicit `maxsize` or
+ `max_attempts` is `XPROC_OPTION_MISMATCH` (the message names the option).
+
+ On success `*out` is a new handle owned by the caller (free with `xproc_queue_free`); on
+ failure NULL. Errors as `xproc_queue_open`. Thread-safe.
+ */
+xproc_status_e xproc_queue_open_with(const xproc_client_t *client,
+                                     const char *name,
+                                     size_t name_len,
+                                     int64_t maxsize,
+                                     int64_t max_attempts,
+                                     xproc_queue_t **out);
+
+/*
+ Opens or creates the joinable queue `name` like `xproc_joinable_queue_open`, with every
+ creation option. Arguments, results and errors as `xproc_queue_open_with`.
+ */
+xproc_status_e xproc_joinable_queue_open_with(const xproc_client_t *client,
+                                              const char *name,
+                                              size_t name_len,
+                                              int64_t maxsize,
+                                              int64_t max_attempts,
+                                              xproc_queue_t **out);
 
 /*
  Frees a queue handle (the shared queue stays in the broker). NULL is a no-op. No other

@@ -13,9 +13,10 @@ use crate::status::xproc_status_e;
 use crate::value::{value_ref, ValueOut};
 use crate::xproc_value_t;
 
-/// A queue or joinable queue handle (opaque). Open with `xproc_queue_open` or
-/// `xproc_joinable_queue_open`, free with `xproc_queue_free`. Freeing the handle leaves the
-/// shared queue and its items in the broker. Thread-safe; keeps its client alive.
+/// A queue or joinable queue handle (opaque). Open with `xproc_queue_open`,
+/// `xproc_joinable_queue_open` or their `_with` forms, free with `xproc_queue_free`. Freeing
+/// the handle leaves the shared queue and its items in the broker. Thread-safe; keeps its
+/// client alive.
 pub struct xproc_queue_t {
     _private: [u8; 0],
 }
@@ -49,6 +50,7 @@ unsafe fn open(
     name: *const c_char,
     name_len: usize,
     maxsize: i64,
+    max_attempts: i64,
     kind: Kind,
     out: *mut *mut xproc_queue_t,
 ) -> xproc_status_e {
@@ -57,9 +59,10 @@ unsafe fn open(
         let out = unsafe { handle::out(out, std::ptr::null_mut(), "out")? };
         let name = unsafe { handle::string(name, name_len, "name")? };
         let c = unsafe { client(c)? };
+        // Negative: not given (the broker's default on creation; any existing value accepted).
         let options = QueueOptions {
             maxsize: u64::try_from(maxsize).ok(),
-            ..QueueOptions::default()
+            max_attempts: u64::try_from(max_attempts).ok(),
         };
         *out = handle::into_handle(RawQueue::open(c, name, kind, options)?);
         Ok(())
@@ -70,7 +73,8 @@ unsafe fn open(
 ///
 /// `maxsize`: the most items it holds when created (0 = unbounded); negative = not given
 /// (creates an unbounded queue; accepts an existing queue's bound). Reopening with a different
-/// explicit `maxsize` is `XPROC_OPTION_MISMATCH`.
+/// explicit `maxsize` is `XPROC_OPTION_MISMATCH`. `xproc_queue_open_with` also takes
+/// `max_attempts`.
 ///
 /// On success `*out` is a new handle owned by the caller (free with `xproc_queue_free`); on
 /// failure NULL. Errors: `XPROC_TYPE_MISMATCH` (the name holds another kind, including a
@@ -85,7 +89,7 @@ pub unsafe extern "C" fn xproc_queue_open(
     out: *mut *mut xproc_queue_t,
 ) -> xproc_status_e {
     // SAFETY: forwarded.
-    unsafe { open(client, name, name_len, maxsize, Kind::Queue, out) }
+    unsafe { xproc_queue_open_with(client, name, name_len, maxsize, -1, out) }
 }
 
 /// Opens or creates the joinable queue `name`: a queue with `xproc_queue_task_done` and
@@ -99,7 +103,48 @@ pub unsafe extern "C" fn xproc_joinable_queue_open(
     out: *mut *mut xproc_queue_t,
 ) -> xproc_status_e {
     // SAFETY: forwarded.
-    unsafe { open(client, name, name_len, maxsize, Kind::JoinableQueue, out) }
+    unsafe { xproc_joinable_queue_open_with(client, name, name_len, maxsize, -1, out) }
+}
+
+/// Opens the queue `name` like `xproc_queue_open`, with every creation option.
+///
+/// `maxsize`: as for `xproc_queue_open` (0 = unbounded; negative = not given).
+/// `max_attempts`: leased deliveries of one item (`xproc_queue_get_leased*`) before the
+/// broker moves it to the dead-letter queue `NAME.dead` instead of handing it out again
+/// (0 = never); negative = not given (creates the queue with the broker's default, 5; accepts
+/// an existing queue's value). Reopening with a different explicit `maxsize` or
+/// `max_attempts` is `XPROC_OPTION_MISMATCH` (the message names the option).
+///
+/// On success `*out` is a new handle owned by the caller (free with `xproc_queue_free`); on
+/// failure NULL. Errors as `xproc_queue_open`. Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn xproc_queue_open_with(
+    client: *const xproc_client_t,
+    name: *const c_char,
+    name_len: usize,
+    maxsize: i64,
+    max_attempts: i64,
+    out: *mut *mut xproc_queue_t,
+) -> xproc_status_e {
+    let kind = Kind::Queue;
+    // SAFETY: forwarded.
+    unsafe { open(client, name, name_len, maxsize, max_attempts, kind, out) }
+}
+
+/// Opens or creates the joinable queue `name` like `xproc_joinable_queue_open`, with every
+/// creation option. Arguments, results and errors as `xproc_queue_open_with`.
+#[no_mangle]
+pub unsafe extern "C" fn xproc_joinable_queue_open_with(
+    client: *const xproc_client_t,
+    name: *const c_char,
+    name_len: usize,
+    maxsize: i64,
+    max_attempts: i64,
+    out: *mut *mut xproc_queue_t,
+) -> xproc_status_e {
+    let kind = Kind::JoinableQueue;
+    // SAFETY: forwarded.
+    unsafe { open(client, name, name_len, maxsize, max_attempts, kind, out) }
 }
 
 /// Frees a queue handle (the shared queue stays in the broker). NULL is a no-op. No other

@@ -1,7 +1,8 @@
 /*
  * Acknowledged delivery from C: leased gets (value and raw flavours), ack, nack with and
  * without a delay, a lease that runs out, a client that goes away holding a lease, repeated
- * and foreign acks, and a joinable queue counting acks as done.
+ * and foreign acks, a joinable queue counting acks as done, and max_attempts moving an item
+ * to NAME.dead.
  */
 #include "common.h"
 
@@ -135,10 +136,49 @@ static void joinable_counts_acks(void) {
     PASS("joinable queue counts acks");
 }
 
+static void max_attempts_dead_letters(void) {
+    char name[64], dead[80];
+    uniq(name, sizeof name, "c-once");
+    snprintf(dead, sizeof dead, "%s.dead", name);
+    xproc_client_t *c = connect_default();
+    xproc_queue_t *q = NULL;
+    /* One leased delivery per item: the first nack moves it to NAME.dead. */
+    CHECK(xproc_queue_open_with(c, S(name), -1, 1, &q));
+    put_int(q, 9);
+    xproc_value_t *v = NULL;
+    uint64_t d = 0;
+    uint32_t attempt = 0;
+    CHECK(xproc_queue_get_leased(q, 1000, 0, &v, &d, &attempt));
+    ASSERT(as_int(v) == 9 && attempt == 1);
+    xproc_value_free(v);
+    CHECK(xproc_queue_nack(q, d, 0));
+    EXPECT(xproc_queue_get_leased(q, 0, 0, &v, &d, NULL), XPROC_EMPTY);
+    xproc_queue_t *dq = open_queue(c, dead);
+    CHECK(xproc_queue_get(dq, 1000, &v));
+    ASSERT(as_int(v) == 9);
+    xproc_value_free(v);
+
+    /* Reopening: the same value or none is accepted, another is an option mismatch. */
+    xproc_queue_t *q2 = NULL;
+    CHECK(xproc_queue_open_with(c, S(name), -1, 1, &q2));
+    xproc_queue_free(q2);
+    EXPECT(xproc_queue_open_with(c, S(name), -1, 3, &q2), XPROC_OPTION_MISMATCH);
+    ASSERT(q2 == NULL && strstr(xproc_last_error(), "max_attempts") != NULL);
+    EXPECT(xproc_joinable_queue_open_with(c, S(name), -1, 1, &q2), XPROC_TYPE_MISMATCH);
+
+    CHECK(xproc_client_delete(c, S(name), NULL));
+    CHECK(xproc_client_delete(c, S(dead), NULL));
+    xproc_queue_free(dq);
+    xproc_queue_free(q);
+    xproc_client_free(c);
+    PASS("max_attempts dead-letters");
+}
+
 int main(void) {
     ASSERT(strcmp(xproc_status_str(XPROC_UNKNOWN_DELIVERY), "XPROC_UNKNOWN_DELIVERY") == 0);
     lease_ack_nack();
     expiry_and_a_holder_that_goes_away();
     joinable_counts_acks();
+    max_attempts_dead_letters();
     return 0;
 }

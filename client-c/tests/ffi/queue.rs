@@ -1,5 +1,5 @@
 //! Queues and joinable queues through the C ABI: raw and value flavours, timeouts, bounds,
-//! pipelined puts, task_done/join, and their error paths.
+//! pipelined puts, task_done/join, leases and dead-lettering, and their error paths.
 
 use std::ptr::{null, null_mut};
 
@@ -347,5 +347,85 @@ fn leased_gets_ack_nack_and_their_errors() {
         fails(xproc_queue_ack(null(), 1), XPROC_NULL_ARGUMENT);
         xproc_queue_free(q2);
         xproc_client_free(other);
+    }
+}
+
+#[test]
+fn max_attempts_dead_letters_and_must_match_on_reopen() {
+    let broker = Broker::start();
+    unsafe {
+        let c = connect(&broker);
+        let (nm, nl) = s("once");
+        let mut q = null_mut();
+        ok(xproc_queue_open_with(c, nm, nl, -1, 1, &mut q));
+        ok(xproc_queue_put_raw(q, [0x07].as_ptr(), 1, 0));
+        // The first nack is the last attempt: the item moves to "once.dead".
+        let (mut p, mut n, mut d) = (null_mut(), 0, 0u64);
+        ok(xproc_queue_get_leased_raw(
+            q,
+            1000,
+            0,
+            &mut p,
+            &mut n,
+            &mut d,
+            null_mut(),
+        ));
+        take_bytes(p, n);
+        ok(xproc_queue_nack(q, d, 0));
+        fails(
+            xproc_queue_get_leased_raw(q, 0, 0, &mut p, &mut n, &mut d, null_mut()),
+            XPROC_EMPTY,
+        );
+        let dead = open(c, "once.dead", -1);
+        ok(xproc_queue_get_raw(dead, 1000, &mut p, &mut n));
+        assert_eq!(take_bytes(p, n), [0x07]);
+
+        // Reopening: the same value or none is accepted, another one is refused.
+        let mut q2 = null_mut();
+        ok(xproc_queue_open_with(c, nm, nl, -1, 1, &mut q2));
+        xproc_queue_free(q2);
+        ok(xproc_queue_open_with(c, nm, nl, -1, -1, &mut q2));
+        xproc_queue_free(q2);
+        q2 = null_mut();
+        let m = fails(
+            xproc_queue_open_with(c, nm, nl, -1, 5, &mut q2),
+            XPROC_OPTION_MISMATCH,
+        );
+        assert!(m.contains("max_attempts"), "{m}");
+        assert!(q2.is_null());
+        // A queue opened without it was created with the default, 5.
+        let plain = open(c, "default", -1);
+        let (pn, pl) = s("default");
+        fails(
+            xproc_queue_open_with(c, pn, pl, -1, 0, &mut q2),
+            XPROC_OPTION_MISMATCH,
+        );
+        ok(xproc_queue_open_with(c, pn, pl, -1, 5, &mut q2));
+        xproc_queue_free(q2);
+
+        // The joinable form, and its argument checks.
+        let (jn, jl) = s("jonce");
+        let mut jq = null_mut();
+        ok(xproc_joinable_queue_open_with(c, jn, jl, 0, 0, &mut jq));
+        fails(
+            xproc_joinable_queue_open_with(c, jn, jl, 0, 2, &mut q2),
+            XPROC_OPTION_MISMATCH,
+        );
+        fails(
+            xproc_queue_open_with(c, jn, jl, -1, -1, &mut q2),
+            XPROC_TYPE_MISMATCH,
+        );
+        fails(
+            xproc_queue_open_with(c, jn, jl, -1, 1, null_mut()),
+            XPROC_NULL_ARGUMENT,
+        );
+        fails(
+            xproc_joinable_queue_open_with(null(), jn, jl, -1, 1, &mut q2),
+            XPROC_NULL_ARGUMENT,
+        );
+        for h in [jq, plain, dead, q] {
+            xproc_queue_free(h);
+        }
+        xproc_client_free(c);
     }
 }
