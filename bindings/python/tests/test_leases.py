@@ -1,8 +1,10 @@
 """Acknowledged delivery (``Queue.get_leased``) against a real broker: ack, nack, lease
-expiry, a consumer killed while holding a lease, dead-lettering, the context manager."""
+expiry, a consumer killed while holding a lease, dead-lettering and ``max_attempts``, the context
+manager."""
 
 from __future__ import annotations
 
+import pickle
 import queue
 import signal
 
@@ -114,3 +116,63 @@ def test_ack_on_a_joinable_queue_counts_as_task_done(client, name):
     jq.get_leased().ack()
     jq.join(timeout=5)
     assert jq.unfinished() == 0
+
+
+def test_max_attempts_sets_when_items_are_dead_lettered(client, name):
+    q = client.Queue(name, max_attempts=2)
+    assert client.stat(name)["info"]["max_attempts"] == 2
+    q.put("nacked")
+    q.put("expired")
+    for attempt in (1, 2):
+        d = q.get_leased(timeout=5)
+        assert (d.value, d.attempt) == ("nacked", attempt)
+        d.nack()
+    dead = client.Queue(name + ".dead")
+    assert dead.get(timeout=5) == "nacked"
+    # Expired leases count too.
+    q.get_leased(timeout=5, lease=0.05)
+    d = q.get_leased(timeout=30, lease=0.05)
+    assert (d.value, d.attempt) == ("expired", 2)
+    assert dead.get(timeout=30) == "expired"
+    with pytest.raises(queue.Empty):
+        q.get(block=False)
+
+
+def test_max_attempts_zero_never_dead_letters(client, name):
+    q = client.JoinableQueue(name, max_attempts=0)
+    q.put("again")
+    for attempt in range(1, 8):
+        d = q.get_leased(timeout=5)
+        assert d.attempt == attempt
+        d.nack()
+    q.get_leased(timeout=5).ack()
+    q.join(timeout=5)
+    assert client.stat(name)["info"]["dead_lettered"] == 0
+
+
+def test_max_attempts_is_fixed_at_creation(client, name):
+    client.Queue(name, max_attempts=3)
+    client.Queue(name)  # not given: the existing value is accepted
+    client.Queue(name, max_attempts=3)
+    with pytest.raises(xproc.OptionMismatchError, match="max_attempts"):
+        client.Queue(name, max_attempts=4)
+    # Created without it: the broker's default, 5.
+    client.Queue(name + "-default")
+    assert client.stat(name + "-default")["info"]["max_attempts"] == 5
+    with pytest.raises(xproc.OptionMismatchError, match="max_attempts"):
+        client.Queue(name + "-default", max_attempts=0)
+    client.JoinableQueue(name + "-jq", maxsize=2, max_attempts=1)
+    with pytest.raises(xproc.OptionMismatchError, match="max_attempts"):
+        client.JoinableQueue(name + "-jq", max_attempts=2)
+    with pytest.raises(ValueError):
+        client.Queue(name + "-bad", max_attempts=-1)
+    with pytest.raises(TypeError):
+        client.Queue(name + "-bad", max_attempts="1")
+
+
+def test_max_attempts_survives_pickling(client, name):
+    q = client.Queue(name, max_attempts=1)
+    again = pickle.loads(pickle.dumps(q))
+    again.put("x")
+    again.get_leased(timeout=5).nack()
+    assert client.Queue(name + ".dead").get(timeout=5) == "x"

@@ -261,19 +261,30 @@ class Client:
 
     # ---------------------------------------------------------------- objects
 
-    def Queue(self, name: str, maxsize: Optional[int] = None) -> Queue:
+    def Queue(
+        self, name: str, maxsize: Optional[int] = None, max_attempts: Optional[int] = None
+    ) -> Queue:
         """Opens the queue ``name``, creating it if the name is free.
 
         ``maxsize``: the most items it holds (0 = unbounded). ``None`` (the default) creates
         an unbounded queue and accepts an existing queue's bound; an explicit value that
         differs from an existing queue's is :class:`~xproc.OptionMismatchError`.
-        """
-        return Queue(self, name, maxsize)
 
-    def JoinableQueue(self, name: str, maxsize: Optional[int] = None) -> JoinableQueue:
+        ``max_attempts``: how many leased deliveries (:meth:`Queue.get_leased`) an item gets
+        before the broker moves it to the queue ``NAME.dead`` instead of handing it out again
+        (0 = never). ``None`` (the default) creates the queue with 5 and accepts an existing
+        queue's value; an explicit value that differs is
+        :class:`~xproc.OptionMismatchError`, as for ``maxsize``.
+        """
+        return Queue(self, name, maxsize, max_attempts)
+
+    def JoinableQueue(
+        self, name: str, maxsize: Optional[int] = None, max_attempts: Optional[int] = None
+    ) -> JoinableQueue:
         """Opens the joinable queue ``name`` (a queue with ``task_done`` and ``join``),
-        creating it if the name is free. ``maxsize`` as for :meth:`Queue`."""
-        return JoinableQueue(self, name, maxsize)
+        creating it if the name is free. ``maxsize`` and ``max_attempts`` as for
+        :meth:`Queue`."""
+        return JoinableQueue(self, name, maxsize, max_attempts)
 
     def dict(self, name: str) -> Dict:
         """Opens the shared dict ``name``, creating it (empty) if the name is free."""

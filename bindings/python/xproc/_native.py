@@ -216,8 +216,9 @@ client_stat_raw = _fn("xproc_client_stat_raw", [H, S, N, PH, PN])
 client_clients_raw = _fn("xproc_client_clients_raw", [H, PH, PN])
 client_delete = _fn("xproc_client_delete", [H, S, N, PB])
 
-queue_open = _fn("xproc_queue_open", [H, S, N, c_int64, PH])
-joinable_queue_open = _fn("xproc_joinable_queue_open", [H, S, N, c_int64, PH])
+# The _with forms: maxsize and max_attempts (each negative = not given).
+queue_open_with = _fn("xproc_queue_open_with", [H, S, N, c_int64, c_int64, PH])
+joinable_queue_open_with = _fn("xproc_joinable_queue_open_with", [H, S, N, c_int64, c_int64, PH])
 queue_put_raw = _fn("xproc_queue_put_raw", [H, S, N, T])
 queue_get_raw = _fn("xproc_queue_get_raw", [H, T, PH, PN])
 queue_put_many_raw = _fn("xproc_queue_put_many_raw", [H, POINTER(c_char_p), PN, N, PN])

@@ -41,6 +41,18 @@ def _maxsize_arg(maxsize: Optional[int]) -> int:
     return maxsize
 
 
+def _max_attempts_arg(max_attempts: Optional[int]) -> int:
+    if max_attempts is None:
+        return -1
+    if not isinstance(max_attempts, int) or isinstance(max_attempts, bool):
+        raise TypeError(f"max_attempts must be an int, not {type(max_attempts).__name__}")
+    if max_attempts < 0:
+        raise ValueError(f"max_attempts must be 0 (never dead-letter) or more, not {max_attempts}")
+    if max_attempts >= 2**63:
+        raise IntegerRangeError(f"max_attempts {max_attempts} is too large")
+    return max_attempts
+
+
 class Queue(BrokerObject):
     """A FIFO queue shared through the broker, with ``multiprocessing.Queue``'s methods.
 
@@ -51,14 +63,27 @@ class Queue(BrokerObject):
     """
 
     kind = "queue"
-    _open_fn = n.queue_open
+    _open_fn = n.queue_open_with
 
-    def __init__(self, client: Any, name: str, maxsize: Optional[int] = None) -> None:
+    def __init__(
+        self,
+        client: Any,
+        name: str,
+        maxsize: Optional[int] = None,
+        max_attempts: Optional[int] = None,
+    ) -> None:
         self._maxsize_arg = _maxsize_arg(maxsize)
-        super().__init__(client, name, (maxsize,))
+        self._max_attempts_arg = _max_attempts_arg(max_attempts)
+        super().__init__(client, name, (maxsize, max_attempts))
 
     def _open(self, client_handle: Any) -> Any:
-        return self._call_open(type(self)._open_fn, n.QueueHandle, client_handle, self._maxsize_arg)
+        return self._call_open(
+            type(self)._open_fn,
+            n.QueueHandle,
+            client_handle,
+            self._maxsize_arg,
+            self._max_attempts_arg,
+        )
 
     def put(self, obj: Any, block: bool = True, timeout: Optional[float] = None) -> None:
         """Puts ``obj`` at the tail, waiting for room if the queue is full: as long as it
@@ -279,7 +304,7 @@ class JoinableQueue(Queue):
     removes one, and :meth:`join` waits until none is left."""
 
     kind = "joinable_queue"
-    _open_fn = n.joinable_queue_open
+    _open_fn = n.joinable_queue_open_with
 
     def task_done(self) -> None:
         """Marks one item as processed. Raises ``ValueError`` if called more times than
