@@ -108,34 +108,45 @@ namespace XProc
         /// <param name="name">The object's name: 1–255 bytes of UTF-8.</param>
         /// <param name="maxSize">The most items it holds, fixed at creation (0: unbounded).
         /// Null accepts an existing queue's bound and creates an unbounded one.</param>
+        /// <param name="maxAttempts">Leased deliveries (<see cref="XProc.Queue.GetLeased"/>) of
+        /// one item before the broker moves it to the queue NAME.dead instead of handing it out
+        /// again, fixed at creation (0: never). Null accepts an existing queue's value and
+        /// creates one with 5.</param>
         /// <exception cref="ObjectMismatchException">The name holds another kind of object,
-        /// or a queue with a different <paramref name="maxSize"/>.</exception>
-        public Queue Queue(string name, long? maxSize = null)
+        /// or a queue with a different <paramref name="maxSize"/> or
+        /// <paramref name="maxAttempts"/>.</exception>
+        public Queue Queue(string name, long? maxSize = null, long? maxAttempts = null)
         {
-            return new Queue(name, OpenQueue(name, maxSize, false));
+            return new Queue(name, OpenQueue(name, maxSize, maxAttempts, false));
         }
 
         /// <summary>
         /// Opens (creating if new) the joinable queue <paramref name="name"/>: a queue with
-        /// TaskDone and Join. Arguments as <see cref="Client.Queue(string, long?)"/>.
+        /// TaskDone and Join. Arguments as <see cref="Client.Queue(string, long?, long?)"/>.
         /// </summary>
-        public JoinableQueue JoinableQueue(string name, long? maxSize = null)
+        public JoinableQueue JoinableQueue(string name, long? maxSize = null, long? maxAttempts = null)
         {
-            return new JoinableQueue(name, OpenQueue(name, maxSize, true));
+            return new JoinableQueue(name, OpenQueue(name, maxSize, maxAttempts, true));
         }
 
-        private QueueHandle OpenQueue(string name, long? maxSize, bool joinable)
+        private QueueHandle OpenQueue(string name, long? maxSize, long? maxAttempts, bool joinable)
         {
             if (maxSize.HasValue && maxSize.Value < 0)
             {
                 throw new ArgumentOutOfRangeException("maxSize", maxSize.Value, "maxSize is 0 (unbounded) or more");
             }
+            if (maxAttempts.HasValue && maxAttempts.Value < 0)
+            {
+                throw new ArgumentOutOfRangeException(
+                    "maxAttempts", maxAttempts.Value, "maxAttempts is 0 (never dead-letter) or more");
+            }
             byte[] n = Utf8.Name(name, "name");
             long m = maxSize ?? -1;
+            long a = maxAttempts ?? -1;
             QueueHandle h;
             XProcStatus st = joinable
-                ? Native.xproc_joinable_queue_open(handle, n, Utf8.Len(n), m, out h)
-                : Native.xproc_queue_open(handle, n, Utf8.Len(n), m, out h);
+                ? Native.xproc_joinable_queue_open_with(handle, n, Utf8.Len(n), m, a, out h)
+                : Native.xproc_queue_open_with(handle, n, Utf8.Len(n), m, a, out h);
             return Opened(st, h);
         }
 

@@ -75,13 +75,16 @@ namespace XProc
 
         // ---- queues ----
 
+        // The _with forms: maxsize and max_attempts (each negative = not given).
         [DllImport(Lib, CallingConvention = Cdecl, ExactSpelling = true)]
-        internal static extern XProcStatus xproc_queue_open(
-            ClientHandle client, byte[] name, UIntPtr nameLen, long maxsize, out QueueHandle queue);
+        internal static extern XProcStatus xproc_queue_open_with(
+            ClientHandle client, byte[] name, UIntPtr nameLen, long maxsize, long maxAttempts,
+            out QueueHandle queue);
 
         [DllImport(Lib, CallingConvention = Cdecl, ExactSpelling = true)]
-        internal static extern XProcStatus xproc_joinable_queue_open(
-            ClientHandle client, byte[] name, UIntPtr nameLen, long maxsize, out QueueHandle queue);
+        internal static extern XProcStatus xproc_joinable_queue_open_with(
+            ClientHandle client, byte[] name, UIntPtr nameLen, long maxsize, long maxAttempts,
+            out QueueHandle queue);
 
         [DllImport(Lib, CallingConvention = Cdecl, ExactSpelling = true)]
         internal static extern void xproc_queue_free(IntPtr queue);

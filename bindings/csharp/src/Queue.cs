@@ -8,7 +8,7 @@ namespace XProc
 {
     /// <summary>
     /// A named FIFO queue in the broker, shared by every process that opens the name.
-    /// Open with <see cref="Client.Queue(string, long?)"/>.
+    /// Open with <see cref="Client.Queue(string, long?, long?)"/>.
     /// </summary>
     /// <remarks>
     /// Blocking calls wait as long as it takes unless given a timeout; a timeout that runs out
@@ -227,7 +227,7 @@ namespace XProc
     /// <summary>
     /// A queue whose consumers mark items done, so a producer can wait until everything put
     /// has been processed (Python's JoinableQueue). Open with
-    /// <see cref="Client.JoinableQueue(string, long?)"/>.
+    /// <see cref="Client.JoinableQueue(string, long?, long?)"/>.
     /// </summary>
     public sealed class JoinableQueue : Queue
     {

@@ -1,6 +1,7 @@
 // LeaseTests.cs: acknowledged delivery against the broker: GetLeased/Ack/Nack, a lease that
 // runs out, a client that goes away holding a lease, Dispose nacking an unsettled delivery,
-// repeated and foreign acks, and JoinableQueue counting acks as done.
+// repeated and foreign acks, JoinableQueue counting acks as done, and maxAttempts moving items
+// to NAME.dead.
 
 using System;
 using System.Collections.Generic;
@@ -16,6 +17,8 @@ namespace XProc.Tests
             yield return new Test("lease.disconnect_returns_the_item", Disconnect);
             yield return new Test("lease.dispose_nacks_unsettled", DisposeNacks);
             yield return new Test("lease.joinable_counts_acks", JoinableCountsAcks);
+            yield return new Test("lease.max_attempts_dead_letters", MaxAttemptsDeadLetters);
+            yield return new Test("lease.max_attempts_fixed_at_creation", MaxAttemptsFixed);
         }
 
         private static void AckNack()
@@ -126,6 +129,70 @@ namespace XProc.Tests
                 Assert.False(q.Join(TimeSpan.FromMilliseconds(20)), "unfinished while in flight");
                 d.Ack();
                 Assert.True(q.Join(TimeSpan.FromSeconds(5)), "the ack counted as done");
+            }
+        }
+
+        private static void MaxAttemptsDeadLetters()
+        {
+            string name = Fixture.Name("twice");
+            using (Client c = Fixture.Connect())
+            using (Queue q = c.Queue(name, null, 2))
+            using (Queue dead = c.Queue(name + ".dead"))
+            {
+                Assert.Equal(2L, c.Stat(name).Info["max_attempts"], "max_attempts");
+                q.Put("nacked");
+                q.Put("expired");
+                for (int attempt = 1; attempt <= 2; attempt++)
+                {
+                    Delivery d = q.GetLeased(TimeSpan.FromSeconds(5));
+                    Assert.Equal("nacked", d.Value, "value");
+                    Assert.Equal(attempt, d.Attempt, "attempt");
+                    d.Nack();
+                }
+                Assert.Equal("nacked", dead.Get(TimeSpan.FromSeconds(5)), "dead-lettered after 2 nacks");
+                // Expired leases count too.
+                q.GetLeased(TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(20));
+                Delivery last = q.GetLeased(TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(20));
+                Assert.Equal(2, last.Attempt, "second lease");
+                Assert.Equal("expired", dead.Get(TimeSpan.FromSeconds(30)), "dead-lettered after 2 expiries");
+                Assert.True(q.IsEmpty, "nothing left");
+            }
+            using (Client c = Fixture.Connect())
+            using (JoinableQueue jq = c.JoinableQueue(Fixture.Name("never"), maxAttempts: 0))
+            {
+                jq.Put("again");
+                for (int attempt = 1; attempt <= 7; attempt++)
+                {
+                    Delivery d = jq.GetLeased(TimeSpan.FromSeconds(5));
+                    Assert.Equal(attempt, d.Attempt, "attempt with maxAttempts 0");
+                    d.Nack();
+                }
+                jq.GetLeased(TimeSpan.FromSeconds(5)).Ack();
+                Assert.True(jq.Join(TimeSpan.FromSeconds(5)), "never dead-lettered");
+            }
+        }
+
+        private static void MaxAttemptsFixed()
+        {
+            string name = Fixture.Name("attempts");
+            using (Client c = Fixture.Connect())
+            using (Queue q = c.Queue(name, maxAttempts: 3))
+            {
+                c.Queue(name).Dispose(); // not given: the existing value is accepted
+                c.Queue(name, null, 3).Dispose();
+                var e = Assert.Throws<ObjectMismatchException>(
+                    () => c.Queue(name, null, 4), "another maxAttempts");
+                Assert.Equal(XProcStatus.OptionMismatch, e.Status, "status");
+                Assert.True(e.Message.Contains("max_attempts"), "the message names the option: " + e.Message);
+                // Created without it: the broker's default, 5.
+                string plain = Fixture.Name("attempts-default");
+                c.Queue(plain).Dispose();
+                Assert.Equal(5L, c.Stat(plain).Info["max_attempts"], "default max_attempts");
+                Assert.Throws<ObjectMismatchException>(() => c.Queue(plain, maxAttempts: 0), "0 differs from 5");
+                Assert.Throws<ObjectMismatchException>(
+                    () => c.JoinableQueue(name, maxAttempts: 3), "a plain queue is not joinable");
+                Assert.Throws<ArgumentOutOfRangeException>(
+                    () => c.Queue(Fixture.Name("attempts-bad"), null, -1), "negative maxAttempts");
             }
         }
     }
