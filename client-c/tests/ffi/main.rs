@@ -8,6 +8,7 @@
 
 mod client;
 mod dict;
+mod into;
 mod pipe;
 mod queue;
 mod sync;
