@@ -174,12 +174,6 @@ typedef enum {
      The broker's allow-lists refused this connection (its uid and gids are not listed).
      */
     XPROC_DENIED = 26,
-    /*
-     An `_into` call's buffer is smaller than the value; `*len` holds the size needed. What
-     happens to the value is documented with each `_into` call (a taken queue item or pipe
-     message is held by the handle for the next `_into` call; a dict value stays in the dict).
-     */
-    XPROC_BUFFER_TOO_SMALL = 27,
 } xproc_status_e;
 
 /*
@@ -837,8 +831,7 @@ xproc_status_e xproc_joinable_queue_open_with(const xproc_client_t *client,
 
 /*
  Frees a queue handle (the shared queue stays in the broker). NULL is a no-op. No other
- thread may be using this handle. Items the handle holds for `xproc_queue_get_into` (after
- `XPROC_BUFFER_TOO_SMALL`) are dropped with it.
+ thread may be using this handle.
  */
 void xproc_queue_free(xproc_queue_t *queue);
 
@@ -867,30 +860,6 @@ xproc_status_e xproc_queue_get_raw(const xproc_queue_t *queue,
                                    int64_t timeout_ms,
                                    uint8_t **out,
                                    size_t *out_len);
-
-/*
- Takes the oldest value like `xproc_queue_get_raw`, copying its MessagePack bytes into the
- caller's buffer instead of allocating one: one call, nothing to free.
-
- `buf`: `cap` writable bytes (NULL only if `cap` is 0). `len` (required): on success the
- value's size in bytes (the bytes are at `buf[0..*len]`); on `XPROC_BUFFER_TOO_SMALL` the
- size needed; otherwise 0.
-
- If the value does not fit, the call returns `XPROC_BUFFER_TOO_SMALL` and the item is not
- lost: it has left the broker's queue and the handle holds it. The next `xproc_queue_get_into`
- on the same handle (from any thread) returns held items first, oldest first, without
- waiting and without asking the broker — so call again with a buffer of at least `*len`
- bytes. Only `xproc_queue_get_into` sees held items (`xproc_queue_get_raw`, `xproc_queue_get`
- and `xproc_queue_qsize` do not), and `xproc_queue_free` drops them.
-
- Errors: `XPROC_BUFFER_TOO_SMALL`, and those of `xproc_queue_get_raw`. Thread-safe: a
- blocked call does not stall other threads' calls on the handle.
- */
-xproc_status_e xproc_queue_get_into(const xproc_queue_t *queue,
-                                    int64_t timeout_ms,
-                                    uint8_t *buf,
-                                    size_t cap,
-                                    size_t *len);
 
 /*
  Puts `count` MessagePack values, pipelined (far cheaper than one round trip each): value
@@ -1029,27 +998,6 @@ xproc_status_e xproc_dict_get_raw(const xproc_dict_t *dict,
                                   size_t key_len,
                                   uint8_t **out,
                                   size_t *out_len);
-
-/*
- The value under `key` (`key_len` bytes of MessagePack) like `xproc_dict_get_raw`, copied
- into the caller's buffer instead of an allocated one: one call, nothing to free.
-
- `buf`: `cap` writable bytes (NULL only if `cap` is 0). `len` (required): on success the
- value's size in bytes (the bytes are at `buf[0..*len]`); on `XPROC_BUFFER_TOO_SMALL` the
- size needed; otherwise 0.
-
- A read does not remove anything, so on `XPROC_BUFFER_TOO_SMALL` nothing is kept: the value
- stays in the dict, and a call again with a buffer of at least `*len` bytes reads the key
- afresh (it may have changed or gone in between, and then reports that).
-
- Errors: `XPROC_BUFFER_TOO_SMALL`, and those of `xproc_dict_get_raw`. Thread-safe.
- */
-xproc_status_e xproc_dict_get_into(const xproc_dict_t *dict,
-                                   const uint8_t *key,
-                                   size_t key_len,
-                                   uint8_t *buf,
-                                   size_t cap,
-                                   size_t *len);
 
 /*
  Sets `key` to `value` (both MessagePack bytes); an existing key keeps its place in the
@@ -1369,31 +1317,6 @@ xproc_status_e xproc_pipe_recv_raw(const xproc_pipe_t *pipe,
                                    int64_t timeout_ms,
                                    uint8_t **out,
                                    size_t *out_len);
-
-/*
- Receives the next message like `xproc_pipe_recv_raw`, copying its MessagePack bytes into
- the caller's buffer instead of allocating one: one call, nothing to free.
-
- `buf`: `cap` writable bytes (NULL only if `cap` is 0). `len` (required): on success the
- message's size in bytes (the bytes are at `buf[0..*len]`); on `XPROC_BUFFER_TOO_SMALL` the
- size needed; otherwise 0.
-
- If the message does not fit, the call returns `XPROC_BUFFER_TOO_SMALL` and the message is
- not lost: it was received and the handle holds it. The next `xproc_pipe_recv_into` on the
- same handle (from any thread) returns held messages first, oldest first, without waiting
- and without asking the broker — so call again with a buffer of at least `*len` bytes. Only
- `xproc_pipe_recv_into` sees held messages (`xproc_pipe_recv_raw`, `xproc_pipe_recv` and
- `xproc_pipe_poll` do not); once the end is closed (`xproc_pipe_close`) the call fails with
- `XPROC_CLOSED` like every other, and `xproc_pipe_free` drops them.
-
- Errors: `XPROC_BUFFER_TOO_SMALL`, and those of `xproc_pipe_recv_raw`. Thread-safe: a
- blocked call does not stall other threads' calls on the handle.
- */
-xproc_status_e xproc_pipe_recv_into(const xproc_pipe_t *pipe,
-                                    int64_t timeout_ms,
-                                    uint8_t *buf,
-                                    size_t cap,
-                                    size_t *len);
 
 /*
  Sends `value` (borrowed, not consumed), encoded as MessagePack. Results and errors as

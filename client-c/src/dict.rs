@@ -14,7 +14,7 @@ use xproc_client::RawDict;
 
 use crate::client::{client, xproc_client_t};
 use crate::error::{Error, Result};
-use crate::handle::{self, BytesOut, IntoBuf, Opaque};
+use crate::handle::{self, BytesOut, Opaque};
 use crate::panic::ffi;
 use crate::status::xproc_status_e;
 use crate::value::{value_ref, Value, ValueOut};
@@ -116,37 +116,6 @@ pub unsafe extern "C" fn xproc_dict_get_raw(
         let v = unsafe { self::dict(dict)? }.get(key)?;
         out.set(v.ok_or_else(|| missing("no such key"))?);
         Ok(())
-    })
-}
-
-/// The value under `key` (`key_len` bytes of MessagePack) like `xproc_dict_get_raw`, copied
-/// into the caller's buffer instead of an allocated one: one call, nothing to free.
-///
-/// `buf`: `cap` writable bytes (NULL only if `cap` is 0). `len` (required): on success the
-/// value's size in bytes (the bytes are at `buf[0..*len]`); on `XPROC_BUFFER_TOO_SMALL` the
-/// size needed; otherwise 0.
-///
-/// A read does not remove anything, so on `XPROC_BUFFER_TOO_SMALL` nothing is kept: the value
-/// stays in the dict, and a call again with a buffer of at least `*len` bytes reads the key
-/// afresh (it may have changed or gone in between, and then reports that).
-///
-/// Errors: `XPROC_BUFFER_TOO_SMALL`, and those of `xproc_dict_get_raw`. Thread-safe.
-#[no_mangle]
-pub unsafe extern "C" fn xproc_dict_get_into(
-    dict: *const xproc_dict_t,
-    key: *const u8,
-    key_len: usize,
-    buf: *mut u8,
-    cap: usize,
-    len: *mut usize,
-) -> xproc_status_e {
-    ffi(|| {
-        // SAFETY: the caller's pointers, checked by the helpers.
-        let mut out = unsafe { IntoBuf::new(buf, cap, len)? };
-        let key = unsafe { handle::bytes(key, key_len, "key")? };
-        let v = unsafe { self::dict(dict)? }.get(key)?;
-        out.fill(v.ok_or_else(|| missing("no such key"))?)
-            .map_err(|(e, _)| e)
     })
 }
 

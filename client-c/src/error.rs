@@ -36,14 +36,6 @@ pub(crate) enum Error {
     /// This pipe end was closed by `xproc_pipe_close`.
     #[error("this pipe end was closed by xproc_pipe_close")]
     EndClosed,
-    /// An `_into` call's buffer cannot hold the value.
-    #[error("the buffer holds {cap} bytes; the value needs {needed}")]
-    BufferTooSmall {
-        /// The value's size in bytes.
-        needed: usize,
-        /// The buffer's capacity in bytes.
-        cap: usize,
-    },
 }
 
 impl Error {
@@ -57,7 +49,6 @@ impl Error {
             Error::OutOfRange(_) => XPROC_OUT_OF_RANGE,
             Error::InvalidValue(_) => XPROC_INVALID_VALUE,
             Error::EndClosed => XPROC_CLOSED,
-            Error::BufferTooSmall { .. } => XPROC_BUFFER_TOO_SMALL,
             Error::Client(e) => match e {
                 E::NoBroker { .. } => XPROC_NO_BROKER,
                 E::Timeout => XPROC_TIMEOUT,

@@ -8,9 +8,7 @@
 //! The exported types (`xproc_queue_t`, ...) are empty marker structs, so cbindgen declares
 //! them as opaque `typedef struct xproc_queue_t xproc_queue_t;` and C never sees the layout.
 
-use std::collections::VecDeque;
 use std::ffi::c_char;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
@@ -259,80 +257,4 @@ pub(crate) unsafe fn byte_arrays<'a>(
             unsafe { bytes(*ptrs.add(i), *lens.add(i), ptrs_arg) }
         })
         .collect()
-}
-
-/// A caller's buffer for an `_into` call: `cap` writable bytes at `buf`, and `*len` for the
-/// size written (or needed).
-pub(crate) struct IntoBuf<'a> {
-    buf: *mut u8,
-    cap: usize,
-    len: &'a mut usize,
-}
-
-impl<'a> IntoBuf<'a> {
-    /// Checks the arguments (`buf` may be NULL only with `cap == 0`) and clears `*len`.
-    ///
-    /// # Safety
-    ///
-    /// `buf` is NULL or valid for writing `cap` bytes; `len` is NULL or valid for writing.
-    pub(crate) unsafe fn new(buf: *mut u8, cap: usize, len: *mut usize) -> Result<Self> {
-        // SAFETY: forwarded.
-        let len = unsafe { out(len, 0, "len")? };
-        if buf.is_null() && cap != 0 {
-            return Err(Error::Null("buf"));
-        }
-        Ok(IntoBuf { buf, cap, len })
-    }
-
-    /// Copies `v` into the buffer and sets `*len`; if it does not fit, sets `*len` to its size
-    /// and gives it back with the error (the caller decides whether to keep it).
-    pub(crate) fn fill(&mut self, v: Vec<u8>) -> Result<(), (Error, Vec<u8>)> {
-        *self.len = v.len();
-        if v.len() > self.cap {
-            let e = Error::BufferTooSmall {
-                needed: v.len(),
-                cap: self.cap,
-            };
-            return Err((e, v));
-        }
-        // SAFETY: `buf` has `cap >= v.len()` writable bytes (and is non-NULL unless the
-        // value is empty, where nothing is copied); a caller's buffer cannot overlap a Vec.
-        if !v.is_empty() {
-            unsafe { std::ptr::copy_nonoverlapping(v.as_ptr(), self.buf, v.len()) };
-        }
-        Ok(())
-    }
-}
-
-/// Values a handle took from the broker for an `_into` call whose buffer was too small, kept
-/// (oldest first) for the next `_into` calls on the same handle so that no item is lost.
-#[derive(Default)]
-pub(crate) struct Held(Mutex<VecDeque<Vec<u8>>>);
-
-impl Held {
-    /// Fills `out` with the oldest held value if there is one, else with `take()`. A value
-    /// that does not fit is held (the oldest stays first) and `XPROC_BUFFER_TOO_SMALL` is
-    /// returned with `*len` set to its size. The lock is never held across `take()`, so a
-    /// blocking take does not stall other threads' calls on the handle.
-    pub(crate) fn take_into(
-        &self,
-        out: &mut IntoBuf<'_>,
-        take: impl FnOnce() -> Result<Vec<u8>>,
-    ) -> Result<()> {
-        // A panic while the lock was held left nothing half-done: each step is one push or pop.
-        let held = self.0.lock().unwrap_or_else(|e| e.into_inner()).pop_front();
-        let (v, was_held) = match held {
-            Some(v) => (v, true),
-            None => (take()?, false),
-        };
-        out.fill(v).map_err(|(e, v)| {
-            let mut q = self.0.lock().unwrap_or_else(|e| e.into_inner());
-            if was_held {
-                q.push_front(v);
-            } else {
-                q.push_back(v);
-            }
-            e
-        })
-    }
 }

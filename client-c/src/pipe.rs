@@ -13,7 +13,7 @@ use xproc_client::{End, PipeOptions, RawPipe};
 
 use crate::client::{client, xproc_client_t};
 use crate::error::{Error, Result};
-use crate::handle::{self, BytesOut, Held, IntoBuf, Opaque};
+use crate::handle::{self, BytesOut, Opaque};
 use crate::panic::ffi;
 use crate::status::xproc_status_e;
 use crate::value::{value_ref, ValueOut};
@@ -26,11 +26,9 @@ pub struct xproc_pipe_t {
     _private: [u8; 0],
 }
 
-/// The body of a pipe handle: the end, until it is closed, and the messages
-/// `xproc_pipe_recv_into` received but could not fit in the caller's buffer.
+/// The body of a pipe handle: the end, until it is closed.
 pub(crate) struct PipeEnd {
     slot: Mutex<Option<Arc<RawPipe>>>,
-    held: Held,
 }
 
 // SAFETY: the magic is unique among libxproc's handle types.
@@ -99,7 +97,6 @@ pub unsafe extern "C" fn xproc_pipe_open(
         let raw = RawPipe::open(c, name, end, options)?;
         *out = handle::into_handle(PipeEnd {
             slot: Mutex::new(Some(Arc::new(raw))),
-            held: Held::default(),
         });
         Ok(())
     })
@@ -181,41 +178,6 @@ pub unsafe extern "C" fn xproc_pipe_recv_raw(
         let p = unsafe { self::pipe(pipe)? };
         out.set(p.recv(handle::timeout(timeout_ms))?);
         Ok(())
-    })
-}
-
-/// Receives the next message like `xproc_pipe_recv_raw`, copying its MessagePack bytes into
-/// the caller's buffer instead of allocating one: one call, nothing to free.
-///
-/// `buf`: `cap` writable bytes (NULL only if `cap` is 0). `len` (required): on success the
-/// message's size in bytes (the bytes are at `buf[0..*len]`); on `XPROC_BUFFER_TOO_SMALL` the
-/// size needed; otherwise 0.
-///
-/// If the message does not fit, the call returns `XPROC_BUFFER_TOO_SMALL` and the message is
-/// not lost: it was received and the handle holds it. The next `xproc_pipe_recv_into` on the
-/// same handle (from any thread) returns held messages first, oldest first, without waiting
-/// and without asking the broker — so call again with a buffer of at least `*len` bytes. Only
-/// `xproc_pipe_recv_into` sees held messages (`xproc_pipe_recv_raw`, `xproc_pipe_recv` and
-/// `xproc_pipe_poll` do not); once the end is closed (`xproc_pipe_close`) the call fails with
-/// `XPROC_CLOSED` like every other, and `xproc_pipe_free` drops them.
-///
-/// Errors: `XPROC_BUFFER_TOO_SMALL`, and those of `xproc_pipe_recv_raw`. Thread-safe: a
-/// blocked call does not stall other threads' calls on the handle.
-#[no_mangle]
-pub unsafe extern "C" fn xproc_pipe_recv_into(
-    pipe: *const xproc_pipe_t,
-    timeout_ms: i64,
-    buf: *mut u8,
-    cap: usize,
-    len: *mut usize,
-) -> xproc_status_e {
-    ffi(|| {
-        // SAFETY: the caller's pointers, checked by the helpers.
-        let mut out = unsafe { IntoBuf::new(buf, cap, len)? };
-        let end = unsafe { handle::body::<xproc_pipe_t>(pipe, "pipe")? };
-        let p = end.get()?;
-        end.held
-            .take_into(&mut out, || Ok(p.recv(handle::timeout(timeout_ms))?))
     })
 }
 

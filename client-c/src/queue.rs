@@ -7,7 +7,7 @@ use xproc_client::{Kind, QueueOptions, RawQueue};
 
 use crate::client::{client, xproc_client_t};
 use crate::error::Result;
-use crate::handle::{self, BytesOut, Held, IntoBuf, Opaque};
+use crate::handle::{self, BytesOut, Opaque};
 use crate::panic::ffi;
 use crate::status::xproc_status_e;
 use crate::value::{value_ref, ValueOut};
@@ -23,7 +23,7 @@ pub struct xproc_queue_t {
 
 // SAFETY: the magic is unique among libxproc's handle types.
 unsafe impl Opaque for xproc_queue_t {
-    type Body = QueueBody;
+    type Body = RawQueue;
     const MAGIC: u64 = 0x7870_726f_6371_7565;
     const NAME: &'static str = "xproc_queue_t";
 }
@@ -40,21 +40,9 @@ pub struct xproc_queue_size_t {
     pub unfinished: u64,
 }
 
-/// The body of a queue handle: the queue, and the items `xproc_queue_get_into` took but could
-/// not fit in the caller's buffer.
-pub(crate) struct QueueBody {
-    raw: RawQueue,
-    held: Held,
-}
-
-unsafe fn body<'a>(p: *const xproc_queue_t) -> Result<&'a QueueBody> {
-    // SAFETY: forwarded.
-    unsafe { handle::body::<xproc_queue_t>(p, "queue") }
-}
-
 unsafe fn queue<'a>(p: *const xproc_queue_t) -> Result<&'a RawQueue> {
     // SAFETY: forwarded.
-    unsafe { body(p) }.map(|b| &b.raw)
+    unsafe { handle::body(p, "queue") }
 }
 
 unsafe fn open(
@@ -76,11 +64,7 @@ unsafe fn open(
             maxsize: u64::try_from(maxsize).ok(),
             max_attempts: u64::try_from(max_attempts).ok(),
         };
-        let raw = RawQueue::open(c, name, kind, options)?;
-        *out = handle::into_handle(QueueBody {
-            raw,
-            held: Held::default(),
-        });
+        *out = handle::into_handle(RawQueue::open(c, name, kind, options)?);
         Ok(())
     })
 }
@@ -164,8 +148,7 @@ pub unsafe extern "C" fn xproc_joinable_queue_open_with(
 }
 
 /// Frees a queue handle (the shared queue stays in the broker). NULL is a no-op. No other
-/// thread may be using this handle. Items the handle holds for `xproc_queue_get_into` (after
-/// `XPROC_BUFFER_TOO_SMALL`) are dropped with it.
+/// thread may be using this handle.
 #[no_mangle]
 pub unsafe extern "C" fn xproc_queue_free(queue: *mut xproc_queue_t) {
     crate::panic::ffi_or((), || {
@@ -214,39 +197,6 @@ pub unsafe extern "C" fn xproc_queue_get_raw(
         let q = unsafe { self::queue(queue)? };
         out.set(q.get(handle::timeout(timeout_ms))?);
         Ok(())
-    })
-}
-
-/// Takes the oldest value like `xproc_queue_get_raw`, copying its MessagePack bytes into the
-/// caller's buffer instead of allocating one: one call, nothing to free.
-///
-/// `buf`: `cap` writable bytes (NULL only if `cap` is 0). `len` (required): on success the
-/// value's size in bytes (the bytes are at `buf[0..*len]`); on `XPROC_BUFFER_TOO_SMALL` the
-/// size needed; otherwise 0.
-///
-/// If the value does not fit, the call returns `XPROC_BUFFER_TOO_SMALL` and the item is not
-/// lost: it has left the broker's queue and the handle holds it. The next `xproc_queue_get_into`
-/// on the same handle (from any thread) returns held items first, oldest first, without
-/// waiting and without asking the broker — so call again with a buffer of at least `*len`
-/// bytes. Only `xproc_queue_get_into` sees held items (`xproc_queue_get_raw`, `xproc_queue_get`
-/// and `xproc_queue_qsize` do not), and `xproc_queue_free` drops them.
-///
-/// Errors: `XPROC_BUFFER_TOO_SMALL`, and those of `xproc_queue_get_raw`. Thread-safe: a
-/// blocked call does not stall other threads' calls on the handle.
-#[no_mangle]
-pub unsafe extern "C" fn xproc_queue_get_into(
-    queue: *const xproc_queue_t,
-    timeout_ms: i64,
-    buf: *mut u8,
-    cap: usize,
-    len: *mut usize,
-) -> xproc_status_e {
-    ffi(|| {
-        // SAFETY: the caller's pointers, checked by the helpers.
-        let mut out = unsafe { IntoBuf::new(buf, cap, len)? };
-        let b = unsafe { body(queue)? };
-        b.held
-            .take_into(&mut out, || Ok(b.raw.get(handle::timeout(timeout_ms))?))
     })
 }
 

@@ -73,10 +73,6 @@ pub enum xproc_status_e {
     XPROC_UNKNOWN_DELIVERY = 25,
     /// The broker's allow-lists refused this connection (its uid and gids are not listed).
     XPROC_DENIED = 26,
-    /// An `_into` call's buffer is smaller than the value; `*len` holds the size needed. What
-    /// happens to the value is documented with each `_into` call (a taken queue item or pipe
-    /// message is held by the handle for the next `_into` call; a dict value stays in the dict).
-    XPROC_BUFFER_TOO_SMALL = 27,
 }
 
 use xproc_status_e::*;
@@ -111,7 +107,6 @@ impl xproc_status_e {
         XPROC_PANIC,
         XPROC_UNKNOWN_DELIVERY,
         XPROC_DENIED,
-        XPROC_BUFFER_TOO_SMALL,
     ];
 
     /// The status's name as a NUL-terminated static string.
@@ -144,7 +139,6 @@ impl xproc_status_e {
             XPROC_PANIC => b"XPROC_PANIC\0",
             XPROC_UNKNOWN_DELIVERY => b"XPROC_UNKNOWN_DELIVERY\0",
             XPROC_DENIED => b"XPROC_DENIED\0",
-            XPROC_BUFFER_TOO_SMALL => b"XPROC_BUFFER_TOO_SMALL\0",
         }
     }
 }

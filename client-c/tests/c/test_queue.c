@@ -146,34 +146,8 @@ static void joinable(void) {
     PASS("joinable queue");
 }
 
-/* xproc_queue_get_into: a value too big for the buffer is held, not lost. */
-static void get_into_a_caller_buffer(void) {
-    char name[64];
-    uniq(name, sizeof name, "c-into");
-    xproc_client_t *c = connect_default();
-    xproc_queue_t *q = NULL;
-    CHECK(xproc_queue_open(c, S(name), -1, &q));
-    /* MessagePack: the string "hello" (6 bytes), then the integer 7 (1 byte). */
-    const uint8_t hello[] = {0xa5, 'h', 'e', 'l', 'l', 'o'}, seven[] = {0x07};
-    CHECK(xproc_queue_put_raw(q, hello, sizeof hello, XPROC_NO_WAIT));
-    CHECK(xproc_queue_put_raw(q, seven, sizeof seven, XPROC_NO_WAIT));
-    uint8_t buf[8];
-    size_t len = 0;
-    EXPECT(xproc_queue_get_into(q, 1000, buf, 2, &len), XPROC_BUFFER_TOO_SMALL);
-    ASSERT(len == sizeof hello);
-    CHECK(xproc_queue_get_into(q, 1000, buf, sizeof buf, &len));
-    ASSERT(len == sizeof hello && memcmp(buf, hello, len) == 0);
-    CHECK(xproc_queue_get_into(q, 1000, buf, sizeof buf, &len));
-    ASSERT(len == 1 && buf[0] == 0x07);
-    EXPECT(xproc_queue_get_into(q, XPROC_NO_WAIT, buf, sizeof buf, &len), XPROC_EMPTY);
-    xproc_queue_free(q);
-    xproc_client_free(c);
-    PASS("queue get_into holds a value too big for the buffer");
-}
-
 int main(void) {
     every_value_type_between_two_clients();
-    get_into_a_caller_buffer();
     bounds_timeouts_and_many();
     joinable();
     return 0;

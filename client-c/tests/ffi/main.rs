@@ -8,7 +8,6 @@
 
 mod client;
 mod dict;
-mod into;
 mod pipe;
 mod queue;
 mod sync;
