@@ -182,6 +182,76 @@ fn a_second_broker_on_a_live_socket_is_refused() {
 }
 
 #[test]
+fn the_socket_file_appears_only_once_it_accepts_connections() {
+    // What a script does: wait for the file, then connect at once. The broker listens under
+    // a staging name and links the finished socket into place, so this never meets a socket
+    // that is bound but not yet listening ("connection refused").
+    for _ in 0..20 {
+        let dir = temp_dir();
+        let path = dir.join("s.sock");
+        let b = Broker::spawn_at(&dir, &path, &[]);
+        let start = std::time::Instant::now();
+        while std::fs::symlink_metadata(&path).is_err() {
+            assert!(start.elapsed() < Duration::from_secs(10), "{}", b.log());
+            std::hint::spin_loop();
+        }
+        if let Err(e) = std::os::unix::net::UnixStream::connect(&path) {
+            panic!("the socket file was there but refused: {e}");
+        }
+        let names: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(
+            !names.iter().any(|n| n.starts_with(".xprocd-")),
+            "staging name left behind: {names:?}"
+        );
+    }
+}
+
+#[test]
+fn of_two_brokers_started_at_once_on_one_path_exactly_one_serves() {
+    let dir = temp_dir();
+    let path = dir.join("s.sock");
+    let spawn = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_xprocd"))
+            .arg("--socket")
+            .arg(&path)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (mut a, mut b) = (spawn(), spawn());
+    // The loser exits with "already listening"; the winner serves until SIGTERM.
+    let start = std::time::Instant::now();
+    let (mut winner, loser) = loop {
+        if let Some(st) = a.try_wait().unwrap() {
+            break (b, (a, st));
+        }
+        if let Some(st) = b.try_wait().unwrap() {
+            break (a, (b, st));
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "neither broker exited"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let (loser, status) = loser;
+    assert!(!status.success());
+    let err = std::io::read_to_string(loser.stderr.unwrap()).unwrap();
+    assert!(err.contains("already listening"), "{err}");
+    let mut c = Client::connect(&path);
+    c.hello().ok();
+    c.op("ping", "x").ok();
+    unsafe { libc::kill(winner.id() as i32, libc::SIGTERM) };
+    assert!(winner.wait().unwrap().success());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn a_stale_socket_file_is_replaced() {
     let dir = temp_dir();
     let path = dir.join("s.sock");

@@ -41,15 +41,16 @@ def wait_for_workers(c: xproc.Client, workers: int) -> None:
     """Waits until ``workers`` gets are blocked on ``task_queue`` (the broker counts them), so
     that a worker still starting up (Mono takes a moment) does not miss every task."""
     deadline = time.monotonic() + READY_TIMEOUT
-    getters = 0
+    getters = most = 0
     while time.monotonic() < deadline:
         getters = c.stat("task_queue")["info"]["getters"]
+        most = max(most, getters)
         if getters >= workers:
             print(f"{getters} workers are waiting for tasks")
             return
         time.sleep(0.05)
-    print(f"only {getters} of {workers} workers are waiting after {READY_TIMEOUT:g} s; "
-          "starting anyway")
+    print(f"only {getters} of {workers} workers are waiting after {READY_TIMEOUT:g} s "
+          f"(at most {most} at once); starting anyway")
 
 
 def check(results: xproc.Queue, sent: list[int]) -> tuple[dict, list[str]]:

@@ -61,7 +61,7 @@ if [ -n "${XPROC_SOCKET:-}" ] && [ -S "$XPROC_SOCKET" ]; then
 else
     tmp="$(mktemp -d /tmp/xproc-mw.XXXXXX)"
     export XPROC_SOCKET="$tmp/xprocd.sock"
-    "$target/xprocd" --socket "$XPROC_SOCKET" --log-level warn 2>"$tmp/xprocd.log" &
+    "$target/xprocd" --socket "$XPROC_SOCKET" --log-level info 2>"$tmp/xprocd.log" &
     broker_pid=$!
     for _ in $(seq 1 200); do
         [ -S "$XPROC_SOCKET" ] && break
@@ -107,6 +107,14 @@ pids=()
 if [ "$status" -eq 0 ]; then
     echo "== example passed"
 else
+    if [ -n "$broker_pid" ]; then
+        if kill -0 "$broker_pid" 2>/dev/null; then
+            echo "xprocd (pid $broker_pid) is still running; its log:" >&2
+        else
+            echo "xprocd (pid $broker_pid) is gone; its log:" >&2
+        fi
+        sed 's/^/    /' "$tmp/xprocd.log" >&2
+    fi
     echo "== example FAILED" >&2
 fi
 exit "$status"

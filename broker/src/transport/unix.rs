@@ -3,7 +3,8 @@
 //! The listener is created through `interprocess` (`local_socket`, nonblocking, mode 0600 set
 //! with `fchmod` before `bind`, so there is no umask race; with a group, the file is then
 //! given to the group and widened to 0660 — never the other way round, so there is no moment
-//! when the wrong group can connect). `interprocess` has no mio integration, so its fd — and
+//! when the wrong group can connect). It listens under a staging name and is then hard-linked
+//! into place, so the socket file appears only once it accepts connections. `interprocess` has no mio integration, so its fd — and
 //! each accepted stream's — is registered with mio through `SourceFd`, and deregistered
 //! before it is dropped. Accepted streams are plain `std::os::unix::net::UnixStream`s.
 //!
@@ -105,7 +106,7 @@ pub struct Listener {
     path: PathBuf,
     /// The socket file's (device, inode) as bound: shutdown removes the file only if it is
     /// still ours, never a successor's.
-    file_id: Option<(u64, u64)>,
+    file_id: (u64, u64),
 }
 
 impl Listener {
@@ -148,22 +149,33 @@ impl Listener {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(io_err("cannot inspect", e)),
         }
-        let name = path
-            .to_fs_name::<GenericFilePath>()
-            .map_err(|e| io_err("invalid socket path", e))?;
-        let inner = ListenerOptions::new()
-            .name(name)
-            .nonblocking(ListenerNonblockingMode::Both)
-            .reclaim_name(false)
-            .mode(0o600)
-            .create_sync()
-            .map_err(|e| io_err("cannot listen at", e))?;
+        // Listen under a staging name first and publish the finished socket with link():
+        // the socket file then appears only once it accepts connections, so a script that
+        // waits for the file (`[ -S path ]`) never connects between bind() and listen() and
+        // gets "connection refused". link() refuses to replace a file, so two brokers racing
+        // for one path cannot take it from each other.
+        let (inner, file_id) = match staging_path(path) {
+            Some(staging) => match listen_at(&staging, group) {
+                Ok((inner, id)) => {
+                    publish(&staging, path, id).map_err(|e| match e.kind() {
+                        io::ErrorKind::AlreadyExists => TransportError::AlreadyRunning {
+                            path: path.to_path_buf(),
+                        },
+                        _ => io_err("cannot publish the socket at", e),
+                    })?;
+                    (inner, id)
+                }
+                // A squatter on the staging name, say: listen at the path itself.
+                Err(e) => {
+                    tracing::debug!(staging = %staging.display(), error = %e, "staging failed");
+                    listen_at(path, group).map_err(|e| io_err("cannot listen at", e))?
+                }
+            },
+            None => listen_at(path, group).map_err(|e| io_err("cannot listen at", e))?,
+        };
         if let Some(g) = group {
-            share_with_group(path, g, 0o660)
-                .map_err(|e| io_err("cannot give the socket to its group", e))?;
             warn_if_unreachable(path, g);
         }
-        let file_id = std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()));
         Ok(Listener {
             inner,
             path: path.to_path_buf(),
@@ -231,7 +243,7 @@ impl Listener {
         let ours = std::fs::metadata(&self.path)
             .ok()
             .map(|m| (m.dev(), m.ino()));
-        if ours.is_some() && ours == self.file_id {
+        if ours == Some(self.file_id) {
             if let Err(e) = std::fs::remove_file(&self.path) {
                 tracing::warn!(path = %self.path.display(), error = %e, "cannot remove socket file");
             }
@@ -353,6 +365,62 @@ pub fn prepare_socket_dir(dir: &Path, group: Option<&Group>) -> Result<(), Trans
                 source: e,
             }
         })?;
+    }
+    Ok(())
+}
+
+/// The name a listener is bound under before it is published at `path`: a hidden file in the
+/// same directory (link() cannot cross filesystems), named after this process. `None` when it
+/// would not fit in `sun_path`; the listener is then bound at `path` directly.
+fn staging_path(path: &Path) -> Option<PathBuf> {
+    let dir = path.parent()?;
+    let staging = dir.join(format!(".xprocd-{}.sock", std::process::id()));
+    (staging.as_os_str().len() <= MAX_SOCKET_PATH).then_some(staging)
+}
+
+/// Binds and listens at `path` (mode 0600, then shared with `group`); returns the listener and
+/// the socket file's (device, inode).
+fn listen_at(
+    path: &Path,
+    group: Option<&Group>,
+) -> io::Result<(interprocess::local_socket::Listener, (u64, u64))> {
+    let name = path.to_fs_name::<GenericFilePath>()?;
+    let inner = ListenerOptions::new()
+        .name(name)
+        .nonblocking(ListenerNonblockingMode::Both)
+        .reclaim_name(false)
+        .mode(0o600)
+        .create_sync()?;
+    let unlink_on_error = |e: io::Error| {
+        let _ = std::fs::remove_file(path);
+        e
+    };
+    if let Some(g) = group {
+        share_with_group(path, g, 0o660).map_err(unlink_on_error)?;
+    }
+    let md = std::fs::symlink_metadata(path).map_err(unlink_on_error)?;
+    Ok((inner, (md.dev(), md.ino())))
+}
+
+/// Makes the listening socket at `staging` (whose file is `id`) visible at `path`, then
+/// removes the staging name. Fails with `AlreadyExists` if something appeared at `path`.
+fn publish(staging: &Path, path: &Path, id: (u64, u64)) -> io::Result<()> {
+    let result = match std::fs::hard_link(staging, path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(e),
+        // A filesystem without hard links: rename instead (it would replace a file that
+        // appeared since the stale check; there is no portable rename that refuses to).
+        Err(_) => std::fs::rename(staging, path),
+    };
+    let _ = std::fs::remove_file(staging);
+    result?;
+    // The file at `path` must be the socket just bound, not one swapped in meanwhile.
+    let md = std::fs::symlink_metadata(path)?;
+    if (md.dev(), md.ino()) != id {
+        return Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            "another socket appeared at the path",
+        ));
     }
     Ok(())
 }
