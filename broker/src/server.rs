@@ -48,11 +48,13 @@ pub fn run(config: Config) -> Result<(), Error> {
         None => transport::default_socket_path(group.as_ref())?,
     };
     let poll = Poll::new().map_err(Error::Poll)?;
+    // Handlers first: once the socket file appears, a SIGTERM (a script's or a supervisor's)
+    // must reach the event loop.
+    let signal = ShutdownSignal::install(poll.registry(), SIGNAL)?;
     let listener = Listener::bind(&path, group.as_ref())?;
     listener
         .register(poll.registry(), LISTENER)
         .map_err(Error::Poll)?;
-    let signal = ShutdownSignal::install(poll.registry(), SIGNAL)?;
     tracing::info!(
         path = %path.display(),
         max_frame = config.max_frame,

@@ -185,7 +185,8 @@ fn a_second_broker_on_a_live_socket_is_refused() {
 fn the_socket_file_appears_only_once_it_accepts_connections() {
     // What a script does: wait for the file, then connect at once. The broker listens under
     // a staging name and links the finished socket into place, so this never meets a socket
-    // that is bound but not yet listening ("connection refused").
+    // that is bound but not yet listening ("connection refused"). And a SIGTERM sent as soon
+    // as the file is there (the drop below) stops it: the handlers are in place before.
     for _ in 0..20 {
         let dir = temp_dir();
         let path = dir.join("s.sock");

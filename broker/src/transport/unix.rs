@@ -268,8 +268,13 @@ impl ShutdownSignal {
         let (rx, tx) = Stream::pair().map_err(setup)?;
         rx.set_nonblocking(true).map_err(setup)?;
         let tx2 = tx.try_clone().map_err(setup)?;
+        // signal-hook swallows a signal that lands between its sigaction() and the moment it
+        // records the handler's action; blocked meanwhile, such a signal stays pending and is
+        // delivered, to the finished handler, when unblocked.
+        let blocked = BlockedSignals::block(&[libc::SIGTERM, libc::SIGINT]).map_err(setup)?;
         signal_hook::low_level::pipe::register(signal_hook::consts::SIGTERM, tx).map_err(setup)?;
         signal_hook::low_level::pipe::register(signal_hook::consts::SIGINT, tx2).map_err(setup)?;
+        drop(blocked);
         let mut rx = mio::net::UnixStream::from_std(rx);
         registry
             .register(&mut rx, token, Interest::READABLE)
@@ -423,6 +428,37 @@ fn publish(staging: &Path, path: &Path, id: (u64, u64)) -> io::Result<()> {
         ));
     }
     Ok(())
+}
+
+/// Signals blocked in this thread until dropped (which restores the previous mask).
+struct BlockedSignals {
+    previous: libc::sigset_t,
+}
+
+impl BlockedSignals {
+    fn block(signals: &[libc::c_int]) -> io::Result<Self> {
+        // SAFETY: sigemptyset/sigaddset initialise and fill `set`; pthread_sigmask reads `set`
+        // and writes the old mask into `previous`, both valid for the call.
+        unsafe {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            for &s in signals {
+                libc::sigaddset(&mut set, s);
+            }
+            let mut previous: libc::sigset_t = std::mem::zeroed();
+            match libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut previous) {
+                0 => Ok(BlockedSignals { previous }),
+                e => Err(io::Error::from_raw_os_error(e)),
+            }
+        }
+    }
+}
+
+impl Drop for BlockedSignals {
+    fn drop(&mut self) {
+        // SAFETY: restores the mask saved by `block`.
+        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &self.previous, std::ptr::null_mut()) };
+    }
 }
 
 /// Gives `path` (not following a symlink) to group `g`, then sets `mode`. In that order, so
