@@ -122,6 +122,14 @@ fn route(cx: &mut Ctx, req: Request) -> Handled {
             cx.ok();
             Ok(())
         }
+        R::Cancel { target } => {
+            let cancelled = cx.b.cancel(cx.caller, target, cx.out);
+            cx.reply(&ReplyFields {
+                cancelled: Some(cancelled),
+                ..ReplyFields::ok(cx.id)
+            });
+            Ok(())
+        }
         R::List => admin::list(cx),
         R::Clients => admin::clients(cx),
         R::Stat { name } => admin::stat(cx, name),

@@ -653,25 +653,51 @@ impl Broker {
     /// Handles every waiter whose deadline has passed by `now`.
     pub fn expire(&mut self, now: Instant, out: &mut dyn Outbox) {
         while let Some(id) = self.waiters.pop_expired(now) {
-            let Some(w) = self.waiters.get(id) else {
-                continue;
-            };
-            let object = w.object.clone();
-            match self.objects.get_mut(&*object) {
-                Some(obj) => {
-                    let before = obj.bytes();
-                    obj.timeout(id, &mut self.wakes);
-                    let after = obj.bytes();
-                    self.account(before, after);
-                    self.route_dead_letters(&object);
-                }
-                None => {
-                    tracing::error!(?id, "broker bug: a waiter on a missing object");
-                    self.wakes.push((id, Wake::Fail(ErrorCode::Timeout)));
-                }
-            }
-            self.deliver(out);
+            self.time_out(id, out);
         }
+    }
+
+    /// `cancel`: connection `conn` gives up its blocked request `req`, which is answered now
+    /// exactly as if its timeout had passed (a queue get gets `Timeout`, a barrier breaks, a
+    /// condition wait goes on to reacquire its lock). False if no such request is blocked:
+    /// it was answered already, or never blocked.
+    pub fn cancel(&mut self, conn: ConnKey, req: u64, out: &mut dyn Outbox) -> bool {
+        let Some(session) = self.session(conn) else {
+            return false;
+        };
+        let found = session.waits.iter().copied().find(|&id| {
+            self.waiters
+                .get(id)
+                .is_some_and(|w| w.req == req && !w.op.is_delivery())
+        });
+        let Some(id) = found else {
+            return false;
+        };
+        self.waiters.clear_deadline(id);
+        self.time_out(id, out);
+        true
+    }
+
+    /// Answers waiter `id` as its object answers a timeout.
+    fn time_out(&mut self, id: WaiterId, out: &mut dyn Outbox) {
+        let Some(w) = self.waiters.get(id) else {
+            return;
+        };
+        let object = w.object.clone();
+        match self.objects.get_mut(&*object) {
+            Some(obj) => {
+                let before = obj.bytes();
+                obj.timeout(id, &mut self.wakes);
+                let after = obj.bytes();
+                self.account(before, after);
+                self.route_dead_letters(&object);
+            }
+            None => {
+                tracing::error!(?id, "broker bug: a waiter on a missing object");
+                self.wakes.push((id, Wake::Fail(ErrorCode::Timeout)));
+            }
+        }
+        self.deliver(out);
     }
 
     /// The broker is stopping: every blocked request is answered `ShuttingDown`.

@@ -179,6 +179,16 @@ impl Waiters {
         }
     }
 
+    /// Takes waiter `id` off the deadline table, as [`pop_expired`](Self::pop_expired) does
+    /// (a cancelled request is answered as if its time were up).
+    pub fn clear_deadline(&mut self, id: WaiterId) {
+        if let Some(w) = self.table.get_mut(&id) {
+            if let Some(d) = w.deadline.take() {
+                self.deadlines.remove(&(d, id));
+            }
+        }
+    }
+
     /// The earliest deadline, for the poll timeout.
     pub fn next_deadline(&self) -> Option<Instant> {
         self.deadlines.first().map(|(d, _)| *d)

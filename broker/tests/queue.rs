@@ -295,3 +295,44 @@ fn a_disconnected_getter_takes_no_item() {
     assert_eq!(p.op("queue.qsize", "q").ok().u64("len"), 1);
     assert_eq!(p.get("q", None).ok().value("value"), Value::from(9));
 }
+
+#[test]
+fn cancel_answers_a_blocked_request_as_a_timeout_and_loses_nothing() {
+    let b = Broker::start();
+    let mut c = b.client();
+    let mut other = b.client();
+    c.open("q", "queue").ok();
+    let first = c.send_get("q", None);
+    let second = c.send_get("q", None);
+    let cancel = c.send(RequestFields {
+        target: Some(first),
+        ..RequestFields::new(0, "cancel")
+    });
+    // The target is answered first, as a timeout, then the cancel itself.
+    let r = c.recv();
+    assert_eq!(r.id(), first);
+    r.err("Timeout");
+    let r = c.recv();
+    assert_eq!(r.id(), cancel);
+    assert!(r.ok().bool("cancelled"));
+    // A request that is no longer blocked (or never was) is not cancelled.
+    let again = c.call(RequestFields {
+        target: Some(first),
+        ..RequestFields::new(0, "cancel")
+    });
+    assert!(!again.ok().bool("cancelled"));
+    // The other blocked get is still in line and gets the next item; nothing is lost.
+    other.put("q", &enc(7), None).ok();
+    let r = c.recv();
+    assert_eq!(r.id(), second);
+    assert_eq!(r.ok().value("value"), Value::from(7));
+    other.put("q", &enc(8), None).ok();
+    assert_eq!(other.op("queue.qsize", "q").ok().u64("len"), 1);
+}
+
+#[test]
+fn cancel_without_a_target_is_a_bad_request() {
+    let b = Broker::start();
+    let mut c = b.client();
+    c.op("cancel", "x").err("BadRequest");
+}

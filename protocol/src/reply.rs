@@ -57,6 +57,9 @@ pub struct ReplyFields<'a> {
     pub swapped: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub created: Option<bool>,
+    /// `cancel`: whether the target was still blocked (it is answered now, before this reply).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cancelled: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deleted: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]

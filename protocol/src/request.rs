@@ -132,6 +132,9 @@ pub struct RequestFields<'a> {
     /// `open` (queues): leased deliveries of one item before it moves to `NAME.dead`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_attempts: Option<u64>,
+    /// `cancel`: the id of this connection's blocked request to give up.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<u64>,
 }
 
 impl<'a> RequestFields<'a> {
@@ -218,6 +221,10 @@ pub enum Request<'a> {
         pid: u32,
     },
     Ping,
+    /// Gives up this connection's blocked request `target` as if its timeout had passed.
+    Cancel {
+        target: u64,
+    },
     List,
     Clients,
     Stat {
@@ -596,6 +603,9 @@ impl<'a> Checker<'_, 'a> {
                 pid: f.pid.unwrap_or(0),
             },
             "ping" => R::Ping,
+            "cancel" => R::Cancel {
+                target: f.target.ok_or_else(|| self.missing("target"))?,
+            },
             "list" => R::List,
             "clients" => R::Clients,
             "stat" => R::Stat { name: self.name()? },
