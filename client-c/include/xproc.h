@@ -174,6 +174,11 @@ typedef enum {
      The broker's allow-lists refused this connection (its uid and gids are not listed).
      */
     XPROC_DENIED = 26,
+    /*
+     A signal interrupted a blocking call on a thread that asked for that with
+     `xproc_set_interruptible`; the request was cancelled at the broker and took nothing.
+     */
+    XPROC_INTERRUPTED = 27,
 } xproc_status_e;
 
 /*
@@ -395,6 +400,20 @@ const char *xproc_status_str(int status);
  has its own.
  */
 const char *xproc_last_error(void);
+
+/*
+ Makes blocking calls made by *the calling thread* return `XPROC_INTERRUPTED` when a
+ signal handler interrupts them (`on` nonzero), instead of waiting on (`on` 0, the default).
+
+ For hosts that run their signal handlers only once a call returns, as Python does for
+ Ctrl-C: install the handler without `SA_RESTART`, make the waiting thread interruptible,
+ and a signal ends its blocking call. The request is cancelled at the broker first, so it
+ took nothing (an interrupted get left its item in the queue); if it had completed anyway,
+ the call returns its real result instead. Only the thread reading for its connection sees
+ the signal: a call waiting while another thread of the same client reads is not
+ interrupted. Thread-safe (a per-thread setting); never fails.
+ */
+void xproc_set_interruptible(int on);
 
 /*
  The version of libxproc, e.g. `"0.1.0"`: a static NUL-terminated string, never NULL, never

@@ -2,7 +2,7 @@
 //! message behind `xproc_last_error()` (the libgit2 `git_error_last` pattern).
 
 use std::cell::RefCell;
-use std::ffi::{c_char, CString};
+use std::ffi::{c_char, c_int, CString};
 
 use xproc_client::ErrorCode;
 
@@ -68,6 +68,7 @@ impl Error {
                 E::Protocol(_) => XPROC_PROTOCOL_ERROR,
                 E::UnknownDelivery(_) => XPROC_UNKNOWN_DELIVERY,
                 E::Denied(_) => XPROC_DENIED,
+                E::Interrupted => XPROC_INTERRUPTED,
                 E::Broker { code, .. } => match ErrorCode::parse(code) {
                     Some(ErrorCode::NotFound) => XPROC_NOT_FOUND,
                     Some(ErrorCode::OptionMismatch) => XPROC_OPTION_MISMATCH,
@@ -118,6 +119,21 @@ pub extern "C" fn xproc_last_error() -> *const c_char {
     LAST_ERROR
         .try_with(|slot| slot.borrow().as_ptr())
         .unwrap_or(c"".as_ptr())
+}
+
+/// Makes blocking calls made by *the calling thread* return `XPROC_INTERRUPTED` when a
+/// signal handler interrupts them (`on` nonzero), instead of waiting on (`on` 0, the default).
+///
+/// For hosts that run their signal handlers only once a call returns, as Python does for
+/// Ctrl-C: install the handler without `SA_RESTART`, make the waiting thread interruptible,
+/// and a signal ends its blocking call. The request is cancelled at the broker first, so it
+/// took nothing (an interrupted get left its item in the queue); if it had completed anyway,
+/// the call returns its real result instead. Only the thread reading for its connection sees
+/// the signal: a call waiting while another thread of the same client reads is not
+/// interrupted. Thread-safe (a per-thread setting); never fails.
+#[no_mangle]
+pub extern "C" fn xproc_set_interruptible(on: c_int) {
+    xproc_client::set_interruptible(on != 0);
 }
 
 /// The version of libxproc, e.g. `"0.1.0"`: a static NUL-terminated string, never NULL, never

@@ -66,7 +66,7 @@ pub use barrier::*;
 pub use client::*;
 pub use condition::*;
 pub use dict::*;
-pub use error::{xproc_last_error, xproc_version};
+pub use error::{xproc_last_error, xproc_set_interruptible, xproc_version};
 pub use event::*;
 pub use lock::*;
 pub use pipe::*;

@@ -73,6 +73,9 @@ pub enum xproc_status_e {
     XPROC_UNKNOWN_DELIVERY = 25,
     /// The broker's allow-lists refused this connection (its uid and gids are not listed).
     XPROC_DENIED = 26,
+    /// A signal interrupted a blocking call on a thread that asked for that with
+    /// `xproc_set_interruptible`; the request was cancelled at the broker and took nothing.
+    XPROC_INTERRUPTED = 27,
 }
 
 use xproc_status_e::*;
@@ -107,6 +110,7 @@ impl xproc_status_e {
         XPROC_PANIC,
         XPROC_UNKNOWN_DELIVERY,
         XPROC_DENIED,
+        XPROC_INTERRUPTED,
     ];
 
     /// The status's name as a NUL-terminated static string.
@@ -139,6 +143,7 @@ impl xproc_status_e {
             XPROC_PANIC => b"XPROC_PANIC\0",
             XPROC_UNKNOWN_DELIVERY => b"XPROC_UNKNOWN_DELIVERY\0",
             XPROC_DENIED => b"XPROC_DENIED\0",
+            XPROC_INTERRUPTED => b"XPROC_INTERRUPTED\0",
         }
     }
 }

@@ -33,6 +33,25 @@ use xproc_protocol::{ErrorCode, ReplyFields, RequestFields};
 
 use crate::error::{Error, Result};
 
+thread_local! {
+    /// Whether a signal that interrupts this thread's wait for a reply ends the call
+    /// ([`set_interruptible`]).
+    static INTERRUPTIBLE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Makes blocking calls made *by this thread* end with [`Error::Interrupted`] when a signal
+/// handler interrupts them (the read fails with `EINTR`), instead of waiting on. Off by default.
+///
+/// This is for runtimes that run their signal handlers between calls — Python's Ctrl-C
+/// (`KeyboardInterrupt`) runs only once the call returns. The interrupted request is
+/// cancelled at the broker first (docs/PROTOCOL.md §5, `cancel`), so nothing is lost: a `get`
+/// takes no item. If the request had completed anyway, its real outcome is returned instead.
+/// Only the thread reading for the connection sees the signal: a call that is waiting while
+/// another thread of the same client reads is not interrupted.
+pub fn set_interruptible(on: bool) {
+    INTERRUPTIBLE.with(|f| f.set(on));
+}
+
 /// Largest reply frame this client accepts. Far above the broker's `max_frame` on purpose:
 /// snapshots such as `dict.items` may legitimately exceed it. Anything larger is taken as a
 /// corrupt stream and closes the connection (docs/PROTOCOL.md §2).
@@ -146,9 +165,17 @@ struct Reader {
     timeout: Option<Duration>,
 }
 
+/// How [`Conn::wait_for`] ended.
+enum Outcome {
+    Reply(Vec<u8>),
+    Interrupted,
+}
+
 enum Filled {
     Data,
     TimedOut,
+    /// A signal handler interrupted the read, and this thread asked to hear of that.
+    Interrupted,
 }
 
 impl Conn {
@@ -244,7 +271,7 @@ impl Conn {
                                 break;
                             }
                         }
-                        Ok(Filled::TimedOut) | Err(_) => break,
+                        Ok(Filled::TimedOut | Filled::Interrupted) | Err(_) => break,
                     }
                 }
                 st.reader = Some(reader);
@@ -337,15 +364,66 @@ impl Conn {
         Ok(())
     }
 
-    /// Waits for the reply to request `id`, reading as leader when nobody else is.
+    /// Waits for the reply to request `id`, reading as leader when nobody else is. If this
+    /// thread is interruptible ([`set_interruptible`]) and a signal interrupts the read, the
+    /// request is cancelled at the broker and [`Error::Interrupted`] returned — unless it had
+    /// completed, in which case its reply is.
     fn wait(&self, id: u64, deadline: Option<Instant>) -> Result<Vec<u8>> {
+        match self.wait_for(id, deadline, true)? {
+            Outcome::Reply(reply) => Ok(reply),
+            Outcome::Interrupted => self.cancel(id),
+        }
+    }
+
+    /// Cancels request `id` (already sent; its slot still registered), then collects both
+    /// replies, uninterruptibly: they come at once, unless the target is a `condition.wait`
+    /// reacquiring its lock, which must finish that first.
+    fn cancel(&self, id: u64) -> Result<Vec<u8>> {
+        let cancel = match self.register(1) {
+            Ok(c) => c,
+            Err(e) => {
+                self.forget(id, 1);
+                return Err(e);
+            }
+        };
+        let req = RequestFields {
+            target: Some(id),
+            ..RequestFields::new(0, "cancel")
+        };
+        if let Err(e) = self.send(cancel, std::iter::once(req)) {
+            self.forget(id, 1);
+            self.forget(cancel, 1);
+            return Err(e);
+        }
+        let target = self.wait_for(id, None, false);
+        let cancelled = match self.wait_for(cancel, None, false) {
+            Ok(Outcome::Reply(r)) => matches!(
+                ReplyFields::decode(&r),
+                Ok(ReplyFields {
+                    cancelled: Some(true),
+                    error: None,
+                    ..
+                })
+            ),
+            _ => false,
+        };
+        match target? {
+            Outcome::Reply(_) if cancelled => Err(Error::Interrupted),
+            Outcome::Reply(reply) => Ok(reply),
+            Outcome::Interrupted => Err(Error::Interrupted),
+        }
+    }
+
+    /// [`wait`](Self::wait)'s loop; with `interruptible`, an interrupted read (on a thread
+    /// that asked for it) ends it with [`Outcome::Interrupted`], the slot left in place.
+    fn wait_for(&self, id: u64, deadline: Option<Instant>, interruptible: bool) -> Result<Outcome> {
         let mut st = self.lock_state();
         loop {
             match st.pending.get_mut(&id) {
                 Some(slot) => {
                     if let Some(reply) = slot.take() {
                         st.pending.remove(&id);
-                        return Ok(reply);
+                        return Ok(Outcome::Reply(reply));
                     }
                 }
                 None => return Err(Error::Protocol(format!("no reply slot for request {id}"))),
@@ -368,6 +446,7 @@ impl Conn {
             };
             if let Some(mut reader) = st.reader.take() {
                 drop(st);
+                let mut interrupted = false;
                 let filled = reader.fill(remaining);
                 st = self.lock_state();
                 match filled {
@@ -377,11 +456,15 @@ impl Conn {
                         }
                     }
                     Ok(Filled::TimedOut) => {}
+                    Ok(Filled::Interrupted) => interrupted = interruptible,
                     Err(why) => st.kill(format!("{why} (socket {})", self.path)),
                 }
                 st.reader = Some(reader);
                 if st.sleepers > 0 {
                     self.wake.notify_all();
+                }
+                if interrupted && st.pending.get(&id).is_some_and(Option::is_none) {
+                    return Ok(Outcome::Interrupted);
                 }
             } else {
                 st.sleepers += 1;
@@ -415,7 +498,11 @@ impl Reader {
                     self.end += n;
                     return Ok(Filled::Data);
                 }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                    if INTERRUPTIBLE.with(|f| f.get()) {
+                        return Ok(Filled::Interrupted);
+                    }
+                }
                 Err(e)
                     if matches!(
                         e.kind(),

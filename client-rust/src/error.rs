@@ -102,6 +102,11 @@ pub enum Error {
         /// The value's MessagePack bytes.
         raw: Vec<u8>,
     },
+    /// A signal interrupted a blocking call on a thread that asked for that
+    /// ([`set_interruptible`](crate::set_interruptible)); the request was cancelled at the
+    /// broker, so it took nothing (a `get` left its item in the queue).
+    #[error("interrupted by a signal; the request was cancelled")]
+    Interrupted,
     /// The broker sent something that does not follow docs/PROTOCOL.md.
     #[error("protocol error: {0}")]
     Protocol(String),
@@ -158,6 +163,7 @@ impl Error {
             Error::Broker { code, .. } => ErrorCode::parse(code).unwrap_or(ErrorCode::Internal),
             Error::NoBroker { .. }
             | Error::Disconnected(_)
+            | Error::Interrupted
             | Error::Encode(_)
             | Error::Decode { .. }
             | Error::Protocol(_) => return None,

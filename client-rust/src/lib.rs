@@ -143,7 +143,7 @@ pub use barrier::{Barrier, BarrierState};
 pub use client::{Client, ConnectOptions, Opened, Reply, Stat, DEFAULT_CONNECT_TIMEOUT};
 pub use codec::{decode, encode, TIMEOUT_GRACE};
 pub use condition::{Condition, Waited};
-pub use conn::MAX_REPLY_FRAME;
+pub use conn::{set_interruptible, MAX_REPLY_FRAME};
 pub use dict::{Dict, RawDict};
 pub use endpoint::{default_socket_path, SOCKET_ENV};
 pub use error::{Error, Result};

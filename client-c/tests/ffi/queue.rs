@@ -429,3 +429,51 @@ fn max_attempts_dead_letters_and_must_match_on_reopen() {
         xproc_client_free(c);
     }
 }
+
+extern "C" fn ignore_signal(_: libc::c_int) {}
+
+#[test]
+fn a_signal_ends_a_get_on_an_interruptible_thread_which_takes_nothing() {
+    // A handler without SA_RESTART, as Python installs its own: the blocked read gets EINTR.
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = ignore_signal as *const () as usize;
+        libc::sigemptyset(&mut sa.sa_mask);
+        assert_eq!(libc::sigaction(libc::SIGUSR2, &sa, null_mut()), 0);
+    }
+    let broker = Broker::start();
+    let watcher = broker.client();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let socket = broker.socket().to_path_buf();
+    let getter = std::thread::spawn(move || unsafe {
+        let (p, pl) = s(socket.to_str().unwrap());
+        let mut c = null_mut();
+        ok(xproc_client_connect(p, pl, 5000, &mut c));
+        let q = open(c, "interrupted", -1);
+        xproc_set_interruptible(1);
+        tx.send(libc::pthread_self()).unwrap();
+        let (mut v, mut n) = (null_mut(), 0);
+        let status = xproc_queue_get_raw(q, -1, &mut v, &mut n);
+        let message = super::last_error();
+        xproc_set_interruptible(0);
+        xproc_queue_free(q);
+        xproc_client_free(c);
+        (status, message, v.is_null())
+    });
+    let tid = rx.recv().unwrap();
+    xproc_tests::eventually("the get blocks", || {
+        xproc_tests::waiters_on(&watcher, "queue.get interrupted") == 1
+    });
+    assert_eq!(unsafe { libc::pthread_kill(tid, libc::SIGUSR2) }, 0);
+    xproc_tests::eventually("the get is cancelled", || {
+        xproc_tests::waiters_on(&watcher, "queue.get interrupted") == 0
+    });
+    let (status, message, no_value) = getter.join().unwrap();
+    assert_eq!(status, XPROC_INTERRUPTED, "{message}");
+    assert!(message.contains("interrupted"), "{message}");
+    assert!(no_value, "an interrupted get hands out no buffer");
+    // It took nothing: an item put now is still there.
+    let q = watcher.queue::<u32>("interrupted").unwrap();
+    q.put(&9).unwrap();
+    assert_eq!(q.qsize().unwrap(), 1);
+}
