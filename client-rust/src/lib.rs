@@ -100,6 +100,11 @@
 //! One exception: a condition's `wait` reacquires the lock after its timeout for as long as
 //! that takes (as in Python), so the client waits for that reply without a bound.
 //!
+//! Signals do not end a blocking call (an interrupted read is resumed) unless the thread
+//! called [`set_interruptible`]: then its call is cancelled at the broker, so it took nothing,
+//! and ends with [`Error::Interrupted`]. Language runtimes that run signal handlers between
+//! calls (Python's Ctrl-C) use it through the C ABI.
+//!
 //! # Threads
 //!
 //! A [`Client`] is `Clone + Send + Sync`, an `Arc` around one connection shared by every

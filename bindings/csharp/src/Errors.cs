@@ -85,6 +85,10 @@ namespace XProc
         UnknownDelivery = 25,
         /// <summary>The broker's allow-lists refused this user.</summary>
         Denied = 26,
+        /// <summary>A signal ended a blocking call on a thread made interruptible with
+        /// xproc_set_interruptible (which this binding never does; listed for
+        /// completeness).</summary>
+        Interrupted = 27,
     }
 
     /// <summary>

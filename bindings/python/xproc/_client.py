@@ -20,7 +20,7 @@ from . import _base
 from . import _native as n
 from ._base import BrokerObject
 from ._dict import Dict
-from ._errors import raise_for
+from ._errors import make_interruptible, raise_for
 from ._pipe import Connection
 from ._queue import JoinableQueue, Queue
 from ._sync import Barrier, BoundedSemaphore, Condition, Event, Lock, RLock, Semaphore
@@ -128,6 +128,7 @@ class Client:
         path = self.path.encode("utf-8")
         name = self._name if self._name is not None else _program_name()
         name_b = name.encode("utf-8")
+        make_interruptible()
         h = n.ClientHandle()
         status = n.client_connect_as(
             path, len(path), name_b, len(name_b), b"python", 6, timeout_ms(self._timeout), h

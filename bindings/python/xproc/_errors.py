@@ -11,7 +11,11 @@ broker, ``TypeError`` for a type mismatch, ...), so generic handlers keep workin
 from __future__ import annotations
 
 import builtins
-from typing import Dict, NoReturn, Optional, Type
+import ctypes
+import math
+import threading
+import time
+from typing import Any, Callable, Dict, List, NoReturn, Optional, Type
 
 from . import _native as n
 
@@ -156,6 +160,8 @@ _BY_STATUS: Dict[int, Type[XprocError]] = {
     n.PANIC: InternalError,
     n.UNKNOWN_DELIVERY: UnknownDeliveryError,
     n.DENIED: DeniedError,
+    # Only if a retry below could not run (it always does): a signal ended the call.
+    n.INTERRUPTED: builtins.InterruptedError,
 }
 
 
@@ -172,3 +178,47 @@ def error_for(status: int) -> XprocError:
 def raise_for(status: int) -> NoReturn:
     """Raises :func:`error_for` ``(status)``."""
     raise error_for(status)
+
+
+INTERRUPTED = n.INTERRUPTED
+
+try:
+    # Runs pending signal handlers now and raises what they raise (KeyboardInterrupt): a
+    # PyDLL function, so ctypes raises the exception it leaves set.
+    _check_signals: Callable[[], Any] = ctypes.pythonapi.PyErr_CheckSignals
+    _check_signals.argtypes = []
+    _check_signals.restype = ctypes.c_int
+except AttributeError:  # not CPython: handlers run at the next bytecode anyway
+    def _check_signals() -> Any:
+        return 0
+
+
+def make_interruptible() -> None:
+    """Lets a signal end a blocking call made by this thread if it is the main thread, the
+    one where Python runs signal handlers: Ctrl-C then raises ``KeyboardInterrupt`` in a
+    ``get()`` that would otherwise wait on. Calls from other threads wait as before."""
+    if threading.current_thread() is threading.main_thread():
+        n.set_interruptible(1)
+
+
+def resume(f: Callable[..., int], args: List[Any], at: int) -> int:
+    """Calls ``f(*args)`` again after a signal interrupted it (status ``INTERRUPTED``), as
+    Python retries its own system calls (PEP 475): the signal's handlers run first, and what
+    they raise (``KeyboardInterrupt``) propagates; if they return, the call is made again with
+    the time left of its timeout, ``args[at]`` (milliseconds, negative = no limit).
+
+    The interrupted request was cancelled at the broker, so it took nothing; a call made
+    again waits at the end of the line of waiters.
+    """
+    ms = args[at]
+    deadline = None if ms < 0 else time.monotonic() + ms / 1000
+    while True:
+        _check_signals()
+        if deadline is not None:
+            args[at] = max(0, math.ceil((deadline - time.monotonic()) * 1000))
+        status = f(*args)
+        if status != INTERRUPTED:
+            return status
+
+
+make_interruptible()  # the importing thread; Client() does it again for its own

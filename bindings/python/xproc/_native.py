@@ -112,6 +112,7 @@ PROTOCOL_ERROR = 23
 PANIC = 24
 UNKNOWN_DELIVERY = 25
 DENIED = 26
+INTERRUPTED = 27
 
 #: ``timeout_ms`` that waits as long as it takes.
 WAIT_FOREVER = -1
@@ -205,6 +206,7 @@ PU32 = POINTER(c_uint32)
 status_str = _fn("xproc_status_str", [c_int], c_char_p)
 last_error = _fn("xproc_last_error", [], c_char_p)
 version = _fn("xproc_version", [], c_char_p)
+set_interruptible = _fn("xproc_set_interruptible", [c_int], None)
 bytes_free = _fn("xproc_bytes_free", [c_void_p, c_size_t], None)
 
 client_connect_as = _fn("xproc_client_connect_as", [S, N, S, N, S, N, T, PH])

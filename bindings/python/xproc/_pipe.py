@@ -12,7 +12,14 @@ from typing import Any, Optional
 
 from . import _native as n
 from ._base import BrokerObject
-from ._errors import IntegerRangeError, TimeoutError, WrongTypeError, raise_for
+from ._errors import (
+    INTERRUPTED,
+    IntegerRangeError,
+    TimeoutError,
+    WrongTypeError,
+    raise_for,
+    resume,
+)
 from ._values import _local, decode, encode, timeout_ms, unpack
 
 _send_raw = n.pipe_send_raw
@@ -105,7 +112,10 @@ class Connection(BrokerObject):
             data = _local.packer.pack(obj)
         except Exception:
             data = encode(obj)  # first use here, or the error to raise
-        status = _send_raw(h, data, len(data), -1 if timeout is None else timeout_ms(timeout))
+        ms = -1 if timeout is None else timeout_ms(timeout)
+        status = _send_raw(h, data, len(data), ms)
+        if status == INTERRUPTED:
+            status = resume(_send_raw, [h, data, len(data), ms], 3)
         if status:
             self._failed(status, "send")
 
@@ -119,7 +129,10 @@ class Connection(BrokerObject):
             raise OSError("connection is write-only")
         ptr = c_void_p()
         size = c_size_t()
-        status = _recv_raw(h, -1 if timeout is None else timeout_ms(timeout), ptr, size)
+        ms = -1 if timeout is None else timeout_ms(timeout)
+        status = _recv_raw(h, ms, ptr, size)
+        if status == INTERRUPTED:
+            status = resume(_recv_raw, [h, ms, ptr, size], 1)
         if status:
             self._failed(status, "recv")
         data = _string_at(ptr, size.value)
@@ -149,7 +162,10 @@ class Connection(BrokerObject):
         if not self.readable:
             raise OSError("connection is write-only")
         ready = c_bool()
-        status = n.pipe_poll(h, timeout_ms(timeout), ready)
+        ms = timeout_ms(timeout)
+        status = n.pipe_poll(h, ms, ready)
+        if status == INTERRUPTED:
+            status = resume(n.pipe_poll, [h, ms, ready], 1)
         if status:
             self._failed(status, "poll")
         return ready.value

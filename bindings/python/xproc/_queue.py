@@ -13,7 +13,7 @@ from typing import Any, Iterable, Optional
 
 from . import _native as n
 from ._base import BrokerObject
-from ._errors import IntegerRangeError, TimeoutError, raise_for
+from ._errors import INTERRUPTED, IntegerRangeError, TimeoutError, raise_for, resume
 from ._values import _local, decode, encode, queue_timeout_ms, timeout_ms, unpack
 
 _put_raw = n.queue_put_raw
@@ -98,6 +98,8 @@ class Queue(BrokerObject):
             data = encode(obj)  # first use here, or the error to raise
         ms = -1 if block and timeout is None else queue_timeout_ms(block, timeout)
         status = _put_raw(h, data, len(data), ms)
+        if status == INTERRUPTED:
+            status = resume(_put_raw, [h, data, len(data), ms], 3)
         if status:
             if status in _FULL_STATUSES:
                 raise _Full
@@ -114,6 +116,8 @@ class Queue(BrokerObject):
         ptr = c_void_p()
         size = c_size_t()
         status = _get_raw(h, ms, ptr, size)
+        if status == INTERRUPTED:
+            status = resume(_get_raw, [h, ms, ptr, size], 1)
         if status:
             if status in _EMPTY_STATUSES:
                 raise _Empty
@@ -150,6 +154,9 @@ class Queue(BrokerObject):
         delivery = c_uint64()
         attempt = c_uint32()
         status = n.queue_get_leased_raw(h, ms, lease_ms, ptr, size, delivery, attempt)
+        if status == INTERRUPTED:
+            args = [h, ms, lease_ms, ptr, size, delivery, attempt]
+            status = resume(n.queue_get_leased_raw, args, 1)
         if status:
             if status in _EMPTY_STATUSES:
                 raise _Empty
@@ -325,7 +332,10 @@ class JoinableQueue(Queue):
         h = self._h
         if h is None:
             h = self._revive()
-        status = n.queue_join(h, timeout_ms(timeout))
+        ms = timeout_ms(timeout)
+        status = n.queue_join(h, ms)
+        if status == INTERRUPTED:
+            status = resume(n.queue_join, [h, ms], 1)
         if status:
             if status == n.TIMEOUT:
                 raise TimeoutError(f"join on queue {self.name!r} timed out", status)

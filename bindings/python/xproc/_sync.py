@@ -17,7 +17,7 @@ from typing import Any, Callable, Optional, TypeVar
 
 from . import _native as native
 from ._base import BrokerObject
-from ._errors import IntegerRangeError, OptionMismatchError, raise_for
+from ._errors import INTERRUPTED, IntegerRangeError, OptionMismatchError, raise_for, resume
 from ._values import timeout_ms
 
 _T = TypeVar("_T")
@@ -71,7 +71,10 @@ class _Ownable(BrokerObject):
             h = self._revive()
         got = c_bool()
         pid = c_uint32()
-        status = self._acquire_fn(h, _acquire_timeout_ms(block, timeout), got, pid)
+        ms = _acquire_timeout_ms(block, timeout)
+        status = self._acquire_fn(h, ms, got, pid)
+        if status == INTERRUPTED:
+            status = resume(self._acquire_fn, [h, ms, got, pid], 1)
         if status:
             raise_for(status)
         if got.value:
@@ -180,7 +183,10 @@ class Semaphore(BrokerObject):
         if h is None:
             h = self._revive()
         got = c_bool()
-        status = native.semaphore_acquire(h, _acquire_timeout_ms(block, timeout), got)
+        ms = _acquire_timeout_ms(block, timeout)
+        status = native.semaphore_acquire(h, ms, got)
+        if status == INTERRUPTED:
+            status = resume(native.semaphore_acquire, [h, ms, got], 1)
         if status:
             raise_for(status)
         return got.value
@@ -262,7 +268,10 @@ class Event(BrokerObject):
         if h is None:
             h = self._revive()
         out = c_bool()
-        status = native.event_wait(h, timeout_ms(timeout), out)
+        ms = timeout_ms(timeout)
+        status = native.event_wait(h, ms, out)
+        if status == INTERRUPTED:
+            status = resume(native.event_wait, [h, ms, out], 1)
         if status:
             raise_for(status)
         return out.value
@@ -294,7 +303,10 @@ class Condition(_Ownable):
         if h is None:
             h = self._revive()
         notified = c_bool()
-        status = native.condition_wait(h, timeout_ms(timeout), notified)
+        ms = timeout_ms(timeout)
+        status = native.condition_wait(h, ms, notified)
+        if status == INTERRUPTED:
+            status = resume(native.condition_wait, [h, ms, notified], 1)
         if status:
             raise_for(status)
         return notified.value
@@ -390,7 +402,10 @@ class Barrier(BrokerObject):
         if timeout is None:
             timeout = self.timeout
         index = c_uint64()
-        status = native.barrier_wait(h, timeout_ms(timeout), index)
+        ms = timeout_ms(timeout)
+        status = native.barrier_wait(h, ms, index)
+        if status == INTERRUPTED:
+            status = resume(native.barrier_wait, [h, ms, index], 1)
         if status:
             if status == native.BROKEN_BARRIER:
                 raise threading.BrokenBarrierError
