@@ -33,6 +33,8 @@ if HERE not in sys.path:
 import xproc  # noqa: E402
 
 KEYS = 1000  # distinct dict keys cycled through, as in the other scenarios
+#: Which implementation served the per-item calls (xproc/_speedups.c or ctypes).
+PATH = "; C speedups" if xproc._native.SPEEDUPS else "; ctypes (no C speedups built)"
 
 
 def payload(size: int) -> bytes:
@@ -97,7 +99,7 @@ def queue_put_get(c: xproc.Client, args: argparse.Namespace) -> Dict[str, Any]:
 
     try:
         return measure(
-            "py_queue_put_get", args, call, "Queue.put/get, bytes values, one connection"
+            "py_queue_put_get", args, call, f"Queue.put/get, bytes values, one connection{PATH}"
         )
     finally:
         c.delete(name)
@@ -117,7 +119,9 @@ def dict_set_get(c: xproc.Client, args: argparse.Namespace) -> Dict[str, Any]:
             raise RuntimeError("the dict returned another value")
 
     try:
-        return measure("py_dict_set_get", args, call, "d[k] = v / d[k], 1000 keys, one connection")
+        return measure(
+            "py_dict_set_get", args, call, f"d[k] = v / d[k], 1000 keys, one connection{PATH}"
+        )
     finally:
         c.delete(name)
 

@@ -55,3 +55,9 @@ echo "== running the tests on the installed package"
 # Run from outside the source tree so that `import xproc` finds the installed copy.
 cd "$venv"
 "$venv/bin/python" -m pytest -q -c "$here/pyproject.toml" --rootdir "$here" "$@" "$here/tests"
+# pip built the C speedups (test_native checks they serve the calls); the ctypes fallback
+# that machines without a compiler get must pass the per-item tests too.
+echo "== again without the C speedups (XPROC_NO_SPEEDUPS=1): the ctypes fallback"
+XPROC_NO_SPEEDUPS=1 "$venv/bin/python" -m pytest -q -c "$here/pyproject.toml" --rootdir "$here" \
+    "$@" "$here/tests/test_queue.py" "$here/tests/test_dict.py" "$here/tests/test_interrupt.py" \
+    "$here/tests/test_native.py"

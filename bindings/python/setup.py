@@ -8,13 +8,17 @@ looks first (after ``$XPROC_LIB``).
 
 ``XPROC_BUNDLE_LIB=/path/to/libxproc.so`` bundles that file instead of running cargo (for
 packagers who built it already).
+
+It also compiles ``xproc/_speedups.c``, the per-item calls (queue put/get, dict set/get) in C,
+when a C compiler and Python's headers are there (Debian: ``python3-dev``). It is optional:
+without it the binding makes the same calls through ctypes, a little slower.
 """
 
 import os
 import shutil
 import subprocess
 
-from setuptools import setup
+from setuptools import Extension, setup
 from setuptools.command.build_py import build_py
 from setuptools.dist import Distribution
 
@@ -79,4 +83,11 @@ class BinaryDistribution(Distribution):
         return True
 
 
-setup(cmdclass={"build_py": BuildPyWithLib}, distclass=BinaryDistribution)
+# optional=True: a machine without a compiler or Python's headers still installs (ctypes only).
+SPEEDUPS = Extension("xproc._speedups", sources=["xproc/_speedups.c"], optional=True)
+
+setup(
+    cmdclass={"build_py": BuildPyWithLib},
+    distclass=BinaryDistribution,
+    ext_modules=[SPEEDUPS],
+)

@@ -16,7 +16,9 @@ signal.signal(signal.SIGINT, signal.default_int_handler)
 c = xproc.connect()
 """
 
-_GET = _PRELUDE + """
+_GET = (
+    _PRELUDE
+    + """
 q = c.Queue(sys.argv[1])
 print("ready", flush=True)
 try:
@@ -27,6 +29,7 @@ except KeyboardInterrupt:
 q.put("after")
 print("then", q.get(timeout=10), flush=True)
 """
+)
 
 
 def test_ctrl_c_interrupts_a_blocked_get_which_takes_nothing(broker, client, name):
@@ -44,7 +47,9 @@ def test_ctrl_c_interrupts_a_blocked_get_which_takes_nothing(broker, client, nam
     assert q.get(timeout=5) == "kept"
 
 
-_LOCK = _PRELUDE + """
+_LOCK = (
+    _PRELUDE
+    + """
 lock = c.Lock(sys.argv[1])
 print("ready", flush=True)
 try:
@@ -53,6 +58,7 @@ try:
 except KeyboardInterrupt:
     print("interrupted", lock.holder_pid, flush=True)
 """
+)
 
 
 def test_ctrl_c_interrupts_a_blocked_lock_acquire(broker, client, name):
@@ -70,7 +76,9 @@ def test_ctrl_c_interrupts_a_blocked_lock_acquire(broker, client, name):
     assert not lock.locked()
 
 
-_PATIENT = _PRELUDE + """
+_PATIENT = (
+    _PRELUDE
+    + """
 seen = []
 def note(signum, frame):
     seen.append(signum)
@@ -81,6 +89,7 @@ print("ready", flush=True)
 item = q.get(timeout=60)
 print(item, seen == [signal.SIGUSR1], flush=True)
 """
+)
 
 
 def test_a_handler_that_returns_lets_the_call_wait_on(broker, client, name):

@@ -104,3 +104,54 @@ def test_statuses_match_the_header():
         if hasattr(n, name):
             assert getattr(n, name) == int(value), name
     assert n.status_name(n.TIMEOUT) == "XPROC_TIMEOUT"
+
+
+# ------------------------------------------------------------------ the C speedups
+
+
+def test_the_per_item_calls_take_the_path_asked_for():
+    """An installed package serves queue put/get and dict set/get from the C module pip
+    built (xproc/_speedups.c), unless XPROC_NO_SPEEDUPS selects the ctypes fallback."""
+    if os.environ.get("XPROC_NO_SPEEDUPS"):
+        assert not n.SPEEDUPS
+        assert n.queue_get_item is n._ctypes_queue_get
+    elif os.environ.get("XPROC_TEST_INSTALLED"):
+        assert n.SPEEDUPS, (
+            "pip did not build xproc._speedups: this machine needs a C compiler and Python's "
+            "headers (Debian: gcc python3-dev)"
+        )
+        assert n.queue_get_item is n._fast.queue_get
+
+
+@pytest.mark.skipif(not n.SPEEDUPS, reason="the C speedups are not built in this run")
+def test_the_speedups_refuse_bad_arguments_without_crashing():
+    fast = n._fast
+    with pytest.raises(ValueError, match="NULL handle"):
+        fast.queue_put(0, b"\xc0", 0)
+    with pytest.raises(TypeError, match="bytes"):
+        fast.queue_put(1, "not bytes", 0)
+    with pytest.raises(TypeError, match="arguments"):
+        fast.queue_get(1)
+    with pytest.raises(TypeError, match="bytes"):
+        fast.dict_set(1, b"\xc0", bytearray(b"\xc0"))
+    with pytest.raises(TypeError):
+        fast.dict_get("not a handle", b"\xc0")
+
+
+def test_both_paths_keep_one_contract(client, name):
+    """Status as an int on failure, the value's bytes on success: the same from C and ctypes."""
+    q = client.Queue(name)
+    d = client.dict(name + ".d")
+    paths = [(n._ctypes_queue_put, n._ctypes_queue_get, n._ctypes_dict_set, n._ctypes_dict_get)]
+    if n.SPEEDUPS:
+        f = n._fast
+        paths.append((f.queue_put, f.queue_get, f.dict_set, f.dict_get))
+    for put, get, dset, dget in paths:
+        assert get(q._h.value, 0) == n.EMPTY
+        assert put(q._h.value, b"\xa1x", 0) == n.OK
+        assert get(q._h.value, 0) == b"\xa1x"
+        assert dget(d._h.value, b"\xa1k") == n.KEY_NOT_FOUND
+        assert dset(d._h.value, b"\xa1k", b"\x07") == n.OK
+        assert dget(d._h.value, b"\xa1k") == b"\x07"
+        assert dset(d._h.value, b"\xa1k", b"\xc1") == n.INVALID_VALUE  # 0xc1 is never valid
+        del d[b"k".decode()]

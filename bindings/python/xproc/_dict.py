@@ -18,11 +18,9 @@ from ._base import BrokerObject
 from ._errors import IntegerRangeError, raise_for
 from ._values import _hashable, _local, decode, encode, unpack
 
-_get_raw = n.dict_get_raw
+_get_item = n.dict_get_item
 _unpack = unpack
-_set_raw = n.dict_set_raw
-_string_at = n._string_at
-_bytes_free = n.bytes_free
+_set_item = n.dict_set_item
 _KEY_NOT_FOUND = n.KEY_NOT_FOUND
 
 
@@ -83,15 +81,11 @@ class Dict(BrokerObject, TMutableMapping[Any, Any]):
             k = _local.packer.pack(key)
         except Exception:
             k = encode(key)  # first use here, or the error to raise
-        ptr = c_void_p()
-        size = c_size_t()
-        status = _get_raw(h, k, len(k), ptr, size)
-        if status:
-            if status == _KEY_NOT_FOUND:
+        data = _get_item(h.value, k)
+        if data.__class__ is int:  # a status
+            if data == _KEY_NOT_FOUND:
                 raise KeyError(key)
-            raise_for(status)
-        data = _string_at(ptr, size.value)
-        _bytes_free(ptr, size)
+            raise_for(data)
         try:
             return _unpack(data)
         except Exception:
@@ -106,15 +100,11 @@ class Dict(BrokerObject, TMutableMapping[Any, Any]):
             k = _local.packer.pack(key)
         except Exception:
             k = encode(key)  # first use here, or the error to raise
-        ptr = c_void_p()
-        size = c_size_t()
-        status = _get_raw(h, k, len(k), ptr, size)
-        if status:
-            if status == _KEY_NOT_FOUND:
+        data = _get_item(h.value, k)
+        if data.__class__ is int:  # a status
+            if data == _KEY_NOT_FOUND:
                 return default
-            raise_for(status)
-        data = _string_at(ptr, size.value)
-        _bytes_free(ptr, size)
+            raise_for(data)
         try:
             return _unpack(data)
         except Exception:
@@ -132,7 +122,7 @@ class Dict(BrokerObject, TMutableMapping[Any, Any]):
             v = _local.packer.pack(value)
         except Exception:
             v = encode(value)  # first use here, or the error to raise
-        status = _set_raw(h, k, len(k), v, len(v))
+        status = _set_item(h.value, k, v)
         if status:
             raise_for(status)
 

@@ -131,6 +131,11 @@ class DeniedError(XprocError, PermissionError):
     """The broker's allow-lists refused this connection (its uid and groups are not listed)."""
 
 
+class InterruptedCallError(XprocError, InterruptedError):
+    """A signal ended a blocking call. Rarely seen: the binding runs the signal's handlers
+    and makes the call again itself (PEP 475), so Ctrl-C surfaces as ``KeyboardInterrupt``."""
+
+
 class InternalError(XprocError):
     """A bug inside libxproc, caught before it could crash the process."""
 
@@ -160,8 +165,7 @@ _BY_STATUS: Dict[int, Type[XprocError]] = {
     n.PANIC: InternalError,
     n.UNKNOWN_DELIVERY: UnknownDeliveryError,
     n.DENIED: DeniedError,
-    # Only if a retry below could not run (it always does): a signal ended the call.
-    n.INTERRUPTED: builtins.InterruptedError,
+    n.INTERRUPTED: InterruptedCallError,
 }
 
 
@@ -182,15 +186,21 @@ def raise_for(status: int) -> NoReturn:
 
 INTERRUPTED = n.INTERRUPTED
 
-try:
-    # Runs pending signal handlers now and raises what they raise (KeyboardInterrupt): a
-    # PyDLL function, so ctypes raises the exception it leaves set.
-    _check_signals: Callable[[], Any] = ctypes.pythonapi.PyErr_CheckSignals
-    _check_signals.argtypes = []
-    _check_signals.restype = ctypes.c_int
-except AttributeError:  # not CPython: handlers run at the next bytecode anyway
-    def _check_signals() -> Any:
-        return 0
+
+def _signal_checker() -> Callable[[], Any]:
+    """``PyErr_CheckSignals``: runs pending signal handlers now and raises what they raise
+    (``KeyboardInterrupt``) — a PyDLL function, so ctypes raises the exception it leaves set.
+    Outside CPython, a no-op: handlers run at the next bytecode anyway."""
+    api = getattr(ctypes, "pythonapi", None)
+    if api is None:
+        return lambda: 0
+    f = api.PyErr_CheckSignals
+    f.argtypes = []
+    f.restype = ctypes.c_int
+    return f  # type: ignore[no-any-return]
+
+
+_check_signals = _signal_checker()
 
 
 def make_interruptible() -> None:
@@ -201,11 +211,12 @@ def make_interruptible() -> None:
         n.set_interruptible(1)
 
 
-def resume(f: Callable[..., int], args: List[Any], at: int) -> int:
+def resume(f: Callable[..., Any], args: List[Any], at: int) -> Any:
     """Calls ``f(*args)`` again after a signal interrupted it (status ``INTERRUPTED``), as
     Python retries its own system calls (PEP 475): the signal's handlers run first, and what
     they raise (``KeyboardInterrupt``) propagates; if they return, the call is made again with
-    the time left of its timeout, ``args[at]`` (milliseconds, negative = no limit).
+    the time left of its timeout, ``args[at]`` (milliseconds, negative = no limit). Returns
+    what ``f`` returns: its status, or (the per-item gets of ``_native``) the value's bytes.
 
     The interrupted request was cancelled at the broker, so it took nothing; a call made
     again waits at the end of the line of waiters.

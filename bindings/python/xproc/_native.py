@@ -328,3 +328,60 @@ def optional_name(text: Optional[str]) -> "tuple[Optional[bytes], int]":
         return None, 0
     raw = text.encode("utf-8")
     return raw, len(raw)
+
+
+# --- The per-item calls: queue put/get and dict set/get -------------------------------------
+#
+# One contract, two implementations: each takes the handle's address (``handle.value``) and
+# returns the libxproc status as an int, except that a successful get returns the value's
+# bytes. The C module ``_speedups`` (built by pip when a compiler and Python's headers are
+# there) makes each one C call that releases the GIL; the ctypes functions below are the
+# fallback, and what ``XPROC_NO_SPEEDUPS=1`` selects (the tests run both).
+
+
+def _ctypes_queue_put(h: int, data: bytes, ms: int) -> int:
+    return int(queue_put_raw(h, data, len(data), ms))
+
+
+def _ctypes_queue_get(h: int, ms: int) -> Any:
+    ptr = c_void_p()
+    size = c_size_t()
+    status = queue_get_raw(h, ms, ptr, size)
+    return status if status else take_bytes(ptr, size)
+
+
+def _ctypes_dict_set(h: int, key: bytes, value: bytes) -> int:
+    return int(dict_set_raw(h, key, len(key), value, len(value)))
+
+
+def _ctypes_dict_get(h: int, key: bytes) -> Any:
+    ptr = c_void_p()
+    size = c_size_t()
+    status = dict_get_raw(h, key, len(key), ptr, size)
+    return status if status else take_bytes(ptr, size)
+
+
+def _load_speedups() -> Any:
+    if os.environ.get("XPROC_NO_SPEEDUPS"):
+        return None
+    try:
+        from . import _speedups  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    address = ctypes.cast
+    _speedups.bind(
+        *(
+            address(f, c_void_p).value
+            for f in (queue_put_raw, queue_get_raw, dict_set_raw, dict_get_raw, bytes_free)
+        )
+    )
+    return _speedups
+
+
+_fast = _load_speedups()
+#: Whether the C module ``_speedups`` serves the per-item calls (else ctypes does).
+SPEEDUPS = _fast is not None
+queue_put_item: Callable[[int, bytes, int], int] = _fast.queue_put if _fast else _ctypes_queue_put
+queue_get_item: Callable[[int, int], Any] = _fast.queue_get if _fast else _ctypes_queue_get
+dict_set_item: Callable[[int, bytes, bytes], int] = _fast.dict_set if _fast else _ctypes_dict_set
+dict_get_item: Callable[[int, bytes], Any] = _fast.dict_get if _fast else _ctypes_dict_get

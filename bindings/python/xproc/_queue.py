@@ -16,11 +16,9 @@ from ._base import BrokerObject
 from ._errors import INTERRUPTED, IntegerRangeError, TimeoutError, raise_for, resume
 from ._values import _local, decode, encode, queue_timeout_ms, timeout_ms, unpack
 
-_put_raw = n.queue_put_raw
-_get_raw = n.queue_get_raw
+_put_item = n.queue_put_item
+_get_item = n.queue_get_item
 _unpack = unpack
-_string_at = n._string_at
-_bytes_free = n.bytes_free
 _Empty = _stdqueue.Empty
 _Full = _stdqueue.Full
 
@@ -97,9 +95,9 @@ class Queue(BrokerObject):
         except Exception:
             data = encode(obj)  # first use here, or the error to raise
         ms = -1 if block and timeout is None else queue_timeout_ms(block, timeout)
-        status = _put_raw(h, data, len(data), ms)
+        status = _put_item(h.value, data, ms)
         if status == INTERRUPTED:
-            status = resume(_put_raw, [h, data, len(data), ms], 3)
+            status = resume(_put_item, [h.value, data, ms], 2)
         if status:
             if status in _FULL_STATUSES:
                 raise _Full
@@ -113,17 +111,14 @@ class Queue(BrokerObject):
         if h is None:
             h = self._revive()
         ms = -1 if block and timeout is None else queue_timeout_ms(block, timeout)
-        ptr = c_void_p()
-        size = c_size_t()
-        status = _get_raw(h, ms, ptr, size)
-        if status == INTERRUPTED:
-            status = resume(_get_raw, [h, ms, ptr, size], 1)
-        if status:
-            if status in _EMPTY_STATUSES:
-                raise _Empty
-            raise_for(status)
-        data = _string_at(ptr, size.value)
-        _bytes_free(ptr, size)
+        data = _get_item(h.value, ms)
+        if data.__class__ is int:  # a status: nothing was taken
+            if data == INTERRUPTED:
+                data = resume(_get_item, [h.value, ms], 1)
+            if data.__class__ is int:
+                if data in _EMPTY_STATUSES:
+                    raise _Empty
+                raise_for(data)
         try:
             return _unpack(data)
         except Exception:
