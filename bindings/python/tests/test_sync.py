@@ -312,6 +312,52 @@ def test_barrier_abort_timeout_reset(client, connect, name):
         client.Barrier(name + "-missing")  # parties needed to create it
 
 
+_BARRIER_ACTION = """
+import sys, xproc
+c = xproc.connect()
+runs = c.dict(sys.argv[1] + ".runs")
+b = c.Barrier(sys.argv[1], int(sys.argv[2]), action=lambda: runs.incr("ran"))
+print(b.wait(timeout=60), flush=True)
+"""
+
+
+def test_barrier_action_runs_once_in_the_last_party(broker, client, name):
+    # Every party has an action (as after multiprocessing pickles one to its children):
+    # only the last to arrive runs it, once per opening.
+    runs = client.dict(name + ".runs")
+    b = client.Barrier(name, 3, action=lambda: runs.incr("ran"))
+    for cycle in (1, 2):
+        workers = [python_worker(broker, _BARRIER_ACTION, name, "3") for _ in range(2)]
+        eventually("2 parties waiting", lambda: b.n_waiting == 2)
+        assert b.wait(timeout=60) == 2  # the last to arrive, so this process ran the action
+        for w in workers:
+            out, err = w.communicate(timeout=60)
+            assert w.returncode == 0, err
+            assert int(out) in (0, 1)
+        assert runs["ran"] == cycle
+
+
+def test_barrier_action_that_raises_breaks_the_barrier(client, connect, name):
+    def fail() -> None:
+        raise RuntimeError("action failed")
+
+    b = client.Barrier(name, 2, action=fail)
+    other = connect().Barrier(name)
+    got = []
+    t = threading.Thread(target=lambda: got.append(other.wait(timeout=60)))
+    t.start()
+    eventually("one party waiting", lambda: b.n_waiting == 1)
+    with pytest.raises(RuntimeError, match="action failed"):
+        b.wait(timeout=60)
+    t.join(60)
+    assert got == [0]  # already released by the broker when the action ran
+    assert b.broken
+    with pytest.raises(threading.BrokenBarrierError):
+        other.wait(timeout=60)
+    with pytest.raises(TypeError):
+        client.Barrier(name + "-x", 2, action="not callable")
+
+
 def test_barrier_default_timeout(client, name):
     b = client.Barrier(name, 2, timeout=0.05)
     with pytest.raises(threading.BrokenBarrierError):

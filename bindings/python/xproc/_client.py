@@ -13,7 +13,7 @@ import sys
 import threading
 import weakref
 from ctypes import c_bool, c_size_t, c_uint64, c_void_p
-from typing import Any, List, NamedTuple, Optional, Tuple, Union, overload
+from typing import Any, Callable, List, NamedTuple, Optional, Tuple, Union, overload
 from typing import Dict as TDict
 
 from . import _base
@@ -367,14 +367,19 @@ class Client:
         return Condition(self, name)
 
     def Barrier(
-        self, name: str, parties: Optional[int] = None, timeout: Optional[float] = None
+        self,
+        name: str,
+        parties: Optional[int] = None,
+        action: Optional[Callable[[], Any]] = None,
+        timeout: Optional[float] = None,
     ) -> Barrier:
         """Opens the barrier ``name``, creating it for ``parties`` parties if the name is free.
 
-        ``parties`` may be left out to open an existing barrier. ``timeout`` is the default
-        for :meth:`Barrier.wait`, as in ``threading.Barrier``.
+        ``parties`` may be left out to open an existing barrier. ``action`` and ``timeout`` are
+        ``threading.Barrier``'s: ``action`` is called by the last party to arrive (see
+        :class:`Barrier`), ``timeout`` is the default for :meth:`Barrier.wait`.
         """
-        return Barrier(self, name, parties, timeout)
+        return Barrier(self, name, parties, action, timeout)
 
 
 def connect(

@@ -357,12 +357,19 @@ class Condition(_Ownable):
 
 
 class Barrier(BrokerObject):
-    """A named barrier: ``threading.Barrier``'s interface across processes (without
-    ``action``).
+    """A named barrier: ``threading.Barrier``'s interface across processes.
 
     ``wait`` returns a distinct index 0..parties-1 in arrival order. A wait that times out, an
     :meth:`abort`, or a waiting party's disconnect breaks the barrier: every waiter, and every
     later ``wait`` until :meth:`reset`, raises ``threading.BrokenBarrierError``.
+
+    ``action``, if given, is called by the party that arrives last (index ``parties - 1``)
+    when the barrier opens, before its ``wait`` returns; if it raises, the barrier is broken
+    (for later waits) and the exception propagates from that ``wait``. Unlike
+    ``threading.Barrier``, the other parties are not held until the action has finished: they
+    are released by the broker already. The action belongs to this process's ``Barrier``
+    object (it is pickled with it, as ``multiprocessing`` does): a party that opened the
+    barrier without one runs nothing.
     """
 
     kind = "barrier"
@@ -372,12 +379,18 @@ class Barrier(BrokerObject):
         client: Any,
         name: str,
         parties: Optional[int] = None,
+        action: Optional[Callable[[], Any]] = None,
         timeout: Optional[float] = None,
     ) -> None:
         self._parties_arg = None if parties is None else _count(parties, "parties", 1)
+        if action is not None and not callable(action):
+            raise TypeError(f"action must be callable, not {type(action).__name__}")
+        #: Called by the last party to arrive (see the class docs); ``None``: nothing.
+        self.action = action
         #: The default timeout of :meth:`wait`, in seconds (``None``: none).
         self.timeout = timeout
-        super().__init__(client, name, (parties, timeout))
+        self._n = 0  # the party count, known once opened
+        super().__init__(client, name, (parties, action, timeout))
 
     def _open(self, client_handle: Any) -> Any:
         parties = self._parties_arg
@@ -390,7 +403,9 @@ class Barrier(BrokerObject):
                     f"barrier {self.name!r} does not exist: give parties to create it"
                 ) from e
             parties = int(stat["info"].get("parties", 0)) or 1
-        return self._call_open(native.barrier_open, native.BarrierHandle, client_handle, parties)
+        h = self._call_open(native.barrier_open, native.BarrierHandle, client_handle, parties)
+        self._n = parties
+        return h
 
     def wait(self, timeout: Optional[float] = None) -> int:
         """Waits until ``parties`` parties wait, at most ``timeout`` seconds (default: the
@@ -410,7 +425,14 @@ class Barrier(BrokerObject):
             if status == native.BROKEN_BARRIER:
                 raise threading.BrokenBarrierError
             raise_for(status)
-        return int(index.value)
+        i = int(index.value)
+        if self.action is not None and i == self._n - 1:
+            try:
+                self.action()
+            except BaseException:
+                self.abort()
+                raise
+        return i
 
     def _simple(self, fn: Any) -> None:
         h = self._h
