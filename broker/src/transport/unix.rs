@@ -4,9 +4,9 @@
 //! with `fchmod` before `bind`, so there is no umask race; with a group, the file is then
 //! given to the group and widened to 0660 — never the other way round, so there is no moment
 //! when the wrong group can connect). It listens under a staging name and is then hard-linked
-//! into place, so the socket file appears only once it accepts connections. `interprocess` has no mio integration, so its fd — and
-//! each accepted stream's — is registered with mio through `SourceFd`, and deregistered
-//! before it is dropped. Accepted streams are plain `std::os::unix::net::UnixStream`s.
+//! into place, so the socket file appears only once it accepts connections. `interprocess`
+//! has no mio integration, so its fd — and each accepted stream's — is registered with mio
+//! through `SourceFd`, and deregistered before it is dropped. Accepted streams are plain `std::os::unix::net::UnixStream`s.
 //!
 //! Peer credentials (pid, effective uid and gid) come from `interprocess`'s `peer_creds`
 //! (`SO_PEERCRED` on Linux, `LOCAL_PEERCRED` on the BSDs and macOS), read once at accept.
@@ -106,7 +106,7 @@ pub struct Listener {
     path: PathBuf,
     /// The socket file's (device, inode) as bound: shutdown removes the file only if it is
     /// still ours, never a successor's.
-    file_id: (u64, u64),
+    file_id: FileId,
 }
 
 impl Listener {
@@ -154,6 +154,7 @@ impl Listener {
         // waits for the file (`[ -S path ]`) never connects between bind() and listen() and
         // gets "connection refused". link() refuses to replace a file, so two brokers racing
         // for one path cannot take it from each other.
+        let direct = || listen_at(path, group).map_err(|(what, e)| io_err(what, e));
         let (inner, file_id) = match staging_path(path) {
             Some(staging) => match listen_at(&staging, group) {
                 Ok((inner, id)) => {
@@ -165,13 +166,14 @@ impl Listener {
                     })?;
                     (inner, id)
                 }
-                // A squatter on the staging name, say: listen at the path itself.
-                Err(e) => {
-                    tracing::debug!(staging = %staging.display(), error = %e, "staging failed");
-                    listen_at(path, group).map_err(|e| io_err("cannot listen at", e))?
+                // Something squats on the staging name: listen at the path itself.
+                Err((_, e)) if e.kind() == io::ErrorKind::AddrInUse => {
+                    tracing::debug!(staging = %staging.display(), "staging name taken");
+                    direct()?
                 }
+                Err((what, e)) => return Err(io_err(what, e)),
             },
-            None => listen_at(path, group).map_err(|e| io_err("cannot listen at", e))?,
+            None => direct()?,
         };
         if let Some(g) = group {
             warn_if_unreachable(path, g);
@@ -383,33 +385,40 @@ fn staging_path(path: &Path) -> Option<PathBuf> {
     (staging.as_os_str().len() <= MAX_SOCKET_PATH).then_some(staging)
 }
 
+/// What a listener's file is: its (device, inode).
+type FileId = (u64, u64);
+
 /// Binds and listens at `path` (mode 0600, then shared with `group`); returns the listener and
-/// the socket file's (device, inode).
+/// its file's id, or what failed and why.
 fn listen_at(
     path: &Path,
     group: Option<&Group>,
-) -> io::Result<(interprocess::local_socket::Listener, (u64, u64))> {
-    let name = path.to_fs_name::<GenericFilePath>()?;
+) -> Result<(interprocess::local_socket::Listener, FileId), (&'static str, io::Error)> {
+    let listen = |e| ("cannot listen at", e);
+    let name = path.to_fs_name::<GenericFilePath>().map_err(listen)?;
     let inner = ListenerOptions::new()
         .name(name)
         .nonblocking(ListenerNonblockingMode::Both)
         .reclaim_name(false)
         .mode(0o600)
-        .create_sync()?;
-    let unlink_on_error = |e: io::Error| {
-        let _ = std::fs::remove_file(path);
-        e
+        .create_sync()
+        .map_err(listen)?;
+    let unlink = |what: &'static str| {
+        move |e: io::Error| {
+            let _ = std::fs::remove_file(path);
+            (what, e)
+        }
     };
     if let Some(g) = group {
-        share_with_group(path, g, 0o660).map_err(unlink_on_error)?;
+        share_with_group(path, g, 0o660).map_err(unlink("cannot give the socket to its group"))?;
     }
-    let md = std::fs::symlink_metadata(path).map_err(unlink_on_error)?;
+    let md = std::fs::symlink_metadata(path).map_err(unlink("cannot inspect"))?;
     Ok((inner, (md.dev(), md.ino())))
 }
 
 /// Makes the listening socket at `staging` (whose file is `id`) visible at `path`, then
 /// removes the staging name. Fails with `AlreadyExists` if something appeared at `path`.
-fn publish(staging: &Path, path: &Path, id: (u64, u64)) -> io::Result<()> {
+fn publish(staging: &Path, path: &Path, id: FileId) -> io::Result<()> {
     let result = match std::fs::hard_link(staging, path) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(e),
