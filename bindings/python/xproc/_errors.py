@@ -211,6 +211,17 @@ def make_interruptible() -> None:
         n.set_interruptible(1)
 
 
+def blocking(f: Callable[..., int], h: Any, ms: int, *rest: Any) -> int:
+    """``f(h, ms, *rest)`` for a blocking call whose timeout (milliseconds) is its second
+    argument, made again with :func:`resume` if a signal interrupted it. The per-item calls
+    (queue put/get, pipe send/recv) inline this instead, to keep a Python call off their path.
+    """
+    status = f(h, ms, *rest)
+    if status == INTERRUPTED:
+        status = resume(f, [h, ms, *rest], 1)
+    return status
+
+
 def resume(f: Callable[..., Any], args: List[Any], at: int) -> Any:
     """Calls ``f(*args)`` again after a signal interrupted it (status ``INTERRUPTED``), as
     Python retries its own system calls (PEP 475): the signal's handlers run first, and what

@@ -17,6 +17,7 @@ from ._errors import (
     IntegerRangeError,
     TimeoutError,
     WrongTypeError,
+    blocking,
     raise_for,
     resume,
 )
@@ -162,10 +163,7 @@ class Connection(BrokerObject):
         if not self.readable:
             raise OSError("connection is write-only")
         ready = c_bool()
-        ms = timeout_ms(timeout)
-        status = n.pipe_poll(h, ms, ready)
-        if status == INTERRUPTED:
-            status = resume(n.pipe_poll, [h, ms, ready], 1)
+        status = blocking(n.pipe_poll, h, timeout_ms(timeout), ready)
         if status:
             self._failed(status, "poll")
         return ready.value

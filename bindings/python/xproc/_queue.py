@@ -13,7 +13,14 @@ from typing import Any, Iterable, Optional
 
 from . import _native as n
 from ._base import BrokerObject
-from ._errors import INTERRUPTED, IntegerRangeError, TimeoutError, raise_for, resume
+from ._errors import (
+    INTERRUPTED,
+    IntegerRangeError,
+    TimeoutError,
+    blocking,
+    raise_for,
+    resume,
+)
 from ._values import _local, decode, encode, queue_timeout_ms, timeout_ms, unpack
 
 _put_item = n.queue_put_item
@@ -148,10 +155,7 @@ class Queue(BrokerObject):
         size = c_size_t()
         delivery = c_uint64()
         attempt = c_uint32()
-        status = n.queue_get_leased_raw(h, ms, lease_ms, ptr, size, delivery, attempt)
-        if status == INTERRUPTED:
-            args = [h, ms, lease_ms, ptr, size, delivery, attempt]
-            status = resume(n.queue_get_leased_raw, args, 1)
+        status = blocking(n.queue_get_leased_raw, h, ms, lease_ms, ptr, size, delivery, attempt)
         if status:
             if status in _EMPTY_STATUSES:
                 raise _Empty
@@ -327,10 +331,7 @@ class JoinableQueue(Queue):
         h = self._h
         if h is None:
             h = self._revive()
-        ms = timeout_ms(timeout)
-        status = n.queue_join(h, ms)
-        if status == INTERRUPTED:
-            status = resume(n.queue_join, [h, ms], 1)
+        status = blocking(n.queue_join, h, timeout_ms(timeout))
         if status:
             if status == n.TIMEOUT:
                 raise TimeoutError(f"join on queue {self.name!r} timed out", status)

@@ -17,7 +17,7 @@ from typing import Any, Callable, Optional, TypeVar
 
 from . import _native as native
 from ._base import BrokerObject
-from ._errors import INTERRUPTED, IntegerRangeError, OptionMismatchError, raise_for, resume
+from ._errors import IntegerRangeError, OptionMismatchError, blocking, raise_for
 from ._values import timeout_ms
 
 _T = TypeVar("_T")
@@ -71,10 +71,7 @@ class _Ownable(BrokerObject):
             h = self._revive()
         got = c_bool()
         pid = c_uint32()
-        ms = _acquire_timeout_ms(block, timeout)
-        status = self._acquire_fn(h, ms, got, pid)
-        if status == INTERRUPTED:
-            status = resume(self._acquire_fn, [h, ms, got, pid], 1)
+        status = blocking(self._acquire_fn, h, _acquire_timeout_ms(block, timeout), got, pid)
         if status:
             raise_for(status)
         if got.value:
@@ -183,10 +180,7 @@ class Semaphore(BrokerObject):
         if h is None:
             h = self._revive()
         got = c_bool()
-        ms = _acquire_timeout_ms(block, timeout)
-        status = native.semaphore_acquire(h, ms, got)
-        if status == INTERRUPTED:
-            status = resume(native.semaphore_acquire, [h, ms, got], 1)
+        status = blocking(native.semaphore_acquire, h, _acquire_timeout_ms(block, timeout), got)
         if status:
             raise_for(status)
         return got.value
@@ -268,10 +262,7 @@ class Event(BrokerObject):
         if h is None:
             h = self._revive()
         out = c_bool()
-        ms = timeout_ms(timeout)
-        status = native.event_wait(h, ms, out)
-        if status == INTERRUPTED:
-            status = resume(native.event_wait, [h, ms, out], 1)
+        status = blocking(native.event_wait, h, timeout_ms(timeout), out)
         if status:
             raise_for(status)
         return out.value
@@ -303,10 +294,7 @@ class Condition(_Ownable):
         if h is None:
             h = self._revive()
         notified = c_bool()
-        ms = timeout_ms(timeout)
-        status = native.condition_wait(h, ms, notified)
-        if status == INTERRUPTED:
-            status = resume(native.condition_wait, [h, ms, notified], 1)
+        status = blocking(native.condition_wait, h, timeout_ms(timeout), notified)
         if status:
             raise_for(status)
         return notified.value
@@ -417,10 +405,7 @@ class Barrier(BrokerObject):
         if timeout is None:
             timeout = self.timeout
         index = c_uint64()
-        ms = timeout_ms(timeout)
-        status = native.barrier_wait(h, ms, index)
-        if status == INTERRUPTED:
-            status = resume(native.barrier_wait, [h, ms, index], 1)
+        status = blocking(native.barrier_wait, h, timeout_ms(timeout), index)
         if status:
             if status == native.BROKEN_BARRIER:
                 raise threading.BrokenBarrierError
