@@ -1,7 +1,6 @@
 //! [`Client`]: connecting (`hello`), the request/reply helper every handle uses, the raw
 //! [`Client::call`] escape hatch, admin operations, and the constructors of every handle.
 
-use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -25,6 +24,7 @@ use crate::lock::Lock;
 use crate::pipe::{Pipe, PipeOptions, RawPipe};
 use crate::queue::{Queue, QueueOptions, RawQueue};
 use crate::semaphore::Semaphore;
+use crate::transport::Stream;
 
 /// How long [`Client::connect`] waits for the broker's `hello` reply by default.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -165,7 +165,7 @@ impl Client {
     /// when it already has `max_clients` connections.
     pub fn connect_with(options: ConnectOptions) -> Result<Client> {
         let path = options.path.unwrap_or_else(default_socket_path);
-        let stream = UnixStream::connect(&path).map_err(|source| Error::NoBroker {
+        let stream = Stream::connect(&path).map_err(|source| Error::NoBroker {
             path: path.clone(),
             source,
         })?;

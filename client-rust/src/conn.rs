@@ -22,16 +22,15 @@
 
 use std::collections::HashMap;
 use std::io::{self, Read};
-use std::os::unix::io::AsRawFd;
-use std::os::unix::net::UnixStream;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Condvar, Mutex, MutexGuard, Once, PoisonError};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use xproc_protocol::frame::{self, Check, HEADER_LEN};
 use xproc_protocol::{ErrorCode, ReplyFields, RequestFields};
 
 use crate::error::{Error, Result};
+use crate::transport::{fork_generation, Stream};
 
 thread_local! {
     /// Whether a signal that interrupts this thread's wait for a reply ends the call
@@ -71,35 +70,6 @@ const READ_BUFFER: usize = 64 * 1024;
 /// one big snapshot does not pin its size in memory for the connection's life.
 const READ_BUFFER_KEEP: usize = 1 << 20;
 
-/// `send` flags: never raise SIGPIPE when the broker is gone (a C or C# host process would die
-/// of it); the error comes back as EPIPE instead.
-#[cfg(any(target_os = "linux", target_os = "android"))]
-const SEND_FLAGS: libc::c_int = libc::MSG_NOSIGNAL;
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
-const SEND_FLAGS: libc::c_int = 0;
-
-/// Bumped in every child `fork` creates, by a `pthread_atfork` handler. Comparing it with the
-/// value a connection saw when it was made tells "are we still the process that connected?"
-/// without a `getpid` per request (a real syscall since glibc 2.25, ~250 ns on this VM, which
-/// the benchmarks showed on every call).
-static FORK_GENERATION: AtomicU64 = AtomicU64::new(0);
-
-extern "C" fn after_fork_in_child() {
-    FORK_GENERATION.fetch_add(1, Ordering::Relaxed);
-}
-
-/// The current fork generation, registering the `pthread_atfork` handler on first use.
-fn fork_generation() -> u64 {
-    static REGISTER: Once = Once::new();
-    REGISTER.call_once(|| {
-        // SAFETY: the handler only touches an atomic, which is async-signal-safe and fine in a
-        // freshly forked child. If registration fails (ENOMEM), forks go unnoticed, as before
-        // this check existed; nothing else depends on it.
-        unsafe { libc::pthread_atfork(None, None, Some(after_fork_in_child)) };
-    });
-    FORK_GENERATION.load(Ordering::Relaxed)
-}
-
 /// One connection to a broker, shared by every thread of a client.
 pub(crate) struct Conn {
     /// The socket path, for messages.
@@ -121,7 +91,7 @@ pub(crate) struct Conn {
 }
 
 struct Writer {
-    stream: UnixStream,
+    stream: Stream,
     /// Frames are encoded here and sent with one `send` per batch.
     buf: Vec<u8>,
 }
@@ -156,7 +126,7 @@ impl State {
 
 /// The read half and its receive buffer; held by the leader while it reads.
 struct Reader {
-    stream: UnixStream,
+    stream: Stream,
     /// Received bytes live in `buf[start..end]`.
     buf: Vec<u8>,
     start: usize,
@@ -180,7 +150,7 @@ enum Filled {
 
 impl Conn {
     /// Wraps a connected stream. `path` is only used in messages.
-    pub(crate) fn new(stream: UnixStream, path: String) -> io::Result<Conn> {
+    pub(crate) fn new(stream: Stream, path: String) -> io::Result<Conn> {
         let read = stream.try_clone()?;
         Ok(Conn {
             path,
@@ -288,7 +258,7 @@ impl Conn {
 
     /// Reserves `n` consecutive request ids with empty reply slots; returns the first.
     fn register(&self, n: usize) -> Result<u64> {
-        if FORK_GENERATION.load(Ordering::Relaxed) != self.fork_generation {
+        if fork_generation() != self.fork_generation {
             return Err(Error::Disconnected(format!(
                 "this client was connected by process {}; after fork, connect again in the child",
                 self.pid
@@ -352,7 +322,7 @@ impl Conn {
             }
         }
         let Writer { stream, buf } = &mut *w;
-        if let Err(e) = send_all(stream, buf) {
+        if let Err(e) = stream.send_all(buf) {
             drop(w);
             let mut st = self.lock_state();
             st.kill(format!("cannot write to the broker at {}: {e}", self.path));
@@ -617,31 +587,6 @@ fn value_bytes(req: &RequestFields<'_>) -> usize {
             .sum::<usize>()
 }
 
-/// Writes all of `buf`, retrying on EINTR and never raising SIGPIPE.
-fn send_all(stream: &UnixStream, mut buf: &[u8]) -> io::Result<()> {
-    while !buf.is_empty() {
-        // SAFETY: the pointer and length describe a live slice; the fd is open (owned by
-        // `stream`, borrowed for the duration of the call).
-        let n = unsafe {
-            libc::send(
-                stream.as_raw_fd(),
-                buf.as_ptr().cast(),
-                buf.len(),
-                SEND_FLAGS,
-            )
-        };
-        if n < 0 {
-            let e = io::Error::last_os_error();
-            if e.kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(e);
-        }
-        buf = &buf[n as usize..];
-    }
-    Ok(())
-}
-
 /// The `id` of a reply payload. The broker writes `id` first, so the fast path reads it
 /// straight off the front; anything else goes through serde.
 pub(crate) fn reply_id(payload: &[u8]) -> Option<u64> {
@@ -675,6 +620,7 @@ fn describe_error(payload: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::net::UnixStream;
     use std::sync::Arc;
     use std::thread;
 
@@ -715,7 +661,7 @@ mod tests {
 
     #[test]
     fn out_of_order_replies_reach_their_threads() {
-        let (a, mut peer) = UnixStream::pair().unwrap();
+        let (a, mut peer) = Stream::pair().unwrap();
         let conn = Arc::new(Conn::new(a, "test".into()).unwrap());
         let callers: Vec<_> = (0..4)
             .map(|_| {
@@ -743,7 +689,7 @@ mod tests {
 
     #[test]
     fn timeout_keeps_the_partial_frame_and_drops_the_late_reply() {
-        let (a, mut peer) = UnixStream::pair().unwrap();
+        let (a, mut peer) = Stream::pair().unwrap();
         let conn = Conn::new(a, "test".into()).unwrap();
         let soon = Some(Instant::now() + Duration::from_millis(50));
         let first = conn.round_trip(RequestFields::new(0, "ping"), soon);
@@ -766,7 +712,7 @@ mod tests {
 
     #[test]
     fn every_waiter_learns_of_a_disconnect() {
-        let (a, mut peer) = UnixStream::pair().unwrap();
+        let (a, mut peer) = Stream::pair().unwrap();
         let conn = Arc::new(Conn::new(a, "/x.sock".into()).unwrap());
         let callers: Vec<_> = (0..3)
             .map(|_| {
@@ -795,7 +741,7 @@ mod tests {
 
     #[test]
     fn too_large_requests_are_refused_before_sending() {
-        let (a, mut peer) = UnixStream::pair().unwrap();
+        let (a, mut peer) = Stream::pair().unwrap();
         let conn = Conn::new(a, "test".into()).unwrap();
         conn.set_max_request(100);
         let big = vec![0xc4u8; 200];
@@ -822,7 +768,7 @@ mod tests {
 
     #[test]
     fn large_replies_grow_the_buffer() {
-        let (a, mut peer) = UnixStream::pair().unwrap();
+        let (a, mut peer) = Stream::pair().unwrap();
         let conn = Conn::new(a, "test".into()).unwrap();
         let big = vec![7u8; 3 * READ_BUFFER];
         let got = thread::scope(|s| {
@@ -843,7 +789,7 @@ mod tests {
 
     #[test]
     fn the_buffer_shrinks_back_after_a_huge_reply() {
-        let (a, mut peer) = UnixStream::pair().unwrap();
+        let (a, mut peer) = Stream::pair().unwrap();
         let conn = Conn::new(a, "test".into()).unwrap();
         let big = vec![7u8; 2 * READ_BUFFER_KEEP];
         thread::scope(|s| {
@@ -864,7 +810,7 @@ mod tests {
 
     #[test]
     fn a_forked_child_cannot_use_the_parents_connection() {
-        let (a, _peer) = UnixStream::pair().unwrap();
+        let (a, _peer) = Stream::pair().unwrap();
         let conn = Conn::new(a, "test".into()).unwrap();
         // SAFETY: the child only calls code that takes no lock another thread could hold
         // (the pid check comes first), then leaves with _exit.

@@ -21,7 +21,5 @@ pub fn default_socket_path() -> PathBuf {
     if let Some(dir) = var("XDG_RUNTIME_DIR") {
         return PathBuf::from(dir).join("xproc.sock");
     }
-    // SAFETY: getuid has no preconditions and cannot fail.
-    let uid = unsafe { libc::getuid() };
-    PathBuf::from(format!("/tmp/xproc-{uid}/xproc.sock"))
+    crate::transport::default_local_endpoint()
 }

@@ -30,6 +30,8 @@
 //! - `codec.rs`: typed values to MessagePack and timeouts to wire fields.
 //! - `error.rs`: [`Error`], one small enum for every failure.
 //! - `endpoint.rs`: [`default_socket_path`].
+//! - `transport/`: the only OS-specific code: the stream to the broker, fork detection, the
+//!   per-user default endpoint (same names per OS).
 //!
 //! The wire format itself is the `xproc-protocol` crate (docs/PROTOCOL.md); this crate builds
 //! requests with its `RequestFields` and decodes replies with its `ReplyFields`.
@@ -143,6 +145,7 @@ mod lock;
 mod pipe;
 mod queue;
 mod semaphore;
+mod transport;
 
 pub use barrier::{Barrier, BarrierState};
 pub use client::{Client, ConnectOptions, Opened, Reply, Stat, DEFAULT_CONNECT_TIMEOUT};
