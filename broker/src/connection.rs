@@ -62,9 +62,11 @@ impl Input {
         }
     }
 
-    /// Makes room for the next read: moves undecoded bytes to the front and, when a frame
-    /// larger than the buffer is arriving, grows it to fit that frame (its length was checked
-    /// against `max_frame` already).
+    /// Makes room for the next read: moves undecoded bytes to the front and, when the buffer
+    /// is full, grows it. A frame larger than the buffer is grown towards geometrically as
+    /// its bytes arrive, never to its announced length up front: a peer that sends a length
+    /// prefix and nothing else must not make the broker allocate `max_frame` for it (so the
+    /// buffer is never more than about twice what has arrived, plus [`INPUT_CHUNK`]).
     fn make_room(&mut self) {
         if self.buf.is_empty() {
             self.buf = vec![0; INPUT_CHUNK];
@@ -79,13 +81,23 @@ impl Input {
             self.end -= self.start;
             self.start = 0;
         }
-        if need > self.buf.len() {
-            self.buf.resize(need, 0);
-        } else if self.end == self.buf.len() {
-            // Only whole frames not yet decoded can fill it; keep room to read on.
-            let len = self.buf.len() * 2;
+        if self.end == self.buf.len() {
+            // Full: either a frame larger than the buffer is arriving (grow towards it, at
+            // most doubling), or only whole frames not yet decoded fill it (keep room to read
+            // on).
+            let doubled = self.buf.len() * 2;
+            let len = if need > self.buf.len() {
+                doubled.min(need)
+            } else {
+                doubled
+            };
             self.buf.resize(len, 0);
         }
+    }
+
+    /// Bytes the buffer holds allocated (charged to the memory budget).
+    pub fn allocated(&self) -> usize {
+        self.buf.len()
     }
 }
 
@@ -225,7 +237,17 @@ impl Connection {
         self.output.len() - self.sent
     }
 
-    /// One `write` of everything pending.
+    /// Bytes the output buffer holds: pending ones and written ones not yet dropped (after
+    /// a [`flush`](Self::flush), fewer than twice the pending ones).
+    pub fn output_len(&self) -> usize {
+        self.output.len()
+    }
+
+    /// One `write` of everything pending. Written bytes are dropped from the front of the
+    /// buffer once they are at least as many as those still pending (so each byte is moved
+    /// at most once on average), and a buffer much larger than what it holds gives its
+    /// memory back: a client that reads steadily but never lets the buffer drain completely
+    /// must not grow it without bound.
     pub fn flush(&mut self) -> io::Result<()> {
         while self.pending() > 0 {
             match self.stream.write(&self.output[self.sent..]) {
@@ -239,11 +261,20 @@ impl Connection {
         if self.pending() == 0 {
             self.output.clear();
             self.sent = 0;
-            if self.output.capacity() > KEEP_CAPACITY {
-                self.output.shrink_to(INPUT_CHUNK);
-            }
+        } else if self.sent >= self.pending() {
+            self.output.drain(..self.sent);
+            self.sent = 0;
+        }
+        let keep = (2 * self.output.len()).max(KEEP_CAPACITY);
+        if self.output.capacity() > 2 * keep {
+            self.output.shrink_to(keep);
         }
         Ok(())
+    }
+
+    /// Bytes the output buffer holds allocated (charged to the memory budget).
+    pub fn output_allocated(&self) -> usize {
+        self.output.capacity()
     }
 }
 
@@ -260,19 +291,33 @@ mod tests {
     use super::*;
 
     #[test]
-    fn input_grows_for_a_large_frame_and_compacts() {
+    fn input_grows_as_a_large_frame_arrives_and_compacts() {
         let mut input = Input::default();
         input.make_room();
         assert_eq!(input.buf.len(), INPUT_CHUNK);
-        // A header announcing 300 KiB arrives after some consumed bytes.
+        // A header announcing 300 KiB arrives after some consumed bytes: the buffer only
+        // compacts, it does not grow for bytes that have not arrived.
         input.buf[10..14].copy_from_slice(&(300u32 * 1024).to_be_bytes());
         input.start = 10;
         input.end = 14;
         input.make_room();
         assert_eq!(input.start, 0);
         assert_eq!(input.data().len(), 4);
-        assert!(input.buf.len() >= 300 * 1024 + HEADER_LEN);
-        input.consume(4);
+        assert_eq!(input.buf.len(), INPUT_CHUNK);
+        // As the payload arrives and fills the buffer, it doubles, up to the frame's size.
+        let mut sizes = Vec::new();
+        while input.end < HEADER_LEN + 300 * 1024 {
+            input.end = input.buf.len().min(HEADER_LEN + 300 * 1024);
+            if input.end < HEADER_LEN + 300 * 1024 {
+                input.make_room();
+                sizes.push(input.buf.len());
+            }
+        }
+        assert_eq!(
+            sizes,
+            vec![2 * INPUT_CHUNK, 4 * INPUT_CHUNK, HEADER_LEN + 300 * 1024]
+        );
+        input.consume(HEADER_LEN + 300 * 1024);
         assert_eq!((input.start, input.end), (0, 0));
         assert_eq!(input.buf.len(), INPUT_CHUNK);
     }

@@ -475,19 +475,21 @@ impl Server {
             if conn.closing.is_some() {
                 continue;
             }
-            if conn.pending() > self.config.output_hard_limit {
+            if let Err(e) = conn.flush() {
+                self.close(slot, Close::Io(e));
+                continue;
+            }
+            // The buffer's size, not only its unsent part, is what the hard limit bounds.
+            if conn.output_len() > self.config.output_hard_limit {
                 let _g = conn.span.enter();
                 tracing::warn!(
                     pending = conn.pending(),
+                    buffered = conn.output_len(),
                     limit = self.config.output_hard_limit,
                     "closing connection: it stopped reading and its replies passed the output hard limit"
                 );
                 drop(_g);
                 self.close(slot, Close::Backlog);
-                continue;
-            }
-            if let Err(e) = conn.flush() {
-                self.close(slot, Close::Io(e));
                 continue;
             }
             let want_writable = conn.pending() > 0;
