@@ -4,7 +4,9 @@
 //! 1. poll, sleeping at most until the nearest waiter deadline (retrying on `EINTR`);
 //! 2. handle events — accept until `WouldBlock`; read each readable connection and handle every
 //!    whole frame in its buffer (handlers only append replies to output buffers); note
-//!    connections that became writable;
+//!    connections that became writable. Before the frames of each read are handled, waiters
+//!    whose deadline has passed are answered with their timeout outcome, so input never
+//!    serves a request that has already run out;
 //! 3. answer waiters whose deadline passed;
 //! 4. reap connections marked for closing (a last write, then the one cleanup path) — never
 //!    in the middle of the turn, so no handler sees a connection vanish;
@@ -353,6 +355,10 @@ impl Server {
     /// output passes the soft limit: a batch of small requests for large values must not
     /// turn one read into gigabytes of replies.
     fn process(&mut self, slot: usize) {
+        // Requests whose time ran out are answered before this input is handled, so a put or
+        // a release read now never serves a waiter past its deadline (its client may have
+        // given up on it).
+        self.expire_due();
         let max_frame = self.config.max_frame;
         let soft = self.config.output_soft_limit;
         let Some(conn) = self.conns.get(slot) else {
@@ -385,6 +391,19 @@ impl Server {
         }
         if let Some(conn) = self.conns.get(slot) {
             conn.restore_input(input);
+        }
+    }
+
+    /// Answers the waiters whose deadline has passed, if any has (one clock read otherwise).
+    fn expire_due(&mut self) {
+        let now = Instant::now();
+        if self
+            .broker
+            .waiters
+            .next_deadline()
+            .is_some_and(|d| d <= now)
+        {
+            self.broker.expire(now, &mut self.conns);
         }
     }
 

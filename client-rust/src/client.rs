@@ -237,8 +237,9 @@ impl Client {
     /// method for, and the base the C ABI can build on.
     ///
     /// The request's `id` is ignored: the client assigns its own so that replies can be matched
-    /// to callers. When `timeout_ms` is set, the client waits at most that long plus
-    /// [`TIMEOUT_GRACE`](crate::TIMEOUT_GRACE); otherwise as long as it takes. An error reply
+    /// to callers. When `timeout_ms` is set, the client waits that long plus
+    /// [`TIMEOUT_GRACE`](crate::TIMEOUT_GRACE), then cancels the request and returns the
+    /// broker's answer (see the crate docs, "Timeouts"); otherwise as long as it takes. An error reply
     /// comes back as `Err` (mapped as [`Error::from_reply`] does).
     pub fn call(&self, request: &RequestFields<'_>) -> Result<Reply> {
         // Every field but the id-carrying batch vectors is Copy, so this is a shallow copy.

@@ -12,9 +12,9 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 
 /// How long the client waits beyond a blocking call's own timeout for the broker's answer
-/// before it gives up with [`Error::Timeout`]. The broker enforces the timeout and answers
-/// promptly; the grace only covers scheduling delays on a loaded machine, and only matters
-/// if the broker is stuck. A reply that comes later is discarded.
+/// before it cancels the request (docs/PROTOCOL.md §5) and takes the broker's answer to that
+/// as the call's outcome. The broker enforces the timeout and answers promptly; the grace only
+/// covers scheduling delays on a loaded machine, and only matters if the broker is stuck.
 pub const TIMEOUT_GRACE: Duration = Duration::from_secs(1);
 
 /// Encodes a typed value as one MessagePack value (structs as maps).

@@ -13,10 +13,12 @@
 //! its reply itself, with no thread hop and no condvar traffic (sleepers are counted, so
 //! nobody is notified when nobody sleeps).
 //!
-//! The receive buffer lives in the [`Reader`], not on a caller's stack, so a leader that gives up
-//! (its deadline passed) mid-frame loses nothing: the next leader continues the frame.
+//! The receive buffer lives in the [`Reader`], not on a caller's stack, so a leader that stops
+//! reading mid-frame loses nothing: the next leader continues the frame.
 //!
-//! A caller that gives up removes its slot; its reply, if it ever comes, is then discarded.
+//! A caller whose deadline passes never just walks away: it cancels its request at the broker
+//! (docs/PROTOCOL.md §5, `cancel`) and waits for the request's real outcome, so nothing the
+//! broker hands it afterwards (an item, a lock) is lost with a discarded reply.
 //! When the stream fails or ends, the connection is marked dead and every caller, waiting or
 //! future, gets [`Error::Disconnected`].
 
@@ -139,6 +141,8 @@ struct Reader {
 enum Outcome {
     Reply(Vec<u8>),
     Interrupted,
+    /// The caller's deadline passed; the slot is left in place.
+    TimedOut,
 }
 
 enum Filled {
@@ -338,17 +342,27 @@ impl Conn {
     /// thread is interruptible ([`set_interruptible`]) and a signal interrupts the read, the
     /// request is cancelled at the broker and [`Error::Interrupted`] returned — unless it had
     /// completed, in which case its reply is.
+    ///
+    /// When `deadline` passes, the request is cancelled too, and its real outcome returned:
+    /// the timeout outcome the broker answers a cancelled request with, or what it did if it
+    /// completed first (a get's item). Dropping the request instead would lose whatever the
+    /// broker hands it later — an item, a lock — if the broker was held up past the deadline
+    /// (stopped, swapped out, or reading the request late). The answer comes as soon as the
+    /// broker reads the `cancel`; a broker that is stopped holds the caller until it goes on,
+    /// since only the broker knows what the request took.
     fn wait(&self, id: u64, deadline: Option<Instant>) -> Result<Vec<u8>> {
         match self.wait_for(id, deadline, true)? {
             Outcome::Reply(reply) => Ok(reply),
-            Outcome::Interrupted => self.cancel(id),
+            Outcome::Interrupted => self.cancel(id, Outcome::Interrupted),
+            Outcome::TimedOut => self.cancel(id, Outcome::TimedOut),
         }
     }
 
-    /// Cancels request `id` (already sent; its slot still registered), then collects both
-    /// replies, uninterruptibly: they come at once, unless the target is a `condition.wait`
-    /// reacquiring its lock, which must finish that first.
-    fn cancel(&self, id: u64) -> Result<Vec<u8>> {
+    /// Cancels request `id` (already sent; its slot still registered) because of `why`
+    /// ([`Outcome::Interrupted`] or [`Outcome::TimedOut`]), then collects both replies,
+    /// uninterruptibly and without a deadline: they come at once, unless the target is a
+    /// `condition.wait` reacquiring its lock, which must finish that first.
+    fn cancel(&self, id: u64, why: Outcome) -> Result<Vec<u8>> {
         let cancel = match self.register(1) {
             Ok(c) => c,
             Err(e) => {
@@ -377,10 +391,13 @@ impl Conn {
             ),
             _ => false,
         };
-        match target? {
-            Outcome::Reply(_) if cancelled => Err(Error::Interrupted),
-            Outcome::Reply(reply) => Ok(reply),
-            Outcome::Interrupted => Err(Error::Interrupted),
+        match (target?, why) {
+            // Interrupted: a request the cancel ended is reported as interrupted, not with
+            // the timeout outcome it was answered with.
+            (Outcome::Reply(_), Outcome::Interrupted) if cancelled => Err(Error::Interrupted),
+            // Timed out: the target's reply is its real outcome either way.
+            (Outcome::Reply(reply), _) => Ok(reply),
+            (Outcome::Interrupted | Outcome::TimedOut, _) => Err(Error::Interrupted),
         }
     }
 
@@ -407,11 +424,7 @@ impl Conn {
                 None => None,
                 Some(d) => match d.checked_duration_since(Instant::now()) {
                     Some(r) if !r.is_zero() => Some(r),
-                    _ => {
-                        // Give up; a late reply will find no slot and be discarded.
-                        st.pending.remove(&id);
-                        return Err(Error::Timeout);
-                    }
+                    _ => return Ok(Outcome::TimedOut),
                 },
             };
             if let Some(mut reader) = st.reader.take() {
@@ -688,26 +701,31 @@ mod tests {
     }
 
     #[test]
-    fn timeout_keeps_the_partial_frame_and_drops_the_late_reply() {
+    fn a_call_past_its_deadline_cancels_and_returns_the_real_outcome() {
         let (a, mut peer) = Stream::pair().unwrap();
         let conn = Conn::new(a, "test".into()).unwrap();
-        let soon = Some(Instant::now() + Duration::from_millis(50));
-        let first = conn.round_trip(RequestFields::new(0, "ping"), soon);
-        assert!(matches!(first, Err(Error::Timeout)), "{first:?}");
-        let first_id = read_requests(&mut peer, 1)[0];
-        // The late reply to the first call arrives together with half of the second's.
-        let late = reply(first_id);
-        io::Write::write_all(&mut peer, &late).unwrap();
-        let t = thread::scope(|s| {
-            let h = s.spawn(|| conn.round_trip(RequestFields::new(0, "ping"), None));
-            let id = read_requests(&mut peer, 1)[0];
-            let r = reply(id);
+        let (got, target) = thread::scope(|s| {
+            let soon = Some(Instant::now() + Duration::from_millis(50));
+            let c = &conn;
+            let h = s.spawn(move || c.round_trip(RequestFields::new(0, "ping"), soon));
+            // The request, then (past the deadline) the cancel for it.
+            let ids = read_requests(&mut peer, 2);
+            // The target's reply arrives late and in two pieces, then the cancel's.
+            let r = reply(ids[0]);
             io::Write::write_all(&mut peer, &r[..3]).unwrap();
             thread::sleep(Duration::from_millis(20));
             io::Write::write_all(&mut peer, &r[3..]).unwrap();
-            (h.join().unwrap(), id)
+            let mut out = Vec::new();
+            ReplyFields {
+                cancelled: Some(false),
+                ..ReplyFields::ok(ids[1])
+            }
+            .encode_into(&mut out);
+            io::Write::write_all(&mut peer, &out).unwrap();
+            (h.join().unwrap(), ids[0])
         });
-        assert_eq!(reply_id(&t.0.unwrap()), Some(t.1));
+        assert_eq!(reply_id(&got.unwrap()), Some(target));
+        assert!(conn.lock_state().pending.is_empty());
     }
 
     #[test]

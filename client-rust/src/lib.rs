@@ -96,9 +96,12 @@
 //!
 //! Blocking calls come in three forms, as in Python: wait as long as it takes (`get`), wait at
 //! most a duration (`get_timeout`), or do not wait (`try_get`). The timeout bounds the whole
-//! call: the broker enforces it, and the client waits at most the timeout plus
-//! [`TIMEOUT_GRACE`] for the answer before giving up with [`Error::Timeout`] (a late reply is
-//! then discarded — and with it, if the broker was stuck past the grace, the item it carried).
+//! call: the broker enforces it, and answers with the call's timeout outcome once it passes.
+//! Should that answer not have come within the timeout plus [`TIMEOUT_GRACE`] (the broker was
+//! stopped, or read the request late), the client cancels the request at the broker and
+//! returns what the broker says it did: the timeout outcome, or the item (the lock, ...) if
+//! the request had completed first. Nothing is dropped with a discarded reply; a broker that
+//! is stopped outright holds the call until it goes on.
 //! One exception: a condition's `wait` reacquires the lock after its timeout for as long as
 //! that takes (as in Python), so the client waits for that reply without a bound.
 //!

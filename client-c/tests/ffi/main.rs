@@ -10,6 +10,7 @@ mod client;
 mod dict;
 mod pipe;
 mod queue;
+mod stall;
 mod sync;
 mod value;
 
