@@ -25,6 +25,9 @@ step "Python: pip install ./bindings/python into a fresh venv, then pytest"
 step "C#: the XProc binding's test program (mcs + mono)"
 ./bindings/csharp/run_tests.sh
 
+step "Go: the cgo package over libxproc (go vet, go test)"
+./bindings/go/run_tests.sh
+
 step "cross-language matrix: every value type, every ordered pair of Rust, C, Python, C#"
 ./tests/cross-language/run.sh
 

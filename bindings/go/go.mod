@@ -1,0 +1,3 @@
+module example.invalid/xproc/bindings/go
+
+go 1.21
