@@ -114,6 +114,36 @@ pub fn signal(pid: u32, sig: libc::c_int) {
     }
 }
 
+/// Keeps a process stopped (SIGSTOP) until dropped, then continues it (SIGCONT), so a failing
+/// assertion never leaves a broker stopped. `new` returns only once the kernel reports the
+/// process stopped (state `T` in `/proc/PID/stat`): `kill` merely queues the signal, and a
+/// process running on another CPU could otherwise still handle a request sent right after.
+pub struct Stopped(u32);
+
+impl Stopped {
+    /// Stops `pid` and waits until it is stopped.
+    pub fn new(pid: u32) -> Stopped {
+        signal(pid, libc::SIGSTOP);
+        let stopped = Stopped(pid);
+        eventually("the process stops", || {
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .ok()
+                .and_then(|s| {
+                    s.rsplit_once(')')
+                        .map(|(_, rest)| rest.trim_start().starts_with('T'))
+                })
+                .unwrap_or(false)
+        });
+        stopped
+    }
+}
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        signal(self.0, libc::SIGCONT);
+    }
+}
+
 /// Waits for `child` to exit, at most `limit`; `None` if it is still running.
 fn wait_at_most(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
     let start = Instant::now();

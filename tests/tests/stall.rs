@@ -8,26 +8,10 @@ use std::thread;
 use std::time::Duration;
 
 use xproc::{Error, TIMEOUT_GRACE};
-use xproc_tests::{eventually, signal, waiters_on, Broker};
+use xproc_tests::{eventually, waiters_on, Broker, Stopped};
 
 /// The timeout of the call that is stalled over.
 const TIMEOUT: Duration = Duration::from_millis(500);
-
-/// Stops the broker until dropped, so a failing assertion never leaves it stopped.
-struct Stopped(u32);
-
-impl Stopped {
-    fn new(broker: &Broker) -> Stopped {
-        signal(broker.pid(), libc::SIGSTOP);
-        Stopped(broker.pid())
-    }
-}
-
-impl Drop for Stopped {
-    fn drop(&mut self) {
-        signal(self.0, libc::SIGCONT);
-    }
-}
 
 /// Long enough for the client's own deadline (timeout plus grace) to pass as well.
 fn past_every_deadline() {
@@ -46,7 +30,7 @@ fn a_get_whose_deadline_passed_while_the_broker_was_stopped_takes_nothing() {
     eventually("the get waits", || {
         waiters_on(&watcher, "queue.get stalled") == 1
     });
-    let stopped = Stopped::new(&broker);
+    let stopped = Stopped::new(broker.pid());
     let putter = thread::spawn(move || producer.put(&7));
     past_every_deadline();
     drop(stopped);
@@ -70,7 +54,7 @@ fn an_acquire_whose_deadline_passed_while_the_broker_was_stopped_leaves_the_lock
     eventually("the acquire waits", || {
         waiters_on(&watcher, "lock.acquire dev") == 1
     });
-    let stopped = Stopped::new(&broker);
+    let stopped = Stopped::new(broker.pid());
     let releaser = thread::spawn(move || holder.release());
     past_every_deadline();
     drop(stopped);
@@ -95,7 +79,7 @@ fn a_get_sent_while_the_broker_was_stopped_reports_what_it_really_did() {
     watcher.queue::<u32>("late").unwrap();
     let consumer = broker.client().queue::<u32>("late").unwrap();
     let producer = broker.client().queue::<u32>("late").unwrap();
-    let stopped = Stopped::new(&broker);
+    let stopped = Stopped::new(broker.pid());
     // The thread hands its handle back, so its connection outlives the call (a closed
     // connection's waiters are forgotten, which would hide the bug).
     let getter = thread::spawn(move || (consumer.get_timeout(TIMEOUT), consumer));

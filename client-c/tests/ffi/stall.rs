@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::xproc_status_e::*;
 use crate::*;
-use xproc_tests::{eventually, signal, waiters_on, Broker};
+use xproc_tests::{eventually, waiters_on, Broker, Stopped};
 
 use super::{connect, ok, s};
 
@@ -19,22 +19,6 @@ const TIMEOUT_MS: i64 = 500;
 struct Sent<T>(*mut T);
 // SAFETY: libxproc handles may be used from any thread (xproc.h, "Threads").
 unsafe impl<T> Send for Sent<T> {}
-
-/// Stops the broker until dropped, so a failing assertion never leaves it stopped.
-struct Stopped(u32);
-
-impl Stopped {
-    fn new(broker: &Broker) -> Stopped {
-        signal(broker.pid(), libc::SIGSTOP);
-        Stopped(broker.pid())
-    }
-}
-
-impl Drop for Stopped {
-    fn drop(&mut self) {
-        signal(self.0, libc::SIGCONT);
-    }
-}
 
 /// Past the broker's deadline and the client's own (timeout plus its grace, 1 s).
 fn past_every_deadline() {
@@ -61,7 +45,7 @@ fn a_get_timed_out_while_the_broker_was_stopped_leaves_the_item() {
         eventually("the get waits", || {
             waiters_on(&watcher, "queue.get stalled") == 1
         });
-        let stopped = Stopped::new(&broker);
+        let stopped = Stopped::new(broker.pid());
         let qp = Sent(qp);
         let putter = thread::spawn(move || {
             let qp = qp;
@@ -107,7 +91,7 @@ fn an_acquire_timed_out_while_the_broker_was_stopped_leaves_the_lock_free() {
         eventually("the acquire waits", || {
             waiters_on(&watcher, "lock.acquire dev") == 1
         });
-        let stopped = Stopped::new(&broker);
+        let stopped = Stopped::new(broker.pid());
         let holder = Sent(holder);
         let releaser = thread::spawn(move || {
             let holder = holder;
