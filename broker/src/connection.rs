@@ -219,15 +219,17 @@ impl Connection {
         }
     }
 
-    /// Appends a reply. A reply above `max_frame` (a huge snapshot) is replaced by a
-    /// `TooLarge` error, since the client would refuse the frame anyway.
+    /// Appends a reply. A reply above `max_frame` (a huge snapshot, a `dict.get_many` of
+    /// large values) is replaced by a `TooLarge` error, since the client would refuse the
+    /// frame anyway; its encoding stops at the limit, so finding out costs at most
+    /// `max_frame` bytes. Snapshot handlers refuse before encoding (their size is summed
+    /// cheaply); this is the backstop for every other reply.
     pub fn push_reply(&mut self, reply: &ReplyFields<'_>, max_frame: usize) {
-        let at = self.output.len();
-        reply.encode_into(&mut self.output);
-        let len = self.output.len() - at - HEADER_LEN;
-        if len > max_frame {
-            self.output.truncate(at);
-            let message = format!("reply of {len} bytes exceeds max_frame ({max_frame} bytes)");
+        if let Err(e) = reply.encode_bounded(&mut self.output, max_frame) {
+            let message = format!(
+                "{e}; read large dicts and object lists in pages (dict.scan, scan) and large \
+                 values one at a time"
+            );
             ReplyFields::err(reply.id, ErrorCode::TooLarge, &message).encode_into(&mut self.output);
         }
     }

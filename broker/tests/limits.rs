@@ -36,20 +36,26 @@ fn rss(pid: i32) -> (usize, usize) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
-/// Fails if the broker's peak RSS passed the budget plus [`SLACK`].
+/// Fails if the broker's peak RSS passed [`BUDGET`] plus [`SLACK`].
 #[track_caller]
 fn assert_bounded(b: &Broker, what: &str) {
+    assert_bounded_by(b, BUDGET, what);
+}
+
+/// Fails if the broker's peak RSS passed `budget` plus [`SLACK`].
+#[track_caller]
+fn assert_bounded_by(b: &Broker, budget: usize, what: &str) {
     let (now, peak) = rss(b.pid());
     eprintln!(
         "{what}: broker RSS {} MiB, peak {} MiB (budget {} MiB + slack {} MiB)",
         now >> 20,
         peak >> 20,
-        BUDGET >> 20,
+        budget >> 20,
         SLACK >> 20
     );
     assert!(
-        peak <= BUDGET + SLACK,
-        "{what}: broker peak RSS {peak} bytes passed budget {BUDGET} + slack {SLACK}"
+        peak <= budget + SLACK,
+        "{what}: broker peak RSS {peak} bytes passed budget {budget} + slack {SLACK}"
     );
 }
 
@@ -151,4 +157,74 @@ fn a_reading_pipeliner_does_not_grow_the_output_buffer() {
     read.join().unwrap();
     send.join().unwrap();
     assert_bounded(&b, "a pipelining reader of 512 MiB of replies");
+}
+
+/// Item 1: a reply was encoded whole before its size was checked against max_frame (and a
+/// reply above 4 GiB panicked the broker in the frame encoder). Snapshots now refuse from a
+/// size sum, before building anything; every other reply is encoded with a bound.
+#[test]
+fn oversized_replies_are_refused_before_they_are_built() {
+    // 80 values of 1 MiB: 80 MiB held, so every snapshot of them is five times max_frame.
+    let budget = 96 << 20;
+    let b = Broker::start_with(&["--memory-limit", "96M"]);
+    let mut c = b.client();
+    c.open("d", "dict").ok();
+    let value = enc(Value::Binary(vec![1u8; 1 << 20]));
+    let keys: Vec<Vec<u8>> = (0..80).map(enc).collect();
+    for k in &keys {
+        c.call(RequestFields {
+            key: Some(Bytes::new(k)),
+            value: Some(Bytes::new(&value)),
+            ..Client::req("dict.set", "d")
+        })
+        .ok();
+    }
+    // Pipelined, so that an old broker would build all of them in one turn.
+    for _ in 0..4 {
+        for op in ["dict.values", "dict.items"] {
+            c.send(Client::req(op, "d"));
+        }
+    }
+    for _ in 0..8 {
+        let m = c.recv().err("TooLarge");
+        assert!(m.contains("max_frame") && m.contains("dict.scan"), "{m}");
+    }
+    // Keys alone fit.
+    assert_eq!(
+        c.op("dict.keys", "d")
+            .ok()
+            .get("keys")
+            .and_then(Value::as_array)
+            .map(Vec::len),
+        Some(80)
+    );
+    // A reply that no size sum foresees (20 values of 1 MiB by key) is stopped by the
+    // bounded encoder, and the connection stays usable.
+    let refs: Vec<&Bytes> = keys[..20].iter().map(|k| Bytes::new(k)).collect();
+    let m = c
+        .call(RequestFields {
+            keys: Some(refs),
+            ..Client::req("dict.get_many", "d")
+        })
+        .err("TooLarge");
+    assert!(m.contains("max_frame"), "{m}");
+    let mut victim = b.client();
+    victim.call(RequestFields::new(0, "ping")).ok();
+    assert_bounded_by(&b, budget, "snapshots of 80 MiB");
+}
+
+/// `list` is refused from the sum of its names when it cannot fit in max_frame.
+#[test]
+fn an_oversized_list_is_refused_and_names_scan() {
+    let b = Broker::start_with(&["--max-frame", "8K"]);
+    let mut c = b.client();
+    for i in 0..100 {
+        c.open(&format!("{i:0>200}"), "event").ok();
+    }
+    let m = c.call(RequestFields::new(0, "list")).err("TooLarge");
+    assert!(
+        m.contains("max_frame (8192 bytes)") && m.contains("scan"),
+        "{m}"
+    );
+    c.call(RequestFields::new(0, "ping")).ok();
 }
