@@ -228,3 +228,81 @@ fn an_oversized_list_is_refused_and_names_scan() {
     );
     c.call(RequestFields::new(0, "ping")).ok();
 }
+
+/// Item 6: one connection could hold the loop: a client pipelining without pause got 233
+/// consecutive 64 KiB reads in one turn while others waited. Now each connection gets a
+/// bounded number of frames per turn, round-robin.
+///
+/// The check is structural, not timed: the attacker pipelines `dict.incr ctr 1` while a
+/// victim asks for `ctr` (an incr by 0). The value it gets is how many attacker requests the
+/// broker handled before the victim's; the attacker's writer counts what it had written when
+/// the victim's request was already on its way (read *after* sending, so a slow test thread
+/// only loosens the bound). With per-turn budgets the broker can handle only a couple of
+/// turns' budgets of the attacker between the victim's request arriving and being handled;
+/// before, it handled everything the attacker kept writing until 8 MiB of replies piled up
+/// (hundreds of thousands of requests).
+#[test]
+fn a_pipelining_client_cannot_hold_the_loop() {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::sync::Arc;
+
+    /// Requests per write of the attacker.
+    const CHUNK: u64 = 1000;
+    /// Attacker requests the broker may handle between the victim's request being written and
+    /// being handled: a few turns' budgets plus a chunk in flight, with a wide margin. Far
+    /// below the old broker's lag.
+    const MAX_LAG: u64 = 8_000;
+
+    let b = start(&[]);
+    let mut setup = b.client();
+    setup.open("d", "dict").ok();
+    let key = enc("ctr");
+    let incr = |delta| RequestFields {
+        key: Some(Bytes::new(&key)),
+        delta: Some(delta),
+        ..Client::req("dict.incr", "d")
+    };
+    setup.call(incr(0)).ok();
+    let chunk = batch((0..CHUNK).map(|_| incr(1)));
+    let attacker = b.client();
+    let written = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut w = attacker.stream.try_clone().unwrap();
+    let (written2, stop2) = (written.clone(), stop.clone());
+    let writer = std::thread::spawn(move || {
+        while !stop2.load(Ordering::Relaxed) {
+            if w.write_all(&chunk).is_err() {
+                break;
+            }
+            written2.fetch_add(CHUNK, Ordering::Relaxed);
+        }
+    });
+    let mut r = attacker.stream.try_clone().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut buf = vec![0u8; 1 << 16];
+        while matches!(r.read(&mut buf), Ok(n) if n > 0) {}
+    });
+    while written.load(Ordering::Relaxed) < 20 * CHUNK {
+        std::thread::yield_now();
+    }
+    let mut victim = b.client();
+    let mut lags = Vec::new();
+    for _ in 0..5 {
+        let id = victim.send(incr(0));
+        let before = written.load(Ordering::Relaxed);
+        let reply = victim.recv();
+        assert_eq!(reply.id(), id);
+        let handled = reply.ok().i64("n") as u64;
+        lags.push(handled.saturating_sub(before));
+    }
+    stop.store(true, Ordering::Relaxed);
+    assert_bounded(&b, "a client pipelining without pause");
+    attacker.stream.shutdown(std::net::Shutdown::Both).unwrap();
+    writer.join().unwrap();
+    reader.join().unwrap();
+    eprintln!("attacker requests handled ahead of the victim's: {lags:?}");
+    assert!(
+        lags.iter().all(|&l| l <= MAX_LAG),
+        "the victim waited behind {lags:?} attacker requests (bound {MAX_LAG})"
+    );
+}
