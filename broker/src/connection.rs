@@ -104,8 +104,10 @@ impl Input {
 /// What one read did.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Filled {
-    /// Bytes arrived; `more` when the read filled the buffer, so the socket may hold more.
+    /// `n` bytes arrived; `more` when the read filled the buffer, so the socket may hold more.
     Data {
+        /// Bytes read.
+        n: usize,
         /// The read filled the buffer: the socket may hold more.
         more: bool,
     },
@@ -136,6 +138,13 @@ pub struct Connection {
     pub writable: bool,
     /// Reading paused: output is above the soft limit.
     pub paused: bool,
+    /// The socket may hold bytes not read yet. Readiness is edge-triggered, so when a turn's
+    /// budget stops reading before `WouldBlock`, this is the only record that more is there.
+    pub readable: bool,
+    /// A hang-up was reported: read until `WouldBlock` or EOF, even after a short read.
+    pub hup: bool,
+    /// On the event loop's ready list (to be read and handled next turn).
+    pub queued: bool,
     /// The connection's logging span (conn id, pid, uid).
     pub span: tracing::Span,
 }
@@ -156,6 +165,9 @@ impl Connection {
             dirty: false,
             writable: false,
             paused: false,
+            readable: false,
+            hup: false,
+            queued: false,
             span,
         }
     }
@@ -177,7 +189,7 @@ impl Connection {
                     self.input.end += n;
                     // A short read drained the socket; an edge-triggered poll reports any
                     // byte that arrives after it.
-                    Ok(Filled::Data { more: n == room })
+                    Ok(Filled::Data { n, more: n == room })
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(Filled::WouldBlock),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -219,15 +231,17 @@ impl Connection {
         }
     }
 
-    /// Appends a reply. A reply above `max_frame` (a huge snapshot) is replaced by a
-    /// `TooLarge` error, since the client would refuse the frame anyway.
+    /// Appends a reply. A reply above `max_frame` (a huge snapshot, a `dict.get_many` of
+    /// large values) is replaced by a `TooLarge` error, since the client would refuse the
+    /// frame anyway; its encoding stops at the limit, so finding out costs at most
+    /// `max_frame` bytes. Snapshot handlers refuse before encoding (their size is summed
+    /// cheaply); this is the backstop for every other reply.
     pub fn push_reply(&mut self, reply: &ReplyFields<'_>, max_frame: usize) {
-        let at = self.output.len();
-        reply.encode_into(&mut self.output);
-        let len = self.output.len() - at - HEADER_LEN;
-        if len > max_frame {
-            self.output.truncate(at);
-            let message = format!("reply of {len} bytes exceeds max_frame ({max_frame} bytes)");
+        if let Err(e) = reply.encode_bounded(&mut self.output, max_frame) {
+            let message = format!(
+                "{e}; read large dicts and object lists in pages (dict.scan, scan) and large \
+                 values one at a time"
+            );
             ReplyFields::err(reply.id, ErrorCode::TooLarge, &message).encode_into(&mut self.output);
         }
     }

@@ -36,20 +36,26 @@ fn rss(pid: i32) -> (usize, usize) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
-/// Fails if the broker's peak RSS passed the budget plus [`SLACK`].
+/// Fails if the broker's peak RSS passed [`BUDGET`] plus [`SLACK`].
 #[track_caller]
 fn assert_bounded(b: &Broker, what: &str) {
+    assert_bounded_by(b, BUDGET, what);
+}
+
+/// Fails if the broker's peak RSS passed `budget` plus [`SLACK`].
+#[track_caller]
+fn assert_bounded_by(b: &Broker, budget: usize, what: &str) {
     let (now, peak) = rss(b.pid());
     eprintln!(
         "{what}: broker RSS {} MiB, peak {} MiB (budget {} MiB + slack {} MiB)",
         now >> 20,
         peak >> 20,
-        BUDGET >> 20,
+        budget >> 20,
         SLACK >> 20
     );
     assert!(
-        peak <= BUDGET + SLACK,
-        "{what}: broker peak RSS {peak} bytes passed budget {BUDGET} + slack {SLACK}"
+        peak <= budget + SLACK,
+        "{what}: broker peak RSS {peak} bytes passed budget {budget} + slack {SLACK}"
     );
 }
 
@@ -151,4 +157,152 @@ fn a_reading_pipeliner_does_not_grow_the_output_buffer() {
     read.join().unwrap();
     send.join().unwrap();
     assert_bounded(&b, "a pipelining reader of 512 MiB of replies");
+}
+
+/// Item 1: a reply was encoded whole before its size was checked against max_frame (and a
+/// reply above 4 GiB panicked the broker in the frame encoder). Snapshots now refuse from a
+/// size sum, before building anything; every other reply is encoded with a bound.
+#[test]
+fn oversized_replies_are_refused_before_they_are_built() {
+    // 80 values of 1 MiB: 80 MiB held, so every snapshot of them is five times max_frame.
+    let budget = 96 << 20;
+    let b = Broker::start_with(&["--memory-limit", "96M"]);
+    let mut c = b.client();
+    c.open("d", "dict").ok();
+    let value = enc(Value::Binary(vec![1u8; 1 << 20]));
+    let keys: Vec<Vec<u8>> = (0..80).map(enc).collect();
+    for k in &keys {
+        c.call(RequestFields {
+            key: Some(Bytes::new(k)),
+            value: Some(Bytes::new(&value)),
+            ..Client::req("dict.set", "d")
+        })
+        .ok();
+    }
+    // Pipelined, so that an old broker would build all of them in one turn.
+    for _ in 0..4 {
+        for op in ["dict.values", "dict.items"] {
+            c.send(Client::req(op, "d"));
+        }
+    }
+    for _ in 0..8 {
+        let m = c.recv().err("TooLarge");
+        assert!(m.contains("max_frame") && m.contains("dict.scan"), "{m}");
+    }
+    // Keys alone fit.
+    assert_eq!(
+        c.op("dict.keys", "d")
+            .ok()
+            .get("keys")
+            .and_then(Value::as_array)
+            .map(Vec::len),
+        Some(80)
+    );
+    // A reply that no size sum foresees (20 values of 1 MiB by key) is stopped by the
+    // bounded encoder, and the connection stays usable.
+    let refs: Vec<&Bytes> = keys[..20].iter().map(|k| Bytes::new(k)).collect();
+    let m = c
+        .call(RequestFields {
+            keys: Some(refs),
+            ..Client::req("dict.get_many", "d")
+        })
+        .err("TooLarge");
+    assert!(m.contains("max_frame"), "{m}");
+    let mut victim = b.client();
+    victim.call(RequestFields::new(0, "ping")).ok();
+    assert_bounded_by(&b, budget, "snapshots of 80 MiB");
+}
+
+/// `list` is refused from the sum of its names when it cannot fit in max_frame.
+#[test]
+fn an_oversized_list_is_refused_and_names_scan() {
+    let b = Broker::start_with(&["--max-frame", "8K"]);
+    let mut c = b.client();
+    for i in 0..100 {
+        c.open(&format!("{i:0>200}"), "event").ok();
+    }
+    let m = c.call(RequestFields::new(0, "list")).err("TooLarge");
+    assert!(
+        m.contains("max_frame (8192 bytes)") && m.contains("scan"),
+        "{m}"
+    );
+    c.call(RequestFields::new(0, "ping")).ok();
+}
+
+/// Item 6: one connection could hold the loop: a client pipelining without pause got 233
+/// consecutive 64 KiB reads in one turn while others waited. Now each connection gets a
+/// bounded number of frames per turn, round-robin.
+///
+/// The check is structural, not timed: the attacker pipelines `dict.incr ctr 1` while a
+/// victim asks for `ctr` (an incr by 0). The value it gets is how many attacker requests the
+/// broker handled before the victim's; the attacker's writer counts what it had written when
+/// the victim's request was already on its way (read *after* sending, so a slow test thread
+/// only loosens the bound). With per-turn budgets the broker can handle only a couple of
+/// turns' budgets of the attacker between the victim's request arriving and being handled;
+/// before, it handled everything the attacker kept writing until 8 MiB of replies piled up
+/// (hundreds of thousands of requests).
+#[test]
+fn a_pipelining_client_cannot_hold_the_loop() {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use std::sync::Arc;
+
+    /// Requests per write of the attacker.
+    const CHUNK: u64 = 1000;
+    /// Attacker requests the broker may handle between the victim's request being written and
+    /// being handled: a few turns' budgets plus a chunk in flight, with a wide margin. Far
+    /// below the old broker's lag.
+    const MAX_LAG: u64 = 8_000;
+
+    let b = start(&[]);
+    let mut setup = b.client();
+    setup.open("d", "dict").ok();
+    let key = enc("ctr");
+    let incr = |delta| RequestFields {
+        key: Some(Bytes::new(&key)),
+        delta: Some(delta),
+        ..Client::req("dict.incr", "d")
+    };
+    setup.call(incr(0)).ok();
+    let chunk = batch((0..CHUNK).map(|_| incr(1)));
+    let attacker = b.client();
+    let written = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut w = attacker.stream.try_clone().unwrap();
+    let (written2, stop2) = (written.clone(), stop.clone());
+    let writer = std::thread::spawn(move || {
+        while !stop2.load(Ordering::Relaxed) {
+            if w.write_all(&chunk).is_err() {
+                break;
+            }
+            written2.fetch_add(CHUNK, Ordering::Relaxed);
+        }
+    });
+    let mut r = attacker.stream.try_clone().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut buf = vec![0u8; 1 << 16];
+        while matches!(r.read(&mut buf), Ok(n) if n > 0) {}
+    });
+    while written.load(Ordering::Relaxed) < 20 * CHUNK {
+        std::thread::yield_now();
+    }
+    let mut victim = b.client();
+    let mut lags = Vec::new();
+    for _ in 0..5 {
+        let id = victim.send(incr(0));
+        let before = written.load(Ordering::Relaxed);
+        let reply = victim.recv();
+        assert_eq!(reply.id(), id);
+        let handled = reply.ok().i64("n") as u64;
+        lags.push(handled.saturating_sub(before));
+    }
+    stop.store(true, Ordering::Relaxed);
+    assert_bounded(&b, "a client pipelining without pause");
+    attacker.stream.shutdown(std::net::Shutdown::Both).unwrap();
+    writer.join().unwrap();
+    reader.join().unwrap();
+    eprintln!("attacker requests handled ahead of the victim's: {lags:?}");
+    assert!(
+        lags.iter().all(|&l| l <= MAX_LAG),
+        "the victim waited behind {lags:?} attacker requests (bound {MAX_LAG})"
+    );
 }

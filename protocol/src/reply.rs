@@ -133,6 +133,27 @@ impl<'a> ReplyFields<'a> {
         crate::frame::finish(out, at);
     }
 
+    /// Appends this reply, framed, to `out` if its payload is at most `max` bytes (clamped
+    /// to what the 32-bit header can say); otherwise leaves `out` as it was and returns
+    /// [`ReplyTooLarge`]. Encoding stops as soon as the limit is passed, so an oversized
+    /// reply costs at most `max` bytes of work and memory, and never panics.
+    pub fn encode_bounded(&self, out: &mut Vec<u8>, max: usize) -> Result<(), ReplyTooLarge> {
+        let at = crate::frame::begin(out);
+        let max = max.min(u32::MAX as usize);
+        let mut capped = Capped {
+            out: &mut *out,
+            end: at + crate::frame::HEADER_LEN + max,
+        };
+        let encoded =
+            self.serialize(&mut rmp_serde::Serializer::new(&mut capped).with_struct_map());
+        if encoded.is_err() {
+            out.truncate(at);
+            return Err(ReplyTooLarge { max });
+        }
+        crate::frame::finish(out, at);
+        Ok(())
+    }
+
     /// Decodes one frame payload.
     pub fn decode(payload: &'a [u8]) -> Result<Self, rmp_serde::decode::Error> {
         rmp_serde::from_slice(payload)
@@ -143,6 +164,41 @@ impl<'a> ReplyFields<'a> {
     pub fn error_code(&self) -> Option<ErrorCode> {
         self.error
             .map(|c| ErrorCode::parse(c).unwrap_or(ErrorCode::Internal))
+    }
+}
+
+/// A reply whose payload would pass the limit given to [`ReplyFields::encode_bounded`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReplyTooLarge {
+    /// The limit, in bytes.
+    pub max: usize,
+}
+
+impl std::fmt::Display for ReplyTooLarge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "reply exceeds max_frame ({} bytes)", self.max)
+    }
+}
+
+impl std::error::Error for ReplyTooLarge {}
+
+/// A writer into a `Vec` that refuses to let it grow past `end` bytes.
+struct Capped<'a> {
+    out: &'a mut Vec<u8>,
+    end: usize,
+}
+
+impl std::io::Write for Capped<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.out.len() + buf.len() > self.end {
+            return Err(std::io::Error::other("reply above its limit"));
+        }
+        self.out.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
@@ -349,6 +405,26 @@ mod tests {
         });
         let back = ReplyFields::decode(&bytes).unwrap();
         assert_eq!(back.info, Some(info));
+    }
+
+    #[test]
+    fn bounded_encoding_stops_at_the_limit_and_leaves_the_buffer_as_it_was() {
+        let v = vec![0xc4u8; 1000];
+        let r = ReplyFields {
+            value: Some(Bytes::new(&v)),
+            ..ReplyFields::ok(7)
+        };
+        let mut whole = Vec::new();
+        r.encode_into(&mut whole);
+        let payload = whole.len() - crate::frame::HEADER_LEN;
+        let mut out = b"before".to_vec();
+        assert_eq!(
+            r.encode_bounded(&mut out, payload - 1),
+            Err(ReplyTooLarge { max: payload - 1 })
+        );
+        assert_eq!(out, b"before");
+        assert_eq!(r.encode_bounded(&mut out, payload), Ok(()));
+        assert_eq!(&out[6..], &whole[..]);
     }
 
     #[test]

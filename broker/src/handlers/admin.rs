@@ -34,6 +34,11 @@ pub const DEFAULT_MAX_ATTEMPTS: u64 = 5;
 /// Most in-flight deliveries `stat` lists one by one (oldest first); `in_flight` counts all.
 pub const STAT_MAX_DELIVERIES: usize = 1000;
 
+/// The smallest encoding of a `list` row besides its name: a 4-entry map header, the four
+/// field names (`name`, `kind`, `len`, `waiters`: 22 bytes with their headers), the name's
+/// string header, the shortest kind (`dict`, 5) and two one-byte integers.
+const LIST_ROW_MIN: usize = 1 + 22 + 1 + 5 + 2;
+
 /// Records who the client says it is and answers with the broker's version and limits. (The
 /// connection checked the version before this runs.)
 pub fn hello(cx: &mut Ctx, client: &str, lang: &str, pid: u32) -> Handled {
@@ -55,6 +60,24 @@ pub fn hello(cx: &mut Ctx, client: &str, lang: &str, pid: u32) -> Handled {
 
 /// `list`: every object with its kind, length and waiter count, sorted by name.
 pub fn list(cx: &mut Ctx) -> Handled {
+    // Refuse before copying every name when the reply cannot fit: each row is a map with
+    // four named fields (at least LIST_ROW_MIN bytes) plus the name.
+    let max = cx.b.config.max_frame;
+    let at_least =
+        cx.b.objects
+            .keys()
+            .map(|n| n.len() + LIST_ROW_MIN)
+            .sum::<usize>();
+    if at_least > max {
+        return Err(Failure::new(
+            ErrorCode::TooLarge,
+            format!(
+                "list of {} objects would be a reply of at least {at_least} bytes, above \
+                 max_frame ({max} bytes): read the objects in pages with scan",
+                cx.b.objects.len()
+            ),
+        ));
+    }
     let mut objects: Vec<ObjectSummary> =
         cx.b.objects
             .values()

@@ -79,9 +79,31 @@ pub fn len(cx: &mut Ctx, name: &str) -> Handled {
     Ok(())
 }
 
+/// Smallest MessagePack framing of one `bin` (marker and 8-bit length).
+const MIN_BIN_HEADER: usize = 2;
+
+/// Refuses snapshot `op` of `name`, before anything is built or encoded, when its reply
+/// would be at least `at_least` bytes and so above `max_frame` (the sum is kept by the dict,
+/// so this costs O(1)). Replies just under the limit are still encoded with a bound.
+fn check_snapshot(max: usize, op: &str, name: &str, at_least: usize) -> Handled {
+    if at_least > max {
+        return Err(Failure::new(
+            ErrorCode::TooLarge,
+            format!(
+                "{op} of '{name}' would be a reply of at least {at_least} bytes, above max_frame \
+                 ({max} bytes): read the dict in pages with dict.scan"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// `dict.keys`: every key, in insertion order.
 pub fn keys(cx: &mut Ctx, name: &str) -> Handled {
+    let max = cx.b.config.max_frame;
     let d = as_dict(lookup(&mut cx.b.objects, name)?, "dict.keys")?;
+    let at_least = d.key_bytes() + d.len() * MIN_BIN_HEADER;
+    check_snapshot(max, "dict.keys", name, at_least)?;
     let r = ReplyFields {
         keys: Some(d.iter().map(|(k, _)| Bytes::new(k)).collect()),
         ..ReplyFields::ok(cx.id)
@@ -92,7 +114,10 @@ pub fn keys(cx: &mut Ctx, name: &str) -> Handled {
 
 /// `dict.values`: every value, in insertion order.
 pub fn values(cx: &mut Ctx, name: &str) -> Handled {
+    let max = cx.b.config.max_frame;
     let d = as_dict(lookup(&mut cx.b.objects, name)?, "dict.values")?;
+    let at_least = d.value_bytes() + d.len() * MIN_BIN_HEADER;
+    check_snapshot(max, "dict.values", name, at_least)?;
     let r = ReplyFields {
         values: Some(d.iter().map(|(_, v)| Some(Bytes::new(v))).collect()),
         ..ReplyFields::ok(cx.id)
@@ -103,7 +128,11 @@ pub fn values(cx: &mut Ctx, name: &str) -> Handled {
 
 /// `dict.items`: every `[key, value]`, in insertion order.
 pub fn items(cx: &mut Ctx, name: &str) -> Handled {
+    let max = cx.b.config.max_frame;
     let d = as_dict(lookup(&mut cx.b.objects, name)?, "dict.items")?;
+    // Each item is a 2-array (one byte) of two bins.
+    let at_least = d.key_bytes() + d.value_bytes() + d.len() * (1 + 2 * MIN_BIN_HEADER);
+    check_snapshot(max, "dict.items", name, at_least)?;
     let r = ReplyFields {
         items: Some(
             d.iter()

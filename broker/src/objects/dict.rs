@@ -23,6 +23,8 @@ pub struct Dict {
     /// Bytes charged for keys and values held (each entry plus
     /// [`DICT_ENTRY_OVERHEAD`](super::DICT_ENTRY_OVERHEAD)).
     bytes: usize,
+    /// Bytes of the keys alone, so a snapshot's reply size is known without walking it.
+    key_bytes: usize,
 }
 
 #[derive(Debug)]
@@ -59,6 +61,16 @@ impl Dict {
         self.bytes
     }
 
+    /// Bytes of the keys alone (encoded).
+    pub fn key_bytes(&self) -> usize {
+        self.key_bytes
+    }
+
+    /// Bytes of the values alone (encoded).
+    pub fn value_bytes(&self) -> usize {
+        self.bytes - self.key_bytes - self.map.len() * super::DICT_ENTRY_OVERHEAD
+    }
+
     /// The value at `key`.
     pub fn get(&self, key: &[u8]) -> Option<&[u8]> {
         self.map.get(key).map(|e| &*e.value)
@@ -80,6 +92,7 @@ impl Dict {
         let seq = self.next_seq;
         self.next_seq += 1;
         self.bytes += dict_charge(key.len(), value.len());
+        self.key_bytes += key.len();
         self.order.insert(seq, key.clone());
         self.map.insert(
             key,
@@ -95,6 +108,7 @@ impl Dict {
         let (k, e) = self.map.remove_entry(key)?;
         self.order.remove(&e.seq);
         self.bytes -= dict_charge(k.len(), e.value.len());
+        self.key_bytes -= k.len();
         Some(e.value)
     }
 
@@ -103,6 +117,7 @@ impl Dict {
         let (_, key) = self.order.pop_last()?;
         let e = self.map.remove(&key)?;
         self.bytes -= dict_charge(key.len(), e.value.len());
+        self.key_bytes -= key.len();
         Some((key, e.value))
     }
 
@@ -119,6 +134,7 @@ impl Dict {
         self.map.clear();
         self.order.clear();
         self.bytes = 0;
+        self.key_bytes = 0;
     }
 
     /// Entries in insertion order.
@@ -232,7 +248,13 @@ mod tests {
         assert_eq!(keys(&d), vec![b"b".to_vec(), b"c".to_vec(), b"a".to_vec()]);
         assert_eq!(d.pop_last().map(|(k, _)| k.to_vec()), Some(b"a".to_vec()));
         assert_eq!(d.bytes(), 2 * dict_charge(1, 1));
+        assert_eq!((d.key_bytes(), d.value_bytes()), (2, 2));
+        d.set(b"bb", b"\x06\x07\x08");
+        assert_eq!((d.key_bytes(), d.value_bytes()), (4, 5));
+        d.remove(b"bb");
+        assert_eq!((d.key_bytes(), d.value_bytes()), (2, 2));
         d.clear();
+        assert_eq!((d.key_bytes(), d.value_bytes()), (0, 0));
         assert_eq!((d.len(), d.bytes()), (0, 0));
         assert_eq!(d.pop_last(), None);
     }
