@@ -13,6 +13,9 @@ cargo build --release -p xproc-broker -p xproc-cli
 step "Rust: unit, protocol, broker raw-byte and cross-process tests"
 cargo test --workspace
 
+step "conformance: raw frames written from docs/PROTOCOL.md, against xprocd (Python, msgpack only)"
+XPROCD="${CARGO_TARGET_DIR:-target}/release/xprocd" ./tests/conformance/run.sh
+
 step "fuzz: the frame and request decoder for 60 s (cargo-fuzz on stable; any crash fails)"
 ./fuzz/run.sh 60
 

@@ -10,9 +10,9 @@
 use std::io::{self, Read, Write};
 
 use xproc_protocol::frame::HEADER_LEN;
-use xproc_protocol::{ErrorCode, ReplyFields, Request, PROTOCOL_VERSION};
+use xproc_protocol::{ErrorCode, RawRequest, ReplyFields, Request, RequestError, PROTOCOL_VERSION};
 
-use crate::state::{ConnKey, Failure, PeerCred};
+use crate::state::{ConnKey, PeerCred};
 use crate::transport::Stream;
 
 /// Starting size of a connection's input buffer: a whole batch of small pipelined requests
@@ -209,26 +209,55 @@ impl Connection {
         self.input = input;
     }
 
-    /// The handshake gate: before `hello`, only `hello` is allowed; a `hello` must speak our
-    /// version. A refusal is fatal: reply, then close.
-    pub fn admit(&mut self, req: &Request) -> Result<(), Failure> {
-        match req {
-            Request::Hello { version, .. } if *version != PROTOCOL_VERSION => Err(Failure::new(
-                ErrorCode::BadVersion,
-                format!(
-                    "protocol version {version} is not spoken here; this broker speaks version {PROTOCOL_VERSION}"
-                ),
-            )),
-            Request::Hello { .. } => {
-                self.hello_done = true;
-                Ok(())
-            }
-            _ if !self.hello_done => Err(Failure::new(
+    /// Reads one request payload through the handshake gate (docs/PROTOCOL.md §6.1). Before
+    /// `hello`, only a valid `hello` that speaks our version passes; anything else is refused
+    /// fatally (reply, then close): `HelloRequired` for any other op, unknown ones included,
+    /// and the hello's own error (`BadRequest`, `BadVersion`) for a bad one. After it, a
+    /// second `hello` is refused with `BadRequest` and changes nothing.
+    pub fn admit<'p>(&mut self, payload: &'p [u8]) -> Result<(u64, Request<'p>), RequestError> {
+        let raw = RawRequest::read(payload)?;
+        let refuse = |code, message: String, fatal| RequestError {
+            id: raw.id,
+            code,
+            message,
+            fatal,
+        };
+        let is_hello = raw.op() == Some("hello");
+        if !self.hello_done && !is_hello {
+            return Err(refuse(
                 ErrorCode::HelloRequired,
-                "the first request on a connection must be hello",
-            )),
-            _ => Ok(()),
+                "the first request on a connection must be hello".into(),
+                true,
+            ));
         }
+        if self.hello_done && is_hello {
+            return Err(refuse(
+                ErrorCode::BadRequest,
+                format!(
+                    "hello was already done on this connection (conn_id {})",
+                    self.key.id
+                ),
+                false,
+            ));
+        }
+        let req = raw.check().map_err(|e| RequestError {
+            fatal: !self.hello_done,
+            ..e
+        })?;
+        if let Request::Hello { version, .. } = req {
+            if version != PROTOCOL_VERSION {
+                return Err(refuse(
+                    ErrorCode::BadVersion,
+                    format!(
+                        "protocol version {version} is not spoken here; this broker speaks \
+                         version {PROTOCOL_VERSION}"
+                    ),
+                    true,
+                ));
+            }
+            self.hello_done = true;
+        }
+        Ok((raw.id, req))
     }
 
     /// Appends a reply. A reply above `max_frame` (a huge snapshot, a `dict.get_many` of

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use mio::{Events, Interest, Poll, Token};
 use xproc_protocol::frame::{self, Check, HEADER_LEN};
-use xproc_protocol::{ErrorCode, ReplyFields, Request};
+use xproc_protocol::{ErrorCode, ReplyFields};
 
 use crate::cleanup;
 use crate::config::Config;
@@ -460,11 +460,11 @@ impl Server {
             return;
         };
         let key = conn.key;
-        let (id, req) = match Request::parse(payload) {
+        let (id, req) = match conn.admit(payload) {
             Ok(r) => r,
             Err(e) => {
                 if e.fatal {
-                    tracing::warn!(code = %e.code, message = %e.message, "closing connection: malformed request");
+                    tracing::warn!(code = %e.code, message = %e.message, "closing connection: protocol violation");
                 } else {
                     tracing::debug!(id = e.id, code = %e.code, message = %e.message, "error reply");
                 }
@@ -476,13 +476,6 @@ impl Server {
                 return;
             }
         };
-        if let Err(f) = conn.admit(&req) {
-            tracing::warn!(code = %f.code, message = %f.message, "closing connection: handshake refused");
-            self.conns
-                .send(key, &ReplyFields::err(id, f.code, &f.message));
-            self.close(slot, Close::Violation);
-            return;
-        }
         dispatch::dispatch(&mut self.broker, &mut self.conns, key, id, req);
     }
 

@@ -44,7 +44,7 @@ fn config_file_sets_limits_and_flags_win() {
     let cfg = cfg.to_str().unwrap();
     // The flag wins over the file's max_objects; the file's max_clients applies.
     let b = Broker::start_with(&["--config", cfg, "--max-objects", "2"]);
-    let mut c = b.client();
+    let mut c = b.raw();
     let limits = c.hello();
     assert_eq!(
         limits.get("limits").unwrap()["max_objects"].as_u64(),

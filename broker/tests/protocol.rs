@@ -125,8 +125,9 @@ fn mistyped_field_is_refused_with_the_id() {
     ]));
     let r = c.recv();
     assert_eq!(r.id(), 5);
-    r.err("BadRequest");
-    c.expect_eof();
+    assert!(r.err("BadRequest").contains("'op'"));
+    // The frame was a well-formed request map, so the stream is fine: the connection stays.
+    c.op("ping", "x").ok();
 }
 
 #[test]
@@ -185,11 +186,12 @@ fn names_are_checked() {
     let ok = "n".repeat(255);
     assert!(c.open("", "queue").err("InvalidName").contains("empty"));
     assert!(c.open(&long, "queue").err("InvalidName").contains("255"));
-    let r = c.call(RequestFields {
-        name: Some(Name(&[0xff, 0xfe, 0x41])),
-        kind: Some("queue"),
-        ..RequestFields::new(0, "open")
-    });
+    // {"id": 9, "op": "open", "kind": "queue", "name": <a str whose bytes are not UTF-8>}
+    let mut open = vec![0x84, 0xa2, b'i', b'd', 0x09, 0xa2, b'o', b'p', 0xa4];
+    open.extend_from_slice(b"open\xa4kind\xa5queue\xa4name\xa3\xff\xfe\x41");
+    c.send_raw(&frame(&open));
+    let r = c.recv();
+    assert_eq!(r.id(), 9);
     assert!(r.err("InvalidName").contains("UTF-8"));
     c.open(&ok, "queue").ok();
     c.open("名前", "queue").ok();
@@ -201,4 +203,95 @@ fn unknown_kind_is_invalid_argument() {
     let b = Broker::start();
     let mut c = b.client();
     c.open("x", "teapot").err("InvalidArgument");
+}
+
+// docs/PROTOCOL.md §2–§3 as a clean-room client read them (issue 12, item 10).
+
+#[test]
+fn positional_request_is_refused_with_id_0_and_not_executed() {
+    let b = Broker::start();
+    let mut c = b.client();
+    c.open("q", "queue").ok();
+    let mut bad = b.client();
+    // [9, "queue.put", "q", bin(01)]
+    let positional = enc(Value::Array(vec![
+        9.into(),
+        "queue.put".into(),
+        "q".into(),
+        Value::Binary(vec![1]),
+    ]));
+    bad.send_raw(&frame(&positional));
+    let r = bad.recv();
+    assert_eq!(r.id(), 0);
+    assert!(r.err("BadRequest").contains("positional"));
+    bad.expect_eof();
+    assert_eq!(c.op("queue.qsize", "q").ok().u64("len"), 0);
+}
+
+#[test]
+fn request_without_id_or_with_trailing_bytes_closes() {
+    let b = Broker::start();
+    for payload in [
+        // {"op": "ping"}
+        vec![0x81, 0xa2, b'o', b'p', 0xa4, b'p', b'i', b'n', b'g'],
+        // {"id": 3, "op": "ping"} 00
+        vec![
+            0x82, 0xa2, b'i', b'd', 0x03, 0xa2, b'o', b'p', 0xa4, b'p', b'i', b'n', b'g', 0x00,
+        ],
+    ] {
+        let mut c = b.client();
+        c.send_raw(&frame(&payload));
+        let r = c.recv();
+        assert_eq!(r.id(), 0);
+        r.err("BadRequest");
+        c.expect_eof();
+    }
+}
+
+#[test]
+fn str_value_is_bad_request_not_stored() {
+    let b = Broker::start();
+    let mut c = b.client();
+    c.open("q", "queue").ok();
+    // {"id": 4, "op": "queue.put", "name": "q", "value": "x"}
+    let mut put = vec![0x84, 0xa2, b'i', b'd', 0x04, 0xa2, b'o', b'p', 0xa9];
+    put.extend_from_slice(b"queue.put\xa4name\xa1q\xa5value\xa1x");
+    c.send_raw(&frame(&put));
+    let r = c.recv();
+    assert_eq!(r.id(), 4);
+    assert!(r.err("BadRequest").contains("bin"));
+    assert_eq!(c.op("queue.qsize", "q").ok().u64("len"), 0);
+}
+
+#[test]
+fn fields_the_op_does_not_read_are_ignored_whatever_their_type() {
+    let b = Broker::start();
+    let mut c = b.client();
+    // {"id": 2, "op": "ping", "name": 5}
+    c.send_raw(&frame(&[
+        0x83, 0xa2, b'i', b'd', 0x02, 0xa2, b'o', b'p', 0xa4, b'p', b'i', b'n', b'g', 0xa4, b'n',
+        b'a', b'm', b'e', 0x05,
+    ]));
+    c.recv().ok();
+    c.op("ping", "x").ok();
+}
+
+#[test]
+fn unknown_op_before_hello_is_hello_required() {
+    let b = Broker::start();
+    let mut c = b.raw();
+    c.op("frobnicate", "x").err("HelloRequired");
+    c.expect_eof();
+}
+
+#[test]
+fn second_hello_is_refused_and_the_connection_stays() {
+    let b = Broker::start();
+    let mut c = b.client();
+    let r = c.call(RequestFields {
+        version: Some(1),
+        ..RequestFields::new(0, "hello")
+    });
+    assert!(r.err("BadRequest").contains("already"));
+    c.op("ping", "x").ok();
 }

@@ -6,6 +6,7 @@
 //!   allocates.
 //! - [`value`]: checks that user values are one well-formed MessagePack value.
 //! - [`request`]: requests on the wire ([`RequestFields`]) and checked ([`Request`]).
+//! - `fields`: reads a request map's named fields, typing each only when its op reads it.
 //! - [`reply`]: replies on the wire ([`ReplyFields`]) and the admin structs they carry.
 //! - [`error`]: the stable error codes.
 //! - [`kind`]: object kinds by wire name.
@@ -13,6 +14,7 @@
 //! docs/PROTOCOL.md is the specification; this crate is its reference implementation.
 
 pub mod error;
+mod fields;
 pub mod frame;
 pub mod kind;
 pub mod reply;
@@ -23,7 +25,8 @@ pub use error::ErrorCode;
 pub use kind::Kind;
 pub use reply::{ClientInfo, Info, InfoValue, Limits, ObjectSummary, ReplyFields};
 pub use request::{
-    End, Name, OpenOptions, Request, RequestError, RequestFields, Wait, DEFAULT_LEASE_MS,
+    End, Name, OpenOptions, RawRequest, Request, RequestError, RequestFields, Wait,
+    DEFAULT_LEASE_MS,
 };
 pub use serde_bytes::Bytes;
 

@@ -1,13 +1,17 @@
 //! Requests: the wire form ([`RequestFields`]) and the checked, typed form ([`Request`]).
 //!
 //! Every request is a MessagePack map with an integer `id`, a string `op` and the op's own
-//! named fields. Decoding happens in two steps so that every check runs once, centrally,
-//! before any handler sees the request:
+//! named fields. Decoding happens in steps so that every check runs once, centrally, before
+//! any handler sees the request:
 //!
-//! 1. [`RequestFields`] is the map as a flat struct of optional, borrowed fields (one serde
-//!    pass, no copies; unknown fields are skipped so later versions can add some).
-//! 2. [`Request::parse`] turns it into a [`Request`]: the op is known, required fields are
-//!    present, names are valid and every value or key is one well-formed MessagePack value.
+//! 1. [`RawRequest::read`] checks the payload is a request map (one well-formed map with string
+//!    keys and a uint `id`) and locates each known field, untyped (`fields.rs`; no copies).
+//!    Failing here is fatal: the broker replies with `id` 0 and closes.
+//! 2. [`RawRequest::check`] turns it into a [`Request`]: the op is known, the fields it reads
+//!    have their documented types (fields it does not read are ignored, whatever they hold),
+//!    required ones are present, names are valid and every value or key is a `bin` holding one
+//!    well-formed MessagePack value. Failing here answers the request's id and keeps the
+//!    connection. [`Request::parse`] does both.
 //!
 //! Clients build a [`RequestFields`] and encode it with [`RequestFields::encode_into`]; the
 //! broker and the clients thus share one definition of the wire format.
@@ -16,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use serde_bytes::Bytes;
 
 use crate::error::ErrorCode;
+use crate::fields::{Fields, F};
 use crate::kind::Kind;
 use crate::value;
 
@@ -499,54 +504,99 @@ pub const OPS: &[&str] = &[
     "barrier.state",
 ];
 
+/// A request map whose `id` could be read: the envelope every reply needs. Decoding stops here
+/// until the connection has decided whether the op may run (before `hello`, only `hello` may),
+/// then [`RawRequest::check`] types the fields the op uses.
+#[derive(Debug)]
+pub struct RawRequest<'a> {
+    /// The request id, echoed in the reply.
+    pub id: u64,
+    fields: Fields<'a>,
+}
+
+impl<'a> RawRequest<'a> {
+    /// Reads a frame payload as a request map with a uint `id`. An error here means the payload
+    /// is not a request at all: the broker answers `BadRequest` with `id` 0 and closes.
+    pub fn read(payload: &'a [u8]) -> Result<RawRequest<'a>, RequestError> {
+        let fatal = |message: String| RequestError {
+            fatal: true,
+            ..RequestError::new(0, ErrorCode::BadRequest, message)
+        };
+        let fields = Fields::read(payload).map_err(fatal)?;
+        if fields.duplicate == Some(F::id) {
+            return Err(fatal("field 'id' appears twice".into()));
+        }
+        let id = match fields.uint(F::id) {
+            Ok(Some(id)) => id,
+            Ok(None) => {
+                return Err(fatal(
+                    "the request has no 'id' (a uint that its reply echoes)".into(),
+                ))
+            }
+            Err(e) => return Err(fatal(e)),
+        };
+        Ok(RawRequest { id, fields })
+    }
+
+    /// The op, when the request has a `str` one.
+    pub fn op(&self) -> Option<&'a str> {
+        self.fields.str(F::op).ok().flatten()
+    }
+
+    /// Checks the fields this op uses and builds the typed request. Errors here are not
+    /// fatal: the reply carries the request's id and the connection stays usable.
+    pub fn check(&self) -> Result<Request<'a>, RequestError> {
+        let c = Checker { f: &self.fields };
+        c.request()
+            .map_err(|(code, message)| RequestError::new(self.id, code, message))
+    }
+}
+
 impl<'a> Request<'a> {
     /// Decodes and checks one frame payload.
     pub fn parse(payload: &'a [u8]) -> Result<(u64, Request<'a>), RequestError> {
-        let fields: RequestFields<'a> = match rmp_serde::from_slice(payload) {
-            Ok(f) => f,
-            Err(e) => {
-                #[derive(Deserialize)]
-                struct IdOnly {
-                    id: Option<u64>,
-                }
-                let id = rmp_serde::from_slice::<IdOnly>(payload)
-                    .ok()
-                    .and_then(|i| i.id)
-                    .unwrap_or(0);
-                return Err(RequestError {
-                    fatal: true,
-                    ..RequestError::new(
-                        id,
-                        ErrorCode::BadRequest,
-                        format!("malformed request: {e}"),
-                    )
-                });
-            }
-        };
-        let id = fields.id;
-        Checker { f: &fields }
-            .request()
-            .map(|r| (id, r))
-            .map_err(|(code, message)| RequestError::new(id, code, message))
+        let raw = RawRequest::read(payload)?;
+        raw.check().map(|r| (raw.id, r))
     }
 }
 
 type Check<T> = Result<T, (ErrorCode, String)>;
 
+fn bad(message: String) -> (ErrorCode, String) {
+    (ErrorCode::BadRequest, message)
+}
+
 struct Checker<'f, 'a> {
-    f: &'f RequestFields<'a>,
+    f: &'f Fields<'a>,
 }
 
 impl<'a> Checker<'_, 'a> {
-    fn missing(&self, field: &str) -> (ErrorCode, String) {
-        (
-            ErrorCode::BadRequest,
-            format!("{} needs field '{field}'", self.f.op),
-        )
+    fn op(&self) -> &'a str {
+        self.f.str(F::op).ok().flatten().unwrap_or("")
+    }
+
+    fn missing(&self, field: F) -> (ErrorCode, String) {
+        bad(format!("{} needs field '{}'", self.op(), field.as_str()))
+    }
+
+    fn uint(&self, f: F) -> Check<Option<u64>> {
+        self.f.uint(f).map_err(bad)
+    }
+
+    fn need_uint(&self, f: F) -> Check<u64> {
+        self.uint(f)?.ok_or_else(|| self.missing(f))
+    }
+
+    fn str(&self, f: F) -> Check<Option<&'a str>> {
+        self.f.str(f).map_err(bad)
     }
 
     fn name(&self) -> Check<&'a str> {
-        let Name(raw) = self.f.name.ok_or_else(|| self.missing("name"))?;
+        let raw = self
+            .f
+            .str_bytes(F::name)
+            .map_err(bad)?
+            .ok_or_else(|| self.missing(F::name))?;
         let name = std::str::from_utf8(raw).map_err(|_| {
             (
                 ErrorCode::InvalidName,
@@ -565,25 +615,31 @@ impl<'a> Checker<'_, 'a> {
         Ok(name)
     }
 
-    fn checked(field: &str, bytes: &'a Bytes) -> Check<&'a [u8]> {
-        value::validate(bytes).map_err(|e| (ErrorCode::InvalidValue, format!("{field}: {e}")))?;
+    fn checked(field: F, bytes: &'a [u8]) -> Check<&'a [u8]> {
+        value::validate(bytes)
+            .map_err(|e| (ErrorCode::InvalidValue, format!("{}: {e}", field.as_str())))?;
         Ok(bytes)
     }
 
+    fn bin(&self, f: F) -> Check<&'a [u8]> {
+        let b = self.f.bin(f).map_err(bad)?.ok_or_else(|| self.missing(f))?;
+        Self::checked(f, b)
+    }
+
     fn value(&self) -> Check<&'a [u8]> {
-        Self::checked("value", self.f.value.ok_or_else(|| self.missing("value"))?)
+        self.bin(F::value)
     }
 
     fn key(&self) -> Check<&'a [u8]> {
-        Self::checked("key", self.f.key.ok_or_else(|| self.missing("key"))?)
+        self.bin(F::key)
     }
 
-    fn wait(&self) -> Wait {
-        self.f.timeout_ms.map_or(Wait::Forever, Wait::Ms)
+    fn wait(&self) -> Check<Wait> {
+        Ok(self.uint(F::timeout_ms)?.map_or(Wait::Forever, Wait::Ms))
     }
 
     fn end(&self) -> Check<End> {
-        let end = self.f.end.ok_or_else(|| self.missing("end"))?;
+        let end = self.str(F::end)?.ok_or_else(|| self.missing(F::end))?;
         End::parse(end).ok_or_else(|| {
             (
                 ErrorCode::InvalidArgument,
@@ -594,44 +650,55 @@ impl<'a> Checker<'_, 'a> {
 
     fn request(&self) -> Check<Request<'a>> {
         use Request as R;
-        let f = self.f;
-        Ok(match f.op {
+        let op = match self.f.str(F::op) {
+            Ok(Some(op)) => op,
+            Ok(None) => return Err(bad("the request has no 'op'".into())),
+            Err(e) => return Err(bad(e)),
+        };
+        if let Some(f) = self.f.duplicate {
+            return Err(bad(format!("field '{}' appears twice", f.as_str())));
+        }
+        Ok(match op {
             "hello" => R::Hello {
-                version: f.version.ok_or_else(|| self.missing("version"))?,
-                client: f.client.unwrap_or(""),
-                lang: f.lang.unwrap_or(""),
-                pid: f.pid.unwrap_or(0),
+                version: self.need_uint(F::version)?,
+                client: self.str(F::client)?.unwrap_or(""),
+                lang: self.str(F::lang)?.unwrap_or(""),
+                pid: self
+                    .f
+                    .uint_max(F::pid, u32::MAX as u64)
+                    .map_err(bad)?
+                    .unwrap_or(0) as u32,
             },
             "ping" => R::Ping,
             "cancel" => R::Cancel {
-                target: f.target.ok_or_else(|| self.missing("target"))?,
+                target: self.need_uint(F::target)?,
             },
             "list" => R::List,
             "clients" => R::Clients,
             "stat" => R::Stat { name: self.name()? },
             "delete" => R::Delete { name: self.name()? },
             "open" => {
-                let kind = f.kind.ok_or_else(|| self.missing("kind"))?;
+                let kind = self.str(F::kind)?.ok_or_else(|| self.missing(F::kind))?;
                 let kind = Kind::parse(kind).ok_or_else(|| {
                     (
                         ErrorCode::InvalidArgument,
                         format!("unknown object kind {kind:?}"),
                     )
                 })?;
-                let end = match f.end {
-                    Some(_) => Some(self.end()?),
-                    None => None,
+                let end = match self.f.has(F::end) {
+                    true => Some(self.end()?),
+                    false => None,
                 };
                 R::Open {
                     name: self.name()?,
                     kind,
                     options: OpenOptions {
-                        maxsize: f.maxsize,
-                        initial: f.initial,
-                        parties: f.parties,
-                        duplex: f.duplex,
-                        capacity: f.capacity,
-                        max_attempts: f.max_attempts,
+                        maxsize: self.uint(F::maxsize)?,
+                        initial: self.uint(F::initial)?,
+                        parties: self.uint(F::parties)?,
+                        duplex: self.f.boolean(F::duplex).map_err(bad)?,
+                        capacity: self.uint(F::capacity)?,
+                        max_attempts: self.uint(F::max_attempts)?,
                         end,
                     },
                 }
@@ -639,22 +706,22 @@ impl<'a> Checker<'_, 'a> {
             "queue.put" => R::QueuePut {
                 name: self.name()?,
                 value: self.value()?,
-                wait: self.wait(),
+                wait: self.wait()?,
             },
             "queue.get" => R::QueueGet {
                 name: self.name()?,
-                wait: self.wait(),
+                wait: self.wait()?,
             },
             "queue.qsize" => R::QueueQsize { name: self.name()? },
             "queue.task_done" => R::QueueTaskDone { name: self.name()? },
             "queue.join" => R::QueueJoin {
                 name: self.name()?,
-                wait: self.wait(),
+                wait: self.wait()?,
             },
             "queue.get_leased" => R::QueueGetLeased {
                 name: self.name()?,
-                wait: self.wait(),
-                lease_ms: match f.lease_ms {
+                wait: self.wait()?,
+                lease_ms: match self.uint(F::lease_ms)? {
                     None => DEFAULT_LEASE_MS,
                     Some(0) => {
                         return Err((
@@ -667,12 +734,12 @@ impl<'a> Checker<'_, 'a> {
             },
             "queue.ack" => R::QueueAck {
                 name: self.name()?,
-                delivery: f.delivery.ok_or_else(|| self.missing("delivery"))?,
+                delivery: self.need_uint(F::delivery)?,
             },
             "queue.nack" => R::QueueNack {
                 name: self.name()?,
-                delivery: f.delivery.ok_or_else(|| self.missing("delivery"))?,
-                delay_ms: f.delay_ms.unwrap_or(0),
+                delivery: self.need_uint(F::delivery)?,
+                delay_ms: self.uint(F::delay_ms)?.unwrap_or(0),
             },
 
             "dict.get" => R::DictGet {
@@ -697,10 +764,14 @@ impl<'a> Checker<'_, 'a> {
             "dict.values" => R::DictValues { name: self.name()? },
             "dict.items" => R::DictItems { name: self.name()? },
             "dict.update" => {
-                let items = f.items.as_ref().ok_or_else(|| self.missing("items"))?;
+                let items = self
+                    .f
+                    .pairs(F::items)
+                    .map_err(bad)?
+                    .ok_or_else(|| self.missing(F::items))?;
                 let items = items
-                    .iter()
-                    .map(|(k, v)| Ok((Self::checked("key", k)?, Self::checked("value", v)?)))
+                    .into_iter()
+                    .map(|(k, v)| Ok((Self::checked(F::key, k)?, Self::checked(F::value, v)?)))
                     .collect::<Check<Vec<_>>>()?;
                 R::DictUpdate {
                     name: self.name()?,
@@ -708,10 +779,14 @@ impl<'a> Checker<'_, 'a> {
                 }
             }
             "dict.get_many" => {
-                let keys = f.keys.as_ref().ok_or_else(|| self.missing("keys"))?;
+                let keys = self
+                    .f
+                    .bins(F::keys)
+                    .map_err(bad)?
+                    .ok_or_else(|| self.missing(F::keys))?;
                 let keys = keys
-                    .iter()
-                    .map(|k| Self::checked("key", k))
+                    .into_iter()
+                    .map(|k| Self::checked(F::key, k))
                     .collect::<Check<Vec<_>>>()?;
                 R::DictGetMany {
                     name: self.name()?,
@@ -732,14 +807,14 @@ impl<'a> Checker<'_, 'a> {
             "dict.incr" => R::DictIncr {
                 name: self.name()?,
                 key: self.key()?,
-                delta: f.delta.unwrap_or(1),
+                delta: self.f.int(F::delta).map_err(bad)?.unwrap_or(1),
             },
             "dict.compare_and_set" => R::DictCompareAndSet {
                 name: self.name()?,
                 key: self.key()?,
-                expected: match f.expected {
-                    Some(e) => Some(Self::checked("expected", e)?),
-                    None => None,
+                expected: match self.f.has(F::expected) {
+                    true => Some(self.bin(F::expected)?),
+                    false => None,
                 },
                 value: self.value()?,
             },
@@ -748,17 +823,17 @@ impl<'a> Checker<'_, 'a> {
                 name: self.name()?,
                 end: self.end()?,
                 value: self.value()?,
-                wait: self.wait(),
+                wait: self.wait()?,
             },
             "pipe.recv" => R::PipeRecv {
                 name: self.name()?,
                 end: self.end()?,
-                wait: self.wait(),
+                wait: self.wait()?,
             },
             "pipe.poll" => R::PipePoll {
                 name: self.name()?,
                 end: self.end()?,
-                wait: self.f.timeout_ms.map_or(Wait::Ms(0), Wait::Ms),
+                wait: self.uint(F::timeout_ms)?.map_or(Wait::Ms(0), Wait::Ms),
             },
             "pipe.close" => R::PipeClose {
                 name: self.name()?,
@@ -767,41 +842,41 @@ impl<'a> Checker<'_, 'a> {
 
             "lock.acquire" => R::LockAcquire {
                 name: self.name()?,
-                wait: self.wait(),
+                wait: self.wait()?,
             },
             "lock.release" => R::LockRelease { name: self.name()? },
             "semaphore.acquire" => R::SemaphoreAcquire {
                 name: self.name()?,
-                wait: self.wait(),
+                wait: self.wait()?,
             },
             "semaphore.release" => R::SemaphoreRelease {
                 name: self.name()?,
-                n: f.n.unwrap_or(1),
+                n: self.uint(F::n)?.unwrap_or(1),
             },
             "event.set" => R::EventSet { name: self.name()? },
             "event.clear" => R::EventClear { name: self.name()? },
             "event.is_set" => R::EventIsSet { name: self.name()? },
             "event.wait" => R::EventWait {
                 name: self.name()?,
-                wait: self.wait(),
+                wait: self.wait()?,
             },
             "condition.acquire" => R::ConditionAcquire {
                 name: self.name()?,
-                wait: self.wait(),
+                wait: self.wait()?,
             },
             "condition.release" => R::ConditionRelease { name: self.name()? },
             "condition.wait" => R::ConditionWait {
                 name: self.name()?,
-                wait: self.wait(),
+                wait: self.wait()?,
             },
             "condition.notify" => R::ConditionNotify {
                 name: self.name()?,
-                n: f.n.unwrap_or(1),
+                n: self.uint(F::n)?.unwrap_or(1),
             },
             "condition.notify_all" => R::ConditionNotifyAll { name: self.name()? },
             "barrier.wait" => R::BarrierWait {
                 name: self.name()?,
-                wait: self.wait(),
+                wait: self.wait()?,
             },
             "barrier.abort" => R::BarrierAbort { name: self.name()? },
             "barrier.reset" => R::BarrierReset { name: self.name()? },
@@ -866,11 +941,13 @@ mod tests {
             (long.as_bytes(), "limit is 255"),
             (&[0xff, 0xfe][..], "UTF-8"),
         ] {
-            let r = RequestFields {
-                name: Some(Name(name)),
-                ..RequestFields::new(3, "queue.qsize")
-            };
-            let err = Request::parse(&payload(&r)).unwrap_err();
+            // {"id": 3, "op": "queue.qsize", "name": <a str of these bytes>}
+            let mut bytes = vec![0x83, 0xa2, b'i', b'd', 0x03, 0xa2, b'o', b'p', 0xab];
+            bytes.extend_from_slice(b"queue.qsize");
+            bytes.extend_from_slice(&[0xa4, b'n', b'a', b'm', b'e']);
+            rmp::encode::write_str_len(&mut bytes, name.len() as u32).unwrap();
+            bytes.extend_from_slice(name);
+            let err = Request::parse(&bytes).unwrap_err();
             assert_eq!((err.id, err.code), (3, ErrorCode::InvalidName));
             assert!(err.message.contains(want), "{}", err.message);
             assert!(!err.fatal);
@@ -897,12 +974,13 @@ mod tests {
         );
         let err = Request::parse(b"\xc1garbage").unwrap_err();
         assert_eq!((err.code, err.fatal), (ErrorCode::BadRequest, true));
-        // A map whose op has the wrong type still yields the id for the reply.
+        // A map whose op has the wrong type is a request with a bad field: answered with its
+        // id, and the connection stays.
         let err =
             Request::parse(&[0x82, 0xa2, b'i', b'd', 0x05, 0xa2, b'o', b'p', 0x01]).unwrap_err();
         assert_eq!(
             (err.id, err.code, err.fatal),
-            (5, ErrorCode::BadRequest, true)
+            (5, ErrorCode::BadRequest, false)
         );
     }
 

@@ -49,7 +49,21 @@ impl std::error::Error for ValueError {}
 
 /// Checks that `bytes` hold exactly one well-formed MessagePack value.
 pub fn validate(bytes: &[u8]) -> Result<(), ValueError> {
-    let mut r = Reader { bytes, pos: 0 };
+    match walk(bytes, 0, true)? {
+        end if end == bytes.len() => Ok(()),
+        end => Err(ValueError::TrailingBytes { at: end }),
+    }
+}
+
+/// Walks one MessagePack value starting at `start` and returns where it ends. With `utf8`
+/// false, strings are not checked (the request reader wants a name's raw bytes, so that a
+/// name that is not UTF-8 gets `InvalidName` rather than a generic decode failure).
+pub(crate) fn walk(bytes: &[u8], start: usize, utf8: bool) -> Result<usize, ValueError> {
+    let mut r = Reader {
+        bytes,
+        pos: start,
+        utf8,
+    };
     // Each entry is the number of values still owed to an open array or map.
     let mut open: Vec<u64> = Vec::new();
     let mut owed: u64 = 1;
@@ -57,13 +71,7 @@ pub fn validate(bytes: &[u8]) -> Result<(), ValueError> {
         while owed == 0 {
             match open.pop() {
                 Some(outer) => owed = outer,
-                None => {
-                    return if r.pos == bytes.len() {
-                        Ok(())
-                    } else {
-                        Err(ValueError::TrailingBytes { at: r.pos })
-                    };
-                }
+                None => return Ok(r.pos),
             }
         }
         owed -= 1;
@@ -81,6 +89,8 @@ pub fn validate(bytes: &[u8]) -> Result<(), ValueError> {
 struct Reader<'a> {
     bytes: &'a [u8],
     pos: usize,
+    /// Check that strings are UTF-8.
+    utf8: bool,
 }
 
 impl Reader<'_> {
@@ -100,8 +110,11 @@ impl Reader<'_> {
 
     fn string(&mut self, len: u64) -> Result<(), ValueError> {
         let at = self.pos;
+        let utf8 = self.utf8;
         let s = self.take(len as usize)?;
-        std::str::from_utf8(s).map_err(|_| ValueError::BadUtf8 { at })?;
+        if utf8 {
+            std::str::from_utf8(s).map_err(|_| ValueError::BadUtf8 { at })?;
+        }
         Ok(())
     }
 
