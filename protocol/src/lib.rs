@@ -23,7 +23,7 @@ pub use error::ErrorCode;
 pub use kind::Kind;
 pub use reply::{ClientInfo, Info, InfoValue, Limits, ObjectSummary, ReplyFields};
 pub use request::{
-    End, Name, OpenOptions, Request, RequestError, RequestFields, Wait, DEFAULT_LEASE_MS,
+    End, Name, OpenOptions, Request, RequestError, RequestFields, Wait, DEFAULT_LEASE_MS, MAX_BATCH,
 };
 pub use serde_bytes::Bytes;
 

@@ -135,7 +135,21 @@ pub struct RequestFields<'a> {
     /// `cancel`: the id of this connection's blocked request to give up.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target: Option<u64>,
+    /// `queue.put_many`: the values, in order (each one MessagePack value, as `bin`).
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    pub values: Option<Vec<&'a Bytes>>,
+    /// `queue.get_many`, `queue.get_many_leased`: most items to take.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max: Option<u64>,
+    /// `queue.ack_many`: the delivery ids to ack.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deliveries: Option<Vec<u64>>,
 }
+
+/// Most items one `queue.get_many` or `queue.get_many_leased` hands out: a larger `max` is
+/// taken as this. Bounds the reply's size and the work of one request; the reply also stops
+/// before its values pass the broker's `max_frame` (always holding at least one item).
+pub const MAX_BATCH: u64 = 65_536;
 
 impl<'a> RequestFields<'a> {
     /// A request with just an id and an op; set the op's fields on the result.
@@ -272,6 +286,34 @@ pub enum Request<'a> {
         name: &'a str,
         delivery: u64,
         delay_ms: u64,
+    },
+    /// Puts every value, in order, as one request.
+    QueuePutMany {
+        name: &'a str,
+        /// At least one.
+        values: Vec<&'a [u8]>,
+        wait: Wait,
+    },
+    /// Takes up to `max` items.
+    QueueGetMany {
+        name: &'a str,
+        /// 1..=[`MAX_BATCH`].
+        max: u64,
+        wait: Wait,
+    },
+    /// Takes up to `max` items, each on its own lease.
+    QueueGetManyLeased {
+        name: &'a str,
+        /// 1..=[`MAX_BATCH`].
+        max: u64,
+        wait: Wait,
+        /// At least 1.
+        lease_ms: u64,
+    },
+    /// Acks many deliveries at once.
+    QueueAckMany {
+        name: &'a str,
+        deliveries: Vec<u64>,
     },
 
     DictGet {
@@ -460,6 +502,10 @@ pub const OPS: &[&str] = &[
     "queue.get_leased",
     "queue.ack",
     "queue.nack",
+    "queue.put_many",
+    "queue.get_many",
+    "queue.get_many_leased",
+    "queue.ack_many",
     "dict.get",
     "dict.set",
     "dict.delete",
@@ -582,6 +628,49 @@ impl<'a> Checker<'_, 'a> {
         self.f.timeout_ms.map_or(Wait::Forever, Wait::Ms)
     }
 
+    fn lease_ms(&self) -> Check<u64> {
+        match self.f.lease_ms {
+            None => Ok(DEFAULT_LEASE_MS),
+            Some(0) => Err((
+                ErrorCode::InvalidArgument,
+                "lease_ms must be at least 1".into(),
+            )),
+            Some(ms) => Ok(ms),
+        }
+    }
+
+    /// `max` of a batch get: required, at least 1; above [`MAX_BATCH`] it is taken as that.
+    fn max(&self) -> Check<u64> {
+        match self.f.max.ok_or_else(|| self.missing("max"))? {
+            0 => Err((ErrorCode::InvalidArgument, "max must be at least 1".into())),
+            n => Ok(n.min(MAX_BATCH)),
+        }
+    }
+
+    /// `values` of `queue.put_many`: at least one, each one well-formed value.
+    fn values(&self) -> Check<Vec<&'a [u8]>> {
+        let values = self
+            .f
+            .values
+            .as_ref()
+            .ok_or_else(|| self.missing("values"))?;
+        if values.is_empty() {
+            return Err((
+                ErrorCode::InvalidArgument,
+                "values must hold at least one value".into(),
+            ));
+        }
+        values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                value::validate(v)
+                    .map_err(|e| (ErrorCode::InvalidValue, format!("values[{i}]: {e}")))?;
+                Ok(&v[..])
+            })
+            .collect()
+    }
+
     fn end(&self) -> Check<End> {
         let end = self.f.end.ok_or_else(|| self.missing("end"))?;
         End::parse(end).ok_or_else(|| {
@@ -654,16 +743,30 @@ impl<'a> Checker<'_, 'a> {
             "queue.get_leased" => R::QueueGetLeased {
                 name: self.name()?,
                 wait: self.wait(),
-                lease_ms: match f.lease_ms {
-                    None => DEFAULT_LEASE_MS,
-                    Some(0) => {
-                        return Err((
-                            ErrorCode::InvalidArgument,
-                            "lease_ms must be at least 1".into(),
-                        ))
-                    }
-                    Some(ms) => ms,
-                },
+                lease_ms: self.lease_ms()?,
+            },
+            "queue.put_many" => R::QueuePutMany {
+                name: self.name()?,
+                values: self.values()?,
+                wait: self.wait(),
+            },
+            "queue.get_many" => R::QueueGetMany {
+                name: self.name()?,
+                max: self.max()?,
+                wait: self.wait(),
+            },
+            "queue.get_many_leased" => R::QueueGetManyLeased {
+                name: self.name()?,
+                max: self.max()?,
+                wait: self.wait(),
+                lease_ms: self.lease_ms()?,
+            },
+            "queue.ack_many" => R::QueueAckMany {
+                name: self.name()?,
+                deliveries: f
+                    .deliveries
+                    .clone()
+                    .ok_or_else(|| self.missing("deliveries"))?,
             },
             "queue.ack" => R::QueueAck {
                 name: self.name()?,

@@ -152,6 +152,77 @@ fn examples() -> Vec<(&'static str, Vec<u8>)> {
         )
         .encode_into(out)
     });
+    // Batches (streaming): two values in one put, a get of up to 100, a leased batch of two
+    // and its ack.
+    let second = [0x81, 0xa1, b'n', 0x08];
+    frame("queue.put_many request", &|out| {
+        RequestFields {
+            name: Some("tasks".into()),
+            values: Some(vec![Bytes::new(&value), Bytes::new(&second)]),
+            ..RequestFields::new(9, "queue.put_many")
+        }
+        .encode_into(out)
+    });
+    frame("queue.put_many Full reply", &|out| {
+        ReplyFields {
+            put: Some(1),
+            ..ReplyFields::err(
+                9,
+                ErrorCode::Full,
+                "queue 'tasks' is full (maxsize 1): 1 of 2 values were put",
+            )
+        }
+        .encode_into(out)
+    });
+    frame("queue.get_many request", &|out| {
+        RequestFields {
+            name: Some("tasks".into()),
+            max: Some(100),
+            timeout_ms: Some(5000),
+            ..RequestFields::new(10, "queue.get_many")
+        }
+        .encode_into(out)
+    });
+    frame("queue.get_many reply", &|out| {
+        ReplyFields {
+            values: Some(vec![Some(Bytes::new(&value)), Some(Bytes::new(&second))]),
+            ..ReplyFields::ok(10)
+        }
+        .encode_into(out)
+    });
+    frame("queue.get_many_leased request", &|out| {
+        RequestFields {
+            name: Some("tasks".into()),
+            max: Some(100),
+            lease_ms: Some(60000),
+            ..RequestFields::new(11, "queue.get_many_leased")
+        }
+        .encode_into(out)
+    });
+    frame("queue.get_many_leased reply", &|out| {
+        ReplyFields {
+            values: Some(vec![Some(Bytes::new(&value)), Some(Bytes::new(&second))]),
+            deliveries: Some(vec![18, 19]),
+            attempts: Some(vec![1, 1]),
+            ..ReplyFields::ok(11)
+        }
+        .encode_into(out)
+    });
+    frame("queue.ack_many request", &|out| {
+        RequestFields {
+            name: Some("tasks".into()),
+            deliveries: Some(vec![18, 19, 17]),
+            ..RequestFields::new(12, "queue.ack_many")
+        }
+        .encode_into(out)
+    });
+    frame("queue.ack_many reply", &|out| {
+        ReplyFields {
+            unknown: Some(vec![17]),
+            ..ReplyFields::ok(12)
+        }
+        .encode_into(out)
+    });
     v
 }
 
