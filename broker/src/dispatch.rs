@@ -8,7 +8,7 @@ use std::rc::Rc;
 
 use xproc_protocol::{ErrorCode, Kind, ReplyFields, Request, Wait};
 
-use crate::handlers::{admin, dict, pipe, queue, sync};
+use crate::handlers::{admin, batch, dict, pipe, queue, sync};
 use crate::objects::barrier::Barrier;
 use crate::objects::condition::Condition;
 use crate::objects::dict::Dict;
@@ -66,6 +66,9 @@ fn blocking_wait(req: &Request) -> Option<Wait> {
         | R::QueueGet { wait, .. }
         | R::QueueJoin { wait, .. }
         | R::QueueGetLeased { wait, .. }
+        | R::QueuePutMany { wait, .. }
+        | R::QueueGetMany { wait, .. }
+        | R::QueueGetManyLeased { wait, .. }
         | R::PipeSend { wait, .. }
         | R::PipeRecv { wait, .. }
         | R::PipePoll { wait, .. }
@@ -156,6 +159,15 @@ fn route(cx: &mut Ctx, req: Request) -> Handled {
             delivery,
             delay_ms,
         } => queue::nack(cx, name, delivery, delay_ms),
+        R::QueuePutMany { name, values, wait } => batch::put_many(cx, name, &values, wait),
+        R::QueueGetMany { name, max, wait } => batch::get_many(cx, name, max, wait),
+        R::QueueGetManyLeased {
+            name,
+            max,
+            wait,
+            lease_ms,
+        } => batch::get_many_leased(cx, name, max, wait, lease_ms),
+        R::QueueAckMany { name, deliveries } => batch::ack_many(cx, name, &deliveries),
 
         R::DictGet { name, key } => dict::get(cx, name, key),
         R::DictSet { name, key, value } => dict::set(cx, name, key, value),

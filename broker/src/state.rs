@@ -632,7 +632,12 @@ impl Broker {
             tracing::error!(?id, "broker bug: a lease for an unknown waiter");
             return;
         };
-        let (conn, req, object) = (w.conn, w.req, w.object.clone());
+        let (conn, req, object, many) = (
+            w.conn,
+            w.req,
+            w.object.clone(),
+            w.op == WaitOp::QueueGetManyLeased,
+        );
         let deadline = Instant::now().checked_add(Duration::from_millis(lease_ms));
         self.waiters
             .convert(id, WaitOp::Lease, conn, deadline, lease_ms);
@@ -645,6 +650,16 @@ impl Broker {
             _ => None,
         };
         match value {
+            // A blocked `queue.get_many_leased` is answered with the one item that came.
+            Some(v) if many => out.send(
+                conn,
+                &ReplyFields {
+                    values: Some(vec![Some(Bytes::new(v))]),
+                    deliveries: Some(vec![id.0]),
+                    attempts: Some(vec![u64::from(attempt)]),
+                    ..ReplyFields::ok(req)
+                },
+            ),
             Some(v) => out.send(conn, &leased_reply(req, v, id, attempt)),
             None => tracing::error!(?id, "broker bug: a lease without its item"),
         }
@@ -735,6 +750,10 @@ fn answer(out: &mut dyn Outbox, w: &Waiter, wake: Wake) {
     let message;
     match &wake {
         Wake::Done => {}
+        // A blocked `queue.get_many` is answered with the one item that came.
+        Wake::Value(v) if w.op == WaitOp::QueueGetMany => {
+            r.values = Some(vec![Some(Bytes::new(v))])
+        }
         Wake::Value(v) => r.value = Some(Bytes::new(v)),
         Wake::Acquired {
             acquired,
@@ -755,6 +774,16 @@ fn answer(out: &mut dyn Outbox, w: &Waiter, wake: Wake) {
         Wake::Index(i) => r.index = Some(*i),
         // Handled by `Broker::deliver` before it gets here.
         Wake::Leased { .. } | Wake::Forget => return,
+        Wake::PartlyPut { code, put } => {
+            message = format!(
+                "{} on '{}' failed ({code}) after {put} of its values were put",
+                w.op.as_str(),
+                w.object
+            );
+            r.error = Some(code.as_str());
+            r.message = Some(&message);
+            r.put = Some(*put);
+        }
         Wake::Fail(code) => {
             let (op, name) = (w.op.as_str(), &w.object);
             message = match code {

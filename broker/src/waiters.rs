@@ -42,6 +42,12 @@ pub enum WaitOp {
     BarrierWait,
     /// `queue.get_leased`, still waiting for an item.
     QueueGetLeased,
+    /// `queue.put_many`, with values still waiting for room.
+    QueuePutMany,
+    /// `queue.get_many`, waiting for a first item.
+    QueueGetMany,
+    /// `queue.get_many_leased`, waiting for a first item.
+    QueueGetManyLeased,
     /// Not a blocked request: a delivery in flight, held by `conn` until it acks, nacks or
     /// disconnects, or the deadline (the lease) passes. Its id is the delivery id.
     Lease,
@@ -66,6 +72,9 @@ impl WaitOp {
             WaitOp::EventWait => "event.wait",
             WaitOp::BarrierWait => "barrier.wait",
             WaitOp::QueueGetLeased => "queue.get_leased",
+            WaitOp::QueuePutMany => "queue.put_many",
+            WaitOp::QueueGetMany => "queue.get_many",
+            WaitOp::QueueGetManyLeased => "queue.get_many_leased",
             WaitOp::Lease => "lease",
             WaitOp::Delay => "nack delay",
         }

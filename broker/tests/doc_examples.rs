@@ -144,6 +144,69 @@ fn steps() -> Vec<Step> {
             }),
         ),
         Reply("repeated queue.ack reply"),
+        // Batches (streaming).
+        Request(
+            "queue.put_many request",
+            req(RequestFields {
+                values: Some(vec![Bytes::new(&n7), Bytes::new(&n8)]),
+                ..on("queue.put_many", 20)
+            }),
+        ),
+        Reply("queue.put_many reply"),
+        Request(
+            "queue.get_many request",
+            req(RequestFields {
+                max: Some(100),
+                timeout_ms: Some(5000),
+                ..on("queue.get_many", 21)
+            }),
+        ),
+        Reply("queue.get_many reply"),
+        Request(
+            "another queue.put_many request",
+            req(RequestFields {
+                values: Some(vec![Bytes::new(&n7), Bytes::new(&n8)]),
+                ..on("queue.put_many", 22)
+            }),
+        ),
+        Reply("another queue.put_many reply"),
+        Request(
+            "queue.get_many_leased request",
+            req(RequestFields {
+                max: Some(100),
+                lease_ms: Some(60000),
+                ..on("queue.get_many_leased", 23)
+            }),
+        ),
+        Reply("queue.get_many_leased reply"),
+        Request(
+            "queue.ack_many request",
+            req(RequestFields {
+                deliveries: Some(vec![3, 4, 2]),
+                ..on("queue.ack_many", 24)
+            }),
+        ),
+        Reply("queue.ack_many reply"),
+        Request(
+            "open tight request",
+            req(RequestFields {
+                name: Some("tight".into()),
+                kind: Some("queue"),
+                maxsize: Some(1),
+                ..RequestFields::new(25, "open")
+            }),
+        ),
+        Reply("open tight reply"),
+        Request(
+            "queue.put_many Full request",
+            req(RequestFields {
+                name: Some("tight".into()),
+                values: Some(vec![Bytes::new(&n7), Bytes::new(&n8)]),
+                timeout_ms: Some(0),
+                ..RequestFields::new(26, "queue.put_many")
+            }),
+        ),
+        Reply("queue.put_many Full reply"),
         // Refused requests: a value sent as str (the connection stays), then a positional
         // request (the connection closes).
         Request(

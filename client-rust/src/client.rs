@@ -247,6 +247,8 @@ impl Client {
             id: 0,
             keys: request.keys.clone(),
             items: request.items.clone(),
+            values: request.values.clone(),
+            deliveries: request.deliveries.clone(),
             ..*request
         };
         let deadline = Wait::new(request.timeout_ms.map(Duration::from_millis)).deadline;
@@ -264,6 +266,11 @@ impl Client {
     ) -> Result<R> {
         let payload = self.inner.conn.round_trip(req, deadline)?;
         decode_reply(&payload, f)
+    }
+
+    /// The connection, for requests whose replies are collected later (`put_async`).
+    pub(crate) fn conn(&self) -> &crate::conn::Conn {
+        &self.inner.conn
     }
 
     /// Sends all `reqs` in one write and returns each one's reply payload.

@@ -204,6 +204,65 @@ impl Conn {
         self.wait(id, deadline)
     }
 
+    /// Sends one request and returns its id without waiting: the reply is collected later
+    /// with [`finish`](Self::finish) (or found with [`ready`](Self::ready)). Every started
+    /// request must be finished, or its slot stays.
+    pub(crate) fn start(&self, req: RequestFields<'_>) -> Result<u64> {
+        let id = self.register(1)?;
+        if let Err(e) = self.send(id, std::iter::once(req)) {
+            self.forget(id, 1);
+            return Err(e);
+        }
+        Ok(id)
+    }
+
+    /// Waits for the reply of a [`start`](Self::start)ed request.
+    pub(crate) fn finish(&self, id: u64, deadline: Option<Instant>) -> Result<Vec<u8>> {
+        self.wait(id, deadline)
+    }
+
+    /// The reply of a started request if it has arrived, without waiting: replies that are
+    /// already in the socket are read first (one non-blocking read) when nobody else is
+    /// reading. `Some(Err)` if the connection died.
+    pub(crate) fn ready(&self, id: u64) -> Option<Result<Vec<u8>>> {
+        let mut st = self.lock_state();
+        if st.pending.get(&id).is_some_and(Option::is_none) && st.dead.is_none() {
+            if let Some(mut reader) = st.reader.take() {
+                drop(st);
+                let filled = reader.fill_now();
+                st = self.lock_state();
+                match filled {
+                    Ok(true) => {
+                        if let Err(why) = reader.dispatch(&mut st) {
+                            st.kill(why);
+                        }
+                    }
+                    Ok(false) => {}
+                    Err(why) => st.kill(format!("{why} (socket {})", self.path)),
+                }
+                st.reader = Some(reader);
+                if st.sleepers > 0 {
+                    self.wake.notify_all();
+                }
+            }
+        }
+        match st.pending.get_mut(&id) {
+            Some(slot) if slot.is_some() => {
+                let reply = slot.take();
+                st.pending.remove(&id);
+                reply.map(Ok)
+            }
+            Some(_) => {
+                let why = st.dead.clone()?;
+                st.pending.remove(&id);
+                Some(Err(Error::Disconnected(why)))
+            }
+            None => Some(Err(Error::Protocol(format!(
+                "no reply slot for request {id}"
+            )))),
+        }
+    }
+
     /// Sends every request in one write, then collects every reply, in order. Either nothing is
     /// sent (a request is too large, or the connection is dead: the error is returned) or all
     /// are, and each gets its own outcome.
@@ -499,6 +558,27 @@ impl Reader {
         }
     }
 
+    /// Reads what is in the socket now, without waiting: true if bytes came.
+    fn fill_now(&mut self) -> std::result::Result<bool, String> {
+        if self.end == self.buf.len() {
+            self.make_room(0);
+        }
+        loop {
+            match self.stream.recv_now(&mut self.buf[self.end..]) {
+                Ok(0) => return Err("the broker closed the connection".to_string()),
+                Ok(n) => {
+                    self.end += n;
+                    return Ok(true);
+                }
+                Err(e) => match e.kind() {
+                    io::ErrorKind::Interrupted => continue,
+                    io::ErrorKind::WouldBlock => return Ok(false),
+                    _ => return Err(format!("cannot read from the broker: {e}")),
+                },
+            }
+        }
+    }
+
     /// Keeps the socket's receive timeout close to `want`, touching it only when needed: a
     /// shorter timeout than asked just means an extra turn of the wait loop, so it is kept
     /// unless it is much shorter (which would make a long wait spin); a slightly longer one
@@ -589,6 +669,7 @@ impl Reader {
 fn value_bytes(req: &RequestFields<'_>) -> usize {
     let one = |b: Option<&serde_bytes::Bytes>| b.map_or(0, |b| b.len());
     one(req.value)
+        + req.values.iter().flatten().map(|v| v.len()).sum::<usize>()
         + one(req.key)
         + one(req.expected)
         + req.keys.iter().flatten().map(|k| k.len()).sum::<usize>()

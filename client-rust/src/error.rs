@@ -105,6 +105,20 @@ pub enum Error {
     /// A signal interrupted a blocking call on a thread that asked for that
     /// ([`set_interruptible`](crate::set_interruptible)); the request was cancelled at the
     /// broker, so it took nothing (a `get` left its item in the queue).
+    /// A value of a batch ([`Queue::get_many`](crate::Queue::get_many)) does not decode as
+    /// the requested type. The batch was taken from the queue: `raw` holds every value of
+    /// it, in order, so none is lost; `index` is the first that failed.
+    #[error("value {index} of a batch cannot be decoded as the requested type: {source}")]
+    DecodeBatch {
+        index: usize,
+        source: rmp_serde::decode::Error,
+        raw: Vec<Vec<u8>>,
+    },
+    /// An earlier [`put_async`](crate::RawQueue::put_async) failed: the item at `position`
+    /// (0-based, counted over every `put_async` on the handle) and the items after it in
+    /// the same batch were not put. Reported once, by the next `put_async` or `flush`.
+    #[error("put_async item {position} was not put: {source}")]
+    PutAsync { position: u64, source: Box<Error> },
     #[error("interrupted by a signal; the request was cancelled")]
     Interrupted,
     /// The broker sent something that does not follow docs/PROTOCOL.md.
@@ -161,11 +175,13 @@ impl Error {
             Error::Denied(_) => ErrorCode::Denied,
             Error::UnknownDelivery(_) => ErrorCode::UnknownDelivery,
             Error::Broker { code, .. } => ErrorCode::parse(code).unwrap_or(ErrorCode::Internal),
+            Error::PutAsync { source, .. } => return source.code(),
             Error::NoBroker { .. }
             | Error::Disconnected(_)
             | Error::Interrupted
             | Error::Encode(_)
             | Error::Decode { .. }
+            | Error::DecodeBatch { .. }
             | Error::Protocol(_) => return None,
         })
     }

@@ -148,6 +148,7 @@ mod lock;
 mod pipe;
 mod queue;
 mod semaphore;
+mod stream;
 mod transport;
 
 pub use barrier::{Barrier, BarrierState};
@@ -162,10 +163,13 @@ pub use event::Event;
 pub use lock::{Acquisition, Guard, Lock};
 pub use pipe::{Pipe, PipeOptions, RawPipe};
 pub use queue::{
-    Delivery, Queue, QueueOptions, QueueSize, RawDelivery, RawQueue, DEFAULT_LEASE,
+    Delivery, Iter, Queue, QueueOptions, QueueSize, RawDelivery, RawQueue, DEFAULT_LEASE,
     PIPELINE_MAX_BYTES, PIPELINE_MAX_REQUESTS,
 };
 pub use semaphore::Semaphore;
+pub use stream::{
+    PUT_ASYNC_BATCH_BYTES, PUT_ASYNC_BATCH_ITEMS, PUT_ASYNC_LINGER, PUT_ASYNC_WINDOW,
+};
 
 /// The wire protocol crate, re-exported for [`Client::call`] users and bindings.
 pub use xproc_protocol as protocol;

@@ -4,6 +4,7 @@
 
 use std::borrow::Borrow;
 use std::marker::PhantomData;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
@@ -14,6 +15,7 @@ use xproc_protocol::{Kind, RequestFields, DEFAULT_LEASE_MS};
 use crate::client::{check_reply, need, value_of, Client};
 use crate::codec::{decode, encode, millis_ceil, Wait};
 use crate::error::{Error, Result};
+use crate::stream::Stream;
 
 /// Most requests [`RawQueue::put_many`] writes before collecting their replies. Bounded so
 /// that unread replies never pile up at the broker (which stops reading a client whose output
@@ -61,6 +63,8 @@ pub struct RawQueue {
     kind: Kind,
     maxsize: u64,
     max_attempts: u64,
+    /// `put_async` batches, shared by clones (see `stream.rs`).
+    stream: Arc<Mutex<Stream>>,
 }
 
 /// An item handed out by [`RawQueue::get_leased`]: its bytes, and the delivery to settle with
@@ -102,6 +106,7 @@ impl RawQueue {
             kind,
             maxsize: opened.maxsize.unwrap_or(0),
             max_attempts: opened.max_attempts.unwrap_or(0),
+            stream: Arc::new(Mutex::new(Stream::new(client.clone(), name.to_string()))),
         })
     }
 
@@ -135,7 +140,15 @@ impl RawQueue {
         &self.client
     }
 
+    fn stream(&self) -> MutexGuard<'_, Stream> {
+        // Nothing panics while holding it; a poisoned stream is still consistent.
+        self.stream.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Builds a request of this handle, first sending any values `put_async` gathered so that
+    /// the broker sees this handle's requests in the order they were made.
     fn req(&self, op: &'static str) -> RequestFields<'_> {
+        self.stream().send();
         RequestFields {
             name: Some(self.name.as_str().into()),
             ..RequestFields::new(0, op)
@@ -218,6 +231,122 @@ impl RawQueue {
             ..self.req("queue.nack")
         };
         self.client.exchange(req, None, |_| Ok(()))
+    }
+
+    /// Hands `value` to the connection without waiting for the broker: it goes out in a
+    /// batch with its neighbours, and at most a window of batches is in flight (see
+    /// [`PUT_ASYNC_WINDOW`](crate::PUT_ASYNC_WINDOW)); out of window, this waits for the
+    /// oldest batch's reply. Each value waits in the broker as long as it takes for room, so a
+    /// bounded queue never holds more than `maxsize`. Order is kept.
+    ///
+    /// An earlier `put_async` that failed is reported here, once, as [`Error::PutAsync`]
+    /// (naming the position of the first value not put); this value is then not taken. Call
+    /// [`flush`](Self::flush) to wait until everything handed over is in the queue.
+    pub fn put_async(&self, value: &[u8]) -> Result<()> {
+        self.put_async_with(|buf| {
+            buf.extend_from_slice(value);
+            Ok(())
+        })
+    }
+
+    /// [`put_async`](Self::put_async) of the bytes `write` appends to the buffer it is given.
+    pub(crate) fn put_async_with(
+        &self,
+        write: impl FnOnce(&mut Vec<u8>) -> Result<()>,
+    ) -> Result<()> {
+        self.stream().push(write)
+    }
+
+    /// Waits until every value handed to [`put_async`](Self::put_async) on this handle (and
+    /// its clones) has been accepted by the broker — put in the queue or refused. Returns the
+    /// first refusal not yet reported, as [`Error::PutAsync`].
+    pub fn flush(&self) -> Result<()> {
+        self.stream().flush()
+    }
+
+    /// Takes up to `max` values (at least 1; at most [`MAX_BATCH`](crate::protocol::MAX_BATCH)
+    /// per request) in one round trip, oldest first, waiting up to `timeout` for the first
+    /// one ([`Error::Empty`] when not waiting and empty, [`Error::Timeout`] when the wait ran
+    /// out). Once a value is there it returns what is there, without waiting for `max`.
+    pub fn get_many(&self, max: usize, timeout: Option<Duration>) -> Result<Vec<Vec<u8>>> {
+        self.get_many_with(max, timeout, |values| {
+            Ok(values.map(<[u8]>::to_vec).collect())
+        })
+    }
+
+    /// Like [`get_many`](Self::get_many), handing the values' bytes to `f` without copying.
+    pub fn get_many_with<R>(
+        &self,
+        max: usize,
+        timeout: Option<Duration>,
+        f: impl FnOnce(&mut dyn Iterator<Item = &[u8]>) -> Result<R>,
+    ) -> Result<R> {
+        let wait = Wait::new(timeout);
+        let req = RequestFields {
+            max: Some(max.max(1) as u64),
+            timeout_ms: wait.timeout_ms,
+            ..self.req("queue.get_many")
+        };
+        self.client.exchange(req, wait.deadline, |r| {
+            let values = need(r.values.as_ref(), "queue.get_many", "values")?;
+            let mut it = values.iter().map(|v| v.map_or(&[][..], |b| &b[..]));
+            f(&mut it)
+        })
+    }
+
+    /// Leases up to `max` values in one round trip, each under its own delivery (as
+    /// [`get_leased`](Self::get_leased) does one), waiting up to `timeout` for the first.
+    /// Settle them with [`ack_many`](Self::ack_many), [`ack`](Self::ack) or
+    /// [`nack`](Self::nack); those not acked before their lease runs out, or when this
+    /// connection closes, go back to the queue for another consumer.
+    pub fn get_many_leased(
+        &self,
+        max: usize,
+        timeout: Option<Duration>,
+        lease: Duration,
+    ) -> Result<Vec<RawDelivery>> {
+        let wait = Wait::new(timeout);
+        let req = RequestFields {
+            max: Some(max.max(1) as u64),
+            timeout_ms: wait.timeout_ms,
+            lease_ms: Some(millis_ceil(lease).max(1)),
+            ..self.req("queue.get_many_leased")
+        };
+        self.client.exchange(req, wait.deadline, |r| {
+            let op = "queue.get_many_leased";
+            let values = need(r.values.as_ref(), op, "values")?;
+            let ids = need(r.deliveries.as_ref(), op, "deliveries")?;
+            let attempts = need(r.attempts.as_ref(), op, "attempts")?;
+            if ids.len() != values.len() || attempts.len() != values.len() {
+                return Err(Error::Protocol(format!(
+                    "{op}: {} values, {} deliveries and {} attempts",
+                    values.len(),
+                    ids.len(),
+                    attempts.len()
+                )));
+            }
+            Ok(values
+                .iter()
+                .zip(ids)
+                .zip(attempts)
+                .map(|((v, &id), &attempt)| RawDelivery {
+                    value: v.map_or_else(Vec::new, |b| b.to_vec()),
+                    id,
+                    attempt: u32::try_from(attempt).unwrap_or(u32::MAX),
+                })
+                .collect())
+        })
+    }
+
+    /// Acks many deliveries in one request. Returns those this connection did not hold
+    /// (already settled, lease ran out, never handed out here), which changed nothing.
+    pub fn ack_many(&self, ids: &[u64]) -> Result<Vec<u64>> {
+        let req = RequestFields {
+            deliveries: Some(ids.to_vec()),
+            ..self.req("queue.ack_many")
+        };
+        self.client
+            .exchange(req, None, |r| Ok(r.unknown.clone().unwrap_or_default()))
     }
 
     /// Puts every value, pipelined: up to [`PIPELINE_MAX_REQUESTS`] puts are written at once
@@ -361,6 +490,105 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
             .put_many_fallible(values.into_iter().map(|v| encode(v.borrow())))
     }
 
+    /// Hands `value` over without waiting for the broker; see [`RawQueue::put_async`] (order,
+    /// window, errors reported by the next call and by [`flush`](Self::flush)).
+    pub fn put_async(&self, value: &T) -> Result<()> {
+        self.raw.put_async_with(|buf| {
+            rmp_serde::encode::write_named(buf, value)?;
+            Ok(())
+        })
+    }
+
+    /// Waits until every value handed to [`put_async`](Self::put_async) is accepted by the
+    /// broker; returns the first refusal not yet reported ([`Error::PutAsync`]).
+    pub fn flush(&self) -> Result<()> {
+        self.raw.flush()
+    }
+
+    /// Takes up to `max` values in one round trip, waiting up to `timeout` (`None`: as long
+    /// as it takes) for the first; see [`RawQueue::get_many`]. A value that does not decode
+    /// as `T` fails the call with [`Error::DecodeBatch`], which keeps every value taken.
+    pub fn get_many(&self, max: usize, timeout: Option<Duration>) -> Result<Vec<T>> {
+        self.raw.get_many_with(max, timeout, |values| {
+            let raw: Vec<&[u8]> = values.collect();
+            let mut out = Vec::with_capacity(raw.len());
+            for (index, v) in raw.iter().enumerate() {
+                match rmp_serde::from_slice(v) {
+                    Ok(t) => out.push(t),
+                    Err(source) => {
+                        return Err(Error::DecodeBatch {
+                            index,
+                            source,
+                            raw: raw.iter().map(|v| v.to_vec()).collect(),
+                        })
+                    }
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    /// Leases up to `max` values in one round trip (see [`RawQueue::get_many_leased`]),
+    /// waiting up to `timeout` for the first. A value that does not decode as `T` is nacked
+    /// at once (as [`get_leased`](Self::get_leased) does) and left out; if none decodes, the
+    /// first one's [`Error::Decode`] is returned.
+    pub fn get_many_leased(
+        &self,
+        max: usize,
+        timeout: Option<Duration>,
+        lease: Duration,
+    ) -> Result<Vec<Delivery<T>>> {
+        let batch = self.raw.get_many_leased(max, timeout, lease)?;
+        let mut out = Vec::with_capacity(batch.len());
+        let mut first_error = None;
+        for d in batch {
+            match decode(&d.value) {
+                Ok(value) => out.push(Delivery {
+                    value,
+                    id: d.id,
+                    attempt: d.attempt,
+                    queue: self.raw.clone(),
+                }),
+                Err(e) => {
+                    let _ = self.raw.nack(d.id, Duration::ZERO);
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        match first_error {
+            Some(e) if out.is_empty() => Err(e),
+            _ => Ok(out),
+        }
+    }
+
+    /// Acks many deliveries (their ids) in one request; returns the ids this connection did
+    /// not hold. See [`RawQueue::ack_many`].
+    pub fn ack_many(&self, ids: &[u64]) -> Result<Vec<u64>> {
+        self.raw.ack_many(ids)
+    }
+
+    /// The values of the queue, as they come, fetched `batch` at a time with
+    /// [`get_many`](Self::get_many): each `next` waits as long as it takes. The iterator
+    /// ends after yielding an error.
+    pub fn iter(&self, batch: usize) -> Iter<'_, T> {
+        Iter {
+            queue: self,
+            batch,
+            idle: None,
+            buffered: std::collections::VecDeque::new(),
+            done: false,
+        }
+    }
+
+    /// Like [`iter`](Self::iter), but ends (returns `None`) once no value has come for
+    /// `idle`.
+    pub fn iter_timeout(&self, batch: usize, idle: Duration) -> Iter<'_, T> {
+        Iter {
+            idle: Some(idle),
+            ..self.iter(batch)
+        }
+    }
+
     /// Takes the oldest value, waiting as long as it takes.
     pub fn get(&self) -> Result<T> {
         self.raw.get_with(None, decode)
@@ -452,10 +680,49 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
         }
     }
 
-    /// Drops this handle. Client-side only: the shared queue and its items stay in the broker
-    /// for every other handle and process (delete it with [`Client::delete`]). Python's
-    /// `Queue.close` likewise only closes the caller's side.
-    pub fn close(self) {}
+    /// Flushes what [`put_async`](Self::put_async) handed over and drops this handle,
+    /// returning the first refusal not yet reported. Client-side only: the shared queue and
+    /// its items stay in the broker for every other handle and process (delete it with
+    /// [`Client::delete`]). Python's `Queue.close` likewise only closes the caller's side.
+    pub fn close(self) -> Result<()> {
+        self.raw.flush()
+    }
+}
+
+/// The values of a queue as they come, `batch` at a time ([`Queue::iter`]).
+pub struct Iter<'q, T> {
+    queue: &'q Queue<T>,
+    batch: usize,
+    idle: Option<Duration>,
+    buffered: std::collections::VecDeque<T>,
+    done: bool,
+}
+
+impl<T: Serialize + DeserializeOwned> Iterator for Iter<'_, T> {
+    type Item = Result<T>;
+
+    fn next(&mut self) -> Option<Result<T>> {
+        if let Some(v) = self.buffered.pop_front() {
+            return Some(Ok(v));
+        }
+        if self.done {
+            return None;
+        }
+        match self.queue.get_many(self.batch, self.idle) {
+            Ok(values) => {
+                self.buffered = values.into();
+                self.buffered.pop_front().map(Ok)
+            }
+            Err(Error::Timeout) if self.idle.is_some() => {
+                self.done = true;
+                None
+            }
+            Err(e) => {
+                self.done = true;
+                Some(Err(e))
+            }
+        }
+    }
 }
 
 /// An item taken with [`Queue::get_leased`]: the decoded value, plus what is needed to settle

@@ -42,7 +42,7 @@ macro_rules! fields {
 fields! {
     id, op, name, value, key, expected, keys, items, timeout_ms, kind, maxsize, initial,
     parties, duplex, capacity, end, n, delta, version, client, lang, pid, lease_ms, delivery,
-    delay_ms, max_attempts, target, cursor, count,
+    delay_ms, max_attempts, target, cursor, count, values, max, deliveries,
 }
 
 /// The known fields of one request map: each one's encoded value, not yet interpreted.
@@ -349,6 +349,23 @@ impl<'a> Fields<'a> {
             .into_iter()
             .map(|b| match head(b) {
                 Some(h) => bin_of(f, b, h),
+                None => Err(malformed(ValueError::Truncated)),
+            })
+            .collect::<Result<_, _>>()
+            .map(Some)
+    }
+
+    /// An array of unsigned integers (delivery ids).
+    pub(crate) fn uints(&self, f: F) -> Result<Option<Vec<u64>>, String> {
+        let Some(items) = self.array(f)? else {
+            return Ok(None);
+        };
+        items
+            .into_iter()
+            .map(|b| match head(b) {
+                Some(Head::Uint(n)) => Ok(n),
+                Some(Head::Int(n)) if n >= 0 => Ok(n as u64),
+                Some(other) => Err(Self::wrong(f, "an array of non-negative integers", &other)),
                 None => Err(malformed(ValueError::Truncated)),
             })
             .collect::<Result<_, _>>()

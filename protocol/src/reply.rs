@@ -104,6 +104,19 @@ pub struct ReplyFields<'a> {
     /// `open` (queues): the queue's `max_attempts`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_attempts: Option<u64>,
+    /// `queue.get_many_leased`: each value's delivery id, in the order of `values`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deliveries: Option<Vec<u64>>,
+    /// `queue.get_many_leased`: each value's attempt, in the order of `values`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attempts: Option<Vec<u64>>,
+    /// `queue.put_many` failing with `Full` or `Timeout`: how many of its values (the first
+    /// ones) were put before it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub put: Option<u64>,
+    /// `queue.ack_many`: the deliveries that were not held by this connection (not acked).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unknown: Option<Vec<u64>>,
 }
 
 impl<'a> ReplyFields<'a> {

@@ -140,7 +140,21 @@ pub struct RequestFields<'a> {
     /// `cancel`: the id of this connection's blocked request to give up.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target: Option<u64>,
+    /// `queue.put_many`: the values, in order (each one MessagePack value, as `bin`).
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    pub values: Option<Vec<&'a Bytes>>,
+    /// `queue.get_many`, `queue.get_many_leased`: most items to take.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max: Option<u64>,
+    /// `queue.ack_many`: the delivery ids to ack.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deliveries: Option<Vec<u64>>,
 }
+
+/// Most items one `queue.get_many` or `queue.get_many_leased` hands out: a larger `max` is
+/// taken as this. Bounds the reply's size and the work of one request; the reply also stops
+/// before its values pass the broker's `max_frame` (always holding at least one item).
+pub const MAX_BATCH: u64 = 65_536;
 
 impl<'a> RequestFields<'a> {
     /// A request with just an id and an op; set the op's fields on the result.
@@ -277,6 +291,34 @@ pub enum Request<'a> {
         name: &'a str,
         delivery: u64,
         delay_ms: u64,
+    },
+    /// Puts every value, in order, as one request.
+    QueuePutMany {
+        name: &'a str,
+        /// At least one.
+        values: Vec<&'a [u8]>,
+        wait: Wait,
+    },
+    /// Takes up to `max` items.
+    QueueGetMany {
+        name: &'a str,
+        /// 1..=[`MAX_BATCH`].
+        max: u64,
+        wait: Wait,
+    },
+    /// Takes up to `max` items, each on its own lease.
+    QueueGetManyLeased {
+        name: &'a str,
+        /// 1..=[`MAX_BATCH`].
+        max: u64,
+        wait: Wait,
+        /// At least 1.
+        lease_ms: u64,
+    },
+    /// Acks many deliveries at once.
+    QueueAckMany {
+        name: &'a str,
+        deliveries: Vec<u64>,
     },
 
     DictGet {
@@ -465,6 +507,10 @@ pub const OPS: &[&str] = &[
     "queue.get_leased",
     "queue.ack",
     "queue.nack",
+    "queue.put_many",
+    "queue.get_many",
+    "queue.get_many_leased",
+    "queue.ack_many",
     "dict.get",
     "dict.set",
     "dict.delete",
@@ -638,6 +684,45 @@ impl<'a> Checker<'_, 'a> {
         Ok(self.uint(F::timeout_ms)?.map_or(Wait::Forever, Wait::Ms))
     }
 
+    fn lease_ms(&self) -> Check<u64> {
+        match self.uint(F::lease_ms)? {
+            None => Ok(DEFAULT_LEASE_MS),
+            Some(0) => Err((
+                ErrorCode::InvalidArgument,
+                "lease_ms must be at least 1".into(),
+            )),
+            Some(ms) => Ok(ms),
+        }
+    }
+
+    /// `max` of a batch get: required, at least 1; above [`MAX_BATCH`] it is taken as that.
+    fn max(&self) -> Check<u64> {
+        match self.need_uint(F::max)? {
+            0 => Err((ErrorCode::InvalidArgument, "max must be at least 1".into())),
+            n => Ok(n.min(MAX_BATCH)),
+        }
+    }
+
+    /// `values` of `queue.put_many`: at least one, each one well-formed value.
+    fn values(&self) -> Check<Vec<&'a [u8]>> {
+        let values = self
+            .f
+            .bins(F::values)
+            .map_err(bad)?
+            .ok_or_else(|| self.missing(F::values))?;
+        if values.is_empty() {
+            return Err((
+                ErrorCode::InvalidArgument,
+                "values must hold at least one value".into(),
+            ));
+        }
+        for (i, v) in values.iter().enumerate() {
+            value::validate(v)
+                .map_err(|e| (ErrorCode::InvalidValue, format!("values[{i}]: {e}")))?;
+        }
+        Ok(values)
+    }
+
     fn end(&self) -> Check<End> {
         let end = self.str(F::end)?.ok_or_else(|| self.missing(F::end))?;
         End::parse(end).ok_or_else(|| {
@@ -721,16 +806,31 @@ impl<'a> Checker<'_, 'a> {
             "queue.get_leased" => R::QueueGetLeased {
                 name: self.name()?,
                 wait: self.wait()?,
-                lease_ms: match self.uint(F::lease_ms)? {
-                    None => DEFAULT_LEASE_MS,
-                    Some(0) => {
-                        return Err((
-                            ErrorCode::InvalidArgument,
-                            "lease_ms must be at least 1".into(),
-                        ))
-                    }
-                    Some(ms) => ms,
-                },
+                lease_ms: self.lease_ms()?,
+            },
+            "queue.put_many" => R::QueuePutMany {
+                name: self.name()?,
+                values: self.values()?,
+                wait: self.wait()?,
+            },
+            "queue.get_many" => R::QueueGetMany {
+                name: self.name()?,
+                max: self.max()?,
+                wait: self.wait()?,
+            },
+            "queue.get_many_leased" => R::QueueGetManyLeased {
+                name: self.name()?,
+                max: self.max()?,
+                wait: self.wait()?,
+                lease_ms: self.lease_ms()?,
+            },
+            "queue.ack_many" => R::QueueAckMany {
+                name: self.name()?,
+                deliveries: self
+                    .f
+                    .uints(F::deliveries)
+                    .map_err(bad)?
+                    .ok_or_else(|| self.missing(F::deliveries))?,
             },
             "queue.ack" => R::QueueAck {
                 name: self.name()?,

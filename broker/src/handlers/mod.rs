@@ -4,6 +4,7 @@
 //! dispatcher turns into an error reply.
 
 pub mod admin;
+pub mod batch;
 pub mod dict;
 pub mod pipe;
 pub mod queue;

@@ -181,6 +181,13 @@ fn not_in_flight(name: &str, delivery: u64) -> Failure {
 /// `queue.ack`: the delivered item is done and leaves the queue for good (a joinable queue
 /// counts it as `task_done`).
 pub fn ack(cx: &mut Ctx, name: &str, delivery: u64) -> Handled {
+    ack_one(cx, name, delivery)?;
+    cx.ok();
+    Ok(())
+}
+
+/// Acks one delivery without replying (for `queue.ack` and `queue.ack_many`).
+pub fn ack_one(cx: &mut Ctx, name: &str, delivery: u64) -> Handled {
     let id = held(cx, name, delivery, "queue.ack")?;
     let q = as_queue(lookup(&mut cx.b.objects, name)?, "queue.ack")?;
     let before = q.bytes();
@@ -189,7 +196,6 @@ pub fn ack(cx: &mut Ctx, name: &str, delivery: u64) -> Handled {
     cx.b.account(before, after);
     acked.map_err(|NotInFlight| not_in_flight(name, delivery))?;
     cx.b.end_delivery(id);
-    cx.ok();
     Ok(())
 }
 

@@ -84,6 +84,13 @@ pub enum Wake {
     Index(u64),
     /// The request fails with this code (`Timeout`, `Closed`, `BrokenBarrier`, ...).
     Fail(ErrorCode),
+    /// A blocked `queue.put_many` fails with this code after its first `put` values went in.
+    PartlyPut {
+        /// `Timeout`.
+        code: ErrorCode,
+        /// Values put before it failed.
+        put: u64,
+    },
     /// A blocked `queue.get_leased` got an item, now in flight under the waiter's own id: the
     /// broker turns the waiter's record into the lease (deadline `lease_ms` from now) and
     /// answers with the value, that id as `delivery`, and `attempt`.

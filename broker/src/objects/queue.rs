@@ -42,6 +42,17 @@ enum Getter {
     Leased { lease_ms: u64 },
 }
 
+/// A blocked put: the values it still has to put, in order. A `queue.put` holds one; a
+/// `queue.put_many` holds those that did not fit yet (`many`), and counts those that did.
+#[derive(Debug)]
+struct Putter {
+    values: VecDeque<Box<[u8]>>,
+    /// Values of this request already in the queue.
+    put: u64,
+    /// A `queue.put_many`: a failure reports `put` ([`Wake::PartlyPut`]).
+    many: bool,
+}
+
 /// An item handed out by `get_leased` and not acked yet.
 #[derive(Debug)]
 struct InFlight {
@@ -93,8 +104,8 @@ pub struct Queue {
     /// Items put and not yet marked done (always 0 on a plain queue).
     unfinished: u64,
     getters: BTreeMap<WaiterId, Getter>,
-    /// Blocked puts, with the value each will put once there is room.
-    putters: BTreeMap<WaiterId, Box<[u8]>>,
+    /// Blocked puts, with the values each will put once there is room.
+    putters: BTreeMap<WaiterId, Putter>,
     joiners: BTreeSet<WaiterId>,
     /// Leased items by delivery id.
     in_flight: BTreeMap<WaiterId, InFlight>,
@@ -115,6 +126,20 @@ pub enum Put {
     /// The queue is full and the caller would not wait.
     Full,
     /// The queue is full; the put waits under the given waiter id.
+    Blocked,
+}
+
+/// What `put_many` did.
+#[derive(Debug, PartialEq, Eq)]
+pub enum PutMany {
+    /// Every value is in the queue (or with getters).
+    Done,
+    /// The queue filled up and the caller would not wait: the first `put` values are in.
+    Full {
+        /// Values put.
+        put: u64,
+    },
+    /// The queue filled up; the rest wait under the given waiter id, in order.
     Blocked,
 }
 
@@ -316,25 +341,81 @@ impl Queue {
         match wait {
             Some(w) => {
                 self.bytes += item_charge(item.value.len());
-                self.putters.insert(w, item.value);
+                self.putters.insert(
+                    w,
+                    Putter {
+                        values: VecDeque::from([item.value]),
+                        put: 0,
+                        many: false,
+                    },
+                );
                 Put::Blocked
             }
             None => Put::Full,
         }
     }
 
+    /// Puts `values` in order, as [`put`](Self::put) would one by one, except that once the
+    /// queue is full the rest wait together under `wait` (each going in as room frees, ahead
+    /// of later puts), or, when `wait` is `None`, are dropped with [`PutMany::Full`].
+    pub fn put_many(
+        &mut self,
+        values: Vec<Box<[u8]>>,
+        wait: Option<WaiterId>,
+        wakes: &mut Wakes,
+    ) -> PutMany {
+        let mut values = values.into_iter();
+        let mut put = 0;
+        while let Some(value) = values.next() {
+            let Some(item) = self.hand_over(Item { value, attempts: 0 }, wakes) else {
+                self.count_task();
+                put += 1;
+                continue;
+            };
+            if !self.is_full() {
+                self.bytes += item_charge(item.value.len());
+                self.items.push_back(item);
+                self.count_task();
+                put += 1;
+                continue;
+            }
+            let Some(w) = wait else {
+                return PutMany::Full { put };
+            };
+            let rest: VecDeque<Box<[u8]>> = std::iter::once(item.value).chain(values).collect();
+            self.bytes += rest.iter().map(|v| item_charge(v.len())).sum::<usize>();
+            self.putters.insert(
+                w,
+                Putter {
+                    values: rest,
+                    put,
+                    many: true,
+                },
+            );
+            return PutMany::Blocked;
+        }
+        PutMany::Done
+    }
+
     /// Takes the oldest ready item out of the FIFO, making room for the oldest blocked put.
     fn pop(&mut self, wakes: &mut Wakes) -> Option<Item> {
         let item = self.items.pop_front()?;
         self.bytes -= item_charge(item.value.len());
-        if let Some((putter, v)) = self.putters.pop_first() {
+        if let Some(mut first) = self.putters.first_entry() {
             // Its bytes were counted when it blocked.
-            self.items.push_back(Item {
-                value: v,
-                attempts: 0,
-            });
+            let p = first.get_mut();
+            if let Some(v) = p.values.pop_front() {
+                self.items.push_back(Item {
+                    value: v,
+                    attempts: 0,
+                });
+                p.put += 1;
+            }
+            if p.values.is_empty() {
+                let (putter, _) = first.remove_entry();
+                wakes.push((putter, Wake::Done));
+            }
             self.count_task();
-            wakes.push((putter, Wake::Done));
         }
         Some(item)
     }
@@ -498,8 +579,8 @@ impl Queue {
     /// put's value is dropped. For a delivery in flight, its holder went away: the item comes
     /// back at once. Returns whether `w` was known here.
     pub fn cancel(&mut self, w: WaiterId, wakes: &mut Wakes) -> bool {
-        if let Some(v) = self.putters.remove(&w) {
-            self.bytes -= item_charge(v.len());
+        if let Some(p) = self.putters.remove(&w) {
+            self.bytes -= p.values.iter().map(|v| item_charge(v.len())).sum::<usize>();
             return true;
         }
         if self.getters.remove(&w).is_some() || self.joiners.remove(&w) {
@@ -524,6 +605,18 @@ impl Queue {
             };
             self.come_back(w, Some(why), wakes);
             wakes.push((w, Wake::Forget));
+            return;
+        }
+        if let Some(p) = self.putters.get(&w).filter(|p| p.many) {
+            let put = p.put;
+            self.cancel(w, wakes);
+            wakes.push((
+                w,
+                Wake::PartlyPut {
+                    code: ErrorCode::Timeout,
+                    put,
+                },
+            ));
             return;
         }
         if self.cancel(w, wakes) {

@@ -60,6 +60,25 @@ impl Stream {
         Ok(())
     }
 
+    /// Reads what the socket holds now, without waiting (`WouldBlock` when nothing), whatever
+    /// the receive timeout.
+    pub(crate) fn recv_now(&self, buf: &mut [u8]) -> io::Result<usize> {
+        // SAFETY: the pointer and length describe a live, writable slice; the fd is open
+        // (owned by `self`, borrowed for the call).
+        let n = unsafe {
+            libc::recv(
+                self.0.as_raw_fd(),
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                libc::MSG_DONTWAIT,
+            )
+        };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(n as usize)
+    }
+
     /// Both ends of a connected pair, for unit tests that play the broker.
     #[cfg(test)]
     pub(crate) fn pair() -> io::Result<(Stream, UnixStream)> {

@@ -1,0 +1,228 @@
+//! `put_async`: puts that do not wait for the broker. Values are gathered into batches, each
+//! batch is one `queue.put_many` request (docs/PROTOCOL.md §6.3), and at most
+//! [`PUT_ASYNC_WINDOW`] batches are in flight per handle; a producer out of window waits for
+//! the oldest batch's reply. That window is the flow control: the broker's memory holds at most
+//! a window of one producer's values beyond what the queue itself holds, and the queue's bound
+//! is the broker's — a batch's values enter a bounded queue only as room frees (the rest wait
+//! in the broker like a blocked put, ahead of later puts), so `maxsize` is never exceeded.
+//!
+//! # When a batch is sent
+//!
+//! When it holds [`PUT_ASYNC_BATCH_ITEMS`] values or [`PUT_ASYNC_BATCH_BYTES`] bytes; when a
+//! value is handed over more than [`PUT_ASYNC_LINGER`] after the previous batch was sent (so a
+//! slow producer's values go out at once, and only a fast one's are gathered); on `flush`; and
+//! before any other request of the handle, so requests stay in order (a `qsize` after
+//! `put_async` counts the item). Values gathered at the end of a burst wait for the next call:
+//! call `flush` when a burst is over (dropping the last handle flushes too).
+//!
+//! # Errors
+//!
+//! A batch refused by the broker (the queue was deleted, the memory budget is spent, a value
+//! too large) is recorded with the position of the first value that was not put (0-based,
+//! counted over every `put_async` of the handle and its clones) and returned, once, as
+//! [`Error::PutAsync`] by the next `put_async` (which then does not take its value) or by
+//! `flush`. Values after it in the same batch were not put; batches sent after it may have
+//! been. Nothing is dropped silently.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use serde_bytes::Bytes;
+use xproc_protocol::{ReplyFields, RequestFields};
+
+use crate::client::Client;
+use crate::error::{Error, Result};
+
+/// Most values in one `put_async` batch.
+pub const PUT_ASYNC_BATCH_ITEMS: usize = 1024;
+
+/// Most value bytes in one `put_async` batch (less if the broker's `max_frame` is smaller).
+pub const PUT_ASYNC_BATCH_BYTES: usize = 256 * 1024;
+
+/// Most `put_async` batches of one handle in flight (sent, reply not yet read).
+pub const PUT_ASYNC_WINDOW: usize = 4;
+
+/// A value handed to `put_async` this long after the last batch went out is sent at once.
+pub const PUT_ASYNC_LINGER: Duration = Duration::from_micros(500);
+
+/// Room left in a batch frame for everything but the values (fields, per-value headers).
+const FRAME_SLACK: usize = 64 * 1024;
+
+/// The `put_async` state of one queue handle (shared by its clones).
+pub(crate) struct Stream {
+    client: Client,
+    name: String,
+    /// The batch being filled: values back to back, and where each ends.
+    bytes: Vec<u8>,
+    ends: Vec<usize>,
+    /// Position of the next value handed over.
+    next: u64,
+    in_flight: VecDeque<Batch>,
+    /// The first failure not yet reported.
+    error: Option<Error>,
+    last_send: Instant,
+}
+
+/// A batch sent and not yet answered.
+struct Batch {
+    id: u64,
+    /// Position of its first value.
+    first: u64,
+}
+
+impl std::fmt::Debug for Stream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stream")
+            .field("gathered", &self.ends.len())
+            .field("in_flight", &self.in_flight.len())
+            .field("next", &self.next)
+            .finish()
+    }
+}
+
+impl Stream {
+    pub(crate) fn new(client: Client, name: String) -> Stream {
+        Stream {
+            client,
+            name,
+            bytes: Vec::new(),
+            ends: Vec::new(),
+            next: 0,
+            in_flight: VecDeque::new(),
+            error: None,
+            last_send: Instant::now(),
+        }
+    }
+
+    /// Most value bytes in a batch for this broker.
+    fn batch_bytes(&self) -> usize {
+        let max_frame = usize::try_from(self.client.limits().max_frame).unwrap_or(usize::MAX);
+        PUT_ASYNC_BATCH_BYTES.min(max_frame.saturating_sub(FRAME_SLACK).max(1))
+    }
+
+    /// Hands one value over; `write` appends its MessagePack bytes to the buffer it is given.
+    /// Returns a pending error instead (the value is then not taken).
+    pub(crate) fn push(&mut self, write: impl FnOnce(&mut Vec<u8>) -> Result<()>) -> Result<()> {
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        let at = self.bytes.len();
+        if let Err(e) = write(&mut self.bytes) {
+            self.bytes.truncate(at);
+            return Err(e);
+        }
+        self.ends.push(self.bytes.len());
+        self.next += 1;
+        if self.ends.len() >= PUT_ASYNC_BATCH_ITEMS
+            || self.bytes.len() >= self.batch_bytes()
+            || self.last_send.elapsed() >= PUT_ASYNC_LINGER
+        {
+            self.send();
+        }
+        Ok(())
+    }
+
+    /// Sends the gathered values as one batch, after waiting for room in the window. A
+    /// failure is recorded (reported by the next call), never returned here.
+    pub(crate) fn send(&mut self) {
+        if self.ends.is_empty() {
+            return;
+        }
+        self.reap();
+        while self.in_flight.len() >= PUT_ASYNC_WINDOW {
+            self.settle_oldest();
+        }
+        let first = self.next - self.ends.len() as u64;
+        let mut start = 0;
+        let values: Vec<&Bytes> = self
+            .ends
+            .iter()
+            .map(|&end| {
+                let v = Bytes::new(&self.bytes[start..end]);
+                start = end;
+                v
+            })
+            .collect();
+        let req = RequestFields {
+            name: Some(self.name.as_str().into()),
+            values: Some(values),
+            ..RequestFields::new(0, "queue.put_many")
+        };
+        match self.client.conn().start(req) {
+            Ok(id) => self.in_flight.push_back(Batch { id, first }),
+            Err(e) => self.fail(first, e),
+        }
+        self.bytes.clear();
+        self.ends.clear();
+        self.last_send = Instant::now();
+    }
+
+    /// Sends what is gathered and waits for every batch in flight; returns the first failure
+    /// not yet reported.
+    pub(crate) fn flush(&mut self) -> Result<()> {
+        self.send();
+        while !self.in_flight.is_empty() {
+            self.settle_oldest();
+        }
+        match self.error.take() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Settles the batches at the front of the window whose replies have come.
+    fn reap(&mut self) {
+        while let Some(b) = self.in_flight.front() {
+            let Some(reply) = self.client.conn().ready(b.id) else {
+                return;
+            };
+            let first = b.first;
+            self.in_flight.pop_front();
+            self.settle(first, reply);
+        }
+    }
+
+    /// Waits for the oldest batch's reply and settles it.
+    fn settle_oldest(&mut self) {
+        if let Some(b) = self.in_flight.pop_front() {
+            let reply = self.client.conn().finish(b.id, None);
+            self.settle(b.first, reply);
+        }
+    }
+
+    fn settle(&mut self, first: u64, reply: Result<Vec<u8>>) {
+        let payload = match reply {
+            Ok(p) => p,
+            Err(e) => return self.fail(first, e),
+        };
+        match ReplyFields::decode(&payload) {
+            Ok(r) => {
+                if let Some(code) = r.error {
+                    let e = Error::from_reply(code, r.message.unwrap_or(""));
+                    self.fail(first + r.put.unwrap_or(0), e);
+                }
+            }
+            Err(e) => self.fail(first, Error::Protocol(format!("undecodable reply: {e}"))),
+        }
+    }
+
+    /// Records a failure at `position`, unless an earlier one is still unreported.
+    fn fail(&mut self, position: u64, e: Error) {
+        if self.error.is_none() {
+            self.error = Some(Error::PutAsync {
+                position,
+                source: Box::new(e),
+            });
+        }
+    }
+}
+
+impl Drop for Stream {
+    /// Closing flushes: what was handed over reaches the broker (errors are lost here; call
+    /// `flush` to see them).
+    fn drop(&mut self) {
+        if !self.ends.is_empty() || !self.in_flight.is_empty() {
+            let _ = self.flush();
+        }
+    }
+}

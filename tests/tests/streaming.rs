@@ -1,0 +1,428 @@
+//! Streaming queues against a real xprocd (issue 10): `put_async` + `flush`, `get_many`,
+//! `get_many_leased` + `ack_many`, the bound of a bounded queue under a fast producer,
+//! backpressure on a producer that never reads its replies, and SIGKILL chaos with the batch
+//! paths.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use xproc::protocol::{InfoValue, RequestFields};
+use xproc::{Client, Error, QueueOptions};
+use xproc_tests::{eventually, signal, waiters_on, Broker, Worker};
+
+const WORKER: &str = env!("CARGO_BIN_EXE_stream_worker");
+
+fn stat(client: &Client, name: &str) -> BTreeMap<String, InfoValue> {
+    client.stat(name).unwrap().info.0.into_iter().collect()
+}
+
+fn int(info: &BTreeMap<String, InfoValue>, field: &str) -> u64 {
+    match info.get(field) {
+        Some(InfoValue::Int(n)) => *n as u64,
+        other => panic!("{field}: {other:?}"),
+    }
+}
+
+/// The broker's resident set now (`VmRSS`), in bytes.
+fn rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("read status");
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS in /proc/PID/status");
+    kb * 1024
+}
+
+/// Every JSON-array line a consumer printed, concatenated, in order.
+fn lines(out: &str) -> Vec<Vec<i64>> {
+    out.lines()
+        .filter_map(|l| serde_json::from_str::<Vec<i64>>(l).ok())
+        .collect()
+}
+
+/// Kills a worker and returns what it printed.
+fn kill_and_read(w: Worker) -> String {
+    signal(w.pid(), libc::SIGKILL);
+    String::from_utf8_lossy(&w.output().stdout).into_owned()
+}
+
+#[test]
+fn put_async_then_flush_delivers_everything_in_order_to_get_many() {
+    let broker = Broker::start();
+    let client = broker.client();
+    let q = client.queue::<u32>("s").unwrap();
+    for n in 0..10_000 {
+        q.put_async(&n).unwrap();
+    }
+    q.flush().unwrap();
+    assert_eq!(q.qsize().unwrap(), 10_000);
+    let mut got = Vec::new();
+    while got.len() < 10_000 {
+        let batch = q.get_many(999, Some(Duration::ZERO)).unwrap();
+        assert!(!batch.is_empty() && batch.len() <= 999);
+        got.extend(batch);
+    }
+    assert_eq!(got, (0..10_000).collect::<Vec<_>>());
+    assert!(matches!(
+        q.get_many(10, Some(Duration::ZERO)),
+        Err(Error::Empty)
+    ));
+    assert!(matches!(
+        q.get_many(10, Some(Duration::from_millis(50))),
+        Err(Error::Timeout)
+    ));
+}
+
+#[test]
+fn a_request_after_put_async_sees_its_items() {
+    let broker = Broker::start();
+    let q = broker.client().queue::<u32>("order").unwrap();
+    q.put_async(&1).unwrap();
+    q.put_async(&2).unwrap();
+    // qsize goes after the gathered batch on the connection.
+    assert_eq!(q.qsize().unwrap(), 2);
+    assert_eq!(q.get().unwrap(), 1);
+}
+
+#[test]
+fn a_refused_batch_is_reported_by_flush_with_the_position_of_the_first_item_not_put() {
+    let broker = Broker::start();
+    let client = broker.client();
+    let q = client.queue::<u32>("gone").unwrap();
+    for n in 0..10 {
+        q.put_async(&n).unwrap();
+    }
+    q.flush().unwrap();
+    assert!(broker.client().delete("gone").unwrap());
+    for n in 10..15 {
+        q.put_async(&n).unwrap();
+    }
+    match q.flush() {
+        Err(Error::PutAsync { position, source }) => {
+            assert_eq!(position, 10);
+            assert_eq!(source.code(), Some(xproc::ErrorCode::NotFound), "{source}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // Reported once.
+    q.flush().unwrap();
+}
+
+#[test]
+fn get_many_blocks_until_an_item_comes_and_a_blocked_put_many_waits_for_room() {
+    let broker = Broker::start();
+    let client = broker.client();
+    let watcher = broker.client();
+    let q = client.queue::<u32>("wake").unwrap();
+    let consumer = broker.client().queue::<u32>("wake").unwrap();
+    let h = thread::spawn(move || consumer.get_many(100, None));
+    eventually("get_many waits", || {
+        waiters_on(&watcher, "queue.get_many wake") == 1
+    });
+    q.put(&5).unwrap();
+    assert_eq!(h.join().unwrap().unwrap(), vec![5]);
+
+    // A bounded queue: the batch's values go in as room frees, in order.
+    let b = client
+        .queue_with::<u32>(
+            "bounded",
+            QueueOptions {
+                maxsize: Some(3),
+                ..QueueOptions::default()
+            },
+        )
+        .unwrap();
+    let producer = thread::spawn(move || {
+        for n in 0..10 {
+            b.put_async(&n)?;
+        }
+        b.flush()
+    });
+    let taker = broker.client().queue::<u32>("bounded").unwrap();
+    let mut got = Vec::new();
+    while got.len() < 10 {
+        assert!(taker.qsize().unwrap() <= 3);
+        got.extend(taker.get_many(2, Some(Duration::from_secs(10))).unwrap());
+    }
+    producer.join().unwrap().unwrap();
+    assert_eq!(got, (0..10).collect::<Vec<_>>());
+}
+
+#[test]
+fn leased_batches_are_acked_many_at_once_and_a_dead_consumers_go_back() {
+    let broker = Broker::start();
+    let client = broker.client();
+    let q = client.queue::<u32>("jobs").unwrap();
+    for n in 0..20 {
+        q.put_async(&n).unwrap();
+    }
+    q.flush().unwrap();
+    let lease = Duration::from_secs(60);
+    let first = q.get_many_leased(8, None, lease).unwrap();
+    assert_eq!(
+        first.iter().map(|d| d.value).collect::<Vec<_>>(),
+        (0..8).collect::<Vec<_>>()
+    );
+    assert!(first.iter().all(|d| d.attempt == 1));
+    let ids: Vec<u64> = first.iter().map(|d| d.id).collect();
+    assert_eq!(q.ack_many(&ids).unwrap(), Vec::<u64>::new());
+    // Acked twice: all unknown, nothing changes.
+    assert_eq!(q.ack_many(&ids).unwrap(), ids);
+
+    // A consumer process takes a leased batch and dies before acking: its items come back.
+    let victim = broker.worker(WORKER, &["hold", "jobs", "5"]);
+    eventually("the victim holds 5 leases", || {
+        int(&stat(&client, "jobs"), "in_flight") == 5
+    });
+    drop(victim);
+    eventually("its leases come back", || {
+        int(&stat(&client, "jobs"), "in_flight") == 0
+    });
+    let rest = q.get_many_leased(100, Some(Duration::ZERO), lease).unwrap();
+    let mut values: Vec<u32> = rest.iter().map(|d| d.value).collect();
+    values.sort_unstable();
+    assert_eq!(values, (8..20).collect::<Vec<_>>());
+    assert_eq!(rest.iter().filter(|d| d.attempt == 2).count(), 5);
+    let ids: Vec<u64> = rest.iter().map(|d| d.id).collect();
+    assert!(q.ack_many(&ids).unwrap().is_empty());
+    let info = stat(&client, "jobs");
+    assert_eq!((int(&info, "len"), int(&info, "acked")), (0, 20));
+}
+
+#[test]
+fn a_bounded_queue_never_holds_more_than_maxsize_under_a_fast_put_async_producer() {
+    const TOTAL: i64 = 20_000;
+    let broker = Broker::start();
+    let client = broker.client();
+    let q = client
+        .queue_with::<Option<i64>>(
+            "tight",
+            QueueOptions {
+                maxsize: Some(100),
+                ..QueueOptions::default()
+            },
+        )
+        .unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let (samples, most) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let sampler = {
+        let (stop, samples, most) = (stop.clone(), samples.clone(), most.clone());
+        let watcher = broker.client();
+        thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                let len = int(&stat(&watcher, "tight"), "len");
+                most.fetch_max(len, Ordering::Relaxed);
+                samples.fetch_add(1, Ordering::Relaxed);
+            }
+        })
+    };
+    let producer = broker.worker(WORKER, &["produce", "tight", "0", &TOTAL.to_string()]);
+    let mut got = 0;
+    while got < TOTAL {
+        got += q.get_many(37, None).unwrap().len() as i64;
+    }
+    producer.finish();
+    stop.store(true, Ordering::Relaxed);
+    sampler.join().unwrap();
+    assert!(samples.load(Ordering::Relaxed) > 10, "too few samples");
+    let most = most.load(Ordering::Relaxed);
+    assert!(most <= 100, "the queue held {most} items (maxsize 100)");
+}
+
+#[test]
+fn a_producer_that_never_reads_its_replies_is_paused_not_buffered() {
+    let broker = Broker::start();
+    let client = broker.client();
+    client
+        .queue_with::<u32>(
+            "sink",
+            QueueOptions {
+                maxsize: Some(10),
+                ..QueueOptions::default()
+            },
+        )
+        .unwrap();
+    let before = rss(broker.pid());
+    // A raw connection: hello, then put_many frames of 100 x 1 KiB values, never reading.
+    let mut raw = UnixStream::connect(broker.socket()).unwrap();
+    let mut buf = Vec::new();
+    RequestFields {
+        version: Some(1),
+        ..RequestFields::new(1, "hello")
+    }
+    .encode_into(&mut buf);
+    raw.write_all(&buf).unwrap();
+    // Small frames (10 values of 100 bytes): refusals and blocked batches pile up replies
+    // faster than requests, so the pause comes after a few megabytes.
+    let value = {
+        let mut v = vec![0xc4, 100];
+        v.extend(std::iter::repeat_n(7u8, 100));
+        v
+    };
+    let values: Vec<&serde_bytes::Bytes> =
+        (0..10).map(|_| serde_bytes::Bytes::new(&value)).collect();
+    raw.set_nonblocking(true).unwrap();
+    let mut sent: u64 = 0;
+    let mut pending: Vec<u8> = Vec::new();
+    let start = Instant::now();
+    let mut blocked_since: Option<Instant> = None;
+    let mut id = 2;
+    while start.elapsed() < Duration::from_secs(60) {
+        if pending.is_empty() {
+            RequestFields {
+                name: Some("sink".into()),
+                values: Some(values.clone()),
+                ..RequestFields::new(id, "queue.put_many")
+            }
+            .encode_into(&mut pending);
+            id += 1;
+        }
+        match std::io::Write::write(&mut raw, &pending) {
+            Ok(n) => {
+                sent += n as u64;
+                pending.drain(..n);
+                blocked_since = None;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                // Paused for a whole second: the broker stopped reading us.
+                let since = *blocked_since.get_or_insert_with(Instant::now);
+                if since.elapsed() > Duration::from_secs(1) {
+                    break;
+                }
+                thread::sleep(Duration::from_millis(5));
+            }
+            Err(e) => panic!("write: {e}"),
+        }
+    }
+    assert!(
+        blocked_since.is_some(),
+        "never paused after sending {sent} bytes"
+    );
+    let grown = rss(broker.pid()).saturating_sub(before);
+    // What it may hold: 10 queued values, the blocked batches (max_blocked of them at most),
+    // the replies it stopped reading (output soft limit) and the input buffer.
+    assert!(
+        grown < 200 << 20,
+        "the broker grew {grown} bytes for a producer it should pause (sent {sent})"
+    );
+    assert!(sent < 1 << 30, "sent {sent} bytes without being paused");
+    // Another client is still served.
+    client.ping().unwrap();
+    assert_eq!(client.queue::<u32>("sink").unwrap().qsize().unwrap(), 10);
+}
+
+/// Whether process `pid` has exited (a zombie not yet reaped, or gone).
+fn exited(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state follows the parenthesised command name.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+        Err(_) => true,
+    }
+}
+
+/// Runs the chaos: 4 `put_async` producers of `per` items each, 4 consumers of `role`
+/// (`leased` or `plain`), one consumer killed and replaced every 50 ms until `done` (given
+/// whether every producer has exited). Returns the lines every consumer printed and how
+/// many were killed.
+fn chaos(
+    broker: &Broker,
+    role: &str,
+    per: i64,
+    batch: usize,
+    done: impl Fn(bool) -> bool,
+) -> (Vec<Vec<i64>>, usize) {
+    let batch = batch.to_string();
+    let consumer = || broker.worker(WORKER, &[role, "c", &batch]);
+    let mut consumers: Vec<Worker> = (0..4).map(|_| consumer()).collect();
+    let producers: Vec<Worker> = (0..4)
+        .map(|i| {
+            let start = (i * per).to_string();
+            broker.worker(WORKER, &["produce", "c", &start, &per.to_string()])
+        })
+        .collect();
+    let mut seen = Vec::new();
+    let mut kills = 0;
+    let start = Instant::now();
+    while !done(producers.iter().all(|p| exited(p.pid()))) {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "chaos did not finish"
+        );
+        thread::sleep(Duration::from_millis(50));
+        let w = std::mem::replace(&mut consumers[kills % 4], consumer());
+        seen.extend(lines(&kill_and_read(w)));
+        kills += 1;
+    }
+    for p in producers {
+        p.finish();
+    }
+    for w in consumers {
+        seen.extend(lines(&kill_and_read(w)));
+    }
+    (seen, kills)
+}
+
+#[test]
+fn chaos_with_leased_batches_acks_every_item_exactly_once() {
+    const PER: i64 = 5_000;
+    let broker = Broker::start();
+    let client = broker.client();
+    let never_dead = QueueOptions {
+        max_attempts: Some(0),
+        ..QueueOptions::default()
+    };
+    client.queue_with::<Option<i64>>("c", never_dead).unwrap();
+    let total = 4 * PER as u64;
+    let (seen, kills) = chaos(&broker, "leased", PER, 16, |_| {
+        int(&stat(&client, "c"), "acked") >= total
+    });
+    assert!(kills >= 3, "only {kills} consumers were killed");
+    let info = stat(&client, "c");
+    // Items leave a queue only by an ack (max_attempts 0: never dead-lettered): an empty
+    // queue with nothing in flight and exactly `total` acks means every item was acked
+    // exactly once.
+    assert_eq!(int(&info, "acked"), total, "{info:?}");
+    assert_eq!((int(&info, "len"), int(&info, "in_flight")), (0, 0));
+    assert_eq!(int(&info, "dead_lettered"), 0, "{info:?}");
+    let printed: BTreeSet<i64> = seen.into_iter().flatten().collect();
+    assert_eq!(printed, (0..4 * PER).collect::<BTreeSet<_>>());
+}
+
+#[test]
+fn chaos_with_plain_batches_delivers_each_item_at_most_once_and_only_killed_consumers_lose_any() {
+    const PER: i64 = 5_000;
+    const BATCH: usize = 16;
+    let broker = Broker::start();
+    let watcher = broker.client();
+    watcher.queue::<Option<i64>>("c").unwrap();
+    let total = 4 * PER;
+    let (seen, kills) = chaos(&broker, "plain", PER, BATCH, |producers_done| {
+        // Every item is in, the queue is empty and the live consumers all wait (so each
+        // has printed the last batch it got).
+        producers_done
+            && int(&stat(&watcher, "c"), "len") == 0
+            && waiters_on(&watcher, "queue.get_many c") == 4
+    });
+    let mut count: BTreeMap<i64, usize> = BTreeMap::new();
+    for v in seen.iter().flatten() {
+        *count.entry(*v).or_default() += 1;
+    }
+    let dup: Vec<_> = count.iter().filter(|(_, &c)| c > 1).collect();
+    assert!(dup.is_empty(), "delivered twice: {dup:?}");
+    let lost = (0..total).filter(|v| !count.contains_key(v)).count();
+    // The guarantee (docs/PROTOCOL.md, queue.get_many): a batch is gone from the queue once
+    // the broker wrote it; a consumer killed before it read (and printed) the batch loses
+    // that one batch, at most `max` items.
+    assert!(
+        lost <= kills * BATCH,
+        "{lost} items lost with {kills} kills of batch {BATCH}"
+    );
+}
