@@ -31,6 +31,12 @@ step "C#: the XProc binding's test program (mcs + mono)"
 step "Go: the cgo package over libxproc (go vet, go test)"
 ./bindings/go/run_tests.sh
 
+step "Java: the JNA binding (mvn test, JUnit 5; Maven fetches JNA and JUnit from Maven Central)"
+./bindings/java/run_tests.sh
+
+step "Node.js: the koffi binding (npm install from the npm registry, tsc, node --test)"
+./bindings/node/run_tests.sh
+
 step "cross-language matrix: every value type, every ordered pair of Rust, C, Python, C#"
 ./tests/cross-language/run.sh
 
