@@ -118,6 +118,11 @@ pub struct Config {
     pub shutdown_flush: Duration,
     /// The log filter (`error`, `warn`, `info`, `debug`, `trace`, or a tracing filter).
     pub log_level: String,
+    /// TCP endpoints (`tcp://HOST:PORT`) to listen on beside the local socket; empty (the
+    /// default): no TCP at all.
+    pub listen: Vec<String>,
+    /// The authkey file TCP peers must prove (docs/PROTOCOL.md §1.1); required with `listen`.
+    pub authkey_file: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -135,6 +140,8 @@ impl Default for Config {
             max_blocked: DEFAULT_MAX_BLOCKED,
             shutdown_flush: DEFAULT_SHUTDOWN_FLUSH,
             log_level: DEFAULT_LOG_LEVEL.to_string(),
+            listen: Vec::new(),
+            authkey_file: None,
         }
     }
 }
@@ -168,6 +175,17 @@ impl Config {
         }
         if self.max_clients == 0 || self.max_objects == 0 {
             return invalid("max_clients and max_objects must be at least 1".into());
+        }
+        if let Some(bad) = self.listen.iter().find(|l| !l.starts_with("tcp://")) {
+            return invalid(format!(
+                "listen endpoint {bad:?} is not tcp://HOST:PORT (the local socket is --socket)"
+            ));
+        }
+        if !self.listen.is_empty() && self.authkey_file.is_none() {
+            return invalid(
+                "refusing to listen on TCP without an authkey: give --authkey-file FILE (mode 0600)"
+                    .into(),
+            );
         }
         Ok(())
     }
@@ -228,6 +246,10 @@ pub struct Settings {
     pub max_blocked: Option<usize>,
     /// `--log-level`.
     pub log_level: Option<String>,
+    /// `--listen` (repeatable): `listen = ["tcp://0.0.0.0:5000"]`.
+    pub listen: Option<Vec<String>>,
+    /// `--authkey-file`.
+    pub authkey_file: Option<PathBuf>,
 }
 
 impl Settings {
@@ -258,6 +280,8 @@ impl Settings {
             output_hard_limit: self.output_hard_limit.or(lower.output_hard_limit),
             max_blocked: self.max_blocked.or(lower.max_blocked),
             log_level: self.log_level.or(lower.log_level),
+            listen: self.listen.or(lower.listen),
+            authkey_file: self.authkey_file.or(lower.authkey_file),
         }
     }
 
@@ -280,6 +304,8 @@ impl Settings {
             max_blocked: self.max_blocked.unwrap_or(d.max_blocked),
             shutdown_flush: d.shutdown_flush,
             log_level: self.log_level.unwrap_or(d.log_level),
+            listen: self.listen.unwrap_or_default(),
+            authkey_file: self.authkey_file,
         };
         config.validate()?;
         Ok(config)
@@ -426,6 +452,33 @@ mod tests {
             ..Settings::default()
         };
         assert!(matches!(bad.into_config(), Err(ConfigError::Invalid(_))));
+    }
+
+    #[test]
+    fn tcp_needs_an_authkey_and_a_tcp_scheme() {
+        let file: Settings = toml::from_str(
+            r#"
+            listen = ["tcp://127.0.0.1:5000", "tcp://[::1]:5000"]
+            authkey_file = "/etc/xproc/key"
+            "#,
+        )
+        .unwrap();
+        let c = file.clone().into_config().unwrap();
+        assert_eq!(c.listen.len(), 2);
+        assert_eq!(c.authkey_file, Some(PathBuf::from("/etc/xproc/key")));
+        let keyless = Settings {
+            authkey_file: None,
+            ..file
+        };
+        let e = keyless.into_config().unwrap_err().to_string();
+        assert!(e.contains("without an authkey"), "{e}");
+        let bad = Settings {
+            listen: Some(vec!["127.0.0.1:5000".into()]),
+            authkey_file: Some("/k".into()),
+            ..Settings::default()
+        };
+        assert!(bad.into_config().is_err());
+        assert!(Settings::default().into_config().unwrap().listen.is_empty());
     }
 
     #[test]

@@ -12,8 +12,9 @@ use std::io::{self, Read, Write};
 use xproc_protocol::frame::HEADER_LEN;
 use xproc_protocol::{ErrorCode, RawRequest, ReplyFields, Request, RequestError, PROTOCOL_VERSION};
 
+use crate::auth::Handshake;
 use crate::state::{ConnKey, PeerCred};
-use crate::transport::Stream;
+use crate::transport::Link;
 
 /// Starting size of a connection's input buffer: a whole batch of small pipelined requests
 /// fits, so most turns need one `read`.
@@ -120,7 +121,7 @@ pub enum Filled {
 /// One client connection.
 #[derive(Debug)]
 pub struct Connection {
-    stream: Stream,
+    stream: Link,
     /// Which connection this is.
     pub key: ConnKey,
     /// The peer's pid, uid and gid.
@@ -147,12 +148,33 @@ pub struct Connection {
     pub queued: bool,
     /// The connection's logging span (conn id, pid, uid).
     pub span: tracing::Span,
+    /// A TCP peer's address and, once proved, its key; `None` for the local socket.
+    pub remote: Option<Remote>,
+    /// A TCP peer's handshake while it is in progress: no frame is read as a request until it
+    /// is done (docs/PROTOCOL.md §1.1).
+    pub auth: Option<Handshake>,
+    /// Bytes written so far: the heartbeat compares it between rounds to find idle links.
+    pub written: u64,
+    /// `written` at the last heartbeat round.
+    pub heartbeat_mark: u64,
+}
+
+/// Who a TCP peer is: where it connects from and which key it proved.
+#[derive(Debug, Clone)]
+pub struct Remote {
+    /// Its address.
+    pub addr: std::net::SocketAddr,
+    /// The name of the key it proved; `None` during the handshake.
+    pub key: Option<std::rc::Rc<str>>,
 }
 
 impl Connection {
     /// Wraps an accepted, nonblocking stream.
-    pub fn new(stream: Stream, key: ConnKey, peer: PeerCred) -> Self {
-        let span = tracing::info_span!("conn", id = key.id, pid = peer.pid, uid = peer.uid);
+    pub fn new(stream: Link, key: ConnKey, peer: PeerCred) -> Self {
+        let span = match stream.peer_addr() {
+            Some(addr) => tracing::info_span!("conn", id = key.id, %addr),
+            None => tracing::info_span!("conn", id = key.id, pid = peer.pid, uid = peer.uid),
+        };
         Connection {
             stream,
             key,
@@ -169,12 +191,21 @@ impl Connection {
             hup: false,
             queued: false,
             span,
+            remote: None,
+            auth: None,
+            written: 0,
+            heartbeat_mark: 0,
         }
     }
 
     /// The socket, for (de)registering it with the event loop.
-    pub fn stream(&self) -> &Stream {
-        &self.stream
+    pub fn stream(&mut self) -> &mut Link {
+        &mut self.stream
+    }
+
+    /// Appends bytes that are already framed (the handshake's frames, a heartbeat).
+    pub fn push_raw(&mut self, frames: &[u8]) {
+        self.output.extend_from_slice(frames);
     }
 
     /// One `read` into the input buffer.
@@ -294,7 +325,10 @@ impl Connection {
     pub fn flush(&mut self) -> io::Result<()> {
         while self.pending() > 0 {
             match self.stream.write(&self.output[self.sent..]) {
-                Ok(n) => self.sent += n,
+                Ok(n) => {
+                    self.sent += n;
+                    self.written += n as u64;
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
@@ -322,7 +356,7 @@ impl Connection {
 }
 
 /// Turns away a connection over `max_clients`: one best-effort error frame, then close.
-pub fn refuse(mut stream: Stream, code: ErrorCode, message: &str) {
+pub fn refuse(mut stream: impl Write, code: ErrorCode, message: &str) {
     let mut out = Vec::new();
     ReplyFields::err(0, code, message).encode_into(&mut out);
     // A fresh socket's send buffer is empty, so this small write does not block.

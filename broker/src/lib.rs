@@ -11,6 +11,8 @@
 //!   flush before sleeping; shutdown on SIGTERM/SIGINT.
 //! - [`transport`]: the only OS-specific code: the listening socket (through `interprocess`),
 //!   peer credentials, the shutdown signal pipe, the default endpoint.
+//! - [`auth`]: authkeys and the broker's side of the TCP handshake, as a pure state machine;
+//!   the per-address failure record.
 //! - [`connection`]: one client's socket, input and output buffers, and handshake state.
 //! - [`dispatch`]: checked request → handler, after the central object/kind checks.
 //! - [`handlers`]: one file per family of ops (`admin`, `queue`, `dict`, `pipe`, `sync`).
@@ -23,6 +25,7 @@
 
 #![warn(missing_docs)]
 
+pub mod auth;
 pub mod cleanup;
 pub mod config;
 pub mod connection;
@@ -43,6 +46,17 @@ pub enum Error {
     /// The endpoint could not be set up (path, permissions, another broker running, ...).
     #[error(transparent)]
     Transport(#[from] transport::TransportError),
+    /// The authkey file cannot be used.
+    #[error(transparent)]
+    Key(#[from] auth::KeyError),
+    /// A TCP endpoint cannot be listened on.
+    #[error("cannot listen on {endpoint}: {message}")]
+    Listen {
+        /// The endpoint as configured.
+        endpoint: String,
+        /// Why.
+        message: String,
+    },
     /// The OS event queue failed.
     #[error("event loop failed: {0}")]
     Poll(#[source] std::io::Error),

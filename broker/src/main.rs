@@ -55,6 +55,14 @@ struct Args {
     /// Most requests one connection may have blocked at once [default: 1024].
     #[arg(long, value_name = "N")]
     max_blocked: Option<usize>,
+    /// Also listen on TCP at this endpoint (repeatable), e.g. tcp://0.0.0.0:5000. Off by
+    /// default; requires --authkey-file. Peers prove the key before any request is read.
+    #[arg(long = "listen", value_name = "tcp://HOST:PORT")]
+    listen: Option<Vec<String>>,
+    /// File holding the authkey TCP peers must prove (mode 0600; one trailing newline is
+    /// ignored). Never on the command line.
+    #[arg(long, value_name = "FILE")]
+    authkey_file: Option<PathBuf>,
     /// Log level or filter (error, warn, info, debug, trace) [default: info]. RUST_LOG wins.
     #[arg(long, value_name = "LEVEL")]
     log_level: Option<String>,
@@ -76,6 +84,8 @@ impl Args {
             output_hard_limit: self.output_hard_limit,
             max_blocked: self.max_blocked,
             log_level: self.log_level,
+            listen: self.listen,
+            authkey_file: self.authkey_file,
         };
         (self.config, flags)
     }

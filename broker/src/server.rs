@@ -35,6 +35,8 @@ use crate::state::{Broker, ConnKey, Outbox};
 use crate::transport::{self, Listener, ShutdownSignal};
 use crate::Error;
 
+mod remote;
+
 const LISTENER: Token = Token(0);
 const SIGNAL: Token = Token(1);
 /// Connection tokens are their slot plus this.
@@ -69,6 +71,8 @@ pub fn run(config: Config) -> Result<(), Error> {
     // Handlers first: once the socket file appears, a SIGTERM (a script's or a supervisor's)
     // must reach the event loop.
     let signal = ShutdownSignal::install(poll.registry(), SIGNAL)?;
+    // TCP first: once the socket file appears, the whole broker is up.
+    let tcp = remote::Tcp::bind(&config, poll.registry())?;
     let listener = Listener::bind(&path, group.as_ref())?;
     listener
         .register(poll.registry(), LISTENER)
@@ -82,6 +86,7 @@ pub fn run(config: Config) -> Result<(), Error> {
         group = group.as_ref().map(|g| g.name.as_str()),
         allow_uids = ?config.access.allow_uids,
         allow_gids = ?config.access.allow_gids,
+        tcp = ?tcp.addrs(),
         "xprocd listening"
     );
     if config.access.restricted()
@@ -104,6 +109,7 @@ pub fn run(config: Config) -> Result<(), Error> {
         to_close: Vec::new(),
         ready: Vec::new(),
         stop: false,
+        tcp,
     };
     let result = server.serve();
     if let Some(l) = server.listener.take() {
@@ -181,6 +187,8 @@ struct Server {
     /// ran out last turn, ones whose pause ended. Each is on it at most once (`queued`).
     ready: Vec<usize>,
     stop: bool,
+    /// TCP listeners and handshakes (`remote.rs`); empty without `--listen`.
+    tcp: remote::Tcp,
 }
 
 impl Server {
@@ -192,10 +200,14 @@ impl Server {
             let timeout = if busy {
                 Some(Duration::ZERO)
             } else {
-                self.broker
-                    .waiters
-                    .next_deadline()
-                    .map(|d| d.saturating_duration_since(Instant::now()))
+                let now = Instant::now();
+                let tcp = self.tcp.next_deadline(now);
+                let waiters = self.broker.waiters.next_deadline();
+                let next = match (waiters, tcp) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+                next.map(|d| d.saturating_duration_since(now))
             };
             if let Err(e) = self.poll.poll(&mut self.events, timeout) {
                 if e.kind() == io::ErrorKind::Interrupted {
@@ -210,6 +222,11 @@ impl Server {
                     SIGNAL => {
                         self.signal.drain();
                         self.stop = true;
+                    }
+                    t if self.tcp.listener_of(t).is_some() => {
+                        if let Some(i) = self.tcp.listener_of(t) {
+                            self.accept_tcp(i);
+                        }
                     }
                     Token(t) => {
                         let slot = t - FIRST_CONN;
@@ -233,7 +250,9 @@ impl Server {
             for slot in std::mem::take(&mut self.ready) {
                 self.serve_conn(slot);
             }
-            self.broker.expire(Instant::now(), &mut self.conns);
+            let now = Instant::now();
+            self.broker.expire(now, &mut self.conns);
+            self.tcp_tick(now);
             self.reap();
             self.flush_dirty();
             if self.stop {
@@ -300,16 +319,15 @@ impl Server {
         }
         let id = self.next_conn_id;
         self.next_conn_id += 1;
-        let slot = self
-            .conns
-            .insert(|slot| Connection::new(stream, ConnKey { slot, id }, peer));
+        let slot = self.conns.insert(|slot| {
+            Connection::new(transport::Link::Local(stream), ConnKey { slot, id }, peer)
+        });
         let key = ConnKey { slot, id };
         let Some(conn) = self.conns.get(slot) else {
             return;
         };
-        if let Err(e) = transport::register(
+        if let Err(e) = conn.stream().register(
             self.poll.registry(),
-            conn.stream(),
             Token(slot + FIRST_CONN),
             Interest::READABLE,
         ) {
@@ -402,6 +420,10 @@ impl Server {
         self.expire_due();
         let max_frame = self.config.max_frame;
         let soft = self.config.output_soft_limit;
+        // A TCP peer's first frame is its handshake response, not a request.
+        if !self.authenticate(slot) {
+            return;
+        }
         let Some(conn) = self.conns.get(slot) else {
             return;
         };
@@ -502,7 +524,8 @@ impl Server {
             };
             // Best effort: an error reply explaining the close is usually still pending.
             let _ = conn.flush();
-            if let Err(e) = transport::deregister(self.poll.registry(), conn.stream()) {
+            self.tcp.closed(&conn);
+            if let Err(e) = conn.stream().deregister(self.poll.registry()) {
                 tracing::error!(error = %e, "cannot deregister connection");
             }
             {
@@ -554,7 +577,10 @@ impl Server {
                     Interest::READABLE
                 };
                 let token = Token(slot + FIRST_CONN);
-                match transport::reregister(self.poll.registry(), conn.stream(), token, interest) {
+                match conn
+                    .stream()
+                    .reregister(self.poll.registry(), token, interest)
+                {
                     Ok(()) => conn.writable = want_writable,
                     Err(e) => {
                         tracing::error!(error = %e, "cannot reregister connection");
@@ -582,6 +608,7 @@ impl Server {
             let _ = l.deregister(self.poll.registry());
             l.remove_socket_file();
         }
+        self.tcp.close_listeners(self.poll.registry());
         self.broker.shutdown(&mut self.conns);
         self.reap();
         let deadline = Instant::now() + self.config.shutdown_flush;

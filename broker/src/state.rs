@@ -94,6 +94,8 @@ pub struct Session {
     /// disconnect cleanup and `clients` check each, so nothing is missed and nothing is
     /// scanned that the connection never touched.
     pub touched: HashSet<Rc<str>>,
+    /// A TCP peer's (address, name of the key it proved); `None` on the local socket.
+    pub remote: Option<(String, String)>,
 }
 
 impl Session {
@@ -394,6 +396,7 @@ impl Broker {
             waits: BTreeSet::new(),
             leases: BTreeSet::new(),
             touched: HashSet::new(),
+            remote: None,
         });
     }
 

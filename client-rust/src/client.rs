@@ -17,7 +17,7 @@ use crate::codec::Wait;
 use crate::condition::Condition;
 use crate::conn::Conn;
 use crate::dict::{Dict, RawDict};
-use crate::endpoint::default_socket_path;
+use crate::endpoint::{authkey_from_env, default_socket_path, Endpoint};
 use crate::error::{Error, Result};
 use crate::event::Event;
 use crate::lock::Lock;
@@ -33,8 +33,12 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// field documents.
 #[derive(Debug, Clone)]
 pub struct ConnectOptions {
-    /// The broker's socket; `None` (default): [`default_socket_path`].
+    /// The broker's socket, or `tcp://HOST:PORT` for a broker listening on TCP; `None`
+    /// (default): [`default_socket_path`] (where `$XPROC_SOCKET` may be `tcp://...` too).
     pub path: Option<PathBuf>,
+    /// The authkey for a `tcp://` endpoint (docs/PROTOCOL.md §1.1). `None` (default): read
+    /// from the file `$XPROC_AUTHKEY_FILE` names. Unused on the local socket.
+    pub authkey: Option<Vec<u8>>,
     /// The name this client gives in `hello`, shown by `xproc clients`. Default: the program's
     /// file name.
     pub client_name: String,
@@ -58,6 +62,7 @@ impl Default for ConnectOptions {
             .unwrap_or_default();
         ConnectOptions {
             path: None,
+            authkey: None,
             client_name,
             lang: "rust".to_string(),
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
@@ -165,10 +170,23 @@ impl Client {
     /// when it already has `max_clients` connections.
     pub fn connect_with(options: ConnectOptions) -> Result<Client> {
         let path = options.path.unwrap_or_else(default_socket_path);
-        let stream = Stream::connect(&path).map_err(|source| Error::NoBroker {
-            path: path.clone(),
-            source,
-        })?;
+        let stream = match Endpoint::parse(&path) {
+            Endpoint::Local(p) => Stream::connect(&p).map_err(|source| Error::NoBroker {
+                path: path.clone(),
+                source,
+            })?,
+            endpoint @ Endpoint::Tcp(_) => {
+                connect_tcp(&endpoint, options.authkey, options.connect_timeout).map_err(|e| {
+                    match e {
+                        TcpConnect::Io(source) => Error::NoBroker {
+                            path: path.clone(),
+                            source,
+                        },
+                        TcpConnect::Other(e) => e,
+                    }
+                })?
+            }
+        };
         let conn =
             Conn::new(stream, path.display().to_string()).map_err(|source| Error::NoBroker {
                 path: path.clone(),
@@ -213,7 +231,7 @@ impl Client {
         })
     }
 
-    /// The socket path this client is connected to.
+    /// The socket path (or `tcp://HOST:PORT` endpoint) this client is connected to.
     pub fn path(&self) -> &Path {
         &self.inner.path
     }
@@ -489,4 +507,43 @@ pub(crate) fn need<T>(field: Option<T>, op: &str, name: &str) -> Result<T> {
 /// The bytes of a reply's `value`.
 pub(crate) fn value_of<'r>(r: &ReplyFields<'r>, op: &str) -> Result<&'r [u8]> {
     need(r.value, op, "value").map(|v| &v[..])
+}
+
+/// Why a TCP connect failed: nothing answered (reported as [`Error::NoBroker`]), or anything
+/// else (no key, the handshake refused).
+enum TcpConnect {
+    Io(std::io::Error),
+    Other(Error),
+}
+
+/// Connects to a `tcp://` endpoint and runs the authkey handshake.
+fn connect_tcp(
+    endpoint: &Endpoint,
+    authkey: Option<Vec<u8>>,
+    timeout: Duration,
+) -> std::result::Result<Stream, TcpConnect> {
+    let Endpoint::Tcp(host_port) = endpoint else {
+        unreachable!("called for TCP endpoints only");
+    };
+    let key = match authkey {
+        Some(k) => k,
+        None => authkey_from_env()
+            .map_err(TcpConnect::Other)?
+            .ok_or_else(|| {
+                TcpConnect::Other(Error::Denied(format!(
+                    "{endpoint} needs an authkey: pass one (ConnectOptions::authkey) or set {}",
+                    crate::AUTHKEY_FILE_ENV
+                )))
+            })?,
+    };
+    if key.is_empty() {
+        return Err(TcpConnect::Other(Error::InvalidArgument(
+            "the authkey is empty".into(),
+        )));
+    }
+    let mut s =
+        crate::transport::tcp::Stream::connect(host_port, timeout).map_err(TcpConnect::Io)?;
+    crate::handshake::authenticate(&mut s, &key, timeout, &endpoint.to_string())
+        .map_err(TcpConnect::Other)?;
+    Ok(Stream::Tcp(s))
 }

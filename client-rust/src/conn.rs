@@ -135,6 +135,9 @@ struct Reader {
     end: usize,
     /// The socket's current receive timeout, to skip `setsockopt` calls that change nothing.
     timeout: Option<Duration>,
+    /// On TCP, since when reads have found nothing at all (not even a heartbeat): past the
+    /// stream's `link_timeout` the link is dead (docs/PROTOCOL.md §1.1).
+    silent_since: Option<Instant>,
 }
 
 /// How [`Conn::wait_for`] ended.
@@ -174,6 +177,7 @@ impl Conn {
                     start: 0,
                     end: 0,
                     timeout: None,
+                    silent_since: None,
                 }),
                 sleepers: 0,
                 dead: None,
@@ -528,6 +532,12 @@ impl Conn {
 impl Reader {
     /// Reads once, waiting at most `remaining` (`None`: until data comes).
     fn fill(&mut self, remaining: Option<Duration>) -> std::result::Result<Filled, String> {
+        // On TCP a read waits at most the link timeout, so that a dead link is noticed.
+        let link = self.stream.link_timeout().map(|l| (l, Instant::now()));
+        let remaining = match (remaining, link) {
+            (Some(r), Some((l, _))) => Some(r.min(l)),
+            (r, l) => r.or(l.map(|(l, _)| l)),
+        };
         self.set_timeout(remaining)
             .map_err(|e| format!("cannot set the read timeout: {e}"))?;
         if self.end == self.buf.len() {
@@ -538,6 +548,7 @@ impl Reader {
                 Ok(0) => return Err("the broker closed the connection".to_string()),
                 Ok(n) => {
                     self.end += n;
+                    self.silent_since = None;
                     return Ok(Filled::Data);
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {
@@ -551,7 +562,16 @@ impl Reader {
                         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
                     ) =>
                 {
-                    return Ok(Filled::TimedOut)
+                    if let Some((limit, started)) = link {
+                        let since = *self.silent_since.get_or_insert(started);
+                        if since.elapsed() >= limit {
+                            return Err(format!(
+                                "nothing from the broker, not even a heartbeat, for {} s: the link is dead",
+                                limit.as_secs()
+                            ));
+                        }
+                    }
+                    return Ok(Filled::TimedOut);
                 }
                 Err(e) => return Err(format!("cannot read from the broker: {e}")),
             }
@@ -620,6 +640,10 @@ impl Reader {
         loop {
             let avail = &self.buf[self.start..self.end];
             match frame::check(avail, MAX_REPLY_FRAME) {
+                Ok(Check::Ready { len: 0 }) => {
+                    // A heartbeat (docs/PROTOCOL.md §1.1): its arrival is all it says.
+                    self.start += HEADER_LEN;
+                }
                 Ok(Check::Ready { len }) => {
                     let payload = &avail[HEADER_LEN..HEADER_LEN + len];
                     let id = reply_id(payload)

@@ -1,9 +1,19 @@
-//! Where the broker listens by default (docs/PROTOCOL.md §1).
+//! Where the broker listens (docs/PROTOCOL.md §1): the default local socket, and endpoints
+//! given as a path or as `tcp://HOST:PORT` (§1.1), with the authkey a TCP endpoint needs.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
 
 /// The environment variable that names the broker's socket; it wins over everything else.
 pub const SOCKET_ENV: &str = "XPROC_SOCKET";
+
+/// The environment variable naming a file that holds the authkey for `tcp://` endpoints, used
+/// when the caller gives no key itself.
+pub const AUTHKEY_FILE_ENV: &str = "XPROC_AUTHKEY_FILE";
+
+/// The scheme that makes an endpoint TCP.
+pub const TCP_SCHEME: &str = "tcp://";
 
 /// The default broker socket path, in the order docs/PROTOCOL.md §1 gives:
 ///
@@ -22,4 +32,92 @@ pub fn default_socket_path() -> PathBuf {
         return PathBuf::from(dir).join("xproc.sock");
     }
     crate::transport::default_local_endpoint()
+}
+
+/// A broker endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Endpoint {
+    /// A local socket path.
+    Local(PathBuf),
+    /// `tcp://HOST:PORT`, held as `HOST:PORT`.
+    Tcp(String),
+}
+
+impl Endpoint {
+    /// Reads an endpoint as given where a path is accepted: `tcp://HOST:PORT` is TCP, anything
+    /// else a socket path.
+    pub fn parse(s: &Path) -> Endpoint {
+        match s.to_str().and_then(|s| s.strip_prefix(TCP_SCHEME)) {
+            Some(hp) => Endpoint::Tcp(hp.to_string()),
+            None => Endpoint::Local(s.to_path_buf()),
+        }
+    }
+}
+
+impl std::fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Endpoint::Local(p) => write!(f, "{}", p.display()),
+            Endpoint::Tcp(hp) => write!(f, "{TCP_SCHEME}{hp}"),
+        }
+    }
+}
+
+/// Reads an authkey file as the broker does: its bytes less one trailing newline. Like the
+/// broker, refuses a file that group or others may read or write (a key others can read is
+/// no secret).
+pub fn read_authkey_file(path: &Path) -> Result<Vec<u8>> {
+    let bad =
+        |why: String| Error::InvalidArgument(format!("authkey file {}: {why}", path.display()));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let md = std::fs::metadata(path).map_err(|e| bad(e.to_string()))?;
+        let mode = md.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(bad(format!(
+                "mode {mode:o}: it must be readable by its owner only (chmod 600)"
+            )));
+        }
+    }
+    let mut key = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
+    if key.last() == Some(&b'\n') {
+        key.pop();
+        if key.last() == Some(&b'\r') {
+            key.pop();
+        }
+    }
+    if key.is_empty() {
+        return Err(bad("it is empty".into()));
+    }
+    Ok(key)
+}
+
+/// The authkey from `$XPROC_AUTHKEY_FILE`, if that is set.
+pub(crate) fn authkey_from_env() -> Result<Option<Vec<u8>>> {
+    match std::env::var_os(AUTHKEY_FILE_ENV).filter(|v| !v.is_empty()) {
+        Some(p) => read_authkey_file(Path::new(&p)).map(Some),
+        None => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tcp_endpoints_are_told_from_paths() {
+        assert_eq!(
+            Endpoint::parse(Path::new("tcp://10.0.0.5:5000")),
+            Endpoint::Tcp("10.0.0.5:5000".into())
+        );
+        assert_eq!(
+            Endpoint::parse(Path::new("/run/x.sock")),
+            Endpoint::Local("/run/x.sock".into())
+        );
+        assert_eq!(
+            Endpoint::Tcp("h:1".into()).to_string(),
+            "tcp://h:1".to_string()
+        );
+    }
 }

@@ -29,7 +29,9 @@
 //! - `lock.rs`, `semaphore.rs`, `event.rs`, `condition.rs`, `barrier.rs`: sync primitives.
 //! - `codec.rs`: typed values to MessagePack and timeouts to wire fields.
 //! - `error.rs`: [`Error`], one small enum for every failure.
-//! - `endpoint.rs`: [`default_socket_path`].
+//! - `endpoint.rs`: [`default_socket_path`], [`Endpoint`] (a path or `tcp://HOST:PORT`), authkey
+//!   files.
+//! - `handshake.rs`: the client's side of the TCP authkey handshake.
 //! - `transport/`: the only OS-specific code: the stream to the broker, fork detection, the
 //!   per-user default endpoint (same names per OS).
 //!
@@ -144,6 +146,7 @@ mod dict;
 mod endpoint;
 mod error;
 mod event;
+mod handshake;
 mod lock;
 mod pipe;
 mod queue;
@@ -157,7 +160,9 @@ pub use codec::{decode, encode, TIMEOUT_GRACE};
 pub use condition::{Condition, Waited};
 pub use conn::{set_interruptible, MAX_REPLY_FRAME};
 pub use dict::{Dict, RawDict};
-pub use endpoint::{default_socket_path, SOCKET_ENV};
+pub use endpoint::{
+    default_socket_path, read_authkey_file, Endpoint, AUTHKEY_FILE_ENV, SOCKET_ENV, TCP_SCHEME,
+};
 pub use error::{Error, Result};
 pub use event::Event;
 pub use lock::{Acquisition, Guard, Lock};

@@ -10,9 +10,11 @@
 //! - [`reply`]: replies on the wire ([`ReplyFields`]) and the admin structs they carry.
 //! - [`error`]: the stable error codes.
 //! - [`kind`]: object kinds by wire name.
+//! - [`auth`]: the authkey handshake of TCP connections and the heartbeat interval.
 //!
 //! docs/PROTOCOL.md is the specification; this crate is its reference implementation.
 
+pub mod auth;
 pub mod error;
 mod fields;
 pub mod frame;

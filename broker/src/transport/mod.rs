@@ -5,6 +5,9 @@
 //!
 //! Unix domain sockets are implemented (`unix.rs`); Windows named pipes are a documented stub
 //! (`windows.rs`) until they are built.
+//!
+//! TCP (`tcp.rs`, every OS) and [`Link`] (`link.rs`: a local or a TCP stream, which is what a
+//! connection holds) sit beside the OS module.
 
 use std::io;
 use std::path::PathBuf;
@@ -18,6 +21,10 @@ pub use unix::*;
 mod windows;
 #[cfg(windows)]
 pub use windows::*;
+
+mod link;
+pub mod tcp;
+pub use link::Link;
 
 /// Why the broker could not set up its endpoint.
 #[derive(Debug, thiserror::Error)]

@@ -1,0 +1,88 @@
+//! One client's byte stream, whichever transport it came in on: the local socket (Unix socket
+//! or named pipe, the OS module's [`Stream`]) or TCP. The event loop and the connection see
+//! only this, so a TCP client is served by exactly the code a local one is.
+
+use std::io::{self, Read, Write};
+use std::net::SocketAddr;
+
+use mio::{Interest, Registry, Token};
+
+use super::Stream;
+
+/// A connected client's stream.
+#[derive(Debug)]
+pub enum Link {
+    /// The local socket: peer credentials come from the OS.
+    Local(Stream),
+    /// TCP: the peer is known by its address and, once the handshake is done, by its key.
+    Tcp(mio::net::TcpStream),
+}
+
+impl Link {
+    /// The peer's address, for a TCP link.
+    pub fn peer_addr(&self) -> Option<SocketAddr> {
+        match self {
+            Link::Local(_) => None,
+            Link::Tcp(s) => s.peer_addr().ok(),
+        }
+    }
+
+    /// Registers the stream with the event loop.
+    pub fn register(
+        &mut self,
+        registry: &Registry,
+        token: Token,
+        interest: Interest,
+    ) -> io::Result<()> {
+        match self {
+            Link::Local(s) => super::register(registry, s, token, interest),
+            Link::Tcp(s) => registry.register(s, token, interest),
+        }
+    }
+
+    /// Changes the readiness the stream is registered for.
+    pub fn reregister(
+        &mut self,
+        registry: &Registry,
+        token: Token,
+        interest: Interest,
+    ) -> io::Result<()> {
+        match self {
+            Link::Local(s) => super::reregister(registry, s, token, interest),
+            Link::Tcp(s) => registry.reregister(s, token, interest),
+        }
+    }
+
+    /// Removes the stream from the event loop (before it is closed).
+    pub fn deregister(&mut self, registry: &Registry) -> io::Result<()> {
+        match self {
+            Link::Local(s) => super::deregister(registry, s),
+            Link::Tcp(s) => registry.deregister(s),
+        }
+    }
+}
+
+impl Read for Link {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Link::Local(s) => s.read(buf),
+            Link::Tcp(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Link {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Link::Local(s) => s.write(buf),
+            Link::Tcp(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Link::Local(s) => s.flush(),
+            Link::Tcp(s) => s.flush(),
+        }
+    }
+}

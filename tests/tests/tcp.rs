@@ -1,0 +1,168 @@
+//! The Rust client and the CLI over TCP with an authkey (docs/PROTOCOL.md §1.1), against a
+//! real `xprocd` listening on `tcp://127.0.0.1:0` (the port is read from its log): `tcp://`
+//! endpoints wherever a path is accepted, the key from `ConnectOptions` or
+//! `XPROC_AUTHKEY_FILE`, clear errors for a wrong or missing key, and `Disconnected` — not a
+//! hang — when the broker falls silent.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use xproc::{Client, ConnectOptions, Error};
+use xproc_tests::{signal, Broker};
+
+const KEY: &[u8] = b"worker-key-0123456789";
+
+/// A private key file in a directory of its own (removed on drop).
+struct KeyFile(PathBuf);
+
+impl KeyFile {
+    fn new(key: &[u8]) -> KeyFile {
+        let dir = std::env::temp_dir().join(format!(
+            "xproc-tcp-key-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("authkey");
+        std::fs::write(&p, key).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+        KeyFile(p)
+    }
+    fn path(&self) -> &str {
+        self.0.to_str().unwrap()
+    }
+}
+
+impl Drop for KeyFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(self.0.parent().unwrap());
+    }
+}
+
+/// A broker on a local socket and on TCP, and its `tcp://` endpoint.
+fn tcp_broker(key: &KeyFile) -> (Broker, String) {
+    let b = Broker::start_with(&[
+        "--listen",
+        "tcp://127.0.0.1:0",
+        "--authkey-file",
+        key.path(),
+    ]);
+    let log = b.log_text();
+    let line = log
+        .lines()
+        .find(|l| l.contains("listening on TCP"))
+        .unwrap_or_else(|| panic!("no TCP listener in the log:\n{log}"));
+    let at = line.find("addr=").unwrap() + 5;
+    let addr = line[at..].split_whitespace().next().unwrap().to_string();
+    (b, format!("tcp://{addr}"))
+}
+
+fn connect(endpoint: &str, key: &[u8]) -> xproc::Result<Client> {
+    Client::connect_with(ConnectOptions {
+        path: Some(endpoint.into()),
+        authkey: Some(key.to_vec()),
+        ..ConnectOptions::default()
+    })
+}
+
+#[test]
+fn remote_and_local_clients_share_objects() {
+    let key = KeyFile::new(KEY);
+    let (b, endpoint) = tcp_broker(&key);
+    let remote = connect(&endpoint, KEY).unwrap();
+    assert_eq!(remote.path().to_str(), Some(endpoint.as_str()));
+    let q = remote.queue::<i64>("tasks").unwrap();
+    q.put(&41).unwrap();
+    let local = b.client();
+    let lq = local.queue::<i64>("tasks").unwrap();
+    assert_eq!(lq.get_timeout(Duration::from_secs(5)).unwrap(), 41);
+    lq.put(&42).unwrap();
+    assert_eq!(q.get_timeout(Duration::from_secs(5)).unwrap(), 42);
+    // A blocking get over TCP survives heartbeats (empty frames) arriving meanwhile.
+    let t = std::thread::spawn(move || q.get_timeout(Duration::from_secs(20)));
+    std::thread::sleep(2 * xproc::protocol::auth::HEARTBEAT_INTERVAL + Duration::from_secs(1));
+    lq.put(&43).unwrap();
+    assert_eq!(t.join().unwrap().unwrap(), 43);
+}
+
+#[test]
+fn a_wrong_or_missing_key_is_a_clear_error() {
+    let key = KeyFile::new(KEY);
+    let (b, endpoint) = tcp_broker(&key);
+    match connect(&endpoint, b"nope") {
+        Err(Error::Denied(m)) => assert!(m.contains("wrong authkey"), "{m}"),
+        other => panic!("expected Denied, got {other:?}"),
+    }
+    // No key given and no XPROC_AUTHKEY_FILE (this test binary never sets it).
+    assert!(std::env::var_os(xproc::AUTHKEY_FILE_ENV).is_none());
+    match Client::connect(&endpoint) {
+        Err(Error::Denied(m)) => assert!(m.contains("needs an authkey"), "{m}"),
+        other => panic!("expected Denied, got {other:?}"),
+    }
+    // Nothing listening: NoBroker, as for a socket path.
+    let mut dead = b;
+    dead.terminate();
+    assert!(matches!(
+        connect(&endpoint, KEY),
+        Err(Error::NoBroker { .. })
+    ));
+}
+
+#[test]
+fn the_cli_takes_a_tcp_socket_and_the_key_file_from_the_environment() {
+    let key = KeyFile::new(KEY);
+    let (b, endpoint) = tcp_broker(&key);
+    let run = |args: &[&str]| {
+        std::process::Command::new(xproc_tests::cli_exe())
+            .args(args)
+            .env("XPROC_SOCKET", &endpoint)
+            .env(xproc::AUTHKEY_FILE_ENV, key.path())
+            .output()
+            .unwrap()
+    };
+    let out = run(&["put", "jobs", "7"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run(&["get", "jobs", "--timeout", "5"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "7");
+    // --socket too.
+    let out = std::process::Command::new(xproc_tests::cli_exe())
+        .args(["--socket", &endpoint, "ls"])
+        .env_remove("XPROC_SOCKET")
+        .env(xproc::AUTHKEY_FILE_ENV, key.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("jobs"));
+    drop(b);
+}
+
+#[test]
+fn a_silent_broker_is_reported_disconnected_instead_of_hanging() {
+    let key = KeyFile::new(KEY);
+    let (b, endpoint) = tcp_broker(&key);
+    let c = connect(&endpoint, KEY).unwrap();
+    let q = c.queue::<i64>("never").unwrap();
+    // Stopped, the broker sends nothing, not even heartbeats, though its kernel still acks.
+    signal(b.pid(), libc::SIGSTOP);
+    let start = Instant::now();
+    let r = q.get();
+    let waited = start.elapsed();
+    signal(b.pid(), libc::SIGCONT);
+    match r {
+        Err(Error::Disconnected(m)) => assert!(m.contains("heartbeat"), "{m}"),
+        other => panic!("expected Disconnected, got {other:?}"),
+    }
+    let limit = xproc::protocol::auth::LINK_TIMEOUT;
+    assert!(waited >= limit, "gave up after {waited:?}");
+    // Every later call fails the same way.
+    assert!(matches!(q.put(&1), Err(Error::Disconnected(_))));
+}
