@@ -42,11 +42,7 @@ const LIST_ROW_MIN: usize = 1 + 22 + 1 + 5 + 2;
 /// Records who the client says it is and answers with the broker's version and limits. (The
 /// connection checked the version before this runs.)
 pub fn hello(cx: &mut Ctx, client: &str, lang: &str, pid: u32) -> Handled {
-    if let Some(s) = cx.b.session_mut(cx.caller) {
-        s.client = client.to_string();
-        s.lang = lang.to_string();
-        s.hello_pid = pid;
-    }
+    cx.b.name_session(cx.caller, client, lang, pid);
     let r = ReplyFields {
         version: Some(PROTOCOL_VERSION),
         server: Some(SERVER),
@@ -229,9 +225,11 @@ pub fn open(cx: &mut Ctx, name: &str, kind: Kind, opts: OpenOptions) -> Handled 
             ));
         }
         let body = new_body(kind, &opts)?;
-        let name: Rc<str> = name.into();
-        cx.b.objects
-            .insert(name.clone(), Object { name, kind, body });
+        cx.b.insert_object(Object {
+            name: name.into(),
+            kind,
+            body,
+        });
     }
     let obj = lookup(&mut cx.b.objects, name)?;
     if obj.kind != kind {
