@@ -83,6 +83,8 @@ pub fn run(mut config: Config) -> Result<(), Error> {
         allow_gids = ?config.access.allow_gids,
         "xprocd listening"
     );
+    // systemd Type=notify: ready once the socket accepts connections.
+    transport::notify("READY=1");
     if config.access.restricted()
         && config.access.allow_uids.as_ref().is_none_or(Vec::is_empty)
         && config.access.allow_gids.as_ref().is_none_or(Vec::is_empty)
@@ -693,6 +695,7 @@ impl Server {
     /// Stops: no more accepting or reading; blocked requests get `ShuttingDown`; replies are
     /// flushed for at most `shutdown_flush`.
     fn shutdown(&mut self) -> Result<(), Error> {
+        transport::notify("STOPPING=1");
         tracing::info!(
             clients = self.conns.live,
             waiters = self.broker.waiters.len(),

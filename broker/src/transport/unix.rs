@@ -639,6 +639,34 @@ impl FdReserve {
     }
 }
 
+/// Tells the service manager about the broker's state (`READY=1`, `STOPPING=1`), systemd's
+/// `sd_notify` protocol: one datagram to the `AF_UNIX` socket named by `$NOTIFY_SOCKET` (a
+/// path, or `@name` for Linux's abstract namespace). Without the variable (not started by a
+/// `Type=notify` unit) it does nothing. Failures are logged, never fatal: the broker works the
+/// same without a service manager.
+pub fn notify(state: &str) {
+    let Some(target) = std::env::var_os("NOTIFY_SOCKET").filter(|t| !t.is_empty()) else {
+        return;
+    };
+    let sent = std::os::unix::net::UnixDatagram::unbound().and_then(|sock| {
+        let bytes = target.as_encoded_bytes();
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        if let Some(name) = bytes.strip_prefix(b"@") {
+            #[cfg(target_os = "android")]
+            use std::os::android::net::SocketAddrExt;
+            #[cfg(target_os = "linux")]
+            use std::os::linux::net::SocketAddrExt;
+            let addr = std::os::unix::net::SocketAddr::from_abstract_name(name)?;
+            return sock.send_to_addr(state.as_bytes(), &addr);
+        }
+        let _ = bytes;
+        sock.send_to(state.as_bytes(), Path::new(&target))
+    });
+    if let Err(e) = sent {
+        tracing::warn!(error = %e, socket = ?target, state, "cannot notify the service manager");
+    }
+}
+
 /// Registers a connection's fd with the event loop.
 pub fn register(
     registry: &Registry,

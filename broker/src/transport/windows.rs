@@ -171,3 +171,6 @@ impl FdReserve {
     /// Nothing to take back.
     pub fn restore(&mut self) {}
 }
+
+/// No service-manager notification on Windows (the service control manager is a later job).
+pub fn notify(_state: &str) {}
