@@ -432,3 +432,39 @@ fn a_low_descriptor_limit_clamps_max_clients_and_no_client_hangs() {
     let mut again = b.client();
     again.call(RequestFields::new(0, "ping")).ok();
 }
+
+/// `clients` stops building its rows once they pass max_frame.
+#[test]
+fn an_oversized_clients_listing_is_refused() {
+    let b = Broker::start_with(&["--max-frame", "4K"]);
+    let name = "n".repeat(200);
+    let mut conns = Vec::new();
+    for _ in 0..30 {
+        let mut c = b.raw();
+        c.call(RequestFields {
+            version: Some(1),
+            client: Some(&name),
+            lang: Some("rust"),
+            ..RequestFields::new(0, "hello")
+        })
+        .ok();
+        conns.push(c);
+    }
+    let m = conns[0]
+        .call(RequestFields::new(0, "clients"))
+        .err("TooLarge");
+    // Refused while building, by the handler (not by encoding the whole reply first).
+    assert!(
+        m.starts_with("clients would be a reply above max_frame (4096 bytes)"),
+        "{m}"
+    );
+    conns[0].call(RequestFields::new(0, "ping")).ok();
+    // With fewer connections it fits.
+    conns.truncate(5);
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let r = conns[0].call(RequestFields::new(0, "clients")).ok();
+    assert_eq!(
+        r.get("clients").and_then(Value::as_array).map(Vec::len),
+        Some(5)
+    );
+}
