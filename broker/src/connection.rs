@@ -17,11 +17,18 @@ use crate::state::{ConnKey, PeerCred};
 use crate::transport::Link;
 
 /// Starting size of a connection's input buffer: a whole batch of small pipelined requests
-/// fits, so most turns need one `read`.
-const INPUT_CHUNK: usize = 64 * 1024;
+/// fits, so most turns need one `read`. A frame up to this size is always received; a larger
+/// one must fit in the memory budget.
+pub const INPUT_CHUNK: usize = 64 * 1024;
 
 /// An idle connection's buffers shrink back to this after a burst of large frames.
 const KEEP_CAPACITY: usize = 256 * 1024;
+
+/// What one connection costs the broker before it sends anything large, not charged to the
+/// memory budget (docs/SECURITY.md §5): an input and an output chunk, the `Connection` and
+/// `Session` records, its logging span and its `hello` labels (estimated from their sizes,
+/// with room for the allocator's rounding).
+pub const CONNECTION_BASE: usize = 2 * INPUT_CHUNK + 4096;
 
 /// Why a connection is being closed.
 #[derive(Debug)]
@@ -96,9 +103,16 @@ impl Input {
         }
     }
 
-    /// Bytes the buffer holds allocated (charged to the memory budget).
-    pub fn allocated(&self) -> usize {
-        self.buf.len()
+    /// Bytes charged to the memory budget for this buffer: its allocation, or, once the
+    /// header of a frame larger than that has arrived, the whole frame — reserved up front,
+    /// so that many connections each receiving a large frame cannot together pass the
+    /// budget while each grows.
+    pub fn reserved(&self) -> usize {
+        let need = match self.data().get(..HEADER_LEN) {
+            Some(h) => HEADER_LEN + u32::from_be_bytes([h[0], h[1], h[2], h[3]]) as usize,
+            None => 0,
+        };
+        self.buf.len().max(need)
     }
 }
 
@@ -146,6 +160,9 @@ pub struct Connection {
     pub hup: bool,
     /// On the event loop's ready list (to be read and handled next turn).
     pub queued: bool,
+    /// Bytes this connection has charged to the broker's `buffers` (its last
+    /// [`footprint`](Self::footprint)).
+    pub charged: usize,
     /// The connection's logging span (conn id, pid, uid).
     pub span: tracing::Span,
     /// A TCP peer's address and, once proved, its key; `None` for the local socket.
@@ -190,6 +207,7 @@ impl Connection {
             readable: false,
             hup: false,
             queued: false,
+            charged: 0,
             span,
             remote: None,
             auth: None,
@@ -338,6 +356,10 @@ impl Connection {
         if self.pending() == 0 {
             self.output.clear();
             self.sent = 0;
+            // Drained: back to the base (which the memory budget does not charge).
+            if self.output.capacity() > INPUT_CHUNK {
+                self.output.shrink_to(INPUT_CHUNK);
+            }
         } else if self.sent >= self.pending() {
             self.output.drain(..self.sent);
             self.sent = 0;
@@ -349,9 +371,19 @@ impl Connection {
         Ok(())
     }
 
-    /// Bytes the output buffer holds allocated (charged to the memory budget).
-    pub fn output_allocated(&self) -> usize {
-        self.output.capacity()
+    /// What this connection makes the broker hold beyond its base, for the memory budget:
+    /// the input's [`reserved`](Input::reserved) bytes and the output's allocation, each
+    /// beyond [`INPUT_CHUNK`]. The base (two chunks and the connection's records, about
+    /// [`CONNECTION_BASE`] bytes) is not charged: every connection has it, `max_clients`
+    /// bounds it, and a full budget must not stop a consumer from connecting to drain it.
+    pub fn footprint(&self) -> usize {
+        self.input.reserved().saturating_sub(INPUT_CHUNK)
+            + self.output.capacity().saturating_sub(INPUT_CHUNK)
+    }
+
+    /// Bytes the input buffer has reserved (see [`Input::reserved`]).
+    pub fn input_reserved(&self) -> usize {
+        self.input.reserved()
     }
 }
 

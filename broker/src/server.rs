@@ -29,7 +29,7 @@ use xproc_protocol::{ErrorCode, ReplyFields};
 
 use crate::cleanup;
 use crate::config::Config;
-use crate::connection::{self, Close, Connection, Filled};
+use crate::connection::{self, Close, Connection, Filled, INPUT_CHUNK};
 use crate::dispatch;
 use crate::state::{Broker, ConnKey, Outbox};
 use crate::transport::{self, Listener, ShutdownSignal};
@@ -57,7 +57,8 @@ pub const READ_PER_TURN: usize = 256 * 1024;
 /// Runs a broker until SIGTERM or SIGINT. Returns once it has stopped accepting, answered
 /// blocked requests with `ShuttingDown`, flushed (bounded by `shutdown_flush`) and removed its
 /// socket file.
-pub fn run(config: Config) -> Result<(), Error> {
+pub fn run(mut config: Config) -> Result<(), Error> {
+    fit_fd_limit(&mut config);
     let group = config
         .group
         .as_deref()
@@ -89,6 +90,8 @@ pub fn run(config: Config) -> Result<(), Error> {
         tcp = ?tcp.addrs(),
         "xprocd listening"
     );
+    // systemd Type=notify: ready once the socket accepts connections.
+    transport::notify("READY=1");
     if config.access.restricted()
         && config.access.allow_uids.as_ref().is_none_or(Vec::is_empty)
         && config.access.allow_gids.as_ref().is_none_or(Vec::is_empty)
@@ -108,6 +111,13 @@ pub fn run(config: Config) -> Result<(), Error> {
         next_conn_id: 1,
         to_close: Vec::new(),
         ready: Vec::new(),
+        fd_reserve: transport::FdReserve::new().map_err(|source| {
+            Error::Transport(transport::TransportError::Setup {
+                what: "cannot open the reserve descriptor (/dev/null)",
+                source,
+            })
+        })?,
+        accept_retry: None,
         stop: false,
         tcp,
     };
@@ -116,6 +126,40 @@ pub fn run(config: Config) -> Result<(), Error> {
         l.remove_socket_file();
     }
     result
+}
+
+/// Descriptors the broker needs besides its connections: stdin/stdout/stderr, the poll
+/// instance, the signal pipe (three ends), the listener, the [`transport::FdReserve`], and
+/// headroom for the accepted socket being refused and for the libraries.
+pub const RESERVED_FDS: usize = 16;
+
+/// How long to wait before retrying an `accept` that failed for want of a resource (the
+/// descriptor reserve did not help, or the system is out of them): 100 ms. Readiness is
+/// edge-triggered, so without a retry the waiting clients would hang until another one
+/// connects.
+pub const ACCEPT_RETRY: Duration = Duration::from_millis(100);
+
+/// Raises the soft `RLIMIT_NOFILE` to what `max_clients` needs, and lowers `max_clients` to
+/// what the limit allows when the hard limit is lower (logged at warn): past it, `accept`
+/// would fail with `EMFILE` instead of clients getting a clear `LimitExceeded`.
+fn fit_fd_limit(config: &mut Config) {
+    let want = config.max_clients.saturating_add(RESERVED_FDS) as u64;
+    match transport::raise_fd_limit(want) {
+        Ok(limit) if limit < want => {
+            let clamped = (limit as usize).saturating_sub(RESERVED_FDS).max(1);
+            tracing::warn!(
+                max_clients = config.max_clients,
+                clamped,
+                nofile = limit,
+                reserved = RESERVED_FDS,
+                "max_clients clamped to what the descriptor limit (RLIMIT_NOFILE) allows; raise \
+                 the hard limit (ulimit -Hn, systemd LimitNOFILE=) to serve more"
+            );
+            config.max_clients = clamped;
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "cannot read or raise RLIMIT_NOFILE"),
+    }
 }
 
 /// Connections by slot, with their flush list.
@@ -186,6 +230,10 @@ struct Server {
     /// Connections with reading or handling to do this turn: readable ones, ones whose budget
     /// ran out last turn, ones whose pause ended. Each is on it at most once (`queued`).
     ready: Vec<usize>,
+    /// A descriptor held back to accept-and-refuse a client when the process runs out.
+    fd_reserve: transport::FdReserve,
+    /// When to try `accept` again after it failed for want of a resource.
+    accept_retry: Option<Instant>,
     stop: bool,
     /// TCP listeners and handshakes (`remote.rs`); empty without `--listen`.
     tcp: remote::Tcp,
@@ -201,13 +249,15 @@ impl Server {
                 Some(Duration::ZERO)
             } else {
                 let now = Instant::now();
-                let tcp = self.tcp.next_deadline(now);
-                let waiters = self.broker.waiters.next_deadline();
-                let next = match (waiters, tcp) {
-                    (Some(a), Some(b)) => Some(a.min(b)),
-                    (a, b) => a.or(b),
-                };
-                next.map(|d| d.saturating_duration_since(now))
+                [
+                    self.broker.waiters.next_deadline(),
+                    self.tcp.next_deadline(now),
+                    self.accept_retry,
+                ]
+                .into_iter()
+                .flatten()
+                .min()
+                .map(|d| d.saturating_duration_since(now))
             };
             if let Err(e) = self.poll.poll(&mut self.events, timeout) {
                 if e.kind() == io::ErrorKind::Interrupted {
@@ -247,6 +297,9 @@ impl Server {
                 }
             }
             self.events = events;
+            if self.accept_retry.is_some_and(|t| t <= Instant::now()) {
+                self.accept_all();
+            }
             for slot in std::mem::take(&mut self.ready) {
                 self.serve_conn(slot);
             }
@@ -261,7 +314,12 @@ impl Server {
         }
     }
 
+    /// Accepts until `WouldBlock`. Out of descriptors (`EMFILE`), it gives up the reserve
+    /// descriptor to accept the waiting client and refuse it with `LimitExceeded`; when that
+    /// does not help (or the system is out of them), it tries again after [`ACCEPT_RETRY`],
+    /// so that no queued client is left unanswered.
     fn accept_all(&mut self) {
+        self.accept_retry = None;
         loop {
             let Some(listener) = &self.listener else {
                 return;
@@ -271,14 +329,42 @@ impl Server {
                 Ok(None) => return,
                 Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => continue,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if transport::out_of_descriptors(&e) && self.fd_reserve.release() => {
+                    let refused = match listener.accept() {
+                        Ok(Some(accepted)) => {
+                            tracing::warn!(
+                                pid = accepted.peer.as_ref().map_or(0, |p| p.pid),
+                                "refused connection: out of file descriptors (RLIMIT_NOFILE)"
+                            );
+                            connection::refuse(
+                                accepted.stream,
+                                ErrorCode::LimitExceeded,
+                                "the broker is out of file descriptors (RLIMIT_NOFILE); try \
+                                 again later",
+                            );
+                            true
+                        }
+                        _ => false,
+                    };
+                    self.fd_reserve.restore();
+                    if !refused {
+                        self.retry_accept(&e);
+                        return;
+                    }
+                }
                 Err(e) => {
-                    // EMFILE and the like: the pending connection stays queued; the next
-                    // connection attempt triggers another try.
-                    tracing::error!(error = %e, "accept failed");
+                    self.retry_accept(&e);
                     return;
                 }
             }
         }
+    }
+
+    /// `accept` failed for want of a resource: the waiting connection stays queued and is
+    /// tried again after [`ACCEPT_RETRY`] (edge-triggered readiness would not report it again).
+    fn retry_accept(&mut self, e: &io::Error) {
+        tracing::error!(error = %e, "accept failed; retrying in {ACCEPT_RETRY:?}");
+        self.accept_retry = Some(Instant::now() + ACCEPT_RETRY);
     }
 
     /// Admits an accepted connection: its peer must pass the allow-lists, then fit under
@@ -335,6 +421,7 @@ impl Server {
             self.conns.remove(slot);
             return;
         }
+        conn_recharge(&mut self.broker, Some(&mut *conn));
         let _g = conn.span.enter();
         tracing::debug!("connected");
         drop(_g);
@@ -380,6 +467,12 @@ impl Server {
                 conn.paused = true;
                 return;
             }
+            if !self.charge(slot) {
+                return;
+            }
+            let Some(conn) = self.conns.get(slot) else {
+                return;
+            };
             if frames == 0 || read >= READ_PER_TURN {
                 self.queue(slot);
                 return;
@@ -408,6 +501,46 @@ impl Server {
                 }
             }
         }
+    }
+
+    /// Brings the memory budget's count of connection `slot`'s buffers up to date. A frame
+    /// larger than [`INPUT_CHUNK`] whose header has arrived is reserved whole. Frames being
+    /// received are bounded by `memory_limit` on their own (not with the values): a full
+    /// broker must still receive a large write to answer it `LimitExceeded` in order, while
+    /// many connections sending large frames at once cannot together pass the budget. Past
+    /// it, the connection gets `LimitExceeded` (`id` 0) and is closed, before its payload is
+    /// read. False when the connection is closing.
+    fn charge(&mut self, slot: usize) -> bool {
+        let Some(conn) = self.conns.get(slot) else {
+            return false;
+        };
+        let now = conn.footprint();
+        let was = conn.charged;
+        let limit = self.config.memory_limit;
+        if now > was
+            && conn.input_reserved() > INPUT_CHUNK
+            && self.broker.buffers + (now - was) > limit
+        {
+            let frame = conn.input_reserved();
+            let message = format!(
+                "cannot receive a frame of {frame} bytes: memory_limit ({limit} bytes) is \
+                 taken by {} bytes of frames being received and replies being sent",
+                self.broker.buffers
+            );
+            tracing::warn!(
+                frame,
+                "closing connection: memory_limit cannot hold its frame"
+            );
+            let key = conn.key;
+            self.conns.send(
+                key,
+                &ReplyFields::err(0, ErrorCode::LimitExceeded, &message),
+            );
+            self.close(slot, Close::Violation);
+            return false;
+        }
+        conn_recharge(&mut self.broker, self.conns.get(slot));
+        true
     }
 
     /// Handles the whole frames in a connection's input buffer, at most `budget` of them
@@ -536,6 +669,7 @@ impl Server {
                 }
             }
             let key = conn.key;
+            self.broker.buffers -= conn.charged;
             drop(conn);
             cleanup::disconnect(&mut self.broker, key, &mut self.conns);
         }
@@ -556,6 +690,7 @@ impl Server {
                 self.close(slot, Close::Io(e));
                 continue;
             }
+            conn_recharge(&mut self.broker, Some(&mut *conn));
             // The buffer's size, not only its unsent part, is what the hard limit bounds.
             if conn.output_len() > self.config.output_hard_limit {
                 let _g = conn.span.enter();
@@ -599,6 +734,7 @@ impl Server {
     /// Stops: no more accepting or reading; blocked requests get `ShuttingDown`; replies are
     /// flushed for at most `shutdown_flush`.
     fn shutdown(&mut self) -> Result<(), Error> {
+        transport::notify("STOPPING=1");
         tracing::info!(
             clients = self.conns.live,
             waiters = self.broker.waiters.len(),
@@ -644,5 +780,14 @@ impl Server {
         }
         tracing::info!("stopped");
         Ok(())
+    }
+}
+
+/// Sets the broker's count of connection buffers to `conn`'s current footprint.
+fn conn_recharge(broker: &mut Broker, conn: Option<&mut Connection>) {
+    if let Some(c) = conn {
+        let now = c.footprint();
+        broker.buffers = broker.buffers - c.charged + now;
+        c.charged = now;
     }
 }

@@ -365,6 +365,12 @@ pub struct Broker {
     pub waiters: Waiters,
     /// Bytes of values held across all objects (see [`Object::bytes`]).
     pub memory: usize,
+    /// Bytes of connection buffers beyond each connection's base (see
+    /// [`Connection::footprint`](crate::connection::Connection::footprint)), kept by the event
+    /// loop.
+    pub buffers: usize,
+    /// Bytes of object names held.
+    pub names: usize,
     /// Scratch list for the wakes an operation causes; reused so requests do not allocate.
     pub wakes: Wakes,
 }
@@ -378,6 +384,8 @@ impl Broker {
             sessions: Vec::new(),
             waiters: Waiters::new(),
             memory: 0,
+            buffers: 0,
+            names: 0,
             wakes: Wakes::new(),
         }
     }
@@ -442,25 +450,58 @@ impl Broker {
     pub fn remove_object(&mut self, name: &str) -> Option<Object> {
         let obj = self.objects.remove(name)?;
         self.account(obj.bytes(), 0);
+        self.names -= obj.name.len();
         for s in self.sessions.iter_mut().flatten() {
             s.touched.remove(name);
         }
         Some(obj)
     }
 
+    /// Bytes the broker holds for its clients besides values and charges to the budget:
+    /// connection buffers beyond their base, blocked requests and lease records, and object
+    /// names (what [`check_memory`](Self::check_memory) adds to [`memory`](Self::memory)).
+    pub fn held(&self) -> usize {
+        self.buffers + self.names + self.waiters.len() * WAITER_OVERHEAD
+    }
+
+    /// Everything charged to the memory budget.
+    pub fn charged(&self) -> usize {
+        self.memory + self.held()
+    }
+
     /// Refuses a write of `incoming` bytes that would take the broker past its memory budget.
     pub fn check_memory(&self, incoming: usize) -> Result<(), Failure> {
-        if self.memory.saturating_add(incoming) > self.config.memory_limit {
+        if self.charged().saturating_add(incoming) > self.config.memory_limit {
             return Err(Failure::new(
                 ErrorCode::LimitExceeded,
                 format!(
                     "memory_limit ({} bytes) reached: the broker holds {} bytes of values \
-                     (with per-entry overhead) and this write needs {incoming} more",
-                    self.config.memory_limit, self.memory
+                     (with per-entry overhead) and {} bytes of connection buffers, blocked \
+                     requests and names; this needs {incoming} more",
+                    self.config.memory_limit,
+                    self.memory,
+                    self.held()
                 ),
             ));
         }
         Ok(())
+    }
+
+    /// Sets the `client` and `lang` a session reported in `hello`, each cut to
+    /// [`MAX_LABEL_LEN`] bytes: they are labels for humans, held for the connection's life,
+    /// and must not let `hello` make the broker keep a frame's worth per connection.
+    pub fn name_session(&mut self, key: ConnKey, client: &str, lang: &str, pid: u32) {
+        if let Some(s) = self.session_mut(key) {
+            s.client = label(client);
+            s.lang = label(lang);
+            s.hello_pid = pid;
+        }
+    }
+
+    /// Adds object `obj` (its name must be free), charging its name.
+    pub fn insert_object(&mut self, obj: Object) {
+        self.names += obj.name.len();
+        self.objects.insert(obj.name.clone(), obj);
     }
 
     /// Records that an object went from `before` to `after` bytes.
@@ -576,15 +617,11 @@ impl Broker {
                     format!("max_objects ({}) reached", self.config.max_objects),
                 ));
             }
-            let name: Rc<str> = dead_name.into();
-            self.objects.insert(
-                name.clone(),
-                Object {
-                    name,
-                    kind: Kind::Queue,
-                    body: Body::Queue(Queue::new(0, false, 0)),
-                },
-            );
+            self.insert_object(Object {
+                name: dead_name.into(),
+                kind: Kind::Queue,
+                body: Body::Queue(Queue::new(0, false, 0)),
+            });
         }
         let Some(obj) = self.objects.get_mut(dead_name) else {
             return Err((item, "it vanished".into()));
@@ -732,6 +769,22 @@ impl Broker {
             s.leases.clear();
         }
     }
+}
+
+/// Bytes charged per blocked request or lease record: the waiter record, its entries in the
+/// waiter table, the deadline index, the session's set and the object's queue of waiters.
+pub const WAITER_OVERHEAD: usize = 256;
+
+/// Longest `client` or `lang` label a session keeps from `hello`, in bytes.
+pub const MAX_LABEL_LEN: usize = 255;
+
+/// `s` cut to at most [`MAX_LABEL_LEN`] bytes, at a character boundary.
+fn label(s: &str) -> String {
+    let mut end = s.len().min(MAX_LABEL_LEN);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_string()
 }
 
 /// The suffix of a queue's dead-letter queue: `tasks` → `tasks.dead`.

@@ -84,7 +84,10 @@ fn start(extra: &[&str]) -> Broker {
 /// arrived, so 100 connections that sent a length prefix (and a byte more) took 1.28 GB.
 #[test]
 fn length_prefixes_alone_do_not_allocate_their_frames() {
-    let b = start(&[]);
+    // A budget that admits every announced frame (the budget reserves 1.6 GB for them; see
+    // the next test for what a tighter one does), so that what is measured is what the
+    // broker really allocates: it must stay within BUDGET + SLACK all the same.
+    let b = Broker::start_with(&["--memory-limit", "4G"]);
     let mut attackers = Vec::new();
     for _ in 0..100 {
         let mut c = b.client();
@@ -304,5 +307,164 @@ fn a_pipelining_client_cannot_hold_the_loop() {
     assert!(
         lags.iter().all(|&l| l <= MAX_LAG),
         "the victim waited behind {lags:?} attacker requests (bound {MAX_LAG})"
+    );
+}
+
+/// Item 4: the memory budget counted stored values only, so connection buffers were outside
+/// it: 100 connections each sending most of a 4 MiB frame made the broker hold 400 MiB
+/// under a 16 MiB budget. A frame above the input chunk is now reserved whole from its
+/// header, and refused (`LimitExceeded`, then close) when the budget cannot hold it.
+#[test]
+fn frames_in_flight_are_charged_to_the_memory_budget() {
+    let b = start(&["--max-frame", "4M"]);
+    // A header announcing 4 MiB, and 3 MiB of its payload.
+    let mut bytes = vec![0x80u8; 4 + (3 << 20)];
+    bytes[..4].copy_from_slice(&(4u32 << 20).to_be_bytes());
+    let bytes = std::sync::Arc::new(bytes);
+    let mut threads = Vec::new();
+    for _ in 0..100 {
+        let mut c = b.client();
+        let bytes = bytes.clone();
+        threads.push(std::thread::spawn(move || {
+            // A refused connection is closed under the writer: the error is expected.
+            let _ = c.stream.write_all(&bytes);
+            c
+        }));
+    }
+    let mut attackers: Vec<Client> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    let mut victim = b.client();
+    victim.call(RequestFields::new(0, "ping")).ok();
+    assert_bounded(&b, "100 frames of 4 MiB in flight");
+    // Most were refused from the budget, each with a frame naming it.
+    let mut refused = 0;
+    for c in &mut attackers {
+        c.stream
+            .set_read_timeout(Some(std::time::Duration::from_millis(200)))
+            .unwrap();
+        let mut header = [0u8; 4];
+        if c.stream.read_exact(&mut header).is_ok() {
+            let mut payload = vec![0u8; u32::from_be_bytes(header) as usize];
+            c.stream.read_exact(&mut payload).unwrap();
+            let m = Reply(dec(&payload)).err("LimitExceeded");
+            assert!(m.contains("memory_limit"), "{m}");
+            refused += 1;
+        }
+    }
+    assert!(refused >= 90, "only {refused} of 100 were refused");
+    // Their memory is back: once the attackers are gone, a value that fits is stored.
+    drop(attackers);
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    victim.open("q", "queue").ok();
+    victim
+        .put("q", &enc(Value::Binary(vec![0; 3 << 20])), None)
+        .ok();
+}
+
+/// Item 8: with few descriptors left, `accept` failed with EMFILE, the edge-triggered
+/// listener was not tried again, and queued clients hung; nothing raised the soft
+/// RLIMIT_NOFILE, so the default max_clients could not be reached. Now the broker raises the
+/// soft limit, clamps max_clients to what the hard limit allows (and logs it), and every
+/// connection attempt gets service or a `LimitExceeded` frame.
+#[test]
+fn a_low_descriptor_limit_clamps_max_clients_and_no_client_hangs() {
+    use std::os::unix::process::CommandExt;
+
+    /// The broker's descriptor limit (soft and hard, so it cannot raise it).
+    const NOFILE: u64 = 64;
+    let dir = temp_dir();
+    let path = dir.join("s.sock");
+    let b = Broker::spawn_with(&dir, &path, &[], |cmd| {
+        // SAFETY: setrlimit is async-signal-safe; the closure touches nothing else.
+        unsafe {
+            cmd.pre_exec(|| {
+                let lim = libc::rlimit {
+                    rlim_cur: NOFILE as libc::rlim_t,
+                    rlim_max: NOFILE as libc::rlim_t,
+                };
+                if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    });
+    b.wait_ready();
+    let log = b.log();
+    assert!(
+        log.contains("max_clients clamped") && log.contains("nofile=64"),
+        "no clamp in the log:\n{log}"
+    );
+    // Twice the limit in connection attempts, all kept open: each is served or refused
+    // with a frame (a hung one would make the read time out and the test fail).
+    let (mut served, mut refused) = (Vec::new(), 0);
+    for _ in 0..2 * NOFILE {
+        let mut c = Client::connect(&path);
+        c.stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .unwrap();
+        let hello = batch([RequestFields {
+            version: Some(1),
+            client: Some("test"),
+            lang: Some("rust"),
+            ..RequestFields::new(0, "hello")
+        }]);
+        // A refused connection may be closed before the hello is written: its frame is
+        // still there to read.
+        let _ = c.stream.write_all(&hello);
+        let r = c.recv();
+        if r.error().is_some() {
+            let m = r.err("LimitExceeded");
+            assert!(m.contains("max_clients"), "{m}");
+            refused += 1;
+        } else {
+            assert_eq!(r.id(), 1);
+            served.push(c);
+        }
+    }
+    let clamped = (NOFILE as usize) - 16;
+    assert_eq!(
+        (served.len(), refused),
+        (clamped, 2 * NOFILE as usize - clamped)
+    );
+    // Freed slots serve again.
+    served.truncate(10);
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let mut again = b.client();
+    again.call(RequestFields::new(0, "ping")).ok();
+}
+
+/// `clients` stops building its rows once they pass max_frame.
+#[test]
+fn an_oversized_clients_listing_is_refused() {
+    let b = Broker::start_with(&["--max-frame", "4K"]);
+    let name = "n".repeat(200);
+    let mut conns = Vec::new();
+    for _ in 0..30 {
+        let mut c = b.raw();
+        c.call(RequestFields {
+            version: Some(1),
+            client: Some(&name),
+            lang: Some("rust"),
+            ..RequestFields::new(0, "hello")
+        })
+        .ok();
+        conns.push(c);
+    }
+    let m = conns[0]
+        .call(RequestFields::new(0, "clients"))
+        .err("TooLarge");
+    // Refused while building, by the handler (not by encoding the whole reply first).
+    assert!(
+        m.starts_with("clients would be a reply above max_frame (4096 bytes)"),
+        "{m}"
+    );
+    conns[0].call(RequestFields::new(0, "ping")).ok();
+    // With fewer connections it fits.
+    conns.truncate(5);
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let r = conns[0].call(RequestFields::new(0, "clients")).ok();
+    assert_eq!(
+        r.get("clients").and_then(Value::as_array).map(Vec::len),
+        Some(5)
     );
 }

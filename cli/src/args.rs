@@ -32,7 +32,16 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check that the broker answers; print the round-trip time.
-    Ping,
+    ///
+    /// With --wait, keep trying until a broker answers or the time is up: the way for a
+    /// script to wait for a broker that is starting (a socket file alone proves nothing: a
+    /// killed broker leaves its file behind).
+    Ping {
+        /// Seconds to keep trying (every 50 ms) before giving up with status 3. Default: try
+        /// once.
+        #[arg(long, value_name = "SECS", value_parser = parse_secs)]
+        wait: Option<Duration>,
+    },
     /// List every object: name, type, length, waiters.
     ///
     /// LENGTH counts queue items, dict entries, or messages in both pipe inboxes.

@@ -57,15 +57,22 @@ impl From<Error> for Failure {
 
 type Outcome = Result<String, Failure>;
 
+/// How often `ping --wait` tries again.
+const PING_RETRY: Duration = Duration::from_millis(50);
+
 /// Runs one command line.
 pub fn run(cli: Cli) -> Outcome {
-    let client = Client::connect_with(ConnectOptions {
+    let options = ConnectOptions {
         path: cli.socket,
         client_name: "xproc-cli".to_string(),
         ..ConnectOptions::default()
-    })?;
+    };
+    if let Command::Ping { wait: Some(wait) } = cli.command {
+        return ping_wait(options, wait);
+    }
+    let client = Client::connect_with(options)?;
     match cli.command {
-        Command::Ping => ping(&client),
+        Command::Ping { .. } => ping(&client),
         Command::Ls => ls(&client),
         Command::Stat { name } => stat(&client, &name),
         Command::Put {
@@ -84,6 +91,40 @@ pub fn run(cli: Cli) -> Outcome {
             timeout,
         } => send(&client, &pipe, &end, &value, timeout),
         Command::Recv { pipe, end, timeout } => recv(&client, &pipe, &end, timeout),
+    }
+}
+
+/// `ping --wait`: connects and pings until a broker answers or `wait` has passed. Only "no
+/// broker" outcomes are retried (nothing listens, a stale socket file, a connection lost
+/// while a broker starts or stops); any other error is final.
+fn ping_wait(options: ConnectOptions, wait: Duration) -> Outcome {
+    let deadline = Instant::now() + wait;
+    loop {
+        let last = match Client::connect_with(options.clone()) {
+            Ok(client) => match ping(&client) {
+                Err(f) if f.status == EXIT_NO_BROKER => f,
+                done => return done,
+            },
+            Err(e) => {
+                let f = Failure::from(e);
+                if f.status != EXIT_NO_BROKER {
+                    return Err(f);
+                }
+                f
+            }
+        };
+        let now = Instant::now();
+        if now >= deadline {
+            return Err(Failure {
+                message: format!(
+                    "no broker answered within {:.1} s: {}",
+                    wait.as_secs_f64(),
+                    last.message
+                ),
+                status: EXIT_NO_BROKER,
+            });
+        }
+        std::thread::sleep(PING_RETRY.min(deadline - now));
     }
 }
 

@@ -320,3 +320,57 @@ fn no_broker_is_status_3_and_names_the_path() {
     assert_eq!(o.status.code(), Some(3));
     assert!(stderr(&o).contains(&path.display().to_string()));
 }
+
+/// `ping --wait`: a script's way to wait for a broker. A socket file proves nothing (a
+/// SIGKILLed broker leaves its file), so it retries until a broker answers: here over a
+/// stale socket file (no broker: status 3 once the time is up), then with a broker that
+/// starts while it waits.
+#[test]
+fn ping_wait_waits_for_a_late_broker_not_for_a_stale_socket_file() {
+    use std::time::{Duration, Instant};
+    let dir = std::env::temp_dir().join(format!("xpw-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("x.sock");
+    // A stale socket file, as a killed broker leaves it: the file exists, nothing listens.
+    drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
+    assert!(path.exists());
+    let ping = |wait: &str| {
+        Command::new(cli_exe())
+            .arg("--socket")
+            .arg(&path)
+            .args(["ping", "--wait", wait])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let start = Instant::now();
+    let o = ping("0.3").wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(start.elapsed() >= Duration::from_millis(300));
+    let err = stderr(&o);
+    assert!(
+        err.starts_with("xproc: no broker answered within 0.3 s: no broker at"),
+        "{err}"
+    );
+    // Now a broker comes up half a second after the waiting ping started.
+    let waiting = ping("30");
+    std::thread::sleep(Duration::from_millis(500));
+    let mut broker = Command::new(xproc_tests::xprocd_exe())
+        .arg("--socket")
+        .arg(&path)
+        .env_remove("XPROC_SOCKET")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let o = waiting.wait_with_output().unwrap();
+    xproc_tests::signal(broker.id(), libc::SIGTERM);
+    broker.wait().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).starts_with("pong from "), "{}", stdout(&o));
+}

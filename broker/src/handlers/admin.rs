@@ -42,11 +42,7 @@ const LIST_ROW_MIN: usize = 1 + 22 + 1 + 5 + 2;
 /// Records who the client says it is and answers with the broker's version and limits. (The
 /// connection checked the version before this runs.)
 pub fn hello(cx: &mut Ctx, client: &str, lang: &str, pid: u32) -> Handled {
-    if let Some(s) = cx.b.session_mut(cx.caller) {
-        s.client = client.to_string();
-        s.lang = lang.to_string();
-        s.hello_pid = pid;
-    }
+    cx.b.name_session(cx.caller, client, lang, pid);
     let r = ReplyFields {
         version: Some(PROTOCOL_VERSION),
         server: Some(SERVER),
@@ -134,7 +130,12 @@ pub fn stat(cx: &mut Ctx, name: &str) -> Handled {
 /// `clients`: every connection with its peer credentials, what it holds and what it waits on.
 pub fn clients(cx: &mut Ctx) -> Handled {
     let b = &*cx.b;
-    let clients = b
+    let max = b.config.max_frame;
+    // Rows are built while their encoded size is summed (a lower bound: the strings and
+    // LIST_ROW_MIN per row), and building stops once it passes max_frame: holds and waits
+    // can be many per connection, so the reply's size is not known before walking them.
+    let mut size = 0usize;
+    let clients: Vec<ClientInfo> = b
         .sessions
         .iter()
         .flatten()
@@ -162,7 +163,7 @@ pub fn clients(cx: &mut Ctx) -> Handled {
                 .filter_map(|w| b.waiters.get(*w))
                 .map(|w| format!("{} {}", w.op.as_str(), w.object))
                 .collect();
-            ClientInfo {
+            let row = ClientInfo {
                 conn_id: s.key.id,
                 pid: s.owner().pid,
                 uid: s.peer.uid,
@@ -171,9 +172,28 @@ pub fn clients(cx: &mut Ctx) -> Handled {
                 lang: s.lang.clone(),
                 holds,
                 waits,
-            }
+            };
+            size += LIST_ROW_MIN
+                + row.name.len()
+                + row.lang.len()
+                + row
+                    .holds
+                    .iter()
+                    .chain(&row.waits)
+                    .map(String::len)
+                    .sum::<usize>();
+            (size <= max).then_some(row)
         })
-        .collect();
+        .collect::<Option<_>>()
+        .ok_or_else(|| {
+            Failure::new(
+                ErrorCode::TooLarge,
+                format!(
+                    "clients would be a reply above max_frame ({max} bytes): too many \
+                     connections, holds or blocked requests to list at once"
+                ),
+            )
+        })?;
     let r = ReplyFields {
         clients: Some(clients),
         ..ReplyFields::ok(cx.id)
@@ -229,9 +249,11 @@ pub fn open(cx: &mut Ctx, name: &str, kind: Kind, opts: OpenOptions) -> Handled 
             ));
         }
         let body = new_body(kind, &opts)?;
-        let name: Rc<str> = name.into();
-        cx.b.objects
-            .insert(name.clone(), Object { name, kind, body });
+        cx.b.insert_object(Object {
+            name: name.into(),
+            kind,
+            body,
+        });
     }
     let obj = lookup(&mut cx.b.objects, name)?;
     if obj.kind != kind {

@@ -83,9 +83,21 @@ pub fn len(cx: &mut Ctx, name: &str) -> Handled {
 const MIN_BIN_HEADER: usize = 2;
 
 /// Refuses snapshot `op` of `name`, before anything is built or encoded, when its reply
-/// would be at least `at_least` bytes and so above `max_frame` (the sum is kept by the dict,
-/// so this costs O(1)). Replies just under the limit are still encoded with a bound.
-fn check_snapshot(max: usize, op: &str, name: &str, at_least: usize) -> Handled {
+/// would be at least `at_least` bytes and so above `max_frame`, or above what is left of the
+/// memory budget (`limits` is both; the sum is kept by the dict, so this costs O(1)).
+/// Replies just under the limit are still encoded with a bound.
+fn check_snapshot(limits: (usize, usize), op: &str, name: &str, at_least: usize) -> Handled {
+    let (max, room) = limits;
+    if at_least > room && at_least <= max {
+        return Err(Failure::new(
+            ErrorCode::LimitExceeded,
+            format!(
+                "{op} of '{name}' would be a reply of at least {at_least} bytes, and the memory \
+                 budget has {room} bytes left (memory_limit): read the dict in pages with \
+                 dict.scan"
+            ),
+        ));
+    }
     if at_least > max {
         return Err(Failure::new(
             ErrorCode::TooLarge,
@@ -98,12 +110,21 @@ fn check_snapshot(max: usize, op: &str, name: &str, at_least: usize) -> Handled 
     Ok(())
 }
 
+/// `max_frame`, and the bytes left in the memory budget.
+fn snapshot_limits(cx: &Ctx) -> (usize, usize) {
+    let b = &cx.b;
+    (
+        b.config.max_frame,
+        b.config.memory_limit.saturating_sub(b.charged()),
+    )
+}
+
 /// `dict.keys`: every key, in insertion order.
 pub fn keys(cx: &mut Ctx, name: &str) -> Handled {
-    let max = cx.b.config.max_frame;
+    let limits = snapshot_limits(cx);
     let d = as_dict(lookup(&mut cx.b.objects, name)?, "dict.keys")?;
     let at_least = d.key_bytes() + d.len() * MIN_BIN_HEADER;
-    check_snapshot(max, "dict.keys", name, at_least)?;
+    check_snapshot(limits, "dict.keys", name, at_least)?;
     let r = ReplyFields {
         keys: Some(d.iter().map(|(k, _)| Bytes::new(k)).collect()),
         ..ReplyFields::ok(cx.id)
@@ -114,10 +135,10 @@ pub fn keys(cx: &mut Ctx, name: &str) -> Handled {
 
 /// `dict.values`: every value, in insertion order.
 pub fn values(cx: &mut Ctx, name: &str) -> Handled {
-    let max = cx.b.config.max_frame;
+    let limits = snapshot_limits(cx);
     let d = as_dict(lookup(&mut cx.b.objects, name)?, "dict.values")?;
     let at_least = d.value_bytes() + d.len() * MIN_BIN_HEADER;
-    check_snapshot(max, "dict.values", name, at_least)?;
+    check_snapshot(limits, "dict.values", name, at_least)?;
     let r = ReplyFields {
         values: Some(d.iter().map(|(_, v)| Some(Bytes::new(v))).collect()),
         ..ReplyFields::ok(cx.id)
@@ -128,11 +149,11 @@ pub fn values(cx: &mut Ctx, name: &str) -> Handled {
 
 /// `dict.items`: every `[key, value]`, in insertion order.
 pub fn items(cx: &mut Ctx, name: &str) -> Handled {
-    let max = cx.b.config.max_frame;
+    let limits = snapshot_limits(cx);
     let d = as_dict(lookup(&mut cx.b.objects, name)?, "dict.items")?;
     // Each item is a 2-array (one byte) of two bins.
     let at_least = d.key_bytes() + d.value_bytes() + d.len() * (1 + 2 * MIN_BIN_HEADER);
-    check_snapshot(max, "dict.items", name, at_least)?;
+    check_snapshot(limits, "dict.items", name, at_least)?;
     let r = ReplyFields {
         items: Some(
             d.iter()

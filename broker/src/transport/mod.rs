@@ -1,7 +1,9 @@
 //! The transport: the only OS-specific code in the broker. Each OS module exports the same
 //! names — [`Listener`] (whose `accept` also reads the peer's credentials), [`Accepted`],
 //! [`Stream`], [`Group`], [`ShutdownSignal`], [`register`], [`reregister`], [`deregister`],
-//! [`default_socket_path`] — so the event loop is written once.
+//! [`default_socket_path`], and the descriptor limit's [`raise_fd_limit`],
+//! [`out_of_descriptors`] and [`FdReserve`], and the service manager's [`notify`] — so the
+//! event loop is written once.
 //!
 //! Unix domain sockets are implemented (`unix.rs`); Windows named pipes are a documented stub
 //! (`windows.rs`) until they are built.

@@ -570,6 +570,103 @@ pub fn supplementary_groups(stream: &Stream) -> Vec<u32> {
     }
 }
 
+/// The soft `RLIMIT_NOFILE` raised to `want` descriptors (as far as the hard limit allows; it
+/// is never lowered). Returns the soft limit now in force. A broker with the usual soft limit
+/// of 1024 could otherwise not even reach its default `max_clients`.
+pub fn raise_fd_limit(want: u64) -> io::Result<u64> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `lim` is valid for writes.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let want = want as libc::rlim_t;
+    if lim.rlim_cur != libc::RLIM_INFINITY && lim.rlim_cur < want {
+        let raised = libc::rlimit {
+            rlim_cur: if lim.rlim_max == libc::RLIM_INFINITY {
+                want
+            } else {
+                want.min(lim.rlim_max)
+            },
+            rlim_max: lim.rlim_max,
+        };
+        // SAFETY: `raised` is a valid rlimit; raising the soft limit up to the hard one needs
+        // no privilege.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        lim.rlim_cur = raised.rlim_cur;
+    }
+    // rlim_t is u64 on Linux and the BSDs, but not by definition.
+    #[allow(clippy::unnecessary_cast)]
+    Ok(if lim.rlim_cur == libc::RLIM_INFINITY {
+        u64::MAX
+    } else {
+        lim.rlim_cur as u64
+    })
+}
+
+/// Whether an `accept` error means this process is out of descriptors (`EMFILE`), which
+/// [`FdReserve`] can get round, rather than the whole system (`ENFILE`) or memory.
+pub fn out_of_descriptors(e: &io::Error) -> bool {
+    e.raw_os_error() == Some(libc::EMFILE)
+}
+
+/// One descriptor held back (`/dev/null`, close-on-exec) for the moment the process runs out:
+/// closing it lets the broker accept the waiting connection, tell it `LimitExceeded` and close
+/// it, instead of leaving it queued and unanswered (the accept would fail again on every try).
+#[derive(Debug)]
+pub struct FdReserve(Option<std::fs::File>);
+
+impl FdReserve {
+    /// Takes the reserve descriptor.
+    pub fn new() -> io::Result<Self> {
+        std::fs::File::open("/dev/null").map(|f| FdReserve(Some(f)))
+    }
+
+    /// Gives the descriptor up, so that one `accept` can succeed.
+    pub fn release(&mut self) -> bool {
+        self.0.take().is_some()
+    }
+
+    /// Takes the descriptor back (after the refused connection is closed).
+    pub fn restore(&mut self) {
+        if self.0.is_none() {
+            self.0 = std::fs::File::open("/dev/null").ok();
+        }
+    }
+}
+
+/// Tells the service manager about the broker's state (`READY=1`, `STOPPING=1`), systemd's
+/// `sd_notify` protocol: one datagram to the `AF_UNIX` socket named by `$NOTIFY_SOCKET` (a
+/// path, or `@name` for Linux's abstract namespace). Without the variable (not started by a
+/// `Type=notify` unit) it does nothing. Failures are logged, never fatal: the broker works the
+/// same without a service manager.
+pub fn notify(state: &str) {
+    let Some(target) = std::env::var_os("NOTIFY_SOCKET").filter(|t| !t.is_empty()) else {
+        return;
+    };
+    let sent = std::os::unix::net::UnixDatagram::unbound().and_then(|sock| {
+        let bytes = target.as_encoded_bytes();
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        if let Some(name) = bytes.strip_prefix(b"@") {
+            #[cfg(target_os = "android")]
+            use std::os::android::net::SocketAddrExt;
+            #[cfg(target_os = "linux")]
+            use std::os::linux::net::SocketAddrExt;
+            let addr = std::os::unix::net::SocketAddr::from_abstract_name(name)?;
+            return sock.send_to_addr(state.as_bytes(), &addr);
+        }
+        let _ = bytes;
+        sock.send_to(state.as_bytes(), Path::new(&target))
+    });
+    if let Err(e) = sent {
+        tracing::warn!(error = %e, socket = ?target, state, "cannot notify the service manager");
+    }
+}
+
 /// Registers a connection's fd with the event loop.
 pub fn register(
     registry: &Registry,

@@ -144,3 +144,33 @@ pub fn reregister(_: &Registry, _: &Stream, _: Token, _: Interest) -> io::Result
 pub fn deregister(_: &Registry, _: &Stream) -> io::Result<()> {
     Err(unsupported())
 }
+
+/// Descriptor limits do not apply to named pipe handles: nothing to raise.
+pub fn raise_fd_limit(_want: u64) -> io::Result<u64> {
+    Ok(u64::MAX)
+}
+
+/// Windows has no per-process descriptor limit that `accept` hits.
+pub fn out_of_descriptors(_: &io::Error) -> bool {
+    false
+}
+
+/// No reserve is needed on Windows (see [`out_of_descriptors`]).
+#[derive(Debug)]
+pub struct FdReserve(());
+
+impl FdReserve {
+    /// A reserve that holds nothing.
+    pub fn new() -> io::Result<Self> {
+        Ok(FdReserve(()))
+    }
+    /// Nothing to give up.
+    pub fn release(&mut self) -> bool {
+        false
+    }
+    /// Nothing to take back.
+    pub fn restore(&mut self) {}
+}
+
+/// No service-manager notification on Windows (the service control manager is a later job).
+pub fn notify(_state: &str) {}

@@ -54,8 +54,21 @@ impl Broker {
 
     /// Spawns `xprocd` at `path` without waiting.
     pub fn spawn_at(dir: &Path, path: &Path, args: &[&str]) -> Broker {
+        Self::spawn_with(dir, path, args, |_| {})
+    }
+
+    /// Spawns `xprocd` at `path` without waiting, after `setup` adjusts its command (to set
+    /// resource limits, say).
+    pub fn spawn_with(
+        dir: &Path,
+        path: &Path,
+        args: &[&str],
+        setup: impl FnOnce(&mut Command),
+    ) -> Broker {
         let log = std::fs::File::create(dir.join("xprocd.log")).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_xprocd"))
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_xprocd"));
+        setup(&mut cmd);
+        let child = cmd
             .arg("--socket")
             .arg(path)
             .arg("--log-level")
