@@ -8,11 +8,18 @@
  * - Every fallible call returns an xproc_status_e: XPROC_OK (0) or a failure, whose message
  *   xproc_last_error() gives (thread-local, valid until this thread's next xproc call).
  * - Results come back through out-parameters, which are cleared first and filled only on
- *   success. A NULL required argument is XPROC_NULL_ARGUMENT; a handle of the wrong type or
- *   one already freed is (as far as it can be detected) XPROC_INVALID_ARGUMENT. No call
+ *   success. A NULL required argument is XPROC_NULL_ARGUMENT; a live handle of the wrong
+ *   type (a queue passed where a dict is expected) is XPROC_INVALID_ARGUMENT. No call
  *   aborts or unwinds into C.
+ * - A handle or value is a pointer, as with malloc(3): using or freeing it after it was
+ *   freed is undefined behaviour (a double free), not an error code. Its memory may already
+ *   belong to a new handle, which no check can tell from the old one; a registry of live
+ *   handles would cost a global lock on every call and still be fooled by that reuse. Set
+ *   the pointer to NULL after freeing it: freeing NULL is a no-op.
  * - Strings go in as (pointer, length): UTF-8, no NUL terminator needed. A pointer may be
- *   NULL only when its length is 0.
+ *   NULL only when its length is 0. An object name that is not UTF-8 is XPROC_INVALID_NAME
+ *   (as are empty and over-long names, which the broker refuses); any other string that is
+ *   not UTF-8 is XPROC_INVALID_ARGUMENT.
  * - Timeouts are int64_t milliseconds: negative waits as long as it takes
  *   (XPROC_WAIT_FOREVER), 0 does not wait (XPROC_NO_WAIT).
  * - Ownership: every handle or buffer a call returns is the caller's, released by its
@@ -652,8 +659,9 @@ xproc_status_e xproc_value_encode(const xproc_value_t *value, uint8_t **out, siz
 xproc_status_e xproc_value_decode(const uint8_t *data, size_t len, xproc_value_t **out);
 
 /*
- Frees an owned value and everything in it. NULL is a no-op; so is a borrowed element or a
- pointer that is not a live value (the mistake is recorded in `xproc_last_error()`). Not
+ Frees an owned value and everything in it. NULL is a no-op; so is a borrowed element of
+ another value (the mistake is recorded in `xproc_last_error()`). Freeing a value twice, or
+ one that was moved into an array or map, is undefined behaviour, as for `free(3)`. Not
  thread-safe for the same value.
  */
 void xproc_value_free(xproc_value_t *value);
