@@ -355,8 +355,12 @@ fn lock_info(i: &mut Info, l: &Lock) {
 pub struct Broker {
     /// Limits and settings.
     pub config: Config,
-    /// Every object, by name.
+    /// Every object, by name. Add and remove objects only through
+    /// [`insert_object`](Self::insert_object) and [`remove_object`](Self::remove_object), which
+    /// keep `names` in step.
     pub objects: HashMap<Rc<str>, Object>,
+    /// Every object's name, in byte order: the index `scan` pages through (O(log n) a page).
+    pub names: BTreeSet<Rc<str>>,
     /// Sessions by connection slot.
     pub sessions: Vec<Option<Session>>,
     /// Every blocked request.
@@ -373,6 +377,7 @@ impl Broker {
         Broker {
             config,
             objects: HashMap::new(),
+            names: BTreeSet::new(),
             sessions: Vec::new(),
             waiters: Waiters::new(),
             memory: 0,
@@ -433,11 +438,20 @@ impl Broker {
         }
     }
 
+    /// Adds a new object (the caller checked `max_objects` and that the name is free).
+    pub fn insert_object(&mut self, name: &str, kind: Kind, body: Body) {
+        let name: Rc<str> = name.into();
+        self.names.insert(name.clone());
+        self.objects
+            .insert(name.clone(), Object { name, kind, body });
+    }
+
     /// Removes object `name`: its bytes leave the budget and no session keeps it in its
     /// `touched` set (O(connections); only `delete` and a freed pipe get here). Blocked
     /// requests are the caller's business.
     pub fn remove_object(&mut self, name: &str) -> Option<Object> {
         let obj = self.objects.remove(name)?;
+        self.names.remove(name);
         self.account(obj.bytes(), 0);
         for s in self.sessions.iter_mut().flatten() {
             s.touched.remove(name);
@@ -573,15 +587,7 @@ impl Broker {
                     format!("max_objects ({}) reached", self.config.max_objects),
                 ));
             }
-            let name: Rc<str> = dead_name.into();
-            self.objects.insert(
-                name.clone(),
-                Object {
-                    name,
-                    kind: Kind::Queue,
-                    body: Body::Queue(Queue::new(0, false, 0)),
-                },
-            );
+            self.insert_object(dead_name, Kind::Queue, Body::Queue(Queue::new(0, false, 0)));
         }
         let Some(obj) = self.objects.get_mut(dead_name) else {
             return Err((item, "it vanished".into()));

@@ -104,6 +104,12 @@ pub struct ReplyFields<'a> {
     /// `open` (queues): the queue's `max_attempts`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_attempts: Option<u64>,
+    /// `dict.scan`: the cursor of the next page; 0 when the scan is complete.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<u64>,
+    /// `scan`: the name to pass as `after` for the next page; absent when the scan is complete.
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    pub next: Option<&'a str>,
 }
 
 impl<'a> ReplyFields<'a> {

@@ -74,6 +74,41 @@ pub fn list(cx: &mut Ctx) -> Handled {
     Ok(())
 }
 
+/// `scan`: one page of the object list in name (byte) order, after the name `after`, from the
+/// name index: O(log n + count) (docs/PROTOCOL.md §6.1).
+pub fn scan(cx: &mut Ctx, after: Option<&str>, count: u64) -> Handled {
+    use std::ops::Bound;
+    let b = &*cx.b;
+    let from = match after {
+        Some(a) => Bound::Excluded(a),
+        None => Bound::Unbounded,
+    };
+    let mut names = b
+        .names
+        .range::<str, _>((from, Bound::Unbounded))
+        .take(count as usize + 1);
+    let objects: Vec<ObjectSummary> = names
+        .by_ref()
+        .take(count as usize)
+        .filter_map(|n| b.objects.get(n))
+        .map(|o| ObjectSummary {
+            name: o.name.to_string(),
+            kind: o.kind.as_str().to_string(),
+            len: o.len() as u64,
+            waiters: o.waiter_count() as u64,
+        })
+        .collect();
+    let more = names.next().is_some();
+    let next = objects.last().filter(|_| more).map(|o| o.name.clone());
+    let r = ReplyFields {
+        objects: Some(objects),
+        next: next.as_deref(),
+        ..ReplyFields::ok(cx.id)
+    };
+    cx.out.send(cx.caller, &r);
+    Ok(())
+}
+
 /// `stat`: an object's kind and its `info` fields (docs/PROTOCOL.md §6.8).
 pub fn stat(cx: &mut Ctx, name: &str) -> Handled {
     let b = &*cx.b;
@@ -206,9 +241,7 @@ pub fn open(cx: &mut Ctx, name: &str, kind: Kind, opts: OpenOptions) -> Handled 
             ));
         }
         let body = new_body(kind, &opts)?;
-        let name: Rc<str> = name.into();
-        cx.b.objects
-            .insert(name.clone(), Object { name, kind, body });
+        cx.b.insert_object(name, kind, body);
     }
     let obj = lookup(&mut cx.b.objects, name)?;
     if obj.kind != kind {
