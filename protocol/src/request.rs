@@ -35,9 +35,10 @@ pub const SCAN_DEFAULT_COUNT: u64 = 100;
 /// per request (a turn) whatever the dict's size.
 pub const SCAN_MAX_COUNT: u64 = 1000;
 
-/// A `dict.scan` page stops adding entries once their keys and values reach this many bytes
-/// (a page always holds at least one entry): 1 MiB keeps a page far below `max_frame` and one
-/// turn short, even for large values.
+/// A `dict.scan` page stops adding entries once their keys and values would pass this many
+/// bytes, or half of the broker's `max_frame` if that is less (a page always holds at least one
+/// entry): 1 MiB keeps a page far below the default `max_frame` and one turn short, even for
+/// large values.
 pub const SCAN_MAX_BYTES: usize = 1 << 20;
 
 /// `queue.get_leased`'s lease when the request gives none: 30 s, long enough for most work

@@ -66,7 +66,7 @@ def test_dict_bigger_than_max_frame_is_enumerated_completely(small_broker):
     # The snapshot would be ~10 KiB, over max_frame (4 KiB): refused, the connection stays.
     err(c.call({"op": "dict.items", "name": "big"}), "TooLarge")
     seen, pages = scan_all(c, "big", count=50)
-    assert seen == want and pages == 4
+    assert seen == want and pages > 4  # 50 a page asked; half of max_frame allows fewer
 
 
 def test_page_is_bounded_by_bytes(c):

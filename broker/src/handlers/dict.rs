@@ -187,8 +187,10 @@ pub fn setdefault(cx: &mut Ctx, name: &str, key: &[u8], value: &[u8]) -> Handled
 /// `dict.scan`: one bounded page of entries in insertion order, and the cursor of the next
 /// (docs/PROTOCOL.md §6.4).
 pub fn scan(cx: &mut Ctx, name: &str, cursor: u64, count: u64) -> Handled {
+    // Half of max_frame at most, so that a page fits a frame whatever the limit is.
+    let budget = SCAN_MAX_BYTES.min(cx.b.config.max_frame / 2);
     let d = as_dict(lookup(&mut cx.b.objects, name)?, "dict.scan")?;
-    let (page, next) = d.scan(cursor, count as usize, SCAN_MAX_BYTES);
+    let (page, next) = d.scan(cursor, count as usize, budget);
     let r = ReplyFields {
         items: Some(
             page.into_iter()

@@ -14,6 +14,11 @@ use super::dict_charge;
 /// A key, shared by the lookup map and the order map.
 pub type Key = Rc<[u8]>;
 
+/// Bytes a scan page counts per entry beyond its key and value: the most its encoding adds (a
+/// 2-array header and two bin headers of up to 5 bytes), so a page's byte budget bounds the
+/// encoded reply.
+pub const SCAN_ENTRY_OVERHEAD: usize = 11;
+
 /// A borrowed `(key, value)`, as a scan page holds them.
 pub type Pair<'a> = (&'a [u8], &'a [u8]);
 
@@ -125,7 +130,8 @@ impl Dict {
     }
 
     /// One page of a cursor scan: entries in insertion order from position `cursor`, at most
-    /// `count` of them and, past the first, at most `max_bytes` of keys and values. Returns
+    /// `count` of them and, past the first, at most `max_bytes` of keys and values (each
+    /// entry counted with [`SCAN_ENTRY_OVERHEAD`]). Returns
     /// them and the position of the first entry left out (0 when none is). Positions are the
     /// entries' sequence numbers, which never change while an entry is present, so a key
     /// present for a whole scan is returned exactly once. O(log n + count).
@@ -134,7 +140,7 @@ impl Dict {
         let mut bytes = 0;
         for (&seq, key) in self.order.range(cursor..) {
             let Some(e) = self.map.get(key) else { continue };
-            let size = key.len() + e.value.len();
+            let size = key.len() + e.value.len() + SCAN_ENTRY_OVERHEAD;
             if page.len() >= count || (!page.is_empty() && bytes + size > max_bytes) {
                 // Never 0: an entry was returned before it, and sequence numbers increase.
                 return (page, seq);
@@ -246,7 +252,10 @@ mod tests {
             d.set(&[k], b"v");
         }
         let (page, next) = d.scan(0, 4, usize::MAX);
-        assert_eq!(page.iter().map(|p| p.0[0]).collect::<Vec<_>>(), [0, 1, 2, 3]);
+        assert_eq!(
+            page.iter().map(|p| p.0[0]).collect::<Vec<_>>(),
+            [0, 1, 2, 3]
+        );
         // Between pages: 4 (not yet read) is deleted, 1 (read) re-set moves to the end, 2 is
         // overwritten in place, 10 is new.
         d.remove(&[4]);
@@ -255,10 +264,13 @@ mod tests {
         d.set(&[2], b"new");
         d.set(&[10], b"v");
         let (page, next) = d.scan(next, 100, usize::MAX);
-        assert_eq!(page.iter().map(|p| p.0[0]).collect::<Vec<_>>(), [5, 6, 7, 8, 9, 1, 10]);
+        assert_eq!(
+            page.iter().map(|p| p.0[0]).collect::<Vec<_>>(),
+            [5, 6, 7, 8, 9, 1, 10]
+        );
         assert_eq!(next, 0);
         // The byte budget stops a page after its first entry that would pass it.
-        let (page, next) = d.scan(0, 100, 6);
+        let (page, next) = d.scan(0, 100, 6 + 2 * SCAN_ENTRY_OVERHEAD);
         assert_eq!((page.len(), next > 0), (2, true));
     }
 
