@@ -1218,6 +1218,24 @@ xproc_status_e xproc_dict_values(const xproc_dict_t *dict, xproc_value_t **out);
 xproc_status_e xproc_dict_items(const xproc_dict_t *dict, xproc_value_t **out);
 
 /*
+ One page of a cursor scan (docs/PROTOCOL.md §6.4, "Cursor scans"): the entries from
+ position `cursor` (0 = the start) in insertion order, at most `count` of them (0: the
+ broker's default, 100; at most 1000 whatever is asked), as a map value into `*out`, owned by
+ the caller and freed with `xproc_value_free`; and the cursor of the next page into
+ `*next_cursor`, 0 when the scan is complete. Loop until `*next_cursor` is 0, freeing each
+ page: a dict too large for `xproc_dict_items` (one frame) is read this way. Every key present
+ for the whole scan comes exactly once; keys set or deleted meanwhile may or may not. The
+ broker keeps no state for a scan, so stopping early needs no cleanup. Both out-parameters
+ are cleared first. Errors: `XPROC_NULL_ARGUMENT`, `XPROC_INVALID_ARGUMENT`, `XPROC_NOT_FOUND`,
+ `XPROC_TYPE_MISMATCH`, `XPROC_DISCONNECTED`, `XPROC_TIMEOUT`. Thread-safe.
+ */
+xproc_status_e xproc_dict_scan(const xproc_dict_t *dict,
+                               uint64_t cursor,
+                               size_t count,
+                               uint64_t *next_cursor,
+                               xproc_value_t **out);
+
+/*
  Sets every entry of the map value `entries` (borrowed) in one atomic request. Errors:
  `XPROC_WRONG_TYPE` (not a map), and as `xproc_dict_update_raw`.
  */
