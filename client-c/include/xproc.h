@@ -1079,6 +1079,19 @@ xproc_status_e xproc_dict_values_raw(const xproc_dict_t *dict, uint8_t **out, si
 xproc_status_e xproc_dict_items_raw(const xproc_dict_t *dict, uint8_t **out, size_t *out_len);
 
 /*
+ One page of a cursor scan, as `xproc_dict_scan`, but as one MessagePack array of 2-element
+ arrays `[key, value]` (the format of `xproc_dict_items_raw`) into `*out`/`*out_len` (free
+ with `xproc_bytes_free`), and the next page's cursor into `*next_cursor` (0 = complete).
+ Errors as `xproc_dict_scan`.
+ */
+xproc_status_e xproc_dict_scan_raw(const xproc_dict_t *dict,
+                                   uint64_t cursor,
+                                   size_t count,
+                                   uint64_t *next_cursor,
+                                   uint8_t **out,
+                                   size_t *out_len);
+
+/*
  Sets `count` entries in one atomic request: key `i` is `key_lens[i]` bytes at `keys[i]`,
  its value `value_lens[i]` bytes at `values[i]` (all MessagePack). With `XPROC_LIMIT`,
  nothing is set. Errors: `XPROC_LIMIT`, `XPROC_INVALID_VALUE`, `XPROC_NOT_FOUND`,

@@ -248,6 +248,35 @@ pub unsafe extern "C" fn xproc_dict_items_raw(
     })
 }
 
+/// One page of a cursor scan, as `xproc_dict_scan`, but as one MessagePack array of 2-element
+/// arrays `[key, value]` (the format of `xproc_dict_items_raw`) into `*out`/`*out_len` (free
+/// with `xproc_bytes_free`), and the next page's cursor into `*next_cursor` (0 = complete).
+/// Errors as `xproc_dict_scan`.
+#[no_mangle]
+pub unsafe extern "C" fn xproc_dict_scan_raw(
+    dict: *const xproc_dict_t,
+    cursor: u64,
+    count: usize,
+    next_cursor: *mut u64,
+    out: *mut *mut u8,
+    out_len: *mut usize,
+) -> xproc_status_e {
+    ffi(|| {
+        // SAFETY: the caller's pointers, checked by the helpers.
+        let out = unsafe { BytesOut::new(out, out_len, "out", "out_len")? };
+        let next_cursor = unsafe { handle::out(next_cursor, 0, "next_cursor")? };
+        let count = (count > 0).then_some(count as u64);
+        let (items, next) = unsafe { self::dict(dict)? }.scan_page(cursor, count)?;
+        let pairs = items
+            .iter()
+            .map(|(k, v)| array_of([k.as_slice(), v.as_slice()].into_iter()))
+            .collect::<Result<Vec<_>>>()?;
+        out.set(array_of(pairs.iter().map(Vec::as_slice))?);
+        *next_cursor = next;
+        Ok(())
+    })
+}
+
 /// Sets `count` entries in one atomic request: key `i` is `key_lens[i]` bytes at `keys[i]`,
 /// its value `value_lens[i]` bytes at `values[i]` (all MessagePack). With `XPROC_LIMIT`,
 /// nothing is set. Errors: `XPROC_LIMIT`, `XPROC_INVALID_VALUE`, `XPROC_NOT_FOUND`,
