@@ -5,7 +5,7 @@ use std::rc::Rc;
 
 use xproc_protocol::{
     ClientInfo, ErrorCode, InfoValue, Kind, ObjectSummary, OpenOptions, ReplyFields,
-    PROTOCOL_VERSION,
+    PROTOCOL_VERSION, SCAN_MAX_BYTES,
 };
 
 use crate::dispatch::{lookup, Ctx, Handled};
@@ -74,6 +74,10 @@ pub fn list(cx: &mut Ctx) -> Handled {
     Ok(())
 }
 
+/// Bytes a `scan` page counts per object beyond its name: the most the rest of its row encodes
+/// to (`{name, kind, len, waiters}` with a kind name and two u64s).
+const SCAN_OBJECT_OVERHEAD: usize = 64;
+
 /// `scan`: one page of the object list in name (byte) order, after the name `after`, from the
 /// name index: O(log n + count) (docs/PROTOCOL.md §6.1).
 pub fn scan(cx: &mut Ctx, after: Option<&str>, count: u64) -> Handled {
@@ -83,22 +87,28 @@ pub fn scan(cx: &mut Ctx, after: Option<&str>, count: u64) -> Handled {
         Some(a) => Bound::Excluded(a),
         None => Bound::Unbounded,
     };
-    let mut names = b
-        .names
-        .range::<str, _>((from, Bound::Unbounded))
-        .take(count as usize + 1);
-    let objects: Vec<ObjectSummary> = names
-        .by_ref()
-        .take(count as usize)
-        .filter_map(|n| b.objects.get(n))
-        .map(|o| ObjectSummary {
-            name: o.name.to_string(),
-            kind: o.kind.as_str().to_string(),
-            len: o.len() as u64,
-            waiters: o.waiter_count() as u64,
-        })
-        .collect();
-    let more = names.next().is_some();
+    // Bounded like a dict.scan page, so that a page fits a frame whatever max_frame is.
+    let budget = SCAN_MAX_BYTES.min(b.config.max_frame / 2);
+    let mut names = b.names.range::<str, _>((from, Bound::Unbounded)).peekable();
+    let mut objects: Vec<ObjectSummary> = Vec::new();
+    let mut bytes = 0;
+    while let Some(n) = names.peek() {
+        let size = n.len() + SCAN_OBJECT_OVERHEAD;
+        if objects.len() as u64 >= count || (!objects.is_empty() && bytes + size > budget) {
+            break;
+        }
+        bytes += size;
+        if let Some(o) = b.objects.get(*n) {
+            objects.push(ObjectSummary {
+                name: o.name.to_string(),
+                kind: o.kind.as_str().to_string(),
+                len: o.len() as u64,
+                waiters: o.waiter_count() as u64,
+            });
+        }
+        names.next();
+    }
+    let more = names.peek().is_some();
     let next = objects.last().filter(|_| more).map(|o| o.name.clone());
     let r = ReplyFields {
         objects: Some(objects),
