@@ -134,6 +134,7 @@ fn route(cx: &mut Ctx, req: Request) -> Handled {
             Ok(())
         }
         R::List => admin::list(cx),
+        R::Scan { after, count } => admin::scan(cx, after, count),
         R::Clients => admin::clients(cx),
         R::Stat { name } => admin::stat(cx, name),
         R::Delete { name } => admin::delete(cx, name),
@@ -183,6 +184,11 @@ fn route(cx: &mut Ctx, req: Request) -> Handled {
         R::DictPopItem { name } => dict::popitem(cx, name),
         R::DictSetDefault { name, key, value } => dict::setdefault(cx, name, key, value),
         R::DictClear { name } => dict::clear(cx, name),
+        R::DictScan {
+            name,
+            cursor,
+            count,
+        } => dict::scan(cx, name, cursor, count),
         R::DictIncr { name, key, delta } => dict::incr(cx, name, key, delta),
         R::DictCompareAndSet {
             name,

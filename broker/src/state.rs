@@ -357,8 +357,12 @@ fn lock_info(i: &mut Info, l: &Lock) {
 pub struct Broker {
     /// Limits and settings.
     pub config: Config,
-    /// Every object, by name.
+    /// Every object, by name. Add and remove objects only through
+    /// [`insert_object`](Self::insert_object) and [`remove_object`](Self::remove_object), which
+    /// keep `names` in step.
     pub objects: HashMap<Rc<str>, Object>,
+    /// Every object's name, in byte order: the index `scan` pages through (O(log n) a page).
+    pub names: BTreeSet<Rc<str>>,
     /// Sessions by connection slot.
     pub sessions: Vec<Option<Session>>,
     /// Every blocked request.
@@ -370,7 +374,7 @@ pub struct Broker {
     /// loop.
     pub buffers: usize,
     /// Bytes of object names held.
-    pub names: usize,
+    pub name_bytes: usize,
     /// Scratch list for the wakes an operation causes; reused so requests do not allocate.
     pub wakes: Wakes,
 }
@@ -381,11 +385,12 @@ impl Broker {
         Broker {
             config,
             objects: HashMap::new(),
+            names: BTreeSet::new(),
             sessions: Vec::new(),
             waiters: Waiters::new(),
             memory: 0,
             buffers: 0,
-            names: 0,
+            name_bytes: 0,
             wakes: Wakes::new(),
         }
     }
@@ -444,13 +449,23 @@ impl Broker {
         }
     }
 
+    /// Adds a new object (the caller checked `max_objects` and that the name is free).
+    pub fn insert_object(&mut self, name: &str, kind: Kind, body: Body) {
+        let name: Rc<str> = name.into();
+        self.name_bytes += name.len();
+        self.names.insert(name.clone());
+        self.objects
+            .insert(name.clone(), Object { name, kind, body });
+    }
+
     /// Removes object `name`: its bytes leave the budget and no session keeps it in its
     /// `touched` set (O(connections); only `delete` and a freed pipe get here). Blocked
     /// requests are the caller's business.
     pub fn remove_object(&mut self, name: &str) -> Option<Object> {
         let obj = self.objects.remove(name)?;
+        self.names.remove(name);
         self.account(obj.bytes(), 0);
-        self.names -= obj.name.len();
+        self.name_bytes -= obj.name.len();
         for s in self.sessions.iter_mut().flatten() {
             s.touched.remove(name);
         }
@@ -461,7 +476,7 @@ impl Broker {
     /// connection buffers beyond their base, blocked requests and lease records, and object
     /// names (what [`check_memory`](Self::check_memory) adds to [`memory`](Self::memory)).
     pub fn held(&self) -> usize {
-        self.buffers + self.names + self.waiters.len() * WAITER_OVERHEAD
+        self.buffers + self.name_bytes + self.waiters.len() * WAITER_OVERHEAD
     }
 
     /// Everything charged to the memory budget.
@@ -496,12 +511,6 @@ impl Broker {
             s.lang = label(lang);
             s.hello_pid = pid;
         }
-    }
-
-    /// Adds object `obj` (its name must be free), charging its name.
-    pub fn insert_object(&mut self, obj: Object) {
-        self.names += obj.name.len();
-        self.objects.insert(obj.name.clone(), obj);
     }
 
     /// Records that an object went from `before` to `after` bytes.
@@ -617,11 +626,7 @@ impl Broker {
                     format!("max_objects ({}) reached", self.config.max_objects),
                 ));
             }
-            self.insert_object(Object {
-                name: dead_name.into(),
-                kind: Kind::Queue,
-                body: Body::Queue(Queue::new(0, false, 0)),
-            });
+            self.insert_object(dead_name, Kind::Queue, Body::Queue(Queue::new(0, false, 0)));
         }
         let Some(obj) = self.objects.get_mut(dead_name) else {
             return Err((item, "it vanished".into()));

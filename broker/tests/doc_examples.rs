@@ -207,12 +207,56 @@ fn steps() -> Vec<Step> {
             }),
         ),
         Reply("queue.put_many Full reply"),
+        // A cursor scan of a dict of three entries, two a page.
+        Request(
+            "open dict request",
+            req(RequestFields {
+                name: Some("cfg".into()),
+                kind: Some("dict"),
+                ..RequestFields::new(11, "open")
+            }),
+        ),
+        Reply("open dict reply"),
+        Request(
+            "dict.update request",
+            req(RequestFields {
+                name: Some("cfg".into()),
+                items: Some(vec![
+                    (Bytes::new(b"\xa1a"), Bytes::new(b"\x01")),
+                    (Bytes::new(b"\xa1b"), Bytes::new(b"\x02")),
+                    (Bytes::new(b"\xa1c"), Bytes::new(b"\x03")),
+                ]),
+                ..RequestFields::new(12, "dict.update")
+            }),
+        ),
+        Reply("dict.update reply"),
+        Request(
+            "dict.scan request",
+            req(RequestFields {
+                name: Some("cfg".into()),
+                cursor: Some(0),
+                count: Some(2),
+                ..RequestFields::new(13, "dict.scan")
+            }),
+        ),
+        Reply("dict.scan reply"),
+        Request(
+            "next dict.scan request",
+            req(RequestFields {
+                name: Some("cfg".into()),
+                // The cursor the previous reply carried.
+                cursor: Some(2),
+                count: Some(2),
+                ..RequestFields::new(14, "dict.scan")
+            }),
+        ),
+        Reply("next dict.scan reply"),
         // Refused requests: a value sent as str (the connection stays), then a positional
         // request (the connection closes).
         Request(
             "value sent as str request",
             raw(&[
-                0x84, 0xa2, b'i', b'd', 0x0b, 0xa2, b'o', b'p', 0xa9, b'q', b'u', b'e', b'u', b'e',
+                0x84, 0xa2, b'i', b'd', 0x0f, 0xa2, b'o', b'p', 0xa9, b'q', b'u', b'e', b'u', b'e',
                 b'.', b'p', b'u', b't', 0xa4, b'n', b'a', b'm', b'e', 0xa5, b't', b'a', b's', b'k',
                 b's', 0xa5, b'v', b'a', b'l', b'u', b'e', 0xa1, b'x',
             ]),
@@ -220,9 +264,9 @@ fn steps() -> Vec<Step> {
         Reply("value sent as str reply"),
         Request(
             "positional request",
-            // [12, "queue.qsize", "tasks"]
+            // [16, "queue.qsize", "tasks"]
             raw(&[
-                0x93, 0x0c, 0xab, b'q', b'u', b'e', b'u', b'e', b'.', b'q', b's', b'i', b'z', b'e',
+                0x93, 0x10, 0xab, b'q', b'u', b'e', b'u', b'e', b'.', b'q', b's', b'i', b'z', b'e',
                 0xa5, b't', b'a', b's', b'k', b's',
             ]),
         ),

@@ -149,8 +149,8 @@ fn ping(client: &Client) -> Outcome {
 }
 
 fn ls(client: &Client) -> Outcome {
-    let mut objects = client.list()?;
-    objects.sort_by(|a, b| a.name.cmp(&b.name));
+    // By scan, in name order, a page per request: however many objects there are.
+    let objects = client.scan().collect::<Result<Vec<_>, _>>()?;
     let rows = objects
         .iter()
         .map(|o| {
@@ -332,14 +332,16 @@ fn dict(client: &Client, cmd: DictCommand) -> Outcome {
         }
         DictCommand::Keys { name } => {
             let mut out = String::new();
-            for k in existing_dict(client, &name)?.keys()? {
-                out.push_str(&show(&k)?);
+            // A cursor scan, page by page: works for a dict too large for one snapshot frame.
+            for entry in existing_dict(client, &name)?.scan() {
+                out.push_str(&show(&entry?.0)?);
             }
             Ok(out)
         }
         DictCommand::Items { name } => {
             let mut out = String::new();
-            for (k, v) in existing_dict(client, &name)?.items()? {
+            for entry in existing_dict(client, &name)?.scan() {
+                let (k, v) = entry?;
                 let pair = Value::Array(vec![decoded(&k)?, decoded(&v)?]);
                 writeln!(out, "{}", json::print(&pair)).unwrap();
             }

@@ -8,11 +8,18 @@
  * - Every fallible call returns an xproc_status_e: XPROC_OK (0) or a failure, whose message
  *   xproc_last_error() gives (thread-local, valid until this thread's next xproc call).
  * - Results come back through out-parameters, which are cleared first and filled only on
- *   success. A NULL required argument is XPROC_NULL_ARGUMENT; a handle of the wrong type or
- *   one already freed is (as far as it can be detected) XPROC_INVALID_ARGUMENT. No call
+ *   success. A NULL required argument is XPROC_NULL_ARGUMENT; a live handle of the wrong
+ *   type (a queue passed where a dict is expected) is XPROC_INVALID_ARGUMENT. No call
  *   aborts or unwinds into C.
+ * - A handle or value is a pointer, as with malloc(3): using or freeing it after it was
+ *   freed is undefined behaviour (a double free), not an error code. Its memory may already
+ *   belong to a new handle, which no check can tell from the old one; a registry of live
+ *   handles would cost a global lock on every call and still be fooled by that reuse. Set
+ *   the pointer to NULL after freeing it: freeing NULL is a no-op.
  * - Strings go in as (pointer, length): UTF-8, no NUL terminator needed. A pointer may be
- *   NULL only when its length is 0.
+ *   NULL only when its length is 0. An object name that is not UTF-8 is XPROC_INVALID_NAME
+ *   (as are empty and over-long names, which the broker refuses); any other string that is
+ *   not UTF-8 is XPROC_INVALID_ARGUMENT.
  * - Timeouts are int64_t milliseconds: negative waits as long as it takes
  *   (XPROC_WAIT_FOREVER), 0 does not wait (XPROC_NO_WAIT).
  * - Ownership: every handle or buffer a call returns is the caller's, released by its
@@ -652,8 +659,9 @@ xproc_status_e xproc_value_encode(const xproc_value_t *value, uint8_t **out, siz
 xproc_status_e xproc_value_decode(const uint8_t *data, size_t len, xproc_value_t **out);
 
 /*
- Frees an owned value and everything in it. NULL is a no-op; so is a borrowed element or a
- pointer that is not a live value (the mistake is recorded in `xproc_last_error()`). Not
+ Frees an owned value and everything in it. NULL is a no-op; so is a borrowed element of
+ another value (the mistake is recorded in `xproc_last_error()`). Freeing a value twice, or
+ one that was moved into an array or map, is undefined behaviour, as for `free(3)`. Not
  thread-safe for the same value.
  */
 void xproc_value_free(xproc_value_t *value);
@@ -1071,6 +1079,19 @@ xproc_status_e xproc_dict_values_raw(const xproc_dict_t *dict, uint8_t **out, si
 xproc_status_e xproc_dict_items_raw(const xproc_dict_t *dict, uint8_t **out, size_t *out_len);
 
 /*
+ One page of a cursor scan, as `xproc_dict_scan`, but as one MessagePack array of 2-element
+ arrays `[key, value]` (the format of `xproc_dict_items_raw`) into `*out`/`*out_len` (free
+ with `xproc_bytes_free`), and the next page's cursor into `*next_cursor` (0 = complete).
+ Errors as `xproc_dict_scan`.
+ */
+xproc_status_e xproc_dict_scan_raw(const xproc_dict_t *dict,
+                                   uint64_t cursor,
+                                   size_t count,
+                                   uint64_t *next_cursor,
+                                   uint8_t **out,
+                                   size_t *out_len);
+
+/*
  Sets `count` entries in one atomic request: key `i` is `key_lens[i]` bytes at `keys[i]`,
  its value `value_lens[i]` bytes at `values[i]` (all MessagePack). With `XPROC_LIMIT`,
  nothing is set. Errors: `XPROC_LIMIT`, `XPROC_INVALID_VALUE`, `XPROC_NOT_FOUND`,
@@ -1208,6 +1229,24 @@ xproc_status_e xproc_dict_values(const xproc_dict_t *dict, xproc_value_t **out);
  Errors as `xproc_dict_keys_raw`.
  */
 xproc_status_e xproc_dict_items(const xproc_dict_t *dict, xproc_value_t **out);
+
+/*
+ One page of a cursor scan (docs/PROTOCOL.md §6.4, "Cursor scans"): the entries from
+ position `cursor` (0 = the start) in insertion order, at most `count` of them (0: the
+ broker's default, 100; at most 1000 whatever is asked), as a map value into `*out`, owned by
+ the caller and freed with `xproc_value_free`; and the cursor of the next page into
+ `*next_cursor`, 0 when the scan is complete. Loop until `*next_cursor` is 0, freeing each
+ page: a dict too large for `xproc_dict_items` (one frame) is read this way. Every key present
+ for the whole scan comes exactly once; keys set or deleted meanwhile may or may not. The
+ broker keeps no state for a scan, so stopping early needs no cleanup. Both out-parameters
+ are cleared first. Errors: `XPROC_NULL_ARGUMENT`, `XPROC_INVALID_ARGUMENT`, `XPROC_NOT_FOUND`,
+ `XPROC_TYPE_MISMATCH`, `XPROC_DISCONNECTED`, `XPROC_TIMEOUT`. Thread-safe.
+ */
+xproc_status_e xproc_dict_scan(const xproc_dict_t *dict,
+                               uint64_t cursor,
+                               size_t count,
+                               uint64_t *next_cursor,
+                               xproc_value_t **out);
 
 /*
  Sets every entry of the map value `entries` (borrowed) in one atomic request. Errors:

@@ -258,7 +258,7 @@ pub unsafe extern "C" fn xproc_client_stat(
     ffi(|| {
         // SAFETY: the caller's pointers, checked by the helpers.
         let out = unsafe { ValueOut::new(out, "out")? };
-        let name = unsafe { handle::string(name, name_len, "name")? };
+        let name = unsafe { handle::name(name, name_len)? };
         out.set(stat(unsafe { self::client(client)? }, name)?);
         Ok(())
     })
@@ -277,7 +277,7 @@ pub unsafe extern "C" fn xproc_client_stat_raw(
     ffi(|| {
         // SAFETY: the caller's pointers, checked by the helpers.
         let out = unsafe { BytesOut::new(out, out_len, "out", "out_len")? };
-        let name = unsafe { handle::string(name, name_len, "name")? };
+        let name = unsafe { handle::name(name, name_len)? };
         out.set(stat(unsafe { self::client(client)? }, name)?.encode()?);
         Ok(())
     })
@@ -375,7 +375,7 @@ pub unsafe extern "C" fn xproc_client_delete(
     ffi(|| {
         // SAFETY: the caller's pointers, checked by the helpers.
         let deleted = unsafe { handle::opt_out(deleted, false) };
-        let name = unsafe { handle::string(name, name_len, "name")? };
+        let name = unsafe { handle::name(name, name_len)? };
         let d = unsafe { self::client(client)? }.delete(name)?;
         if let Some(out) = deleted {
             *out = d;

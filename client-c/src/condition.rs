@@ -50,7 +50,7 @@ pub unsafe extern "C" fn xproc_condition_open(
     ffi(|| {
         // SAFETY: the caller's pointers, checked by the helpers.
         let out = unsafe { handle::out(out, std::ptr::null_mut(), "out")? };
-        let name = unsafe { handle::string(name, name_len, "name")? };
+        let name = unsafe { handle::name(name, name_len)? };
         *out = handle::into_handle(unsafe { self::client(client)? }.condition(name)?);
         Ok(())
     })

@@ -78,7 +78,7 @@ pub unsafe extern "C" fn xproc_dict_open(
     ffi(|| {
         // SAFETY: the caller's pointers, checked by the helpers.
         let out = unsafe { handle::out(out, std::ptr::null_mut(), "out")? };
-        let name = unsafe { handle::string(name, name_len, "name")? };
+        let name = unsafe { handle::name(name, name_len)? };
         let c = unsafe { self::client(client)? };
         *out = handle::into_handle(RawDict::open(c, name)?);
         Ok(())
@@ -244,6 +244,35 @@ pub unsafe extern "C" fn xproc_dict_items_raw(
             .map(|(k, v)| array_of([k.as_slice(), v.as_slice()].into_iter()))
             .collect::<Result<Vec<_>>>()?;
         out.set(array_of(pairs.iter().map(Vec::as_slice))?);
+        Ok(())
+    })
+}
+
+/// One page of a cursor scan, as `xproc_dict_scan`, but as one MessagePack array of 2-element
+/// arrays `[key, value]` (the format of `xproc_dict_items_raw`) into `*out`/`*out_len` (free
+/// with `xproc_bytes_free`), and the next page's cursor into `*next_cursor` (0 = complete).
+/// Errors as `xproc_dict_scan`.
+#[no_mangle]
+pub unsafe extern "C" fn xproc_dict_scan_raw(
+    dict: *const xproc_dict_t,
+    cursor: u64,
+    count: usize,
+    next_cursor: *mut u64,
+    out: *mut *mut u8,
+    out_len: *mut usize,
+) -> xproc_status_e {
+    ffi(|| {
+        // SAFETY: the caller's pointers, checked by the helpers.
+        let out = unsafe { BytesOut::new(out, out_len, "out", "out_len")? };
+        let next_cursor = unsafe { handle::out(next_cursor, 0, "next_cursor")? };
+        let count = (count > 0).then_some(count as u64);
+        let (items, next) = unsafe { self::dict(dict)? }.scan_page(cursor, count)?;
+        let pairs = items
+            .iter()
+            .map(|(k, v)| array_of([k.as_slice(), v.as_slice()].into_iter()))
+            .collect::<Result<Vec<_>>>()?;
+        out.set(array_of(pairs.iter().map(Vec::as_slice))?);
+        *next_cursor = next;
         Ok(())
     })
 }
@@ -550,15 +579,52 @@ pub unsafe extern "C" fn xproc_dict_items(
         // SAFETY: the caller's pointers, checked by the helpers.
         let out = unsafe { ValueOut::new(out, "out")? };
         let items = unsafe { self::dict(dict)? }.items()?;
-        // Built as encoded bytes, then decoded once, so depth is checked in one place.
-        let pairs = items.iter().flat_map(|(k, v)| [k.as_slice(), v.as_slice()]);
-        let mut map = Vec::new();
-        let n = u32::try_from(items.len())
-            .map_err(|_| Error::OutOfRange("too many entries for one map".into()))?;
-        rmp::encode::write_map_len(&mut map, n)
-            .map_err(|_| Error::OutOfRange("cannot encode the map".into()))?;
-        pairs.for_each(|b| map.extend_from_slice(b));
-        out.set_decoded(&map)
+        out.set_decoded(&encoded_map(&items)?)
+    })
+}
+
+/// Encoded (key, value) pairs as the bytes of one MessagePack map. Built as bytes, then
+/// decoded once by the caller, so depth is checked in one place.
+fn encoded_map(items: &[(Vec<u8>, Vec<u8>)]) -> Result<Vec<u8>> {
+    let mut map = Vec::new();
+    let n = u32::try_from(items.len())
+        .map_err(|_| Error::OutOfRange("too many entries for one map".into()))?;
+    rmp::encode::write_map_len(&mut map, n)
+        .map_err(|_| Error::OutOfRange("cannot encode the map".into()))?;
+    for (k, v) in items {
+        map.extend_from_slice(k);
+        map.extend_from_slice(v);
+    }
+    Ok(map)
+}
+
+/// One page of a cursor scan (docs/PROTOCOL.md §6.4, "Cursor scans"): the entries from
+/// position `cursor` (0 = the start) in insertion order, at most `count` of them (0: the
+/// broker's default, 100; at most 1000 whatever is asked), as a map value into `*out`, owned by
+/// the caller and freed with `xproc_value_free`; and the cursor of the next page into
+/// `*next_cursor`, 0 when the scan is complete. Loop until `*next_cursor` is 0, freeing each
+/// page: a dict too large for `xproc_dict_items` (one frame) is read this way. Every key present
+/// for the whole scan comes exactly once; keys set or deleted meanwhile may or may not. The
+/// broker keeps no state for a scan, so stopping early needs no cleanup. Both out-parameters
+/// are cleared first. Errors: `XPROC_NULL_ARGUMENT`, `XPROC_INVALID_ARGUMENT`, `XPROC_NOT_FOUND`,
+/// `XPROC_TYPE_MISMATCH`, `XPROC_DISCONNECTED`, `XPROC_TIMEOUT`. Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn xproc_dict_scan(
+    dict: *const xproc_dict_t,
+    cursor: u64,
+    count: usize,
+    next_cursor: *mut u64,
+    out: *mut *mut xproc_value_t,
+) -> xproc_status_e {
+    ffi(|| {
+        // SAFETY: the caller's pointers, checked by the helpers.
+        let out = unsafe { ValueOut::new(out, "out")? };
+        let next_cursor = unsafe { handle::out(next_cursor, 0, "next_cursor")? };
+        let count = (count > 0).then_some(count as u64);
+        let (items, next) = unsafe { self::dict(dict)? }.scan_page(cursor, count)?;
+        out.set_decoded(&encoded_map(&items)?)?;
+        *next_cursor = next;
+        Ok(())
     })
 }
 

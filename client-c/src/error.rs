@@ -24,6 +24,9 @@ pub(crate) enum Error {
     /// An argument that is not NULL but not acceptable either.
     #[error("{0}")]
     InvalidArgument(String),
+    /// An object name that is not UTF-8 (the broker checks the rest: empty, over 255 bytes).
+    #[error("{0}")]
+    InvalidName(String),
     /// A value of the wrong type for the call.
     #[error("{0}")]
     WrongType(String),
@@ -45,6 +48,7 @@ impl Error {
         match self {
             Error::Null(_) => XPROC_NULL_ARGUMENT,
             Error::InvalidArgument(_) => XPROC_INVALID_ARGUMENT,
+            Error::InvalidName(_) => XPROC_INVALID_NAME,
             Error::WrongType(_) => XPROC_WRONG_TYPE,
             Error::OutOfRange(_) => XPROC_OUT_OF_RANGE,
             Error::InvalidValue(_) => XPROC_INVALID_VALUE,

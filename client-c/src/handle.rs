@@ -3,7 +3,9 @@
 //! A handle given to C points to a heap [`Tagged`] body: a magic number that names its type,
 //! then the Rust object. The magic lets a call reject a NULL, misaligned or wrong-type handle
 //! (a queue passed where a dict is expected) with an error instead of undefined behaviour. A
-//! freed handle has its magic cleared first, which catches most (not all) use-after-free.
+//! freed handle has its magic cleared before its memory is released; a later use *may* then be
+//! caught (while the memory is not reused), but using or freeing a freed handle is undefined
+//! behaviour, as the header says: the address may belong to a new handle by then.
 //!
 //! The exported types (`xproc_queue_t`, ...) are empty marker structs, so cbindgen declares
 //! them as opaque `typedef struct xproc_queue_t xproc_queue_t;` and C never sees the layout.
@@ -92,8 +94,8 @@ pub(crate) unsafe fn body<'a, O: Opaque>(p: *const O, arg: &'static str) -> Resu
     unsafe { check(p, arg).map(|t| &(*t).body) }
 }
 
-/// Frees a handle: NULL is a no-op, and so (after recording an error message) is a pointer
-/// that is not a live handle of type `O`. Returns the body, dropped by the caller.
+/// Frees a handle: NULL is a no-op, and so (after recording an error message) is a live handle
+/// of another type. A handle already freed is undefined behaviour (see the module docs).
 ///
 /// # Safety
 ///
@@ -152,6 +154,19 @@ pub(crate) unsafe fn string<'a>(
     let b = unsafe { bytes(ptr.cast(), len, arg)? };
     std::str::from_utf8(b)
         .map_err(|e| Error::InvalidArgument(format!("argument '{arg}' is not UTF-8: {e}")))
+}
+
+/// Borrows an object name argument: `XPROC_INVALID_NAME` when it is not UTF-8, the status the
+/// broker's `InvalidName` maps to for an empty or over-long one, so a bad name has one status
+/// wherever it is caught.
+///
+/// # Safety
+///
+/// As [`bytes`].
+pub(crate) unsafe fn name<'a>(ptr: *const c_char, len: usize) -> Result<&'a str> {
+    // SAFETY: forwarded.
+    let b = unsafe { bytes(ptr.cast(), len, "name")? };
+    std::str::from_utf8(b).map_err(|e| Error::InvalidName(format!("name is not UTF-8: {e}")))
 }
 
 /// A required out-parameter, cleared to `empty` so that the caller never reads a stale value

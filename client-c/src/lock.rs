@@ -65,7 +65,7 @@ unsafe fn open(
     ffi(|| {
         // SAFETY: the caller's pointers, checked by the helpers.
         let out = unsafe { handle::out(out, std::ptr::null_mut(), "out")? };
-        let name = unsafe { handle::string(name, name_len, "name")? };
+        let name = unsafe { handle::name(name, name_len)? };
         let c = unsafe { client(c)? };
         let lock = if reentrant {
             c.rlock(name)?

@@ -78,7 +78,7 @@ pub unsafe extern "C" fn xproc_pipe_open(
     ffi(|| {
         // SAFETY: the caller's pointers, checked by the helpers.
         let out = unsafe { handle::out(out, std::ptr::null_mut(), "out")? };
-        let name = unsafe { handle::string(name, name_len, "name")? };
+        let name = unsafe { handle::name(name, name_len)? };
         let c = unsafe { self::client(client)? };
         let end = match end as u8 {
             b'a' => End::A,

@@ -1026,8 +1026,9 @@ pub unsafe extern "C" fn xproc_value_decode(
     })
 }
 
-/// Frees an owned value and everything in it. NULL is a no-op; so is a borrowed element or a
-/// pointer that is not a live value (the mistake is recorded in `xproc_last_error()`). Not
+/// Frees an owned value and everything in it. NULL is a no-op; so is a borrowed element of
+/// another value (the mistake is recorded in `xproc_last_error()`). Freeing a value twice, or
+/// one that was moved into an array or map, is undefined behaviour, as for `free(3)`. Not
 /// thread-safe for the same value.
 #[no_mangle]
 pub unsafe extern "C" fn xproc_value_free(value: *mut xproc_value_t) {

@@ -92,6 +92,19 @@ for src in "$here"/c/test_*.c; do
     fi
 done
 
+# The header calls a second free undefined behaviour (a real double free), not a no-op:
+# valgrind must report it. Proves the documentation, not the library; not run without valgrind.
+if [ -z "${NO_VALGRIND:-}" ]; then
+    gcc "${cflags[@]}" -o "$tmp/ub_double_free" "$here/c/ub_double_free.c" -L"$lib" \
+        -Wl,-rpath,"$lib" -lxproc -lpthread
+    double_free_is_reported() {
+        ! valgrind -q --error-exitcode=99 "$tmp/ub_double_free" 2>"$tmp/ub.txt" &&
+            grep -q "Invalid \(read\|write\|free\)" "$tmp/ub.txt"
+    }
+    run "ub_double_free (valgrind reports the documented undefined behaviour)" \
+        double_free_is_reported
+fi
+
 # An installed libxproc, found through pkg-config, builds a program both ways too.
 "$crate/install.sh" "$tmp/prefix" >/dev/null
 export PKG_CONFIG_PATH="$tmp/prefix/lib/pkgconfig"

@@ -347,6 +347,48 @@ impl Client {
         })
     }
 
+    /// One page of the object list in name order (`scan`): at most `count` objects (`None`:
+    /// 100; at most 1000) whose names come after `after` (`None`: from the first), and the
+    /// name to pass as `after` next, `None` when the scan is complete.
+    pub fn scan_page(
+        &self,
+        after: Option<&str>,
+        count: Option<u64>,
+    ) -> Result<(Vec<ObjectSummary>, Option<String>)> {
+        let req = RequestFields {
+            after,
+            count,
+            ..RequestFields::new(0, "scan")
+        };
+        self.exchange(req, None, |r| {
+            Ok((
+                r.objects.clone().unwrap_or_default(),
+                r.next.map(str::to_string),
+            ))
+        })
+    }
+
+    /// Every object, in name order, a page per request: unlike [`list`](Self::list), bounded
+    /// per request however many objects there are. Every object present for the whole
+    /// iteration comes exactly once. Errors end the iteration.
+    pub fn scan(&self) -> impl Iterator<Item = Result<ObjectSummary>> + '_ {
+        let mut after: Option<Option<String>> = Some(None);
+        let mut page = Vec::new().into_iter();
+        std::iter::from_fn(move || loop {
+            if let Some(o) = page.next() {
+                return Some(Ok(o));
+            }
+            let from = after.take()?;
+            match self.scan_page(from.as_deref(), None) {
+                Ok((objects, next)) => {
+                    after = next.map(Some);
+                    page = objects.into_iter();
+                }
+                Err(e) => return Some(Err(e)),
+            }
+        })
+    }
+
     /// One object's kind and state. [`Error::Broker`] with code `NotFound` if it does not exist.
     pub fn stat(&self, name: &str) -> Result<Stat> {
         let req = RequestFields {

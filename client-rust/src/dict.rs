@@ -28,6 +28,40 @@ pub struct RawDict {
 
 type Pair = (Vec<u8>, Vec<u8>);
 
+/// An iterator over a dict's entries by cursor scan ([`RawDict::scan`]): raw `(key, value)`
+/// pairs, one `dict.scan` request per page.
+#[derive(Debug)]
+pub struct Scan {
+    dict: RawDict,
+    count: Option<u64>,
+    /// The next page's cursor; `None` once the last page was read (or a request failed).
+    cursor: Option<u64>,
+    page: std::vec::IntoIter<Pair>,
+}
+
+impl Iterator for Scan {
+    type Item = Result<Pair>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(pair) = self.page.next() {
+                return Some(Ok(pair));
+            }
+            let cursor = self.cursor?;
+            match self.dict.scan_page(cursor, self.count) {
+                Ok((page, next)) => {
+                    self.cursor = (next != 0).then_some(next);
+                    self.page = page.into_iter();
+                }
+                Err(e) => {
+                    self.cursor = None;
+                    return Some(Err(e));
+                }
+            }
+        }
+    }
+}
+
 /// Marks a handle as carrying `K`s and `V`s without owning any (and stays `Send + Sync`).
 type Carries<K, V> = PhantomData<fn(K, V) -> (K, V)>;
 
@@ -153,6 +187,43 @@ impl RawDict {
                 .map(|(k, v)| (k.to_vec(), v.to_vec()))
                 .collect())
         })
+    }
+
+    /// One page of a cursor scan (`dict.scan`): entries in insertion order from `cursor` (0 =
+    /// the start), at most `count` (`None`: the broker's default, 100; at most 1000), and the
+    /// cursor of the next page, 0 when the scan is complete. [`scan`](Self::scan) iterates.
+    pub fn scan_page(&self, cursor: u64, count: Option<u64>) -> Result<(Vec<Pair>, u64)> {
+        let req = RequestFields {
+            cursor: Some(cursor),
+            count,
+            ..self.req("dict.scan", None)
+        };
+        self.call(req, |r| {
+            let items = need(r.items.as_ref(), "dict.scan", "items")?
+                .iter()
+                .map(|(k, v)| (k.to_vec(), v.to_vec()))
+                .collect();
+            Ok((items, need(r.cursor, "dict.scan", "cursor")?))
+        })
+    }
+
+    /// Every entry, a page (of the broker's default size) per request, unlike
+    /// [`items`](Self::items), which is one atomic snapshot that a dict larger than
+    /// `max_frame` cannot fit in. Not a snapshot: every key present for the whole iteration
+    /// comes exactly once, with its value when its page was read; keys set or deleted meanwhile
+    /// may or may not come (docs/PROTOCOL.md §6.4, "Cursor scans"). Errors end the iteration.
+    pub fn scan(&self) -> Scan {
+        self.scan_with(None)
+    }
+
+    /// As [`scan`](Self::scan), with `count` entries a page (a hint; at most 1000).
+    pub fn scan_with(&self, count: Option<u64>) -> Scan {
+        Scan {
+            dict: self.clone(),
+            count,
+            cursor: Some(0),
+            page: Vec::new().into_iter(),
+        }
     }
 
     /// Sets every pair at once (atomically: with `LimitExceeded`, nothing is set).
@@ -360,6 +431,13 @@ where
             .iter()
             .map(|(k, v)| Ok((decode(k)?, decode(v)?)))
             .collect()
+    }
+
+    /// Every entry by cursor scan, decoded: see [`RawDict::scan`] for what it guarantees.
+    pub fn scan(&self) -> impl Iterator<Item = Result<(K, V)>> {
+        self.raw
+            .scan()
+            .map(|p| p.and_then(|(k, v)| Ok((decode(&k)?, decode(&v)?))))
     }
 
     /// Sets every pair in one atomic request.

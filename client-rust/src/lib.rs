@@ -159,7 +159,7 @@ pub use client::{Client, ConnectOptions, Opened, Reply, Stat, DEFAULT_CONNECT_TI
 pub use codec::{decode, encode, TIMEOUT_GRACE};
 pub use condition::{Condition, Waited};
 pub use conn::{set_interruptible, MAX_REPLY_FRAME};
-pub use dict::{Dict, RawDict};
+pub use dict::{Dict, RawDict, Scan};
 pub use endpoint::{
     default_socket_path, read_authkey_file, Endpoint, AUTHKEY_FILE_ENV, SOCKET_ENV, TCP_SCHEME,
 };

@@ -42,7 +42,7 @@ macro_rules! fields {
 fields! {
     id, op, name, value, key, expected, keys, items, timeout_ms, kind, maxsize, initial,
     parties, duplex, capacity, end, n, delta, version, client, lang, pid, lease_ms, delivery,
-    delay_ms, max_attempts, target, cursor, count, values, max, deliveries,
+    delay_ms, max_attempts, target, cursor, count, values, max, deliveries, after,
 }
 
 /// The known fields of one request map: each one's encoded value, not yet interpreted.

@@ -28,7 +28,7 @@ pub use kind::Kind;
 pub use reply::{ClientInfo, Info, InfoValue, Limits, ObjectSummary, ReplyFields};
 pub use request::{
     End, Name, OpenOptions, RawRequest, Request, RequestError, RequestFields, Wait,
-    DEFAULT_LEASE_MS, MAX_BATCH,
+    DEFAULT_LEASE_MS, MAX_BATCH, SCAN_DEFAULT_COUNT, SCAN_MAX_BYTES, SCAN_MAX_COUNT,
 };
 pub use serde_bytes::Bytes;
 

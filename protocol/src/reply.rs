@@ -117,6 +117,12 @@ pub struct ReplyFields<'a> {
     /// `queue.ack_many`: the deliveries that were not held by this connection (not acked).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unknown: Option<Vec<u64>>,
+    /// `dict.scan`: the cursor of the next page; 0 when the scan is complete.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<u64>,
+    /// `scan`: the name to pass as `after` for the next page; absent when the scan is complete.
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    pub next: Option<&'a str>,
 }
 
 impl<'a> ReplyFields<'a> {

@@ -27,6 +27,20 @@ use crate::value;
 /// Longest object name, in bytes.
 pub const MAX_NAME_LEN: usize = 255;
 
+/// Entries (`dict.scan`) or objects (`scan`) a scan page holds when the request gives no
+/// `count`: small enough that a page of small entries is one quick turn of the broker.
+pub const SCAN_DEFAULT_COUNT: u64 = 100;
+
+/// Most entries or objects one scan page holds, whatever `count` asks: bounds the broker's work
+/// per request (a turn) whatever the dict's size.
+pub const SCAN_MAX_COUNT: u64 = 1000;
+
+/// A `dict.scan` page stops adding entries once their keys and values would pass this many
+/// bytes, or half of the broker's `max_frame` if that is less (a page always holds at least one
+/// entry): 1 MiB keeps a page far below the default `max_frame` and one turn short, even for
+/// large values.
+pub const SCAN_MAX_BYTES: usize = 1 << 20;
+
 /// `queue.get_leased`'s lease when the request gives none: 30 s, long enough for most work
 /// items, short enough that a hung consumer's item is retried within a minute.
 pub const DEFAULT_LEASE_MS: u64 = 30_000;
@@ -149,6 +163,15 @@ pub struct RequestFields<'a> {
     /// `queue.ack_many`: the delivery ids to ack.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deliveries: Option<Vec<u64>>,
+    /// `dict.scan`: where to go on from (the previous page's `cursor`; absent or 0 = start).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<u64>,
+    /// `dict.scan`, `scan`: how many entries a page should hold (a hint; default 100).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub count: Option<u64>,
+    /// `scan`: the last name of the previous page (the previous page's `next`).
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    pub after: Option<&'a str>,
 }
 
 /// Most items one `queue.get_many` or `queue.get_many_leased` hands out: a larger `max` is
@@ -245,6 +268,12 @@ pub enum Request<'a> {
         target: u64,
     },
     List,
+    /// One page of the object list, by name: names after `after` (all, when `None`).
+    Scan {
+        after: Option<&'a str>,
+        /// 1..=[`SCAN_MAX_COUNT`].
+        count: u64,
+    },
     Clients,
     Stat {
         name: &'a str,
@@ -373,6 +402,13 @@ pub enum Request<'a> {
     DictClear {
         name: &'a str,
     },
+    /// One page of a cursor scan: entries whose position is at or after `cursor`.
+    DictScan {
+        name: &'a str,
+        cursor: u64,
+        /// 1..=[`SCAN_MAX_COUNT`].
+        count: u64,
+    },
     DictIncr {
         name: &'a str,
         key: &'a [u8],
@@ -495,6 +531,7 @@ pub const OPS: &[&str] = &[
     "hello",
     "ping",
     "list",
+    "scan",
     "clients",
     "stat",
     "delete",
@@ -527,6 +564,7 @@ pub const OPS: &[&str] = &[
     "dict.clear",
     "dict.incr",
     "dict.compare_and_set",
+    "dict.scan",
     "pipe.send",
     "pipe.recv",
     "pipe.poll",
@@ -680,6 +718,18 @@ impl<'a> Checker<'_, 'a> {
         self.bin(F::key)
     }
 
+    /// A scan's `count`: a hint of at least 1, capped at [`SCAN_MAX_COUNT`].
+    fn count(&self) -> Check<u64> {
+        match self.uint(F::count)? {
+            None => Ok(SCAN_DEFAULT_COUNT),
+            Some(0) => Err((
+                ErrorCode::InvalidArgument,
+                "count must be at least 1".into(),
+            )),
+            Some(n) => Ok(n.min(SCAN_MAX_COUNT)),
+        }
+    }
+
     fn wait(&self) -> Check<Wait> {
         Ok(self.uint(F::timeout_ms)?.map_or(Wait::Forever, Wait::Ms))
     }
@@ -759,6 +809,10 @@ impl<'a> Checker<'_, 'a> {
                 target: self.need_uint(F::target)?,
             },
             "list" => R::List,
+            "scan" => R::Scan {
+                after: self.str(F::after)?,
+                count: self.count()?,
+            },
             "clients" => R::Clients,
             "stat" => R::Stat { name: self.name()? },
             "delete" => R::Delete { name: self.name()? },
@@ -904,6 +958,11 @@ impl<'a> Checker<'_, 'a> {
                 value: self.value()?,
             },
             "dict.clear" => R::DictClear { name: self.name()? },
+            "dict.scan" => R::DictScan {
+                name: self.name()?,
+                cursor: self.uint(F::cursor)?.unwrap_or(0),
+                count: self.count()?,
+            },
             "dict.incr" => R::DictIncr {
                 name: self.name()?,
                 key: self.key()?,

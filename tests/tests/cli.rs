@@ -374,3 +374,27 @@ fn ping_wait_waits_for_a_late_broker_not_for_a_stale_socket_file() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).starts_with("pong from "), "{}", stdout(&o));
 }
+
+#[test]
+fn dict_keys_items_and_ls_scan_past_max_frame() {
+    let broker = Broker::start_with(&["--max-frame", "4096"]);
+    let client = broker.client();
+    let d = client.dict::<String, String>("big").unwrap();
+    for i in 0..300 {
+        d.set(&format!("key-{i:04}"), &"v".repeat(40)).unwrap();
+        client
+            .event(&format!("ev-{i:04}-{}", "x".repeat(20)))
+            .unwrap();
+    }
+    assert!(d.items().is_err(), "one snapshot would not fit a frame");
+    let keys = ok(&broker, &["dict", "keys", "big"]);
+    let want: String = (0..300).map(|i| format!("\"key-{i:04}\"\n")).collect();
+    assert_eq!(keys, want);
+    assert_eq!(ok(&broker, &["dict", "items", "big"]).lines().count(), 300);
+    let ls = ok(&broker, &["ls"]);
+    assert_eq!(
+        ls.lines().filter(|l| l.starts_with("ev-")).count(),
+        300,
+        "{ls}"
+    );
+}

@@ -123,3 +123,89 @@ fn keys_compare_by_encoding_so_equal_numbers_are_one_key() {
         Some(xproc::encode("one").unwrap())
     );
 }
+
+#[test]
+fn scan_enumerates_a_dict_bigger_than_max_frame() {
+    let broker = Broker::start_with(&["--max-frame", "4096"]);
+    let client = broker.client();
+    let d = client.dict::<String, String>("big").unwrap();
+    let want: Vec<(String, String)> = (0..300)
+        .map(|i| (format!("key-{i:04}"), "v".repeat(40)))
+        .collect();
+    for (k, v) in &want {
+        d.set(k, v).unwrap();
+    }
+    // The snapshot would be ~16 KiB: refused, and the connection stays usable.
+    assert!(d.items().is_err());
+    let got: Vec<(String, String)> = d.scan().collect::<Result<_, _>>().unwrap();
+    assert_eq!(got, want);
+    let raw = d.raw();
+    let (page, cursor) = raw.scan_page(0, Some(7)).unwrap();
+    assert_eq!((page.len(), cursor != 0), (7, true));
+    assert_eq!(raw.scan_with(Some(1000)).count(), 300);
+}
+
+#[test]
+fn scan_concurrent_with_writes_returns_every_stable_key_exactly_once() {
+    let broker = Broker::start();
+    let client = broker.client();
+    let d = client.dict::<String, u64>("d").unwrap();
+    for i in 0..2000 {
+        d.set(&format!("stable-{i}"), &0).unwrap();
+        d.set(&format!("churn-{i}"), &0).unwrap();
+    }
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let stop = stop.clone();
+        let w = broker.client().dict::<String, u64>("d").unwrap();
+        std::thread::spawn(move || {
+            let mut n = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) && n < 200_000 {
+                let i = n % 2000;
+                // Deletes and re-sets churn keys, overwrites stable ones in place, adds new.
+                if n.is_multiple_of(2) {
+                    w.delete(&format!("churn-{i}")).unwrap();
+                } else {
+                    w.set(&format!("churn-{i}"), &n).unwrap();
+                }
+                w.set(&format!("stable-{i}"), &n).unwrap();
+                w.set(&format!("new-{n}"), &n).unwrap();
+                n += 1;
+            }
+            n
+        })
+    };
+    let mut seen = std::collections::HashMap::<String, u32>::new();
+    for entry in d.scan() {
+        let (k, _) = entry.unwrap();
+        *seen.entry(k).or_default() += 1;
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(writer.join().unwrap() > 0);
+    for i in 0..2000 {
+        assert_eq!(seen.get(&format!("stable-{i}")), Some(&1), "stable-{i}");
+        assert!(seen.get(&format!("churn-{i}")).is_none_or(|n| *n <= 2));
+    }
+    assert!(seen
+        .iter()
+        .filter(|(k, _)| k.starts_with("new-"))
+        .all(|(_, n)| *n == 1));
+}
+
+#[test]
+fn scan_of_the_object_list_pages_by_name() {
+    let broker = Broker::start();
+    let client = broker.client();
+    for i in (0..250).rev() {
+        client.event(&format!("obj-{i:03}")).unwrap();
+    }
+    let names: Vec<String> = client.scan().map(|o| o.unwrap().name).collect();
+    assert_eq!(
+        names,
+        (0..250).map(|i| format!("obj-{i:03}")).collect::<Vec<_>>()
+    );
+    let (page, next) = client.scan_page(Some("obj-100"), Some(3)).unwrap();
+    assert_eq!(page.len(), 3);
+    assert_eq!(page[0].name, "obj-101");
+    assert_eq!(next.as_deref(), Some("obj-103"));
+}

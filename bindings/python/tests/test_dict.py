@@ -169,3 +169,43 @@ def test_limit_error_names_the_limit(name):
             assert len(d) == 0  # the update set nothing
     finally:
         assert b.stop() == 0
+
+
+def test_scan_reads_a_dict_bigger_than_max_frame():
+    from support import Broker
+
+    b = Broker("--max-frame", "4096")
+    try:
+        with xproc.connect(b.path) as c:
+            d = c.dict("big")
+            want = [(f"key-{i:04}", "v" * 40) for i in range(300)]
+            d.update(want[:50])
+            for k, v in want[50:]:
+                d[k] = v
+            with pytest.raises(xproc.LimitError):
+                d.items()  # one snapshot: over max_frame
+            assert list(d.scan()) == want
+            assert list(d.scan(count=7)) == want
+            assert list(d) == [k for k, _ in want]  # iteration scans too
+            assert "key-0299" in d and len(d) == 300
+    finally:
+        b.stop()
+
+
+def test_scan_during_writes_returns_each_stable_key_once(connect, name) -> None:
+    client = connect()
+    d = client.dict(name)
+    d.update([(f"stable-{i}", 0) for i in range(500)])
+    d.update([(f"churn-{i}", 0) for i in range(500)])
+    w = connect().dict(name)  # another connection writes between pages
+    seen = {}
+    for i, (k, _) in enumerate(d.scan(count=25)):
+        seen[k] = seen.get(k, 0) + 1
+        if i % 10 == 0:
+            w[f"stable-{i % 500}"] = i  # overwriting keeps the key's place
+            w.pop(f"churn-{i % 500}", None)
+            w[f"churn-{(i + 7) % 500}"] = i  # may move to the end
+            w[f"new-{i}"] = i  # added at the end: comes once
+    assert all(seen[f"stable-{i}"] == 1 for i in range(500))
+    assert all(n == 1 for k, n in seen.items() if k.startswith("new-"))
+    assert all(n <= 2 for n in seen.values())

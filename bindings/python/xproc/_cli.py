@@ -312,7 +312,7 @@ def _dict_command(c: Client, args: argparse.Namespace) -> Optional[str]:
     if op == "keys":
         return "\n".join(dumps(k) for k in d) or None
     if op == "items":
-        return "\n".join(dumps([k, v]) for k, v in d.items()) or None
+        return "\n".join(dumps([k, v]) for k, v in d.scan()) or None
     raise UsageError(f"unknown dict operation {op!r}")
 
 

@@ -225,8 +225,29 @@ class Dict(BrokerObject, TMutableMapping[Any, Any]):
             raise_for(status)
         return decode(n.take_bytes(ptr, size))
 
+    def scan(self, count: int = 0) -> Iterator[Tuple[Any, Any]]:
+        """Iterates over every ``(key, value)`` pair by cursor scan, one request per page of
+        ``count`` entries (0: the broker's default, 100; at most 1000), so it reads a dict of
+        any size — ``items()`` is one snapshot that must fit in the broker's ``max_frame``.
+
+        Not a snapshot: every key present for the whole iteration comes exactly once, with
+        its value when its page was read; keys set or deleted meanwhile may or may not come
+        (docs/PROTOCOL.md §6.4). Stopping early costs nothing."""
+        cursor = 0
+        while True:
+            ptr, size, nxt = c_void_p(), c_size_t(), c_uint64()
+            status = n.dict_scan_raw(self._handle(), cursor, count, nxt, ptr, size)
+            if status:
+                raise_for(status)
+            for k, v in decode(n.take_bytes(ptr, size)):
+                yield k, v
+            cursor = int(nxt.value)
+            if cursor == 0:
+                return
+
     def keys(self) -> List[Any]:  # type: ignore[override]
-        """Every key, in insertion order (a snapshot, as a list)."""
+        """Every key, in insertion order (a snapshot, as a list). For a dict too large for
+        one frame, iterate ``for k in d`` or use :meth:`scan`."""
         result: List[Any] = self._snapshot(n.dict_keys_raw)
         return result
 
@@ -240,8 +261,9 @@ class Dict(BrokerObject, TMutableMapping[Any, Any]):
         return [(k, v) for k, v in self._snapshot(n.dict_items_raw)]
 
     def __iter__(self) -> Iterator[Any]:
-        """Iterates over a snapshot of the keys."""
-        return iter(self.keys())
+        """Iterates over the keys by cursor scan (:meth:`scan`): any size of dict, a page per
+        request; every key present throughout comes exactly once."""
+        return (k for k, _ in self.scan())
 
     def copy(self) -> TDict[Any, Any]:
         """A plain ``dict`` with a snapshot of the entries (array keys become tuples)."""

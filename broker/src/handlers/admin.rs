@@ -5,7 +5,7 @@ use std::rc::Rc;
 
 use xproc_protocol::{
     ClientInfo, ErrorCode, InfoValue, Kind, ObjectSummary, OpenOptions, ReplyFields,
-    PROTOCOL_VERSION,
+    PROTOCOL_VERSION, SCAN_MAX_BYTES,
 };
 
 use crate::dispatch::{lookup, Ctx, Handled};
@@ -90,6 +90,51 @@ pub fn list(cx: &mut Ctx) -> Handled {
         ..ReplyFields::ok(cx.id)
     };
     cx.reply(&r);
+    Ok(())
+}
+
+/// Bytes a `scan` page counts per object beyond its name: the most the rest of its row encodes
+/// to (`{name, kind, len, waiters}` with a kind name and two u64s).
+const SCAN_OBJECT_OVERHEAD: usize = 64;
+
+/// `scan`: one page of the object list in name (byte) order, after the name `after`, from the
+/// name index: O(log n + count) (docs/PROTOCOL.md §6.1).
+pub fn scan(cx: &mut Ctx, after: Option<&str>, count: u64) -> Handled {
+    use std::ops::Bound;
+    let b = &*cx.b;
+    let from = match after {
+        Some(a) => Bound::Excluded(a),
+        None => Bound::Unbounded,
+    };
+    // Bounded like a dict.scan page, so that a page fits a frame whatever max_frame is.
+    let budget = SCAN_MAX_BYTES.min(b.config.max_frame / 2);
+    let mut names = b.names.range::<str, _>((from, Bound::Unbounded)).peekable();
+    let mut objects: Vec<ObjectSummary> = Vec::new();
+    let mut bytes = 0;
+    while let Some(n) = names.peek() {
+        let size = n.len() + SCAN_OBJECT_OVERHEAD;
+        if objects.len() as u64 >= count || (!objects.is_empty() && bytes + size > budget) {
+            break;
+        }
+        bytes += size;
+        if let Some(o) = b.objects.get(*n) {
+            objects.push(ObjectSummary {
+                name: o.name.to_string(),
+                kind: o.kind.as_str().to_string(),
+                len: o.len() as u64,
+                waiters: o.waiter_count() as u64,
+            });
+        }
+        names.next();
+    }
+    let more = names.peek().is_some();
+    let next = objects.last().filter(|_| more).map(|o| o.name.clone());
+    let r = ReplyFields {
+        objects: Some(objects),
+        next: next.as_deref(),
+        ..ReplyFields::ok(cx.id)
+    };
+    cx.out.send(cx.caller, &r);
     Ok(())
 }
 
@@ -249,11 +294,7 @@ pub fn open(cx: &mut Ctx, name: &str, kind: Kind, opts: OpenOptions) -> Handled 
             ));
         }
         let body = new_body(kind, &opts)?;
-        cx.b.insert_object(Object {
-            name: name.into(),
-            kind,
-            body,
-        });
+        cx.b.insert_object(name, kind, body);
     }
     let obj = lookup(&mut cx.b.objects, name)?;
     if obj.kind != kind {

@@ -1,7 +1,7 @@
 //! Dict ops. Each is atomic (the broker runs one request at a time); snapshots (`keys`,
 //! `values`, `items`) are encoded straight from the dict without copying values.
 
-use xproc_protocol::{Bytes, ErrorCode, ReplyFields};
+use xproc_protocol::{Bytes, ErrorCode, ReplyFields, SCAN_MAX_BYTES};
 
 use crate::dispatch::{as_dict, lookup, Ctx, Handled};
 use crate::objects::dict::{Dict, IncrError};
@@ -231,6 +231,26 @@ pub fn setdefault(cx: &mut Ctx, name: &str, key: &[u8], value: &[u8]) -> Handled
     cx.out.send(cx.caller, &r);
     let after = d.bytes();
     cx.b.memory = cx.b.memory - before + after;
+    Ok(())
+}
+
+/// `dict.scan`: one bounded page of entries in insertion order, and the cursor of the next
+/// (docs/PROTOCOL.md §6.4).
+pub fn scan(cx: &mut Ctx, name: &str, cursor: u64, count: u64) -> Handled {
+    // Half of max_frame at most, so that a page fits a frame whatever the limit is.
+    let budget = SCAN_MAX_BYTES.min(cx.b.config.max_frame / 2);
+    let d = as_dict(lookup(&mut cx.b.objects, name)?, "dict.scan")?;
+    let (page, next) = d.scan(cursor, count as usize, budget);
+    let r = ReplyFields {
+        items: Some(
+            page.into_iter()
+                .map(|(k, v)| (Bytes::new(k), Bytes::new(v)))
+                .collect(),
+        ),
+        cursor: Some(next),
+        ..ReplyFields::ok(cx.id)
+    };
+    cx.out.send(cx.caller, &r);
     Ok(())
 }
 

@@ -14,6 +14,14 @@ use super::dict_charge;
 /// A key, shared by the lookup map and the order map.
 pub type Key = Rc<[u8]>;
 
+/// Bytes a scan page counts per entry beyond its key and value: the most its encoding adds (a
+/// 2-array header and two bin headers of up to 5 bytes), so a page's byte budget bounds the
+/// encoded reply.
+pub const SCAN_ENTRY_OVERHEAD: usize = 11;
+
+/// A borrowed `(key, value)`, as a scan page holds them.
+pub type Pair<'a> = (&'a [u8], &'a [u8]);
+
 /// One dict's state.
 #[derive(Debug, Default)]
 pub struct Dict {
@@ -137,6 +145,28 @@ impl Dict {
         self.key_bytes = 0;
     }
 
+    /// One page of a cursor scan: entries in insertion order from position `cursor`, at most
+    /// `count` of them and, past the first, at most `max_bytes` of keys and values (each
+    /// entry counted with [`SCAN_ENTRY_OVERHEAD`]). Returns
+    /// them and the position of the first entry left out (0 when none is). Positions are the
+    /// entries' sequence numbers, which never change while an entry is present, so a key
+    /// present for a whole scan is returned exactly once. O(log n + count).
+    pub fn scan(&self, cursor: u64, count: usize, max_bytes: usize) -> (Vec<Pair<'_>>, u64) {
+        let mut page = Vec::new();
+        let mut bytes = 0;
+        for (&seq, key) in self.order.range(cursor..) {
+            let Some(e) = self.map.get(key) else { continue };
+            let size = key.len() + e.value.len() + SCAN_ENTRY_OVERHEAD;
+            if page.len() >= count || (!page.is_empty() && bytes + size > max_bytes) {
+                // Never 0: an entry was returned before it, and sequence numbers increase.
+                return (page, seq);
+            }
+            bytes += size;
+            page.push((&**key, &*e.value));
+        }
+        (page, 0)
+    }
+
     /// Entries in insertion order.
     pub fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
         self.order
@@ -230,6 +260,35 @@ fn encode_int(n: i64, out: &mut [u8; 9]) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scan_pages_keep_every_stable_key_exactly_once() {
+        let mut d = Dict::new();
+        for k in 0u8..10 {
+            d.set(&[k], b"v");
+        }
+        let (page, next) = d.scan(0, 4, usize::MAX);
+        assert_eq!(
+            page.iter().map(|p| p.0[0]).collect::<Vec<_>>(),
+            [0, 1, 2, 3]
+        );
+        // Between pages: 4 (not yet read) is deleted, 1 (read) re-set moves to the end, 2 is
+        // overwritten in place, 10 is new.
+        d.remove(&[4]);
+        d.remove(&[1]);
+        d.set(&[1], b"again");
+        d.set(&[2], b"new");
+        d.set(&[10], b"v");
+        let (page, next) = d.scan(next, 100, usize::MAX);
+        assert_eq!(
+            page.iter().map(|p| p.0[0]).collect::<Vec<_>>(),
+            [5, 6, 7, 8, 9, 1, 10]
+        );
+        assert_eq!(next, 0);
+        // The byte budget stops a page after its first entry that would pass it.
+        let (page, next) = d.scan(0, 100, 6 + 2 * SCAN_ENTRY_OVERHEAD);
+        assert_eq!((page.len(), next > 0), (2, true));
+    }
 
     fn keys(d: &Dict) -> Vec<Vec<u8>> {
         d.iter().map(|(k, _)| k.to_vec()).collect()

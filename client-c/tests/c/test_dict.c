@@ -154,6 +154,64 @@ static void raw_flavour(xproc_dict_t *d) {
     PASS("dict, raw flavour");
 }
 
+/* A cursor scan: pages of at most 7 entries, each an owned map freed after use; every key
+ * comes exactly once, in insertion order, even with deletes and inserts between pages. */
+static void scan(xproc_dict_t *d) {
+    CHECK(xproc_dict_clear(d));
+    for (int64_t i = 0; i < 50; i++) {
+        xproc_value_t *k = xproc_value_new_int64(i);
+        xproc_value_t *v = xproc_value_new_int64(-i);
+        CHECK(xproc_dict_set(d, k, v));
+        xproc_value_free(k);
+        xproc_value_free(v);
+    }
+    int seen[50] = {0};
+    int64_t last = -1;
+    uint64_t cursor = 0;
+    int pages = 0;
+    do {
+        xproc_value_t *page = NULL;
+        uint64_t next = 0;
+        CHECK(xproc_dict_scan(d, cursor, 7, &next, &page));
+        size_t n = 0;
+        CHECK(xproc_value_map_len(page, &n));
+        ASSERT(n <= 7);
+        for (size_t i = 0; i < n; i++) {
+            const xproc_value_t *k = NULL;
+            CHECK(xproc_value_map_key_at(page, i, &k));
+            int64_t key = 0;
+            CHECK(xproc_value_as_int64(k, &key));
+            if (key < 50) {
+                ASSERT(key > last); /* insertion order */
+                last = key;
+                seen[key]++;
+            }
+        }
+        xproc_value_free(page);
+        /* Between pages another key comes and goes; the 50 stay. */
+        xproc_value_t *extra = xproc_value_new_int64(1000 + pages);
+        xproc_value_t *one = xproc_value_new_int64(1);
+        CHECK(xproc_dict_set(d, extra, one));
+        if (pages % 2 == 0) {
+            CHECK(xproc_dict_delete(d, extra));
+        }
+        xproc_value_free(extra);
+        xproc_value_free(one);
+        cursor = next;
+        pages++;
+    } while (cursor != 0);
+    for (int i = 0; i < 50; i++) {
+        ASSERT(seen[i] == 1);
+    }
+    ASSERT(pages >= 8);
+    xproc_value_t *page = NULL;
+    uint64_t next = 1;
+    EXPECT(xproc_dict_scan(d, 0, 7, NULL, &page), XPROC_NULL_ARGUMENT);
+    EXPECT(xproc_dict_scan(NULL, 0, 7, &next, &page), XPROC_NULL_ARGUMENT);
+    ASSERT(page == NULL);
+    PASS("dict scan");
+}
+
 int main(void) {
     char name[64];
     uniq(name, sizeof name, "c-dict");
@@ -162,6 +220,7 @@ int main(void) {
     CHECK(xproc_dict_open(c, S(name), &d));
     value_flavour(d);
     raw_flavour(d);
+    scan(d);
     CHECK(xproc_client_delete(c, S(name), NULL));
     xproc_dict_free(d);
     xproc_client_free(c);

@@ -34,6 +34,13 @@ int main(void) {
     EXPECT(xproc_queue_open(c, S("q"), -1, NULL), XPROC_NULL_ARGUMENT);
     EXPECT(xproc_queue_open(c, "", 0, -1, &q), XPROC_INVALID_NAME);
     ASSERT(q == NULL);
+    /* A name that is not UTF-8 is XPROC_INVALID_NAME too, as the header says, whichever side
+     * catches it (here libxproc, before anything is sent). */
+    xproc_dict_t *bad_d = NULL;
+    EXPECT(xproc_queue_open(c, "\xff\xfe", 2, -1, &q), XPROC_INVALID_NAME);
+    EXPECT(xproc_dict_open(c, "\xff\xfe", 2, &bad_d), XPROC_INVALID_NAME);
+    EXPECT(xproc_client_delete(c, "\xc3", 1, NULL), XPROC_INVALID_NAME);
+    ASSERT(q == NULL && bad_d == NULL);
     PASS("NULL arguments and bad names");
 
     char name[64];

@@ -169,7 +169,7 @@ fn list_stat_and_delete() {
         let bad = [0xffu8];
         fails(
             xproc_client_delete(c, bad.as_ptr().cast(), 1, null_mut()),
-            XPROC_INVALID_ARGUMENT,
+            XPROC_INVALID_NAME,
         );
         xproc_queue_free(q);
         xproc_client_free(c);

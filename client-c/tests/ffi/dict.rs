@@ -391,3 +391,68 @@ fn value_flavour_every_operation() {
         xproc_client_free(c);
     }
 }
+
+#[test]
+fn scan_reads_a_dict_bigger_than_max_frame_page_by_page() {
+    let broker = Broker::start_with(&["--max-frame", "4096"]);
+    unsafe {
+        let c = connect(&broker);
+        let d = open(c, "big");
+        for i in 0..300 {
+            let k = mp(V::from(format!("key-{i:04}")));
+            let v = mp(V::from("v".repeat(40)));
+            ok(xproc_dict_set_raw(
+                d,
+                k.as_ptr(),
+                k.len(),
+                v.as_ptr(),
+                v.len(),
+            ));
+        }
+        let mut snapshot = null_mut();
+        fails(xproc_dict_items(d, &mut snapshot), XPROC_LIMIT);
+        assert!(snapshot.is_null());
+        let (mut cursor, mut pages, mut keys) = (0u64, 0, Vec::new());
+        loop {
+            let mut page = null_mut();
+            let mut next = 99;
+            ok(xproc_dict_scan(d, cursor, 40, &mut next, &mut page));
+            pages += 1;
+            let mut n = 0;
+            ok(xproc_value_map_len(page, &mut n));
+            assert!(n <= 40 && (n > 0 || next == 0));
+            let bytes = encode(page);
+            xproc_value_free(page);
+            let V::Map(entries) = unmp(&bytes) else {
+                panic!("a page is a map")
+            };
+            keys.extend(
+                entries
+                    .into_iter()
+                    .map(|(k, _)| k.as_str().unwrap().to_string()),
+            );
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+        assert_eq!(
+            keys,
+            (0..300).map(|i| format!("key-{i:04}")).collect::<Vec<_>>()
+        );
+        assert!(pages > 300 / 40);
+        let mut next = 7;
+        let mut page = null_mut();
+        fails(
+            xproc_dict_scan(d, 0, 1, null_mut(), &mut page),
+            XPROC_NULL_ARGUMENT,
+        );
+        fails(
+            xproc_dict_scan(null(), 0, 1, &mut next, &mut page),
+            XPROC_NULL_ARGUMENT,
+        );
+        assert!(page.is_null() && next == 0);
+        xproc_dict_free(d);
+        xproc_client_free(c);
+    }
+}
