@@ -59,8 +59,18 @@ pub enum Command {
         /// The queue's name.
         name: String,
         /// The value, as JSON (see VALUES in --help).
-        #[arg(allow_hyphen_values = true)]
-        value: String,
+        #[arg(
+            allow_hyphen_values = true,
+            required_unless_present = "stdin",
+            conflicts_with = "stdin"
+        )]
+        value: Option<String>,
+        /// Put one JSON value per line of standard input instead (blank lines are skipped),
+        /// streamed without a round trip each; exits once every one is in the queue. A line
+        /// that is not JSON stops it with status 1, naming the line; the lines before it are
+        /// put.
+        #[arg(long)]
+        stdin: bool,
         /// Seconds to wait for room in a full queue; 0 = do not wait. Default: wait as long as
         /// it takes.
         #[arg(long, value_name = "SECS", value_parser = parse_secs)]
@@ -74,8 +84,13 @@ pub enum Command {
         /// The queue's name.
         name: String,
         /// Seconds to wait for an item; 0 = do not wait. Default: wait as long as it takes.
+        /// With --count, the wait for each further batch.
         #[arg(long, value_name = "SECS", value_parser = parse_secs)]
         timeout: Option<Duration>,
+        /// Take N values (fetched in batches), printing one JSON value per line as they come;
+        /// exits with status 1 if the queue stays empty for the timeout before N came.
+        #[arg(long, value_name = "N", default_value_t = 1)]
+        count: u64,
     },
     /// Delete an object.
     ///
@@ -193,7 +208,9 @@ mod tests {
     #[test]
     fn negative_numbers_are_values_not_flags() {
         let cli = Cli::try_parse_from(["xproc", "put", "q", "-7", "--timeout", "1"]).unwrap();
-        assert!(matches!(cli.command, Command::Put { ref value, .. } if value == "-7"));
+        assert!(
+            matches!(cli.command, Command::Put { ref value, .. } if value.as_deref() == Some("-7"))
+        );
         let cli = Cli::try_parse_from(["xproc", "dict", "get", "d", "-1"]).unwrap();
         assert!(
             matches!(cli.command, Command::Dict(DictCommand::Get { ref key, .. }) if key == "-1")

@@ -78,9 +78,23 @@ pub fn run(cli: Cli) -> Outcome {
         Command::Put {
             name,
             value,
+            stdin,
             timeout,
-        } => put(&client, &name, &value, timeout),
-        Command::Get { name, timeout } => get(&client, &name, timeout),
+        } => match value {
+            Some(value) if !stdin => put(&client, &name, &value, timeout),
+            _ => put_lines(&client, &name, std::io::stdin().lock()),
+        },
+        Command::Get {
+            name,
+            timeout,
+            count,
+        } => {
+            if count == 1 {
+                get(&client, &name, timeout)
+            } else {
+                get_count(&client, &name, timeout, count)
+            }
+        }
         Command::Delete { name } => delete(&client, &name),
         Command::Clients => clients(&client),
         Command::Dict(cmd) => dict(&client, cmd),
@@ -299,6 +313,74 @@ fn get(client: &Client, name: &str, timeout: Option<Duration>) -> Outcome {
         ))),
         Err(e) => Err(e.into()),
     }
+}
+
+/// `put NAME --stdin`: one JSON value per line, streamed with `put_async`.
+fn put_lines(client: &Client, name: &str, input: impl std::io::BufRead) -> Outcome {
+    let queue = open_queue(client, name)?;
+    // put_async positions count values, not lines: keep the line of each.
+    let mut lines_of = Vec::new();
+    let at_line = |lines: &[u64], e: Error| match e {
+        Error::PutAsync { position, source } => {
+            let line = lines.get(position as usize).copied().unwrap_or(0);
+            Failure::failed(format!(
+                "line {line} was not put (nor any after it): {source}"
+            ))
+        }
+        e => e.into(),
+    };
+    for (i, line) in input.lines().enumerate() {
+        let line = line.map_err(|e| Failure::failed(format!("cannot read standard input: {e}")))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let value = match value_arg(&line) {
+            Ok(v) => v,
+            Err(e) => {
+                queue.flush().map_err(|e| at_line(&lines_of, e))?;
+                return Err(Failure::failed(format!("line {}: {}", i + 1, e.message)));
+            }
+        };
+        lines_of.push(i as u64 + 1);
+        queue.put_async(&value).map_err(|e| at_line(&lines_of, e))?;
+    }
+    queue.flush().map_err(|e| at_line(&lines_of, e))?;
+    Ok(String::new())
+}
+
+/// Most values `get --count` asks for per round trip.
+const GET_COUNT_BATCH: u64 = 1024;
+
+/// `get NAME --count N`: N values in batches, each printed as soon as its batch comes.
+fn get_count(client: &Client, name: &str, timeout: Option<Duration>, count: u64) -> Outcome {
+    use std::io::Write;
+    let queue = open_queue(client, name)?;
+    let mut got = 0;
+    let stdout = std::io::stdout();
+    while got < count {
+        let max = (count - got).min(GET_COUNT_BATCH) as usize;
+        match queue.get_many(max, timeout) {
+            Ok(values) => {
+                let mut out = stdout.lock();
+                for v in &values {
+                    let text = show(v)?;
+                    out.write_all(text.as_bytes())
+                        .map_err(|e| Failure::failed(format!("cannot write: {e}")))?;
+                }
+                out.flush()
+                    .map_err(|e| Failure::failed(format!("cannot write: {e}")))?;
+                got += values.len() as u64;
+            }
+            Err(Error::Empty | Error::Timeout) => {
+                return Err(Failure::failed(format!(
+                    "queue '{name}' stayed empty for {} after {got} of {count} values",
+                    secs(timeout)
+                )))
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(String::new())
 }
 
 fn dict(client: &Client, cmd: DictCommand) -> Outcome {

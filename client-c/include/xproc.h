@@ -250,6 +250,15 @@ typedef enum {
 typedef struct xproc_barrier_t xproc_barrier_t;
 
 /*
+ A batch of items taken by `xproc_queue_get_many` or `xproc_queue_get_many_leased`
+ (opaque): one allocation holding every value. Read it with `xproc_batch_len`,
+ `xproc_batch_item` and `xproc_batch_delivery`; free it with `xproc_batch_free`. Pointers it
+ hands out are borrowed from it and valid until it is freed. Read-only, so it may be read
+ from several threads at once.
+ */
+typedef struct xproc_batch_t xproc_batch_t;
+
+/*
  A connection to an xproc broker (opaque). Open with `xproc_client_connect`, free with
  `xproc_client_free`.
 
@@ -995,6 +1004,119 @@ xproc_status_e xproc_queue_ack(const xproc_queue_t *queue, uint64_t delivery);
  Errors as `xproc_queue_ack`. Thread-safe.
  */
 xproc_status_e xproc_queue_nack(const xproc_queue_t *queue, uint64_t delivery, int64_t delay_ms);
+
+/*
+ Hands one MessagePack value (`len` bytes at `data`) to the connection without waiting for
+ the broker: it is sent in a batch with its neighbours, at most a window of batches in
+ flight (docs/C.md, "Streaming"); out of window this call waits for the oldest batch's
+ reply. Each value waits in the broker as long as it takes for room, so a bounded queue
+ never holds more than its `maxsize`; order is kept. The bytes are copied: the caller keeps
+ `data`.
+
+ A value gathered at the end of a burst is sent by the next call on the handle, by
+ `xproc_queue_flush`, or when the handle is freed (`xproc_queue_free` flushes).
+
+ Errors: an earlier `put_async` that the broker refused is reported here, once, with the
+ status of the refusal (`XPROC_NOT_FOUND` for a deleted queue, `XPROC_LIMIT` for the memory
+ budget or a value above `max_frame`, `XPROC_INVALID_VALUE`, `XPROC_DISCONNECTED`) and a
+ message naming the position (0-based, over every `put_async` of the handle) of the first
+ value not put; `data` is then not taken. `XPROC_NULL_ARGUMENT`. Thread-safe.
+ */
+xproc_status_e xproc_queue_put_async_raw(const xproc_queue_t *queue,
+                                         const uint8_t *data,
+                                         size_t len);
+
+/*
+ Like `xproc_queue_put_async_raw`, encoding `value` (borrowed: the caller keeps it).
+ */
+xproc_status_e xproc_queue_put_async(const xproc_queue_t *queue, const xproc_value_t *value);
+
+/*
+ Waits until every value handed to `xproc_queue_put_async*` on this handle has been
+ accepted by the broker (put in the queue, or refused). Returns the first refusal not yet
+ reported, as for `xproc_queue_put_async_raw`; `*failed_at` (optional: may be NULL) then
+ receives the position of the first value not put, and `UINT64_MAX` otherwise. Thread-safe.
+ */
+xproc_status_e xproc_queue_flush(const xproc_queue_t *queue, uint64_t *failed_at);
+
+/*
+ Takes up to `max` values (at least 1) in one round trip, oldest first, waiting up to
+ `timeout_ms` for the first (negative: as long as it takes; 0: not at all). It returns what
+ is there without waiting for `max`.
+
+ On success `*out` is a new batch owned by the caller (free with `xproc_batch_free`) with 1
+ to `max` values; on failure NULL. Items in it are gone from the queue: a process that dies
+ holding it loses them (use `xproc_queue_get_many_leased` when it must not).
+
+ Errors: `XPROC_EMPTY` (timeout 0 and empty), `XPROC_TIMEOUT`, `XPROC_INVALID_ARGUMENT`
+ (`max` 0), `XPROC_NOT_FOUND`, `XPROC_DISCONNECTED`, `XPROC_NULL_ARGUMENT`. Thread-safe.
+ */
+xproc_status_e xproc_queue_get_many(const xproc_queue_t *queue,
+                                    size_t max,
+                                    int64_t timeout_ms,
+                                    xproc_batch_t **out);
+
+/*
+ Like `xproc_queue_get_many`, each value on its own lease of `lease_ms` (0 or negative: the
+ broker's default, 30 s), as `xproc_queue_get_leased` takes one: read each one's delivery
+ with `xproc_batch_delivery` and settle it with `xproc_queue_ack_many`, `xproc_queue_ack`
+ or `xproc_queue_nack`. Unsettled items go back to the queue when their lease runs out or
+ the connection closes, so a process that dies holding the batch loses nothing.
+ Errors as `xproc_queue_get_many`. Thread-safe.
+ */
+xproc_status_e xproc_queue_get_many_leased(const xproc_queue_t *queue,
+                                           size_t max,
+                                           int64_t timeout_ms,
+                                           int64_t lease_ms,
+                                           xproc_batch_t **out);
+
+/*
+ Acks `count` deliveries (`ids[0..count]`) in one request. `*acked` (optional: may be
+ NULL) receives how many were acked; the others were not held by this connection (already
+ settled, lease ran out, never handed out here) and changed nothing. Errors:
+ `XPROC_NOT_FOUND` (the queue was deleted), `XPROC_DISCONNECTED`, `XPROC_NULL_ARGUMENT`
+ (`ids` NULL with `count` > 0). Thread-safe.
+ */
+xproc_status_e xproc_queue_ack_many(const xproc_queue_t *queue,
+                                    const uint64_t *ids,
+                                    size_t count,
+                                    size_t *acked);
+
+/*
+ How many values `batch` holds (0 for NULL).
+ */
+size_t xproc_batch_len(const xproc_batch_t *batch);
+
+/*
+ Value `index` of `batch`: `*data`/`*len` point into the batch (borrowed: valid until
+ `xproc_batch_free`, not to be freed). Errors: `XPROC_OUT_OF_RANGE`, `XPROC_NULL_ARGUMENT`.
+ */
+xproc_status_e xproc_batch_item(const xproc_batch_t *batch,
+                                size_t index,
+                                const uint8_t **data,
+                                size_t *len);
+
+/*
+ Value `index` of `batch`, decoded into `*out` (owned by the caller: free with
+ `xproc_value_free`). Errors: `XPROC_OUT_OF_RANGE`, `XPROC_INVALID_VALUE`,
+ `XPROC_NULL_ARGUMENT`.
+ */
+xproc_status_e xproc_batch_value(const xproc_batch_t *batch, size_t index, xproc_value_t **out);
+
+/*
+ The delivery id and attempt (`attempt` optional: may be NULL) of value `index` of a batch
+ from `xproc_queue_get_many_leased`. Errors: `XPROC_OUT_OF_RANGE` (also for a batch from
+ `xproc_queue_get_many`, which has no deliveries), `XPROC_NULL_ARGUMENT`.
+ */
+xproc_status_e xproc_batch_delivery(const xproc_batch_t *batch,
+                                    size_t index,
+                                    uint64_t *delivery,
+                                    uint32_t *attempt);
+
+/*
+ Frees a batch (its values with it). NULL is a no-op. No other thread may be reading it.
+ */
+void xproc_batch_free(xproc_batch_t *batch);
 
 /*
  Opens the dict `name` (`name_len` bytes of UTF-8), creating it if the name is free.

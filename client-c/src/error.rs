@@ -73,6 +73,21 @@ impl Error {
                 E::UnknownDelivery(_) => XPROC_UNKNOWN_DELIVERY,
                 E::Denied(_) => XPROC_DENIED,
                 E::Interrupted => XPROC_INTERRUPTED,
+                E::DecodeBatch { .. } => XPROC_INVALID_VALUE,
+                // A put_async the broker refused: reported with the refusal's own status.
+                E::PutAsync { source, .. } => match **source {
+                    E::Timeout => XPROC_TIMEOUT,
+                    E::Full => XPROC_FULL,
+                    E::Disconnected(_) => XPROC_DISCONNECTED,
+                    E::Limit { .. } => XPROC_LIMIT,
+                    E::TypeMismatch(_) => XPROC_TYPE_MISMATCH,
+                    E::ShuttingDown(_) => XPROC_SHUTTING_DOWN,
+                    _ => match source.code() {
+                        Some(ErrorCode::NotFound) => XPROC_NOT_FOUND,
+                        Some(ErrorCode::InvalidValue) => XPROC_INVALID_VALUE,
+                        _ => XPROC_BROKER_ERROR,
+                    },
+                },
                 E::Broker { code, .. } => match ErrorCode::parse(code) {
                     Some(ErrorCode::NotFound) => XPROC_NOT_FOUND,
                     Some(ErrorCode::OptionMismatch) => XPROC_OPTION_MISMATCH,

@@ -45,6 +45,8 @@ pub mod client;
 
 pub mod queue;
 
+pub mod stream;
+
 pub mod dict;
 
 pub mod pipe;
@@ -73,6 +75,7 @@ pub use pipe::*;
 pub use queue::*;
 pub use semaphore::*;
 pub use status::*;
+pub use stream::*;
 pub use value::*;
 
 /// The Rust tests that call every `extern "C"` function through raw pointers, as C does. They

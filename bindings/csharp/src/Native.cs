@@ -119,6 +119,38 @@ namespace XProc
         [DllImport(Lib, CallingConvention = Cdecl, ExactSpelling = true)]
         internal static extern XProcStatus xproc_queue_nack(QueueHandle queue, ulong delivery, long delayMs);
 
+        [DllImport(Lib, CallingConvention = Cdecl, ExactSpelling = true)]
+        internal static extern XProcStatus xproc_queue_put_async_raw(QueueHandle queue, byte[] data, UIntPtr len);
+
+        [DllImport(Lib, CallingConvention = Cdecl, ExactSpelling = true)]
+        internal static extern XProcStatus xproc_queue_flush(QueueHandle queue, out ulong failedAt);
+
+        [DllImport(Lib, CallingConvention = Cdecl, ExactSpelling = true)]
+        internal static extern XProcStatus xproc_queue_get_many(
+            QueueHandle queue, UIntPtr max, long timeoutMs, out IntPtr batch);
+
+        [DllImport(Lib, CallingConvention = Cdecl, ExactSpelling = true)]
+        internal static extern XProcStatus xproc_queue_get_many_leased(
+            QueueHandle queue, UIntPtr max, long timeoutMs, long leaseMs, out IntPtr batch);
+
+        [DllImport(Lib, CallingConvention = Cdecl, ExactSpelling = true)]
+        internal static extern XProcStatus xproc_queue_ack_many(
+            QueueHandle queue, ulong[] ids, UIntPtr count, out UIntPtr acked);
+
+        [DllImport(Lib, CallingConvention = Cdecl, ExactSpelling = true)]
+        internal static extern UIntPtr xproc_batch_len(IntPtr batch);
+
+        [DllImport(Lib, CallingConvention = Cdecl, ExactSpelling = true)]
+        internal static extern XProcStatus xproc_batch_item(
+            IntPtr batch, UIntPtr index, out IntPtr data, out UIntPtr len);
+
+        [DllImport(Lib, CallingConvention = Cdecl, ExactSpelling = true)]
+        internal static extern XProcStatus xproc_batch_delivery(
+            IntPtr batch, UIntPtr index, out ulong delivery, out uint attempt);
+
+        [DllImport(Lib, CallingConvention = Cdecl, ExactSpelling = true)]
+        internal static extern void xproc_batch_free(IntPtr batch);
+
         // ---- dicts ----
 
         [DllImport(Lib, CallingConvention = Cdecl, ExactSpelling = true)]

@@ -180,6 +180,168 @@ namespace XProc
             return s;
         }
 
+        // ---- streaming ----
+        //
+        // Post, not PutAsync: in .NET an Async suffix promises a Task to await, and this
+        // returns nothing to await. It is TPL Dataflow's word (ITargetBlock.Post): hand an item
+        // to the next stage without waiting for it to be processed.
+
+        /// <summary>
+        /// Hands <paramref name="item"/> to the connection without waiting for the broker:
+        /// items go out in batches, with a bounded window in flight; when the window is full
+        /// this waits for the broker. Each item waits there for room, so a bounded queue never
+        /// holds more than its MaxSize. Order is kept. Call <see cref="Flush"/> when a burst is
+        /// over (Dispose flushes too).
+        /// </summary>
+        /// <exception cref="XProcException">An earlier Post was refused by the broker (queue
+        /// deleted, memory budget spent); reported once, here or by Flush, with a message
+        /// naming the position of the first item not put. This item is then not taken.</exception>
+        public void Post(object item)
+        {
+            byte[] data = MessagePack.Encode(item);
+            Error.Check(Native.xproc_queue_put_async_raw(Handle, data, Utf8.Len(data)));
+        }
+
+        /// <summary>Waits until every item handed to <see cref="Post"/> has been accepted by
+        /// the broker; throws the first refusal not yet reported.</summary>
+        public void Flush()
+        {
+            ulong failedAt;
+            Error.Check(Native.xproc_queue_flush(Handle, out failedAt));
+        }
+
+        /// <summary>
+        /// Takes up to <paramref name="max"/> items in one round trip, oldest first, waiting
+        /// up to <paramref name="timeout"/> (null: as long as it takes) for the first; it
+        /// returns what is there without waiting for more. The items are gone from the queue
+        /// once the broker sent them (use <see cref="GetManyLeased"/> when a crash must not
+        /// lose them).
+        /// </summary>
+        /// <exception cref="XProcTimeoutException">Still empty when the timeout ran out.</exception>
+        public List<object> GetMany(int max, TimeSpan? timeout = null)
+        {
+            IntPtr batch;
+            Error.Check(Native.xproc_queue_get_many(Handle, BatchMax(max), WaitMs(timeout), out batch));
+            try
+            {
+                return BatchValues(batch);
+            }
+            finally
+            {
+                Native.xproc_batch_free(batch);
+            }
+        }
+
+        /// <summary>
+        /// Like <see cref="GetMany"/>, each item on its own lease (see <see cref="GetLeased"/>).
+        /// Settle them with <see cref="AckMany"/> (one request) or one by one; those not acked
+        /// when their lease runs out or this client goes away go back to the queue.
+        /// </summary>
+        public List<Delivery> GetManyLeased(int max, TimeSpan? timeout = null, TimeSpan? lease = null)
+        {
+            long leaseMs = lease.HasValue ? Math.Max(1, Timeouts.ToMs(lease.Value, "lease")) : 0;
+            IntPtr batch;
+            Error.Check(Native.xproc_queue_get_many_leased(Handle, BatchMax(max), WaitMs(timeout), leaseMs, out batch));
+            try
+            {
+                List<object> values = BatchValues(batch);
+                var out_ = new List<Delivery>(values.Count);
+                for (int i = 0; i < values.Count; i++)
+                {
+                    ulong id;
+                    uint attempt;
+                    Error.Check(Native.xproc_batch_delivery(batch, (UIntPtr)(ulong)i, out id, out attempt));
+                    out_.Add(new Delivery(this, values[i], id, (int)attempt));
+                }
+                return out_;
+            }
+            finally
+            {
+                Native.xproc_batch_free(batch);
+            }
+        }
+
+        /// <summary>Acks every delivery in one request; returns how many were acked (the
+        /// others were no longer held by this client and changed nothing).</summary>
+        public int AckMany(IEnumerable<Delivery> deliveries)
+        {
+            if (deliveries == null)
+            {
+                throw new ArgumentNullException("deliveries");
+            }
+            var list = new List<Delivery>(deliveries);
+            var ids = new ulong[list.Count];
+            for (int i = 0; i < ids.Length; i++)
+            {
+                ids[i] = list[i].Id;
+                list[i].MarkSettled();
+            }
+            UIntPtr acked;
+            Error.Check(Native.xproc_queue_ack_many(Handle, ids, (UIntPtr)(ulong)ids.Length, out acked));
+            return (int)acked.ToUInt64();
+        }
+
+        /// <summary>
+        /// The queue's items as they come, fetched up to <paramref name="batch"/> at a time
+        /// with <see cref="GetMany"/> (as BlockingCollection.GetConsumingEnumerable yields
+        /// them): waits as long as it takes, or ends once nothing came for
+        /// <paramref name="idle"/>. Items fetched and not yet yielded when the loop stops are
+        /// lost with the enumerator.
+        /// </summary>
+        public IEnumerable<object> Consume(int batch = 256, TimeSpan? idle = null)
+        {
+            while (true)
+            {
+                List<object> items;
+                try
+                {
+                    items = GetMany(batch, idle);
+                }
+                catch (XProcTimeoutException)
+                {
+                    if (idle.HasValue)
+                    {
+                        yield break;
+                    }
+                    throw;
+                }
+                foreach (object item in items)
+                {
+                    yield return item;
+                }
+            }
+        }
+
+        private static UIntPtr BatchMax(int max)
+        {
+            if (max < 1)
+            {
+                throw new ArgumentOutOfRangeException("max", "max must be at least 1");
+            }
+            return (UIntPtr)(ulong)max;
+        }
+
+        private static long WaitMs(TimeSpan? timeout)
+        {
+            return timeout.HasValue ? Timeouts.ToMs(timeout.Value, "timeout") : Timeouts.Forever;
+        }
+
+        private static List<object> BatchValues(IntPtr batch)
+        {
+            int n = (int)Native.xproc_batch_len(batch).ToUInt64();
+            var values = new List<object>(n);
+            for (int i = 0; i < n; i++)
+            {
+                IntPtr data;
+                UIntPtr len;
+                Error.Check(Native.xproc_batch_item(batch, (UIntPtr)(ulong)i, out data, out len));
+                var bytes = new byte[(int)len.ToUInt64()];
+                System.Runtime.InteropServices.Marshal.Copy(data, bytes, 0, bytes.Length);
+                values.Add(MessagePack.Decode(bytes));
+            }
+            return values;
+        }
+
         private XProcStatus PutCore(object item, long timeoutMs)
         {
             byte[] data = MessagePack.Encode(item);
@@ -296,6 +458,12 @@ namespace XProc
 
         /// <summary>Whether Ack or Nack has been called.</summary>
         public bool Settled { get; private set; }
+
+        /// <summary>Marks it settled (acked by <see cref="Queue.AckMany"/>).</summary>
+        internal void MarkSettled()
+        {
+            Settled = true;
+        }
 
         /// <summary>
         /// Done: the item leaves the queue (on a <see cref="JoinableQueue"/> this counts as

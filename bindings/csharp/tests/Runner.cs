@@ -47,6 +47,7 @@ namespace XProc.Tests
             tests.AddRange(ClientTests.All());
             tests.AddRange(QueueTests.All());
             tests.AddRange(LeaseTests.All());
+            tests.AddRange(StreamTests.All());
             tests.AddRange(DictTests.All());
             tests.AddRange(PipeTests.All());
             tests.AddRange(LockTests.All());

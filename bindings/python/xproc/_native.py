@@ -231,6 +231,15 @@ queue_join = _fn("xproc_queue_join", [H, T])
 queue_get_leased_raw = _fn("xproc_queue_get_leased_raw", [H, T, c_int64, PH, PN, PU64, PU32])
 queue_ack = _fn("xproc_queue_ack", [H, c_uint64])
 queue_nack = _fn("xproc_queue_nack", [H, c_uint64, c_int64])
+queue_put_async_raw = _fn("xproc_queue_put_async_raw", [H, S, N])
+queue_flush = _fn("xproc_queue_flush", [H, PU64])
+queue_get_many = _fn("xproc_queue_get_many", [H, N, T, PH])
+queue_get_many_leased = _fn("xproc_queue_get_many_leased", [H, N, T, c_int64, PH])
+queue_ack_many = _fn("xproc_queue_ack_many", [H, PU64, N, PN])
+batch_len = _fn("xproc_batch_len", [c_void_p], c_size_t)
+batch_item = _fn("xproc_batch_item", [c_void_p, N, POINTER(c_void_p), PN])
+batch_delivery = _fn("xproc_batch_delivery", [c_void_p, N, PU64, PU32])
+batch_free = _fn("xproc_batch_free", [c_void_p], None)
 
 dict_open = _fn("xproc_dict_open", [H, S, N, PH])
 dict_get_raw = _fn("xproc_dict_get_raw", [H, S, N, PH, PN])
@@ -351,6 +360,32 @@ def _ctypes_queue_get(h: int, ms: int) -> Any:
     return status if status else take_bytes(ptr, size)
 
 
+def _ctypes_queue_put_async(h: int, data: bytes) -> int:
+    return int(queue_put_async_raw(h, data, len(data)))
+
+
+def batch_values(b: Any) -> List[bytes]:
+    """Every value of a batch (``xproc_batch_t``), copied; the batch is not freed."""
+    ptr = c_void_p()
+    size = c_size_t()
+    out = []
+    for i in range(batch_len(b)):
+        batch_item(b, i, ptr, size)
+        out.append(ctypes.string_at(ptr.value or 0, size.value))
+    return out
+
+
+def _ctypes_queue_get_many(h: int, max_items: int, ms: int) -> Any:
+    b = c_void_p()
+    status = queue_get_many(h, max_items, ms, b)
+    if status:
+        return status
+    try:
+        return batch_values(b)
+    finally:
+        batch_free(b)
+
+
 def _ctypes_dict_set(h: int, key: bytes, value: bytes) -> int:
     return int(dict_set_raw(h, key, len(key), value, len(value)))
 
@@ -373,7 +408,18 @@ def _load_speedups() -> Any:
     _speedups.bind(
         *(
             address(f, c_void_p).value
-            for f in (queue_put_raw, queue_get_raw, dict_set_raw, dict_get_raw, bytes_free)
+            for f in (
+                queue_put_raw,
+                queue_get_raw,
+                dict_set_raw,
+                dict_get_raw,
+                bytes_free,
+                queue_put_async_raw,
+                queue_get_many,
+                batch_len,
+                batch_item,
+                batch_free,
+            )
         )
     )
     return _speedups
@@ -384,5 +430,11 @@ _fast = _load_speedups()
 SPEEDUPS = _fast is not None
 queue_put_item: Callable[[int, bytes, int], int] = _fast.queue_put if _fast else _ctypes_queue_put
 queue_get_item: Callable[[int, int], Any] = _fast.queue_get if _fast else _ctypes_queue_get
+queue_put_async_item: Callable[[int, bytes], int] = (
+    _fast.queue_put_async if _fast else _ctypes_queue_put_async
+)
+queue_get_many_items: Callable[[int, int, int], Any] = (
+    _fast.queue_get_many if _fast else _ctypes_queue_get_many
+)
 dict_set_item: Callable[[int, bytes, bytes], int] = _fast.dict_set if _fast else _ctypes_dict_set
 dict_get_item: Callable[[int, bytes], Any] = _fast.dict_get if _fast else _ctypes_dict_get

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import queue as _stdqueue
 from ctypes import c_size_t, c_uint32, c_uint64, c_void_p
-from typing import Any, Iterable, Optional
+from typing import Any, Iterable, Iterator, Optional
 
 from . import _native as n
 from ._base import BrokerObject
@@ -25,6 +25,8 @@ from ._values import _local, decode, encode, queue_timeout_ms, timeout_ms, unpac
 
 _put_item = n.queue_put_item
 _get_item = n.queue_get_item
+_put_buffered_item = n.queue_put_async_item
+_get_many_items = n.queue_get_many_items
 _unpack = unpack
 _Empty = _stdqueue.Empty
 _Full = _stdqueue.Full
@@ -177,6 +179,155 @@ class Queue(BrokerObject):
             status = n.queue_ack(h, delivery)
         else:
             status = n.queue_nack(h, delivery, nack_delay_ms)
+        if status:
+            raise_for(status)
+
+    def put_buffered(self, obj: Any) -> None:
+        """Hands ``obj`` over without waiting for the broker (an xproc extension for
+        streaming): items go out in batches, with at most a few batches in flight, so a fast
+        producer runs at the speed of the socket. When the window is full this waits for the
+        broker, and each item waits there for room, so a bounded queue never holds more than
+        ``maxsize``. Order is kept.
+
+        Items gathered at the end of a burst are sent by the next call on this handle, by
+        :meth:`flush` or by :meth:`close`. An item the broker refused (the queue was deleted,
+        the memory budget is spent) is reported once, by the next ``put_buffered`` (which then
+        does not take its ``obj``) or by :meth:`flush`; the message names the position
+        (0-based, over every ``put_buffered`` of this handle) of the first item not put.
+        """
+        h = self._h
+        if h is None:
+            h = self._revive()
+        try:
+            data = _local.packer.pack(obj)
+        except Exception:
+            data = encode(obj)
+        status = _put_buffered_item(h.value, data)
+        if status:
+            raise_for(status)
+
+    def flush(self) -> None:
+        """Waits until every item handed to :meth:`put_buffered` has been accepted by the
+        broker; raises the first refusal not yet reported."""
+        h = self._h
+        if h is None:
+            h = self._revive()
+        failed_at = c_uint64()
+        status = n.queue_flush(h, failed_at)
+        if status:
+            raise_for(status)
+
+    def get_many(
+        self, max_items: int = 64, block: bool = True, timeout: Optional[float] = None
+    ) -> list:
+        """Removes and returns up to ``max_items`` items from the head in one round trip (an
+        xproc extension), waiting like :meth:`get` for the first one (``queue.Empty`` when
+        nothing came in time); it returns what is there without waiting for more.
+
+        The items are gone from the queue once the broker sent them: a process killed before
+        it used them loses them. Use :meth:`get_many_leased` when that is not acceptable."""
+        if max_items < 1:
+            raise ValueError(f"max_items must be at least 1, not {max_items}")
+        h = self._h
+        if h is None:
+            h = self._revive()
+        ms = -1 if block and timeout is None else queue_timeout_ms(block, timeout)
+        got = _get_many_items(h.value, max_items, ms)
+        if got.__class__ is int:
+            if got == INTERRUPTED:
+                got = resume(_get_many_items, [h.value, max_items, ms], 2)
+            if got.__class__ is int:
+                if got in _EMPTY_STATUSES:
+                    raise _Empty
+                raise_for(got)
+        try:
+            return [_unpack(d) for d in got]
+        except Exception:
+            return [decode(d) for d in got]
+
+    def get_many_leased(
+        self,
+        max_items: int = 64,
+        block: bool = True,
+        timeout: Optional[float] = None,
+        lease: Optional[float] = None,
+    ) -> list:
+        """Like :meth:`get_many`, each item on its own lease (see :meth:`get_leased`):
+        returns a list of :class:`Delivery`. Settle them with :meth:`ack_many` (one request)
+        or one by one; those not acked when their lease runs out or this process dies go back
+        to the queue, so nothing is lost."""
+        if max_items < 1:
+            raise ValueError(f"max_items must be at least 1, not {max_items}")
+        h = self._h
+        if h is None:
+            h = self._revive()
+        ms = -1 if block and timeout is None else queue_timeout_ms(block, timeout)
+        lease_ms = 0 if lease is None else max(1, timeout_ms(lease))
+        b = c_void_p()
+        status = n.queue_get_many_leased(h, max_items, ms, lease_ms, b)
+        if status == INTERRUPTED:
+            status = resume(n.queue_get_many_leased, [h, max_items, ms, lease_ms, b], 2)
+        if status:
+            if status in _EMPTY_STATUSES:
+                raise _Empty
+            raise_for(status)
+        try:
+            values = n.batch_values(b)
+            delivery = c_uint64()
+            attempt = c_uint32()
+            out = []
+            for i, data in enumerate(values):
+                n.batch_delivery(b, i, delivery, attempt)
+                try:
+                    value = decode(data)
+                except Exception:
+                    n.queue_nack(h, delivery.value, 0)
+                    continue
+                out.append(Delivery(self, value, delivery.value, attempt.value))
+            return out
+        finally:
+            n.batch_free(b)
+
+    def ack_many(self, deliveries: Iterable["Delivery"]) -> int:
+        """Acks every delivery in one request; returns how many were acked (the others were
+        no longer held by this connection and changed nothing)."""
+        ds = list(deliveries)
+        if not ds:
+            return 0
+        h = self._h
+        if h is None:
+            h = self._revive()
+        ids = (c_uint64 * len(ds))(*(d.id for d in ds))
+        for d in ds:
+            d._settled = True
+        acked = c_size_t()
+        status = n.queue_ack_many(h, ids, len(ds), acked)
+        if status:
+            raise_for(status)
+        return int(acked.value)
+
+    def iter(self, batch: int = 64, timeout: Optional[float] = None) -> Iterator[Any]:
+        """The queue's items as they come, fetched up to ``batch`` at a time with
+        :meth:`get_many`: ``for item in q.iter(batch=256): ...``. Waits for items as long as
+        it takes, or (``timeout``) ends once none came for that many seconds. Items fetched
+        and not yet yielded when the loop stops are lost with the iterator, as with
+        :meth:`get_many`."""
+        while True:
+            try:
+                items = self.get_many(batch, True, timeout)
+            except _Empty:
+                return
+            yield from items
+
+    def close(self) -> None:
+        """Flushes what :meth:`put_buffered` handed over, then releases this handle (the
+        queue stays in the broker; see ``Client.delete``). Raises the first refusal not yet
+        reported, after closing."""
+        h = self._h
+        status = 0
+        if h is not None and not self.closed:
+            status = n.queue_flush(h, None)
+        super().close()
         if status:
             raise_for(status)
 

@@ -1,6 +1,7 @@
 /*
- * _speedups: the four per-item calls of the Python binding (queue put/get, dict set/get) as
- * one C call each, instead of up to three ctypes calls and their argument objects.
+ * _speedups: the per-item calls of the Python binding (queue put/get, put_buffered and
+ * get_many, dict set/get) as one C call each, instead of up to three ctypes calls (for
+ * get_many: a ctypes call per item) and their argument objects.
  *
  * It is optional: pip builds it when a C compiler and Python's headers are there, and the
  * binding falls back to ctypes when it is missing (or when XPROC_NO_SPEEDUPS is set). It does
@@ -23,12 +24,22 @@ typedef int (*get_fn)(void *, int64_t, uint8_t **, size_t *);
 typedef int (*set_fn)(void *, const uint8_t *, size_t, const uint8_t *, size_t);
 typedef int (*lookup_fn)(void *, const uint8_t *, size_t, uint8_t **, size_t *);
 typedef void (*free_fn)(uint8_t *, size_t);
+typedef int (*put_async_fn)(void *, const uint8_t *, size_t);
+typedef int (*get_many_fn)(void *, size_t, int64_t, void **);
+typedef size_t (*batch_len_fn)(const void *);
+typedef int (*batch_item_fn)(const void *, size_t, const uint8_t **, size_t *);
+typedef void (*batch_free_fn)(void *);
 
 static put_fn queue_put_raw;
 static get_fn queue_get_raw;
 static set_fn dict_set_raw;
 static lookup_fn dict_get_raw;
 static free_fn bytes_free;
+static put_async_fn queue_put_async_raw;
+static get_many_fn queue_get_many;
+static batch_len_fn batch_len;
+static batch_item_fn batch_item;
+static batch_free_fn batch_free;
 
 static void *address(PyObject *o) {
     void *p = PyLong_AsVoidPtr(o);
@@ -72,16 +83,19 @@ static PyObject *bytes_or_status(int status, uint8_t *out, size_t len) {
     return data;
 }
 
-/* bind(put, get, set, get_dict, free): the addresses of xproc_queue_put_raw,
- * xproc_queue_get_raw, xproc_dict_set_raw, xproc_dict_get_raw and xproc_bytes_free. */
+/* bind(put, get, set, get_dict, free, put_async, get_many, batch_len, batch_item,
+ * batch_free): the addresses of xproc_queue_put_raw, xproc_queue_get_raw, xproc_dict_set_raw,
+ * xproc_dict_get_raw, xproc_bytes_free, xproc_queue_put_async_raw, xproc_queue_get_many,
+ * xproc_batch_len, xproc_batch_item and xproc_batch_free. */
+#define BOUND 10
 static PyObject *bind(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     (void)self;
-    if (nargs != 5) {
-        PyErr_SetString(PyExc_TypeError, "bind takes 5 function addresses");
+    if (nargs != BOUND) {
+        PyErr_SetString(PyExc_TypeError, "bind takes 10 function addresses");
         return NULL;
     }
-    void *p[5];
-    for (int i = 0; i < 5; i++) {
+    void *p[BOUND];
+    for (int i = 0; i < BOUND; i++) {
         if ((p[i] = address(args[i])) == NULL) {
             return NULL;
         }
@@ -92,6 +106,11 @@ static PyObject *bind(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     memcpy(&dict_set_raw, &p[2], sizeof p[2]);
     memcpy(&dict_get_raw, &p[3], sizeof p[3]);
     memcpy(&bytes_free, &p[4], sizeof p[4]);
+    memcpy(&queue_put_async_raw, &p[5], sizeof p[5]);
+    memcpy(&queue_get_many, &p[6], sizeof p[6]);
+    memcpy(&batch_len, &p[7], sizeof p[7]);
+    memcpy(&batch_item, &p[8], sizeof p[8]);
+    memcpy(&batch_free, &p[9], sizeof p[9]);
     Py_RETURN_NONE;
 }
 
@@ -134,6 +153,63 @@ static PyObject *queue_get(PyObject *self, PyObject *const *args, Py_ssize_t nar
     status = queue_get_raw(h, (int64_t)ms, &out, &len);
     Py_END_ALLOW_THREADS
     return bytes_or_status(status, out, len);
+}
+
+/* queue_put_async(handle, data: bytes) -> status */
+static PyObject *queue_put_async(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (check_args(nargs, 2, "queue_put_async") < 0 || check_bytes(args[1], "data") < 0) {
+        return NULL;
+    }
+    void *h = address(args[0]);
+    if (h == NULL) {
+        return NULL;
+    }
+    const uint8_t *data = (const uint8_t *)PyBytes_AS_STRING(args[1]);
+    size_t len = (size_t)PyBytes_GET_SIZE(args[1]);
+    int status;
+    /* Usually a copy into the batch; out of window it waits for the broker. */
+    Py_BEGIN_ALLOW_THREADS
+    status = queue_put_async_raw(h, data, len);
+    Py_END_ALLOW_THREADS
+    return PyLong_FromLong(status);
+}
+
+/* queue_get_many(handle, max, timeout_ms) -> list of bytes, or the status when it failed */
+static PyObject *queue_get_many_(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (check_args(nargs, 3, "queue_get_many") < 0) {
+        return NULL;
+    }
+    void *h = address(args[0]);
+    size_t max = PyLong_AsSize_t(args[1]);
+    long long ms = PyLong_AsLongLong(args[2]);
+    if (h == NULL || PyErr_Occurred()) {
+        return NULL;
+    }
+    void *batch = NULL;
+    int status;
+    Py_BEGIN_ALLOW_THREADS
+    status = queue_get_many(h, max, (int64_t)ms, &batch);
+    Py_END_ALLOW_THREADS
+    if (status != 0) {
+        return PyLong_FromLong(status);
+    }
+    size_t n = batch_len(batch);
+    PyObject *list = PyList_New((Py_ssize_t)n);
+    for (size_t i = 0; list != NULL && i < n; i++) {
+        const uint8_t *p = NULL;
+        size_t len = 0;
+        batch_item(batch, i, &p, &len);
+        PyObject *item = PyBytes_FromStringAndSize((const char *)p, (Py_ssize_t)len);
+        if (item == NULL) {
+            Py_CLEAR(list);
+            break;
+        }
+        PyList_SET_ITEM(list, (Py_ssize_t)i, item);
+    }
+    batch_free(batch);
+    return list;
 }
 
 /* dict_set(handle, key: bytes, value: bytes) -> status */
@@ -181,7 +257,12 @@ static PyObject *dict_get(PyObject *self, PyObject *const *args, Py_ssize_t narg
 
 static PyMethodDef methods[] = {
     {"bind", (PyCFunction)(void (*)(void))bind, METH_FASTCALL,
-     "bind(put, get, set, dict_get, free): the libxproc function addresses to call."},
+     "bind(put, get, set, dict_get, free, put_async, get_many, batch_len, batch_item, "
+     "batch_free): the libxproc function addresses to call."},
+    {"queue_put_async", (PyCFunction)(void (*)(void))queue_put_async, METH_FASTCALL,
+     "queue_put_async(handle, data) -> status"},
+    {"queue_get_many", (PyCFunction)(void (*)(void))queue_get_many_, METH_FASTCALL,
+     "queue_get_many(handle, max, timeout_ms) -> list of bytes | status"},
     {"queue_put", (PyCFunction)(void (*)(void))queue_put, METH_FASTCALL,
      "queue_put(handle, data, timeout_ms) -> status"},
     {"queue_get", (PyCFunction)(void (*)(void))queue_get, METH_FASTCALL,

@@ -11,6 +11,7 @@ mod dict;
 mod pipe;
 mod queue;
 mod stall;
+mod stream;
 mod sync;
 mod value;
 
