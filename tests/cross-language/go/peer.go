@@ -360,4 +360,3 @@ func main() {
 		os.Exit(1)
 	}
 }
-
