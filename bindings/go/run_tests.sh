@@ -27,7 +27,7 @@ export XPROCD="$target/release/xprocd"
 prefix="$(mktemp -d /tmp/xproc-go-prefix.XXXXXX)"
 trap 'rm -rf "$prefix"' EXIT
 echo "== installing libxproc into $prefix"
-"$root/client-c/install.sh" "$prefix" >/dev/null
+"$root/client-c/install.sh" --no-build "$prefix" >/dev/null
 export PKG_CONFIG_PATH="$prefix/lib/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
 export CGO_ENABLED=1
 export CGO_LDFLAGS="-Wl,-rpath,$prefix/lib${CGO_LDFLAGS:+ $CGO_LDFLAGS}"
