@@ -24,7 +24,18 @@ def _row_meta(key, scenarios):
         return "Redis", f"redis-benchmark -c 1 -P 1 -d 64, {key.split('_', 1)[1].upper()}", "command"
     if key.startswith("py"):
         return "xproc (Python)", f"Python binding: {key}", "op"
+    for lang, name in (("go_", "Go"), ("java_", "Java"), ("node_", "Node.js")):
+        if key.startswith(lang):
+            what = ("queue put+get, unpipelined" if key.endswith("queue_put_get")
+                    else "queue, producer process -> consumer process")
+            return f"xproc ({name})", f"{name} binding: {what}", (
+                "put or get" if key.endswith("queue_put_get") else "item delivered")
     return "?", key, "op"
+
+
+def _is_binding_row(key):
+    # Rows the "bindings" scenario fans out to (bench programs of the Go, Java, Node bindings).
+    return key.startswith(("go_", "java_", "node_"))
 
 
 def _stats(values):
@@ -101,6 +112,8 @@ def build(args, scenarios, ratios, placements, results, errors, memory, facts, b
             fan = sorted(k for k in seen if k.startswith("redisbench_"))
         elif key == "python":
             fan = sorted(k for k in seen if _is_py_binding_row(k))
+        elif key == "bindings":
+            fan = sorted(k for k in seen if _is_binding_row(k))
         else:
             fan = []
         if fan:
@@ -110,7 +123,8 @@ def build(args, scenarios, ratios, placements, results, errors, memory, facts, b
     rows = {}
     for k in order:
         parent = ("redis_benchmark" if k.startswith("redisbench_")
-                  else "python" if _is_py_binding_row(k) else k)
+                  else "python" if _is_py_binding_row(k)
+                  else "bindings" if _is_binding_row(k) else k)
         system, label, unit = _row_meta(k, scenarios)
         rows[k] = {"key": k, "system": system, "label": label, "op": unit,
                    "by_placement": {pl: _cell(results[pl], errors[pl], k, parent) for pl in pls}}

@@ -80,6 +80,11 @@ SCENARIOS = [
     ("redispy_hset_hget", "redis-py", "HSET+HGET via redis-py, 1000 fields, Python", "command", "py",
      "redispy-hash"),
     ("python", "xproc (Python)", "bindings/python/bench_python.py", "op", "bench_python", None),
+    # The Go, Java and Node.js bindings' bench programs (bindings/*/bench*), same contract as
+    # bench_python.py; rows "<lang>_queue_put_get" (put or get) and "<lang>_prodcons" (item
+    # delivered, producer process -> consumer process).
+    ("bindings", "xproc (Go, Java, Node.js)", "Go, Java and Node.js bindings' bench programs", "op",
+     "bindings", None),
 ]
 
 # redis-benchmark tests run by the "redis_benchmark" scenario, and the row each one becomes.
@@ -355,7 +360,7 @@ class Runner:
             return "redis-server"
         if arg == "echo":
             return "echo"
-        if kind == "bench_python" or (arg or "").startswith("xproc"):
+        if kind in ("bench_python", "bindings") or (arg or "").startswith("xproc"):
             return "xprocd"
         return None
 
@@ -384,6 +389,8 @@ class Runner:
             return self._redis_benchmark()
         if kind == "bench_python":
             return self._bench_python()
+        if kind == "bindings":
+            return self._bindings()
         raise ValueError(kind)
 
     def _exec(self, cmd, timeout, env=None):
@@ -455,6 +462,66 @@ class Runner:
             raise RuntimeError(f"bench_python.py exit {r.returncode}: {tail(r.stderr) or tail(r.stdout)}")
         return {(str(x["scenario"]) if str(x["scenario"]).startswith("py_")
                  else "py_" + str(x["scenario"])): x for x in rows}
+
+
+    def _build_bindings(self):
+        """Builds the Go, Java and Node bench programs once; returns {lang: argv or error}."""
+        if hasattr(self, "_binding_cmds"):
+            return self._binding_cmds
+        out = {}
+        lib = os.path.join(RELEASE, "libxproc.so")
+        build = os.path.join(ROOT, "target", "bench-bindings")  # built once, not timed
+        os.makedirs(os.path.join(build, "lib"), exist_ok=True)
+        for name in ("libxproc.so.0", "libxproc.so"):
+            link = os.path.join(build, "lib", name)
+            if os.path.lexists(link):
+                os.unlink(link)
+            os.symlink(lib, link)
+        libdir = os.path.join(build, "lib")
+        go = os.path.join(ROOT, "bindings", "go")
+        env = dict(os.environ, CGO_ENABLED="1", CGO_CFLAGS=f"-I{ROOT}/client-c/include",
+                   CGO_LDFLAGS=f"-L{libdir} -lxproc -Wl,-rpath,{libdir}")
+        exe = os.path.join(build, "go-bench")
+        r = run_cmd(["go", "build", "-tags", "xproc_no_pkgconfig", "-o", exe, "./cmd/xproc-bench"],
+                    cwd=go, env=env)
+        out["go"] = [exe] if r.returncode == 0 else f"go build failed (exit {r.returncode})"
+        java = os.path.join(ROOT, "bindings", "java")
+        cpfile = os.path.join(build, "java-classpath.txt")
+        classes = os.path.join(build, "java")
+        r = run_cmd(["mvn", "-B", "-q", "-ntp", "compile", "dependency:build-classpath",
+                     "-Dmdep.includeScope=runtime", f"-Dmdep.outputFile={cpfile}"], cwd=java)
+        if r.returncode == 0:
+            cp = os.pathsep.join([os.path.join(java, "target", "classes"), read_text(cpfile).strip()])
+            r = run_cmd(["javac", "-d", classes, "-cp", cp, os.path.join(java, "bench", "Bench.java")])
+        out["java"] = (["java", f"-Dxproc.library.path={lib}", "-cp", os.pathsep.join([classes, cp]),
+                        "Bench"] if r.returncode == 0 else f"java build failed (exit {r.returncode})")
+        node = os.path.join(ROOT, "bindings", "node")
+        r = run_cmd(["npm", "install", "--no-audit", "--no-fund", "--loglevel=error", "--omit=dev"],
+                    cwd=node)
+        out["node"] = (["node", os.path.join(node, "bench", "bench.js")] if r.returncode == 0
+                       else f"npm install failed (exit {r.returncode})")
+        self._binding_cmds = out
+        return out
+
+    def _bindings(self):
+        rows, failures = {}, []
+        env = dict(os.environ, XPROC_SOCKET=self.s.xproc_sock,
+                   XPROC_LIB=os.path.join(RELEASE, "libxproc.so"))
+        for lang, cmd in self._build_bindings().items():
+            if isinstance(cmd, str):
+                failures.append(f"{lang}: {cmd}")
+                continue
+            r = self._exec([*cmd, "--socket", self.s.xproc_sock, *self.bounds(self.a.py_iters)],
+                           self.timeout * 4, env=env)
+            got = [x for x in parse_json_lines(r.stdout) if "scenario" in x and "ops_per_s" in x]
+            if r.returncode != 0 or not got:
+                failures.append(f"{lang}: exit {r.returncode}: {tail(r.stderr) or tail(r.stdout)}")
+            rows.update({x["scenario"]: x for x in got})
+        if not rows:
+            raise RuntimeError("; ".join(failures))
+        for f in failures:
+            log(f"bindings: {f}")
+        return rows
 
 
 def machine_facts(servers):

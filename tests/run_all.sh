@@ -37,10 +37,10 @@ step "Java: the JNA binding (mvn test, JUnit 5; Maven fetches JNA and JUnit from
 step "Node.js: the koffi binding (npm install from the npm registry, tsc, node --test)"
 ./bindings/node/run_tests.sh
 
-step "cross-language matrix: every value type, every ordered pair of Rust, C, Python, C#"
+step "cross-language matrix: every value type, every ordered pair of Rust, C, Python, C#, Go, Java, Node.js"
 ./tests/cross-language/run.sh
 
-step "examples: master/worker in C, and in Python + C# + C + Rust at once"
+step "examples: master/worker in C, and in Python + C# + C + Rust + Go + Java + Node.js at once"
 make -C examples/c run
 ./examples/master-worker/run.sh
 

@@ -27,13 +27,18 @@ export XPROCD="$target/release/xprocd"
 prefix="$(mktemp -d /tmp/xproc-go-prefix.XXXXXX)"
 trap 'rm -rf "$prefix"' EXIT
 echo "== installing libxproc into $prefix"
-"$root/client-c/install.sh" "$prefix" >/dev/null
+"$root/client-c/install.sh" --no-build "$prefix" >/dev/null
 export PKG_CONFIG_PATH="$prefix/lib/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
 export CGO_ENABLED=1
 export CGO_LDFLAGS="-Wl,-rpath,$prefix/lib${CGO_LDFLAGS:+ $CGO_LDFLAGS}"
 
 cd "$here"
-echo "== go vet"
+echo "== gofmt and go vet"
+unformatted="$(gofmt -l . "$root/tests/cross-language/go" "$root/examples/master-worker/go")"
+if [ -n "$unformatted" ]; then
+    echo "FAIL: not gofmt-formatted: $unformatted" >&2
+    exit 1
+fi
 go vet ./...
 echo "== go test (each test starts its own xprocd)"
 go test -count=1 "$@" ./...

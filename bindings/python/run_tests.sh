@@ -4,9 +4,9 @@
 #   bindings/python/run_tests.sh [--dev] [pytest args...]
 #
 # Builds what the tests need (release: libxproc, xprocd, the xproc CLI, the matrix_peer Rust
-# program), then by default installs the package the way users and CI do — `pip install
-# ./bindings/python` into a fresh virtualenv, which builds and bundles libxproc itself — and
-# runs pytest against that installed copy. With --dev it skips the install and runs the
+# program), then by default builds a wheel the standard way (`pip wheel ./bindings/python`,
+# PEP 517: it builds and bundles libxproc and the C speedups), installs that wheel into a
+# fresh virtualenv, and runs pytest against the installed copy. With --dev it skips the install and runs the
 # package from this checkout with XPROC_LIB=target/release/libxproc.so (faster while
 # working). Exits non-zero on any failure.
 set -euo pipefail
@@ -44,11 +44,24 @@ fi
 
 venv="$(mktemp -d /tmp/xproc-pyvenv.XXXXXX)"
 trap 'rm -rf "$venv"' EXIT
-echo "== pip install ./bindings/python into a fresh virtualenv ($venv)"
+echo "== pip wheel ./bindings/python (PEP 517), then install that wheel into a fresh virtualenv ($venv)"
 # --system-site-packages only lends pytest to the venv; the package and its msgpack
-# requirement are installed by pip as on a user's machine.
+# requirement are installed by pip as on a user's machine. `pip install ./bindings/python`
+# makes the same wheel through the same PEP 517 build and installs it.
 "$python" -m venv --system-site-packages "$venv"
-"$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$here"
+"$venv/bin/python" -m pip wheel --quiet --disable-pip-version-check --no-deps -w "$venv/wheels" "$here"
+wheel="$(ls "$venv"/wheels/xproc-*.whl)"
+# The wheel must carry libxproc and the C speedups: a user's machine has neither cargo nor
+# the repository.
+"$venv/bin/python" - "$wheel" <<'PY'
+import sys, zipfile
+names = zipfile.ZipFile(sys.argv[1]).namelist()
+for want in ("xproc/libxproc.so", "xproc/_speedups."):
+    if not any(n.startswith(want) for n in names):
+        sys.exit(f"FAIL: the wheel {sys.argv[1]} has no {want}*: {names}")
+print(f"ok: {sys.argv[1].rsplit('/', 1)[-1]} holds libxproc.so and the C speedups")
+PY
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$wheel"
 unset XPROC_LIB
 export XPROC_TEST_INSTALLED=1
 echo "== running the tests on the installed package"

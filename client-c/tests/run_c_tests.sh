@@ -72,6 +72,17 @@ run() {
     fi
 }
 
+# pass NAME / fail WHY: a check made here in the script, counted like a test.
+pass() {
+    passed=$((passed + 1))
+    echo "PASS $1"
+}
+fail() {
+    failed=$((failed + 1))
+    failures+=("$1")
+    echo "FAIL $1"
+}
+
 for src in "$here"/c/test_*.c; do
     t="$(basename "$src" .c)"
     gcc "${cflags[@]}" -o "$tmp/$t-shared" "$src" -L"$lib" -Wl,-rpath,"$lib" -lxproc -lpthread
@@ -113,10 +124,30 @@ src="$here/c/test_values.c"
 gcc "${cflags[@]}" -o "$tmp/pc-shared" "$src" $(pkg-config --cflags --libs xproc) \
     -Wl,-rpath,"$tmp/prefix/lib"
 # shellcheck disable=SC2046
-gcc "${cflags[@]}" -o "$tmp/pc-static" "$src" $(pkg-config --cflags xproc) \
-    "$(pkg-config --variable=libdir xproc)/libxproc.a" -lpthread -ldl -lm
+gcc "${cflags[@]}" -o "$tmp/pc-static" "$src" $(pkg-config --cflags --libs xproc-static)
 run "test_values (installed, pkg-config, shared)" "$tmp/pc-shared"
 run "test_values (installed, pkg-config, static)" "$tmp/pc-static"
+# The static build must not need libxproc.so at run time (xproc-static.pc links the archive).
+if readelf -d "$tmp/pc-static" | grep -q 'libxproc'; then
+    fail "pkg-config xproc-static: the program still needs libxproc.so"
+else
+    pass "pkg-config xproc-static: no libxproc.so dependency"
+fi
+# Installing from the built tree needs no cargo; DESTDIR stages; --uninstall removes it all.
+PATH="/usr/bin:/bin" DESTDIR="$tmp/stage" "$crate/install.sh" --no-build /opt/xproc >/dev/null
+if [ -f "$tmp/stage/opt/xproc/lib/libxproc.a" ] \
+    && grep -q '^prefix=/opt/xproc$' "$tmp/stage/opt/xproc/lib/pkgconfig/xproc.pc" \
+    && ! readelf -S "$tmp/stage/opt/xproc/lib/libxproc.a" 2>/dev/null | grep -q '\.debug_info'; then
+    pass "install.sh --no-build with DESTDIR (stripped, .pc names the PREFIX)"
+else
+    fail "install.sh --no-build with DESTDIR"
+fi
+DESTDIR="$tmp/stage" "$crate/install.sh" --uninstall /opt/xproc >/dev/null
+if [ -z "$(find "$tmp/stage/opt/xproc" -type f 2>/dev/null)" ]; then
+    pass "install.sh --uninstall removes every file"
+else
+    fail "install.sh --uninstall left: $(find "$tmp/stage/opt/xproc" -type f)"
+fi
 
 echo
 if [ "$failed" -ne 0 ]; then

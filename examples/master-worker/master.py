@@ -1,12 +1,13 @@
 """The master of the four-language master/worker example (README.md beside this file).
 
 The multiprocessing docs' distributed master/worker, across languages: this Python master
-puts 10 random integers on ``task_queue``; workers in C#, C and Rust, running at once, take
+puts 10 random integers on ``task_queue``; workers in C#, C, Rust, Go, Java and Node.js,
+running at once, take
 them, compute n * n and put ``"n * n = n² (by <lang> worker <pid>)"`` on ``result_queue``;
 the master reads the 10 results, waiting at most 10 seconds for each, checks every one, and
 prints who did what. Then it puts one ``None`` per worker: the stop sentinel.
 
-    python3 master.py [--workers N]    N workers (default 3): wait up to 30 s for N workers
+    python3 master.py [--workers N]    N workers (default 6): wait up to 30 s for N workers
                                        to be waiting for tasks before putting any, so that
                                        each has a fair chance; N stop sentinels at the end
     python3 master.py --reset          delete task_queue and result_queue (what an earlier,
@@ -33,7 +34,7 @@ TASKS = 10
 RESULT_TIMEOUT = 10.0
 #: How long the master waits for the workers to be ready before it starts anyway.
 READY_TIMEOUT = 30.0
-LANGS = ("csharp", "c", "rust")
+LANGS = ("csharp", "c", "rust", "go", "java", "node")
 RESULT = re.compile(r"^(-?\d+) \* (-?\d+) = (-?\d+) \(by (\w+) worker (\d+)\)$")
 
 
@@ -85,7 +86,7 @@ def check(results: xproc.Queue, sent: list[int]) -> tuple[dict, list[str]]:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--workers", type=int, default=3)
+    ap.add_argument("--workers", type=int, default=6)
     ap.add_argument("--reset", action="store_true")
     args = ap.parse_args()
 

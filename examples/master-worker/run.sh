@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The four-language master/worker example, in one command: builds everything it needs, starts
+# The seven-language master/worker example, in one command: builds everything it needs, starts
 # a broker on a temporary socket (or uses the one at $XPROC_SOCKET if a broker is running
-# there), starts the C#, C and Rust workers at once, runs the Python master, and checks that
+# there), starts the C#, C, Rust, Go, Java and Node.js workers at once, runs the Python master, and checks that
 # all 10 results arrived and every worker stopped cleanly. Exits non-zero on any failure.
 #
 # Usage: examples/master-worker/run.sh          (from anywhere)
@@ -20,10 +20,15 @@ need "${CC:-gcc}" "install a C compiler (Debian: apt-get install gcc)"
 need python3 "install Python 3 (Debian: apt-get install python3)"
 need mcs "install Mono's C# compiler (Debian: apt-get install mono-mcs)"
 need mono "install the Mono runtime (Debian: apt-get install mono-runtime)"
+need go "install Go 1.21+"
+need javac "install a JDK 17+ (Debian: apt-get install openjdk-17-jdk-headless)"
+need mvn "install Maven (Debian: apt-get install maven)"
+need node "install Node.js 18+"
+need npm "install npm"
 python3 -c 'import msgpack' 2>/dev/null \
     || die "the Python binding needs msgpack: python3 -m pip install msgpack"
 
-echo "== building (release): xprocd, libxproc, the Rust, C and C# workers"
+echo "== building (release): xprocd, libxproc, the Rust, C, C#, Go, Java and Node.js workers"
 (cd "$root" && cargo build --release -q -p xproc-broker -p xproc-c \
     && cargo build --release -q -p xproc-tests --bin mw_worker)
 mkdir -p "$build/lib"
@@ -34,6 +39,13 @@ ln -sf libxproc.so.0 "$build/lib/libxproc.so"
     -o "$build/c_worker" "$here/worker.c" -L "$build/lib" -lxproc -Wl,-rpath,"$build/lib"
 mcs -langversion:7.2 -nologo -out:"$build/Worker.exe" "$here/Worker.cs" \
     "$root"/bindings/csharp/src/*.cs
+CGO_CFLAGS="-I$root/client-c/include" CGO_LDFLAGS="-L$build/lib -lxproc -Wl,-rpath,$build/lib" \
+    go build -C "$here/go" -tags xproc_no_pkgconfig -o "$build/go_worker" .
+mvn -B -q -ntp -f "$root/bindings/java/pom.xml" compile dependency:build-classpath \
+    -Dmdep.includeScope=runtime -Dmdep.outputFile="$build/java-classpath.txt" >/dev/null
+java_cp="$root/bindings/java/target/classes:$(cat "$build/java-classpath.txt")"
+javac -d "$build/java" -cp "$java_cp" "$here/Worker.java"
+npm install --prefix "$root/bindings/node" --no-audit --no-fund --loglevel=error --omit=dev >/dev/null
 export LD_LIBRARY_PATH="$build/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 export PYTHONPATH="$root/bindings/python${PYTHONPATH:+:$PYTHONPATH}"
 export XPROC_LIB="$target/libxproc.so"
@@ -71,19 +83,25 @@ else
     echo "== started xprocd on $XPROC_SOCKET"
 fi
 
-echo "== starting the workers (C#, C, Rust) and the master (Python)"
+echo "== starting the workers (C#, C, Rust, Go, Java, Node.js) and the master (Python)"
 mono "$build/Worker.exe" &
 pids+=($!)
 "$build/c_worker" &
 pids+=($!)
 "$target/mw_worker" &
 pids+=($!)
+"$build/go_worker" &
+pids+=($!)
+java -Dxproc.library.path="$XPROC_LIB" -cp "$build/java:$java_cp" Worker &
+pids+=($!)
+node "$here/worker.js" &
+pids+=($!)
 
 status=0
 python3 -u "$here/master.py" --workers "${#pids[@]}" || status=$?
 
 # The master sent one stop sentinel per worker; each also stops by itself after 15 s idle.
-names=(csharp c rust)
+names=(csharp c rust go java node)
 for i in "${!pids[@]}"; do
     pid="${pids[$i]}"
     for _ in $(seq 1 300); do

@@ -8,14 +8,15 @@ each printed `ok` for every step it owes. It then prints a pass/fail table per s
 summary, stops the broker and exits 1 on any failure.
 
 It builds what it needs first: libxproc and xprocd (release), the Rust peer, the C peer (gcc),
-the C# peer (mcs); and checks that the Python binding imports. A language whose toolchain or
+the C# peer (mcs), the Go peer (go build), the Java binding and peer (mvn, javac), the Node
+binding's dependency (npm); and checks that the Python and Node bindings load. A language whose toolchain or
 binding is missing is not skipped: every case involving it fails, with the reason.
 
 It also runs one canary per receiving language: a corrupting sender (python/corrupt.py) puts
 the cases with some values subtly wrong, and the receiver must fail exactly those. A checker
 that cannot fail would otherwise pass the whole matrix.
 
-Usage: run.py [--langs rust,c,python,csharp] [--scenarios queue,pipe,dict] [--timeout SECS]
+Usage: run.py [--langs rust,c,python,csharp,go,java,node] [--scenarios queue,pipe,dict] [--timeout SECS]
               [--jobs N] [--verbose] [--no-canary] [--no-cargo-build]
 """
 
@@ -39,7 +40,7 @@ ROOT = HERE.parents[1]
 BUILD = HERE / "build"
 TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / "release"
 
-LANGS = ("rust", "c", "python", "csharp")
+LANGS = ("rust", "c", "python", "csharp", "go", "java", "node")
 SCENARIOS = ("queue", "pipe", "dict")
 
 # The value cases, by name, in the order the queue and pipe scenarios carry them. Each peer
@@ -189,7 +190,74 @@ def build_csharp() -> Peer:
                     filter(None, [str(lib), os.environ.get("LD_LIBRARY_PATH")]))})
 
 
-BUILDERS = {"rust": build_rust, "c": build_c, "python": build_python, "csharp": build_csharp}
+def build_go() -> Peer:
+    """Builds go/peer.go with the Go binding (cgo), the flags given directly
+    (-tags xproc_no_pkgconfig) for the header in client-c/include and the lib/ layout."""
+    if shutil.which("go") is None:
+        return Peer("go", error="go not found: install Go 1.21+ (https://go.dev/dl, or Debian's golang)")
+    lib = lib_dir()
+    exe = BUILD / "go_peer"
+    env = {**os.environ, "CGO_ENABLED": "1",
+           "CGO_CFLAGS": f"-I{ROOT / 'client-c' / 'include'}",
+           "CGO_LDFLAGS": f"-L{lib} -lxproc -Wl,-rpath,{lib}"}
+    err = run_step("building the Go peer", [
+        "go", "build", "-C", str(HERE / "go"), "-tags", "xproc_no_pkgconfig", "-o", str(exe), ".",
+    ], env=env)
+    if err:
+        return Peer("go", error=err)
+    return Peer("go", argv=[str(exe)])
+
+
+def build_java() -> Peer:
+    """Compiles the Java binding (mvn, which fetches JNA from Maven Central) and java/Peer.java
+    against it; the peer runs with -Dxproc.library.path at the release libxproc."""
+    for tool in ("java", "javac", "mvn"):
+        if shutil.which(tool) is None:
+            return Peer("java", error=f"{tool} not found: install a JDK 17+ and Maven")
+    binding = ROOT / "bindings" / "java"
+    classpath = BUILD / "java-classpath.txt"
+    err = run_step("building the Java binding", [
+        "mvn", "-B", "-q", "-ntp", "-f", str(binding / "pom.xml"), "compile",
+        "dependency:build-classpath", "-Dmdep.includeScope=runtime",
+        f"-Dmdep.outputFile={classpath}",
+    ])
+    if err:
+        return Peer("java", error=err)
+    cp = os.pathsep.join([str(binding / "target" / "classes"), classpath.read_text().strip()])
+    out = BUILD / "java"
+    out.mkdir(parents=True, exist_ok=True)
+    err = run_step("compiling the Java peer", [
+        "javac", "-d", str(out), "-cp", cp, str(HERE / "java" / "Peer.java"),
+    ])
+    if err:
+        return Peer("java", error=err)
+    return Peer("java", argv=["java", "-Xshare:auto", "-XX:TieredStopAtLevel=1",
+                              f"-Dxproc.library.path={TARGET / 'libxproc.so'}",
+                              "-cp", os.pathsep.join([str(out), cp]), "Peer"])
+
+
+def build_node() -> Peer:
+    """Installs the Node binding's dependency (koffi, from the npm registry) and checks that it
+    loads libxproc."""
+    for tool in ("node", "npm"):
+        if shutil.which(tool) is None:
+            return Peer("node", error=f"{tool} not found: install Node.js 18+ with npm")
+    binding = ROOT / "bindings" / "node"
+    err = run_step("installing the Node binding's dependencies", [
+        "npm", "install", "--prefix", str(binding), "--no-audit", "--no-fund", "--loglevel=error",
+        "--omit=dev",
+    ])
+    env = {"XPROC_LIB": str(TARGET / "libxproc.so")}
+    err = err or run_step("loading the Node binding", [
+        "node", "-e", f"console.log(require({str(binding)!r}).libraryVersion())",
+    ], env={**os.environ, **env})
+    if err:
+        return Peer("node", error=err)
+    return Peer("node", argv=["node", str(HERE / "node" / "peer.js")], env=env)
+
+
+BUILDERS = {"rust": build_rust, "c": build_c, "python": build_python, "csharp": build_csharp,
+            "go": build_go, "java": build_java, "node": build_node}
 
 
 class Broker:
@@ -384,7 +452,7 @@ def parse_list(text: str, allowed: tuple[str, ...], what: str) -> list[str]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--langs", default=",".join(LANGS),
-                    help="comma-separated languages (default: all four)")
+                    help="comma-separated languages (default: all seven)")
     ap.add_argument("--scenarios", default=",".join(SCENARIOS),
                     help="comma-separated scenarios (default: queue,pipe,dict)")
     ap.add_argument("--timeout", type=float, default=90.0,

@@ -1,0 +1,7 @@
+module example.invalid/xproc/tests/cross-language/go
+
+go 1.21
+
+require example.invalid/xproc/bindings/go v0.0.0
+
+replace example.invalid/xproc/bindings/go => ../../../bindings/go
