@@ -148,6 +148,8 @@ pub fn clients(cx: &mut Ctx) -> Handled {
                 lang: s.lang.clone(),
                 holds,
                 waits,
+                addr: s.remote.as_ref().map(|r| r.0.clone()),
+                key: s.remote.as_ref().map(|r| r.1.clone()),
             }
         })
         .collect();
