@@ -169,6 +169,14 @@ impl Server {
     fn add_tcp(&mut self, stream: mio::net::TcpStream, addr: std::net::SocketAddr) {
         let now = Instant::now();
         let ip = addr.ip();
+        if let Some(ranges) = &self.config.allow_addrs {
+            if !ranges.iter().any(|r| r.contains(ip)) {
+                tracing::warn!(%addr, "refused TCP connection: address not in allow_addrs");
+                let message = format!("access denied: {ip} is not in this broker's allow_addrs");
+                connection::refuse(stream, ErrorCode::Denied, &message);
+                return;
+            }
+        }
         let t = &mut self.tcp;
         if t.failures.blocked(ip, now) {
             tracing::debug!(%addr, "refused TCP connection: address rate-limited");
