@@ -96,11 +96,9 @@ pub fn load_key(name: &str, path: &Path) -> Result<Key, KeyError> {
         }
     }
     let mut secret = std::fs::read(path).map_err(read)?;
+    // Exactly one LF, so any key (even one ending in CR or LF) can be written as key + LF.
     if secret.last() == Some(&b'\n') {
         secret.pop();
-        if secret.last() == Some(&b'\r') {
-            secret.pop();
-        }
     }
     if secret.is_empty() {
         return Err(KeyError::Empty {

@@ -123,6 +123,68 @@ pub struct Config {
     pub listen: Vec<String>,
     /// The authkey file TCP peers must prove (docs/PROTOCOL.md §1.1); required with `listen`.
     pub authkey_file: Option<PathBuf>,
+    /// Address ranges TCP peers may connect from; `None`: any (the authkey still applies).
+    pub allow_addrs: Option<Vec<Cidr>>,
+}
+
+/// An address range, `10.0.0.0/24` or `fd00::/8` (a bare address is one host).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    /// The network address.
+    pub addr: std::net::IpAddr,
+    /// Leading bits that must match.
+    pub prefix: u8,
+}
+
+impl Cidr {
+    /// Whether `ip` is in the range (an IPv4-mapped IPv6 address counts as its IPv4 one).
+    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
+        use std::net::IpAddr;
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        };
+        let bits = |a: IpAddr| -> (u128, u8) {
+            match a {
+                IpAddr::V4(v) => (u32::from(v) as u128, 32),
+                IpAddr::V6(v) => (u128::from(v), 128),
+            }
+        };
+        let ((net, width), (host, host_width)) = (bits(self.addr), bits(ip));
+        if width != host_width {
+            return false;
+        }
+        let shift = width - self.prefix.min(width);
+        shift == width || (net >> shift) == (host >> shift)
+    }
+}
+
+impl std::str::FromStr for Cidr {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad =
+            || format!("{s:?} is not an address range (e.g. 10.0.0.0/24, fd00::/8, 10.0.0.5)");
+        let (a, p) = s.split_once('/').map_or((s, None), |(a, p)| (a, Some(p)));
+        let addr: std::net::IpAddr = a.trim().parse().map_err(|_| bad())?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match p {
+            Some(p) => p
+                .trim()
+                .parse::<u8>()
+                .ok()
+                .filter(|&p| p <= max)
+                .ok_or_else(bad)?,
+            None => max,
+        };
+        Ok(Cidr { addr, prefix })
+    }
+}
+
+impl<'de> Deserialize<'de> for Cidr {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
 }
 
 impl Default for Config {
@@ -142,6 +204,7 @@ impl Default for Config {
             log_level: DEFAULT_LOG_LEVEL.to_string(),
             listen: Vec::new(),
             authkey_file: None,
+            allow_addrs: None,
         }
     }
 }
@@ -250,6 +313,8 @@ pub struct Settings {
     pub listen: Option<Vec<String>>,
     /// `--authkey-file`.
     pub authkey_file: Option<PathBuf>,
+    /// `--allow-addr` (repeatable): `allow_addrs = ["10.0.0.0/24"]`.
+    pub allow_addrs: Option<Vec<Cidr>>,
 }
 
 impl Settings {
@@ -282,6 +347,7 @@ impl Settings {
             log_level: self.log_level.or(lower.log_level),
             listen: self.listen.or(lower.listen),
             authkey_file: self.authkey_file.or(lower.authkey_file),
+            allow_addrs: self.allow_addrs.or(lower.allow_addrs),
         }
     }
 
@@ -306,6 +372,7 @@ impl Settings {
             log_level: self.log_level.unwrap_or(d.log_level),
             listen: self.listen.unwrap_or_default(),
             authkey_file: self.authkey_file,
+            allow_addrs: self.allow_addrs,
         };
         config.validate()?;
         Ok(config)
@@ -479,6 +546,26 @@ mod tests {
         };
         assert!(bad.into_config().is_err());
         assert!(Settings::default().into_config().unwrap().listen.is_empty());
+    }
+
+    #[test]
+    fn address_ranges() {
+        let c: Cidr = "10.231.7.0/24".parse().unwrap();
+        assert!(c.contains("10.231.7.2".parse().unwrap()));
+        assert!(!c.contains("10.231.8.2".parse().unwrap()));
+        assert!(c.contains("::ffff:10.231.7.9".parse().unwrap()));
+        assert!(!c.contains("fd00::1".parse().unwrap()));
+        let host: Cidr = "127.0.0.1".parse().unwrap();
+        assert!(host.contains("127.0.0.1".parse().unwrap()));
+        assert!(!host.contains("127.0.0.2".parse().unwrap()));
+        let any: Cidr = "0.0.0.0/0".parse().unwrap();
+        assert!(any.contains("192.0.2.1".parse().unwrap()));
+        let v6: Cidr = "fd00::/8".parse().unwrap();
+        assert!(v6.contains("fd12::1".parse().unwrap()));
+        assert!("10.0.0.0/33".parse::<Cidr>().is_err());
+        assert!("ten".parse::<Cidr>().is_err());
+        let s: Settings = toml::from_str(r#"allow_addrs = ["10.0.0.0/8"]"#).unwrap();
+        assert_eq!(s.into_config().unwrap().allow_addrs.unwrap().len(), 1);
     }
 
     #[test]

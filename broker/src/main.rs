@@ -63,6 +63,10 @@ struct Args {
     /// ignored). Never on the command line.
     #[arg(long, value_name = "FILE")]
     authkey_file: Option<PathBuf>,
+    /// Accept TCP peers only from these address ranges (repeat or comma-separate), e.g.
+    /// 10.0.0.0/24. Default: any address (the authkey is still required).
+    #[arg(long = "allow-addr", value_name = "CIDR", value_delimiter = ',')]
+    allow_addrs: Option<Vec<xproc_broker::config::Cidr>>,
     /// Log level or filter (error, warn, info, debug, trace) [default: info]. RUST_LOG wins.
     #[arg(long, value_name = "LEVEL")]
     log_level: Option<String>,
@@ -86,6 +90,7 @@ impl Args {
             log_level: self.log_level,
             listen: self.listen,
             authkey_file: self.authkey_file,
+            allow_addrs: self.allow_addrs,
         };
         (self.config, flags)
     }

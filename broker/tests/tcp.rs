@@ -375,3 +375,30 @@ fn tcp_needs_an_authkey_and_a_private_key_file() {
     assert!(err.contains("chmod 600"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn allow_addrs_limits_where_tcp_peers_come_from() {
+    let dir = temp_dir();
+    let key = key_file(&dir, KEY);
+    let b = Broker::spawn_at(
+        &dir,
+        &dir.join("s.sock"),
+        &[
+            "--listen",
+            "tcp://127.0.0.1:0",
+            "--authkey-file",
+            key.to_str().unwrap(),
+            "--allow-addr",
+            "127.0.0.4/31",
+        ],
+    );
+    b.wait_ready();
+    let addr = tcp_addr(&b);
+    // 127.0.0.5 is in 127.0.0.4/31: it gets the challenge.
+    let mut inside = connect_from(addr, "127.0.0.5");
+    assert!(wire::parse_challenge(&read_frame(&mut inside).unwrap()).is_some());
+    let mut outside = connect_from(addr, "127.0.0.1");
+    let first = read_frame(&mut outside).unwrap();
+    let r = refusal(&mut outside, first);
+    assert!(r.err("Denied").contains("allow_addrs"), "{r:?}");
+}

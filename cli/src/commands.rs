@@ -240,7 +240,11 @@ fn clients(client: &Client) -> Outcome {
             vec![
                 c.conn_id.to_string(),
                 c.pid.to_string(),
-                c.uid.to_string(),
+                match (&c.addr, &c.key) {
+                    (Some(addr), Some(key)) => format!("{addr} key={key}"),
+                    (Some(addr), None) => addr.clone(),
+                    _ => c.uid.to_string(),
+                },
                 if c.name.is_empty() {
                     "-".into()
                 } else {
@@ -257,7 +261,7 @@ fn clients(client: &Client) -> Outcome {
         })
         .collect();
     Ok(table(
-        &["CONN", "PID", "UID", "NAME", "LANG", "HOLDS", "WAITS"],
+        &["CONN", "PID", "UID/PEER", "NAME", "LANG", "HOLDS", "WAITS"],
         rows,
     ))
 }

@@ -718,6 +718,25 @@ xproc_status_e xproc_client_connect_as(const char *path,
                                        xproc_client_t **out);
 
 /*
+ Like `xproc_client_connect_as`, also giving the authkey (`authkey_len` bytes, copied) that a
+ `tcp://HOST:PORT` endpoint needs (docs/PROTOCOL.md §1.1). `path` may be such an endpoint
+ (so may `$XPROC_SOCKET` when `path` is NULL). A NULL `authkey` reads the key from the file
+ `$XPROC_AUTHKEY_FILE` names (mode 0600 required); the key is unused on a local socket.
+ Same results and ownership; errors also `XPROC_DENIED` (wrong key, no key for a TCP
+ endpoint, or a broker that could not prove the key). Thread-safe.
+ */
+xproc_status_e xproc_client_connect_with(const char *path,
+                                         size_t path_len,
+                                         const char *name,
+                                         size_t name_len,
+                                         const char *lang,
+                                         size_t lang_len,
+                                         const uint8_t *authkey,
+                                         size_t authkey_len,
+                                         int64_t connect_timeout_ms,
+                                         xproc_client_t **out);
+
+/*
  Frees a client handle. The connection closes once every handle opened from it is freed
  too; until then those handles keep working. NULL is a no-op. Not thread-safe for the same
  handle: no other thread may be using this handle (its objects' handles are fine).

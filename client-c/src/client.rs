@@ -114,6 +114,43 @@ pub unsafe extern "C" fn xproc_client_connect_as(
     connect_timeout_ms: i64,
     out: *mut *mut xproc_client_t,
 ) -> xproc_status_e {
+    // SAFETY: forwarded.
+    unsafe {
+        xproc_client_connect_with(
+            path,
+            path_len,
+            name,
+            name_len,
+            lang,
+            lang_len,
+            std::ptr::null(),
+            0,
+            connect_timeout_ms,
+            out,
+        )
+    }
+}
+
+/// Like `xproc_client_connect_as`, also giving the authkey (`authkey_len` bytes, copied) that a
+/// `tcp://HOST:PORT` endpoint needs (docs/PROTOCOL.md §1.1). `path` may be such an endpoint
+/// (so may `$XPROC_SOCKET` when `path` is NULL). A NULL `authkey` reads the key from the file
+/// `$XPROC_AUTHKEY_FILE` names (mode 0600 required); the key is unused on a local socket.
+/// Same results and ownership; errors also `XPROC_DENIED` (wrong key, no key for a TCP
+/// endpoint, or a broker that could not prove the key). Thread-safe.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn xproc_client_connect_with(
+    path: *const c_char,
+    path_len: usize,
+    name: *const c_char,
+    name_len: usize,
+    lang: *const c_char,
+    lang_len: usize,
+    authkey: *const u8,
+    authkey_len: usize,
+    connect_timeout_ms: i64,
+    out: *mut *mut xproc_client_t,
+) -> xproc_status_e {
     ffi(|| {
         // SAFETY: the caller's pointers, checked by the helpers.
         let out = unsafe { handle::out(out, std::ptr::null_mut(), "out")? };
@@ -130,6 +167,10 @@ pub unsafe extern "C" fn xproc_client_connect_as(
         }
         if !lang.is_null() {
             options.lang = unsafe { handle::string(lang, lang_len, "lang")? }.to_string();
+        }
+        if !authkey.is_null() {
+            options.authkey =
+                Some(unsafe { handle::bytes(authkey, authkey_len, "authkey")? }.to_vec());
         }
         let c = Client::connect_with(options)?;
         *out = handle::into_handle(c);

@@ -81,11 +81,9 @@ pub fn read_authkey_file(path: &Path) -> Result<Vec<u8>> {
         }
     }
     let mut key = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
+    // Exactly one LF, so any key (even one ending in CR or LF) can be written as key + LF.
     if key.last() == Some(&b'\n') {
         key.pop();
-        if key.last() == Some(&b'\r') {
-            key.pop();
-        }
     }
     if key.is_empty() {
         return Err(bad("it is empty".into()));

@@ -263,6 +263,12 @@ pub struct ClientInfo {
     pub holds: Vec<String>,
     /// Objects this connection is blocked on: "queue.get tasks".
     pub waits: Vec<String>,
+    /// A TCP peer's address (`"10.0.0.2:40312"`); absent on the local socket.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub addr: Option<String>,
+    /// The name of the authkey a TCP peer proved; absent on the local socket.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
 }
 
 /// A scalar in a `stat` reply.

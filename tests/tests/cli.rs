@@ -198,7 +198,7 @@ fn clients_lists_connections() {
     let header: Vec<&str> = out.lines().next().unwrap().split_whitespace().collect();
     assert_eq!(
         header,
-        ["CONN", "PID", "UID", "NAME", "LANG", "HOLDS", "WAITS"]
+        ["CONN", "PID", "UID/PEER", "NAME", "LANG", "HOLDS", "WAITS"]
     );
     let pid = std::process::id().to_string();
     assert!(

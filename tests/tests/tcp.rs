@@ -166,3 +166,36 @@ fn a_silent_broker_is_reported_disconnected_instead_of_hanging() {
     // Every later call fails the same way.
     assert!(matches!(q.put(&1), Err(Error::Disconnected(_))));
 }
+
+#[test]
+fn clients_shows_a_remote_peers_address_and_key() {
+    let key = KeyFile::new(KEY);
+    let (b, endpoint) = tcp_broker(&key);
+    let remote = connect(&endpoint, KEY).unwrap();
+    let local = b.client();
+    let rows = local.clients().unwrap();
+    let me = rows
+        .iter()
+        .find(|c| c.conn_id == remote.conn_id())
+        .expect("the remote connection is listed");
+    assert!(
+        me.addr
+            .as_deref()
+            .is_some_and(|a| a.starts_with("127.0.0.1:")),
+        "{me:?}"
+    );
+    assert_eq!(me.key.as_deref(), Some("default"));
+    assert_eq!(me.uid, u32::MAX, "no uid is made up for a TCP peer");
+    assert_eq!(me.pid, std::process::id(), "the hello pid stands in");
+    let local_row = rows.iter().find(|c| c.conn_id == local.conn_id()).unwrap();
+    assert_eq!(
+        (local_row.addr.as_ref(), local_row.key.as_ref()),
+        (None, None)
+    );
+    let out = std::process::Command::new(xproc_tests::cli_exe())
+        .args(["--socket", b.socket().to_str().unwrap(), "clients"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("key=default"), "{text}");
+}

@@ -48,11 +48,30 @@ namespace XProc
         /// <exception cref="LimitExceededException">The broker has too many clients.</exception>
         public static Client Connect(string path = null, TimeSpan? connectTimeout = null, string name = null)
         {
+            return Connect(path, null, connectTimeout, name);
+        }
+
+        /// <summary>
+        /// Connects to a broker listening on TCP (<c>"tcp://HOST:PORT"</c>, docs/PROTOCOL.md §1.1),
+        /// proving <paramref name="authkey"/>, and says hello. <paramref name="path"/> may also be
+        /// a socket path (the key is then unused).
+        /// </summary>
+        /// <param name="path">The endpoint; null for the default (<c>$XPROC_SOCKET</c>, ...).</param>
+        /// <param name="authkey">The shared key; null reads it from the file
+        /// <c>$XPROC_AUTHKEY_FILE</c> names (mode 0600).</param>
+        /// <param name="connectTimeout">As for <see cref="Connect(string, TimeSpan?, string)"/>.</param>
+        /// <param name="name">As for <see cref="Connect(string, TimeSpan?, string)"/>.</param>
+        /// <exception cref="AccessDeniedException">A wrong or missing key, or a broker that could not
+        /// prove the key.</exception>
+        public static Client Connect(string path, byte[] authkey, TimeSpan? connectTimeout = null, string name = null)
+        {
             byte[] p = path == null ? null : Utf8.Name(path, "path");
             byte[] n = Utf8.Name(name ?? ProgramName(), "name");
             long ms = Timeouts.ToMs(connectTimeout ?? DefaultConnectTimeout, "connectTimeout");
             ClientHandle h;
-            XProcStatus st = Native.xproc_client_connect_as(p, Utf8.Len(p), n, Utf8.Len(n), Lang, Utf8.Len(Lang), ms, out h);
+            UIntPtr keyLen = new UIntPtr(authkey == null ? 0u : (uint)authkey.Length);
+            XProcStatus st = Native.xproc_client_connect_with(
+                p, Utf8.Len(p), n, Utf8.Len(n), Lang, Utf8.Len(Lang), authkey, keyLen, ms, out h);
             if (st != XProcStatus.Ok)
             {
                 Exception e = Error.From(st, Error.LastMessage(st));

@@ -48,6 +48,11 @@ namespace XProc
             long connectTimeoutMs, out ClientHandle client);
 
         [DllImport(Lib, CallingConvention = Cdecl, ExactSpelling = true)]
+        internal static extern XProcStatus xproc_client_connect_with(
+            byte[] path, UIntPtr pathLen, byte[] name, UIntPtr nameLen, byte[] lang, UIntPtr langLen,
+            byte[] authkey, UIntPtr authkeyLen, long connectTimeoutMs, out ClientHandle client);
+
+        [DllImport(Lib, CallingConvention = Cdecl, ExactSpelling = true)]
         internal static extern void xproc_client_free(IntPtr client);
 
         [DllImport(Lib, CallingConvention = Cdecl, ExactSpelling = true)]

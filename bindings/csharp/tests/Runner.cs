@@ -53,6 +53,7 @@ namespace XProc.Tests
             tests.AddRange(LockTests.All());
             tests.AddRange(SyncTests.All());
             tests.AddRange(CrossProcessTests.All());
+            tests.AddRange(TcpTests.All());
 
             int passed = 0;
             int failed = 0;

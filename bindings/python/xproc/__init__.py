@@ -28,6 +28,8 @@ Layout of the package:
 - ``_errors``: the exceptions.
 - ``_native``: loading libxproc and every ctypes declaration.
 - ``_cli`` / ``__main__``: ``python -m xproc`` (ping, ls, stat, put, get, ...).
+- ``managers``: ``BaseManager``/``SyncManager``, a drop-in for ``multiprocessing.managers``
+  over a TCP broker with an authkey.
 """
 
 from ._base import BrokerObject

@@ -108,11 +108,15 @@ class Client:
         *,
         timeout: Optional[float] = DEFAULT_CONNECT_TIMEOUT,
         name: Optional[str] = None,
+        authkey: Optional[bytes] = None,
     ) -> None:
-        #: The broker's socket path.
+        #: The broker's socket path, or its ``tcp://HOST:PORT`` endpoint.
         self.path: str = os.fspath(path) if path is not None else default_socket_path()
         self._timeout = timeout
         self._name = name
+        if authkey is not None and not isinstance(authkey, (bytes, bytearray)):
+            raise TypeError(f"authkey must be bytes, not {type(authkey).__name__}")
+        self._authkey = bytes(authkey) if authkey is not None else None
         self._closed = False
         # Objects opened here, to close (or reopen after fork) with the client. Keyed by id:
         # a Dict is unhashable (it compares by contents, like a dict).
@@ -130,8 +134,18 @@ class Client:
         name_b = name.encode("utf-8")
         make_interruptible()
         h = n.ClientHandle()
-        status = n.client_connect_as(
-            path, len(path), name_b, len(name_b), b"python", 6, timeout_ms(self._timeout), h
+        key = self._authkey
+        status = n.client_connect_with(
+            path,
+            len(path),
+            name_b,
+            len(name_b),
+            b"python",
+            6,
+            key,
+            len(key) if key is not None else 0,
+            timeout_ms(self._timeout),
+            h,
         )
         if status:
             raise_for(status)
@@ -387,14 +401,19 @@ def connect(
     *,
     timeout: Optional[float] = DEFAULT_CONNECT_TIMEOUT,
     name: Optional[str] = None,
+    authkey: Optional[bytes] = None,
 ) -> Client:
-    """Connects to the broker at ``path`` (default: :func:`default_socket_path`).
+    """Connects to the broker at ``path`` (default: :func:`default_socket_path`), a socket
+    path or ``"tcp://HOST:PORT"`` for a broker listening on TCP.
 
     ``timeout`` bounds the wait for the broker's greeting, in seconds (``None``: no bound).
-    ``name`` is shown by ``xproc clients`` (default: the program's file name). Raises
-    :class:`~xproc.NoBrokerError` when nothing listens at the path.
+    ``name`` is shown by ``xproc clients`` (default: the program's file name). ``authkey``
+    (bytes) is the key a TCP endpoint needs; without it the key is read from the file
+    ``$XPROC_AUTHKEY_FILE`` names (mode 0600). Raises :class:`~xproc.NoBrokerError` when
+    nothing listens there, and ``PermissionError`` (:class:`~xproc.DeniedError`) for a wrong
+    or missing key.
     """
-    return Client(path, timeout=timeout, name=name)
+    return Client(path, timeout=timeout, name=name, authkey=authkey)
 
 
 # One shared connection per socket path and process, for unpickled objects.

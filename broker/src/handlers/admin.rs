@@ -217,10 +217,14 @@ pub fn clients(cx: &mut Ctx) -> Handled {
                 lang: s.lang.clone(),
                 holds,
                 waits,
+                addr: s.remote.as_ref().map(|r| r.0.clone()),
+                key: s.remote.as_ref().map(|r| r.1.clone()),
             };
             size += LIST_ROW_MIN
                 + row.name.len()
                 + row.lang.len()
+                + row.addr.as_ref().map_or(0, |a| a.len())
+                + row.key.as_ref().map_or(0, |k| k.len())
                 + row
                     .holds
                     .iter()

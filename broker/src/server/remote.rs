@@ -30,6 +30,14 @@ use crate::Error;
 /// enforced to within this.
 const HANDSHAKE_TICK: Duration = Duration::from_millis(250);
 
+/// The credentials a TCP session carries: no pid (the `hello` pid stands in) and uid/gid
+/// `u32::MAX` (-1, nobody), never 0, which would read as root.
+const REMOTE_PEER: PeerCred = PeerCred {
+    pid: 0,
+    uid: u32::MAX,
+    gid: u32::MAX,
+};
+
 /// Listener `i` is registered as `Token(usize::MAX - i)`, far above any connection's token.
 fn listener_token(i: usize) -> Token {
     Token(usize::MAX - i)
@@ -161,6 +169,14 @@ impl Server {
     fn add_tcp(&mut self, stream: mio::net::TcpStream, addr: std::net::SocketAddr) {
         let now = Instant::now();
         let ip = addr.ip();
+        if let Some(ranges) = &self.config.allow_addrs {
+            if !ranges.iter().any(|r| r.contains(ip)) {
+                tracing::warn!(%addr, "refused TCP connection: address not in allow_addrs");
+                let message = format!("access denied: {ip} is not in this broker's allow_addrs");
+                connection::refuse(stream, ErrorCode::Denied, &message);
+                return;
+            }
+        }
         let t = &mut self.tcp;
         if t.failures.blocked(ip, now) {
             tracing::debug!(%addr, "refused TCP connection: address rate-limited");
@@ -266,7 +282,7 @@ impl Server {
                 };
                 self.tcp.handshake_over(addr.ip());
                 tracing::debug!(key = %name, "authenticated");
-                self.broker.connect(key, PeerCred::default());
+                self.broker.connect(key, REMOTE_PEER);
                 if let Some(s) = self.broker.session_mut(key) {
                     s.remote = Some((addr.to_string(), name.to_string()));
                 }

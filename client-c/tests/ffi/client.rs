@@ -265,3 +265,71 @@ fn a_broker_that_went_away_is_disconnected() {
         xproc_client_free(c);
     }
 }
+
+#[test]
+fn connect_with_an_authkey_over_tcp() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("xproc-ffi-tcp-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let key_path = dir.join("authkey");
+    std::fs::write(&key_path, b"ffi-key\n").unwrap();
+    std::fs::set_permissions(&key_path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let broker = Broker::start_with(&[
+        "--listen",
+        "tcp://127.0.0.1:0",
+        "--authkey-file",
+        key_path.to_str().unwrap(),
+    ]);
+    let log = broker.log_text();
+    let line = log
+        .lines()
+        .find(|l| l.contains("listening on TCP"))
+        .unwrap();
+    let addr = line[line.find("addr=").unwrap() + 5..]
+        .split_whitespace()
+        .next()
+        .unwrap();
+    let endpoint = format!("tcp://{addr}");
+    unsafe {
+        let (p, n) = s(&endpoint);
+        let mut c = null_mut();
+        let key = b"ffi-key";
+        ok(xproc_client_connect_with(
+            p,
+            n,
+            null(),
+            0,
+            null(),
+            0,
+            key.as_ptr(),
+            key.len(),
+            5000,
+            &mut c,
+        ));
+        ok(xproc_client_ping(c));
+        xproc_client_free(c);
+        let wrong = b"ffi-kex";
+        let mut c = null_mut();
+        let msg = fails(
+            xproc_client_connect_with(
+                p,
+                n,
+                null(),
+                0,
+                null(),
+                0,
+                wrong.as_ptr(),
+                wrong.len(),
+                5000,
+                &mut c,
+            ),
+            XPROC_DENIED,
+        );
+        assert!(msg.contains("wrong authkey"), "{msg}");
+        assert!(c.is_null());
+        // No key at all (this test never sets XPROC_AUTHKEY_FILE).
+        let msg = fails(xproc_client_connect(p, n, 5000, &mut c), XPROC_DENIED);
+        assert!(msg.contains("needs an authkey"), "{msg}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -1,0 +1,81 @@
+"""The Python binding over TCP with an authkey (docs/PROTOCOL.md §1.1), against a real
+``xprocd`` listening on ``tcp://127.0.0.1:0`` beside its local socket."""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import tempfile
+import time
+from typing import Iterator, Tuple
+
+import pytest
+
+from support import Broker
+
+import xproc
+
+KEY = b"python-tcp-key-42"
+
+
+def tcp_endpoint(b: Broker) -> str:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        m = re.search(r"listening on TCP.*addr=(\S+)", b.log())
+        if m:
+            return "tcp://" + m.group(1)
+        time.sleep(0.01)
+    raise AssertionError(f"no TCP listener in the log:\n{b.log()}")
+
+
+@pytest.fixture(scope="module")
+def keyfile() -> Iterator[str]:
+    d = tempfile.mkdtemp(prefix="xpy-key-")
+    p = os.path.join(d, "authkey")
+    with open(p, "wb") as f:
+        f.write(KEY + b"\n")
+    os.chmod(p, 0o600)
+    yield p
+    os.unlink(p)
+    os.rmdir(d)
+
+
+@pytest.fixture(scope="module")
+def tcp(keyfile: str) -> Iterator[Tuple[Broker, str]]:
+    b = Broker("--listen", "tcp://127.0.0.1:0", "--authkey-file", keyfile)
+    yield b, tcp_endpoint(b)
+    assert b.stop() == 0, b.log()
+
+
+def test_remote_and_local_share_a_queue(tcp: Tuple[Broker, str]) -> None:
+    b, endpoint = tcp
+    with xproc.connect(endpoint, authkey=KEY) as remote, xproc.connect(b.path) as local:
+        assert remote.path == endpoint
+        remote.Queue("py-tcp-q").put({"n": 7})
+        assert local.Queue("py-tcp-q").get(timeout=5) == {"n": 7}
+        with pytest.raises(queue.Empty):
+            remote.Queue("py-tcp-q").get(timeout=0.1)
+
+
+def test_a_wrong_or_missing_key_is_denied(tcp: Tuple[Broker, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    _, endpoint = tcp
+    with pytest.raises(xproc.DeniedError, match="wrong authkey"):
+        xproc.connect(endpoint, authkey=b"nope")
+    monkeypatch.delenv("XPROC_AUTHKEY_FILE", raising=False)
+    with pytest.raises(PermissionError, match="needs an authkey"):
+        xproc.connect(endpoint)
+    with pytest.raises(TypeError):
+        xproc.connect(endpoint, authkey="text")  # type: ignore[arg-type]
+
+
+def test_the_key_file_from_the_environment(
+    tcp: Tuple[Broker, str], keyfile: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, endpoint = tcp
+    monkeypatch.setenv("XPROC_AUTHKEY_FILE", keyfile)
+    monkeypatch.setenv("XPROC_SOCKET", endpoint)
+    with xproc.connect() as c:
+        d = c.dict("py-tcp-d")
+        d["k"] = 1
+        assert d["k"] == 1
