@@ -9,9 +9,14 @@
 //!   its parent's connection;
 //! - [`default_local_endpoint`]: where a broker of this user listens when nothing else is said.
 //!
-//! Unix domain sockets are implemented (`unix.rs`).
+//! Unix domain sockets (`unix.rs`) and Windows named pipes (`windows.rs`).
 
 #[cfg(unix)]
 mod unix;
 #[cfg(unix)]
 pub(crate) use unix::*;
+
+#[cfg(windows)]
+mod windows;
+#[cfg(windows)]
+pub(crate) use windows::*;
