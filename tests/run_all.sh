@@ -28,6 +28,9 @@ step "C#: the XProc binding's test program (mcs + mono)"
 step "cross-language matrix: every value type, every ordered pair of Rust, C, Python, C#"
 ./tests/cross-language/run.sh
 
+step "Windows: cross-compiled, the broker and Rust client suites and a C program under Wine"
+./tests/windows/run.sh
+
 step "examples: master/worker in C, and in Python + C# + C + Rust at once"
 make -C examples/c run
 ./examples/master-worker/run.sh
