@@ -21,7 +21,14 @@ struct Args {
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
     /// Socket path. Default: $XDG_RUNTIME_DIR/xproc.sock, else /tmp/xproc-<uid>/xproc.sock.
-    #[arg(long, env = "XPROC_SOCKET", value_name = "PATH")]
+    /// On Windows, the pipe name (`--pipe` is the same flag): `NAME` or `\\.\pipe\NAME`;
+    /// default `\\.\pipe\xproc-<user>`.
+    #[arg(
+        long,
+        visible_alias = "pipe",
+        env = "XPROC_SOCKET",
+        value_name = "PATH"
+    )]
     socket: Option<PathBuf>,
     /// Give this group (name or gid) access: socket mode 0660 instead of 0600, and the default
     /// /tmp directory 0710 with that group.

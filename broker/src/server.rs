@@ -79,7 +79,7 @@ pub fn run(mut config: Config) -> Result<(), Error> {
         .register(poll.registry(), LISTENER)
         .map_err(Error::Poll)?;
     tracing::info!(
-        path = %path.display(),
+        path = %listener.path().display(),
         max_frame = config.max_frame,
         max_clients = config.max_clients,
         max_objects = config.max_objects,

@@ -5,6 +5,10 @@
 //! this test binary as that user — `probe_child` below, started with `pre_exec` dropping
 //! privileges — which only works as root; run as another user they say so on stderr and
 //! check the rest.
+//!
+//! Unix only: it checks socket file modes, groups, and peers of other uids made with setuid.
+//! On Windows the pipe's DACL admits its owner only; tests/windows/run.sh covers that side.
+#![cfg(unix)]
 
 mod common;
 

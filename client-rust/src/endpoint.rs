@@ -19,7 +19,9 @@ pub const TCP_SCHEME: &str = "tcp://";
 ///
 /// 1. `$XPROC_SOCKET` if set and not empty;
 /// 2. `$XDG_RUNTIME_DIR/xproc.sock` if `XDG_RUNTIME_DIR` is set and not empty;
-/// 3. `/tmp/xproc-<uid>/xproc.sock`.
+/// 3. `/tmp/xproc-<uid>/xproc.sock`;
+///
+/// on Windows, after `$XPROC_SOCKET`: `\\.\pipe\xproc-<user>`.
 ///
 /// The broker computes the same path, so a client and a broker started by the same user in the
 /// same environment meet without configuration.
@@ -27,9 +29,6 @@ pub fn default_socket_path() -> PathBuf {
     let var = |name| std::env::var_os(name).filter(|v| !v.is_empty());
     if let Some(path) = var(SOCKET_ENV) {
         return PathBuf::from(path);
-    }
-    if let Some(dir) = var("XDG_RUNTIME_DIR") {
-        return PathBuf::from(dir).join("xproc.sock");
     }
     crate::transport::default_local_endpoint()
 }

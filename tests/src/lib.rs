@@ -28,6 +28,9 @@ use std::time::{Duration, Instant};
 
 use xproc::Client;
 
+mod os;
+pub use os::{kill_now, request_stop, test_endpoint, RawStream};
+
 /// How long one test may keep a broker before the watchdog kills it. Every call blocked on the
 /// broker then fails with `Disconnected`, so a hung test fails instead of hanging CI.
 pub const WATCHDOG: Duration = Duration::from_secs(240);
@@ -50,7 +53,7 @@ pub fn sibling_exe(name: &str, build_hint: &str) -> PathBuf {
             }
         })
         .expect("the test executable has a directory");
-    let path = dir.join(name);
+    let path = dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
     assert!(
         path.is_file(),
         "{} not found: run `{build_hint}` first (or `cargo build --workspace`)",
@@ -106,7 +109,9 @@ impl Drop for TempDir {
     }
 }
 
-/// Sends `sig` to `pid`.
+/// Sends `sig` to `pid` (Unix only: the tests that need a signal other than a stop or a kill
+/// are Unix tests).
+#[cfg(unix)]
 pub fn signal(pid: u32, sig: libc::c_int) {
     // SAFETY: kill has no memory-safety preconditions; a stale pid at worst signals nothing.
     unsafe {
@@ -177,7 +182,7 @@ impl Broker {
     /// Starts a broker with extra command-line flags (e.g. `["--max-frame", "1024"]`).
     pub fn start_with(args: &[&str]) -> Broker {
         let dir = TempDir::new();
-        let socket = dir.0.join("x.sock");
+        let socket = os::test_endpoint(&dir.0);
         let log = dir.0.join("xprocd.log");
         let child = Command::new(xprocd_exe())
             .arg("--socket")
@@ -200,7 +205,7 @@ impl Broker {
         broker.arm_watchdog(done);
         let start = Instant::now();
         loop {
-            if broker.socket.exists() && Client::connect(&broker.socket).is_ok() {
+            if os::endpoint_exists(&broker.socket) && Client::connect(&broker.socket).is_ok() {
                 return broker;
             }
             if let Some(status) = broker.child_mut().try_wait().expect("poll xprocd") {
@@ -233,7 +238,7 @@ impl Broker {
                     "watchdog: the test ran longer than {WATCHDOG:?}; killing xprocd (pid {pid}) \
                      so that blocked calls fail"
                 );
-                signal(pid, libc::SIGKILL);
+                kill_now(pid);
             }
         });
     }
@@ -266,7 +271,7 @@ impl Broker {
     /// its exit status.
     pub fn terminate(&mut self) -> ExitStatus {
         let mut child = self.child.take().expect("the broker is running");
-        signal(child.id(), libc::SIGTERM);
+        request_stop(child.id());
         let status = match wait_at_most(&mut child, PATIENCE) {
             Some(s) => s,
             None => {

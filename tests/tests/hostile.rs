@@ -9,12 +9,12 @@
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
-use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
+use xproc_tests::RawStream as UnixStream;
 
 use xproc::protocol::frame::{self, Check, HEADER_LEN};
 use xproc::protocol::request::OPS;

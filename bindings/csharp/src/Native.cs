@@ -20,7 +20,9 @@ namespace XProc
     {
         /// <summary>
         /// The library name: Mono and .NET look for libxproc.so beside the assembly, then on
-        /// LD_LIBRARY_PATH and the system's library path.
+        /// LD_LIBRARY_PATH and the system's library path; on Windows for xproc.dll beside the
+        /// assembly, then on the DLL search path (PATH). The Windows path is written but not
+        /// tested: CI has no Windows .NET (docs/CSHARP.md).
         /// </summary>
         internal const string Lib = "xproc";
 

@@ -13,6 +13,10 @@ Finding the library, in order:
    workspace's ``target/release/libxproc.so``, else ``target/debug/libxproc.so``;
 4. the system's ``libxproc`` (``ctypes.util.find_library``, e.g. after client-c/install.sh).
 
+On Windows the library is ``xproc.dll`` (what ``cargo build -p xproc-c`` makes there), found
+the same way; ``find_library`` then searches ``PATH``. That path is written but not tested:
+CI has no Windows Python (docs/PYTHON.md).
+
 Handles: each C handle (``xproc_client_t *``, ``xproc_queue_t *``, ...) lives in a
 :class:`Handle`, a ``c_void_p`` whose ``__del__`` calls the matching ``xproc_*_free``. A Python
 object keeps its handle in an attribute and every call first copies it to a local, so a handle
@@ -42,7 +46,7 @@ from ctypes import (
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 #: The file name of the shared library, as bundled in the package.
-LIB_NAME = "libxproc.so"
+LIB_NAME = "xproc.dll" if os.name == "nt" else "libxproc.so"
 
 #: Environment variable naming the shared library to load (overrides the bundled one).
 LIB_ENV = "XPROC_LIB"
@@ -71,13 +75,18 @@ def _find_library() -> str:
         return system
     raise ImportError(
         "libxproc not found: install the package with `pip install bindings/python` (which "
-        f"builds and bundles it), or set {LIB_ENV} to the path of libxproc.so "
-        "(`cargo build --release -p xproc-c` builds target/release/libxproc.so)"
+        f"builds and bundles it), or set {LIB_ENV} to the path of {LIB_NAME} "
+        f"(`cargo build --release -p xproc-c` builds target/release/{LIB_NAME})"
     )
 
 
 #: The path libxproc was loaded from.
 LIB_PATH = _find_library()
+
+if os.name == "nt" and os.path.isabs(LIB_PATH):
+    # Python 3.8+ no longer searches PATH for a DLL's own dependencies; the DLL's folder is
+    # where they would be.
+    os.add_dll_directory(os.path.dirname(LIB_PATH))
 
 # CDLL (not PyDLL): the GIL is released during every call, so a call blocked in the broker
 # lets the other Python threads run.

@@ -3,7 +3,6 @@
 #![allow(dead_code, unused_imports)]
 
 use std::io::{Read, Write};
-use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -12,6 +11,9 @@ use std::time::{Duration, Instant};
 
 pub use rmpv::Value;
 pub use xproc_protocol::{Bytes, Name, RequestFields};
+/// The raw byte stream of the tests: a `UnixStream`, or a named pipe on Windows.
+pub use xproc_tests::RawStream;
+use xproc_tests::{kill_now, request_stop};
 
 /// How long one test may run before the watchdog kills its broker (which makes every pending
 /// read fail, so a hung test fails instead of hanging).
@@ -24,7 +26,12 @@ static NEXT: AtomicU32 = AtomicU32::new(0);
 /// A fresh short directory (sun_path is ~107 bytes).
 pub fn temp_dir() -> PathBuf {
     let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    let dir = PathBuf::from(format!("/tmp/xpt-{}-{n}", std::process::id()));
+    let base = if cfg!(unix) {
+        PathBuf::from("/tmp")
+    } else {
+        std::env::temp_dir()
+    };
+    let dir = base.join(format!("xpt-{}-{n}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
@@ -46,7 +53,7 @@ impl Broker {
     /// Starts `xprocd` with extra flags and waits until it accepts connections.
     pub fn start_with(args: &[&str]) -> Broker {
         let dir = temp_dir();
-        let path = dir.join("s.sock");
+        let path = xproc_tests::test_endpoint(&dir);
         let b = Self::spawn_at(&dir, &path, args);
         b.wait_ready();
         b
@@ -80,12 +87,12 @@ impl Broker {
             .stderr(log)
             .spawn()
             .expect("spawn xprocd");
-        let pid = child.id() as i32;
+        let pid = child.id();
         let (tx, rx) = mpsc::channel::<()>();
         std::thread::spawn(move || {
             if let Err(mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(WATCHDOG) {
                 eprintln!("watchdog: test ran over {WATCHDOG:?}; killing xprocd {pid}");
-                unsafe { libc::kill(pid, libc::SIGKILL) };
+                kill_now(pid);
             }
         });
         Broker {
@@ -98,7 +105,7 @@ impl Broker {
 
     pub fn wait_ready(&self) {
         let start = Instant::now();
-        while UnixStream::connect(&self.path).is_err() {
+        while RawStream::connect(&self.path).is_err() {
             assert!(
                 start.elapsed() < Duration::from_secs(10),
                 "xprocd did not start; log:\n{}",
@@ -131,7 +138,7 @@ impl Broker {
     /// Sends SIGTERM and waits for the exit status.
     pub fn terminate(&mut self) -> std::process::ExitStatus {
         let mut child = self.child.take().expect("running");
-        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+        request_stop(child.id());
         let start = Instant::now();
         loop {
             if let Some(status) = child.try_wait().unwrap() {
@@ -242,14 +249,14 @@ pub fn dec(mut bytes: &[u8]) -> Value {
 
 /// A raw client: frames in, frames out.
 pub struct Client {
-    pub stream: UnixStream,
+    pub stream: RawStream,
     next_id: u64,
     pub conn_id: u64,
 }
 
 impl Client {
     pub fn connect(path: &Path) -> Client {
-        let stream = UnixStream::connect(path).expect("connect");
+        let stream = RawStream::connect(path).expect("connect");
         stream.set_read_timeout(Some(READ_TIMEOUT)).unwrap();
         Client {
             stream,

@@ -10,8 +10,9 @@
 //!   its parent's connection;
 //! - [`default_local_endpoint`]: where a broker of this user listens when nothing else is said.
 //!
-//! Unix domain sockets are implemented (`unix.rs`). TCP (`tcp.rs`) works on every OS; the
-//! [`Stream`] defined here is either, with the same methods, so `conn.rs` does not know which.
+//! Unix domain sockets (`unix.rs`) and Windows named pipes (`windows.rs`) are the local
+//! transports. TCP (`tcp.rs`) works on every OS; the [`Stream`] defined here is either, with
+//! the same methods, so `conn.rs` does not know which.
 
 #[cfg(unix)]
 mod unix;
@@ -19,6 +20,13 @@ mod unix;
 use unix::Stream as LocalStream;
 #[cfg(unix)]
 pub(crate) use unix::*;
+
+#[cfg(windows)]
+mod windows;
+#[cfg(windows)]
+use windows::Stream as LocalStream;
+#[cfg(windows)]
+pub(crate) use windows::*;
 
 pub(crate) mod tcp;
 

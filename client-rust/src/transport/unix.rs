@@ -114,9 +114,12 @@ pub(crate) fn fork_generation() -> u64 {
     FORK_GENERATION.load(Ordering::Relaxed)
 }
 
-/// Where this user's broker listens when neither `$XPROC_SOCKET` nor `$XDG_RUNTIME_DIR` says:
-/// `/tmp/xproc-<uid>/xproc.sock`.
+/// Where this user's broker listens when `$XPROC_SOCKET` does not say:
+/// `$XDG_RUNTIME_DIR/xproc.sock`, else `/tmp/xproc-<uid>/xproc.sock`.
 pub(crate) fn default_local_endpoint() -> PathBuf {
+    if let Some(dir) = std::env::var_os("XDG_RUNTIME_DIR").filter(|v| !v.is_empty()) {
+        return PathBuf::from(dir).join("xproc.sock");
+    }
     // SAFETY: getuid has no preconditions and cannot fail.
     let uid = unsafe { libc::getuid() };
     PathBuf::from(format!("/tmp/xproc-{uid}/xproc.sock"))

@@ -16,13 +16,12 @@
 //!   `{"nacked": value, "attempt": a}`.
 
 use std::io::Write;
-use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
 use serde_json::json;
 use xproc::protocol::RequestFields;
 use xproc::{Error, Kind, Queue, QueueOptions};
-use xproc_tests::{park_forever, worker_main};
+use xproc_tests::{park_forever, worker_main, RawStream};
 
 /// Where the soak consumers record holders and acks.
 const HOLDERS: &str = "soak.holders";
@@ -94,7 +93,7 @@ fn main() {
 /// until the socket will take no more (the broker stopped reading it at its output soft limit
 /// and the kernel buffers are full), or a bound is reached.
 fn flood_without_reading(path: &std::path::Path) {
-    let Ok(mut s) = UnixStream::connect(path) else {
+    let Ok(mut s) = RawStream::connect(path) else {
         return;
     };
     let mut frames = Vec::new();
