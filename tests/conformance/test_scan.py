@@ -154,3 +154,23 @@ def test_object_scan_with_creates_and_deletes(c):
         c.call({"op": "open", "name": f"t-{page}", "kind": "event"})
     assert all(seen.count(f"s-{i:03}") == 1 for i in range(100))
     assert seen == sorted(seen)
+
+
+def test_object_scan_page_fits_a_small_max_frame(small_broker):
+    c = small_broker.client()
+    names = [f"object-{i:04}-" + "n" * 40 for i in range(150)]
+    for n in names:
+        c.call({"op": "open", "name": n, "kind": "event"})
+    seen, after = [], None
+    while True:
+        req = {"op": "scan", "count": 1000}
+        if after:
+            req["after"] = after
+        r = c.call(req)  # a reply over max_frame would be refused with TooLarge
+        assert "error" not in r, r
+        seen += [o["name"] for o in r["objects"]]
+        after = r.get("next")
+        if after is None:
+            break
+    assert seen == names
+    err(c.call({"op": "list"}), "TooLarge")

@@ -239,8 +239,13 @@ namespace XProc
             IntPtr data;
             UIntPtr len;
             Error.Check(Native.xproc_dict_items_raw(handle, out data, out len));
+            return Pairs(Buffers.TakeValue(data, len));
+        }
+
+        static List<KeyValuePair<object, object>> Pairs(object array)
+        {
             var result = new List<KeyValuePair<object, object>>();
-            foreach (object o in Client.AsList(Buffers.TakeValue(data, len)))
+            foreach (object o in Client.AsList(array))
             {
                 var pair = o as List<object>;
                 if (pair == null || pair.Count != 2)
@@ -250,6 +255,35 @@ namespace XProc
                 result.Add(new KeyValuePair<object, object>(pair[0], pair[1]));
             }
             return result;
+        }
+
+        /// <summary>
+        /// Every entry by cursor scan, a page of <paramref name="count"/> entries per request
+        /// (0: the broker's default, 100; at most 1000), so it reads a dict of any size, where
+        /// <see cref="Items"/> is one snapshot that must fit in the broker's max_frame. Not a
+        /// snapshot: every key present for the whole enumeration comes exactly once, with its
+        /// value when its page was read; keys set or deleted meanwhile may or may not come.
+        /// Stopping early costs nothing.
+        /// </summary>
+        public IEnumerable<KeyValuePair<object, object>> Scan(int count = 0)
+        {
+            if (count < 0)
+            {
+                throw new ArgumentOutOfRangeException("count", "count must not be negative");
+            }
+            ulong cursor = 0;
+            do
+            {
+                IntPtr data;
+                UIntPtr len;
+                ulong next;
+                Error.Check(Native.xproc_dict_scan_raw(handle, cursor, (UIntPtr)count, out next, out data, out len));
+                foreach (KeyValuePair<object, object> kv in Pairs(Buffers.TakeValue(data, len)))
+                {
+                    yield return kv;
+                }
+                cursor = next;
+            } while (cursor != 0);
         }
 
         /// <summary>A snapshot of the entries as a Dictionary comparing keys as the broker does (<see cref="ValueComparer"/>).</summary>
@@ -321,10 +355,10 @@ namespace XProc
             Error.Check(Native.xproc_dict_clear(handle));
         }
 
-        /// <summary>Enumerates a snapshot of the entries (<see cref="Items"/>).</summary>
+        /// <summary>Enumerates the entries by cursor scan (<see cref="Scan"/>): any size of dict.</summary>
         public IEnumerator<KeyValuePair<object, object>> GetEnumerator()
         {
-            return Items().GetEnumerator();
+            return Scan().GetEnumerator();
         }
 
         IEnumerator IEnumerable.GetEnumerator()

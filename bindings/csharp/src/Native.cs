@@ -194,6 +194,9 @@ namespace XProc
         internal static extern XProcStatus xproc_dict_items_raw(DictHandle dict, out IntPtr data, out UIntPtr len);
 
         [DllImport(Lib, CallingConvention = Cdecl, ExactSpelling = true)]
+        internal static extern XProcStatus xproc_dict_scan_raw(DictHandle dict, ulong cursor, UIntPtr count, out ulong nextCursor, out IntPtr data, out UIntPtr len);
+
+        [DllImport(Lib, CallingConvention = Cdecl, ExactSpelling = true)]
         internal static extern XProcStatus xproc_dict_update_raw(
             DictHandle dict, IntPtr[] keys, UIntPtr[] keyLens, IntPtr[] values, UIntPtr[] valueLens, UIntPtr count);
 

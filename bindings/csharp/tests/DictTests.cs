@@ -20,6 +20,77 @@ namespace XProc.Tests
             yield return new Test("dict.get_or_add_try_remove_pop_item", GetOrAddRemovePop);
             yield return new Test("dict.update_get_many_enumerate", UpdateGetManyEnumerate);
             yield return new Test("dict.shared_and_atomic_across_clients", SharedAndAtomic);
+            yield return new Test("dict.scan_past_max_frame", ScanPastMaxFrame);
+            yield return new Test("dict.scan_during_writes", ScanDuringWrites);
+        }
+
+        private static void ScanPastMaxFrame()
+        {
+            using (var broker = new PrivateBroker("--max-frame 4096"))
+            using (Client c = broker.Connect())
+            using (Dict d = c.Dict("big"))
+            {
+                var want = new List<object>();
+                for (int i = 0; i < 300; i++)
+                {
+                    string k = "key-" + i.ToString("D4");
+                    d[k] = new string('v', 40);
+                    want.Add(k);
+                }
+                Assert.Throws<XProcException>(() => d.Items(), "one snapshot would pass max_frame");
+                var keys = new List<object>();
+                foreach (KeyValuePair<object, object> kv in d.Scan(7))
+                {
+                    keys.Add(kv.Key);
+                }
+                Assert.Equal(want, keys, "every key, in order, by scan");
+                int n = 0;
+                foreach (KeyValuePair<object, object> kv in d)
+                {
+                    n++;
+                }
+                Assert.Equal(300, n, "enumerating the dict scans");
+            }
+        }
+
+        private static void ScanDuringWrites()
+        {
+            string name = Fixture.Name("scan");
+            using (Client c = Fixture.Connect())
+            using (Client other = Fixture.Connect())
+            using (Dict d = c.Dict(name))
+            using (Dict w = other.Dict(name))
+            {
+                for (int i = 0; i < 400; i++)
+                {
+                    d["stable-" + i] = 0L;
+                    d["churn-" + i] = 0L;
+                }
+                var seen = new Dictionary<string, int>();
+                int step = 0;
+                foreach (KeyValuePair<object, object> kv in d.Scan(25))
+                {
+                    string k = (string)kv.Key;
+                    int count;
+                    seen.TryGetValue(k, out count);
+                    seen[k] = count + 1;
+                    if (step++ % 10 == 0)
+                    {
+                        w["stable-" + (step % 400)] = (long)step;
+                        w.Remove("churn-" + (step % 400));
+                        w["churn-" + ((step + 7) % 400)] = (long)step;
+                        w["new-" + step] = (long)step;
+                    }
+                }
+                for (int i = 0; i < 400; i++)
+                {
+                    Assert.Equal(1, seen["stable-" + i], "stable-" + i + " comes exactly once");
+                }
+                foreach (KeyValuePair<string, int> kv in seen)
+                {
+                    Assert.True(kv.Value <= (kv.Key.StartsWith("new-") ? 1 : 2), kv.Key + " at most once or twice");
+                }
+            }
         }
 
         private static void SetGetOrder()
