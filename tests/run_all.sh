@@ -22,7 +22,7 @@ step "fuzz: the frame and request decoder for 60 s (cargo-fuzz on stable; any cr
 step "C: libxproc tests (shared, static, valgrind, pkg-config)"
 ./client-c/tests/run_c_tests.sh
 
-step "Python: pip install ./bindings/python into a fresh venv, then pytest"
+step "Python: pip wheel ./bindings/python (PEP 517), the wheel installed into a fresh venv, then pytest"
 ./bindings/python/run_tests.sh
 
 step "C#: the XProc binding's test program (mcs + mono)"

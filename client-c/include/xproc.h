@@ -42,6 +42,22 @@
 #include <stdint.h>
 
 /*
+ The major version of the libxproc this header belongs to (compare with `xproc_version()`,
+ the library actually loaded). Kept equal to the crate's version by a test.
+ */
+#define XPROC_VERSION_MAJOR 0
+
+/*
+ The minor version of the libxproc this header belongs to.
+ */
+#define XPROC_VERSION_MINOR 1
+
+/*
+ The patch version of the libxproc this header belongs to.
+ */
+#define XPROC_VERSION_PATCH 0
+
+/*
  How long `xproc_client_connect` waits for the broker's greeting when given this (5 s).
  */
 #define XPROC_DEFAULT_CONNECT_TIMEOUT_MS 5000

@@ -155,9 +155,41 @@ pub extern "C" fn xproc_set_interruptible(on: c_int) {
     xproc_client::set_interruptible(on != 0);
 }
 
+/// The major version of the libxproc this header belongs to (compare with `xproc_version()`,
+/// the library actually loaded). Kept equal to the crate's version by a test.
+pub const XPROC_VERSION_MAJOR: u32 = 0;
+
+/// The minor version of the libxproc this header belongs to.
+pub const XPROC_VERSION_MINOR: u32 = 1;
+
+/// The patch version of the libxproc this header belongs to.
+pub const XPROC_VERSION_PATCH: u32 = 0;
+
 /// The version of libxproc, e.g. `"0.1.0"`: a static NUL-terminated string, never NULL, never
 /// to be freed. Thread-safe.
 #[no_mangle]
 pub extern "C" fn xproc_version() -> *const c_char {
     concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+}
+
+#[cfg(test)]
+mod version_tests {
+    /// The header's XPROC_VERSION_* macros come from these constants: a version bump in
+    /// Cargo.toml must update them (and regenerate the header) or this fails.
+    #[test]
+    fn version_constants_match_the_crate() {
+        let parse = |s: &str| s.parse::<u32>().expect("a numeric version part");
+        assert_eq!(
+            super::XPROC_VERSION_MAJOR,
+            parse(env!("CARGO_PKG_VERSION_MAJOR"))
+        );
+        assert_eq!(
+            super::XPROC_VERSION_MINOR,
+            parse(env!("CARGO_PKG_VERSION_MINOR"))
+        );
+        assert_eq!(
+            super::XPROC_VERSION_PATCH,
+            parse(env!("CARGO_PKG_VERSION_PATCH"))
+        );
+    }
 }

@@ -68,7 +68,10 @@ pub use barrier::*;
 pub use client::*;
 pub use condition::*;
 pub use dict::*;
-pub use error::{xproc_last_error, xproc_set_interruptible, xproc_version};
+pub use error::{
+    xproc_last_error, xproc_set_interruptible, xproc_version, XPROC_VERSION_MAJOR,
+    XPROC_VERSION_MINOR, XPROC_VERSION_PATCH,
+};
 pub use event::*;
 pub use lock::*;
 pub use pipe::*;
