@@ -426,35 +426,3 @@ fn chaos_with_plain_batches_delivers_each_item_at_most_once_and_only_killed_cons
         "{lost} items lost with {kills} kills of batch {BATCH}"
     );
 }
-
-/// What a queued 64-byte value may cost in broker RSS: Redis's list costs 65 bytes per
-/// 64-byte element; the chunked store costs 64 plus its chunks' slack (measured 64.2).
-/// One `Box<[u8]>` per item cost 104.
-const RSS_PER_ITEM_MAX: u64 = 72;
-
-#[test]
-fn a_queued_64_byte_value_costs_at_most_72_bytes_of_broker_rss() {
-    const N: u64 = 200_000;
-    let broker = Broker::start_with(&["--memory-limit", "1G"]);
-    let q = broker
-        .client()
-        .raw_queue("mem", xproc::Kind::Queue, QueueOptions::default())
-        .unwrap();
-    // Warm up: the first item allocates the queue's first chunk and the connection's buffers.
-    q.put(&[0xc0], None).unwrap();
-    q.get(None).unwrap();
-    let before = rss(broker.pid());
-    // bin 8 of 62 bytes: 64 bytes of MessagePack.
-    let mut value = vec![0xc4, 62];
-    value.extend([b'v'; 62]);
-    for _ in 0..N {
-        q.put_async(&value).unwrap();
-    }
-    q.flush().unwrap();
-    assert_eq!(q.qsize().unwrap().len, N);
-    let per_item = rss(broker.pid()).saturating_sub(before) / N;
-    assert!(
-        per_item <= RSS_PER_ITEM_MAX,
-        "{per_item} bytes of RSS per queued 64-byte value"
-    );
-}

@@ -23,7 +23,6 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use super::arena::Arena;
 use super::{item_charge, WaiterId, Wake, Wakes};
 use xproc_protocol::ErrorCode;
 
@@ -95,11 +94,7 @@ pub struct LeaseStats {
 /// One queue's state.
 #[derive(Debug)]
 pub struct Queue {
-    /// Items that came back from flight (nacked, expired, abandoned), oldest first: ahead of
-    /// `ready`, each with its attempt count.
-    returned: VecDeque<Item>,
-    /// Every other ready item, back to back in chunks (no attempts: never leased yet).
-    ready: Arena,
+    items: VecDeque<Item>,
     /// Most items held; 0 means unbounded (the broker's memory budget still applies).
     maxsize: u64,
     /// `joinable_queue`: counts unfinished tasks for `task_done` / `join`.
@@ -197,8 +192,7 @@ impl Queue {
     /// An empty queue. `maxsize` 0 means unbounded; `max_attempts` 0 never dead-letters.
     pub fn new(maxsize: u64, joinable: bool, max_attempts: u64) -> Self {
         Queue {
-            returned: VecDeque::new(),
-            ready: Arena::default(),
+            items: VecDeque::new(),
             maxsize,
             joinable,
             max_attempts,
@@ -215,11 +209,11 @@ impl Queue {
 
     /// Ready items (not counting those in flight).
     pub fn len(&self) -> usize {
-        self.returned.len() + self.ready.len()
+        self.items.len()
     }
     /// Whether no item is ready.
     pub fn is_empty(&self) -> bool {
-        self.returned.is_empty() && self.ready.is_empty()
+        self.items.is_empty()
     }
     /// Most items held; 0 = unbounded.
     pub fn maxsize(&self) -> u64 {
@@ -279,7 +273,7 @@ impl Queue {
     }
 
     fn is_full(&self) -> bool {
-        self.maxsize != 0 && self.len() as u64 >= self.maxsize
+        self.maxsize != 0 && self.items.len() as u64 >= self.maxsize
     }
 
     fn count_task(&mut self) {
@@ -340,7 +334,7 @@ impl Queue {
         };
         if !self.is_full() {
             self.bytes += item_charge(item.value.len());
-            self.ready.push_back(&item.value);
+            self.items.push_back(item);
             self.count_task();
             return Put::Done;
         }
@@ -380,7 +374,7 @@ impl Queue {
             };
             if !self.is_full() {
                 self.bytes += item_charge(item.value.len());
-                self.ready.push_back(&item.value);
+                self.items.push_back(item);
                 self.count_task();
                 put += 1;
                 continue;
@@ -405,19 +399,16 @@ impl Queue {
 
     /// Takes the oldest ready item out of the FIFO, making room for the oldest blocked put.
     fn pop(&mut self, wakes: &mut Wakes) -> Option<Item> {
-        let item = match self.returned.pop_front() {
-            Some(item) => item,
-            None => Item {
-                value: self.ready.pop_front()?,
-                attempts: 0,
-            },
-        };
+        let item = self.items.pop_front()?;
         self.bytes -= item_charge(item.value.len());
         if let Some(mut first) = self.putters.first_entry() {
             // Its bytes were counted when it blocked.
             let p = first.get_mut();
             if let Some(v) = p.values.pop_front() {
-                self.ready.push_back(&v);
+                self.items.push_back(Item {
+                    value: v,
+                    attempts: 0,
+                });
                 p.put += 1;
             }
             if p.values.is_empty() {
@@ -538,7 +529,7 @@ impl Queue {
         self.stats.requeued += 1;
         if let Some(item) = self.hand_over(item, wakes) {
             self.bytes += item_charge(item.value.len());
-            self.returned.push_front(item);
+            self.items.push_front(item);
         }
     }
 
