@@ -59,21 +59,7 @@ impl Stream {
     /// Reads what the socket holds now, without waiting (`WouldBlock` when nothing).
     #[cfg(unix)]
     pub(crate) fn recv_now(&self, buf: &mut [u8]) -> io::Result<usize> {
-        use std::os::unix::io::AsRawFd;
-        // SAFETY: the pointer and length describe a live, writable slice; the fd is open
-        // (owned by `self`, borrowed for the call).
-        let n = unsafe {
-            libc::recv(
-                self.0.as_raw_fd(),
-                buf.as_mut_ptr().cast(),
-                buf.len(),
-                libc::MSG_DONTWAIT,
-            )
-        };
-        if n < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(n as usize)
+        super::unix::recv_dontwait(&self.0, buf)
     }
 
     /// Without a per-call non-blocking flag, report "nothing yet": the caller then waits for

@@ -63,20 +63,7 @@ impl Stream {
     /// Reads what the socket holds now, without waiting (`WouldBlock` when nothing), whatever
     /// the receive timeout.
     pub(crate) fn recv_now(&self, buf: &mut [u8]) -> io::Result<usize> {
-        // SAFETY: the pointer and length describe a live, writable slice; the fd is open
-        // (owned by `self`, borrowed for the call).
-        let n = unsafe {
-            libc::recv(
-                self.0.as_raw_fd(),
-                buf.as_mut_ptr().cast(),
-                buf.len(),
-                libc::MSG_DONTWAIT,
-            )
-        };
-        if n < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(n as usize)
+        recv_dontwait(&self.0, buf)
     }
 
     /// Both ends of a connected pair, for unit tests that play the broker.
@@ -90,6 +77,25 @@ impl Read for Stream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.0.read(buf)
     }
+}
+
+/// One `recv` with `MSG_DONTWAIT` on `sock`: what it holds now, or `WouldBlock`. Shared by the
+/// Unix and TCP streams, whose blocking reads use a receive timeout that this must not wait on.
+pub(crate) fn recv_dontwait(sock: &impl AsRawFd, buf: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: the pointer and length describe a live, writable slice; the fd is open (owned by
+    // `sock`, borrowed for the call).
+    let n = unsafe {
+        libc::recv(
+            sock.as_raw_fd(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+            libc::MSG_DONTWAIT,
+        )
+    };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(n as usize)
 }
 
 /// Bumped in every child `fork` creates, by a `pthread_atfork` handler. Comparing it with the
