@@ -44,5 +44,8 @@ step "examples: master/worker in C, and in Python + C# + C + Rust + Go + Java + 
 make -C examples/c run
 ./examples/master-worker/run.sh
 
+step "examples: the notes' task_master.py over TCP, C#/Rust/C workers in another network namespace (root, iproute2)"
+./examples/distributed/run.sh
+
 echo
 echo "all tests passed"

@@ -90,6 +90,47 @@ def test_the_notes_master_and_worker(tmp_path: object) -> None:
         QueueManager(address=("127.0.0.1", port), authkey=b"abc").connect()
 
 
+DYING_MASTER = textwrap.dedent(
+    """
+    import os, signal, sys
+    sys.path.insert(0, {pkg!r})
+    from xproc.managers import BaseManager
+    m = BaseManager(address=('127.0.0.1', 0), authkey=b'abc')
+    m.start()
+    print(m.address[1], m._proc.pid, flush=True)
+    if sys.argv[1] == 'kill':
+        os.kill(os.getpid(), signal.SIGKILL)
+    raise RuntimeError('the master fails before its shutdown()')
+    """
+)
+
+
+@pytest.mark.parametrize("how", ["exception", "kill"])
+def test_no_broker_outlives_its_master(how: str) -> None:
+    # Regression: a master that died before shutdown() (the notes' master does when a
+    # result.get times out) left its xprocd listening, holding the port, forever.
+    master = subprocess.run(
+        [sys.executable, "-c", DYING_MASTER.format(pkg=PKG), how],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert master.returncode != 0
+    port, pid = map(int, master.stdout.split())
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(pid, 9)
+        pytest.fail(f"the broker (pid {pid}) outlived its master ({how})")
+    with pytest.raises(xproc.NoBrokerError):
+        BaseManager(address=("127.0.0.1", port), authkey=b"abc").connect()
+
+
 def test_kinds_follow_what_the_callable_returns() -> None:
     class M(BaseManager):
         pass

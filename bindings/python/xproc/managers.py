@@ -37,8 +37,11 @@ What differs, and why (docs/PYTHON.md, "managers"):
 
 from __future__ import annotations
 
+import atexit
+import ctypes
 import multiprocessing
 import os
+import sys
 import queue as _queue
 import re
 import shutil
@@ -165,6 +168,22 @@ def _open(client: Client, name: str, kind: str, opts: TDict[str, Any]) -> Any:
     if factory is None:
         raise TypeError(f"{name!r} is a {kind}, which xproc.managers does not open")
     return factory(name)
+
+
+def _die_with_parent(parent: int) -> Callable[[], None]:
+    """A ``preexec_fn`` that makes the broker get SIGTERM when the process that started it
+    dies, however it dies (SIGKILL, an uncaught signal), so that no broker outlives its
+    master — ``multiprocessing``'s manager process does not either. Linux only (prctl)."""
+
+    def set_pdeathsig() -> None:
+        PR_SET_PDEATHSIG = 1
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        # The parent may have died between fork and prctl: then nobody would signal us.
+        if os.getppid() != parent:
+            os._exit(1)
+
+    return set_pdeathsig
 
 
 class Server:
@@ -298,6 +317,7 @@ class BaseManager:
                 else:
                     return
             self._proc = self._spawn()
+            atexit.register(self.shutdown)
             self._wait_ready(self._proc)
         if initializer is not None:
             initializer(*initargs)
@@ -308,7 +328,10 @@ class BaseManager:
         return Server(self)
 
     def shutdown(self) -> None:
-        """Disconnects, and stops the broker if :meth:`start` started it."""
+        """Disconnects, and stops the broker if :meth:`start` started it. Also runs at
+        interpreter exit for a manager still started (a master that dies of an exception
+        before its ``shutdown()`` leaves no broker behind)."""
+        atexit.unregister(self.shutdown)
         if self._client is not None:
             self._client.close()
             self._client = None
@@ -350,8 +373,15 @@ class BaseManager:
             "--log-level",
             "info",
         ]
+        # The parent-death signal follows the thread that forks, not the process: only a broker
+        # started from the main thread gets it (a worker thread may end before the program).
+        preexec = None
+        if sys.platform.startswith("linux") and threading.current_thread() is threading.main_thread():
+            preexec = _die_with_parent(os.getpid())
         with open(self._log, "wb") as log:
-            return subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log)
+            return subprocess.Popen(
+                args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log, preexec_fn=preexec
+            )
 
     def _wait_ready(self, proc: subprocess.Popen) -> None:
         deadline = time.monotonic() + START_TIMEOUT
