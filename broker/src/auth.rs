@@ -75,6 +75,21 @@ pub enum KeyError {
         /// The file.
         path: PathBuf,
     },
+    /// Two keys have the same secret: a peer proving it could be either, so its rules would
+    /// be a guess.
+    #[error("keys '{0}' and '{1}' have the same secret: give each its own key file content")]
+    Duplicate(String, String),
+}
+
+/// Checks that no two keys share a secret. Run once at startup, on the broker's own files:
+/// no peer can time it.
+pub fn check_distinct(keys: &[Key]) -> Result<(), KeyError> {
+    for (i, a) in keys.iter().enumerate() {
+        if let Some(b) = keys[i + 1..].iter().find(|b| a.secret == b.secret) {
+            return Err(KeyError::Duplicate(a.name.to_string(), b.name.to_string()));
+        }
+    }
+    Ok(())
 }
 
 /// Reads an authkey file: its bytes, less one trailing newline (so `echo secret > key` works).

@@ -6,6 +6,7 @@
 //! [`Settings`] (every field optional), so "flags win" is one `or` per field
 //! ([`Settings::over`]). docs/SECURITY.md lists every key with its default.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -47,6 +48,11 @@ pub const DEFAULT_MAX_BLOCKED: usize = 1024;
 /// How long shutdown may spend flushing replies (`ShuttingDown` to blocked requests): 2 s, so
 /// that a stuck client cannot hold up a `systemctl stop`.
 pub const DEFAULT_SHUTDOWN_FLUSH: Duration = Duration::from_secs(2);
+
+/// Most `[keys.NAME]` tables: 64. A handshake response is checked against every key (one
+/// HMAC each, constant time), so the list stays short; a deployment with more machines than
+/// this gives machines with the same rules one key.
+pub const MAX_KEYS: usize = 64;
 
 /// The log filter when neither `--log-level`, the file nor `RUST_LOG` sets one.
 pub const DEFAULT_LOG_LEVEL: &str = "info";
@@ -125,6 +131,83 @@ pub struct Config {
     pub authkey_file: Option<PathBuf>,
     /// Address ranges TCP peers may connect from; `None`: any (the authkey still applies).
     pub allow_addrs: Option<Vec<Cidr>>,
+    /// More authkeys, each with its name and per-object rules (`[keys.NAME]` in the file).
+    pub keys: Vec<KeyConfig>,
+}
+
+/// One `[keys.NAME]` table: a key file and what the peers that prove it may touch
+/// (docs/SECURITY.md §7).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyConfig {
+    /// The key file (mode 0600, like `authkey_file`).
+    pub file: PathBuf,
+    /// The name and the patterns.
+    pub rules: crate::access::Rules,
+}
+
+/// `[keys.NAME]` as written in the file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeySettings {
+    /// `file = "/etc/xproc/worker.key"`.
+    pub file: PathBuf,
+    /// `read_write = ["tasks", "results.*"]`: names this key may change.
+    #[serde(default)]
+    pub read_write: Vec<String>,
+    /// `read_only = ["config"]`: names this key may only look at.
+    #[serde(default)]
+    pub read_only: Vec<String>,
+}
+
+impl KeySettings {
+    /// Checks the table and makes its rules.
+    fn into_key(self, name: &str) -> Result<KeyConfig, ConfigError> {
+        let invalid = |m: String| ConfigError::Invalid(format!("[keys.{name}]: {m}"));
+        let valid_name = !name.is_empty()
+            && name.len() <= 64
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+        if !valid_name {
+            return Err(invalid(
+                "a key's name is 1..=64 of A-Z a-z 0-9 - _ .".to_string(),
+            ));
+        }
+        if name == "default" {
+            return Err(invalid(
+                "'default' is the name of authkey_file's key; pick another".to_string(),
+            ));
+        }
+        if self.read_write.is_empty() && self.read_only.is_empty() {
+            return Err(invalid(
+                "grants nothing: give read_write and/or read_only patterns (read_write = [\"*\"] for everything)"
+                    .to_string(),
+            ));
+        }
+        if self.read_write.len() + self.read_only.len() > crate::access::MAX_PATTERNS {
+            return Err(invalid(format!(
+                "more than {} patterns",
+                crate::access::MAX_PATTERNS
+            )));
+        }
+        let patterns = |list: Vec<String>| {
+            list.iter()
+                .map(|t| {
+                    crate::access::Pattern::new(t).ok_or_else(|| {
+                        invalid(format!("pattern {t:?} is empty or longer than 255 bytes"))
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()
+        };
+        Ok(KeyConfig {
+            file: self.file,
+            rules: crate::access::Rules {
+                key: name.into(),
+                read_write: patterns(self.read_write)?,
+                read_only: patterns(self.read_only)?,
+            },
+        })
+    }
 }
 
 /// An address range, `10.0.0.0/24` or `fd00::/8` (a bare address is one host).
@@ -205,6 +288,7 @@ impl Default for Config {
             listen: Vec::new(),
             authkey_file: None,
             allow_addrs: None,
+            keys: Vec::new(),
         }
     }
 }
@@ -244,11 +328,14 @@ impl Config {
                 "listen endpoint {bad:?} is not tcp://HOST:PORT (the local socket is --socket)"
             ));
         }
-        if !self.listen.is_empty() && self.authkey_file.is_none() {
+        if !self.listen.is_empty() && self.authkey_file.is_none() && self.keys.is_empty() {
             return invalid(
                 "refusing to listen on TCP without an authkey: give --authkey-file FILE (mode 0600)"
                     .into(),
             );
+        }
+        if self.keys.len() > MAX_KEYS {
+            return invalid(format!("more than {MAX_KEYS} [keys.NAME] tables"));
         }
         Ok(())
     }
@@ -315,6 +402,8 @@ pub struct Settings {
     pub authkey_file: Option<PathBuf>,
     /// `--allow-addr` (repeatable): `allow_addrs = ["10.0.0.0/24"]`.
     pub allow_addrs: Option<Vec<Cidr>>,
+    /// `[keys.NAME]` tables (file only): more keys, each limited by its rules.
+    pub keys: Option<BTreeMap<String, KeySettings>>,
 }
 
 impl Settings {
@@ -348,6 +437,7 @@ impl Settings {
             listen: self.listen.or(lower.listen),
             authkey_file: self.authkey_file.or(lower.authkey_file),
             allow_addrs: self.allow_addrs.or(lower.allow_addrs),
+            keys: self.keys.or(lower.keys),
         }
     }
 
@@ -373,6 +463,12 @@ impl Settings {
             listen: self.listen.unwrap_or_default(),
             authkey_file: self.authkey_file,
             allow_addrs: self.allow_addrs,
+            keys: self
+                .keys
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(name, k)| k.into_key(&name))
+                .collect::<Result<_, _>>()?,
         };
         config.validate()?;
         Ok(config)
@@ -469,6 +565,39 @@ mod tests {
         assert_eq!(parse_size("16m"), Ok(16 << 20));
         assert_eq!(parse_size("1G"), Ok(1 << 30));
         assert!(parse_size("lots").is_err());
+    }
+
+    #[test]
+    fn key_tables_become_named_rules_and_bad_ones_are_refused() {
+        let parse = |text: &str| toml::from_str::<Settings>(text).unwrap().into_config();
+        let c = parse(
+            r#"
+            listen = ["tcp://127.0.0.1:5000"]
+            [keys.worker-7]
+            file = "/etc/xproc/w7.key"
+            read_write = ["tasks", "results.*"]
+            "#,
+        )
+        .unwrap();
+        assert_eq!(
+            c.keys.len(),
+            1,
+            "a key table alone is an authkey for listen"
+        );
+        let r = &c.keys[0].rules;
+        assert_eq!(r.key, "worker-7");
+        assert!(r.read_write[1].matches("results.3") && r.read_only.is_empty());
+        for (bad, why) in [
+            ("[keys.\"a b\"]\nfile = \"k\"\nread_only = [\"x\"]", "name"),
+            ("[keys.w]\nfile = \"k\"\nread_only = [\"\"]", "empty"),
+            ("[keys.w]\nfile = \"k\"\nwrite = [\"x\"]", "unknown field"),
+        ] {
+            let e = toml::from_str::<Settings>(bad)
+                .map_err(|e| e.to_string())
+                .and_then(|s| s.into_config().map_err(|e| e.to_string()))
+                .unwrap_err();
+            assert!(e.contains(why), "{bad}: {e}");
+        }
     }
 
     #[test]

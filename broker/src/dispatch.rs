@@ -8,6 +8,7 @@ use std::rc::Rc;
 
 use xproc_protocol::{ErrorCode, Kind, ReplyFields, Request, Wait};
 
+use crate::access;
 use crate::handlers::{admin, batch, dict, pipe, queue, sync};
 use crate::objects::barrier::Barrier;
 use crate::objects::condition::Condition;
@@ -103,10 +104,28 @@ fn check_blocked(b: &Broker, caller: ConnKey, req: &Request) -> Result<(), Failu
     Ok(())
 }
 
+/// A restricted key's rules (docs/SECURITY.md §7): `Denied`, naming the rule, for a name or
+/// an op they do not grant, before anything happens. Local clients and unrestricted keys
+/// have no rules and pass at the cost of one lookup.
+fn check_access(b: &Broker, caller: ConnKey, req: &Request) -> Result<(), Failure> {
+    let Some(rules) = b.session(caller).and_then(|s| s.rules.as_ref()) else {
+        return Ok(());
+    };
+    let Some((op, name, need)) = access::needs(req, |n| b.objects.contains_key(n)) else {
+        return Ok(());
+    };
+    rules.check(op, name, need).map_err(|message| {
+        tracing::debug!(key = %rules.key, op, name, "denied by the key's rules");
+        Failure::new(ErrorCode::Denied, message)
+    })
+}
+
 /// Handles one request of connection `caller` (the handshake is done).
 pub fn dispatch(b: &mut Broker, out: &mut dyn Outbox, caller: ConnKey, id: u64, req: Request) {
     let mut cx = Ctx { b, out, caller, id };
-    let result = check_blocked(cx.b, caller, &req).and_then(|()| route(&mut cx, req));
+    let result = check_access(cx.b, caller, &req)
+        .and_then(|()| check_blocked(cx.b, caller, &req))
+        .and_then(|()| route(&mut cx, req));
     if let Err(f) = result {
         tracing::debug!(id, code = %f.code, message = %f.message, "error reply");
         cx.out

@@ -13,6 +13,8 @@
 //!   peer credentials, the shutdown signal pipe, the default endpoint.
 //! - [`auth`]: authkeys and the broker's side of the TCP handshake, as a pure state machine;
 //!   the per-address failure record.
+//! - [`access`]: per-object rules of restricted TCP keys (`[keys.NAME]`): which names, read
+//!   or write; which ops read and which write.
 //! - [`connection`]: one client's socket, input and output buffers, and handshake state.
 //! - [`dispatch`]: checked request → handler, after the central object/kind checks.
 //! - [`handlers`]: one file per family of ops (`admin`, `queue`, `dict`, `pipe`, `sync`).
@@ -25,6 +27,7 @@
 
 #![warn(missing_docs)]
 
+pub mod access;
 pub mod auth;
 pub mod cleanup;
 pub mod config;

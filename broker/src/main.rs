@@ -98,6 +98,8 @@ impl Args {
             listen: self.listen,
             authkey_file: self.authkey_file,
             allow_addrs: self.allow_addrs,
+            // Keys with rules are tables, written in the config file only.
+            keys: None,
         };
         (self.config, flags)
     }

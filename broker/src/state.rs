@@ -96,6 +96,9 @@ pub struct Session {
     pub touched: HashSet<Rc<str>>,
     /// A TCP peer's (address, name of the key it proved); `None` on the local socket.
     pub remote: Option<(String, String)>,
+    /// The per-object rules of the key it proved (`[keys.NAME]`); `None`: unrestricted (local
+    /// clients and the `default` key).
+    pub rules: Option<Rc<crate::access::Rules>>,
 }
 
 impl Session {
@@ -410,6 +413,7 @@ impl Broker {
             leases: BTreeSet::new(),
             touched: HashSet::new(),
             remote: None,
+            rules: None,
         });
     }
 

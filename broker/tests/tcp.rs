@@ -110,11 +110,16 @@ fn answer(s: &mut TcpStream, key: &[u8]) -> (Vec<u8>, Vec<u8>, wire::Nonce, wire
 
 /// A raw client over TCP that has done the handshake and `hello`.
 fn authed(addr: SocketAddr) -> TcpStream {
+    authed_with(addr, KEY)
+}
+
+/// Like [`authed`], proving `key`.
+fn authed_with(addr: SocketAddr, key: &[u8]) -> TcpStream {
     let mut s = connect(addr);
-    let (welcome, _, nb, nc) = answer(&mut s, KEY);
+    let (welcome, _, nb, nc) = answer(&mut s, key);
     let tag = wire::parse_welcome(&welcome).expect("welcome");
     assert!(
-        wire::verify_server(KEY, &nb, &nc, tag),
+        wire::verify_server(key, &nb, &nc, tag),
         "the broker proved the key"
     );
     let r = call(
@@ -401,4 +406,180 @@ fn allow_addrs_limits_where_tcp_peers_come_from() {
     let first = read_frame(&mut outside).unwrap();
     let r = refusal(&mut outside, first);
     assert!(r.err("Denied").contains("allow_addrs"), "{r:?}");
+}
+
+/// `req` with `name` set.
+fn named<'a>(op: &'a str, name: &'a str) -> RequestFields<'a> {
+    RequestFields {
+        name: Some(name.into()),
+        ..RequestFields::new(9, op)
+    }
+}
+
+#[test]
+fn a_keys_rules_limit_it_to_its_names_and_say_which_rule_refused() {
+    const WORKER: &[u8] = b"worker machine key";
+    let dir = temp_dir();
+    let default_key = key_file(&dir, KEY);
+    let worker_key = dir.join("worker.key");
+    std::fs::write(&worker_key, WORKER).unwrap();
+    std::fs::set_permissions(&worker_key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let cfg = dir.join("xprocd.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            r#"
+listen = ["tcp://127.0.0.1:0"]
+authkey_file = "{}"
+
+[keys.worker]
+file = "{}"
+read_write = ["tasks", "results.*"]
+read_only = ["config"]
+"#,
+            default_key.display(),
+            worker_key.display()
+        ),
+    )
+    .unwrap();
+    let b = Broker::spawn_at(
+        &dir,
+        &dir.join("s.sock"),
+        &["--config", cfg.to_str().unwrap()],
+    );
+    b.wait_ready();
+    let addr = tcp_addr(&b);
+    let mut local = b.client();
+    local.open("config", "dict").ok();
+    local.open("secrets", "queue").ok();
+
+    let mut w = authed_with(addr, WORKER);
+    // Its own queues: created, written, read.
+    assert!(put(&mut w, "tasks", 1).error().is_none());
+    assert!(put(&mut w, "results.7", 49).error().is_none());
+    let r = call(&mut w, named("queue.get", "tasks"));
+    assert_eq!(r.value("value"), rmpv::Value::from(1), "{r:?}");
+    // A read-only name: opened and read, never changed.
+    call(
+        &mut w,
+        RequestFields {
+            kind: Some("dict"),
+            ..named("open", "config")
+        },
+    )
+    .ok();
+    call(&mut w, named("dict.len", "config")).ok();
+    let r = call(
+        &mut w,
+        RequestFields {
+            key: Some(Bytes::new(&enc("k"))),
+            value: Some(Bytes::new(&enc(1))),
+            ..named("dict.set", "config")
+        },
+    );
+    let m = r.err("Denied");
+    assert!(
+        m.contains("may only read 'config'") && m.contains("read_only pattern \"config\""),
+        "{m}"
+    );
+    // Any other name: refused, naming the key's patterns; creating one too.
+    for (op, name) in [
+        ("queue.get", "secrets"),
+        ("stat", "secrets"),
+        ("delete", "config"),
+    ] {
+        let r = call(&mut w, named(op, name));
+        let m = r.err("Denied");
+        assert!(m.contains("key 'worker'"), "{op}: {m}");
+    }
+    let r = call(
+        &mut w,
+        RequestFields {
+            kind: Some("queue"),
+            ..named("open", "elsewhere")
+        },
+    );
+    let m = r.err("Denied");
+    assert!(
+        m.contains("no pattern of [keys.worker] matches it")
+            && m.contains(r#"read_write = ["tasks", "results.*"]"#),
+        "{m}"
+    );
+    // Listing every object or client is for unrestricted keys.
+    for op in ["list", "clients"] {
+        let r = call(&mut w, RequestFields::new(9, op));
+        assert!(r.err("Denied").contains("may not"), "{op}: {r:?}");
+    }
+    // A refusal refuses one request: the connection goes on.
+    assert!(put(&mut w, "tasks", 2).error().is_none());
+    // Nothing the refusals named was created or changed.
+    local.call(Client::req("queue.qsize", "secrets")).ok();
+    assert!(local
+        .call(Client::req("stat", "elsewhere"))
+        .err("NotFound")
+        .contains("elsewhere"));
+    let r = local.call(Client::req("dict.len", "config")).ok();
+    assert_eq!(r.u64("len"), 0, "{r:?}");
+
+    // The default key keeps full access, and `clients` tells the two apart.
+    let mut full = authed(addr);
+    call(&mut full, named("queue.get", "tasks")).ok();
+    call(&mut full, RequestFields::new(9, "list")).ok();
+    let r = local.call(RequestFields::new(0, "clients")).ok();
+    let keys: Vec<String> = r
+        .get("clients")
+        .and_then(|c| c.as_array())
+        .unwrap()
+        .iter()
+        .filter_map(|c| {
+            c.as_map()?
+                .iter()
+                .find(|(k, _)| k.as_str() == Some("key"))
+                .and_then(|(_, v)| v.as_str().map(String::from))
+        })
+        .collect();
+    assert!(
+        keys.contains(&"worker".to_string()) && keys.contains(&"default".to_string()),
+        "{keys:?}"
+    );
+}
+
+#[test]
+fn keys_must_be_distinct_and_not_named_default() {
+    let dir = temp_dir();
+    let default_key = key_file(&dir, KEY);
+    let same = dir.join("same.key");
+    std::fs::copy(&default_key, &same).unwrap();
+    std::fs::set_permissions(&same, std::fs::Permissions::from_mode(0o600)).unwrap();
+    for (table, want) in [
+        (
+            "[keys.w]\nfile = \"SAME\"\nread_write = [\"*\"]",
+            "have the same secret",
+        ),
+        (
+            "[keys.default]\nfile = \"SAME\"\nread_write = [\"*\"]",
+            "'default' is the name",
+        ),
+        ("[keys.w]\nfile = \"SAME\"", "grants nothing"),
+    ] {
+        let cfg = dir.join("bad.toml");
+        std::fs::write(
+            &cfg,
+            format!(
+                "listen = [\"tcp://127.0.0.1:0\"]\nauthkey_file = \"{}\"\n{}\n",
+                default_key.display(),
+                table.replace("SAME", same.to_str().unwrap())
+            ),
+        )
+        .unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_xprocd"))
+            .args(["--socket", dir.join("s.sock").to_str().unwrap()])
+            .args(["--config", cfg.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{table}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(want), "{table}: {err}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
 }

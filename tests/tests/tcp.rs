@@ -199,3 +199,66 @@ fn clients_shows_a_remote_peers_address_and_key() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("key=default"), "{text}");
 }
+
+#[test]
+fn a_worker_key_limited_to_its_queues_gets_denied_elsewhere() {
+    let key = KeyFile::new(KEY);
+    let dir = key.0.parent().unwrap().to_path_buf();
+    let worker_key = dir.join("worker.key");
+    std::fs::write(&worker_key, b"a worker machine's key").unwrap();
+    std::fs::set_permissions(&worker_key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let cfg = dir.join("xprocd.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "listen = [\"tcp://127.0.0.1:0\"]\nauthkey_file = {:?}\n\n\
+             [keys.worker-7]\nfile = {:?}\nread_write = [\"tasks\", \"results\"]\n\
+             read_only = [\"settings\"]\n",
+            key.path(),
+            worker_key.to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let b = Broker::start_with(&["--config", cfg.to_str().unwrap()]);
+    let endpoint = {
+        let log = b.log_text();
+        let line = log
+            .lines()
+            .find(|l| l.contains("listening on TCP"))
+            .unwrap();
+        let at = line.find("addr=").unwrap() + 5;
+        format!("tcp://{}", line[at..].split_whitespace().next().unwrap())
+    };
+    let local = b.client();
+    local
+        .dict::<String, i64>("settings")
+        .unwrap()
+        .set("batch", &8)
+        .unwrap();
+    local.queue::<i64>("payroll").unwrap().put(&1).unwrap();
+
+    let w = connect(&endpoint, b"a worker machine's key").unwrap();
+    let tasks = w.queue::<i64>("tasks").unwrap();
+    tasks.put(&5).unwrap();
+    assert_eq!(tasks.get_timeout(Duration::from_secs(5)).unwrap(), 5);
+    let settings = w.dict::<String, i64>("settings").unwrap();
+    assert_eq!(settings.get("batch").unwrap(), Some(8));
+    match settings.set("batch", &9) {
+        Err(Error::Denied(m)) => assert!(m.contains("may only read 'settings'"), "{m}"),
+        other => panic!("expected Denied, got {other:?}"),
+    }
+    match w.queue::<i64>("payroll") {
+        Err(Error::Denied(m)) => assert!(
+            m.contains("key 'worker-7'") && m.contains("no pattern of [keys.worker-7]"),
+            "{m}"
+        ),
+        other => panic!("expected Denied, got {:?}", other.map(|_| ())),
+    }
+    // Still connected and working after the refusals; the other key's view is whole.
+    tasks.put(&6).unwrap();
+    assert_eq!(local.queue::<i64>("payroll").unwrap().qsize().unwrap(), 1);
+    assert_eq!(settings.get("batch").unwrap(), Some(8));
+    let rows = local.clients().unwrap();
+    let me = rows.iter().find(|c| c.conn_id == w.conn_id()).unwrap();
+    assert_eq!(me.key.as_deref(), Some("worker-7"));
+}

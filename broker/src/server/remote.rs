@@ -10,6 +10,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use mio::{Interest, Registry, Token};
@@ -18,6 +19,7 @@ use xproc_protocol::frame::{self, Check, HEADER_LEN};
 use xproc_protocol::{auth::HEARTBEAT_INTERVAL, ErrorCode, ReplyFields};
 
 use super::{Server, FIRST_CONN};
+use crate::access::Rules;
 use crate::auth::{self, Failures, Handshake, Key};
 use crate::config::Config;
 use crate::connection::{self, Close, Connection, Remote};
@@ -48,6 +50,8 @@ fn listener_token(i: usize) -> Token {
 pub(super) struct Tcp {
     listeners: Vec<TcpListener>,
     keys: Vec<Key>,
+    /// The rules of each restricted key (`[keys.NAME]`), by name; the `default` key has none.
+    rules: HashMap<Rc<str>, Rc<Rules>>,
     failures: Failures,
     /// Handshakes in progress, in all and by address.
     pending: usize,
@@ -68,6 +72,12 @@ impl Tcp {
         if let Some(path) = &config.authkey_file {
             t.keys.push(auth::load_key("default", path)?);
         }
+        for k in &config.keys {
+            let key = auth::load_key(&k.rules.key, &k.file)?;
+            t.rules.insert(key.name.clone(), Rc::new(k.rules.clone()));
+            t.keys.push(key);
+        }
+        auth::check_distinct(&t.keys)?;
         for endpoint in &config.listen {
             let fail = |message: String| Error::Listen {
                 endpoint: endpoint.clone(),
@@ -285,6 +295,7 @@ impl Server {
                 self.broker.connect(key, REMOTE_PEER);
                 if let Some(s) = self.broker.session_mut(key) {
                     s.remote = Some((addr.to_string(), name.to_string()));
+                    s.rules = self.tcp.rules.get(&name).cloned();
                 }
                 self.conns.mark_dirty(slot);
                 true
