@@ -40,6 +40,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 import report  # noqa: E402  (bench/report.py: tables and plot)
+import tcp  # noqa: E402  (bench/tcp.py: the TCP loopback rows, their own servers)
 
 RELEASE = os.path.join(ROOT, "target", "release")
 PY_BENCH = os.path.join(ROOT, "bindings", "python", "bench_python.py")
@@ -85,6 +86,9 @@ SCENARIOS = [
     # delivered, producer process -> consumer process).
     ("bindings", "xproc (Go, Java, Node.js)", "Go, Java and Node.js bindings' bench programs", "op",
      "bindings", None),
+    # bench/tcp.py: xproc over TCP loopback with an authkey vs a SyncManager over TCP,
+    # redis-benchmark -h 127.0.0.1 and ZeroMQ over tcp://; rows tcp_*, with servers of its own.
+    ("tcp", "xproc over TCP", "bench/tcp.py: TCP loopback rows", "op", "tcp", None),
 ]
 
 # redis-benchmark tests run by the "redis_benchmark" scenario, and the row each one becomes.
@@ -119,7 +123,7 @@ RATIOS = [
     # context, no target
     ("pipe_vs_mp_pipe", "xproc pipe ping-pong (Rust) / multiprocessing.Pipe ping-pong (context)",
      "xproc_pipe", "mp_pipe", None),
-]
+] + tcp.RATIOS
 
 
 # Where the processes run. On this 2-vCPU VM a round trip between processes on the same vCPU
@@ -391,6 +395,8 @@ class Runner:
             return self._bench_python()
         if kind == "bindings":
             return self._bindings()
+        if kind == "tcp":
+            return tcp.run(self.a, self.server_cpus, self.client_cpus)
         raise ValueError(kind)
 
     def _exec(self, cmd, timeout, env=None):
@@ -681,7 +687,7 @@ def main():
         servers.stop()
         shutil.rmtree(tmp, ignore_errors=True)
 
-    doc = report.build(a, SCENARIOS, RATIOS, PLACEMENTS, results, errors, memory, facts,
+    doc = report.build(a, SCENARIOS + tcp.ROWS, RATIOS, PLACEMENTS, results, errors, memory, facts,
                        busy_seen, time.time() - started)
     os.makedirs(a.out, exist_ok=True)
     report.write_all(doc, a.out)
