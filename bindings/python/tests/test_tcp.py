@@ -79,3 +79,43 @@ def test_the_key_file_from_the_environment(
         d = c.dict("py-tcp-d")
         d["k"] = 1
         assert d["k"] == 1
+
+
+def test_a_key_limited_to_its_queues_is_denied_elsewhere(keyfile: str) -> None:
+    # [keys.NAME] in the config file (docs/SECURITY.md §7): a worker machine's key reaches its
+    # queues, reads the settings dict, and gets xproc.DeniedError naming the rule elsewhere.
+    d = tempfile.mkdtemp(prefix="xpy-rules-")
+    worker_key = os.path.join(d, "worker.key")
+    with open(worker_key, "wb") as f:
+        f.write(b"worker machine key\n")
+    os.chmod(worker_key, 0o600)
+    cfg = os.path.join(d, "xprocd.toml")
+    with open(cfg, "w") as f:
+        f.write(
+            f'listen = ["tcp://127.0.0.1:0"]\nauthkey_file = "{keyfile}"\n\n'
+            f'[keys.worker]\nfile = "{worker_key}"\n'
+            'read_write = ["jobs.*"]\nread_only = ["settings"]\n'
+        )
+    b = Broker("--config", cfg)
+    try:
+        endpoint = tcp_endpoint(b)
+        with xproc.connect(b.path) as local:
+            local.dict("settings")["batch"] = 8
+            local.Queue("payroll").put(1)
+        with xproc.connect(endpoint, authkey=b"worker machine key") as w:
+            q = w.Queue("jobs.eu")
+            q.put(3)
+            assert q.get(timeout=5) == 3
+            settings = w.dict("settings")
+            assert settings["batch"] == 8
+            with pytest.raises(xproc.DeniedError, match="may only read 'settings'"):
+                settings["batch"] = 9
+            with pytest.raises(xproc.DeniedError, match=r"no pattern of \[keys.worker\]"):
+                w.Queue("payroll")
+            q.put(4)  # still connected
+            assert q.get(timeout=5) == 4
+    finally:
+        assert b.stop() == 0, b.log()
+        for p in (worker_key, cfg):
+            os.unlink(p)
+        os.rmdir(d)
