@@ -133,6 +133,10 @@ pub struct Config {
     pub allow_addrs: Option<Vec<Cidr>>,
     /// More authkeys, each with its name and per-object rules (`[keys.NAME]` in the file).
     pub keys: Vec<KeyConfig>,
+    /// Certificate chain (PEM) for `tls://` endpoints.
+    pub tls_cert: Option<PathBuf>,
+    /// Private key (PEM, mode 0600) for `tls://` endpoints.
+    pub tls_key: Option<PathBuf>,
 }
 
 /// One `[keys.NAME]` table: a key file and what the peers that prove it may touch
@@ -289,6 +293,8 @@ impl Default for Config {
             authkey_file: None,
             allow_addrs: None,
             keys: Vec::new(),
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }
@@ -323,10 +329,29 @@ impl Config {
         if self.max_clients == 0 || self.max_objects == 0 {
             return invalid("max_clients and max_objects must be at least 1".into());
         }
-        if let Some(bad) = self.listen.iter().find(|l| !l.starts_with("tcp://")) {
+        if let Some(bad) = self
+            .listen
+            .iter()
+            .find(|l| !l.starts_with("tcp://") && !l.starts_with("tls://"))
+        {
             return invalid(format!(
-                "listen endpoint {bad:?} is not tcp://HOST:PORT (the local socket is --socket)"
+                "listen endpoint {bad:?} is not tcp://HOST:PORT or tls://HOST:PORT (the local \
+                 socket is --socket)"
             ));
+        }
+        let tls_endpoints = self.listen.iter().any(|l| l.starts_with("tls://"));
+        let tls_files = self.tls_cert.is_some() || self.tls_key.is_some();
+        if tls_endpoints && (self.tls_cert.is_none() || self.tls_key.is_none()) {
+            return invalid(
+                "a tls:// endpoint needs --tls-cert FILE and --tls-key FILE (PEM)".into(),
+            );
+        }
+        if tls_files && !tls_endpoints {
+            return invalid(
+                "--tls-cert/--tls-key given but no tls:// endpoint to use them: listen on \
+                 tls://HOST:PORT (a tcp:// endpoint stays unencrypted)"
+                    .into(),
+            );
         }
         if !self.listen.is_empty() && self.authkey_file.is_none() && self.keys.is_empty() {
             return invalid(
@@ -404,6 +429,10 @@ pub struct Settings {
     pub allow_addrs: Option<Vec<Cidr>>,
     /// `[keys.NAME]` tables (file only): more keys, each limited by its rules.
     pub keys: Option<BTreeMap<String, KeySettings>>,
+    /// `--tls-cert`.
+    pub tls_cert: Option<PathBuf>,
+    /// `--tls-key`.
+    pub tls_key: Option<PathBuf>,
 }
 
 impl Settings {
@@ -438,6 +467,8 @@ impl Settings {
             authkey_file: self.authkey_file.or(lower.authkey_file),
             allow_addrs: self.allow_addrs.or(lower.allow_addrs),
             keys: self.keys.or(lower.keys),
+            tls_cert: self.tls_cert.or(lower.tls_cert),
+            tls_key: self.tls_key.or(lower.tls_key),
         }
     }
 
@@ -469,6 +500,8 @@ impl Settings {
                 .into_iter()
                 .map(|(name, k)| k.into_key(&name))
                 .collect::<Result<_, _>>()?,
+            tls_cert: self.tls_cert,
+            tls_key: self.tls_key,
         };
         config.validate()?;
         Ok(config)

@@ -52,6 +52,9 @@ pub enum Error {
     /// The authkey file cannot be used.
     #[error(transparent)]
     Key(#[from] auth::KeyError),
+    /// The TLS certificate or key cannot be used.
+    #[error(transparent)]
+    Tls(#[from] transport::tls::TlsError),
     /// A TCP endpoint cannot be listened on.
     #[error("cannot listen on {endpoint}: {message}")]
     Listen {

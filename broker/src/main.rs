@@ -64,8 +64,15 @@ struct Args {
     max_blocked: Option<usize>,
     /// Also listen on TCP at this endpoint (repeatable), e.g. tcp://0.0.0.0:5000. Off by
     /// default; requires --authkey-file. Peers prove the key before any request is read.
+    /// tls://HOST:PORT listens with TLS (--tls-cert, --tls-key), the authkey still required.
     #[arg(long = "listen", value_name = "tcp://HOST:PORT")]
     listen: Option<Vec<String>>,
+    /// Certificate chain (PEM, leaf first) for tls:// endpoints.
+    #[arg(long, value_name = "FILE")]
+    tls_cert: Option<PathBuf>,
+    /// Private key (PEM, mode 0600) for tls:// endpoints.
+    #[arg(long, value_name = "FILE")]
+    tls_key: Option<PathBuf>,
     /// File holding the authkey TCP peers must prove (mode 0600; one trailing newline is
     /// ignored). Never on the command line.
     #[arg(long, value_name = "FILE")]
@@ -98,6 +105,8 @@ impl Args {
             listen: self.listen,
             authkey_file: self.authkey_file,
             allow_addrs: self.allow_addrs,
+            tls_cert: self.tls_cert,
+            tls_key: self.tls_key,
             // Keys with rules are tables, written in the config file only.
             keys: None,
         };

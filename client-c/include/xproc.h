@@ -753,6 +753,31 @@ xproc_status_e xproc_client_connect_with(const char *path,
                                          xproc_client_t **out);
 
 /*
+ Like `xproc_client_connect_with`, for a `tls://HOST:PORT` endpoint too (docs/SECURITY.md
+ §7): `tls_ca` (`tls_ca_len` bytes) is the path of a PEM file of the CA certificates the
+ broker's certificate must chain to, and `tls_server_name` the name that certificate must
+ carry. A NULL `tls_ca` reads `$XPROC_TLS_CA`; a NULL `tls_server_name` reads
+ `$XPROC_TLS_SERVER_NAME`, else uses the endpoint's host. Both are unused on other
+ endpoints. The authkey is required on `tls://` as on `tcp://`. Same results and ownership;
+ errors also `XPROC_DENIED` (the certificate does not chain to the CA or does not carry the
+ name) and `XPROC_INVALID_ARGUMENT` (a `tls://` endpoint with no CA). Thread-safe.
+ */
+xproc_status_e xproc_client_connect_tls(const char *path,
+                                        size_t path_len,
+                                        const char *name,
+                                        size_t name_len,
+                                        const char *lang,
+                                        size_t lang_len,
+                                        const uint8_t *authkey,
+                                        size_t authkey_len,
+                                        const char *tls_ca,
+                                        size_t tls_ca_len,
+                                        const char *tls_server_name,
+                                        size_t tls_server_name_len,
+                                        int64_t connect_timeout_ms,
+                                        xproc_client_t **out);
+
+/*
  Frees a client handle. The connection closes once every handle opened from it is freed
  too; until then those handles keep working. NULL is a no-op. Not thread-safe for the same
  handle: no other thread may be using this handle (its objects' handles are fine).

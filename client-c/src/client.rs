@@ -178,6 +178,68 @@ pub unsafe extern "C" fn xproc_client_connect_with(
     })
 }
 
+/// Like `xproc_client_connect_with`, for a `tls://HOST:PORT` endpoint too (docs/SECURITY.md
+/// §7): `tls_ca` (`tls_ca_len` bytes) is the path of a PEM file of the CA certificates the
+/// broker's certificate must chain to, and `tls_server_name` the name that certificate must
+/// carry. A NULL `tls_ca` reads `$XPROC_TLS_CA`; a NULL `tls_server_name` reads
+/// `$XPROC_TLS_SERVER_NAME`, else uses the endpoint's host. Both are unused on other
+/// endpoints. The authkey is required on `tls://` as on `tcp://`. Same results and ownership;
+/// errors also `XPROC_DENIED` (the certificate does not chain to the CA or does not carry the
+/// name) and `XPROC_INVALID_ARGUMENT` (a `tls://` endpoint with no CA). Thread-safe.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn xproc_client_connect_tls(
+    path: *const c_char,
+    path_len: usize,
+    name: *const c_char,
+    name_len: usize,
+    lang: *const c_char,
+    lang_len: usize,
+    authkey: *const u8,
+    authkey_len: usize,
+    tls_ca: *const c_char,
+    tls_ca_len: usize,
+    tls_server_name: *const c_char,
+    tls_server_name_len: usize,
+    connect_timeout_ms: i64,
+    out: *mut *mut xproc_client_t,
+) -> xproc_status_e {
+    ffi(|| {
+        // SAFETY: the caller's pointers, checked by the helpers.
+        let out = unsafe { handle::out(out, std::ptr::null_mut(), "out")? };
+        let mut options = ConnectOptions {
+            lang: "c".to_string(),
+            connect_timeout: handle::timeout(connect_timeout_ms).unwrap_or(Duration::MAX),
+            ..ConnectOptions::default()
+        };
+        if !path.is_null() {
+            options.path = Some(unsafe { handle::string(path, path_len, "path")? }.into());
+        }
+        if !name.is_null() {
+            options.client_name = unsafe { handle::string(name, name_len, "name")? }.to_string();
+        }
+        if !lang.is_null() {
+            options.lang = unsafe { handle::string(lang, lang_len, "lang")? }.to_string();
+        }
+        if !authkey.is_null() {
+            options.authkey =
+                Some(unsafe { handle::bytes(authkey, authkey_len, "authkey")? }.to_vec());
+        }
+        if !tls_ca.is_null() {
+            options.tls_ca = Some(unsafe { handle::string(tls_ca, tls_ca_len, "tls_ca")? }.into());
+        }
+        if !tls_server_name.is_null() {
+            options.tls_server_name = Some(
+                unsafe { handle::string(tls_server_name, tls_server_name_len, "tls_server_name")? }
+                    .to_string(),
+            );
+        }
+        let c = Client::connect_with(options)?;
+        *out = handle::into_handle(c);
+        Ok(())
+    })
+}
+
 /// Frees a client handle. The connection closes once every handle opened from it is freed
 /// too; until then those handles keep working. NULL is a no-op. Not thread-safe for the same
 /// handle: no other thread may be using this handle (its objects' handles are fine).

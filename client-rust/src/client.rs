@@ -36,9 +36,16 @@ pub struct ConnectOptions {
     /// The broker's socket, or `tcp://HOST:PORT` for a broker listening on TCP; `None`
     /// (default): [`default_socket_path`] (where `$XPROC_SOCKET` may be `tcp://...` too).
     pub path: Option<PathBuf>,
-    /// The authkey for a `tcp://` endpoint (docs/PROTOCOL.md §1.1). `None` (default): read
-    /// from the file `$XPROC_AUTHKEY_FILE` names. Unused on the local socket.
+    /// The authkey for a `tcp://` or `tls://` endpoint (docs/PROTOCOL.md §1.1). `None`
+    /// (default): read from the file `$XPROC_AUTHKEY_FILE` names. Unused on the local socket.
     pub authkey: Option<Vec<u8>>,
+    /// For a `tls://` endpoint: a PEM file of the CA certificates the broker's certificate
+    /// must chain to. `None` (default): the file `$XPROC_TLS_CA` names; a `tls://` endpoint
+    /// with neither is refused (there is no implicit trust store).
+    pub tls_ca: Option<PathBuf>,
+    /// For a `tls://` endpoint: the name the broker's certificate must carry. `None`
+    /// (default): `$XPROC_TLS_SERVER_NAME`, else the endpoint's host.
+    pub tls_server_name: Option<String>,
     /// The name this client gives in `hello`, shown by `xproc clients`. Default: the program's
     /// file name.
     pub client_name: String,
@@ -63,6 +70,8 @@ impl Default for ConnectOptions {
         ConnectOptions {
             path: None,
             authkey: None,
+            tls_ca: None,
+            tls_server_name: None,
             client_name,
             lang: "rust".to_string(),
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
@@ -175,16 +184,17 @@ impl Client {
                 path: path.clone(),
                 source,
             })?,
-            endpoint @ Endpoint::Tcp(_) => {
-                connect_tcp(&endpoint, options.authkey, options.connect_timeout).map_err(|e| {
-                    match e {
+            endpoint @ (Endpoint::Tcp(_) | Endpoint::Tls(_)) => {
+                let tls = (options.tls_ca, options.tls_server_name);
+                connect_tcp(&endpoint, options.authkey, tls, options.connect_timeout).map_err(
+                    |e| match e {
                         TcpConnect::Io(source) => Error::NoBroker {
                             path: path.clone(),
                             source,
                         },
                         TcpConnect::Other(e) => e,
-                    }
-                })?
+                    },
+                )?
             }
         };
         let conn =
@@ -562,9 +572,10 @@ enum TcpConnect {
 fn connect_tcp(
     endpoint: &Endpoint,
     authkey: Option<Vec<u8>>,
+    (tls_ca, tls_server_name): (Option<PathBuf>, Option<String>),
     timeout: Duration,
 ) -> std::result::Result<Stream, TcpConnect> {
-    let Endpoint::Tcp(host_port) = endpoint else {
+    let (Endpoint::Tcp(host_port) | Endpoint::Tls(host_port)) = endpoint else {
         unreachable!("called for TCP endpoints only");
     };
     let key = match authkey {
@@ -583,8 +594,37 @@ fn connect_tcp(
             "the authkey is empty".into(),
         )));
     }
-    let mut s =
-        crate::transport::tcp::Stream::connect(host_port, timeout).map_err(TcpConnect::Io)?;
+    let mut s = match endpoint {
+        Endpoint::Tls(_) => {
+            let env = |name| std::env::var_os(name).filter(|v| !v.is_empty());
+            let ca_file = tls_ca
+                .or_else(|| env(crate::endpoint::TLS_CA_ENV).map(PathBuf::from))
+                .ok_or_else(|| {
+                    TcpConnect::Other(Error::InvalidArgument(format!(
+                        "{endpoint} needs the CA that signed the broker's certificate: pass \
+                         ConnectOptions::tls_ca or set {}",
+                        crate::endpoint::TLS_CA_ENV
+                    )))
+                })?;
+            let server_name = tls_server_name
+                .or_else(|| {
+                    env(crate::endpoint::TLS_SERVER_NAME_ENV)
+                        .map(|v| v.to_string_lossy().into_owned())
+                })
+                .unwrap_or_else(|| endpoint.host().unwrap_or_default().to_string());
+            let opts = crate::transport::tcp::TlsOptions {
+                ca_file,
+                server_name,
+            };
+            crate::transport::tcp::Stream::connect_tls(host_port, timeout, &opts).map_err(|e| {
+                match e {
+                    Ok(io) => TcpConnect::Io(io),
+                    Err(why) => TcpConnect::Other(Error::Denied(why)),
+                }
+            })?
+        }
+        _ => crate::transport::tcp::Stream::connect(host_port, timeout).map_err(TcpConnect::Io)?,
+    };
     crate::handshake::authenticate(&mut s, &key, timeout, &endpoint.to_string())
         .map_err(TcpConnect::Other)?;
     Ok(Stream::Tcp(s))

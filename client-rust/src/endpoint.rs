@@ -15,6 +15,17 @@ pub const AUTHKEY_FILE_ENV: &str = "XPROC_AUTHKEY_FILE";
 /// The scheme that makes an endpoint TCP.
 pub const TCP_SCHEME: &str = "tcp://";
 
+/// The scheme that makes an endpoint TCP with TLS.
+pub const TLS_SCHEME: &str = "tls://";
+
+/// The environment variable naming a PEM file of the CA certificates a `tls://` endpoint's
+/// certificate must chain to, used when the caller gives none itself.
+pub const TLS_CA_ENV: &str = "XPROC_TLS_CA";
+
+/// The environment variable giving the name a `tls://` broker's certificate must carry,
+/// when it is not the endpoint's host.
+pub const TLS_SERVER_NAME_ENV: &str = "XPROC_TLS_SERVER_NAME";
+
 /// The default broker socket path, in the order docs/PROTOCOL.md §1 gives:
 ///
 /// 1. `$XPROC_SOCKET` if set and not empty;
@@ -40,15 +51,33 @@ pub enum Endpoint {
     Local(PathBuf),
     /// `tcp://HOST:PORT`, held as `HOST:PORT`.
     Tcp(String),
+    /// `tls://HOST:PORT`, held as `HOST:PORT`.
+    Tls(String),
 }
 
 impl Endpoint {
-    /// Reads an endpoint as given where a path is accepted: `tcp://HOST:PORT` is TCP, anything
-    /// else a socket path.
+    /// Reads an endpoint as given where a path is accepted: `tcp://HOST:PORT` is TCP,
+    /// `tls://HOST:PORT` TCP with TLS, anything else a socket path.
     pub fn parse(s: &Path) -> Endpoint {
-        match s.to_str().and_then(|s| s.strip_prefix(TCP_SCHEME)) {
-            Some(hp) => Endpoint::Tcp(hp.to_string()),
+        let text = s.to_str();
+        if let Some(hp) = text.and_then(|s| s.strip_prefix(TCP_SCHEME)) {
+            return Endpoint::Tcp(hp.to_string());
+        }
+        match text.and_then(|s| s.strip_prefix(TLS_SCHEME)) {
+            Some(hp) => Endpoint::Tls(hp.to_string()),
             None => Endpoint::Local(s.to_path_buf()),
+        }
+    }
+
+    /// The host of a TCP endpoint (`[v6]` without its brackets): the name a TLS certificate
+    /// is checked against unless another is given.
+    pub fn host(&self) -> Option<&str> {
+        match self {
+            Endpoint::Local(_) => None,
+            Endpoint::Tcp(hp) | Endpoint::Tls(hp) => {
+                let host = hp.rsplit_once(':').map_or(hp.as_str(), |(h, _)| h);
+                Some(host.trim_start_matches('[').trim_end_matches(']'))
+            }
         }
     }
 }
@@ -58,6 +87,7 @@ impl std::fmt::Display for Endpoint {
         match self {
             Endpoint::Local(p) => write!(f, "{}", p.display()),
             Endpoint::Tcp(hp) => write!(f, "{TCP_SCHEME}{hp}"),
+            Endpoint::Tls(hp) => write!(f, "{TLS_SCHEME}{hp}"),
         }
     }
 }
@@ -115,6 +145,13 @@ mod tests {
         assert_eq!(
             Endpoint::Tcp("h:1".into()).to_string(),
             "tcp://h:1".to_string()
+        );
+        let tls = Endpoint::parse(Path::new("tls://[::1]:5000"));
+        assert_eq!(tls, Endpoint::Tls("[::1]:5000".into()));
+        assert_eq!(tls.host(), Some("::1"));
+        assert_eq!(
+            Endpoint::Tls("broker.lan:1".into()).host(),
+            Some("broker.lan")
         );
     }
 }

@@ -162,6 +162,7 @@ pub use conn::{set_interruptible, MAX_REPLY_FRAME};
 pub use dict::{Dict, RawDict, Scan};
 pub use endpoint::{
     default_socket_path, read_authkey_file, Endpoint, AUTHKEY_FILE_ENV, SOCKET_ENV, TCP_SCHEME,
+    TLS_CA_ENV, TLS_SCHEME, TLS_SERVER_NAME_ENV,
 };
 pub use error::{Error, Result};
 pub use event::Event;

@@ -81,6 +81,43 @@ namespace XProc
             return new Client(h);
         }
 
+        /// <summary>
+        /// Connects to a broker listening on TCP with TLS (<c>"tls://HOST:PORT"</c>,
+        /// docs/SECURITY.md §7), checking its certificate, then proving
+        /// <paramref name="authkey"/> as on <c>tcp://</c>.
+        /// </summary>
+        /// <param name="path">The endpoint (<c>tls://</c>, <c>tcp://</c> or a socket path).</param>
+        /// <param name="authkey">The shared key; null reads <c>$XPROC_AUTHKEY_FILE</c>.</param>
+        /// <param name="tlsCa">PEM file of the CA certificates the broker's certificate must chain
+        /// to; null reads <c>$XPROC_TLS_CA</c> (one or the other is required for <c>tls://</c>).</param>
+        /// <param name="tlsServerName">The name the certificate must carry; null:
+        /// <c>$XPROC_TLS_SERVER_NAME</c>, else the endpoint's host.</param>
+        /// <param name="connectTimeout">As for <see cref="Connect(string, TimeSpan?, string)"/>.</param>
+        /// <param name="name">As for <see cref="Connect(string, TimeSpan?, string)"/>.</param>
+        /// <exception cref="AccessDeniedException">A certificate that does not chain to the CA or
+        /// carry the name, or a wrong or missing key.</exception>
+        public static Client ConnectTls(string path, byte[] authkey, string tlsCa, string tlsServerName = null,
+            TimeSpan? connectTimeout = null, string name = null)
+        {
+            byte[] p = path == null ? null : Utf8.Name(path, "path");
+            byte[] n = Utf8.Name(name ?? ProgramName(), "name");
+            byte[] ca = tlsCa == null ? null : Utf8.Name(tlsCa, "tlsCa");
+            byte[] sn = tlsServerName == null ? null : Utf8.Name(tlsServerName, "tlsServerName");
+            long ms = Timeouts.ToMs(connectTimeout ?? DefaultConnectTimeout, "connectTimeout");
+            ClientHandle h;
+            UIntPtr keyLen = new UIntPtr(authkey == null ? 0u : (uint)authkey.Length);
+            XProcStatus st = Native.xproc_client_connect_tls(
+                p, Utf8.Len(p), n, Utf8.Len(n), Lang, Utf8.Len(Lang), authkey, keyLen,
+                ca, Utf8.Len(ca), sn, Utf8.Len(sn), ms, out h);
+            if (st != XProcStatus.Ok)
+            {
+                Exception e = Error.From(st, Error.LastMessage(st));
+                h.Dispose();
+                throw e;
+            }
+            return new Client(h);
+        }
+
         /// <summary>The program's file name without its directory (under Mono, the .exe's, not "mono").</summary>
         private static string ProgramName()
         {

@@ -55,6 +55,13 @@ namespace XProc
             byte[] authkey, UIntPtr authkeyLen, long connectTimeoutMs, out ClientHandle client);
 
         [DllImport(Lib, CallingConvention = Cdecl, ExactSpelling = true)]
+        internal static extern XProcStatus xproc_client_connect_tls(
+            byte[] path, UIntPtr pathLen, byte[] name, UIntPtr nameLen, byte[] lang, UIntPtr langLen,
+            byte[] authkey, UIntPtr authkeyLen, byte[] tlsCa, UIntPtr tlsCaLen,
+            byte[] tlsServerName, UIntPtr tlsServerNameLen, long connectTimeoutMs,
+            out ClientHandle client);
+
+        [DllImport(Lib, CallingConvention = Cdecl, ExactSpelling = true)]
         internal static extern void xproc_client_free(IntPtr client);
 
         [DllImport(Lib, CallingConvention = Cdecl, ExactSpelling = true)]

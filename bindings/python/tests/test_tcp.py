@@ -119,3 +119,57 @@ def test_a_key_limited_to_its_queues_is_denied_elsewhere(keyfile: str) -> None:
         for p in (worker_key, cfg):
             os.unlink(p)
         os.rmdir(d)
+
+
+def _pki(d: str) -> None:
+    """A CA and a broker certificate for localhost/127.0.0.1 signed by it, made by openssl."""
+    import subprocess
+
+    def run(*args: str) -> None:
+        r = subprocess.run(["openssl", *args], cwd=d, capture_output=True, text=True)
+        assert r.returncode == 0, f"openssl {' '.join(args)}: {r.stderr}"
+
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+    run("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
+        "-subj", "/CN=xproc test CA")
+    run("req", *ec, "-keyout", "broker.key", "-out", "broker.csr", "-subj", "/CN=localhost")
+    with open(os.path.join(d, "san.ext"), "w") as f:
+        f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    run("x509", "-req", "-in", "broker.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+        "-CAcreateserial", "-out", "broker.pem", "-days", "2", "-extfile", "san.ext")
+    os.chmod(os.path.join(d, "broker.key"), 0o600)
+
+
+def test_tls_with_the_ca_and_the_key(keyfile: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+
+    d = tempfile.mkdtemp(prefix="xpy-tls-")
+    try:
+        _pki(d)
+        b = Broker(
+            "--listen", "tls://127.0.0.1:0",
+            "--tls-cert", os.path.join(d, "broker.pem"),
+            "--tls-key", os.path.join(d, "broker.key"),
+            "--authkey-file", keyfile,
+        )
+        try:
+            endpoint = tcp_endpoint(b).replace("tcp://", "tls://")
+            ca = os.path.join(d, "ca.pem")
+            with xproc.connect(endpoint, authkey=KEY, tls_ca=ca) as c:
+                q = c.Queue("py-tls-q")
+                q.put(b"x" * 300_000)
+                assert q.get(timeout=10) == b"x" * 300_000
+            with xproc.connect(endpoint, authkey=KEY, tls_ca=ca, tls_server_name="localhost") as c:
+                c.Queue("py-tls-q").put(1)
+            # The CA from the environment; the name must match the certificate.
+            monkeypatch.setenv("XPROC_TLS_CA", ca)
+            with xproc.connect(endpoint, authkey=KEY) as c:
+                assert c.Queue("py-tls-q").get(timeout=5) == 1
+            with pytest.raises(xproc.DeniedError, match="TLS handshake"):
+                xproc.connect(endpoint, authkey=KEY, tls_server_name="elsewhere.example")
+            with pytest.raises(xproc.DeniedError, match="wrong authkey"):
+                xproc.connect(endpoint, authkey=b"not the key")
+        finally:
+            assert b.stop() == 0, b.log()
+    finally:
+        shutil.rmtree(d)

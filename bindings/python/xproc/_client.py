@@ -109,14 +109,20 @@ class Client:
         timeout: Optional[float] = DEFAULT_CONNECT_TIMEOUT,
         name: Optional[str] = None,
         authkey: Optional[bytes] = None,
+        tls_ca: Optional[PathLike] = None,
+        tls_server_name: Optional[str] = None,
     ) -> None:
-        #: The broker's socket path, or its ``tcp://HOST:PORT`` endpoint.
+        #: The broker's socket path, or its ``tcp://HOST:PORT`` or ``tls://HOST:PORT`` endpoint.
         self.path: str = os.fspath(path) if path is not None else default_socket_path()
         self._timeout = timeout
         self._name = name
         if authkey is not None and not isinstance(authkey, (bytes, bytearray)):
             raise TypeError(f"authkey must be bytes, not {type(authkey).__name__}")
         self._authkey = bytes(authkey) if authkey is not None else None
+        self._tls = (
+            os.fsencode(tls_ca) if tls_ca is not None else None,
+            tls_server_name.encode("utf-8") if tls_server_name is not None else None,
+        )
         self._closed = False
         # Objects opened here, to close (or reopen after fork) with the client. Keyed by id:
         # a Dict is unhashable (it compares by contents, like a dict).
@@ -135,18 +141,37 @@ class Client:
         make_interruptible()
         h = n.ClientHandle()
         key = self._authkey
-        status = n.client_connect_with(
-            path,
-            len(path),
-            name_b,
-            len(name_b),
-            b"python",
-            6,
-            key,
-            len(key) if key is not None else 0,
-            timeout_ms(self._timeout),
-            h,
-        )
+        ca, server_name = self._tls
+        if ca is None and server_name is None:
+            status = n.client_connect_with(
+                path,
+                len(path),
+                name_b,
+                len(name_b),
+                b"python",
+                6,
+                key,
+                len(key) if key is not None else 0,
+                timeout_ms(self._timeout),
+                h,
+            )
+        else:
+            status = n.client_connect_tls(
+                path,
+                len(path),
+                name_b,
+                len(name_b),
+                b"python",
+                6,
+                key,
+                len(key) if key is not None else 0,
+                ca,
+                len(ca) if ca is not None else 0,
+                server_name,
+                len(server_name) if server_name is not None else 0,
+                timeout_ms(self._timeout),
+                h,
+            )
         if status:
             raise_for(status)
         return h
@@ -402,9 +427,12 @@ def connect(
     timeout: Optional[float] = DEFAULT_CONNECT_TIMEOUT,
     name: Optional[str] = None,
     authkey: Optional[bytes] = None,
+    tls_ca: Optional[PathLike] = None,
+    tls_server_name: Optional[str] = None,
 ) -> Client:
     """Connects to the broker at ``path`` (default: :func:`default_socket_path`), a socket
-    path or ``"tcp://HOST:PORT"`` for a broker listening on TCP.
+    path, ``"tcp://HOST:PORT"`` for a broker listening on TCP, or ``"tls://HOST:PORT"`` for
+    one listening on TCP with TLS.
 
     ``timeout`` bounds the wait for the broker's greeting, in seconds (``None``: no bound).
     ``name`` is shown by ``xproc clients`` (default: the program's file name). ``authkey``
@@ -412,8 +440,21 @@ def connect(
     ``$XPROC_AUTHKEY_FILE`` names (mode 0600). Raises :class:`~xproc.NoBrokerError` when
     nothing listens there, and ``PermissionError`` (:class:`~xproc.DeniedError`) for a wrong
     or missing key.
+
+    For ``tls://``: ``tls_ca`` is a PEM file of the CA certificates the broker's certificate
+    must chain to (default: ``$XPROC_TLS_CA``; required one way or the other) and
+    ``tls_server_name`` the name it must carry (default: ``$XPROC_TLS_SERVER_NAME``, else the
+    endpoint's host); a certificate that fails either raises
+    :class:`~xproc.DeniedError`. The authkey is required on ``tls://`` as on ``tcp://``.
     """
-    return Client(path, timeout=timeout, name=name, authkey=authkey)
+    return Client(
+        path,
+        timeout=timeout,
+        name=name,
+        authkey=authkey,
+        tls_ca=tls_ca,
+        tls_server_name=tls_server_name,
+    )
 
 
 # One shared connection per socket path and process, for unpickled objects.

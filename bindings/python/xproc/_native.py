@@ -220,6 +220,7 @@ bytes_free = _fn("xproc_bytes_free", [c_void_p, c_size_t], None)
 
 client_connect_as = _fn("xproc_client_connect_as", [S, N, S, N, S, N, T, PH])
 client_connect_with = _fn("xproc_client_connect_with", [S, N, S, N, S, N, S, N, T, PH])
+client_connect_tls = _fn("xproc_client_connect_tls", [S, N, S, N, S, N, S, N, S, N, S, N, T, PH])
 client_ping = _fn("xproc_client_ping", [H])
 client_conn_id = _fn("xproc_client_conn_id", [H, PU64])
 client_limits = _fn("xproc_client_limits", [H, POINTER(Limits)])

@@ -11,6 +11,7 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mio::{Interest, Registry, Token};
@@ -25,6 +26,7 @@ use crate::config::Config;
 use crate::connection::{self, Close, Connection, Remote};
 use crate::state::{ConnKey, Outbox, PeerCred};
 use crate::transport::tcp::{self, TcpListener};
+use crate::transport::tls;
 use crate::transport::Link;
 use crate::Error;
 
@@ -49,6 +51,8 @@ fn listener_token(i: usize) -> Token {
 #[derive(Debug, Default)]
 pub(super) struct Tcp {
     listeners: Vec<TcpListener>,
+    /// For each listener, its TLS configuration if it is a `tls://` one.
+    tls: Vec<Option<Arc<rustls::ServerConfig>>>,
     keys: Vec<Key>,
     /// The rules of each restricted key (`[keys.NAME]`), by name; the `default` key has none.
     rules: HashMap<Rc<str>, Rc<Rules>>,
@@ -78,17 +82,30 @@ impl Tcp {
             t.keys.push(key);
         }
         auth::check_distinct(&t.keys)?;
+        let tls_config = match (&config.tls_cert, &config.tls_key) {
+            (Some(cert), Some(key)) => Some(tls::server_config(cert, key)?),
+            _ => None,
+        };
         for endpoint in &config.listen {
             let fail = |message: String| Error::Listen {
                 endpoint: endpoint.clone(),
                 message,
             };
+            let tls = endpoint
+                .starts_with(tcp::TLS_SCHEME)
+                .then(|| tls_config.clone())
+                .flatten();
             for addr in tcp::parse_endpoint(endpoint).map_err(fail)? {
                 let mut l = TcpListener::bind(addr).map_err(|e| fail(e.to_string()))?;
                 l.register(registry, listener_token(t.listeners.len()))
                     .map_err(Error::Poll)?;
-                tracing::info!(addr = %l.addr, "listening on TCP (authkey required)");
+                if tls.is_some() {
+                    tracing::info!(addr = %l.addr, "listening on TCP with TLS (authkey required)");
+                } else {
+                    tracing::info!(addr = %l.addr, "listening on TCP (authkey required)");
+                }
                 t.listeners.push(l);
+                t.tls.push(tls.clone());
             }
         }
         Ok(t)
@@ -156,7 +173,10 @@ impl Server {
                 return;
             };
             match l.accept() {
-                Ok(Some((stream, addr))) => self.add_tcp(stream, addr),
+                Ok(Some((stream, addr))) => {
+                    let tls = self.tcp.tls.get(i).cloned().flatten();
+                    self.add_tcp(stream, addr, tls)
+                }
                 Ok(None) => return,
                 Err(e)
                     if matches!(
@@ -176,14 +196,27 @@ impl Server {
 
     /// Admits a TCP peer into the "authenticating" state and sends it the challenge, unless
     /// its address is rate-limited or too many handshakes are in progress.
-    fn add_tcp(&mut self, stream: mio::net::TcpStream, addr: std::net::SocketAddr) {
+    fn add_tcp(
+        &mut self,
+        stream: mio::net::TcpStream,
+        addr: std::net::SocketAddr,
+        tls: Option<Arc<rustls::ServerConfig>>,
+    ) {
         let now = Instant::now();
+        // A refusal before the handshake is one plaintext error frame; a TLS peer could not
+        // read it (it expects a ServerHello), so a `tls://` listener just closes.
+        let is_tls = tls.is_some();
+        let refuse = |stream, code, message: &str| {
+            if !is_tls {
+                connection::refuse(stream, code, message);
+            }
+        };
         let ip = addr.ip();
         if let Some(ranges) = &self.config.allow_addrs {
             if !ranges.iter().any(|r| r.contains(ip)) {
                 tracing::warn!(%addr, "refused TCP connection: address not in allow_addrs");
                 let message = format!("access denied: {ip} is not in this broker's allow_addrs");
-                connection::refuse(stream, ErrorCode::Denied, &message);
+                refuse(stream, ErrorCode::Denied, &message);
                 return;
             }
         }
@@ -194,14 +227,14 @@ impl Server {
                 "too many failed handshakes from {ip}: refused for up to {} s",
                 auth::FAILURE_WINDOW.as_secs()
             );
-            connection::refuse(stream, ErrorCode::Denied, &message);
+            refuse(stream, ErrorCode::Denied, &message);
             return;
         }
         let from_addr = t.pending_by_addr.get(&ip).copied().unwrap_or(0);
         if t.pending >= auth::MAX_PENDING_HANDSHAKES || from_addr >= auth::MAX_PENDING_PER_ADDR {
             tracing::warn!(%addr, pending = t.pending, from_addr, "refused TCP connection: too many handshakes in progress");
             let message = "too many handshakes in progress: retry shortly";
-            connection::refuse(stream, ErrorCode::LimitExceeded, message);
+            refuse(stream, ErrorCode::LimitExceeded, message);
             return;
         }
         if self.conns.live >= self.config.max_clients {
@@ -210,7 +243,7 @@ impl Server {
                 self.config.max_clients
             );
             tracing::warn!(%addr, "{message}");
-            connection::refuse(stream, ErrorCode::LimitExceeded, &message);
+            refuse(stream, ErrorCode::LimitExceeded, &message);
             return;
         }
         let mut nonce = [0u8; NONCE_LEN];
@@ -222,9 +255,18 @@ impl Server {
         self.next_conn_id += 1;
         let mut challenge = Vec::new();
         let handshake = Handshake::start(nonce, now, &mut challenge);
+        let link = match tls {
+            None => Link::Tcp(stream),
+            Some(config) => match tls::TlsStream::new(stream, config) {
+                Ok(s) => Link::Tls(Box::new(s)),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot start a TLS session; refusing the connection");
+                    return;
+                }
+            },
+        };
         let slot = self.conns.insert(|slot| {
-            let mut c =
-                Connection::new(Link::Tcp(stream), ConnKey { slot, id }, PeerCred::default());
+            let mut c = Connection::new(link, ConnKey { slot, id }, PeerCred::default());
             c.remote = Some(Remote { addr, key: None });
             c.auth = Some(handshake);
             c.push_raw(&challenge);

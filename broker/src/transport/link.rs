@@ -16,6 +16,8 @@ pub enum Link {
     Local(Stream),
     /// TCP: the peer is known by its address and, once the handshake is done, by its key.
     Tcp(mio::net::TcpStream),
+    /// TLS over TCP (`tls://`): as `Tcp`, encrypted.
+    Tls(Box<super::tls::TlsStream>),
 }
 
 impl Link {
@@ -24,6 +26,7 @@ impl Link {
         match self {
             Link::Local(_) => None,
             Link::Tcp(s) => s.peer_addr().ok(),
+            Link::Tls(s) => s.sock.peer_addr().ok(),
         }
     }
 
@@ -37,6 +40,7 @@ impl Link {
         match self {
             Link::Local(s) => super::register(registry, s, token, interest),
             Link::Tcp(s) => registry.register(s, token, interest),
+            Link::Tls(s) => registry.register(&mut s.sock, token, interest),
         }
     }
 
@@ -50,6 +54,7 @@ impl Link {
         match self {
             Link::Local(s) => super::reregister(registry, s, token, interest),
             Link::Tcp(s) => registry.reregister(s, token, interest),
+            Link::Tls(s) => registry.reregister(&mut s.sock, token, interest),
         }
     }
 
@@ -58,6 +63,7 @@ impl Link {
         match self {
             Link::Local(s) => super::deregister(registry, s),
             Link::Tcp(s) => registry.deregister(s),
+            Link::Tls(s) => registry.deregister(&mut s.sock),
         }
     }
 }
@@ -67,6 +73,7 @@ impl Read for Link {
         match self {
             Link::Local(s) => s.read(buf),
             Link::Tcp(s) => s.read(buf),
+            Link::Tls(s) => s.read(buf),
         }
     }
 }
@@ -76,6 +83,7 @@ impl Write for Link {
         match self {
             Link::Local(s) => s.write(buf),
             Link::Tcp(s) => s.write(buf),
+            Link::Tls(s) => s.write(buf),
         }
     }
 
@@ -83,6 +91,7 @@ impl Write for Link {
         match self {
             Link::Local(s) => s.flush(),
             Link::Tcp(s) => s.flush(),
+            Link::Tls(s) => s.flush(),
         }
     }
 }

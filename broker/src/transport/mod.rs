@@ -26,6 +26,7 @@ pub use windows::*;
 
 mod link;
 pub mod tcp;
+pub mod tls;
 pub use link::Link;
 
 /// Why the broker could not set up its endpoint.

@@ -28,11 +28,16 @@ pub const KEEPALIVE_PROBES: u32 = 3;
 /// The scheme of a TCP endpoint.
 pub const SCHEME: &str = "tcp://";
 
-/// Parses `tcp://HOST:PORT` (a name, an IPv4 address, or `[v6]`) into the addresses it names.
+/// The scheme of a TCP endpoint with TLS (`transport/tls.rs`).
+pub const TLS_SCHEME: &str = "tls://";
+
+/// Parses `tcp://HOST:PORT` or `tls://HOST:PORT` (a name, an IPv4 address, or `[v6]`) into
+/// the addresses it names.
 pub fn parse_endpoint(s: &str) -> Result<Vec<SocketAddr>, String> {
     let rest = s
         .strip_prefix(SCHEME)
-        .ok_or_else(|| format!("{s:?} is not a tcp://HOST:PORT endpoint"))?;
+        .or_else(|| s.strip_prefix(TLS_SCHEME))
+        .ok_or_else(|| format!("{s:?} is not a tcp://HOST:PORT or tls://HOST:PORT endpoint"))?;
     let addrs: Vec<SocketAddr> = rest
         .to_socket_addrs()
         .map_err(|e| format!("cannot resolve {s:?}: {e}"))?
