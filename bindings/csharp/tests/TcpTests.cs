@@ -1,6 +1,7 @@
 // TcpTests.cs: Client.Connect("tcp://HOST:PORT", authkey) against a private xprocd that also
 // listens on TCP loopback with an authkey file (docs/PROTOCOL.md §1.1): a remote and a local
-// client share a queue; a wrong key is AccessDeniedException.
+// client share a queue; a wrong key is AccessDeniedException. Client.ConnectTls against one
+// listening on tls:// with an openssl-made CA (docs/SECURITY.md §7).
 
 using System;
 using System.Collections.Generic;
@@ -16,6 +17,75 @@ namespace XProc.Tests
         internal static IEnumerable<Test> All()
         {
             yield return new Test("tcp.connect_with_authkey", ConnectWithAuthkey);
+            yield return new Test("tcp.connect_tls", ConnectTls);
+        }
+
+        /// <summary>Runs openssl in <paramref name="dir"/>; fails the test with its stderr.</summary>
+        private static void OpenSsl(string dir, string args)
+        {
+            var info = new System.Diagnostics.ProcessStartInfo("openssl", args)
+            {
+                UseShellExecute = false,
+                WorkingDirectory = dir,
+                RedirectStandardError = true,
+                RedirectStandardOutput = true,
+            };
+            using (var p = System.Diagnostics.Process.Start(info))
+            {
+                string err = p.StandardError.ReadToEnd();
+                p.StandardOutput.ReadToEnd();
+                p.WaitForExit();
+                Assert.True(p.ExitCode == 0, "openssl " + args + ": " + err);
+            }
+        }
+
+        private static void Chmod600(string path)
+        {
+            using (var chmod = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("chmod", "600 \"" + path + "\"") { UseShellExecute = false }))
+            {
+                chmod.WaitForExit();
+            }
+        }
+
+        /// <summary>tls://: a CA and a broker certificate for 127.0.0.1 made by openssl; the
+        /// client checks the certificate and still proves the authkey.</summary>
+        private static void ConnectTls()
+        {
+            string dir = Path.Combine(Path.GetTempPath(), Fixture.Name("tls"));
+            Directory.CreateDirectory(dir);
+            try
+            {
+                const string ec = "-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes";
+                OpenSsl(dir, "req -x509 " + ec + " -keyout ca.key -out ca.pem -days 2 -subj /CN=xproc-test-ca");
+                OpenSsl(dir, "req " + ec + " -keyout broker.key -out broker.csr -subj /CN=127.0.0.1");
+                File.WriteAllText(Path.Combine(dir, "san.ext"), "subjectAltName=IP:127.0.0.1\n");
+                OpenSsl(dir, "x509 -req -in broker.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out broker.pem -days 2 -extfile san.ext");
+                Chmod600(Path.Combine(dir, "broker.key"));
+                byte[] key = Encoding.ASCII.GetBytes("csharp-tls-key");
+                string keyFile = Path.Combine(dir, "authkey");
+                File.WriteAllBytes(keyFile, key);
+                Chmod600(keyFile);
+                string endpoint = "tls://127.0.0.1:" + FreePort();
+                string args = "--listen " + endpoint + " --tls-cert \"" + Path.Combine(dir, "broker.pem") +
+                    "\" --tls-key \"" + Path.Combine(dir, "broker.key") + "\" --authkey-file \"" + keyFile + "\"";
+                string ca = Path.Combine(dir, "ca.pem");
+                using (var broker = new PrivateBroker(args))
+                using (Client remote = Client.ConnectTls(endpoint, key, ca))
+                using (Client local = broker.Connect())
+                using (Queue rq = remote.Queue("cs-tls-q"))
+                using (Queue lq = local.Queue("cs-tls-q"))
+                {
+                    rq.Put("over tls");
+                    Assert.Equal((object)"over tls", lq.Get(TimeSpan.FromSeconds(5)), "the local client gets the remote's item");
+                    AccessDeniedException e = Assert.Throws<AccessDeniedException>(
+                        () => Client.ConnectTls(endpoint, key, ca, "elsewhere.example"));
+                    Assert.True(e.Message.Contains("TLS handshake"), e.Message);
+                }
+            }
+            finally
+            {
+                Directory.Delete(dir, true);
+            }
         }
 
         /// <summary>A loopback port free right now (the broker binds it a moment later).</summary>

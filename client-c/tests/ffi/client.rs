@@ -333,3 +333,118 @@ fn connect_with_an_authkey_over_tcp() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn connect_over_tls_with_the_ca_and_the_authkey() {
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("xproc-ffi-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_key = KeyPair::generate().unwrap();
+    let ca = ca.self_signed(&ca_key).unwrap();
+    let leaf_key = KeyPair::generate().unwrap();
+    let leaf = CertificateParams::new(vec!["127.0.0.1".to_string()])
+        .unwrap()
+        .signed_by(&leaf_key, &ca, &ca_key)
+        .unwrap();
+    let file = |name: &str, text: &[u8]| {
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+        p.to_str().unwrap().to_string()
+    };
+    let ca_path = file("ca.pem", ca.pem().as_bytes());
+    let cert = file("broker.pem", leaf.pem().as_bytes());
+    let key = file("broker.key", leaf_key.serialize_pem().as_bytes());
+    let authkey = file("authkey", b"ffi-tls-key\n");
+    let broker = Broker::start_with(&[
+        "--listen",
+        "tls://127.0.0.1:0",
+        "--tls-cert",
+        &cert,
+        "--tls-key",
+        &key,
+        "--authkey-file",
+        &authkey,
+    ]);
+    let log = broker.log_text();
+    let line = log.lines().find(|l| l.contains("with TLS")).unwrap();
+    let addr = line[line.find("addr=").unwrap() + 5..]
+        .split_whitespace()
+        .next()
+        .unwrap();
+    let endpoint = format!("tls://{addr}");
+    unsafe {
+        let (p, n) = s(&endpoint);
+        let (ca_p, ca_n) = s(&ca_path);
+        let k = b"ffi-tls-key";
+        let mut c = null_mut();
+        ok(xproc_client_connect_tls(
+            p,
+            n,
+            null(),
+            0,
+            null(),
+            0,
+            k.as_ptr(),
+            k.len(),
+            ca_p,
+            ca_n,
+            null(),
+            0,
+            5000,
+            &mut c,
+        ));
+        ok(xproc_client_ping(c));
+        xproc_client_free(c);
+        // Another name than the certificate's: refused, saying why.
+        let (sn, sn_n) = s("elsewhere.example");
+        let mut c = null_mut();
+        let msg = fails(
+            xproc_client_connect_tls(
+                p,
+                n,
+                null(),
+                0,
+                null(),
+                0,
+                k.as_ptr(),
+                k.len(),
+                ca_p,
+                ca_n,
+                sn,
+                sn_n,
+                5000,
+                &mut c,
+            ),
+            XPROC_DENIED,
+        );
+        assert!(msg.contains("TLS handshake"), "{msg}");
+        // No CA given and no XPROC_TLS_CA (this test never sets it).
+        let msg = fails(
+            xproc_client_connect_tls(
+                p,
+                n,
+                null(),
+                0,
+                null(),
+                0,
+                k.as_ptr(),
+                k.len(),
+                null(),
+                0,
+                null(),
+                0,
+                5000,
+                &mut c,
+            ),
+            XPROC_INVALID_ARGUMENT,
+        );
+        assert!(msg.contains("XPROC_TLS_CA"), "{msg}");
+        assert!(c.is_null());
+    }
+    drop(broker);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
