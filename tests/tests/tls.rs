@@ -252,3 +252,26 @@ fn tls_flags_must_go_together_and_the_key_must_be_private() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn garbage_at_a_tls_port_counts_as_failed_handshakes() {
+    use std::io::{Read, Write};
+    let pki = Pki::new();
+    let (b, endpoint) = pki.broker();
+    let addr = endpoint.trim_start_matches("tls://").to_string();
+    // Each is a failed TLS handshake: the broker answers with an alert (or nothing) and closes.
+    for _ in 0..10 {
+        let mut s = std::net::TcpStream::connect(&addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.write_all(b"GET / HTTP/1.0\r\n\r\n").unwrap();
+        let mut sink = Vec::new();
+        let _ = s.read_to_end(&mut sink);
+    }
+    // Now this address is refused before any handshake, even with the right CA and key.
+    xproc_tests::eventually("the address is rate-limited", || {
+        b.log_text().contains("rate-limiting address")
+    });
+    assert!(connect(&endpoint, &pki.path("ca.pem"), KEY, None).is_err());
+    // Local clients are not affected.
+    b.client().queue::<i64>("still").unwrap().put(&1).unwrap();
+}

@@ -151,6 +151,21 @@ impl Tcp {
         self.live -= 1;
         if conn.auth.is_some() {
             self.handshake_over(remote.addr.ip());
+            // A TLS handshake that failed (garbage, a plaintext client, a bad record: the TLS
+            // link reports it as InvalidData) is a failed handshake like a wrong key, and
+            // counts towards the address's rate limit.
+            if let Some(Close::Io(e)) = &conn.closing {
+                if e.kind() == std::io::ErrorKind::InvalidData {
+                    tracing::warn!(addr = %remote.addr, error = %e, "TLS handshake failed");
+                    if self.failures.fail(remote.addr.ip(), Instant::now()) {
+                        tracing::warn!(
+                            ip = %remote.addr.ip(),
+                            failures = auth::MAX_FAILURES,
+                            "rate-limiting address: too many failed handshakes"
+                        );
+                    }
+                }
+            }
         }
     }
 
