@@ -163,9 +163,14 @@ impl Stream {
         Ok(())
     }
 
-    /// Sends what the session has queued (an answer a received record called for).
+    /// Sends what the session has queued (an answer a received record called for, such as a
+    /// key update). Only if no writer is sending: a writer blocked on a full socket may be
+    /// waiting for the broker, which may be waiting for this reader; the writer's next send
+    /// drains whatever is queued anyway.
     fn send_queued(&self, tls: &Tls) -> io::Result<()> {
-        let _order = lock(&tls.send);
+        let Ok(_order) = tls.send.try_lock() else {
+            return Ok(());
+        };
         let mut records = Vec::new();
         {
             let mut session = lock(&tls.session);
