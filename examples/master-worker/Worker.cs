@@ -29,7 +29,7 @@ namespace XProc.Examples
             int done = 0;
             try
             {
-                using (var client = Client.Connect())
+                using (var client = XProcClient.Connect())
                 using (var tasks = client.Queue("task_queue"))
                 using (var results = client.Queue("result_queue"))
                 {

@@ -1,6 +1,6 @@
 // Dict.cs: Dict, a shared dictionary living in the broker (Python's manager dict), shaped
 // like IDictionary: an indexer, ContainsKey, TryGetValue, Remove, Keys, Values, Count, Clear,
-// plus atomic Incr, CompareAndSet, TryAdd, GetOrAdd and batch Update / GetMany.
+// plus atomic Increment, CompareAndSet, TryAdd, GetOrAdd and batch Update / GetMany.
 //
 // Keys and values are any value MessagePack.cs can encode; the broker compares keys by their
 // encoded bytes, so 1 and 1L are one key and "1" another. Every call is one atomic broker
@@ -14,7 +14,7 @@ namespace XProc
 {
     /// <summary>
     /// A named dictionary in the broker, shared by every process that opens the name. Open
-    /// with <see cref="Client.Dict(string)"/>.
+    /// with <see cref="XProcClient.Dict(string)"/>.
     /// </summary>
     /// <remarks>
     /// Keys are usually strings but may be any encodable value (integers, byte arrays, ...).
@@ -22,11 +22,11 @@ namespace XProc
     /// releases this handle; the dict stays in the broker. Enumerating gives a snapshot of the
     /// entries.
     /// </remarks>
-    public sealed class Dict : IEnumerable<KeyValuePair<object, object>>, IDisposable
+    public sealed class XProcDict : IEnumerable<KeyValuePair<object, object>>, IDisposable
     {
         private readonly DictHandle handle;
 
-        internal Dict(string name, DictHandle handle)
+        internal XProcDict(string name, DictHandle handle)
         {
             Name = name;
             this.handle = handle;
@@ -169,7 +169,7 @@ namespace XProc
         /// </summary>
         /// <exception cref="XProcException">Status WrongType: the value is not an integer;
         /// status InvalidArgument: the result overflows a long.</exception>
-        public long Incr(object key, long delta = 1)
+        public long Increment(object key, long delta = 1)
         {
             byte[] k = MessagePack.Encode(key);
             long result;
@@ -198,7 +198,7 @@ namespace XProc
             return swapped;
         }
 
-        /// <summary>The number of entries.</summary>
+        /// <summary>The number of entries now. Each read is a round trip to the broker.</summary>
         public int Count
         {
             get
@@ -217,7 +217,7 @@ namespace XProc
                 IntPtr data;
                 UIntPtr len;
                 Error.Check(Native.xproc_dict_keys_raw(handle, out data, out len));
-                return Client.AsList(Buffers.TakeValue(data, len));
+                return XProcClient.AsList(Buffers.TakeValue(data, len));
             }
         }
 
@@ -229,7 +229,7 @@ namespace XProc
                 IntPtr data;
                 UIntPtr len;
                 Error.Check(Native.xproc_dict_values_raw(handle, out data, out len));
-                return Client.AsList(Buffers.TakeValue(data, len));
+                return XProcClient.AsList(Buffers.TakeValue(data, len));
             }
         }
 
@@ -245,7 +245,7 @@ namespace XProc
         static List<KeyValuePair<object, object>> Pairs(object array)
         {
             var result = new List<KeyValuePair<object, object>>();
-            foreach (object o in Client.AsList(array))
+            foreach (object o in XProcClient.AsList(array))
             {
                 var pair = o as List<object>;
                 if (pair == null || pair.Count != 2)
@@ -345,7 +345,7 @@ namespace XProc
                 IntPtr data;
                 UIntPtr len;
                 Error.Check(Native.xproc_dict_get_many_raw(handle, k.Pointers, k.Lengths, k.Count, out data, out len));
-                return Client.AsList(Buffers.TakeValue(data, len));
+                return XProcClient.AsList(Buffers.TakeValue(data, len));
             }
         }
 

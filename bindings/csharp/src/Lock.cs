@@ -59,15 +59,15 @@ namespace XProc
     }
 
     /// <summary>
-    /// What <see cref="Lock"/>, <see cref="RLock"/> and <see cref="Condition"/> share: a lock
+    /// What <see cref="XProcLock"/>, <see cref="XProcRLock"/> and <see cref="XProcCondition"/> share: a lock
     /// in the broker owned by the connection that acquired it and released automatically when
     /// that connection goes away.
     /// </summary>
-    public abstract class LockBase : IDisposable
+    public abstract class XProcLockBase : IDisposable
     {
         private int abandonedBy;
 
-        internal LockBase(string name)
+        internal XProcLockBase(string name)
         {
             Name = name;
         }
@@ -161,7 +161,7 @@ namespace XProc
 
     /// <summary>
     /// A named lock (Python's Lock): one owner connection at a time; acquiring it again from
-    /// the owner waits, as Python's does. Open with <see cref="Client.Lock(string)"/>.
+    /// the owner waits, as Python's does. Open with <see cref="XProcClient.Lock(string)"/>.
     /// </summary>
     /// <example><code>
     /// using (var lk = client.Lock("device"))
@@ -170,11 +170,11 @@ namespace XProc
     ///     if (held.Abandoned) { /* repair what the dead owner left */ }
     /// }
     /// </code></example>
-    public class Lock : LockBase
+    public class XProcLock : XProcLockBase
     {
         internal readonly LockHandle Handle;
 
-        internal Lock(string name, LockHandle handle) : base(name)
+        internal XProcLock(string name, LockHandle handle) : base(name)
         {
             Handle = handle;
         }
@@ -198,11 +198,11 @@ namespace XProc
 
     /// <summary>
     /// A named reentrant lock (Python's RLock): its owner connection may acquire it again, and
-    /// it is free once released as many times. Open with <see cref="Client.RLock(string)"/>.
+    /// it is free once released as many times. Open with <see cref="XProcClient.RLock(string)"/>.
     /// </summary>
-    public sealed class RLock : Lock
+    public sealed class XProcRLock : XProcLock
     {
-        internal RLock(string name, LockHandle handle) : base(name, handle)
+        internal XProcRLock(string name, LockHandle handle) : base(name, handle)
         {
         }
     }

@@ -17,7 +17,7 @@ namespace XProc
 
     /// <summary>
     /// One end of a named pipe, held by this connection (each end by one connection at a
-    /// time). Open with <see cref="Client.Pipe(string, PipeEnd, bool?, long?)"/>.
+    /// time). Open with <see cref="XProcClient.Pipe(string, PipeEnd, bool?, long?)"/>.
     /// </summary>
     /// <remarks>
     /// Messages sent before the other end was first opened are kept for it. A receive after
@@ -25,11 +25,11 @@ namespace XProc
     /// Thread-safe. <see cref="Close"/> closes this end for both sides; Dispose closes it too
     /// if it is still open, and releases the handle.
     /// </remarks>
-    public sealed class Pipe : IDisposable
+    public sealed class XProcPipe : IDisposable
     {
         private readonly PipeHandle handle;
 
-        internal Pipe(string name, PipeEnd end, PipeHandle handle)
+        internal XProcPipe(string name, PipeEnd end, PipeHandle handle)
         {
             Name = name;
             End = end;

@@ -8,7 +8,7 @@ namespace XProc
 {
     /// <summary>
     /// A named FIFO queue in the broker, shared by every process that opens the name.
-    /// Open with <see cref="Client.Queue(string, long?, long?)"/>.
+    /// Open with <see cref="XProcClient.Queue(string, long?, long?)"/>.
     /// </summary>
     /// <remarks>
     /// Blocking calls wait as long as it takes unless given a timeout; a timeout that runs out
@@ -16,11 +16,11 @@ namespace XProc
     /// <c>Try</c> forms return false instead. Thread-safe. Disposing releases this handle;
     /// the queue and its items stay in the broker.
     /// </remarks>
-    public class Queue : IDisposable
+    public class XProcQueue : IDisposable
     {
         internal readonly QueueHandle Handle;
 
-        internal Queue(string name, QueueHandle handle)
+        internal XProcQueue(string name, QueueHandle handle)
         {
             Name = name;
             Handle = handle;
@@ -139,19 +139,20 @@ namespace XProc
             return Error.Try(GetLeasedCore(Timeouts.NoWait, lease, out delivery));
         }
 
-        /// <summary>The number of items in the queue now (exact; items in flight are not counted).</summary>
+        /// <summary>The number of items in the queue now (exact; items in flight are not counted).
+        /// Each read is a round trip to the broker.</summary>
         public int Count
         {
             get { return checked((int)Size().Len); }
         }
 
-        /// <summary>Whether the queue is empty now.</summary>
+        /// <summary>Whether the queue is empty now (a round trip to the broker).</summary>
         public bool IsEmpty
         {
             get { return Size().Len == 0; }
         }
 
-        /// <summary>Whether the queue is bounded and at its bound now.</summary>
+        /// <summary>Whether the queue is bounded and at its bound now (a round trip to the broker).</summary>
         public bool IsFull
         {
             get
@@ -161,7 +162,7 @@ namespace XProc
             }
         }
 
-        /// <summary>The queue's bound, fixed at creation; 0 means unbounded.</summary>
+        /// <summary>The queue's bound, fixed at creation; 0 means unbounded (a round trip to the broker).</summary>
         public long MaxSize
         {
             get { return (long)Size().MaxSize; }
@@ -389,11 +390,11 @@ namespace XProc
     /// <summary>
     /// A queue whose consumers mark items done, so a producer can wait until everything put
     /// has been processed (Python's JoinableQueue). Open with
-    /// <see cref="Client.JoinableQueue(string, long?, long?)"/>.
+    /// <see cref="XProcClient.JoinableQueue(string, long?, long?)"/>.
     /// </summary>
-    public sealed class JoinableQueue : Queue
+    public sealed class XProcJoinableQueue : XProcQueue
     {
-        internal JoinableQueue(string name, QueueHandle handle) : base(name, handle)
+        internal XProcJoinableQueue(string name, QueueHandle handle) : base(name, handle)
         {
         }
 
@@ -420,7 +421,7 @@ namespace XProc
             return Error.Try(Native.xproc_queue_join(Handle, Timeouts.ToMs(timeout, "timeout")));
         }
 
-        /// <summary>Items put and not yet marked done.</summary>
+        /// <summary>Items put and not yet marked done (a round trip to the broker).</summary>
         public long Unfinished
         {
             get { return (long)Size().Unfinished; }
@@ -428,7 +429,7 @@ namespace XProc
     }
 
     /// <summary>
-    /// An item taken with <see cref="Queue.GetLeased"/>: its value, and the delivery to settle.
+    /// An item taken with <see cref="XProcQueue.GetLeased"/>: its value, and the delivery to settle.
     /// Call <see cref="Ack"/> once it is processed, or <see cref="Nack(TimeSpan)"/> to give it
     /// back. Disposing an unsettled delivery nacks it at once, so a <c>using</c> block that
     /// ends in an exception returns the item to the queue instead of holding it for the rest
@@ -436,9 +437,9 @@ namespace XProc
     /// </summary>
     public sealed class Delivery : IDisposable
     {
-        private readonly Queue queue;
+        private readonly XProcQueue queue;
 
-        internal Delivery(Queue queue, object value, ulong id, int attempt)
+        internal Delivery(XProcQueue queue, object value, ulong id, int attempt)
         {
             this.queue = queue;
             Value = value;
@@ -459,14 +460,14 @@ namespace XProc
         /// <summary>Whether Ack or Nack has been called.</summary>
         public bool Settled { get; private set; }
 
-        /// <summary>Marks it settled (acked by <see cref="Queue.AckMany"/>).</summary>
+        /// <summary>Marks it settled (acked by <see cref="XProcQueue.AckMany"/>).</summary>
         internal void MarkSettled()
         {
             Settled = true;
         }
 
         /// <summary>
-        /// Done: the item leaves the queue (on a <see cref="JoinableQueue"/> this counts as
+        /// Done: the item leaves the queue (on a <see cref="XProcJoinableQueue"/> this counts as
         /// TaskDone; do not call both).
         /// </summary>
         /// <exception cref="UnknownDeliveryException">The lease ran out first (the item went

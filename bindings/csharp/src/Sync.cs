@@ -10,7 +10,7 @@ namespace XProc
     /// <summary>
     /// A named condition variable (Python's Condition) over its own reentrant lock. Acquire
     /// the lock, then Wait (which releases it while waiting and reacquires it before
-    /// returning) or Notify. Open with <see cref="Client.Condition(string)"/>.
+    /// returning) or Notify. Open with <see cref="XProcClient.Condition(string)"/>.
     /// </summary>
     /// <example><code>
     /// using (cond.Acquire())
@@ -18,11 +18,11 @@ namespace XProc
     ///     cond.WaitFor(() => (long)dict["ready"] > 0, TimeSpan.FromSeconds(10));
     /// }
     /// </code></example>
-    public sealed class Condition : LockBase
+    public sealed class XProcCondition : XProcLockBase
     {
         private readonly ConditionHandle handle;
 
-        internal Condition(string name, ConditionHandle handle) : base(name)
+        internal XProcCondition(string name, ConditionHandle handle) : base(name)
         {
             this.handle = handle;
         }
@@ -138,13 +138,13 @@ namespace XProc
 
     /// <summary>
     /// A named counting semaphore (Python's Semaphore). Permits a connection holds are
-    /// returned when it disconnects. Open with <see cref="Client.Semaphore(string, long)"/>.
+    /// returned when it disconnects. Open with <see cref="XProcClient.Semaphore(string, long)"/>.
     /// </summary>
-    public class Semaphore : IDisposable
+    public class XProcSemaphore : IDisposable
     {
         private readonly SemaphoreHandle handle;
 
-        internal Semaphore(string name, SemaphoreHandle handle)
+        internal XProcSemaphore(string name, SemaphoreHandle handle)
         {
             Name = name;
             this.handle = handle;
@@ -220,21 +220,21 @@ namespace XProc
 
     /// <summary>
     /// A named semaphore that refuses a release above its initial value (Python's
-    /// BoundedSemaphore). Open with <see cref="Client.BoundedSemaphore(string, long)"/>.
+    /// BoundedSemaphore). Open with <see cref="XProcClient.BoundedSemaphore(string, long)"/>.
     /// </summary>
-    public sealed class BoundedSemaphore : Semaphore
+    public sealed class XProcBoundedSemaphore : XProcSemaphore
     {
-        internal BoundedSemaphore(string name, SemaphoreHandle handle) : base(name, handle)
+        internal XProcBoundedSemaphore(string name, SemaphoreHandle handle) : base(name, handle)
         {
         }
     }
 
-    /// <summary>A named event flag (Python's Event). Open with <see cref="Client.Event(string)"/>.</summary>
-    public sealed class Event : IDisposable
+    /// <summary>A named event flag (Python's Event). Open with <see cref="XProcClient.Event(string)"/>.</summary>
+    public sealed class XProcEvent : IDisposable
     {
         private readonly EventHandle handle;
 
-        internal Event(string name, EventHandle handle)
+        internal XProcEvent(string name, EventHandle handle)
         {
             Name = name;
             this.handle = handle;
@@ -249,13 +249,13 @@ namespace XProc
             Error.Check(Native.xproc_event_set(handle));
         }
 
-        /// <summary>Clears the flag.</summary>
-        public void Clear()
+        /// <summary>Clears the flag (Python's clear; ManualResetEvent.Reset).</summary>
+        public void Reset()
         {
             Error.Check(Native.xproc_event_clear(handle));
         }
 
-        /// <summary>Whether the flag is set now.</summary>
+        /// <summary>Whether the flag is set now. Each read is a round trip to the broker.</summary>
         public bool IsSet
         {
             get
@@ -294,18 +294,18 @@ namespace XProc
 
     /// <summary>
     /// A named barrier for a fixed number of parties (Python's Barrier). Open with
-    /// <see cref="Client.Barrier(string, long)"/>.
+    /// <see cref="XProcClient.Barrier(string, long)"/>.
     /// </summary>
     /// <remarks>
     /// A wait that times out, an <see cref="Abort"/>, or a waiting party's disconnect breaks
     /// the barrier: every waiter, and every later wait until <see cref="Reset"/>, throws
     /// <see cref="BrokenBarrierException"/>.
     /// </remarks>
-    public sealed class Barrier : IDisposable
+    public sealed class XProcBarrier : IDisposable
     {
         private readonly BarrierHandle handle;
 
-        internal Barrier(string name, BarrierHandle handle)
+        internal XProcBarrier(string name, BarrierHandle handle)
         {
             Name = name;
             this.handle = handle;
@@ -315,7 +315,7 @@ namespace XProc
         public string Name { get; private set; }
 
         /// <summary>
-        /// Waits until <see cref="Parties"/> parties are waiting; returns this party's index,
+        /// Waits until <see cref="ParticipantCount"/> parties are waiting; returns this party's index,
         /// 0..Parties-1 in arrival order, distinct among the parties released together.
         /// </summary>
         /// <exception cref="BrokenBarrierException">The barrier is or became broken.</exception>
@@ -343,19 +343,21 @@ namespace XProc
             Error.Check(Native.xproc_barrier_reset(handle));
         }
 
-        /// <summary>Parties needed to release it (fixed at creation).</summary>
-        public long Parties
+        /// <summary>Parties needed to release it, fixed at creation (Python's parties; as
+        /// System.Threading.Barrier.ParticipantCount). Each read is a round trip to the broker.</summary>
+        public long ParticipantCount
         {
             get { return (long)State().Parties; }
         }
 
-        /// <summary>Parties waiting now.</summary>
-        public long NWaiting
+        /// <summary>Parties waiting now (Python's n_waiting). Each read is a round trip to the
+        /// broker, and the answer may be stale by the time it is used.</summary>
+        public long WaitingCount
         {
             get { return (long)State().NWaiting; }
         }
 
-        /// <summary>Whether it is broken (until <see cref="Reset"/>).</summary>
+        /// <summary>Whether it is broken (until <see cref="Reset"/>). Each read is a round trip to the broker.</summary>
         public bool IsBroken
         {
             get { return State().Broken != 0; }

@@ -23,12 +23,12 @@ namespace XProc.Tests
 
         private static void AckNack()
         {
-            using (Client c = Fixture.Connect())
-            using (Client other = Fixture.Connect())
+            using (XProcClient c = Fixture.Connect())
+            using (XProcClient other = Fixture.Connect())
             {
                 string name = Fixture.Name("leases");
-                using (Queue q = c.Queue(name))
-                using (Queue q2 = other.Queue(name))
+                using (XProcQueue q = c.Queue(name))
+                using (XProcQueue q2 = other.Queue(name))
                 {
                     q.Put("first");
                     q.Put("second");
@@ -59,8 +59,8 @@ namespace XProc.Tests
 
         private static void Expiry()
         {
-            using (Client c = Fixture.Connect())
-            using (Queue q = c.Queue(Fixture.Name("expiry")))
+            using (XProcClient c = Fixture.Connect())
+            using (XProcQueue q = c.Queue(Fixture.Name("expiry")))
             {
                 q.Put(7);
                 Delivery d = q.GetLeased(null, TimeSpan.FromMilliseconds(20));
@@ -76,12 +76,12 @@ namespace XProc.Tests
         private static void Disconnect()
         {
             string name = Fixture.Name("gone");
-            using (Client c = Fixture.Connect())
-            using (Queue q = c.Queue(name))
+            using (XProcClient c = Fixture.Connect())
+            using (XProcQueue q = c.Queue(name))
             {
                 q.Put("held");
-                Client holder = Fixture.Connect();
-                Queue hq = holder.Queue(name);
+                XProcClient holder = Fixture.Connect();
+                XProcQueue hq = holder.Queue(name);
                 Delivery d = hq.GetLeased(null, TimeSpan.FromHours(1));
                 Assert.Equal("held", d.Value, "value");
                 hq.Dispose();
@@ -95,8 +95,8 @@ namespace XProc.Tests
 
         private static void DisposeNacks()
         {
-            using (Client c = Fixture.Connect())
-            using (Queue q = c.Queue(Fixture.Name("dispose")))
+            using (XProcClient c = Fixture.Connect())
+            using (XProcQueue q = c.Queue(Fixture.Name("dispose")))
             {
                 q.Put(1);
                 try
@@ -121,8 +121,8 @@ namespace XProc.Tests
 
         private static void JoinableCountsAcks()
         {
-            using (Client c = Fixture.Connect())
-            using (JoinableQueue q = c.JoinableQueue(Fixture.Name("joinack")))
+            using (XProcClient c = Fixture.Connect())
+            using (XProcJoinableQueue q = c.JoinableQueue(Fixture.Name("joinack")))
             {
                 q.Put("job");
                 Delivery d = q.GetLeased();
@@ -135,9 +135,9 @@ namespace XProc.Tests
         private static void MaxAttemptsDeadLetters()
         {
             string name = Fixture.Name("twice");
-            using (Client c = Fixture.Connect())
-            using (Queue q = c.Queue(name, null, 2))
-            using (Queue dead = c.Queue(name + ".dead"))
+            using (XProcClient c = Fixture.Connect())
+            using (XProcQueue q = c.Queue(name, null, 2))
+            using (XProcQueue dead = c.Queue(name + ".dead"))
             {
                 Assert.Equal(2L, c.Stat(name).Info["max_attempts"], "max_attempts");
                 q.Put("nacked");
@@ -157,8 +157,8 @@ namespace XProc.Tests
                 Assert.Equal("expired", dead.Get(TimeSpan.FromSeconds(30)), "dead-lettered after 2 expiries");
                 Assert.True(q.IsEmpty, "nothing left");
             }
-            using (Client c = Fixture.Connect())
-            using (JoinableQueue jq = c.JoinableQueue(Fixture.Name("never"), maxAttempts: 0))
+            using (XProcClient c = Fixture.Connect())
+            using (XProcJoinableQueue jq = c.JoinableQueue(Fixture.Name("never"), maxAttempts: 0))
             {
                 jq.Put("again");
                 for (int attempt = 1; attempt <= 7; attempt++)
@@ -175,8 +175,8 @@ namespace XProc.Tests
         private static void MaxAttemptsFixed()
         {
             string name = Fixture.Name("attempts");
-            using (Client c = Fixture.Connect())
-            using (Queue q = c.Queue(name, maxAttempts: 3))
+            using (XProcClient c = Fixture.Connect())
+            using (XProcQueue q = c.Queue(name, maxAttempts: 3))
             {
                 c.Queue(name).Dispose(); // not given: the existing value is accepted
                 c.Queue(name, null, 3).Dispose();
