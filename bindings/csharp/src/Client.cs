@@ -127,7 +127,7 @@ namespace XProc
         /// <param name="name">The object's name: 1–255 bytes of UTF-8.</param>
         /// <param name="maxSize">The most items it holds, fixed at creation (0: unbounded).
         /// Null accepts an existing queue's bound and creates an unbounded one.</param>
-        /// <param name="maxAttempts">Leased deliveries (<see cref="XProcQueue.GetLeased"/>) of
+        /// <param name="maxAttempts">Leased deliveries (<see cref="XProcQueue{T}.GetLeased"/>) of
         /// one item before the broker moves it to the queue NAME.dead instead of handing it out
         /// again, fixed at creation (0: never). Null accepts an existing queue's value and
         /// creates one with 5.</param>
@@ -140,12 +140,42 @@ namespace XProc
         }
 
         /// <summary>
+        /// Opens (creating if new) the FIFO queue <paramref name="name"/> as a queue of
+        /// <typeparamref name="T"/>: items are written and read by
+        /// <paramref name="serializer"/>, so a <c>Queue&lt;int&gt;</c> gives back ints.
+        /// Arguments as <see cref="XProcClient.Queue(string, long?, long?)"/>.
+        /// </summary>
+        /// <param name="name">The object's name: 1–255 bytes of UTF-8.</param>
+        /// <param name="maxSize">As for <see cref="XProcClient.Queue(string, long?, long?)"/>.</param>
+        /// <param name="maxAttempts">As for <see cref="XProcClient.Queue(string, long?, long?)"/>.</param>
+        /// <param name="serializer">Turns items into MessagePack and back; null:
+        /// <see cref="XProcDefaultSerializer{T}.Default"/>.</param>
+        /// <exception cref="NotSupportedException">No serializer was given and the default one
+        /// cannot handle <typeparamref name="T"/> (checked before anything is sent).</exception>
+        public XProcQueue<T> Queue<T>(string name, long? maxSize = null, long? maxAttempts = null, IXProcSerializer<T> serializer = null)
+        {
+            serializer = serializer ?? XProcDefaultSerializer<T>.Default;
+            return new XProcQueue<T>("queue", name, OpenQueue(name, maxSize, maxAttempts, false), serializer);
+        }
+
+        /// <summary>
         /// Opens (creating if new) the joinable queue <paramref name="name"/>: a queue with
         /// TaskDone and Join. Arguments as <see cref="XProcClient.Queue(string, long?, long?)"/>.
         /// </summary>
         public XProcJoinableQueue JoinableQueue(string name, long? maxSize = null, long? maxAttempts = null)
         {
             return new XProcJoinableQueue(name, OpenQueue(name, maxSize, maxAttempts, true));
+        }
+
+        /// <summary>
+        /// Opens (creating if new) the joinable queue <paramref name="name"/> as a queue of
+        /// <typeparamref name="T"/>. Arguments as
+        /// <see cref="XProcClient.Queue{T}(string, long?, long?, IXProcSerializer{T})"/>.
+        /// </summary>
+        public XProcJoinableQueue<T> JoinableQueue<T>(string name, long? maxSize = null, long? maxAttempts = null, IXProcSerializer<T> serializer = null)
+        {
+            serializer = serializer ?? XProcDefaultSerializer<T>.Default;
+            return new XProcJoinableQueue<T>(name, OpenQueue(name, maxSize, maxAttempts, true), serializer);
         }
 
         private QueueHandle OpenQueue(string name, long? maxSize, long? maxAttempts, bool joinable)
@@ -166,16 +196,40 @@ namespace XProc
             XProcStatus st = joinable
                 ? Native.xproc_joinable_queue_open_with(handle, n, Utf8.Len(n), m, a, out h)
                 : Native.xproc_queue_open_with(handle, n, Utf8.Len(n), m, a, out h);
-            return Opened(st, h);
+            return Opened(st, h, joinable ? "joinable queue" : "queue", name);
         }
 
-        /// <summary>Opens (creating if new) the shared dict <paramref name="name"/>.</summary>
+        /// <summary>Opens (creating if new) the shared dict <paramref name="name"/>, keys and values of any value.</summary>
         public XProcDict Dict(string name)
+        {
+            return new XProcDict(name, OpenDict(name));
+        }
+
+        /// <summary>
+        /// Opens (creating if new) the shared dict <paramref name="name"/> with keys of
+        /// <typeparamref name="TKey"/> and values of <typeparamref name="TValue"/>, an
+        /// <see cref="IDictionary{TKey, TValue}"/>.
+        /// </summary>
+        /// <param name="name">The object's name.</param>
+        /// <param name="keySerializer">Writes and reads keys (deterministically: keys compare
+        /// by their bytes); null: <see cref="XProcDefaultSerializer{T}.Default"/>.</param>
+        /// <param name="valueSerializer">Writes and reads values; null: the default.</param>
+        /// <exception cref="NotSupportedException">The default serializer cannot handle a
+        /// type and no serializer was given for it (checked before anything is sent).</exception>
+        public XProcDict<TKey, TValue> Dict<TKey, TValue>(
+            string name, IXProcSerializer<TKey> keySerializer = null, IXProcSerializer<TValue> valueSerializer = null)
+        {
+            keySerializer = keySerializer ?? XProcDefaultSerializer<TKey>.Default;
+            valueSerializer = valueSerializer ?? XProcDefaultSerializer<TValue>.Default;
+            return new XProcDict<TKey, TValue>(name, OpenDict(name), keySerializer, valueSerializer);
+        }
+
+        private DictHandle OpenDict(string name)
         {
             byte[] n = Utf8.Name(name, "name");
             DictHandle h;
             XProcStatus st = Native.xproc_dict_open(handle, n, Utf8.Len(n), out h);
-            return new XProcDict(name, Opened(st, h));
+            return Opened(st, h, "dict", name);
         }
 
         /// <summary>
@@ -204,7 +258,7 @@ namespace XProc
             int d = duplex.HasValue ? (duplex.Value ? 1 : 0) : -1;
             PipeHandle h;
             XProcStatus st = Native.xproc_pipe_open(handle, n, Utf8.Len(n), e, d, capacity ?? -1, out h);
-            return new XProcPipe(name, end, Opened(st, h));
+            return new XProcPipe(name, end, Opened(st, h, "pipe", name));
         }
 
         /// <summary>Opens (creating if new) the lock <paramref name="name"/> (not reentrant).</summary>
@@ -226,7 +280,7 @@ namespace XProc
             XProcStatus st = reentrant
                 ? Native.xproc_rlock_open(handle, n, Utf8.Len(n), out h)
                 : Native.xproc_lock_open(handle, n, Utf8.Len(n), out h);
-            return Opened(st, h);
+            return Opened(st, h, reentrant ? "rlock" : "lock", name);
         }
 
         /// <summary>
@@ -235,7 +289,7 @@ namespace XProc
         /// </summary>
         public XProcSemaphore Semaphore(string name, long initial = 1)
         {
-            return new XProcSemaphore(name, OpenSemaphore(name, initial, false));
+            return new XProcSemaphore("semaphore", name, OpenSemaphore(name, initial, false));
         }
 
         /// <summary>
@@ -258,7 +312,7 @@ namespace XProc
             XProcStatus st = bounded
                 ? Native.xproc_bounded_semaphore_open(handle, n, Utf8.Len(n), (ulong)initial, out h)
                 : Native.xproc_semaphore_open(handle, n, Utf8.Len(n), (ulong)initial, out h);
-            return Opened(st, h);
+            return Opened(st, h, bounded ? "bounded semaphore" : "semaphore", name);
         }
 
         /// <summary>Opens (creating it clear if new) the event <paramref name="name"/>.</summary>
@@ -267,7 +321,7 @@ namespace XProc
             byte[] n = Utf8.Name(name, "name");
             EventHandle h;
             XProcStatus st = Native.xproc_event_open(handle, n, Utf8.Len(n), out h);
-            return new XProcEvent(name, Opened(st, h));
+            return new XProcEvent(name, Opened(st, h, "event", name));
         }
 
         /// <summary>Opens (creating if new) the condition <paramref name="name"/> and its lock.</summary>
@@ -276,7 +330,7 @@ namespace XProc
             byte[] n = Utf8.Name(name, "name");
             ConditionHandle h;
             XProcStatus st = Native.xproc_condition_open(handle, n, Utf8.Len(n), out h);
-            return new XProcCondition(name, Opened(st, h));
+            return new XProcCondition(name, Opened(st, h, "condition", name));
         }
 
         /// <summary>
@@ -292,7 +346,7 @@ namespace XProc
             byte[] n = Utf8.Name(name, "name");
             BarrierHandle h;
             XProcStatus st = Native.xproc_barrier_open(handle, n, Utf8.Len(n), (ulong)parties, out h);
-            return new XProcBarrier(name, Opened(st, h));
+            return new XProcBarrier(name, Opened(st, h, "barrier", name));
         }
 
         /// <summary>
@@ -355,12 +409,15 @@ namespace XProc
             handle.Dispose();
         }
 
-        /// <summary>Checks an open call's status; on failure frees nothing (the handle is NULL) and throws.</summary>
-        private static T Opened<T>(XProcStatus st, T h) where T : XProcHandle
+        /// <summary>
+        /// Checks an open call's status; on failure frees nothing (the handle is NULL) and
+        /// throws an exception whose message names the object (<c>Open queue "jobs": ...</c>).
+        /// </summary>
+        private static T Opened<T>(XProcStatus st, T h, string kind, string name) where T : XProcHandle
         {
             if (st != XProcStatus.Ok)
             {
-                Exception e = Error.From(st, Error.LastMessage(st));
+                Exception e = Error.From(st, Error.LastMessage(st), "Open " + kind + " \"" + name + "\"", Timeouts.Forever);
                 h.Dispose();
                 throw e;
             }

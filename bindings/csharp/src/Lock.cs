@@ -63,17 +63,13 @@ namespace XProc
     /// in the broker owned by the connection that acquired it and released automatically when
     /// that connection goes away.
     /// </summary>
-    public abstract class XProcLockBase : IDisposable
+    public abstract class XProcLockBase : XProcObject
     {
         private int abandonedBy;
 
-        internal XProcLockBase(string name)
+        internal XProcLockBase(string kind, string name) : base(kind, name)
         {
-            Name = name;
         }
-
-        /// <summary>The object's name.</summary>
-        public string Name { get; private set; }
 
         /// <summary>
         /// Whether the latest successful acquire on this handle found the lock abandoned (its
@@ -99,7 +95,8 @@ namespace XProc
             if (!AcquireCore(Timeouts.Forever, out pid))
             {
                 // Only a timeout makes acquired false, and there is none.
-                throw new XProcException(XProcStatus.ProtocolError, "an acquire without a timeout came back without the lock");
+                throw new XProcException(XProcStatus.ProtocolError,
+                    "Acquire on " + Describe() + ": an acquire without a timeout came back without the lock");
             }
             return new Releaser(Release, pid);
         }
@@ -109,10 +106,10 @@ namespace XProc
         public Releaser Acquire(TimeSpan timeout)
         {
             int pid;
-            if (!AcquireCore(Timeouts.ToMs(timeout, "timeout"), out pid))
+            long ms = Timeouts.ToMs(timeout, "timeout");
+            if (!AcquireCore(ms, out pid))
             {
-                throw new XProcTimeoutException(XProcStatus.Timeout,
-                    "timed out after " + timeout + " waiting for " + Name);
+                throw Error.From(XProcStatus.Timeout, null, "Acquire on " + Describe(), ms);
             }
             return new Releaser(Release, pid);
         }
@@ -135,17 +132,14 @@ namespace XProc
         /// <exception cref="NotOwnerException">This connection does not hold it.</exception>
         public void Release()
         {
-            Error.Check(NativeRelease());
+            Check(NativeRelease(), "Release");
         }
-
-        /// <summary>Releases this handle. It does not release the lock: the connection holds it until released or disconnected.</summary>
-        public abstract void Dispose();
 
         private bool AcquireCore(long timeoutMs, out int pid)
         {
             bool acquired;
             uint by;
-            Error.Check(NativeAcquire(timeoutMs, out acquired, out by));
+            Check(NativeAcquire(timeoutMs, out acquired, out by), "Acquire", timeoutMs);
             pid = acquired ? unchecked((int)by) : 0;
             if (acquired)
             {
@@ -174,12 +168,16 @@ namespace XProc
     {
         internal readonly LockHandle Handle;
 
-        internal XProcLock(string name, LockHandle handle) : base(name)
+        internal XProcLock(string name, LockHandle handle) : this("lock", name, handle)
+        {
+        }
+
+        internal XProcLock(string kind, string name, LockHandle handle) : base(kind, name)
         {
             Handle = handle;
         }
 
-        /// <inheritdoc/>
+        /// <summary>Releases this handle. It does not release the lock: the connection holds it until released or disconnected.</summary>
         public override void Dispose()
         {
             Handle.Dispose();
@@ -202,7 +200,7 @@ namespace XProc
     /// </summary>
     public sealed class XProcRLock : XProcLock
     {
-        internal XProcRLock(string name, LockHandle handle) : base(name, handle)
+        internal XProcRLock(string name, LockHandle handle) : base("rlock", name, handle)
         {
         }
     }

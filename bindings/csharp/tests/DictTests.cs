@@ -108,19 +108,19 @@ namespace XProc.Tests
                 Assert.True(d.ContainsKey("c"), "a key holding nil is there");
                 Assert.False(d.ContainsKey("z"), "z");
                 d["b"] = 10;
-                Assert.Equal(new List<object> { "b", "a", "c" }, d.Keys, "overwriting keeps the key's place");
-                Assert.Equal(new List<object> { 10L, "two", null }, d.Values, "values in order");
+                Assert.Equal(new List<object> { "b", "a", "c" }, new List<object>(d.Keys), "overwriting keeps the key's place");
+                Assert.Equal(new List<object> { 10L, "two", null }, new List<object>(d.Values), "values in order");
                 Assert.Equal(3, d.Count, "count");
                 Assert.True(d.Remove("b"), "removing b");
                 Assert.False(d.Remove("b"), "removing b again");
                 d["b"] = 11;
-                Assert.Equal(new List<object> { "a", "c", "b" }, d.Keys, "a removed and re-set key moves to the end");
+                Assert.Equal(new List<object> { "a", "c", "b" }, new List<object>(d.Keys), "a removed and re-set key moves to the end");
                 object v;
                 Assert.True(d.TryGetValue("a", out v), "TryGetValue a");
                 Assert.Equal("two", v, "a");
                 d.Clear();
                 Assert.Equal(0, d.Count, "count after Clear");
-                Assert.Equal(new List<object>(), d.Keys, "keys after Clear");
+                Assert.Equal(new List<object>(), new List<object>(d.Keys), "keys after Clear");
             }
         }
 
@@ -161,7 +161,7 @@ namespace XProc.Tests
                 Assert.Equal("bytes", d[new byte[] { 1 }], "a bytes key found by content");
                 Assert.Equal("nil", d[null], "the nil key");
                 Assert.Equal(new List<object> { 1L, 1.0, "1", new byte[] { 1 }, new List<object> { 1L, "x" }, null, true },
-                    d.Keys, "keys as decoded values");
+                    new List<object>(d.Keys), "keys as decoded values");
             }
         }
 

@@ -32,7 +32,7 @@ namespace XProc.Tests
                 {
                     q.Put("first");
                     q.Put("second");
-                    Delivery d = q.GetLeased(TimeSpan.FromSeconds(5), TimeSpan.FromMinutes(1));
+                    Delivery<object> d = q.GetLeased(TimeSpan.FromSeconds(5), TimeSpan.FromMinutes(1));
                     Assert.Equal("first", d.Value, "value");
                     Assert.Equal(1, d.Attempt, "attempt");
                     Assert.True(d.Id != 0, "delivery id");
@@ -41,12 +41,12 @@ namespace XProc.Tests
                     Assert.Equal(1, q2.Count, "ready items");
                     d.Nack();
                     Assert.Throws<UnknownDeliveryException>(() => d.Ack(), "ack after nack");
-                    Delivery again = q.GetLeased();
+                    Delivery<object> again = q.GetLeased();
                     Assert.Equal("first", again.Value, "back at the head");
                     Assert.Equal(2, again.Attempt, "second attempt");
                     again.Ack();
                     Assert.Throws<UnknownDeliveryException>(() => again.Ack(), "repeated ack");
-                    Delivery last;
+                    Delivery<object> last;
                     Assert.True(q.TryGetLeased(out last), "try");
                     Assert.Equal("second", last.Value, "second item");
                     last.Ack();
@@ -63,9 +63,9 @@ namespace XProc.Tests
             using (XProcQueue q = c.Queue(Fixture.Name("expiry")))
             {
                 q.Put(7);
-                Delivery d = q.GetLeased(null, TimeSpan.FromMilliseconds(20));
+                Delivery<object> d = q.GetLeased(null, TimeSpan.FromMilliseconds(20));
                 // Never acked: the lease runs out and a waiting get receives it again.
-                Delivery again = q.GetLeased(TimeSpan.FromSeconds(10), TimeSpan.FromMinutes(1));
+                Delivery<object> again = q.GetLeased(TimeSpan.FromSeconds(10), TimeSpan.FromMinutes(1));
                 Assert.Equal(7L, again.Value, "value");
                 Assert.Equal(2, again.Attempt, "attempt");
                 Assert.Throws<UnknownDeliveryException>(() => d.Ack(), "stale ack");
@@ -82,11 +82,11 @@ namespace XProc.Tests
                 q.Put("held");
                 XProcClient holder = Fixture.Connect();
                 XProcQueue hq = holder.Queue(name);
-                Delivery d = hq.GetLeased(null, TimeSpan.FromHours(1));
+                Delivery<object> d = hq.GetLeased(null, TimeSpan.FromHours(1));
                 Assert.Equal("held", d.Value, "value");
                 hq.Dispose();
                 holder.Dispose();
-                Delivery back = q.GetLeased(TimeSpan.FromSeconds(10));
+                Delivery<object> back = q.GetLeased(TimeSpan.FromSeconds(10));
                 Assert.Equal("held", back.Value, "returned at once");
                 Assert.Equal(2, back.Attempt, "attempt");
                 back.Ack();
@@ -101,7 +101,7 @@ namespace XProc.Tests
                 q.Put(1);
                 try
                 {
-                    using (Delivery d = q.GetLeased(null, TimeSpan.FromHours(1)))
+                    using (Delivery<object> d = q.GetLeased(null, TimeSpan.FromHours(1)))
                     {
                         throw new ApplicationException("processing failed");
                     }
@@ -109,7 +109,7 @@ namespace XProc.Tests
                 catch (ApplicationException)
                 {
                 }
-                Delivery back = q.GetLeased(TimeSpan.FromSeconds(5));
+                Delivery<object> back = q.GetLeased(TimeSpan.FromSeconds(5));
                 Assert.Equal(2, back.Attempt, "nacked by Dispose, delivered again");
                 using (back)
                 {
@@ -125,7 +125,7 @@ namespace XProc.Tests
             using (XProcJoinableQueue q = c.JoinableQueue(Fixture.Name("joinack")))
             {
                 q.Put("job");
-                Delivery d = q.GetLeased();
+                Delivery<object> d = q.GetLeased();
                 Assert.False(q.Join(TimeSpan.FromMilliseconds(20)), "unfinished while in flight");
                 d.Ack();
                 Assert.True(q.Join(TimeSpan.FromSeconds(5)), "the ack counted as done");
@@ -144,7 +144,7 @@ namespace XProc.Tests
                 q.Put("expired");
                 for (int attempt = 1; attempt <= 2; attempt++)
                 {
-                    Delivery d = q.GetLeased(TimeSpan.FromSeconds(5));
+                    Delivery<object> d = q.GetLeased(TimeSpan.FromSeconds(5));
                     Assert.Equal("nacked", d.Value, "value");
                     Assert.Equal(attempt, d.Attempt, "attempt");
                     d.Nack();
@@ -152,7 +152,7 @@ namespace XProc.Tests
                 Assert.Equal("nacked", dead.Get(TimeSpan.FromSeconds(5)), "dead-lettered after 2 nacks");
                 // Expired leases count too.
                 q.GetLeased(TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(20));
-                Delivery last = q.GetLeased(TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(20));
+                Delivery<object> last = q.GetLeased(TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(20));
                 Assert.Equal(2, last.Attempt, "second lease");
                 Assert.Equal("expired", dead.Get(TimeSpan.FromSeconds(30)), "dead-lettered after 2 expiries");
                 Assert.True(q.IsEmpty, "nothing left");
@@ -163,7 +163,7 @@ namespace XProc.Tests
                 jq.Put("again");
                 for (int attempt = 1; attempt <= 7; attempt++)
                 {
-                    Delivery d = jq.GetLeased(TimeSpan.FromSeconds(5));
+                    Delivery<object> d = jq.GetLeased(TimeSpan.FromSeconds(5));
                     Assert.Equal(attempt, d.Attempt, "attempt with maxAttempts 0");
                     d.Nack();
                 }

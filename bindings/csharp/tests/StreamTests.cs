@@ -81,7 +81,7 @@ namespace XProc.Tests
                     q.Post(i);
                 }
                 q.Flush();
-                List<Delivery> ds = q.GetManyLeased(10, TimeSpan.FromSeconds(5), TimeSpan.FromMinutes(1));
+                List<Delivery<object>> ds = q.GetManyLeased(10, TimeSpan.FromSeconds(5), TimeSpan.FromMinutes(1));
                 Assert.Equal(5, ds.Count, "leased");
                 Assert.Equal(1, ds[0].Attempt, "attempt");
                 Assert.Equal(5, q.AckMany(ds), "acked");

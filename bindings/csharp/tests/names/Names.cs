@@ -19,10 +19,16 @@ internal static class Names
     private static readonly Type[] Named =
     {
         typeof(XProcClient),
+        typeof(XProcObject),
         typeof(XProcQueue),
+        typeof(XProcQueue<>),
         typeof(XProcJoinableQueue),
-        typeof(Delivery),
+        typeof(XProcJoinableQueue<>),
+        typeof(Delivery<>),
         typeof(XProcDict),
+        typeof(XProcDict<,>),
+        typeof(IXProcSerializer<>),
+        typeof(XProcDefaultSerializer<>),
         typeof(XProcPipe),
         typeof(PipeEnd),
         typeof(XProcLockBase),
@@ -65,6 +71,14 @@ internal static class Names
         // The System types the old names clashed with still resolve here, unqualified.
         Type[] theirs = { typeof(Queue), typeof(Queue<int>), typeof(Semaphore), typeof(Barrier), typeof(Timeout) };
 
+        // The generic types, closed as a program writes them.
+        Type[] closed =
+        {
+            typeof(XProcQueue<int>), typeof(XProcJoinableQueue<string>), typeof(Delivery<long>),
+            typeof(XProcDict<string, List<int>>), typeof(IXProcSerializer<Queue<int>>),
+            typeof(XProcDefaultSerializer<Dictionary<string, double>>),
+        };
+
         var named = new HashSet<Type>(Named);
         var missing = new List<string>();
         foreach (Type t in typeof(XProcClient).Assembly.GetExportedTypes())
@@ -81,7 +95,8 @@ internal static class Names
             return 1;
         }
         Console.WriteLine("names: all " + Named.Length + " public types compile beside System, System.Threading, "
-            + "System.Collections and System.Collections.Generic (and " + theirs.Length + " of theirs)");
+            + "System.Collections and System.Collections.Generic (and " + theirs.Length + " of theirs, "
+            + closed.Length + " closed generics)");
         return 0;
     }
 }
