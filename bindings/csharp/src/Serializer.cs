@@ -349,9 +349,14 @@ namespace XProc
             return "a MessagePack " + v.GetType().Name;
         }
 
-        /// <summary>A type as C# writes it: List&lt;Int32&gt;, not List`1.</summary>
+        /// <summary>A type as C# writes it: List&lt;Int32&gt; and Int64?, not List`1 and Nullable`1.</summary>
         internal static string Describe(Type t)
         {
+            Type underlying = Nullable.GetUnderlyingType(t);
+            if (underlying != null)
+            {
+                return Describe(underlying) + "?";
+            }
             if (!t.IsGenericType)
             {
                 return t.Name;
