@@ -49,6 +49,19 @@ thread_local! {
 /// takes no item. If the request had completed anyway, its real outcome is returned instead.
 /// Only the thread reading for the connection sees the signal: a call that is waiting while
 /// another thread of the same client reads is not interrupted.
+///
+/// # Example
+///
+/// ```no_run
+/// # fn main() -> xproc::Result<()> {
+/// # let client = xproc::Client::connect_default()?;
+/// xproc::set_interruptible(true); // this thread's blocking calls now end on a signal
+/// match client.queue::<u32>("tasks")?.get() {
+///     Err(xproc::Error::Interrupted) => println!("interrupted; the item stayed in the queue"),
+///     other => println!("{:?}", other.map(|n| n * 2)),
+/// }
+/// # Ok(()) }
+/// ```
 pub fn set_interruptible(on: bool) {
     INTERRUPTIBLE.with(|f| f.set(on));
 }

@@ -137,6 +137,8 @@
 //! across them). Open one `Client` per thread when each thread must own its locks. Opening a
 //! client is cheap (one connect and one round trip).
 
+#![warn(missing_docs)]
+
 mod barrier;
 mod client;
 mod codec;
