@@ -21,7 +21,7 @@ namespace XProc.Examples
             try
             {
                 // A null key reads the file $XPROC_AUTHKEY_FILE names (mode 0600).
-                using (var client = Client.Connect(args[0], null))
+                using (var client = XProcClient.Connect(args[0], null))
                 using (var task = client.Queue("get_task_queue"))
                 using (var result = client.Queue("get_result_queue"))
                 {

@@ -1,6 +1,6 @@
-// TcpTests.cs: Client.Connect("tcp://HOST:PORT", authkey) against a private xprocd that also
+// TcpTests.cs: XProcClient.Connect("tcp://HOST:PORT", authkey) against a private xprocd that also
 // listens on TCP loopback with an authkey file (docs/PROTOCOL.md §1.1): a remote and a local
-// client share a queue; a wrong key is AccessDeniedException. Client.ConnectTls against one
+// client share a queue; a wrong key is AccessDeniedException. XProcClient.ConnectTls against one
 // listening on tls:// with an openssl-made CA (docs/SECURITY.md §7).
 
 using System;
@@ -70,15 +70,15 @@ namespace XProc.Tests
                     "\" --tls-key \"" + Path.Combine(dir, "broker.key") + "\" --authkey-file \"" + keyFile + "\"";
                 string ca = Path.Combine(dir, "ca.pem");
                 using (var broker = new PrivateBroker(args))
-                using (Client remote = Client.ConnectTls(endpoint, key, ca))
-                using (Client local = broker.Connect())
-                using (Queue rq = remote.Queue("cs-tls-q"))
-                using (Queue lq = local.Queue("cs-tls-q"))
+                using (XProcClient remote = XProcClient.ConnectTls(endpoint, key, ca))
+                using (XProcClient local = broker.Connect())
+                using (XProcQueue rq = remote.Queue("cs-tls-q"))
+                using (XProcQueue lq = local.Queue("cs-tls-q"))
                 {
                     rq.Put("over tls");
                     Assert.Equal((object)"over tls", lq.Get(TimeSpan.FromSeconds(5)), "the local client gets the remote's item");
                     AccessDeniedException e = Assert.Throws<AccessDeniedException>(
-                        () => Client.ConnectTls(endpoint, key, ca, "elsewhere.example"));
+                        () => XProcClient.ConnectTls(endpoint, key, ca, "elsewhere.example"));
                     Assert.True(e.Message.Contains("TLS handshake"), e.Message);
                 }
             }
@@ -112,15 +112,15 @@ namespace XProc.Tests
             try
             {
                 using (var broker = new PrivateBroker("--listen " + endpoint + " --authkey-file \"" + keyFile + "\""))
-                using (Client remote = Client.Connect(endpoint, key))
-                using (Client local = broker.Connect())
-                using (Queue rq = remote.Queue("cs-tcp-q"))
-                using (Queue lq = local.Queue("cs-tcp-q"))
+                using (XProcClient remote = XProcClient.Connect(endpoint, key))
+                using (XProcClient local = broker.Connect())
+                using (XProcQueue rq = remote.Queue("cs-tcp-q"))
+                using (XProcQueue lq = local.Queue("cs-tcp-q"))
                 {
                     rq.Put(41L);
                     Assert.Equal((object)41L, lq.Get(TimeSpan.FromSeconds(5)), "the local client gets the remote's item");
                     AccessDeniedException e = Assert.Throws<AccessDeniedException>(
-                        () => Client.Connect(endpoint, Encoding.ASCII.GetBytes("wrong")));
+                        () => XProcClient.Connect(endpoint, Encoding.ASCII.GetBytes("wrong")));
                     Assert.True(e.Message.Contains("wrong authkey"), e.Message);
                 }
             }
