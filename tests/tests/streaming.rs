@@ -573,3 +573,82 @@ fn a_queued_64_byte_value_costs_at_most_72_bytes_of_broker_rss() {
         "{per_item} bytes of RSS per queued 64-byte value"
     );
 }
+
+/// CPU time (user + system) a process has used so far, from `/proc/PID/stat`.
+fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("read stat");
+    // Fields after the command name (which is in parentheses and may hold spaces).
+    let rest = &stat[stat.rfind(')').expect("comm") + 2..];
+    let f: Vec<u64> = rest
+        .split_whitespace()
+        .map(|x| x.parse().unwrap_or(0))
+        .collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    Duration::from_millis((f[11] + f[12]) * 1000 / hz)
+}
+
+/// With busy polling on both sides (`--busy-poll`, `ConnectOptions::busy_poll`), requests
+/// are served as usual, a wait still ends at its timeout, and once traffic stops the broker
+/// goes back to sleeping: it uses almost no CPU while idle.
+#[test]
+fn busy_polling_serves_requests_keeps_timeouts_and_stops_when_idle() {
+    let broker = Broker::start_with(&["--busy-poll", "200"]);
+    let client = Client::connect_with(xproc::ConnectOptions {
+        path: Some(broker.socket().into()),
+        busy_poll: Some(Duration::from_micros(200)),
+        ..xproc::ConnectOptions::default()
+    })
+    .unwrap();
+    let q = client.queue::<u64>("polled").unwrap();
+    for n in 0..3000 {
+        q.put(&n).unwrap();
+        assert_eq!(q.get().unwrap(), n);
+    }
+    let t = Instant::now();
+    assert!(matches!(
+        q.get_timeout(Duration::from_millis(150)),
+        Err(Error::Timeout)
+    ));
+    let waited = t.elapsed();
+    assert!(
+        waited >= Duration::from_millis(150) && waited < Duration::from_secs(2),
+        "{waited:?}"
+    );
+    let before = cpu_time(broker.pid());
+    thread::sleep(Duration::from_millis(600));
+    let idle_cpu = cpu_time(broker.pid()) - before;
+    assert!(
+        idle_cpu <= Duration::from_millis(60),
+        "the idle broker used {idle_cpu:?} of CPU in 600 ms"
+    );
+}
+
+#[test]
+fn a_busy_poll_above_the_maximum_is_refused_with_a_clear_message() {
+    let out = std::process::Command::new(xproc_tests::xprocd_exe())
+        .args([
+            "--busy-poll",
+            "5000",
+            "--socket",
+            "/tmp/xproc-never-used.sock",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("busy_poll must be at most 1000 µs"), "{err}");
+    let broker = Broker::start();
+    let refused = Client::connect_with(xproc::ConnectOptions {
+        path: Some(broker.socket().into()),
+        busy_poll: Some(Duration::from_millis(2)),
+        ..xproc::ConnectOptions::default()
+    });
+    match refused {
+        Err(Error::InvalidArgument(m)) => {
+            assert!(m.contains("at most") || m.contains("above"), "{m}")
+        }
+        other => panic!("{other:?}"),
+    }
+}
