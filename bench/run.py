@@ -91,6 +91,10 @@ SCENARIOS = [
      "item delivered", "rust", "xproc-stream"),
     ("py_xproc_stream", "xproc (Python)", "put_buffered -> get_many(1024), producer -> consumer process, Python",
      "item delivered", "py-xproc", "xproc-py-stream"),
+    ("c_stream", "xproc (C)", "xproc_queue_put_async_raw -> xproc_queue_get_many(1024), producer -> consumer process, C",
+     "item delivered", "native", "c"),
+    ("csharp_stream", "xproc (C#)", "Queue.Post -> GetMany(1024), producer -> consumer process, C# (Mono)",
+     "item delivered", "native", "csharp"),
     ("zmq_stream", "ZeroMQ", "pyzmq PUSH -> PULL over ipc://, producer -> consumer process",
      "item delivered", "py", "zmq-stream"),
     ("mp_queue_stream", "multiprocessing", "multiprocessing.Queue put -> get, producer -> consumer process",
@@ -411,7 +415,7 @@ class Runner:
             return "redis-server"
         if arg == "echo":
             return "echo"
-        if kind in ("bench_python", "bindings", "py-xproc") or (arg or "").startswith("xproc"):
+        if kind in ("bench_python", "bindings", "py-xproc", "native") or (arg or "").startswith("xproc"):
             return "xprocd"
         return None
 
@@ -474,6 +478,12 @@ class Runner:
                    "--server-cpus", cpu_list(self.server_cpus),
                    "--client-cpus", cpu_list(self.client_cpus)]
             return {key: self._one(cmd)}
+        if kind == "native":
+            cmd = self._build_native().get(arg)
+            if isinstance(cmd, str):
+                raise RuntimeError(cmd)
+            return {key: self._one([*cmd, self.s.xproc_sock, str(self.a.iters),
+                                    str(self.a.secs), str(self.a.size)])}
         if kind == "redis-benchmark":
             return self._redis_benchmark()
         if kind == "redis-benchmark-c50":
@@ -572,6 +582,41 @@ class Runner:
             return prefix + name
         return {row_key(str(x["scenario"])): x for x in rows}
 
+
+    def _build_native(self):
+        """Builds the C and C# streaming programs (bench/c/stream.c, bench/csharp/Stream.cs)
+        once, untimed; returns {"c" / "csharp": argv, or why it could not be built}."""
+        if hasattr(self, "_native_cmds"):
+            return self._native_cmds
+        out = {}
+        lib = os.path.join(RELEASE, "libxproc.so")
+        build = os.path.join(ROOT, "target", "bench-native")
+        libdir = os.path.join(build, "lib")
+        os.makedirs(libdir, exist_ok=True)
+        for name in ("libxproc.so.0", "libxproc.so"):
+            link = os.path.join(libdir, name)
+            if os.path.lexists(link):
+                os.unlink(link)
+            os.symlink(lib, link)
+        exe = os.path.join(build, "c-stream")
+        r = run_cmd(["gcc", "-O2", "-Wall", "-o", exe, os.path.join(HERE, "c", "stream.c"),
+                     f"-I{ROOT}/client-c/include", f"-L{libdir}", "-lxproc", f"-Wl,-rpath,{libdir}"])
+        out["c"] = [exe] if r.returncode == 0 else f"gcc failed (exit {r.returncode})"
+        cs = os.path.join(build, "cs")
+        os.makedirs(cs, exist_ok=True)
+        shutil.copy(lib, os.path.join(cs, "libxproc.so"))  # DllImport finds it beside the .exe
+        src = os.path.join(ROOT, "bindings", "csharp", "src")
+        r = run_cmd(["mcs", "-langversion:7.2", "-target:library", "-optimize+",
+                     f"-out:{cs}/XProc.dll",
+                     *sorted(os.path.join(src, f) for f in os.listdir(src) if f.endswith(".cs"))])
+        if r.returncode == 0:
+            r = run_cmd(["mcs", "-langversion:7.2", "-target:exe", "-optimize+",
+                         f"-r:{cs}/XProc.dll", f"-out:{cs}/Stream.exe",
+                         os.path.join(HERE, "csharp", "Stream.cs")])
+        out["csharp"] = (["mono", os.path.join(cs, "Stream.exe")] if r.returncode == 0
+                         else f"mcs failed (exit {r.returncode})")
+        self._native_cmds = out
+        return out
 
     def _build_bindings(self):
         """Builds the Go, Java and Node bench programs once; returns {lang: argv or error}."""
