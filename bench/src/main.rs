@@ -108,6 +108,15 @@ enum Cmd {
         #[arg(long, default_value_t = 50)]
         conns: usize,
     },
+    /// Many connections driven by one poll(2) loop (as redis-benchmark drives its own), each
+    /// unpipelined put then get (one op = one put or get, aggregated).
+    XprocEvconns {
+        #[command(flatten)]
+        run: RunArgs,
+        /// Connections.
+        #[arg(long, default_value_t = 50)]
+        conns: usize,
+    },
     /// Ping latency idle, then while a producer streams (two JSON lines: idle, streaming).
     XprocPingStream(RunArgs),
     /// Fill a queue with --count values and leave them (memory per item; prints the count).
@@ -185,6 +194,9 @@ fn run(cmd: Cmd) -> Result<Option<Outcome>, BenchError> {
         Cmd::XprocStream(a) => stream::stream(&a.socket, a.size, &a.bounds())?,
         Cmd::XprocConns { run, conns } => {
             stream::many_connections(&run.socket, run.size, conns, &run.bounds())?
+        }
+        Cmd::XprocEvconns { run, conns } => {
+            stream::many_connections_evloop(&run.socket, run.size, conns, &run.bounds())?
         }
         Cmd::XprocPingStream(a) => stream::ping_while_streaming(&a.socket, &a.bounds())?,
         Cmd::FillQueue {

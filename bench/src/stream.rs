@@ -289,3 +289,168 @@ pub fn fill_queue(socket: &Path, name: &str, count: u64, size: usize) -> Result<
     }
     say(&format!("{{\"filled\": {count}}}"))
 }
+
+/// One connection of [`many_connections_evloop`]: its socket, what it has received, and the
+/// requests it alternates between.
+struct EvConn {
+    sock: std::os::unix::net::UnixStream,
+    buf: Vec<u8>,
+    put: Vec<u8>,
+    get: Vec<u8>,
+    /// Replies received (the next request is a put when even).
+    done: u64,
+}
+
+/// Like [`many_connections`], but all `conns` connections driven by one thread with `poll(2)`,
+/// as `redis-benchmark -c N` drives its connections from one event loop: each connection has
+/// one request in flight (put, then get, ...), written by hand from the protocol's encoder.
+/// One op = one put or get; the rate is the aggregate.
+pub fn many_connections_evloop(
+    socket: &Path,
+    size: usize,
+    conns: usize,
+    bounds: &Bounds,
+) -> Result<Outcome, BenchError> {
+    use std::io::{Read, Write};
+    use std::os::fd::AsRawFd;
+    use xproc::protocol::{frame, Bytes, ReplyFields, RequestFields};
+
+    let conns = conns.max(1);
+    let setup = Client::connect(socket)?;
+    let value = bin(size);
+    let mut cs = Vec::with_capacity(conns);
+    for t in 0..conns {
+        let name = object_name(&format!("evconns.{t}"));
+        setup.raw_queue(&name, Kind::Queue, QueueOptions::default())?;
+        let mut sock = std::os::unix::net::UnixStream::connect(socket)?;
+        let mut hello = Vec::new();
+        RequestFields {
+            version: Some(xproc::protocol::PROTOCOL_VERSION),
+            client: Some("xproc-bench"),
+            lang: Some("rust"),
+            pid: Some(std::process::id()),
+            ..RequestFields::new(0, "hello")
+        }
+        .encode_into(&mut hello);
+        sock.write_all(&hello)?;
+        let mut c = EvConn {
+            sock,
+            buf: Vec::with_capacity(4096),
+            put: Vec::new(),
+            get: Vec::new(),
+            done: 0,
+        };
+        read_reply(&mut c)?;
+        RequestFields {
+            name: Some(name.as_str().into()),
+            value: Some(Bytes::new(&value)),
+            ..RequestFields::new(1, "queue.put")
+        }
+        .encode_into(&mut c.put);
+        RequestFields {
+            name: Some(name.as_str().into()),
+            timeout_ms: Some(0),
+            ..RequestFields::new(2, "queue.get")
+        }
+        .encode_into(&mut c.get);
+        c.sock.set_nonblocking(true)?;
+        cs.push(c);
+    }
+
+    /// Reads until one whole reply frame is buffered (blocking socket: the handshake).
+    fn read_reply(c: &mut EvConn) -> Result<(), BenchError> {
+        let mut chunk = [0u8; 4096];
+        loop {
+            if let Ok(frame::Check::Ready { len }) = frame::check(&c.buf, usize::MAX) {
+                c.buf.drain(..frame::HEADER_LEN + len);
+                return Ok(());
+            }
+            let n = c.sock.read(&mut chunk)?;
+            if n == 0 {
+                return Err(BenchError::Child("the broker closed a connection".into()));
+            }
+            c.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+
+    let per_conn = (bounds.iters / conns as u64).max(2);
+    let cap = Duration::from_secs_f64(bounds.secs.max(0.001));
+    let start = Instant::now();
+    for c in &mut cs {
+        c.sock.write_all(&c.put)?;
+    }
+    let mut fds: Vec<libc::pollfd> = cs
+        .iter()
+        .map(|c| libc::pollfd {
+            fd: c.sock.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
+    let mut active = conns;
+    let mut chunk = vec![0u8; 64 * 1024];
+    let mut total = 0u64;
+    while active > 0 {
+        // SAFETY: `fds` is a valid array of `fds.len()` pollfd structs for the whole call.
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 5_000) };
+        if n < 0 {
+            let e = std::io::Error::last_os_error();
+            if e.kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e.into());
+        }
+        if n == 0 {
+            return Err(BenchError::Child("no reply within 5 s".into()));
+        }
+        let over = start.elapsed() >= cap;
+        for (c, fd) in cs.iter_mut().zip(fds.iter_mut()) {
+            if fd.revents == 0 {
+                continue;
+            }
+            fd.revents = 0;
+            loop {
+                match c.sock.read(&mut chunk) {
+                    Ok(0) => {
+                        return Err(BenchError::Child("the broker closed a connection".into()))
+                    }
+                    Ok(n) => c.buf.extend_from_slice(&chunk[..n]),
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            while let Ok(frame::Check::Ready { len }) = frame::check(&c.buf, usize::MAX) {
+                let payload = &c.buf[frame::HEADER_LEN..frame::HEADER_LEN + len];
+                let reply = ReplyFields::decode(payload)
+                    .map_err(|e| BenchError::Child(format!("bad reply: {e}")))?;
+                if let Some(code) = reply.error {
+                    return Err(BenchError::Child(format!("broker error {code}")));
+                }
+                c.buf.drain(..frame::HEADER_LEN + len);
+                c.done += 1;
+                total += 1;
+                if c.done >= per_conn || (over && c.done % 2 == 0) {
+                    active -= 1;
+                    fd.events = 0;
+                    fd.fd = -1;
+                } else {
+                    let next = if c.done % 2 == 0 { &c.put } else { &c.get };
+                    c.sock.write_all(next)?;
+                }
+            }
+        }
+    }
+    let elapsed = start.elapsed();
+    for t in 0..conns {
+        setup.delete(&object_name(&format!("evconns.{t}")))?;
+    }
+    let note = Some(format!(
+        "{conns} connections driven by one poll(2) loop (as redis-benchmark does), unpipelined put+get, aggregate"
+    ));
+    Ok(Outcome::from_count(
+        &format!("xproc_evconns{conns}"),
+        total,
+        elapsed,
+        note,
+    ))
+}

@@ -94,6 +94,7 @@ fn every_xproc_scenario_completes_and_reports() {
         ("xproc-pipe", "xproc_pipe"),
         ("xproc-stream", "xproc_stream"),
         ("xproc-conns", "xproc_conns50"),
+        ("xproc-evconns", "xproc_evconns50"),
         ("xproc-ping-stream", "xproc_ping_streaming"),
     ] {
         let v = run(sub, &broker);
