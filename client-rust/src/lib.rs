@@ -161,7 +161,9 @@ mod stream;
 mod transport;
 
 pub use barrier::{Barrier, BarrierState};
-pub use client::{Client, ConnectOptions, Opened, Reply, Stat, DEFAULT_CONNECT_TIMEOUT};
+pub use client::{
+    Client, ConnectOptions, Opened, Reply, Stat, DEFAULT_CONNECT_TIMEOUT, MAX_BUSY_POLL,
+};
 pub use codec::{decode, encode, TIMEOUT_GRACE};
 pub use condition::{Condition, Waited};
 pub use conn::{set_interruptible, MAX_REPLY_FRAME};
