@@ -7,14 +7,53 @@
 //! Frames are decoded in place from the input buffer (no copy per request), and replies are
 //! encoded straight into the output buffer.
 
-use std::io::{self, Read, Write};
+use std::collections::VecDeque;
+use std::io::{self, Write};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use xproc_protocol::frame::HEADER_LEN;
 use xproc_protocol::{ErrorCode, RawRequest, ReplyFields, Request, RequestError, PROTOCOL_VERSION};
 
 use crate::auth::Handshake;
 use crate::state::{ConnKey, PeerCred};
-use crate::transport::Link;
+use crate::transport::{Descriptor, Link};
+
+/// Most descriptors one frame (one `sendmsg`) may carry (docs/PROTOCOL.md §1.2, §8). A value
+/// is one descriptor, so this is room for a few in a batch; the `hello` reply says it.
+pub const MAX_FDS_PER_FRAME: usize = 8;
+
+/// Most descriptors one connection may have received whose frame has not been decoded yet.
+/// A well-behaved client has at most two frames' worth in flight (one read can finish one
+/// frame and bring the next one's descriptors); more is a client spraying descriptors.
+pub const MAX_FDS_PENDING: usize = 2 * MAX_FDS_PER_FRAME;
+
+/// Most received descriptors the whole broker holds unclaimed at once, across connections.
+/// The descriptor table is the process's, shared with accepted sockets: without this bound,
+/// `max_clients` connections could together fill it. The broker raises `RLIMIT_NOFILE` by
+/// this much at start.
+pub const MAX_FDS_HELD: usize = 256;
+
+/// Received descriptors the broker holds, unclaimed, across all connections.
+static FDS_HELD: AtomicUsize = AtomicUsize::new(0);
+
+/// A received descriptor, counted against [`MAX_FDS_HELD`] while it lives; dropping it closes
+/// it and gives its place back, whichever path drops it (a refused request, a closed
+/// connection).
+#[derive(Debug)]
+pub struct Held(#[allow(dead_code)] Descriptor);
+
+impl Held {
+    fn new(fd: Descriptor) -> Held {
+        FDS_HELD.fetch_add(1, Ordering::Relaxed);
+        Held(fd)
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        FDS_HELD.fetch_sub(1, Ordering::Relaxed);
+    }
+}
 
 /// Starting size of a connection's input buffer: a whole batch of small pipelined requests
 /// fits, so most turns need one `read`. A frame up to this size is always received; a larger
@@ -44,12 +83,20 @@ pub enum Close {
 }
 
 /// Received bytes not yet decoded: `buf[start..end]`. Kept fully initialised so reads go
-/// straight into it.
+/// straight into it. With them, the descriptors received and not yet claimed by a frame.
 #[derive(Debug, Default)]
 pub struct Input {
     buf: Vec<u8>,
     start: usize,
     end: usize,
+    /// Stream offset of `buf[start]`: how many bytes were decoded before it.
+    offset: u64,
+    /// Descriptors not yet claimed, oldest first, each tagged with the stream offset of the
+    /// last byte of the read that brought it. The descriptors travel with the first byte of
+    /// their frame, and the kernel ends a read right after bytes that carried descriptors,
+    /// so that byte lies in their frame: a frame `[s, e)` owns the descriptors tagged below
+    /// `e` (docs/PROTOCOL.md §1.2).
+    fds: VecDeque<(u64, Held)>,
 }
 
 impl Input {
@@ -58,8 +105,20 @@ impl Input {
         &self.buf[self.start..self.end]
     }
 
+    /// The descriptors that came with the frame of `len` bytes (header included) at the
+    /// front.
+    pub fn frame_fds(&mut self, len: usize) -> Vec<Held> {
+        let end = self.offset + len as u64;
+        let mut fds = Vec::new();
+        while self.fds.front().is_some_and(|(at, _)| *at < end) {
+            fds.extend(self.fds.pop_front().map(|(_, fd)| fd));
+        }
+        fds
+    }
+
     /// Drops `n` decoded bytes from the front.
     pub fn consume(&mut self, n: usize) {
+        self.offset += n as u64;
         self.start += n;
         if self.start == self.end {
             self.start = 0;
@@ -130,6 +189,9 @@ pub enum Filled {
     WouldBlock,
     /// The peer closed its end.
     Eof,
+    /// The peer sent descriptors past a limit; the reply (`LimitExceeded`) says which. The
+    /// connection is to be closed: which frame the dropped descriptors belonged to is lost.
+    Refused(String),
 }
 
 /// One client connection.
@@ -145,6 +207,8 @@ pub struct Connection {
     /// Bytes of `output` already written.
     sent: usize,
     hello_done: bool,
+    /// `hello` granted descriptor passing (docs/PROTOCOL.md §1.2).
+    pub fds: bool,
     /// Set when the connection is to be closed at the end of this loop turn.
     pub closing: Option<Close>,
     /// On the event loop's list of connections to flush this turn.
@@ -200,6 +264,7 @@ impl Connection {
             output: Vec::new(),
             sent: 0,
             hello_done: false,
+            fds: false,
             closing: None,
             dirty: false,
             writable: false,
@@ -226,15 +291,21 @@ impl Connection {
         self.output.extend_from_slice(frames);
     }
 
-    /// One `read` into the input buffer.
+    /// One `read` into the input buffer, with the descriptors that come with it.
     pub fn read(&mut self) -> io::Result<Filled> {
         self.input.make_room();
         let space = &mut self.input.buf[self.input.end..];
         let room = space.len();
         loop {
-            return match self.stream.read(space) {
-                Ok(0) => Ok(Filled::Eof),
-                Ok(n) => {
+            return match self.stream.read_with_fds(space) {
+                Ok(r) if r.n == 0 => Ok(Filled::Eof),
+                Ok(r) => {
+                    let n = r.n;
+                    if r.truncated || !r.fds.is_empty() {
+                        if let Some(why) = self.keep_fds(n, r.fds, r.truncated) {
+                            return Ok(Filled::Refused(why));
+                        }
+                    }
                     self.input.end += n;
                     // A short read drained the socket; an edge-triggered poll reports any
                     // byte that arrives after it.
@@ -245,6 +316,36 @@ impl Connection {
                 Err(e) => Err(e),
             };
         }
+    }
+
+    /// Queues descriptors that arrived with the `n` bytes just read (not yet counted in the
+    /// input), tagged with the last of those bytes. `Some(reason)` when a limit refuses them
+    /// (they are closed as they drop).
+    fn keep_fds(&mut self, n: usize, fds: Vec<Descriptor>, truncated: bool) -> Option<String> {
+        if truncated {
+            return Some(format!(
+                "too many descriptors in one message: at most {MAX_FDS_PER_FRAME} \
+                 (MAX_FDS_PER_FRAME) may travel with a frame"
+            ));
+        }
+        let pending = self.input.fds.len() + fds.len();
+        if pending > MAX_FDS_PENDING {
+            return Some(format!(
+                "{pending} descriptors received ahead of their frames: at most \
+                 {MAX_FDS_PENDING} (MAX_FDS_PENDING) may wait on one connection"
+            ));
+        }
+        if FDS_HELD.load(Ordering::Relaxed) + fds.len() > MAX_FDS_HELD {
+            return Some(format!(
+                "the broker holds {MAX_FDS_HELD} (MAX_FDS_HELD) received descriptors not yet \
+                 handled; send descriptors again later"
+            ));
+        }
+        let last = self.input.offset + (self.input.end - self.input.start + n - 1) as u64;
+        self.input
+            .fds
+            .extend(fds.into_iter().map(|fd| (last, Held::new(fd))));
+        None
     }
 
     /// Lends the input buffer out, so its frames can be handled while replies are appended to
@@ -263,7 +364,16 @@ impl Connection {
     /// fatally (reply, then close): `HelloRequired` for any other op, unknown ones included,
     /// and the hello's own error (`BadRequest`, `BadVersion`) for a bad one. After it, a
     /// second `hello` is refused with `BadRequest` and changes nothing.
-    pub fn admit<'p>(&mut self, payload: &'p [u8]) -> Result<(u64, Request<'p>), RequestError> {
+    ///
+    /// `fds` are the descriptors that came with the frame. No op takes descriptors yet, so a
+    /// frame that brings or announces any is refused (`BadRequest`, fatal before `hello`),
+    /// saying why — descriptor passing not negotiated, a count that does not match the
+    /// frame's `fds` field — and they are closed as they drop (docs/PROTOCOL.md §1.2).
+    pub fn admit<'p>(
+        &mut self,
+        payload: &'p [u8],
+        fds: Vec<Held>,
+    ) -> Result<(u64, Request<'p>), RequestError> {
         let raw = RawRequest::read(payload)?;
         let refuse = |code, message: String, fatal| RequestError {
             id: raw.id,
@@ -293,6 +403,30 @@ impl Connection {
             fatal: !self.hello_done,
             ..e
         })?;
+        let announced = raw.fds().map_err(|e| RequestError {
+            fatal: !self.hello_done,
+            ..e
+        })?;
+        if announced > 0 || !fds.is_empty() {
+            let op = raw.op().unwrap_or("");
+            let message = if !self.fds && !fds.is_empty() {
+                format!(
+                    "{} descriptor(s) arrived with this {op} request, but this connection did \
+                     not negotiate descriptor passing (hello caps [\"fds\"], \
+                     docs/PROTOCOL.md §1.2); they were closed",
+                    fds.len()
+                )
+            } else if announced != fds.len() as u64 {
+                format!(
+                    "the {op} request announces {announced} descriptor(s) (field fds) but {} \
+                     arrived with its frame; they were closed",
+                    fds.len()
+                )
+            } else {
+                format!("{op} takes no descriptors; they were closed")
+            };
+            return Err(refuse(ErrorCode::BadRequest, message, !self.hello_done));
+        }
         if let Request::Hello { version, .. } = req {
             if version != PROTOCOL_VERSION {
                 return Err(refuse(
@@ -305,6 +439,16 @@ impl Connection {
                 ));
             }
             self.hello_done = true;
+        }
+        let mut req = req;
+        if let Request::Hello {
+            fds: Some(asked), ..
+        } = &mut req
+        {
+            // What the client asked becomes what is granted: descriptors cross a local Unix
+            // socket only.
+            *asked = *asked && self.stream.passes_fds();
+            self.fds = *asked;
         }
         Ok((raw.id, req))
     }

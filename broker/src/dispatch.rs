@@ -119,8 +119,12 @@ fn route(cx: &mut Ctx, req: Request) -> Handled {
     use Request as R;
     match req {
         R::Hello {
-            client, lang, pid, ..
-        } => admin::hello(cx, client, lang, pid),
+            client,
+            lang,
+            pid,
+            fds,
+            ..
+        } => admin::hello(cx, client, lang, pid, fds),
         R::Ping => {
             cx.ok();
             Ok(())

@@ -29,7 +29,7 @@ use xproc_protocol::{ErrorCode, ReplyFields};
 
 use crate::cleanup;
 use crate::config::Config;
-use crate::connection::{self, Close, Connection, Filled, INPUT_CHUNK};
+use crate::connection::{self, Close, Connection, Filled, Held, INPUT_CHUNK, MAX_FDS_HELD};
 use crate::dispatch;
 use crate::state::{Broker, ConnKey, Outbox};
 use crate::transport::{self, Listener, ShutdownSignal};
@@ -143,7 +143,10 @@ pub const ACCEPT_RETRY: Duration = Duration::from_millis(100);
 /// what the limit allows when the hard limit is lower (logged at warn): past it, `accept`
 /// would fail with `EMFILE` instead of clients getting a clear `LimitExceeded`.
 fn fit_fd_limit(config: &mut Config) {
-    let want = config.max_clients.saturating_add(RESERVED_FDS) as u64;
+    // Received descriptors waiting for their frames take table slots too (MAX_FDS_HELD).
+    let want = config
+        .max_clients
+        .saturating_add(RESERVED_FDS + MAX_FDS_HELD) as u64;
     match transport::raise_fd_limit(want) {
         Ok(limit) if limit < want => {
             let clamped = (limit as usize).saturating_sub(RESERVED_FDS).max(1);
@@ -495,6 +498,16 @@ impl Server {
                     self.close(slot, Close::Eof);
                     return;
                 }
+                Ok(Filled::Refused(message)) => {
+                    tracing::warn!(%message, "closing connection: descriptors refused");
+                    let key = conn.key;
+                    self.conns.send(
+                        key,
+                        &ReplyFields::err(0, ErrorCode::LimitExceeded, &message),
+                    );
+                    self.close(slot, Close::Violation);
+                    return;
+                }
                 Err(e) => {
                     self.close(slot, Close::Io(e));
                     return;
@@ -578,7 +591,8 @@ impl Server {
                 Ok(Check::Incomplete) => break,
                 Ok(Check::Ready { len }) => {
                     *budget -= 1;
-                    self.handle_frame(slot, &input.data()[HEADER_LEN..HEADER_LEN + len]);
+                    let fds = input.frame_fds(HEADER_LEN + len);
+                    self.handle_frame(slot, &input.data()[HEADER_LEN..HEADER_LEN + len], fds);
                     input.consume(HEADER_LEN + len);
                     if self.conns.get(slot).is_none_or(|c| c.closing.is_some()) {
                         break;
@@ -610,12 +624,12 @@ impl Server {
             .map_or(ConnKey { slot, id: 0 }, |c| c.key)
     }
 
-    fn handle_frame(&mut self, slot: usize, payload: &[u8]) {
+    fn handle_frame(&mut self, slot: usize, payload: &[u8], fds: Vec<Held>) {
         let Some(conn) = self.conns.get(slot) else {
             return;
         };
         let key = conn.key;
-        let (id, req) = match conn.admit(payload) {
+        let (id, req) = match conn.admit(payload, fds) {
             Ok(r) => r,
             Err(e) => {
                 if e.fatal {

@@ -267,6 +267,7 @@ impl Client {
             items: request.items.clone(),
             values: request.values.clone(),
             deliveries: request.deliveries.clone(),
+            caps: request.caps.clone(),
             ..*request
         };
         let deadline = Wait::new(request.timeout_ms.map(Duration::from_millis)).deadline;

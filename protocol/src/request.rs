@@ -172,7 +172,16 @@ pub struct RequestFields<'a> {
     /// `scan`: the last name of the previous page (the previous page's `next`).
     #[serde(borrow, skip_serializing_if = "Option::is_none")]
     pub after: Option<&'a str>,
+    /// `hello`: what the client can do beyond the base protocol, such as [`CAP_FDS`].
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    pub caps: Option<Vec<&'a str>>,
+    /// How many descriptors travel with this frame (docs/PROTOCOL.md §1.2).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fds: Option<u64>,
 }
+
+/// The `hello` capability "this connection can pass descriptors" (docs/PROTOCOL.md §1.2).
+pub const CAP_FDS: &str = "fds";
 
 /// Most items one `queue.get_many` or `queue.get_many_leased` hands out: a larger `max` is
 /// taken as this. Bounds the reply's size and the work of one request; the reply also stops
@@ -261,6 +270,10 @@ pub enum Request<'a> {
         client: &'a str,
         lang: &'a str,
         pid: u32,
+        /// `None` without a `caps` field; else whether it lists [`CAP_FDS`] (the client can
+        /// send and receive descriptors). The connection turns this into what is granted: `fds`
+        /// only on a local Unix socket.
+        fds: Option<bool>,
     },
     Ping,
     /// Gives up this connection's blocked request `target` as if its timeout had passed.
@@ -627,6 +640,15 @@ impl<'a> RawRequest<'a> {
         self.fields.str(F::op).ok().flatten()
     }
 
+    /// How many descriptors the request says travel with its frame (its `fds` field; 0 when
+    /// absent). A mistyped `fds` is an error for this request only.
+    pub fn fds(&self) -> Result<u64, RequestError> {
+        self.fields
+            .uint(F::fds)
+            .map(Option::unwrap_or_default)
+            .map_err(|e| RequestError::new(self.id, ErrorCode::BadRequest, e))
+    }
+
     /// Checks the fields this op uses and builds the typed request. Errors here are not
     /// fatal: the reply carries the request's id and the connection stays usable.
     pub fn check(&self) -> Result<Request<'a>, RequestError> {
@@ -803,6 +825,11 @@ impl<'a> Checker<'_, 'a> {
                     .uint_max(F::pid, u32::MAX as u64)
                     .map_err(bad)?
                     .unwrap_or(0) as u32,
+                fds: self
+                    .f
+                    .strs(F::caps)
+                    .map_err(bad)?
+                    .map(|caps| caps.contains(&CAP_FDS)),
             },
             "ping" => R::Ping,
             "cancel" => R::Cancel {

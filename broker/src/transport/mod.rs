@@ -8,6 +8,10 @@
 //! Unix domain sockets are implemented (`unix.rs`); Windows named pipes are a documented stub
 //! (`windows.rs`) until they are built.
 //!
+//! Descriptor passing (docs/PROTOCOL.md §1.2): [`Descriptor`], [`PASSES_FDS`],
+//! [`recv_with_fds`] and [`send_with_fds`] — `SCM_RIGHTS` in `unix.rs`, "not supported" in
+//! `nofds.rs` on every other OS.
+//!
 //! TCP (`tcp.rs`, every OS) and [`Link`] (`link.rs`: a local or a TCP stream, which is what a
 //! connection holds) sit beside the OS module.
 
@@ -24,9 +28,28 @@ mod windows;
 #[cfg(windows)]
 pub use windows::*;
 
+// Descriptor passing is Unix-only (`SCM_RIGHTS`, in `unix.rs`); elsewhere the same names say
+// "not supported", and `hello` never grants `fds`.
+#[cfg(not(unix))]
+mod nofds;
+#[cfg(not(unix))]
+pub use nofds::*;
+
 mod link;
 pub mod tcp;
 pub use link::Link;
+
+/// What one read of a local stream brought: bytes, and the descriptors that came with them.
+#[derive(Debug)]
+pub struct Received {
+    /// Bytes read (0: end of stream).
+    pub n: usize,
+    /// Descriptors that arrived with these bytes (`SCM_RIGHTS`), owned: dropping closes them.
+    pub fds: Vec<Descriptor>,
+    /// The peer sent more descriptors in one message than the broker takes
+    /// ([`MAX_FDS_PER_FRAME`](crate::connection::MAX_FDS_PER_FRAME)); the OS closed the rest.
+    pub truncated: bool,
+}
 
 /// Why the broker could not set up its endpoint.
 #[derive(Debug, thiserror::Error)]
