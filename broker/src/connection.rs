@@ -18,7 +18,7 @@ use crate::auth::Handshake;
 use crate::state::{ConnKey, PeerCred};
 use crate::transport::{Descriptor, Link};
 
-/// Most descriptors one frame (one `sendmsg`) may carry (docs/PROTOCOL.md §1.2, §8). A value
+/// Most descriptors one frame (one `sendmsg`) may carry (docs/PROTOCOL.md §1.3, §8). A value
 /// is one descriptor, so this is room for a few in a batch; the `hello` reply says it.
 pub const MAX_FDS_PER_FRAME: usize = 8;
 
@@ -95,7 +95,7 @@ pub struct Input {
     /// last byte of the read that brought it. The descriptors travel with the first byte of
     /// their frame, and the kernel ends a read right after bytes that carried descriptors,
     /// so that byte lies in their frame: a frame `[s, e)` owns the descriptors tagged below
-    /// `e` (docs/PROTOCOL.md §1.2).
+    /// `e` (docs/PROTOCOL.md §1.3).
     fds: VecDeque<(u64, Held)>,
 }
 
@@ -207,7 +207,7 @@ pub struct Connection {
     /// Bytes of `output` already written.
     sent: usize,
     hello_done: bool,
-    /// `hello` granted descriptor passing (docs/PROTOCOL.md §1.2).
+    /// `hello` granted descriptor passing (docs/PROTOCOL.md §1.3).
     pub fds: bool,
     /// Set when the connection is to be closed at the end of this loop turn.
     pub closing: Option<Close>,
@@ -368,7 +368,7 @@ impl Connection {
     /// `fds` are the descriptors that came with the frame. No op takes descriptors yet, so a
     /// frame that brings or announces any is refused (`BadRequest`, fatal before `hello`),
     /// saying why — descriptor passing not negotiated, a count that does not match the
-    /// frame's `fds` field — and they are closed as they drop (docs/PROTOCOL.md §1.2).
+    /// frame's `fds` field — and they are closed as they drop (docs/PROTOCOL.md §1.3).
     pub fn admit<'p>(
         &mut self,
         payload: &'p [u8],
@@ -413,7 +413,7 @@ impl Connection {
                 format!(
                     "{} descriptor(s) arrived with this {op} request, but this connection did \
                      not negotiate descriptor passing (hello caps [\"fds\"], \
-                     docs/PROTOCOL.md §1.2); they were closed",
+                     docs/PROTOCOL.md §1.3); they were closed",
                     fds.len()
                 )
             } else if announced != fds.len() as u64 {

@@ -1,4 +1,4 @@
-//! Descriptor passing (docs/PROTOCOL.md §1.2) against a real `xprocd`: `hello` negotiates it,
+//! Descriptor passing (docs/PROTOCOL.md §1.3) against a real `xprocd`: `hello` negotiates it,
 //! and every descriptor a request brings that it cannot take is refused with a clear error
 //! and closed — the broker's `/proc/PID/fd` is back where it was after each attack.
 #![cfg(target_os = "linux")]
@@ -285,4 +285,52 @@ fn descriptors_with_no_request_leak_nothing() {
         );
     }
     settles_at(pid, before);
+}
+
+/// The bytes of the dump under `#### {title}` in docs/PROTOCOL.md.
+fn doc_dump(title: &str) -> Vec<u8> {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/PROTOCOL.md"))
+        .unwrap();
+    let heading = format!("\n#### {title}\n```\n");
+    let at = doc.find(&heading).expect("the example is in the spec") + heading.len();
+    let end = at + doc[at..].find("```").unwrap();
+    doc[at..end]
+        .split_whitespace()
+        .map(|h| u8::from_str_radix(h, 16).unwrap())
+        .collect()
+}
+
+#[test]
+fn the_specs_hello_with_caps_example_is_what_the_broker_says() {
+    let request = doc_dump("hello with caps request");
+    let mut encoded = Vec::new();
+    RequestFields {
+        version: Some(1),
+        client: Some("demo"),
+        lang: Some("c"),
+        pid: Some(4242),
+        caps: Some(vec!["fds"]),
+        ..RequestFields::new(0, "hello")
+    }
+    .encode_into(&mut encoded);
+    assert_eq!(
+        encoded, request,
+        "the reference encoder writes the spec's bytes"
+    );
+
+    let b = Broker::start();
+    let mut c = b.raw();
+    c.send_raw(&request);
+    let got = c.recv();
+    // Everything but the connection id is as the spec shows it.
+    let want = Reply(dec(&doc_dump("hello with caps reply")[4..]));
+    let strip = |r: &Reply| match &r.0 {
+        Value::Map(m) => m
+            .iter()
+            .filter(|(k, _)| k.as_str() != Some("conn_id"))
+            .cloned()
+            .collect::<Vec<_>>(),
+        other => panic!("not a map: {other:?}"),
+    };
+    assert_eq!(strip(&got), strip(&want));
 }

@@ -129,7 +129,7 @@ pub struct ReplyFields<'a> {
     /// `hello`, when `fds` is granted: most descriptors one frame may carry.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_fds: Option<u64>,
-    /// How many descriptors travel with this frame (docs/PROTOCOL.md §1.2).
+    /// How many descriptors travel with this frame (docs/PROTOCOL.md §1.3).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fds: Option<u64>,
 }

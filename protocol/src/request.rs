@@ -175,12 +175,12 @@ pub struct RequestFields<'a> {
     /// `hello`: what the client can do beyond the base protocol, such as [`CAP_FDS`].
     #[serde(borrow, skip_serializing_if = "Option::is_none")]
     pub caps: Option<Vec<&'a str>>,
-    /// How many descriptors travel with this frame (docs/PROTOCOL.md §1.2).
+    /// How many descriptors travel with this frame (docs/PROTOCOL.md §1.3).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fds: Option<u64>,
 }
 
-/// The `hello` capability "this connection can pass descriptors" (docs/PROTOCOL.md §1.2).
+/// The `hello` capability "this connection can pass descriptors" (docs/PROTOCOL.md §1.3).
 pub const CAP_FDS: &str = "fds";
 
 /// Most items one `queue.get_many` or `queue.get_many_leased` hands out: a larger `max` is

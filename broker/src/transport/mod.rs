@@ -8,7 +8,7 @@
 //! Unix domain sockets are implemented (`unix.rs`); Windows named pipes are a documented stub
 //! (`windows.rs`) until they are built.
 //!
-//! Descriptor passing (docs/PROTOCOL.md §1.2): [`Descriptor`], [`PASSES_FDS`],
+//! Descriptor passing (docs/PROTOCOL.md §1.3): [`Descriptor`], [`PASSES_FDS`],
 //! [`recv_with_fds`] and [`send_with_fds`] — `SCM_RIGHTS` in `unix.rs`, "not supported" in
 //! `nofds.rs` on every other OS.
 //!

@@ -1,6 +1,6 @@
 //! Descriptor passing where the OS has none to pass (Windows): the names `unix.rs` exports,
 //! so the connection code is written once. `hello` never grants `fds` here
-//! (docs/PROTOCOL.md §1.2), so no peer is asked to send descriptors.
+//! (docs/PROTOCOL.md §1.3), so no peer is asked to send descriptors.
 
 use std::io::{self, Read, Write};
 

@@ -692,7 +692,7 @@ pub fn deregister(registry: &Registry, s: &Stream) -> io::Result<()> {
     registry.deregister(&mut SourceFd(&s.as_raw_fd()))
 }
 
-/// A descriptor that came from, or goes to, a peer with `SCM_RIGHTS` (docs/PROTOCOL.md §1.2).
+/// A descriptor that came from, or goes to, a peer with `SCM_RIGHTS` (docs/PROTOCOL.md §1.3).
 pub type Descriptor = OwnedFd;
 
 /// The local socket can carry descriptors (`SCM_RIGHTS`), so `hello` may grant `fds`.
