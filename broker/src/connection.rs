@@ -9,6 +9,7 @@
 
 use std::collections::VecDeque;
 use std::io::{self, Write};
+use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use xproc_protocol::frame::HEADER_LEN;
@@ -16,6 +17,7 @@ use xproc_protocol::{ErrorCode, RawRequest, ReplyFields, Request, RequestError, 
 
 use crate::auth::Handshake;
 use crate::state::{ConnKey, PeerCred};
+use crate::stored::{self, Shared, SharedError, Stored};
 use crate::transport::{Descriptor, Link};
 
 /// Most descriptors one frame (one `sendmsg`) may carry (docs/PROTOCOL.md §1.3, §8). A value
@@ -33,6 +35,13 @@ pub const MAX_FDS_PENDING: usize = 2 * MAX_FDS_PER_FRAME;
 /// this much at start.
 pub const MAX_FDS_HELD: usize = 256;
 
+/// Ops whose value may come as a sealed memfd (docs/PROTOCOL.md §4.1).
+pub const TAKES_SHARED: &[&str] = &["dict.set"];
+
+/// A request the connection let through: its id, the checked request, and its value when it
+/// came as a sealed memfd.
+pub type Admitted<'p> = (u64, Request<'p>, Option<Stored>);
+
 /// Received descriptors the broker holds, unclaimed, across all connections.
 static FDS_HELD: AtomicUsize = AtomicUsize::new(0);
 
@@ -40,12 +49,17 @@ static FDS_HELD: AtomicUsize = AtomicUsize::new(0);
 /// it and gives its place back, whichever path drops it (a refused request, a closed
 /// connection).
 #[derive(Debug)]
-pub struct Held(#[allow(dead_code)] Descriptor);
+pub struct Held(Option<Descriptor>);
 
 impl Held {
     fn new(fd: Descriptor) -> Held {
         FDS_HELD.fetch_add(1, Ordering::Relaxed);
-        Held(fd)
+        Held(Some(fd))
+    }
+
+    /// The descriptor, no longer counted as received-and-unhandled (a request took it).
+    fn take(mut self) -> Option<Descriptor> {
+        self.0.take()
     }
 }
 
@@ -206,6 +220,10 @@ pub struct Connection {
     output: Vec<u8>,
     /// Bytes of `output` already written.
     sent: usize,
+    /// Memfd values to pass with replies in `output`, oldest first: each with the stream
+    /// offsets `[start, end)` of its reply frame (the descriptor goes with the frame's first
+    /// byte, in a `sendmsg` holding that frame only: docs/PROTOCOL.md §1.3).
+    out_fds: VecDeque<(u64, u64, Rc<Shared>)>,
     hello_done: bool,
     /// `hello` granted descriptor passing (docs/PROTOCOL.md §1.3).
     pub fds: bool,
@@ -263,6 +281,7 @@ impl Connection {
             input: Input::default(),
             output: Vec::new(),
             sent: 0,
+            out_fds: VecDeque::new(),
             hello_done: false,
             fds: false,
             closing: None,
@@ -365,15 +384,19 @@ impl Connection {
     /// and the hello's own error (`BadRequest`, `BadVersion`) for a bad one. After it, a
     /// second `hello` is refused with `BadRequest` and changes nothing.
     ///
-    /// `fds` are the descriptors that came with the frame. No op takes descriptors yet, so a
-    /// frame that brings or announces any is refused (`BadRequest`, fatal before `hello`),
-    /// saying why — descriptor passing not negotiated, a count that does not match the
-    /// frame's `fds` field — and they are closed as they drop (docs/PROTOCOL.md §1.3).
+    /// `fds` are the descriptors that came with the frame. The one a request may bring is
+    /// the value of an op that takes one as a sealed memfd (`value_len` instead of `value`,
+    /// docs/PROTOCOL.md §4.1), checked here (seals, size, at most `max_value` bytes, well
+    /// formed) and returned as the [`Stored`] value. Any other is refused (`BadRequest`,
+    /// fatal before `hello`), saying why — descriptor passing not negotiated, a count that
+    /// does not match the frame's `fds` field, an op that takes none — and closed as it drops
+    /// (§1.3).
     pub fn admit<'p>(
         &mut self,
         payload: &'p [u8],
         fds: Vec<Held>,
-    ) -> Result<(u64, Request<'p>), RequestError> {
+        max_value: usize,
+    ) -> Result<Admitted<'p>, RequestError> {
         let raw = RawRequest::read(payload)?;
         let refuse = |code, message: String, fatal| RequestError {
             id: raw.id,
@@ -407,8 +430,13 @@ impl Connection {
             fatal: !self.hello_done,
             ..e
         })?;
+        let op = raw.op().unwrap_or("");
+        let shared_len = match TAKES_SHARED.contains(&op) {
+            true => raw.value_len(),
+            false => None,
+        };
+        let mut shared = None;
         if announced > 0 || !fds.is_empty() {
-            let op = raw.op().unwrap_or("");
             let message = if !self.fds && !fds.is_empty() {
                 format!(
                     "{} descriptor(s) arrived with this {op} request, but this connection did \
@@ -422,10 +450,46 @@ impl Connection {
                      arrived with its frame; they were closed",
                     fds.len()
                 )
+            } else if let (Some(len), 1, true) = (shared_len, fds.len(), self.hello_done) {
+                let fd = fds.into_iter().next().and_then(Held::take);
+                match fd.map(|fd| stored::take(fd, len, max_value)) {
+                    Some(Ok(v)) => {
+                        shared = Some(v);
+                        String::new()
+                    }
+                    Some(Err(e)) => {
+                        let code = match e {
+                            SharedError::Invalid(_) => ErrorCode::InvalidValue,
+                            SharedError::TooLarge { .. } | SharedError::Full => {
+                                ErrorCode::LimitExceeded
+                            }
+                            SharedError::Seal(_) => ErrorCode::BadRequest,
+                        };
+                        return Err(refuse(code, format!("{op}: {e}"), false));
+                    }
+                    None => String::new(),
+                }
+            } else if shared_len.is_some() {
+                format!(
+                    "{op} takes one descriptor, its value (value_len, docs/PROTOCOL.md §4.1); \
+                     {} came; they were closed",
+                    fds.len()
+                )
             } else {
                 format!("{op} takes no descriptors; they were closed")
             };
-            return Err(refuse(ErrorCode::BadRequest, message, !self.hello_done));
+            if shared.is_none() {
+                return Err(refuse(ErrorCode::BadRequest, message, !self.hello_done));
+            }
+        } else if shared_len.is_some() {
+            return Err(refuse(
+                ErrorCode::BadRequest,
+                format!(
+                    "{op} has value_len but no value came with it: send the sealed memfd with \
+                     the frame (fds: 1), or the value inline in value (docs/PROTOCOL.md §4.1)"
+                ),
+                false,
+            ));
         }
         if let Request::Hello { version, .. } = req {
             if version != PROTOCOL_VERSION {
@@ -450,7 +514,7 @@ impl Connection {
             *asked = *asked && self.stream.passes_fds();
             self.fds = *asked;
         }
-        Ok((raw.id, req))
+        Ok((raw.id, req, shared))
     }
 
     /// Appends a reply. A reply above `max_frame` (a huge snapshot, a `dict.get_many` of
@@ -466,6 +530,16 @@ impl Connection {
             );
             ReplyFields::err(reply.id, ErrorCode::TooLarge, &message).encode_into(&mut self.output);
         }
+    }
+
+    /// Appends a reply whose value is the memfd `shared` (`value_len` and `fds: 1` set in
+    /// `reply`); the descriptor is passed when the frame is written.
+    pub fn push_reply_shared(&mut self, reply: &ReplyFields<'_>, shared: &Rc<Shared>) {
+        let base = self.written - self.sent as u64;
+        let start = base + self.output.len() as u64;
+        reply.encode_into(&mut self.output);
+        let end = base + self.output.len() as u64;
+        self.out_fds.push_back((start, end, shared.clone()));
     }
 
     /// Bytes waiting to be written.
@@ -484,18 +558,42 @@ impl Connection {
     /// at most once on average), and a buffer much larger than what it holds gives its
     /// memory back: a client that reads steadily but never lets the buffer drain completely
     /// must not grow it without bound.
+    ///
+    /// A reply that passes a descriptor is written by a `sendmsg` of its own, so the write
+    /// stops at frame boundaries where descriptors start or end and goes on while whole.
     pub fn flush(&mut self) -> io::Result<()> {
         while self.pending() > 0 {
-            match self.stream.write(&self.output[self.sent..]) {
+            let base = self.written - self.sent as u64;
+            let at = base + self.sent as u64;
+            let (until, fd) = match self.out_fds.front() {
+                Some((start, end, shared)) if *start == at => ((end - base) as usize, Some(shared)),
+                Some((start, _, _)) => ((start - base) as usize, None),
+                None => (self.output.len(), None),
+            };
+            let chunk = &self.output[self.sent..until];
+            let wrote = match fd {
+                Some(shared) => self
+                    .stream
+                    .write_with_fds(chunk, std::slice::from_ref(shared.fd())),
+                None => self.stream.write(chunk),
+            };
+            match wrote {
                 Ok(n) => {
+                    if fd.is_some() {
+                        // The descriptor went with the first byte; the rest of the frame, if
+                        // this write was short, follows in plain writes.
+                        self.out_fds.pop_front();
+                    }
                     self.sent += n;
                     self.written += n as u64;
+                    if n < chunk.len() {
+                        break;
+                    }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             }
-            break;
         }
         if self.pending() == 0 {
             self.output.clear();

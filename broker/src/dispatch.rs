@@ -19,6 +19,7 @@ use crate::objects::queue::Queue;
 use crate::objects::semaphore::Semaphore;
 use crate::objects::WaiterId;
 use crate::state::{Body, Broker, ConnKey, Failure, Object, Outbox};
+use crate::stored::Stored;
 use crate::waiters::WaitOp;
 
 /// What a handler works with: the broker, where replies go, and which request it answers.
@@ -105,8 +106,21 @@ fn check_blocked(b: &Broker, caller: ConnKey, req: &Request) -> Result<(), Failu
 
 /// Handles one request of connection `caller` (the handshake is done).
 pub fn dispatch(b: &mut Broker, out: &mut dyn Outbox, caller: ConnKey, id: u64, req: Request) {
+    dispatch_shared(b, out, caller, id, req, None)
+}
+
+/// [`dispatch`] for a request whose value came as a sealed memfd (`shared`; the request's own
+/// `value` is then empty: docs/PROTOCOL.md §4.1).
+pub fn dispatch_shared(
+    b: &mut Broker,
+    out: &mut dyn Outbox,
+    caller: ConnKey,
+    id: u64,
+    req: Request,
+    shared: Option<Stored>,
+) {
     let mut cx = Ctx { b, out, caller, id };
-    let result = check_blocked(cx.b, caller, &req).and_then(|()| route(&mut cx, req));
+    let result = check_blocked(cx.b, caller, &req).and_then(|()| route(&mut cx, req, shared));
     if let Err(f) = result {
         tracing::debug!(id, code = %f.code, message = %f.message, "error reply");
         cx.out
@@ -115,7 +129,7 @@ pub fn dispatch(b: &mut Broker, out: &mut dyn Outbox, caller: ConnKey, id: u64, 
     cx.b.deliver(cx.out);
 }
 
-fn route(cx: &mut Ctx, req: Request) -> Handled {
+fn route(cx: &mut Ctx, req: Request, shared: Option<Stored>) -> Handled {
     use Request as R;
     match req {
         R::Hello {
@@ -175,7 +189,9 @@ fn route(cx: &mut Ctx, req: Request) -> Handled {
         R::QueueAckMany { name, deliveries } => batch::ack_many(cx, name, &deliveries),
 
         R::DictGet { name, key } => dict::get(cx, name, key),
-        R::DictSet { name, key, value } => dict::set(cx, name, key, value),
+        R::DictSet { name, key, value } => {
+            dict::set(cx, name, key, shared.unwrap_or_else(|| value.into()))
+        }
         R::DictDelete { name, key } => dict::delete(cx, name, key),
         R::DictContains { name, key } => dict::contains(cx, name, key),
         R::DictLen { name } => dict::len(cx, name),

@@ -32,6 +32,7 @@ use crate::config::Config;
 use crate::connection::{self, Close, Connection, Filled, Held, INPUT_CHUNK, MAX_FDS_HELD};
 use crate::dispatch;
 use crate::state::{Broker, ConnKey, Outbox};
+use crate::stored::Stored;
 use crate::transport::{self, Listener, ShutdownSignal};
 use crate::Error;
 
@@ -143,10 +144,12 @@ pub const ACCEPT_RETRY: Duration = Duration::from_millis(100);
 /// what the limit allows when the hard limit is lower (logged at warn): past it, `accept`
 /// would fail with `EMFILE` instead of clients getting a clear `LimitExceeded`.
 fn fit_fd_limit(config: &mut Config) {
-    // Received descriptors waiting for their frames take table slots too (MAX_FDS_HELD).
+    // Received descriptors waiting for their frames (MAX_FDS_HELD) and values held as memfds
+    // (MAX_SHARED_VALUES) take table slots too.
     let want = config
         .max_clients
-        .saturating_add(RESERVED_FDS + MAX_FDS_HELD) as u64;
+        .saturating_add(RESERVED_FDS + MAX_FDS_HELD + crate::stored::MAX_SHARED_VALUES)
+        as u64;
     match transport::raise_fd_limit(want) {
         Ok(limit) if limit < want => {
             let clamped = (limit as usize).saturating_sub(RESERVED_FDS).max(1);
@@ -216,6 +219,24 @@ impl Outbox for Conns {
         };
         c.push_reply(reply, max_frame);
         self.mark_dirty(to.slot);
+    }
+
+    fn send_value<'a>(&mut self, to: ConnKey, mut reply: ReplyFields<'a>, value: &'a Stored) {
+        let Some(c) = self.get(to.slot).filter(|c| c.key == to) else {
+            return;
+        };
+        match value.shared() {
+            Some(shared) if c.fds => {
+                reply.value_len = Some(value.len() as u64);
+                reply.fds = Some(1);
+                c.push_reply_shared(&reply, shared);
+                self.mark_dirty(to.slot);
+            }
+            _ => {
+                reply.value = Some(xproc_protocol::Bytes::new(value));
+                self.send(to, &reply);
+            }
+        }
     }
 }
 
@@ -629,7 +650,7 @@ impl Server {
             return;
         };
         let key = conn.key;
-        let (id, req) = match conn.admit(payload, fds) {
+        let (id, req, shared) = match conn.admit(payload, fds, self.config.memory_limit) {
             Ok(r) => r,
             Err(e) => {
                 if e.fatal {
@@ -645,7 +666,7 @@ impl Server {
                 return;
             }
         };
-        dispatch::dispatch(&mut self.broker, &mut self.conns, key, id, req);
+        dispatch::dispatch_shared(&mut self.broker, &mut self.conns, key, id, req, shared);
     }
 
     /// Marks a connection for closing at the end of the turn. Its blocked requests are

@@ -132,6 +132,10 @@ pub struct ReplyFields<'a> {
     /// How many descriptors travel with this frame (docs/PROTOCOL.md §1.3).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fds: Option<u64>,
+    /// The size of a value that travels as a sealed memfd (the frame's descriptor) instead of
+    /// in `value` (docs/PROTOCOL.md §4.1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value_len: Option<u64>,
 }
 
 impl<'a> ReplyFields<'a> {

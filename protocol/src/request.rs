@@ -178,6 +178,9 @@ pub struct RequestFields<'a> {
     /// How many descriptors travel with this frame (docs/PROTOCOL.md §1.3).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fds: Option<u64>,
+    /// The size of a value that travels as a sealed memfd instead of in `value` (§4.1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value_len: Option<u64>,
 }
 
 /// The `hello` capability "this connection can pass descriptors" (docs/PROTOCOL.md §1.3).
@@ -649,6 +652,17 @@ impl<'a> RawRequest<'a> {
             .map_err(|e| RequestError::new(self.id, ErrorCode::BadRequest, e))
     }
 
+    /// The `value_len` of a request whose value travels as a sealed memfd (§4.1) instead of
+    /// in `value`: `None` when it has a `value` or no `value_len` (checked by [`check`]).
+    ///
+    /// [`check`]: RawRequest::check
+    pub fn value_len(&self) -> Option<u64> {
+        if self.fields.has(F::value) {
+            return None;
+        }
+        self.fields.uint(F::value_len).ok().flatten()
+    }
+
     /// Checks the fields this op uses and builds the typed request. Errors here are not
     /// fatal: the reply carries the request's id and the connection stays usable.
     pub fn check(&self) -> Result<Request<'a>, RequestError> {
@@ -734,6 +748,16 @@ impl<'a> Checker<'_, 'a> {
 
     fn value(&self) -> Check<&'a [u8]> {
         self.bin(F::value)
+    }
+
+    /// The `value` of an op that may instead take its value as a sealed memfd (§4.1): with
+    /// `value_len` and no `value`, empty here; the connection supplies the descriptor's bytes.
+    fn value_or_shared(&self) -> Check<&'a [u8]> {
+        if !self.f.has(F::value) && self.f.has(F::value_len) {
+            self.uint(F::value_len)?;
+            return Ok(&[]);
+        }
+        self.value()
     }
 
     fn key(&self) -> Check<&'a [u8]> {
@@ -930,7 +954,7 @@ impl<'a> Checker<'_, 'a> {
             "dict.set" => R::DictSet {
                 name: self.name()?,
                 key: self.key()?,
-                value: self.value()?,
+                value: self.value_or_shared()?,
             },
             "dict.delete" => R::DictDelete {
                 name: self.name()?,

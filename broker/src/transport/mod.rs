@@ -51,6 +51,31 @@ pub struct Received {
     pub truncated: bool,
 }
 
+/// Why a descriptor passed as a value was refused (docs/PROTOCOL.md §4.1).
+#[derive(Debug, thiserror::Error)]
+pub enum SealError {
+    /// Not a memfd (no seals can be read: a pipe, a socket, a regular file).
+    #[error("the descriptor is not a memfd (memfd_create with MFD_ALLOW_SEALING)")]
+    NotMemfd,
+    /// A memfd without every seal a value needs.
+    #[error("the memfd is not sealed: {missing} missing (a value needs F_SEAL_SHRINK|F_SEAL_GROW|F_SEAL_WRITE|F_SEAL_SEAL)")]
+    NotSealed {
+        /// The missing seals' names.
+        missing: String,
+    },
+    /// The size the request announced is not the memfd's.
+    #[error("value_len is {announced} bytes but the memfd holds {actual}")]
+    SizeMismatch {
+        /// `value_len`.
+        announced: u64,
+        /// The memfd's size.
+        actual: u64,
+    },
+    /// Reading or mapping it failed.
+    #[error("cannot map the memfd: {0}")]
+    Io(#[source] io::Error),
+}
+
 /// Why the broker could not set up its endpoint.
 #[derive(Debug, thiserror::Error)]
 pub enum TransportError {

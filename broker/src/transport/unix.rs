@@ -831,6 +831,114 @@ const SEND_FLAGS: libc::c_int = libc::MSG_NOSIGNAL;
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
 const SEND_FLAGS: libc::c_int = 0;
 
+/// The seals a shared value must carry before the broker believes its size or bytes: nobody
+/// can write, grow, shrink it or lift the seals again (memfd_create(2), fcntl(2) "File Seals").
+const VALUE_SEALS: libc::c_int =
+    libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE | libc::F_SEAL_SEAL;
+
+/// A value a client passed as a sealed memfd (docs/PROTOCOL.md §4.1), mapped read-only: the
+/// descriptor is what the broker stores and hands on, the mapping is how it reads the bytes
+/// (once to validate them; again only for a client that cannot take descriptors). The seals
+/// make both immutable for as long as anyone holds the descriptor.
+#[derive(Debug)]
+pub struct SealedValue {
+    fd: OwnedFd,
+    ptr: *const u8,
+    len: usize,
+}
+
+impl SealedValue {
+    /// Takes `fd` as a value of `len` bytes, after checking that it is a memfd (or another
+    /// sealable shared-memory file) sealed against writing, growing, shrinking and unsealing,
+    /// and that its size is `len`. Maps it read-only; the bytes are not looked at here.
+    pub fn open(fd: OwnedFd, len: u64) -> Result<SealedValue, super::SealError> {
+        use super::SealError as E;
+        // SAFETY: F_GET_SEALS only reads the descriptor's seal set.
+        let seals = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GET_SEALS) };
+        if seals < 0 {
+            return Err(E::NotMemfd);
+        }
+        if seals & VALUE_SEALS != VALUE_SEALS {
+            return Err(E::NotSealed {
+                missing: seal_names(VALUE_SEALS & !seals),
+            });
+        }
+        let meta = std::fs::File::from(fd.try_clone().map_err(E::Io)?)
+            .metadata()
+            .map_err(E::Io)?;
+        if !meta.is_file() {
+            return Err(E::NotMemfd);
+        }
+        if meta.len() != len {
+            return Err(E::SizeMismatch {
+                announced: len,
+                actual: meta.len(),
+            });
+        }
+        if len == 0 {
+            return Err(E::SizeMismatch {
+                announced: 0,
+                actual: 0,
+            });
+        }
+        let size = usize::try_from(len).map_err(|_| E::Io(io::ErrorKind::OutOfMemory.into()))?;
+        // SAFETY: a fresh read-only shared mapping of a file whose size is sealed at `size`:
+        // no process can shrink it under us (no SIGBUS) or write through it (no torn reads).
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                size,
+                libc::PROT_READ,
+                libc::MAP_SHARED,
+                fd.as_raw_fd(),
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return Err(E::Io(io::Error::last_os_error()));
+        }
+        Ok(SealedValue {
+            fd,
+            ptr: ptr.cast(),
+            len: size,
+        })
+    }
+
+    /// The value's bytes.
+    pub fn bytes(&self) -> &[u8] {
+        // SAFETY: `ptr` maps `len` readable bytes until `drop`, and the seals keep them
+        // unchanged.
+        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
+    }
+
+    /// The descriptor, to pass on to a client.
+    pub fn fd(&self) -> &Descriptor {
+        &self.fd
+    }
+}
+
+impl Drop for SealedValue {
+    fn drop(&mut self) {
+        // SAFETY: unmaps exactly the mapping `open` made; nothing borrows it any more.
+        unsafe { libc::munmap(self.ptr.cast_mut().cast(), self.len) };
+    }
+}
+
+/// The names of the seals in `set`, for messages.
+fn seal_names(set: libc::c_int) -> String {
+    [
+        (libc::F_SEAL_SHRINK, "F_SEAL_SHRINK"),
+        (libc::F_SEAL_GROW, "F_SEAL_GROW"),
+        (libc::F_SEAL_WRITE, "F_SEAL_WRITE"),
+        (libc::F_SEAL_SEAL, "F_SEAL_SEAL"),
+    ]
+    .iter()
+    .filter(|(s, _)| set & s != 0)
+    .map(|(_, n)| *n)
+    .collect::<Vec<_>>()
+    .join("|")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
