@@ -22,8 +22,8 @@
 //! When the stream fails or ends, the connection is marked dead and every caller, waiting or
 //! future, gets [`Error::Disconnected`].
 
-use std::collections::HashMap;
-use std::io::{self, Read};
+use std::collections::{HashMap, VecDeque};
+use std::io;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
@@ -32,7 +32,7 @@ use xproc_protocol::frame::{self, Check, HEADER_LEN};
 use xproc_protocol::{ErrorCode, ReplyFields, RequestFields};
 
 use crate::error::{Error, Result};
-use crate::transport::{fork_generation, Stream};
+use crate::transport::{fork_generation, Descriptor, Stream};
 
 thread_local! {
     /// Whether a signal that interrupts this thread's wait for a reply ends the call
@@ -102,6 +102,9 @@ struct State {
     next_id: u64,
     /// Calls waiting for a reply, by request id: `None` until the reply is filed.
     pending: HashMap<u64, Option<Vec<u8>>>,
+    /// The descriptor that came with a filed reply (a memfd value, docs/PROTOCOL.md §4.1), by
+    /// request id, until its caller takes it (or drops it with the reply).
+    fds: HashMap<u64, Descriptor>,
     /// `None` while a leader is reading.
     reader: Option<Reader>,
     /// Threads asleep on `wake`.
@@ -133,6 +136,12 @@ struct Reader {
     buf: Vec<u8>,
     start: usize,
     end: usize,
+    /// Stream offset of `buf[start]`.
+    offset: u64,
+    /// Descriptors received and not yet filed with their reply, each tagged with the stream
+    /// offset of the last byte of the read that brought it, which lies in its frame
+    /// (docs/PROTOCOL.md §1.3).
+    fds: VecDeque<(u64, Descriptor)>,
     /// The socket's current receive timeout, to skip `setsockopt` calls that change nothing.
     timeout: Option<Duration>,
     /// On TCP, since when reads have found nothing at all (not even a heartbeat): past the
@@ -171,11 +180,14 @@ impl Conn {
             state: Mutex::new(State {
                 next_id: 1,
                 pending: HashMap::new(),
+                fds: HashMap::new(),
                 reader: Some(Reader {
                     stream: read,
                     buf: vec![0; READ_BUFFER],
                     start: 0,
                     end: 0,
+                    offset: 0,
+                    fds: VecDeque::new(),
                     timeout: None,
                     silent_since: None,
                 }),
@@ -254,6 +266,7 @@ impl Conn {
             Some(slot) if slot.is_some() => {
                 let reply = slot.take();
                 st.pending.remove(&id);
+                st.fds.remove(&id);
                 reply.map(Ok)
             }
             Some(_) => {
@@ -347,6 +360,7 @@ impl Conn {
         let mut st = self.lock_state();
         for id in first..first + n as u64 {
             st.pending.remove(&id);
+            st.fds.remove(&id);
         }
     }
 
@@ -414,11 +428,61 @@ impl Conn {
     /// broker reads the `cancel`; a broker that is stopped holds the caller until it goes on,
     /// since only the broker knows what the request took.
     fn wait(&self, id: u64, deadline: Option<Instant>) -> Result<Vec<u8>> {
-        match self.wait_for(id, deadline, true)? {
-            Outcome::Reply(reply) => Ok(reply),
-            Outcome::Interrupted => self.cancel(id, Outcome::Interrupted),
-            Outcome::TimedOut => self.cancel(id, Outcome::TimedOut),
+        self.wait_fd(id, deadline).map(|(reply, _)| reply)
+    }
+
+    /// [`wait`](Self::wait), with the descriptor that came with the reply, if one did (any
+    /// other caller's is closed as it drops).
+    fn wait_fd(&self, id: u64, deadline: Option<Instant>) -> Result<(Vec<u8>, Option<Descriptor>)> {
+        let reply = match self.wait_for(id, deadline, true) {
+            Ok(Outcome::Reply(reply)) => Ok(reply),
+            Ok(Outcome::Interrupted) => self.cancel(id, Outcome::Interrupted),
+            Ok(Outcome::TimedOut) => self.cancel(id, Outcome::TimedOut),
+            Err(e) => Err(e),
+        };
+        let fd = self.lock_state().fds.remove(&id);
+        reply.map(|r| (r, fd))
+    }
+
+    /// Sends one request whose value travels as the sealed memfd `fd` (docs/PROTOCOL.md
+    /// §4.1; the request has `value_len` and `fds: 1`), and waits for its reply, with the
+    /// descriptor that came with the reply if one did.
+    pub(crate) fn round_trip_fd(
+        &self,
+        req: RequestFields<'_>,
+        fd: Option<&Descriptor>,
+        deadline: Option<Instant>,
+    ) -> Result<(Vec<u8>, Option<Descriptor>)> {
+        let id = self.register(1)?;
+        let sent = match fd {
+            None => self.send(id, std::iter::once(req)),
+            Some(fd) => self.send_fd(id, req, fd),
+        };
+        if let Err(e) = sent {
+            self.forget(id, 1);
+            return Err(e);
         }
+        self.wait_fd(id, deadline)
+    }
+
+    /// Writes one request with `fd` attached to its frame's first byte, in writes holding
+    /// that frame only (docs/PROTOCOL.md §1.3).
+    fn send_fd(&self, id: u64, mut req: RequestFields<'_>, fd: &Descriptor) -> Result<()> {
+        let mut w = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        w.buf.clear();
+        req.id = id;
+        req.encode_into(&mut w.buf);
+        let Writer { stream, buf } = &mut *w;
+        if let Err(e) = stream.send_all_with_fd(buf, fd) {
+            drop(w);
+            let mut st = self.lock_state();
+            st.kill(format!("cannot write to the broker at {}: {e}", self.path));
+            if st.sleepers > 0 {
+                self.wake.notify_all();
+            }
+            return Err(Error::Disconnected(st.dead.clone().unwrap_or_default()));
+        }
+        Ok(())
     }
 
     /// Cancels request `id` (already sent; its slot still registered) because of `why`
@@ -544,9 +608,10 @@ impl Reader {
             self.make_room(0);
         }
         loop {
-            match self.stream.read(&mut self.buf[self.end..]) {
-                Ok(0) => return Err("the broker closed the connection".to_string()),
-                Ok(n) => {
+            match self.stream.read_fds(&mut self.buf[self.end..], false) {
+                Ok((0, _)) => return Err("the broker closed the connection".to_string()),
+                Ok((n, fds)) => {
+                    self.keep_fds(n, fds);
                     self.end += n;
                     self.silent_since = None;
                     return Ok(Filled::Data);
@@ -584,9 +649,10 @@ impl Reader {
             self.make_room(0);
         }
         loop {
-            match self.stream.recv_now(&mut self.buf[self.end..]) {
-                Ok(0) => return Err("the broker closed the connection".to_string()),
-                Ok(n) => {
+            match self.stream.read_fds(&mut self.buf[self.end..], true) {
+                Ok((0, _)) => return Err("the broker closed the connection".to_string()),
+                Ok((n, fds)) => {
+                    self.keep_fds(n, fds);
                     self.end += n;
                     return Ok(true);
                 }
@@ -597,6 +663,16 @@ impl Reader {
                 },
             }
         }
+    }
+
+    /// Queues descriptors that came with the `n` bytes just read (not yet counted in `end`),
+    /// tagged with the last of those bytes.
+    fn keep_fds(&mut self, n: usize, fds: Vec<Descriptor>) {
+        if fds.is_empty() || n == 0 {
+            return;
+        }
+        let last = self.offset + (self.end - self.start + n - 1) as u64;
+        self.fds.extend(fds.into_iter().map(|fd| (last, fd)));
     }
 
     /// Keeps the socket's receive timeout close to `want`, touching it only when needed: a
@@ -643,13 +719,29 @@ impl Reader {
                 Ok(Check::Ready { len: 0 }) => {
                     // A heartbeat (docs/PROTOCOL.md §1.1): its arrival is all it says.
                     self.start += HEADER_LEN;
+                    self.offset += HEADER_LEN as u64;
                 }
                 Ok(Check::Ready { len }) => {
                     let payload = &avail[HEADER_LEN..HEADER_LEN + len];
                     let id = reply_id(payload)
                         .ok_or_else(|| "the broker sent a reply without an id".to_string())?;
+                    // Descriptors that came with this frame: the first is its value's memfd;
+                    // any other (or one for a reply nobody waits for) is closed here.
+                    let end = self.offset + (HEADER_LEN + len) as u64;
+                    let mut fd = None;
+                    while self.fds.front().is_some_and(|(at, _)| *at < end) {
+                        let got = self.fds.pop_front().map(|(_, f)| f);
+                        if fd.is_none() {
+                            fd = got;
+                        }
+                    }
                     match st.pending.get_mut(&id) {
-                        Some(slot) => *slot = Some(payload.to_vec()),
+                        Some(slot) => {
+                            *slot = Some(payload.to_vec());
+                            if let Some(fd) = fd {
+                                st.fds.insert(id, fd);
+                            }
+                        }
                         None if id == 0 => {
                             st.last_error = Some(describe_error(payload));
                             if let Ok(r) = ReplyFields::decode(payload) {
@@ -664,6 +756,7 @@ impl Reader {
                         None => {}
                     }
                     self.start += HEADER_LEN + len;
+                    self.offset += (HEADER_LEN + len) as u64;
                 }
                 Ok(Check::Incomplete) => {
                     if self.start == self.end {
@@ -738,6 +831,7 @@ fn describe_error(payload: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Read;
     use std::os::unix::net::UnixStream;
     use std::sync::Arc;
     use std::thread;

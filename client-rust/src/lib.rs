@@ -155,7 +155,9 @@ mod stream;
 mod transport;
 
 pub use barrier::{Barrier, BarrierState};
-pub use client::{Client, ConnectOptions, Opened, Reply, Stat, DEFAULT_CONNECT_TIMEOUT};
+pub use client::{
+    Client, ConnectOptions, Opened, Reply, Stat, DEFAULT_CONNECT_TIMEOUT, SHARED_VALUE_MIN,
+};
 pub use codec::{decode, encode, TIMEOUT_GRACE};
 pub use condition::{Condition, Waited};
 pub use conn::{set_interruptible, MAX_REPLY_FRAME};

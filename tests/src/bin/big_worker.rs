@@ -1,0 +1,53 @@
+//! Large-value roles for the cross-process tests (tests/tests/big_values.rs): values above
+//! `SHARED_VALUE_MIN` that travel as sealed memfds (docs/PROTOCOL.md §4.1).
+//!
+//! - `set DICT KEY BYTES`: sets KEY to a bin of BYTES patterned bytes. Prints
+//!   `{"set": BYTES, "fds": bool}` (whether the connection passes descriptors).
+//! - `get DICT KEY`: gets KEY and checks the pattern. Prints `{"len": n, "ok": bool}`.
+//! - `churn DICT BYTES`: sets and gets values of BYTES under keys 0..8 until killed.
+
+use serde_json::json;
+use xproc_tests::worker_main;
+
+/// A bin value of `n` bytes whose byte i is `i * 7 mod 251` (MessagePack-encoded).
+fn pattern(n: usize) -> Vec<u8> {
+    let data: Vec<u8> = (0..n).map(|i| (i * 7 % 251) as u8).collect();
+    xproc::encode(&serde_bytes::ByteBuf::from(data)).unwrap()
+}
+
+fn main() {
+    worker_main(|args, client| {
+        let d = client.raw_dict(args.str(1))?;
+        match args.str(0) {
+            "set" => {
+                let n: usize = args.parse(3);
+                d.set(&xproc::encode(args.str(2))?, &pattern(n))?;
+                Ok(json!({ "set": n, "fds": client.passes_fds() }))
+            }
+            "get" => {
+                let (len, ok) = d
+                    .get_with(&xproc::encode(args.str(2))?, |v| {
+                        let data: serde_bytes::ByteBuf = xproc::decode(v)?;
+                        let ok = data
+                            .iter()
+                            .enumerate()
+                            .all(|(i, b)| *b == (i * 7 % 251) as u8);
+                        Ok((data.len(), ok))
+                    })?
+                    .unwrap_or((0, false));
+                Ok(json!({ "len": len, "ok": ok }))
+            }
+            "churn" => {
+                let n: usize = args.parse(2);
+                let v = pattern(n);
+                for i in 0u64.. {
+                    let key = xproc::encode(&(i % 8))?;
+                    d.set(&key, &v)?;
+                    d.get_with(&key, |got| Ok(got.len()))?;
+                }
+                unreachable!()
+            }
+            other => panic!("unknown role {other}"),
+        }
+    })
+}

@@ -1,0 +1,89 @@
+//! Large values as sealed memfds (docs/PROTOCOL.md §4.1) between real processes and a real
+//! xprocd: the Rust client sends a value of at least `SHARED_VALUE_MIN` bytes as a memfd, the
+//! broker keeps the descriptor (not a copy), another process maps it; clients killed in the
+//! middle leave the broker's descriptor count and RSS where they were.
+#![cfg(target_os = "linux")]
+
+use std::time::Duration;
+
+use xproc_tests::{eventually, Broker};
+
+const BIG: &str = env!("CARGO_BIN_EXE_big_worker");
+
+fn fd_count(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .count()
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[test]
+fn a_16_mib_dict_value_goes_by_memfd_from_one_process_to_another() {
+    let broker = Broker::start();
+    let pid = broker.pid();
+    std::thread::sleep(Duration::from_millis(50));
+    let before = fd_count(pid);
+    let out = broker
+        .worker(BIG, &["set", "big", "img", &(16 << 20).to_string()])
+        .finish();
+    assert!(out.contains("\"fds\":true"), "{out}");
+    // The broker holds the value as one descriptor.
+    eventually("the broker keeps the memfd", || fd_count(pid) == before + 1);
+    let out = broker.worker(BIG, &["get", "big", "img"]).finish();
+    assert!(
+        out.contains(&format!("\"len\":{}", 16 << 20)) && out.contains("\"ok\":true"),
+        "{out}"
+    );
+    // A value below the threshold goes inline: no descriptor is added.
+    broker
+        .worker(BIG, &["set", "big", "small", "1000"])
+        .finish();
+    assert_eq!(fd_count(pid), before + 1);
+    let out = broker.worker(BIG, &["get", "big", "small"]).finish();
+    assert!(
+        out.contains("\"len\":1000") && out.contains("\"ok\":true"),
+        "{out}"
+    );
+    // The typed API and a client over the same broker read the same value.
+    let c = broker.client();
+    let d = c.raw_dict("big").unwrap();
+    let key = xproc::encode("img").unwrap();
+    let len = d.get_with(&key, |v| Ok(v.len())).unwrap().unwrap();
+    assert_eq!(len, (16 << 20) + 5);
+    c.delete("big").unwrap();
+    eventually("the memfd is closed with its dict", || {
+        fd_count(pid) == before + 1
+    });
+}
+
+#[test]
+fn killed_producers_and_consumers_of_large_values_leave_nothing_behind() {
+    let broker = Broker::start();
+    let pid = broker.pid();
+    std::thread::sleep(Duration::from_millis(50));
+    let fds_before = fd_count(pid);
+    let rss_before = rss_kib(pid);
+    for _ in 0..3 {
+        let mut workers: Vec<_> = (0..2)
+            .map(|_| broker.worker(BIG, &["churn", "churn", &(8 << 20).to_string()]))
+            .collect();
+        std::thread::sleep(Duration::from_millis(400));
+        for w in &mut workers {
+            w.kill();
+        }
+    }
+    broker.client().delete("churn").unwrap();
+    eventually("descriptors back where they were", || {
+        fd_count(pid) == fds_before
+    });
+    let rss_after = rss_kib(pid);
+    assert!(
+        rss_after < rss_before + 8 * 1024,
+        "broker RSS {rss_before} KiB before, {rss_after} KiB after"
+    );
+}
