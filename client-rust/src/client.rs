@@ -29,8 +29,20 @@ use crate::transport::Stream;
 /// Values of at least this many bytes travel as sealed memfds on connections that negotiated
 /// descriptor passing (docs/PROTOCOL.md §4.1); smaller ones go inline, where one copy through
 /// the socket costs less than creating, sealing and mapping a memfd. Measured with
-/// `bench/` (docs/BENCHMARKS.md, "large values").
+/// `bench/` (docs/BENCHMARKS.md, "large values"); `$XPROC_SHARED_VALUE_MIN` overrides it.
 pub const SHARED_VALUE_MIN: usize = 64 * 1024;
+
+/// The threshold in force: [`SHARED_VALUE_MIN`], or `$XPROC_SHARED_VALUE_MIN` (bytes) when set,
+/// read once (for measuring the crossover, and for a machine where it lies elsewhere).
+fn shared_value_min() -> usize {
+    static MIN: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *MIN.get_or_init(|| {
+        std::env::var("XPROC_SHARED_VALUE_MIN")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(SHARED_VALUE_MIN)
+    })
+}
 
 /// How long [`Client::connect`] waits for the broker's `hello` reply by default.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -267,7 +279,7 @@ impl Client {
         let mut fd = None;
         if let Some(v) = req
             .value
-            .filter(|v| self.inner.fds && v.len() >= SHARED_VALUE_MIN)
+            .filter(|v| self.inner.fds && v.len() >= shared_value_min())
         {
             if let Ok(made) = crate::transport::sealed_value(v) {
                 req.value_len = Some(v.len() as u64);
