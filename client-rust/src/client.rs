@@ -30,7 +30,7 @@ use crate::transport::Stream;
 /// descriptor passing (docs/PROTOCOL.md §4.1); smaller ones go inline, where one copy through
 /// the socket costs less than creating, sealing and mapping a memfd. Measured with
 /// `bench/` (docs/BENCHMARKS.md, "large values"); `$XPROC_SHARED_VALUE_MIN` overrides it.
-pub const SHARED_VALUE_MIN: usize = 64 * 1024;
+pub const SHARED_VALUE_MIN: usize = 160 * 1024;
 
 /// The threshold in force: [`SHARED_VALUE_MIN`], or `$XPROC_SHARED_VALUE_MIN` (bytes) when set,
 /// read once (for measuring the crossover, and for a machine where it lies elsewhere).
@@ -276,11 +276,12 @@ impl Client {
         mut req: RequestFields<'_>,
         f: impl FnOnce(&ReplyFields<'_>, Option<&[u8]>) -> Result<R>,
     ) -> Result<R> {
+        if !self.inner.fds {
+            let payload = self.inner.conn.round_trip(req, None)?;
+            return decode_reply(&payload, |r| f(r, r.value.map(|v| &v[..])));
+        }
         let mut fd = None;
-        if let Some(v) = req
-            .value
-            .filter(|v| self.inner.fds && v.len() >= shared_value_min())
-        {
+        if let Some(v) = req.value.filter(|v| v.len() >= shared_value_min()) {
             if let Ok(made) = crate::transport::sealed_value(v) {
                 req.value_len = Some(v.len() as u64);
                 req.value = None;

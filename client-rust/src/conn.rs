@@ -102,9 +102,10 @@ struct State {
     next_id: u64,
     /// Calls waiting for a reply, by request id: `None` until the reply is filed.
     pending: HashMap<u64, Option<Vec<u8>>>,
-    /// The descriptor that came with a filed reply (a memfd value, docs/PROTOCOL.md §4.1), by
-    /// request id, until its caller takes it (or drops it with the reply).
-    fds: HashMap<u64, Descriptor>,
+    /// Requests whose caller takes a descriptor with the reply (a memfd value,
+    /// docs/PROTOCOL.md §4.1): a descriptor for any other reply is closed on arrival, so the
+    /// common path never looks here.
+    want_fd: HashMap<u64, Option<Descriptor>>,
     /// `None` while a leader is reading.
     reader: Option<Reader>,
     /// Threads asleep on `wake`.
@@ -180,7 +181,7 @@ impl Conn {
             state: Mutex::new(State {
                 next_id: 1,
                 pending: HashMap::new(),
-                fds: HashMap::new(),
+                want_fd: HashMap::new(),
                 reader: Some(Reader {
                     stream: read,
                     buf: vec![0; READ_BUFFER],
@@ -266,7 +267,6 @@ impl Conn {
             Some(slot) if slot.is_some() => {
                 let reply = slot.take();
                 st.pending.remove(&id);
-                st.fds.remove(&id);
                 reply.map(Ok)
             }
             Some(_) => {
@@ -360,7 +360,7 @@ impl Conn {
         let mut st = self.lock_state();
         for id in first..first + n as u64 {
             st.pending.remove(&id);
-            st.fds.remove(&id);
+            st.want_fd.remove(&id);
         }
     }
 
@@ -428,19 +428,18 @@ impl Conn {
     /// broker reads the `cancel`; a broker that is stopped holds the caller until it goes on,
     /// since only the broker knows what the request took.
     fn wait(&self, id: u64, deadline: Option<Instant>) -> Result<Vec<u8>> {
-        self.wait_fd(id, deadline).map(|(reply, _)| reply)
+        match self.wait_for(id, deadline, true)? {
+            Outcome::Reply(reply) => Ok(reply),
+            Outcome::Interrupted => self.cancel(id, Outcome::Interrupted),
+            Outcome::TimedOut => self.cancel(id, Outcome::TimedOut),
+        }
     }
 
-    /// [`wait`](Self::wait), with the descriptor that came with the reply, if one did (any
-    /// other caller's is closed as it drops).
+    /// [`wait`](Self::wait) for a request registered to take a descriptor with its reply,
+    /// with that descriptor, if one came.
     fn wait_fd(&self, id: u64, deadline: Option<Instant>) -> Result<(Vec<u8>, Option<Descriptor>)> {
-        let reply = match self.wait_for(id, deadline, true) {
-            Ok(Outcome::Reply(reply)) => Ok(reply),
-            Ok(Outcome::Interrupted) => self.cancel(id, Outcome::Interrupted),
-            Ok(Outcome::TimedOut) => self.cancel(id, Outcome::TimedOut),
-            Err(e) => Err(e),
-        };
-        let fd = self.lock_state().fds.remove(&id);
+        let reply = self.wait(id, deadline);
+        let fd = self.lock_state().want_fd.remove(&id).flatten();
         reply.map(|r| (r, fd))
     }
 
@@ -454,6 +453,7 @@ impl Conn {
         deadline: Option<Instant>,
     ) -> Result<(Vec<u8>, Option<Descriptor>)> {
         let id = self.register(1)?;
+        self.lock_state().want_fd.insert(id, None);
         let sent = match fd {
             None => self.send(id, std::iter::once(req)),
             Some(fd) => self.send_fd(id, req, fd),
@@ -735,13 +735,13 @@ impl Reader {
                             fd = got;
                         }
                     }
-                    match st.pending.get_mut(&id) {
-                        Some(slot) => {
-                            *slot = Some(payload.to_vec());
-                            if let Some(fd) = fd {
-                                st.fds.insert(id, fd);
-                            }
+                    if let Some(fd) = fd {
+                        if let Some(want) = st.want_fd.get_mut(&id) {
+                            *want = Some(fd);
                         }
+                    }
+                    match st.pending.get_mut(&id) {
+                        Some(slot) => *slot = Some(payload.to_vec()),
                         None if id == 0 => {
                             st.last_error = Some(describe_error(payload));
                             if let Ok(r) = ReplyFields::decode(payload) {
