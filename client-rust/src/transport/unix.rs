@@ -233,6 +233,13 @@ pub(crate) fn sealed_value(_bytes: &[u8]) -> io::Result<OwnedFd> {
     ))
 }
 
+/// Map every page of a value at once: the caller reads all of it, and one populate is much
+/// cheaper than a page fault per 4 KiB.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const MAP_POPULATE: libc::c_int = libc::MAP_POPULATE;
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+const MAP_POPULATE: libc::c_int = 0;
+
 /// A value the broker passed as a sealed memfd, mapped read-only: the bytes are the
 /// kernel's pages, not a copy (docs/PROTOCOL.md §4.1).
 #[derive(Debug)]
@@ -271,7 +278,7 @@ impl Mapped {
                 std::ptr::null_mut(),
                 len,
                 libc::PROT_READ,
-                libc::MAP_SHARED,
+                libc::MAP_SHARED | MAP_POPULATE,
                 fd.as_raw_fd(),
                 0,
             )
