@@ -222,7 +222,7 @@ fn route(cx: &mut Ctx, req: Request, shared: Option<Stored>) -> Handled {
             end,
             value,
             wait,
-        } => pipe::send(cx, name, end, value, wait),
+        } => pipe::send(cx, name, end, shared.unwrap_or_else(|| value.into()), wait),
         R::PipeRecv { name, end, wait } => pipe::recv(cx, name, end, wait),
         R::PipePoll { name, end, wait } => pipe::poll(cx, name, end, wait),
         R::PipeClose { name, end } => pipe::close(cx, name, end),

@@ -825,6 +825,10 @@ fn answer(out: &mut dyn Outbox, w: &Waiter, wake: Wake) {
             r.values = Some(vec![Some(Bytes::new(v))])
         }
         Wake::Value(v) => r.value = Some(Bytes::new(v)),
+        Wake::Stored(v) => {
+            out.send_value(w.conn, r, v);
+            return;
+        }
         Wake::Acquired {
             acquired,
             abandoned_by,

@@ -46,6 +46,8 @@ impl PartialEq for Stored {
     }
 }
 
+impl Eq for Stored {}
+
 impl From<&[u8]> for Stored {
     fn from(b: &[u8]) -> Stored {
         Stored::Inline(b.into())

@@ -332,3 +332,74 @@ fn memfd_values_go_when_their_dict_or_their_producer_goes() {
     drop(c);
     settles_at(pid, before);
 }
+
+/// `pipe.send` of a memfd value from `end`.
+fn send_shared(c: &mut Client, pipe: &str, end: &'static str, fd: &OwnedFd, len: u64) -> u64 {
+    let id = 900 + len % 97;
+    let mut out = Vec::new();
+    let mut req = RequestFields {
+        end: Some(end),
+        value_len: Some(len),
+        fds: Some(1),
+        ..Client::req("pipe.send", pipe)
+    };
+    req.id = id;
+    req.encode_into(&mut out);
+    send_fds(&c.stream, &out, &[fd.as_raw_fd()]);
+    id
+}
+
+#[test]
+fn pipe_messages_go_by_memfd_to_a_waiting_or_later_receiver_and_inline_to_others() {
+    let b = Broker::start();
+    let pid = b.pid();
+    let mut a = hello_fds(&b);
+    let mut r = hello_fds(&b);
+    a.open_with("p", "pipe", |q| q.end = Some("a")).ok();
+    r.open_with("p", "pipe", |q| q.end = Some("b")).ok();
+    let before = baseline(pid);
+    let value = big_value(300_000);
+    let len = value.len() as u64;
+
+    // A receiver already waiting is handed the memfd itself.
+    r.send(RequestFields {
+        end: Some("b"),
+        timeout_ms: Some(5000),
+        ..Client::req("pipe.recv", "p")
+    });
+    std::thread::sleep(Duration::from_millis(50));
+    let fd = memfd(&value, ALL_SEALS);
+    send_shared(&mut a, "p", "a", &fd, len);
+    a.recv().ok();
+    let (got, fds) = recv_with_fds(&mut r.stream);
+    assert_eq!(got.ok().u64("value_len"), len);
+    assert!(read_sealed(&fds[0]) == value);
+
+    // One sent first waits in the inbox as a memfd, then goes the same way.
+    send_shared(&mut a, "p", "a", &fd, len);
+    a.recv().ok();
+    settles_at(pid, before + 1);
+    r.send(RequestFields {
+        end: Some("b"),
+        ..Client::req("pipe.recv", "p")
+    });
+    let (got, fds2) = recv_with_fds(&mut r.stream);
+    assert_eq!(got.ok().u64("value_len"), len);
+    assert!(read_sealed(&fds2[0]) == value);
+
+    // A receiver that did not negotiate fds gets it inline.
+    let mut plain = b.client();
+    plain.open_with("q", "pipe", |o| o.end = Some("b")).ok();
+    a.open_with("q", "pipe", |o| o.end = Some("a")).ok();
+    send_shared(&mut a, "q", "a", &fd, len);
+    a.recv().ok();
+    let got = plain
+        .call(RequestFields {
+            end: Some("b"),
+            ..Client::req("pipe.recv", "q")
+        })
+        .ok();
+    assert!(got.get("value").and_then(Value::as_slice) == Some(&value[..]));
+    drop((fd, fds, fds2));
+    settles_at(pid, before + 1);
+}

@@ -274,10 +274,11 @@ impl Client {
     pub(crate) fn exchange_shared<R>(
         &self,
         mut req: RequestFields<'_>,
+        deadline: Option<Instant>,
         f: impl FnOnce(&ReplyFields<'_>, Option<&[u8]>) -> Result<R>,
     ) -> Result<R> {
         if !self.inner.fds {
-            let payload = self.inner.conn.round_trip(req, None)?;
+            let payload = self.inner.conn.round_trip(req, deadline)?;
             return decode_reply(&payload, |r| f(r, r.value.map(|v| &v[..])));
         }
         let mut fd = None;
@@ -289,7 +290,7 @@ impl Client {
                 fd = Some(made);
             }
         }
-        let (payload, got) = self.inner.conn.round_trip_fd(req, fd.as_ref(), None)?;
+        let (payload, got) = self.inner.conn.round_trip_fd(req, fd.as_ref(), deadline)?;
         decode_reply(&payload, |r| match (r.value_len, got) {
             (Some(len), Some(fd)) => {
                 let mapped = crate::transport::Mapped::open(&fd, len)

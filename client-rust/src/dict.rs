@@ -116,6 +116,7 @@ impl RawDict {
     pub fn get_with<R>(&self, key: &[u8], f: impl FnOnce(&[u8]) -> Result<R>) -> Result<Option<R>> {
         Self::optional(self.client.exchange_shared(
             self.req("dict.get", Some(key)),
+            None,
             |r, v| match v {
                 Some(v) => f(v),
                 None => f(value_of(r, "dict.get")?),
@@ -138,7 +139,7 @@ impl RawDict {
             value: Some(Bytes::new(value)),
             ..self.req("dict.set", Some(key))
         };
-        self.client.exchange_shared(req, |_, _| Ok(()))
+        self.client.exchange_shared(req, None, |_, _| Ok(()))
     }
 
     /// Removes `key`; `false` if it was not there.

@@ -1032,7 +1032,7 @@ impl<'a> Checker<'_, 'a> {
             "pipe.send" => R::PipeSend {
                 name: self.name()?,
                 end: self.end()?,
-                value: self.value()?,
+                value: self.value_or_shared()?,
                 wait: self.wait()?,
             },
             "pipe.recv" => R::PipeRecv {

@@ -87,3 +87,23 @@ fn killed_producers_and_consumers_of_large_values_leave_nothing_behind() {
         "broker RSS {rss_before} KiB before, {rss_after} KiB after"
     );
 }
+
+#[test]
+fn one_mib_pipe_messages_go_by_memfd_between_processes_in_order() {
+    let broker = Broker::start();
+    let pid = broker.pid();
+    std::thread::sleep(Duration::from_millis(50));
+    let before = fd_count(pid);
+    // Sent before the reader opens: kept (as memfds) and delivered first, in order.
+    let sender = broker.worker(BIG, &["pipe-send", "p", "20", &(1 << 20).to_string()]);
+    let out = sender.finish();
+    assert!(out.contains("\"sent\":20"), "{out}");
+    // They wait in the broker as 20 descriptors, not 20 MiB of copies.
+    eventually("the messages wait as memfds", || fd_count(pid) == before + 20);
+    let out = broker.worker(BIG, &["pipe-recv", "p", "20"]).finish();
+    assert!(
+        out.contains("\"received\":20") && out.contains("\"ok\":true"),
+        "{out}"
+    );
+    eventually("every memfd is let go", || fd_count(pid) == before);
+}

@@ -5,6 +5,10 @@
 //!   `{"set": BYTES, "fds": bool}` (whether the connection passes descriptors).
 //! - `get DICT KEY`: gets KEY and checks the pattern. Prints `{"len": n, "ok": bool}`.
 //! - `churn DICT BYTES`: sets and gets values of BYTES under keys 0..8 until killed.
+//! - `pipe-send PIPE N BYTES`: sends N patterned values of BYTES from end a. Prints
+//!   `{"sent": N}`.
+//! - `pipe-recv PIPE N`: receives N values at end b and checks each. Prints
+//!   `{"received": N, "ok": bool}`.
 
 use serde_json::json;
 use xproc_tests::worker_main;
@@ -17,6 +21,33 @@ fn pattern(n: usize) -> Vec<u8> {
 
 fn main() {
     worker_main(|args, client| {
+        match args.str(0) {
+            "pipe-send" => {
+                let p = client.raw_pipe(args.str(1), xproc::End::A, Default::default())?;
+                let n: u64 = args.parse(2);
+                let v = pattern(args.parse(3));
+                for _ in 0..n {
+                    p.send(&v, None)?;
+                }
+                return Ok(json!({ "sent": n }));
+            }
+            "pipe-recv" => {
+                let p = client.raw_pipe(args.str(1), xproc::End::B, Default::default())?;
+                let n: u64 = args.parse(2);
+                let mut ok = true;
+                for _ in 0..n {
+                    ok &= p.recv_with(None, |v| {
+                        let data: serde_bytes::ByteBuf = xproc::decode(v)?;
+                        Ok(data
+                            .iter()
+                            .enumerate()
+                            .all(|(i, b)| *b == (i * 7 % 251) as u8))
+                    })?;
+                }
+                return Ok(json!({ "received": n, "ok": ok }));
+            }
+            _ => {}
+        }
         let d = client.raw_dict(args.str(1))?;
         match args.str(0) {
             "set" => {
