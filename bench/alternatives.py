@@ -11,6 +11,14 @@ p99_us, note. `run.py` calls it; it never asserts on speed.
     python3 alternatives.py mp-pipe-bytes      # Pipe send_bytes/recv_bytes, 2 processes
     python3 alternatives.py redispy-list  --socket /path/redis.sock   # LPUSH/RPOP
     python3 alternatives.py redispy-hash  --socket /path/redis.sock   # HSET/HGET
+    python3 alternatives.py zmq-stream         # ZeroMQ PUSH -> PULL over ipc://, 2 processes
+    python3 alternatives.py mp-queue-stream    # multiprocessing.Queue, producer -> consumer
+    python3 alternatives.py xproc-py-stream --socket /path/xproc.sock   # put_buffered -> get_many
+
+The *-stream scenarios are one-way: a producer process sends --iters values (or for --secs),
+then an end marker; this process receives; one op = one value received, the clock running
+from the producer's start signal to the end marker. Both processes are clients (pinned to
+--client-cpus).
 
 One op = one request/response: one put or one get, one set or one get, one round trip for
 the pipes. Everything is driven from this (the main) process over one connection.
@@ -229,7 +237,156 @@ def _redis_note():
     return f"redis-py {redis.__version__}, {parser}"
 
 
+def _stream(name, note, produce, consume, args):
+    """Runs `produce(args, ready, go)` in a child process (it sets `ready`, waits for `go`,
+    sends, then sends the end marker) and `consume(args)` here; returns the result row."""
+    ready, go = mp.Event(), mp.Event()
+    child = mp.Process(target=produce, args=(args, ready, go), daemon=True)
+    child.start()
+    try:
+        pin(args, None)
+        client = parse_cpus(args.client_cpus)
+        if client is not None:
+            os.sched_setaffinity(child.pid, client)
+        if not ready.wait(30):
+            raise RuntimeError("producer did not start")
+        got, secs = consume(args, go)
+        return {"scenario": name, "ops": got, "secs": secs,
+                "ops_per_s": got / secs if secs > 0 else 0.0, "p50_us": None, "p99_us": None,
+                "note": note}
+    finally:
+        child.join(30)
+        if child.is_alive():
+            child.kill()
+            child.join()
+
+
+def _timed_sends(args, send):
+    """Calls send() up to args.iters times or for args.secs; returns how many."""
+    deadline = time.perf_counter() + args.secs
+    n = 0
+    while n < args.iters:
+        send()
+        n += 1
+        if n & 0xfff == 0 and time.perf_counter() >= deadline:
+            break
+    return n
+
+
+def _zmq_produce(args, ready, go):
+    import zmq
+    ctx = zmq.Context()
+    s = ctx.socket(zmq.PUSH)
+    s.connect(args.zmq_endpoint)
+    ready.set()
+    go.wait()
+    v = payload(args.size)
+    _timed_sends(args, lambda: s.send(v, copy=False))
+    s.send(b"")
+    s.close(linger=-1)
+    ctx.term()
+
+
+def _zmq_consume(args, go):
+    import zmq
+    ctx = zmq.Context()
+    s = ctx.socket(zmq.PULL)
+    s.bind(args.zmq_endpoint)
+    time.sleep(0.05)  # let the producer connect
+    go.set()
+    start = time.perf_counter()
+    n = 0
+    while True:
+        m = s.recv(copy=False)
+        if len(m) == 0:
+            break
+        n += 1
+    secs = time.perf_counter() - start
+    s.close()
+    ctx.term()
+    return n, secs
+
+
+def zmq_stream(args):
+    import zmq
+    args.zmq_endpoint = f"ipc:///tmp/xpb-zmq-{os.getpid()}"
+    note = f"pyzmq {zmq.__version__} (libzmq {zmq.zmq_version()}), PUSH -> PULL, ipc://, default HWM"
+    return _stream("zmq_stream", note, _zmq_produce, _zmq_consume, args)
+
+
+def _mpq_produce(args, ready, go):
+    q = args.mp_queue
+    ready.set()
+    go.wait()
+    v = payload(args.size)
+    _timed_sends(args, lambda: q.put(v))
+    q.put(b"")
+
+
+def _mpq_consume(args, go):
+    q = args.mp_queue
+    go.set()
+    start = time.perf_counter()
+    n = 0
+    while True:
+        m = q.get()
+        if not m:
+            break
+        n += 1
+    return n, time.perf_counter() - start
+
+
+def mp_queue_stream(args):
+    args.mp_queue = mp.Queue(10_000)
+    return _stream("mp_queue_stream", "multiprocessing.Queue(10000), put -> get",
+                   _mpq_produce, _mpq_consume, args)
+
+
+def _xproc_queue(args):
+    import xproc  # bindings/python, on PYTHONPATH (run.py sets it)
+    c = xproc.connect(args.socket)
+    return c, c.Queue(args.xproc_name, maxsize=10_000)
+
+
+def _xpy_produce(args, ready, go):
+    c, q = _xproc_queue(args)
+    ready.set()
+    go.wait()
+    v = payload(args.size)
+    _timed_sends(args, lambda: q.put_buffered(v))
+    q.put_buffered(b"")
+    q.flush()
+    c.close()
+
+
+def _xpy_consume(args, go):
+    c, q = _xproc_queue(args)
+    go.set()
+    start = time.perf_counter()
+    n = 0
+    end = False
+    while not end:
+        for m in q.get_many(1024, timeout=30):
+            if not m:
+                end = True
+            else:
+                n += 1
+    secs = time.perf_counter() - start
+    c.delete(args.xproc_name)
+    c.close()
+    return n, secs
+
+
+def xproc_py_stream(args):
+    args.xproc_name = f"bench.pystream.{os.getpid()}"
+    return _stream("py_xproc_stream", "Python put_buffered -> get_many(1024), queue maxsize 10000",
+                   _xpy_produce, _xpy_consume, args)
+
+
 SCENARIOS = {
+    "zmq-stream": zmq_stream,
+    "mp-queue-stream": mp_queue_stream,
+    "xproc-py-stream": xproc_py_stream,
     "manager-queue": manager_queue,
     "manager-dict": manager_dict,
     "mp-pipe": lambda a: mp_pipe(a, raw=False),
@@ -242,7 +399,7 @@ SCENARIOS = {
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("scenario", choices=sorted(SCENARIOS))
-    p.add_argument("--socket", help="redis-server Unix socket (redispy-* only)")
+    p.add_argument("--socket", help="redis-server Unix socket (redispy-*), xprocd's (xproc-*)")
     p.add_argument("--iters", type=int, default=50_000)
     p.add_argument("--secs", type=float, default=5.0)
     p.add_argument("--warmup", type=int, default=1_000)

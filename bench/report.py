@@ -18,6 +18,16 @@ def _row_meta(key, scenarios):
     for k, system, label, unit, _kind, _arg in scenarios:
         if k == key:
             return system, label, unit
+    if key == "redisbench50_lpush_rpop":
+        return "Redis", "redis-benchmark -c 50 LPUSH+RPOP mix (harmonic mean of the two rows)", "command"
+    if key.startswith("redisbench50_"):
+        return "Redis", f"redis-benchmark -c 50 -P 1 -d 64, {key.split('_', 1)[1].upper()}", "command"
+    if key == "xproc_ping_idle":
+        return "xproc", "ping on an idle broker (p99 is the figure)", "ping"
+    if key == "xproc_ping_streaming":
+        return "xproc", "ping while a put_async producer streams to a consumer (p99 is the figure)", "ping"
+    if key.startswith("pypoll_"):
+        return "xproc (Python, busy-poll)", f"Python binding, busy-poll 50 µs: {key}", "op"
     if key == "redisbench_lpush_rpop":
         return "Redis", "redis-benchmark LPUSH+RPOP mix (harmonic mean of the two rows)", "command"
     if key.startswith("redisbench_"):
@@ -47,37 +57,70 @@ def _stats(values):
             "spread_pct": 100.0 * (max(vals) - min(vals)) / 2 / med if med else None}
 
 
-def _is_py_binding_row(key):
-    # Python binding rows are "py_*" (run.py prefixes them); "python" is the scenario itself.
-    return key.startswith("py") and not key.startswith("python")
+def _is_py_binding_row(key, prefix="py_"):
+    # Python binding rows are "py_*" (run.py prefixes them; "pypoll_*" for the busy-poll run);
+    # "python" is the scenario itself, py_xproc_stream a scenario of its own.
+    return key.startswith(prefix) and key != "py_xproc_stream"
 
 
 def _cell(results, errors, key, parent):
     per_rep = results.get(key, [])
     ops = [r["ops_per_s"] if r else None for r in per_rep]
     p50 = [r.get("p50_us") for r in per_rep if r and r.get("p50_us") is not None]
+    p99 = [r.get("p99_us") if r else None for r in per_rep]
+    cpu = [r.get("cpu") for r in per_rep if r and r.get("cpu")]
     notes = [r.get("note") for r in per_rep if r and r.get("note")]
     st = _stats(ops)
-    return {"stats": st, "ops_per_s_per_repeat": ops,
+    def cpu_share(field):
+        # CPU seconds per second of the run, median over the repeats.
+        vals = [c[field] / c["wall_s"] for c in cpu if c.get(field) is not None and c["wall_s"]]
+        return statistics.median(vals) if vals else None
+    return {"stats": st, "ops_per_s_per_repeat": ops, "p99_us_per_repeat": p99,
             "p50_us_median": statistics.median(p50) if p50 else None,
+            "p99_us_median": statistics.median([x for x in p99 if x is not None])
+            if any(x is not None for x in p99) else None,
+            "server_cpu_share": cpu_share("server_s"), "client_cpu_share": cpu_share("client_s"),
             "note": notes[0] if notes else None,
             "failed_repeats": sum(1 for r in per_rep if r is None),
             "not_run": None if st else (errors.get(key) or errors.get(parent) or "no result")}
 
 
+def _p99_cell(rows_by_key, key, pl):
+    """A row's cell with its p99 (not its rate) as the per-repeat figure."""
+    row = rows_by_key.get(key)
+    if row is None:
+        return None
+    cell = row["by_placement"][pl]
+    p99 = cell.get("p99_us_per_repeat") or []
+    return {"stats": _stats(p99), "ops_per_s_per_repeat": p99, "not_run": cell["not_run"]}
+
+
 def _ratio(rows_by_key, pl, num, den, target):
-    if num.startswith("py:"):
-        nk = next((k for k, r in rows_by_key.items() if _is_py_binding_row(k) and num[3:] in k
+    at_most = isinstance(target, tuple)
+    limit = target[1] if at_most else target
+    if num.startswith("p99:"):
+        nk = num[4:]
+        n_cell, d_cell = _p99_cell(rows_by_key, nk, pl), _p99_cell(rows_by_key, den[4:], pl)
+        den = den[4:]
+        return _ratio_of(nk, n_cell, d_cell, num, den, limit, at_most, rows_by_key, pl)
+    if num.startswith(("py:", "pypoll:")):
+        prefix, what = num.split(":")
+        nk = next((k for k, r in rows_by_key.items()
+                   if _is_py_binding_row(k, prefix + "_") and what in k
                    and r["by_placement"][pl]["stats"]), None)
     else:
         nk = num
     n_cell = rows_by_key[nk]["by_placement"][pl] if nk in rows_by_key else None
     d_cell = rows_by_key[den]["by_placement"][pl] if den in rows_by_key else None
+    return _ratio_of(nk, n_cell, d_cell, num, den, limit, at_most, rows_by_key, pl)
+
+
+def _ratio_of(nk, n_cell, d_cell, num, den, target, at_most, rows_by_key, pl):
     out = {"numerator": nk, "ratio": None, "paired_min": None, "paired_max": None}
     if not n_cell or not n_cell["stats"] or not d_cell or not d_cell["stats"]:
         missing = []
         if not n_cell or not n_cell["stats"]:
-            if num.startswith("py:"):
+            if num.startswith(("py:", "pypoll:")):
                 why = (rows_by_key.get("python", {}).get("by_placement", {}).get(pl, {})
                        .get("not_run") or "the binding reported no such row")
                 missing.append(f"Python binding {num[3:]} row: {why}")
@@ -94,6 +137,8 @@ def _ratio(rows_by_key, pl, num, den, target):
         out["paired_min"], out["paired_max"] = min(paired), max(paired)
     if target is None:
         out["verdict"] = "context"
+    elif at_most:
+        out["verdict"] = "meets" if out["ratio"] <= target else "misses"
     else:
         out["verdict"] = "meets" if out["ratio"] >= target else "misses"
     return out
@@ -110,8 +155,14 @@ def build(args, scenarios, ratios, placements, results, errors, memory, facts, b
     for key, *_ in scenarios:
         if key == "redis_benchmark":
             fan = sorted(k for k in seen if k.startswith("redisbench_"))
+        elif key == "redis_benchmark_c50":
+            fan = sorted(k for k in seen if k.startswith("redisbench50_"))
+        elif key == "xproc_ping_stream":
+            fan = [k for k in ("xproc_ping_idle", "xproc_ping_streaming") if k in seen]
         elif key == "python":
             fan = sorted(k for k in seen if _is_py_binding_row(k))
+        elif key == "python_poll":
+            fan = sorted(k for k in seen if _is_py_binding_row(k, "pypoll_"))
         elif key == "bindings":
             fan = sorted(k for k in seen if _is_binding_row(k))
         else:
@@ -123,6 +174,9 @@ def build(args, scenarios, ratios, placements, results, errors, memory, facts, b
     rows = {}
     for k in order:
         parent = ("redis_benchmark" if k.startswith("redisbench_")
+                  else "redis_benchmark_c50" if k.startswith("redisbench50_")
+                  else "xproc_ping_stream" if k.startswith("xproc_ping_")
+                  else "python_poll" if _is_py_binding_row(k, "pypoll_")
                   else "python" if _is_py_binding_row(k)
                   else "bindings" if _is_binding_row(k) else k)
         system, label, unit = _row_meta(k, scenarios)
@@ -145,6 +199,11 @@ def build(args, scenarios, ratios, placements, results, errors, memory, facts, b
         "rows": [rows[k] for k in order],
         "ratios": ratio_rows,
     }
+
+
+def _target_value(t):
+    """The number of a target: `2.0`, or `("max", 2.0)` / `["max", 2.0]` for an at-most one."""
+    return t[1] if isinstance(t, (tuple, list)) else t
 
 
 def _k(v):
@@ -185,7 +244,9 @@ def markdown(doc):
             f"| ratio | target | {head} |",
             "|---|---|" + "---|---|" * len(pls)]
     for r in doc["ratios"]:
-        tgt = f"≥ {r['target']:g}" if r["target"] is not None else "–"
+        t = r["target"]
+        tgt = ("–" if t is None else f"≤ {t[1]:g}" if isinstance(t, (tuple, list))
+               else f"≥ {t:g}")
         cells = []
         for pl in pls:
             x = r["by_placement"][pl]
@@ -196,7 +257,7 @@ def markdown(doc):
                   if x["paired_min"] is not None else "")
             cells += [f"**{x['ratio']:.2f}×**{pr}", x["verdict"]]
         out.append(f"| {r['label']} | {tgt} | " + " | ".join(cells) + " |")
-    head = " | ".join(f"{pl}: median ops/s (min..max, ±%) | {pl}: p50/op" for pl in pls)
+    head = " | ".join(f"{pl}: median ops/s (min..max, ±%) | {pl}: p50 / p99 per op" for pl in pls)
     out += ["", "## Throughput", "",
             f"| system | scenario | one op = | {head} |",
             "|---|---|---|" + "---|---|" * len(pls)]
@@ -210,10 +271,37 @@ def markdown(doc):
                 continue
             fail = f", {x['failed_repeats']} failed" if x["failed_repeats"] else ""
             p50 = f"{x['p50_us_median']:.1f} µs" if x["p50_us_median"] is not None else "-"
+            if x.get("p99_us_median") is not None:
+                p50 += f" / {x['p99_us_median']:.1f} µs"
             cells += [f"**{_k(st['median'])}** ({_k(st['min'])}..{_k(st['max'])}, "
                       f"±{st['spread_pct']:.0f}%, n={st['n']}{fail})", p50]
         out.append(f"| {r['system']} | {r['label']} | {r['op']} | " + " | ".join(cells) + " |")
+    head = " | ".join(f"{pl}: server | {pl}: clients" for pl in pls)
+    out += ["", "## CPU used during each run", "",
+            "CPU seconds per second of the run (1.00 = one vCPU busy throughout), median over the "
+            "repeats: the server the scenario talks to (from /proc), and every client process "
+            "it started (getrusage of the children). Startup and warm-up are included.", "",
+            f"| system | scenario | {head} |", "|---|---|" + "---|---|" * len(pls)]
+    for r in doc["rows"]:
+        cells = []
+        for pl in pls:
+            x = r["by_placement"][pl]
+            for f in ("server_cpu_share", "client_cpu_share"):
+                cells.append(f"{x[f]:.2f}" if x.get(f) is not None else "-")
+        if any(c != "-" for c in cells):
+            out.append(f"| {r['system']} | {r['label']} | " + " | ".join(cells) + " |")
     mem = doc["memory"] or {}
+    per = mem.get("per_item") or {}
+    if per:
+        xb, rb = per.get("xprocd_bytes_per_item"), per.get("redis_bytes_per_item")
+        ratio = f"**{xb / rb:.2f}×** (target ≤ 1.0: {'meets' if xb <= rb else 'misses'})" if xb and rb else "-"
+        out += ["", "## Memory per queued item", "",
+                f"{per.get('items', 0):,} values of {per.get('value_bytes')} B in one queue of a fresh "
+                f"xprocd and one list (RPUSH) of a fresh redis-server; RSS growth per item:", "",
+                "| xprocd | redis-server | xprocd / redis |", "|---|---|---|",
+                f"| {xb if xb is None else f'{xb:.1f} B'} | {rb if rb is None else f'{rb:.1f} B'} | {ratio} |"]
+        if per.get("error"):
+            out += ["", f"Not measured: {per['error']}"]
     out += ["", "## Broker memory", "",
             f"xprocd peak RSS (VmHWM) over the whole run: **{_mib(mem.get('xprocd_vmhwm_kib'))}** "
             f"(RSS after start-up {_mib(mem.get('xprocd_rss_start_kib'))}, at the end "
@@ -274,11 +362,11 @@ def plot(doc, path):
         for i, r in enumerate(ratios):
             if r["target"] is not None:
                 yy = len(ratios) - 1 - i
-                ax2.plot([r["target"]] * 2, [yy - 0.45, yy + 0.45], color="black", lw=2)
+                ax2.plot([_target_value(r["target"])] * 2, [yy - 0.45, yy + 0.45], color="black", lw=2)
         ax2.set_yticks(range(len(ratios)))
         ax2.set_yticklabels([r["label"] for r in ratios][::-1], fontsize=7)
         top = max([x["ratio"] for r in ratios for x in r["by_placement"].values() if x["ratio"]] +
-                  [r["target"] for r in ratios if r["target"] is not None])
+                  [_target_value(r["target"]) for r in ratios if r["target"] is not None])
         ax2.set_xlim(0, top * 1.3)  # room for the value labels
         ax2.set_xlabel("ratio of medians (black tick = target)")
         ax2.set_title("Target ratios")

@@ -27,6 +27,7 @@ Scenarios whose name contains "queue" count as Python put/get, "dict" as Python 
 import argparse
 import json
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -85,11 +86,46 @@ SCENARIOS = [
     # delivered, producer process -> consumer process).
     ("bindings", "xproc (Go, Java, Node.js)", "Go, Java and Node.js bindings' bench programs", "op",
      "bindings", None),
+    # Streaming (issue 10): one-way, a producer process -> a consumer process.
+    ("xproc_stream", "xproc", "queue put_async -> get_many(1024), producer -> consumer process, Rust",
+     "item delivered", "rust", "xproc-stream"),
+    ("py_xproc_stream", "xproc (Python)", "put_buffered -> get_many(1024), producer -> consumer process, Python",
+     "item delivered", "py-xproc", "xproc-py-stream"),
+    ("c_stream", "xproc (C)", "xproc_queue_put_async_raw -> xproc_queue_get_many(1024), producer -> consumer process, C",
+     "item delivered", "native", "c"),
+    ("csharp_stream", "xproc (C#)", "Queue.Post -> GetMany(1024), producer -> consumer process, C# (Mono)",
+     "item delivered", "native", "csharp"),
+    ("zmq_stream", "ZeroMQ", "pyzmq PUSH -> PULL over ipc://, producer -> consumer process",
+     "item delivered", "py", "zmq-stream"),
+    ("mp_queue_stream", "multiprocessing", "multiprocessing.Queue put -> get, producer -> consumer process",
+     "item delivered", "py", "mp-queue-stream"),
+    # Many connections at once, and a ping's latency beside a stream.
+    ("xproc_conns50", "xproc", "50 connections (a thread each), unpipelined put+get, aggregate, Rust",
+     "put or get", "rust", "xproc-conns"),
+    ("redis_benchmark_c50", "Redis", "redis-benchmark -c 50 -P 1 -d 64 LPUSH, RPOP", "command",
+     "redis-benchmark-c50", None),
+    ("xproc_ping_stream", "xproc", "ping on a 2nd connection: idle, then while a producer streams",
+     "ping", "rust", "xproc-ping-stream"),
+    # The idle strategy (opt-in): the same put/get loops against a broker started with
+    # --busy-poll, clients polling too (XPROC_BUSY_POLL_US), beside the default rows.
+    ("xproc_put_get_poll", "xproc (busy-poll)", "queue put+get, unpipelined, Rust, busy-poll 50 µs both sides",
+     "put or get", "rust-poll", "xproc-putget"),
+    ("python_poll", "xproc (Python, busy-poll)", "bench_python.py, busy-poll 50 µs both sides", "op",
+     "bench_python_poll", None),
 ]
+
+# The busy poll (µs) of the second broker and of the clients of the "*_poll" rows.
+BUSY_POLL_US = 50
+
+# The memory measurement: this many 64 B values in one queue of a fresh xprocd and one list
+# of a fresh redis-server; RSS growth per item (docs/BENCHMARKS.md).
+MEMORY_ITEMS = 1_000_000
 
 # redis-benchmark tests run by the "redis_benchmark" scenario, and the row each one becomes.
 REDIS_BENCHMARK_TESTS = {"LPUSH": "redisbench_lpush", "RPOP": "redisbench_rpop",
                          "HSET": "redisbench_hset"}
+# The 50-connection run (-c 50) and the rows it becomes.
+REDIS_BENCHMARK_C50 = {"LPUSH": "redisbench50_lpush", "RPOP": "redisbench50_rpop"}
 
 # Ratios the targets name: (key, label, numerator row, denominator row, target).
 # A numerator given as "py:queue" / "py:dict" means the Python binding's row of that kind.
@@ -116,6 +152,19 @@ RATIOS = [
      "xproc_put_get", "redisbench_lpush_rpop", 1.3),
     ("dict_vs_redis_benchmark", "xproc dict (Rust) / redis-benchmark HSET (it has no HGET test)",
      "xproc_dict", "redisbench_hset", 1.3),
+    # Streaming and load (issue 10).
+    ("stream_vs_zmq", "xproc put_async -> get_many (Rust) / ZeroMQ PUSH/PULL (pyzmq, ipc://)",
+     "xproc_stream", "zmq_stream", 1.0),
+    ("py_stream_vs_mp_queue", "xproc put_buffered -> get_many (Python) / multiprocessing.Queue",
+     "py_xproc_stream", "mp_queue_stream", 1.5),
+    ("conns50_vs_redis_benchmark", "50 connections put+get (Rust) / redis-benchmark -c 50 LPUSH+RPOP",
+     "xproc_conns50", "redisbench50_lpush_rpop", 1.5),
+    ("ping_p99_streaming_vs_idle", "p99 of a ping while a producer streams / its p99 idle (at most)",
+     "p99:xproc_ping_streaming", "p99:xproc_ping_idle", ("max", 2.0)),
+    ("py_queue_poll_vs_manager", "xproc put/get (Python, busy-poll) / Manager().Queue()",
+     "pypoll:queue", "mp_manager_queue", 1.5),
+    ("py_dict_poll_vs_manager", "xproc dict (Python, busy-poll) / Manager().dict()",
+     "pypoll:dict", "mp_manager_dict", 1.5),
     # context, no target
     ("pipe_vs_mp_pipe", "xproc pipe ping-pong (Rust) / multiprocessing.Pipe ping-pong (context)",
      "xproc_pipe", "mp_pipe", None),
@@ -129,7 +178,7 @@ RATIOS = [
 PLACEMENTS = {
     "same": "servers and clients all on one vCPU (wakeups are cheap: the work per op shows)",
     "split": "servers on one vCPU, clients on the other (every request crosses vCPUs)",
-    "free": "no pinning (the scheduler decides; noisiest)",
+    "free": "no pinning: the scheduler decides, as for an application that does not pin (noisiest)",
 }
 
 
@@ -231,6 +280,7 @@ class Servers:
     def __init__(self, tmp):
         self.tmp = tmp
         self.xproc_sock = os.path.join(tmp, "xproc.sock")
+        self.xproc_poll_sock = os.path.join(tmp, "xproc-poll.sock")
         self.redis_sock = os.path.join(tmp, "redis.sock")
         self.echo_sock = os.path.join(tmp, "echo.sock")
         self.procs = {}
@@ -262,6 +312,9 @@ class Servers:
         specs = [
             ("xprocd", [os.path.join(RELEASE, "xprocd"), "--socket", self.xproc_sock,
                         "--log-level", "warn"], self.xproc_sock, "xprocd.log"),
+            ("xprocd-poll", [os.path.join(RELEASE, "xprocd"), "--socket", self.xproc_poll_sock,
+                             "--log-level", "warn", "--busy-poll", str(BUSY_POLL_US)],
+             self.xproc_poll_sock, "xprocd-poll.log"),
             ("redis-server", ["redis-server", "--port", "0", "--unixsocket", self.redis_sock,
                               "--unixsocketperm", "700", "--save", "", "--appendonly", "no",
                               "--daemonize", "no"], self.redis_sock, "redis.log"),
@@ -355,14 +408,40 @@ class Runner:
         return ["--iters", str(iters), "--secs", str(self.a.secs), "--size", str(self.a.size)]
 
     def needs(self, kind, arg):
-        """The server a scenario talks to (None for the multiprocessing ones)."""
-        if kind in ("redis-benchmark",) or (arg or "").startswith(("redis", "redispy")):
+        """The server a scenario talks to (None for the multiprocessing and ZeroMQ ones)."""
+        if kind in ("rust-poll", "bench_python_poll"):
+            return "xprocd-poll"
+        if kind in ("redis-benchmark", "redis-benchmark-c50") or (arg or "").startswith(("redis", "redispy")):
             return "redis-server"
         if arg == "echo":
             return "echo"
-        if kind in ("bench_python", "bindings") or (arg or "").startswith("xproc"):
+        if kind in ("bench_python", "bindings", "py-xproc", "native") or (arg or "").startswith("xproc"):
             return "xprocd"
         return None
+
+    def cpu_seconds(self, server):
+        """CPU time (user + system, s) the server process has used, or None."""
+        pid = self.s.pid(server) if server else None
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, ValueError, IndexError, TypeError):
+            return None
+
+    def run_measured(self, key, kind, arg, placement):
+        """`run`, with the CPU time the server and the client processes used during it
+        attached to every row it returns (`cpu`: server_s, client_s, wall_s)."""
+        server = self.needs(kind, arg)
+        s0, c0, t0 = self.cpu_seconds(server), resource.getrusage(resource.RUSAGE_CHILDREN), time.time()
+        rows = self.run(key, kind, arg, placement)
+        s1, c1, t1 = self.cpu_seconds(server), resource.getrusage(resource.RUSAGE_CHILDREN), time.time()
+        cpu = {"server_s": None if s0 is None or s1 is None else round(s1 - s0, 3),
+               "client_s": round((c1.ru_utime + c1.ru_stime) - (c0.ru_utime + c0.ru_stime), 3),
+               "wall_s": round(t1 - t0, 3)}
+        for r in rows.values():
+            r["cpu"] = cpu
+        return rows
 
     def run(self, key, kind, arg, placement):
         """Run one scenario once under `placement` (the servers are already pinned for it);
@@ -376,7 +455,21 @@ class Runner:
                     "redis-hash": self.s.redis_sock}.get(arg, self.s.xproc_sock)
             cmd = [self.bench_bin, arg, "--socket", sock, *self.bounds(self.a.iters),
                    "--warmup", str(self.a.warmup)]
+            if arg == "xproc-ping-stream":
+                # Two rows: the ping idle, then while a producer streams.
+                return {r["scenario"]: r for r in self._rows(cmd)}
             return {key: self._one(cmd)}
+        if kind == "rust-poll":
+            cmd = [self.bench_bin, arg, "--socket", self.s.xproc_poll_sock,
+                   *self.bounds(self.a.iters), "--warmup", str(self.a.warmup)]
+            row = self._one(cmd, env=dict(os.environ, XPROC_BUSY_POLL_US=str(BUSY_POLL_US)))
+            row["scenario"] = key
+            return {key: row}
+        if kind == "py-xproc":
+            cmd = [sys.executable, os.path.join(HERE, "alternatives.py"), arg,
+                   "--socket", self.s.xproc_sock, *self.bounds(self.a.iters),
+                   "--client-cpus", cpu_list(self.client_cpus)]
+            return {key: self._one(cmd, env=self._py_env(self.s.xproc_sock))}
         if kind == "py":
             # alternatives.py pins its own helper processes (Manager, Pipe peer) as servers.
             cmd = [sys.executable, os.path.join(HERE, "alternatives.py"), arg,
@@ -385,10 +478,20 @@ class Runner:
                    "--server-cpus", cpu_list(self.server_cpus),
                    "--client-cpus", cpu_list(self.client_cpus)]
             return {key: self._one(cmd)}
+        if kind == "native":
+            cmd = self._build_native().get(arg)
+            if isinstance(cmd, str):
+                raise RuntimeError(cmd)
+            return {key: self._one([*cmd, self.s.xproc_sock, str(self.a.iters),
+                                    str(self.a.secs), str(self.a.size)])}
         if kind == "redis-benchmark":
             return self._redis_benchmark()
+        if kind == "redis-benchmark-c50":
+            return self._redis_benchmark(conns=50)
         if kind == "bench_python":
             return self._bench_python()
+        if kind == "bench_python_poll":
+            return self._bench_python(poll=True)
         if kind == "bindings":
             return self._bindings()
         raise ValueError(kind)
@@ -399,17 +502,33 @@ class Runner:
         return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env,
                               preexec_fn=lambda: os.sched_setaffinity(0, cpus))
 
-    def _one(self, cmd):
-        r = self._exec(cmd, self.timeout)
+    def _rows(self, cmd, env=None):
+        r = self._exec(cmd, self.timeout, env=env)
         rows = parse_json_lines(r.stdout)
         if r.returncode != 0 or not rows:
             raise RuntimeError(f"exit {r.returncode}: {tail(r.stderr) or tail(r.stdout)}")
-        return rows[-1]
+        return rows
 
-    def _redis_benchmark(self):
-        n = max(1000, int(self.a.secs * 30_000))
-        cmd = ["redis-benchmark", "-s", self.s.redis_sock, "-c", "1", "-P", "1", "-d",
-               str(self.a.size), "-n", str(n), "-t", ",".join(t.lower() for t in REDIS_BENCHMARK_TESTS),
+    def _one(self, cmd, env=None):
+        return self._rows(cmd, env)[-1]
+
+    def _py_env(self, sock, poll=False):
+        env = dict(os.environ, XPROC_SOCKET=sock)
+        lib = os.path.join(RELEASE, "libxproc.so")
+        if os.path.exists(lib):
+            env["XPROC_LIB"] = lib
+        pkg = os.path.join(ROOT, "bindings", "python")
+        env["PYTHONPATH"] = pkg + os.pathsep + env.get("PYTHONPATH", "")
+        if poll:
+            env["XPROC_BUSY_POLL_US"] = str(BUSY_POLL_US)
+        return env
+
+    def _redis_benchmark(self, conns=1):
+        tests = REDIS_BENCHMARK_TESTS if conns == 1 else REDIS_BENCHMARK_C50
+        prefix = "redisbench" if conns == 1 else "redisbench50"
+        n = max(1000, int(self.a.secs * 30_000 * (2 if conns > 1 else 1)))
+        cmd = ["redis-benchmark", "-s", self.s.redis_sock, "-c", str(conns), "-P", "1", "-d",
+               str(self.a.size), "-n", str(n), "-t", ",".join(t.lower() for t in tests),
                "--csv"]
         r = self._exec(cmd, self.timeout)
         if r.returncode != 0:
@@ -420,38 +539,34 @@ class Runner:
             if len(cells) < 2 or cells[0] == "test":
                 continue
             name = cells[0].split()[0].upper()
-            if name in REDIS_BENCHMARK_TESTS:
+            if name in tests:
                 try:
                     rps = float(cells[1])
                 except ValueError:
                     continue
                 p50 = float(cells[4]) * 1000 if len(cells) > 4 else None
-                out[REDIS_BENCHMARK_TESTS[name]] = {
-                    "scenario": REDIS_BENCHMARK_TESTS[name], "ops": n, "secs": n / rps if rps else None,
+                out[tests[name]] = {
+                    "scenario": tests[name], "ops": n, "secs": n / rps if rps else None,
                     "ops_per_s": rps, "p50_us": p50, "p99_us": None,
-                    "note": f"redis-benchmark -c 1 -P 1 -d {self.a.size} -t {name.lower()}"}
+                    "note": f"redis-benchmark -c {conns} -P 1 -d {self.a.size} -t {name.lower()}"}
         if not out:
             raise RuntimeError(f"redis-benchmark printed no result rows: {tail(r.stdout)}")
-        push, pop = out.get("redisbench_lpush"), out.get("redisbench_rpop")
+        push, pop = out.get(f"{prefix}_lpush"), out.get(f"{prefix}_rpop")
         if push and pop and push["ops_per_s"] and pop["ops_per_s"]:
             # An alternating LPUSH/RPOP loop would spend 1/a + 1/b per pair: harmonic mean.
             mix = 2.0 / (1.0 / push["ops_per_s"] + 1.0 / pop["ops_per_s"])
-            out["redisbench_lpush_rpop"] = {
-                "scenario": "redisbench_lpush_rpop", "ops": 2 * n, "secs": 2 * n / mix,
+            out[f"{prefix}_lpush_rpop"] = {
+                "scenario": f"{prefix}_lpush_rpop", "ops": 2 * n, "secs": 2 * n / mix,
                 "ops_per_s": mix, "p50_us": None, "p99_us": None,
                 "note": "harmonic mean of the LPUSH and RPOP rows"}
         return out
 
-    def _bench_python(self):
+    def _bench_python(self, poll=False):
         if not os.path.exists(PY_BENCH):
             raise FileNotFoundError("bindings/python/bench_python.py does not exist yet")
-        env = dict(os.environ, XPROC_SOCKET=self.s.xproc_sock)
-        lib = os.path.join(RELEASE, "libxproc.so")
-        if os.path.exists(lib):
-            env["XPROC_LIB"] = lib
-        pkg = os.path.join(ROOT, "bindings", "python")
-        env["PYTHONPATH"] = pkg + os.pathsep + env.get("PYTHONPATH", "")
-        cmd = [sys.executable, PY_BENCH, "--socket", self.s.xproc_sock,
+        sock = self.s.xproc_poll_sock if poll else self.s.xproc_sock
+        env = self._py_env(sock, poll)
+        cmd = [sys.executable, PY_BENCH, "--socket", sock,
                *self.bounds(self.a.py_iters)]
         r = self._exec(cmd, self.timeout * 4, env=env)
         if r.returncode == 2 and "usage" in r.stderr.lower():
@@ -460,9 +575,48 @@ class Runner:
         rows = [x for x in parse_json_lines(r.stdout) if "scenario" in x and "ops_per_s" in x]
         if r.returncode != 0 or not rows:
             raise RuntimeError(f"bench_python.py exit {r.returncode}: {tail(r.stderr) or tail(r.stdout)}")
-        return {(str(x["scenario"]) if str(x["scenario"]).startswith("py_")
-                 else "py_" + str(x["scenario"])): x for x in rows}
+        prefix = "pypoll_" if poll else "py_"
 
+        def row_key(name):
+            name = name[3:] if name.startswith("py_") else name
+            return prefix + name
+        return {row_key(str(x["scenario"])): x for x in rows}
+
+
+    def _build_native(self):
+        """Builds the C and C# streaming programs (bench/c/stream.c, bench/csharp/Stream.cs)
+        once, untimed; returns {"c" / "csharp": argv, or why it could not be built}."""
+        if hasattr(self, "_native_cmds"):
+            return self._native_cmds
+        out = {}
+        lib = os.path.join(RELEASE, "libxproc.so")
+        build = os.path.join(ROOT, "target", "bench-native")
+        libdir = os.path.join(build, "lib")
+        os.makedirs(libdir, exist_ok=True)
+        for name in ("libxproc.so.0", "libxproc.so"):
+            link = os.path.join(libdir, name)
+            if os.path.lexists(link):
+                os.unlink(link)
+            os.symlink(lib, link)
+        exe = os.path.join(build, "c-stream")
+        r = run_cmd(["gcc", "-O2", "-Wall", "-o", exe, os.path.join(HERE, "c", "stream.c"),
+                     f"-I{ROOT}/client-c/include", f"-L{libdir}", "-lxproc", f"-Wl,-rpath,{libdir}"])
+        out["c"] = [exe] if r.returncode == 0 else f"gcc failed (exit {r.returncode})"
+        cs = os.path.join(build, "cs")
+        os.makedirs(cs, exist_ok=True)
+        shutil.copy(lib, os.path.join(cs, "libxproc.so"))  # DllImport finds it beside the .exe
+        src = os.path.join(ROOT, "bindings", "csharp", "src")
+        r = run_cmd(["mcs", "-langversion:7.2", "-target:library", "-optimize+",
+                     f"-out:{cs}/XProc.dll",
+                     *sorted(os.path.join(src, f) for f in os.listdir(src) if f.endswith(".cs"))])
+        if r.returncode == 0:
+            r = run_cmd(["mcs", "-langversion:7.2", "-target:exe", "-optimize+",
+                         f"-r:{cs}/XProc.dll", f"-out:{cs}/Stream.exe",
+                         os.path.join(HERE, "csharp", "Stream.cs")])
+        out["csharp"] = (["mono", os.path.join(cs, "Stream.exe")] if r.returncode == 0
+                         else f"mcs failed (exit {r.returncode})")
+        self._native_cmds = out
+        return out
 
     def _build_bindings(self):
         """Builds the Go, Java and Node bench programs once; returns {lang: argv or error}."""
@@ -574,6 +728,43 @@ def machine_facts(servers):
     }
 
 
+def measure_memory(tmp, size):
+    """RSS growth per item of MEMORY_ITEMS values of `size` bytes: in one queue of a fresh
+    xprocd, and in one list of a fresh redis-server (fresh, so that no memory freed by an
+    earlier scenario is reused and hides the growth). Returns a dict for the report."""
+    out = {"items": MEMORY_ITEMS, "value_bytes": size}
+    d = os.path.join(tmp, "mem")
+    os.makedirs(d, exist_ok=True)
+    servers = Servers(d)
+    bench = os.path.join(RELEASE, "xproc-bench")
+    try:
+        xp = servers._start("xprocd", [os.path.join(RELEASE, "xprocd"), "--socket",
+                                       servers.xproc_sock, "--log-level", "warn"],
+                            servers.xproc_sock, "xprocd.log")
+        rd = servers._start("redis-server", ["redis-server", "--port", "0", "--unixsocket",
+                                             servers.redis_sock, "--unixsocketperm", "700",
+                                             "--save", "", "--appendonly", "no",
+                                             "--daemonize", "no"], servers.redis_sock, "redis.log")
+        for key, name, sub, sock in (("xprocd_bytes_per_item", "xprocd", "fill-queue", servers.xproc_sock),
+                                     ("redis_bytes_per_item", "redis-server", "redis-fill", servers.redis_sock)):
+            before = servers.status(name, "VmRSS")
+            r = run_cmd([bench, sub, "--socket", sock, "--name", "bench.mem",
+                         "--count", str(MEMORY_ITEMS), "--size", str(size)],
+                        capture_output=True, text=True, timeout=300)
+            if r.returncode != 0:
+                raise RuntimeError(f"{sub}: {tail(r.stderr)}")
+            after = servers.status(name, "VmRSS")
+            out[key] = (after - before) * 1024 / MEMORY_ITEMS
+            log(f"memory: {name} {out[key]:.1f} B of RSS per {size} B item")
+        del xp, rd
+    except (RuntimeError, OSError, subprocess.TimeoutExpired) as e:
+        out["error"] = str(e)
+        log(f"memory: not measured: {e}")
+    finally:
+        servers.stop()
+    return out
+
+
 def on_sigterm(_signum, _frame):
     raise KeyboardInterrupt
 
@@ -589,13 +780,15 @@ def parse_args():
     p.add_argument("--warmup", type=int, default=2000, help="untimed ops before each run")
     p.add_argument("--size", type=int, default=64, help="value bytes (default 64, Redis -d 64)")
     p.add_argument("--only", help="comma-separated scenario keys (see SCENARIOS in run.py)")
-    p.add_argument("--placements", default="same,split",
+    p.add_argument("--placements", default="same,split,free",
                    help="comma-separated CPU placements to run: " +
-                        "; ".join(f"{k}: {v}" for k, v in PLACEMENTS.items()) + " (default same,split)")
+                        "; ".join(f"{k}: {v}" for k, v in PLACEMENTS.items()) + " (default same,split,free)")
     p.add_argument("--idle-threshold", type=float, default=0.15,
                    help="CPU busy fraction below which the box counts as idle (default 0.15)")
     p.add_argument("--max-idle-wait", type=float, help="seconds to wait for idle (default 300; quick 20)")
     p.add_argument("--no-install", action="store_true", help="fail instead of installing packages")
+    p.add_argument("--no-memory", dest="memory", action="store_false",
+                   help=f"skip the memory-per-item measurement ({MEMORY_ITEMS:,} items, fresh servers)")
     p.add_argument("--no-build", action="store_true", help="use the existing release binaries")
     p.add_argument("--out", default=os.path.join(HERE, "results"), help="output directory")
     a = p.parse_args()
@@ -641,6 +834,7 @@ def main():
     busy_seen = []
     started = time.time()
     try:
+        per_item = measure_memory(tmp, a.size) if a.memory else None
         servers.start()
         facts = machine_facts(servers)
         rss_start = servers.status("xprocd", "VmRSS")
@@ -656,7 +850,7 @@ def main():
                 for key, _system, _label, _unit, kind, arg in scenarios[shift:] + scenarios[:shift]:
                     busy_seen.append(wait_idle(a.idle_threshold, a.max_idle_wait))
                     try:
-                        got = runner.run(key, kind, arg, pl)
+                        got = runner.run_measured(key, kind, arg, pl)
                     except (RuntimeError, OSError, subprocess.TimeoutExpired) as e:
                         errors[pl][key] = str(e)
                         results[pl].setdefault(key, [None] * a.repeats)
@@ -671,6 +865,7 @@ def main():
             "xprocd_vmhwm_kib": servers.status("xprocd", "VmHWM"),
             "xprocd_rss_end_kib": servers.status("xprocd", "VmRSS"),
             "redis_vmhwm_kib": servers.status("redis-server", "VmHWM"),
+            "per_item": per_item,
             "note": (f"peak includes the put_many scenario, which holds up to {a.iters:,} "
                      f"items of {a.size} B in one queue before deleting it"),
         }

@@ -3,7 +3,7 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
 use crate::error::BenchError;
 
@@ -11,11 +11,28 @@ use crate::error::BenchError;
 pub struct Peer {
     child: Child,
     lines: BufReader<ChildStdout>,
+    /// Its stdin, for a helper that runs until told to stop ([`Peer::close_stdin`]).
+    stdin: Option<ChildStdin>,
 }
 
 impl Peer {
     /// Starts `xproc-bench <sub> --socket S --name N` and waits for its `ready` line.
     pub fn spawn(sub: &str, socket: &Path, name: &str) -> Result<Self, BenchError> {
+        Peer::start(sub, socket, name, false)
+    }
+
+    /// Like [`spawn`](Self::spawn), with a pipe to the helper's stdin: closing it
+    /// ([`close_stdin`](Self::close_stdin)) tells the helper to stop.
+    pub fn spawn_with_stdin(sub: &str, socket: &Path, name: &str) -> Result<Self, BenchError> {
+        Peer::start(sub, socket, name, true)
+    }
+
+    /// Closes the helper's stdin (its signal to stop).
+    pub fn close_stdin(&mut self) {
+        self.stdin = None;
+    }
+
+    fn start(sub: &str, socket: &Path, name: &str, stdin: bool) -> Result<Self, BenchError> {
         let exe = std::env::current_exe()?;
         let mut child = Command::new(exe)
             .arg(sub)
@@ -23,7 +40,7 @@ impl Peer {
             .arg(socket)
             .arg("--name")
             .arg(name)
-            .stdin(Stdio::null())
+            .stdin(if stdin { Stdio::piped() } else { Stdio::null() })
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()?;
@@ -31,9 +48,11 @@ impl Peer {
             .stdout
             .take()
             .ok_or_else(|| BenchError::Child("no stdout pipe".into()))?;
+        let stdin = child.stdin.take();
         let mut peer = Peer {
             child,
             lines: BufReader::new(stdout),
+            stdin,
         };
         let line = peer.read_line()?;
         if line != "ready" {

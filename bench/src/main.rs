@@ -8,6 +8,8 @@
 //! - [`echo`]: the raw Unix-socket echo server and client (the floor).
 //! - [`resp`]: a minimal RESP client for Redis over its Unix socket.
 //! - [`xp`]: the xproc scenarios (queues, dicts, pipes), through the `xproc` client crate.
+//! - [`stream`]: streaming (`put_async` → `get_many`), many connections, a ping's latency
+//!   while a producer streams, and filling a queue for the memory measurement.
 //! - [`child`]: helper processes for the two-process scenarios.
 //! - [`error`]: the one error enum.
 
@@ -16,6 +18,7 @@ mod echo;
 mod error;
 mod measure;
 mod resp;
+mod stream;
 mod xp;
 
 use std::path::PathBuf;
@@ -96,6 +99,58 @@ enum Cmd {
     /// memcpy bandwidth between two 256 MiB buffers (one op = one copy of --size bytes,
     /// cycling through the buffers): the DRAM yardstick for large values.
     Memcpy(RunArgs),
+    /// A put_async producer process streams to a get_many consumer process (one op = one
+    /// item received).
+    XprocStream(RunArgs),
+    /// Many connections at once, each unpipelined put then get (one op = one put or get,
+    /// aggregated).
+    XprocConns {
+        #[command(flatten)]
+        run: RunArgs,
+        /// Connections (a thread each).
+        #[arg(long, default_value_t = 50)]
+        conns: usize,
+    },
+    /// Ping latency idle, then while a producer streams (two JSON lines: idle, streaming).
+    XprocPingStream(RunArgs),
+    /// Fill a queue with --count values and leave them (memory per item; prints the count).
+    FillQueue {
+        #[arg(long)]
+        socket: PathBuf,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        count: u64,
+        #[arg(long, default_value_t = 64)]
+        size: usize,
+    },
+    /// Fill a Redis list with --count values by pipelined RPUSH and leave them.
+    RedisFill {
+        #[arg(long)]
+        socket: PathBuf,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        count: u64,
+        #[arg(long, default_value_t = 64)]
+        size: usize,
+    },
+    /// Internal: the get_many consumer of xproc-stream and xproc-ping-stream.
+    #[command(hide = true)]
+    StreamConsumer {
+        #[arg(long)]
+        socket: PathBuf,
+        #[arg(long)]
+        name: String,
+    },
+    /// Internal: the put_async producer of xproc-ping-stream (stops when stdin closes).
+    #[command(hide = true)]
+    StreamProducer {
+        #[arg(long)]
+        socket: PathBuf,
+        #[arg(long)]
+        name: String,
+    },
     /// Internal: the consumer process of xproc-prodcons.
     #[command(hide = true)]
     ConsumePeer {
@@ -131,6 +186,37 @@ fn run(cmd: Cmd) -> Result<Option<Outcome>, BenchError> {
         Cmd::XprocDict(a) => xp::dict(&a.socket, a.size, &a.bounds())?,
         Cmd::Memcpy(a) => measure::memcpy(a.size, &a.bounds())?,
         Cmd::XprocPipe(a) => xp::pipe_ping_pong(&a.socket, a.size, &a.bounds())?,
+        Cmd::XprocStream(a) => stream::stream(&a.socket, a.size, &a.bounds())?,
+        Cmd::XprocConns { run, conns } => {
+            stream::many_connections(&run.socket, run.size, conns, &run.bounds())?
+        }
+        Cmd::XprocPingStream(a) => stream::ping_while_streaming(&a.socket, &a.bounds())?,
+        Cmd::FillQueue {
+            socket,
+            name,
+            count,
+            size,
+        } => {
+            stream::fill_queue(&socket, &name, count, size)?;
+            return Ok(None);
+        }
+        Cmd::RedisFill {
+            socket,
+            name,
+            count,
+            size,
+        } => {
+            resp::fill_list(&socket, &name, count, size)?;
+            return Ok(None);
+        }
+        Cmd::StreamConsumer { socket, name } => {
+            stream::stream_consumer(&socket, &name)?;
+            return Ok(None);
+        }
+        Cmd::StreamProducer { socket, name } => {
+            stream::stream_producer(&socket, &name)?;
+            return Ok(None);
+        }
         Cmd::ConsumePeer { socket, name } => {
             xp::consume_peer(&socket, &name)?;
             return Ok(None);

@@ -166,6 +166,40 @@ pub fn hash(path: &Path, size: usize, bounds: &Bounds) -> Result<Outcome, BenchE
     Ok(out)
 }
 
+/// Fills list `key` with `count` values of `size` bytes (RPUSH, pipelined 1000 at a time) and
+/// leaves it there; `run.py` reads redis-server's RSS before and after, for the memory a
+/// queued item costs. Prints the count.
+pub fn fill_list(path: &Path, key: &str, count: u64, size: usize) -> Result<(), BenchError> {
+    let mut r = Resp::connect(path)?;
+    let value = payload(size);
+    r.call(&[b"DEL", key.as_bytes()])?;
+    let mut left = count;
+    while left > 0 {
+        let n = left.min(1000);
+        r.out.clear();
+        for _ in 0..n {
+            write!(
+                r.out,
+                "*3\r\n$5\r\nRPUSH\r\n${}\r\n{key}\r\n${}\r\n",
+                key.len(),
+                size
+            )?;
+            r.out.extend_from_slice(&value);
+            r.out.extend_from_slice(b"\r\n");
+        }
+        r.writer.write_all(&r.out)?;
+        for _ in 0..n {
+            r.read_reply()?;
+        }
+        left -= n;
+    }
+    match r.call(&[b"LLEN", key.as_bytes()])? {
+        Reply::Int(n) if n as u64 == count => {}
+        other => return Err(BenchError::Redis(format!("LLEN gave {other:?}"))),
+    }
+    crate::child::say(&format!("{{\"filled\": {count}}}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

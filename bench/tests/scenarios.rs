@@ -77,8 +77,10 @@ fn run(sub: &str, broker: &Broker) -> serde_json::Value {
         "{sub} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let line = String::from_utf8(out.stdout).expect("utf-8 output");
-    serde_json::from_str(line.trim()).expect("one JSON line")
+    let text = String::from_utf8(out.stdout).expect("utf-8 output");
+    // xproc-ping-stream prints its idle row first; the last line is the scenario's own.
+    let line = text.trim().lines().last().expect("a result line");
+    serde_json::from_str(line).expect("one JSON line")
 }
 
 #[test]
@@ -90,6 +92,9 @@ fn every_xproc_scenario_completes_and_reports() {
         ("xproc-prodcons", "xproc_prodcons"),
         ("xproc-dict", "xproc_dict"),
         ("xproc-pipe", "xproc_pipe"),
+        ("xproc-stream", "xproc_stream"),
+        ("xproc-conns", "xproc_conns50"),
+        ("xproc-ping-stream", "xproc_ping_streaming"),
     ] {
         let v = run(sub, &broker);
         assert_eq!(v["scenario"], scenario);

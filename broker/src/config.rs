@@ -48,6 +48,11 @@ pub const DEFAULT_MAX_BLOCKED: usize = 1024;
 /// that a stuck client cannot hold up a `systemctl stop`.
 pub const DEFAULT_SHUTDOWN_FLUSH: Duration = Duration::from_secs(2);
 
+/// Longest `--busy-poll` accepted: 1 ms. The poll exists to bridge the tens of µs a wake-up
+/// across vCPUs costs; polling longer than a millisecond only burns CPU that a sleep and an
+/// ordinary wake-up would have saved.
+pub const MAX_BUSY_POLL: Duration = Duration::from_millis(1);
+
 /// The log filter when neither `--log-level`, the file nor `RUST_LOG` sets one.
 pub const DEFAULT_LOG_LEVEL: &str = "info";
 
@@ -116,6 +121,10 @@ pub struct Config {
     pub max_blocked: usize,
     /// Longest time shutdown spends flushing replies ([`DEFAULT_SHUTDOWN_FLUSH`]).
     pub shutdown_flush: Duration,
+    /// Most time the loop polls for more work before it sleeps, adapted by
+    /// [`xproc_protocol::idle::Governor`]; zero (the default): it sleeps at once. At most
+    /// [`MAX_BUSY_POLL`].
+    pub busy_poll: Duration,
     /// The log filter (`error`, `warn`, `info`, `debug`, `trace`, or a tracing filter).
     pub log_level: String,
     /// TCP endpoints (`tcp://HOST:PORT`) to listen on beside the local socket; empty (the
@@ -201,6 +210,7 @@ impl Default for Config {
             output_hard_limit: DEFAULT_OUTPUT_HARD_LIMIT,
             max_blocked: DEFAULT_MAX_BLOCKED,
             shutdown_flush: DEFAULT_SHUTDOWN_FLUSH,
+            busy_poll: Duration::ZERO,
             log_level: DEFAULT_LOG_LEVEL.to_string(),
             listen: Vec::new(),
             authkey_file: None,
@@ -234,6 +244,13 @@ impl Config {
             return invalid(format!(
                 "output_hard_limit ({}) is below output_soft_limit ({})",
                 self.output_hard_limit, self.output_soft_limit
+            ));
+        }
+        if self.busy_poll > MAX_BUSY_POLL {
+            return invalid(format!(
+                "busy_poll must be at most {} µs, not {} µs",
+                MAX_BUSY_POLL.as_micros(),
+                self.busy_poll.as_micros()
             ));
         }
         if self.max_clients == 0 || self.max_objects == 0 {
@@ -307,6 +324,8 @@ pub struct Settings {
     pub output_hard_limit: Option<ByteSize>,
     /// `--max-blocked`.
     pub max_blocked: Option<usize>,
+    /// `--busy-poll`, in microseconds.
+    pub busy_poll_us: Option<u64>,
     /// `--log-level`.
     pub log_level: Option<String>,
     /// `--listen` (repeatable): `listen = ["tcp://0.0.0.0:5000"]`.
@@ -344,6 +363,7 @@ impl Settings {
             output_soft_limit: self.output_soft_limit.or(lower.output_soft_limit),
             output_hard_limit: self.output_hard_limit.or(lower.output_hard_limit),
             max_blocked: self.max_blocked.or(lower.max_blocked),
+            busy_poll_us: self.busy_poll_us.or(lower.busy_poll_us),
             log_level: self.log_level.or(lower.log_level),
             listen: self.listen.or(lower.listen),
             authkey_file: self.authkey_file.or(lower.authkey_file),
@@ -369,6 +389,7 @@ impl Settings {
             output_hard_limit: self.output_hard_limit.map_or(d.output_hard_limit, |b| b.0),
             max_blocked: self.max_blocked.unwrap_or(d.max_blocked),
             shutdown_flush: d.shutdown_flush,
+            busy_poll: self.busy_poll_us.map_or(d.busy_poll, Duration::from_micros),
             log_level: self.log_level.unwrap_or(d.log_level),
             listen: self.listen.unwrap_or_default(),
             authkey_file: self.authkey_file,

@@ -74,6 +74,12 @@ struct Args {
     /// 10.0.0.0/24. Default: any address (the authkey is still required).
     #[arg(long = "allow-addr", value_name = "CIDR", value_delimiter = ',')]
     allow_addrs: Option<Vec<xproc_broker::config::Cidr>>,
+    /// Poll for more work for up to this many microseconds before sleeping (adaptive: only
+    /// while requests keep coming sooner than that; at most 1000) [default: 0, off]. Saves the
+    /// cost of waking a sleeping CPU per request (tens of µs on a VM whose idle vCPUs halt),
+    /// at the price of CPU time while clients are busy. docs/BENCHMARKS.md has the figures.
+    #[arg(long, value_name = "MICROS")]
+    busy_poll: Option<u64>,
     /// Log level or filter (error, warn, info, debug, trace) [default: info]. RUST_LOG wins.
     #[arg(long, value_name = "LEVEL")]
     log_level: Option<String>,
@@ -94,6 +100,7 @@ impl Args {
             output_soft_limit: self.output_soft_limit,
             output_hard_limit: self.output_hard_limit,
             max_blocked: self.max_blocked,
+            busy_poll_us: self.busy_poll,
             log_level: self.log_level,
             listen: self.listen,
             authkey_file: self.authkey_file,

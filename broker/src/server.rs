@@ -17,6 +17,11 @@
 //! 6. before sleeping, flush every connection with pending output (one write each) and ask
 //!    for write readiness only for those with bytes left.
 //!
+//! Idle strategy (opt-in, `--busy-poll MICROS`): before a sleeping poll, the loop polls
+//! without sleeping for up to an adaptive budget ([`Governor`]), so that a client that sends
+//! its next request a few µs after its reply finds the loop awake instead of paying for the
+//! wake-up of a halted CPU ([`Server::wait_for_events`]).
+//!
 //! Backpressure: a connection whose pending output passes the soft limit is not read until it
 //! drains below it; past the hard limit it is closed with a warning.
 
@@ -25,6 +30,7 @@ use std::time::{Duration, Instant};
 
 use mio::{Events, Interest, Poll, Token};
 use xproc_protocol::frame::{self, Check, HEADER_LEN};
+use xproc_protocol::idle::Governor;
 use xproc_protocol::{ErrorCode, ReplyFields};
 
 use crate::cleanup;
@@ -101,6 +107,7 @@ pub fn run(mut config: Config) -> Result<(), Error> {
             "the allow-lists are configured but empty: every connection will be refused"
         );
     }
+    let busy_poll = config.busy_poll;
     let mut server = Server {
         poll,
         events: Events::with_capacity(1024),
@@ -121,6 +128,7 @@ pub fn run(mut config: Config) -> Result<(), Error> {
         accept_retry: None,
         stop: false,
         tcp,
+        idle: Governor::new(busy_poll),
     };
     let result = server.serve();
     if let Some(l) = server.listener.take() {
@@ -261,6 +269,8 @@ struct Server {
     stop: bool,
     /// TCP listeners and handshakes (`remote.rs`); empty without `--listen`.
     tcp: remote::Tcp,
+    /// How long to poll before sleeping (`--busy-poll`; never, by default).
+    idle: Governor,
 }
 
 impl Server {
@@ -283,7 +293,12 @@ impl Server {
                 .min()
                 .map(|d| d.saturating_duration_since(now))
             };
-            if let Err(e) = self.poll.poll(&mut self.events, timeout) {
+            let polled = if busy {
+                self.poll.poll(&mut self.events, timeout)
+            } else {
+                self.wait_for_events(timeout)
+            };
+            if let Err(e) = polled {
                 if e.kind() == io::ErrorKind::Interrupted {
                     continue;
                 }
@@ -336,6 +351,40 @@ impl Server {
                 return self.shutdown();
             }
         }
+    }
+
+    /// Waits for events when the loop has nothing left to do, for at most `timeout`: first
+    /// polls without sleeping for the [`Governor`]'s budget (yielding the CPU between polls,
+    /// so that a client on the same CPU runs), then sleeps in the poll, and tells the
+    /// governor how long that sleep lasted. With `--busy-poll` off it just sleeps.
+    fn wait_for_events(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        let budget = self.idle.budget();
+        if !budget.is_zero() {
+            let start = Instant::now();
+            let until = start + timeout.map_or(budget, |t| t.min(budget));
+            loop {
+                self.poll.poll(&mut self.events, Some(Duration::ZERO))?;
+                if !self.events.is_empty() || Instant::now() >= until {
+                    break;
+                }
+                std::thread::yield_now();
+            }
+            if !self.events.is_empty() {
+                return Ok(());
+            }
+            let timeout = timeout.map(|t| t.saturating_sub(start.elapsed()));
+            let slept = Instant::now();
+            let r = self.poll.poll(&mut self.events, timeout);
+            self.idle.slept(slept.elapsed());
+            return r;
+        }
+        if !self.idle.enabled() {
+            return self.poll.poll(&mut self.events, timeout);
+        }
+        let slept = Instant::now();
+        let r = self.poll.poll(&mut self.events, timeout);
+        self.idle.slept(slept.elapsed());
+        r
     }
 
     /// Accepts until `WouldBlock`. Out of descriptors (`EMFILE`), it gives up the reserve

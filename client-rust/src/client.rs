@@ -66,6 +66,44 @@ pub struct ConnectOptions {
     /// How long to wait for the broker to answer `hello`. Connecting itself fails at once when
     /// nothing listens. Default: [`DEFAULT_CONNECT_TIMEOUT`].
     pub connect_timeout: Duration,
+    /// Most time a call polls for its reply before it sleeps in the read, adapted to how soon
+    /// replies come ([`xproc_protocol::idle::Governor`]; at most [`MAX_BUSY_POLL`]): on a
+    /// machine whose idle CPUs halt, it saves the wake-up of this thread per reply at the
+    /// price of CPU time while calls are frequent. `None` (default): `$XPROC_BUSY_POLL_US`
+    /// microseconds if set, else off. docs/BENCHMARKS.md has the figures.
+    pub busy_poll: Option<Duration>,
+}
+
+/// Longest [`ConnectOptions::busy_poll`]: 1 ms (as the broker's `--busy-poll`). Polling
+/// bridges a wake-up of tens of µs; longer only burns CPU.
+pub const MAX_BUSY_POLL: Duration = Duration::from_millis(1);
+
+/// The busy poll asked for: `options` first, then `$XPROC_BUSY_POLL_US`; off if neither.
+fn busy_poll(options: Option<Duration>) -> Result<Duration> {
+    let poll = match options {
+        Some(d) => d,
+        None => match std::env::var("XPROC_BUSY_POLL_US") {
+            Err(_) => Duration::ZERO,
+            Ok(v) => v
+                .trim()
+                .parse::<u64>()
+                .map(Duration::from_micros)
+                .map_err(|_| {
+                    Error::InvalidArgument(format!(
+                        "XPROC_BUSY_POLL_US={v:?} is not a number of microseconds (0 to {})",
+                        MAX_BUSY_POLL.as_micros()
+                    ))
+                })?,
+        },
+    };
+    if poll > MAX_BUSY_POLL {
+        return Err(Error::InvalidArgument(format!(
+            "busy poll of {} µs is above the most allowed, {} µs",
+            poll.as_micros(),
+            MAX_BUSY_POLL.as_micros()
+        )));
+    }
+    Ok(poll)
 }
 
 impl Default for ConnectOptions {
@@ -84,6 +122,7 @@ impl Default for ConnectOptions {
             client_name,
             lang: "rust".to_string(),
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            busy_poll: None,
         }
     }
 }
@@ -190,6 +229,7 @@ impl Client {
     /// when it already has `max_clients` connections.
     pub fn connect_with(options: ConnectOptions) -> Result<Client> {
         let path = options.path.unwrap_or_else(default_socket_path);
+        let poll = busy_poll(options.busy_poll)?;
         let stream = match Endpoint::parse(&path) {
             Endpoint::Local(p) => Stream::connect(&p).map_err(|source| Error::NoBroker {
                 path: path.clone(),
@@ -215,6 +255,7 @@ impl Client {
                 path: path.clone(),
                 source,
             })?;
+        conn.set_busy_poll(poll);
         let hello = RequestFields {
             version: Some(PROTOCOL_VERSION),
             client: Some(&options.client_name),

@@ -29,6 +29,7 @@ use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use xproc_protocol::frame::{self, Check, HEADER_LEN};
+use xproc_protocol::idle::Governor;
 use xproc_protocol::{ErrorCode, ReplyFields, RequestFields};
 
 use crate::error::{Error, Result};
@@ -148,6 +149,9 @@ struct Reader {
     /// On TCP, since when reads have found nothing at all (not even a heartbeat): past the
     /// stream's `link_timeout` the link is dead (docs/PROTOCOL.md §1.1).
     silent_since: Option<Instant>,
+    /// How long to poll for the reply before sleeping in the read (off unless the client
+    /// asked: `ConnectOptions::busy_poll`, `XPROC_BUSY_POLL_US`).
+    idle: Governor,
 }
 
 /// How [`Conn::wait_for`] ended.
@@ -191,6 +195,7 @@ impl Conn {
                     fds: VecDeque::new(),
                     timeout: None,
                     silent_since: None,
+                    idle: Governor::new(Duration::ZERO),
                 }),
                 sleepers: 0,
                 dead: None,
@@ -199,6 +204,14 @@ impl Conn {
             }),
             wake: Condvar::new(),
         })
+    }
+
+    /// Polls for replies for up to `max` (adaptively, [`Governor`]) before a wait sleeps in
+    /// the read; zero: never. Called once, right after connecting.
+    pub(crate) fn set_busy_poll(&self, max: Duration) {
+        if let Some(reader) = self.lock_state().reader.as_mut() {
+            reader.idle = Governor::new(max);
+        }
     }
 
     /// Sets the request size limit (the broker's `max_frame`, from `hello`).
@@ -596,6 +609,44 @@ impl Conn {
 impl Reader {
     /// Reads once, waiting at most `remaining` (`None`: until data comes).
     fn fill(&mut self, remaining: Option<Duration>) -> std::result::Result<Filled, String> {
+        let budget = self.idle.budget();
+        let remaining = if budget.is_zero() {
+            remaining
+        } else {
+            // Poll first: a reply that comes within the budget is read without this thread
+            // sleeping, so the broker's write does not have to wake a halted CPU. Yielding
+            // between polls lets a broker on the same CPU run.
+            let start = Instant::now();
+            let until = start + remaining.map_or(budget, |r| r.min(budget));
+            loop {
+                if self.fill_now()? {
+                    self.silent_since = None;
+                    return Ok(Filled::Data);
+                }
+                if Instant::now() >= until {
+                    break;
+                }
+                std::thread::yield_now();
+            }
+            match remaining.map(|r| r.checked_sub(start.elapsed())) {
+                Some(None) => return Ok(Filled::TimedOut),
+                Some(Some(r)) => Some(r),
+                None => None,
+            }
+        };
+        let slept = self.idle.enabled().then(Instant::now);
+        let filled = self.fill_sleeping(remaining);
+        if let Some(slept) = slept {
+            self.idle.slept(slept.elapsed());
+        }
+        filled
+    }
+
+    /// [`fill`](Self::fill)'s read that sleeps until data comes or `remaining` passes.
+    fn fill_sleeping(
+        &mut self,
+        remaining: Option<Duration>,
+    ) -> std::result::Result<Filled, String> {
         // On TCP a read waits at most the link timeout, so that a dead link is noticed.
         let link = self.stream.link_timeout().map(|l| (l, Instant::now()));
         let remaining = match (remaining, link) {

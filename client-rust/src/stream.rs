@@ -15,6 +15,13 @@
 //! `put_async` counts the item). Values gathered at the end of a burst wait for the next call:
 //! call `flush` when a burst is over (dropping the last handle flushes too).
 //!
+//! [`PUT_ASYNC_LINGER`] is Kafka's `linger.ms` checked on the next call rather than by a timer:
+//! Kafka's producer has a sender thread that sends a lingering batch when its time is up;
+//! this client has no thread of its own (a timer thread per handle, or a wake-up per batch,
+//! would cost every producer for the sake of the last batch of a burst), so a batch that is
+//! not full waits at most until the handle's next call, `flush`, or drop. The bound is
+//! therefore the producer's own pace, and `flush` makes it zero.
+//!
 //! # Errors
 //!
 //! A batch refused by the broker (the queue was deleted, the memory budget is spent, a value

@@ -11,6 +11,7 @@
 //! - [`error`]: the stable error codes.
 //! - [`kind`]: object kinds by wire name.
 //! - [`auth`]: the authkey handshake of TCP connections and the heartbeat interval.
+//! - [`idle`]: how long the broker and clients poll before sleeping (opt-in, adaptive).
 //!
 //! docs/PROTOCOL.md is the specification; this crate is its reference implementation.
 
@@ -18,6 +19,7 @@ pub mod auth;
 pub mod error;
 mod fields;
 pub mod frame;
+pub mod idle;
 pub mod kind;
 pub mod reply;
 pub mod request;

@@ -426,3 +426,229 @@ fn chaos_with_plain_batches_delivers_each_item_at_most_once_and_only_killed_cons
         "{lost} items lost with {kills} kills of batch {BATCH}"
     );
 }
+
+/// A `bin` value of exactly `total` encoded bytes whose byte *i* of payload is `(i + seed) %
+/// 251` (a prime: a shifted, truncated or swapped copy shows).
+fn patterned(total: usize, seed: usize) -> Vec<u8> {
+    let mut v = match total {
+        2..=257 => vec![0xc4, (total - 2) as u8],
+        258..=65_538 => vec![0xc5, ((total - 3) >> 8) as u8, (total - 3) as u8],
+        _ => {
+            let mut h = vec![0xc6];
+            h.extend_from_slice(&((total - 5) as u32).to_be_bytes());
+            h
+        }
+    };
+    let head = v.len();
+    v.extend((0..total - head).map(|i| ((i + seed) % 251) as u8));
+    v
+}
+
+/// The bug that got the chunked queue store reverted (the matrix's `bytes_1mib`, java → c):
+/// once a consumer had emptied the queue, a value larger than a chunk came back as zero
+/// bytes, because the drained chunk stayed at the front. No waiting getter here, so the
+/// values go through the store rather than straight to a consumer.
+#[test]
+fn a_value_larger_than_a_chunk_put_just_after_the_queue_drained_comes_back_whole() {
+    let broker = Broker::start();
+    let q = broker
+        .client()
+        .raw_queue(
+            "big-after-drain",
+            xproc::Kind::Queue,
+            QueueOptions::default(),
+        )
+        .unwrap();
+    let small = patterned(40, 1);
+    let mib = patterned(1 << 20, 0);
+    q.put(&small, None).unwrap();
+    assert_eq!(q.get(Some(Duration::ZERO)).unwrap(), small);
+    q.put(&mib, None).unwrap();
+    q.put(&small, None).unwrap();
+    assert_eq!(q.qsize().unwrap().len, 2);
+    let got = q.get(Some(Duration::ZERO)).unwrap();
+    assert!(got == mib, "got {} bytes back for a 1 MiB value", got.len());
+    assert_eq!(q.get(Some(Duration::ZERO)).unwrap(), small);
+}
+
+/// Mixed sizes — tiny, at the inline limit, straddling chunk ends, larger than a chunk —
+/// through puts, `put_async`, `get`, `get_many` across chunk boundaries, and leased gets whose
+/// items come back to the head (nack) or are acked, checked against a model of the queue.
+#[test]
+fn mixed_sizes_keep_their_order_through_batches_chunk_ends_and_returned_leases() {
+    use std::collections::VecDeque;
+    let broker = Broker::start();
+    let q = broker
+        .client()
+        .raw_queue("mixed", xproc::Kind::Queue, QueueOptions::default())
+        .unwrap();
+    let sizes = [
+        2, 64, 1023, 1024, 1025, 4094, 4096, 4097, 65_535, 65_536, 65_537, 300_000, 5, 700,
+    ];
+    let mut model: VecDeque<Vec<u8>> = VecDeque::new();
+    let mut n = 0usize;
+    let mut next = || {
+        n += 1;
+        patterned(sizes[(n * 7) % sizes.len()].max(2 + n % 90), n)
+    };
+    for round in 0..6 {
+        for _ in 0..400 {
+            let v = next();
+            q.put_async(&v).unwrap();
+            model.push_back(v);
+        }
+        q.flush().unwrap();
+        // A leased batch: half acked, half nacked back to the head in their order.
+        let leased = q
+            .get_many_leased(10, Some(Duration::ZERO), Duration::from_secs(60))
+            .unwrap();
+        assert_eq!(leased.len(), 10, "round {round}");
+        for d in &leased {
+            assert!(
+                d.value == model.pop_front().unwrap(),
+                "round {round}: leased"
+            );
+        }
+        let (acked, nacked) = leased.split_at(5);
+        q.ack_many(&acked.iter().map(|d| d.id).collect::<Vec<_>>())
+            .unwrap();
+        for d in nacked.iter().rev() {
+            q.nack(d.id, Duration::ZERO).unwrap();
+            model.push_front(d.value.clone());
+        }
+        // Take a varying share back: single gets and batches that cross chunk ends.
+        let take = 150 + round * 20;
+        let mut taken = 0;
+        while taken < take {
+            let batch = if taken % 3 == 0 {
+                vec![q.get(Some(Duration::ZERO)).unwrap()]
+            } else {
+                q.get_many(37, Some(Duration::ZERO)).unwrap()
+            };
+            for v in batch {
+                let want = model.pop_front().unwrap();
+                assert!(
+                    v == want,
+                    "round {round}: {} bytes for {}",
+                    v.len(),
+                    want.len()
+                );
+                taken += 1;
+            }
+        }
+        assert_eq!(q.qsize().unwrap().len, model.len() as u64, "round {round}");
+    }
+    while let Some(want) = model.pop_front() {
+        assert!(q.get(Some(Duration::ZERO)).unwrap() == want);
+    }
+    assert!(matches!(q.get(Some(Duration::ZERO)), Err(Error::Empty)));
+}
+
+/// What a queued 64-byte value may cost in broker RSS: Redis's list costs 65 bytes per
+/// 64-byte element; the chunked store costs 64 plus its chunks' slack (measured 64.2).
+/// One `Box<[u8]>` per item cost 104.
+const RSS_PER_ITEM_MAX: u64 = 72;
+
+#[test]
+fn a_queued_64_byte_value_costs_at_most_72_bytes_of_broker_rss() {
+    const N: u64 = 200_000;
+    let broker = Broker::start_with(&["--memory-limit", "1G"]);
+    let q = broker
+        .client()
+        .raw_queue("mem", xproc::Kind::Queue, QueueOptions::default())
+        .unwrap();
+    // Warm up: the connection's buffers, the queue's first chunk.
+    q.put(&[0xc0], None).unwrap();
+    q.get(None).unwrap();
+    let before = rss(broker.pid());
+    let value = patterned(64, 0);
+    for _ in 0..N {
+        q.put_async(&value).unwrap();
+    }
+    q.flush().unwrap();
+    assert_eq!(q.qsize().unwrap().len, N);
+    let per_item = rss(broker.pid()).saturating_sub(before) / N;
+    assert!(
+        per_item <= RSS_PER_ITEM_MAX,
+        "{per_item} bytes of RSS per queued 64-byte value"
+    );
+}
+
+/// CPU time (user + system) a process has used so far, from `/proc/PID/stat`.
+fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("read stat");
+    // Fields after the command name (which is in parentheses and may hold spaces).
+    let rest = &stat[stat.rfind(')').expect("comm") + 2..];
+    let f: Vec<u64> = rest
+        .split_whitespace()
+        .map(|x| x.parse().unwrap_or(0))
+        .collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    Duration::from_millis((f[11] + f[12]) * 1000 / hz)
+}
+
+/// With busy polling on both sides (`--busy-poll`, `ConnectOptions::busy_poll`), requests
+/// are served as usual, a wait still ends at its timeout, and once traffic stops the broker
+/// goes back to sleeping: it uses almost no CPU while idle.
+#[test]
+fn busy_polling_serves_requests_keeps_timeouts_and_stops_when_idle() {
+    let broker = Broker::start_with(&["--busy-poll", "200"]);
+    let client = Client::connect_with(xproc::ConnectOptions {
+        path: Some(broker.socket().into()),
+        busy_poll: Some(Duration::from_micros(200)),
+        ..xproc::ConnectOptions::default()
+    })
+    .unwrap();
+    let q = client.queue::<u64>("polled").unwrap();
+    for n in 0..3000 {
+        q.put(&n).unwrap();
+        assert_eq!(q.get().unwrap(), n);
+    }
+    let t = Instant::now();
+    assert!(matches!(
+        q.get_timeout(Duration::from_millis(150)),
+        Err(Error::Timeout)
+    ));
+    let waited = t.elapsed();
+    assert!(
+        waited >= Duration::from_millis(150) && waited < Duration::from_secs(2),
+        "{waited:?}"
+    );
+    let before = cpu_time(broker.pid());
+    thread::sleep(Duration::from_millis(600));
+    let idle_cpu = cpu_time(broker.pid()) - before;
+    assert!(
+        idle_cpu <= Duration::from_millis(60),
+        "the idle broker used {idle_cpu:?} of CPU in 600 ms"
+    );
+}
+
+#[test]
+fn a_busy_poll_above_the_maximum_is_refused_with_a_clear_message() {
+    let out = std::process::Command::new(xproc_tests::xprocd_exe())
+        .args([
+            "--busy-poll",
+            "5000",
+            "--socket",
+            "/tmp/xproc-never-used.sock",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("busy_poll must be at most 1000 µs"), "{err}");
+    let broker = Broker::start();
+    let refused = Client::connect_with(xproc::ConnectOptions {
+        path: Some(broker.socket().into()),
+        busy_poll: Some(Duration::from_millis(2)),
+        ..xproc::ConnectOptions::default()
+    });
+    match refused {
+        Err(Error::InvalidArgument(m)) => {
+            assert!(m.contains("at most") || m.contains("above"), "{m}")
+        }
+        other => panic!("{other:?}"),
+    }
+}

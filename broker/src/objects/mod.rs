@@ -7,6 +7,7 @@
 //! ordered map keyed by id is a FIFO from which any waiter can also be removed in O(log n)
 //! (on timeout or disconnect) — that is how every machine keeps "first come, first served".
 
+pub mod arena;
 pub mod barrier;
 pub mod condition;
 pub mod dict;

@@ -20,9 +20,19 @@
 //! it with [`take_dead`](Queue::take_dead) and appends it to `NAME.dead`, since a machine
 //! cannot reach another object. The machine keeps no clock: lease deadlines live in the
 //! broker's deadline table with its other timeouts.
+//!
+//! # Storage
+//!
+//! Ready items that were never leased live in an [`Arena`]: small values back to back in
+//! chunks, each larger one (above [`INLINE_MAX`](super::arena::INLINE_MAX)) in an allocation
+//! of its own, in one order — so a value stored out of line (a memfd, issue 11) takes its
+//! place among the others. Items that come back from flight carry an attempt count and go
+//! ahead of every other ready item, so they wait in a small list of their own, `returned`,
+//! which is served first.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
+use super::arena::Arena;
 use super::{item_charge, WaiterId, Wake, Wakes};
 use xproc_protocol::ErrorCode;
 
@@ -94,7 +104,11 @@ pub struct LeaseStats {
 /// One queue's state.
 #[derive(Debug)]
 pub struct Queue {
-    items: VecDeque<Item>,
+    /// Items back from flight (nacked, expired, abandoned, or refused by the dead-letter
+    /// queue), oldest first, each with its attempt count: served before `ready`.
+    returned: VecDeque<Item>,
+    /// Every other ready item (never leased: no attempts to keep), in order.
+    ready: Arena,
     /// Most items held; 0 means unbounded (the broker's memory budget still applies).
     maxsize: u64,
     /// `joinable_queue`: counts unfinished tasks for `task_done` / `join`.
@@ -192,7 +206,8 @@ impl Queue {
     /// An empty queue. `maxsize` 0 means unbounded; `max_attempts` 0 never dead-letters.
     pub fn new(maxsize: u64, joinable: bool, max_attempts: u64) -> Self {
         Queue {
-            items: VecDeque::new(),
+            returned: VecDeque::new(),
+            ready: Arena::default(),
             maxsize,
             joinable,
             max_attempts,
@@ -209,11 +224,11 @@ impl Queue {
 
     /// Ready items (not counting those in flight).
     pub fn len(&self) -> usize {
-        self.items.len()
+        self.returned.len() + self.ready.len()
     }
     /// Whether no item is ready.
     pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
+        self.returned.is_empty() && self.ready.is_empty()
     }
     /// Most items held; 0 = unbounded.
     pub fn maxsize(&self) -> u64 {
@@ -273,7 +288,7 @@ impl Queue {
     }
 
     fn is_full(&self) -> bool {
-        self.maxsize != 0 && self.items.len() as u64 >= self.maxsize
+        self.maxsize != 0 && self.len() as u64 >= self.maxsize
     }
 
     fn count_task(&mut self) {
@@ -334,7 +349,7 @@ impl Queue {
         };
         if !self.is_full() {
             self.bytes += item_charge(item.value.len());
-            self.items.push_back(item);
+            self.ready.push_back(item.value);
             self.count_task();
             return Put::Done;
         }
@@ -374,7 +389,7 @@ impl Queue {
             };
             if !self.is_full() {
                 self.bytes += item_charge(item.value.len());
-                self.items.push_back(item);
+                self.ready.push_back(item.value);
                 self.count_task();
                 put += 1;
                 continue;
@@ -399,16 +414,19 @@ impl Queue {
 
     /// Takes the oldest ready item out of the FIFO, making room for the oldest blocked put.
     fn pop(&mut self, wakes: &mut Wakes) -> Option<Item> {
-        let item = self.items.pop_front()?;
+        let item = match self.returned.pop_front() {
+            Some(item) => item,
+            None => Item {
+                value: self.ready.pop_front()?,
+                attempts: 0,
+            },
+        };
         self.bytes -= item_charge(item.value.len());
         if let Some(mut first) = self.putters.first_entry() {
             // Its bytes were counted when it blocked.
             let p = first.get_mut();
             if let Some(v) = p.values.pop_front() {
-                self.items.push_back(Item {
-                    value: v,
-                    attempts: 0,
-                });
+                self.ready.push_back(v);
                 p.put += 1;
             }
             if p.values.is_empty() {
@@ -529,7 +547,7 @@ impl Queue {
         self.stats.requeued += 1;
         if let Some(item) = self.hand_over(item, wakes) {
             self.bytes += item_charge(item.value.len());
-            self.items.push_front(item);
+            self.returned.push_front(item);
         }
     }
 
