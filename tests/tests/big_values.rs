@@ -99,7 +99,9 @@ fn one_mib_pipe_messages_go_by_memfd_between_processes_in_order() {
     let out = sender.finish();
     assert!(out.contains("\"sent\":20"), "{out}");
     // They wait in the broker as 20 descriptors, not 20 MiB of copies.
-    eventually("the messages wait as memfds", || fd_count(pid) == before + 20);
+    eventually("the messages wait as memfds", || {
+        fd_count(pid) == before + 20
+    });
     let out = broker.worker(BIG, &["pipe-recv", "p", "20"]).finish();
     assert!(
         out.contains("\"received\":20") && out.contains("\"ok\":true"),
