@@ -36,7 +36,7 @@ pub const MAX_FDS_PENDING: usize = 2 * MAX_FDS_PER_FRAME;
 pub const MAX_FDS_HELD: usize = 256;
 
 /// Ops whose value may come as a sealed memfd (docs/PROTOCOL.md §4.1).
-pub const TAKES_SHARED: &[&str] = &["dict.set", "pipe.send"];
+pub const TAKES_SHARED: &[&str] = &["queue.put", "dict.set", "pipe.send"];
 
 /// A request the connection let through: its id, the checked request, and its value when it
 /// came as a sealed memfd.
@@ -460,9 +460,8 @@ impl Connection {
                     Some(Err(e)) => {
                         let code = match e {
                             SharedError::Invalid(_) => ErrorCode::InvalidValue,
-                            SharedError::TooLarge { .. } | SharedError::Full => {
-                                ErrorCode::LimitExceeded
-                            }
+                            SharedError::TooLarge { .. } => ErrorCode::TooLarge,
+                            SharedError::Full => ErrorCode::LimitExceeded,
                             SharedError::Seal(_) => ErrorCode::BadRequest,
                         };
                         return Err(refuse(code, format!("{op}: {e}"), false));

@@ -162,7 +162,9 @@ fn route(cx: &mut Ctx, req: Request, shared: Option<Stored>) -> Handled {
             options,
         } => admin::open(cx, name, kind, options),
 
-        R::QueuePut { name, value, wait } => queue::put(cx, name, value, wait),
+        R::QueuePut { name, value, wait } => {
+            queue::put(cx, name, shared.unwrap_or_else(|| value.into()), wait)
+        }
         R::QueueGet { name, wait } => queue::get(cx, name, wait),
         R::QueueQsize { name } => queue::qsize(cx, name),
         R::QueueTaskDone { name } => queue::task_done(cx, name),

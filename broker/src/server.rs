@@ -142,6 +142,10 @@ pub fn run(mut config: Config) -> Result<(), Error> {
 /// headroom for the accepted socket being refused and for the libraries.
 pub const RESERVED_FDS: usize = 16;
 
+/// Room left in `max_frame` around a memfd value sent inline: the largest reply that carries one
+/// value (`id`, `value` and its bin header; a batch's array header) takes fewer bytes.
+pub const SHARED_REPLY_OVERHEAD: usize = 64;
+
 /// How long to wait before retrying an `accept` that failed for want of a resource (the
 /// descriptor reserve did not help, or the system is out of them): 100 ms. Readiness is
 /// edge-triggered, so without a retry the waiting clients would hang until another one
@@ -699,7 +703,10 @@ impl Server {
             return;
         };
         let key = conn.key;
-        let (id, req, shared) = match conn.admit(payload, fds, self.config.memory_limit) {
+        // A memfd value is at most what an inline one can be, so every reader — one without
+        // descriptor passing too — can always be handed it inline (docs/PROTOCOL.md §4.1).
+        let max_value = self.config.max_frame.saturating_sub(SHARED_REPLY_OVERHEAD);
+        let (id, req, shared) = match conn.admit(payload, fds, max_value) {
             Ok(r) => r,
             Err(e) => {
                 if e.fatal {

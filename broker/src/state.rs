@@ -824,8 +824,7 @@ fn answer(out: &mut dyn Outbox, w: &Waiter, wake: Wake) {
         Wake::Value(v) if w.op == WaitOp::QueueGetMany => {
             r.values = Some(vec![Some(Bytes::new(v))])
         }
-        Wake::Value(v) => r.value = Some(Bytes::new(v)),
-        Wake::Stored(v) => {
+        Wake::Value(v) => {
             out.send_value(w.conn, r, v);
             return;
         }

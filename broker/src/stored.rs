@@ -48,6 +48,12 @@ impl PartialEq for Stored {
 
 impl Eq for Stored {}
 
+impl From<Box<[u8]>> for Stored {
+    fn from(b: Box<[u8]>) -> Stored {
+        Stored::Inline(b)
+    }
+}
+
 impl From<&[u8]> for Stored {
     fn from(b: &[u8]) -> Stored {
         Stored::Inline(b.into())
@@ -90,8 +96,8 @@ pub enum SharedError {
     /// Its bytes are not one well-formed MessagePack value.
     #[error("the memfd's bytes are not one well-formed MessagePack value: {0}")]
     Invalid(String),
-    /// Above `max_value`.
-    #[error("value_len {len} is above the largest value this broker takes ({max} bytes)")]
+    /// Above what an inline value could be (`max_frame` less the reply's fields).
+    #[error("value_len {len} is above max_frame less 64 bytes ({max} bytes): a memfd value is at most what an inline one can be, so that every reader can take it")]
     TooLarge {
         /// `value_len`.
         len: u64,

@@ -403,3 +403,69 @@ fn pipe_messages_go_by_memfd_to_a_waiting_or_later_receiver_and_inline_to_others
     drop((fd, fds, fds2));
     settles_at(pid, before + 1);
 }
+
+/// `queue.put` of a memfd value; returns the reply.
+fn put_shared(c: &mut Client, queue: &str, fd: &OwnedFd, len: u64) -> Reply {
+    let mut out = Vec::new();
+    RequestFields {
+        value_len: Some(len),
+        fds: Some(1),
+        ..Client::req("queue.put", queue)
+    }
+    .encode_into(&mut out);
+    send_fds(&c.stream, &out, &[fd.as_raw_fd()]);
+    c.recv()
+}
+
+#[test]
+fn queue_items_go_by_memfd_to_getters_and_inline_to_batches_and_plain_clients() {
+    let b = Broker::start_with(&["--max-frame", "1M"]);
+    let pid = b.pid();
+    let mut producer = hello_fds(&b);
+    let mut consumer = hello_fds(&b);
+    let mut plain = b.client();
+    producer.open("q", "queue").ok();
+    let before = baseline(pid);
+    let value = big_value(500_000);
+    let len = value.len() as u64;
+    let fd = memfd(&value, ALL_SEALS);
+
+    // A getter already waiting is handed the memfd.
+    consumer.send(RequestFields {
+        timeout_ms: Some(5000),
+        ..Client::req("queue.get", "q")
+    });
+    std::thread::sleep(Duration::from_millis(50));
+    put_shared(&mut producer, "q", &fd, len).ok();
+    let (r, fds) = recv_with_fds(&mut consumer.stream);
+    assert_eq!(r.ok().u64("value_len"), len);
+    assert!(read_sealed(&fds[0]) == value);
+
+    // Queued: kept as the descriptor, then to a getter, a batch, a plain client.
+    for _ in 0..3 {
+        put_shared(&mut producer, "q", &fd, len).ok();
+    }
+    settles_at(pid, before + 3);
+    consumer.send(Client::req("queue.get", "q"));
+    let (r, fds2) = recv_with_fds(&mut consumer.stream);
+    assert_eq!(r.ok().u64("value_len"), len);
+    assert!(read_sealed(&fds2[0]) == value);
+    consumer.send(RequestFields {
+        max: Some(1),
+        ..Client::req("queue.get_many", "q")
+    });
+    let (r, none) = recv_with_fds(&mut consumer.stream);
+    assert!(none.is_empty());
+    let vals = r.ok().get("values").cloned().unwrap();
+    assert!(vals[0].as_slice() == Some(&value[..]));
+    let r = plain.get("q", Some(0)).ok();
+    assert!(r.get("value").and_then(Value::as_slice) == Some(&value[..]));
+
+    // Above what an inline value could be: refused, nothing kept.
+    let huge = big_value(1 << 20);
+    let hfd = memfd(&huge, ALL_SEALS);
+    let r = put_shared(&mut producer, "q", &hfd, huge.len() as u64);
+    assert!(r.err("TooLarge").contains("max_frame"), "{r:?}");
+    drop((fd, hfd, fds, fds2));
+    settles_at(pid, before);
+}

@@ -331,7 +331,16 @@ impl Client {
                 fd = Some(made);
             }
         }
-        let (payload, got) = self.inner.conn.round_trip_fd(req, fd.as_ref(), deadline)?;
+        // Only a request without a value (a get, a recv) can have one handed back.
+        let fd_back = req.value.is_none() && req.value_len.is_none();
+        if fd.is_none() && !fd_back {
+            let payload = self.inner.conn.round_trip(req, deadline)?;
+            return decode_reply(&payload, |r| f(r, r.value.map(|v| &v[..])));
+        }
+        let (payload, got) = self
+            .inner
+            .conn
+            .round_trip_fd(req, fd.as_ref(), fd_back, deadline)?;
         decode_reply(&payload, |r| match (r.value_len, got) {
             (Some(len), Some(fd)) => {
                 let mapped = crate::transport::Mapped::open(&fd, len)

@@ -351,6 +351,12 @@ impl Conn {
 
     /// Reserves `n` consecutive request ids with empty reply slots; returns the first.
     fn register(&self, n: usize) -> Result<u64> {
+        self.register_with(n, false)
+    }
+
+    /// [`register`](Self::register); with `want_fd`, the (single) request also takes a
+    /// descriptor back with its reply, recorded under the same lock.
+    fn register_with(&self, n: usize, want_fd: bool) -> Result<u64> {
         if fork_generation() != self.fork_generation {
             return Err(Error::Disconnected(format!(
                 "this client was connected by process {}; after fork, connect again in the child",
@@ -365,6 +371,9 @@ impl Conn {
         st.next_id += n as u64;
         for id in first..first + n as u64 {
             st.pending.insert(id, None);
+        }
+        if want_fd {
+            st.want_fd.insert(first, None);
         }
         Ok(first)
     }
@@ -459,14 +468,17 @@ impl Conn {
     /// Sends one request whose value travels as the sealed memfd `fd` (docs/PROTOCOL.md
     /// §4.1; the request has `value_len` and `fds: 1`), and waits for its reply, with the
     /// descriptor that came with the reply if one did.
+    ///
+    /// `fd_back`: the reply may carry a value as a memfd, to be handed back; otherwise any
+    /// descriptor that came with it is closed, and the reply path costs what a plain one does.
     pub(crate) fn round_trip_fd(
         &self,
         req: RequestFields<'_>,
         fd: Option<&Descriptor>,
+        fd_back: bool,
         deadline: Option<Instant>,
     ) -> Result<(Vec<u8>, Option<Descriptor>)> {
-        let id = self.register(1)?;
-        self.lock_state().want_fd.insert(id, None);
+        let id = self.register_with(1, fd_back)?;
         let sent = match fd {
             None => self.send(id, std::iter::once(req)),
             Some(fd) => self.send_fd(id, req, fd),
@@ -474,6 +486,9 @@ impl Conn {
         if let Err(e) = sent {
             self.forget(id, 1);
             return Err(e);
+        }
+        if !fd_back {
+            return self.wait(id, deadline).map(|r| (r, None));
         }
         self.wait_fd(id, deadline)
     }

@@ -895,7 +895,7 @@ impl<'a> Checker<'_, 'a> {
             }
             "queue.put" => R::QueuePut {
                 name: self.name()?,
-                value: self.value()?,
+                value: self.value_or_shared()?,
                 wait: self.wait()?,
             },
             "queue.get" => R::QueueGet {

@@ -24,7 +24,9 @@ fn rss_kib(pid: u32) -> u64 {
 
 #[test]
 fn a_16_mib_dict_value_goes_by_memfd_from_one_process_to_another() {
-    let broker = Broker::start();
+    // A 16 MiB value is above the default max_frame (16 MiB, its own header included), inline
+    // or as a memfd alike.
+    let broker = Broker::start_with(&["--max-frame", "32M"]);
     let pid = broker.pid();
     std::thread::sleep(Duration::from_millis(50));
     let before = fd_count(pid);
@@ -63,7 +65,7 @@ fn a_16_mib_dict_value_goes_by_memfd_from_one_process_to_another() {
 
 #[test]
 fn killed_producers_and_consumers_of_large_values_leave_nothing_behind() {
-    let broker = Broker::start();
+    let broker = Broker::start_with(&["--max-frame", "32M"]);
     let pid = broker.pid();
     std::thread::sleep(Duration::from_millis(50));
     let fds_before = fd_count(pid);
@@ -105,6 +107,25 @@ fn one_mib_pipe_messages_go_by_memfd_between_processes_in_order() {
     let out = broker.worker(BIG, &["pipe-recv", "p", "20"]).finish();
     assert!(
         out.contains("\"received\":20") && out.contains("\"ok\":true"),
+        "{out}"
+    );
+    eventually("every memfd is let go", || fd_count(pid) == before);
+}
+
+#[test]
+fn sixteen_mib_queue_items_go_by_memfd_from_a_producer_process_to_a_consumer_process() {
+    let broker = Broker::start_with(&["--max-frame", "32M"]);
+    let pid = broker.pid();
+    std::thread::sleep(Duration::from_millis(50));
+    let before = fd_count(pid);
+    let out = broker
+        .worker(BIG, &["queue-put", "q", "5", &(16 << 20).to_string()])
+        .finish();
+    assert!(out.contains("\"put\":5"), "{out}");
+    eventually("the items wait as memfds", || fd_count(pid) == before + 5);
+    let out = broker.worker(BIG, &["queue-get", "q", "5"]).finish();
+    assert!(
+        out.contains("\"got\":5") && out.contains("\"ok\":true"),
         "{out}"
     );
     eventually("every memfd is let go", || fd_count(pid) == before);

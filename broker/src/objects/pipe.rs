@@ -184,7 +184,7 @@ impl Pipe {
         let dst = &mut self.ends[ix(end.other())];
         if let Some(r) = dst.receivers.pop_first() {
             // Receivers only wait on an empty inbox, so handing over keeps order.
-            wakes.push((r, Wake::Stored(value)));
+            wakes.push((r, Wake::Value(value)));
             return Ok(Flow::Done);
         }
         if (dst.inbox.len() as u64) < capacity {

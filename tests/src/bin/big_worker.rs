@@ -5,6 +5,8 @@
 //!   `{"set": BYTES, "fds": bool}` (whether the connection passes descriptors).
 //! - `get DICT KEY`: gets KEY and checks the pattern. Prints `{"len": n, "ok": bool}`.
 //! - `churn DICT BYTES`: sets and gets values of BYTES under keys 0..8 until killed.
+//! - `queue-put QUEUE N BYTES`: puts N patterned values of BYTES. Prints `{"put": N}`.
+//! - `queue-get QUEUE N`: gets N values and checks each. Prints `{"got": N, "ok": bool}`.
 //! - `pipe-send PIPE N BYTES`: sends N patterned values of BYTES from end a. Prints
 //!   `{"sent": N}`.
 //! - `pipe-recv PIPE N`: receives N values at end b and checks each. Prints
@@ -22,6 +24,30 @@ fn pattern(n: usize) -> Vec<u8> {
 fn main() {
     worker_main(|args, client| {
         match args.str(0) {
+            "queue-put" => {
+                let q = client.raw_queue(args.str(1), xproc::Kind::Queue, Default::default())?;
+                let n: u64 = args.parse(2);
+                let v = pattern(args.parse(3));
+                for _ in 0..n {
+                    q.put(&v, None)?;
+                }
+                return Ok(json!({ "put": n }));
+            }
+            "queue-get" => {
+                let q = client.raw_queue(args.str(1), xproc::Kind::Queue, Default::default())?;
+                let n: u64 = args.parse(2);
+                let mut ok = true;
+                for _ in 0..n {
+                    ok &= q.get_with(None, |v| {
+                        let data: serde_bytes::ByteBuf = xproc::decode(v)?;
+                        Ok(data
+                            .iter()
+                            .enumerate()
+                            .all(|(i, b)| *b == (i * 7 % 251) as u8))
+                    })?;
+                }
+                return Ok(json!({ "got": n, "ok": ok }));
+            }
             "pipe-send" => {
                 let p = client.raw_pipe(args.str(1), xproc::End::A, Default::default())?;
                 let n: u64 = args.parse(2);
