@@ -65,21 +65,37 @@ fn a_16_mib_dict_value_goes_by_memfd_from_one_process_to_another() {
 
 #[test]
 fn killed_producers_and_consumers_of_large_values_leave_nothing_behind() {
-    let broker = Broker::start_with(&["--max-frame", "32M"]);
+    let broker = Broker::start_with(&["--max-frame", "128M"]);
     let pid = broker.pid();
     std::thread::sleep(Duration::from_millis(50));
     let fds_before = fd_count(pid);
     let rss_before = rss_kib(pid);
-    for _ in 0..3 {
+    for round in 0..3 {
+        // 100 MiB queue items put and taken, and 8 MiB dict values set and got, each by
+        // processes SIGKILLed in the middle.
         let mut workers: Vec<_> = (0..2)
             .map(|_| broker.worker(BIG, &["churn", "churn", &(8 << 20).to_string()]))
             .collect();
+        workers.push(broker.worker(
+            BIG,
+            &[
+                "queue-churn",
+                &format!("q{round}"),
+                &(100 << 20).to_string(),
+            ],
+        ));
         std::thread::sleep(Duration::from_millis(400));
         for w in &mut workers {
             w.kill();
         }
     }
-    broker.client().delete("churn").unwrap();
+    let c = broker.client();
+    c.delete("churn").unwrap();
+    for round in 0..3 {
+        // Items a killed producer put and nobody took are the queue's: deleting it lets go.
+        c.delete(&format!("q{round}")).unwrap();
+    }
+    drop(c);
     eventually("descriptors back where they were", || {
         fd_count(pid) == fds_before
     });

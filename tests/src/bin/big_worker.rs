@@ -7,6 +7,7 @@
 //! - `churn DICT BYTES`: sets and gets values of BYTES under keys 0..8 until killed.
 //! - `queue-put QUEUE N BYTES`: puts N patterned values of BYTES. Prints `{"put": N}`.
 //! - `queue-get QUEUE N`: gets N values and checks each. Prints `{"got": N, "ok": bool}`.
+//! - `queue-churn QUEUE BYTES`: puts and gets values of BYTES until killed.
 //! - `pipe-send PIPE N BYTES`: sends N patterned values of BYTES from end a. Prints
 //!   `{"sent": N}`.
 //! - `pipe-recv PIPE N`: receives N values at end b and checks each. Prints
@@ -47,6 +48,14 @@ fn main() {
                     })?;
                 }
                 return Ok(json!({ "got": n, "ok": ok }));
+            }
+            "queue-churn" => {
+                let q = client.raw_queue(args.str(1), xproc::Kind::Queue, Default::default())?;
+                let v = pattern(args.parse(2));
+                loop {
+                    q.put(&v, None)?;
+                    q.get_with(None, |got| Ok(got.len()))?;
+                }
             }
             "pipe-send" => {
                 let p = client.raw_pipe(args.str(1), xproc::End::A, Default::default())?;
