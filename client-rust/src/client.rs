@@ -331,18 +331,19 @@ impl Client {
                 fd = Some(made);
             }
         }
-        // Only a request without a value (a get, a recv) can have one handed back.
-        let fd_back = req.value.is_none() && req.value_len.is_none();
-        if fd.is_none() && !fd_back {
-            let payload = self.inner.conn.round_trip(req, deadline)?;
+        if let Some(fd) = fd {
+            let payload = self.inner.conn.round_trip_fd(req, &fd, deadline)?;
             return decode_reply(&payload, |r| f(r, r.value.map(|v| &v[..])));
         }
-        let (payload, got) = self
-            .inner
-            .conn
-            .round_trip_fd(req, fd.as_ref(), fd_back, deadline)?;
-        decode_reply(&payload, |r| match (r.value_len, got) {
-            (Some(len), Some(fd)) => {
+        // A reply with `value_len` instead of `value` came with its value's memfd; any other
+        // costs what it always did (no lookup, no lock).
+        let conn = &self.inner.conn;
+        let (id, payload) = conn.round_trip_id(req, deadline)?;
+        decode_reply(&payload, |r| match r.value_len {
+            Some(len) if r.value.is_none() => {
+                let fd = conn.take_fd(id).ok_or_else(|| {
+                    Error::Protocol("a reply announced a memfd value that did not come".into())
+                })?;
                 let mapped = crate::transport::Mapped::open(&fd, len)
                     .map_err(|e| Error::Protocol(format!("cannot map a value: {e}")))?;
                 f(r, Some(mapped.bytes()))

@@ -66,6 +66,9 @@ const MAX_REQUEST_FRAME: usize = u32::MAX as usize - 64 * 1024;
 /// How much longer than asked a socket receive timeout may be kept (see `Reader::set_timeout`).
 const TIMEOUT_SLACK: Duration = Duration::from_millis(20);
 
+/// Most memfd values filed and not yet taken by their callers (see `State::fds`).
+const MAX_UNTAKEN_FDS: usize = 64;
+
 /// Bytes the receive buffer starts with; it grows for larger frames.
 const READ_BUFFER: usize = 64 * 1024;
 
@@ -103,10 +106,11 @@ struct State {
     next_id: u64,
     /// Calls waiting for a reply, by request id: `None` until the reply is filed.
     pending: HashMap<u64, Option<Vec<u8>>>,
-    /// Requests whose caller takes a descriptor with the reply (a memfd value,
-    /// docs/PROTOCOL.md §4.1): a descriptor for any other reply is closed on arrival, so the
-    /// common path never looks here.
-    want_fd: HashMap<u64, Option<Descriptor>>,
+    /// Descriptors that came with filed replies (a memfd value, docs/PROTOCOL.md §4.1), by
+    /// request id, until the caller — who learns of one from its reply's `value_len` — takes
+    /// it with [`Conn::take_fd`]. Any left by a caller that did not look (a raw `call`) are
+    /// closed once more than [`MAX_UNTAKEN_FDS`] wait. Replies without one never touch it.
+    fds: HashMap<u64, Descriptor>,
     /// `None` while a leader is reading.
     reader: Option<Reader>,
     /// Threads asleep on `wake`.
@@ -185,7 +189,7 @@ impl Conn {
             state: Mutex::new(State {
                 next_id: 1,
                 pending: HashMap::new(),
-                want_fd: HashMap::new(),
+                fds: HashMap::new(),
                 reader: Some(Reader {
                     stream: read,
                     buf: vec![0; READ_BUFFER],
@@ -351,12 +355,6 @@ impl Conn {
 
     /// Reserves `n` consecutive request ids with empty reply slots; returns the first.
     fn register(&self, n: usize) -> Result<u64> {
-        self.register_with(n, false)
-    }
-
-    /// [`register`](Self::register); with `want_fd`, the (single) request also takes a
-    /// descriptor back with its reply, recorded under the same lock.
-    fn register_with(&self, n: usize, want_fd: bool) -> Result<u64> {
         if fork_generation() != self.fork_generation {
             return Err(Error::Disconnected(format!(
                 "this client was connected by process {}; after fork, connect again in the child",
@@ -372,9 +370,6 @@ impl Conn {
         for id in first..first + n as u64 {
             st.pending.insert(id, None);
         }
-        if want_fd {
-            st.want_fd.insert(first, None);
-        }
         Ok(first)
     }
 
@@ -382,7 +377,7 @@ impl Conn {
         let mut st = self.lock_state();
         for id in first..first + n as u64 {
             st.pending.remove(&id);
-            st.want_fd.remove(&id);
+            st.fds.remove(&id);
         }
     }
 
@@ -457,40 +452,41 @@ impl Conn {
         }
     }
 
-    /// [`wait`](Self::wait) for a request registered to take a descriptor with its reply,
-    /// with that descriptor, if one came.
-    fn wait_fd(&self, id: u64, deadline: Option<Instant>) -> Result<(Vec<u8>, Option<Descriptor>)> {
-        let reply = self.wait(id, deadline);
-        let fd = self.lock_state().want_fd.remove(&id).flatten();
-        reply.map(|r| (r, fd))
+    /// The descriptor that came with the reply to request `id`, if one did (its reply says
+    /// so with `value_len`).
+    pub(crate) fn take_fd(&self, id: u64) -> Option<Descriptor> {
+        self.lock_state().fds.remove(&id)
     }
 
-    /// Sends one request whose value travels as the sealed memfd `fd` (docs/PROTOCOL.md
-    /// §4.1; the request has `value_len` and `fds: 1`), and waits for its reply, with the
-    /// descriptor that came with the reply if one did.
-    ///
-    /// `fd_back`: the reply may carry a value as a memfd, to be handed back; otherwise any
-    /// descriptor that came with it is closed, and the reply path costs what a plain one does.
-    pub(crate) fn round_trip_fd(
+    /// [`round_trip`](Self::round_trip), also returning the request's id (for
+    /// [`take_fd`](Self::take_fd)).
+    pub(crate) fn round_trip_id(
         &self,
         req: RequestFields<'_>,
-        fd: Option<&Descriptor>,
-        fd_back: bool,
         deadline: Option<Instant>,
-    ) -> Result<(Vec<u8>, Option<Descriptor>)> {
-        let id = self.register_with(1, fd_back)?;
-        let sent = match fd {
-            None => self.send(id, std::iter::once(req)),
-            Some(fd) => self.send_fd(id, req, fd),
-        };
-        if let Err(e) = sent {
+    ) -> Result<(u64, Vec<u8>)> {
+        let id = self.register(1)?;
+        if let Err(e) = self.send(id, std::iter::once(req)) {
             self.forget(id, 1);
             return Err(e);
         }
-        if !fd_back {
-            return self.wait(id, deadline).map(|r| (r, None));
+        self.wait(id, deadline).map(|r| (id, r))
+    }
+
+    /// Sends one request whose value travels as the sealed memfd `fd` (docs/PROTOCOL.md
+    /// §4.1; the request has `value_len` and `fds: 1`), and waits for its reply.
+    pub(crate) fn round_trip_fd(
+        &self,
+        req: RequestFields<'_>,
+        fd: &Descriptor,
+        deadline: Option<Instant>,
+    ) -> Result<Vec<u8>> {
+        let id = self.register(1)?;
+        if let Err(e) = self.send_fd(id, req, fd) {
+            self.forget(id, 1);
+            return Err(e);
         }
-        self.wait_fd(id, deadline)
+        self.wait(id, deadline)
     }
 
     /// Writes one request with `fd` attached to its frame's first byte, in writes holding
@@ -802,8 +798,15 @@ impl Reader {
                         }
                     }
                     if let Some(fd) = fd {
-                        if let Some(want) = st.want_fd.get_mut(&id) {
-                            *want = Some(fd);
+                        if st.pending.contains_key(&id) {
+                            st.fds.insert(id, fd);
+                            // Bounded: past a few dozen, the oldest ones were left by callers
+                            // that did not look (a raw `call`); close them.
+                            while st.fds.len() > MAX_UNTAKEN_FDS {
+                                if let Some(oldest) = st.fds.keys().min().copied() {
+                                    st.fds.remove(&oldest);
+                                }
+                            }
                         }
                     }
                     match st.pending.get_mut(&id) {
