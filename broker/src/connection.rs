@@ -404,7 +404,9 @@ impl Connection {
             message,
             fatal,
         };
-        let is_hello = raw.op() == Some("hello");
+        // Read once: each read of a str field re-checks its UTF-8.
+        let op = raw.op().unwrap_or("");
+        let is_hello = op == "hello";
         if !self.hello_done && !is_hello {
             return Err(refuse(
                 ErrorCode::HelloRequired,
@@ -430,11 +432,9 @@ impl Connection {
             fatal: !self.hello_done,
             ..e
         })?;
-        let op = raw.op().unwrap_or("");
-        let shared_len = match TAKES_SHARED.contains(&op) {
-            true => raw.value_len(),
-            false => None,
-        };
+        // `value_len` in place of `value` on an op that takes a memfd value (absent from
+        // nearly every request, so the op is compared only then).
+        let shared_len = raw.value_len().filter(|_| TAKES_SHARED.contains(&op));
         let mut shared = None;
         if announced > 0 || !fds.is_empty() {
             let message = if !self.fds && !fds.is_empty() {
