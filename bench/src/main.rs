@@ -96,6 +96,9 @@ enum Cmd {
     XprocDict(RunArgs),
     /// xproc pipe ping-pong between two processes (one op = one round trip).
     XprocPipe(RunArgs),
+    /// memcpy bandwidth between two 256 MiB buffers (one op = one copy of --size bytes,
+    /// cycling through the buffers): the DRAM yardstick for large values.
+    Memcpy(RunArgs),
     /// A put_async producer process streams to a get_many consumer process (one op = one
     /// item received).
     XprocStream(RunArgs),
@@ -190,6 +193,7 @@ fn run(cmd: Cmd) -> Result<Option<Outcome>, BenchError> {
         }
         Cmd::XprocProdcons(a) => xp::producer_consumer(&a.socket, a.size, &a.bounds())?,
         Cmd::XprocDict(a) => xp::dict(&a.socket, a.size, &a.bounds())?,
+        Cmd::Memcpy(a) => measure::memcpy(a.size, &a.bounds())?,
         Cmd::XprocPipe(a) => xp::pipe_ping_pong(&a.socket, a.size, &a.bounds())?,
         Cmd::XprocStream(a) => stream::stream(&a.socket, a.size, &a.bounds())?,
         Cmd::XprocConns { run, conns } => {

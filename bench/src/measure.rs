@@ -115,6 +115,24 @@ fn percentile_us(sorted_ns: &[u32], q: f64) -> Option<f64> {
     Some(f64::from(sorted_ns[idx.min(sorted_ns.len() - 1)]) / 1000.0)
 }
 
+/// memcpy of `size` bytes at a time between two 256 MiB buffers, walking through them so
+/// every copy comes from and goes to DRAM, not cache. One op = one copy of `size` bytes.
+pub fn memcpy(size: usize, bounds: &Bounds) -> Result<Outcome, BenchError> {
+    const BUF: usize = 256 << 20;
+    let size = size.clamp(1, BUF);
+    let src = payload(BUF);
+    let mut dst = vec![0u8; BUF];
+    let slots = BUF / size;
+    let mut out = measure("memcpy", bounds, 1, None, |i| {
+        let at = (i as usize % slots) * size;
+        dst[at..at + size].copy_from_slice(std::hint::black_box(&src[at..at + size]));
+        std::hint::black_box(&dst);
+        Ok(())
+    })?;
+    out.note = Some(format!("{size} B per copy, 256 MiB buffers"));
+    Ok(out)
+}
+
 /// The value every scenario moves: `size` bytes of a fixed, non-zero pattern.
 pub fn payload(size: usize) -> Vec<u8> {
     (0..size).map(|i| b'a' + (i % 26) as u8).collect()

@@ -7,14 +7,67 @@
 //! Frames are decoded in place from the input buffer (no copy per request), and replies are
 //! encoded straight into the output buffer.
 
-use std::io::{self, Read, Write};
+use std::collections::VecDeque;
+use std::io::{self, Write};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use xproc_protocol::frame::HEADER_LEN;
 use xproc_protocol::{ErrorCode, RawRequest, ReplyFields, Request, RequestError, PROTOCOL_VERSION};
 
 use crate::auth::Handshake;
 use crate::state::{ConnKey, PeerCred};
-use crate::transport::Link;
+use crate::stored::{self, Shared, SharedError, Stored};
+use crate::transport::{Descriptor, Link};
+
+/// Most descriptors one frame (one `sendmsg`) may carry (docs/PROTOCOL.md §1.3, §8). A value
+/// is one descriptor, so this is room for a few in a batch; the `hello` reply says it.
+pub const MAX_FDS_PER_FRAME: usize = 8;
+
+/// Most descriptors one connection may have received whose frame has not been decoded yet.
+/// A well-behaved client has at most two frames' worth in flight (one read can finish one
+/// frame and bring the next one's descriptors); more is a client spraying descriptors.
+pub const MAX_FDS_PENDING: usize = 2 * MAX_FDS_PER_FRAME;
+
+/// Most received descriptors the whole broker holds unclaimed at once, across connections.
+/// The descriptor table is the process's, shared with accepted sockets: without this bound,
+/// `max_clients` connections could together fill it. The broker raises `RLIMIT_NOFILE` by
+/// this much at start.
+pub const MAX_FDS_HELD: usize = 256;
+
+/// Ops whose value may come as a sealed memfd (docs/PROTOCOL.md §4.1).
+pub const TAKES_SHARED: &[&str] = &["queue.put", "dict.set", "pipe.send"];
+
+/// A request the connection let through: its id, the checked request, and its value when it
+/// came as a sealed memfd.
+pub type Admitted<'p> = (u64, Request<'p>, Option<Stored>);
+
+/// Received descriptors the broker holds, unclaimed, across all connections.
+static FDS_HELD: AtomicUsize = AtomicUsize::new(0);
+
+/// A received descriptor, counted against [`MAX_FDS_HELD`] while it lives; dropping it closes
+/// it and gives its place back, whichever path drops it (a refused request, a closed
+/// connection).
+#[derive(Debug)]
+pub struct Held(Option<Descriptor>);
+
+impl Held {
+    fn new(fd: Descriptor) -> Held {
+        FDS_HELD.fetch_add(1, Ordering::Relaxed);
+        Held(Some(fd))
+    }
+
+    /// The descriptor, no longer counted as received-and-unhandled (a request took it).
+    fn take(mut self) -> Option<Descriptor> {
+        self.0.take()
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        FDS_HELD.fetch_sub(1, Ordering::Relaxed);
+    }
+}
 
 /// Starting size of a connection's input buffer: a whole batch of small pipelined requests
 /// fits, so most turns need one `read`. A frame up to this size is always received; a larger
@@ -44,12 +97,20 @@ pub enum Close {
 }
 
 /// Received bytes not yet decoded: `buf[start..end]`. Kept fully initialised so reads go
-/// straight into it.
+/// straight into it. With them, the descriptors received and not yet claimed by a frame.
 #[derive(Debug, Default)]
 pub struct Input {
     buf: Vec<u8>,
     start: usize,
     end: usize,
+    /// Stream offset of `buf[start]`: how many bytes were decoded before it.
+    offset: u64,
+    /// Descriptors not yet claimed, oldest first, each tagged with the stream offset of the
+    /// last byte of the read that brought it. The descriptors travel with the first byte of
+    /// their frame, and the kernel ends a read right after bytes that carried descriptors,
+    /// so that byte lies in their frame: a frame `[s, e)` owns the descriptors tagged below
+    /// `e` (docs/PROTOCOL.md §1.3).
+    fds: VecDeque<(u64, Held)>,
 }
 
 impl Input {
@@ -58,8 +119,20 @@ impl Input {
         &self.buf[self.start..self.end]
     }
 
+    /// The descriptors that came with the frame of `len` bytes (header included) at the
+    /// front.
+    pub fn frame_fds(&mut self, len: usize) -> Vec<Held> {
+        let end = self.offset + len as u64;
+        let mut fds = Vec::new();
+        while self.fds.front().is_some_and(|(at, _)| *at < end) {
+            fds.extend(self.fds.pop_front().map(|(_, fd)| fd));
+        }
+        fds
+    }
+
     /// Drops `n` decoded bytes from the front.
     pub fn consume(&mut self, n: usize) {
+        self.offset += n as u64;
         self.start += n;
         if self.start == self.end {
             self.start = 0;
@@ -130,6 +203,9 @@ pub enum Filled {
     WouldBlock,
     /// The peer closed its end.
     Eof,
+    /// The peer sent descriptors past a limit; the reply (`LimitExceeded`) says which. The
+    /// connection is to be closed: which frame the dropped descriptors belonged to is lost.
+    Refused(String),
 }
 
 /// One client connection.
@@ -144,7 +220,13 @@ pub struct Connection {
     output: Vec<u8>,
     /// Bytes of `output` already written.
     sent: usize,
+    /// Memfd values to pass with replies in `output`, oldest first: each with the stream
+    /// offsets `[start, end)` of its reply frame (the descriptor goes with the frame's first
+    /// byte, in a `sendmsg` holding that frame only: docs/PROTOCOL.md §1.3).
+    out_fds: VecDeque<(u64, u64, Rc<Shared>)>,
     hello_done: bool,
+    /// `hello` granted descriptor passing (docs/PROTOCOL.md §1.3).
+    pub fds: bool,
     /// Set when the connection is to be closed at the end of this loop turn.
     pub closing: Option<Close>,
     /// On the event loop's list of connections to flush this turn.
@@ -199,7 +281,9 @@ impl Connection {
             input: Input::default(),
             output: Vec::new(),
             sent: 0,
+            out_fds: VecDeque::new(),
             hello_done: false,
+            fds: false,
             closing: None,
             dirty: false,
             writable: false,
@@ -226,15 +310,21 @@ impl Connection {
         self.output.extend_from_slice(frames);
     }
 
-    /// One `read` into the input buffer.
+    /// One `read` into the input buffer, with the descriptors that come with it.
     pub fn read(&mut self) -> io::Result<Filled> {
         self.input.make_room();
         let space = &mut self.input.buf[self.input.end..];
         let room = space.len();
         loop {
-            return match self.stream.read(space) {
-                Ok(0) => Ok(Filled::Eof),
-                Ok(n) => {
+            return match self.stream.read_with_fds(space) {
+                Ok(r) if r.n == 0 => Ok(Filled::Eof),
+                Ok(r) => {
+                    let n = r.n;
+                    if r.truncated || !r.fds.is_empty() {
+                        if let Some(why) = self.keep_fds(n, r.fds, r.truncated) {
+                            return Ok(Filled::Refused(why));
+                        }
+                    }
                     self.input.end += n;
                     // A short read drained the socket; an edge-triggered poll reports any
                     // byte that arrives after it.
@@ -245,6 +335,36 @@ impl Connection {
                 Err(e) => Err(e),
             };
         }
+    }
+
+    /// Queues descriptors that arrived with the `n` bytes just read (not yet counted in the
+    /// input), tagged with the last of those bytes. `Some(reason)` when a limit refuses them
+    /// (they are closed as they drop).
+    fn keep_fds(&mut self, n: usize, fds: Vec<Descriptor>, truncated: bool) -> Option<String> {
+        if truncated {
+            return Some(format!(
+                "too many descriptors in one message: at most {MAX_FDS_PER_FRAME} \
+                 (MAX_FDS_PER_FRAME) may travel with a frame"
+            ));
+        }
+        let pending = self.input.fds.len() + fds.len();
+        if pending > MAX_FDS_PENDING {
+            return Some(format!(
+                "{pending} descriptors received ahead of their frames: at most \
+                 {MAX_FDS_PENDING} (MAX_FDS_PENDING) may wait on one connection"
+            ));
+        }
+        if FDS_HELD.load(Ordering::Relaxed) + fds.len() > MAX_FDS_HELD {
+            return Some(format!(
+                "the broker holds {MAX_FDS_HELD} (MAX_FDS_HELD) received descriptors not yet \
+                 handled; send descriptors again later"
+            ));
+        }
+        let last = self.input.offset + (self.input.end - self.input.start + n - 1) as u64;
+        self.input
+            .fds
+            .extend(fds.into_iter().map(|fd| (last, Held::new(fd))));
+        None
     }
 
     /// Lends the input buffer out, so its frames can be handled while replies are appended to
@@ -263,7 +383,20 @@ impl Connection {
     /// fatally (reply, then close): `HelloRequired` for any other op, unknown ones included,
     /// and the hello's own error (`BadRequest`, `BadVersion`) for a bad one. After it, a
     /// second `hello` is refused with `BadRequest` and changes nothing.
-    pub fn admit<'p>(&mut self, payload: &'p [u8]) -> Result<(u64, Request<'p>), RequestError> {
+    ///
+    /// `fds` are the descriptors that came with the frame. The one a request may bring is
+    /// the value of an op that takes one as a sealed memfd (`value_len` instead of `value`,
+    /// docs/PROTOCOL.md §4.1), checked here (seals, size, at most `max_value` bytes, well
+    /// formed) and returned as the [`Stored`] value. Any other is refused (`BadRequest`,
+    /// fatal before `hello`), saying why — descriptor passing not negotiated, a count that
+    /// does not match the frame's `fds` field, an op that takes none — and closed as it drops
+    /// (§1.3).
+    pub fn admit<'p>(
+        &mut self,
+        payload: &'p [u8],
+        fds: Vec<Held>,
+        max_value: usize,
+    ) -> Result<Admitted<'p>, RequestError> {
         let raw = RawRequest::read(payload)?;
         let refuse = |code, message: String, fatal| RequestError {
             id: raw.id,
@@ -271,7 +404,9 @@ impl Connection {
             message,
             fatal,
         };
-        let is_hello = raw.op() == Some("hello");
+        // Read once: each read of a str field re-checks its UTF-8.
+        let op = raw.op().unwrap_or("");
+        let is_hello = op == "hello";
         if !self.hello_done && !is_hello {
             return Err(refuse(
                 ErrorCode::HelloRequired,
@@ -293,6 +428,68 @@ impl Connection {
             fatal: !self.hello_done,
             ..e
         })?;
+        let announced = raw.fds().map_err(|e| RequestError {
+            fatal: !self.hello_done,
+            ..e
+        })?;
+        // `value_len` in place of `value` on an op that takes a memfd value (absent from
+        // nearly every request, so the op is compared only then).
+        let shared_len = raw.value_len().filter(|_| TAKES_SHARED.contains(&op));
+        let mut shared = None;
+        if announced > 0 || !fds.is_empty() {
+            let message = if !self.fds && !fds.is_empty() {
+                format!(
+                    "{} descriptor(s) arrived with this {op} request, but this connection did \
+                     not negotiate descriptor passing (hello caps [\"fds\"], \
+                     docs/PROTOCOL.md §1.3); they were closed",
+                    fds.len()
+                )
+            } else if announced != fds.len() as u64 {
+                format!(
+                    "the {op} request announces {announced} descriptor(s) (field fds) but {} \
+                     arrived with its frame; they were closed",
+                    fds.len()
+                )
+            } else if let (Some(len), 1, true) = (shared_len, fds.len(), self.hello_done) {
+                let fd = fds.into_iter().next().and_then(Held::take);
+                match fd.map(|fd| stored::take(fd, len, max_value)) {
+                    Some(Ok(v)) => {
+                        shared = Some(v);
+                        String::new()
+                    }
+                    Some(Err(e)) => {
+                        let code = match e {
+                            SharedError::Invalid(_) => ErrorCode::InvalidValue,
+                            SharedError::TooLarge { .. } => ErrorCode::TooLarge,
+                            SharedError::Full => ErrorCode::LimitExceeded,
+                            SharedError::Seal(_) => ErrorCode::BadRequest,
+                        };
+                        return Err(refuse(code, format!("{op}: {e}"), false));
+                    }
+                    None => String::new(),
+                }
+            } else if shared_len.is_some() {
+                format!(
+                    "{op} takes one descriptor, its value (value_len, docs/PROTOCOL.md §4.1); \
+                     {} came; they were closed",
+                    fds.len()
+                )
+            } else {
+                format!("{op} takes no descriptors; they were closed")
+            };
+            if shared.is_none() {
+                return Err(refuse(ErrorCode::BadRequest, message, !self.hello_done));
+            }
+        } else if shared_len.is_some() {
+            return Err(refuse(
+                ErrorCode::BadRequest,
+                format!(
+                    "{op} has value_len but no value came with it: send the sealed memfd with \
+                     the frame (fds: 1), or the value inline in value (docs/PROTOCOL.md §4.1)"
+                ),
+                false,
+            ));
+        }
         if let Request::Hello { version, .. } = req {
             if version != PROTOCOL_VERSION {
                 return Err(refuse(
@@ -306,7 +503,17 @@ impl Connection {
             }
             self.hello_done = true;
         }
-        Ok((raw.id, req))
+        let mut req = req;
+        if let Request::Hello {
+            fds: Some(asked), ..
+        } = &mut req
+        {
+            // What the client asked becomes what is granted: descriptors cross a local Unix
+            // socket only.
+            *asked = *asked && self.stream.passes_fds();
+            self.fds = *asked;
+        }
+        Ok((raw.id, req, shared))
     }
 
     /// Appends a reply. A reply above `max_frame` (a huge snapshot, a `dict.get_many` of
@@ -322,6 +529,16 @@ impl Connection {
             );
             ReplyFields::err(reply.id, ErrorCode::TooLarge, &message).encode_into(&mut self.output);
         }
+    }
+
+    /// Appends a reply whose value is the memfd `shared` (`value_len` and `fds: 1` set in
+    /// `reply`); the descriptor is passed when the frame is written.
+    pub fn push_reply_shared(&mut self, reply: &ReplyFields<'_>, shared: &Rc<Shared>) {
+        let base = self.written - self.sent as u64;
+        let start = base + self.output.len() as u64;
+        reply.encode_into(&mut self.output);
+        let end = base + self.output.len() as u64;
+        self.out_fds.push_back((start, end, shared.clone()));
     }
 
     /// Bytes waiting to be written.
@@ -340,18 +557,42 @@ impl Connection {
     /// at most once on average), and a buffer much larger than what it holds gives its
     /// memory back: a client that reads steadily but never lets the buffer drain completely
     /// must not grow it without bound.
+    ///
+    /// A reply that passes a descriptor is written by a `sendmsg` of its own, so the write
+    /// stops at frame boundaries where descriptors start or end and goes on while whole.
     pub fn flush(&mut self) -> io::Result<()> {
         while self.pending() > 0 {
-            match self.stream.write(&self.output[self.sent..]) {
+            let base = self.written - self.sent as u64;
+            let at = base + self.sent as u64;
+            let (until, fd) = match self.out_fds.front() {
+                Some((start, end, shared)) if *start == at => ((end - base) as usize, Some(shared)),
+                Some((start, _, _)) => ((start - base) as usize, None),
+                None => (self.output.len(), None),
+            };
+            let chunk = &self.output[self.sent..until];
+            let wrote = match fd {
+                Some(shared) => self
+                    .stream
+                    .write_with_fds(chunk, std::slice::from_ref(shared.fd())),
+                None => self.stream.write(chunk),
+            };
+            match wrote {
                 Ok(n) => {
+                    if fd.is_some() {
+                        // The descriptor went with the first byte; the rest of the frame, if
+                        // this write was short, follows in plain writes.
+                        self.out_fds.pop_front();
+                    }
                     self.sent += n;
                     self.written += n as u64;
+                    if n < chunk.len() {
+                        break;
+                    }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             }
-            break;
         }
         if self.pending() == 0 {
             self.output.clear();

@@ -20,6 +20,7 @@ use crate::objects::queue::Queue;
 use crate::objects::semaphore::Semaphore;
 use crate::objects::WaiterId;
 use crate::state::{Body, Broker, ConnKey, Failure, Object, Outbox};
+use crate::stored::Stored;
 use crate::waiters::WaitOp;
 
 /// What a handler works with: the broker, where replies go, and which request it answers.
@@ -122,10 +123,23 @@ fn check_access(b: &Broker, caller: ConnKey, req: &Request) -> Result<(), Failur
 
 /// Handles one request of connection `caller` (the handshake is done).
 pub fn dispatch(b: &mut Broker, out: &mut dyn Outbox, caller: ConnKey, id: u64, req: Request) {
+    dispatch_shared(b, out, caller, id, req, None)
+}
+
+/// [`dispatch`] for a request whose value came as a sealed memfd (`shared`; the request's own
+/// `value` is then empty: docs/PROTOCOL.md §4.1).
+pub fn dispatch_shared(
+    b: &mut Broker,
+    out: &mut dyn Outbox,
+    caller: ConnKey,
+    id: u64,
+    req: Request,
+    shared: Option<Stored>,
+) {
     let mut cx = Ctx { b, out, caller, id };
     let result = check_access(cx.b, caller, &req)
         .and_then(|()| check_blocked(cx.b, caller, &req))
-        .and_then(|()| route(&mut cx, req));
+        .and_then(|()| route(&mut cx, req, shared));
     if let Err(f) = result {
         tracing::debug!(id, code = %f.code, message = %f.message, "error reply");
         cx.out
@@ -134,12 +148,16 @@ pub fn dispatch(b: &mut Broker, out: &mut dyn Outbox, caller: ConnKey, id: u64, 
     cx.b.deliver(cx.out);
 }
 
-fn route(cx: &mut Ctx, req: Request) -> Handled {
+fn route(cx: &mut Ctx, req: Request, shared: Option<Stored>) -> Handled {
     use Request as R;
     match req {
         R::Hello {
-            client, lang, pid, ..
-        } => admin::hello(cx, client, lang, pid),
+            client,
+            lang,
+            pid,
+            fds,
+            ..
+        } => admin::hello(cx, client, lang, pid, fds),
         R::Ping => {
             cx.ok();
             Ok(())
@@ -163,7 +181,9 @@ fn route(cx: &mut Ctx, req: Request) -> Handled {
             options,
         } => admin::open(cx, name, kind, options),
 
-        R::QueuePut { name, value, wait } => queue::put(cx, name, value, wait),
+        R::QueuePut { name, value, wait } => {
+            queue::put(cx, name, shared.unwrap_or_else(|| value.into()), wait)
+        }
         R::QueueGet { name, wait } => queue::get(cx, name, wait),
         R::QueueQsize { name } => queue::qsize(cx, name),
         R::QueueTaskDone { name } => queue::task_done(cx, name),
@@ -190,7 +210,9 @@ fn route(cx: &mut Ctx, req: Request) -> Handled {
         R::QueueAckMany { name, deliveries } => batch::ack_many(cx, name, &deliveries),
 
         R::DictGet { name, key } => dict::get(cx, name, key),
-        R::DictSet { name, key, value } => dict::set(cx, name, key, value),
+        R::DictSet { name, key, value } => {
+            dict::set(cx, name, key, shared.unwrap_or_else(|| value.into()))
+        }
         R::DictDelete { name, key } => dict::delete(cx, name, key),
         R::DictContains { name, key } => dict::contains(cx, name, key),
         R::DictLen { name } => dict::len(cx, name),
@@ -221,7 +243,7 @@ fn route(cx: &mut Ctx, req: Request) -> Handled {
             end,
             value,
             wait,
-        } => pipe::send(cx, name, end, value, wait),
+        } => pipe::send(cx, name, end, shared.unwrap_or_else(|| value.into()), wait),
         R::PipeRecv { name, end, wait } => pipe::recv(cx, name, end, wait),
         R::PipePoll { name, end, wait } => pipe::poll(cx, name, end, wait),
         R::PipeClose { name, end } => pipe::close(cx, name, end),

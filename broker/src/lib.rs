@@ -21,6 +21,7 @@
 //! - [`state`]: the broker's state without IO: objects, sessions, memory budget, wake delivery.
 //! - [`waiters`]: blocked requests as records, with a deadline-ordered table.
 //! - [`objects`]: one pure state machine per kind, unit-tested without sockets.
+//! - [`stored`]: the stored-value type: inline bytes or a sealed memfd a client passed.
 //! - [`cleanup`]: the one disconnect-cleanup path.
 //!
 //! The binary (`src/main.rs`) parses flags, sets up logging and calls [`run`].
@@ -37,6 +38,7 @@ pub mod handlers;
 pub mod objects;
 pub mod server;
 pub mod state;
+pub mod stored;
 pub mod transport;
 pub mod waiters;
 

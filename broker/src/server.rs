@@ -35,9 +35,10 @@ use xproc_protocol::{ErrorCode, ReplyFields};
 
 use crate::cleanup;
 use crate::config::Config;
-use crate::connection::{self, Close, Connection, Filled, INPUT_CHUNK};
+use crate::connection::{self, Close, Connection, Filled, Held, INPUT_CHUNK, MAX_FDS_HELD};
 use crate::dispatch;
 use crate::state::{Broker, ConnKey, Outbox};
+use crate::stored::Stored;
 use crate::transport::{self, Listener, ShutdownSignal};
 use crate::Error;
 
@@ -141,6 +142,10 @@ pub fn run(mut config: Config) -> Result<(), Error> {
 /// headroom for the accepted socket being refused and for the libraries.
 pub const RESERVED_FDS: usize = 16;
 
+/// Room left in `max_frame` around a memfd value sent inline: the largest reply that carries one
+/// value (`id`, `value` and its bin header; a batch's array header) takes fewer bytes.
+pub const SHARED_REPLY_OVERHEAD: usize = 64;
+
 /// How long to wait before retrying an `accept` that failed for want of a resource (the
 /// descriptor reserve did not help, or the system is out of them): 100 ms. Readiness is
 /// edge-triggered, so without a retry the waiting clients would hang until another one
@@ -151,7 +156,12 @@ pub const ACCEPT_RETRY: Duration = Duration::from_millis(100);
 /// what the limit allows when the hard limit is lower (logged at warn): past it, `accept`
 /// would fail with `EMFILE` instead of clients getting a clear `LimitExceeded`.
 fn fit_fd_limit(config: &mut Config) {
-    let want = config.max_clients.saturating_add(RESERVED_FDS) as u64;
+    // Received descriptors waiting for their frames (MAX_FDS_HELD) and values held as memfds
+    // (MAX_SHARED_VALUES) take table slots too.
+    let want = config
+        .max_clients
+        .saturating_add(RESERVED_FDS + MAX_FDS_HELD + crate::stored::MAX_SHARED_VALUES)
+        as u64;
     match transport::raise_fd_limit(want) {
         Ok(limit) if limit < want => {
             let clamped = (limit as usize).saturating_sub(RESERVED_FDS).max(1);
@@ -221,6 +231,24 @@ impl Outbox for Conns {
         };
         c.push_reply(reply, max_frame);
         self.mark_dirty(to.slot);
+    }
+
+    fn send_value<'a>(&mut self, to: ConnKey, mut reply: ReplyFields<'a>, value: &'a Stored) {
+        let Some(c) = self.get(to.slot).filter(|c| c.key == to) else {
+            return;
+        };
+        match value.shared() {
+            Some(shared) if c.fds => {
+                reply.value_len = Some(value.len() as u64);
+                reply.fds = Some(1);
+                c.push_reply_shared(&reply, shared);
+                self.mark_dirty(to.slot);
+            }
+            _ => {
+                reply.value = Some(xproc_protocol::Bytes::new(value));
+                self.send(to, &reply);
+            }
+        }
     }
 }
 
@@ -544,6 +572,16 @@ impl Server {
                     self.close(slot, Close::Eof);
                     return;
                 }
+                Ok(Filled::Refused(message)) => {
+                    tracing::warn!(%message, "closing connection: descriptors refused");
+                    let key = conn.key;
+                    self.conns.send(
+                        key,
+                        &ReplyFields::err(0, ErrorCode::LimitExceeded, &message),
+                    );
+                    self.close(slot, Close::Violation);
+                    return;
+                }
                 Err(e) => {
                     self.close(slot, Close::Io(e));
                     return;
@@ -627,7 +665,8 @@ impl Server {
                 Ok(Check::Incomplete) => break,
                 Ok(Check::Ready { len }) => {
                     *budget -= 1;
-                    self.handle_frame(slot, &input.data()[HEADER_LEN..HEADER_LEN + len]);
+                    let fds = input.frame_fds(HEADER_LEN + len);
+                    self.handle_frame(slot, &input.data()[HEADER_LEN..HEADER_LEN + len], fds);
                     input.consume(HEADER_LEN + len);
                     if self.conns.get(slot).is_none_or(|c| c.closing.is_some()) {
                         break;
@@ -659,12 +698,15 @@ impl Server {
             .map_or(ConnKey { slot, id: 0 }, |c| c.key)
     }
 
-    fn handle_frame(&mut self, slot: usize, payload: &[u8]) {
+    fn handle_frame(&mut self, slot: usize, payload: &[u8], fds: Vec<Held>) {
         let Some(conn) = self.conns.get(slot) else {
             return;
         };
         let key = conn.key;
-        let (id, req) = match conn.admit(payload) {
+        // A memfd value is at most what an inline one can be, so every reader — one without
+        // descriptor passing too — can always be handed it inline (docs/PROTOCOL.md §4.1).
+        let max_value = self.config.max_frame.saturating_sub(SHARED_REPLY_OVERHEAD);
+        let (id, req, shared) = match conn.admit(payload, fds, max_value) {
             Ok(r) => r,
             Err(e) => {
                 if e.fatal {
@@ -680,7 +722,7 @@ impl Server {
                 return;
             }
         };
-        dispatch::dispatch(&mut self.broker, &mut self.conns, key, id, req);
+        dispatch::dispatch_shared(&mut self.broker, &mut self.conns, key, id, req, shared);
     }
 
     /// Marks a connection for closing at the end of the turn. Its blocked requests are

@@ -6,6 +6,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+use crate::stored::Stored;
 use xproc_protocol::{Bytes, End, ErrorCode, Info, InfoValue, Kind, ReplyFields, Wait};
 
 use crate::config::Config;
@@ -41,6 +42,14 @@ pub const NOBODY: ConnKey = ConnKey {
 pub trait Outbox {
     /// Appends `reply`, framed, to connection `to`'s output; dropped if `to` has gone away.
     fn send(&mut self, to: ConnKey, reply: &ReplyFields<'_>);
+
+    /// Appends `reply` carrying `value`: inline in its `value` field, or, where the value is a
+    /// memfd and connection `to` negotiated `fds`, as the frame's descriptor with `value_len`
+    /// (docs/PROTOCOL.md §4.1). This default always sends it inline.
+    fn send_value<'a>(&mut self, to: ConnKey, mut reply: ReplyFields<'a>, value: &'a Stored) {
+        reply.value = Some(Bytes::new(value));
+        self.send(to, &reply);
+    }
 }
 
 /// A request refused with an error reply.
@@ -819,7 +828,10 @@ fn answer(out: &mut dyn Outbox, w: &Waiter, wake: Wake) {
         Wake::Value(v) if w.op == WaitOp::QueueGetMany => {
             r.values = Some(vec![Some(Bytes::new(v))])
         }
-        Wake::Value(v) => r.value = Some(Bytes::new(v)),
+        Wake::Value(v) => {
+            out.send_value(w.conn, r, v);
+            return;
+        }
         Wake::Acquired {
             acquired,
             abandoned_by,

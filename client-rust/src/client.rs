@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use xproc_protocol::{
-    ClientInfo, End, Info, Kind, Limits, ObjectSummary, ReplyFields, RequestFields,
+    ClientInfo, End, Info, Kind, Limits, ObjectSummary, ReplyFields, RequestFields, CAP_FDS,
     PROTOCOL_VERSION,
 };
 
@@ -25,6 +25,24 @@ use crate::pipe::{Pipe, PipeOptions, RawPipe};
 use crate::queue::{Queue, QueueOptions, RawQueue};
 use crate::semaphore::Semaphore;
 use crate::transport::Stream;
+
+/// Values of at least this many bytes travel as sealed memfds on connections that negotiated
+/// descriptor passing (docs/PROTOCOL.md §4.1); smaller ones go inline, where one copy through
+/// the socket costs less than creating, sealing and mapping a memfd. Measured with
+/// `bench/` (docs/BENCHMARKS.md, "large values"); `$XPROC_SHARED_VALUE_MIN` overrides it.
+pub const SHARED_VALUE_MIN: usize = 160 * 1024;
+
+/// The threshold in force: [`SHARED_VALUE_MIN`], or `$XPROC_SHARED_VALUE_MIN` (bytes) when set,
+/// read once (for measuring the crossover, and for a machine where it lies elsewhere).
+fn shared_value_min() -> usize {
+    static MIN: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *MIN.get_or_init(|| {
+        std::env::var("XPROC_SHARED_VALUE_MIN")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(SHARED_VALUE_MIN)
+    })
+}
 
 /// How long [`Client::connect`] waits for the broker's `hello` reply by default.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -167,6 +185,8 @@ struct Inner {
     limits: Limits,
     conn_id: u64,
     server: String,
+    /// `hello` granted descriptor passing: large values travel as sealed memfds.
+    fds: bool,
 }
 
 impl std::fmt::Debug for Client {
@@ -312,6 +332,9 @@ impl Client {
                 )?
             }
         };
+        // Ask for descriptor passing where the stream can carry descriptors (a local Unix
+        // socket), so large values travel as sealed memfds (docs/PROTOCOL.md §1.3, §4.1).
+        let ask_fds = stream.passes_fds();
         let conn =
             Conn::new(stream, path.display().to_string()).map_err(|source| Error::NoBroker {
                 path: path.clone(),
@@ -323,6 +346,7 @@ impl Client {
             client: Some(&options.client_name),
             lang: Some(&options.lang),
             pid: Some(std::process::id()),
+            caps: ask_fds.then(|| vec![CAP_FDS]),
             ..RequestFields::new(0, "hello")
         };
         let deadline = Instant::now().checked_add(options.connect_timeout);
@@ -338,11 +362,12 @@ impl Client {
             }
             Err(e) => return Err(e),
         };
-        let (limits, conn_id, server) = decode_reply(&payload, |r| {
+        let (limits, conn_id, server, fds) = decode_reply(&payload, |r| {
             Ok((
                 need(r.limits, "hello", "limits")?,
                 need(r.conn_id, "hello", "conn_id")?,
                 r.server.unwrap_or("").to_string(),
+                r.caps.as_ref().is_some_and(|c| c.contains(&CAP_FDS)),
             ))
         })?;
         conn.set_max_request(usize::try_from(limits.max_frame).unwrap_or(usize::MAX));
@@ -353,7 +378,62 @@ impl Client {
                 limits,
                 conn_id,
                 server,
+                fds,
             }),
+        })
+    }
+
+    /// Whether this connection negotiated descriptor passing (docs/PROTOCOL.md §1.3): on a
+    /// local Unix socket it does, and values of at least [`SHARED_VALUE_MIN`] bytes then
+    /// travel as sealed memfds instead of through the socket (§4.1). False over TCP and on
+    /// Windows, where every value goes inline.
+    pub fn passes_fds(&self) -> bool {
+        self.inner.fds
+    }
+
+    /// Sends one request whose value may travel as a sealed memfd, and returns its reply
+    /// payload with the memfd that came with it, if one did.
+    ///
+    /// A `value` of at least [`SHARED_VALUE_MIN`] bytes on a connection that negotiated `fds`
+    /// is written once into a sealed memfd and sent as `value_len` + the descriptor; a
+    /// smaller one (or one whose memfd cannot be made) goes inline in `value`.
+    pub(crate) fn exchange_shared<R>(
+        &self,
+        mut req: RequestFields<'_>,
+        deadline: Option<Instant>,
+        f: impl FnOnce(&ReplyFields<'_>, Option<&[u8]>) -> Result<R>,
+    ) -> Result<R> {
+        if !self.inner.fds {
+            let payload = self.inner.conn.round_trip(req, deadline)?;
+            return decode_reply(&payload, |r| f(r, r.value.map(|v| &v[..])));
+        }
+        let mut fd = None;
+        if let Some(v) = req.value.filter(|v| v.len() >= shared_value_min()) {
+            if let Ok(made) = crate::transport::sealed_value(v) {
+                req.value_len = Some(v.len() as u64);
+                req.value = None;
+                req.fds = Some(1);
+                fd = Some(made);
+            }
+        }
+        if let Some(fd) = fd {
+            let payload = self.inner.conn.round_trip_fd(req, &fd, deadline)?;
+            return decode_reply(&payload, |r| f(r, r.value.map(|v| &v[..])));
+        }
+        // A reply with `value_len` instead of `value` came with its value's memfd; any other
+        // costs what it always did (no lookup, no lock).
+        let conn = &self.inner.conn;
+        let (id, payload) = conn.round_trip_id(req, deadline)?;
+        decode_reply(&payload, |r| match r.value_len {
+            Some(len) if r.value.is_none() => {
+                let fd = conn.take_fd(id).ok_or_else(|| {
+                    Error::Protocol("a reply announced a memfd value that did not come".into())
+                })?;
+                let mapped = crate::transport::Mapped::open(&fd, len)
+                    .map_err(|e| Error::Protocol(format!("cannot map a value: {e}")))?;
+                f(r, Some(mapped.bytes()))
+            }
+            _ => f(r, r.value.map(|v| &v[..])),
         })
     }
 
@@ -393,6 +473,7 @@ impl Client {
             items: request.items.clone(),
             values: request.values.clone(),
             deliveries: request.deliveries.clone(),
+            caps: request.caps.clone(),
             ..*request
         };
         let deadline = Wait::new(request.timeout_ms.map(Duration::from_millis)).deadline;

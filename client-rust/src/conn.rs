@@ -22,8 +22,8 @@
 //! When the stream fails or ends, the connection is marked dead and every caller, waiting or
 //! future, gets [`Error::Disconnected`].
 
-use std::collections::HashMap;
-use std::io::{self, Read};
+use std::collections::{HashMap, VecDeque};
+use std::io;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
@@ -33,7 +33,7 @@ use xproc_protocol::idle::Governor;
 use xproc_protocol::{ErrorCode, ReplyFields, RequestFields};
 
 use crate::error::{Error, Result};
-use crate::transport::{fork_generation, Stream};
+use crate::transport::{fork_generation, Descriptor, Stream};
 
 thread_local! {
     /// Whether a signal that interrupts this thread's wait for a reply ends the call
@@ -79,6 +79,9 @@ const MAX_REQUEST_FRAME: usize = u32::MAX as usize - 64 * 1024;
 /// How much longer than asked a socket receive timeout may be kept (see `Reader::set_timeout`).
 const TIMEOUT_SLACK: Duration = Duration::from_millis(20);
 
+/// Most memfd values filed and not yet taken by their callers (see `State::fds`).
+const MAX_UNTAKEN_FDS: usize = 64;
+
 /// Bytes the receive buffer starts with; it grows for larger frames.
 const READ_BUFFER: usize = 64 * 1024;
 
@@ -116,6 +119,11 @@ struct State {
     next_id: u64,
     /// Calls waiting for a reply, by request id: `None` until the reply is filed.
     pending: HashMap<u64, Option<Vec<u8>>>,
+    /// Descriptors that came with filed replies (a memfd value, docs/PROTOCOL.md §4.1), by
+    /// request id, until the caller — who learns of one from its reply's `value_len` — takes
+    /// it with [`Conn::take_fd`]. Any left by a caller that did not look (a raw `call`) are
+    /// closed once more than [`MAX_UNTAKEN_FDS`] wait. Replies without one never touch it.
+    fds: HashMap<u64, Descriptor>,
     /// `None` while a leader is reading.
     reader: Option<Reader>,
     /// Threads asleep on `wake`.
@@ -147,6 +155,12 @@ struct Reader {
     buf: Vec<u8>,
     start: usize,
     end: usize,
+    /// Stream offset of `buf[start]`.
+    offset: u64,
+    /// Descriptors received and not yet filed with their reply, each tagged with the stream
+    /// offset of the last byte of the read that brought it, which lies in its frame
+    /// (docs/PROTOCOL.md §1.3).
+    fds: VecDeque<(u64, Descriptor)>,
     /// The socket's current receive timeout, to skip `setsockopt` calls that change nothing.
     timeout: Option<Duration>,
     /// On TCP, since when reads have found nothing at all (not even a heartbeat): past the
@@ -188,11 +202,14 @@ impl Conn {
             state: Mutex::new(State {
                 next_id: 1,
                 pending: HashMap::new(),
+                fds: HashMap::new(),
                 reader: Some(Reader {
                     stream: read,
                     buf: vec![0; READ_BUFFER],
                     start: 0,
                     end: 0,
+                    offset: 0,
+                    fds: VecDeque::new(),
                     timeout: None,
                     silent_since: None,
                     idle: Governor::new(Duration::ZERO),
@@ -384,6 +401,7 @@ impl Conn {
         let mut st = self.lock_state();
         for id in first..first + n as u64 {
             st.pending.remove(&id);
+            st.fds.remove(&id);
         }
     }
 
@@ -456,6 +474,63 @@ impl Conn {
             Outcome::Interrupted => self.cancel(id, Outcome::Interrupted),
             Outcome::TimedOut => self.cancel(id, Outcome::TimedOut),
         }
+    }
+
+    /// The descriptor that came with the reply to request `id`, if one did (its reply says
+    /// so with `value_len`).
+    pub(crate) fn take_fd(&self, id: u64) -> Option<Descriptor> {
+        self.lock_state().fds.remove(&id)
+    }
+
+    /// [`round_trip`](Self::round_trip), also returning the request's id (for
+    /// [`take_fd`](Self::take_fd)).
+    pub(crate) fn round_trip_id(
+        &self,
+        req: RequestFields<'_>,
+        deadline: Option<Instant>,
+    ) -> Result<(u64, Vec<u8>)> {
+        let id = self.register(1)?;
+        if let Err(e) = self.send(id, std::iter::once(req)) {
+            self.forget(id, 1);
+            return Err(e);
+        }
+        self.wait(id, deadline).map(|r| (id, r))
+    }
+
+    /// Sends one request whose value travels as the sealed memfd `fd` (docs/PROTOCOL.md
+    /// §4.1; the request has `value_len` and `fds: 1`), and waits for its reply.
+    pub(crate) fn round_trip_fd(
+        &self,
+        req: RequestFields<'_>,
+        fd: &Descriptor,
+        deadline: Option<Instant>,
+    ) -> Result<Vec<u8>> {
+        let id = self.register(1)?;
+        if let Err(e) = self.send_fd(id, req, fd) {
+            self.forget(id, 1);
+            return Err(e);
+        }
+        self.wait(id, deadline)
+    }
+
+    /// Writes one request with `fd` attached to its frame's first byte, in writes holding
+    /// that frame only (docs/PROTOCOL.md §1.3).
+    fn send_fd(&self, id: u64, mut req: RequestFields<'_>, fd: &Descriptor) -> Result<()> {
+        let mut w = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        w.buf.clear();
+        req.id = id;
+        req.encode_into(&mut w.buf);
+        let Writer { stream, buf } = &mut *w;
+        if let Err(e) = stream.send_all_with_fd(buf, fd) {
+            drop(w);
+            let mut st = self.lock_state();
+            st.kill(format!("cannot write to the broker at {}: {e}", self.path));
+            if st.sleepers > 0 {
+                self.wake.notify_all();
+            }
+            return Err(Error::Disconnected(st.dead.clone().unwrap_or_default()));
+        }
+        Ok(())
     }
 
     /// Cancels request `id` (already sent; its slot still registered) because of `why`
@@ -626,9 +701,10 @@ impl Reader {
             self.make_room(0);
         }
         loop {
-            match self.stream.read(&mut self.buf[self.end..]) {
-                Ok(0) => return Err("the broker closed the connection".to_string()),
-                Ok(n) => {
+            match self.stream.read_fds(&mut self.buf[self.end..], false) {
+                Ok((0, _)) => return Err("the broker closed the connection".to_string()),
+                Ok((n, fds)) => {
+                    self.keep_fds(n, fds);
                     self.end += n;
                     self.silent_since = None;
                     return Ok(Filled::Data);
@@ -666,9 +742,10 @@ impl Reader {
             self.make_room(0);
         }
         loop {
-            match self.stream.recv_now(&mut self.buf[self.end..]) {
-                Ok(0) => return Err("the broker closed the connection".to_string()),
-                Ok(n) => {
+            match self.stream.read_fds(&mut self.buf[self.end..], true) {
+                Ok((0, _)) => return Err("the broker closed the connection".to_string()),
+                Ok((n, fds)) => {
+                    self.keep_fds(n, fds);
                     self.end += n;
                     return Ok(true);
                 }
@@ -679,6 +756,16 @@ impl Reader {
                 },
             }
         }
+    }
+
+    /// Queues descriptors that came with the `n` bytes just read (not yet counted in `end`),
+    /// tagged with the last of those bytes.
+    fn keep_fds(&mut self, n: usize, fds: Vec<Descriptor>) {
+        if fds.is_empty() || n == 0 {
+            return;
+        }
+        let last = self.offset + (self.end - self.start + n - 1) as u64;
+        self.fds.extend(fds.into_iter().map(|fd| (last, fd)));
     }
 
     /// Keeps the socket's receive timeout close to `want`, touching it only when needed: a
@@ -725,11 +812,34 @@ impl Reader {
                 Ok(Check::Ready { len: 0 }) => {
                     // A heartbeat (docs/PROTOCOL.md §1.1): its arrival is all it says.
                     self.start += HEADER_LEN;
+                    self.offset += HEADER_LEN as u64;
                 }
                 Ok(Check::Ready { len }) => {
                     let payload = &avail[HEADER_LEN..HEADER_LEN + len];
                     let id = reply_id(payload)
                         .ok_or_else(|| "the broker sent a reply without an id".to_string())?;
+                    // Descriptors that came with this frame: the first is its value's memfd;
+                    // any other (or one for a reply nobody waits for) is closed here.
+                    let end = self.offset + (HEADER_LEN + len) as u64;
+                    let mut fd = None;
+                    while self.fds.front().is_some_and(|(at, _)| *at < end) {
+                        let got = self.fds.pop_front().map(|(_, f)| f);
+                        if fd.is_none() {
+                            fd = got;
+                        }
+                    }
+                    if let Some(fd) = fd {
+                        if st.pending.contains_key(&id) {
+                            st.fds.insert(id, fd);
+                            // Bounded: past a few dozen, the oldest ones were left by callers
+                            // that did not look (a raw `call`); close them.
+                            while st.fds.len() > MAX_UNTAKEN_FDS {
+                                if let Some(oldest) = st.fds.keys().min().copied() {
+                                    st.fds.remove(&oldest);
+                                }
+                            }
+                        }
+                    }
                     match st.pending.get_mut(&id) {
                         Some(slot) => *slot = Some(payload.to_vec()),
                         None if id == 0 => {
@@ -746,6 +856,7 @@ impl Reader {
                         None => {}
                     }
                     self.start += HEADER_LEN + len;
+                    self.offset += (HEADER_LEN + len) as u64;
                 }
                 Ok(Check::Incomplete) => {
                     if self.start == self.end {
@@ -820,6 +931,7 @@ fn describe_error(payload: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Read;
     use std::os::unix::net::UnixStream;
     use std::sync::Arc;
     use std::thread;

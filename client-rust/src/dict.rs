@@ -135,11 +135,18 @@ impl RawDict {
         }
     }
 
-    /// The value under `key`, handed to `f` without copying; `None` if there is none.
+    /// The value under `key`, handed to `f` without copying; `None` if there is none. A large
+    /// value that came as a sealed memfd is handed over as its read-only mapping (no copy at
+    /// all), unmapped when `f` returns.
     pub fn get_with<R>(&self, key: &[u8], f: impl FnOnce(&[u8]) -> Result<R>) -> Result<Option<R>> {
-        Self::optional(self.call(self.req("dict.get", Some(key)), |r| {
-            f(value_of(r, "dict.get")?)
-        }))
+        Self::optional(self.client.exchange_shared(
+            self.req("dict.get", Some(key)),
+            None,
+            |r, v| match v {
+                Some(v) => f(v),
+                None => f(value_of(r, "dict.get")?),
+            },
+        ))
     }
 
     /// The value under `key`; `None` if there is none.
@@ -148,12 +155,16 @@ impl RawDict {
     }
 
     /// Sets `key` to `value` (an existing key keeps its place in the order).
+    ///
+    /// A value of at least [`SHARED_VALUE_MIN`](crate::SHARED_VALUE_MIN) bytes travels as a
+    /// sealed memfd where the connection negotiated descriptor passing (docs/PROTOCOL.md
+    /// §4.1): written once, never copied by the broker.
     pub fn set(&self, key: &[u8], value: &[u8]) -> Result<()> {
         let req = RequestFields {
             value: Some(Bytes::new(value)),
             ..self.req("dict.set", Some(key))
         };
-        self.call(req, |_| Ok(()))
+        self.client.exchange_shared(req, None, |_, _| Ok(()))
     }
 
     /// Removes `key`; `false` if it was not there.

@@ -134,7 +134,9 @@ impl RawPipe {
             value: Some(Bytes::new(value)),
             ..self.req("pipe.send", wait.timeout_ms)
         };
-        self.client.exchange(req, wait.deadline, |_| Ok(()))
+        // A large value travels as a sealed memfd (docs/PROTOCOL.md §4.1).
+        self.client
+            .exchange_shared(req, wait.deadline, |_, _| Ok(()))
     }
 
     /// Receives the next message, waiting up to `timeout`. [`Error::Empty`](crate::Error::Empty) when not waiting;
@@ -143,17 +145,22 @@ impl RawPipe {
         self.recv_with(timeout, |v| Ok(v.to_vec()))
     }
 
-    /// Like [`recv`](Self::recv), handing the bytes to `f` without copying them.
+    /// Like [`recv`](Self::recv), handing the bytes to `f` without copying them (a large
+    /// message that came as a memfd is handed over as its read-only mapping).
     pub fn recv_with<R>(
         &self,
         timeout: Option<Duration>,
         f: impl FnOnce(&[u8]) -> Result<R>,
     ) -> Result<R> {
         let wait = Wait::new(timeout);
-        self.client
-            .exchange(self.req("pipe.recv", wait.timeout_ms), wait.deadline, |r| {
-                f(value_of(r, "pipe.recv")?)
-            })
+        self.client.exchange_shared(
+            self.req("pipe.recv", wait.timeout_ms),
+            wait.deadline,
+            |r, v| match v {
+                Some(v) => f(v),
+                None => f(value_of(r, "pipe.recv")?),
+            },
+        )
     }
 
     /// Whether a message is waiting (or a `recv` would report `Closed`), waiting up to

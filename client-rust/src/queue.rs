@@ -214,7 +214,9 @@ impl RawQueue {
             timeout_ms: wait.timeout_ms,
             ..self.req("queue.put")
         };
-        self.client.exchange(req, wait.deadline, |_| Ok(()))
+        // A large value travels as a sealed memfd (docs/PROTOCOL.md §4.1).
+        self.client
+            .exchange_shared(req, wait.deadline, |_, _| Ok(()))
     }
 
     /// Takes the oldest value, waiting for one up to `timeout`. [`Error::Empty`] when not
@@ -234,8 +236,12 @@ impl RawQueue {
             timeout_ms: wait.timeout_ms,
             ..self.req("queue.get")
         };
+        // A value that came as a memfd is handed to `f` as its read-only mapping.
         self.client
-            .exchange(req, wait.deadline, |r| f(value_of(r, "queue.get")?))
+            .exchange_shared(req, wait.deadline, |r, v| match v {
+                Some(v) => f(v),
+                None => f(value_of(r, "queue.get")?),
+            })
     }
 
     /// Takes the oldest value on a lease of `lease` (rounded up to whole milliseconds, at least

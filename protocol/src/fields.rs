@@ -42,7 +42,8 @@ macro_rules! fields {
 fields! {
     id, op, name, value, key, expected, keys, items, timeout_ms, kind, maxsize, initial,
     parties, duplex, capacity, end, n, delta, version, client, lang, pid, lease_ms, delivery,
-    delay_ms, max_attempts, target, cursor, count, values, max, deliveries, after,
+    delay_ms, max_attempts, target, cursor, count, values, max, deliveries, after, caps, fds,
+    value_len,
 }
 
 /// The known fields of one request map: each one's encoded value, not yet interpreted.
@@ -338,6 +339,23 @@ impl<'a> Fields<'a> {
             return Err(Self::wrong(f, "an array", &h));
         };
         elements(b, at, len).map(Some)
+    }
+
+    /// An array of `str` (`hello` caps).
+    pub(crate) fn strs(&self, f: F) -> Result<Option<Vec<&'a str>>, String> {
+        let Some(items) = self.array(f)? else {
+            return Ok(None);
+        };
+        items
+            .into_iter()
+            .map(|b| match head(b) {
+                Some(Head::Str { at, len }) => std::str::from_utf8(&b[at..at + len])
+                    .map_err(|_| format!("field '{}' holds a str that is not UTF-8", f.as_str())),
+                Some(other) => Err(Self::wrong(f, "an array of str", &other)),
+                None => Err(malformed(ValueError::Truncated)),
+            })
+            .collect::<Result<_, _>>()
+            .map(Some)
     }
 
     /// An array of `bin` (dict keys).

@@ -166,6 +166,19 @@ pub struct ReplyFields<'a> {
     /// `scan`: the name to pass as `after` for the next page; absent when the scan is complete.
     #[serde(borrow, skip_serializing_if = "Option::is_none")]
     pub next: Option<&'a str>,
+    /// `hello`, when the request listed `caps`: the capabilities granted on this connection.
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    pub caps: Option<Vec<&'a str>>,
+    /// `hello`, when `fds` is granted: most descriptors one frame may carry.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_fds: Option<u64>,
+    /// How many descriptors travel with this frame (docs/PROTOCOL.md §1.3).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fds: Option<u64>,
+    /// The size of a value that travels as a sealed memfd (the frame's descriptor) instead of
+    /// in `value` (docs/PROTOCOL.md §4.1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value_len: Option<u64>,
 }
 
 impl<'a> ReplyFields<'a> {

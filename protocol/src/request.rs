@@ -206,7 +206,19 @@ pub struct RequestFields<'a> {
     /// `scan`: the last name of the previous page (the previous page's `next`).
     #[serde(borrow, skip_serializing_if = "Option::is_none")]
     pub after: Option<&'a str>,
+    /// `hello`: what the client can do beyond the base protocol, such as [`CAP_FDS`].
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    pub caps: Option<Vec<&'a str>>,
+    /// How many descriptors travel with this frame (docs/PROTOCOL.md §1.3).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fds: Option<u64>,
+    /// The size of a value that travels as a sealed memfd instead of in `value` (§4.1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value_len: Option<u64>,
 }
+
+/// The `hello` capability "this connection can pass descriptors" (docs/PROTOCOL.md §1.3).
+pub const CAP_FDS: &str = "fds";
 
 /// Most items one `queue.get_many` or `queue.get_many_leased` hands out: a larger `max` is
 /// taken as this. Bounds the reply's size and the work of one request; the reply also stops
@@ -320,6 +332,10 @@ pub enum Request<'a> {
         lang: &'a str,
         /// The pid the client says it has.
         pid: u32,
+        /// `None` without a `caps` field; else whether it lists [`CAP_FDS`] (the client can
+        /// send and receive descriptors). The connection turns this into what is granted: `fds`
+        /// only on a local Unix socket.
+        fds: Option<bool>,
     },
     /// `ping`: answers at once (a liveness check).
     Ping,
@@ -841,6 +857,26 @@ impl<'a> RawRequest<'a> {
         self.fields.str(F::op).ok().flatten()
     }
 
+    /// How many descriptors the request says travel with its frame (its `fds` field; 0 when
+    /// absent). A mistyped `fds` is an error for this request only.
+    pub fn fds(&self) -> Result<u64, RequestError> {
+        self.fields
+            .uint(F::fds)
+            .map(Option::unwrap_or_default)
+            .map_err(|e| RequestError::new(self.id, ErrorCode::BadRequest, e))
+    }
+
+    /// The `value_len` of a request whose value travels as a sealed memfd (§4.1) instead of
+    /// in `value`: `None` when it has a `value` or no `value_len` (checked by [`check`]).
+    ///
+    /// [`check`]: RawRequest::check
+    pub fn value_len(&self) -> Option<u64> {
+        if self.fields.has(F::value) {
+            return None;
+        }
+        self.fields.uint(F::value_len).ok().flatten()
+    }
+
     /// Checks the fields this op uses and builds the typed request. Errors here are not
     /// fatal: the reply carries the request's id and the connection stays usable.
     pub fn check(&self) -> Result<Request<'a>, RequestError> {
@@ -926,6 +962,16 @@ impl<'a> Checker<'_, 'a> {
 
     fn value(&self) -> Check<&'a [u8]> {
         self.bin(F::value)
+    }
+
+    /// The `value` of an op that may instead take its value as a sealed memfd (§4.1): with
+    /// `value_len` and no `value`, empty here; the connection supplies the descriptor's bytes.
+    fn value_or_shared(&self) -> Check<&'a [u8]> {
+        if !self.f.has(F::value) && self.f.has(F::value_len) {
+            self.uint(F::value_len)?;
+            return Ok(&[]);
+        }
+        self.value()
     }
 
     fn key(&self) -> Check<&'a [u8]> {
@@ -1017,6 +1063,11 @@ impl<'a> Checker<'_, 'a> {
                     .uint_max(F::pid, u32::MAX as u64)
                     .map_err(bad)?
                     .unwrap_or(0) as u32,
+                fds: self
+                    .f
+                    .strs(F::caps)
+                    .map_err(bad)?
+                    .map(|caps| caps.contains(&CAP_FDS)),
             },
             "ping" => R::Ping,
             "cancel" => R::Cancel {
@@ -1058,7 +1109,7 @@ impl<'a> Checker<'_, 'a> {
             }
             "queue.put" => R::QueuePut {
                 name: self.name()?,
-                value: self.value()?,
+                value: self.value_or_shared()?,
                 wait: self.wait()?,
             },
             "queue.get" => R::QueueGet {
@@ -1117,7 +1168,7 @@ impl<'a> Checker<'_, 'a> {
             "dict.set" => R::DictSet {
                 name: self.name()?,
                 key: self.key()?,
-                value: self.value()?,
+                value: self.value_or_shared()?,
             },
             "dict.delete" => R::DictDelete {
                 name: self.name()?,
@@ -1195,7 +1246,7 @@ impl<'a> Checker<'_, 'a> {
             "pipe.send" => R::PipeSend {
                 name: self.name()?,
                 end: self.end()?,
-                value: self.value()?,
+                value: self.value_or_shared()?,
                 wait: self.wait()?,
             },
             "pipe.recv" => R::PipeRecv {

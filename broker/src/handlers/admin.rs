@@ -4,10 +4,11 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use xproc_protocol::{
-    ClientInfo, ErrorCode, InfoValue, Kind, ObjectSummary, OpenOptions, ReplyFields,
+    ClientInfo, ErrorCode, InfoValue, Kind, ObjectSummary, OpenOptions, ReplyFields, CAP_FDS,
     PROTOCOL_VERSION, SCAN_MAX_BYTES,
 };
 
+use crate::connection::MAX_FDS_PER_FRAME;
 use crate::dispatch::{lookup, Ctx, Handled};
 use crate::objects::barrier::Barrier;
 use crate::objects::condition::Condition;
@@ -41,13 +42,19 @@ const LIST_ROW_MIN: usize = 1 + 22 + 1 + 5 + 2;
 
 /// Records who the client says it is and answers with the broker's version and limits. (The
 /// connection checked the version before this runs.)
-pub fn hello(cx: &mut Ctx, client: &str, lang: &str, pid: u32) -> Handled {
+///
+/// `fds` is what the connection granted of the client's `caps` (`None`: it listed none, and
+/// the reply has no `caps` either, so older clients see the reply they always did).
+pub fn hello(cx: &mut Ctx, client: &str, lang: &str, pid: u32, fds: Option<bool>) -> Handled {
     cx.b.name_session(cx.caller, client, lang, pid);
+    let granted = fds == Some(true);
     let r = ReplyFields {
         version: Some(PROTOCOL_VERSION),
         server: Some(SERVER),
         conn_id: Some(cx.caller.id),
         limits: Some(cx.b.config.limits()),
+        caps: fds.map(|_| if granted { vec![CAP_FDS] } else { Vec::new() }),
+        max_fds: granted.then_some(MAX_FDS_PER_FRAME as u64),
         ..ReplyFields::ok(cx.id)
     };
     cx.reply(&r);

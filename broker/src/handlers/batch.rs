@@ -9,6 +9,7 @@ use crate::dispatch::{as_queue, lookup, may_block, Ctx, Handled};
 use crate::objects::item_charge;
 use crate::objects::queue::{Get, GetLeased, PutMany};
 use crate::state::Failure;
+use crate::stored::Stored;
 use crate::waiters::WaitOp;
 
 /// `queue.put_many`: puts every value in order; once the queue is full the rest wait (as one
@@ -20,7 +21,7 @@ pub fn put_many(cx: &mut Ctx, name: &str, values: &[&[u8]], wait: Wait) -> Handl
     let obj = lookup(&mut cx.b.objects, name)?;
     let q = as_queue(obj, "queue.put_many")?;
     let before = q.bytes();
-    let owned = values.iter().map(|&v| Box::<[u8]>::from(v)).collect();
+    let owned = values.iter().map(|&v| Stored::from(v)).collect();
     let done = q.put_many(owned, may_block(wait).then_some(wid), &mut cx.b.wakes);
     let (after, maxsize) = (q.bytes(), q.maxsize());
     let object = obj.name.clone();
@@ -56,7 +57,7 @@ pub fn get_many(cx: &mut Ctx, name: &str, max: u64, wait: Wait) -> Handled {
     let obj = lookup(&mut cx.b.objects, name)?;
     let q = as_queue(obj, "queue.get_many")?;
     let before = q.bytes();
-    let mut taken: Vec<Box<[u8]>> = Vec::new();
+    let mut taken: Vec<Stored> = Vec::new();
     let mut bytes = 0;
     while (taken.len() as u64) < max && (taken.is_empty() || bytes < limit) {
         match q.get(None, &mut cx.b.wakes) {

@@ -7,6 +7,7 @@ use crate::dispatch::{as_dict, lookup, Ctx, Handled};
 use crate::objects::dict::{Dict, IncrError};
 use crate::objects::dict_charge;
 use crate::state::Failure;
+use crate::stored::Stored;
 
 fn no_key(name: &str) -> Failure {
     Failure::new(
@@ -31,21 +32,19 @@ fn mutate<T>(
 }
 
 /// `dict.get`: the value at `key`, or `KeyNotFound`.
+/// A memfd value goes as its descriptor to a client that negotiated `fds`, inline to others.
 pub fn get(cx: &mut Ctx, name: &str, key: &[u8]) -> Handled {
     let d = as_dict(lookup(&mut cx.b.objects, name)?, "dict.get")?;
-    let v = d.get(key).ok_or_else(|| no_key(name))?;
-    let r = ReplyFields {
-        value: Some(Bytes::new(v)),
-        ..ReplyFields::ok(cx.id)
-    };
-    cx.out.send(cx.caller, &r);
+    let v = d.get_stored(key).ok_or_else(|| no_key(name))?;
+    cx.out.send_value(cx.caller, ReplyFields::ok(cx.id), v);
     Ok(())
 }
 
-/// `dict.set`: sets `key` (an existing key keeps its place).
-pub fn set(cx: &mut Ctx, name: &str, key: &[u8], value: &[u8]) -> Handled {
+/// `dict.set`: sets `key` (an existing key keeps its place). The value is the request's
+/// bytes, or the memfd that came with it (`value_len`, docs/PROTOCOL.md §4.1).
+pub fn set(cx: &mut Ctx, name: &str, key: &[u8], value: Stored) -> Handled {
     cx.b.check_memory(dict_charge(key.len(), value.len()))?;
-    mutate(cx, name, "dict.set", |d| d.set(key, value))?;
+    mutate(cx, name, "dict.set", |d| d.set_stored(key, value))?;
     cx.ok();
     Ok(())
 }

@@ -1,11 +1,12 @@
 //! Pipe ops: `pipe.send`, `pipe.recv`, `pipe.poll`, `pipe.close`. Ends are claimed by `open`.
 
-use xproc_protocol::{Bytes, End, ErrorCode, ReplyFields, Wait};
+use xproc_protocol::{End, ErrorCode, ReplyFields, Wait};
 
 use crate::dispatch::{as_pipe, lookup, may_block, Ctx, Handled};
 use crate::objects::item_charge;
 use crate::objects::pipe::{Flow, PipeError};
 use crate::state::Failure;
+use crate::stored::Stored;
 use crate::waiters::WaitOp;
 
 fn failure(name: &str, end: End, capacity: u64, e: PipeError) -> Failure {
@@ -46,7 +47,8 @@ fn failure(name: &str, end: End, capacity: u64, e: PipeError) -> Failure {
 }
 
 /// `pipe.send`: from `end` to the other end's inbox; blocks while that inbox is full.
-pub fn send(cx: &mut Ctx, name: &str, end: End, value: &[u8], wait: Wait) -> Handled {
+/// The value is the request's bytes, or the memfd that came with it (docs/PROTOCOL.md §4.1).
+pub fn send(cx: &mut Ctx, name: &str, end: End, value: Stored, wait: Wait) -> Handled {
     cx.b.check_memory(item_charge(value.len()))?;
     let owner = cx.b.owner(cx.caller);
     let wid = cx.b.waiters.next_id();
@@ -56,7 +58,7 @@ pub fn send(cx: &mut Ctx, name: &str, end: End, value: &[u8], wait: Wait) -> Han
     let sent = p.send(
         end,
         owner,
-        value.into(),
+        value,
         may_block(wait).then_some(wid),
         &mut cx.b.wakes,
     );
@@ -83,13 +85,7 @@ pub fn recv(cx: &mut Ctx, name: &str, end: End, wait: Wait) -> Handled {
     let (after, capacity) = (p.bytes(), p.capacity());
     cx.b.memory = cx.b.memory - before + after;
     match got.map_err(|e| failure(name, end, capacity, e))? {
-        Flow::Value(v) => {
-            let r = ReplyFields {
-                value: Some(Bytes::new(&v)),
-                ..ReplyFields::ok(cx.id)
-            };
-            cx.out.send(cx.caller, &r);
-        }
+        Flow::Value(v) => cx.out.send_value(cx.caller, ReplyFields::ok(cx.id), &v),
         Flow::Blocked => {
             let object = obj.name.clone();
             cx.block(wid, WaitOp::PipeRecv, object, wait);

@@ -2,10 +2,11 @@
 //! acknowledged delivery: `queue.get_leased`, `queue.ack`, `queue.nack` (see the lease notes in
 //! `objects/queue.rs`; a delivery's record in the waiter table holds its holder and deadline).
 
-use xproc_protocol::{Bytes, ErrorCode, ReplyFields, Wait};
+use xproc_protocol::{ErrorCode, ReplyFields, Wait};
 
 use crate::dispatch::{as_joinable, as_queue, lookup, may_block, Ctx, Handled};
 use crate::objects::item_charge;
+use crate::stored::Stored;
 use std::time::{Duration, Instant};
 
 use crate::objects::queue::{Get, GetLeased, Join, NotInFlight, Put, TooManyTaskDone};
@@ -14,17 +15,13 @@ use crate::state::{leased_reply, Failure, NOBODY};
 use crate::waiters::WaitOp;
 
 /// `queue.put`: appends a value; blocks while the queue is full.
-pub fn put(cx: &mut Ctx, name: &str, value: &[u8], wait: Wait) -> Handled {
+pub fn put(cx: &mut Ctx, name: &str, value: Stored, wait: Wait) -> Handled {
     cx.b.check_memory(item_charge(value.len()))?;
     let wid = cx.b.waiters.next_id();
     let obj = lookup(&mut cx.b.objects, name)?;
     let q = as_queue(obj, "queue.put")?;
     let before = q.bytes();
-    let put = q.put(
-        value.into(),
-        may_block(wait).then_some(wid),
-        &mut cx.b.wakes,
-    );
+    let put = q.put(value, may_block(wait).then_some(wid), &mut cx.b.wakes);
     let (after, maxsize) = (q.bytes(), q.maxsize());
     cx.b.memory = cx.b.memory - before + after;
     match put {
@@ -53,13 +50,7 @@ pub fn get(cx: &mut Ctx, name: &str, wait: Wait) -> Handled {
     let after = q.bytes();
     cx.b.memory = cx.b.memory - before + after;
     match got {
-        Get::Value(v) => {
-            let r = ReplyFields {
-                value: Some(Bytes::new(&v)),
-                ..ReplyFields::ok(cx.id)
-            };
-            cx.out.send(cx.caller, &r);
-        }
+        Get::Value(v) => cx.out.send_value(cx.caller, ReplyFields::ok(cx.id), &v),
         Get::Empty => {
             return Err(Failure::new(
                 ErrorCode::Empty,

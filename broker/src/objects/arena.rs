@@ -22,6 +22,8 @@
 
 use std::collections::VecDeque;
 
+use crate::stored::Stored;
+
 /// Bytes per chunk once a queue holds more than a few values: large enough that the per-chunk
 /// overhead (a 32-byte segment, the allocator's header) and the slack at a chunk's end stay
 /// below a percent or two of what it holds.
@@ -43,8 +45,9 @@ enum Segment {
     /// Values back to back; the front chunk's first `Arena::head` bytes are taken already. Its
     /// capacity is fixed when it is made (pushes never reallocate it).
     Packed(Vec<u8>),
-    /// One value larger than [`INLINE_MAX`], in its own allocation.
-    Alone(Box<[u8]>),
+    /// One value larger than [`INLINE_MAX`] in its own allocation, or a memfd value
+    /// (docs/PROTOCOL.md §4.1) as stored.
+    Alone(Stored),
 }
 
 /// A FIFO of MessagePack values.
@@ -87,9 +90,10 @@ impl Arena {
     }
 
     /// Appends one value (exactly one well-formed MessagePack value).
-    pub fn push_back(&mut self, value: Box<[u8]>) {
+    pub fn push_back(&mut self, value: impl Into<Stored>) {
+        let value = value.into();
         self.len += 1;
-        if value.len() > INLINE_MAX {
+        if value.len() > INLINE_MAX || value.shared().is_some() {
             self.segments.push_back(Segment::Alone(value));
             return;
         }
@@ -112,7 +116,7 @@ impl Arena {
     }
 
     /// Removes and returns the oldest value.
-    pub fn pop_front(&mut self) -> Option<Box<[u8]>> {
+    pub fn pop_front(&mut self) -> Option<Stored> {
         let value = match self.segments.front()? {
             Segment::Alone(_) => match self.segments.pop_front() {
                 Some(Segment::Alone(v)) => v,
@@ -121,7 +125,7 @@ impl Arena {
             Segment::Packed(chunk) => {
                 let rest = &chunk[self.head..];
                 let n = value_len(rest);
-                let value: Box<[u8]> = rest[..n].into();
+                let value = Stored::from(&rest[..n]);
                 self.head += n;
                 if self.head == chunk.len() {
                     self.head = 0;
@@ -406,7 +410,7 @@ mod tests {
                     model.push_back(v.clone());
                     a.push_back(v);
                 } else {
-                    let got = a.pop_front();
+                    let got = a.pop_front().map(|v| v.to_vec().into_boxed_slice());
                     assert_eq!(got, model.pop_front(), "seed {seed} step {step}");
                 }
                 assert_eq!(a.len(), model.len(), "seed {seed} step {step}");

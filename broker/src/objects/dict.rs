@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 
 use super::dict_charge;
+use crate::stored::Stored;
 
 /// A key, shared by the lookup map and the order map.
 pub type Key = Rc<[u8]>;
@@ -38,7 +39,7 @@ pub struct Dict {
 #[derive(Debug)]
 struct Entry {
     seq: u64,
-    value: Box<[u8]>,
+    value: Stored,
 }
 
 /// Why `incr` failed.
@@ -84,6 +85,11 @@ impl Dict {
         self.map.get(key).map(|e| &*e.value)
     }
 
+    /// The value at `key` as stored (to hand on a memfd value as its descriptor).
+    pub fn get_stored(&self, key: &[u8]) -> Option<&Stored> {
+        self.map.get(key).map(|e| &e.value)
+    }
+
     /// Whether `key` is present.
     pub fn contains(&self, key: &[u8]) -> bool {
         self.map.contains_key(key)
@@ -91,9 +97,15 @@ impl Dict {
 
     /// Sets `key` to `value`; an existing key keeps its place.
     pub fn set(&mut self, key: &[u8], value: &[u8]) {
+        self.set_stored(key, value.into());
+    }
+
+    /// Sets `key` to a stored value (inline bytes or a memfd); an existing key keeps its
+    /// place.
+    pub fn set_stored(&mut self, key: &[u8], value: Stored) {
         if let Some(e) = self.map.get_mut(key) {
             self.bytes = self.bytes - e.value.len() + value.len();
-            e.value = value.into();
+            e.value = value;
             return;
         }
         let key: Rc<[u8]> = key.into();
@@ -102,17 +114,11 @@ impl Dict {
         self.bytes += dict_charge(key.len(), value.len());
         self.key_bytes += key.len();
         self.order.insert(seq, key.clone());
-        self.map.insert(
-            key,
-            Entry {
-                seq,
-                value: value.into(),
-            },
-        );
+        self.map.insert(key, Entry { seq, value });
     }
 
     /// Removes `key`, returning its value.
-    pub fn remove(&mut self, key: &[u8]) -> Option<Box<[u8]>> {
+    pub fn remove(&mut self, key: &[u8]) -> Option<Stored> {
         let (k, e) = self.map.remove_entry(key)?;
         self.order.remove(&e.seq);
         self.bytes -= dict_charge(k.len(), e.value.len());
@@ -121,7 +127,7 @@ impl Dict {
     }
 
     /// Removes and returns the most recently inserted entry.
-    pub fn pop_last(&mut self) -> Option<(Key, Box<[u8]>)> {
+    pub fn pop_last(&mut self) -> Option<(Key, Stored)> {
         let (_, key) = self.order.pop_last()?;
         let e = self.map.remove(&key)?;
         self.bytes -= dict_charge(key.len(), e.value.len());

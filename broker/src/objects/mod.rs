@@ -61,8 +61,9 @@ pub struct Owner {
 pub enum Wake {
     /// Success with no result fields (`queue.put`, `queue.join`, `pipe.send`).
     Done,
-    /// A value handed over (`queue.get`, `pipe.recv`).
-    Value(Box<[u8]>),
+    /// A value handed over (`queue.get`, `pipe.recv`), as stored: perhaps a memfd
+    /// (docs/PROTOCOL.md §4.1).
+    Value(crate::stored::Stored),
     /// The outcome of an acquire (lock, condition, semaphore).
     Acquired {
         /// Whether the acquire succeeded (false: its timeout passed).

@@ -8,6 +8,7 @@
 //! that an end that was never claimed keeps its unread messages, so a writer may send and close
 //! before the reader first opens.
 
+use crate::stored::Stored;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use super::{item_charge, Owner, WaiterId, Wake, Wakes};
@@ -31,11 +32,11 @@ struct PipeEnd {
     holder: Option<Owner>,
     ever_claimed: bool,
     /// Messages sent by the other end, not yet received.
-    inbox: VecDeque<Box<[u8]>>,
+    inbox: VecDeque<Stored>,
     receivers: BTreeSet<WaiterId>,
     pollers: BTreeSet<WaiterId>,
     /// Sends from the other end blocked because this inbox is full.
-    senders: BTreeMap<WaiterId, Box<[u8]>>,
+    senders: BTreeMap<WaiterId, Stored>,
 }
 
 /// Why a pipe op failed.
@@ -67,7 +68,7 @@ pub enum Flow {
     /// Sent, or closed.
     Done,
     /// A received message.
-    Value(Box<[u8]>),
+    Value(Stored),
     /// The answer to a poll.
     Ready(bool),
     /// Waits under the given waiter id.
@@ -168,7 +169,7 @@ impl Pipe {
         &mut self,
         end: End,
         owner: Owner,
-        value: Box<[u8]>,
+        value: Stored,
         wait: Option<WaiterId>,
         wakes: &mut Wakes,
     ) -> Result<Flow, PipeError> {
@@ -363,8 +364,8 @@ mod tests {
     const A: Owner = Owner { conn: 1, pid: 100 };
     const B: Owner = Owner { conn: 2, pid: 200 };
 
-    fn v(b: u8) -> Box<[u8]> {
-        vec![b].into_boxed_slice()
+    fn v(b: u8) -> Stored {
+        Stored::from(&[b][..])
     }
 
     #[test]

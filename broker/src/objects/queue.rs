@@ -34,13 +34,14 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use super::arena::Arena;
 use super::{item_charge, WaiterId, Wake, Wakes};
+use crate::stored::Stored;
 use xproc_protocol::ErrorCode;
 
 /// One queued value and how many leased deliveries it has had.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Item {
     /// The value's MessagePack bytes.
-    pub value: Box<[u8]>,
+    pub value: Stored,
     /// Leased deliveries so far (plain gets do not count).
     pub attempts: u32,
 }
@@ -56,7 +57,7 @@ enum Getter {
 /// `queue.put_many` holds those that did not fit yet (`many`), and counts those that did.
 #[derive(Debug)]
 struct Putter {
-    values: VecDeque<Box<[u8]>>,
+    values: VecDeque<Stored>,
     /// Values of this request already in the queue.
     put: u64,
     /// A `queue.put_many`: a failure reports `put` ([`Wake::PartlyPut`]).
@@ -66,7 +67,7 @@ struct Putter {
 /// An item handed out by `get_leased` and not acked yet.
 #[derive(Debug)]
 struct InFlight {
-    value: Box<[u8]>,
+    value: Stored,
     /// Which leased delivery this is (1-based).
     attempt: u32,
     /// Nacked with a delay: nobody holds it; it waits to go back.
@@ -161,7 +162,7 @@ pub enum PutMany {
 #[derive(Debug, PartialEq, Eq)]
 pub enum Get {
     /// The oldest item.
-    Value(Box<[u8]>),
+    Value(Stored),
     /// Empty and the caller would not wait.
     Empty,
     /// Empty; the get waits under the given waiter id.
@@ -341,7 +342,7 @@ impl Queue {
 
     /// Puts `value`. A waiting getter takes it at once; otherwise it is queued if there is room,
     /// else the put blocks under `wait` (or fails with `Full` when `wait` is `None`).
-    pub fn put(&mut self, value: Box<[u8]>, wait: Option<WaiterId>, wakes: &mut Wakes) -> Put {
+    pub fn put(&mut self, value: Stored, wait: Option<WaiterId>, wakes: &mut Wakes) -> Put {
         let item = Item { value, attempts: 0 };
         let Some(item) = self.hand_over(item, wakes) else {
             self.count_task();
@@ -375,7 +376,7 @@ impl Queue {
     /// of later puts), or, when `wait` is `None`, are dropped with [`PutMany::Full`].
     pub fn put_many(
         &mut self,
-        values: Vec<Box<[u8]>>,
+        values: Vec<Stored>,
         wait: Option<WaiterId>,
         wakes: &mut Wakes,
     ) -> PutMany {
@@ -397,7 +398,7 @@ impl Queue {
             let Some(w) = wait else {
                 return PutMany::Full { put };
             };
-            let rest: VecDeque<Box<[u8]>> = std::iter::once(item.value).chain(values).collect();
+            let rest: VecDeque<Stored> = std::iter::once(item.value).chain(values).collect();
             self.bytes += rest.iter().map(|v| item_charge(v.len())).sum::<usize>();
             self.putters.insert(
                 w,
@@ -659,8 +660,8 @@ impl Queue {
 mod tests {
     use super::*;
 
-    fn v(b: u8) -> Box<[u8]> {
-        vec![b].into_boxed_slice()
+    fn v(b: u8) -> Stored {
+        Stored::from(&[b][..])
     }
 
     #[test]

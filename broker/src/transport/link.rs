@@ -30,6 +30,37 @@ impl Link {
         }
     }
 
+    /// Descriptor passing works on this link: a local Unix socket (never TCP, never a named
+    /// pipe).
+    pub fn passes_fds(&self) -> bool {
+        matches!(self, Link::Local(_)) && super::PASSES_FDS
+    }
+
+    /// One read, with any descriptors that came with the bytes (a local link only; TCP
+    /// carries none).
+    pub fn read_with_fds(&mut self, buf: &mut [u8]) -> io::Result<super::Received> {
+        match self {
+            Link::Local(s) => super::recv_with_fds(s, buf),
+            Link::Tcp(s) => s.read(buf).map(|n| super::Received {
+                n,
+                fds: Vec::new(),
+                truncated: false,
+            }),
+        }
+    }
+
+    /// One write of `buf` with `fds` attached to its first byte (a local link only).
+    pub fn write_with_fds(&mut self, buf: &[u8], fds: &[super::Descriptor]) -> io::Result<usize> {
+        match self {
+            Link::Local(s) => super::send_with_fds(s, buf, fds),
+            Link::Tcp(s) if fds.is_empty() => s.write(buf),
+            Link::Tcp(_) => Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "descriptors cannot travel over TCP",
+            )),
+        }
+    }
+
     /// Registers the stream with the event loop.
     pub fn register(
         &mut self,

@@ -8,6 +8,10 @@
 //! Unix domain sockets are implemented (`unix.rs`); Windows named pipes are a documented stub
 //! (`windows.rs`) until they are built.
 //!
+//! Descriptor passing (docs/PROTOCOL.md §1.3): [`Descriptor`], [`PASSES_FDS`],
+//! [`recv_with_fds`] and [`send_with_fds`] — `SCM_RIGHTS` in `unix.rs`, "not supported" in
+//! `nofds.rs` on every other OS.
+//!
 //! TCP (`tcp.rs`, every OS) and [`Link`] (`link.rs`: a local or a TCP stream, which is what a
 //! connection holds) sit beside the OS module.
 
@@ -24,10 +28,54 @@ mod windows;
 #[cfg(windows)]
 pub use windows::*;
 
+// Descriptor passing is Unix-only (`SCM_RIGHTS`, in `unix.rs`); elsewhere the same names say
+// "not supported", and `hello` never grants `fds`.
+#[cfg(not(unix))]
+mod nofds;
+#[cfg(not(unix))]
+pub use nofds::*;
+
 mod link;
 pub mod tcp;
 pub mod tls;
 pub use link::Link;
+
+/// What one read of a local stream brought: bytes, and the descriptors that came with them.
+#[derive(Debug)]
+pub struct Received {
+    /// Bytes read (0: end of stream).
+    pub n: usize,
+    /// Descriptors that arrived with these bytes (`SCM_RIGHTS`), owned: dropping closes them.
+    pub fds: Vec<Descriptor>,
+    /// The peer sent more descriptors in one message than the broker takes
+    /// ([`MAX_FDS_PER_FRAME`](crate::connection::MAX_FDS_PER_FRAME)); the OS closed the rest.
+    pub truncated: bool,
+}
+
+/// Why a descriptor passed as a value was refused (docs/PROTOCOL.md §4.1).
+#[derive(Debug, thiserror::Error)]
+pub enum SealError {
+    /// Not a memfd (no seals can be read: a pipe, a socket, a regular file).
+    #[error("the descriptor is not a memfd (memfd_create with MFD_ALLOW_SEALING)")]
+    NotMemfd,
+    /// A memfd without every seal a value needs.
+    #[error("the memfd is not sealed: {missing} missing (a value needs F_SEAL_SHRINK|F_SEAL_GROW|F_SEAL_WRITE|F_SEAL_SEAL)")]
+    NotSealed {
+        /// The missing seals' names.
+        missing: String,
+    },
+    /// The size the request announced is not the memfd's.
+    #[error("value_len is {announced} bytes but the memfd holds {actual}")]
+    SizeMismatch {
+        /// `value_len`.
+        announced: u64,
+        /// The memfd's size.
+        actual: u64,
+    },
+    /// Reading or mapping it failed.
+    #[error("cannot map the memfd: {0}")]
+    Io(#[source] io::Error),
+}
 
 /// Why the broker could not set up its endpoint.
 #[derive(Debug, thiserror::Error)]

@@ -15,7 +15,7 @@
 //! (which `interprocess` does not read).
 
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -690,6 +690,253 @@ pub fn reregister(
 /// Removes a connection's fd from the event loop (before it is closed).
 pub fn deregister(registry: &Registry, s: &Stream) -> io::Result<()> {
     registry.deregister(&mut SourceFd(&s.as_raw_fd()))
+}
+
+/// A descriptor that came from, or goes to, a peer with `SCM_RIGHTS` (docs/PROTOCOL.md §1.3).
+pub type Descriptor = OwnedFd;
+
+/// The local socket can carry descriptors (`SCM_RIGHTS`), so `hello` may grant `fds`.
+pub const PASSES_FDS: bool = true;
+
+/// Room in the control buffer for this many descriptors per `recvmsg`. A peer that sends more
+/// in one message gets `MSG_CTRUNC` (the kernel closes the ones that did not fit, so nothing
+/// leaks) and is refused.
+const RECV_FDS: usize = crate::connection::MAX_FDS_PER_FRAME;
+
+/// Room for the control buffer: comfortably more than `CMSG_SPACE` of [`RECV_FDS`] `c_int`s.
+const CONTROL_WORDS: usize = 8 + RECV_FDS / 2;
+
+/// Bytes of control buffer one message of [`RECV_FDS`] descriptors needs.
+fn control_len() -> usize {
+    let payload = RECV_FDS * std::mem::size_of::<libc::c_int>();
+    // SAFETY: CMSG_SPACE is arithmetic on its argument.
+    let len = unsafe { libc::CMSG_SPACE(payload as u32) } as usize;
+    debug_assert!(len <= CONTROL_WORDS * 8);
+    len
+}
+
+/// `recvmsg` flags: descriptors arrive close-on-exec where the OS can say so atomically.
+#[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
+const RECV_FLAGS: libc::c_int = libc::MSG_CMSG_CLOEXEC;
+#[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")))]
+const RECV_FLAGS: libc::c_int = 0;
+
+/// One `recvmsg` into `buf`: the bytes, and any descriptors that came with them (owned from
+/// here on, so every path closes them). `truncated` when the peer sent more descriptors than
+/// fit ([`MAX_FDS_PER_FRAME`](crate::connection::MAX_FDS_PER_FRAME)).
+pub fn recv_with_fds(stream: &mut Stream, buf: &mut [u8]) -> io::Result<super::Received> {
+    // u64s keep the control buffer aligned for `cmsghdr`; only `control_len` of it is offered,
+    // so the kernel truncates (and closes) past RECV_FDS descriptors.
+    let mut control = [0u64; CONTROL_WORDS];
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    // SAFETY: zeroed is a valid `msghdr` (null name, no iovecs); the fields set below point
+    // at `iov` and `control`, which outlive the call.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = control_len() as _;
+    // SAFETY: `msg` describes live, writable buffers of the given lengths; the fd is open.
+    let n = unsafe { libc::recvmsg(stream.as_raw_fd(), &mut msg, RECV_FLAGS) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let mut fds = Vec::new();
+    // SAFETY: the kernel filled `control` up to `msg_controllen`; CMSG_FIRSTHDR/NXTHDR walk
+    // only within it, and each SCM_RIGHTS payload holds whole `c_int`s it just installed in
+    // this process, which nothing else owns: wrapping each in an `OwnedFd` at once is what
+    // makes every path close them.
+    unsafe {
+        let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
+        while !cmsg.is_null() {
+            if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_RIGHTS {
+                let data = libc::CMSG_DATA(cmsg);
+                let len = (*cmsg).cmsg_len as usize - libc::CMSG_LEN(0) as usize;
+                for i in 0..len / std::mem::size_of::<libc::c_int>() {
+                    let fd = std::ptr::read_unaligned(
+                        data.add(i * std::mem::size_of::<libc::c_int>())
+                            .cast::<libc::c_int>(),
+                    );
+                    let fd = OwnedFd::from_raw_fd(fd);
+                    if RECV_FLAGS == 0 {
+                        libc::fcntl(fd.as_raw_fd(), libc::F_SETFD, libc::FD_CLOEXEC);
+                    }
+                    fds.push(fd);
+                }
+            }
+            cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
+        }
+    }
+    Ok(super::Received {
+        n: n as usize,
+        fds,
+        truncated: msg.msg_flags & libc::MSG_CTRUNC != 0,
+    })
+}
+
+/// One `sendmsg` of `buf` with `fds` attached (`SCM_RIGHTS`) to its first byte: how many bytes
+/// went. The descriptors go with the first byte written, so a short write still carried them
+/// all; the caller writes the rest without them. Never raises SIGPIPE.
+pub fn send_with_fds(stream: &mut Stream, buf: &[u8], fds: &[Descriptor]) -> io::Result<usize> {
+    if fds.is_empty() {
+        return io::Write::write(stream, buf);
+    }
+    if fds.len() > RECV_FDS {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "too many descriptors for one message",
+        ));
+    }
+    let mut control = [0u64; CONTROL_WORDS];
+    let mut iov = libc::iovec {
+        iov_base: buf.as_ptr() as *mut libc::c_void,
+        iov_len: buf.len(),
+    };
+    let payload = fds.len() * std::mem::size_of::<libc::c_int>();
+    // SAFETY: zeroed is a valid `msghdr`; it points at `iov` and `control`, which outlive the
+    // call, and CMSG_SPACE(payload) fits in `control` (checked against RECV_FDS above). The
+    // kernel only reads the buffers for a send.
+    let n = unsafe {
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = libc::CMSG_SPACE(payload as u32) as _;
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        (*cmsg).cmsg_level = libc::SOL_SOCKET;
+        (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+        (*cmsg).cmsg_len = libc::CMSG_LEN(payload as u32) as _;
+        let data = libc::CMSG_DATA(cmsg);
+        for (i, fd) in fds.iter().enumerate() {
+            std::ptr::write_unaligned(
+                data.add(i * std::mem::size_of::<libc::c_int>())
+                    .cast::<libc::c_int>(),
+                fd.as_raw_fd(),
+            );
+        }
+        libc::sendmsg(stream.as_raw_fd(), &msg, SEND_FLAGS)
+    };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(n as usize)
+}
+
+/// `send` flags: a client that went away is an `EPIPE`, not a SIGPIPE.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const SEND_FLAGS: libc::c_int = libc::MSG_NOSIGNAL;
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+const SEND_FLAGS: libc::c_int = 0;
+
+/// The seals a shared value must carry before the broker believes its size or bytes: nobody
+/// can write, grow, shrink it or lift the seals again (memfd_create(2), fcntl(2) "File Seals").
+const VALUE_SEALS: libc::c_int =
+    libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE | libc::F_SEAL_SEAL;
+
+/// A value a client passed as a sealed memfd (docs/PROTOCOL.md §4.1), mapped read-only: the
+/// descriptor is what the broker stores and hands on, the mapping is how it reads the bytes
+/// (once to validate them; again only for a client that cannot take descriptors). The seals
+/// make both immutable for as long as anyone holds the descriptor.
+#[derive(Debug)]
+pub struct SealedValue {
+    fd: OwnedFd,
+    ptr: *const u8,
+    len: usize,
+}
+
+impl SealedValue {
+    /// Takes `fd` as a value of `len` bytes, after checking that it is a memfd (or another
+    /// sealable shared-memory file) sealed against writing, growing, shrinking and unsealing,
+    /// and that its size is `len`. Maps it read-only; the bytes are not looked at here.
+    pub fn open(fd: OwnedFd, len: u64) -> Result<SealedValue, super::SealError> {
+        use super::SealError as E;
+        // SAFETY: F_GET_SEALS only reads the descriptor's seal set.
+        let seals = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GET_SEALS) };
+        if seals < 0 {
+            return Err(E::NotMemfd);
+        }
+        if seals & VALUE_SEALS != VALUE_SEALS {
+            return Err(E::NotSealed {
+                missing: seal_names(VALUE_SEALS & !seals),
+            });
+        }
+        let meta = std::fs::File::from(fd.try_clone().map_err(E::Io)?)
+            .metadata()
+            .map_err(E::Io)?;
+        if !meta.is_file() {
+            return Err(E::NotMemfd);
+        }
+        if meta.len() != len {
+            return Err(E::SizeMismatch {
+                announced: len,
+                actual: meta.len(),
+            });
+        }
+        if len == 0 {
+            return Err(E::SizeMismatch {
+                announced: 0,
+                actual: 0,
+            });
+        }
+        let size = usize::try_from(len).map_err(|_| E::Io(io::ErrorKind::OutOfMemory.into()))?;
+        // SAFETY: a fresh read-only shared mapping of a file whose size is sealed at `size`:
+        // no process can shrink it under us (no SIGBUS) or write through it (no torn reads).
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                size,
+                libc::PROT_READ,
+                libc::MAP_SHARED,
+                fd.as_raw_fd(),
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return Err(E::Io(io::Error::last_os_error()));
+        }
+        Ok(SealedValue {
+            fd,
+            ptr: ptr.cast(),
+            len: size,
+        })
+    }
+
+    /// The value's bytes.
+    pub fn bytes(&self) -> &[u8] {
+        // SAFETY: `ptr` maps `len` readable bytes until `drop`, and the seals keep them
+        // unchanged.
+        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
+    }
+
+    /// The descriptor, to pass on to a client.
+    pub fn fd(&self) -> &Descriptor {
+        &self.fd
+    }
+}
+
+impl Drop for SealedValue {
+    fn drop(&mut self) {
+        // SAFETY: unmaps exactly the mapping `open` made; nothing borrows it any more.
+        unsafe { libc::munmap(self.ptr.cast_mut().cast(), self.len) };
+    }
+}
+
+/// The names of the seals in `set`, for messages.
+fn seal_names(set: libc::c_int) -> String {
+    [
+        (libc::F_SEAL_SHRINK, "F_SEAL_SHRINK"),
+        (libc::F_SEAL_GROW, "F_SEAL_GROW"),
+        (libc::F_SEAL_WRITE, "F_SEAL_WRITE"),
+        (libc::F_SEAL_SEAL, "F_SEAL_SEAL"),
+    ]
+    .iter()
+    .filter(|(s, _)| set & s != 0)
+    .map(|(_, n)| *n)
+    .collect::<Vec<_>>()
+    .join("|")
 }
 
 #[cfg(test)]

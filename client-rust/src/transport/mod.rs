@@ -4,8 +4,8 @@
 //!
 //! - `Stream`: a connected byte stream to the broker, with `connect`, `try_clone` (one handle
 //!   reads while the other writes), `Read`, `set_read_timeout` (a blocking read that gives up
-//!   after a while), `recv_now` (what is there, without waiting) and `send_all` (never
-//!   raises SIGPIPE);
+//!   after a while), `recv_fds` (one read, or what is there without waiting, with any
+//!   descriptors that came along), `send_all` (never raises SIGPIPE) and `send_with_fd`;
 //! - [`fork_generation`]: a counter that changes in a forked child, so a child never writes on
 //!   its parent's connection;
 //! - [`default_local_endpoint`]: where a broker of this user listens when nothing else is said.
@@ -29,6 +29,13 @@ use windows::Stream as LocalStream;
 pub(crate) use windows::*;
 
 pub(crate) mod tcp;
+
+// Descriptor passing and memfd values are Unix-only (`unix.rs`); elsewhere the same names say
+// "not supported" and `hello` never asks for `fds`.
+#[cfg(not(unix))]
+mod nofds;
+#[cfg(not(unix))]
+pub(crate) use nofds::*;
 
 use std::io::{self, Read};
 use std::path::Path;
@@ -73,12 +80,36 @@ impl Stream {
         }
     }
 
-    /// Reads what the stream holds now, without waiting (`WouldBlock` when nothing), whatever
-    /// the receive timeout.
-    pub(crate) fn recv_now(&self, buf: &mut [u8]) -> io::Result<usize> {
+    /// Descriptors can cross this stream (a local Unix socket).
+    pub(crate) fn passes_fds(&self) -> bool {
+        matches!(self, Stream::Local(_)) && PASSES_FDS
+    }
+
+    /// One read (without waiting when `now`), with the descriptors that came with the bytes
+    /// (docs/PROTOCOL.md §1.3); TCP brings none.
+    pub(crate) fn read_fds(
+        &mut self,
+        buf: &mut [u8],
+        now: bool,
+    ) -> io::Result<(usize, Vec<Descriptor>)> {
         match self {
-            Stream::Local(s) => s.recv_now(buf),
-            Stream::Tcp(s) => s.recv_now(buf),
+            Stream::Local(s) => s.recv_fds(buf, now),
+            Stream::Tcp(s) if now => s.recv_now(buf).map(|n| (n, Vec::new())),
+            Stream::Tcp(s) => s.read(buf).map(|n| (n, Vec::new())),
+        }
+    }
+
+    /// Writes all of `buf` with `fd` attached to its first byte (docs/PROTOCOL.md §1.3).
+    pub(crate) fn send_all_with_fd(&self, buf: &[u8], fd: &Descriptor) -> io::Result<()> {
+        match self {
+            Stream::Local(s) => {
+                let n = s.send_with_fd(buf, fd)?;
+                s.send_all(&buf[n..])
+            }
+            Stream::Tcp(_) => Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "descriptors cannot travel over TCP",
+            )),
         }
     }
 

@@ -1,6 +1,7 @@
 //! Unix domain sockets (docs/PROTOCOL.md §1).
 
 use std::io::{self, Read};
+use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::io::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
@@ -60,10 +61,87 @@ impl Stream {
         Ok(())
     }
 
-    /// Reads what the socket holds now, without waiting (`WouldBlock` when nothing), whatever
-    /// the receive timeout.
-    pub(crate) fn recv_now(&self, buf: &mut [u8]) -> io::Result<usize> {
-        recv_dontwait(&self.0, buf)
+    /// One `recvmsg` (without waiting when `now`): the bytes, and the descriptors that came
+    /// with them (docs/PROTOCOL.md §1.3), owned from here on.
+    pub(crate) fn recv_fds(&self, buf: &mut [u8], now: bool) -> io::Result<(usize, Vec<OwnedFd>)> {
+        let mut control = [0u64; CONTROL_WORDS];
+        let mut iov = libc::iovec {
+            iov_base: buf.as_mut_ptr().cast(),
+            iov_len: buf.len(),
+        };
+        // SAFETY: zeroed is a valid msghdr; it points at `iov` and `control`, live for the call.
+        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = std::mem::size_of_val(&control) as _;
+        let flags = RECV_FLAGS | if now { libc::MSG_DONTWAIT } else { 0 };
+        // SAFETY: `msg` describes live, writable buffers; the fd is open.
+        let n = unsafe { libc::recvmsg(self.0.as_raw_fd(), &mut msg, flags) };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let mut fds = Vec::new();
+        // SAFETY: the kernel filled `control` up to `msg_controllen`; each SCM_RIGHTS payload
+        // holds descriptors just installed in this process and owned by nothing else, so each
+        // is wrapped in an OwnedFd at once (closed on every path).
+        unsafe {
+            let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
+            while !cmsg.is_null() {
+                if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_RIGHTS {
+                    let len = (*cmsg).cmsg_len as usize - libc::CMSG_LEN(0) as usize;
+                    let data = libc::CMSG_DATA(cmsg);
+                    for i in 0..len / std::mem::size_of::<libc::c_int>() {
+                        let fd = std::ptr::read_unaligned(
+                            data.add(i * std::mem::size_of::<libc::c_int>())
+                                .cast::<libc::c_int>(),
+                        );
+                        fds.push(OwnedFd::from_raw_fd(fd));
+                    }
+                }
+                cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
+            }
+        }
+        Ok((n as usize, fds))
+    }
+
+    /// One `sendmsg` of `buf` with `fd` attached to its first byte; how many bytes went.
+    /// Never raises SIGPIPE.
+    pub(crate) fn send_with_fd(&self, buf: &[u8], fd: &OwnedFd) -> io::Result<usize> {
+        let mut control = [0u64; CONTROL_WORDS];
+        let mut iov = libc::iovec {
+            iov_base: buf.as_ptr() as *mut libc::c_void,
+            iov_len: buf.len(),
+        };
+        let payload = std::mem::size_of::<libc::c_int>() as u32;
+        loop {
+            // SAFETY: zeroed is a valid msghdr; it points at `iov` and `control` (room for
+            // CMSG_SPACE of one int), live for the call; the kernel only reads them.
+            let n = unsafe {
+                let mut msg: libc::msghdr = std::mem::zeroed();
+                msg.msg_iov = &mut iov;
+                msg.msg_iovlen = 1;
+                msg.msg_control = control.as_mut_ptr().cast();
+                msg.msg_controllen = libc::CMSG_SPACE(payload) as _;
+                let cmsg = libc::CMSG_FIRSTHDR(&msg);
+                (*cmsg).cmsg_level = libc::SOL_SOCKET;
+                (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+                (*cmsg).cmsg_len = libc::CMSG_LEN(payload) as _;
+                std::ptr::write_unaligned(
+                    libc::CMSG_DATA(cmsg).cast::<libc::c_int>(),
+                    fd.as_raw_fd(),
+                );
+                libc::sendmsg(self.0.as_raw_fd(), &msg, SEND_FLAGS)
+            };
+            if n < 0 {
+                let e = io::Error::last_os_error();
+                if e.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(e);
+            }
+            return Ok(n as usize);
+        }
     }
 
     /// Both ends of a connected pair, for unit tests that play the broker.
@@ -96,6 +174,136 @@ pub(crate) fn recv_dontwait(sock: &impl AsRawFd, buf: &mut [u8]) -> io::Result<u
         return Err(io::Error::last_os_error());
     }
     Ok(n as usize)
+}
+
+/// A received descriptor.
+pub(crate) type Descriptor = OwnedFd;
+
+/// The local socket can carry descriptors, so the client asks for `fds` in `hello`.
+pub(crate) const PASSES_FDS: bool = true;
+
+/// Control buffer room, in u64s: CMSG_SPACE of a few descriptors. The broker sends at most one
+/// per reply; a few more are accepted (and closed by their owner) rather than truncated.
+const CONTROL_WORDS: usize = 8;
+
+/// `recvmsg` flags: received descriptors are close-on-exec where the OS can do it atomically.
+#[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
+const RECV_FLAGS: libc::c_int = libc::MSG_CMSG_CLOEXEC;
+#[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")))]
+const RECV_FLAGS: libc::c_int = 0;
+
+/// The seals that make a memfd a value nobody can change (docs/PROTOCOL.md §4.1).
+const VALUE_SEALS: libc::c_int =
+    libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE | libc::F_SEAL_SEAL;
+
+/// Writes `bytes` into a fresh memfd and seals it (docs/PROTOCOL.md §4.1): the one copy a
+/// large value costs the producer. `Unsupported` where the OS has no memfds.
+#[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
+pub(crate) fn sealed_value(bytes: &[u8]) -> io::Result<OwnedFd> {
+    use std::os::unix::fs::FileExt;
+    // SAFETY: memfd_create takes a NUL-terminated name and flags; the result is a fresh fd.
+    let fd = unsafe {
+        libc::memfd_create(
+            c"xproc-value".as_ptr(),
+            libc::MFD_ALLOW_SEALING | libc::MFD_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` was just created and is owned by nothing else.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let file = std::fs::File::from(fd);
+    file.set_len(bytes.len() as u64)?;
+    // Written at offsets (pwrite), so the shared file offset stays 0 for every later reader.
+    file.write_all_at(bytes, 0)?;
+    let fd = OwnedFd::from(file);
+    // SAFETY: F_ADD_SEALS only changes the file's seal set.
+    if unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_ADD_SEALS, VALUE_SEALS) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(fd)
+}
+
+#[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")))]
+pub(crate) fn sealed_value(_bytes: &[u8]) -> io::Result<OwnedFd> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "no memfd on this OS",
+    ))
+}
+
+/// Map every page of a value at once: the caller reads all of it, and one populate is much
+/// cheaper than a page fault per 4 KiB.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+const MAP_POPULATE: libc::c_int = libc::MAP_POPULATE;
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+const MAP_POPULATE: libc::c_int = 0;
+
+/// A value the broker passed as a sealed memfd, mapped read-only: the bytes are the
+/// kernel's pages, not a copy (docs/PROTOCOL.md §4.1).
+#[derive(Debug)]
+pub(crate) struct Mapped {
+    ptr: *const u8,
+    len: usize,
+}
+
+// SAFETY: the mapping is read-only and immutable (sealed): sharing or moving it between
+// threads is as safe as for a `Box<[u8]>`.
+unsafe impl Send for Mapped {}
+unsafe impl Sync for Mapped {}
+
+impl Mapped {
+    /// Maps `fd` as a value of `len` bytes, after checking it is sealed against change and
+    /// holds exactly `len` bytes (so reading it can never fault).
+    pub(crate) fn open(fd: &OwnedFd, len: u64) -> io::Result<Mapped> {
+        let bad = |why: String| io::Error::new(io::ErrorKind::InvalidData, why);
+        // SAFETY: F_GET_SEALS only reads the seal set.
+        let seals = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GET_SEALS) };
+        if seals < 0 || seals & VALUE_SEALS != VALUE_SEALS {
+            return Err(bad(
+                "the broker passed a value that is not a sealed memfd".into()
+            ));
+        }
+        let size = std::fs::File::from(fd.try_clone()?).metadata()?.len();
+        if size != len || len == 0 {
+            return Err(bad(format!(
+                "a memfd value of {size} bytes announced as {len}"
+            )));
+        }
+        let len = usize::try_from(len).map_err(|_| bad("value larger than memory".into()))?;
+        // SAFETY: a fresh read-only shared mapping of a file sealed at `len` bytes.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ,
+                libc::MAP_SHARED | MAP_POPULATE,
+                fd.as_raw_fd(),
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(Mapped {
+            ptr: ptr.cast(),
+            len,
+        })
+    }
+
+    /// The value's bytes.
+    pub(crate) fn bytes(&self) -> &[u8] {
+        // SAFETY: `ptr` maps `len` readable, sealed bytes until drop.
+        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
+    }
+}
+
+impl Drop for Mapped {
+    fn drop(&mut self) {
+        // SAFETY: unmaps exactly the mapping `open` made.
+        unsafe { libc::munmap(self.ptr.cast_mut().cast(), self.len) };
+    }
 }
 
 /// Bumped in every child `fork` creates, by a `pthread_atfork` handler. Comparing it with the

@@ -1,0 +1,55 @@
+//! Descriptor passing where the OS has none to pass (Windows): the names `unix.rs` exports,
+//! so the connection code is written once. `hello` never grants `fds` here
+//! (docs/PROTOCOL.md §1.3), so no peer is asked to send descriptors.
+
+use std::io::{self, Read, Write};
+
+use super::{Received, Stream};
+
+/// No descriptor can exist here: the type has no values.
+#[derive(Debug)]
+pub enum Descriptor {}
+
+/// The local endpoint cannot carry descriptors.
+pub const PASSES_FDS: bool = false;
+
+/// A plain read: no descriptors can come with it.
+pub fn recv_with_fds(stream: &mut Stream, buf: &mut [u8]) -> io::Result<Received> {
+    stream.read(buf).map(|n| Received {
+        n,
+        fds: Vec::new(),
+        truncated: false,
+    })
+}
+
+/// A plain write when there is nothing to attach; descriptors cannot be sent here.
+pub fn send_with_fds(stream: &mut Stream, buf: &[u8], fds: &[Descriptor]) -> io::Result<usize> {
+    if fds.is_empty() {
+        return stream.write(buf);
+    }
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "descriptor passing is not supported on this OS",
+    ))
+}
+
+/// A value passed as a sealed memfd: none can arrive here.
+#[derive(Debug)]
+pub enum SealedValue {}
+
+impl SealedValue {
+    /// Never called: no descriptor exists to open.
+    pub fn open(fd: Descriptor, _len: u64) -> Result<SealedValue, super::SealError> {
+        match fd {}
+    }
+
+    /// The value's bytes.
+    pub fn bytes(&self) -> &[u8] {
+        match *self {}
+    }
+
+    /// The descriptor.
+    pub fn fd(&self) -> &Descriptor {
+        match *self {}
+    }
+}

@@ -1,0 +1,471 @@
+//! Values passed as sealed memfds (docs/PROTOCOL.md §4.1) against a real `xprocd`: stored as
+//! the descriptor, handed on as a descriptor to clients that negotiated `fds` and inline to the
+//! others, and every bad descriptor refused with a clear error and closed — the broker's
+//! `/proc/PID/fd` comes back to where it was.
+#![cfg(target_os = "linux")]
+
+mod common;
+use common::*;
+
+use std::io::Read;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::net::UnixStream;
+use std::time::{Duration, Instant};
+
+const ALL_SEALS: libc::c_int =
+    libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE | libc::F_SEAL_SEAL;
+
+fn fd_count(pid: i32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .count()
+}
+
+fn baseline(pid: i32) -> usize {
+    std::thread::sleep(Duration::from_millis(50));
+    fd_count(pid)
+}
+
+fn settles_at(pid: i32, want: usize) {
+    let start = Instant::now();
+    loop {
+        let now = fd_count(pid);
+        if now == want {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "broker holds {now} descriptors, {want} expected: a descriptor leaked"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A memfd holding `bytes`, with `seals` added.
+fn memfd(bytes: &[u8], seals: libc::c_int) -> OwnedFd {
+    // SAFETY: plain syscalls on a descriptor this function owns.
+    unsafe {
+        let fd = libc::memfd_create(
+            c"xproc-test".as_ptr(),
+            libc::MFD_ALLOW_SEALING | libc::MFD_CLOEXEC,
+        );
+        assert!(fd >= 0);
+        let fd = OwnedFd::from_raw_fd(fd);
+        let mut f = std::fs::File::from(fd.try_clone().unwrap());
+        std::io::Write::write_all(&mut f, bytes).unwrap();
+        if seals != 0 {
+            assert_eq!(libc::fcntl(fd.as_raw_fd(), libc::F_ADD_SEALS, seals), 0);
+        }
+        fd
+    }
+}
+
+fn send_fds(s: &UnixStream, bytes: &[u8], fds: &[RawFd]) {
+    let payload = std::mem::size_of_val(fds);
+    let mut control = vec![0u64; 8];
+    let mut iov = libc::iovec {
+        iov_base: bytes.as_ptr() as *mut libc::c_void,
+        iov_len: bytes.len(),
+    };
+    // SAFETY: the msghdr points at live buffers; the control buffer holds CMSG_SPACE(payload).
+    let n = unsafe {
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = libc::CMSG_SPACE(payload as u32) as _;
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        (*cmsg).cmsg_level = libc::SOL_SOCKET;
+        (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+        (*cmsg).cmsg_len = libc::CMSG_LEN(payload as u32) as _;
+        std::ptr::copy_nonoverlapping(fds.as_ptr().cast::<u8>(), libc::CMSG_DATA(cmsg), payload);
+        libc::sendmsg(s.as_raw_fd(), &msg, libc::MSG_NOSIGNAL)
+    };
+    assert_eq!(
+        n as usize,
+        bytes.len(),
+        "sendmsg: {}",
+        std::io::Error::last_os_error()
+    );
+}
+
+/// Reads one reply frame with any descriptors that came with its first bytes.
+fn recv_with_fds(s: &mut UnixStream) -> (Reply, Vec<OwnedFd>) {
+    let mut header = [0u8; 4];
+    let mut control = [0u64; 8];
+    let mut iov = libc::iovec {
+        iov_base: header.as_mut_ptr().cast(),
+        iov_len: 4,
+    };
+    let mut fds = Vec::new();
+    // SAFETY: the msghdr points at live buffers; received descriptors are wrapped at once.
+    let n = unsafe {
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = std::mem::size_of_val(&control) as _;
+        let n = libc::recvmsg(
+            s.as_raw_fd(),
+            &mut msg,
+            libc::MSG_WAITALL | libc::MSG_CMSG_CLOEXEC,
+        );
+        let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
+        while !cmsg.is_null() {
+            let len = (*cmsg).cmsg_len as usize - libc::CMSG_LEN(0) as usize;
+            for i in 0..len / 4 {
+                let fd = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).add(4 * i).cast::<i32>());
+                fds.push(OwnedFd::from_raw_fd(fd));
+            }
+            cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
+        }
+        n
+    };
+    assert_eq!(n, 4, "reply header");
+    let mut payload = vec![0u8; u32::from_be_bytes(header) as usize];
+    s.read_exact(&mut payload).unwrap();
+    (Reply(dec(&payload)), fds)
+}
+
+fn hello_fds(b: &Broker) -> Client {
+    let mut c = b.raw();
+    c.call(RequestFields {
+        version: Some(1),
+        caps: Some(vec!["fds"]),
+        ..RequestFields::new(0, "hello")
+    })
+    .ok();
+    c
+}
+
+/// `dict.set` of `key` with its value as the memfd `fd` of `len` bytes.
+fn set_shared(c: &mut Client, dict: &str, key: &[u8], fd: Option<&OwnedFd>, len: u64) -> Reply {
+    let mut out = Vec::new();
+    RequestFields {
+        key: Some(Bytes::new(key)),
+        value_len: Some(len),
+        fds: fd.map(|_| 1),
+        ..Client::req("dict.set", dict)
+    }
+    .encode_into(&mut out);
+    let fds: Vec<RawFd> = fd.iter().map(|f| f.as_raw_fd()).collect();
+    send_fds(&c.stream, &out, &fds);
+    c.recv()
+}
+
+fn get_req<'a>(dict: &'a str, key: &'a [u8]) -> RequestFields<'a> {
+    RequestFields {
+        key: Some(Bytes::new(key)),
+        ..Client::req("dict.get", dict)
+    }
+}
+
+/// A MessagePack bin of `n` bytes.
+fn big_value(n: usize) -> Vec<u8> {
+    let data: Vec<u8> = (0..n).map(|i| (i * 7 % 251) as u8).collect();
+    enc(Value::Binary(data))
+}
+
+/// The bytes of a memfd a reply passed, after checking it is sealed as a value must be.
+fn read_sealed(fd: &OwnedFd) -> Vec<u8> {
+    // SAFETY: F_GET_SEALS reads the seal set.
+    let seals = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GET_SEALS) };
+    assert_eq!(seals & ALL_SEALS, ALL_SEALS, "the value is sealed");
+    // The descriptor shares its file offset with the producer's (which wrote it): read at
+    // offsets, as a mapping does, never with read(2).
+    use std::os::unix::fs::FileExt;
+    let f = std::fs::File::from(fd.try_clone().unwrap());
+    let mut out = vec![0u8; f.metadata().unwrap().len() as usize];
+    f.read_exact_at(&mut out, 0).unwrap();
+    out
+}
+
+#[test]
+fn a_memfd_value_is_stored_and_handed_on_as_itself_or_inline() {
+    let b = Broker::start();
+    let pid = b.pid();
+    let mut producer = hello_fds(&b);
+    let mut taker = hello_fds(&b);
+    let mut plain = b.client();
+    producer.open("d", "dict").ok();
+    let before = baseline(pid);
+
+    let value = big_value(1 << 20);
+    let fd = memfd(&value, ALL_SEALS);
+    set_shared(
+        &mut producer,
+        "d",
+        &enc("img"),
+        Some(&fd),
+        value.len() as u64,
+    )
+    .ok();
+    drop(fd);
+    // The broker keeps the descriptor (one more open file), not a copy.
+    settles_at(pid, before + 1);
+
+    // A client that negotiated fds gets the descriptor, sealed, holding the value.
+    let key = enc("img");
+    taker.send(get_req("d", &key));
+    let (r, fds) = recv_with_fds(&mut taker.stream);
+    let r = r.ok();
+    assert_eq!(r.u64("value_len"), value.len() as u64);
+    assert_eq!(r.u64("fds"), 1);
+    assert!(r.get("value").is_none());
+    assert_eq!(fds.len(), 1);
+    assert!(read_sealed(&fds[0]) == value, "the memfd holds the value");
+
+    // One that did not gets the same bytes inline.
+    let r = plain.call(get_req("d", &key)).ok();
+    assert!(r.get("value").and_then(Value::as_slice) == Some(&value[..]));
+
+    // It counts against the memory budget like an inline value.
+    let stat = plain.call(Client::req("stat", "d")).ok();
+    assert!(stat.info("bytes").as_u64().unwrap() >= value.len() as u64);
+
+    // Inline values still go inline, to both.
+    let small = enc(7);
+    producer
+        .call(RequestFields {
+            key: Some(Bytes::new(&enc("n"))),
+            value: Some(Bytes::new(&small)),
+            ..Client::req("dict.set", "d")
+        })
+        .ok();
+    let k = enc("n");
+    taker.send(get_req("d", &k));
+    let (r, fds) = recv_with_fds(&mut taker.stream);
+    assert!(fds.is_empty());
+    assert_eq!(
+        r.ok().get("value").and_then(Value::as_slice),
+        Some(&small[..])
+    );
+
+    // Overwritten, the memfd is let go.
+    producer
+        .call(RequestFields {
+            key: Some(Bytes::new(&key)),
+            value: Some(Bytes::new(&small)),
+            ..Client::req("dict.set", "d")
+        })
+        .ok();
+    settles_at(pid, before);
+}
+
+#[test]
+fn bad_memfd_values_are_refused_and_closed() {
+    let b = Broker::start();
+    let pid = b.pid();
+    let mut c = hello_fds(&b);
+    c.open("d", "dict").ok();
+    let before = baseline(pid);
+    let value = big_value(4096);
+    let len = value.len() as u64;
+    let key = enc("k");
+
+    let unsealed = memfd(&value, 0);
+    let r = set_shared(&mut c, "d", &key, Some(&unsealed), len);
+    assert!(
+        r.err("BadRequest")
+            .contains("not sealed: F_SEAL_SHRINK|F_SEAL_GROW|F_SEAL_WRITE|F_SEAL_SEAL"),
+        "{r:?}"
+    );
+
+    let half = memfd(&value, libc::F_SEAL_SHRINK | libc::F_SEAL_GROW);
+    let r = set_shared(&mut c, "d", &key, Some(&half), len);
+    assert!(
+        r.err("BadRequest")
+            .contains("F_SEAL_WRITE|F_SEAL_SEAL missing"),
+        "{r:?}"
+    );
+
+    let (pr, _pw) = std::io::pipe().unwrap();
+    let not_memfd = OwnedFd::from(pr);
+    let r = set_shared(&mut c, "d", &key, Some(&not_memfd), len);
+    assert!(r.err("BadRequest").contains("not a memfd"), "{r:?}");
+
+    let sealed = memfd(&value, ALL_SEALS);
+    let r = set_shared(&mut c, "d", &key, Some(&sealed), len + 1);
+    assert!(
+        r.err("BadRequest").contains(&format!(
+            "value_len is {} bytes but the memfd holds {len}",
+            len + 1
+        )),
+        "{r:?}"
+    );
+
+    let garbage = memfd(&[0xc1, 0, 0], ALL_SEALS);
+    let r = set_shared(&mut c, "d", &key, Some(&garbage), 3);
+    r.err("InvalidValue");
+
+    let r = set_shared(&mut c, "d", &key, None, len);
+    assert!(
+        r.err("BadRequest").contains("no value came with it"),
+        "{r:?}"
+    );
+
+    // Nothing was stored, the connection is fine, and the broker kept none of them.
+    assert_eq!(c.call(Client::req("dict.len", "d")).ok().u64("len"), 0);
+    settles_at(pid, before);
+}
+
+#[test]
+fn memfd_values_go_when_their_dict_or_their_producer_goes() {
+    let b = Broker::start();
+    let pid = b.pid();
+    let before = baseline(pid);
+    {
+        let mut c = hello_fds(&b);
+        c.open("d", "dict").ok();
+        for i in 0..10 {
+            let v = big_value(100_000 + i);
+            let fd = memfd(&v, ALL_SEALS);
+            set_shared(&mut c, "d", &enc(i as i64), Some(&fd), v.len() as u64).ok();
+        }
+    }
+    // The values outlive their producer: they belong to the dict.
+    settles_at(pid, before + 10);
+    let mut c = b.client();
+    let r = c.call(get_req("d", &enc(3))).ok();
+    assert!(r.get("value").and_then(Value::as_slice) == Some(&big_value(100_003)[..]));
+    c.call(Client::req("delete", "d")).ok();
+    drop(c);
+    settles_at(pid, before);
+}
+
+/// `pipe.send` of a memfd value from `end`.
+fn send_shared(c: &mut Client, pipe: &str, end: &'static str, fd: &OwnedFd, len: u64) -> u64 {
+    let id = 900 + len % 97;
+    let mut out = Vec::new();
+    let mut req = RequestFields {
+        end: Some(end),
+        value_len: Some(len),
+        fds: Some(1),
+        ..Client::req("pipe.send", pipe)
+    };
+    req.id = id;
+    req.encode_into(&mut out);
+    send_fds(&c.stream, &out, &[fd.as_raw_fd()]);
+    id
+}
+
+#[test]
+fn pipe_messages_go_by_memfd_to_a_waiting_or_later_receiver_and_inline_to_others() {
+    let b = Broker::start();
+    let pid = b.pid();
+    let mut a = hello_fds(&b);
+    let mut r = hello_fds(&b);
+    a.open_with("p", "pipe", |q| q.end = Some("a")).ok();
+    r.open_with("p", "pipe", |q| q.end = Some("b")).ok();
+    let before = baseline(pid);
+    let value = big_value(300_000);
+    let len = value.len() as u64;
+
+    // A receiver already waiting is handed the memfd itself.
+    r.send(RequestFields {
+        end: Some("b"),
+        timeout_ms: Some(5000),
+        ..Client::req("pipe.recv", "p")
+    });
+    std::thread::sleep(Duration::from_millis(50));
+    let fd = memfd(&value, ALL_SEALS);
+    send_shared(&mut a, "p", "a", &fd, len);
+    a.recv().ok();
+    let (got, fds) = recv_with_fds(&mut r.stream);
+    assert_eq!(got.ok().u64("value_len"), len);
+    assert!(read_sealed(&fds[0]) == value);
+
+    // One sent first waits in the inbox as a memfd, then goes the same way.
+    send_shared(&mut a, "p", "a", &fd, len);
+    a.recv().ok();
+    settles_at(pid, before + 1);
+    r.send(RequestFields {
+        end: Some("b"),
+        ..Client::req("pipe.recv", "p")
+    });
+    let (got, fds2) = recv_with_fds(&mut r.stream);
+    assert_eq!(got.ok().u64("value_len"), len);
+    assert!(read_sealed(&fds2[0]) == value);
+
+    // A receiver that did not negotiate fds gets it inline.
+    let mut plain = b.client();
+    plain.open_with("q", "pipe", |o| o.end = Some("b")).ok();
+    a.open_with("q", "pipe", |o| o.end = Some("a")).ok();
+    send_shared(&mut a, "q", "a", &fd, len);
+    a.recv().ok();
+    let got = plain
+        .call(RequestFields {
+            end: Some("b"),
+            ..Client::req("pipe.recv", "q")
+        })
+        .ok();
+    assert!(got.get("value").and_then(Value::as_slice) == Some(&value[..]));
+    drop((fd, fds, fds2));
+    settles_at(pid, before + 1);
+}
+
+/// `queue.put` of a memfd value; returns the reply.
+fn put_shared(c: &mut Client, queue: &str, fd: &OwnedFd, len: u64) -> Reply {
+    let mut out = Vec::new();
+    RequestFields {
+        value_len: Some(len),
+        fds: Some(1),
+        ..Client::req("queue.put", queue)
+    }
+    .encode_into(&mut out);
+    send_fds(&c.stream, &out, &[fd.as_raw_fd()]);
+    c.recv()
+}
+
+#[test]
+fn queue_items_go_by_memfd_to_getters_and_inline_to_batches_and_plain_clients() {
+    let b = Broker::start_with(&["--max-frame", "1M"]);
+    let pid = b.pid();
+    let mut producer = hello_fds(&b);
+    let mut consumer = hello_fds(&b);
+    let mut plain = b.client();
+    producer.open("q", "queue").ok();
+    let before = baseline(pid);
+    let value = big_value(500_000);
+    let len = value.len() as u64;
+    let fd = memfd(&value, ALL_SEALS);
+
+    // A getter already waiting is handed the memfd.
+    consumer.send(RequestFields {
+        timeout_ms: Some(5000),
+        ..Client::req("queue.get", "q")
+    });
+    std::thread::sleep(Duration::from_millis(50));
+    put_shared(&mut producer, "q", &fd, len).ok();
+    let (r, fds) = recv_with_fds(&mut consumer.stream);
+    assert_eq!(r.ok().u64("value_len"), len);
+    assert!(read_sealed(&fds[0]) == value);
+
+    // Queued: kept as the descriptor, then to a getter, a batch, a plain client.
+    for _ in 0..3 {
+        put_shared(&mut producer, "q", &fd, len).ok();
+    }
+    settles_at(pid, before + 3);
+    consumer.send(Client::req("queue.get", "q"));
+    let (r, fds2) = recv_with_fds(&mut consumer.stream);
+    assert_eq!(r.ok().u64("value_len"), len);
+    assert!(read_sealed(&fds2[0]) == value);
+    consumer.send(RequestFields {
+        max: Some(1),
+        ..Client::req("queue.get_many", "q")
+    });
+    let (r, none) = recv_with_fds(&mut consumer.stream);
+    assert!(none.is_empty());
+    let vals = r.ok().get("values").cloned().unwrap();
+    assert!(vals[0].as_slice() == Some(&value[..]));
+    let r = plain.get("q", Some(0)).ok();
+    assert!(r.get("value").and_then(Value::as_slice) == Some(&value[..]));
+
+    // Above what an inline value could be: refused, nothing kept.
+    let huge = big_value(1 << 20);
+    let hfd = memfd(&huge, ALL_SEALS);
+    let r = put_shared(&mut producer, "q", &hfd, huge.len() as u64);
+    assert!(r.err("TooLarge").contains("max_frame"), "{r:?}");
+    drop((fd, hfd, fds, fds2));
+    settles_at(pid, before);
+}

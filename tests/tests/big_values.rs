@@ -1,0 +1,148 @@
+//! Large values as sealed memfds (docs/PROTOCOL.md §4.1) between real processes and a real
+//! xprocd: the Rust client sends a value of at least `SHARED_VALUE_MIN` bytes as a memfd, the
+//! broker keeps the descriptor (not a copy), another process maps it; clients killed in the
+//! middle leave the broker's descriptor count and RSS where they were.
+#![cfg(target_os = "linux")]
+
+use std::time::Duration;
+
+use xproc_tests::{eventually, Broker};
+
+const BIG: &str = env!("CARGO_BIN_EXE_big_worker");
+
+fn fd_count(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .count()
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[test]
+fn a_16_mib_dict_value_goes_by_memfd_from_one_process_to_another() {
+    // A 16 MiB value is above the default max_frame (16 MiB, its own header included), inline
+    // or as a memfd alike.
+    let broker = Broker::start_with(&["--max-frame", "32M"]);
+    let pid = broker.pid();
+    std::thread::sleep(Duration::from_millis(50));
+    let before = fd_count(pid);
+    let out = broker
+        .worker(BIG, &["set", "big", "img", &(16 << 20).to_string()])
+        .finish();
+    assert!(out.contains("\"fds\":true"), "{out}");
+    // The broker holds the value as one descriptor.
+    eventually("the broker keeps the memfd", || fd_count(pid) == before + 1);
+    let out = broker.worker(BIG, &["get", "big", "img"]).finish();
+    assert!(
+        out.contains(&format!("\"len\":{}", 16 << 20)) && out.contains("\"ok\":true"),
+        "{out}"
+    );
+    // A value below the threshold goes inline: no descriptor is added.
+    broker
+        .worker(BIG, &["set", "big", "small", "1000"])
+        .finish();
+    assert_eq!(fd_count(pid), before + 1);
+    let out = broker.worker(BIG, &["get", "big", "small"]).finish();
+    assert!(
+        out.contains("\"len\":1000") && out.contains("\"ok\":true"),
+        "{out}"
+    );
+    // The typed API and a client over the same broker read the same value.
+    let c = broker.client();
+    let d = c.raw_dict("big").unwrap();
+    let key = xproc::encode("img").unwrap();
+    let len = d.get_with(&key, |v| Ok(v.len())).unwrap().unwrap();
+    assert_eq!(len, (16 << 20) + 5);
+    c.delete("big").unwrap();
+    eventually("the memfd is closed with its dict", || {
+        fd_count(pid) == before + 1
+    });
+}
+
+#[test]
+fn killed_producers_and_consumers_of_large_values_leave_nothing_behind() {
+    let broker = Broker::start_with(&["--max-frame", "128M"]);
+    let pid = broker.pid();
+    std::thread::sleep(Duration::from_millis(50));
+    let fds_before = fd_count(pid);
+    let rss_before = rss_kib(pid);
+    for round in 0..3 {
+        // 100 MiB queue items put and taken, and 8 MiB dict values set and got, each by
+        // processes SIGKILLed in the middle.
+        let mut workers: Vec<_> = (0..2)
+            .map(|_| broker.worker(BIG, &["churn", "churn", &(8 << 20).to_string()]))
+            .collect();
+        workers.push(broker.worker(
+            BIG,
+            &[
+                "queue-churn",
+                &format!("q{round}"),
+                &(100 << 20).to_string(),
+            ],
+        ));
+        std::thread::sleep(Duration::from_millis(400));
+        for w in &mut workers {
+            w.kill();
+        }
+    }
+    let c = broker.client();
+    c.delete("churn").unwrap();
+    for round in 0..3 {
+        // Items a killed producer put and nobody took are the queue's: deleting it lets go.
+        c.delete(&format!("q{round}")).unwrap();
+    }
+    drop(c);
+    eventually("descriptors back where they were", || {
+        fd_count(pid) == fds_before
+    });
+    let rss_after = rss_kib(pid);
+    assert!(
+        rss_after < rss_before + 8 * 1024,
+        "broker RSS {rss_before} KiB before, {rss_after} KiB after"
+    );
+}
+
+#[test]
+fn one_mib_pipe_messages_go_by_memfd_between_processes_in_order() {
+    let broker = Broker::start();
+    let pid = broker.pid();
+    std::thread::sleep(Duration::from_millis(50));
+    let before = fd_count(pid);
+    // Sent before the reader opens: kept (as memfds) and delivered first, in order.
+    let sender = broker.worker(BIG, &["pipe-send", "p", "20", &(1 << 20).to_string()]);
+    let out = sender.finish();
+    assert!(out.contains("\"sent\":20"), "{out}");
+    // They wait in the broker as 20 descriptors, not 20 MiB of copies.
+    eventually("the messages wait as memfds", || {
+        fd_count(pid) == before + 20
+    });
+    let out = broker.worker(BIG, &["pipe-recv", "p", "20"]).finish();
+    assert!(
+        out.contains("\"received\":20") && out.contains("\"ok\":true"),
+        "{out}"
+    );
+    eventually("every memfd is let go", || fd_count(pid) == before);
+}
+
+#[test]
+fn sixteen_mib_queue_items_go_by_memfd_from_a_producer_process_to_a_consumer_process() {
+    let broker = Broker::start_with(&["--max-frame", "32M"]);
+    let pid = broker.pid();
+    std::thread::sleep(Duration::from_millis(50));
+    let before = fd_count(pid);
+    let out = broker
+        .worker(BIG, &["queue-put", "q", "5", &(16 << 20).to_string()])
+        .finish();
+    assert!(out.contains("\"put\":5"), "{out}");
+    eventually("the items wait as memfds", || fd_count(pid) == before + 5);
+    let out = broker.worker(BIG, &["queue-get", "q", "5"]).finish();
+    assert!(
+        out.contains("\"got\":5") && out.contains("\"ok\":true"),
+        "{out}"
+    );
+    eventually("every memfd is let go", || fd_count(pid) == before);
+}
