@@ -36,12 +36,12 @@ impl Link {
         matches!(self, Link::Local(_)) && super::PASSES_FDS
     }
 
-    /// One read, with any descriptors that came with the bytes (a local link only; TCP
-    /// carries none).
+    /// One read, with any descriptors that came with the bytes (a local link only; TCP and
+    /// TLS carry none).
     pub fn read_with_fds(&mut self, buf: &mut [u8]) -> io::Result<super::Received> {
         match self {
             Link::Local(s) => super::recv_with_fds(s, buf),
-            Link::Tcp(s) => s.read(buf).map(|n| super::Received {
+            Link::Tcp(_) | Link::Tls(_) => self.read(buf).map(|n| super::Received {
                 n,
                 fds: Vec::new(),
                 truncated: false,
@@ -53,8 +53,8 @@ impl Link {
     pub fn write_with_fds(&mut self, buf: &[u8], fds: &[super::Descriptor]) -> io::Result<usize> {
         match self {
             Link::Local(s) => super::send_with_fds(s, buf, fds),
-            Link::Tcp(s) if fds.is_empty() => s.write(buf),
-            Link::Tcp(_) => Err(io::Error::new(
+            Link::Tcp(_) | Link::Tls(_) if fds.is_empty() => self.write(buf),
+            Link::Tcp(_) | Link::Tls(_) => Err(io::Error::new(
                 io::ErrorKind::Unsupported,
                 "descriptors cannot travel over TCP",
             )),
