@@ -25,6 +25,22 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "PATH", env = "XPROC_SOCKET")]
     pub socket: Option<PathBuf>,
 
+    /// For a tls:// endpoint: a PEM file of the CA certificates the broker's certificate must
+    /// chain to (there is no implicit trust store). The key for tcp:// and tls:// comes from
+    /// the file $XPROC_AUTHKEY_FILE names, never from the command line.
+    #[arg(long, global = true, value_name = "FILE", env = "XPROC_TLS_CA")]
+    pub tls_ca: Option<PathBuf>,
+
+    /// For a tls:// endpoint: the name the broker's certificate must carry. Default: the
+    /// endpoint's host.
+    #[arg(
+        long,
+        global = true,
+        value_name = "NAME",
+        env = "XPROC_TLS_SERVER_NAME"
+    )]
+    pub tls_server_name: Option<String>,
+
     #[command(subcommand)]
     pub command: Command,
 }

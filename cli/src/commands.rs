@@ -65,6 +65,8 @@ pub fn run(cli: Cli) -> Outcome {
     let options = ConnectOptions {
         path: cli.socket,
         client_name: "xproc-cli".to_string(),
+        tls_ca: cli.tls_ca,
+        tls_server_name: cli.tls_server_name,
         ..ConnectOptions::default()
     };
     if let Command::Ping { wait: Some(wait) } = cli.command {

@@ -152,6 +152,47 @@ fn a_tls_client_with_the_ca_and_the_key_shares_objects_with_local_ones() {
             .unwrap(),
         9
     );
+    // The CLI's flags do the same (and win over the environment): --tls-ca takes the CA,
+    // --tls-server-name a name the certificate does not carry is refused with status 1.
+    let cli = |extra: &[&str]| {
+        std::process::Command::new(xproc_tests::cli_exe())
+            .args(["--socket", &endpoint])
+            .args(extra)
+            .env(xproc::AUTHKEY_FILE_ENV, pki.path("authkey"))
+            .env(xproc::TLS_CA_ENV, pki.path("other-ca.pem"))
+            .output()
+            .unwrap()
+    };
+    let ca = pki.path("ca.pem");
+    let ca = ca.as_str();
+    let out = cli(&["--tls-ca", ca, "put", "tasks", "10"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = cli(&[
+        "--tls-ca",
+        ca,
+        "--tls-server-name",
+        "broker.example",
+        "ping",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("TLS handshake"));
+    assert_eq!(
+        local
+            .queue::<i64>("tasks")
+            .unwrap()
+            .get_timeout(Duration::from_secs(5))
+            .unwrap(),
+        10
+    );
 }
 
 fn client_bytes(n: usize) -> Vec<u8> {
