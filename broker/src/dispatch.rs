@@ -8,7 +8,7 @@ use std::rc::Rc;
 
 use xproc_protocol::{ErrorCode, Kind, ReplyFields, Request, Wait};
 
-use crate::handlers::{admin, batch, dict, pipe, queue, sync};
+use crate::handlers::{admin, batch, dict, pipe, queue, sync, wait};
 use crate::objects::barrier::Barrier;
 use crate::objects::condition::Condition;
 use crate::objects::dict::Dict;
@@ -69,6 +69,8 @@ fn blocking_wait(req: &Request) -> Option<Wait> {
         | R::QueuePutMany { wait, .. }
         | R::QueueGetMany { wait, .. }
         | R::QueueGetManyLeased { wait, .. }
+        | R::QueueGetAny { wait, .. }
+        | R::Wait { wait, .. }
         | R::PipeSend { wait, .. }
         | R::PipeRecv { wait, .. }
         | R::PipePoll { wait, .. }
@@ -103,14 +105,35 @@ fn check_blocked(b: &Broker, caller: ConnKey, req: &Request) -> Result<(), Failu
     Ok(())
 }
 
+/// The object a request may make ready for a `wait` (an item, a message, end of file, a
+/// release, a set), `None` for the others.
+fn readies<'r>(req: &Request<'r>) -> Option<&'r str> {
+    use Request as R;
+    match req {
+        R::QueuePut { name, .. }
+        | R::QueuePutMany { name, .. }
+        | R::QueueNack { name, .. }
+        | R::PipeSend { name, .. }
+        | R::PipeClose { name, .. }
+        | R::LockRelease { name }
+        | R::SemaphoreRelease { name, .. }
+        | R::EventSet { name } => Some(name),
+        _ => None,
+    }
+}
+
 /// Handles one request of connection `caller` (the handshake is done).
 pub fn dispatch(b: &mut Broker, out: &mut dyn Outbox, caller: ConnKey, id: u64, req: Request) {
     let mut cx = Ctx { b, out, caller, id };
+    let touched = readies(&req);
     let result = check_blocked(cx.b, caller, &req).and_then(|()| route(&mut cx, req));
     if let Err(f) = result {
         tracing::debug!(id, code = %f.code, message = %f.message, "error reply");
         cx.out
             .send(caller, &ReplyFields::err(id, f.code, &f.message));
+    }
+    if let Some(name) = touched {
+        cx.b.touch_ready(name);
     }
     cx.b.deliver(cx.out);
 }
@@ -169,6 +192,8 @@ fn route(cx: &mut Ctx, req: Request) -> Handled {
             lease_ms,
         } => batch::get_many_leased(cx, name, max, wait, lease_ms),
         R::QueueAckMany { name, deliveries } => batch::ack_many(cx, name, &deliveries),
+        R::QueueGetAny { names, wait: w } => wait::get_any(cx, &names, w),
+        R::Wait { targets, wait: w } => wait::wait(cx, &targets, w),
 
         R::DictGet { name, key } => dict::get(cx, name, key),
         R::DictSet { name, key, value } => dict::set(cx, name, key, value),

@@ -267,6 +267,8 @@ impl Client {
             items: request.items.clone(),
             values: request.values.clone(),
             deliveries: request.deliveries.clone(),
+            names: request.names.clone(),
+            ends: request.ends.clone(),
             ..*request
         };
         let deadline = Wait::new(request.timeout_ms.map(Duration::from_millis)).deadline;

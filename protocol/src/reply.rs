@@ -64,8 +64,13 @@ pub struct ReplyFields<'a> {
     pub deleted: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub notified: Option<bool>,
+    /// `barrier.wait`: the arrival index; `queue.get_any`: which of `names` the value came from.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub index: Option<u64>,
+    /// `wait`: the positions in `names` of the objects that are ready, ascending (empty when
+    /// the timeout passed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub indices: Option<Vec<u64>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub parties: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -8,6 +8,7 @@
 //! (on timeout or disconnect) — that is how every machine keeps "first come, first served".
 
 pub mod barrier;
+pub mod claim;
 pub mod condition;
 pub mod dict;
 pub mod event;
