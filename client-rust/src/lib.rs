@@ -27,6 +27,7 @@
 //!   ([`RawQueue`], [`RawDict`], [`RawPipe`]: MessagePack bytes in and out) and a typed layer
 //!   over it ([`Queue<T>`], [`Dict<K, V>`], [`Pipe<T>`]: serde types).
 //! - `lock.rs`, `semaphore.rs`, `event.rs`, `condition.rs`, `barrier.rs`: sync primitives.
+//! - `many.rs`: waiting on many objects at once ([`Client::get_any`], [`Client::wait`]).
 //! - `codec.rs`: typed values to MessagePack and timeouts to wire fields.
 //! - `error.rs`: [`Error`], one small enum for every failure.
 //! - `endpoint.rs`: [`default_socket_path`], [`Endpoint`] (a path or `tcp://HOST:PORT`), authkey
@@ -148,6 +149,7 @@ mod error;
 mod event;
 mod handshake;
 mod lock;
+mod many;
 mod pipe;
 mod queue;
 mod semaphore;
@@ -166,6 +168,7 @@ pub use endpoint::{
 pub use error::{Error, Result};
 pub use event::Event;
 pub use lock::{Acquisition, Guard, Lock};
+pub use many::Waitable;
 pub use pipe::{Pipe, PipeOptions, RawPipe};
 pub use queue::{
     Delivery, Iter, Queue, QueueOptions, QueueSize, RawDelivery, RawQueue, DEFAULT_LEASE,
