@@ -260,6 +260,32 @@ typedef enum {
 } xproc_value_type_e;
 
 /*
+ What kind of handle an `xproc_wait_object_t` holds.
+ */
+typedef enum {
+    /*
+     An `xproc_queue_t *` (queue or joinable queue): ready when it holds an item.
+     */
+    XPROC_WAIT_QUEUE = 0,
+    /*
+     An `xproc_pipe_t *`: ready when a message waits at its end, or the pipe is finished.
+     */
+    XPROC_WAIT_PIPE = 1,
+    /*
+     An `xproc_event_t *`: ready when set.
+     */
+    XPROC_WAIT_EVENT = 2,
+    /*
+     An `xproc_lock_t *` (lock or rlock): ready when nobody holds it.
+     */
+    XPROC_WAIT_LOCK = 3,
+    /*
+     An `xproc_semaphore_t *`: ready when its value is above 0.
+     */
+    XPROC_WAIT_SEMAPHORE = 4,
+} xproc_wait_kind_e;
+
+/*
  A barrier handle (opaque). Open with `xproc_barrier_open`, free with
  `xproc_barrier_free`. Thread-safe; keeps its client alive.
  */
@@ -408,6 +434,21 @@ typedef struct {
      */
     bool broken;
 } xproc_barrier_state_t;
+
+/*
+ One object for `xproc_wait`: a handle and what kind it is. The handle is borrowed for the
+ call.
+ */
+typedef struct {
+    /*
+     Which handle type `object` is (a mismatch is refused with `XPROC_INVALID_ARGUMENT`).
+     */
+    xproc_wait_kind_e kind;
+    /*
+     The handle.
+     */
+    const void *object;
+} xproc_wait_object_t;
 
 #ifdef __cplusplus
 extern "C" {
@@ -1811,6 +1852,62 @@ xproc_status_e xproc_barrier_reset(const xproc_barrier_t *barrier);
  as `xproc_barrier_abort`.
  */
 xproc_status_e xproc_barrier_state(const xproc_barrier_t *barrier, xproc_barrier_state_t *out);
+
+/*
+ Takes the oldest value of the first of `queues[0..count]` (queue handles, in the order
+ given) that has one, waiting up to `timeout_ms` (negative: as long as it takes; 0: not at
+ all) for the first value put to any of them. The request is one waiter in every queue's
+ line with its other getters, sent on `client`'s connection; exactly one value is taken.
+
+ On success `*index` is the position in `queues` of the queue it came from and
+ `*out`/`*out_len` hold its MessagePack bytes, owned by the caller (free with
+ `xproc_bytes_free`); on failure NULL/0 and `*index` 0.
+
+ Errors: `XPROC_EMPTY` (timeout 0, all empty), `XPROC_TIMEOUT`, `XPROC_NOT_FOUND` (one was
+ deleted, also while waiting), `XPROC_INVALID_ARGUMENT` (count 0, the same queue twice, a
+ handle of another type), `XPROC_LIMIT` (more than 16384 queues), `XPROC_DISCONNECTED`,
+ `XPROC_NULL_ARGUMENT`. Thread-safe.
+ */
+xproc_status_e xproc_queue_get_any_raw(const xproc_client_t *client,
+                                       const xproc_queue_t *const *queues,
+                                       size_t count,
+                                       int64_t timeout_ms,
+                                       size_t *index,
+                                       uint8_t **out,
+                                       size_t *out_len);
+
+/*
+ `xproc_queue_get_any_raw` with the value decoded: on success `*out` is an owned value (free
+ with `xproc_value_free`). Arguments and errors as `xproc_queue_get_any_raw`.
+ */
+xproc_status_e xproc_queue_get_any(const xproc_client_t *client,
+                                   const xproc_queue_t *const *queues,
+                                   size_t count,
+                                   int64_t timeout_ms,
+                                   size_t *index,
+                                   xproc_value_t **out);
+
+/*
+ Waits up to `timeout_ms` (negative: as long as it takes; 0: only looks) until at least one
+ of `objects[0..count]` is ready, and marks which: `ready[i]` is set to 1 for each ready
+ object and 0 for the others (`ready` has room for `count` bytes), and `*n_ready` (optional:
+ may be NULL) to how many are ready; 0 when the timeout passed. Ready means: a queue holds
+ an item, a pipe end has a message or is at end of file, an event is set, a lock is free, a
+ semaphore is above 0. Nothing is taken or reserved: another client may take the item or
+ the lock first, so follow it with a non-blocking get or a bounded acquire. The request is
+ sent on `client`'s connection; a pipe end must be held by that connection.
+
+ Errors: `XPROC_NOT_FOUND`, `XPROC_TYPE_MISMATCH`, `XPROC_NOT_OWNER` (a pipe end held by
+ another connection), `XPROC_INVALID_ARGUMENT` (count 0, an object twice, a handle that is
+ not of its `kind`), `XPROC_CLOSED` (a pipe handle already closed), `XPROC_LIMIT`,
+ `XPROC_DISCONNECTED`, `XPROC_NULL_ARGUMENT`. Thread-safe.
+ */
+xproc_status_e xproc_wait(const xproc_client_t *client,
+                          const xproc_wait_object_t *objects,
+                          size_t count,
+                          int64_t timeout_ms,
+                          uint8_t *ready,
+                          size_t *n_ready);
 
 #ifdef __cplusplus
 }  // extern "C"

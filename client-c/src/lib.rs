@@ -18,6 +18,7 @@
 //! - `queue.rs`, `dict.rs`, `pipe.rs`: value-carrying objects, each in a `_raw` flavour
 //!   (MessagePack bytes, for bindings) and a value flavour (`xproc_value_t`, for C programs).
 //! - `lock.rs`, `semaphore.rs`, `event.rs`, `condition.rs`, `barrier.rs`: sync primitives.
+//! - `wait.rs`: waiting on many objects at once (`xproc_queue_get_any*`, `xproc_wait`).
 //!
 //! # Rules every entry point follows
 //!
@@ -61,6 +62,8 @@ pub mod condition;
 
 pub mod barrier;
 
+pub mod wait;
+
 mod handle;
 mod panic;
 
@@ -80,6 +83,7 @@ pub use semaphore::*;
 pub use status::*;
 pub use stream::*;
 pub use value::*;
+pub use wait::*;
 
 /// The Rust tests that call every `extern "C"` function through raw pointers, as C does. They
 /// live in tests/ffi/ but compile into this library's test binary (see Cargo.toml: no rlib).
