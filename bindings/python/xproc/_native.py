@@ -299,6 +299,18 @@ condition_wait = _fn("xproc_condition_wait", [H, T, PB])
 condition_notify = _fn("xproc_condition_notify", [H, c_uint64, PU64])
 condition_notify_all = _fn("xproc_condition_notify_all", [H, PU64])
 
+
+
+class WaitObject(ctypes.Structure):
+    """``xproc_wait_object_t``: a handle and its kind (``WAIT_*``)."""
+
+    _fields_ = [("kind", c_int), ("object", c_void_p)]
+
+
+WAIT_QUEUE, WAIT_PIPE, WAIT_EVENT, WAIT_LOCK, WAIT_SEMAPHORE = range(5)
+queue_get_any_raw = _fn("xproc_queue_get_any_raw", [H, POINTER(c_void_p), N, T, PN, PH, PN])
+wait = _fn("xproc_wait", [H, POINTER(WaitObject), N, T, POINTER(ctypes.c_uint8), PN])
+
 barrier_open = _fn("xproc_barrier_open", [H, S, N, c_uint64, PH])
 barrier_wait = _fn("xproc_barrier_wait", [H, T, PU64])
 barrier_abort = _fn("xproc_barrier_abort", [H])
