@@ -312,6 +312,13 @@ typedef struct xproc_batch_t xproc_batch_t;
 typedef struct xproc_client_t xproc_client_t;
 
 /*
+ The outcome of a started request (opaque), from `xproc_client_next_completion` or
+ `xproc_client_take_completion`; owned by the caller, freed with `xproc_completion_free`.
+ Read it with `xproc_completion_status` and the field accessors.
+ */
+typedef struct xproc_completion_t xproc_completion_t;
+
+/*
  A condition handle (opaque). Open with `xproc_condition_open`, free with
  `xproc_condition_free`. `wait` and `notify` need the condition's lock held by this
  connection. Thread-safe; keeps its client alive.
@@ -1908,6 +1915,177 @@ xproc_status_e xproc_wait(const xproc_client_t *client,
                           int64_t timeout_ms,
                           uint8_t *ready,
                           size_t *n_ready);
+
+/*
+ The descriptor an event loop watches for readability, into `*fd`: readable when replies to
+ started requests may have come (spurious readiness is possible). Then call
+ `xproc_client_process`. Owned by the client: valid until `xproc_client_free`; never read
+ from, write to or close it. Linux only so far (elsewhere `XPROC_PROTOCOL_ERROR`, with a
+ message). Errors: `XPROC_NULL_ARGUMENT`. Thread-safe.
+ */
+xproc_status_e xproc_client_event_fd(const xproc_client_t *client, int *fd);
+
+/*
+ Reads what the connection holds, without ever blocking, and moves finished requests to the
+ completion queue; `*ready` (optional: may be NULL) receives how many completions wait.
+ Call it when the descriptor is readable. Errors: `XPROC_NULL_ARGUMENT`. Thread-safe.
+ */
+xproc_status_e xproc_client_process(const xproc_client_t *client, size_t *ready);
+
+/*
+ Pops the next completion (in the order requests finished): `*ticket` is the ticket its
+ `*_start` returned and `*out` the completion, owned by the caller (free with
+ `xproc_completion_free`). `XPROC_EMPTY` (and NULL, 0) when none waits: call
+ `xproc_client_process` after the descriptor is readable. Every started request completes
+ exactly once. Errors: `XPROC_EMPTY`, `XPROC_NULL_ARGUMENT`. Thread-safe.
+ */
+xproc_status_e xproc_client_next_completion(const xproc_client_t *client,
+                                            uint64_t *ticket,
+                                            xproc_completion_t **out);
+
+/*
+ Takes the completion of started request `ticket` if it has finished (after
+ `xproc_client_process`), else `XPROC_EMPTY` (and NULL). Ownership as
+ `xproc_client_next_completion`. Thread-safe.
+ */
+xproc_status_e xproc_client_take_completion(const xproc_client_t *client,
+                                            uint64_t ticket,
+                                            xproc_completion_t **out);
+
+/*
+ Asks the broker to give up started request `ticket` (not yet collected), without
+ blocking. It still completes: with its timeout outcome if it was waiting (a get then took
+ nothing, an acquire got nothing), or, if it had finished at the broker first, with its real
+ outcome — look at it (an item in it is yours). Errors: `XPROC_DISCONNECTED`,
+ `XPROC_NULL_ARGUMENT`. Thread-safe.
+ */
+xproc_status_e xproc_client_cancel(const xproc_client_t *client, uint64_t ticket);
+
+/*
+ Starts a get of the oldest value (see `xproc_queue_get_raw`), waiting at the broker up to
+ `timeout_ms` (negative: as long as it takes). `*ticket` identifies its completion, whose
+ value is read with `xproc_completion_value_raw`. Errors (now): `XPROC_DISCONNECTED`,
+ `XPROC_NULL_ARGUMENT`; the request's own outcome (`XPROC_EMPTY`, `XPROC_TIMEOUT`, ...) is
+ its completion's status. Thread-safe.
+ */
+xproc_status_e xproc_queue_get_start(const xproc_queue_t *queue,
+                                     int64_t timeout_ms,
+                                     uint64_t *ticket);
+
+/*
+ Starts a put of `len` MessagePack bytes at `data` (copied; see `xproc_queue_put_raw`).
+ Results as `xproc_queue_get_start`.
+ */
+xproc_status_e xproc_queue_put_start_raw(const xproc_queue_t *queue,
+                                         const uint8_t *data,
+                                         size_t len,
+                                         int64_t timeout_ms,
+                                         uint64_t *ticket);
+
+/*
+ Starts a `xproc_queue_get_any` over `queues[0..count]` on `client`'s connection; its
+ completion has the value and the `index` field. Results as `xproc_queue_get_start`.
+ */
+xproc_status_e xproc_queue_get_any_start(const xproc_client_t *client,
+                                         const xproc_queue_t *const *queues,
+                                         size_t count,
+                                         int64_t timeout_ms,
+                                         uint64_t *ticket);
+
+/*
+ Starts a `xproc_wait` over `objects[0..count]` on `client`'s connection; its completion's
+ `indices` say which are ready (`xproc_completion_indices`). Results as
+ `xproc_queue_get_start`.
+ */
+xproc_status_e xproc_wait_start(const xproc_client_t *client,
+                                const xproc_wait_object_t *objects,
+                                size_t count,
+                                int64_t timeout_ms,
+                                uint64_t *ticket);
+
+/*
+ Starts an acquire of the lock; its completion has the bool field `acquired` (false when
+ the timeout passed or it was cancelled) and, when set, the uint field `abandoned_by`.
+ Results as `xproc_queue_get_start`.
+ */
+xproc_status_e xproc_lock_acquire_start(const xproc_lock_t *lock,
+                                        int64_t timeout_ms,
+                                        uint64_t *ticket);
+
+/*
+ Starts an acquire of one permit; its completion has the bool field `acquired`. Results as
+ `xproc_queue_get_start`.
+ */
+xproc_status_e xproc_semaphore_acquire_start(const xproc_semaphore_t *semaphore,
+                                             int64_t timeout_ms,
+                                             uint64_t *ticket);
+
+/*
+ Starts a wait for the event; its completion has the bool field `set`. Results as
+ `xproc_queue_get_start`.
+ */
+xproc_status_e xproc_event_wait_start(const xproc_event_t *event,
+                                      int64_t timeout_ms,
+                                      uint64_t *ticket);
+
+/*
+ The request's outcome: `XPROC_OK`, or the status it failed with (`XPROC_TIMEOUT`,
+ `XPROC_EMPTY`, `XPROC_NOT_FOUND`, `XPROC_DISCONNECTED`, ...), whose message
+ `xproc_last_error` then returns. A NULL or invalid completion is `XPROC_NULL_ARGUMENT` /
+ `XPROC_INVALID_ARGUMENT`. Thread-safe.
+ */
+xproc_status_e xproc_completion_status(const xproc_completion_t *completion);
+
+/*
+ The ticket of the request this completion belongs to.
+ */
+uint64_t xproc_completion_ticket(const xproc_completion_t *completion);
+
+/*
+ The `value` of a successful completion (a get's item): `*data`/`*len` point into the
+ completion, **borrowed** — valid until `xproc_completion_free`. Errors: `XPROC_NOT_FOUND`
+ (this reply has no value), `XPROC_INVALID_ARGUMENT` (the request failed: see
+ `xproc_completion_status`), `XPROC_NULL_ARGUMENT`. Thread-safe.
+ */
+xproc_status_e xproc_completion_value_raw(const xproc_completion_t *completion,
+                                          const uint8_t **data,
+                                          size_t *len);
+
+/*
+ A uint result field of a successful completion by name (`field_len` bytes at `field`):
+ `index` (`queue.get_any`), `abandoned_by` (acquires), `delivery`, `len`, ... Errors:
+ `XPROC_NOT_FOUND` (absent), `XPROC_INVALID_ARGUMENT` (the request failed, or an unknown
+ field), `XPROC_NULL_ARGUMENT`. Thread-safe.
+ */
+xproc_status_e xproc_completion_uint(const xproc_completion_t *completion,
+                                     const char *field,
+                                     size_t field_len,
+                                     uint64_t *out);
+
+/*
+ A bool result field of a successful completion by name: `acquired`, `set`, `ready`,
+ `notified`. Errors as `xproc_completion_uint`. Thread-safe.
+ */
+xproc_status_e xproc_completion_bool(const xproc_completion_t *completion,
+                                     const char *field,
+                                     size_t field_len,
+                                     bool *out);
+
+/*
+ The `indices` of a successful `xproc_wait_start` completion: `ready[i]` set to 1 for each
+ ready object and 0 for the others (`ready` has room for `count` bytes, the count the wait
+ was started with); `*n_ready` (optional) receives how many are ready. Errors as
+ `xproc_completion_uint`. Thread-safe.
+ */
+xproc_status_e xproc_completion_indices(const xproc_completion_t *completion,
+                                        uint8_t *ready,
+                                        size_t count,
+                                        size_t *n_ready);
+
+/*
+ Frees a completion. NULL is a no-op. Borrowed value pointers die with it.
+ */
+void xproc_completion_free(xproc_completion_t *completion);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -19,6 +19,8 @@
 //!   (MessagePack bytes, for bindings) and a value flavour (`xproc_value_t`, for C programs).
 //! - `lock.rs`, `semaphore.rs`, `event.rs`, `condition.rs`, `barrier.rs`: sync primitives.
 //! - `wait.rs`: waiting on many objects at once (`xproc_queue_get_any*`, `xproc_wait`).
+//! - `evloop.rs`: the event-loop API: `xproc_client_event_fd`, `*_start`, `xproc_client_process`,
+//!   completions, `xproc_client_cancel`.
 //!
 //! # Rules every entry point follows
 //!
@@ -64,6 +66,8 @@ pub mod barrier;
 
 pub mod wait;
 
+pub mod evloop;
+
 mod handle;
 mod panic;
 
@@ -76,6 +80,7 @@ pub use error::{
     XPROC_VERSION_MINOR, XPROC_VERSION_PATCH,
 };
 pub use event::*;
+pub use evloop::*;
 pub use lock::*;
 pub use pipe::*;
 pub use queue::*;

@@ -48,13 +48,13 @@ pub struct xproc_wait_object_t {
 }
 
 /// A borrowed object, or a pipe end held for the call.
-enum Held<'a> {
+pub(crate) enum Held<'a> {
     Borrowed(&'a dyn Waitable),
     Pipe(Arc<RawPipe>),
 }
 
 impl Held<'_> {
-    fn waitable(&self) -> &dyn Waitable {
+    pub(crate) fn waitable(&self) -> &dyn Waitable {
         match self {
             Held::Borrowed(w) => *w,
             Held::Pipe(p) => &**p,
@@ -82,7 +82,7 @@ unsafe fn array<'a, T>(p: *const T, count: usize, arg: &'static str) -> Result<&
 }
 
 /// The names of the queue handles `queues[0..count]`.
-unsafe fn queue_names<'a>(
+pub(crate) unsafe fn queue_names<'a>(
     queues: *const *const xproc_queue_t,
     count: usize,
 ) -> Result<Vec<&'a str>> {
@@ -92,6 +92,39 @@ unsafe fn queue_names<'a>(
         .iter()
         // SAFETY: each is a queue handle, checked by its magic.
         .map(|&q| unsafe { handle::body::<xproc_queue_t>(q, "queues") }.map(|q| q.name()))
+        .collect()
+}
+
+/// The objects of `objects[0..count]`, each checked against its declared kind.
+pub(crate) unsafe fn held_objects<'a>(
+    objects: *const xproc_wait_object_t,
+    count: usize,
+) -> Result<Vec<Held<'a>>> {
+    // SAFETY: forwarded.
+    let objects = unsafe { array(objects, count, "objects")? };
+    objects
+        .iter()
+        .map(|o| {
+            let p = o.object;
+            // SAFETY: each handle is checked by its magic against its declared kind.
+            unsafe {
+                Ok(match o.kind {
+                    xproc_wait_kind_e::XPROC_WAIT_QUEUE => {
+                        Held::Borrowed(handle::body::<xproc_queue_t>(p.cast(), "objects")?)
+                    }
+                    xproc_wait_kind_e::XPROC_WAIT_PIPE => Held::Pipe(pipe(p.cast())?),
+                    xproc_wait_kind_e::XPROC_WAIT_EVENT => {
+                        Held::Borrowed(handle::body::<xproc_event_t>(p.cast(), "objects")?)
+                    }
+                    xproc_wait_kind_e::XPROC_WAIT_LOCK => {
+                        Held::Borrowed(handle::body::<xproc_lock_t>(p.cast(), "objects")?)
+                    }
+                    xproc_wait_kind_e::XPROC_WAIT_SEMAPHORE => {
+                        Held::Borrowed(handle::body::<xproc_semaphore_t>(p.cast(), "objects")?)
+                    }
+                })
+            }
+        })
         .collect()
 }
 
@@ -187,30 +220,7 @@ pub unsafe extern "C" fn xproc_wait(
         let ready = unsafe { std::slice::from_raw_parts_mut(ready, count) };
         ready.fill(0);
         let c = unsafe { self::client(client)? };
-        let held = objects
-            .iter()
-            .map(|o| {
-                let p = o.object;
-                // SAFETY: each handle is checked by its magic against its declared kind.
-                unsafe {
-                    Ok(match o.kind {
-                        xproc_wait_kind_e::XPROC_WAIT_QUEUE => {
-                            Held::Borrowed(handle::body::<xproc_queue_t>(p.cast(), "objects")?)
-                        }
-                        xproc_wait_kind_e::XPROC_WAIT_PIPE => Held::Pipe(pipe(p.cast())?),
-                        xproc_wait_kind_e::XPROC_WAIT_EVENT => {
-                            Held::Borrowed(handle::body::<xproc_event_t>(p.cast(), "objects")?)
-                        }
-                        xproc_wait_kind_e::XPROC_WAIT_LOCK => {
-                            Held::Borrowed(handle::body::<xproc_lock_t>(p.cast(), "objects")?)
-                        }
-                        xproc_wait_kind_e::XPROC_WAIT_SEMAPHORE => {
-                            Held::Borrowed(handle::body::<xproc_semaphore_t>(p.cast(), "objects")?)
-                        }
-                    })
-                }
-            })
-            .collect::<Result<Vec<Held>>>()?;
+        let held = unsafe { held_objects(objects.as_ptr(), count)? };
         let refs: Vec<&dyn Waitable> = held.iter().map(Held::waitable).collect();
         let indices = c.wait(&refs, handle::timeout(timeout_ms))?;
         for &i in &indices {

@@ -28,6 +28,9 @@
 //!   over it ([`Queue<T>`], [`Dict<K, V>`], [`Pipe<T>`]: serde types).
 //! - `lock.rs`, `semaphore.rs`, `event.rs`, `condition.rs`, `barrier.rs`: sync primitives.
 //! - `many.rs`: waiting on many objects at once ([`Client::get_any`], [`Client::wait`]).
+//! - `events.rs`: the event-loop API: [`Client::event_fd`], [`Client::start`],
+//!   [`Client::process`], [`Client::next_completion`], [`Client::cancel`] (Unix; the descriptor
+//!   on Linux).
 //! - `codec.rs`: typed values to MessagePack and timeouts to wire fields.
 //! - `error.rs`: [`Error`], one small enum for every failure.
 //! - `endpoint.rs`: [`default_socket_path`], [`Endpoint`] (a path or `tcp://HOST:PORT`), authkey
@@ -147,6 +150,8 @@ mod dict;
 mod endpoint;
 mod error;
 mod event;
+#[cfg(unix)]
+mod events;
 mod handshake;
 mod lock;
 mod many;

@@ -96,3 +96,10 @@ fn configure(s: &TcpStream) -> io::Result<()> {
     let _ = LINK_TIMEOUT;
     Ok(())
 }
+
+#[cfg(unix)]
+impl std::os::fd::AsRawFd for Stream {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.0.as_raw_fd()
+    }
+}
