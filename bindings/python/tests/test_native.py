@@ -38,6 +38,7 @@ OUT_POINTEES = {
     "xproc_barrier_state_t": n.BarrierState,
     "xproc_wait_object_t": n.WaitObject,
     "uint8_t": ctypes.c_uint8,
+    "int": ctypes.c_int,
 }
 
 
