@@ -112,6 +112,7 @@ fn readies<'r>(req: &Request<'r>) -> Option<&'r str> {
     match req {
         R::QueuePut { name, .. }
         | R::QueuePutMany { name, .. }
+        | R::QueueUnget { name, .. }
         | R::QueueNack { name, .. }
         | R::PipeSend { name, .. }
         | R::PipeClose { name, .. }
@@ -193,6 +194,7 @@ fn route(cx: &mut Ctx, req: Request) -> Handled {
         } => batch::get_many_leased(cx, name, max, wait, lease_ms),
         R::QueueAckMany { name, deliveries } => batch::ack_many(cx, name, &deliveries),
         R::QueueGetAny { names, wait: w } => wait::get_any(cx, &names, w),
+        R::QueueUnget { name, value } => wait::unget(cx, name, value),
         R::Wait { targets, wait: w } => wait::wait(cx, &targets, w),
 
         R::DictGet { name, key } => dict::get(cx, name, key),

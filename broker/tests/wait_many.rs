@@ -366,3 +366,42 @@ fn a_blocked_wait_wakes_on_set_release_close_and_holder_death() {
     let r = w.call(wait_req(&["e"], &[], Some(20))).ok();
     assert_eq!(indices(&r), Vec::<u64>::new());
 }
+
+#[test]
+fn unget_puts_a_value_back_at_the_head_past_maxsize_or_to_a_waiting_getter() {
+    let b = Broker::start();
+    let mut c = b.client();
+    let mut w = b.client();
+    c.open_with("q", "queue", |r| r.maxsize = Some(1)).ok();
+    c.put("q", &enc(1), None).ok();
+    let unget = |c: &mut Client, v: i64| {
+        c.call(RequestFields {
+            value: Some(Bytes::new(&enc(v))),
+            ..Client::req("queue.unget", "q")
+        })
+    };
+    unget(&mut c, 0).ok();
+    assert_eq!(qsize(&mut c, "q"), 2, "past maxsize");
+    assert_eq!(c.get("q", None).ok().value("value"), Value::from(0));
+    assert_eq!(c.get("q", None).ok().value("value"), Value::from(1));
+    let id = w.send_get("q", None);
+    w.op("ping", "x").ok();
+    unget(&mut c, 5).ok();
+    let r = w.recv().ok();
+    assert_eq!((r.id(), r.value("value")), (id, Value::from(5)));
+    assert_eq!(qsize(&mut c, "q"), 0);
+    unget(&mut c, 0).ok();
+    let m = c
+        .call(RequestFields {
+            value: Some(Bytes::new(&[0xc1])),
+            ..Client::req("queue.unget", "q")
+        })
+        .err("InvalidValue");
+    assert!(!m.is_empty());
+    c.open("d", "dict").ok();
+    c.call(RequestFields {
+        value: Some(Bytes::new(&enc(1))),
+        ..Client::req("queue.unget", "d")
+    })
+    .err("TypeMismatch");
+}

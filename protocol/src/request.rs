@@ -372,6 +372,11 @@ pub enum Request<'a> {
         name: &'a str,
         deliveries: Vec<u64>,
     },
+    /// Puts back, at the head, a value a `queue.get` took whose caller gave it up.
+    QueueUnget {
+        name: &'a str,
+        value: &'a [u8],
+    },
     /// Takes one item from the first of `names` that has one (one waiter over all of them).
     QueueGetAny {
         /// 1..=[`MAX_WAIT_OBJECTS`] distinct names.
@@ -623,6 +628,7 @@ pub const OPS: &[&str] = &[
     "queue.get_many_leased",
     "queue.ack_many",
     "queue.get_any",
+    "queue.unget",
     "wait",
     "dict.get",
     "dict.set",
@@ -1019,6 +1025,10 @@ impl<'a> Checker<'_, 'a> {
                     .uints(F::deliveries)
                     .map_err(bad)?
                     .ok_or_else(|| self.missing(F::deliveries))?,
+            },
+            "queue.unget" => R::QueueUnget {
+                name: self.name()?,
+                value: self.value()?,
             },
             "queue.get_any" => {
                 let names = self.names()?;

@@ -94,3 +94,14 @@ def test_wait_reports_every_ready_object(broker):
     time.sleep(0.05)
     other.close()
     assert c.recv() == {"id": 41, "indices": [0]}
+
+
+def test_unget_goes_back_to_the_head_past_maxsize(c):
+    ok(c.call({"op": "open", "name": "u", "kind": "queue", "maxsize": 1}), created=True,
+       kind="queue", maxsize=1, max_attempts=5)
+    c.call({"op": "queue.put", "name": "u", "value": value(1)})
+    ok(c.call({"op": "queue.unget", "name": "u", "value": value(0)}))
+    assert c.call({"op": "queue.qsize", "name": "u"})["len"] == 2
+    ok(c.call({"op": "queue.get", "name": "u"}), value=value(0))
+    err(c.call({"op": "queue.unget", "name": "u", "value": "x"}), "BadRequest")
+    err(c.call({"op": "queue.unget", "name": "nope", "value": value(0)}), "NotFound")

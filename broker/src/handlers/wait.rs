@@ -1,5 +1,6 @@
 //! Waits over many objects: `queue.get_any` (one item from the first of several queues to have
-//! one) and `wait` (readiness of queues, pipe ends, events, locks and semaphores). The set is
+//! one) and `wait` (readiness of queues, pipe ends, events, locks and semaphores); and
+//! `queue.unget`, which async clients use to give back an item a cancelled get received. The set is
 //! checked whole before anything happens, so a bad set takes nothing and registers nothing;
 //! a blocked request is one waiter record (see `multi.rs`).
 
@@ -8,7 +9,8 @@ use xproc_protocol::{Bytes, ErrorCode, Kind, ReplyFields, Target, Wait};
 use crate::dispatch::{as_queue, lookup, may_block, Ctx, Handled};
 use crate::multi::{ready_indices, MultiKind, MultiWait, MULTI_ENTRY_OVERHEAD};
 use crate::objects::claim::Claim;
-use crate::objects::queue::Get;
+use crate::objects::item_charge;
+use crate::objects::queue::{Get, Item};
 use crate::state::{Body, Failure};
 use crate::waiters::WaitOp;
 
@@ -76,6 +78,27 @@ pub fn get_any(cx: &mut Ctx, names: &[&str], wait: Wait) -> Handled {
             targets,
         },
     );
+    Ok(())
+}
+
+/// `queue.unget`: puts `value` back at the head of the queue (or straight to the first
+/// waiting getter), past `maxsize`: the value was admitted when it was first put, and a client
+/// whose caller gave up a get the broker had already answered (an async future dropped while
+/// the reply was on its way) returns it here, so that nothing is lost and FIFO order holds.
+pub fn unget(cx: &mut Ctx, name: &str, value: &[u8]) -> Handled {
+    cx.b.check_memory(item_charge(value.len()))?;
+    let q = as_queue(lookup(&mut cx.b.objects, name)?, "queue.unget")?;
+    let before = q.bytes();
+    q.requeue(
+        Item {
+            value: value.into(),
+            attempts: 0,
+        },
+        &mut cx.b.wakes,
+    );
+    let after = q.bytes();
+    cx.b.account(before, after);
+    cx.ok();
     Ok(())
 }
 
