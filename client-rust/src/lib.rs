@@ -28,6 +28,7 @@
 //!   over it ([`Queue<T>`], [`Dict<K, V>`], [`Pipe<T>`]: serde types).
 //! - `lock.rs`, `semaphore.rs`, `event.rs`, `condition.rs`, `barrier.rs`: sync primitives.
 //! - `many.rs`: waiting on many objects at once ([`Client::get_any`], [`Client::wait`]).
+//! - `aio/` (feature `tokio`): [`aio::Client`], futures over the event-loop API.
 //! - `events.rs`: the event-loop API: [`Client::event_fd`], [`Client::start`],
 //!   [`Client::process`], [`Client::next_completion`], [`Client::cancel`] (Unix; the descriptor
 //!   on Linux).
@@ -141,6 +142,8 @@
 //! across them). Open one `Client` per thread when each thread must own its locks. Opening a
 //! client is cheap (one connect and one round trip).
 
+#[cfg(all(unix, feature = "tokio"))]
+pub mod aio;
 mod barrier;
 mod client;
 mod codec;
