@@ -8,9 +8,11 @@
 //! - [`echo`]: the raw Unix-socket echo server and client (the floor).
 //! - [`resp`]: a minimal RESP client for Redis over its Unix socket.
 //! - [`xp`]: the xproc scenarios (queues, dicts, pipes), through the `xproc` client crate.
+//! - [`aio`]: `get_any` over 8 queues, tokio tasks, the sync pipelined rate (issue 15).
 //! - [`child`]: helper processes for the two-process scenarios.
 //! - [`error`]: the one error enum.
 
+mod aio;
 mod child;
 mod echo;
 mod error;
@@ -93,6 +95,14 @@ enum Cmd {
     XprocDict(RunArgs),
     /// xproc pipe ping-pong between two processes (one op = one round trip).
     XprocPipe(RunArgs),
+    /// put then get on one queue (baseline for get-any8).
+    XprocGetOne(RunArgs),
+    /// put to 1 of 8 queues, then get_any over the 8.
+    XprocGetAny8(RunArgs),
+    /// blocking client, put_many 1000 + get_many 1000.
+    XprocSyncPipelined(RunArgs),
+    /// 1000 tokio tasks on one connection doing put+get.
+    XprocTokio(RunArgs),
     /// Internal: the consumer process of xproc-prodcons.
     #[command(hide = true)]
     ConsumePeer {
@@ -127,6 +137,10 @@ fn run(cmd: Cmd) -> Result<Option<Outcome>, BenchError> {
         Cmd::XprocProdcons(a) => xp::producer_consumer(&a.socket, a.size, &a.bounds())?,
         Cmd::XprocDict(a) => xp::dict(&a.socket, a.size, &a.bounds())?,
         Cmd::XprocPipe(a) => xp::pipe_ping_pong(&a.socket, a.size, &a.bounds())?,
+        Cmd::XprocGetOne(a) => aio::get_one(&a.socket, a.size, &a.bounds())?,
+        Cmd::XprocGetAny8(a) => aio::get_any8(&a.socket, a.size, &a.bounds())?,
+        Cmd::XprocSyncPipelined(a) => aio::sync_pipelined(&a.socket, a.size, &a.bounds())?,
+        Cmd::XprocTokio(a) => aio::tokio_tasks(&a.socket, a.size, &a.bounds())?,
         Cmd::ConsumePeer { socket, name } => {
             xp::consume_peer(&socket, &name)?;
             return Ok(None);

@@ -116,6 +116,8 @@ struct State {
     /// Requests started for an event loop (`events.rs`): whoever files their reply calls
     /// `on_watched`, so the loop's descriptor becomes readable even when another thread read it.
     watched: HashSet<u64>,
+    /// Watched requests whose reply was filed since the last `take_watched`.
+    filed_watched: Vec<u64>,
     on_watched: Option<Box<dyn Fn() + Send>>,
 }
 
@@ -188,6 +190,7 @@ impl Conn {
                 last_error: None,
                 refusal: None,
                 watched: HashSet::new(),
+                filed_watched: Vec::new(),
                 on_watched: None,
             }),
             wake: Condvar::new(),
@@ -290,6 +293,17 @@ impl Conn {
     pub(crate) fn take_watched(&self, out: &mut Vec<(u64, Result<Vec<u8>>)>) {
         let mut st = self.lock_state();
         let st = &mut *st;
+        if st.dead.is_none() {
+            // Only those filed since last time: O(replies), not O(requests in flight).
+            for id in std::mem::take(&mut st.filed_watched) {
+                if let Some(reply) = st.pending.get_mut(&id).and_then(Option::take) {
+                    st.pending.remove(&id);
+                    st.watched.remove(&id);
+                    out.push((id, Ok(reply)));
+                }
+            }
+            return;
+        }
         let dead = st.dead.clone();
         st.watched.retain(|id| {
             let reply = match st.pending.get_mut(id) {
@@ -749,6 +763,7 @@ impl Reader {
                         Some(slot) => {
                             *slot = Some(payload.to_vec());
                             if st.watched.contains(&id) {
+                                st.filed_watched.push(id);
                                 if let Some(f) = &st.on_watched {
                                     f();
                                 }

@@ -176,6 +176,12 @@ impl Client {
     /// completion queue; returns how many completions wait to be collected. Call it when the
     /// descriptor is readable (and whenever convenient: it is cheap when there is nothing).
     pub fn process(&self) -> Result<usize> {
+        self.process_tickets(&mut Vec::new())
+    }
+
+    /// [`process`](Self::process), also appending the tickets that finished now to `finished`
+    /// (for a driver that wakes exactly their waiters).
+    pub fn process_tickets(&self, finished_now: &mut Vec<u64>) -> Result<usize> {
         let ev = self.events()?;
         let mut sink = [0u8; 256];
         while matches!((&ev.wake_r).read(&mut sink), Ok(n) if n > 0) {}
@@ -189,6 +195,7 @@ impl Client {
             }
             d.order.push_back(id);
             d.replies.insert(id, outcome);
+            finished_now.push(id);
         }
         Ok(d.replies.len())
     }
@@ -204,6 +211,12 @@ impl Client {
             }
         }
         None
+    }
+
+    /// Whether started request `ticket` has finished (after [`process`](Self::process)).
+    pub fn has_completion(&self, ticket: u64) -> bool {
+        self.events()
+            .is_ok_and(|ev| ev.done().replies.contains_key(&ticket))
     }
 
     /// The outcome of started request `ticket` if it has finished (after

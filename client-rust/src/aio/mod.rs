@@ -30,8 +30,11 @@
 mod objects;
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::os::fd::{AsRawFd, RawFd};
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
@@ -77,6 +80,10 @@ pub(crate) struct Core {
     pub(crate) client: crate::Client,
     /// Tickets of dropped futures whose completion has not come yet, and what to undo.
     abandoned: Mutex<HashMap<u64, Undo>>,
+    /// The tasks waiting for a completion, by ticket. Only one of them at a time is registered
+    /// with the reactor (the *driver*: the last to poll); it reads for all and wakes those whose
+    /// completion came, so a reply costs one wake-up, not one per waiting task.
+    wakers: Mutex<HashMap<u64, Waker>>,
 }
 
 impl Core {
@@ -86,9 +93,10 @@ impl Core {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Reads what came and settles the completions of dropped futures.
-    fn process(&self) -> Result<()> {
-        self.client.process()?;
+    /// Reads what came and settles the completions of dropped futures; appends the tickets
+    /// that finished to `finished`.
+    fn process(&self, finished: &mut Vec<u64>) -> Result<()> {
+        self.client.process_tickets(finished)?;
         let mut ab = self.abandoned();
         if ab.is_empty() {
             return Ok(());
@@ -132,20 +140,65 @@ impl Core {
         Ok(())
     }
 
-    /// Waits until started request `ticket` completes.
-    async fn complete(&self, ticket: u64) -> Result<Reply> {
+    fn wakers(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Waker>> {
+        self.wakers.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Polls for started request `ticket`'s completion: reads for every waiting task when the
+    /// descriptor is ready, and wakes the tasks whose completions came.
+    fn poll_complete(&self, ticket: u64, cx: &mut Context<'_>) -> Poll<Result<Reply>> {
         loop {
             if let Some(r) = self.client.take_completion(ticket) {
-                return r;
+                let mut w = self.wakers();
+                w.remove(&ticket);
+                // This task may have been the driver: let another waiter take over.
+                if let Some(next) = w.values().next() {
+                    next.wake_by_ref();
+                }
+                return Poll::Ready(r);
             }
-            let mut ready = self
-                .fd
-                .readable()
-                .await
-                .map_err(|e| Error::Disconnected(format!("event descriptor: {e}")))?;
-            self.process()?;
+            self.wakers().insert(ticket, cx.waker().clone());
+            let mut ready = match self.fd.poll_read_ready(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Err(e)) => {
+                    return Poll::Ready(Err(Error::Disconnected(format!("event descriptor: {e}"))))
+                }
+                Poll::Ready(Ok(r)) => r,
+            };
+            let mut finished = Vec::new();
+            if let Err(e) = self.process(&mut finished) {
+                return Poll::Ready(Err(e));
+            }
             ready.clear_ready();
+            let w = self.wakers();
+            for t in finished {
+                if t != ticket {
+                    if let Some(waker) = w.get(&t) {
+                        waker.wake_by_ref();
+                    }
+                }
+            }
         }
+    }
+}
+
+/// The future of [`Core::poll_complete`].
+struct Complete<'a> {
+    core: &'a Core,
+    ticket: u64,
+}
+
+impl Future for Complete<'_> {
+    type Output = Result<Reply>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<Reply>> {
+        self.core.poll_complete(self.ticket, cx)
+    }
+}
+
+impl Drop for Complete<'_> {
+    fn drop(&mut self) {
+        self.core.wakers().remove(&self.ticket);
     }
 }
 
@@ -169,7 +222,11 @@ impl Pending {
     }
 
     pub(crate) async fn reply(mut self) -> Result<Reply> {
-        let r = self.core.complete(self.ticket).await;
+        let r = Complete {
+            core: &self.core,
+            ticket: self.ticket,
+        }
+        .await;
         self.done = true;
         r
     }
@@ -202,7 +259,7 @@ impl Drop for Pending {
                         let Ok(mut ready) = core.fd.readable().await else {
                             return;
                         };
-                        if core.process().is_err() {
+                        if core.process(&mut Vec::new()).is_err() {
                             return;
                         }
                         ready.clear_ready();
@@ -244,6 +301,7 @@ impl Client {
                 client,
                 fd,
                 abandoned: Mutex::new(HashMap::new()),
+                wakers: Mutex::new(HashMap::new()),
             }),
         })
     }
