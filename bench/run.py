@@ -40,6 +40,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 import report  # noqa: E402  (bench/report.py: tables and plot)
+import async_scenarios  # noqa: E402  (issue 15: event loops, get_any)
 
 RELEASE = os.path.join(ROOT, "target", "release")
 PY_BENCH = os.path.join(ROOT, "bindings", "python", "bench_python.py")
@@ -120,6 +121,10 @@ RATIOS = [
     ("pipe_vs_mp_pipe", "xproc pipe ping-pong (Rust) / multiprocessing.Pipe ping-pong (context)",
      "xproc_pipe", "mp_pipe", None),
 ]
+
+
+SCENARIOS += async_scenarios.SCENARIOS
+RATIOS += async_scenarios.RATIOS
 
 
 # Where the processes run. On this 2-vCPU VM a round trip between processes on the same vCPU
@@ -360,7 +365,7 @@ class Runner:
             return "redis-server"
         if arg == "echo":
             return "echo"
-        if kind in ("bench_python", "bindings") or (arg or "").startswith("xproc"):
+        if kind in ("bench_python", "bindings", "async_py") or (arg or "").startswith("xproc"):
             return "xprocd"
         return None
 
@@ -391,6 +396,8 @@ class Runner:
             return self._bench_python()
         if kind == "bindings":
             return self._bindings()
+        if kind == "async_py":
+            return async_scenarios.run_python(self)
         raise ValueError(kind)
 
     def _exec(self, cmd, timeout, env=None):
