@@ -24,7 +24,7 @@ def _row_meta(key, scenarios):
         return "Redis", f"redis-benchmark -c 1 -P 1 -d 64, {key.split('_', 1)[1].upper()}", "command"
     if key.startswith("py"):
         return "xproc (Python)", f"Python binding: {key}", "op"
-    for lang, name in (("go_", "Go"), ("java_", "Java"), ("node_", "Node.js")):
+    for lang, name in (("go_", "Go"), ("java_", "Java"), ("node_", "Node.js"), ("csharp_", "C#")):
         if key.startswith(lang):
             what = ("queue put+get, unpipelined" if key.endswith("queue_put_get")
                     else "queue, producer process -> consumer process")
@@ -34,8 +34,8 @@ def _row_meta(key, scenarios):
 
 
 def _is_binding_row(key):
-    # Rows the "bindings" scenario fans out to (bench programs of the Go, Java, Node bindings).
-    return key.startswith(("go_", "java_", "node_"))
+    # Rows the "bindings" scenario fans out to (bench programs of the Go, Java, Node, C# bindings).
+    return key.startswith(("go_", "java_", "node_", "csharp_"))
 
 
 def _stats(values):

@@ -81,11 +81,11 @@ SCENARIOS = [
     ("redispy_hset_hget", "redis-py", "HSET+HGET via redis-py, 1000 fields, Python", "command", "py",
      "redispy-hash"),
     ("python", "xproc (Python)", "bindings/python/bench_python.py", "op", "bench_python", None),
-    # The Go, Java and Node.js bindings' bench programs (bindings/*/bench*), same contract as
-    # bench_python.py; rows "<lang>_queue_put_get" (put or get) and "<lang>_prodcons" (item
+    # The Go, Java, Node.js and C# bindings' bench programs (bindings/*/bench*), same contract
+    # as bench_python.py; rows "<lang>_queue_put_get" (put or get) and "<lang>_prodcons" (item
     # delivered, producer process -> consumer process).
-    ("bindings", "xproc (Go, Java, Node.js)", "Go, Java and Node.js bindings' bench programs", "op",
-     "bindings", None),
+    ("bindings", "xproc (Go, Java, Node.js, C#)", "Go, Java, Node.js and C# bindings' bench programs",
+     "op", "bindings", None),
 ]
 
 # redis-benchmark tests run by the "redis_benchmark" scenario, and the row each one becomes.
@@ -472,7 +472,7 @@ class Runner:
 
 
     def _build_bindings(self):
-        """Builds the Go, Java and Node bench programs once; returns {lang: argv or error}."""
+        """Builds the Go, Java, Node and C# bench programs once; returns {lang: argv or error}."""
         if hasattr(self, "_binding_cmds"):
             return self._binding_cmds
         out = {}
@@ -507,6 +507,19 @@ class Runner:
                     cwd=node)
         out["node"] = (["node", os.path.join(node, "bench", "bench.js")] if r.returncode == 0
                        else f"npm install failed (exit {r.returncode})")
+        # C#: Bench.cs compiled with the binding's sources by Mono's mcs; DllImport("xproc")
+        # finds the libxproc.so copied beside the exe.
+        csharp = os.path.join(ROOT, "bindings", "csharp")
+        csdir = os.path.join(build, "csharp")
+        os.makedirs(csdir, exist_ok=True)
+        shutil.copyfile(lib, os.path.join(csdir, "libxproc.so"))
+        exe = os.path.join(csdir, "Bench.exe")
+        srcs = sorted(os.path.join(csharp, "src", f) for f in os.listdir(os.path.join(csharp, "src"))
+                      if f.endswith(".cs"))
+        r = run_cmd(["mcs", "-langversion:7.2", "-optimize+", "-nologo", f"-out:{exe}",
+                     os.path.join(csharp, "bench", "Bench.cs"), *srcs])
+        out["csharp"] = (["mono", exe] if r.returncode == 0
+                         else f"mcs failed (exit {r.returncode})")
         self._binding_cmds = out
         return out
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds libxproc and xprocd (release), compiles XProc.dll and Tests.exe with Mono's mcs,
+# Builds libxproc and xprocd (release), compiles XProc.dll, Tests.exe and the naming test
+# (tests/names/Names.cs, run at once) with Mono's mcs,
 # starts an xprocd on a temporary socket, runs the tests with mono, stops the broker, and
 # exits non-zero on any failure. The test program prints one line per test and closes with
 # "N passed, N failed".
@@ -40,6 +41,14 @@ mcs -langversion:7.2 -target:library -optimize+ -debug -warn:4 -warnaserror \
     -doc:"$out/XProc.xml" -out:"$out/XProc.dll" "$here"/src/*.cs
 mcs -langversion:7.2 -target:exe -debug -warn:4 -warnaserror \
     -r:"$out/XProc.dll" -out:"$out/Tests.exe" "$here"/tests/*.cs
+
+# The naming test: every public type named beside `using System; using System.Threading;
+# using System.Collections; using System.Collections.Generic;` compiles (no CS0104), and the
+# list is complete (the program checks it against the assembly's exported types).
+echo "== compiling and running tests/names/Names.cs"
+mcs -langversion:7.2 -target:exe -warn:4 -warnaserror \
+    -r:"$out/XProc.dll" -out:"$out/Names.exe" "$here"/tests/names/Names.cs
+mono "$out/Names.exe"
 
 export XPROC_SOCKET="$tmp/xprocd.sock"
 export XPROCD="$target/xprocd"

@@ -133,6 +133,26 @@ if readelf -d "$tmp/pc-static" | grep -q 'libxproc'; then
 else
     pass "pkg-config xproc-static: no libxproc.so dependency"
 fi
+# docs/C.md, "Finding libxproc.so at run time": linked without an rpath, a program under a
+# custom prefix is not found by the loader (unless a copy is on the system path) and runs with
+# LD_LIBRARY_PATH; an rpath of $ORIGIN/../lib keeps a program and its library movable together.
+gcc "${cflags[@]}" -o "$tmp/pc-norpath" "$src" $(pkg-config --cflags --libs xproc)
+if ldconfig -p 2>/dev/null | grep -q 'libxproc\.so\.0'; then
+    echo "note: a libxproc.so.0 is on the system path; not checking that a bare link fails"
+elif env -u LD_LIBRARY_PATH "$tmp/pc-norpath" >/dev/null 2>"$tmp/norpath.txt"; then
+    fail "a program linked without rpath found libxproc.so.0 under a custom prefix"
+elif grep -q 'libxproc\.so\.0: cannot open shared object file' "$tmp/norpath.txt"; then
+    pass "without rpath or LD_LIBRARY_PATH: the loader's error names libxproc.so.0"
+else
+    fail "without rpath: unexpected failure: $(cat "$tmp/norpath.txt")"
+fi
+run "test_values (installed, LD_LIBRARY_PATH)" env LD_LIBRARY_PATH="$tmp/prefix/lib" "$tmp/pc-norpath"
+mkdir -p "$tmp/bundle/bin" "$tmp/bundle/lib"
+cp -P "$tmp/prefix/lib"/libxproc.so* "$tmp/bundle/lib/"
+gcc "${cflags[@]}" -o "$tmp/bundle/bin/app" "$src" $(pkg-config --cflags --libs xproc) \
+    -Wl,-rpath,'$ORIGIN/../lib'
+mv "$tmp/bundle" "$tmp/moved"
+run "test_values (rpath \$ORIGIN/../lib, moved with its library)" env -u LD_LIBRARY_PATH "$tmp/moved/bin/app"
 # Installing from the built tree needs no cargo; DESTDIR stages; --uninstall removes it all.
 PATH="/usr/bin:/bin" DESTDIR="$tmp/stage" "$crate/install.sh" --no-build /opt/xproc >/dev/null
 if [ -f "$tmp/stage/opt/xproc/lib/libxproc.a" ] \

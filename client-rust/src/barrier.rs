@@ -9,6 +9,17 @@ use crate::codec::Wait;
 use crate::error::Result;
 
 /// A barrier's state, from one `barrier.state` call.
+///
+/// # Example
+///
+/// ```no_run
+/// # fn main() -> xproc::Result<()> {
+/// # let client = xproc::Client::connect_default()?;
+/// let start = client.barrier("start", 3)?;
+/// let state = start.state()?;
+/// println!("{}/{} waiting, broken: {}", state.n_waiting, state.parties, state.broken);
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BarrierState {
     /// Parties needed to release it.
@@ -22,6 +33,19 @@ pub struct BarrierState {
 /// A named barrier, as Python's `threading.Barrier`. A wait that times out, an `abort`, or a
 /// waiting party's disconnect breaks it: every waiter, and every later wait until `reset`, gets
 /// [`Error::BrokenBarrier`](crate::Error::BrokenBarrier).
+///
+/// # Example
+///
+/// ```no_run
+/// # fn main() -> xproc::Result<()> {
+/// # let client = xproc::Client::connect_default()?;
+/// let start = client.barrier("start", 3)?;
+/// let index = start.wait()?; // 0, 1 or 2: this party's place among the three
+/// if index == 0 {
+///     println!("everyone is here");
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 pub struct Barrier {
     client: Client,

@@ -31,6 +31,21 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Options for [`Client::connect_with`]. `ConnectOptions::default()` gives the defaults each
 /// field documents.
+///
+/// # Example
+///
+/// ```no_run
+/// use std::time::Duration;
+///
+/// # fn main() -> xproc::Result<()> {
+/// let client = xproc::Client::connect_with(xproc::ConnectOptions {
+///     path: Some("/run/xproc/xproc.sock".into()),
+///     client_name: "ingest-7".into(),
+///     connect_timeout: Duration::from_secs(2),
+///     ..Default::default()
+/// })?;
+/// # let _ = client; Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 pub struct ConnectOptions {
     /// The broker's socket, or `tcp://HOST:PORT` for a broker listening on TCP; `None`
@@ -79,6 +94,20 @@ impl Default for ConnectOptions {
 /// for per-thread ownership.
 ///
 /// The connection closes when the last clone and the last handle are dropped.
+///
+/// # Example
+///
+/// ```no_run
+/// # fn main() -> xproc::Result<()> {
+/// let client = xproc::Client::connect_default()?; // $XPROC_SOCKET, or the per-user default
+/// client.ping()?;
+/// for object in client.list()? {
+///     println!("{} {} len={}", object.name, object.kind, object.len);
+/// }
+/// let worker = client.clone(); // the same connection, for another thread
+/// std::thread::spawn(move || worker.queue::<u64>("tasks")?.put(&7));
+/// # Ok(()) }
+/// ```
 #[derive(Clone)]
 pub struct Client {
     inner: Arc<Inner>,
@@ -105,6 +134,20 @@ impl std::fmt::Debug for Client {
 }
 
 /// A successful reply, as returned by [`Client::call`]: the raw payload, decoded on demand.
+///
+/// # Example
+///
+/// ```no_run
+/// # fn main() -> xproc::Result<()> {
+/// # let client = xproc::Client::connect_default()?;
+/// use xproc::protocol::RequestFields;
+///
+/// let mut request = RequestFields::new(0, "queue.qsize"); // the client sets the id
+/// request.name = Some("tasks".into());
+/// let reply = client.call(&request)?;
+/// println!("{:?} items", reply.fields()?.len);
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 pub struct Reply {
     payload: Vec<u8>,
@@ -134,20 +177,52 @@ impl Reply {
 
 /// What `open` reported: the object's kind, whether this call created it, and its effective
 /// creation options (those that apply to its kind; the others are `None`).
+///
+/// # Example
+///
+/// ```no_run
+/// # fn main() -> xproc::Result<()> {
+/// # let client = xproc::Client::connect_default()?;
+/// let opened = client.open("tasks", xproc::Kind::Queue)?;
+/// if opened.created {
+///     println!("new queue, maxsize {:?}", opened.maxsize);
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Opened {
+    /// The object's kind.
     pub kind: Kind,
+    /// Whether this call created the object (false: it existed).
     pub created: bool,
+    /// Queues: the most items the queue holds (0 = unbounded).
     pub maxsize: Option<u64>,
     /// Queues: leased deliveries before dead-lettering (0 = never).
     pub max_attempts: Option<u64>,
+    /// Semaphores: the permits it started with.
     pub initial: Option<u64>,
+    /// Barriers: the parties a wait needs.
     pub parties: Option<u64>,
+    /// Pipes: whether both ends send.
     pub duplex: Option<bool>,
+    /// Pipes: messages each end's inbox holds before a send waits.
     pub capacity: Option<u64>,
 }
 
 /// What `stat` reported about one object.
+///
+/// # Example
+///
+/// ```no_run
+/// # fn main() -> xproc::Result<()> {
+/// # let client = xproc::Client::connect_default()?;
+/// let stat = client.stat("tasks")?;
+/// println!("{}", stat.kind);
+/// for (field, value) in &stat.info.0 {
+///     println!("  {field} = {value}");
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct Stat {
     /// The object's kind, by wire name (a newer broker may report kinds this client lacks).

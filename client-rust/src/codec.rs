@@ -18,6 +18,17 @@ use crate::error::{Error, Result};
 pub const TIMEOUT_GRACE: Duration = Duration::from_secs(1);
 
 /// Encodes a typed value as one MessagePack value (structs as maps).
+///
+/// # Example
+///
+/// ```
+/// #[derive(serde::Serialize, serde::Deserialize, Debug, PartialEq)]
+/// struct Task { n: u32 }
+///
+/// let bytes = xproc::encode(&Task { n: 7 }).unwrap();
+/// assert_eq!(bytes, [0x81, 0xa1, b'n', 0x07]); // the map {"n": 7}, as other languages read it
+/// assert_eq!(xproc::decode::<Task>(&bytes).unwrap(), Task { n: 7 });
+/// ```
 pub fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>> {
     Ok(rmp_serde::to_vec_named(value)?)
 }

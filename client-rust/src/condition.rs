@@ -10,6 +10,21 @@ use crate::error::Result;
 use crate::lock::{self, Acquisition, Guard};
 
 /// The outcome of [`Condition::wait_within`].
+///
+/// # Example
+///
+/// ```no_run
+/// # fn main() -> xproc::Result<()> {
+/// # let client = xproc::Client::connect_default()?;
+/// use std::time::Duration;
+///
+/// let cond = client.condition("state")?;
+/// cond.acquire()?;
+/// let waited = cond.wait_within(Some(Duration::from_secs(1)))?;
+/// println!("notified: {}", waited.notified); // the lock is held again either way
+/// cond.release()?;
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Waited {
     /// Whether a notify came (false: the timeout passed). The lock is held again either way.
@@ -22,6 +37,19 @@ pub struct Waited {
 /// A named condition variable with its own (reentrant) lock, as Python's
 /// `threading.Condition`. `wait` and `notify` need the lock held by this connection
 /// ([`Error::NotOwner`](crate::Error::NotOwner) otherwise).
+///
+/// # Example
+///
+/// ```no_run
+/// # fn main() -> xproc::Result<()> {
+/// # let client = xproc::Client::connect_default()?;
+/// let cond = client.condition("state")?;
+/// let flags = client.dict::<String, bool>("flags")?;
+/// let _guard = cond.lock()?;
+/// // Waits (releasing the lock meanwhile) until another process sets the flag and notifies.
+/// cond.wait_for(|| Ok(flags.get("done")?.unwrap_or(false)), None)?;
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 pub struct Condition {
     client: Client,

@@ -49,6 +49,19 @@ thread_local! {
 /// takes no item. If the request had completed anyway, its real outcome is returned instead.
 /// Only the thread reading for the connection sees the signal: a call that is waiting while
 /// another thread of the same client reads is not interrupted.
+///
+/// # Example
+///
+/// ```no_run
+/// # fn main() -> xproc::Result<()> {
+/// # let client = xproc::Client::connect_default()?;
+/// xproc::set_interruptible(true); // this thread's blocking calls now end on a signal
+/// match client.queue::<u32>("tasks")?.get() {
+///     Err(xproc::Error::Interrupted) => println!("interrupted; the item stayed in the queue"),
+///     other => println!("{:?}", other.map(|n| n * 2)),
+/// }
+/// # Ok(()) }
+/// ```
 pub fn set_interruptible(on: bool) {
     INTERRUPTIBLE.with(|f| f.set(on));
 }
@@ -340,6 +353,9 @@ impl Conn {
     /// already in the socket are read first (one non-blocking read) when nobody else is
     /// reading. `Some(Err)` if the connection died.
     pub(crate) fn ready(&self, id: u64) -> Option<Result<Vec<u8>>> {
+        if let Some(e) = self.forked() {
+            return Some(Err(e));
+        }
         let mut st = self.lock_state();
         if st.pending.get(&id).is_some_and(Option::is_none) && st.dead.is_none() {
             if let Some(mut reader) = st.reader.take() {
@@ -434,13 +450,21 @@ impl Conn {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Reserves `n` consecutive request ids with empty reply slots; returns the first.
-    fn register(&self, n: usize) -> Result<u64> {
-        if fork_generation() != self.fork_generation {
-            return Err(Error::Disconnected(format!(
+    /// `Some(Disconnected)` in a child made by `fork` after this connection was made: it
+    /// must neither write nor read on the socket it inherited, which is the parent's.
+    fn forked(&self) -> Option<Error> {
+        (fork_generation() != self.fork_generation).then(|| {
+            Error::Disconnected(format!(
                 "this client was connected by process {}; after fork, connect again in the child",
                 self.pid
-            )));
+            ))
+        })
+    }
+
+    /// Reserves `n` consecutive request ids with empty reply slots; returns the first.
+    fn register(&self, n: usize) -> Result<u64> {
+        if let Some(e) = self.forked() {
+            return Err(e);
         }
         let mut st = self.lock_state();
         if let Some(why) = &st.dead {
@@ -578,6 +602,13 @@ impl Conn {
     /// [`wait`](Self::wait)'s loop; with `interruptible`, an interrupted read (on a thread
     /// that asked for it) ends it with [`Outcome::Interrupted`], the slot left in place.
     fn wait_for(&self, id: u64, deadline: Option<Instant>, interruptible: bool) -> Result<Outcome> {
+        // A forked child must not read either: the replies on the inherited socket are the
+        // parent's (a put_async window in flight at the fork, flushed by the child's free,
+        // would otherwise swallow them and leave the parent waiting forever). Checked before
+        // the state lock, which a parent thread may have held at the fork.
+        if let Some(e) = self.forked() {
+            return Err(e);
+        }
         let mut st = self.lock_state();
         loop {
             match st.pending.get_mut(&id) {

@@ -20,6 +20,18 @@ use crate::error::{Error, Result};
 ///
 /// Lookups that may find nothing return `Option` (`get`, `pop`, `popitem`) or `bool`
 /// (`delete`), as Rust maps do, rather than [`Error::KeyNotFound`].
+///
+/// # Example
+///
+/// ```no_run
+/// # fn main() -> xproc::Result<()> {
+/// # let client = xproc::Client::connect_default()?;
+/// let d = client.raw_dict("config")?;
+/// d.set(&xproc::encode("host")?, &xproc::encode("a1")?)?;
+/// let host = d.get(&xproc::encode("host")?)?.map(|v| xproc::decode::<String>(&v)).transpose()?;
+/// assert_eq!(host.as_deref(), Some("a1"));
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 pub struct RawDict {
     client: Client,
@@ -30,6 +42,19 @@ type Pair = (Vec<u8>, Vec<u8>);
 
 /// An iterator over a dict's entries by cursor scan ([`RawDict::scan`]): raw `(key, value)`
 /// pairs, one `dict.scan` request per page.
+///
+/// # Example
+///
+/// ```no_run
+/// # fn main() -> xproc::Result<()> {
+/// # let client = xproc::Client::connect_default()?;
+/// let d = client.raw_dict("config")?;
+/// for entry in d.scan() {
+///     let (key, value) = entry?; // pages are fetched as the iteration goes
+///     println!("{} bytes -> {} bytes", key.len(), value.len());
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct Scan {
     dict: RawDict,
@@ -325,6 +350,19 @@ impl RawDict {
 ///
 /// Methods that take a key accept anything `K` borrows as (`&str` for `String` keys), since
 /// both encode the same. Cloning a handle is cheap.
+///
+/// # Example
+///
+/// ```no_run
+/// # fn main() -> xproc::Result<()> {
+/// # let client = xproc::Client::connect_default()?;
+/// let stats = client.dict::<String, i64>("stats")?;
+/// stats.set("errors", &0)?;
+/// let hits = stats.incr("hits", 1)?;       // atomic in the broker
+/// let errors = stats.get("errors")?;       // Some(0)
+/// println!("{hits} hits, {errors:?} errors");
+/// # Ok(()) }
+/// ```
 pub struct Dict<K, V> {
     raw: RawDict,
     _types: Carries<K, V>,

@@ -25,6 +25,13 @@ pub const TCP_SCHEME: &str = "tcp://";
 ///
 /// The broker computes the same path, so a client and a broker started by the same user in the
 /// same environment meet without configuration.
+///
+/// # Example
+///
+/// ```no_run
+/// // $XPROC_SOCKET, else $XDG_RUNTIME_DIR/xproc.sock, else /tmp/xproc-<uid>/xproc.sock
+/// println!("{}", xproc::default_socket_path().display());
+/// ```
 pub fn default_socket_path() -> PathBuf {
     let var = |name| std::env::var_os(name).filter(|v| !v.is_empty());
     if let Some(path) = var(SOCKET_ENV) {
@@ -34,6 +41,16 @@ pub fn default_socket_path() -> PathBuf {
 }
 
 /// A broker endpoint.
+///
+/// # Example
+///
+/// ```
+/// use std::path::Path;
+/// use xproc::Endpoint;
+///
+/// assert_eq!(Endpoint::parse(Path::new("tcp://10.0.0.2:7100")), Endpoint::Tcp("10.0.0.2:7100".into()));
+/// assert_eq!(Endpoint::parse(Path::new("/tmp/x.sock")), Endpoint::Local("/tmp/x.sock".into()));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Endpoint {
     /// A local socket path.
@@ -65,6 +82,19 @@ impl std::fmt::Display for Endpoint {
 /// Reads an authkey file as the broker does: its bytes less one trailing newline. Like the
 /// broker, refuses a file that group or others may read or write (a key others can read is
 /// no secret).
+///
+/// # Example
+///
+/// ```no_run
+/// # fn main() -> xproc::Result<()> {
+/// let key = xproc::read_authkey_file(std::path::Path::new("/etc/xproc/authkey"))?;
+/// let client = xproc::Client::connect_with(xproc::ConnectOptions {
+///     path: Some("tcp://10.0.0.2:7100".into()),
+///     authkey: Some(key),
+///     ..Default::default()
+/// })?;
+/// # let _ = client; Ok(()) }
+/// ```
 pub fn read_authkey_file(path: &Path) -> Result<Vec<u8>> {
     let bad =
         |why: String| Error::InvalidArgument(format!("authkey file {}: {why}", path.display()));

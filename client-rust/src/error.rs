@@ -14,6 +14,23 @@ use xproc_protocol::ErrorCode;
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Everything that can go wrong in a client call.
+///
+/// # Example
+///
+/// ```no_run
+/// # fn main() -> xproc::Result<()> {
+/// # let client = xproc::Client::connect_default()?;
+/// use std::time::Duration;
+///
+/// let tasks = client.queue::<u32>("tasks")?;
+/// match tasks.get_timeout(Duration::from_millis(100)) {
+///     Ok(n) => println!("{n}"),
+///     Err(xproc::Error::Timeout) => println!("empty for 100 ms"),
+///     Err(xproc::Error::Decode { .. }) => println!("not a u32 (and taken from the queue)"),
+///     Err(e) => eprintln!("xproc: {e}"),
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -102,23 +119,31 @@ pub enum Error {
         /// The value's MessagePack bytes.
         raw: Vec<u8>,
     },
-    /// A signal interrupted a blocking call on a thread that asked for that
-    /// ([`set_interruptible`](crate::set_interruptible)); the request was cancelled at the
-    /// broker, so it took nothing (a `get` left its item in the queue).
     /// A value of a batch ([`Queue::get_many`](crate::Queue::get_many)) does not decode as
     /// the requested type. The batch was taken from the queue: `raw` holds every value of
     /// it, in order, so none is lost; `index` is the first that failed.
     #[error("value {index} of a batch cannot be decoded as the requested type: {source}")]
     DecodeBatch {
+        /// The position in the batch of the first value that failed.
         index: usize,
+        /// Why it did not decode.
         source: rmp_serde::decode::Error,
+        /// Every value of the batch, as MessagePack bytes, in order.
         raw: Vec<Vec<u8>>,
     },
     /// An earlier [`put_async`](crate::RawQueue::put_async) failed: the item at `position`
     /// (0-based, counted over every `put_async` on the handle) and the items after it in
     /// the same batch were not put. Reported once, by the next `put_async` or `flush`.
     #[error("put_async item {position} was not put: {source}")]
-    PutAsync { position: u64, source: Box<Error> },
+    PutAsync {
+        /// The failed item's position, counted over every `put_async` on the handle.
+        position: u64,
+        /// What the broker answered for it.
+        source: Box<Error>,
+    },
+    /// A signal interrupted a blocking call on a thread that asked for that
+    /// ([`set_interruptible`](crate::set_interruptible)); the request was cancelled at the
+    /// broker, so it took nothing (a `get` left its item in the queue).
     #[error("interrupted by a signal; the request was cancelled")]
     Interrupted,
     /// The broker sent something that does not follow docs/PROTOCOL.md.

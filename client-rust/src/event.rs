@@ -9,6 +9,20 @@ use crate::codec::Wait;
 use crate::error::{Error, Result};
 
 /// A named event, as Python's `threading.Event`.
+///
+/// # Example
+///
+/// ```no_run
+/// # fn main() -> xproc::Result<()> {
+/// # let client = xproc::Client::connect_default()?;
+/// use std::time::Duration;
+///
+/// let ready = client.event("ready")?;
+/// if !ready.wait_timeout(Duration::from_secs(10))? {
+///     println!("not ready after 10 s");
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 pub struct Event {
     client: Client,

@@ -28,7 +28,7 @@
 //!   over it ([`Queue<T>`], [`Dict<K, V>`], [`Pipe<T>`]: serde types).
 //! - `lock.rs`, `semaphore.rs`, `event.rs`, `condition.rs`, `barrier.rs`: sync primitives.
 //! - `many.rs`: waiting on many objects at once ([`Client::get_any`], [`Client::wait`]).
-//! - `aio/` (feature `tokio`): [`aio::Client`], futures over the event-loop API.
+//! - `aio/` (feature `tokio`): `aio::Client`, futures over the event-loop API.
 //! - `events.rs`: the event-loop API: [`Client::event_fd`], [`Client::start`],
 //!   [`Client::process`], [`Client::next_completion`], [`Client::cancel`] (Unix; the descriptor
 //!   on Linux).
@@ -134,13 +134,19 @@
 //!
 //! **Processes.** A `Client` belongs to the process that connected. A child made by `fork`
 //! (Python's `multiprocessing` on Linux, for one) inherits the socket, but its calls fail with
-//! [`Error::Disconnected`] rather than garble the parent's stream: connect again in the child.
+//! [`Error::Disconnected`] and neither write nor read on it, so the parent's stream is
+//! untouched: connect again in the child. Dropping the inherited handles there sends nothing
+//! and closes the child's copy of the socket; do it early in a long-lived child, since the
+//! broker sees the parent's connection close only once every copy is closed (sockets are
+//! close-on-exec, so an `exec` closes them too). docs/C.md, "Processes and fork", has the rules.
 //!
 //! **Ownership is per connection.** Locks, rlocks, semaphore permits, condition locks and
 //! pipe ends belong to the connection that took them, so threads sharing a `Client` share
 //! them (a plain lock taken by one thread can be released by another; an rlock is reentrant
 //! across them). Open one `Client` per thread when each thread must own its locks. Opening a
 //! client is cheap (one connect and one round trip).
+
+#![warn(missing_docs)]
 
 #[cfg(all(unix, feature = "tokio"))]
 pub mod aio;

@@ -15,6 +15,20 @@ use crate::codec::Wait;
 use crate::error::Result;
 
 /// The outcome of an acquire.
+///
+/// # Example
+///
+/// ```no_run
+/// # fn main() -> xproc::Result<()> {
+/// # let client = xproc::Client::connect_default()?;
+/// let lock = client.lock("device")?;
+/// let got = lock.acquire()?;
+/// if let Some(pid) = got.abandoned_by {
+///     println!("pid {pid} died holding the lock: check the device's state");
+/// }
+/// lock.release()?;
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Acquisition {
     /// Whether the caller now holds it (`false` only when a timeout ran out or a non-blocking
@@ -59,6 +73,20 @@ pub(crate) fn release(client: &Client, name: &str, op: &str) -> Result<()> {
 ///
 /// Dropping releases and ignores errors (the connection may be gone, which releases it
 /// anyway); call [`release`](Self::release) to see them.
+///
+/// # Example
+///
+/// ```no_run
+/// # fn main() -> xproc::Result<()> {
+/// # let client = xproc::Client::connect_default()?;
+/// let lock = client.lock("device")?;
+/// {
+///     let guard = lock.lock()?; // released when `guard` goes out of scope
+///     if guard.abandoned_by().is_some() { /* repair */ }
+///     // ... use the device ...
+/// }
+/// # Ok(()) }
+/// ```
 #[must_use = "dropping the guard releases at once"]
 #[derive(Debug)]
 pub struct Guard<'a> {
@@ -108,6 +136,21 @@ impl Drop for Guard<'_> {
 /// A named lock or reentrant lock (`Kind::Lock` / `Kind::RLock`; see the module docs for
 /// ownership). A plain lock acquired again by its owner waits, as Python's `Lock` does; an
 /// rlock is reentrant and free when released as many times as acquired.
+///
+/// # Example
+///
+/// ```no_run
+/// # fn main() -> xproc::Result<()> {
+/// # let client = xproc::Client::connect_default()?;
+/// use std::time::Duration;
+///
+/// let lock = client.lock("device")?;
+/// match lock.lock_timeout(Duration::from_secs(5))? {
+///     Some(_guard) => { /* held until the end of this block, or until we crash */ }
+///     None => println!("still busy after 5 s"),
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 pub struct Lock {
     client: Client,

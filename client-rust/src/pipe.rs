@@ -19,6 +19,23 @@ use crate::error::Result;
 
 /// Creation options for a pipe. `None` means "not given": the default applies on creation and
 /// an existing pipe's value is accepted.
+///
+/// # Example
+///
+/// ```no_run
+/// # fn main() -> xproc::Result<()> {
+/// # let client = xproc::Client::connect_default()?;
+/// use xproc::{End, PipeOptions};
+///
+/// // A one-way pipe: a sends, b receives; 64 messages in flight at most.
+/// let tx = client.pipe_with::<Vec<f64>>(
+///     "samples",
+///     End::A,
+///     PipeOptions { duplex: Some(false), capacity: Some(64) },
+/// )?;
+/// tx.send(&vec![0.5, 0.25])?;
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PipeOptions {
     /// Both ends send and receive (default `true`); `false`: `a` sends, `b` receives.
@@ -31,6 +48,17 @@ pub struct PipeOptions {
 ///
 /// Timeouts: `None` waits as long as it takes, `Some(Duration::ZERO)` does not wait.
 /// Dropping the handle closes the end, as [`close`](Self::close) does.
+///
+/// # Example
+///
+/// ```no_run
+/// # fn main() -> xproc::Result<()> {
+/// # let client = xproc::Client::connect_default()?;
+/// let end = client.raw_pipe("chan", xproc::End::B, Default::default())?;
+/// let message = end.recv(None)?; // the bytes of one MessagePack value
+/// println!("{} bytes", message.len());
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct RawPipe {
     client: Client,
@@ -160,6 +188,24 @@ impl Drop for RawPipe {
 }
 
 /// One end of a pipe carrying `T`s (see the crate docs, "Values"). Dropping it closes the end.
+///
+/// # Example
+///
+/// ```no_run
+/// # fn main() -> xproc::Result<()> {
+/// # let client = xproc::Client::connect_default()?;
+/// // In one process:
+/// let a = client.pipe::<String>("chan", xproc::End::A)?;
+/// a.send(&"hello".to_string())?;
+/// // In another (each end is held by one connection at a time):
+/// let b = client.pipe::<String>("chan", xproc::End::B)?;
+/// match b.recv() {
+///     Ok(message) => println!("{message}"),
+///     Err(xproc::Error::Closed(_)) => println!("end of file"),
+///     Err(e) => return Err(e),
+/// }
+/// # Ok(()) }
+/// ```
 pub struct Pipe<T> {
     raw: RawPipe,
     _values: PhantomData<fn(T) -> T>,

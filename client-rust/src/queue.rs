@@ -31,6 +31,19 @@ pub const DEFAULT_LEASE: Duration = Duration::from_millis(DEFAULT_LEASE_MS);
 
 /// Creation options for a queue. `None` means "not given": the default applies when the queue
 /// is created, and an existing queue's value is accepted.
+///
+/// # Example
+///
+/// ```no_run
+/// # fn main() -> xproc::Result<()> {
+/// # let client = xproc::Client::connect_default()?;
+/// let jobs = client.queue_with::<String>(
+///     "jobs",
+///     xproc::QueueOptions { maxsize: Some(100), max_attempts: Some(3) },
+/// )?;
+/// assert_eq!(jobs.maxsize(), 100);
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct QueueOptions {
     /// Most items the queue holds; `Some(0)` (the default on creation) means unbounded.
@@ -41,6 +54,17 @@ pub struct QueueOptions {
 }
 
 /// A queue's counters, from one `queue.qsize` call.
+///
+/// # Example
+///
+/// ```no_run
+/// # fn main() -> xproc::Result<()> {
+/// # let client = xproc::Client::connect_default()?;
+/// let jobs = client.raw_queue("jobs", xproc::Kind::JoinableQueue, Default::default())?;
+/// let size = jobs.qsize()?;
+/// println!("{} queued, {} not yet done", size.len, size.unfinished);
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct QueueSize {
     /// Items in the queue (exact).
@@ -56,6 +80,18 @@ pub struct QueueSize {
 ///
 /// Timeouts: `None` waits as long as it takes, `Some(Duration::ZERO)` does not wait, anything
 /// else waits at most that long.
+///
+/// # Example
+///
+/// ```no_run
+/// # fn main() -> xproc::Result<()> {
+/// # let client = xproc::Client::connect_default()?;
+/// let q = client.raw_queue("tasks", xproc::Kind::Queue, Default::default())?;
+/// q.put(&xproc::encode(&7u32)?, None)?; // one MessagePack value
+/// let bytes = q.get(Some(std::time::Duration::from_secs(5)))?;
+/// assert_eq!(xproc::decode::<u32>(&bytes)?, 7);
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 pub struct RawQueue {
     client: Client,
@@ -71,6 +107,20 @@ pub struct RawQueue {
 /// [`RawQueue::ack`] or [`RawQueue::nack`]. Until then the item stays in the broker, in
 /// flight; if the lease runs out or this connection closes first, it goes back to the head of
 /// the queue for someone else.
+///
+/// # Example
+///
+/// ```no_run
+/// # fn main() -> xproc::Result<()> {
+/// # let client = xproc::Client::connect_default()?;
+/// use std::time::Duration;
+///
+/// let q = client.raw_queue("tasks", xproc::Kind::Queue, Default::default())?;
+/// let d = q.get_leased(None, Duration::from_secs(30))?;
+/// println!("delivery {} (attempt {}): {} bytes", d.id, d.attempt, d.value.len());
+/// q.ack(d.id)?;
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RawDelivery {
     /// The value's MessagePack bytes.
@@ -430,6 +480,23 @@ impl RawQueue {
 /// [`Error::Decode`], which keeps its bytes.
 ///
 /// Cloning a handle is cheap and shares the client's connection.
+///
+/// # Example
+///
+/// ```no_run
+/// # fn main() -> xproc::Result<()> {
+/// # let client = xproc::Client::connect_default()?;
+/// use std::time::Duration;
+///
+/// let tasks = client.queue::<(String, u32)>("tasks")?;
+/// tasks.put(&("resize".to_string(), 640))?;
+/// match tasks.get_timeout(Duration::from_secs(5)) {
+///     Ok((op, n)) => println!("{op} {n}"),
+///     Err(xproc::Error::Timeout) => println!("nothing came"),
+///     Err(e) => return Err(e),
+/// }
+/// # Ok(()) }
+/// ```
 pub struct Queue<T> {
     raw: RawQueue,
     _values: PhantomData<fn(T) -> T>,
@@ -690,6 +757,21 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
 }
 
 /// The values of a queue as they come, `batch` at a time ([`Queue::iter`]).
+///
+/// # Example
+///
+/// ```no_run
+/// # fn main() -> xproc::Result<()> {
+/// # let client = xproc::Client::connect_default()?;
+/// use std::time::Duration;
+///
+/// let tasks = client.queue::<u64>("tasks")?;
+/// // Up to 256 items per round trip; ends after 2 s without one.
+/// for n in tasks.iter_timeout(256, Duration::from_secs(2)) {
+///     println!("{}", n?);
+/// }
+/// # Ok(()) }
+/// ```
 pub struct Iter<'q, T> {
     queue: &'q Queue<T>,
     batch: usize,
@@ -729,6 +811,23 @@ impl<T: Serialize + DeserializeOwned> Iterator for Iter<'_, T> {
 /// it. Call [`ack`](Self::ack) once it has been processed, or [`nack`](Self::nack) to give it
 /// back. Dropping a `Delivery` unsettled does nothing at once: the item goes back to the queue
 /// when its lease runs out (or when this connection closes).
+///
+/// # Example
+///
+/// ```no_run
+/// # fn main() -> xproc::Result<()> {
+/// # let client = xproc::Client::connect_default()?;
+/// use std::time::Duration;
+///
+/// let tasks = client.queue::<String>("tasks")?;
+/// let d = tasks.get_leased(Duration::from_secs(30))?;
+/// if d.value().is_empty() {
+///     d.nack(Duration::from_secs(1))?; // back to the queue in 1 s
+/// } else {
+///     d.ack()?;
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug)]
 pub struct Delivery<T> {
     /// The item.

@@ -13,6 +13,16 @@ use crate::lock::Guard;
 /// A named counting semaphore (`Kind::Semaphore`) or bounded semaphore
 /// (`Kind::BoundedSemaphore`, whose release above its initial value is
 /// [`Error::InvalidArgument`]).
+///
+/// # Example
+///
+/// ```no_run
+/// # fn main() -> xproc::Result<()> {
+/// # let client = xproc::Client::connect_default()?;
+/// let slots = client.bounded_semaphore("gpu-slots", 2)?;
+/// let _permit = slots.permit()?; // returned when dropped, or if this process dies
+/// # Ok(()) }
+/// ```
 #[derive(Debug, Clone)]
 pub struct Semaphore {
     client: Client,

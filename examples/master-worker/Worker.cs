@@ -29,13 +29,15 @@ namespace XProc.Examples
             int done = 0;
             try
             {
-                using (var client = Client.Connect())
-                using (var tasks = client.Queue("task_queue"))
-                using (var results = client.Queue("result_queue"))
+                using (var client = XProcClient.Connect())
+                // Typed queues: tasks come back as long? (null is the stop sentinel), and a task
+                // that is not an integer is an XProcException naming the queue, caught below.
+                using (XProcQueue<long?> tasks = client.Queue<long?>("task_queue"))
+                using (XProcQueue<string> results = client.Queue<string>("result_queue"))
                 {
                     while (true)
                     {
-                        object task;
+                        long? task;
                         if (!tasks.TryGet(out task, Idle))
                         {
                             Console.WriteLine("csharp worker {0}: no task for {1} s, stopping", pid, Idle.TotalSeconds);
@@ -45,13 +47,7 @@ namespace XProc.Examples
                         {
                             break; // the stop sentinel
                         }
-                        // Integers arrive as long (ulong only above long.MaxValue).
-                        if (!(task is long))
-                        {
-                            Console.Error.WriteLine("csharp worker {0}: a task that is not an integer: {1}", pid, task);
-                            return 1;
-                        }
-                        long n = (long)task;
+                        long n = task.Value;
                         Console.WriteLine("csharp worker {0}: run task {1} * {1}...", pid, n);
                         Thread.Sleep(Work);
                         string square;

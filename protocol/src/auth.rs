@@ -73,6 +73,29 @@ fn mac(key: &[u8], label: &[u8], nb: &Nonce, nc: &Nonce) -> Hmac<Sha256> {
 }
 
 /// The client's proof: `HMAC-SHA256(key, "xproc-client" ‖ Nb ‖ Nc)`.
+///
+/// # Example
+///
+/// ```
+/// use xproc_protocol::auth::*;
+///
+/// let key = b"shared secret";
+/// let (nb, nc) = ([1u8; NONCE_LEN], [2u8; NONCE_LEN]); // random in real use
+/// // The broker sends a challenge with its nonce.
+/// let mut wire = Vec::new();
+/// challenge_frame(&mut wire, &nb);
+/// assert_eq!(parse_challenge(&wire[4..]), Some(nb));
+/// // The client answers with its nonce and proof of the key.
+/// let mut answer = Vec::new();
+/// response_frame(&mut answer, &nc, &client_mac(key, &nb, &nc));
+/// let (got_nc, tag) = parse_response(&answer[4..]).unwrap();
+/// assert!(verify_client(key, &nb, &got_nc, tag));
+/// assert!(!verify_client(b"wrong key", &nb, &got_nc, tag));
+/// // The broker proves the key back; the client checks it before sending anything else.
+/// let mut welcome = Vec::new();
+/// welcome_frame(&mut welcome, &server_mac(key, &nb, &nc));
+/// assert!(verify_server(key, &nb, &nc, parse_welcome(&welcome[4..]).unwrap()));
+/// ```
 pub fn client_mac(key: &[u8], nb: &Nonce, nc: &Nonce) -> Tag {
     mac(key, CLIENT_LABEL, nb, nc)
         .finalize()

@@ -7,6 +7,15 @@
 macro_rules! codes {
     ($($(#[$doc:meta])* $variant:ident),* $(,)?) => {
         /// Every error a broker can send. See docs/PROTOCOL.md, "Error codes".
+        ///
+        /// # Example
+        ///
+        /// ```
+        /// use xproc_protocol::ErrorCode;
+        ///
+        /// assert_eq!(ErrorCode::KeyNotFound.as_str(), "KeyNotFound");
+        /// assert_eq!(ErrorCode::parse("LimitExceeded"), Some(ErrorCode::LimitExceeded));
+        /// ```
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         pub enum ErrorCode {
             $($(#[$doc])* $variant,)*

@@ -13,14 +13,22 @@ pub enum Check {
     /// Not enough bytes yet for a header or for the announced payload. Read more.
     Incomplete,
     /// A whole frame: the payload is `buf[HEADER_LEN..HEADER_LEN + len]`.
-    Ready { len: usize },
+    Ready {
+        /// The payload's length in bytes (the header not counted).
+        len: usize,
+    },
 }
 
 /// Why the front of a buffer can never become a frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FrameError {
     /// The announced payload length exceeds the receiver's limit.
-    TooLarge { len: u64, max: usize },
+    TooLarge {
+        /// The announced payload length.
+        len: u64,
+        /// The receiver's limit.
+        max: usize,
+    },
 }
 
 impl std::fmt::Display for FrameError {
@@ -39,6 +47,20 @@ impl std::error::Error for FrameError {}
 ///
 /// The announced length is checked against `max` as soon as the 4 header bytes are in, so a
 /// too-large frame is refused without waiting for (or buffering) its payload.
+///
+/// # Example
+///
+/// ```
+/// use xproc_protocol::frame::{self, Check, FrameError, HEADER_LEN};
+///
+/// let mut buf = Vec::new();
+/// frame::encode_into(&mut buf, &[0xc0]); // a frame holding MessagePack nil
+/// assert_eq!(frame::check(&buf[..2], 1024), Ok(Check::Incomplete)); // read more
+/// assert_eq!(frame::check(&buf, 1024), Ok(Check::Ready { len: 1 }));
+/// assert_eq!(&buf[HEADER_LEN..], &[0xc0]);
+/// // A header announcing 4 GiB is refused from its 4 bytes alone.
+/// assert!(matches!(frame::check(&[0xff; 4], 1024), Err(FrameError::TooLarge { .. })));
+/// ```
 pub fn check(buf: &[u8], max: usize) -> Result<Check, FrameError> {
     let Some(header) = buf.get(..HEADER_LEN) else {
         return Ok(Check::Incomplete);

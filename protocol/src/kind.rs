@@ -1,18 +1,39 @@
 //! The kinds of object a broker holds, by their wire names.
 
 /// An object's kind. The wire name is [`Kind::as_str`].
+///
+/// # Example
+///
+/// ```
+/// use xproc_protocol::Kind;
+///
+/// assert_eq!(Kind::JoinableQueue.as_str(), "joinable_queue");
+/// assert_eq!(Kind::parse("rlock"), Some(Kind::RLock));
+/// assert_eq!(Kind::parse("queue.get"), None);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {
+    /// A FIFO queue (`queue`).
     Queue,
+    /// A queue with `task_done` and `join` (`joinable_queue`).
     JoinableQueue,
+    /// A dictionary (`dict`).
     Dict,
+    /// A pipe with two ends (`pipe`).
     Pipe,
+    /// A lock, not reentrant (`lock`).
     Lock,
+    /// A reentrant lock (`rlock`).
     RLock,
+    /// A counting semaphore (`semaphore`).
     Semaphore,
+    /// A semaphore that refuses a release above its initial value (`bounded_semaphore`).
     BoundedSemaphore,
+    /// An event flag (`event`).
     Event,
+    /// A condition variable with its own reentrant lock (`condition`).
     Condition,
+    /// A barrier for a fixed number of parties (`barrier`).
     Barrier,
 }
 

@@ -14,6 +14,8 @@
 //!
 //! docs/PROTOCOL.md is the specification; this crate is its reference implementation.
 
+#![warn(missing_docs)]
+
 pub mod auth;
 pub mod error;
 mod fields;

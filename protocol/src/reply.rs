@@ -2,7 +2,7 @@
 //! decode).
 //!
 //! A reply always has the request's `id`. A failed request has `error` (a code from
-//! [`ErrorCode`](crate::ErrorCode)) and `message` (for humans); a successful one has no
+//! [`ErrorCode`]) and `message` (for humans); a successful one has no
 //! `error` and carries the op's result fields. Fields a given op does not use are absent.
 //! Decoders must ignore fields they do not know.
 
@@ -12,92 +12,135 @@ use serde_bytes::Bytes;
 use crate::error::ErrorCode;
 
 /// A reply as it is on the wire. See docs/PROTOCOL.md for which op returns which field.
+///
+/// # Example
+///
+/// ```
+/// use xproc_protocol::{ErrorCode, ReplyFields};
+///
+/// let mut wire = Vec::new();
+/// ReplyFields::err(3, ErrorCode::Empty, "queue 'tasks' is empty").encode_into(&mut wire);
+/// let reply = ReplyFields::decode(&wire[4..]).unwrap();
+/// assert_eq!(reply.id, 3);
+/// assert_eq!(reply.error_code(), Some(ErrorCode::Empty));
+/// ```
 #[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ReplyFields<'a> {
+    /// The id of the request this answers (0 for an error about a frame that was not a request).
     pub id: u64,
+    /// Set on failure: the error code's wire name ([`ErrorCode`]); absent on success.
     #[serde(borrow, skip_serializing_if = "Option::is_none")]
     pub error: Option<&'a str>,
+    /// Set on failure: what went wrong, for humans.
     #[serde(borrow, skip_serializing_if = "Option::is_none")]
     pub message: Option<&'a str>,
     /// A user value: the bytes of one MessagePack value, as `bin`.
     #[serde(borrow, skip_serializing_if = "Option::is_none")]
     pub value: Option<&'a Bytes>,
+    /// `dict.popitem`: the key taken (the bytes of one MessagePack value).
     #[serde(borrow, skip_serializing_if = "Option::is_none")]
     pub key: Option<&'a Bytes>,
     /// `dict.values` (every entry present) and `dict.get_many` (nil for a missing key).
     #[serde(borrow, skip_serializing_if = "Option::is_none")]
     pub values: Option<Vec<Option<&'a Bytes>>>,
+    /// `dict.keys`: every key, in insertion order.
     #[serde(borrow, skip_serializing_if = "Option::is_none")]
     pub keys: Option<Vec<&'a Bytes>>,
+    /// `dict.items`, `dict.scan`: (key, value) pairs, in insertion order.
     #[serde(borrow, skip_serializing_if = "Option::is_none")]
     pub items: Option<Vec<(&'a Bytes, &'a Bytes)>>,
+    /// `queue.qsize`, `dict.len`: items or entries now.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub len: Option<u64>,
+    /// `queue.qsize`, `open` (queues): the bound (0 = unbounded).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub maxsize: Option<u64>,
+    /// `queue.qsize`: items put and not yet marked done (joinable queues).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unfinished: Option<u64>,
     /// `dict.incr`: the new value; `condition.notify*`: how many waiters were woken.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub n: Option<i64>,
+    /// Acquires: whether the lock or permit was taken (false: the timeout passed).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub acquired: Option<bool>,
     /// Set on an acquire that got a lock whose previous owner disconnected while holding it:
     /// that owner's pid.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub abandoned_by: Option<u32>,
+    /// `event.is_set`, `event.wait`: whether the flag is set.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub set: Option<bool>,
+    /// `pipe.poll`: whether a message (or end of file) is waiting.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ready: Option<bool>,
+    /// `dict.contains`: whether the key is there.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub found: Option<bool>,
+    /// `dict.compare_and_set`: whether the value was set.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub swapped: Option<bool>,
+    /// `open`: whether this request created the object.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub created: Option<bool>,
     /// `cancel`: whether the target was still blocked (it is answered now, before this reply).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cancelled: Option<bool>,
+    /// `delete`: whether there was an object to delete.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deleted: Option<bool>,
+    /// `condition.wait`: whether a notify came (false: the timeout passed).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub notified: Option<bool>,
-    /// `barrier.wait`: the arrival index; `queue.get_any`: which of `names` the value came from.
+    /// `barrier.wait`: this party's arrival index, 0..parties-1; `queue.get_any`: which of
+    /// `names` the value came from.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub index: Option<u64>,
     /// `wait`: the positions in `names` of the objects that are ready, ascending (empty when
     /// the timeout passed).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub indices: Option<Vec<u64>>,
+    /// `barrier.state`, `open` (barriers): the parties a wait needs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub parties: Option<u64>,
+    /// `barrier.state`: parties waiting now.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub n_waiting: Option<u64>,
+    /// `barrier.state`: whether the barrier is broken.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub broken: Option<bool>,
+    /// `open`, `stat`: the object's kind (a [`crate::Kind`] wire name).
     #[serde(borrow, skip_serializing_if = "Option::is_none")]
     pub kind: Option<&'a str>,
+    /// `open` (semaphores): the initial permits.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub initial: Option<u64>,
+    /// `open` (pipes): whether both ends send.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub duplex: Option<bool>,
+    /// `open` (pipes): messages each inbox holds.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub capacity: Option<u64>,
+    /// `hello`: the protocol version the broker speaks.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub version: Option<u64>,
+    /// `hello`: the broker's name and version, e.g. `"xprocd 0.1.0"`.
     #[serde(borrow, skip_serializing_if = "Option::is_none")]
     pub server: Option<&'a str>,
+    /// `hello`: this connection's id, as `clients` shows it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub conn_id: Option<u64>,
+    /// `hello`: the broker's limits.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub limits: Option<Limits>,
+    /// `list`, `scan`: the objects, by name.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub objects: Option<Vec<ObjectSummary>>,
     /// `stat`: the object's state as ordered (field, value) pairs, encoded as a map.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub info: Option<Info>,
+    /// `clients`: every connection.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub clients: Option<Vec<ClientInfo>>,
     /// `queue.get_leased`: the delivery id to `queue.ack` or `queue.nack` with.
@@ -245,7 +288,9 @@ pub struct Limits {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ObjectSummary {
+    /// The object's name.
     pub name: String,
+    /// Its kind's wire name.
     pub kind: String,
     /// Items held: queue length, dict entries, messages in both pipe inboxes; 0 for sync objects.
     pub len: u64,
@@ -257,12 +302,18 @@ pub struct ObjectSummary {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ClientInfo {
+    /// The connection's id.
     pub conn_id: u64,
+    /// The peer's pid, from the socket's credentials (a TCP peer's is the one it gave in
+    /// `hello`).
     pub pid: u32,
+    /// The peer's uid, from the socket's credentials (4294967295 for a TCP peer).
     pub uid: u32,
+    /// The peer's gid, from the socket's credentials (4294967295 for a TCP peer).
     pub gid: u32,
     /// The `client` name from `hello`.
     pub name: String,
+    /// The `lang` from `hello`.
     pub lang: String,
     /// Objects this connection holds something of: "lock dev", "pipe chan/a", "semaphore s x2".
     pub holds: Vec<String>,
@@ -280,10 +331,15 @@ pub struct ClientInfo {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum InfoValue {
+    /// MessagePack nil (a field with no value now, such as a free lock's holder).
     Nil,
+    /// A boolean.
     Bool(bool),
+    /// An integer.
     Int(i64),
+    /// A string.
     Str(String),
+    /// A list of scalars.
     List(Vec<InfoValue>),
 }
 
@@ -340,6 +396,17 @@ impl<T: Into<InfoValue>> From<Option<T>> for InfoValue {
 }
 
 /// `stat`'s ordered (field, value) pairs; on the wire a map.
+///
+/// # Example
+///
+/// ```
+/// use xproc_protocol::{Info, InfoValue};
+///
+/// let mut info = Info::default();
+/// info.add("len", 3u64).add("holder_pid", None::<u32>);
+/// assert_eq!(info.get("len"), Some(&InfoValue::Int(3)));
+/// assert_eq!(info.get("holder_pid"), Some(&InfoValue::Nil));
+/// ```
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Info(pub Vec<(String, InfoValue)>);
 

@@ -87,6 +87,24 @@ impl<'de: 'a, 'a> Deserialize<'de> for Name<'a> {
 
 /// A request as it is on the wire: every field any op uses, all optional but `id` and `op`.
 /// See docs/PROTOCOL.md for which op uses which field.
+///
+/// # Example
+///
+/// ```
+/// use xproc_protocol::{frame, Request, RequestFields, Wait};
+///
+/// let value = [0x07]; // MessagePack 7
+/// let mut request = RequestFields::new(1, "queue.put");
+/// request.name = Some("tasks".into());
+/// request.value = Some(xproc_protocol::Bytes::new(&value));
+/// let mut wire = Vec::new();
+/// request.encode_into(&mut wire);
+///
+/// // The broker's side: the payload after the 4-byte header, checked once.
+/// let (id, checked) = Request::parse(&wire[frame::HEADER_LEN..]).unwrap();
+/// assert_eq!(id, 1);
+/// assert_eq!(checked, Request::QueuePut { name: "tasks", value: &[0x07], wait: Wait::Forever });
+/// ```
 #[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct RequestFields<'a> {
@@ -95,6 +113,7 @@ pub struct RequestFields<'a> {
     /// The operation, such as `"queue.put"`.
     #[serde(borrow)]
     pub op: &'a str,
+    /// The object the op works on (every op but `hello`, `ping`, `list`, `scan`, `clients`, `cancel`).
     #[serde(borrow, skip_serializing_if = "Option::is_none")]
     pub name: Option<Name<'a>>,
     /// A user value: the bytes of one MessagePack value, sent as `bin`.
@@ -106,37 +125,52 @@ pub struct RequestFields<'a> {
     /// `dict.compare_and_set`: the value the key must hold; absent means "the key must be absent".
     #[serde(borrow, skip_serializing_if = "Option::is_none")]
     pub expected: Option<&'a Bytes>,
+    /// `dict.get_many`: the keys (each one MessagePack value, as `bin`).
     #[serde(borrow, skip_serializing_if = "Option::is_none")]
     pub keys: Option<Vec<&'a Bytes>>,
+    /// `dict.update`: the (key, value) pairs to set (each one MessagePack value, as `bin`).
     #[serde(borrow, skip_serializing_if = "Option::is_none")]
     pub items: Option<Vec<(&'a Bytes, &'a Bytes)>>,
     /// Milliseconds a blocking call may wait; absent = forever, 0 = do not wait.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub timeout_ms: Option<u64>,
+    /// `open`: the kind of object to open or create (a [`Kind`] wire name).
     #[serde(borrow, skip_serializing_if = "Option::is_none")]
     pub kind: Option<&'a str>,
+    /// `open` (queues): the most items the queue holds (0 = unbounded).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub maxsize: Option<u64>,
+    /// `open` (semaphores): the permits a new semaphore starts with.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub initial: Option<u64>,
+    /// `open` (barriers): the parties a wait needs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub parties: Option<u64>,
+    /// `open` (pipes): whether both ends send (false: `a` sends, `b` receives).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub duplex: Option<bool>,
+    /// `open` (pipes): messages each end's inbox holds before a send waits.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub capacity: Option<u64>,
+    /// Pipe ops and `open` (pipes): the end, `"a"` or `"b"`.
     #[serde(borrow, skip_serializing_if = "Option::is_none")]
     pub end: Option<&'a str>,
+    /// `semaphore.release`: permits to return; `condition.notify`: waiters to wake.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub n: Option<u64>,
+    /// `dict.incr`: what to add.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub delta: Option<i64>,
+    /// `hello`: the protocol version the client speaks ([`crate::PROTOCOL_VERSION`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub version: Option<u64>,
+    /// `hello`: the client's name, as `clients` shows it.
     #[serde(borrow, skip_serializing_if = "Option::is_none")]
     pub client: Option<&'a str>,
+    /// `hello`: the client's language, as `clients` shows it.
     #[serde(borrow, skip_serializing_if = "Option::is_none")]
     pub lang: Option<&'a str>,
+    /// `hello`: the client's own pid, used only where the OS reports no peer pid.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pid: Option<u32>,
     /// `queue.get_leased`: how long the consumer may hold the item before it goes back.
@@ -233,11 +267,14 @@ pub enum Wait {
 /// A pipe end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum End {
+    /// End `a` (the sending end of a one-way pipe).
     A,
+    /// End `b` (the receiving end of a one-way pipe).
     B,
 }
 
 impl End {
+    /// The wire name: `"a"` or `"b"`.
     pub fn as_str(self) -> &'static str {
         match self {
             End::A => "a",
@@ -251,6 +288,7 @@ impl End {
             End::B => End::A,
         }
     }
+    /// The end a wire name names; `None` for anything but `"a"` and `"b"`.
     pub fn parse(s: &str) -> Option<End> {
         match s {
             "a" => Some(End::A),
@@ -264,10 +302,15 @@ impl End {
 /// and any value is accepted on reopen.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct OpenOptions {
+    /// For a queue: the most items it holds (0 = unbounded).
     pub maxsize: Option<u64>,
+    /// For a semaphore: the permits it starts with.
     pub initial: Option<u64>,
+    /// For a barrier: the parties a wait needs.
     pub parties: Option<u64>,
+    /// For a pipe: whether both ends send.
     pub duplex: Option<bool>,
+    /// For a pipe: messages each inbox holds before a send waits.
     pub capacity: Option<u64>,
     /// For a queue: leased deliveries of one item before it is dead-lettered (0 = never).
     pub max_attempts: Option<u64>,
@@ -277,268 +320,440 @@ pub struct OpenOptions {
 
 /// A checked request. Names are valid UTF-8 of 1..=255 bytes and every value and key is one
 /// well-formed MessagePack value; handlers need not check again.
+///
+/// # Example
+///
+/// ```
+/// use xproc_protocol::{ErrorCode, Request, RequestFields};
+///
+/// let mut wire = Vec::new();
+/// RequestFields::new(9, "queue.get").encode_into(&mut wire); // no name
+/// let err = Request::parse(&wire[4..]).unwrap_err();
+/// assert_eq!((err.id, err.code, err.fatal), (9, ErrorCode::BadRequest, false));
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub enum Request<'a> {
+    /// `hello`: the first request of a connection; says who the client is.
     Hello {
+        /// The protocol version the client speaks.
         version: u64,
+        /// The client's name.
         client: &'a str,
+        /// The client's language.
         lang: &'a str,
+        /// The pid the client says it has.
         pid: u32,
     },
+    /// `ping`: answers at once (a liveness check).
     Ping,
     /// Gives up this connection's blocked request `target` as if its timeout had passed.
     Cancel {
+        /// The id of the blocked request to give up.
         target: u64,
     },
+    /// `list`: every object, as [`crate::ObjectSummary`] rows.
     List,
     /// One page of the object list, by name: names after `after` (all, when `None`).
     Scan {
+        /// The last name of the previous page; `None` for the first page.
         after: Option<&'a str>,
         /// 1..=[`SCAN_MAX_COUNT`].
         count: u64,
     },
+    /// `clients`: every connection, as [`crate::ClientInfo`] rows.
     Clients,
+    /// `stat`: one object's kind and state.
     Stat {
+        /// The object's name.
         name: &'a str,
     },
+    /// `delete`: removes an object; calls blocked on it fail with `NotFound`.
     Delete {
+        /// The object's name.
         name: &'a str,
     },
+    /// `open`: opens the object, creating it if the name is free.
     Open {
+        /// The object's name.
         name: &'a str,
+        /// The kind asked for.
         kind: Kind,
+        /// The creation options given.
         options: OpenOptions,
     },
 
+    /// `queue.put`: appends a value, waiting for room in a bounded queue.
     QueuePut {
+        /// The object's name.
         name: &'a str,
+        /// The value: the bytes of one MessagePack value.
         value: &'a [u8],
+        /// How long the call may wait.
         wait: Wait,
     },
+    /// `queue.get`: takes the oldest item, waiting for one.
     QueueGet {
+        /// The object's name.
         name: &'a str,
+        /// How long the call may wait.
         wait: Wait,
     },
+    /// `queue.qsize`: the length, bound and unfinished count.
     QueueQsize {
+        /// The object's name.
         name: &'a str,
     },
+    /// `queue.task_done`: marks one item of a joinable queue processed.
     QueueTaskDone {
+        /// The object's name.
         name: &'a str,
     },
+    /// `queue.join`: waits until every item put has been marked done.
     QueueJoin {
+        /// The object's name.
         name: &'a str,
+        /// How long the call may wait.
         wait: Wait,
     },
+    /// `queue.get_leased`: takes the oldest item on a lease, to ack or nack.
     QueueGetLeased {
+        /// The object's name.
         name: &'a str,
+        /// How long the call may wait.
         wait: Wait,
         /// At least 1.
         lease_ms: u64,
     },
+    /// `queue.ack`: settles a leased delivery: the item leaves the queue.
     QueueAck {
+        /// The object's name.
         name: &'a str,
+        /// The delivery id `queue.get_leased` returned.
         delivery: u64,
     },
+    /// `queue.nack`: gives a leased item back to the head of the queue.
     QueueNack {
+        /// The object's name.
         name: &'a str,
+        /// The delivery id `queue.get_leased` returned.
         delivery: u64,
+        /// Milliseconds before the item goes back to the queue.
         delay_ms: u64,
     },
     /// Puts every value, in order, as one request.
     QueuePutMany {
+        /// The object's name.
         name: &'a str,
         /// At least one.
         values: Vec<&'a [u8]>,
+        /// How long the call may wait.
         wait: Wait,
     },
     /// Takes up to `max` items.
     QueueGetMany {
+        /// The object's name.
         name: &'a str,
         /// 1..=[`MAX_BATCH`].
         max: u64,
+        /// How long the call may wait.
         wait: Wait,
     },
     /// Takes up to `max` items, each on its own lease.
     QueueGetManyLeased {
+        /// The object's name.
         name: &'a str,
         /// 1..=[`MAX_BATCH`].
         max: u64,
+        /// How long the call may wait.
         wait: Wait,
         /// At least 1.
         lease_ms: u64,
     },
     /// Acks many deliveries at once.
     QueueAckMany {
+        /// The object's name.
         name: &'a str,
+        /// The delivery ids to ack.
         deliveries: Vec<u64>,
     },
     /// Puts back, at the head, a value a `queue.get` took whose caller gave it up.
     QueueUnget {
+        /// The queue.
         name: &'a str,
+        /// The value to put back (one MessagePack value).
         value: &'a [u8],
     },
     /// Takes one item from the first of `names` that has one (one waiter over all of them).
     QueueGetAny {
         /// 1..=[`MAX_WAIT_OBJECTS`] distinct names.
         names: Vec<&'a str>,
+        /// How long to wait for an item.
         wait: Wait,
     },
     /// Waits until at least one of `targets` is ready; takes nothing.
     Wait {
         /// 1..=[`MAX_WAIT_OBJECTS`] distinct targets.
         targets: Vec<Target<'a>>,
+        /// How long to wait for one to be ready.
         wait: Wait,
     },
 
+    /// `dict.get`: the value under a key.
     DictGet {
+        /// The object's name.
         name: &'a str,
+        /// The key: the bytes of one MessagePack value.
         key: &'a [u8],
     },
+    /// `dict.set`: sets a key (inserting or overwriting).
     DictSet {
+        /// The object's name.
         name: &'a str,
+        /// The key: the bytes of one MessagePack value.
         key: &'a [u8],
+        /// The value: the bytes of one MessagePack value.
         value: &'a [u8],
     },
+    /// `dict.delete`: removes a key.
     DictDelete {
+        /// The object's name.
         name: &'a str,
+        /// The key: the bytes of one MessagePack value.
         key: &'a [u8],
     },
+    /// `dict.contains`: whether a key is there.
     DictContains {
+        /// The object's name.
         name: &'a str,
+        /// The key: the bytes of one MessagePack value.
         key: &'a [u8],
     },
+    /// `dict.len`: the number of entries.
     DictLen {
+        /// The object's name.
         name: &'a str,
     },
+    /// `dict.keys`: every key, in insertion order.
     DictKeys {
+        /// The object's name.
         name: &'a str,
     },
+    /// `dict.values`: every value, in insertion order.
     DictValues {
+        /// The object's name.
         name: &'a str,
     },
+    /// `dict.items`: every entry, in insertion order.
     DictItems {
+        /// The object's name.
         name: &'a str,
     },
+    /// `dict.update`: sets every pair, atomically.
     DictUpdate {
+        /// The object's name.
         name: &'a str,
+        /// The (key, value) pairs, each the bytes of one MessagePack value.
         items: Vec<(&'a [u8], &'a [u8])>,
     },
+    /// `dict.get_many`: the values under several keys (nil for a missing one).
     DictGetMany {
+        /// The object's name.
         name: &'a str,
+        /// The keys, each the bytes of one MessagePack value.
         keys: Vec<&'a [u8]>,
     },
+    /// `dict.pop`: removes a key and returns its value.
     DictPop {
+        /// The object's name.
         name: &'a str,
+        /// The key: the bytes of one MessagePack value.
         key: &'a [u8],
     },
+    /// `dict.popitem`: removes and returns the most recently inserted entry.
     DictPopItem {
+        /// The object's name.
         name: &'a str,
     },
+    /// `dict.setdefault`: the value under a key, after setting it if absent.
     DictSetDefault {
+        /// The object's name.
         name: &'a str,
+        /// The key: the bytes of one MessagePack value.
         key: &'a [u8],
+        /// The value: the bytes of one MessagePack value.
         value: &'a [u8],
     },
+    /// `dict.clear`: removes every entry.
     DictClear {
+        /// The object's name.
         name: &'a str,
     },
     /// One page of a cursor scan: entries whose position is at or after `cursor`.
     DictScan {
+        /// The object's name.
         name: &'a str,
+        /// Where the previous page stopped (0: the start).
         cursor: u64,
         /// 1..=[`SCAN_MAX_COUNT`].
         count: u64,
     },
+    /// `dict.incr`: adds to an integer value (a missing key counts from 0).
     DictIncr {
+        /// The object's name.
         name: &'a str,
+        /// The key: the bytes of one MessagePack value.
         key: &'a [u8],
+        /// What to add.
         delta: i64,
     },
+    /// `dict.compare_and_set`: sets a key if it holds the expected value (or is absent).
     DictCompareAndSet {
+        /// The object's name.
         name: &'a str,
+        /// The key: the bytes of one MessagePack value.
         key: &'a [u8],
+        /// The value the key must hold; `None`: the key must be absent.
         expected: Option<&'a [u8]>,
+        /// The value: the bytes of one MessagePack value.
         value: &'a [u8],
     },
 
+    /// `pipe.send`: sends a message to the other end, waiting for room.
     PipeSend {
+        /// The object's name.
         name: &'a str,
+        /// The end this connection holds.
         end: End,
+        /// The value: the bytes of one MessagePack value.
         value: &'a [u8],
+        /// How long the call may wait.
         wait: Wait,
     },
+    /// `pipe.recv`: receives the next message, waiting for one.
     PipeRecv {
+        /// The object's name.
         name: &'a str,
+        /// The end this connection holds.
         end: End,
+        /// How long the call may wait.
         wait: Wait,
     },
+    /// `pipe.poll`: whether a message (or end of file) is waiting.
     PipePoll {
+        /// The object's name.
         name: &'a str,
+        /// The end this connection holds.
         end: End,
+        /// How long the call may wait.
         wait: Wait,
     },
+    /// `pipe.close`: closes this end; the other end gets what is left, then end of file.
     PipeClose {
+        /// The object's name.
         name: &'a str,
+        /// The end this connection holds.
         end: End,
     },
 
+    /// `lock.acquire`: takes the lock (`lock` or `rlock`), waiting for it.
     LockAcquire {
+        /// The object's name.
         name: &'a str,
+        /// How long the call may wait.
         wait: Wait,
     },
+    /// `lock.release`: releases the lock (one level of an `rlock`).
     LockRelease {
+        /// The object's name.
         name: &'a str,
     },
+    /// `semaphore.acquire`: takes a permit, waiting for one.
     SemaphoreAcquire {
+        /// The object's name.
         name: &'a str,
+        /// How long the call may wait.
         wait: Wait,
     },
+    /// `semaphore.release`: returns permits.
     SemaphoreRelease {
+        /// The object's name.
         name: &'a str,
+        /// Permits to return (`semaphore.release`) or waiters to wake (`condition.notify`).
         n: u64,
     },
+    /// `event.set`: sets the flag, waking every waiter.
     EventSet {
+        /// The object's name.
         name: &'a str,
     },
+    /// `event.clear`: clears the flag.
     EventClear {
+        /// The object's name.
         name: &'a str,
     },
+    /// `event.is_set`: whether the flag is set.
     EventIsSet {
+        /// The object's name.
         name: &'a str,
     },
+    /// `event.wait`: waits until the flag is set.
     EventWait {
+        /// The object's name.
         name: &'a str,
+        /// How long the call may wait.
         wait: Wait,
     },
+    /// `condition.acquire`: takes the condition's lock.
     ConditionAcquire {
+        /// The object's name.
         name: &'a str,
+        /// How long the call may wait.
         wait: Wait,
     },
+    /// `condition.release`: releases the condition's lock.
     ConditionRelease {
+        /// The object's name.
         name: &'a str,
     },
+    /// `condition.wait`: releases the lock, waits for a notify, reacquires the lock.
     ConditionWait {
+        /// The object's name.
         name: &'a str,
+        /// How long the call may wait.
         wait: Wait,
     },
+    /// `condition.notify`: wakes up to `n` waiters.
     ConditionNotify {
+        /// The object's name.
         name: &'a str,
+        /// Permits to return (`semaphore.release`) or waiters to wake (`condition.notify`).
         n: u64,
     },
+    /// `condition.notify_all`: wakes every waiter.
     ConditionNotifyAll {
+        /// The object's name.
         name: &'a str,
     },
+    /// `barrier.wait`: waits until every party is waiting.
     BarrierWait {
+        /// The object's name.
         name: &'a str,
+        /// How long the call may wait.
         wait: Wait,
     },
+    /// `barrier.abort`: breaks the barrier.
     BarrierAbort {
+        /// The object's name.
         name: &'a str,
     },
+    /// `barrier.reset`: returns the barrier to its initial, unbroken state.
     BarrierReset {
+        /// The object's name.
         name: &'a str,
     },
+    /// `barrier.state`: parties, waiting parties and whether it is broken.
     BarrierState {
+        /// The object's name.
         name: &'a str,
     },
 }
@@ -586,8 +801,11 @@ fn no_repeats<T: std::hash::Hash + Eq + std::fmt::Debug, K: std::hash::Hash + Eq
 /// reply can name it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestError {
+    /// The request's id, or 0 when it could not be read.
     pub id: u64,
+    /// What is wrong, as a wire error code.
     pub code: ErrorCode,
+    /// What is wrong, for humans (names the field or the limit).
     pub message: String,
     /// True when the frame could not be decoded as a request map at all: the broker then
     /// closes the connection after replying, since it cannot trust what comes next.

@@ -17,13 +17,25 @@ pub enum ValueError {
     /// The bytes end inside a value.
     Truncated,
     /// Bytes follow the first complete value.
-    TrailingBytes { at: usize },
+    TrailingBytes {
+        /// Offset of the first byte after the value.
+        at: usize,
+    },
     /// The never-used marker byte 0xc1.
-    BadMarker { at: usize },
+    BadMarker {
+        /// Offset of the 0xc1 byte.
+        at: usize,
+    },
     /// A string that is not UTF-8.
-    BadUtf8 { at: usize },
+    BadUtf8 {
+        /// Offset of the string's first byte (after its header).
+        at: usize,
+    },
     /// A timestamp extension (type -1) whose length is not 4, 8 or 12.
-    BadTimestamp { at: usize },
+    BadTimestamp {
+        /// Offset of the extension's type byte.
+        at: usize,
+    },
     /// Nesting deeper than [`MAX_DEPTH`].
     TooDeep,
 }
@@ -48,6 +60,16 @@ impl std::fmt::Display for ValueError {
 impl std::error::Error for ValueError {}
 
 /// Checks that `bytes` hold exactly one well-formed MessagePack value.
+///
+/// # Example
+///
+/// ```
+/// use xproc_protocol::value::{validate, ValueError};
+///
+/// assert_eq!(validate(&[0x92, 0x01, 0xa1, b'x']), Ok(())); // [1, "x"]
+/// assert_eq!(validate(&[0x01, 0x02]), Err(ValueError::TrailingBytes { at: 1 }));
+/// assert_eq!(validate(&[0xc1]), Err(ValueError::BadMarker { at: 0 }));
+/// ```
 pub fn validate(bytes: &[u8]) -> Result<(), ValueError> {
     match walk(bytes, 0, true)? {
         end if end == bytes.len() => Ok(()),

@@ -18,7 +18,7 @@ namespace XProc
     /// Objects keep the connection open: it closes once the client and every object opened
     /// from it are disposed.
     /// </remarks>
-    public sealed class Client : IDisposable
+    public sealed class XProcClient : IDisposable
     {
         /// <summary>How long <see cref="Connect(string, TimeSpan?, string)"/> waits for the broker's greeting by default.</summary>
         public static readonly TimeSpan DefaultConnectTimeout = TimeSpan.FromSeconds(5);
@@ -28,7 +28,7 @@ namespace XProc
 
         private readonly ClientHandle handle;
 
-        private Client(ClientHandle handle)
+        private XProcClient(ClientHandle handle)
         {
             this.handle = handle;
         }
@@ -46,7 +46,7 @@ namespace XProc
         /// <exception cref="NoBrokerException">Nothing listens at the path.</exception>
         /// <exception cref="XProcTimeoutException">The broker did not answer in time.</exception>
         /// <exception cref="LimitExceededException">The broker has too many clients.</exception>
-        public static Client Connect(string path = null, TimeSpan? connectTimeout = null, string name = null)
+        public static XProcClient Connect(string path = null, TimeSpan? connectTimeout = null, string name = null)
         {
             return Connect(path, null, connectTimeout, name);
         }
@@ -63,7 +63,7 @@ namespace XProc
         /// <param name="name">As for <see cref="Connect(string, TimeSpan?, string)"/>.</param>
         /// <exception cref="AccessDeniedException">A wrong or missing key, or a broker that could not
         /// prove the key.</exception>
-        public static Client Connect(string path, byte[] authkey, TimeSpan? connectTimeout = null, string name = null)
+        public static XProcClient Connect(string path, byte[] authkey, TimeSpan? connectTimeout = null, string name = null)
         {
             byte[] p = path == null ? null : Utf8.Name(path, "path");
             byte[] n = Utf8.Name(name ?? ProgramName(), "name");
@@ -78,7 +78,7 @@ namespace XProc
                 h.Dispose();
                 throw e;
             }
-            return new Client(h);
+            return new XProcClient(h);
         }
 
         /// <summary>The program's file name without its directory (under Mono, the .exe's, not "mono").</summary>
@@ -127,25 +127,55 @@ namespace XProc
         /// <param name="name">The object's name: 1–255 bytes of UTF-8.</param>
         /// <param name="maxSize">The most items it holds, fixed at creation (0: unbounded).
         /// Null accepts an existing queue's bound and creates an unbounded one.</param>
-        /// <param name="maxAttempts">Leased deliveries (<see cref="XProc.Queue.GetLeased"/>) of
+        /// <param name="maxAttempts">Leased deliveries (<see cref="XProcQueue{T}.GetLeased"/>) of
         /// one item before the broker moves it to the queue NAME.dead instead of handing it out
         /// again, fixed at creation (0: never). Null accepts an existing queue's value and
         /// creates one with 5.</param>
         /// <exception cref="ObjectMismatchException">The name holds another kind of object,
         /// or a queue with a different <paramref name="maxSize"/> or
         /// <paramref name="maxAttempts"/>.</exception>
-        public Queue Queue(string name, long? maxSize = null, long? maxAttempts = null)
+        public XProcQueue Queue(string name, long? maxSize = null, long? maxAttempts = null)
         {
-            return new Queue(name, OpenQueue(name, maxSize, maxAttempts, false));
+            return new XProcQueue(name, OpenQueue(name, maxSize, maxAttempts, false));
+        }
+
+        /// <summary>
+        /// Opens (creating if new) the FIFO queue <paramref name="name"/> as a queue of
+        /// <typeparamref name="T"/>: items are written and read by
+        /// <paramref name="serializer"/>, so a <c>Queue&lt;int&gt;</c> gives back ints.
+        /// Arguments as <see cref="XProcClient.Queue(string, long?, long?)"/>.
+        /// </summary>
+        /// <param name="name">The object's name: 1–255 bytes of UTF-8.</param>
+        /// <param name="maxSize">As for <see cref="XProcClient.Queue(string, long?, long?)"/>.</param>
+        /// <param name="maxAttempts">As for <see cref="XProcClient.Queue(string, long?, long?)"/>.</param>
+        /// <param name="serializer">Turns items into MessagePack and back; null:
+        /// <see cref="XProcDefaultSerializer{T}.Default"/>.</param>
+        /// <exception cref="NotSupportedException">No serializer was given and the default one
+        /// cannot handle <typeparamref name="T"/> (checked before anything is sent).</exception>
+        public XProcQueue<T> Queue<T>(string name, long? maxSize = null, long? maxAttempts = null, IXProcSerializer<T> serializer = null)
+        {
+            serializer = serializer ?? XProcDefaultSerializer<T>.Default;
+            return new XProcQueue<T>("queue", name, OpenQueue(name, maxSize, maxAttempts, false), serializer);
         }
 
         /// <summary>
         /// Opens (creating if new) the joinable queue <paramref name="name"/>: a queue with
-        /// TaskDone and Join. Arguments as <see cref="Client.Queue(string, long?, long?)"/>.
+        /// TaskDone and Join. Arguments as <see cref="XProcClient.Queue(string, long?, long?)"/>.
         /// </summary>
-        public JoinableQueue JoinableQueue(string name, long? maxSize = null, long? maxAttempts = null)
+        public XProcJoinableQueue JoinableQueue(string name, long? maxSize = null, long? maxAttempts = null)
         {
-            return new JoinableQueue(name, OpenQueue(name, maxSize, maxAttempts, true));
+            return new XProcJoinableQueue(name, OpenQueue(name, maxSize, maxAttempts, true));
+        }
+
+        /// <summary>
+        /// Opens (creating if new) the joinable queue <paramref name="name"/> as a queue of
+        /// <typeparamref name="T"/>. Arguments as
+        /// <see cref="XProcClient.Queue{T}(string, long?, long?, IXProcSerializer{T})"/>.
+        /// </summary>
+        public XProcJoinableQueue<T> JoinableQueue<T>(string name, long? maxSize = null, long? maxAttempts = null, IXProcSerializer<T> serializer = null)
+        {
+            serializer = serializer ?? XProcDefaultSerializer<T>.Default;
+            return new XProcJoinableQueue<T>(name, OpenQueue(name, maxSize, maxAttempts, true), serializer);
         }
 
         private QueueHandle OpenQueue(string name, long? maxSize, long? maxAttempts, bool joinable)
@@ -166,16 +196,40 @@ namespace XProc
             XProcStatus st = joinable
                 ? Native.xproc_joinable_queue_open_with(handle, n, Utf8.Len(n), m, a, out h)
                 : Native.xproc_queue_open_with(handle, n, Utf8.Len(n), m, a, out h);
-            return Opened(st, h);
+            return Opened(st, h, joinable ? "joinable queue" : "queue", name);
         }
 
-        /// <summary>Opens (creating if new) the shared dict <paramref name="name"/>.</summary>
-        public Dict Dict(string name)
+        /// <summary>Opens (creating if new) the shared dict <paramref name="name"/>, keys and values of any value.</summary>
+        public XProcDict Dict(string name)
+        {
+            return new XProcDict(name, OpenDict(name));
+        }
+
+        /// <summary>
+        /// Opens (creating if new) the shared dict <paramref name="name"/> with keys of
+        /// <typeparamref name="TKey"/> and values of <typeparamref name="TValue"/>, an
+        /// <see cref="IDictionary{TKey, TValue}"/>.
+        /// </summary>
+        /// <param name="name">The object's name.</param>
+        /// <param name="keySerializer">Writes and reads keys (deterministically: keys compare
+        /// by their bytes); null: <see cref="XProcDefaultSerializer{T}.Default"/>.</param>
+        /// <param name="valueSerializer">Writes and reads values; null: the default.</param>
+        /// <exception cref="NotSupportedException">The default serializer cannot handle a
+        /// type and no serializer was given for it (checked before anything is sent).</exception>
+        public XProcDict<TKey, TValue> Dict<TKey, TValue>(
+            string name, IXProcSerializer<TKey> keySerializer = null, IXProcSerializer<TValue> valueSerializer = null)
+        {
+            keySerializer = keySerializer ?? XProcDefaultSerializer<TKey>.Default;
+            valueSerializer = valueSerializer ?? XProcDefaultSerializer<TValue>.Default;
+            return new XProcDict<TKey, TValue>(name, OpenDict(name), keySerializer, valueSerializer);
+        }
+
+        private DictHandle OpenDict(string name)
         {
             byte[] n = Utf8.Name(name, "name");
             DictHandle h;
             XProcStatus st = Native.xproc_dict_open(handle, n, Utf8.Len(n), out h);
-            return new Dict(name, Opened(st, h));
+            return Opened(st, h, "dict", name);
         }
 
         /// <summary>
@@ -189,7 +243,7 @@ namespace XProc
         /// <param name="capacity">Messages each end's inbox holds before a send waits; null
         /// accepts an existing pipe's and creates one of 1024.</param>
         /// <exception cref="XProcException">Status Busy: another connection holds that end.</exception>
-        public Pipe Pipe(string name, PipeEnd end, bool? duplex = null, long? capacity = null)
+        public XProcPipe Pipe(string name, PipeEnd end, bool? duplex = null, long? capacity = null)
         {
             if (end != PipeEnd.A && end != PipeEnd.B)
             {
@@ -204,19 +258,19 @@ namespace XProc
             int d = duplex.HasValue ? (duplex.Value ? 1 : 0) : -1;
             PipeHandle h;
             XProcStatus st = Native.xproc_pipe_open(handle, n, Utf8.Len(n), e, d, capacity ?? -1, out h);
-            return new Pipe(name, end, Opened(st, h));
+            return new XProcPipe(name, end, Opened(st, h, "pipe", name));
         }
 
         /// <summary>Opens (creating if new) the lock <paramref name="name"/> (not reentrant).</summary>
-        public Lock Lock(string name)
+        public XProcLock Lock(string name)
         {
-            return new Lock(name, OpenLock(name, false));
+            return new XProcLock(name, OpenLock(name, false));
         }
 
         /// <summary>Opens (creating if new) the reentrant lock <paramref name="name"/>.</summary>
-        public RLock RLock(string name)
+        public XProcRLock RLock(string name)
         {
-            return new RLock(name, OpenLock(name, true));
+            return new XProcRLock(name, OpenLock(name, true));
         }
 
         private LockHandle OpenLock(string name, bool reentrant)
@@ -226,25 +280,25 @@ namespace XProc
             XProcStatus st = reentrant
                 ? Native.xproc_rlock_open(handle, n, Utf8.Len(n), out h)
                 : Native.xproc_lock_open(handle, n, Utf8.Len(n), out h);
-            return Opened(st, h);
+            return Opened(st, h, reentrant ? "rlock" : "lock", name);
         }
 
         /// <summary>
         /// Opens (creating if new) the semaphore <paramref name="name"/> with
         /// <paramref name="initial"/> permits (an existing one must have the same).
         /// </summary>
-        public Semaphore Semaphore(string name, long initial = 1)
+        public XProcSemaphore Semaphore(string name, long initial = 1)
         {
-            return new Semaphore(name, OpenSemaphore(name, initial, false));
+            return new XProcSemaphore("semaphore", name, OpenSemaphore(name, initial, false));
         }
 
         /// <summary>
         /// Opens (creating if new) the bounded semaphore <paramref name="name"/>: releasing
         /// above <paramref name="initial"/> permits is refused.
         /// </summary>
-        public BoundedSemaphore BoundedSemaphore(string name, long initial = 1)
+        public XProcBoundedSemaphore BoundedSemaphore(string name, long initial = 1)
         {
-            return new BoundedSemaphore(name, OpenSemaphore(name, initial, true));
+            return new XProcBoundedSemaphore(name, OpenSemaphore(name, initial, true));
         }
 
         private SemaphoreHandle OpenSemaphore(string name, long initial, bool bounded)
@@ -258,32 +312,32 @@ namespace XProc
             XProcStatus st = bounded
                 ? Native.xproc_bounded_semaphore_open(handle, n, Utf8.Len(n), (ulong)initial, out h)
                 : Native.xproc_semaphore_open(handle, n, Utf8.Len(n), (ulong)initial, out h);
-            return Opened(st, h);
+            return Opened(st, h, bounded ? "bounded semaphore" : "semaphore", name);
         }
 
         /// <summary>Opens (creating it clear if new) the event <paramref name="name"/>.</summary>
-        public Event Event(string name)
+        public XProcEvent Event(string name)
         {
             byte[] n = Utf8.Name(name, "name");
             EventHandle h;
             XProcStatus st = Native.xproc_event_open(handle, n, Utf8.Len(n), out h);
-            return new Event(name, Opened(st, h));
+            return new XProcEvent(name, Opened(st, h, "event", name));
         }
 
         /// <summary>Opens (creating if new) the condition <paramref name="name"/> and its lock.</summary>
-        public Condition Condition(string name)
+        public XProcCondition Condition(string name)
         {
             byte[] n = Utf8.Name(name, "name");
             ConditionHandle h;
             XProcStatus st = Native.xproc_condition_open(handle, n, Utf8.Len(n), out h);
-            return new Condition(name, Opened(st, h));
+            return new XProcCondition(name, Opened(st, h, "condition", name));
         }
 
         /// <summary>
         /// Opens (creating if new) the barrier <paramref name="name"/> for
         /// <paramref name="parties"/> parties (an existing one must have the same count).
         /// </summary>
-        public Barrier Barrier(string name, long parties)
+        public XProcBarrier Barrier(string name, long parties)
         {
             if (parties < 1)
             {
@@ -292,7 +346,7 @@ namespace XProc
             byte[] n = Utf8.Name(name, "name");
             BarrierHandle h;
             XProcStatus st = Native.xproc_barrier_open(handle, n, Utf8.Len(n), (ulong)parties, out h);
-            return new Barrier(name, Opened(st, h));
+            return new XProcBarrier(name, Opened(st, h, "barrier", name));
         }
 
         /// <summary>
@@ -355,12 +409,15 @@ namespace XProc
             handle.Dispose();
         }
 
-        /// <summary>Checks an open call's status; on failure frees nothing (the handle is NULL) and throws.</summary>
-        private static T Opened<T>(XProcStatus st, T h) where T : XProcHandle
+        /// <summary>
+        /// Checks an open call's status; on failure frees nothing (the handle is NULL) and
+        /// throws an exception whose message names the object (<c>Open queue "jobs": ...</c>).
+        /// </summary>
+        private static T Opened<T>(XProcStatus st, T h, string kind, string name) where T : XProcHandle
         {
             if (st != XProcStatus.Ok)
             {
-                Exception e = Error.From(st, Error.LastMessage(st));
+                Exception e = Error.From(st, Error.LastMessage(st), "Open " + kind + " \"" + name + "\"", Timeouts.Forever);
                 h.Dispose();
                 throw e;
             }
@@ -388,7 +445,7 @@ namespace XProc
         }
     }
 
-    /// <summary>The broker's limits, from <see cref="Client.Limits"/>.</summary>
+    /// <summary>The broker's limits, from <see cref="XProcClient.Limits"/>.</summary>
     public sealed class BrokerLimits
     {
         internal BrokerLimits(ulong maxFrame, ulong maxClients, ulong maxObjects, ulong memoryLimit)
@@ -412,7 +469,7 @@ namespace XProc
         public ulong MemoryLimit { get; private set; }
     }
 
-    /// <summary>One object of <see cref="Client.Objects"/>.</summary>
+    /// <summary>One object of <see cref="XProcClient.Objects"/>.</summary>
     public sealed class ObjectInfo
     {
         internal ObjectInfo(Dictionary<object, object> m)
@@ -436,7 +493,7 @@ namespace XProc
         public long Waiters { get; private set; }
     }
 
-    /// <summary>One object's state, from <see cref="Client.Stat"/>.</summary>
+    /// <summary>One object's state, from <see cref="XProcClient.Stat"/>.</summary>
     public sealed class ObjectStat
     {
         internal ObjectStat(Dictionary<object, object> m)
@@ -466,7 +523,7 @@ namespace XProc
         public IDictionary<string, object> Info { get; private set; }
     }
 
-    /// <summary>One connected client, from <see cref="Client.Clients"/>.</summary>
+    /// <summary>One connected client, from <see cref="XProcClient.Clients"/>.</summary>
     public sealed class ClientInfo
     {
         internal ClientInfo(Dictionary<object, object> m)

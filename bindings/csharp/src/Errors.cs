@@ -115,6 +115,12 @@ namespace XProc
             Status = status;
         }
 
+        /// <summary>Creates an exception for <paramref name="status"/> with a message and the exception behind it.</summary>
+        public XProcException(XProcStatus status, string message, Exception inner) : base(message, inner)
+        {
+            Status = status;
+        }
+
         /// <inheritdoc/>
         public XProcStatus Status { get; private set; }
     }
@@ -200,7 +206,7 @@ namespace XProc
     }
 
     /// <summary>
-    /// An ack or nack of a <see cref="Delivery"/> this connection no longer holds: it was
+    /// An ack or nack of a <see cref="Delivery{T}"/> this connection no longer holds: it was
     /// settled already, its lease ran out (the item went back to the queue, and may be
     /// processed again by someone else), or it belongs to another client.
     /// </summary>
@@ -296,6 +302,32 @@ namespace XProc
                     Check(st);
                     return false;
             }
+        }
+
+        /// <summary>
+        /// The exception for a failed status of <paramref name="context"/> (an operation on an
+        /// object, e.g. <c>Get on queue "jobs"</c>): a timeout says after how long
+        /// (<paramref name="timeoutMs"/>), a would-block answer says the object was empty or
+        /// full, anything else adds libxproc's <paramref name="message"/>.
+        /// </summary>
+        internal static Exception From(XProcStatus status, string message, string context, long timeoutMs)
+        {
+            switch (status)
+            {
+                case XProcStatus.Timeout:
+                    message = context + " timed out after " + Timeouts.Show(timeoutMs);
+                    break;
+                case XProcStatus.Empty:
+                    message = context + " found it empty";
+                    break;
+                case XProcStatus.Full:
+                    message = context + " found it full";
+                    break;
+                default:
+                    message = context + ": " + message;
+                    break;
+            }
+            return From(status, message);
         }
 
         /// <summary>The exception for a failed status, with its message.</summary>

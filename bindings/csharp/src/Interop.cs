@@ -61,6 +61,20 @@ namespace XProc
         /// other negative spans are refused, as .NET's own waits refuse them; a fraction of a
         /// millisecond rounds up, so a tiny positive timeout still waits rather than polling.
         /// </summary>
+        /// <summary>A timeout in messages: "5 s", "250 ms", "1.5 s".</summary>
+        internal static string Show(long ms)
+        {
+            if (ms < 0)
+            {
+                return "waiting forever";
+            }
+            if (ms < 1000)
+            {
+                return ms + " ms";
+            }
+            return (ms / 1000.0).ToString("0.###", System.Globalization.CultureInfo.InvariantCulture) + " s";
+        }
+
         internal static long ToMs(TimeSpan timeout, string paramName)
         {
             if (timeout == Timeout.InfiniteTimeSpan)
@@ -96,15 +110,12 @@ namespace XProc
         /// <summary>Each value's length.</summary>
         internal readonly UIntPtr[] Lengths;
 
-        /// <summary>Encodes <paramref name="values"/> (MessagePack) and pins the result.</summary>
-        internal PinnedValues(IList<object> values)
+        /// <summary>Pins <paramref name="encoded"/>, values already encoded as MessagePack, in one buffer.</summary>
+        internal PinnedValues(List<byte[]> encoded)
         {
-            var encoded = new List<byte[]>(values.Count);
             int total = 0;
-            foreach (object v in values)
+            foreach (byte[] e in encoded)
             {
-                byte[] e = MessagePack.Encode(v);
-                encoded.Add(e);
                 total = checked(total + e.Length);
             }
             var all = new byte[total];

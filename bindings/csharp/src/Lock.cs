@@ -59,21 +59,17 @@ namespace XProc
     }
 
     /// <summary>
-    /// What <see cref="Lock"/>, <see cref="RLock"/> and <see cref="Condition"/> share: a lock
+    /// What <see cref="XProcLock"/>, <see cref="XProcRLock"/> and <see cref="XProcCondition"/> share: a lock
     /// in the broker owned by the connection that acquired it and released automatically when
     /// that connection goes away.
     /// </summary>
-    public abstract class LockBase : IDisposable
+    public abstract class XProcLockBase : XProcObject
     {
         private int abandonedBy;
 
-        internal LockBase(string name)
+        internal XProcLockBase(string kind, string name) : base(kind, name)
         {
-            Name = name;
         }
-
-        /// <summary>The object's name.</summary>
-        public string Name { get; private set; }
 
         /// <summary>
         /// Whether the latest successful acquire on this handle found the lock abandoned (its
@@ -99,7 +95,8 @@ namespace XProc
             if (!AcquireCore(Timeouts.Forever, out pid))
             {
                 // Only a timeout makes acquired false, and there is none.
-                throw new XProcException(XProcStatus.ProtocolError, "an acquire without a timeout came back without the lock");
+                throw new XProcException(XProcStatus.ProtocolError,
+                    "Acquire on " + Describe() + ": an acquire without a timeout came back without the lock");
             }
             return new Releaser(Release, pid);
         }
@@ -109,10 +106,10 @@ namespace XProc
         public Releaser Acquire(TimeSpan timeout)
         {
             int pid;
-            if (!AcquireCore(Timeouts.ToMs(timeout, "timeout"), out pid))
+            long ms = Timeouts.ToMs(timeout, "timeout");
+            if (!AcquireCore(ms, out pid))
             {
-                throw new XProcTimeoutException(XProcStatus.Timeout,
-                    "timed out after " + timeout + " waiting for " + Name);
+                throw Error.From(XProcStatus.Timeout, null, "Acquire on " + Describe(), ms);
             }
             return new Releaser(Release, pid);
         }
@@ -135,17 +132,14 @@ namespace XProc
         /// <exception cref="NotOwnerException">This connection does not hold it.</exception>
         public void Release()
         {
-            Error.Check(NativeRelease());
+            Check(NativeRelease(), "Release");
         }
-
-        /// <summary>Releases this handle. It does not release the lock: the connection holds it until released or disconnected.</summary>
-        public abstract void Dispose();
 
         private bool AcquireCore(long timeoutMs, out int pid)
         {
             bool acquired;
             uint by;
-            Error.Check(NativeAcquire(timeoutMs, out acquired, out by));
+            Check(NativeAcquire(timeoutMs, out acquired, out by), "Acquire", timeoutMs);
             pid = acquired ? unchecked((int)by) : 0;
             if (acquired)
             {
@@ -161,7 +155,7 @@ namespace XProc
 
     /// <summary>
     /// A named lock (Python's Lock): one owner connection at a time; acquiring it again from
-    /// the owner waits, as Python's does. Open with <see cref="Client.Lock(string)"/>.
+    /// the owner waits, as Python's does. Open with <see cref="XProcClient.Lock(string)"/>.
     /// </summary>
     /// <example><code>
     /// using (var lk = client.Lock("device"))
@@ -170,16 +164,20 @@ namespace XProc
     ///     if (held.Abandoned) { /* repair what the dead owner left */ }
     /// }
     /// </code></example>
-    public class Lock : LockBase
+    public class XProcLock : XProcLockBase
     {
         internal readonly LockHandle Handle;
 
-        internal Lock(string name, LockHandle handle) : base(name)
+        internal XProcLock(string name, LockHandle handle) : this("lock", name, handle)
+        {
+        }
+
+        internal XProcLock(string kind, string name, LockHandle handle) : base(kind, name)
         {
             Handle = handle;
         }
 
-        /// <inheritdoc/>
+        /// <summary>Releases this handle. It does not release the lock: the connection holds it until released or disconnected.</summary>
         public override void Dispose()
         {
             Handle.Dispose();
@@ -198,11 +196,11 @@ namespace XProc
 
     /// <summary>
     /// A named reentrant lock (Python's RLock): its owner connection may acquire it again, and
-    /// it is free once released as many times. Open with <see cref="Client.RLock(string)"/>.
+    /// it is free once released as many times. Open with <see cref="XProcClient.RLock(string)"/>.
     /// </summary>
-    public sealed class RLock : Lock
+    public sealed class XProcRLock : XProcLock
     {
-        internal RLock(string name, LockHandle handle) : base(name, handle)
+        internal XProcRLock(string name, LockHandle handle) : base("rlock", name, handle)
         {
         }
     }

@@ -17,7 +17,7 @@ namespace XProc
 
     /// <summary>
     /// One end of a named pipe, held by this connection (each end by one connection at a
-    /// time). Open with <see cref="Client.Pipe(string, PipeEnd, bool?, long?)"/>.
+    /// time). Open with <see cref="XProcClient.Pipe(string, PipeEnd, bool?, long?)"/>.
     /// </summary>
     /// <remarks>
     /// Messages sent before the other end was first opened are kept for it. A receive after
@@ -25,19 +25,21 @@ namespace XProc
     /// Thread-safe. <see cref="Close"/> closes this end for both sides; Dispose closes it too
     /// if it is still open, and releases the handle.
     /// </remarks>
-    public sealed class Pipe : IDisposable
+    public sealed class XProcPipe : XProcObject
     {
         private readonly PipeHandle handle;
 
-        internal Pipe(string name, PipeEnd end, PipeHandle handle)
+        internal XProcPipe(string name, PipeEnd end, PipeHandle handle) : base("pipe", name)
         {
-            Name = name;
             End = end;
             this.handle = handle;
         }
 
-        /// <summary>The pipe's name.</summary>
-        public string Name { get; private set; }
+        /// <summary>Messages name the end too: <c>pipe "chan" (end A)</c>.</summary>
+        internal override string Describe()
+        {
+            return base.Describe() + " (end " + End + ")";
+        }
 
         /// <summary>The end this handle holds.</summary>
         public PipeEnd End { get; private set; }
@@ -47,26 +49,27 @@ namespace XProc
         /// <exception cref="XProcException">Status InvalidArgument: B of a one-way pipe cannot send.</exception>
         public void Send(object message)
         {
-            Error.Check(SendCore(message, Timeouts.Forever));
+            Check(SendCore(message, Timeouts.Forever), "Send");
         }
 
         /// <summary>Sends <paramref name="message"/>, waiting up to <paramref name="timeout"/> for room.</summary>
         /// <exception cref="XProcTimeoutException">Still no room when the timeout ran out.</exception>
         public void Send(object message, TimeSpan timeout)
         {
-            Error.Check(SendCore(message, Timeouts.ToMs(timeout, "timeout")));
+            long ms = Timeouts.ToMs(timeout, "timeout");
+            Check(SendCore(message, ms), "Send", ms);
         }
 
         /// <summary>Sends <paramref name="message"/> if there is room now; false if the inbox is full.</summary>
         public bool TrySend(object message)
         {
-            return Error.Try(SendCore(message, Timeouts.NoWait));
+            return Try(SendCore(message, Timeouts.NoWait), "TrySend");
         }
 
         /// <summary>Sends <paramref name="message"/>, waiting up to <paramref name="timeout"/>; false if still no room then.</summary>
         public bool TrySend(object message, TimeSpan timeout)
         {
-            return Error.Try(SendCore(message, Timeouts.ToMs(timeout, "timeout")));
+            return Try(SendCore(message, Timeouts.ToMs(timeout, "timeout")), "TrySend");
         }
 
         /// <summary>Receives the next message, waiting as long as it takes.</summary>
@@ -75,7 +78,7 @@ namespace XProc
         public object Receive()
         {
             object message;
-            Error.Check(ReceiveCore(Timeouts.Forever, out message));
+            Check(ReceiveCore(Timeouts.Forever, out message), "Receive");
             return message;
         }
 
@@ -85,7 +88,8 @@ namespace XProc
         public object Receive(TimeSpan timeout)
         {
             object message;
-            Error.Check(ReceiveCore(Timeouts.ToMs(timeout, "timeout"), out message));
+            long ms = Timeouts.ToMs(timeout, "timeout");
+            Check(ReceiveCore(ms, out message), "Receive", ms);
             return message;
         }
 
@@ -93,14 +97,14 @@ namespace XProc
         /// <exception cref="PipeClosedException">End of file.</exception>
         public bool TryReceive(out object message)
         {
-            return Error.Try(ReceiveCore(Timeouts.NoWait, out message));
+            return Try(ReceiveCore(Timeouts.NoWait, out message), "TryReceive");
         }
 
         /// <summary>Receives a message, waiting up to <paramref name="timeout"/>; false if none came.</summary>
         /// <exception cref="PipeClosedException">End of file.</exception>
         public bool TryReceive(out object message, TimeSpan timeout)
         {
-            return Error.Try(ReceiveCore(Timeouts.ToMs(timeout, "timeout"), out message));
+            return Try(ReceiveCore(Timeouts.ToMs(timeout, "timeout"), out message), "TryReceive");
         }
 
         /// <summary>Whether a message is waiting (or a receive would report end of file), without waiting.</summary>
@@ -113,7 +117,7 @@ namespace XProc
         public bool Poll(TimeSpan timeout)
         {
             bool ready;
-            Error.Check(Native.xproc_pipe_poll(handle, Timeouts.ToMs(timeout, "timeout"), out ready));
+            Check(Native.xproc_pipe_poll(handle, Timeouts.ToMs(timeout, "timeout"), out ready), "Poll");
             return ready;
         }
 
@@ -123,11 +127,11 @@ namespace XProc
         /// </summary>
         public void Close()
         {
-            Error.Check(Native.xproc_pipe_close(handle));
+            Check(Native.xproc_pipe_close(handle), "Close");
         }
 
         /// <summary>Closes this end if it is still open and releases the handle.</summary>
-        public void Dispose()
+        public override void Dispose()
         {
             handle.Dispose();
         }

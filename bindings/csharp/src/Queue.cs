@@ -1,5 +1,7 @@
-// Queue.cs: Queue and JoinableQueue, FIFO queues living in the broker (Python's
-// multiprocessing Queue / JoinableQueue). Items are any value MessagePack.cs can encode.
+// Queue.cs: XProcQueue<T> and XProcJoinableQueue<T>, FIFO queues living in the broker
+// (Python's multiprocessing Queue / JoinableQueue), their untyped forms XProcQueue and
+// XProcJoinableQueue (items of any value MessagePack.cs can encode), and Delivery<T>, an item
+// taken on a lease. A typed queue's items go through its IXProcSerializer<T>.
 
 using System;
 using System.Collections.Generic;
@@ -7,55 +9,60 @@ using System.Collections.Generic;
 namespace XProc
 {
     /// <summary>
-    /// A named FIFO queue in the broker, shared by every process that opens the name.
-    /// Open with <see cref="Client.Queue(string, long?, long?)"/>.
+    /// A named FIFO queue in the broker, shared by every process that opens the name, whose
+    /// items are <typeparamref name="T"/>s. Open with
+    /// <see cref="XProcClient.Queue{T}(string, long?, long?, IXProcSerializer{T})"/>.
     /// </summary>
     /// <remarks>
     /// Blocking calls wait as long as it takes unless given a timeout; a timeout that runs out
     /// throws <see cref="XProcTimeoutException"/> (a <see cref="TimeoutException"/>). The
     /// <c>Try</c> forms return false instead. Thread-safe. Disposing releases this handle;
-    /// the queue and its items stay in the broker.
+    /// the queue and its items stay in the broker. Items are written by the queue's
+    /// serializer (<see cref="XProcDefaultSerializer{T}"/> unless one was given); an item the
+    /// serializer cannot read is an <see cref="XProcException"/> (status InvalidValue) naming
+    /// the queue, and it is gone from the queue (a leased one is given back at once).
     /// </remarks>
-    public class Queue : IDisposable
+    /// <typeparam name="T">The items' type; object for any value.</typeparam>
+    public class XProcQueue<T> : XProcObject
     {
         internal readonly QueueHandle Handle;
 
-        internal Queue(string name, QueueHandle handle)
-        {
-            Name = name;
-            Handle = handle;
-        }
+        private readonly IXProcSerializer<T> serializer;
 
-        /// <summary>The queue's name.</summary>
-        public string Name { get; private set; }
+        internal XProcQueue(string kind, string name, QueueHandle handle, IXProcSerializer<T> serializer) : base(kind, name)
+        {
+            Handle = handle;
+            this.serializer = serializer;
+        }
 
         /// <summary>Puts <paramref name="item"/>, waiting as long as it takes for room.</summary>
         /// <exception cref="LimitExceededException">The value is above the broker's frame
         /// limit, or its memory budget is spent.</exception>
         /// <exception cref="ArgumentException">The item has no MessagePack form.</exception>
-        public void Put(object item)
+        public void Put(T item)
         {
-            Error.Check(PutCore(item, Timeouts.Forever));
+            Check(PutCore(item, Timeouts.Forever), "Put");
         }
 
         /// <summary>Puts <paramref name="item"/>, waiting up to <paramref name="timeout"/> for room.</summary>
         /// <exception cref="XProcTimeoutException">Still full when the timeout ran out
         /// (status Full for a zero timeout, Timeout otherwise).</exception>
-        public void Put(object item, TimeSpan timeout)
+        public void Put(T item, TimeSpan timeout)
         {
-            Error.Check(PutCore(item, Timeouts.ToMs(timeout, "timeout")));
+            long ms = Timeouts.ToMs(timeout, "timeout");
+            Check(PutCore(item, ms), "Put", ms);
         }
 
         /// <summary>Puts <paramref name="item"/> if there is room now; false if the queue is full.</summary>
-        public bool TryPut(object item)
+        public bool TryPut(T item)
         {
-            return Error.Try(PutCore(item, Timeouts.NoWait));
+            return Try(PutCore(item, Timeouts.NoWait), "TryPut");
         }
 
         /// <summary>Puts <paramref name="item"/>, waiting up to <paramref name="timeout"/>; false if still full then.</summary>
-        public bool TryPut(object item, TimeSpan timeout)
+        public bool TryPut(T item, TimeSpan timeout)
         {
-            return Error.Try(PutCore(item, Timeouts.ToMs(timeout, "timeout")));
+            return Try(PutCore(item, Timeouts.ToMs(timeout, "timeout")), "TryPut");
         }
 
         /// <summary>
@@ -64,94 +71,96 @@ namespace XProc
         /// </summary>
         /// <remarks>On a failure the exception is thrown; items after the failed one may or may
         /// not have been put (they were already sent).</remarks>
-        public int PutMany(IEnumerable<object> items)
+        public int PutMany(IEnumerable<T> items)
         {
             if (items == null)
             {
                 throw new ArgumentNullException("items");
             }
-            var list = new List<object>(items);
-            using (var pinned = new PinnedValues(list))
+            var encoded = new List<byte[]>();
+            foreach (T item in items)
+            {
+                encoded.Add(Write(serializer, item, "PutMany", "item"));
+            }
+            using (var pinned = new PinnedValues(encoded))
             {
                 UIntPtr done;
-                Error.Check(Native.xproc_queue_put_many_raw(Handle, pinned.Pointers, pinned.Lengths, pinned.Count, out done));
+                Check(Native.xproc_queue_put_many_raw(Handle, pinned.Pointers, pinned.Lengths, pinned.Count, out done), "PutMany");
                 return (int)done.ToUInt64();
             }
         }
 
         /// <summary>Takes the oldest item, waiting as long as it takes for one.</summary>
         /// <exception cref="ObjectNotFoundException">The queue was deleted.</exception>
-        public object Get()
+        public T Get()
         {
-            object item;
-            Error.Check(GetCore(Timeouts.Forever, out item));
-            return item;
+            return GetCore(Timeouts.Forever, "Get");
         }
 
         /// <summary>Takes the oldest item, waiting up to <paramref name="timeout"/> for one.</summary>
         /// <exception cref="XProcTimeoutException">Still empty when the timeout ran out
         /// (status Empty for a zero timeout, Timeout otherwise). Python's queue.Empty.</exception>
-        public object Get(TimeSpan timeout)
+        public T Get(TimeSpan timeout)
         {
-            object item;
-            Error.Check(GetCore(Timeouts.ToMs(timeout, "timeout"), out item));
-            return item;
+            return GetCore(Timeouts.ToMs(timeout, "timeout"), "Get");
         }
 
         /// <summary>Takes the oldest item if there is one now; false if the queue is empty.</summary>
-        public bool TryGet(out object item)
+        public bool TryGet(out T item)
         {
-            return Error.Try(GetCore(Timeouts.NoWait, out item));
+            return TryGetCore(Timeouts.NoWait, out item);
         }
 
         /// <summary>Takes the oldest item, waiting up to <paramref name="timeout"/>; false if still empty then.</summary>
-        public bool TryGet(out object item, TimeSpan timeout)
+        public bool TryGet(out T item, TimeSpan timeout)
         {
-            return Error.Try(GetCore(Timeouts.ToMs(timeout, "timeout"), out item));
+            return TryGetCore(Timeouts.ToMs(timeout, "timeout"), out item);
         }
 
         /// <summary>
         /// Takes the oldest item on a lease (acknowledged delivery), waiting up to
         /// <paramref name="timeout"/> (null: as long as it takes). The item stays in the broker
-        /// until the returned <see cref="Delivery"/> is acked; if <paramref name="lease"/>
+        /// until the returned <see cref="Delivery{T}"/> is acked; if <paramref name="lease"/>
         /// (null: 30 s) passes first, or this client's connection closes, it goes back to the
         /// head of the queue for another consumer. After the queue's max_attempts deliveries
         /// (5 by default) it moves to the queue NAME.dead instead.
         /// </summary>
         /// <exception cref="XProcTimeoutException">Still empty when the timeout ran out.</exception>
         /// <example><code>
-        /// using (Delivery d = q.GetLeased())
+        /// using (Delivery&lt;Job&gt; d = q.GetLeased())
         /// {
         ///     Process(d.Value);
         ///     d.Ack();   // without it, Dispose gives the item back at once
         /// }
         /// </code></example>
-        public Delivery GetLeased(TimeSpan? timeout = null, TimeSpan? lease = null)
+        public Delivery<T> GetLeased(TimeSpan? timeout = null, TimeSpan? lease = null)
         {
-            Delivery d;
-            Error.Check(GetLeasedCore(timeout.HasValue ? Timeouts.ToMs(timeout.Value, "timeout") : Timeouts.Forever, lease, out d));
+            long ms = WaitMs(timeout);
+            Delivery<T> d;
+            Check(GetLeasedCore(ms, lease, out d), "GetLeased", ms);
             return d;
         }
 
         /// <summary>Like <see cref="GetLeased"/> if an item is ready now; false if the queue is empty.</summary>
-        public bool TryGetLeased(out Delivery delivery, TimeSpan? lease = null)
+        public bool TryGetLeased(out Delivery<T> delivery, TimeSpan? lease = null)
         {
-            return Error.Try(GetLeasedCore(Timeouts.NoWait, lease, out delivery));
+            return Try(GetLeasedCore(Timeouts.NoWait, lease, out delivery), "TryGetLeased");
         }
 
-        /// <summary>The number of items in the queue now (exact; items in flight are not counted).</summary>
+        /// <summary>The number of items in the queue now (exact; items in flight are not counted).
+        /// Each read is a round trip to the broker.</summary>
         public int Count
         {
             get { return checked((int)Size().Len); }
         }
 
-        /// <summary>Whether the queue is empty now.</summary>
+        /// <summary>Whether the queue is empty now (a round trip to the broker).</summary>
         public bool IsEmpty
         {
             get { return Size().Len == 0; }
         }
 
-        /// <summary>Whether the queue is bounded and at its bound now.</summary>
+        /// <summary>Whether the queue is bounded and at its bound now (a round trip to the broker).</summary>
         public bool IsFull
         {
             get
@@ -161,14 +170,14 @@ namespace XProc
             }
         }
 
-        /// <summary>The queue's bound, fixed at creation; 0 means unbounded.</summary>
+        /// <summary>The queue's bound, fixed at creation; 0 means unbounded (a round trip to the broker).</summary>
         public long MaxSize
         {
             get { return (long)Size().MaxSize; }
         }
 
         /// <summary>Releases this handle (the queue stays in the broker).</summary>
-        public void Dispose()
+        public override void Dispose()
         {
             Handle.Dispose();
         }
@@ -176,7 +185,7 @@ namespace XProc
         internal NativeQueueSize Size()
         {
             NativeQueueSize s;
-            Error.Check(Native.xproc_queue_size(Handle, out s));
+            Check(Native.xproc_queue_size(Handle, out s), "Count");
             return s;
         }
 
@@ -196,10 +205,10 @@ namespace XProc
         /// <exception cref="XProcException">An earlier Post was refused by the broker (queue
         /// deleted, memory budget spent); reported once, here or by Flush, with a message
         /// naming the position of the first item not put. This item is then not taken.</exception>
-        public void Post(object item)
+        public void Post(T item)
         {
-            byte[] data = MessagePack.Encode(item);
-            Error.Check(Native.xproc_queue_put_async_raw(Handle, data, Utf8.Len(data)));
+            byte[] data = Write(serializer, item, "Post", "item");
+            Check(Native.xproc_queue_put_async_raw(Handle, data, Utf8.Len(data)), "Post");
         }
 
         /// <summary>Waits until every item handed to <see cref="Post"/> has been accepted by
@@ -207,7 +216,7 @@ namespace XProc
         public void Flush()
         {
             ulong failedAt;
-            Error.Check(Native.xproc_queue_flush(Handle, out failedAt));
+            Check(Native.xproc_queue_flush(Handle, out failedAt), "Flush");
         }
 
         /// <summary>
@@ -218,13 +227,14 @@ namespace XProc
         /// lose them).
         /// </summary>
         /// <exception cref="XProcTimeoutException">Still empty when the timeout ran out.</exception>
-        public List<object> GetMany(int max, TimeSpan? timeout = null)
+        public List<T> GetMany(int max, TimeSpan? timeout = null)
         {
             IntPtr batch;
-            Error.Check(Native.xproc_queue_get_many(Handle, BatchMax(max), WaitMs(timeout), out batch));
+            long ms = WaitMs(timeout);
+            Check(Native.xproc_queue_get_many(Handle, BatchMax(max), ms, out batch), "GetMany", ms);
             try
             {
-                return BatchValues(batch);
+                return BatchValues(batch, "GetMany");
             }
             finally
             {
@@ -237,21 +247,39 @@ namespace XProc
         /// Settle them with <see cref="AckMany"/> (one request) or one by one; those not acked
         /// when their lease runs out or this client goes away go back to the queue.
         /// </summary>
-        public List<Delivery> GetManyLeased(int max, TimeSpan? timeout = null, TimeSpan? lease = null)
+        public List<Delivery<T>> GetManyLeased(int max, TimeSpan? timeout = null, TimeSpan? lease = null)
         {
             long leaseMs = lease.HasValue ? Math.Max(1, Timeouts.ToMs(lease.Value, "lease")) : 0;
+            long ms = WaitMs(timeout);
             IntPtr batch;
-            Error.Check(Native.xproc_queue_get_many_leased(Handle, BatchMax(max), WaitMs(timeout), leaseMs, out batch));
+            Check(Native.xproc_queue_get_many_leased(Handle, BatchMax(max), ms, leaseMs, out batch), "GetManyLeased", ms);
             try
             {
-                List<object> values = BatchValues(batch);
-                var out_ = new List<Delivery>(values.Count);
-                for (int i = 0; i < values.Count; i++)
+                int n = (int)Native.xproc_batch_len(batch).ToUInt64();
+                var ids = new ulong[n];
+                var attempts = new uint[n];
+                for (int i = 0; i < n; i++)
                 {
-                    ulong id;
-                    uint attempt;
-                    Error.Check(Native.xproc_batch_delivery(batch, (UIntPtr)(ulong)i, out id, out attempt));
-                    out_.Add(new Delivery(this, values[i], id, (int)attempt));
+                    Check(Native.xproc_batch_delivery(batch, (UIntPtr)(ulong)i, out ids[i], out attempts[i]), "GetManyLeased");
+                }
+                List<T> values;
+                try
+                {
+                    values = BatchValues(batch, "GetManyLeased");
+                }
+                catch
+                {
+                    // Nobody here can process them: give them back at once rather than sit on them.
+                    foreach (ulong id in ids)
+                    {
+                        Native.xproc_queue_nack(Handle, id, 0);
+                    }
+                    throw;
+                }
+                var out_ = new List<Delivery<T>>(n);
+                for (int i = 0; i < n; i++)
+                {
+                    out_.Add(new Delivery<T>(this, values[i], ids[i], (int)attempts[i]));
                 }
                 return out_;
             }
@@ -263,13 +291,13 @@ namespace XProc
 
         /// <summary>Acks every delivery in one request; returns how many were acked (the
         /// others were no longer held by this client and changed nothing).</summary>
-        public int AckMany(IEnumerable<Delivery> deliveries)
+        public int AckMany(IEnumerable<Delivery<T>> deliveries)
         {
             if (deliveries == null)
             {
                 throw new ArgumentNullException("deliveries");
             }
-            var list = new List<Delivery>(deliveries);
+            var list = new List<Delivery<T>>(deliveries);
             var ids = new ulong[list.Count];
             for (int i = 0; i < ids.Length; i++)
             {
@@ -277,7 +305,7 @@ namespace XProc
                 list[i].MarkSettled();
             }
             UIntPtr acked;
-            Error.Check(Native.xproc_queue_ack_many(Handle, ids, (UIntPtr)(ulong)ids.Length, out acked));
+            Check(Native.xproc_queue_ack_many(Handle, ids, (UIntPtr)(ulong)ids.Length, out acked), "AckMany");
             return (int)acked.ToUInt64();
         }
 
@@ -288,11 +316,11 @@ namespace XProc
         /// <paramref name="idle"/>. Items fetched and not yet yielded when the loop stops are
         /// lost with the enumerator.
         /// </summary>
-        public IEnumerable<object> Consume(int batch = 256, TimeSpan? idle = null)
+        public IEnumerable<T> Consume(int batch = 256, TimeSpan? idle = null)
         {
             while (true)
             {
-                List<object> items;
+                List<T> items;
                 try
                 {
                     items = GetMany(batch, idle);
@@ -305,7 +333,7 @@ namespace XProc
                     }
                     throw;
                 }
-                foreach (object item in items)
+                foreach (T item in items)
                 {
                     yield return item;
                 }
@@ -326,29 +354,29 @@ namespace XProc
             return timeout.HasValue ? Timeouts.ToMs(timeout.Value, "timeout") : Timeouts.Forever;
         }
 
-        private static List<object> BatchValues(IntPtr batch)
+        private List<T> BatchValues(IntPtr batch, string op)
         {
             int n = (int)Native.xproc_batch_len(batch).ToUInt64();
-            var values = new List<object>(n);
+            var values = new List<T>(n);
             for (int i = 0; i < n; i++)
             {
                 IntPtr data;
                 UIntPtr len;
-                Error.Check(Native.xproc_batch_item(batch, (UIntPtr)(ulong)i, out data, out len));
+                Check(Native.xproc_batch_item(batch, (UIntPtr)(ulong)i, out data, out len), op);
                 var bytes = new byte[(int)len.ToUInt64()];
                 System.Runtime.InteropServices.Marshal.Copy(data, bytes, 0, bytes.Length);
-                values.Add(MessagePack.Decode(bytes));
+                values.Add(Read(serializer, bytes, op, "item"));
             }
             return values;
         }
 
-        private XProcStatus PutCore(object item, long timeoutMs)
+        private XProcStatus PutCore(T item, long timeoutMs)
         {
-            byte[] data = MessagePack.Encode(item);
+            byte[] data = Write(serializer, item, "Put", "item");
             return Native.xproc_queue_put_raw(Handle, data, Utf8.Len(data), timeoutMs);
         }
 
-        private XProcStatus GetLeasedCore(long timeoutMs, TimeSpan? lease, out Delivery delivery)
+        private XProcStatus GetLeasedCore(long timeoutMs, TimeSpan? lease, out Delivery<T> delivery)
         {
             // 0 asks libxproc for the broker's default lease.
             long leaseMs = lease.HasValue ? Math.Max(1, Timeouts.ToMs(lease.Value, "lease")) : 0;
@@ -360,10 +388,10 @@ namespace XProc
             delivery = null;
             if (st == XProcStatus.Ok)
             {
-                object value;
+                T value;
                 try
                 {
-                    value = Buffers.TakeValue(data, len);
+                    value = Read(serializer, Buffers.Take(data, len), "GetLeased", "item");
                 }
                 catch
                 {
@@ -371,29 +399,56 @@ namespace XProc
                     Native.xproc_queue_nack(Handle, id, 0);
                     throw;
                 }
-                delivery = new Delivery(this, value, id, (int)attempt);
+                delivery = new Delivery<T>(this, value, id, (int)attempt);
             }
             return st;
         }
 
-        private XProcStatus GetCore(long timeoutMs, out object item)
+        private T GetCore(long timeoutMs, string op)
         {
             IntPtr data;
             UIntPtr len;
-            XProcStatus st = Native.xproc_queue_get_raw(Handle, timeoutMs, out data, out len);
-            item = st == XProcStatus.Ok ? Buffers.TakeValue(data, len) : null;
-            return st;
+            Check(Native.xproc_queue_get_raw(Handle, timeoutMs, out data, out len), op, timeoutMs);
+            return Read(serializer, Buffers.Take(data, len), op, "item");
+        }
+
+        private bool TryGetCore(long timeoutMs, out T item)
+        {
+            IntPtr data;
+            UIntPtr len;
+            item = default(T);
+            if (!Try(Native.xproc_queue_get_raw(Handle, timeoutMs, out data, out len), "TryGet"))
+            {
+                return false;
+            }
+            item = Read(serializer, Buffers.Take(data, len), "TryGet", "item");
+            return true;
+        }
+    }
+
+    /// <summary>
+    /// A named FIFO queue of any values (<see cref="XProcQueue{T}"/> of object: items come back
+    /// as the codec decodes them, integers as long). Open with
+    /// <see cref="XProcClient.Queue(string, long?, long?)"/>.
+    /// </summary>
+    public sealed class XProcQueue : XProcQueue<object>
+    {
+        internal XProcQueue(string name, QueueHandle handle)
+            : base("queue", name, handle, XProcDefaultSerializer<object>.Default)
+        {
         }
     }
 
     /// <summary>
     /// A queue whose consumers mark items done, so a producer can wait until everything put
     /// has been processed (Python's JoinableQueue). Open with
-    /// <see cref="Client.JoinableQueue(string, long?, long?)"/>.
+    /// <see cref="XProcClient.JoinableQueue{T}(string, long?, long?, IXProcSerializer{T})"/>.
     /// </summary>
-    public sealed class JoinableQueue : Queue
+    /// <typeparam name="T">The items' type; object for any value.</typeparam>
+    public class XProcJoinableQueue<T> : XProcQueue<T>
     {
-        internal JoinableQueue(string name, QueueHandle handle) : base(name, handle)
+        internal XProcJoinableQueue(string name, QueueHandle handle, IXProcSerializer<T> serializer)
+            : base("joinable queue", name, handle, serializer)
         {
         }
 
@@ -402,13 +457,13 @@ namespace XProc
         /// (Python's ValueError).</exception>
         public void TaskDone()
         {
-            Error.Check(Native.xproc_queue_task_done(Handle));
+            Check(Native.xproc_queue_task_done(Handle), "TaskDone");
         }
 
         /// <summary>Waits until every item put has been marked done.</summary>
         public void Join()
         {
-            Error.Check(Native.xproc_queue_join(Handle, Timeouts.Forever));
+            Check(Native.xproc_queue_join(Handle, Timeouts.Forever), "Join");
         }
 
         /// <summary>
@@ -417,10 +472,10 @@ namespace XProc
         /// </summary>
         public bool Join(TimeSpan timeout)
         {
-            return Error.Try(Native.xproc_queue_join(Handle, Timeouts.ToMs(timeout, "timeout")));
+            return Try(Native.xproc_queue_join(Handle, Timeouts.ToMs(timeout, "timeout")), "Join");
         }
 
-        /// <summary>Items put and not yet marked done.</summary>
+        /// <summary>Items put and not yet marked done (a round trip to the broker).</summary>
         public long Unfinished
         {
             get { return (long)Size().Unfinished; }
@@ -428,17 +483,30 @@ namespace XProc
     }
 
     /// <summary>
-    /// An item taken with <see cref="Queue.GetLeased"/>: its value, and the delivery to settle.
+    /// A joinable queue of any values (<see cref="XProcJoinableQueue{T}"/> of object). Open
+    /// with <see cref="XProcClient.JoinableQueue(string, long?, long?)"/>.
+    /// </summary>
+    public sealed class XProcJoinableQueue : XProcJoinableQueue<object>
+    {
+        internal XProcJoinableQueue(string name, QueueHandle handle)
+            : base(name, handle, XProcDefaultSerializer<object>.Default)
+        {
+        }
+    }
+
+    /// <summary>
+    /// An item taken with <see cref="XProcQueue{T}.GetLeased"/>: its value, and the delivery to settle.
     /// Call <see cref="Ack"/> once it is processed, or <see cref="Nack(TimeSpan)"/> to give it
     /// back. Disposing an unsettled delivery nacks it at once, so a <c>using</c> block that
     /// ends in an exception returns the item to the queue instead of holding it for the rest
     /// of its lease.
     /// </summary>
-    public sealed class Delivery : IDisposable
+    /// <typeparam name="T">The item's type, the queue's.</typeparam>
+    public sealed class Delivery<T> : IDisposable
     {
-        private readonly Queue queue;
+        private readonly XProcQueue<T> queue;
 
-        internal Delivery(Queue queue, object value, ulong id, int attempt)
+        internal Delivery(XProcQueue<T> queue, T value, ulong id, int attempt)
         {
             this.queue = queue;
             Value = value;
@@ -447,7 +515,7 @@ namespace XProc
         }
 
         /// <summary>The item.</summary>
-        public object Value { get; private set; }
+        public T Value { get; private set; }
 
         /// <summary>The delivery id (unique for the broker's lifetime, never 0).</summary>
         public ulong Id { get; private set; }
@@ -459,14 +527,14 @@ namespace XProc
         /// <summary>Whether Ack or Nack has been called.</summary>
         public bool Settled { get; private set; }
 
-        /// <summary>Marks it settled (acked by <see cref="Queue.AckMany"/>).</summary>
+        /// <summary>Marks it settled (acked by <see cref="XProcQueue{T}.AckMany"/>).</summary>
         internal void MarkSettled()
         {
             Settled = true;
         }
 
         /// <summary>
-        /// Done: the item leaves the queue (on a <see cref="JoinableQueue"/> this counts as
+        /// Done: the item leaves the queue (on a <see cref="XProcJoinableQueue"/> this counts as
         /// TaskDone; do not call both).
         /// </summary>
         /// <exception cref="UnknownDeliveryException">The lease ran out first (the item went
@@ -474,7 +542,7 @@ namespace XProc
         public void Ack()
         {
             Settled = true;
-            Error.Check(Native.xproc_queue_ack(queue.Handle, Id));
+            queue.Check(Native.xproc_queue_ack(queue.Handle, Id), "Ack");
         }
 
         /// <summary>Gives the item back to the head of the queue at once.</summary>
@@ -490,7 +558,7 @@ namespace XProc
         public void Nack(TimeSpan delay)
         {
             Settled = true;
-            Error.Check(Native.xproc_queue_nack(queue.Handle, Id, Timeouts.ToMs(delay, "delay")));
+            queue.Check(Native.xproc_queue_nack(queue.Handle, Id, Timeouts.ToMs(delay, "delay")), "Nack");
         }
 
         /// <summary>Nacks the item at once if it was neither acked nor nacked.</summary>

@@ -10,7 +10,7 @@ namespace XProc
     /// <summary>
     /// A named condition variable (Python's Condition) over its own reentrant lock. Acquire
     /// the lock, then Wait (which releases it while waiting and reacquires it before
-    /// returning) or Notify. Open with <see cref="Client.Condition(string)"/>.
+    /// returning) or Notify. Open with <see cref="XProcClient.Condition(string)"/>.
     /// </summary>
     /// <example><code>
     /// using (cond.Acquire())
@@ -18,11 +18,11 @@ namespace XProc
     ///     cond.WaitFor(() => (long)dict["ready"] > 0, TimeSpan.FromSeconds(10));
     /// }
     /// </code></example>
-    public sealed class Condition : LockBase
+    public sealed class XProcCondition : XProcLockBase
     {
         private readonly ConditionHandle handle;
 
-        internal Condition(string name, ConditionHandle handle) : base(name)
+        internal XProcCondition(string name, ConditionHandle handle) : base("condition", name)
         {
             this.handle = handle;
         }
@@ -70,7 +70,7 @@ namespace XProc
                 throw new ArgumentOutOfRangeException("n", n, "n is 0 or more");
             }
             ulong woken;
-            Error.Check(Native.xproc_condition_notify(handle, (ulong)n, out woken));
+            Check(Native.xproc_condition_notify(handle, (ulong)n, out woken), "Notify");
             return (long)woken;
         }
 
@@ -79,7 +79,7 @@ namespace XProc
         public long NotifyAll()
         {
             ulong woken;
-            Error.Check(Native.xproc_condition_notify_all(handle, out woken));
+            Check(Native.xproc_condition_notify_all(handle, out woken), "NotifyAll");
             return (long)woken;
         }
 
@@ -102,7 +102,7 @@ namespace XProc
         private bool WaitCore(long timeoutMs)
         {
             bool notified;
-            Error.Check(Native.xproc_condition_wait(handle, timeoutMs, out notified));
+            Check(Native.xproc_condition_wait(handle, timeoutMs, out notified), "Wait", timeoutMs);
             return notified;
         }
 
@@ -138,27 +138,24 @@ namespace XProc
 
     /// <summary>
     /// A named counting semaphore (Python's Semaphore). Permits a connection holds are
-    /// returned when it disconnects. Open with <see cref="Client.Semaphore(string, long)"/>.
+    /// returned when it disconnects. Open with <see cref="XProcClient.Semaphore(string, long)"/>.
     /// </summary>
-    public class Semaphore : IDisposable
+    public class XProcSemaphore : XProcObject
     {
         private readonly SemaphoreHandle handle;
 
-        internal Semaphore(string name, SemaphoreHandle handle)
+        internal XProcSemaphore(string kind, string name, SemaphoreHandle handle) : base(kind, name)
         {
-            Name = name;
             this.handle = handle;
         }
-
-        /// <summary>The semaphore's name.</summary>
-        public string Name { get; private set; }
 
         /// <summary>Takes a permit, waiting as long as it takes. Dispose the result to return it.</summary>
         public Releaser Acquire()
         {
             if (!AcquireCore(Timeouts.Forever))
             {
-                throw new XProcException(XProcStatus.ProtocolError, "an acquire without a timeout came back without a permit");
+                throw new XProcException(XProcStatus.ProtocolError,
+                    "Acquire on " + Describe() + ": an acquire without a timeout came back without a permit");
             }
             return new Releaser(ReleaseOne, 0);
         }
@@ -167,10 +164,10 @@ namespace XProc
         /// <exception cref="XProcTimeoutException">No permit came in time.</exception>
         public Releaser Acquire(TimeSpan timeout)
         {
-            if (!AcquireCore(Timeouts.ToMs(timeout, "timeout")))
+            long ms = Timeouts.ToMs(timeout, "timeout");
+            if (!AcquireCore(ms))
             {
-                throw new XProcTimeoutException(XProcStatus.Timeout,
-                    "timed out after " + timeout + " waiting for a permit of " + Name);
+                throw Error.From(XProcStatus.Timeout, null, "Acquire on " + Describe(), ms);
             }
             return new Releaser(ReleaseOne, 0);
         }
@@ -196,11 +193,11 @@ namespace XProc
             {
                 throw new ArgumentOutOfRangeException("n", n, "release at least 1 permit");
             }
-            Error.Check(Native.xproc_semaphore_release(handle, (ulong)n));
+            Check(Native.xproc_semaphore_release(handle, (ulong)n), "Release");
         }
 
         /// <summary>Releases this handle (permits held stay held).</summary>
-        public void Dispose()
+        public override void Dispose()
         {
             handle.Dispose();
         }
@@ -213,55 +210,51 @@ namespace XProc
         private bool AcquireCore(long timeoutMs)
         {
             bool acquired;
-            Error.Check(Native.xproc_semaphore_acquire(handle, timeoutMs, out acquired));
+            Check(Native.xproc_semaphore_acquire(handle, timeoutMs, out acquired), "Acquire", timeoutMs);
             return acquired;
         }
     }
 
     /// <summary>
     /// A named semaphore that refuses a release above its initial value (Python's
-    /// BoundedSemaphore). Open with <see cref="Client.BoundedSemaphore(string, long)"/>.
+    /// BoundedSemaphore). Open with <see cref="XProcClient.BoundedSemaphore(string, long)"/>.
     /// </summary>
-    public sealed class BoundedSemaphore : Semaphore
+    public sealed class XProcBoundedSemaphore : XProcSemaphore
     {
-        internal BoundedSemaphore(string name, SemaphoreHandle handle) : base(name, handle)
+        internal XProcBoundedSemaphore(string name, SemaphoreHandle handle) : base("bounded semaphore", name, handle)
         {
         }
     }
 
-    /// <summary>A named event flag (Python's Event). Open with <see cref="Client.Event(string)"/>.</summary>
-    public sealed class Event : IDisposable
+    /// <summary>A named event flag (Python's Event). Open with <see cref="XProcClient.Event(string)"/>.</summary>
+    public sealed class XProcEvent : XProcObject
     {
         private readonly EventHandle handle;
 
-        internal Event(string name, EventHandle handle)
+        internal XProcEvent(string name, EventHandle handle) : base("event", name)
         {
-            Name = name;
             this.handle = handle;
         }
-
-        /// <summary>The event's name.</summary>
-        public string Name { get; private set; }
 
         /// <summary>Sets the flag, waking every waiter.</summary>
         public void Set()
         {
-            Error.Check(Native.xproc_event_set(handle));
+            Check(Native.xproc_event_set(handle), "Set");
         }
 
-        /// <summary>Clears the flag.</summary>
-        public void Clear()
+        /// <summary>Clears the flag (Python's clear; ManualResetEvent.Reset).</summary>
+        public void Reset()
         {
-            Error.Check(Native.xproc_event_clear(handle));
+            Check(Native.xproc_event_clear(handle), "Reset");
         }
 
-        /// <summary>Whether the flag is set now.</summary>
+        /// <summary>Whether the flag is set now. Each read is a round trip to the broker.</summary>
         public bool IsSet
         {
             get
             {
                 bool set;
-                Error.Check(Native.xproc_event_is_set(handle, out set));
+                Check(Native.xproc_event_is_set(handle, out set), "IsSet");
                 return set;
             }
         }
@@ -279,7 +272,7 @@ namespace XProc
         }
 
         /// <summary>Releases this handle.</summary>
-        public void Dispose()
+        public override void Dispose()
         {
             handle.Dispose();
         }
@@ -287,35 +280,31 @@ namespace XProc
         private bool WaitCore(long timeoutMs)
         {
             bool set;
-            Error.Check(Native.xproc_event_wait(handle, timeoutMs, out set));
+            Check(Native.xproc_event_wait(handle, timeoutMs, out set), "Wait", timeoutMs);
             return set;
         }
     }
 
     /// <summary>
     /// A named barrier for a fixed number of parties (Python's Barrier). Open with
-    /// <see cref="Client.Barrier(string, long)"/>.
+    /// <see cref="XProcClient.Barrier(string, long)"/>.
     /// </summary>
     /// <remarks>
     /// A wait that times out, an <see cref="Abort"/>, or a waiting party's disconnect breaks
     /// the barrier: every waiter, and every later wait until <see cref="Reset"/>, throws
     /// <see cref="BrokenBarrierException"/>.
     /// </remarks>
-    public sealed class Barrier : IDisposable
+    public sealed class XProcBarrier : XProcObject
     {
         private readonly BarrierHandle handle;
 
-        internal Barrier(string name, BarrierHandle handle)
+        internal XProcBarrier(string name, BarrierHandle handle) : base("barrier", name)
         {
-            Name = name;
             this.handle = handle;
         }
 
-        /// <summary>The barrier's name.</summary>
-        public string Name { get; private set; }
-
         /// <summary>
-        /// Waits until <see cref="Parties"/> parties are waiting; returns this party's index,
+        /// Waits until <see cref="ParticipantCount"/> parties are waiting; returns this party's index,
         /// 0..Parties-1 in arrival order, distinct among the parties released together.
         /// </summary>
         /// <exception cref="BrokenBarrierException">The barrier is or became broken.</exception>
@@ -334,35 +323,37 @@ namespace XProc
         /// <summary>Breaks the barrier: current and later waiters throw <see cref="BrokenBarrierException"/> until <see cref="Reset"/>.</summary>
         public void Abort()
         {
-            Error.Check(Native.xproc_barrier_abort(handle));
+            Check(Native.xproc_barrier_abort(handle), "Abort");
         }
 
         /// <summary>Returns the barrier to its initial, unbroken state.</summary>
         public void Reset()
         {
-            Error.Check(Native.xproc_barrier_reset(handle));
+            Check(Native.xproc_barrier_reset(handle), "Reset");
         }
 
-        /// <summary>Parties needed to release it (fixed at creation).</summary>
-        public long Parties
+        /// <summary>Parties needed to release it, fixed at creation (Python's parties; as
+        /// System.Threading.Barrier.ParticipantCount). Each read is a round trip to the broker.</summary>
+        public long ParticipantCount
         {
             get { return (long)State().Parties; }
         }
 
-        /// <summary>Parties waiting now.</summary>
-        public long NWaiting
+        /// <summary>Parties waiting now (Python's n_waiting). Each read is a round trip to the
+        /// broker, and the answer may be stale by the time it is used.</summary>
+        public long WaitingCount
         {
             get { return (long)State().NWaiting; }
         }
 
-        /// <summary>Whether it is broken (until <see cref="Reset"/>).</summary>
+        /// <summary>Whether it is broken (until <see cref="Reset"/>). Each read is a round trip to the broker.</summary>
         public bool IsBroken
         {
             get { return State().Broken != 0; }
         }
 
         /// <summary>Releases this handle.</summary>
-        public void Dispose()
+        public override void Dispose()
         {
             handle.Dispose();
         }
@@ -370,14 +361,14 @@ namespace XProc
         private NativeBarrierState State()
         {
             NativeBarrierState s;
-            Error.Check(Native.xproc_barrier_state(handle, out s));
+            Check(Native.xproc_barrier_state(handle, out s), "State");
             return s;
         }
 
         private long WaitCore(long timeoutMs)
         {
             ulong index;
-            Error.Check(Native.xproc_barrier_wait(handle, timeoutMs, out index));
+            Check(Native.xproc_barrier_wait(handle, timeoutMs, out index), "Wait", timeoutMs);
             return (long)index;
         }
     }

@@ -40,9 +40,9 @@ namespace XProc.Tests
         /// <summary>Its socket path.</summary>
         internal string Socket { get; private set; }
 
-        internal Client Connect()
+        internal XProcClient Connect()
         {
-            return Client.Connect(Socket);
+            return XProcClient.Connect(Socket);
         }
 
         /// <summary>Stops it as a service manager would (SIGTERM) and waits for it to exit.</summary>
@@ -104,12 +104,12 @@ namespace XProc.Tests
 
         private static void ConnectPingIdentity()
         {
-            using (Client c = Fixture.Connect())
+            using (XProcClient c = Fixture.Connect())
             {
                 c.Ping();
                 Assert.True(c.ConnectionId > 0, "a connection id");
                 Assert.True(c.Limits.MaxFrame > 0 && c.Limits.MaxClients > 0 && c.Limits.MaxObjects > 0 && c.Limits.MemoryLimit > 0, "limits");
-                Assert.True(Client.LibraryVersion.Length > 0, "a library version");
+                Assert.True(XProcClient.LibraryVersion.Length > 0, "a library version");
                 ClientInfo me = null;
                 foreach (ClientInfo info in c.Clients())
                 {
@@ -125,7 +125,7 @@ namespace XProc.Tests
                 Assert.True(me.Name.StartsWith("Tests"), "the program's name, not the runtime's: " + me.Name);
                 Assert.Equal((long)Process.GetCurrentProcess().Id, me.Pid, "pid");
             }
-            using (Client named = Client.Connect(null, TimeSpan.FromSeconds(10), "worker-7"))
+            using (XProcClient named = XProcClient.Connect(null, TimeSpan.FromSeconds(10), "worker-7"))
             {
                 bool found = false;
                 foreach (ClientInfo info in named.Clients())
@@ -140,7 +140,7 @@ namespace XProc.Tests
         {
             string path = Environment.GetEnvironmentVariable("XPROC_SOCKET");
             Assert.True(!string.IsNullOrEmpty(path), "$XPROC_SOCKET is set");
-            using (Client c = Client.Connect(path))
+            using (XProcClient c = XProcClient.Connect(path))
             {
                 c.Ping();
             }
@@ -149,20 +149,20 @@ namespace XProc.Tests
         private static void NoBroker()
         {
             string path = Path.Combine(Path.GetTempPath(), Fixture.Name("absent") + ".sock");
-            NoBrokerException e = Assert.Throws<NoBrokerException>(() => Client.Connect(path));
+            NoBrokerException e = Assert.Throws<NoBrokerException>(() => XProcClient.Connect(path));
             Assert.Equal(XProcStatus.NoBroker, e.Status, "status");
             Assert.True(e.Message.Contains(path), "the message names the path: " + e.Message);
             // The family catches work too.
-            Assert.Throws<XProcException>(() => Client.Connect(path));
-            Assert.Throws<InvalidOperationException>(() => Client.Connect(path));
+            Assert.Throws<XProcException>(() => XProcClient.Connect(path));
+            Assert.Throws<InvalidOperationException>(() => XProcClient.Connect(path));
         }
 
         private static void ObjectsStatDelete()
         {
-            using (Client c = Fixture.Connect())
+            using (XProcClient c = Fixture.Connect())
             {
                 string name = Fixture.Name("stat");
-                using (Queue q = c.Queue(name, 10))
+                using (XProcQueue q = c.Queue(name, 10))
                 {
                     q.Put(1);
                     q.Put(2);
@@ -192,11 +192,11 @@ namespace XProc.Tests
 
         private static void DeleteWakesBlockedCall()
         {
-            using (Client c = Fixture.Connect())
-            using (Client waiter = Fixture.Connect())
+            using (XProcClient c = Fixture.Connect())
+            using (XProcClient waiter = Fixture.Connect())
             {
                 string name = Fixture.Name("deleted");
-                Queue q = waiter.Queue(name);
+                XProcQueue q = waiter.Queue(name);
                 Exception got = null;
                 Worker w = Fixture.Start(() =>
                 {
@@ -219,7 +219,7 @@ namespace XProc.Tests
 
         private static void TypeAndOptionMismatch()
         {
-            using (Client c = Fixture.Connect())
+            using (XProcClient c = Fixture.Connect())
             {
                 string name = Fixture.Name("kind");
                 c.Queue(name).Dispose();
@@ -233,7 +233,7 @@ namespace XProc.Tests
                 e = Assert.Throws<ObjectMismatchException>(() => c.Queue(bounded, 6), "another maxsize");
                 Assert.Equal(XProcStatus.OptionMismatch, e.Status, "status");
                 Assert.True(e.Message.Contains("maxsize"), "the message names the option: " + e.Message);
-                using (Queue q = c.Queue(bounded))
+                using (XProcQueue q = c.Queue(bounded))
                 {
                     Assert.Equal(5L, q.MaxSize, "no maxsize accepts the existing bound");
                 }
@@ -242,7 +242,7 @@ namespace XProc.Tests
 
         private static void InvalidNames()
         {
-            using (Client c = Fixture.Connect())
+            using (XProcClient c = Fixture.Connect())
             {
                 XProcException e = Assert.Throws<XProcException>(() => c.Queue(""), "an empty name");
                 Assert.Equal(XProcStatus.InvalidName, e.Status, "status");
@@ -261,8 +261,8 @@ namespace XProc.Tests
 
         private static void ArgumentChecks()
         {
-            using (Client c = Fixture.Connect())
-            using (Queue q = c.Queue(Fixture.Name("args")))
+            using (XProcClient c = Fixture.Connect())
+            using (XProcQueue q = c.Queue(Fixture.Name("args")))
             {
                 Assert.Throws<ArgumentOutOfRangeException>(() => q.Get(TimeSpan.FromMilliseconds(-5)), "a negative timeout");
                 Assert.Throws<ArgumentOutOfRangeException>(() => c.Queue(Fixture.Name("q"), -1), "a negative maxSize");
@@ -281,8 +281,8 @@ namespace XProc.Tests
 
         private static void DisposedHandles()
         {
-            Client c = Fixture.Connect();
-            Queue q = c.Queue(Fixture.Name("disposed"));
+            XProcClient c = Fixture.Connect();
+            XProcQueue q = c.Queue(Fixture.Name("disposed"));
             // Objects keep the connection: the client may be disposed first.
             c.Dispose();
             q.Put(1);
@@ -295,17 +295,17 @@ namespace XProc.Tests
 
         private static void DisposeDuringBlockingCall()
         {
-            using (Client c = Fixture.Connect())
-            using (Client other = Fixture.Connect())
+            using (XProcClient c = Fixture.Connect())
+            using (XProcClient other = Fixture.Connect())
             {
                 string name = Fixture.Name("inflight");
-                Queue q = c.Queue(name);
+                XProcQueue q = c.Queue(name);
                 object got = null;
                 Worker w = Fixture.Start(() => got = q.Get());
                 Fixture.Eventually(() => (long)other.Stat(name).Info["getters"] == 1, "the get is blocked");
                 // The handle is in use: SafeHandle frees it only when the call returns.
                 q.Dispose();
-                using (Queue theirs = other.Queue(name))
+                using (XProcQueue theirs = other.Queue(name))
                 {
                     theirs.Put("still delivered");
                 }
@@ -319,8 +319,8 @@ namespace XProc.Tests
         {
             string name = Fixture.Name("forgotten");
             AcquireAndForget(name);
-            using (Client c = Fixture.Connect())
-            using (Lock lk = c.Lock(name))
+            using (XProcClient c = Fixture.Connect())
+            using (XProcLock lk = c.Lock(name))
             {
                 // The forgotten client and lock handle are garbage; their SafeHandles' finalizers
                 // free them, which closes the connection, which releases the lock.
@@ -341,7 +341,7 @@ namespace XProc.Tests
         [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
         private static void AcquireAndForget(string name)
         {
-            Client c = Fixture.Connect();
+            XProcClient c = Fixture.Connect();
             c.Lock(name).Acquire();
         }
 
@@ -349,9 +349,9 @@ namespace XProc.Tests
         {
             using (var broker = new PrivateBroker("--max-frame 64K --memory-limit 100K --max-clients 2 --max-objects 3"))
             {
-                Client c = broker.Connect();
+                XProcClient c = broker.Connect();
                 Assert.Equal(64UL * 1024, c.Limits.MaxFrame, "max frame");
-                Queue q = c.Queue("q");
+                XProcQueue q = c.Queue("q");
                 LimitExceededException e = Assert.Throws<LimitExceededException>(() => q.Put(new byte[65 * 1024]), "a value above max_frame");
                 Assert.Equal(XProcStatus.Limit, e.Status, "status");
                 q.Put(new byte[60 * 1024]);
@@ -361,7 +361,7 @@ namespace XProc.Tests
                 c.Event("e").Dispose();
                 e = Assert.Throws<LimitExceededException>(() => c.Lock("l"), "past max_objects");
                 Assert.True(e.Message.Contains("object"), "the message names the limit: " + e.Message);
-                Client second = broker.Connect();
+                XProcClient second = broker.Connect();
                 e = Assert.Throws<LimitExceededException>(() => broker.Connect(), "past max_clients");
                 Assert.True(e.Message.Contains("client"), "the message names the limit: " + e.Message);
                 second.Dispose();
@@ -374,9 +374,9 @@ namespace XProc.Tests
         {
             using (var broker = new PrivateBroker())
             {
-                Client c = broker.Connect();
-                Queue q = c.Queue("q");
-                Lock lk = c.Lock("l");
+                XProcClient c = broker.Connect();
+                XProcQueue q = c.Queue("q");
+                XProcLock lk = c.Lock("l");
                 Releaser held = lk.Acquire();
                 Exception got = null;
                 Worker w = Fixture.Start(() =>
@@ -390,7 +390,7 @@ namespace XProc.Tests
                         got = e;
                     }
                 });
-                using (Client observer = broker.Connect())
+                using (XProcClient observer = broker.Connect())
                 {
                     Fixture.Eventually(() => (long)observer.Stat("q").Info["getters"] == 1, "the get is blocked");
                 }

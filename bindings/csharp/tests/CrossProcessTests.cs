@@ -20,8 +20,8 @@ namespace XProc.Tests
         private static void KilledLockHolder()
         {
             string name = Fixture.Name("xlock");
-            using (Client c = Fixture.Connect())
-            using (Lock lk = c.Lock(name))
+            using (XProcClient c = Fixture.Connect())
+            using (XProcLock lk = c.Lock(name))
             using (var child = new ChildProcess("hold-lock", name))
             {
                 Assert.False(lk.TryAcquire(), "the child holds the lock");
@@ -39,8 +39,8 @@ namespace XProc.Tests
         private static void KilledPermitHolder()
         {
             string name = Fixture.Name("xsem");
-            using (Client c = Fixture.Connect())
-            using (Semaphore s = c.Semaphore(name, 1))
+            using (XProcClient c = Fixture.Connect())
+            using (XProcSemaphore s = c.Semaphore(name, 1))
             using (var child = new ChildProcess("hold-permit", name, "1"))
             {
                 Assert.False(s.TryAcquire(), "the child holds the only permit");
@@ -53,11 +53,11 @@ namespace XProc.Tests
         private static void KilledBarrierWaiter()
         {
             string name = Fixture.Name("xbarrier");
-            using (Client c = Fixture.Connect())
-            using (Barrier b = c.Barrier(name, 3))
+            using (XProcClient c = Fixture.Connect())
+            using (XProcBarrier b = c.Barrier(name, 3))
             using (var child = new ChildProcess("barrier-wait", name, "3"))
             {
-                Fixture.Eventually(() => b.NWaiting == 1, "the child waits on the barrier");
+                Fixture.Eventually(() => b.WaitingCount == 1, "the child waits on the barrier");
                 Exception got = null;
                 Worker w = Fixture.Start(() =>
                 {
@@ -70,7 +70,7 @@ namespace XProc.Tests
                         got = e;
                     }
                 });
-                Fixture.Eventually(() => b.NWaiting == 2, "this process waits too");
+                Fixture.Eventually(() => b.WaitingCount == 2, "this process waits too");
                 child.Kill();
                 w.Finish();
                 Assert.True(got is BrokenBarrierException, "the killed waiter broke the barrier, got " + got);
@@ -81,9 +81,9 @@ namespace XProc.Tests
         private static void KilledPipeHolder()
         {
             string name = Fixture.Name("xpipe");
-            using (Client c = Fixture.Connect())
+            using (XProcClient c = Fixture.Connect())
             using (var child = new ChildProcess("hold-pipe", name))
-            using (Pipe b = c.Pipe(name, PipeEnd.B))
+            using (XProcPipe b = c.Pipe(name, PipeEnd.B))
             {
                 Assert.Equal("from child", b.Receive(TimeSpan.FromSeconds(20)), "the child's message");
                 child.Kill();

@@ -27,8 +27,8 @@ namespace XProc.Tests
         private static void ScanPastMaxFrame()
         {
             using (var broker = new PrivateBroker("--max-frame 4096"))
-            using (Client c = broker.Connect())
-            using (Dict d = c.Dict("big"))
+            using (XProcClient c = broker.Connect())
+            using (XProcDict d = c.Dict("big"))
             {
                 var want = new List<object>();
                 for (int i = 0; i < 300; i++)
@@ -56,10 +56,10 @@ namespace XProc.Tests
         private static void ScanDuringWrites()
         {
             string name = Fixture.Name("scan");
-            using (Client c = Fixture.Connect())
-            using (Client other = Fixture.Connect())
-            using (Dict d = c.Dict(name))
-            using (Dict w = other.Dict(name))
+            using (XProcClient c = Fixture.Connect())
+            using (XProcClient other = Fixture.Connect())
+            using (XProcDict d = c.Dict(name))
+            using (XProcDict w = other.Dict(name))
             {
                 for (int i = 0; i < 400; i++)
                 {
@@ -95,8 +95,8 @@ namespace XProc.Tests
 
         private static void SetGetOrder()
         {
-            using (Client c = Fixture.Connect())
-            using (Dict d = c.Dict(Fixture.Name("basic")))
+            using (XProcClient c = Fixture.Connect())
+            using (XProcDict d = c.Dict(Fixture.Name("basic")))
             {
                 Assert.Equal(0, d.Count, "count of a new dict");
                 d["b"] = 1;
@@ -108,26 +108,26 @@ namespace XProc.Tests
                 Assert.True(d.ContainsKey("c"), "a key holding nil is there");
                 Assert.False(d.ContainsKey("z"), "z");
                 d["b"] = 10;
-                Assert.Equal(new List<object> { "b", "a", "c" }, d.Keys, "overwriting keeps the key's place");
-                Assert.Equal(new List<object> { 10L, "two", null }, d.Values, "values in order");
+                Assert.Equal(new List<object> { "b", "a", "c" }, new List<object>(d.Keys), "overwriting keeps the key's place");
+                Assert.Equal(new List<object> { 10L, "two", null }, new List<object>(d.Values), "values in order");
                 Assert.Equal(3, d.Count, "count");
                 Assert.True(d.Remove("b"), "removing b");
                 Assert.False(d.Remove("b"), "removing b again");
                 d["b"] = 11;
-                Assert.Equal(new List<object> { "a", "c", "b" }, d.Keys, "a removed and re-set key moves to the end");
+                Assert.Equal(new List<object> { "a", "c", "b" }, new List<object>(d.Keys), "a removed and re-set key moves to the end");
                 object v;
                 Assert.True(d.TryGetValue("a", out v), "TryGetValue a");
                 Assert.Equal("two", v, "a");
                 d.Clear();
                 Assert.Equal(0, d.Count, "count after Clear");
-                Assert.Equal(new List<object>(), d.Keys, "keys after Clear");
+                Assert.Equal(new List<object>(), new List<object>(d.Keys), "keys after Clear");
             }
         }
 
         private static void MissingKey()
         {
-            using (Client c = Fixture.Connect())
-            using (Dict d = c.Dict(Fixture.Name("missing")))
+            using (XProcClient c = Fixture.Connect())
+            using (XProcDict d = c.Dict(Fixture.Name("missing")))
             {
                 XProcKeyNotFoundException e = Assert.Throws<XProcKeyNotFoundException>(() => { object unused = d["nope"]; });
                 Assert.Equal(XProcStatus.KeyNotFound, e.Status, "status");
@@ -141,8 +141,8 @@ namespace XProc.Tests
 
         private static void KeysOfAnyType()
         {
-            using (Client c = Fixture.Connect())
-            using (Dict d = c.Dict(Fixture.Name("keys")))
+            using (XProcClient c = Fixture.Connect())
+            using (XProcDict d = c.Dict(Fixture.Name("keys")))
             {
                 d[1] = "int";
                 Assert.Equal("int", d[1L], "1L finds the key set as 1");
@@ -161,14 +161,14 @@ namespace XProc.Tests
                 Assert.Equal("bytes", d[new byte[] { 1 }], "a bytes key found by content");
                 Assert.Equal("nil", d[null], "the nil key");
                 Assert.Equal(new List<object> { 1L, 1.0, "1", new byte[] { 1 }, new List<object> { 1L, "x" }, null, true },
-                    d.Keys, "keys as decoded values");
+                    new List<object>(d.Keys), "keys as decoded values");
             }
         }
 
         private static void EveryValueType()
         {
-            using (Client c = Fixture.Connect())
-            using (Dict d = c.Dict(Fixture.Name("values")))
+            using (XProcClient c = Fixture.Connect())
+            using (XProcDict d = c.Dict(Fixture.Name("values")))
             {
                 List<KeyValuePair<object, object>> cases = QueueTests.ValueCases();
                 for (int i = 0; i < cases.Count; i++)
@@ -184,18 +184,18 @@ namespace XProc.Tests
 
         private static void Incr()
         {
-            using (Client c = Fixture.Connect())
-            using (Dict d = c.Dict(Fixture.Name("incr")))
+            using (XProcClient c = Fixture.Connect())
+            using (XProcDict d = c.Dict(Fixture.Name("incr")))
             {
-                Assert.Equal(1L, d.Incr("n"), "a missing key counts from 0");
-                Assert.Equal(42L, d.Incr("n", 41), "incr by 41");
-                Assert.Equal(40L, d.Incr("n", -2), "a negative delta");
+                Assert.Equal(1L, d.Increment("n"), "a missing key counts from 0");
+                Assert.Equal(42L, d.Increment("n", 41), "incr by 41");
+                Assert.Equal(40L, d.Increment("n", -2), "a negative delta");
                 Assert.Equal(40L, d["n"], "the stored value");
                 d["s"] = "text";
-                XProcException e = Assert.Throws<XProcException>(() => d.Incr("s"), "incr on a string");
+                XProcException e = Assert.Throws<XProcException>(() => d.Increment("s"), "incr on a string");
                 Assert.Equal(XProcStatus.WrongType, e.Status, "status");
                 d["max"] = long.MaxValue;
-                e = Assert.Throws<XProcException>(() => d.Incr("max"), "overflow");
+                e = Assert.Throws<XProcException>(() => d.Increment("max"), "overflow");
                 Assert.Equal(XProcStatus.InvalidArgument, e.Status, "status");
                 Assert.Equal(long.MaxValue, d["max"], "unchanged after the overflow");
             }
@@ -203,8 +203,8 @@ namespace XProc.Tests
 
         private static void CompareAndSet()
         {
-            using (Client c = Fixture.Connect())
-            using (Dict d = c.Dict(Fixture.Name("cas")))
+            using (XProcClient c = Fixture.Connect())
+            using (XProcDict d = c.Dict(Fixture.Name("cas")))
             {
                 Assert.False(d.CompareAndSet("k", 1, 2), "a missing key never matches");
                 Assert.True(d.TryAdd("k", 1), "TryAdd on a missing key");
@@ -224,8 +224,8 @@ namespace XProc.Tests
 
         private static void GetOrAddRemovePop()
         {
-            using (Client c = Fixture.Connect())
-            using (Dict d = c.Dict(Fixture.Name("pop")))
+            using (XProcClient c = Fixture.Connect())
+            using (XProcDict d = c.Dict(Fixture.Name("pop")))
             {
                 Assert.Equal("first", d.GetOrAdd("k", "first"), "GetOrAdd sets a missing key");
                 Assert.Equal("first", d.GetOrAdd("k", "second"), "GetOrAdd keeps a present key");
@@ -244,8 +244,8 @@ namespace XProc.Tests
 
         private static void UpdateGetManyEnumerate()
         {
-            using (Client c = Fixture.Connect())
-            using (Dict d = c.Dict(Fixture.Name("batch")))
+            using (XProcClient c = Fixture.Connect())
+            using (XProcDict d = c.Dict(Fixture.Name("batch")))
             {
                 d.Update(new Dictionary<string, object> { { "a", 1 }, { "b", "two" } });
                 d.Update(new[] { new KeyValuePair<object, object>(3, 3.5), new KeyValuePair<object, object>("a", 10) });
@@ -266,20 +266,20 @@ namespace XProc.Tests
         private static void SharedAndAtomic()
         {
             string name = Fixture.Name("shared");
-            using (Client c = Fixture.Connect())
-            using (Dict d = c.Dict(name))
+            using (XProcClient c = Fixture.Connect())
+            using (XProcDict d = c.Dict(name))
             {
                 var workers = new List<Worker>();
                 for (int t = 0; t < 4; t++)
                 {
                     workers.Add(Fixture.Start(() =>
                     {
-                        using (Client own = Fixture.Connect())
-                        using (Dict theirs = own.Dict(name))
+                        using (XProcClient own = Fixture.Connect())
+                        using (XProcDict theirs = own.Dict(name))
                         {
                             for (int i = 0; i < 100; i++)
                             {
-                                theirs.Incr("hits");
+                                theirs.Increment("hits");
                             }
                         }
                     }));

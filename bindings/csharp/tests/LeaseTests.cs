@@ -23,16 +23,16 @@ namespace XProc.Tests
 
         private static void AckNack()
         {
-            using (Client c = Fixture.Connect())
-            using (Client other = Fixture.Connect())
+            using (XProcClient c = Fixture.Connect())
+            using (XProcClient other = Fixture.Connect())
             {
                 string name = Fixture.Name("leases");
-                using (Queue q = c.Queue(name))
-                using (Queue q2 = other.Queue(name))
+                using (XProcQueue q = c.Queue(name))
+                using (XProcQueue q2 = other.Queue(name))
                 {
                     q.Put("first");
                     q.Put("second");
-                    Delivery d = q.GetLeased(TimeSpan.FromSeconds(5), TimeSpan.FromMinutes(1));
+                    Delivery<object> d = q.GetLeased(TimeSpan.FromSeconds(5), TimeSpan.FromMinutes(1));
                     Assert.Equal("first", d.Value, "value");
                     Assert.Equal(1, d.Attempt, "attempt");
                     Assert.True(d.Id != 0, "delivery id");
@@ -41,12 +41,12 @@ namespace XProc.Tests
                     Assert.Equal(1, q2.Count, "ready items");
                     d.Nack();
                     Assert.Throws<UnknownDeliveryException>(() => d.Ack(), "ack after nack");
-                    Delivery again = q.GetLeased();
+                    Delivery<object> again = q.GetLeased();
                     Assert.Equal("first", again.Value, "back at the head");
                     Assert.Equal(2, again.Attempt, "second attempt");
                     again.Ack();
                     Assert.Throws<UnknownDeliveryException>(() => again.Ack(), "repeated ack");
-                    Delivery last;
+                    Delivery<object> last;
                     Assert.True(q.TryGetLeased(out last), "try");
                     Assert.Equal("second", last.Value, "second item");
                     last.Ack();
@@ -59,13 +59,13 @@ namespace XProc.Tests
 
         private static void Expiry()
         {
-            using (Client c = Fixture.Connect())
-            using (Queue q = c.Queue(Fixture.Name("expiry")))
+            using (XProcClient c = Fixture.Connect())
+            using (XProcQueue q = c.Queue(Fixture.Name("expiry")))
             {
                 q.Put(7);
-                Delivery d = q.GetLeased(null, TimeSpan.FromMilliseconds(20));
+                Delivery<object> d = q.GetLeased(null, TimeSpan.FromMilliseconds(20));
                 // Never acked: the lease runs out and a waiting get receives it again.
-                Delivery again = q.GetLeased(TimeSpan.FromSeconds(10), TimeSpan.FromMinutes(1));
+                Delivery<object> again = q.GetLeased(TimeSpan.FromSeconds(10), TimeSpan.FromMinutes(1));
                 Assert.Equal(7L, again.Value, "value");
                 Assert.Equal(2, again.Attempt, "attempt");
                 Assert.Throws<UnknownDeliveryException>(() => d.Ack(), "stale ack");
@@ -76,17 +76,17 @@ namespace XProc.Tests
         private static void Disconnect()
         {
             string name = Fixture.Name("gone");
-            using (Client c = Fixture.Connect())
-            using (Queue q = c.Queue(name))
+            using (XProcClient c = Fixture.Connect())
+            using (XProcQueue q = c.Queue(name))
             {
                 q.Put("held");
-                Client holder = Fixture.Connect();
-                Queue hq = holder.Queue(name);
-                Delivery d = hq.GetLeased(null, TimeSpan.FromHours(1));
+                XProcClient holder = Fixture.Connect();
+                XProcQueue hq = holder.Queue(name);
+                Delivery<object> d = hq.GetLeased(null, TimeSpan.FromHours(1));
                 Assert.Equal("held", d.Value, "value");
                 hq.Dispose();
                 holder.Dispose();
-                Delivery back = q.GetLeased(TimeSpan.FromSeconds(10));
+                Delivery<object> back = q.GetLeased(TimeSpan.FromSeconds(10));
                 Assert.Equal("held", back.Value, "returned at once");
                 Assert.Equal(2, back.Attempt, "attempt");
                 back.Ack();
@@ -95,13 +95,13 @@ namespace XProc.Tests
 
         private static void DisposeNacks()
         {
-            using (Client c = Fixture.Connect())
-            using (Queue q = c.Queue(Fixture.Name("dispose")))
+            using (XProcClient c = Fixture.Connect())
+            using (XProcQueue q = c.Queue(Fixture.Name("dispose")))
             {
                 q.Put(1);
                 try
                 {
-                    using (Delivery d = q.GetLeased(null, TimeSpan.FromHours(1)))
+                    using (Delivery<object> d = q.GetLeased(null, TimeSpan.FromHours(1)))
                     {
                         throw new ApplicationException("processing failed");
                     }
@@ -109,7 +109,7 @@ namespace XProc.Tests
                 catch (ApplicationException)
                 {
                 }
-                Delivery back = q.GetLeased(TimeSpan.FromSeconds(5));
+                Delivery<object> back = q.GetLeased(TimeSpan.FromSeconds(5));
                 Assert.Equal(2, back.Attempt, "nacked by Dispose, delivered again");
                 using (back)
                 {
@@ -121,11 +121,11 @@ namespace XProc.Tests
 
         private static void JoinableCountsAcks()
         {
-            using (Client c = Fixture.Connect())
-            using (JoinableQueue q = c.JoinableQueue(Fixture.Name("joinack")))
+            using (XProcClient c = Fixture.Connect())
+            using (XProcJoinableQueue q = c.JoinableQueue(Fixture.Name("joinack")))
             {
                 q.Put("job");
-                Delivery d = q.GetLeased();
+                Delivery<object> d = q.GetLeased();
                 Assert.False(q.Join(TimeSpan.FromMilliseconds(20)), "unfinished while in flight");
                 d.Ack();
                 Assert.True(q.Join(TimeSpan.FromSeconds(5)), "the ack counted as done");
@@ -135,16 +135,16 @@ namespace XProc.Tests
         private static void MaxAttemptsDeadLetters()
         {
             string name = Fixture.Name("twice");
-            using (Client c = Fixture.Connect())
-            using (Queue q = c.Queue(name, null, 2))
-            using (Queue dead = c.Queue(name + ".dead"))
+            using (XProcClient c = Fixture.Connect())
+            using (XProcQueue q = c.Queue(name, null, 2))
+            using (XProcQueue dead = c.Queue(name + ".dead"))
             {
                 Assert.Equal(2L, c.Stat(name).Info["max_attempts"], "max_attempts");
                 q.Put("nacked");
                 q.Put("expired");
                 for (int attempt = 1; attempt <= 2; attempt++)
                 {
-                    Delivery d = q.GetLeased(TimeSpan.FromSeconds(5));
+                    Delivery<object> d = q.GetLeased(TimeSpan.FromSeconds(5));
                     Assert.Equal("nacked", d.Value, "value");
                     Assert.Equal(attempt, d.Attempt, "attempt");
                     d.Nack();
@@ -152,18 +152,18 @@ namespace XProc.Tests
                 Assert.Equal("nacked", dead.Get(TimeSpan.FromSeconds(5)), "dead-lettered after 2 nacks");
                 // Expired leases count too.
                 q.GetLeased(TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(20));
-                Delivery last = q.GetLeased(TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(20));
+                Delivery<object> last = q.GetLeased(TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(20));
                 Assert.Equal(2, last.Attempt, "second lease");
                 Assert.Equal("expired", dead.Get(TimeSpan.FromSeconds(30)), "dead-lettered after 2 expiries");
                 Assert.True(q.IsEmpty, "nothing left");
             }
-            using (Client c = Fixture.Connect())
-            using (JoinableQueue jq = c.JoinableQueue(Fixture.Name("never"), maxAttempts: 0))
+            using (XProcClient c = Fixture.Connect())
+            using (XProcJoinableQueue jq = c.JoinableQueue(Fixture.Name("never"), maxAttempts: 0))
             {
                 jq.Put("again");
                 for (int attempt = 1; attempt <= 7; attempt++)
                 {
-                    Delivery d = jq.GetLeased(TimeSpan.FromSeconds(5));
+                    Delivery<object> d = jq.GetLeased(TimeSpan.FromSeconds(5));
                     Assert.Equal(attempt, d.Attempt, "attempt with maxAttempts 0");
                     d.Nack();
                 }
@@ -175,8 +175,8 @@ namespace XProc.Tests
         private static void MaxAttemptsFixed()
         {
             string name = Fixture.Name("attempts");
-            using (Client c = Fixture.Connect())
-            using (Queue q = c.Queue(name, maxAttempts: 3))
+            using (XProcClient c = Fixture.Connect())
+            using (XProcQueue q = c.Queue(name, maxAttempts: 3))
             {
                 c.Queue(name).Dispose(); // not given: the existing value is accepted
                 c.Queue(name, null, 3).Dispose();

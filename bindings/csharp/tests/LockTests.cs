@@ -23,12 +23,12 @@ namespace XProc.Tests
 
         private static void UsingAcquire()
         {
-            using (Client c1 = Fixture.Connect())
-            using (Client c2 = Fixture.Connect())
+            using (XProcClient c1 = Fixture.Connect())
+            using (XProcClient c2 = Fixture.Connect())
             {
                 string name = Fixture.Name("lock");
-                using (Lock mine = c1.Lock(name))
-                using (Lock theirs = c2.Lock(name))
+                using (XProcLock mine = c1.Lock(name))
+                using (XProcLock theirs = c2.Lock(name))
                 {
                     using (Releaser held = mine.Acquire())
                     {
@@ -50,12 +50,12 @@ namespace XProc.Tests
 
         private static void AcquireTimeout()
         {
-            using (Client c1 = Fixture.Connect())
-            using (Client c2 = Fixture.Connect())
+            using (XProcClient c1 = Fixture.Connect())
+            using (XProcClient c2 = Fixture.Connect())
             {
                 string name = Fixture.Name("timeout");
-                using (Lock mine = c1.Lock(name))
-                using (Lock theirs = c2.Lock(name))
+                using (XProcLock mine = c1.Lock(name))
+                using (XProcLock theirs = c2.Lock(name))
                 using (mine.Acquire())
                 {
                     XProcTimeoutException e = Assert.Throws<XProcTimeoutException>(() => theirs.Acquire(TimeSpan.FromMilliseconds(30)));
@@ -68,12 +68,12 @@ namespace XProc.Tests
 
         private static void ReleaseByNonOwner()
         {
-            using (Client c1 = Fixture.Connect())
-            using (Client c2 = Fixture.Connect())
+            using (XProcClient c1 = Fixture.Connect())
+            using (XProcClient c2 = Fixture.Connect())
             {
                 string name = Fixture.Name("notowner");
-                using (Lock mine = c1.Lock(name))
-                using (Lock theirs = c2.Lock(name))
+                using (XProcLock mine = c1.Lock(name))
+                using (XProcLock theirs = c2.Lock(name))
                 {
                     NotOwnerException e = Assert.Throws<NotOwnerException>(() => mine.Release(), "releasing a free lock");
                     Assert.Equal(XProcStatus.NotOwner, e.Status, "status");
@@ -89,8 +89,8 @@ namespace XProc.Tests
 
         private static void NotReentrant()
         {
-            using (Client c = Fixture.Connect())
-            using (Lock lk = c.Lock(Fixture.Name("plain")))
+            using (XProcClient c = Fixture.Connect())
+            using (XProcLock lk = c.Lock(Fixture.Name("plain")))
             {
                 using (lk.Acquire())
                 {
@@ -101,12 +101,12 @@ namespace XProc.Tests
 
         private static void RLockReentrant()
         {
-            using (Client c1 = Fixture.Connect())
-            using (Client c2 = Fixture.Connect())
+            using (XProcClient c1 = Fixture.Connect())
+            using (XProcClient c2 = Fixture.Connect())
             {
                 string name = Fixture.Name("rlock");
-                using (RLock mine = c1.RLock(name))
-                using (RLock theirs = c2.RLock(name))
+                using (XProcRLock mine = c1.RLock(name))
+                using (XProcRLock theirs = c2.RLock(name))
                 {
                     Releaser outer = mine.Acquire();
                     Releaser inner = mine.Acquire(TimeSpan.Zero);
@@ -123,12 +123,12 @@ namespace XProc.Tests
 
         private static void WaiterWoken()
         {
-            using (Client c1 = Fixture.Connect())
-            using (Client c2 = Fixture.Connect())
+            using (XProcClient c1 = Fixture.Connect())
+            using (XProcClient c2 = Fixture.Connect())
             {
                 string name = Fixture.Name("wake");
-                using (Lock mine = c1.Lock(name))
-                using (Lock theirs = c2.Lock(name))
+                using (XProcLock mine = c1.Lock(name))
+                using (XProcLock theirs = c2.Lock(name))
                 {
                     Releaser held = mine.Acquire();
                     bool gotIt = false;
@@ -150,16 +150,16 @@ namespace XProc.Tests
 
         private static void AbandonedOnDisconnect()
         {
-            using (Client c1 = Fixture.Connect())
+            using (XProcClient c1 = Fixture.Connect())
             {
                 string name = Fixture.Name("abandoned");
-                Client dying = Fixture.Connect();
-                Lock theirs = dying.Lock(name);
+                XProcClient dying = Fixture.Connect();
+                XProcLock theirs = dying.Lock(name);
                 theirs.Acquire();
                 // Closing every handle closes the connection, as a crash would.
                 theirs.Dispose();
                 dying.Dispose();
-                using (Lock mine = c1.Lock(name))
+                using (XProcLock mine = c1.Lock(name))
                 {
                     Releaser held = mine.Acquire(TimeSpan.FromSeconds(20));
                     int pid = Process.GetCurrentProcess().Id;

@@ -23,12 +23,12 @@ namespace XProc.Tests
 
         private static void DuplexBothWays()
         {
-            using (Client ca = Fixture.Connect())
-            using (Client cb = Fixture.Connect())
+            using (XProcClient ca = Fixture.Connect())
+            using (XProcClient cb = Fixture.Connect())
             {
                 string name = Fixture.Name("duplex");
-                using (Pipe a = ca.Pipe(name, PipeEnd.A))
-                using (Pipe b = cb.Pipe(name, PipeEnd.B))
+                using (XProcPipe a = ca.Pipe(name, PipeEnd.A))
+                using (XProcPipe b = cb.Pipe(name, PipeEnd.B))
                 {
                     Assert.Equal(PipeEnd.A, a.End, "end");
                     Assert.Equal(name, b.Name, "name");
@@ -49,17 +49,17 @@ namespace XProc.Tests
 
         private static void KeptUntilOpened()
         {
-            using (Client ca = Fixture.Connect())
-            using (Client cb = Fixture.Connect())
+            using (XProcClient ca = Fixture.Connect())
+            using (XProcClient cb = Fixture.Connect())
             {
                 string name = Fixture.Name("early");
-                using (Pipe a = ca.Pipe(name, PipeEnd.A))
+                using (XProcPipe a = ca.Pipe(name, PipeEnd.A))
                 {
                     for (int i = 0; i < 3; i++)
                     {
                         a.Send(i);
                     }
-                    using (Pipe b = cb.Pipe(name, PipeEnd.B))
+                    using (XProcPipe b = cb.Pipe(name, PipeEnd.B))
                     {
                         for (int i = 0; i < 3; i++)
                         {
@@ -72,12 +72,12 @@ namespace XProc.Tests
 
         private static void CloseGivesEof()
         {
-            using (Client ca = Fixture.Connect())
-            using (Client cb = Fixture.Connect())
+            using (XProcClient ca = Fixture.Connect())
+            using (XProcClient cb = Fixture.Connect())
             {
                 string name = Fixture.Name("eof");
-                using (Pipe a = ca.Pipe(name, PipeEnd.A))
-                using (Pipe b = cb.Pipe(name, PipeEnd.B))
+                using (XProcPipe a = ca.Pipe(name, PipeEnd.A))
+                using (XProcPipe b = cb.Pipe(name, PipeEnd.B))
                 {
                     a.Send("last words");
                     a.Send("really last");
@@ -99,12 +99,12 @@ namespace XProc.Tests
 
         private static void DisposeCloses()
         {
-            using (Client ca = Fixture.Connect())
-            using (Client cb = Fixture.Connect())
+            using (XProcClient ca = Fixture.Connect())
+            using (XProcClient cb = Fixture.Connect())
             {
                 string name = Fixture.Name("dispose");
-                Pipe a = ca.Pipe(name, PipeEnd.A);
-                using (Pipe b = cb.Pipe(name, PipeEnd.B))
+                XProcPipe a = ca.Pipe(name, PipeEnd.A);
+                using (XProcPipe b = cb.Pipe(name, PipeEnd.B))
                 {
                     a.Send(1);
                     a.Dispose();
@@ -116,12 +116,12 @@ namespace XProc.Tests
 
         private static void PollAndTimeouts()
         {
-            using (Client ca = Fixture.Connect())
-            using (Client cb = Fixture.Connect())
+            using (XProcClient ca = Fixture.Connect())
+            using (XProcClient cb = Fixture.Connect())
             {
                 string name = Fixture.Name("poll");
-                using (Pipe a = ca.Pipe(name, PipeEnd.A))
-                using (Pipe b = cb.Pipe(name, PipeEnd.B))
+                using (XProcPipe a = ca.Pipe(name, PipeEnd.A))
+                using (XProcPipe b = cb.Pipe(name, PipeEnd.B))
                 {
                     Assert.False(b.Poll(), "nothing waiting");
                     Assert.False(b.Poll(TimeSpan.FromMilliseconds(20)), "nothing came");
@@ -143,12 +143,12 @@ namespace XProc.Tests
 
         private static void OneWay()
         {
-            using (Client ca = Fixture.Connect())
-            using (Client cb = Fixture.Connect())
+            using (XProcClient ca = Fixture.Connect())
+            using (XProcClient cb = Fixture.Connect())
             {
                 string name = Fixture.Name("oneway");
-                using (Pipe a = ca.Pipe(name, PipeEnd.A, false))
-                using (Pipe b = cb.Pipe(name, PipeEnd.B))
+                using (XProcPipe a = ca.Pipe(name, PipeEnd.A, false))
+                using (XProcPipe b = cb.Pipe(name, PipeEnd.B))
                 {
                     a.Send("down");
                     Assert.Equal("down", b.Receive(), "a sends, b receives");
@@ -163,11 +163,11 @@ namespace XProc.Tests
 
         private static void BusyEnd()
         {
-            using (Client c1 = Fixture.Connect())
-            using (Client c2 = Fixture.Connect())
+            using (XProcClient c1 = Fixture.Connect())
+            using (XProcClient c2 = Fixture.Connect())
             {
                 string name = Fixture.Name("busy");
-                using (Pipe a = c1.Pipe(name, PipeEnd.A))
+                using (XProcPipe a = c1.Pipe(name, PipeEnd.A))
                 {
                     XProcException e = Assert.Throws<XProcException>(() => c2.Pipe(name, PipeEnd.A), "claiming a held end");
                     Assert.Equal(XProcStatus.Busy, e.Status, "status");
@@ -178,11 +178,11 @@ namespace XProc.Tests
 
         private static void FullInbox()
         {
-            using (Client ca = Fixture.Connect())
-            using (Client cb = Fixture.Connect())
+            using (XProcClient ca = Fixture.Connect())
+            using (XProcClient cb = Fixture.Connect())
             {
                 string name = Fixture.Name("full");
-                using (Pipe a = ca.Pipe(name, PipeEnd.A, true, 2))
+                using (XProcPipe a = ca.Pipe(name, PipeEnd.A, true, 2))
                 {
                     Assert.True(a.TrySend(1), "first");
                     Assert.True(a.TrySend(2, TimeSpan.FromMilliseconds(10)), "second");
@@ -192,7 +192,7 @@ namespace XProc.Tests
                     Assert.Equal(XProcStatus.Full, e.Status, "status");
                     ObjectMismatchException m = Assert.Throws<ObjectMismatchException>(() => cb.Pipe(name, PipeEnd.B, true, 5), "another capacity");
                     Assert.Equal(XProcStatus.OptionMismatch, m.Status, "status");
-                    using (Pipe b = cb.Pipe(name, PipeEnd.B, null, 2))
+                    using (XProcPipe b = cb.Pipe(name, PipeEnd.B, null, 2))
                     {
                         Worker w = Fixture.Start(() => a.Send(3));
                         Assert.Equal(1L, b.Receive(), "first out");

@@ -57,12 +57,12 @@ namespace XProc.Tests
 
         private static void FifoEveryValueType()
         {
-            using (Client producer = Fixture.Connect())
-            using (Client consumer = Fixture.Connect())
+            using (XProcClient producer = Fixture.Connect())
+            using (XProcClient consumer = Fixture.Connect())
             {
                 string name = Fixture.Name("values");
                 List<KeyValuePair<object, object>> cases = ValueCases();
-                using (Queue q = producer.Queue(name))
+                using (XProcQueue q = producer.Queue(name))
                 {
                     foreach (KeyValuePair<object, object> c in cases)
                     {
@@ -70,7 +70,7 @@ namespace XProc.Tests
                     }
                     Assert.Equal(cases.Count, q.Count, "count");
                 }
-                using (Queue q = consumer.Queue(name))
+                using (XProcQueue q = consumer.Queue(name))
                 {
                     foreach (KeyValuePair<object, object> c in cases)
                     {
@@ -83,8 +83,8 @@ namespace XProc.Tests
 
         private static void GetTimeout()
         {
-            using (Client c = Fixture.Connect())
-            using (Queue q = c.Queue(Fixture.Name("timeout")))
+            using (XProcClient c = Fixture.Connect())
+            using (XProcQueue q = c.Queue(Fixture.Name("timeout")))
             {
                 XProcTimeoutException e = Assert.Throws<XProcTimeoutException>(() => q.Get(TimeSpan.FromMilliseconds(30)));
                 Assert.Equal(XProcStatus.Timeout, e.Status, "status after a timeout");
@@ -112,8 +112,8 @@ namespace XProc.Tests
 
         private static void BoundedPutFull()
         {
-            using (Client c = Fixture.Connect())
-            using (Queue q = c.Queue(Fixture.Name("bounded"), 2))
+            using (XProcClient c = Fixture.Connect())
+            using (XProcQueue q = c.Queue(Fixture.Name("bounded"), 2))
             {
                 Assert.Equal(2L, q.MaxSize, "maxsize");
                 Assert.False(q.IsFull, "full when empty");
@@ -129,7 +129,7 @@ namespace XProc.Tests
                 Assert.Equal(XProcStatus.Timeout, e.Status, "status after a timeout");
                 Assert.Equal(1L, q.Get(), "first out");
                 Assert.Equal(2L, q.Get(), "second out");
-                using (Queue unbounded = c.Queue(Fixture.Name("unbounded")))
+                using (XProcQueue unbounded = c.Queue(Fixture.Name("unbounded")))
                 {
                     Assert.Equal(0L, unbounded.MaxSize, "unbounded maxsize");
                     unbounded.Put(1);
@@ -140,15 +140,15 @@ namespace XProc.Tests
 
         private static void BlockedGetWoken()
         {
-            using (Client c = Fixture.Connect())
-            using (Client other = Fixture.Connect())
+            using (XProcClient c = Fixture.Connect())
+            using (XProcClient other = Fixture.Connect())
             {
                 string name = Fixture.Name("wake");
                 object got = null;
-                Queue theirs = other.Queue(name);
+                XProcQueue theirs = other.Queue(name);
                 Worker w = Fixture.Start(() => got = theirs.Get());
                 Fixture.Eventually(() => (long)c.Stat(name).Info["getters"] == 1, "the get is blocked");
-                using (Queue q = c.Queue(name))
+                using (XProcQueue q = c.Queue(name))
                 {
                     q.Put(new Dictionary<string, object> { { "task", 7 } });
                 }
@@ -160,14 +160,14 @@ namespace XProc.Tests
 
         private static void BlockedPutWoken()
         {
-            using (Client c = Fixture.Connect())
-            using (Client other = Fixture.Connect())
+            using (XProcClient c = Fixture.Connect())
+            using (XProcClient other = Fixture.Connect())
             {
                 string name = Fixture.Name("wakeput");
-                using (Queue q = c.Queue(name, 1))
+                using (XProcQueue q = c.Queue(name, 1))
                 {
                     q.Put("first");
-                    Queue theirs = other.Queue(name);
+                    XProcQueue theirs = other.Queue(name);
                     Worker w = Fixture.Start(() => theirs.Put("second"));
                     Fixture.Eventually(() => (long)c.Stat(name).Info["putters"] == 1, "the put is blocked");
                     Assert.Equal("first", q.Get(), "first");
@@ -180,8 +180,8 @@ namespace XProc.Tests
 
         private static void PutMany()
         {
-            using (Client c = Fixture.Connect())
-            using (Queue q = c.Queue(Fixture.Name("many")))
+            using (XProcClient c = Fixture.Connect())
+            using (XProcQueue q = c.Queue(Fixture.Name("many")))
             {
                 var items = new List<object>();
                 for (int i = 0; i < 1000; i++)
@@ -201,8 +201,8 @@ namespace XProc.Tests
 
         private static void LargeValue()
         {
-            using (Client c = Fixture.Connect())
-            using (Queue q = c.Queue(Fixture.Name("large")))
+            using (XProcClient c = Fixture.Connect())
+            using (XProcQueue q = c.Queue(Fixture.Name("large")))
             {
                 var big = new byte[1 << 20];
                 for (int i = 0; i < big.Length; i++)
@@ -218,8 +218,8 @@ namespace XProc.Tests
 
         private static void Joinable()
         {
-            using (Client c = Fixture.Connect())
-            using (JoinableQueue q = c.JoinableQueue(Fixture.Name("join")))
+            using (XProcClient c = Fixture.Connect())
+            using (XProcJoinableQueue q = c.JoinableQueue(Fixture.Name("join")))
             {
                 Assert.True(q.Join(TimeSpan.Zero), "join on a fresh queue");
                 q.Put("a");
@@ -241,11 +241,11 @@ namespace XProc.Tests
 
         private static void JoinWoken()
         {
-            using (Client producer = Fixture.Connect())
-            using (Client consumer = Fixture.Connect())
+            using (XProcClient producer = Fixture.Connect())
+            using (XProcClient consumer = Fixture.Connect())
             {
                 string name = Fixture.Name("joinwake");
-                using (JoinableQueue q = producer.JoinableQueue(name))
+                using (XProcJoinableQueue q = producer.JoinableQueue(name))
                 {
                     for (int i = 0; i < 3; i++)
                     {
@@ -253,7 +253,7 @@ namespace XProc.Tests
                     }
                     Worker w = Fixture.Start(() => q.Join());
                     Fixture.Eventually(() => (long)producer.Stat(name).Info["joiners"] == 1, "the join is blocked");
-                    using (JoinableQueue theirs = consumer.JoinableQueue(name))
+                    using (XProcJoinableQueue theirs = consumer.JoinableQueue(name))
                     {
                         for (int i = 0; i < 3; i++)
                         {

@@ -49,6 +49,7 @@ namespace XProc.Tests
             tests.AddRange(LeaseTests.All());
             tests.AddRange(StreamTests.All());
             tests.AddRange(DictTests.All());
+            tests.AddRange(TypedTests.All());
             tests.AddRange(PipeTests.All());
             tests.AddRange(LockTests.All());
             tests.AddRange(SyncTests.All());

@@ -18,8 +18,8 @@ namespace XProc.Tests
 
         private static void PostFlushGetMany()
         {
-            using (Client c = Fixture.Connect())
-            using (Queue q = c.Queue(Fixture.Name("stream")))
+            using (XProcClient c = Fixture.Connect())
+            using (XProcQueue q = c.Queue(Fixture.Name("stream")))
             {
                 for (long i = 0; i < 3000; i++)
                 {
@@ -53,8 +53,8 @@ namespace XProc.Tests
 
         private static void ConsumeEndsOnIdle()
         {
-            using (Client c = Fixture.Connect())
-            using (Queue q = c.Queue(Fixture.Name("consume")))
+            using (XProcClient c = Fixture.Connect())
+            using (XProcQueue q = c.Queue(Fixture.Name("consume")))
             {
                 for (long i = 0; i < 100; i++)
                 {
@@ -73,15 +73,15 @@ namespace XProc.Tests
 
         private static void LeasedBatch()
         {
-            using (Client c = Fixture.Connect())
-            using (Queue q = c.Queue(Fixture.Name("leased")))
+            using (XProcClient c = Fixture.Connect())
+            using (XProcQueue q = c.Queue(Fixture.Name("leased")))
             {
                 for (long i = 0; i < 5; i++)
                 {
                     q.Post(i);
                 }
                 q.Flush();
-                List<Delivery> ds = q.GetManyLeased(10, TimeSpan.FromSeconds(5), TimeSpan.FromMinutes(1));
+                List<Delivery<object>> ds = q.GetManyLeased(10, TimeSpan.FromSeconds(5), TimeSpan.FromMinutes(1));
                 Assert.Equal(5, ds.Count, "leased");
                 Assert.Equal(1, ds[0].Attempt, "attempt");
                 Assert.Equal(5, q.AckMany(ds), "acked");
@@ -93,11 +93,11 @@ namespace XProc.Tests
 
         private static void Refused()
         {
-            using (Client c = Fixture.Connect())
-            using (Client other = Fixture.Connect())
+            using (XProcClient c = Fixture.Connect())
+            using (XProcClient other = Fixture.Connect())
             {
                 string name = Fixture.Name("gone");
-                using (Queue q = c.Queue(name))
+                using (XProcQueue q = c.Queue(name))
                 {
                     q.Post("kept");
                     q.Flush();

@@ -204,9 +204,9 @@ namespace XProc.Tests
         }
 
         /// <summary>A client of the test broker ($XPROC_SOCKET).</summary>
-        internal static Client Connect()
+        internal static XProcClient Connect()
         {
-            return Client.Connect();
+            return XProcClient.Connect();
         }
 
         /// <summary>Starts <paramref name="body"/> on a thread; the returned thread's Finish rethrows what it threw.</summary>
@@ -381,7 +381,7 @@ namespace XProc.Tests
                 Console.Error.WriteLine("usage: --child MODE NAME [N]");
                 return 2;
             }
-            Client c = Client.Connect();
+            XProcClient c = XProcClient.Connect();
             switch (args[1])
             {
                 case "hold-lock":
@@ -395,7 +395,7 @@ namespace XProc.Tests
                     break;
                 case "barrier-wait":
                     {
-                        Barrier b = c.Barrier(args[2], long.Parse(args[3]));
+                        XProcBarrier b = c.Barrier(args[2], long.Parse(args[3]));
                         Console.WriteLine("ready");
                         Console.Out.Flush();
                         b.Wait();

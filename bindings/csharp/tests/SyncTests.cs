@@ -25,10 +25,10 @@ namespace XProc.Tests
 
         private static void SemaphorePermits()
         {
-            using (Client c = Fixture.Connect())
+            using (XProcClient c = Fixture.Connect())
             {
                 string name = Fixture.Name("sem");
-                using (Semaphore s = c.Semaphore(name, 2))
+                using (XProcSemaphore s = c.Semaphore(name, 2))
                 {
                     Assert.True(s.TryAcquire(), "first permit");
                     Assert.True(s.TryAcquire(TimeSpan.FromMilliseconds(10)), "second permit");
@@ -51,14 +51,14 @@ namespace XProc.Tests
 
         private static void SemaphoreWokenAndReturned()
         {
-            using (Client c = Fixture.Connect())
+            using (XProcClient c = Fixture.Connect())
             {
                 string name = Fixture.Name("semwake");
-                using (Semaphore s = c.Semaphore(name, 1))
+                using (XProcSemaphore s = c.Semaphore(name, 1))
                 {
                     s.Acquire();
-                    Client other = Fixture.Connect();
-                    Semaphore theirs = other.Semaphore(name, 1);
+                    XProcClient other = Fixture.Connect();
+                    XProcSemaphore theirs = other.Semaphore(name, 1);
                     Worker w = Fixture.Start(() => theirs.Acquire());
                     Fixture.Eventually(() => (long)c.Stat(name).Info["waiters"] == 1, "the other acquire waits");
                     s.Release();
@@ -75,15 +75,15 @@ namespace XProc.Tests
 
         private static void BoundedOverRelease()
         {
-            using (Client c = Fixture.Connect())
-            using (BoundedSemaphore s = c.BoundedSemaphore(Fixture.Name("bounded"), 1))
+            using (XProcClient c = Fixture.Connect())
+            using (XProcBoundedSemaphore s = c.BoundedSemaphore(Fixture.Name("bounded"), 1))
             {
                 XProcException e = Assert.Throws<XProcException>(() => s.Release(), "releasing above the initial value");
                 Assert.Equal(XProcStatus.InvalidArgument, e.Status, "status");
                 Assert.Throws<InvalidOperationException>(() => s.Release(), "the standard catch");
                 s.Acquire();
                 s.Release();
-                using (Semaphore plain = c.Semaphore(Fixture.Name("plain"), 1))
+                using (XProcSemaphore plain = c.Semaphore(Fixture.Name("plain"), 1))
                 {
                     plain.Release(3);
                     Assert.True(plain.TryAcquire() && plain.TryAcquire() && plain.TryAcquire() && plain.TryAcquire(), "a plain semaphore grows");
@@ -93,12 +93,12 @@ namespace XProc.Tests
 
         private static void EventSetClearWait()
         {
-            using (Client c = Fixture.Connect())
-            using (Client other = Fixture.Connect())
+            using (XProcClient c = Fixture.Connect())
+            using (XProcClient other = Fixture.Connect())
             {
                 string name = Fixture.Name("event");
-                using (Event e = c.Event(name))
-                using (Event theirs = other.Event(name))
+                using (XProcEvent e = c.Event(name))
+                using (XProcEvent theirs = other.Event(name))
                 {
                     Assert.False(e.IsSet, "a new event is clear");
                     Assert.False(e.Wait(TimeSpan.FromMilliseconds(30)), "a wait times out");
@@ -109,7 +109,7 @@ namespace XProc.Tests
                     w.Finish();
                     Assert.True(theirs.IsSet, "set, seen from another connection");
                     Assert.True(e.Wait(TimeSpan.Zero), "a set event's wait returns at once");
-                    e.Clear();
+                    e.Reset();
                     Assert.False(theirs.IsSet, "cleared");
                 }
             }
@@ -117,12 +117,12 @@ namespace XProc.Tests
 
         private static void ConditionWaitNotify()
         {
-            using (Client c = Fixture.Connect())
-            using (Client other = Fixture.Connect())
+            using (XProcClient c = Fixture.Connect())
+            using (XProcClient other = Fixture.Connect())
             {
                 string name = Fixture.Name("cond");
-                using (Condition cond = c.Condition(name))
-                using (Condition theirs = other.Condition(name))
+                using (XProcCondition cond = c.Condition(name))
+                using (XProcCondition theirs = other.Condition(name))
                 {
                     bool notified = false;
                     Worker w = Fixture.Start(() =>
@@ -147,8 +147,8 @@ namespace XProc.Tests
 
         private static void ConditionWaitTimeout()
         {
-            using (Client c = Fixture.Connect())
-            using (Condition cond = c.Condition(Fixture.Name("condtimeout")))
+            using (XProcClient c = Fixture.Connect())
+            using (XProcCondition cond = c.Condition(Fixture.Name("condtimeout")))
             {
                 cond.Acquire();
                 Assert.False(cond.Wait(TimeSpan.FromMilliseconds(30)), "no notify came");
@@ -160,12 +160,12 @@ namespace XProc.Tests
 
         private static void ConditionWaitFor()
         {
-            using (Client c = Fixture.Connect())
-            using (Client other = Fixture.Connect())
+            using (XProcClient c = Fixture.Connect())
+            using (XProcClient other = Fixture.Connect())
             {
                 string name = Fixture.Name("waitfor");
-                using (Condition cond = c.Condition(name))
-                using (Dict state = c.Dict(name + "-state"))
+                using (XProcCondition cond = c.Condition(name))
+                using (XProcDict state = c.Dict(name + "-state"))
                 {
                     state["ready"] = 0;
                     bool result = false;
@@ -176,14 +176,14 @@ namespace XProc.Tests
                             result = cond.WaitFor(() => (long)state["ready"] >= 3, TimeSpan.FromSeconds(20));
                         }
                     });
-                    using (Condition theirs = other.Condition(name))
-                    using (Dict theirState = other.Dict(name + "-state"))
+                    using (XProcCondition theirs = other.Condition(name))
+                    using (XProcDict theirState = other.Dict(name + "-state"))
                     {
                         for (int i = 0; i < 3; i++)
                         {
                             using (theirs.Acquire())
                             {
-                                theirState.Incr("ready");
+                                theirState.Increment("ready");
                                 theirs.NotifyAll();
                             }
                         }
@@ -202,8 +202,8 @@ namespace XProc.Tests
 
         private static void ConditionNotOwner()
         {
-            using (Client c = Fixture.Connect())
-            using (Condition cond = c.Condition(Fixture.Name("condowner")))
+            using (XProcClient c = Fixture.Connect())
+            using (XProcCondition cond = c.Condition(Fixture.Name("condowner")))
             {
                 NotOwnerException e = Assert.Throws<NotOwnerException>(() => cond.Wait(TimeSpan.FromMilliseconds(10)), "waiting without the lock");
                 Assert.Equal(XProcStatus.NotOwner, e.Status, "status");
@@ -226,8 +226,8 @@ namespace XProc.Tests
             {
                 workers.Add(Fixture.Start(() =>
                 {
-                    using (Client c = Fixture.Connect())
-                    using (Barrier b = c.Barrier(name, 3))
+                    using (XProcClient c = Fixture.Connect())
+                    using (XProcBarrier b = c.Barrier(name, 3))
                     {
                         long index = b.Wait(TimeSpan.FromSeconds(20));
                         lock (indices)
@@ -243,11 +243,11 @@ namespace XProc.Tests
             }
             indices.Sort();
             Assert.Equal(new List<long> { 0, 1, 2 }, indices, "distinct indices 0..parties-1");
-            using (Client c = Fixture.Connect())
-            using (Barrier b = c.Barrier(name, 3))
+            using (XProcClient c = Fixture.Connect())
+            using (XProcBarrier b = c.Barrier(name, 3))
             {
-                Assert.Equal(3L, b.Parties, "parties");
-                Assert.Equal(0L, b.NWaiting, "nobody waiting after release");
+                Assert.Equal(3L, b.ParticipantCount, "parties");
+                Assert.Equal(0L, b.WaitingCount, "nobody waiting after release");
                 Assert.False(b.IsBroken, "not broken");
                 Assert.Throws<ObjectMismatchException>(() => c.Barrier(name, 4), "another party count");
             }
@@ -255,8 +255,8 @@ namespace XProc.Tests
 
         private static void BarrierTimeoutBreaks()
         {
-            using (Client c = Fixture.Connect())
-            using (Barrier b = c.Barrier(Fixture.Name("broken"), 2))
+            using (XProcClient c = Fixture.Connect())
+            using (XProcBarrier b = c.Barrier(Fixture.Name("broken"), 2))
             {
                 BrokenBarrierException e = Assert.Throws<BrokenBarrierException>(() => b.Wait(TimeSpan.FromMilliseconds(30)), "a wait that times out");
                 Assert.Equal(XProcStatus.BrokenBarrier, e.Status, "status");
@@ -269,12 +269,12 @@ namespace XProc.Tests
 
         private static void BarrierAbort()
         {
-            using (Client c = Fixture.Connect())
-            using (Client other = Fixture.Connect())
+            using (XProcClient c = Fixture.Connect())
+            using (XProcClient other = Fixture.Connect())
             {
                 string name = Fixture.Name("abort");
-                using (Barrier b = c.Barrier(name, 2))
-                using (Barrier theirs = other.Barrier(name, 2))
+                using (XProcBarrier b = c.Barrier(name, 2))
+                using (XProcBarrier theirs = other.Barrier(name, 2))
                 {
                     Exception got = null;
                     Worker w = Fixture.Start(() =>
@@ -288,7 +288,7 @@ namespace XProc.Tests
                             got = e;
                         }
                     });
-                    Fixture.Eventually(() => b.NWaiting == 1, "one party waits");
+                    Fixture.Eventually(() => b.WaitingCount == 1, "one party waits");
                     b.Abort();
                     w.Finish();
                     Assert.True(got is BrokenBarrierException, "the waiter gets BrokenBarrierException, got " + got);

@@ -42,15 +42,15 @@ namespace XProc.Tests
             try
             {
                 using (var broker = new PrivateBroker("--listen " + endpoint + " --authkey-file \"" + keyFile + "\""))
-                using (Client remote = Client.Connect(endpoint, key))
-                using (Client local = broker.Connect())
-                using (Queue rq = remote.Queue("cs-tcp-q"))
-                using (Queue lq = local.Queue("cs-tcp-q"))
+                using (XProcClient remote = XProcClient.Connect(endpoint, key))
+                using (XProcClient local = broker.Connect())
+                using (XProcQueue rq = remote.Queue("cs-tcp-q"))
+                using (XProcQueue lq = local.Queue("cs-tcp-q"))
                 {
                     rq.Put(41L);
                     Assert.Equal((object)41L, lq.Get(TimeSpan.FromSeconds(5)), "the local client gets the remote's item");
                     AccessDeniedException e = Assert.Throws<AccessDeniedException>(
-                        () => Client.Connect(endpoint, Encoding.ASCII.GetBytes("wrong")));
+                        () => XProcClient.Connect(endpoint, Encoding.ASCII.GetBytes("wrong")));
                     Assert.True(e.Message.Contains("wrong authkey"), e.Message);
                 }
             }

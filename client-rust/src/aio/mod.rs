@@ -9,7 +9,8 @@
 //! let c = xproc::aio::Client::new(xproc::Client::connect_default()?)?;
 //! let jobs = c.queue::<String>("jobs")?;
 //! let job = tokio::time::timeout(std::time::Duration::from_secs(5), jobs.get()).await;
-//! let _guard = c.lock("device")?.lock().await?;     // released on drop
+//! let device = c.lock("device")?;
+//! let _guard = device.lock().await?;                 // released on drop
 //! # Ok(()) }
 //! ```
 //!

@@ -332,7 +332,7 @@ namespace XProc.Matrix
 
         // ---- the three scenarios ----
 
-        private static void Send(Client c, string scenario, string name)
+        private static void Send(XProcClient c, string scenario, string name)
         {
             var cases = Cases();
             if (scenario == "queue")
@@ -388,7 +388,7 @@ namespace XProc.Matrix
             }
         }
 
-        private static void Recv(Client c, string scenario, string name)
+        private static void Recv(XProcClient c, string scenario, string name)
         {
             var cases = Cases();
             if (scenario == "queue")
@@ -481,10 +481,10 @@ namespace XProc.Matrix
                 Console.Error.WriteLine("usage: Peer.exe <send|recv> <queue|pipe|dict> <object-name>");
                 return 2;
             }
-            Client client;
+            XProcClient client;
             try
             {
-                client = Client.Connect();
+                client = XProcClient.Connect();
             }
             catch (Exception e)
             {
