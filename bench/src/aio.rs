@@ -2,8 +2,9 @@
 //!
 //! - `xproc-get-one` / `xproc-get-any8`: put then get, unpipelined, on one queue versus put to
 //!   one of 8 queues (round robin) then `get_any` over all 8. One op = one put or one get.
-//! - `xproc-sync-pipelined`: the blocking client's pipelined rate for put+get: `put_many` of
-//!   1000 then `get_many` of 1000. One op = one put or one get.
+//! - `xproc-sync-pipelined`: the blocking client's fastest put+get: `put_many` of 1000 (1000
+//!   `queue.put` requests pipelined, written together) then `get_many` of 1000 (one request
+//!   for up to 1000 items). One op = one put or one get.
 //! - `xproc-tokio`: 1000 tasks on one connection (a 2-worker tokio runtime), each looping
 //!   `put().await` then `get().await`. One op = one put or one get; the clock runs for `secs`.
 
@@ -82,7 +83,9 @@ pub fn sync_pipelined(socket: &Path, size: usize, bounds: &Bounds) -> Result<Out
         warmup: 4,
         ..*bounds
     };
-    let note = Some(format!("put_many {BATCH} + get_many {BATCH}, 1 thread"));
+    let note = Some(format!(
+        "put_many {BATCH} (pipelined puts) + get_many {BATCH} (one batch request), 1 thread"
+    ));
     let out = measure(
         "xproc_sync_pipelined",
         &bounds,

@@ -124,11 +124,15 @@ impl Client {
         if let Some(e) = slot.get() {
             return Ok(e);
         }
-        let made = Events::new(self)?;
-        // Two threads may race to make it; the loser's copy is dropped (its hook replaced).
-        let _ = slot.set(made);
+        // Made once, under a lock: a second copy would replace the first one's wake-up hook.
+        static INIT: Mutex<()> = Mutex::new(());
+        let _made_once = INIT.lock().unwrap_or_else(PoisonError::into_inner);
+        if slot.get().is_none() {
+            let made = Events::new(self)?;
+            let _ = slot.set(made);
+        }
         slot.get()
-            .ok_or_else(|| Error::Protocol("event loop setup raced".into()))
+            .ok_or_else(|| Error::Protocol("event loop setup failed".into()))
     }
 
     /// The descriptor an event loop watches for readability (see the module docs): readable
