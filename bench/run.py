@@ -42,6 +42,7 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 import report  # noqa: E402  (bench/report.py: tables and plot)
 import tcp  # noqa: E402  (bench/tcp.py: the TCP loopback rows, their own servers)
+import async_scenarios  # noqa: E402  (issue 15: event loops, get_any)
 
 RELEASE = os.path.join(ROOT, "target", "release")
 PY_BENCH = os.path.join(ROOT, "bindings", "python", "bench_python.py")
@@ -177,6 +178,10 @@ RATIOS = [
     ("pipe_vs_mp_pipe", "xproc pipe ping-pong (Rust) / multiprocessing.Pipe ping-pong (context)",
      "xproc_pipe", "mp_pipe", None),
 ] + tcp.RATIOS
+
+
+SCENARIOS += async_scenarios.SCENARIOS
+RATIOS += async_scenarios.RATIOS
 
 
 # Where the processes run. On this 2-vCPU VM a round trip between processes on the same vCPU
@@ -423,7 +428,7 @@ class Runner:
             return "redis-server"
         if arg == "echo":
             return "echo"
-        if kind in ("bench_python", "bindings", "py-xproc", "native") or (arg or "").startswith("xproc"):
+        if kind in ("bench_python", "bindings", "py-xproc", "native", "async_py") or (arg or "").startswith("xproc"):
             return "xprocd"
         return None
 
@@ -504,6 +509,8 @@ class Runner:
             return self._bindings()
         if kind == "tcp":
             return tcp.run(self.a, self.server_cpus, self.client_cpus)
+        if kind == "async_py":
+            return async_scenarios.run_python(self)
         raise ValueError(kind)
 
     def _exec(self, cmd, timeout, env=None):

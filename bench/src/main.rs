@@ -10,9 +10,11 @@
 //! - [`xp`]: the xproc scenarios (queues, dicts, pipes), through the `xproc` client crate.
 //! - [`stream`]: streaming (`put_async` → `get_many`), many connections, a ping's latency
 //!   while a producer streams, and filling a queue for the memory measurement.
+//! - [`aio`]: `get_any` over 8 queues, tokio tasks, the sync pipelined rate (issue 15).
 //! - [`child`]: helper processes for the two-process scenarios.
 //! - [`error`]: the one error enum.
 
+mod aio;
 mod child;
 mod echo;
 mod error;
@@ -160,6 +162,14 @@ enum Cmd {
         #[arg(long)]
         name: String,
     },
+    /// put then get on one queue (baseline for get-any8).
+    XprocGetOne(RunArgs),
+    /// put to 1 of 8 queues, then get_any over the 8.
+    XprocGetAny8(RunArgs),
+    /// blocking client, put_many 1000 + get_many 1000.
+    XprocSyncPipelined(RunArgs),
+    /// 1000 tokio tasks on one connection doing put+get.
+    XprocTokio(RunArgs),
     /// Internal: the consumer process of xproc-prodcons.
     #[command(hide = true)]
     ConsumePeer {
@@ -229,6 +239,10 @@ fn run(cmd: Cmd) -> Result<Option<Outcome>, BenchError> {
             stream::stream_producer(&socket, &name)?;
             return Ok(None);
         }
+        Cmd::XprocGetOne(a) => aio::get_one(&a.socket, a.size, &a.bounds())?,
+        Cmd::XprocGetAny8(a) => aio::get_any8(&a.socket, a.size, &a.bounds())?,
+        Cmd::XprocSyncPipelined(a) => aio::sync_pipelined(&a.socket, a.size, &a.bounds())?,
+        Cmd::XprocTokio(a) => aio::tokio_tasks(&a.socket, a.size, &a.bounds())?,
         Cmd::ConsumePeer { socket, name } => {
             xp::consume_peer(&socket, &name)?;
             return Ok(None);

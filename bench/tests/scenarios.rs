@@ -106,3 +106,40 @@ fn every_xproc_scenario_completes_and_reports() {
         );
     }
 }
+
+/// Issue 15's scenarios (`bench/src/aio.rs`): each runs against a real xprocd and reports.
+#[test]
+fn the_async_and_get_any_scenarios_complete_and_report() {
+    let broker = start_broker("aio");
+    for (sub, scenario, want_ops) in [
+        ("xproc-get-one", "xproc_get_one", Some(400)),
+        ("xproc-get-any8", "xproc_get_any8", Some(400)),
+        // One call is put_many 1000 + get_many 1000.
+        ("xproc-sync-pipelined", "xproc_sync_pipelined", Some(2000)),
+        // Time-bound: 1000 tasks for --secs.
+        ("xproc-tokio", "xproc_tokio", None),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_xproc-bench"))
+            .arg(sub)
+            .arg("--socket")
+            .arg(&broker.socket)
+            .args(["--iters", "400", "--secs", "0.3", "--warmup", "10"])
+            .output()
+            .expect("run xproc-bench");
+        assert!(
+            out.status.success(),
+            "{sub} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value =
+            serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim()).expect("JSON");
+        assert_eq!(v["scenario"], scenario);
+        if let Some(n) = want_ops {
+            assert_eq!(v["ops"], n, "{sub}: {v}");
+        }
+        assert!(
+            v["ops_per_s"].as_f64().is_some_and(|x| x > 0.0),
+            "{sub}: {v}"
+        );
+    }
+}

@@ -157,6 +157,9 @@ pub fn needs<'a>(
         R::QueueGetMany { name, .. } => ("queue.get_many", name, Write),
         R::QueueGetManyLeased { name, .. } => ("queue.get_many_leased", name, Write),
         R::QueueAckMany { name, .. } => ("queue.ack_many", name, Write),
+        R::QueueUnget { name, .. } => ("queue.unget", name, Write),
+        // Several names: checked one by one through `needs_each`, which the caller asks first.
+        R::QueueGetAny { .. } | R::Wait { .. } => return None,
         R::DictGet { name, .. } => ("dict.get", name, Read),
         R::DictSet { name, .. } => ("dict.set", name, Write),
         R::DictDelete { name, .. } => ("dict.delete", name, Write),
@@ -196,6 +199,22 @@ pub fn needs<'a>(
         R::BarrierReset { name } => ("barrier.reset", name, Write),
         R::BarrierState { name } => ("barrier.state", name, Read),
     })
+}
+
+/// What a request over several objects (`queue.get_any`, `wait`) needs of each of them, as
+/// (op, names, need); `None` for requests about one object or none ([`needs`]). Every name
+/// must be granted: a key may not learn about, or take from, a name outside its rules by
+/// hiding it among its own.
+pub fn needs_each<'a>(req: &Request<'a>) -> Option<(&'static str, Vec<&'a str>, Need)> {
+    match req {
+        Request::QueueGetAny { names, .. } => Some(("queue.get_any", names.clone(), Need::Write)),
+        Request::Wait { targets, .. } => Some((
+            "wait",
+            targets.iter().map(|t| t.name).collect(),
+            Need::Read,
+        )),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

@@ -26,6 +26,10 @@ pub fn forget_waiters(b: &mut Broker, key: ConnKey, out: &mut dyn Outbox) {
     // A wake caused by one cancel (a broken barrier) may answer another of its requests
     // first; those records are gone by the time the loop reaches them.
     for wid in waits {
+        if b.multi.is_multi(wid) {
+            b.forget_multi(wid);
+            continue;
+        }
         let Some(w) = b.waiters.remove(wid) else {
             continue;
         };
@@ -47,6 +51,7 @@ pub fn forget_waiters(b: &mut Broker, key: ConnKey, out: &mut dyn Outbox) {
             let after = obj.bytes();
             b.account(before, after);
         }
+        b.touch_ready(&w.object);
         b.route_dead_letters(&w.object);
         b.deliver(out);
     }
@@ -93,6 +98,8 @@ pub fn disconnect(b: &mut Broker, key: ConnKey, out: &mut dyn Outbox) {
         if free {
             b.remove_object(name);
         }
+        // A lock, permits or a pipe end given back may make the object ready for a `wait`.
+        b.touch_ready(name);
         b.deliver(out);
     }
 }

@@ -9,7 +9,7 @@ use std::rc::Rc;
 use xproc_protocol::{ErrorCode, Kind, ReplyFields, Request, Wait};
 
 use crate::access;
-use crate::handlers::{admin, batch, dict, pipe, queue, sync};
+use crate::handlers::{admin, batch, dict, pipe, queue, sync, wait};
 use crate::objects::barrier::Barrier;
 use crate::objects::condition::Condition;
 use crate::objects::dict::Dict;
@@ -71,6 +71,8 @@ fn blocking_wait(req: &Request) -> Option<Wait> {
         | R::QueuePutMany { wait, .. }
         | R::QueueGetMany { wait, .. }
         | R::QueueGetManyLeased { wait, .. }
+        | R::QueueGetAny { wait, .. }
+        | R::Wait { wait, .. }
         | R::PipeSend { wait, .. }
         | R::PipeRecv { wait, .. }
         | R::PipePoll { wait, .. }
@@ -112,13 +114,37 @@ fn check_access(b: &Broker, caller: ConnKey, req: &Request) -> Result<(), Failur
     let Some(rules) = b.session(caller).and_then(|s| s.rules.as_ref()) else {
         return Ok(());
     };
-    let Some((op, name, need)) = access::needs(req, |n| b.objects.contains_key(n)) else {
-        return Ok(());
+    let deny = |op: &str, name: &str, need| {
+        rules.check(op, name, need).map_err(|message| {
+            tracing::debug!(key = %rules.key, op, name, "denied by the key's rules");
+            Failure::new(ErrorCode::Denied, message)
+        })
     };
-    rules.check(op, name, need).map_err(|message| {
-        tracing::debug!(key = %rules.key, op, name, "denied by the key's rules");
-        Failure::new(ErrorCode::Denied, message)
-    })
+    if let Some((op, names, need)) = access::needs_each(req) {
+        return names.iter().try_for_each(|name| deny(op, name, need));
+    }
+    match access::needs(req, |n| b.objects.contains_key(n)) {
+        Some((op, name, need)) => deny(op, name, need),
+        None => Ok(()),
+    }
+}
+
+/// The object a request may make ready for a `wait` (an item, a message, end of file, a
+/// release, a set), `None` for the others.
+fn readies<'r>(req: &Request<'r>) -> Option<&'r str> {
+    use Request as R;
+    match req {
+        R::QueuePut { name, .. }
+        | R::QueuePutMany { name, .. }
+        | R::QueueUnget { name, .. }
+        | R::QueueNack { name, .. }
+        | R::PipeSend { name, .. }
+        | R::PipeClose { name, .. }
+        | R::LockRelease { name }
+        | R::SemaphoreRelease { name, .. }
+        | R::EventSet { name } => Some(name),
+        _ => None,
+    }
 }
 
 /// Handles one request of connection `caller` (the handshake is done).
@@ -137,6 +163,7 @@ pub fn dispatch_shared(
     shared: Option<Stored>,
 ) {
     let mut cx = Ctx { b, out, caller, id };
+    let touched = readies(&req);
     let result = check_access(cx.b, caller, &req)
         .and_then(|()| check_blocked(cx.b, caller, &req))
         .and_then(|()| route(&mut cx, req, shared));
@@ -144,6 +171,9 @@ pub fn dispatch_shared(
         tracing::debug!(id, code = %f.code, message = %f.message, "error reply");
         cx.out
             .send(caller, &ReplyFields::err(id, f.code, &f.message));
+    }
+    if let Some(name) = touched {
+        cx.b.touch_ready(name);
     }
     cx.b.deliver(cx.out);
 }
@@ -208,6 +238,9 @@ fn route(cx: &mut Ctx, req: Request, shared: Option<Stored>) -> Handled {
             lease_ms,
         } => batch::get_many_leased(cx, name, max, wait, lease_ms),
         R::QueueAckMany { name, deliveries } => batch::ack_many(cx, name, &deliveries),
+        R::QueueGetAny { names, wait: w } => wait::get_any(cx, &names, w),
+        R::QueueUnget { name, value } => wait::unget(cx, name, value),
+        R::Wait { targets, wait: w } => wait::wait(cx, &targets, w),
 
         R::DictGet { name, key } => dict::get(cx, name, key),
         R::DictSet { name, key, value } => {

@@ -20,6 +20,7 @@
 //! - [`handlers`]: one file per family of ops (`admin`, `queue`, `dict`, `pipe`, `sync`).
 //! - [`state`]: the broker's state without IO: objects, sessions, memory budget, wake delivery.
 //! - [`waiters`]: blocked requests as records, with a deadline-ordered table.
+//! - [`multi`]: `queue.get_any` and `wait`: one waiter record over many objects.
 //! - [`objects`]: one pure state machine per kind, unit-tested without sockets.
 //! - [`stored`]: the stored-value type: inline bytes or a sealed memfd a client passed.
 //! - [`cleanup`]: the one disconnect-cleanup path.
@@ -35,6 +36,7 @@ pub mod config;
 pub mod connection;
 pub mod dispatch;
 pub mod handlers;
+pub mod multi;
 pub mod objects;
 pub mod server;
 pub mod state;

@@ -389,6 +389,8 @@ pub struct Broker {
     pub name_bytes: usize,
     /// Scratch list for the wakes an operation causes; reused so requests do not allocate.
     pub wakes: Wakes,
+    /// Blocked `queue.get_any` and `wait` requests' objects (`multi.rs`).
+    pub multi: crate::multi::Multi,
 }
 
 impl Broker {
@@ -404,6 +406,7 @@ impl Broker {
             buffers: 0,
             name_bytes: 0,
             wakes: Wakes::new(),
+            multi: Default::default(),
         }
     }
 
@@ -489,7 +492,7 @@ impl Broker {
     /// connection buffers beyond their base, blocked requests and lease records, and object
     /// names (what [`check_memory`](Self::check_memory) adds to [`memory`](Self::memory)).
     pub fn held(&self) -> usize {
-        self.buffers + self.name_bytes + self.waiters.len() * WAITER_OVERHEAD
+        self.buffers + self.name_bytes + self.waiters.len() * WAITER_OVERHEAD + self.multi.held()
     }
 
     /// Everything charged to the memory budget.
@@ -608,6 +611,9 @@ impl Broker {
         let dead_name = format!("{name}{DEAD_SUFFIX}");
         for item in dead {
             let outcome = self.dead_letter(&dead_name, item);
+            if outcome.is_ok() {
+                self.touch_ready(&dead_name);
+            }
             let Some(Body::Queue(q)) = self.objects.get_mut(name).map(|o| &mut o.body) else {
                 continue;
             };
@@ -660,14 +666,21 @@ impl Broker {
 
     /// Answers every waiter an operation woke (the wakes it pushed), in order.
     pub fn deliver(&mut self, out: &mut dyn Outbox) {
-        if self.wakes.is_empty() {
-            return;
+        // Answering a multi-object wait drops its other registrations, which pushes no wake;
+        // one pass over the list is enough.
+        if !self.wakes.is_empty() {
+            self.deliver_wakes(out);
         }
+        self.check_ready(out);
+    }
+
+    fn deliver_wakes(&mut self, out: &mut dyn Outbox) {
         let mut wakes = std::mem::take(&mut self.wakes);
         for (id, wake) in wakes.drain(..) {
             match wake {
                 Wake::Leased { attempt, lease_ms } => self.start_lease(id, attempt, lease_ms, out),
                 Wake::Forget => self.end_delivery(id),
+                wake if self.multi.is_multi(id) => self.finish_multi(id, wake, out),
                 wake => {
                     let Some(w) = self.waiters.remove(id) else {
                         tracing::error!(?id, "broker bug: a wake for an unknown waiter");
@@ -753,6 +766,10 @@ impl Broker {
 
     /// Answers waiter `id` as its object answers a timeout.
     fn time_out(&mut self, id: WaiterId, out: &mut dyn Outbox) {
+        if self.multi.is_multi(id) {
+            self.time_out_multi(id, out);
+            return;
+        }
         let Some(w) = self.waiters.get(id) else {
             return;
         };
@@ -763,6 +780,8 @@ impl Broker {
                 obj.timeout(id, &mut self.wakes);
                 let after = obj.bytes();
                 self.account(before, after);
+                // A lease or a nack delay that ran out returns its item.
+                self.touch_ready(&object);
                 self.route_dead_letters(&object);
             }
             None => {

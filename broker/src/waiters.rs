@@ -48,6 +48,10 @@ pub enum WaitOp {
     QueueGetMany,
     /// `queue.get_many_leased`, waiting for a first item.
     QueueGetManyLeased,
+    /// `queue.get_any`: one record over several queues (`multi.rs`).
+    QueueGetAny,
+    /// `wait`: readiness of several objects (`multi.rs`).
+    Wait,
     /// Not a blocked request: a delivery in flight, held by `conn` until it acks, nacks or
     /// disconnects, or the deadline (the lease) passes. Its id is the delivery id.
     Lease,
@@ -75,6 +79,8 @@ impl WaitOp {
             WaitOp::QueuePutMany => "queue.put_many",
             WaitOp::QueueGetMany => "queue.get_many",
             WaitOp::QueueGetManyLeased => "queue.get_many_leased",
+            WaitOp::QueueGetAny => "queue.get_any",
+            WaitOp::Wait => "wait",
             WaitOp::Lease => "lease",
             WaitOp::Delay => "nack delay",
         }

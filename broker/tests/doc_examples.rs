@@ -251,6 +251,25 @@ fn steps() -> Vec<Step> {
             }),
         ),
         Reply("next dict.scan reply"),
+        // Waiting on many: `tasks` is empty and `tight` holds {"n": 7}.
+        Request(
+            "wait request",
+            req(RequestFields {
+                names: Some(vec!["tasks", "tight"]),
+                timeout_ms: Some(0),
+                ..RequestFields::new(27, "wait")
+            }),
+        ),
+        Reply("wait reply"),
+        Request(
+            "queue.get_any request",
+            req(RequestFields {
+                names: Some(vec!["tasks", "tight"]),
+                timeout_ms: Some(5000),
+                ..RequestFields::new(28, "queue.get_any")
+            }),
+        ),
+        Reply("queue.get_any reply"),
         // Refused requests: a value sent as str (the connection stays), then a positional
         // request (the connection closes).
         Request(

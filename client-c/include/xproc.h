@@ -260,6 +260,32 @@ typedef enum {
 } xproc_value_type_e;
 
 /*
+ What kind of handle an `xproc_wait_object_t` holds.
+ */
+typedef enum {
+    /*
+     An `xproc_queue_t *` (queue or joinable queue): ready when it holds an item.
+     */
+    XPROC_WAIT_QUEUE = 0,
+    /*
+     An `xproc_pipe_t *`: ready when a message waits at its end, or the pipe is finished.
+     */
+    XPROC_WAIT_PIPE = 1,
+    /*
+     An `xproc_event_t *`: ready when set.
+     */
+    XPROC_WAIT_EVENT = 2,
+    /*
+     An `xproc_lock_t *` (lock or rlock): ready when nobody holds it.
+     */
+    XPROC_WAIT_LOCK = 3,
+    /*
+     An `xproc_semaphore_t *`: ready when its value is above 0.
+     */
+    XPROC_WAIT_SEMAPHORE = 4,
+} xproc_wait_kind_e;
+
+/*
  A barrier handle (opaque). Open with `xproc_barrier_open`, free with
  `xproc_barrier_free`. Thread-safe; keeps its client alive.
  */
@@ -284,6 +310,13 @@ typedef struct xproc_batch_t xproc_batch_t;
  per-thread ownership.
  */
 typedef struct xproc_client_t xproc_client_t;
+
+/*
+ The outcome of a started request (opaque), from `xproc_client_next_completion` or
+ `xproc_client_take_completion`; owned by the caller, freed with `xproc_completion_free`.
+ Read it with `xproc_completion_status` and the field accessors.
+ */
+typedef struct xproc_completion_t xproc_completion_t;
 
 /*
  A condition handle (opaque). Open with `xproc_condition_open`, free with
@@ -408,6 +441,21 @@ typedef struct {
      */
     bool broken;
 } xproc_barrier_state_t;
+
+/*
+ One object for `xproc_wait`: a handle and what kind it is. The handle is borrowed for the
+ call.
+ */
+typedef struct {
+    /*
+     Which handle type `object` is (a mismatch is refused with `XPROC_INVALID_ARGUMENT`).
+     */
+    xproc_wait_kind_e kind;
+    /*
+     The handle.
+     */
+    const void *object;
+} xproc_wait_object_t;
 
 #ifdef __cplusplus
 extern "C" {
@@ -1836,6 +1884,233 @@ xproc_status_e xproc_barrier_reset(const xproc_barrier_t *barrier);
  as `xproc_barrier_abort`.
  */
 xproc_status_e xproc_barrier_state(const xproc_barrier_t *barrier, xproc_barrier_state_t *out);
+
+/*
+ Takes the oldest value of the first of `queues[0..count]` (queue handles, in the order
+ given) that has one, waiting up to `timeout_ms` (negative: as long as it takes; 0: not at
+ all) for the first value put to any of them. The request is one waiter in every queue's
+ line with its other getters, sent on `client`'s connection; exactly one value is taken.
+
+ On success `*index` is the position in `queues` of the queue it came from and
+ `*out`/`*out_len` hold its MessagePack bytes, owned by the caller (free with
+ `xproc_bytes_free`); on failure NULL/0 and `*index` 0.
+
+ Errors: `XPROC_EMPTY` (timeout 0, all empty), `XPROC_TIMEOUT`, `XPROC_NOT_FOUND` (one was
+ deleted, also while waiting), `XPROC_INVALID_ARGUMENT` (count 0, the same queue twice, a
+ handle of another type), `XPROC_LIMIT` (more than 16384 queues), `XPROC_DISCONNECTED`,
+ `XPROC_NULL_ARGUMENT`. Thread-safe.
+ */
+xproc_status_e xproc_queue_get_any_raw(const xproc_client_t *client,
+                                       const xproc_queue_t *const *queues,
+                                       size_t count,
+                                       int64_t timeout_ms,
+                                       size_t *index,
+                                       uint8_t **out,
+                                       size_t *out_len);
+
+/*
+ `xproc_queue_get_any_raw` with the value decoded: on success `*out` is an owned value (free
+ with `xproc_value_free`). Arguments and errors as `xproc_queue_get_any_raw`.
+ */
+xproc_status_e xproc_queue_get_any(const xproc_client_t *client,
+                                   const xproc_queue_t *const *queues,
+                                   size_t count,
+                                   int64_t timeout_ms,
+                                   size_t *index,
+                                   xproc_value_t **out);
+
+/*
+ Waits up to `timeout_ms` (negative: as long as it takes; 0: only looks) until at least one
+ of `objects[0..count]` is ready, and marks which: `ready[i]` is set to 1 for each ready
+ object and 0 for the others (`ready` has room for `count` bytes), and `*n_ready` (optional:
+ may be NULL) to how many are ready; 0 when the timeout passed. Ready means: a queue holds
+ an item, a pipe end has a message or is at end of file, an event is set, a lock is free, a
+ semaphore is above 0. Nothing is taken or reserved: another client may take the item or
+ the lock first, so follow it with a non-blocking get or a bounded acquire. The request is
+ sent on `client`'s connection; a pipe end must be held by that connection.
+
+ Errors: `XPROC_NOT_FOUND`, `XPROC_TYPE_MISMATCH`, `XPROC_NOT_OWNER` (a pipe end held by
+ another connection), `XPROC_INVALID_ARGUMENT` (count 0, an object twice, a handle that is
+ not of its `kind`), `XPROC_CLOSED` (a pipe handle already closed), `XPROC_LIMIT`,
+ `XPROC_DISCONNECTED`, `XPROC_NULL_ARGUMENT`. Thread-safe.
+ */
+xproc_status_e xproc_wait(const xproc_client_t *client,
+                          const xproc_wait_object_t *objects,
+                          size_t count,
+                          int64_t timeout_ms,
+                          uint8_t *ready,
+                          size_t *n_ready);
+
+/*
+ The descriptor an event loop watches for readability, into `*fd`: readable when replies to
+ started requests may have come (spurious readiness is possible). Then call
+ `xproc_client_process`. Owned by the client: valid until `xproc_client_free`; never read
+ from, write to or close it. Linux only so far (elsewhere `XPROC_PROTOCOL_ERROR`, with a
+ message). Errors: `XPROC_NULL_ARGUMENT`. Thread-safe.
+ */
+xproc_status_e xproc_client_event_fd(const xproc_client_t *client, int *fd);
+
+/*
+ Reads what the connection holds, without ever blocking, and moves finished requests to the
+ completion queue; `*ready` (optional: may be NULL) receives how many completions wait.
+ Call it when the descriptor is readable. Errors: `XPROC_NULL_ARGUMENT`. Thread-safe.
+ */
+xproc_status_e xproc_client_process(const xproc_client_t *client, size_t *ready);
+
+/*
+ Pops the next completion (in the order requests finished): `*ticket` is the ticket its
+ `*_start` returned and `*out` the completion, owned by the caller (free with
+ `xproc_completion_free`). `XPROC_EMPTY` (and NULL, 0) when none waits: call
+ `xproc_client_process` after the descriptor is readable. Every started request completes
+ exactly once. Errors: `XPROC_EMPTY`, `XPROC_NULL_ARGUMENT`. Thread-safe.
+ */
+xproc_status_e xproc_client_next_completion(const xproc_client_t *client,
+                                            uint64_t *ticket,
+                                            xproc_completion_t **out);
+
+/*
+ Takes the completion of started request `ticket` if it has finished (after
+ `xproc_client_process`), else `XPROC_EMPTY` (and NULL). Ownership as
+ `xproc_client_next_completion`. Thread-safe.
+ */
+xproc_status_e xproc_client_take_completion(const xproc_client_t *client,
+                                            uint64_t ticket,
+                                            xproc_completion_t **out);
+
+/*
+ Asks the broker to give up started request `ticket` (not yet collected), without
+ blocking. It still completes: with its timeout outcome if it was waiting (a get then took
+ nothing, an acquire got nothing), or, if it had finished at the broker first, with its real
+ outcome — look at it (an item in it is yours). Errors: `XPROC_DISCONNECTED`,
+ `XPROC_NULL_ARGUMENT`. Thread-safe.
+ */
+xproc_status_e xproc_client_cancel(const xproc_client_t *client, uint64_t ticket);
+
+/*
+ Starts a get of the oldest value (see `xproc_queue_get_raw`), waiting at the broker up to
+ `timeout_ms` (negative: as long as it takes). `*ticket` identifies its completion, whose
+ value is read with `xproc_completion_value_raw`. Errors (now): `XPROC_DISCONNECTED`,
+ `XPROC_NULL_ARGUMENT`; the request's own outcome (`XPROC_EMPTY`, `XPROC_TIMEOUT`, ...) is
+ its completion's status. Thread-safe.
+ */
+xproc_status_e xproc_queue_get_start(const xproc_queue_t *queue,
+                                     int64_t timeout_ms,
+                                     uint64_t *ticket);
+
+/*
+ Starts a put of `len` MessagePack bytes at `data` (copied; see `xproc_queue_put_raw`).
+ Results as `xproc_queue_get_start`.
+ */
+xproc_status_e xproc_queue_put_start_raw(const xproc_queue_t *queue,
+                                         const uint8_t *data,
+                                         size_t len,
+                                         int64_t timeout_ms,
+                                         uint64_t *ticket);
+
+/*
+ Starts a `xproc_queue_get_any` over `queues[0..count]` on `client`'s connection; its
+ completion has the value and the `index` field. Results as `xproc_queue_get_start`.
+ */
+xproc_status_e xproc_queue_get_any_start(const xproc_client_t *client,
+                                         const xproc_queue_t *const *queues,
+                                         size_t count,
+                                         int64_t timeout_ms,
+                                         uint64_t *ticket);
+
+/*
+ Starts a `xproc_wait` over `objects[0..count]` on `client`'s connection; its completion's
+ `indices` say which are ready (`xproc_completion_indices`). Results as
+ `xproc_queue_get_start`.
+ */
+xproc_status_e xproc_wait_start(const xproc_client_t *client,
+                                const xproc_wait_object_t *objects,
+                                size_t count,
+                                int64_t timeout_ms,
+                                uint64_t *ticket);
+
+/*
+ Starts an acquire of the lock; its completion has the bool field `acquired` (false when
+ the timeout passed or it was cancelled) and, when set, the uint field `abandoned_by`.
+ Results as `xproc_queue_get_start`.
+ */
+xproc_status_e xproc_lock_acquire_start(const xproc_lock_t *lock,
+                                        int64_t timeout_ms,
+                                        uint64_t *ticket);
+
+/*
+ Starts an acquire of one permit; its completion has the bool field `acquired`. Results as
+ `xproc_queue_get_start`.
+ */
+xproc_status_e xproc_semaphore_acquire_start(const xproc_semaphore_t *semaphore,
+                                             int64_t timeout_ms,
+                                             uint64_t *ticket);
+
+/*
+ Starts a wait for the event; its completion has the bool field `set`. Results as
+ `xproc_queue_get_start`.
+ */
+xproc_status_e xproc_event_wait_start(const xproc_event_t *event,
+                                      int64_t timeout_ms,
+                                      uint64_t *ticket);
+
+/*
+ The request's outcome: `XPROC_OK`, or the status it failed with (`XPROC_TIMEOUT`,
+ `XPROC_EMPTY`, `XPROC_NOT_FOUND`, `XPROC_DISCONNECTED`, ...), whose message
+ `xproc_last_error` then returns. A NULL or invalid completion is `XPROC_NULL_ARGUMENT` /
+ `XPROC_INVALID_ARGUMENT`. Thread-safe.
+ */
+xproc_status_e xproc_completion_status(const xproc_completion_t *completion);
+
+/*
+ The ticket of the request this completion belongs to.
+ */
+uint64_t xproc_completion_ticket(const xproc_completion_t *completion);
+
+/*
+ The `value` of a successful completion (a get's item): `*data`/`*len` point into the
+ completion, **borrowed** — valid until `xproc_completion_free`. Errors: `XPROC_NOT_FOUND`
+ (this reply has no value), `XPROC_INVALID_ARGUMENT` (the request failed: see
+ `xproc_completion_status`), `XPROC_NULL_ARGUMENT`. Thread-safe.
+ */
+xproc_status_e xproc_completion_value_raw(const xproc_completion_t *completion,
+                                          const uint8_t **data,
+                                          size_t *len);
+
+/*
+ A uint result field of a successful completion by name (`field_len` bytes at `field`):
+ `index` (`queue.get_any`), `abandoned_by` (acquires), `delivery`, `len`, ... Errors:
+ `XPROC_NOT_FOUND` (absent), `XPROC_INVALID_ARGUMENT` (the request failed, or an unknown
+ field), `XPROC_NULL_ARGUMENT`. Thread-safe.
+ */
+xproc_status_e xproc_completion_uint(const xproc_completion_t *completion,
+                                     const char *field,
+                                     size_t field_len,
+                                     uint64_t *out);
+
+/*
+ A bool result field of a successful completion by name: `acquired`, `set`, `ready`,
+ `notified`. Errors as `xproc_completion_uint`. Thread-safe.
+ */
+xproc_status_e xproc_completion_bool(const xproc_completion_t *completion,
+                                     const char *field,
+                                     size_t field_len,
+                                     bool *out);
+
+/*
+ The `indices` of a successful `xproc_wait_start` completion: `ready[i]` set to 1 for each
+ ready object and 0 for the others (`ready` has room for `count` bytes, the count the wait
+ was started with); `*n_ready` (optional) receives how many are ready. Errors as
+ `xproc_completion_uint`. Thread-safe.
+ */
+xproc_status_e xproc_completion_indices(const xproc_completion_t *completion,
+                                        uint8_t *ready,
+                                        size_t count,
+                                        size_t *n_ready);
+
+/*
+ Frees a completion. NULL is a no-op. Borrowed value pointers die with it.
+ */
+void xproc_completion_free(xproc_completion_t *completion);
 
 #ifdef __cplusplus
 }  // extern "C"

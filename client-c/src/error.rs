@@ -39,6 +39,9 @@ pub(crate) enum Error {
     /// This pipe end was closed by `xproc_pipe_close`.
     #[error("this pipe end was closed by xproc_pipe_close")]
     EndClosed,
+    /// A status decided earlier, with its message (a started request's outcome).
+    #[error("{1}")]
+    Status(xproc_status_e, String),
 }
 
 impl Error {
@@ -53,6 +56,7 @@ impl Error {
             Error::OutOfRange(_) => XPROC_OUT_OF_RANGE,
             Error::InvalidValue(_) => XPROC_INVALID_VALUE,
             Error::EndClosed => XPROC_CLOSED,
+            Error::Status(status, _) => *status,
             Error::Client(e) => match e {
                 E::NoBroker { .. } => XPROC_NO_BROKER,
                 E::Timeout => XPROC_TIMEOUT,

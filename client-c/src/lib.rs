@@ -18,6 +18,9 @@
 //! - `queue.rs`, `dict.rs`, `pipe.rs`: value-carrying objects, each in a `_raw` flavour
 //!   (MessagePack bytes, for bindings) and a value flavour (`xproc_value_t`, for C programs).
 //! - `lock.rs`, `semaphore.rs`, `event.rs`, `condition.rs`, `barrier.rs`: sync primitives.
+//! - `wait.rs`: waiting on many objects at once (`xproc_queue_get_any*`, `xproc_wait`).
+//! - `evloop.rs`: the event-loop API: `xproc_client_event_fd`, `*_start`, `xproc_client_process`,
+//!   completions, `xproc_client_cancel`.
 //!
 //! # Rules every entry point follows
 //!
@@ -61,6 +64,10 @@ pub mod condition;
 
 pub mod barrier;
 
+pub mod wait;
+
+pub mod evloop;
+
 mod handle;
 mod panic;
 
@@ -73,6 +80,7 @@ pub use error::{
     XPROC_VERSION_MINOR, XPROC_VERSION_PATCH,
 };
 pub use event::*;
+pub use evloop::*;
 pub use lock::*;
 pub use pipe::*;
 pub use queue::*;
@@ -80,6 +88,7 @@ pub use semaphore::*;
 pub use status::*;
 pub use stream::*;
 pub use value::*;
+pub use wait::*;
 
 /// The Rust tests that call every `extern "C"` function through raw pointers, as C does. They
 /// live in tests/ffi/ but compile into this library's test binary (see Cargo.toml: no rlib).

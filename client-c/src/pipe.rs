@@ -47,7 +47,7 @@ impl PipeEnd {
     }
 }
 
-unsafe fn pipe(p: *const xproc_pipe_t) -> Result<Arc<RawPipe>> {
+pub(crate) unsafe fn pipe(p: *const xproc_pipe_t) -> Result<Arc<RawPipe>> {
     // SAFETY: forwarded.
     unsafe { handle::body::<xproc_pipe_t>(p, "pipe") }?.get()
 }

@@ -181,6 +181,9 @@ pub struct Client {
 
 struct Inner {
     conn: Conn,
+    /// The event-loop state (`events.rs`), made on first use.
+    #[cfg(unix)]
+    events: crate::events::Slot,
     path: PathBuf,
     limits: Limits,
     conn_id: u64,
@@ -219,6 +222,10 @@ pub struct Reply {
 }
 
 impl Reply {
+    pub(crate) fn from_payload(payload: Vec<u8>) -> Reply {
+        Reply { payload }
+    }
+
     /// The reply's fields (docs/PROTOCOL.md §6 says which op returns which).
     pub fn fields(&self) -> Result<ReplyFields<'_>> {
         ReplyFields::decode(&self.payload)
@@ -374,6 +381,8 @@ impl Client {
         Ok(Client {
             inner: Arc::new(Inner {
                 conn,
+                #[cfg(unix)]
+                events: Default::default(),
                 path,
                 limits,
                 conn_id,
@@ -474,6 +483,8 @@ impl Client {
             values: request.values.clone(),
             deliveries: request.deliveries.clone(),
             caps: request.caps.clone(),
+            names: request.names.clone(),
+            ends: request.ends.clone(),
             ..*request
         };
         let deadline = Wait::new(request.timeout_ms.map(Duration::from_millis)).deadline;
@@ -491,6 +502,12 @@ impl Client {
     ) -> Result<R> {
         let payload = self.inner.conn.round_trip(req, deadline)?;
         decode_reply(&payload, f)
+    }
+
+    /// The event-loop state slot (`events.rs`).
+    #[cfg(unix)]
+    pub(crate) fn events_slot(&self) -> &crate::events::Slot {
+        &self.inner.events
     }
 
     /// The connection, for requests whose replies are collected later (`put_async`).

@@ -22,7 +22,7 @@
 //! When the stream fails or ends, the connection is marked dead and every caller, waiting or
 //! future, gets [`Error::Disconnected`].
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::io;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
@@ -135,6 +135,12 @@ struct State {
     last_error: Option<String>,
     /// The code and message of that error, for [`Conn::refusal`].
     refusal: Option<(String, String)>,
+    /// Requests started for an event loop (`events.rs`): whoever files their reply calls
+    /// `on_watched`, so the loop's descriptor becomes readable even when another thread read it.
+    watched: HashSet<u64>,
+    /// Watched requests whose reply was filed since the last `take_watched`.
+    filed_watched: Vec<u64>,
+    on_watched: Option<Box<dyn Fn() + Send>>,
 }
 
 impl State {
@@ -218,6 +224,9 @@ impl Conn {
                 dead: None,
                 last_error: None,
                 refusal: None,
+                watched: HashSet::new(),
+                filed_watched: Vec::new(),
+                on_watched: None,
             }),
             wake: Condvar::new(),
         })
@@ -261,6 +270,108 @@ impl Conn {
             return Err(e);
         }
         Ok(id)
+    }
+
+    /// Sends one request for an event loop: its reply is collected by
+    /// [`take_watched`](Self::take_watched), never waited for (see `events.rs`).
+    pub(crate) fn start_watched(&self, req: RequestFields<'_>) -> Result<u64> {
+        let id = self.register(1)?;
+        self.lock_state().watched.insert(id);
+        if let Err(e) = self.send(id, std::iter::once(req)) {
+            self.lock_state().watched.remove(&id);
+            self.forget(id, 1);
+            return Err(e);
+        }
+        Ok(id)
+    }
+
+    /// Sets what to call when the reply of a watched request is filed (by any thread).
+    pub(crate) fn set_on_watched(&self, f: Box<dyn Fn() + Send>) {
+        self.lock_state().on_watched = Some(f);
+    }
+
+    /// Reads whatever the socket holds now, without waiting, and files the replies — unless
+    /// another thread is reading (it files them itself). Never blocks.
+    pub(crate) fn pump(&self) {
+        let mut st = self.lock_state();
+        if st.dead.is_some() {
+            return;
+        }
+        let Some(mut reader) = st.reader.take() else {
+            return;
+        };
+        drop(st);
+        let mut failed = None;
+        let mut got = false;
+        loop {
+            match reader.fill_now() {
+                Ok(true) => got = true,
+                Ok(false) => break,
+                Err(why) => {
+                    failed = Some(why);
+                    break;
+                }
+            }
+        }
+        st = self.lock_state();
+        if got {
+            if let Err(why) = reader.dispatch(&mut st) {
+                st.kill(why);
+            }
+        }
+        if let Some(why) = failed {
+            st.kill(format!("{why} (socket {})", self.path));
+            if let Some(f) = &st.on_watched {
+                f();
+            }
+        }
+        st.reader = Some(reader);
+        if st.sleepers > 0 {
+            self.wake.notify_all();
+        }
+    }
+
+    /// Moves every watched request whose reply has come (every one, once the connection is
+    /// dead: [`Error::Disconnected`]) to `out`.
+    pub(crate) fn take_watched(&self, out: &mut Vec<(u64, Result<Vec<u8>>)>) {
+        let mut st = self.lock_state();
+        let st = &mut *st;
+        if st.dead.is_none() {
+            // Only those filed since last time: O(replies), not O(requests in flight).
+            for id in std::mem::take(&mut st.filed_watched) {
+                if let Some(reply) = st.pending.get_mut(&id).and_then(Option::take) {
+                    st.pending.remove(&id);
+                    st.watched.remove(&id);
+                    out.push((id, Ok(reply)));
+                }
+            }
+            return;
+        }
+        let dead = st.dead.clone();
+        st.watched.retain(|id| {
+            let reply = match st.pending.get_mut(id) {
+                Some(slot) => slot.take(),
+                None => None,
+            };
+            match (reply, &dead) {
+                (Some(r), _) => out.push((*id, Ok(r))),
+                (None, Some(why)) => out.push((*id, Err(Error::Disconnected(why.clone())))),
+                (None, None) => return true,
+            }
+            st.pending.remove(id);
+            false
+        });
+    }
+
+    /// The socket's descriptor, for an event loop to watch for readability.
+    #[cfg(unix)]
+    pub(crate) fn raw_fd(&self) -> std::os::fd::RawFd {
+        use std::os::fd::AsRawFd;
+        self.writer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .stream
+            .as_raw_fd()
     }
 
     /// Waits for the reply of a [`start`](Self::start)ed request.
@@ -841,7 +952,15 @@ impl Reader {
                         }
                     }
                     match st.pending.get_mut(&id) {
-                        Some(slot) => *slot = Some(payload.to_vec()),
+                        Some(slot) => {
+                            *slot = Some(payload.to_vec());
+                            if st.watched.contains(&id) {
+                                st.filed_watched.push(id);
+                                if let Some(f) = &st.on_watched {
+                                    f();
+                                }
+                            }
+                        }
                         None if id == 0 => {
                             st.last_error = Some(describe_error(payload));
                             if let Ok(r) = ReplyFields::decode(payload) {

@@ -27,6 +27,11 @@
 //!   ([`RawQueue`], [`RawDict`], [`RawPipe`]: MessagePack bytes in and out) and a typed layer
 //!   over it ([`Queue<T>`], [`Dict<K, V>`], [`Pipe<T>`]: serde types).
 //! - `lock.rs`, `semaphore.rs`, `event.rs`, `condition.rs`, `barrier.rs`: sync primitives.
+//! - `many.rs`: waiting on many objects at once ([`Client::get_any`], [`Client::wait`]).
+//! - `aio/` (feature `tokio`): `aio::Client`, futures over the event-loop API.
+//! - `events.rs`: the event-loop API: [`Client::event_fd`], [`Client::start`],
+//!   [`Client::process`], [`Client::next_completion`], [`Client::cancel`] (Unix; the descriptor
+//!   on Linux).
 //! - `codec.rs`: typed values to MessagePack and timeouts to wire fields.
 //! - `error.rs`: [`Error`], one small enum for every failure.
 //! - `endpoint.rs`: [`default_socket_path`], [`Endpoint`] (a path or `tcp://HOST:PORT`), authkey
@@ -143,6 +148,8 @@
 
 #![warn(missing_docs)]
 
+#[cfg(all(unix, feature = "tokio"))]
+pub mod aio;
 mod barrier;
 mod client;
 mod codec;
@@ -152,8 +159,11 @@ mod dict;
 mod endpoint;
 mod error;
 mod event;
+#[cfg(unix)]
+mod events;
 mod handshake;
 mod lock;
+mod many;
 mod pipe;
 mod queue;
 mod semaphore;
@@ -176,6 +186,7 @@ pub use endpoint::{
 pub use error::{Error, Result};
 pub use event::Event;
 pub use lock::{Acquisition, Guard, Lock};
+pub use many::Waitable;
 pub use pipe::{Pipe, PipeOptions, RawPipe};
 pub use queue::{
     Delivery, Iter, Queue, QueueOptions, QueueSize, RawDelivery, RawQueue, DEFAULT_LEASE,

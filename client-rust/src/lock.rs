@@ -173,6 +173,11 @@ impl Lock {
         &self.name
     }
 
+    /// The client this handle uses.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
     /// `Kind::Lock` or `Kind::RLock`.
     pub fn kind(&self) -> Kind {
         self.kind

@@ -54,6 +54,11 @@ impl Semaphore {
         &self.name
     }
 
+    /// The client this handle uses.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
     /// `Kind::Semaphore` or `Kind::BoundedSemaphore`.
     pub fn kind(&self) -> Kind {
         self.kind

@@ -43,7 +43,7 @@ fields! {
     id, op, name, value, key, expected, keys, items, timeout_ms, kind, maxsize, initial,
     parties, duplex, capacity, end, n, delta, version, client, lang, pid, lease_ms, delivery,
     delay_ms, max_attempts, target, cursor, count, values, max, deliveries, after, caps, fds,
-    value_len,
+    value_len, names, ends,
 }
 
 /// The known fields of one request map: each one's encoded value, not yet interpreted.
@@ -384,6 +384,23 @@ impl<'a> Fields<'a> {
                 Some(Head::Uint(n)) => Ok(n),
                 Some(Head::Int(n)) if n >= 0 => Ok(n as u64),
                 Some(other) => Err(Self::wrong(f, "an array of non-negative integers", &other)),
+                None => Err(malformed(ValueError::Truncated)),
+            })
+            .collect::<Result<_, _>>()
+            .map(Some)
+    }
+
+    /// An array of `str` (`queue.get_any` and `wait` names, `wait` ends), each as its raw bytes
+    /// (not checked for UTF-8 here: names want their own error).
+    pub(crate) fn strs_raw(&self, f: F) -> Result<Option<Vec<&'a [u8]>>, String> {
+        let Some(items) = self.array(f)? else {
+            return Ok(None);
+        };
+        items
+            .into_iter()
+            .map(|b| match head(b) {
+                Some(Head::Str { at, len }) => Ok(&b[at..at + len]),
+                Some(other) => Err(Self::wrong(f, "an array of str", &other)),
                 None => Err(malformed(ValueError::Truncated)),
             })
             .collect::<Result<_, _>>()

@@ -93,9 +93,14 @@ pub struct ReplyFields<'a> {
     /// `condition.wait`: whether a notify came (false: the timeout passed).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub notified: Option<bool>,
-    /// `barrier.wait`: this party's arrival index, 0..parties-1.
+    /// `barrier.wait`: this party's arrival index, 0..parties-1; `queue.get_any`: which of
+    /// `names` the value came from.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub index: Option<u64>,
+    /// `wait`: the positions in `names` of the objects that are ready, ascending (empty when
+    /// the timeout passed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub indices: Option<Vec<u64>>,
     /// `barrier.state`, `open` (barriers): the parties a wait needs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub parties: Option<u64>,

@@ -215,6 +215,29 @@ pub struct RequestFields<'a> {
     /// The size of a value that travels as a sealed memfd instead of in `value` (§4.1).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub value_len: Option<u64>,
+    /// `queue.get_any`, `wait`: the objects to wait on, in order (a reply's `index` and
+    /// `indices` point into this array).
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    pub names: Option<Vec<&'a str>>,
+    /// `wait`: for each of `names`, the pipe end to watch (`"a"`/`"b"`), `""` for other kinds.
+    #[serde(borrow, skip_serializing_if = "Option::is_none")]
+    pub ends: Option<Vec<&'a str>>,
+}
+
+/// Most objects one `queue.get_any` or `wait` may name. A blocked wait registers itself with
+/// each object (a few dozen bytes each, charged to the broker's memory budget), and the
+/// request must fit a frame: 16384 names of the longest kind are 4.2 MB, a quarter of the
+/// default `max_frame`. Ten thousand queues in one wait is fine; a set larger than this is
+/// refused with `LimitExceeded` naming `max_wait_objects`.
+pub const MAX_WAIT_OBJECTS: usize = 16_384;
+
+/// One object a `wait` watches: its name, and for a pipe the end this connection reads at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Target<'a> {
+    /// The object's name.
+    pub name: &'a str,
+    /// For a pipe: the end whose inbox is watched (required for pipes, ignored otherwise).
+    pub end: Option<End>,
 }
 
 /// The `hello` capability "this connection can pass descriptors" (docs/PROTOCOL.md §1.3).
@@ -468,6 +491,27 @@ pub enum Request<'a> {
         name: &'a str,
         /// The delivery ids to ack.
         deliveries: Vec<u64>,
+    },
+    /// Puts back, at the head, a value a `queue.get` took whose caller gave it up.
+    QueueUnget {
+        /// The queue.
+        name: &'a str,
+        /// The value to put back (one MessagePack value).
+        value: &'a [u8],
+    },
+    /// Takes one item from the first of `names` that has one (one waiter over all of them).
+    QueueGetAny {
+        /// 1..=[`MAX_WAIT_OBJECTS`] distinct names.
+        names: Vec<&'a str>,
+        /// How long to wait for an item.
+        wait: Wait,
+    },
+    /// Waits until at least one of `targets` is ready; takes nothing.
+    Wait {
+        /// 1..=[`MAX_WAIT_OBJECTS`] distinct targets.
+        targets: Vec<Target<'a>>,
+        /// How long to wait for one to be ready.
+        wait: Wait,
     },
 
     /// `dict.get`: the value under a key.
@@ -730,6 +774,45 @@ pub enum Request<'a> {
     },
 }
 
+/// Checks an object name's bytes: UTF-8, 1..=[`MAX_NAME_LEN`] bytes. `what` names the field
+/// in messages (`name`, `names[3]`).
+fn valid_name<'a>(raw: &'a [u8], what: &str) -> Check<&'a str> {
+    let name = std::str::from_utf8(raw)
+        .map_err(|_| (ErrorCode::InvalidName, format!("{what} is not valid UTF-8")))?;
+    if name.is_empty() {
+        return Err((ErrorCode::InvalidName, format!("{what} is empty")));
+    }
+    if name.len() > MAX_NAME_LEN {
+        return Err((
+            ErrorCode::InvalidName,
+            format!(
+                "{what} is {} bytes; the limit is {MAX_NAME_LEN}",
+                name.len()
+            ),
+        ));
+    }
+    Ok(name)
+}
+
+/// Refuses a wait set that names the same object (or pipe end) twice, naming both places: a
+/// repeat is almost always a caller's bug, and "ready twice" or "registered twice" would need
+/// a rule of its own.
+fn no_repeats<T: std::hash::Hash + Eq + std::fmt::Debug, K: std::hash::Hash + Eq>(
+    items: &[T],
+    key: impl Fn(&T) -> K,
+) -> Check<()> {
+    let mut seen = std::collections::HashMap::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        if let Some(first) = seen.insert(key(item), i) {
+            return Err((
+                ErrorCode::InvalidArgument,
+                format!("names[{i}] repeats names[{first}] ({item:?}); name each object once"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Why a frame is not a request. Carries the request id when it could be read, so the error
 /// reply can name it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -778,6 +861,9 @@ pub const OPS: &[&str] = &[
     "queue.get_many",
     "queue.get_many_leased",
     "queue.ack_many",
+    "queue.get_any",
+    "queue.unget",
+    "wait",
     "dict.get",
     "dict.set",
     "dict.delete",
@@ -931,22 +1017,80 @@ impl<'a> Checker<'_, 'a> {
             .str_bytes(F::name)
             .map_err(bad)?
             .ok_or_else(|| self.missing(F::name))?;
-        let name = std::str::from_utf8(raw).map_err(|_| {
-            (
-                ErrorCode::InvalidName,
-                "name is not valid UTF-8".to_string(),
-            )
-        })?;
-        if name.is_empty() {
-            return Err((ErrorCode::InvalidName, "name is empty".into()));
-        }
-        if name.len() > MAX_NAME_LEN {
+        valid_name(raw, "name")
+    }
+
+    /// `names` of `queue.get_any` and `wait`: 1..=[`MAX_WAIT_OBJECTS`] valid names.
+    fn names(&self) -> Check<Vec<&'a str>> {
+        let raw = self
+            .f
+            .strs_raw(F::names)
+            .map_err(bad)?
+            .ok_or_else(|| self.missing(F::names))?;
+        if raw.is_empty() {
             return Err((
-                ErrorCode::InvalidName,
-                format!("name is {} bytes; the limit is {MAX_NAME_LEN}", name.len()),
+                ErrorCode::InvalidArgument,
+                format!("{}: names must hold at least one name", self.op()),
             ));
         }
-        Ok(name)
+        if raw.len() > MAX_WAIT_OBJECTS {
+            return Err((
+                ErrorCode::LimitExceeded,
+                format!(
+                    "{}: names holds {} objects; max_wait_objects is {MAX_WAIT_OBJECTS}",
+                    self.op(),
+                    raw.len()
+                ),
+            ));
+        }
+        raw.into_iter()
+            .enumerate()
+            .map(|(i, n)| valid_name(n, &format!("names[{i}]")))
+            .collect()
+    }
+
+    /// The targets of `wait`: `names`, each with its entry of `ends` (absent: all `""`).
+    fn targets(&self) -> Check<Vec<Target<'a>>> {
+        let names = self.names()?;
+        let ends = match self.f.strs_raw(F::ends).map_err(bad)? {
+            None => vec![&b""[..]; names.len()],
+            Some(e) if e.len() == names.len() => e,
+            Some(e) => {
+                return Err((
+                    ErrorCode::InvalidArgument,
+                    format!(
+                        "wait: ends holds {} entries but names holds {}; give one per name \
+                         (\"\" for objects that are not pipes)",
+                        e.len(),
+                        names.len()
+                    ),
+                ))
+            }
+        };
+        let targets = names
+            .into_iter()
+            .zip(ends)
+            .enumerate()
+            .map(|(i, (name, end))| {
+                let end = match end {
+                    b"" => None,
+                    b"a" => Some(End::A),
+                    b"b" => Some(End::B),
+                    other => {
+                        return Err((
+                            ErrorCode::InvalidArgument,
+                            format!(
+                                "ends[{i}] must be \"a\", \"b\" or \"\", not {:?}",
+                                String::from_utf8_lossy(other)
+                            ),
+                        ))
+                    }
+                };
+                Ok(Target { name, end })
+            })
+            .collect::<Check<Vec<_>>>()?;
+        no_repeats(&targets, |t| *t)?;
+        Ok(targets)
     }
 
     fn checked(field: F, bytes: &'a [u8]) -> Check<&'a [u8]> {
@@ -1150,6 +1294,22 @@ impl<'a> Checker<'_, 'a> {
                     .uints(F::deliveries)
                     .map_err(bad)?
                     .ok_or_else(|| self.missing(F::deliveries))?,
+            },
+            "queue.unget" => R::QueueUnget {
+                name: self.name()?,
+                value: self.value()?,
+            },
+            "queue.get_any" => {
+                let names = self.names()?;
+                no_repeats(&names, |n| *n)?;
+                R::QueueGetAny {
+                    names,
+                    wait: self.wait()?,
+                }
+            }
+            "wait" => R::Wait {
+                targets: self.targets()?,
+                wait: self.wait()?,
             },
             "queue.ack" => R::QueueAck {
                 name: self.name()?,

@@ -28,9 +28,40 @@ namespace XProc
 
         private readonly ClientHandle handle;
 
+        /// <summary>Guards <see cref="pump"/> and <see cref="disposed"/>.</summary>
+        private readonly object pumpGate = new object();
+
+        /// <summary>The event pump of the Task-based calls, made on first use (Async.cs).</summary>
+        private AsyncPump pump;
+
+        private bool disposed;
+
         private XProcClient(ClientHandle handle)
         {
             this.handle = handle;
+        }
+
+        /// <summary>The event pump (one thread per client, started on the first async call).</summary>
+        internal AsyncPump Pump
+        {
+            get
+            {
+                lock (pumpGate)
+                {
+                    if (disposed)
+                    {
+                        throw new ObjectDisposedException("XProcClient");
+                    }
+                    return pump ?? (pump = new AsyncPump(handle));
+                }
+            }
+        }
+
+        /// <summary>Records this client as <paramref name="obj"/>'s owner and returns it.</summary>
+        private T Own<T>(T obj) where T : XProcObject
+        {
+            obj.Owner = this;
+            return obj;
         }
 
         /// <summary>
@@ -173,7 +204,7 @@ namespace XProc
         /// <paramref name="maxAttempts"/>.</exception>
         public XProcQueue Queue(string name, long? maxSize = null, long? maxAttempts = null)
         {
-            return new XProcQueue(name, OpenQueue(name, maxSize, maxAttempts, false));
+            return Own(new XProcQueue(name, OpenQueue(name, maxSize, maxAttempts, false)));
         }
 
         /// <summary>
@@ -192,7 +223,7 @@ namespace XProc
         public XProcQueue<T> Queue<T>(string name, long? maxSize = null, long? maxAttempts = null, IXProcSerializer<T> serializer = null)
         {
             serializer = serializer ?? XProcDefaultSerializer<T>.Default;
-            return new XProcQueue<T>("queue", name, OpenQueue(name, maxSize, maxAttempts, false), serializer);
+            return Own(new XProcQueue<T>("queue", name, OpenQueue(name, maxSize, maxAttempts, false), serializer));
         }
 
         /// <summary>
@@ -201,7 +232,7 @@ namespace XProc
         /// </summary>
         public XProcJoinableQueue JoinableQueue(string name, long? maxSize = null, long? maxAttempts = null)
         {
-            return new XProcJoinableQueue(name, OpenQueue(name, maxSize, maxAttempts, true));
+            return Own(new XProcJoinableQueue(name, OpenQueue(name, maxSize, maxAttempts, true)));
         }
 
         /// <summary>
@@ -212,7 +243,7 @@ namespace XProc
         public XProcJoinableQueue<T> JoinableQueue<T>(string name, long? maxSize = null, long? maxAttempts = null, IXProcSerializer<T> serializer = null)
         {
             serializer = serializer ?? XProcDefaultSerializer<T>.Default;
-            return new XProcJoinableQueue<T>(name, OpenQueue(name, maxSize, maxAttempts, true), serializer);
+            return Own(new XProcJoinableQueue<T>(name, OpenQueue(name, maxSize, maxAttempts, true), serializer));
         }
 
         private QueueHandle OpenQueue(string name, long? maxSize, long? maxAttempts, bool joinable)
@@ -301,7 +332,7 @@ namespace XProc
         /// <summary>Opens (creating if new) the lock <paramref name="name"/> (not reentrant).</summary>
         public XProcLock Lock(string name)
         {
-            return new XProcLock(name, OpenLock(name, false));
+            return Own(new XProcLock(name, OpenLock(name, false)));
         }
 
         /// <summary>Opens (creating if new) the reentrant lock <paramref name="name"/>.</summary>
@@ -441,8 +472,22 @@ namespace XProc
         /// Releases this client's handle. The connection closes once every object opened from
         /// it is disposed too; the broker then releases its locks, permits and pipe ends.
         /// </summary>
+        /// <remarks>Calls waiting through the Task-based API (<c>GetAsync</c>, <c>Get(CancellationToken)</c>,
+        /// <c>AcquireAsync</c>) are cancelled at the broker and fail with
+        /// <see cref="ObjectDisposedException"/>.</remarks>
         public void Dispose()
         {
+            AsyncPump p;
+            lock (pumpGate)
+            {
+                disposed = true;
+                p = pump;
+                pump = null;
+            }
+            if (p != null)
+            {
+                p.Dispose();
+            }
             handle.Dispose();
         }
 

@@ -8,6 +8,7 @@
 
 using System;
 using System.Threading;
+using System.Threading.Tasks;
 
 namespace XProc
 {
@@ -186,6 +187,40 @@ namespace XProc
         internal override XProcStatus NativeAcquire(long timeoutMs, out bool acquired, out uint abandonedBy)
         {
             return Native.xproc_lock_acquire(Handle, timeoutMs, out acquired, out abandonedBy);
+        }
+
+        /// <summary>
+        /// Acquires the lock without blocking a thread; the task's result is true once it is
+        /// held (release it with <see cref="XProcLockBase.Release"/>). Cancelling
+        /// <paramref name="cancellationToken"/> gives the acquire up at the broker (the task is
+        /// cancelled; a lock granted meanwhile is released again). Disposing the client fails
+        /// the task with <see cref="ObjectDisposedException"/>.
+        /// </summary>
+        public Task<bool> AcquireAsync(CancellationToken cancellationToken = default(CancellationToken))
+        {
+            LockHandle h = Handle;
+            return Pump().Start(
+                () =>
+                {
+                    ulong t;
+                    XProcStatus st = Native.xproc_lock_acquire_start(h, Timeouts.Forever, out t);
+                    return Tuple.Create(st, t);
+                },
+                (c, cancelled) =>
+                {
+                    AsyncPump.Check(c, cancelled, this, "AcquireAsync", Timeouts.Forever);
+                    bool acquired = AsyncPump.Acquired(c);
+                    if (cancelled)
+                    {
+                        if (acquired)
+                        {
+                            Native.xproc_lock_release(h);
+                        }
+                        throw new OperationCanceledException();
+                    }
+                    return acquired;
+                },
+                cancellationToken);
         }
 
         internal override XProcStatus NativeRelease()

@@ -364,6 +364,46 @@ namespace XProc
 
         [DllImport(Lib, CallingConvention = Cdecl, ExactSpelling = true)]
         internal static extern XProcStatus xproc_barrier_state(BarrierHandle handle, out NativeBarrierState state);
+
+        // ---- the event-loop API (Async.cs) ----
+
+        [DllImport(Lib, CallingConvention = Cdecl, ExactSpelling = true)]
+        internal static extern XProcStatus xproc_client_event_fd(ClientHandle client, out int fd);
+
+        [DllImport(Lib, CallingConvention = Cdecl, ExactSpelling = true)]
+        internal static extern XProcStatus xproc_client_process(ClientHandle client, out UIntPtr ready);
+
+        [DllImport(Lib, CallingConvention = Cdecl, ExactSpelling = true)]
+        internal static extern XProcStatus xproc_client_next_completion(ClientHandle client, out ulong ticket, out IntPtr completion);
+
+        [DllImport(Lib, CallingConvention = Cdecl, ExactSpelling = true)]
+        internal static extern XProcStatus xproc_client_cancel(ClientHandle client, ulong ticket);
+
+        [DllImport(Lib, CallingConvention = Cdecl, ExactSpelling = true)]
+        internal static extern XProcStatus xproc_queue_get_start(QueueHandle queue, long timeoutMs, out ulong ticket);
+
+        [DllImport(Lib, CallingConvention = Cdecl, ExactSpelling = true)]
+        internal static extern XProcStatus xproc_queue_put_start_raw(QueueHandle queue, byte[] data, UIntPtr len, long timeoutMs, out ulong ticket);
+
+        [DllImport(Lib, CallingConvention = Cdecl, ExactSpelling = true)]
+        internal static extern XProcStatus xproc_lock_acquire_start(LockHandle handle, long timeoutMs, out ulong ticket);
+
+        [DllImport(Lib, CallingConvention = Cdecl, ExactSpelling = true)]
+        internal static extern XProcStatus xproc_completion_status(IntPtr completion);
+
+        [DllImport(Lib, CallingConvention = Cdecl, ExactSpelling = true)]
+        internal static extern XProcStatus xproc_completion_value_raw(IntPtr completion, out IntPtr data, out UIntPtr len);
+
+        [DllImport(Lib, CallingConvention = Cdecl, ExactSpelling = true)]
+        internal static extern XProcStatus xproc_completion_bool(
+            IntPtr completion, byte[] field, UIntPtr fieldLen, [MarshalAs(UnmanagedType.I1)] out bool value);
+
+        [DllImport(Lib, CallingConvention = Cdecl, ExactSpelling = true)]
+        internal static extern void xproc_completion_free(IntPtr completion);
+
+        /// <summary>poll(2) from libc, for the event pump's one descriptor.</summary>
+        [DllImport("libc", EntryPoint = "poll", CallingConvention = Cdecl, SetLastError = true)]
+        internal static extern int poll([In, Out] PollFd[] fds, UIntPtr nfds, int timeoutMs);
     }
 
     /// <summary>xproc_limits_t.</summary>
@@ -374,6 +414,15 @@ namespace XProc
         internal ulong MaxClients;
         internal ulong MaxObjects;
         internal ulong MemoryLimit;
+    }
+
+    /// <summary>struct pollfd.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct PollFd
+    {
+        internal int Fd;
+        internal short Events;
+        internal short Revents;
     }
 
     /// <summary>xproc_queue_size_t.</summary>

@@ -5,6 +5,8 @@
 
 using System;
 using System.Collections.Generic;
+using System.Threading;
+using System.Threading.Tasks;
 
 namespace XProc
 {
@@ -402,6 +404,66 @@ namespace XProc
                 delivery = new Delivery<T>(this, value, id, (int)attempt);
             }
             return st;
+        }
+
+        /// <summary>
+        /// Takes the oldest item without blocking a thread: the task completes when one comes.
+        /// Cancelling <paramref name="cancellationToken"/> cancels the get at the broker, so it
+        /// takes nothing (the task is cancelled); if the item was already on its way, the task
+        /// completes with it. Disposing the client fails the task with
+        /// <see cref="ObjectDisposedException"/>.
+        /// </summary>
+        public Task<T> GetAsync(CancellationToken cancellationToken = default(CancellationToken))
+        {
+            QueueHandle h = Handle;
+            return Pump().Start(
+                () =>
+                {
+                    ulong t;
+                    XProcStatus st = Native.xproc_queue_get_start(h, Timeouts.Forever, out t);
+                    return Tuple.Create(st, t);
+                },
+                (c, cancelled) =>
+                {
+                    AsyncPump.Check(c, cancelled, this, "GetAsync", Timeouts.Forever);
+                    return Read(serializer, AsyncPump.Value(c), "GetAsync", "item");
+                },
+                cancellationToken);
+        }
+
+        /// <summary>
+        /// Takes the oldest item, waiting as long as it takes or until
+        /// <paramref name="cancellationToken"/> is cancelled
+        /// (<see cref="OperationCanceledException"/>; the get took nothing) or the client is
+        /// disposed (<see cref="ObjectDisposedException"/>).
+        /// </summary>
+        public T Get(CancellationToken cancellationToken)
+        {
+            return GetAsync(cancellationToken).GetAwaiter().GetResult();
+        }
+
+        /// <summary>
+        /// Puts <paramref name="item"/> without blocking a thread; the task completes once it is
+        /// in the queue (a bounded queue may make it wait for room). A put the broker already
+        /// made is not undone by a late cancellation.
+        /// </summary>
+        public Task PutAsync(T item, CancellationToken cancellationToken = default(CancellationToken))
+        {
+            QueueHandle h = Handle;
+            byte[] data = Write(serializer, item, "PutAsync", "item");
+            return Pump().Start(
+                () =>
+                {
+                    ulong t;
+                    XProcStatus st = Native.xproc_queue_put_start_raw(h, data, (UIntPtr)data.Length, Timeouts.Forever, out t);
+                    return Tuple.Create(st, t);
+                },
+                (c, cancelled) =>
+                {
+                    AsyncPump.Check(c, cancelled, this, "PutAsync", Timeouts.Forever);
+                    return true;
+                },
+                cancellationToken);
         }
 
         private T GetCore(long timeoutMs, string op)

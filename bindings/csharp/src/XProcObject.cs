@@ -24,6 +24,19 @@ namespace XProc
         /// <summary>The object's name.</summary>
         public string Name { get; private set; }
 
+        /// <summary>The client it was opened from (for the Task-based calls, Async.cs).</summary>
+        internal XProcClient Owner { get; set; }
+
+        /// <summary>The event pump of the client this object was opened from.</summary>
+        internal AsyncPump Pump()
+        {
+            if (Owner == null)
+            {
+                throw new InvalidOperationException(Describe() + " was not opened from a client");
+            }
+            return Owner.Pump;
+        }
+
         /// <summary>Releases this handle (the object stays in the broker).</summary>
         public abstract void Dispose();
 

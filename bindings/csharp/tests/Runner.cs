@@ -55,6 +55,7 @@ namespace XProc.Tests
             tests.AddRange(SyncTests.All());
             tests.AddRange(CrossProcessTests.All());
             tests.AddRange(TcpTests.All());
+            tests.AddRange(AsyncTests.All());
 
             int passed = 0;
             int failed = 0;

@@ -36,6 +36,9 @@ OUT_POINTEES = {
     "xproc_limits_t": n.Limits,
     "xproc_queue_size_t": n.QueueSize,
     "xproc_barrier_state_t": n.BarrierState,
+    "xproc_wait_object_t": n.WaitObject,
+    "uint8_t": ctypes.c_uint8,
+    "int": ctypes.c_int,
 }
 
 

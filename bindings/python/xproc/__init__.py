@@ -23,6 +23,8 @@ Layout of the package:
 - ``_pipe``: :class:`Connection` (one pipe end).
 - ``_sync``: :class:`Lock`, :class:`RLock`, :class:`Semaphore`, :class:`BoundedSemaphore`,
   :class:`Event`, :class:`Condition`, :class:`Barrier`.
+- ``_wait``: :func:`wait` (``multiprocessing.connection.wait`` over broker objects) and
+  :func:`get_any` (one item from the first of several queues).
 - ``_base``: what every object shares (handle life, reopening after fork, pickling).
 - ``_values``: Python values to MessagePack and back; timeouts.
 - ``_errors``: the exceptions.
@@ -73,6 +75,7 @@ from ._pipe import Connection
 from ._queue import Delivery, JoinableQueue, Queue
 from ._sync import Barrier, BoundedSemaphore, Condition, Event, Lock, RLock, Semaphore
 from ._values import ExtType, decode, encode
+from ._wait import get_any, wait
 
 #: The version of this package.
 __version__ = "0.1.0"
@@ -127,5 +130,7 @@ __all__ = [
     "decode",
     "default_socket_path",
     "encode",
+    "get_any",
     "library_version",
+    "wait",
 ]

@@ -300,6 +300,39 @@ condition_wait = _fn("xproc_condition_wait", [H, T, PB])
 condition_notify = _fn("xproc_condition_notify", [H, c_uint64, PU64])
 condition_notify_all = _fn("xproc_condition_notify_all", [H, PU64])
 
+
+
+class WaitObject(ctypes.Structure):
+    """``xproc_wait_object_t``: a handle and its kind (``WAIT_*``)."""
+
+    _fields_ = [("kind", c_int), ("object", c_void_p)]
+
+
+WAIT_QUEUE, WAIT_PIPE, WAIT_EVENT, WAIT_LOCK, WAIT_SEMAPHORE = range(5)
+queue_get_any_raw = _fn("xproc_queue_get_any_raw", [H, POINTER(c_void_p), N, T, PN, PH, PN])
+wait = _fn("xproc_wait", [H, POINTER(WaitObject), N, T, POINTER(ctypes.c_uint8), PN])
+
+# The event-loop API (xproc.aio): one descriptor per client, started requests, completions.
+client_event_fd = _fn("xproc_client_event_fd", [H, POINTER(c_int)])
+client_process = _fn("xproc_client_process", [H, PN])
+client_next_completion = _fn("xproc_client_next_completion", [H, PU64, PH])
+client_cancel = _fn("xproc_client_cancel", [H, c_uint64])
+queue_get_start = _fn("xproc_queue_get_start", [H, T, PU64])
+queue_put_start_raw = _fn("xproc_queue_put_start_raw", [H, S, N, T, PU64])
+queue_get_any_start = _fn("xproc_queue_get_any_start", [H, POINTER(c_void_p), N, T, PU64])
+wait_start = _fn("xproc_wait_start", [H, POINTER(WaitObject), N, T, PU64])
+lock_acquire_start = _fn("xproc_lock_acquire_start", [H, T, PU64])
+semaphore_acquire_start = _fn("xproc_semaphore_acquire_start", [H, T, PU64])
+event_wait_start = _fn("xproc_event_wait_start", [H, T, PU64])
+completion_status = _fn("xproc_completion_status", [c_void_p])
+completion_value_raw = _fn("xproc_completion_value_raw", [c_void_p, PH, PN])
+completion_uint = _fn("xproc_completion_uint", [c_void_p, S, N, PU64])
+completion_bool = _fn("xproc_completion_bool", [c_void_p, S, N, PB])
+completion_indices = _fn(
+    "xproc_completion_indices", [c_void_p, POINTER(ctypes.c_uint8), N, PN]
+)
+completion_free = _fn("xproc_completion_free", [c_void_p], None)
+
 barrier_open = _fn("xproc_barrier_open", [H, S, N, c_uint64, PH])
 barrier_wait = _fn("xproc_barrier_wait", [H, T, PU64])
 barrier_abort = _fn("xproc_barrier_abort", [H])

@@ -278,6 +278,7 @@ pub fn delete(cx: &mut Ctx, name: &str) -> Handled {
                 cx.b.wakes
                     .extend(leases.into_iter().map(|id| (id, Wake::Forget)));
             }
+            cx.b.deleted_multi(name, cx.out);
             true
         }
         None => false,

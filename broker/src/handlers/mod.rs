@@ -9,3 +9,4 @@ pub mod dict;
 pub mod pipe;
 pub mod queue;
 pub mod sync;
+pub mod wait;

@@ -9,6 +9,7 @@
 
 pub mod arena;
 pub mod barrier;
+pub mod claim;
 pub mod condition;
 pub mod dict;
 pub mod event;

@@ -33,6 +33,7 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use super::arena::Arena;
+use super::claim::Claim;
 use super::{item_charge, WaiterId, Wake, Wakes};
 use crate::stored::Stored;
 use xproc_protocol::ErrorCode;
@@ -46,11 +47,13 @@ pub struct Item {
     pub attempts: u32,
 }
 
-/// A blocked get: plain, or leased with the lease its item will get.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A blocked get: plain, leased with the lease its item will get, or one registration of a
+/// `queue.get_any` over several queues (see [`Claim`]).
+#[derive(Debug, Clone)]
 enum Getter {
     Plain,
     Leased { lease_ms: u64 },
+    Any { claim: Claim, index: u32 },
 }
 
 /// A blocked put: the values it still has to put, in order. A `queue.put` holds one; a
@@ -318,11 +321,18 @@ impl Queue {
     /// Returns the item back if nobody waits. Getters wait only on an empty queue, so handing
     /// over keeps FIFO order.
     fn hand_over(&mut self, item: Item, wakes: &mut Wakes) -> Option<Item> {
-        let Some((getter, kind)) = self.getters.pop_first() else {
-            return Some(item);
+        let (getter, kind) = loop {
+            let Some((getter, kind)) = self.getters.pop_first() else {
+                return Some(item);
+            };
+            // A `queue.get_any` another of its queues served already: skip it.
+            match &kind {
+                Getter::Any { claim, index } if !claim.take(*index) => continue,
+                _ => break (getter, kind),
+            }
         };
         match kind {
-            Getter::Plain => wakes.push((getter, Wake::Value(item.value))),
+            Getter::Plain | Getter::Any { .. } => wakes.push((getter, Wake::Value(item.value))),
             Getter::Leased { lease_ms } => {
                 let attempt = item.attempts.saturating_add(1);
                 self.bytes += item_charge(item.value.len());
@@ -451,6 +461,12 @@ impl Queue {
             }
             None => Get::Empty,
         }
+    }
+
+    /// Registers `w`, a `queue.get_any` over several queues, as a getter here; this queue is
+    /// `names[index]` of its request. The caller found the queue empty (so FIFO holds).
+    pub fn wait_any(&mut self, w: WaiterId, claim: Claim, index: u32) {
+        self.getters.insert(w, Getter::Any { claim, index });
     }
 
     /// Leases the oldest item under delivery id `id`, or blocks under `id` (when `wait`) until

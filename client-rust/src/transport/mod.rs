@@ -50,6 +50,16 @@ pub(crate) enum Stream {
     Tcp(tcp::Stream),
 }
 
+#[cfg(unix)]
+impl std::os::fd::AsRawFd for Stream {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        match self {
+            Stream::Local(s) => s.as_raw_fd(),
+            Stream::Tcp(s) => s.as_raw_fd(),
+        }
+    }
+}
+
 impl Stream {
     /// Connects to the broker's local socket at `path`.
     pub(crate) fn connect(path: &Path) -> io::Result<Stream> {

@@ -290,3 +290,10 @@ fn configure(s: &TcpStream) -> io::Result<()> {
     let _ = LINK_TIMEOUT;
     Ok(())
 }
+
+#[cfg(unix)]
+impl std::os::fd::AsRawFd for Stream {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.sock.as_raw_fd()
+    }
+}

@@ -7,6 +7,8 @@
 //! - `work QUEUE N`: gets N items from a joinable queue and marks each done; prints
 //!   `{"done": N}`.
 //! - `join QUEUE`: waits until every item of a joinable queue is done; prints `{"joined": true}`.
+//! - `get_any Q1,Q2,... TIMEOUT_MS|forever`: one `get_any`; prints `{"index": i, "value": v}`
+//!   or `{"error": "Kind"}`.
 
 use serde_json::json;
 use xproc_tests::{error_kind, worker_main};
@@ -53,6 +55,16 @@ fn main() {
             let q = client.joinable_queue::<serde_json::Value>(args.str(1))?;
             q.join()?;
             Ok(json!({ "joined": true }))
+        }
+        "get_any" => {
+            let names: Vec<&str> = args.str(1).split(',').collect();
+            Ok(match client.get_any_names(&names, args.timeout(2)) {
+                Ok((index, bytes)) => {
+                    let v: serde_json::Value = xproc::decode(&bytes)?;
+                    json!({ "index": index, "value": v })
+                }
+                Err(e) => json!({ "error": error_kind(&e) }),
+            })
         }
         other => panic!("unknown role {other}"),
     })

@@ -1,0 +1,189 @@
+// Async.cs: the Task-based calls (GetAsync, PutAsync, AcquireAsync) and the CancellationToken
+// overloads, on libxproc's event-loop API (docs/ASYNC.md): each call starts its request
+// without blocking a thread; one pump thread per client (not one per call) waits on the
+// client's event descriptor with poll(2), collects the completions and completes the tasks.
+//
+// Cancellation: a token that fires cancels the request at the broker (xproc_client_cancel).
+// If the request took nothing (its answer is the timeout outcome), the task is cancelled; if
+// the broker had already answered (the item was on its way), the task completes with that
+// answer (an acquired lock is released again first), so nothing is lost. Disposing the client
+// cancels every pending request at the broker and fails its task with
+// ObjectDisposedException.
+
+using System;
+using System.Collections.Generic;
+using System.Threading;
+using System.Threading.Tasks;
+
+namespace XProc
+{
+    /// <summary>One client's pump: its started requests and the thread that completes them.</summary>
+    internal sealed class AsyncPump : IDisposable
+    {
+        private readonly ClientHandle client;
+        private readonly int fd;
+        private readonly object gate = new object();
+        private readonly Dictionary<ulong, Action<IntPtr, bool>> pending = new Dictionary<ulong, Action<IntPtr, bool>>();
+        private readonly Thread thread;
+        private volatile bool disposed;
+
+        internal AsyncPump(ClientHandle client)
+        {
+            this.client = client;
+            int f;
+            Error.Check(Native.xproc_client_event_fd(client, out f));
+            fd = f;
+            thread = new Thread(Run) { IsBackground = true, Name = "xproc event pump" };
+            thread.Start();
+        }
+
+        /// <summary>
+        /// Starts a request with <paramref name="start"/> (which returns its status and ticket)
+        /// and returns a task completed by <paramref name="finish"/>(completion, cancelled) on
+        /// the pump thread; the completion is freed after it.
+        /// </summary>
+        internal Task<TR> Start<TR>(Func<Tuple<XProcStatus, ulong>> start, Func<IntPtr, bool, TR> finish,
+            CancellationToken token)
+        {
+            token.ThrowIfCancellationRequested();
+            var tcs = new TaskCompletionSource<TR>(TaskCreationOptions.RunContinuationsAsynchronously);
+            ulong ticket;
+            CancellationTokenRegistration reg = default(CancellationTokenRegistration);
+            lock (gate)
+            {
+                if (disposed)
+                {
+                    throw new ObjectDisposedException("XProcClient");
+                }
+                Tuple<XProcStatus, ulong> started = start();
+                Error.Check(started.Item1);
+                ticket = started.Item2;
+                pending[ticket] = (completion, isDisposed) =>
+                {
+                    reg.Dispose();
+                    if (isDisposed)
+                    {
+                        tcs.TrySetException(new ObjectDisposedException("XProcClient",
+                            "the client was disposed while the call waited (it was cancelled at the broker)"));
+                        return;
+                    }
+                    try
+                    {
+                        tcs.TrySetResult(finish(completion, token.IsCancellationRequested));
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        tcs.TrySetCanceled(token);
+                    }
+                    catch (Exception e)
+                    {
+                        tcs.TrySetException(e);
+                    }
+                };
+            }
+            if (token.CanBeCanceled)
+            {
+                reg = token.Register(() => Native.xproc_client_cancel(client, ticket));
+            }
+            return tcs.Task;
+        }
+
+        private void Run()
+        {
+            var fds = new[] { new PollFd { Fd = fd, Events = 1 /* POLLIN */ } };
+            while (!disposed)
+            {
+                Native.poll(fds, (UIntPtr)1, 100);
+                UIntPtr ready;
+                if (Native.xproc_client_process(client, out ready) != XProcStatus.Ok)
+                {
+                    continue;
+                }
+                ulong ticket;
+                IntPtr completion;
+                while (Native.xproc_client_next_completion(client, out ticket, out completion) == XProcStatus.Ok)
+                {
+                    Action<IntPtr, bool> done;
+                    lock (gate)
+                    {
+                        if (pending.TryGetValue(ticket, out done))
+                        {
+                            pending.Remove(ticket);
+                        }
+                    }
+                    try
+                    {
+                        if (done != null)
+                        {
+                            done(completion, false);
+                        }
+                    }
+                    finally
+                    {
+                        Native.xproc_completion_free(completion);
+                    }
+                }
+            }
+        }
+
+        /// <summary>Stops the pump: every pending request is cancelled at the broker and its task
+        /// fails with ObjectDisposedException.</summary>
+        public void Dispose()
+        {
+            List<KeyValuePair<ulong, Action<IntPtr, bool>>> left;
+            lock (gate)
+            {
+                if (disposed)
+                {
+                    return;
+                }
+                disposed = true;
+                left = new List<KeyValuePair<ulong, Action<IntPtr, bool>>>(pending);
+                pending.Clear();
+            }
+            thread.Join();
+            foreach (KeyValuePair<ulong, Action<IntPtr, bool>> p in left)
+            {
+                Native.xproc_client_cancel(client, p.Key);
+                p.Value(IntPtr.Zero, true);
+            }
+        }
+
+        /// <summary>A completion's status; a timeout or would-block answer to a cancelled call
+        /// throws OperationCanceledException (the call took nothing).</summary>
+        internal static void Check(IntPtr completion, bool cancelled, XProcObject obj, string op, long timeoutMs)
+        {
+            XProcStatus st = Native.xproc_completion_status(completion);
+            if (st == XProcStatus.Ok)
+            {
+                return;
+            }
+            if (cancelled && (st == XProcStatus.Timeout || st == XProcStatus.Empty || st == XProcStatus.Full))
+            {
+                throw new OperationCanceledException();
+            }
+            obj.Check(st, op, timeoutMs);
+        }
+
+        /// <summary>The value bytes of a successful completion (copied).</summary>
+        internal static byte[] Value(IntPtr completion)
+        {
+            IntPtr data;
+            UIntPtr len;
+            Error.Check(Native.xproc_completion_value_raw(completion, out data, out len));
+            var bytes = new byte[(int)len.ToUInt64()];
+            System.Runtime.InteropServices.Marshal.Copy(data, bytes, 0, bytes.Length);
+            return bytes;
+        }
+
+        private static readonly byte[] AcquiredField = Utf8.Strict.GetBytes("acquired");
+
+        /// <summary>The `acquired` field of a successful completion.</summary>
+        internal static bool Acquired(IntPtr completion)
+        {
+            bool v;
+            Error.Check(Native.xproc_completion_bool(completion, AcquiredField, (UIntPtr)AcquiredField.Length, out v));
+            return v;
+        }
+    }
+}

@@ -1,0 +1,477 @@
+"""xproc for ``asyncio``: ``await q.get()``, ``await lock.acquire()``, ``async with lock:``,
+``await xproc.aio.wait(objects)`` — on the client's one event descriptor
+(``loop.add_reader``), never a thread per call. Works with any loop that implements
+``add_reader`` (the default selector loop, ``uvloop``).
+
+    import asyncio, xproc.aio
+
+    async def main():
+        c = xproc.aio.connect()                 # an xproc.aio.Client over xproc.connect()
+        jobs, urgent = c.Queue("jobs"), c.Queue("urgent")
+        while True:
+            q, job = await xproc.aio.get_any([urgent, jobs])
+            async with c.Lock("device"):
+                ...
+
+How it works: each call *starts* its request (it is sent at once, without waiting), and the
+client's descriptor (``xproc_client_event_fd``) becomes readable when replies come; the loop's
+reader callback collects the completions and resolves the awaiting futures. One client serves
+one event loop (use another client for another loop or thread); the blocking API of the same
+client still works from other threads.
+
+**Timeouts and cancellation.** ``timeout=`` is the broker's, as in the blocking API
+(``queue.Empty`` when nothing came). A task cancelled while it awaits — ``task.cancel()``,
+``asyncio.timeout()``, ``asyncio.wait_for`` — cancels the request at the broker, so it takes
+nothing: a cancelled ``get`` leaves the item in the queue, a cancelled ``acquire`` leaves the
+lock. If the broker had already completed the request when the cancellation reached it (the
+item was on its way), nothing is lost either: a ``get`` then returns its item instead of
+raising ``CancelledError`` (``asyncio.timeout()`` then does not raise ``TimeoutError``), and an
+``acquire`` that got the lock releases it again and raises.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue as _stdqueue
+from ctypes import byref, c_bool, c_int, c_size_t, c_uint8, c_uint64, c_void_p, string_at
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from . import _native as n
+from ._client import Client as _SyncClient
+from ._client import connect as _connect
+from ._errors import raise_for
+from ._pipe import Connection
+from ._queue import Queue as _SyncQueue
+from ._sync import Event as _SyncEvent
+from ._sync import Lock as _SyncLock
+from ._sync import Semaphore as _SyncSemaphore
+from ._values import _local, decode, encode, queue_timeout_ms, timeout_ms
+from ._wait import _handle, _key, _kind
+
+__all__ = [
+    "Client",
+    "Event",
+    "Lock",
+    "Queue",
+    "Semaphore",
+    "connect",
+    "get_any",
+    "wait",
+]
+
+_EMPTY_STATUSES = (n.EMPTY, n.TIMEOUT)
+
+
+class _Driver:
+    """The reader callback of one client on one loop: collects completions and resolves the
+    futures waiting for them."""
+
+    def __init__(self, client: _SyncClient, loop: asyncio.AbstractEventLoop) -> None:
+        self.client = client
+        self.loop = loop
+        fd = c_int(-1)
+        status = n.client_event_fd(client._handle(), byref(fd))
+        if status:
+            raise_for(status)
+        self.fd = fd.value
+        #: Futures by ticket.
+        self.waiting: Dict[int, asyncio.Future] = {}
+        #: Completions whose future was cancelled before they came (kept for the canceller).
+        self.orphans: Dict[int, int] = {}
+        loop.add_reader(self.fd, self._on_readable)
+
+    def close(self) -> None:
+        if not self.loop.is_closed():
+            self.loop.remove_reader(self.fd)
+
+    def _on_readable(self) -> None:
+        h = self.client._handle()
+        n.client_process(h, None)
+        ticket, cmp = c_uint64(), c_void_p()
+        while not n.client_next_completion(h, byref(ticket), byref(cmp)):
+            fut = self.waiting.pop(ticket.value, None)
+            if fut is not None and not fut.done():
+                fut.set_result(cmp.value)
+            else:
+                self.orphans[ticket.value] = cmp.value
+
+    async def run(self, ticket: int) -> Tuple[int, Optional[BaseException]]:
+        """Awaits started request ``ticket``: its completion (owned by the caller: free it),
+        and the ``CancelledError`` that interrupted the wait, if one did — the request was then
+        cancelled at the broker, and the completion is its real outcome."""
+        fut = self.loop.create_future()
+        self.waiting[ticket] = fut
+        try:
+            return await fut, None
+        except asyncio.CancelledError as e:
+            cancelled: BaseException = e
+        self.waiting.pop(ticket, None)
+        if ticket in self.orphans:
+            return self.orphans.pop(ticket), cancelled
+        n.client_cancel(self.client._handle(), ticket)
+        fut = self.loop.create_future()
+        self.waiting[ticket] = fut
+        while True:
+            try:
+                return await asyncio.shield(fut), cancelled
+            except asyncio.CancelledError:
+                if fut.done():
+                    return fut.result(), cancelled
+
+
+def _driver(client: _SyncClient) -> _Driver:
+    loop = asyncio.get_running_loop()
+    d: Optional[_Driver] = getattr(client, "_aio_driver", None)
+    if d is None:
+        d = _Driver(client, loop)
+        client._aio_driver = d  # type: ignore[attr-defined]
+    elif d.loop is not loop:
+        raise RuntimeError(
+            f"{client!r} already serves another event loop; use one client per loop"
+        )
+    return d
+
+
+async def _started(client: _SyncClient, start: Any, *args: Any) -> Tuple[int, Optional[BaseException]]:
+    """Starts a request with ``start(*args, &ticket)`` and awaits its completion."""
+    d = _driver(client)
+    ticket = c_uint64()
+    status = start(*args, byref(ticket))
+    if status:
+        raise_for(status)
+    return await d.run(ticket.value)
+
+
+def _status(cmp: int) -> int:
+    return n.completion_status(cmp)  # type: ignore[no-any-return]
+
+
+def _value(cmp: int) -> Any:
+    ptr, size = c_void_p(), c_size_t()
+    status = n.completion_value_raw(cmp, byref(ptr), byref(size))
+    if status:
+        raise_for(status)
+    return decode(string_at(ptr, size.value))
+
+
+def _bool(cmp: int, field: bytes) -> bool:
+    out = c_bool()
+    status = n.completion_bool(cmp, field, len(field), byref(out))
+    if status:
+        raise_for(status)
+    return out.value
+
+
+def _uint(cmp: int, field: bytes) -> Optional[int]:
+    out = c_uint64()
+    status = n.completion_uint(cmp, field, len(field), byref(out))
+    return None if status else out.value
+
+
+class Queue:
+    """An awaitable view of a :class:`xproc.Queue` (or ``JoinableQueue``): ``get``, ``put``
+    and ``get_leased``-free basics as coroutines; ``qsize``, ``empty``, ``put_nowait``,
+    ``get_nowait``, ``task_done`` are the queue's own (they never wait)."""
+
+    def __init__(self, queue: _SyncQueue) -> None:
+        self.sync = queue
+        self.name = queue.name
+        self.client = queue.client
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self.sync, attr)
+
+    def __repr__(self) -> str:
+        return f"<xproc.aio.Queue {self.name!r}>"
+
+    async def get(self, block: bool = True, timeout: Optional[float] = None) -> Any:
+        """Removes and returns the item at the head, waiting for one as long as it takes
+        (``timeout=None``), at most ``timeout`` seconds, or not at all (``block=False``);
+        ``queue.Empty`` when nothing came. Cancelling the awaiting task takes nothing (see
+        the module docs)."""
+        ms = -1 if block and timeout is None else queue_timeout_ms(block, timeout)
+        cmp, cancelled = await _started(self.client, n.queue_get_start, _handle(self.sync), ms)
+        try:
+            status = _status(cmp)
+            if status:
+                if cancelled is not None:
+                    raise cancelled
+                if status in _EMPTY_STATUSES:
+                    raise _stdqueue.Empty
+                raise_for(status)
+            return _value(cmp)  # an item that came is returned, even when cancelled late
+        finally:
+            n.completion_free(cmp)
+
+    async def put(self, obj: Any, block: bool = True, timeout: Optional[float] = None) -> None:
+        """Puts ``obj`` at the tail, waiting for room like :meth:`xproc.Queue.put`
+        (``queue.Full`` when there is none in time)."""
+        try:
+            data = _local.packer.pack(obj)
+        except Exception:
+            data = encode(obj)
+        ms = -1 if block and timeout is None else queue_timeout_ms(block, timeout)
+        cmp, cancelled = await _started(
+            self.client, n.queue_put_start_raw, _handle(self.sync), data, len(data), ms
+        )
+        try:
+            status = _status(cmp)
+            if status in (n.FULL, n.TIMEOUT):
+                if cancelled is not None:
+                    raise cancelled
+                raise _stdqueue.Full
+            if status:
+                raise_for(status)
+            # A put that went in is not undone by a late cancellation.
+        finally:
+            n.completion_free(cmp)
+
+
+class _Acquirable:
+    """``acquire`` as a coroutine, ``release`` as is, ``async with``."""
+
+    _start: Any = None
+
+    def __init__(self, obj: Any) -> None:
+        self.sync = obj
+        self.name = obj.name
+        self.client = obj.client
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self.sync, attr)
+
+    async def acquire(self, block: bool = True, timeout: Optional[float] = None) -> bool:
+        """Acquires, waiting as long as it takes (``timeout=None``), at most ``timeout``
+        seconds, or not at all (``block=False``); True if acquired. A cancelled acquire leaves
+        the lock (or permit) to others."""
+        ms = (-1 if timeout is None else timeout_ms(timeout)) if block else 0
+        cmp, cancelled = await _started(self.client, type(self)._start, _handle(self.sync), ms)
+        try:
+            status = _status(cmp)
+            if status:
+                raise_for(status)
+            acquired = _bool(cmp, b"acquired")
+            abandoned = _uint(cmp, b"abandoned_by")
+        finally:
+            n.completion_free(cmp)
+        if acquired:
+            self._abandoned(abandoned)
+        if cancelled is not None:
+            if acquired:
+                self.sync.release()  # the caller gave up: it must not hold it
+            raise cancelled
+        return acquired
+
+    def _abandoned(self, pid: Optional[int]) -> None:
+        self.sync.abandoned = pid is not None
+        self.sync.abandoned_by = pid
+
+    def release(self, *args: Any) -> None:
+        self.sync.release(*args)
+
+    async def __aenter__(self) -> "_Acquirable":
+        await self.acquire()
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        self.release()
+
+
+class Lock(_Acquirable):
+    """An awaitable view of a :class:`xproc.Lock` or ``RLock``."""
+
+    _start = n.lock_acquire_start
+
+    def __repr__(self) -> str:
+        return f"<xproc.aio.Lock {self.name!r}>"
+
+
+class Semaphore(_Acquirable):
+    """An awaitable view of a :class:`xproc.Semaphore` or ``BoundedSemaphore``."""
+
+    _start = n.semaphore_acquire_start
+
+    def _abandoned(self, pid: Optional[int]) -> None:
+        pass
+
+    def __repr__(self) -> str:
+        return f"<xproc.aio.Semaphore {self.name!r}>"
+
+
+class Event:
+    """An awaitable view of a :class:`xproc.Event`: ``await ev.wait(timeout)``."""
+
+    def __init__(self, event: _SyncEvent) -> None:
+        self.sync = event
+        self.name = event.name
+        self.client = event.client
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self.sync, attr)
+
+    async def wait(self, timeout: Optional[float] = None) -> bool:
+        """Waits until the event is set (True) or ``timeout`` seconds pass (False)."""
+        cmp, cancelled = await _started(
+            self.client, n.event_wait_start, _handle(self.sync), timeout_ms(timeout)
+        )
+        try:
+            status = _status(cmp)
+            if status:
+                raise_for(status)
+            is_set = _bool(cmp, b"set")
+        finally:
+            n.completion_free(cmp)
+        if cancelled is not None:
+            raise cancelled
+        return is_set
+
+
+_WRAPPERS = ((_SyncQueue, Queue), (_SyncLock, Lock), (_SyncSemaphore, Semaphore), (_SyncEvent, Event))
+
+
+def wrap(obj: Any) -> Any:
+    """The awaitable view of a blocking object (a Queue, Lock, RLock, Semaphore or Event);
+    an object that is one already, or a pipe end, is returned as is."""
+    for sync, view in _WRAPPERS:
+        if isinstance(obj, sync):
+            return view(obj)
+    return obj
+
+
+def _sync(obj: Any) -> Any:
+    return getattr(obj, "sync", obj)
+
+
+async def wait(object_list: Sequence[Any], timeout: Optional[float] = None) -> List[Any]:
+    """:func:`xproc.wait` as a coroutine: the objects of ``object_list`` that are ready, in
+    the order given, ``[]`` after ``timeout`` seconds. Ready is a hint, not a reservation.
+    Cancelling it gives the request up at the broker."""
+    objs = list(object_list)
+    if not objs:
+        return []
+    syncs = [_sync(o) for o in objs]
+    kinds = [_kind(o) for o in syncs]
+    first_at: Dict[Any, int] = {}
+    unique: List[int] = []
+    for i, o in enumerate(syncs):
+        k = _key(o)
+        if k not in first_at:
+            first_at[k] = len(unique)
+            unique.append(i)
+    pipes = [o for o in syncs if isinstance(o, Connection)]
+    client = (pipes[0] if pipes else syncs[0]).client
+    arr = (n.WaitObject * len(unique))()
+    handles = []
+    for j, i in enumerate(unique):
+        h = _handle(syncs[i])
+        handles.append(h)
+        arr[j].kind = kinds[i]
+        arr[j].object = h.value
+    cmp, cancelled = await _started(
+        client, n.wait_start, client._handle(), arr, len(unique), timeout_ms(timeout)
+    )
+    try:
+        status = _status(cmp)
+        if status:
+            raise_for(status)
+        ready = (c_uint8 * len(unique))()
+        status = n.completion_indices(cmp, ready, len(unique), None)
+        if status:
+            raise_for(status)
+    finally:
+        n.completion_free(cmp)
+    if cancelled is not None:
+        raise cancelled
+    return [o for o, s in zip(objs, syncs) if ready[first_at[_key(s)]]]
+
+
+async def get_any(
+    queues: Sequence[Any], block: bool = True, timeout: Optional[float] = None
+) -> Tuple[Any, Any]:
+    """:func:`xproc.get_any` as a coroutine: ``(queue, item)`` from the first of ``queues``
+    with an item (the queue as given), ``queue.Empty`` when nothing came in time. Cancelling
+    it takes nothing (an item already on its way is returned, as for :meth:`Queue.get`)."""
+    qs = list(queues)
+    if not qs:
+        raise ValueError("get_any needs at least one queue")
+    syncs = [_sync(q) for q in qs]
+    for q in syncs:
+        if not isinstance(q, _SyncQueue):
+            raise TypeError(f"get_any takes Queue objects, not {type(q).__name__}")
+    if len({q.name for q in syncs}) != len(syncs):
+        raise ValueError("get_any: a queue is listed twice; list each queue once")
+    handles = [_handle(q) for q in syncs]
+    arr = (c_void_p * len(qs))(*[h.value for h in handles])
+    ms = -1 if block and timeout is None else queue_timeout_ms(block, timeout)
+    client = syncs[0].client
+    cmp, cancelled = await _started(
+        client, n.queue_get_any_start, client._handle(), arr, len(qs), ms
+    )
+    try:
+        status = _status(cmp)
+        if status:
+            if cancelled is not None:
+                raise cancelled
+            if status in _EMPTY_STATUSES:
+                raise _stdqueue.Empty
+            raise_for(status)
+        index = _uint(cmp, b"index") or 0
+        return qs[index], _value(cmp)
+    finally:
+        n.completion_free(cmp)
+
+
+class Client:
+    """An :class:`xproc.Client` whose factories return awaitable views: ``c.Queue(name)``,
+    ``c.Lock(name)``, ... Everything else is the wrapped client's (``c.sync``)."""
+
+    def __init__(self, client: _SyncClient) -> None:
+        self.sync = client
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self.sync, attr)
+
+    def Queue(self, *args: Any, **kw: Any) -> Queue:
+        return Queue(self.sync.Queue(*args, **kw))
+
+    def JoinableQueue(self, *args: Any, **kw: Any) -> Queue:
+        return Queue(self.sync.JoinableQueue(*args, **kw))
+
+    def Lock(self, *args: Any, **kw: Any) -> Lock:
+        return Lock(self.sync.Lock(*args, **kw))
+
+    def RLock(self, *args: Any, **kw: Any) -> Lock:
+        return Lock(self.sync.RLock(*args, **kw))
+
+    def Semaphore(self, *args: Any, **kw: Any) -> Semaphore:
+        return Semaphore(self.sync.Semaphore(*args, **kw))
+
+    def BoundedSemaphore(self, *args: Any, **kw: Any) -> Semaphore:
+        return Semaphore(self.sync.BoundedSemaphore(*args, **kw))
+
+    def Event(self, *args: Any, **kw: Any) -> Event:
+        return Event(self.sync.Event(*args, **kw))
+
+    def close(self) -> None:
+        d = getattr(self.sync, "_aio_driver", None)
+        if d is not None:
+            d.close()
+        self.sync.close()
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    async def __aenter__(self) -> "Client":
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def connect(*args: Any, **kw: Any) -> Client:
+    """:func:`xproc.connect`, wrapped in an :class:`xproc.aio.Client`. Connecting itself does
+    not wait on the loop (it is one quick round trip)."""
+    return Client(_connect(*args, **kw))

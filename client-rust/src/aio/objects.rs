@@ -1,0 +1,244 @@
+//! The async handles: [`Queue`], [`Lock`] (with its [`Guard`]), [`Semaphore`], [`Event`].
+//! Each wraps its blocking handle; calls that never wait (`qsize`, `release`, `set`) are the
+//! blocking handle's, through [`blocking`](Queue::blocking).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use xproc_protocol::RequestFields;
+
+use super::{Core, Pending, Undo};
+use crate::client::{need, value_of};
+use crate::codec::{decode, encode, Wait};
+use crate::error::Result;
+use crate::Waitable;
+
+fn ms(timeout: Option<Duration>) -> Option<u64> {
+    Wait::new(timeout).timeout_ms
+}
+
+/// An async queue of `T`s: `q.get().await`, `q.put(&v).await`.
+pub struct Queue<T> {
+    core: Arc<Core>,
+    sync: crate::Queue<T>,
+}
+
+impl<T: Serialize + DeserializeOwned> Queue<T> {
+    pub(crate) fn new(core: &Arc<Core>, sync: crate::Queue<T>) -> Self {
+        Queue {
+            core: core.clone(),
+            sync,
+        }
+    }
+
+    /// The queue's name.
+    pub fn name(&self) -> &str {
+        self.sync.name()
+    }
+
+    /// The blocking handle (for `qsize`, `try_get`, ...).
+    pub fn blocking(&self) -> &crate::Queue<T> {
+        &self.sync
+    }
+
+    /// Takes the oldest value, waiting as long as it takes. Dropping the future (a runtime
+    /// timeout, `select!`) cancels the get at the broker: it takes nothing.
+    pub async fn get(&self) -> Result<T> {
+        self.get_timeout(None).await
+    }
+
+    /// Takes the oldest value, waiting at most `timeout` at the broker
+    /// ([`Error::Timeout`](crate::Error::Timeout); `Some(ZERO)`: not at all,
+    /// [`Error::Empty`](crate::Error::Empty)).
+    pub async fn get_timeout(&self, timeout: Option<Duration>) -> Result<T> {
+        let req = RequestFields {
+            name: Some(self.name().into()),
+            timeout_ms: ms(timeout),
+            ..RequestFields::new(0, "queue.get")
+        };
+        let undo = Undo::Get(self.name().to_string());
+        let reply = Pending::start(&self.core, &req, undo)?.reply().await?;
+        let r = reply.fields()?;
+        decode(value_of(&r, "queue.get")?)
+    }
+
+    /// Puts `value`, waiting for room as long as it takes. A put the broker already made is
+    /// not undone when the future is dropped (it took nothing from anyone).
+    pub async fn put(&self, value: &T) -> Result<()> {
+        let bytes = encode(value)?;
+        let req = RequestFields {
+            name: Some(self.name().into()),
+            value: Some(serde_bytes::Bytes::new(&bytes)),
+            ..RequestFields::new(0, "queue.put")
+        };
+        Pending::start(&self.core, &req, Undo::Nothing)?
+            .reply()
+            .await?;
+        Ok(())
+    }
+}
+
+/// An async lock: `lock.lock().await` returns a [`Guard`] that releases it when dropped.
+pub struct Lock {
+    core: Arc<Core>,
+    sync: crate::Lock,
+}
+
+/// Holds a [`Lock`]; releases it when dropped (without waiting: the release is sent, its
+/// reply collected by the client later).
+pub struct Guard<'a> {
+    lock: &'a Lock,
+    /// Set when the lock had been abandoned by a holder that died: that holder's pid.
+    pub abandoned_by: Option<u32>,
+}
+
+impl Drop for Guard<'_> {
+    fn drop(&mut self) {
+        let req = RequestFields {
+            name: Some(self.lock.name().into()),
+            ..RequestFields::new(0, "lock.release")
+        };
+        if let Ok(t) = self.lock.core.client.start(&req) {
+            self.lock.core.abandoned().insert(t, Undo::Nothing);
+        }
+    }
+}
+
+impl Lock {
+    pub(crate) fn new(core: &Arc<Core>, sync: crate::Lock) -> Self {
+        Lock {
+            core: core.clone(),
+            sync,
+        }
+    }
+
+    /// The lock's name.
+    pub fn name(&self) -> &str {
+        self.sync.name()
+    }
+
+    /// The blocking handle.
+    pub fn blocking(&self) -> &crate::Lock {
+        &self.sync
+    }
+
+    /// Acquires the lock, waiting as long as it takes; the guard releases it. Dropping the
+    /// future gives the acquire up at the broker (if the lock was granted meanwhile, it is
+    /// released again).
+    pub async fn lock(&self) -> Result<Guard<'_>> {
+        let req = RequestFields {
+            name: Some(self.name().into()),
+            ..RequestFields::new(0, "lock.acquire")
+        };
+        let undo = Undo::Acquire("lock.release", self.name().to_string());
+        let reply = Pending::start(&self.core, &req, undo)?.reply().await?;
+        let r = reply.fields()?;
+        need(r.acquired, "lock.acquire", "acquired")?;
+        Ok(Guard {
+            lock: self,
+            abandoned_by: r.abandoned_by,
+        })
+    }
+}
+
+/// An async semaphore.
+pub struct Semaphore {
+    core: Arc<Core>,
+    sync: crate::Semaphore,
+}
+
+impl Semaphore {
+    pub(crate) fn new(core: &Arc<Core>, sync: crate::Semaphore) -> Self {
+        Semaphore {
+            core: core.clone(),
+            sync,
+        }
+    }
+
+    /// The semaphore's name.
+    pub fn name(&self) -> &str {
+        self.sync.name()
+    }
+
+    /// The blocking handle (`release`).
+    pub fn blocking(&self) -> &crate::Semaphore {
+        &self.sync
+    }
+
+    /// Takes one permit, waiting up to `timeout` (`None`: as long as it takes); false when
+    /// the timeout passed. Release it with `blocking().release(1)`.
+    pub async fn acquire(&self, timeout: Option<Duration>) -> Result<bool> {
+        let req = RequestFields {
+            name: Some(self.name().into()),
+            timeout_ms: ms(timeout),
+            ..RequestFields::new(0, "semaphore.acquire")
+        };
+        let undo = Undo::Acquire("semaphore.release", self.name().to_string());
+        let reply = Pending::start(&self.core, &req, undo)?.reply().await?;
+        need(reply.fields()?.acquired, "semaphore.acquire", "acquired")
+    }
+}
+
+/// An async event.
+pub struct Event {
+    core: Arc<Core>,
+    sync: crate::Event,
+}
+
+impl Event {
+    pub(crate) fn new(core: &Arc<Core>, sync: crate::Event) -> Self {
+        Event {
+            core: core.clone(),
+            sync,
+        }
+    }
+
+    /// The event's name.
+    pub fn name(&self) -> &str {
+        self.sync.name()
+    }
+
+    /// The blocking handle (`set`, `clear`, `is_set`).
+    pub fn blocking(&self) -> &crate::Event {
+        &self.sync
+    }
+
+    /// Waits until the event is set (true) or `timeout` passes (false).
+    pub async fn wait(&self, timeout: Option<Duration>) -> Result<bool> {
+        let req = RequestFields {
+            name: Some(self.name().into()),
+            timeout_ms: ms(timeout),
+            ..RequestFields::new(0, "event.wait")
+        };
+        let reply = Pending::start(&self.core, &req, Undo::Nothing)?
+            .reply()
+            .await?;
+        need(reply.fields()?.set, "event.wait", "set")
+    }
+}
+
+impl<T: Serialize + DeserializeOwned> Waitable for Queue<T> {
+    fn wait_target(&self) -> (&str, &'static str) {
+        self.sync.wait_target()
+    }
+}
+
+impl Waitable for Lock {
+    fn wait_target(&self) -> (&str, &'static str) {
+        self.sync.wait_target()
+    }
+}
+
+impl Waitable for Semaphore {
+    fn wait_target(&self) -> (&str, &'static str) {
+        self.sync.wait_target()
+    }
+}
+
+impl Waitable for Event {
+    fn wait_target(&self) -> (&str, &'static str) {
+        self.sync.wait_target()
+    }
+}

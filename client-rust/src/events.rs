@@ -1,0 +1,331 @@
+//! The event-loop API: start requests without waiting, learn from one descriptor when replies
+//! have come, collect them, cancel them — what libuv, asyncio, tokio and the other bindings'
+//! loops plug into (hiredis `async.h`, ZeroMQ's `ZMQ_FD`). The blocking API is built on the
+//! same connection (`conn.rs`): both kinds of calls can be mixed on one client, from any
+//! threads.
+//!
+//! # The descriptor
+//!
+//! [`Client::event_fd`] is an `epoll` descriptor (Linux) watching two things: the socket, and
+//! a wake-up pipe that is written whenever the reply of a started request is filed by a thread
+//! other than the loop's (a blocking call reading as leader). It is level-triggered and
+//! readable while there may be something to do; spurious readiness is possible (call
+//! [`process`](Client::process), which never blocks, and go back to waiting). Register it for
+//! readability only; never read from it.
+//!
+//! # A started request
+//!
+//! [`Client::start`] sends a request and returns its id (a *ticket*). After the descriptor is
+//! readable, [`process`](Client::process) reads what the socket holds and moves every
+//! finished request to the completion queue; [`next_completion`](Client::next_completion)
+//! pops them in the order they finished, [`take_completion`](Client::take_completion) takes a
+//! given ticket's. Every started request completes exactly once — with its reply, an error
+//! reply, or [`Error::Disconnected`] — and must be collected, or its reply stays in memory.
+//!
+//! [`cancel`](Client::cancel) asks the broker to give a started request up (docs/PROTOCOL.md §5
+//! `cancel`): it still completes, with its timeout outcome (a `get` then took nothing) or, if
+//! it had completed at the broker first, with its real outcome — the caller must look at it
+//! (an item in it must not be dropped).
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::net::UnixStream;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+
+use xproc_protocol::RequestFields;
+
+use crate::client::{check_reply, Client, Reply};
+use crate::error::{Error, Result};
+
+/// One client's event-loop state (kept in the client, made on first use).
+pub(crate) struct Events {
+    /// The descriptor handed to the loop.
+    epoll: OwnedFd,
+    /// The wake-up pipe's read end (non-blocking), drained by `process`.
+    wake_r: UnixStream,
+    done: Mutex<Done>,
+}
+
+#[derive(Default)]
+struct Done {
+    /// Finished tickets, in the order they finished.
+    order: VecDeque<u64>,
+    /// Their outcomes.
+    replies: HashMap<u64, Result<Vec<u8>>>,
+    /// Ids of `cancel` requests sent by [`Client::cancel`]: their replies say nothing the
+    /// caller needs (the target's own completion does), so they are dropped.
+    internal: HashSet<u64>,
+}
+
+/// The event-loop state of a client, kept in its shared part.
+pub(crate) type Slot = OnceLock<Events>;
+
+fn os(what: &str, e: std::io::Error) -> Error {
+    Error::Protocol(format!("event loop setup: {what}: {e}"))
+}
+
+impl Events {
+    #[cfg(target_os = "linux")]
+    fn new(client: &Client) -> Result<Events> {
+        let (wake_r, wake_w) = UnixStream::pair().map_err(|e| os("socketpair", e))?;
+        wake_r
+            .set_nonblocking(true)
+            .map_err(|e| os("nonblocking", e))?;
+        wake_w
+            .set_nonblocking(true)
+            .map_err(|e| os("nonblocking", e))?;
+        // SAFETY: epoll_create1 has no memory arguments; the result is checked.
+        let ep = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+        if ep < 0 {
+            return Err(os("epoll_create1", std::io::Error::last_os_error()));
+        }
+        // SAFETY: a fresh descriptor nobody else owns.
+        let epoll = unsafe { OwnedFd::from_raw_fd(ep) };
+        for fd in [client.conn().raw_fd(), wake_r.as_raw_fd()] {
+            let mut ev = libc::epoll_event {
+                events: libc::EPOLLIN as u32,
+                u64: fd as u64,
+            };
+            // SAFETY: `ev` is a valid epoll_event for the duration of the call.
+            if unsafe { libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, fd, &mut ev) } < 0 {
+                return Err(os("epoll_ctl", std::io::Error::last_os_error()));
+            }
+        }
+        // Whoever files a started request's reply (a blocking call on another thread, reading
+        // as leader) makes the descriptor readable through the pipe. A full pipe is readable
+        // already, so a failed write loses nothing.
+        let wake_w = Arc::new(wake_w);
+        client.conn().set_on_watched(Box::new(move || {
+            let _ = (&*wake_w).write(&[1]);
+        }));
+        Ok(Events {
+            epoll,
+            wake_r,
+            done: Mutex::new(Done::default()),
+        })
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    fn new(_client: &Client) -> Result<Events> {
+        Err(Error::Protocol(
+            "the event-loop API (event_fd) is implemented on Linux only so far".into(),
+        ))
+    }
+
+    fn done(&self) -> std::sync::MutexGuard<'_, Done> {
+        self.done.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Client {
+    fn events(&self) -> Result<&Events> {
+        let slot = self.events_slot();
+        if let Some(e) = slot.get() {
+            return Ok(e);
+        }
+        // Made once, under a lock: a second copy would replace the first one's wake-up hook.
+        static INIT: Mutex<()> = Mutex::new(());
+        let _made_once = INIT.lock().unwrap_or_else(PoisonError::into_inner);
+        if slot.get().is_none() {
+            let made = Events::new(self)?;
+            let _ = slot.set(made);
+        }
+        slot.get()
+            .ok_or_else(|| Error::Protocol("event loop setup failed".into()))
+    }
+
+    /// The descriptor an event loop watches for readability (see the module docs): readable
+    /// when replies to started requests may have come. Owned by the client (valid until it is
+    /// dropped); do not read from or close it.
+    pub fn event_fd(&self) -> Result<RawFd> {
+        Ok(self.events()?.epoll.as_raw_fd())
+    }
+
+    /// Sends `request` without waiting and returns its ticket (its request id); its outcome is
+    /// collected later ([`next_completion`](Self::next_completion),
+    /// [`take_completion`](Self::take_completion)) after [`process`](Self::process). The
+    /// request's `id` is ignored. A `timeout_ms` in it is the broker's: the request completes
+    /// with its timeout outcome then.
+    pub fn start(&self, request: &RequestFields<'_>) -> Result<u64> {
+        self.events()?;
+        let req = RequestFields {
+            id: 0,
+            keys: request.keys.clone(),
+            items: request.items.clone(),
+            values: request.values.clone(),
+            deliveries: request.deliveries.clone(),
+            names: request.names.clone(),
+            ends: request.ends.clone(),
+            caps: request.caps.clone(),
+            ..*request
+        };
+        self.conn().start_watched(req)
+    }
+
+    /// Asks the broker to give up started request `ticket` (it must not be collected yet). It
+    /// still completes: with its timeout outcome if it was blocked (it took nothing), else with
+    /// what it did. Never blocks.
+    pub fn cancel(&self, ticket: u64) -> Result<()> {
+        let ev = self.events()?;
+        let req = RequestFields {
+            target: Some(ticket),
+            ..RequestFields::new(0, "cancel")
+        };
+        let id = self.conn().start_watched(req)?;
+        ev.done().internal.insert(id);
+        Ok(())
+    }
+
+    /// Reads what the socket holds (without blocking) and moves finished requests to the
+    /// completion queue; returns how many completions wait to be collected. Call it when the
+    /// descriptor is readable (and whenever convenient: it is cheap when there is nothing).
+    pub fn process(&self) -> Result<usize> {
+        self.process_tickets(&mut Vec::new())
+    }
+
+    /// [`process`](Self::process), also appending the tickets that finished now to `finished`
+    /// (for a driver that wakes exactly their waiters).
+    pub fn process_tickets(&self, finished_now: &mut Vec<u64>) -> Result<usize> {
+        let ev = self.events()?;
+        let mut sink = [0u8; 256];
+        while matches!((&ev.wake_r).read(&mut sink), Ok(n) if n > 0) {}
+        self.conn().pump();
+        let mut finished = Vec::new();
+        self.conn().take_watched(&mut finished);
+        let mut d = ev.done();
+        for (id, outcome) in finished {
+            if d.internal.remove(&id) {
+                continue;
+            }
+            d.order.push_back(id);
+            d.replies.insert(id, outcome);
+            finished_now.push(id);
+        }
+        Ok(d.replies.len())
+    }
+
+    /// The next finished request, in the order they finished: its ticket and outcome (an
+    /// error reply is `Err`, mapped as for blocking calls). `None` when none is waiting.
+    pub fn next_completion(&self) -> Option<(u64, Result<Reply>)> {
+        let ev = self.events().ok()?;
+        let mut d = ev.done();
+        while let Some(id) = d.order.pop_front() {
+            if let Some(outcome) = d.replies.remove(&id) {
+                return Some((id, finish(outcome)));
+            }
+        }
+        None
+    }
+
+    /// Whether started request `ticket` has finished (after [`process`](Self::process)).
+    pub fn has_completion(&self, ticket: u64) -> bool {
+        self.events()
+            .is_ok_and(|ev| ev.done().replies.contains_key(&ticket))
+    }
+
+    /// The outcome of started request `ticket` if it has finished (after
+    /// [`process`](Self::process)), taking it off the completion queue.
+    pub fn take_completion(&self, ticket: u64) -> Option<Result<Reply>> {
+        let ev = self.events().ok()?;
+        let outcome = ev.done().replies.remove(&ticket)?;
+        Some(finish(outcome))
+    }
+}
+
+fn finish(outcome: Result<Vec<u8>>) -> Result<Reply> {
+    let payload = outcome?;
+    check_reply(&payload)?;
+    Ok(Reply::from_payload(payload))
+}
+
+/// `timeout_ms` for a started request: `None` waits as long as it takes.
+fn ms(timeout: Option<std::time::Duration>) -> Option<u64> {
+    crate::codec::Wait::new(timeout).timeout_ms
+}
+
+impl crate::RawQueue {
+    /// Starts a `queue.get` (see [`Client::start`]); its completion's `value` is the item.
+    pub fn start_get(&self, timeout: Option<std::time::Duration>) -> Result<u64> {
+        self.client().start(&RequestFields {
+            name: Some(self.name().into()),
+            timeout_ms: ms(timeout),
+            ..RequestFields::new(0, "queue.get")
+        })
+    }
+
+    /// Starts a `queue.put` of `value` (MessagePack bytes).
+    pub fn start_put(&self, value: &[u8], timeout: Option<std::time::Duration>) -> Result<u64> {
+        self.client().start(&RequestFields {
+            name: Some(self.name().into()),
+            value: Some(serde_bytes::Bytes::new(value)),
+            timeout_ms: ms(timeout),
+            ..RequestFields::new(0, "queue.put")
+        })
+    }
+}
+
+impl crate::Lock {
+    /// Starts a `lock.acquire`; its completion says `acquired` (and `abandoned_by`).
+    pub fn start_acquire(&self, timeout: Option<std::time::Duration>) -> Result<u64> {
+        self.client().start(&RequestFields {
+            name: Some(self.name().into()),
+            timeout_ms: ms(timeout),
+            ..RequestFields::new(0, "lock.acquire")
+        })
+    }
+}
+
+impl crate::Semaphore {
+    /// Starts a `semaphore.acquire`; its completion says `acquired`.
+    pub fn start_acquire(&self, timeout: Option<std::time::Duration>) -> Result<u64> {
+        self.client().start(&RequestFields {
+            name: Some(self.name().into()),
+            timeout_ms: ms(timeout),
+            ..RequestFields::new(0, "semaphore.acquire")
+        })
+    }
+}
+
+impl crate::Event {
+    /// Starts an `event.wait`; its completion says `set`.
+    pub fn start_wait(&self, timeout: Option<std::time::Duration>) -> Result<u64> {
+        self.client().start(&RequestFields {
+            name: Some(self.name().into()),
+            timeout_ms: ms(timeout),
+            ..RequestFields::new(0, "event.wait")
+        })
+    }
+}
+
+impl Client {
+    /// Starts a `queue.get_any` over the queues `names`; its completion has `value` and
+    /// `index`.
+    pub fn start_get_any(
+        &self,
+        names: &[&str],
+        timeout: Option<std::time::Duration>,
+    ) -> Result<u64> {
+        self.start(&RequestFields {
+            names: Some(names.to_vec()),
+            timeout_ms: ms(timeout),
+            ..RequestFields::new(0, "queue.get_any")
+        })
+    }
+
+    /// Starts a `wait` over `objects`; its completion has `indices`.
+    pub fn start_wait(
+        &self,
+        objects: &[&dyn crate::Waitable],
+        timeout: Option<std::time::Duration>,
+    ) -> Result<u64> {
+        let (names, ends): (Vec<&str>, Vec<&str>) = objects.iter().map(|o| o.wait_target()).unzip();
+        let any_pipe = ends.iter().any(|e| !e.is_empty());
+        self.start(&RequestFields {
+            names: Some(names),
+            ends: any_pipe.then_some(ends),
+            timeout_ms: ms(timeout),
+            ..RequestFields::new(0, "wait")
+        })
+    }
+}
