@@ -208,11 +208,9 @@ pub fn needs<'a>(
 pub fn needs_each<'a>(req: &Request<'a>) -> Option<(&'static str, Vec<&'a str>, Need)> {
     match req {
         Request::QueueGetAny { names, .. } => Some(("queue.get_any", names.clone(), Need::Write)),
-        Request::Wait { targets, .. } => Some((
-            "wait",
-            targets.iter().map(|t| t.name).collect(),
-            Need::Read,
-        )),
+        Request::Wait { targets, .. } => {
+            Some(("wait", targets.iter().map(|t| t.name).collect(), Need::Read))
+        }
         _ => None,
     }
 }

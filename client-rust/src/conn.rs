@@ -342,7 +342,11 @@ impl Conn {
                 if let Some(reply) = st.pending.get_mut(&id).and_then(Option::take) {
                     st.pending.remove(&id);
                     st.watched.remove(&id);
-                    out.push((id, Ok(reply)));
+                    let outcome = match st.fds.remove(&id) {
+                        Some(fd) => inline_shared(&reply, &fd),
+                        None => Ok(reply),
+                    };
+                    out.push((id, outcome));
                 }
             }
             return;
@@ -354,7 +358,13 @@ impl Conn {
                 None => None,
             };
             match (reply, &dead) {
-                (Some(r), _) => out.push((*id, Ok(r))),
+                (Some(r), _) => out.push((
+                    *id,
+                    match st.fds.remove(id) {
+                        Some(fd) => inline_shared(&r, &fd),
+                        None => Ok(r),
+                    },
+                )),
                 (None, Some(why)) => out.push((*id, Err(Error::Disconnected(why.clone())))),
                 (None, None) => return true,
             }
@@ -1045,6 +1055,30 @@ fn describe_error(payload: &[u8]) -> String {
         ),
         Err(e) => format!("unreadable error reply: {e}"),
     }
+}
+
+/// A started request's reply whose value came as a sealed memfd (`value_len` and the frame's
+/// descriptor, docs/PROTOCOL.md §4.1), rewritten with the value inline. The event-loop API
+/// hands out owned replies that outlive this call, so the mapping is copied once here and
+/// the descriptor closed; blocking calls keep the zero-copy path.
+fn inline_shared(payload: &[u8], fd: &Descriptor) -> Result<Vec<u8>> {
+    let r = ReplyFields::decode(payload)
+        .map_err(|e| Error::Protocol(format!("malformed reply: {e}")))?;
+    let Some(len) = r.value_len.filter(|_| r.value.is_none()) else {
+        return Ok(payload.to_vec());
+    };
+    let mapped = crate::transport::Mapped::open(fd, len)
+        .map_err(|e| Error::Protocol(format!("cannot map a value: {e}")))?;
+    let inline = ReplyFields {
+        value: Some(serde_bytes::Bytes::new(mapped.bytes())),
+        value_len: None,
+        fds: None,
+        ..r
+    };
+    let mut framed = Vec::with_capacity(mapped.bytes().len() + 64);
+    inline.encode_into(&mut framed);
+    framed.drain(..HEADER_LEN);
+    Ok(framed)
 }
 
 #[cfg(test)]

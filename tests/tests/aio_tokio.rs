@@ -130,3 +130,25 @@ async fn get_any_and_wait_as_futures() {
     ev.blocking().set().unwrap();
     assert!(ev.wait(None).await.unwrap());
 }
+
+/// A value big enough to travel as a sealed memfd (docs/PROTOCOL.md §4.1) reaches a future
+/// whole: the event-loop path inlines it, where it used to hand over a reply with no value.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_value_that_came_as_a_memfd_reaches_a_future_whole() {
+    let broker = Broker::start();
+    let producer = broker.client();
+    assert!(producer.passes_fds(), "a local Unix socket negotiates fds");
+    let big: Vec<u8> = (0..(1usize << 20)).map(|i| (i * 13 % 251) as u8).collect();
+    producer
+        .queue::<serde_bytes::ByteBuf>("big")
+        .unwrap()
+        .put(&serde_bytes::ByteBuf::from(big.clone()))
+        .unwrap();
+    let c = aio::Client::new(broker.client()).unwrap();
+    let q = c.queue::<serde_bytes::ByteBuf>("big").unwrap();
+    let got = tokio::time::timeout(Duration::from_secs(10), q.get())
+        .await
+        .expect("the get completes")
+        .unwrap();
+    assert!(got.as_ref() == big.as_slice(), "{} bytes back", got.len());
+}
