@@ -30,9 +30,10 @@ export XPROC_CLI="$target/release/xproc"
 export XPROC_MATRIX_PEER="$target/release/matrix_peer"
 unset XPROC_SOCKET
 
-if ! "$python" -c "import msgpack, pytest" 2>/dev/null; then
-    echo "== installing msgpack and pytest"
-    "$python" -m pip install --quiet --disable-pip-version-check msgpack pytest
+# uvloop: test_aio.py runs the asyncio client on it too (a missing one fails, never skips).
+if ! "$python" -c "import msgpack, pytest, uvloop" 2>/dev/null; then
+    echo "== installing msgpack, pytest and uvloop"
+    "$python" -m pip install --quiet --disable-pip-version-check msgpack pytest uvloop
 fi
 
 if [ "$mode" = dev ]; then
