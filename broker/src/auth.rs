@@ -1,5 +1,5 @@
 //! Authenticating TCP peers: the authkeys, the broker's side of the handshake of
-//! docs/PROTOCOL.md §1.1 as a state machine, and the per-address failure record. No IO, no
+//! docs/PROTOCOL.md §1.2 as a state machine, and the per-address failure record. No IO, no
 //! clock and no randomness of its own (the event loop passes the time and the nonce), so every
 //! step is unit-tested here.
 

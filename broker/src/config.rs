@@ -136,7 +136,7 @@ pub struct Config {
     /// TCP endpoints (`tcp://HOST:PORT`) to listen on beside the local socket; empty (the
     /// default): no TCP at all.
     pub listen: Vec<String>,
-    /// The authkey file TCP peers must prove (docs/PROTOCOL.md §1.1); required with `listen`.
+    /// The authkey file TCP peers must prove (docs/PROTOCOL.md §1.2); required with `listen`.
     pub authkey_file: Option<PathBuf>,
     /// Address ranges TCP peers may connect from; `None`: any (the authkey still applies).
     pub allow_addrs: Option<Vec<Cidr>>,

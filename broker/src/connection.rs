@@ -250,7 +250,7 @@ pub struct Connection {
     /// A TCP peer's address and, once proved, its key; `None` for the local socket.
     pub remote: Option<Remote>,
     /// A TCP peer's handshake while it is in progress: no frame is read as a request until it
-    /// is done (docs/PROTOCOL.md §1.1).
+    /// is done (docs/PROTOCOL.md §1.2).
     pub auth: Option<Handshake>,
     /// Bytes written so far: the heartbeat compares it between rounds to find idle links.
     pub written: u64,

@@ -1,4 +1,4 @@
-//! TCP with an authkey (docs/PROTOCOL.md §1.1) against a real `xprocd`, byte by byte: the
+//! TCP with an authkey (docs/PROTOCOL.md §1.2) against a real `xprocd`, byte by byte: the
 //! handshake in both directions, and every way of getting it wrong — wrong key, no key,
 //! garbage, a stall, a replayed transcript, a flood of handshakes, repeated failures — each
 //! refused without affecting other clients. Brokers listen on `tcp://127.0.0.1:0` and the

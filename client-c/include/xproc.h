@@ -783,7 +783,7 @@ xproc_status_e xproc_client_connect_as(const char *path,
 
 /*
  Like `xproc_client_connect_as`, also giving the authkey (`authkey_len` bytes, copied) that a
- `tcp://HOST:PORT` endpoint needs (docs/PROTOCOL.md §1.1). `path` may be such an endpoint
+ `tcp://HOST:PORT` endpoint needs (docs/PROTOCOL.md §1.2). `path` may be such an endpoint
  (so may `$XPROC_SOCKET` when `path` is NULL). A NULL `authkey` reads the key from the file
  `$XPROC_AUTHKEY_FILE` names (mode 0600 required); the key is unused on a local socket.
  Same results and ownership; errors also `XPROC_DENIED` (wrong key, no key for a TCP

@@ -69,7 +69,7 @@ pub struct ConnectOptions {
     /// The broker's socket, or `tcp://HOST:PORT` for a broker listening on TCP; `None`
     /// (default): [`default_socket_path`] (where `$XPROC_SOCKET` may be `tcp://...` too).
     pub path: Option<PathBuf>,
-    /// The authkey for a `tcp://` or `tls://` endpoint (docs/PROTOCOL.md §1.1). `None`
+    /// The authkey for a `tcp://` or `tls://` endpoint (docs/PROTOCOL.md §1.2). `None`
     /// (default): read from the file `$XPROC_AUTHKEY_FILE` names. Unused on the local socket.
     pub authkey: Option<Vec<u8>>,
     /// For a `tls://` endpoint: a PEM file of the CA certificates the broker's certificate

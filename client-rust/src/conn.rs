@@ -170,7 +170,7 @@ struct Reader {
     /// The socket's current receive timeout, to skip `setsockopt` calls that change nothing.
     timeout: Option<Duration>,
     /// On TCP, since when reads have found nothing at all (not even a heartbeat): past the
-    /// stream's `link_timeout` the link is dead (docs/PROTOCOL.md §1.1).
+    /// stream's `link_timeout` the link is dead (docs/PROTOCOL.md §1.2).
     silent_since: Option<Instant>,
     /// How long to poll for the reply before sleeping in the read (off unless the client
     /// asked: `ConnectOptions::busy_poll`, `XPROC_BUSY_POLL_US`).
@@ -931,7 +931,7 @@ impl Reader {
             let avail = &self.buf[self.start..self.end];
             match frame::check(avail, MAX_REPLY_FRAME) {
                 Ok(Check::Ready { len: 0 }) => {
-                    // A heartbeat (docs/PROTOCOL.md §1.1): its arrival is all it says.
+                    // A heartbeat (docs/PROTOCOL.md §1.2): its arrival is all it says.
                     self.start += HEADER_LEN;
                     self.offset += HEADER_LEN as u64;
                 }

@@ -1,5 +1,5 @@
 //! Where the broker listens (docs/PROTOCOL.md §1): the default local socket, and endpoints
-//! given as a path or as `tcp://HOST:PORT` (§1.1), with the authkey a TCP endpoint needs.
+//! given as a path or as `tcp://HOST:PORT` (§1.2), with the authkey a TCP endpoint needs.
 
 use std::path::{Path, PathBuf};
 

@@ -1,4 +1,4 @@
-//! The client's side of the authkey handshake on TCP (docs/PROTOCOL.md §1.1): answer the
+//! The client's side of the authkey handshake on TCP (docs/PROTOCOL.md §1.2): answer the
 //! broker's challenge with our MAC over both nonces, then check the broker's MAC, so that each
 //! side knows the other holds the key. Runs on the blocking stream before the connection is
 //! shared.
@@ -56,7 +56,7 @@ fn refused(payload: &[u8], endpoint: &str) -> Error {
             ..
         }) => Error::from_reply(code, message.unwrap_or("")),
         _ => Error::Protocol(format!(
-            "{endpoint} does not speak the xproc TCP handshake (docs/PROTOCOL.md §1.1)"
+            "{endpoint} does not speak the xproc TCP handshake (docs/PROTOCOL.md §1.2)"
         )),
     }
 }

@@ -1,4 +1,4 @@
-//! The authkey handshake of TCP connections (docs/PROTOCOL.md §1.1), as bytes and MACs: no IO,
+//! The authkey handshake of TCP connections (docs/PROTOCOL.md §1.2), as bytes and MACs: no IO,
 //! no clock, no randomness (the caller brings the nonces), so the broker's state machine and
 //! every client build and check exactly the same messages.
 //!

@@ -1,4 +1,4 @@
-//! The handshake example of docs/PROTOCOL.md §1.1, checked against `xproc_protocol::auth`, so
+//! The handshake example of docs/PROTOCOL.md §1.2, checked against `xproc_protocol::auth`, so
 //! the document and the code cannot drift apart.
 
 use xproc_protocol::auth;

@@ -4,7 +4,7 @@
 //! simply goes silent — and:
 //!
 //! - the broker releases the lock and redelivers the item within the dead-peer bound that
-//!   docs/PROTOCOL.md §1.1 documents (about 12 s: the next heartbeat, `TCP_USER_TIMEOUT`);
+//!   docs/PROTOCOL.md §1.2 documents (about 12 s: the next heartbeat, `TCP_USER_TIMEOUT`);
 //! - the worker's blocked get fails with `Disconnected` after `LINK_TIMEOUT` of silence
 //!   instead of hanging.
 //!
@@ -25,7 +25,7 @@ use xproc::Client;
 
 const WORKER: &str = env!("CARGO_BIN_EXE_link_worker");
 
-/// The bound docs/PROTOCOL.md §1.1 gives for closing a dead peer's connection: up to 4 s to
+/// The bound docs/PROTOCOL.md §1.2 gives for closing a dead peer's connection: up to 4 s to
 /// the next heartbeat, then 6 s of unacknowledged retransmission, then the next keepalive
 /// probe.
 const DEAD_PEER_BOUND: Duration = Duration::from_secs(12);

@@ -1,4 +1,4 @@
-//! The Rust client and the CLI over TCP with an authkey (docs/PROTOCOL.md §1.1), against a
+//! The Rust client and the CLI over TCP with an authkey (docs/PROTOCOL.md §1.2), against a
 //! real `xprocd` listening on `tcp://127.0.0.1:0` (the port is read from its log): `tcp://`
 //! endpoints wherever a path is accepted, the key from `ConnectOptions` or
 //! `XPROC_AUTHKEY_FILE`, clear errors for a wrong or missing key, and `Disconnected` — not a

@@ -83,7 +83,7 @@ namespace XProc
         }
 
         /// <summary>
-        /// Connects to a broker listening on TCP (<c>"tcp://HOST:PORT"</c>, docs/PROTOCOL.md §1.1),
+        /// Connects to a broker listening on TCP (<c>"tcp://HOST:PORT"</c>, docs/PROTOCOL.md §1.2),
         /// proving <paramref name="authkey"/>, and says hello. <paramref name="path"/> may also be
         /// a socket path (the key is then unused).
         /// </summary>

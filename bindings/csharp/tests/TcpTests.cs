@@ -1,5 +1,5 @@
 // TcpTests.cs: XProcClient.Connect("tcp://HOST:PORT", authkey) against a private xprocd that also
-// listens on TCP loopback with an authkey file (docs/PROTOCOL.md §1.1): a remote and a local
+// listens on TCP loopback with an authkey file (docs/PROTOCOL.md §1.2): a remote and a local
 // client share a queue; a wrong key is AccessDeniedException. XProcClient.ConnectTls against one
 // listening on tls:// with an openssl-made CA (docs/SECURITY.md §7).
 

@@ -1,4 +1,4 @@
-"""The Python binding over TCP with an authkey (docs/PROTOCOL.md §1.1), against a real
+"""The Python binding over TCP with an authkey (docs/PROTOCOL.md §1.2), against a real
 ``xprocd`` listening on ``tcp://127.0.0.1:0`` beside its local socket."""
 
 from __future__ import annotations

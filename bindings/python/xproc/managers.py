@@ -211,7 +211,7 @@ class Server:
 
 class BaseManager:
     """A manager whose server is an ``xprocd`` listening on TCP at ``address`` with
-    ``authkey`` (docs/PROTOCOL.md §1.1). Same constructor as
+    ``authkey`` (docs/PROTOCOL.md §1.2). Same constructor as
     ``multiprocessing.managers.BaseManager``; ``serializer`` and ``ctx`` are accepted and
     ignored (values are MessagePack, and the server is not a Python process)."""
 

@@ -1,6 +1,6 @@
 //! The event loop's TCP side: the `--listen` listeners, admitting TCP peers (rate limit,
 //! handshake caps), running each one's handshake before any of its frames is read as a
-//! request, the handshake timeout, and the heartbeat (docs/PROTOCOL.md §1.1).
+//! request, the handshake timeout, and the heartbeat (docs/PROTOCOL.md §1.2).
 //!
 //! A TCP connection is a [`Connection`] like any other, in the state "authenticating"
 //! (`auth` is `Some`) until its key is proved; only then does the broker open a session for
@@ -361,7 +361,7 @@ impl Server {
                 let message = match why {
                     auth::Failure::WrongKey => "authentication failed: wrong authkey",
                     auth::Failure::Malformed => {
-                        "authentication failed: expected the handshake response (docs/PROTOCOL.md §1.1)"
+                        "authentication failed: expected the handshake response (docs/PROTOCOL.md §1.2)"
                     }
                 };
                 self.refuse_handshake(slot, message);

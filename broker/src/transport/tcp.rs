@@ -5,7 +5,7 @@
 //! A dead peer must be noticed without its help: each accepted stream gets TCP keepalive
 //! (idle [`KEEPALIVE_IDLE`], then [`KEEPALIVE_PROBES`] probes [`KEEPALIVE_INTERVAL`] apart) for a
 //! silent link, and `TCP_USER_TIMEOUT` = [`LINK_TIMEOUT`] for a link with bytes in flight —
-//! which the broker's heartbeat guarantees every [`HEARTBEAT_INTERVAL`] (docs/PROTOCOL.md §1.1).
+//! which the broker's heartbeat guarantees every [`HEARTBEAT_INTERVAL`] (docs/PROTOCOL.md §1.2).
 //! Either way the kernel errors the socket, the event loop reads the error, and the
 //! connection goes through the one cleanup path like any other.
 

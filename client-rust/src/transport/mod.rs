@@ -124,7 +124,7 @@ impl Stream {
     }
 
     /// How long the link may be silent before it counts as dead: `LINK_TIMEOUT` on TCP, where
-    /// the broker sends heartbeats (docs/PROTOCOL.md §1.1); `None` on the local socket, where
+    /// the broker sends heartbeats (docs/PROTOCOL.md §1.2); `None` on the local socket, where
     /// the kernel reports a dead broker at once.
     pub(crate) fn link_timeout(&self) -> Option<Duration> {
         match self {

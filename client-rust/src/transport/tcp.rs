@@ -1,4 +1,4 @@
-//! TCP (docs/PROTOCOL.md §1.1): connecting to `tcp://HOST:PORT` with the options that let a
+//! TCP (docs/PROTOCOL.md §1.2): connecting to `tcp://HOST:PORT` with the options that let a
 //! dead link be noticed — keepalive and `TCP_USER_TIMEOUT` — and `TCP_NODELAY`, since every
 //! request is a small message waiting for its reply. Portable through `socket2`; only the user
 //! timeout is Linux's.
