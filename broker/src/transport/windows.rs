@@ -648,5 +648,9 @@ impl FdReserve {
     pub fn restore(&mut self) {}
 }
 
+/// mio re-arms a Windows socket's readiness only after an operation returns `WouldBlock`: TCP
+/// streams are read until then (see `Link::short_read_drains`).
+pub const TCP_SHORT_READ_DRAINS: bool = false;
+
 /// No service-manager notification on Windows (the service control manager is a later job).
 pub fn notify(_state: &str) {}
