@@ -738,7 +738,7 @@ fn describe_error(payload: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::net::UnixStream;
+    use crate::transport::PairPeer as Peer;
     use std::sync::Arc;
     use std::thread;
 
@@ -749,7 +749,7 @@ mod tests {
     }
 
     /// A fake peer on the other end of a socketpair: reads request frames, returns their ids.
-    fn read_requests(peer: &mut UnixStream, n: usize) -> Vec<u64> {
+    fn read_requests(peer: &mut Peer, n: usize) -> Vec<u64> {
         let mut buf = Vec::new();
         let mut ids = Vec::new();
         let mut chunk = [0u8; 4096];
@@ -931,6 +931,8 @@ mod tests {
         assert_eq!(st.reader.as_ref().map(|r| r.buf.len()), Some(READ_BUFFER));
     }
 
+    /// Unix only: Windows has no fork.
+    #[cfg(unix)]
     #[test]
     fn a_forked_child_cannot_use_the_parents_connection() {
         let (a, _peer) = Stream::pair().unwrap();

@@ -50,15 +50,9 @@ const FLOOD_RSS_OVERHEAD: u64 = 32 << 20;
 /// One test at a time in this file.
 static SERIAL: Mutex<()> = Mutex::new(());
 
-/// The broker's peak resident set (`VmHWM`), in bytes.
+/// The broker's peak resident set (`VmHWM`, or the peak working set on Windows), in bytes.
 fn peak_rss(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("read status");
-    let kb: u64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmHWM in /proc/PID/status");
-    kb * 1024
+    xproc_tests::rss(pid).1
 }
 
 fn mib(bytes: u64) -> String {

@@ -49,6 +49,10 @@ pub(crate) struct Stream {
     timeout: Mutex<Option<Duration>>,
 }
 
+/// The broker's end of [`Stream::pair`] in unit tests: the pipe's server end.
+#[cfg(test)]
+pub(crate) type PairPeer = std::fs::File;
+
 impl Stream {
     /// Connects to the broker's pipe `path` (a bare name gets the `\\.\pipe\` prefix).
     pub(crate) fn connect(path: &Path) -> io::Result<Stream> {
@@ -221,7 +225,7 @@ impl Stream {
     /// Both ends of a connected pair, for unit tests that play the broker: a fresh pipe name
     /// with its server end as a `std::fs::File`.
     #[cfg(test)]
-    pub(crate) fn pair() -> io::Result<(Stream, std::fs::File)> {
+    pub(crate) fn pair() -> io::Result<(Stream, PairPeer)> {
         use std::sync::atomic::{AtomicU32, Ordering};
         use windows_sys::Win32::Storage::FileSystem::{
             FILE_FLAG_FIRST_PIPE_INSTANCE, PIPE_ACCESS_DUPLEX,
