@@ -375,6 +375,7 @@ impl std::io::Read for RawStream {
             .lock()
             .unwrap()
             .map(|t| std::time::Instant::now() + t);
+        let shared = &self.file;
         self.with_file(|file| {
             let mut file = file;
             loop {
@@ -404,6 +405,12 @@ impl std::io::Read for RawStream {
                 }
                 if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
                     return Err(std::io::ErrorKind::TimedOut.into());
+                }
+                // Shut down meanwhile (by a clone on another thread): end of stream here, and
+                // this read's handle goes, so the broker sees the pipe closed. A pipe cannot be
+                // half-closed, and the handle this loop holds would otherwise keep it open.
+                if shared.lock().unwrap().is_none() {
+                    return Ok(0);
                 }
                 std::thread::sleep(std::time::Duration::from_millis(1));
             }
