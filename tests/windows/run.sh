@@ -42,6 +42,9 @@ export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER=wine
 export WINEPREFIX=$root/target/wine/prefix WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="
 # Debian's rustc does not read rustup's toolchain files or flags meant for Linux builds.
 unset RUSTFLAGS CARGO_BUILD_TARGET RUSTUP_TOOLCHAIN
+# Line tables only (backtraces keep file:line): full debug info makes each test .exe 35-90 MB,
+# which Wine loads into memory on every process start.
+export CARGO_PROFILE_DEV_DEBUG=line-tables-only
 build=(-Zbuild-std=std,panic_abort --target "$target")
 
 # 2. The Wine prefix, once (kept under target/ between runs), with the stand-in DLL.
