@@ -8,7 +8,6 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -26,7 +25,7 @@ struct TcpBroker {
 fn key_file(dir: &std::path::Path, key: &[u8]) -> PathBuf {
     let p = dir.join("authkey");
     std::fs::write(&p, key).unwrap();
-    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+    xproc_tests::set_mode(&p, 0o600);
     p
 }
 
@@ -38,7 +37,7 @@ impl TcpBroker {
     fn start_at(endpoint: &str) -> TcpBroker {
         let dir = temp_dir();
         let key = key_file(&dir, KEY);
-        let path = dir.join("s.sock");
+        let path = xproc_tests::test_endpoint(&dir);
         let b = Broker::spawn_at(
             &dir,
             &path,
@@ -360,24 +359,29 @@ fn a_remote_clients_lock_is_released_when_it_goes() {
 fn tcp_needs_an_authkey_and_a_private_key_file() {
     let dir = temp_dir();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_xprocd"))
-        .args(["--socket", dir.join("s.sock").to_str().unwrap()])
+        .arg("--socket")
+        .arg(xproc_tests::test_endpoint(&dir))
         .args(["--listen", "tcp://127.0.0.1:0"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("without an authkey"), "{err}");
-    let key = key_file(&dir, KEY);
-    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_xprocd"))
-        .args(["--socket", dir.join("s.sock").to_str().unwrap()])
-        .args(["--listen", "tcp://127.0.0.1:0"])
-        .args(["--authkey-file", key.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("chmod 600"), "{err}");
+    // Unix only: the broker checks key-file modes there (Windows files have ACLs instead).
+    #[cfg(unix)]
+    {
+        let key = key_file(&dir, KEY);
+        xproc_tests::set_mode(&key, 0o644);
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_xprocd"))
+            .args(["--socket", dir.join("s.sock").to_str().unwrap()])
+            .args(["--listen", "tcp://127.0.0.1:0"])
+            .args(["--authkey-file", key.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("chmod 600"), "{err}");
+    }
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -387,7 +391,7 @@ fn allow_addrs_limits_where_tcp_peers_come_from() {
     let key = key_file(&dir, KEY);
     let b = Broker::spawn_at(
         &dir,
-        &dir.join("s.sock"),
+        &xproc_tests::test_endpoint(&dir),
         &[
             "--listen",
             "tcp://127.0.0.1:0",

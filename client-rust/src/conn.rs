@@ -1084,7 +1084,9 @@ fn inline_shared(payload: &[u8], fd: &Descriptor) -> Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::transport::PairPeer as Peer;
     use std::io::Read;
+    #[cfg(unix)]
     use std::os::unix::net::UnixStream;
     use std::sync::Arc;
     use std::thread;
@@ -1096,7 +1098,7 @@ mod tests {
     }
 
     /// A fake peer on the other end of a socketpair: reads request frames, returns their ids.
-    fn read_requests(peer: &mut UnixStream, n: usize) -> Vec<u64> {
+    fn read_requests(peer: &mut Peer, n: usize) -> Vec<u64> {
         let mut buf = Vec::new();
         let mut ids = Vec::new();
         let mut chunk = [0u8; 4096];
@@ -1278,6 +1280,8 @@ mod tests {
         assert_eq!(st.reader.as_ref().map(|r| r.buf.len()), Some(READ_BUFFER));
     }
 
+    /// Unix only: Windows has no fork.
+    #[cfg(unix)]
     #[test]
     fn a_forked_child_cannot_use_the_parents_connection() {
         let (a, _peer) = Stream::pair().unwrap();

@@ -134,8 +134,8 @@ impl Stream {
     }
 
     /// Both ends of a connected pair, for unit tests that play the broker.
-    #[cfg(all(test, unix))]
-    pub(crate) fn pair() -> io::Result<(Stream, std::os::unix::net::UnixStream)> {
+    #[cfg(test)]
+    pub(crate) fn pair() -> io::Result<(Stream, PairPeer)> {
         LocalStream::pair().map(|(a, b)| (Stream::Local(a), b))
     }
 }
