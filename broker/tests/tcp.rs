@@ -427,7 +427,7 @@ fn a_keys_rules_limit_it_to_its_names_and_say_which_rule_refused() {
     let default_key = key_file(&dir, KEY);
     let worker_key = dir.join("worker.key");
     std::fs::write(&worker_key, WORKER).unwrap();
-    std::fs::set_permissions(&worker_key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    xproc_tests::set_mode(&worker_key, 0o600);
     let cfg = dir.join("xprocd.toml");
     std::fs::write(
         &cfg,
@@ -554,7 +554,7 @@ fn keys_must_be_distinct_and_not_named_default() {
     let default_key = key_file(&dir, KEY);
     let same = dir.join("same.key");
     std::fs::copy(&default_key, &same).unwrap();
-    std::fs::set_permissions(&same, std::fs::Permissions::from_mode(0o600)).unwrap();
+    xproc_tests::set_mode(&same, 0o600);
     for (table, want) in [
         (
             "[keys.w]\nfile = \"SAME\"\nread_write = [\"*\"]",

@@ -373,15 +373,10 @@ impl Conn {
         });
     }
 
-    /// The socket's descriptor, for an event loop to watch for readability.
-    #[cfg(unix)]
-    pub(crate) fn raw_fd(&self) -> std::os::fd::RawFd {
-        use std::os::fd::AsRawFd;
-        self.writer
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .stream
-            .as_raw_fd()
+    /// A descriptor for an event loop to watch, readable with the socket (`events.rs`).
+    pub(crate) fn notifier(&self) -> std::io::Result<crate::transport::Notifier> {
+        let w = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        crate::transport::Notifier::new(&w.stream)
     }
 
     /// Waits for the reply of a [`start`](Self::start)ed request.
@@ -1086,8 +1081,6 @@ mod tests {
     use super::*;
     use crate::transport::PairPeer as Peer;
     use std::io::Read;
-    #[cfg(unix)]
-    use std::os::unix::net::UnixStream;
     use std::sync::Arc;
     use std::thread;
 

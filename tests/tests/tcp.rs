@@ -205,7 +205,7 @@ fn a_worker_key_limited_to_its_queues_gets_denied_elsewhere() {
     let dir = key.0.parent().unwrap().to_path_buf();
     let worker_key = dir.join("worker.key");
     std::fs::write(&worker_key, b"a worker machine's key").unwrap();
-    std::fs::set_permissions(&worker_key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    xproc_tests::set_mode(&worker_key, 0o600);
     let cfg = dir.join("xprocd.toml");
     std::fs::write(
         &cfg,

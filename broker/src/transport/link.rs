@@ -67,10 +67,12 @@ impl Link {
     /// edges) and of named pipes (mio starts the next overlapped read once its buffer is
     /// emptied). Not of TCP on Windows: mio re-arms a socket's AFD poll only when an
     /// operation returns `WouldBlock`, so a stream left after a short read is never reported
-    /// again ([`TCP_SHORT_READ_DRAINS`](super::TCP_SHORT_READ_DRAINS)).
+    /// again ([`TCP_SHORT_READ_DRAINS`](super::TCP_SHORT_READ_DRAINS)). True of TLS on every
+    /// OS: its read returns short only after the socket itself said `WouldBlock` (or closed),
+    /// which re-arms the poll.
     pub fn short_read_drains(&self) -> bool {
         match self {
-            Link::Local(_) => true,
+            Link::Local(_) | Link::Tls(_) => true,
             Link::Tcp(_) => super::TCP_SHORT_READ_DRAINS,
         }
     }
