@@ -314,10 +314,15 @@ fn a_producer_that_never_reads_its_replies_is_paused_not_buffered() {
     assert_eq!(client.queue::<u32>("sink").unwrap().qsize().unwrap(), 10);
 }
 
+/// How often the chaos kills a consumer: every 50 ms; every 250 ms under Windows, where a
+/// process takes ~0.2 s to start under Wine, so that a replacement lives long enough to take
+/// items (at 50 ms most were killed while starting, and the run took 20 s to 2 min).
+const KILL_EVERY: Duration = Duration::from_millis(if cfg!(windows) { 250 } else { 50 });
+
 /// Runs the chaos: 4 `put_async` producers of `per` items each, 4 consumers of `role`
-/// (`leased` or `plain`), one consumer killed and replaced every 50 ms until `done` (given
-/// whether every producer has exited). Returns the lines every consumer printed and how
-/// many were killed.
+/// (`leased` or `plain`), one consumer killed and replaced every [`KILL_EVERY`] until `done`
+/// (given whether every producer has exited). Returns the lines every consumer printed and
+/// how many were killed.
 fn chaos(
     broker: &Broker,
     role: &str,
@@ -342,7 +347,7 @@ fn chaos(
             start.elapsed() < Duration::from_secs(120),
             "chaos did not finish"
         );
-        thread::sleep(Duration::from_millis(50));
+        thread::sleep(KILL_EVERY);
         let w = std::mem::replace(&mut consumers[kills % 4], consumer());
         seen.extend(lines(&kill_and_read(w)));
         kills += 1;
