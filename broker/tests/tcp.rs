@@ -429,15 +429,16 @@ fn a_keys_rules_limit_it_to_its_names_and_say_which_rule_refused() {
     std::fs::write(&worker_key, WORKER).unwrap();
     xproc_tests::set_mode(&worker_key, 0o600);
     let cfg = dir.join("xprocd.toml");
+    // Paths go in TOML literal strings ('...'): a Windows path's backslashes are not escapes.
     std::fs::write(
         &cfg,
         format!(
             r#"
 listen = ["tcp://127.0.0.1:0"]
-authkey_file = "{}"
+authkey_file = '{}'
 
 [keys.worker]
-file = "{}"
+file = '{}'
 read_write = ["tasks", "results.*"]
 read_only = ["config"]
 "#,
@@ -448,7 +449,7 @@ read_only = ["config"]
     .unwrap();
     let b = Broker::spawn_at(
         &dir,
-        &dir.join("s.sock"),
+        &xproc_tests::test_endpoint(&dir),
         &["--config", cfg.to_str().unwrap()],
     );
     b.wait_ready();
@@ -557,27 +558,28 @@ fn keys_must_be_distinct_and_not_named_default() {
     xproc_tests::set_mode(&same, 0o600);
     for (table, want) in [
         (
-            "[keys.w]\nfile = \"SAME\"\nread_write = [\"*\"]",
+            "[keys.w]\nfile = 'SAME'\nread_write = [\"*\"]",
             "have the same secret",
         ),
         (
-            "[keys.default]\nfile = \"SAME\"\nread_write = [\"*\"]",
+            "[keys.default]\nfile = 'SAME'\nread_write = [\"*\"]",
             "'default' is the name",
         ),
-        ("[keys.w]\nfile = \"SAME\"", "grants nothing"),
+        ("[keys.w]\nfile = 'SAME'", "grants nothing"),
     ] {
         let cfg = dir.join("bad.toml");
         std::fs::write(
             &cfg,
             format!(
-                "listen = [\"tcp://127.0.0.1:0\"]\nauthkey_file = \"{}\"\n{}\n",
+                "listen = [\"tcp://127.0.0.1:0\"]\nauthkey_file = '{}'\n{}\n",
                 default_key.display(),
                 table.replace("SAME", same.to_str().unwrap())
             ),
         )
         .unwrap();
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_xprocd"))
-            .args(["--socket", dir.join("s.sock").to_str().unwrap()])
+            .arg("--socket")
+            .arg(xproc_tests::test_endpoint(&dir))
             .args(["--config", cfg.to_str().unwrap()])
             .output()
             .unwrap();
