@@ -30,7 +30,8 @@ use xproc::Client;
 
 mod os;
 pub use os::{
-    endpoint_exists, exited, kill_now, request_stop, rss, set_mode, test_endpoint, RawStream,
+    cpu_time, endpoint_exists, exited, kill_now, request_stop, rss, set_mode, test_endpoint,
+    RawStream,
 };
 
 /// How long one test may keep a broker before the watchdog kills it. Every call blocked on the

@@ -190,6 +190,54 @@ pub fn rss(pid: u32) -> (u64, u64) {
     }
 }
 
+/// CPU time (user + system) process `pid` has used so far: `utime` + `stime` from
+/// `/proc/PID/stat` on Unix (Linux), `GetProcessTimes` on Windows. Panics if it is gone.
+pub fn cpu_time(pid: u32) -> std::time::Duration {
+    #[cfg(unix)]
+    {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("process alive");
+        // Fields after the command name (which is in parentheses and may hold spaces).
+        let rest = &stat[stat.rfind(')').expect("comm") + 2..];
+        let f: Vec<u64> = rest
+            .split_whitespace()
+            .map(|x| x.parse().unwrap_or(0))
+            .collect();
+        // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+        // SAFETY: sysconf has no preconditions.
+        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+        std::time::Duration::from_millis((f[11] + f[12]) * 1000 / hz)
+    }
+    #[cfg(windows)]
+    {
+        use windows_sys::Win32::Foundation::{CloseHandle, FILETIME};
+        use windows_sys::Win32::System::Threading::{
+            GetProcessTimes, OpenProcess, PROCESS_QUERY_LIMITED_INFORMATION,
+        };
+        let ticks = |t: FILETIME| (u64::from(t.dwHighDateTime) << 32) | u64::from(t.dwLowDateTime);
+        // SAFETY: the handle is checked, used once and closed; the FILETIMEs are plain
+        // structs the call fills in.
+        unsafe {
+            let h = OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, 0, pid);
+            assert!(
+                !h.is_null(),
+                "process {pid}: {}",
+                std::io::Error::last_os_error()
+            );
+            let zero = FILETIME {
+                dwLowDateTime: 0,
+                dwHighDateTime: 0,
+            };
+            let (mut created, mut exited, mut kernel, mut user) = (zero, zero, zero, zero);
+            let ok = GetProcessTimes(h, &mut created, &mut exited, &mut kernel, &mut user);
+            let err = std::io::Error::last_os_error();
+            CloseHandle(h);
+            assert!(ok != 0, "GetProcessTimes({pid}): {err}");
+            // In 100 ns units.
+            std::time::Duration::from_nanos((ticks(kernel) + ticks(user)) * 100)
+        }
+    }
+}
+
 /// Stops process `pid` where it stands, as a stalled machine would, and returns once it is
 /// stopped. Unix: SIGSTOP, then waits for state `T` in `/proc/PID/stat` (`kill` merely queues
 /// the signal, and a process running on another CPU could otherwise still handle a request

@@ -27,7 +27,6 @@ fn int(info: &BTreeMap<String, InfoValue>, field: &str) -> u64 {
 }
 
 /// The broker's resident set now, in bytes.
-#[cfg(unix)]
 fn rss(pid: u32) -> u64 {
     xproc_tests::rss(pid).0
 }
@@ -565,21 +564,6 @@ fn a_queued_64_byte_value_costs_at_most_72_bytes_of_broker_rss() {
     );
 }
 
-/// CPU time (user + system) a process has used so far, from `/proc/PID/stat`.
-fn cpu_time(pid: u32) -> Duration {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("read stat");
-    // Fields after the command name (which is in parentheses and may hold spaces).
-    let rest = &stat[stat.rfind(')').expect("comm") + 2..];
-    let f: Vec<u64> = rest
-        .split_whitespace()
-        .map(|x| x.parse().unwrap_or(0))
-        .collect();
-    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
-    // SAFETY: sysconf has no preconditions.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
-    Duration::from_millis((f[11] + f[12]) * 1000 / hz)
-}
-
 /// With busy polling on both sides (`--busy-poll`, `ConnectOptions::busy_poll`), requests
 /// are served as usual, a wait still ends at its timeout, and once traffic stops the broker
 /// goes back to sleeping: it uses almost no CPU while idle.
@@ -607,9 +591,9 @@ fn busy_polling_serves_requests_keeps_timeouts_and_stops_when_idle() {
         waited >= Duration::from_millis(150) && waited < Duration::from_secs(2),
         "{waited:?}"
     );
-    let before = cpu_time(broker.pid());
+    let before = xproc_tests::cpu_time(broker.pid());
     thread::sleep(Duration::from_millis(600));
-    let idle_cpu = cpu_time(broker.pid()) - before;
+    let idle_cpu = xproc_tests::cpu_time(broker.pid()) - before;
     assert!(
         idle_cpu <= Duration::from_millis(60),
         "the idle broker used {idle_cpu:?} of CPU in 600 ms"
