@@ -604,12 +604,21 @@ fn busy_polling_serves_requests_keeps_timeouts_and_stops_when_idle() {
         waited >= Duration::from_millis(150) && waited < Duration::from_secs(2),
         "{waited:?}"
     );
-    let before = xproc_tests::cpu_time(broker.pid());
-    thread::sleep(Duration::from_millis(600));
-    let idle_cpu = xproc_tests::cpu_time(broker.pid()) - before;
+    // A broker still spinning burns ~600 ms in every window; a sleeping one almost nothing,
+    // but on a loaded machine (under Wine most of all: seen at 160 ms once, beside other
+    // tests) one window can catch stray work. Up to three windows; one quiet one is enough.
+    let mut windows = Vec::new();
+    while windows.len() < 3 {
+        let before = xproc_tests::cpu_time(broker.pid());
+        thread::sleep(Duration::from_millis(600));
+        windows.push(xproc_tests::cpu_time(broker.pid()) - before);
+        if windows.last() <= Some(&Duration::from_millis(60)) {
+            break;
+        }
+    }
     assert!(
-        idle_cpu <= Duration::from_millis(60),
-        "the idle broker used {idle_cpu:?} of CPU in 600 ms"
+        windows.last() <= Some(&Duration::from_millis(60)),
+        "the idle broker used {windows:?} of CPU in each 600 ms"
     );
 }
 
