@@ -99,6 +99,19 @@ pub enum TransportError {
         /// The longest path the OS accepts.
         max: usize,
     },
+    /// The pipe name is longer than Windows allows.
+    #[error(
+        "pipe name {} is {len} characters; the limit is {max}: choose a shorter --pipe",
+        .name.display()
+    )]
+    PipeNameTooLong {
+        /// The pipe name, `\\.\pipe\` included.
+        name: PathBuf,
+        /// Its length in UTF-16 units.
+        len: usize,
+        /// The longest name Windows accepts.
+        max: usize,
+    },
     /// Something other than a socket is at the path; it is never replaced.
     #[error("{} exists and is not a socket; refusing to replace it", .path.display())]
     NotASocket {

@@ -158,8 +158,8 @@ impl Listener {
         // Windows counts UTF-16 units (the OsStr's own length is WTF-8 bytes).
         let len = name.as_os_str().encode_wide().count();
         if len > MAX_PIPE_NAME {
-            return Err(TransportError::PathTooLong {
-                path: name,
+            return Err(TransportError::PipeNameTooLong {
+                name,
                 len,
                 max: MAX_PIPE_NAME,
             });
