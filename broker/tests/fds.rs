@@ -8,37 +8,7 @@ use common::*;
 
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
-use std::time::{Duration, Instant};
-
-/// Descriptors the broker process has open now.
-fn fd_count(pid: i32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .expect("broker alive")
-        .count()
-}
-
-/// The broker's descriptor count once connections closed before now are reaped (the probe
-/// connection of `wait_ready`, say).
-fn baseline(pid: i32) -> usize {
-    std::thread::sleep(Duration::from_millis(50));
-    fd_count(pid)
-}
-
-/// Waits (up to 5 s) for the broker's descriptor count to come back to `want`.
-fn settles_at(pid: i32, want: usize) {
-    let start = Instant::now();
-    loop {
-        let now = fd_count(pid);
-        if now == want {
-            return;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(5),
-            "broker holds {now} descriptors, {want} before: a descriptor leaked"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
+use std::time::Duration;
 
 /// One `sendmsg` of `bytes` with `fds` attached (`SCM_RIGHTS`), as a client does; returns
 /// the bytes sent.
@@ -150,7 +120,7 @@ fn descriptors_a_request_cannot_take_are_refused_and_closed() {
     let pid = b.pid();
     let (mut c, r) = hello_with(&b, Some(vec!["fds"]));
     r.ok();
-    let before = baseline(pid);
+    let before = fd_baseline(pid);
 
     // Announced and sent, on an op that takes none.
     let fds = some_fds(2);
@@ -185,7 +155,7 @@ fn descriptors_a_request_cannot_take_are_refused_and_closed() {
 
     // The connection stays usable and the broker kept none of them.
     c.call(RequestFields::new(0, "ping")).ok();
-    settles_at(pid, before);
+    fds_settle_at(pid, before);
 }
 
 #[test]
@@ -193,13 +163,13 @@ fn descriptors_without_negotiation_are_refused() {
     let b = Broker::start();
     let pid = b.pid();
     let mut c = b.client();
-    let before = baseline(pid);
+    let before = fd_baseline(pid);
     let fds = some_fds(1);
     send_fds(&c.stream, &frame(5, "ping", Some(1)), &raw_fds(&fds));
     let r = c.recv();
     assert!(r.err("BadRequest").contains("did not negotiate"), "{r:?}");
     c.call(RequestFields::new(0, "ping")).ok();
-    settles_at(pid, before);
+    fds_settle_at(pid, before);
 
     // Before hello, a frame with descriptors is refused like any other non-hello frame.
     let mut c = b.raw();
@@ -207,7 +177,7 @@ fn descriptors_without_negotiation_are_refused() {
     let r = c.recv();
     r.err("HelloRequired");
     c.expect_eof();
-    settles_at(pid, before);
+    fds_settle_at(pid, before);
 }
 
 #[test]
@@ -216,7 +186,7 @@ fn too_many_descriptors_in_one_message_close_the_connection() {
     let pid = b.pid();
     let (mut c, r) = hello_with(&b, Some(vec!["fds"]));
     r.ok();
-    let before = baseline(pid);
+    let before = fd_baseline(pid);
     let fds = some_fds(20);
     send_fds(&c.stream, &frame(3, "ping", Some(20)), &raw_fds(&fds));
     let r = c.recv();
@@ -226,7 +196,7 @@ fn too_many_descriptors_in_one_message_close_the_connection() {
         "{r:?}"
     );
     c.expect_eof();
-    settles_at(pid, before - 1);
+    fds_settle_at(pid, before - 1);
     // Others are served as before.
     b.client().call(RequestFields::new(0, "ping")).ok();
 }
@@ -237,7 +207,7 @@ fn descriptors_sprayed_ahead_of_a_frame_are_bounded() {
     let pid = b.pid();
     let (mut c, r) = hello_with(&b, Some(vec!["fds"]));
     r.ok();
-    let before = baseline(pid);
+    let before = fd_baseline(pid);
     // The header of a 1 MiB frame, then one byte at a time, each with a descriptor.
     send_fds(&c.stream, &(1u32 << 20).to_be_bytes(), &[]);
     let fds = some_fds(1);
@@ -263,14 +233,14 @@ fn descriptors_sprayed_ahead_of_a_frame_are_bounded() {
     let r = refused.expect("the broker kept taking descriptors");
     assert!(r.err("LimitExceeded").contains("MAX_FDS_PENDING"), "{r:?}");
     c.expect_eof();
-    settles_at(pid, before - 1);
+    fds_settle_at(pid, before - 1);
 }
 
 #[test]
 fn descriptors_with_no_request_leak_nothing() {
     let b = Broker::start();
     let pid = b.pid();
-    let before = baseline(pid);
+    let before = fd_baseline(pid);
     {
         let (c, r) = hello_with(&b, Some(vec!["fds"]));
         r.ok();
@@ -284,7 +254,7 @@ fn descriptors_with_no_request_leak_nothing() {
             "the broker holds them meanwhile"
         );
     }
-    settles_at(pid, before);
+    fds_settle_at(pid, before);
 }
 
 /// The bytes of the dump under `#### {title}` in docs/PROTOCOL.md.

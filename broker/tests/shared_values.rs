@@ -10,36 +10,10 @@ use common::*;
 use std::io::Read;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const ALL_SEALS: libc::c_int =
     libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE | libc::F_SEAL_SEAL;
-
-fn fd_count(pid: i32) -> usize {
-    std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .unwrap()
-        .count()
-}
-
-fn baseline(pid: i32) -> usize {
-    std::thread::sleep(Duration::from_millis(50));
-    fd_count(pid)
-}
-
-fn settles_at(pid: i32, want: usize) {
-    let start = Instant::now();
-    loop {
-        let now = fd_count(pid);
-        if now == want {
-            return;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(5),
-            "broker holds {now} descriptors, {want} expected: a descriptor leaked"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
 
 /// A memfd holding `bytes`, with `seals` added.
 fn memfd(bytes: &[u8], seals: libc::c_int) -> OwnedFd {
@@ -188,7 +162,7 @@ fn a_memfd_value_is_stored_and_handed_on_as_itself_or_inline() {
     let mut taker = hello_fds(&b);
     let mut plain = b.client();
     producer.open("d", "dict").ok();
-    let before = baseline(pid);
+    let before = fd_baseline(pid);
 
     let value = big_value(1 << 20);
     let fd = memfd(&value, ALL_SEALS);
@@ -202,7 +176,7 @@ fn a_memfd_value_is_stored_and_handed_on_as_itself_or_inline() {
     .ok();
     drop(fd);
     // The broker keeps the descriptor (one more open file), not a copy.
-    settles_at(pid, before + 1);
+    fds_settle_at(pid, before + 1);
 
     // A client that negotiated fds gets the descriptor, sealed, holding the value.
     let key = enc("img");
@@ -249,7 +223,7 @@ fn a_memfd_value_is_stored_and_handed_on_as_itself_or_inline() {
             ..Client::req("dict.set", "d")
         })
         .ok();
-    settles_at(pid, before);
+    fds_settle_at(pid, before);
 }
 
 #[test]
@@ -258,7 +232,7 @@ fn bad_memfd_values_are_refused_and_closed() {
     let pid = b.pid();
     let mut c = hello_fds(&b);
     c.open("d", "dict").ok();
-    let before = baseline(pid);
+    let before = fd_baseline(pid);
     let value = big_value(4096);
     let len = value.len() as u64;
     let key = enc("k");
@@ -306,14 +280,14 @@ fn bad_memfd_values_are_refused_and_closed() {
 
     // Nothing was stored, the connection is fine, and the broker kept none of them.
     assert_eq!(c.call(Client::req("dict.len", "d")).ok().u64("len"), 0);
-    settles_at(pid, before);
+    fds_settle_at(pid, before);
 }
 
 #[test]
 fn memfd_values_go_when_their_dict_or_their_producer_goes() {
     let b = Broker::start();
     let pid = b.pid();
-    let before = baseline(pid);
+    let before = fd_baseline(pid);
     {
         let mut c = hello_fds(&b);
         c.open("d", "dict").ok();
@@ -324,13 +298,13 @@ fn memfd_values_go_when_their_dict_or_their_producer_goes() {
         }
     }
     // The values outlive their producer: they belong to the dict.
-    settles_at(pid, before + 10);
+    fds_settle_at(pid, before + 10);
     let mut c = b.client();
     let r = c.call(get_req("d", &enc(3))).ok();
     assert!(r.get("value").and_then(Value::as_slice) == Some(&big_value(100_003)[..]));
     c.call(Client::req("delete", "d")).ok();
     drop(c);
-    settles_at(pid, before);
+    fds_settle_at(pid, before);
 }
 
 /// `pipe.send` of a memfd value from `end`.
@@ -357,7 +331,7 @@ fn pipe_messages_go_by_memfd_to_a_waiting_or_later_receiver_and_inline_to_others
     let mut r = hello_fds(&b);
     a.open_with("p", "pipe", |q| q.end = Some("a")).ok();
     r.open_with("p", "pipe", |q| q.end = Some("b")).ok();
-    let before = baseline(pid);
+    let before = fd_baseline(pid);
     let value = big_value(300_000);
     let len = value.len() as u64;
 
@@ -378,7 +352,7 @@ fn pipe_messages_go_by_memfd_to_a_waiting_or_later_receiver_and_inline_to_others
     // One sent first waits in the inbox as a memfd, then goes the same way.
     send_shared(&mut a, "p", "a", &fd, len);
     a.recv().ok();
-    settles_at(pid, before + 1);
+    fds_settle_at(pid, before + 1);
     r.send(RequestFields {
         end: Some("b"),
         ..Client::req("pipe.recv", "p")
@@ -401,7 +375,7 @@ fn pipe_messages_go_by_memfd_to_a_waiting_or_later_receiver_and_inline_to_others
         .ok();
     assert!(got.get("value").and_then(Value::as_slice) == Some(&value[..]));
     drop((fd, fds, fds2));
-    settles_at(pid, before + 1);
+    fds_settle_at(pid, before + 1);
 }
 
 /// `queue.put` of a memfd value; returns the reply.
@@ -425,7 +399,7 @@ fn queue_items_go_by_memfd_to_getters_and_inline_to_batches_and_plain_clients() 
     let mut consumer = hello_fds(&b);
     let mut plain = b.client();
     producer.open("q", "queue").ok();
-    let before = baseline(pid);
+    let before = fd_baseline(pid);
     let value = big_value(500_000);
     let len = value.len() as u64;
     let fd = memfd(&value, ALL_SEALS);
@@ -445,7 +419,7 @@ fn queue_items_go_by_memfd_to_getters_and_inline_to_batches_and_plain_clients() 
     for _ in 0..3 {
         put_shared(&mut producer, "q", &fd, len).ok();
     }
-    settles_at(pid, before + 3);
+    fds_settle_at(pid, before + 3);
     consumer.send(Client::req("queue.get", "q"));
     let (r, fds2) = recv_with_fds(&mut consumer.stream);
     assert_eq!(r.ok().u64("value_len"), len);
@@ -467,5 +441,5 @@ fn queue_items_go_by_memfd_to_getters_and_inline_to_batches_and_plain_clients() 
     let r = put_shared(&mut producer, "q", &hfd, huge.len() as u64);
     assert!(r.err("TooLarge").contains("max_frame"), "{r:?}");
     drop((fd, hfd, fds, fds2));
-    settles_at(pid, before);
+    fds_settle_at(pid, before);
 }

@@ -462,3 +462,34 @@ impl Client {
         })
     }
 }
+
+/// Descriptors process `pid` has open now (Linux: `/proc/PID/fd`; for the descriptor-leak
+/// checks of fds.rs and shared_values.rs).
+pub fn fd_count(pid: i32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .expect("broker alive")
+        .count()
+}
+
+/// The broker's descriptor count once connections closed before now are reaped (the probe
+/// connection of `wait_ready`, say).
+pub fn fd_baseline(pid: i32) -> usize {
+    std::thread::sleep(Duration::from_millis(50));
+    fd_count(pid)
+}
+
+/// Waits (up to 5 s) for the broker's descriptor count to come back to `want`.
+pub fn fds_settle_at(pid: i32, want: usize) {
+    let start = Instant::now();
+    loop {
+        let now = fd_count(pid);
+        if now == want {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "broker holds {now} descriptors, {want} expected: a descriptor leaked"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
