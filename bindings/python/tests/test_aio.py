@@ -108,7 +108,7 @@ def test_cancelled_gets_take_nothing_while_items_arrive(broker, name):
             got = [r for r in results if not isinstance(r, BaseException)]
             cancelled = [r for r in results if isinstance(r, asyncio.CancelledError)]
             assert len(got) + len(cancelled) == gets
-            left = [q.get(block=False) for _ in range(q.qsize())]
+            left = [await q.get(block=False) for _ in range(q.qsize())]
             every = got + left
             assert sorted(every) == list(range(items)), "an item was lost or duplicated"
             print(f"{len(got)} late items returned, {len(cancelled)} cancelled, {len(left)} left")
