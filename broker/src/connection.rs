@@ -109,8 +109,10 @@ pub struct Input {
     /// last byte of the read that brought it. The descriptors travel with the first byte of
     /// their frame, and the kernel ends a read right after bytes that carried descriptors,
     /// so that byte lies in their frame: a frame `[s, e)` owns the descriptors tagged below
-    /// `e` (docs/PROTOCOL.md §1.3).
-    fds: VecDeque<(u64, Held)>,
+    /// `e` (docs/PROTOCOL.md §1.3). Boxed, and made only when a descriptor first comes: the
+    /// input is moved out and back for every batch of frames handled, and a small one moves
+    /// cheaper (every client pays for this field, few ever send a descriptor).
+    fds: Option<Box<VecDeque<(u64, Held)>>>,
 }
 
 impl Input {
@@ -122,10 +124,13 @@ impl Input {
     /// The descriptors that came with the frame of `len` bytes (header included) at the
     /// front.
     pub fn frame_fds(&mut self, len: usize) -> Vec<Held> {
-        let end = self.offset + len as u64;
         let mut fds = Vec::new();
-        while self.fds.front().is_some_and(|(at, _)| *at < end) {
-            fds.extend(self.fds.pop_front().map(|(_, fd)| fd));
+        let Some(held) = self.fds.as_mut() else {
+            return fds;
+        };
+        let end = self.offset + len as u64;
+        while held.front().is_some_and(|(at, _)| *at < end) {
+            fds.extend(held.pop_front().map(|(_, fd)| fd));
         }
         fds
     }
@@ -348,7 +353,7 @@ impl Connection {
                  (MAX_FDS_PER_FRAME) may travel with a frame"
             ));
         }
-        let pending = self.input.fds.len() + fds.len();
+        let pending = self.input.fds.as_ref().map_or(0, |h| h.len()) + fds.len();
         if pending > MAX_FDS_PENDING {
             return Some(format!(
                 "{pending} descriptors received ahead of their frames: at most \
@@ -364,6 +369,7 @@ impl Connection {
         let last = self.input.offset + (self.input.end - self.input.start + n - 1) as u64;
         self.input
             .fds
+            .get_or_insert_with(Default::default)
             .extend(fds.into_iter().map(|fd| (last, Held::new(fd))));
         None
     }
@@ -429,13 +435,21 @@ impl Connection {
             fatal: !self.hello_done,
             ..e
         })?;
-        let announced = raw.fds().map_err(|e| RequestError {
-            fatal: !self.hello_done,
-            ..e
-        })?;
-        // `value_len` in place of `value` on an op that takes a memfd value (absent from
-        // nearly every request, so the op is compared only then).
-        let shared_len = raw.value_len().filter(|_| TAKES_SHARED.contains(&op));
+        // `fds` and `value_len` (a memfd value in place of `value`, on an op that takes one)
+        // are absent from nearly every request: two slot tests say so, and nothing else is
+        // looked at then.
+        let (announced, shared_len) = if raw.mentions_descriptors() {
+            let announced = raw.fds().map_err(|e| RequestError {
+                fatal: !self.hello_done,
+                ..e
+            })?;
+            (
+                announced,
+                raw.value_len().filter(|_| TAKES_SHARED.contains(&op)),
+            )
+        } else {
+            (0, None)
+        };
         let mut shared = None;
         if announced > 0 || !fds.is_empty() {
             let message = if !self.fds && !fds.is_empty() {

@@ -25,6 +25,7 @@ use crate::pipe::{Pipe, PipeOptions, RawPipe};
 use crate::queue::{Queue, QueueOptions, RawQueue};
 use crate::semaphore::Semaphore;
 use crate::transport::Stream;
+use crate::valuebuf::SharedReply;
 
 /// Values of at least this many bytes travel as sealed memfds on connections that negotiated
 /// descriptor passing (docs/PROTOCOL.md §4.1); smaller ones go inline, where one copy through
@@ -398,8 +399,8 @@ impl Client {
         self.inner.fds
     }
 
-    /// Sends one request whose value may travel as a sealed memfd, and returns its reply
-    /// payload with the memfd that came with it, if one did.
+    /// Sends one request whose value may travel as a sealed memfd, and hands its reply to `f`
+    /// with the memfd value that came with it, if one did (read or mapped as `f` chooses).
     ///
     /// A `value` of at least [`SHARED_VALUE_MIN`] bytes on a connection that negotiated `fds`
     /// is written once into a sealed memfd and sent as `value_len` + the descriptor; a
@@ -408,11 +409,11 @@ impl Client {
         &self,
         mut req: RequestFields<'_>,
         deadline: Option<Instant>,
-        f: impl FnOnce(&ReplyFields<'_>, Option<&[u8]>) -> Result<R>,
+        f: impl FnOnce(&ReplyFields<'_>, Option<SharedReply>) -> Result<R>,
     ) -> Result<R> {
         if !self.inner.fds {
             let payload = self.inner.conn.round_trip(req, deadline)?;
-            return decode_reply(&payload, |r| f(r, r.value.map(|v| &v[..])));
+            return decode_reply(&payload, |r| f(r, None));
         }
         let mut fd = None;
         if let Some(v) = req.value.filter(|v| v.len() >= shared_value_min()) {
@@ -425,7 +426,7 @@ impl Client {
         }
         if let Some(fd) = fd {
             let payload = self.inner.conn.round_trip_fd(req, &fd, deadline)?;
-            return decode_reply(&payload, |r| f(r, r.value.map(|v| &v[..])));
+            return decode_reply(&payload, |r| f(r, None));
         }
         // A reply with `value_len` instead of `value` came with its value's memfd; any other
         // costs what it always did (no lookup, no lock).
@@ -436,11 +437,9 @@ impl Client {
                 let fd = conn.take_fd(id).ok_or_else(|| {
                     Error::Protocol("a reply announced a memfd value that did not come".into())
                 })?;
-                let mapped = crate::transport::Mapped::open(&fd, len)
-                    .map_err(|e| Error::Protocol(format!("cannot map a value: {e}")))?;
-                f(r, Some(mapped.bytes()))
+                f(r, Some(SharedReply::new(fd, len)))
             }
-            _ => f(r, r.value.map(|v| &v[..])),
+            _ => f(r, None),
         })
     }
 

@@ -15,6 +15,7 @@ use xproc_protocol::{Kind, ReplyFields, RequestFields};
 use crate::client::{need, value_of, Client};
 use crate::codec::{decode, encode};
 use crate::error::{Error, Result};
+use crate::valuebuf::{SharedReply, ValueBuf};
 
 /// A dict handle with raw MessagePack keys and values (each exactly one MessagePack value).
 ///
@@ -139,19 +140,54 @@ impl RawDict {
     /// value that came as a sealed memfd is handed over as its read-only mapping (no copy at
     /// all), unmapped when `f` returns.
     pub fn get_with<R>(&self, key: &[u8], f: impl FnOnce(&[u8]) -> Result<R>) -> Result<Option<R>> {
-        Self::optional(self.client.exchange_shared(
-            self.req("dict.get", Some(key)),
-            None,
-            |r, v| match v {
-                Some(v) => f(v),
-                None => f(value_of(r, "dict.get")?),
-            },
-        ))
+        self.fetch(key, |r, s| match s {
+            Some(s) => f(s.map()?.bytes()),
+            None => f(value_of(r, "dict.get")?),
+        })
     }
 
-    /// The value under `key`; `None` if there is none.
+    /// The value under `key`; `None` if there is none. A value that came as a memfd is read
+    /// with one `pread` (cheaper than mapping it and copying out).
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        self.get_with(key, |v| Ok(v.to_vec()))
+        self.fetch(key, |r, s| match s {
+            Some(s) => s.read(),
+            None => Ok(value_of(r, "dict.get")?.to_vec()),
+        })
+    }
+
+    /// The value under `key` as a [`ValueBuf`] (`None` if there is none): a value that came
+    /// as a sealed memfd stays its read-only mapping (no copy), held until the `ValueBuf`
+    /// drops.
+    pub fn get_buf(&self, key: &[u8]) -> Result<Option<ValueBuf>> {
+        self.fetch(key, |r, s| match s {
+            Some(s) => s.into_buf(),
+            None => Ok(ValueBuf::owned(value_of(r, "dict.get")?.to_vec())),
+        })
+    }
+
+    /// Like [`get_with`](Self::get_with) for a caller that copies the bytes anyway (a typed
+    /// decode): a memfd value is read with `pread` rather than mapped.
+    pub(crate) fn get_copied_with<R>(
+        &self,
+        key: &[u8],
+        f: impl FnOnce(&[u8]) -> Result<R>,
+    ) -> Result<Option<R>> {
+        self.fetch(key, |r, s| match s {
+            Some(s) => f(&s.read()?),
+            None => f(value_of(r, "dict.get")?),
+        })
+    }
+
+    /// One `dict.get`, its reply handed to `f` with the memfd value that came with it.
+    fn fetch<R>(
+        &self,
+        key: &[u8],
+        f: impl FnOnce(&ReplyFields<'_>, Option<SharedReply>) -> Result<R>,
+    ) -> Result<Option<R>> {
+        Self::optional(
+            self.client
+                .exchange_shared(self.req("dict.get", Some(key)), None, f),
+        )
     }
 
     /// Sets `key` to `value` (an existing key keeps its place in the order).
@@ -423,7 +459,7 @@ where
         K: Borrow<Q>,
         Q: Serialize + ?Sized,
     {
-        self.raw.get_with(&encode(key)?, decode)
+        self.raw.get_copied_with(&encode(key)?, decode)
     }
 
     /// Sets `key` to `value`.

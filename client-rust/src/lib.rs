@@ -33,6 +33,8 @@
 //! - `events.rs`: the event-loop API: [`Client::event_fd`], [`Client::start`],
 //!   [`Client::process`], [`Client::next_completion`], [`Client::cancel`] (Linux only so far:
 //!   elsewhere, Windows included, they exist and fail saying so).
+//! - `valuebuf.rs`: [`ValueBuf`], a value as a get hands it over: owned, or a sealed memfd
+//!   mapped read-only (no copy).
 //! - `codec.rs`: typed values to MessagePack and timeouts to wire fields.
 //! - `error.rs`: [`Error`], one small enum for every failure.
 //! - `endpoint.rs`: [`default_socket_path`], [`Endpoint`] (a path or `tcp://HOST:PORT`), authkey
@@ -169,6 +171,7 @@ mod queue;
 mod semaphore;
 mod stream;
 mod transport;
+mod valuebuf;
 
 pub use barrier::{Barrier, BarrierState};
 pub use client::{
@@ -196,6 +199,7 @@ pub use semaphore::Semaphore;
 pub use stream::{
     PUT_ASYNC_BATCH_BYTES, PUT_ASYNC_BATCH_ITEMS, PUT_ASYNC_LINGER, PUT_ASYNC_WINDOW,
 };
+pub use valuebuf::ValueBuf;
 
 /// The wire protocol crate, re-exported for [`Client::call`] users and bindings.
 pub use xproc_protocol as protocol;

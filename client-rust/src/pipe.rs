@@ -11,11 +11,12 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_bytes::Bytes;
-use xproc_protocol::{End, Kind, RequestFields};
+use xproc_protocol::{End, Kind, ReplyFields, RequestFields};
 
 use crate::client::{need, value_of, Client};
 use crate::codec::{decode, encode, Wait};
 use crate::error::Result;
+use crate::valuebuf::{SharedReply, ValueBuf};
 
 /// Creation options for a pipe. `None` means "not given": the default applies on creation and
 /// an existing pipe's value is accepted.
@@ -142,7 +143,44 @@ impl RawPipe {
     /// Receives the next message, waiting up to `timeout`. [`Error::Empty`](crate::Error::Empty) when not waiting;
     /// [`Error::Closed`](crate::Error::Closed) once the other end is closed and everything was received.
     pub fn recv(&self, timeout: Option<Duration>) -> Result<Vec<u8>> {
-        self.recv_with(timeout, |v| Ok(v.to_vec()))
+        // A message that came as a memfd is read with one pread (cheaper than mapping it).
+        self.take(timeout, |r, s| match s {
+            Some(s) => s.read(),
+            None => Ok(value_of(r, "pipe.recv")?.to_vec()),
+        })
+    }
+
+    /// Like [`recv`](Self::recv), returning the message as a [`ValueBuf`]: one that came as a
+    /// sealed memfd stays its read-only mapping (no copy), held until the `ValueBuf` drops.
+    pub fn recv_buf(&self, timeout: Option<Duration>) -> Result<ValueBuf> {
+        self.take(timeout, |r, s| match s {
+            Some(s) => s.into_buf(),
+            None => Ok(ValueBuf::owned(value_of(r, "pipe.recv")?.to_vec())),
+        })
+    }
+
+    /// Like [`recv_with`](Self::recv_with) for a caller that copies the bytes anyway (a
+    /// typed decode): a memfd message is read with `pread` rather than mapped.
+    pub(crate) fn recv_copied_with<R>(
+        &self,
+        timeout: Option<Duration>,
+        f: impl FnOnce(&[u8]) -> Result<R>,
+    ) -> Result<R> {
+        self.take(timeout, |r, s| match s {
+            Some(s) => f(&s.read()?),
+            None => f(value_of(r, "pipe.recv")?),
+        })
+    }
+
+    /// One `pipe.recv`, its reply handed to `f` with the memfd value that came with it.
+    fn take<R>(
+        &self,
+        timeout: Option<Duration>,
+        f: impl FnOnce(&ReplyFields<'_>, Option<SharedReply>) -> Result<R>,
+    ) -> Result<R> {
+        let wait = Wait::new(timeout);
+        self.client
+            .exchange_shared(self.req("pipe.recv", wait.timeout_ms), wait.deadline, f)
     }
 
     /// Like [`recv`](Self::recv), handing the bytes to `f` without copying them (a large
@@ -152,15 +190,10 @@ impl RawPipe {
         timeout: Option<Duration>,
         f: impl FnOnce(&[u8]) -> Result<R>,
     ) -> Result<R> {
-        let wait = Wait::new(timeout);
-        self.client.exchange_shared(
-            self.req("pipe.recv", wait.timeout_ms),
-            wait.deadline,
-            |r, v| match v {
-                Some(v) => f(v),
-                None => f(value_of(r, "pipe.recv")?),
-            },
-        )
+        self.take(timeout, |r, s| match s {
+            Some(s) => f(s.map()?.bytes()),
+            None => f(value_of(r, "pipe.recv")?),
+        })
     }
 
     /// Whether a message is waiting (or a `recv` would report `Closed`), waiting up to
@@ -265,17 +298,17 @@ impl<T: Serialize + DeserializeOwned> Pipe<T> {
 
     /// Receives the next message, waiting as long as it takes. [`Error::Closed`](crate::Error::Closed) at end of file.
     pub fn recv(&self) -> Result<T> {
-        self.raw.recv_with(None, decode)
+        self.raw.recv_copied_with(None, decode)
     }
 
     /// Receives the next message, waiting at most `timeout`.
     pub fn recv_timeout(&self, timeout: Duration) -> Result<T> {
-        self.raw.recv_with(Some(timeout), decode)
+        self.raw.recv_copied_with(Some(timeout), decode)
     }
 
     /// Receives a message if one is waiting ([`Error::Empty`](crate::Error::Empty) otherwise).
     pub fn try_recv(&self) -> Result<T> {
-        self.raw.recv_with(Some(Duration::ZERO), decode)
+        self.raw.recv_copied_with(Some(Duration::ZERO), decode)
     }
 
     /// Whether a message waits (or `recv` would report end of file), waiting up to `timeout`.

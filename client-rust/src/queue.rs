@@ -10,12 +10,13 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_bytes::Bytes;
-use xproc_protocol::{Kind, RequestFields, DEFAULT_LEASE_MS};
+use xproc_protocol::{Kind, ReplyFields, RequestFields, DEFAULT_LEASE_MS};
 
 use crate::client::{check_reply, need, value_of, Client};
 use crate::codec::{decode, encode, millis_ceil, Wait};
 use crate::error::{Error, Result};
 use crate::stream::Stream;
+use crate::valuebuf::{SharedReply, ValueBuf};
 
 /// Most requests [`RawQueue::put_many`] writes before collecting their replies. Bounded so
 /// that unread replies never pile up at the broker (which stops reading a client whose output
@@ -222,26 +223,61 @@ impl RawQueue {
     /// Takes the oldest value, waiting for one up to `timeout`. [`Error::Empty`] when not
     /// waiting and empty; [`Error::Timeout`] when the wait ran out.
     pub fn get(&self, timeout: Option<Duration>) -> Result<Vec<u8>> {
-        self.get_with(timeout, |v| Ok(v.to_vec()))
+        // A value that came as a memfd is read with one pread (cheaper than mapping it).
+        self.take(timeout, |r, s| match s {
+            Some(s) => s.read(),
+            None => Ok(value_of(r, "queue.get")?.to_vec()),
+        })
     }
 
-    /// Like [`get`](Self::get), handing the value's bytes to `f` without copying them.
+    /// Like [`get`](Self::get), handing the value's bytes to `f` without copying them (a
+    /// value that came as a memfd is handed over as its read-only mapping, unmapped when `f`
+    /// returns).
     pub fn get_with<R>(
         &self,
         timeout: Option<Duration>,
         f: impl FnOnce(&[u8]) -> Result<R>,
+    ) -> Result<R> {
+        self.take(timeout, |r, s| match s {
+            Some(s) => f(s.map()?.bytes()),
+            None => f(value_of(r, "queue.get")?),
+        })
+    }
+
+    /// Like [`get`](Self::get), returning the value as a [`ValueBuf`]: a value that came as a
+    /// sealed memfd stays its read-only mapping (no copy), held until the `ValueBuf` drops.
+    pub fn get_buf(&self, timeout: Option<Duration>) -> Result<ValueBuf> {
+        self.take(timeout, |r, s| match s {
+            Some(s) => s.into_buf(),
+            None => Ok(ValueBuf::owned(value_of(r, "queue.get")?.to_vec())),
+        })
+    }
+
+    /// Like [`get_with`](Self::get_with) for a caller that copies the bytes anyway (a typed
+    /// decode): a memfd value is read into a buffer with `pread` rather than mapped.
+    pub(crate) fn get_copied_with<R>(
+        &self,
+        timeout: Option<Duration>,
+        f: impl FnOnce(&[u8]) -> Result<R>,
+    ) -> Result<R> {
+        self.take(timeout, |r, s| match s {
+            Some(s) => f(&s.read()?),
+            None => f(value_of(r, "queue.get")?),
+        })
+    }
+
+    /// One `queue.get`, its reply handed to `f` with the memfd value that came with it.
+    fn take<R>(
+        &self,
+        timeout: Option<Duration>,
+        f: impl FnOnce(&ReplyFields<'_>, Option<SharedReply>) -> Result<R>,
     ) -> Result<R> {
         let wait = Wait::new(timeout);
         let req = RequestFields {
             timeout_ms: wait.timeout_ms,
             ..self.req("queue.get")
         };
-        // A value that came as a memfd is handed to `f` as its read-only mapping.
-        self.client
-            .exchange_shared(req, wait.deadline, |r, v| match v {
-                Some(v) => f(v),
-                None => f(value_of(r, "queue.get")?),
-            })
+        self.client.exchange_shared(req, wait.deadline, f)
     }
 
     /// Takes the oldest value on a lease of `lease` (rounded up to whole milliseconds, at least
@@ -664,18 +700,18 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
 
     /// Takes the oldest value, waiting as long as it takes.
     pub fn get(&self) -> Result<T> {
-        self.raw.get_with(None, decode)
+        self.raw.get_copied_with(None, decode)
     }
 
     /// Takes the oldest value, waiting at most `timeout` ([`Error::Timeout`]).
     pub fn get_timeout(&self, timeout: Duration) -> Result<T> {
-        self.raw.get_with(Some(timeout), decode)
+        self.raw.get_copied_with(Some(timeout), decode)
     }
 
     /// Takes the oldest value if there is one ([`Error::Empty`] otherwise). Python's
     /// `get_nowait`.
     pub fn try_get(&self) -> Result<T> {
-        self.raw.get_with(Some(Duration::ZERO), decode)
+        self.raw.get_copied_with(Some(Duration::ZERO), decode)
     }
 
     /// Items in the queue now (exact).

@@ -244,6 +244,11 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// Whether the field appears at all (nil included): one slot test, nothing parsed.
+    pub(crate) fn appears(&self, f: F) -> bool {
+        self.slots[f as usize].is_some()
+    }
+
     /// Whether the field is present (and not nil).
     pub(crate) fn has(&self, f: F) -> bool {
         self.raw(f).is_some()

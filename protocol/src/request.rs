@@ -943,6 +943,14 @@ impl<'a> RawRequest<'a> {
         self.fields.str(F::op).ok().flatten()
     }
 
+    /// Whether the request has an `fds` or a `value_len` field at all (nil included): two slot
+    /// tests, nothing parsed. Nearly no request has either, and the broker skips
+    /// [`fds`](Self::fds) and [`value_len`](Self::value_len) for those, so a small request
+    /// costs what it did before descriptor passing existed.
+    pub fn mentions_descriptors(&self) -> bool {
+        self.fields.appears(F::fds) || self.fields.appears(F::value_len)
+    }
+
     /// How many descriptors the request says travel with its frame (its `fds` field; 0 when
     /// absent). A mistyped `fds` is an error for this request only.
     pub fn fds(&self) -> Result<u64, RequestError> {
@@ -957,10 +965,10 @@ impl<'a> RawRequest<'a> {
     ///
     /// [`check`]: RawRequest::check
     pub fn value_len(&self) -> Option<u64> {
-        if self.fields.has(F::value) {
-            return None;
-        }
-        self.fields.uint(F::value_len).ok().flatten()
+        // `value_len` first: it is absent from nearly every request, and looking for it is
+        // one slot test, where `value` (present in every put) would be parsed.
+        let len = self.fields.uint(F::value_len).ok().flatten()?;
+        (!self.fields.has(F::value)).then_some(len)
     }
 
     /// Checks the fields this op uses and builds the typed request. Errors here are not

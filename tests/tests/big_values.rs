@@ -146,3 +146,51 @@ fn sixteen_mib_queue_items_go_by_memfd_from_a_producer_process_to_a_consumer_pro
     );
     eventually("every memfd is let go", || fd_count(pid) == before);
 }
+
+#[test]
+fn large_values_come_back_owned_by_pread_or_mapped_without_a_copy_small_ones_inline() {
+    let broker = Broker::start_with(&["--max-frame", "32M"]);
+    let c = broker.client();
+    assert!(c.passes_fds());
+    let value = |n: usize| {
+        let mut v = vec![0xc6]; // bin 32: the bytes are one MessagePack value
+        v.extend_from_slice(&(n as u32).to_be_bytes());
+        v.extend((0..n).map(|i| (i % 251) as u8));
+        v
+    };
+    let (big, small) = (value(1 << 20), value(100));
+    let q = c
+        .raw_queue("vb-q", xproc::Kind::Queue, Default::default())
+        .unwrap();
+    for v in [&big, &small, &big, &small] {
+        q.put(v, None).unwrap();
+    }
+    // get: an owned copy (a memfd value read with pread); get_buf: the mapping itself for a
+    // memfd value, an owned buffer for an inline one; get_with: the bytes, borrowed.
+    assert_eq!(&q.get(None).unwrap(), &big);
+    let b = q.get_buf(None).unwrap();
+    assert!(!b.is_mapped());
+    assert_eq!(&b[..], &small[..]);
+    let b = q.get_buf(None).unwrap();
+    assert!(b.is_mapped());
+    assert_eq!(&b[..], &big[..]);
+    // The mapping outlives the queue handle and the queue itself.
+    drop(q);
+    c.delete("vb-q").unwrap();
+    assert_eq!(&b[..], &big[..]);
+    assert_eq!(b.into_vec(), big);
+
+    let d = c.raw_dict("vb-d").unwrap();
+    let key = |k: &str| xproc::encode(k).unwrap();
+    d.set(&key("k"), &big).unwrap();
+    assert_eq!(d.get(&key("k")).unwrap().unwrap(), big);
+    let b = d.get_buf(&key("k")).unwrap().unwrap();
+    assert!(b.is_mapped());
+    assert_eq!(&b[..], &big[..]);
+    assert!(d.get_buf(&key("none")).unwrap().is_none());
+    // Typed gets decode from a pread copy.
+    let typed = c.dict::<String, serde_bytes::ByteBuf>("vb-d").unwrap();
+    d.set(&key("t"), &big).unwrap();
+    assert_eq!(typed.get(&"t".to_string()).unwrap().unwrap().len(), 1 << 20);
+    c.delete("vb-d").unwrap();
+}
