@@ -229,6 +229,9 @@ pub struct Connection {
     /// offsets `[start, end)` of its reply frame (the descriptor goes with the frame's first
     /// byte, in a `sendmsg` holding that frame only: docs/PROTOCOL.md §1.3).
     out_fds: VecDeque<(u64, u64, Rc<Shared>)>,
+    /// The sizes of the values in `out_fds`, summed: charged to the memory budget while their
+    /// replies wait, as the same values inline would be (docs/PROTOCOL.md §8).
+    out_fd_bytes: usize,
     hello_done: bool,
     /// `hello` granted descriptor passing (docs/PROTOCOL.md §1.3).
     pub fds: bool,
@@ -287,6 +290,7 @@ impl Connection {
             output: Vec::new(),
             sent: 0,
             out_fds: VecDeque::new(),
+            out_fd_bytes: 0,
             hello_done: false,
             fds: false,
             closing: None,
@@ -553,6 +557,7 @@ impl Connection {
         let start = base + self.output.len() as u64;
         reply.encode_into(&mut self.output);
         let end = base + self.output.len() as u64;
+        self.out_fd_bytes += shared.size();
         self.out_fds.push_back((start, end, shared.clone()));
     }
 
@@ -596,7 +601,9 @@ impl Connection {
                     if fd.is_some() {
                         // The descriptor went with the first byte; the rest of the frame, if
                         // this write was short, follows in plain writes.
-                        self.out_fds.pop_front();
+                        if let Some((_, _, shared)) = self.out_fds.pop_front() {
+                            self.out_fd_bytes -= shared.size();
+                        }
                     }
                     self.sent += n;
                     self.written += n as u64;
@@ -629,12 +636,15 @@ impl Connection {
 
     /// What this connection makes the broker hold beyond its base, for the memory budget:
     /// the input's [`reserved`](Input::reserved) bytes and the output's allocation, each
-    /// beyond [`INPUT_CHUNK`]. The base (two chunks and the connection's records, about
+    /// beyond [`INPUT_CHUNK`], and the size of every memfd value whose reply waits to be
+    /// written (its descriptor keeps the value alive whoever else lets it go; an inline reply
+    /// of the same value would be charged as output). The base (two chunks and the connection's records, about
     /// [`CONNECTION_BASE`] bytes) is not charged: every connection has it, `max_clients`
     /// bounds it, and a full budget must not stop a consumer from connecting to drain it.
     pub fn footprint(&self) -> usize {
         self.input.reserved().saturating_sub(INPUT_CHUNK)
             + self.output.capacity().saturating_sub(INPUT_CHUNK)
+            + self.out_fd_bytes
     }
 
     /// Bytes the input buffer has reserved (see [`Input::reserved`]).

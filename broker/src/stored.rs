@@ -79,6 +79,11 @@ impl Shared {
     pub fn fd(&self) -> &Descriptor {
         self.0.fd()
     }
+
+    /// The value's size in bytes.
+    pub fn size(&self) -> usize {
+        self.0.size()
+    }
 }
 
 impl Drop for Shared {

@@ -443,3 +443,52 @@ fn queue_items_go_by_memfd_to_getters_and_inline_to_batches_and_plain_clients() 
     drop((fd, hfd, fds, fds2));
     fds_settle_at(pid, before);
 }
+
+/// Replies that pass a memfd value and wait in a connection's output buffer are charged to
+/// `memory_limit` at the value's size, as the same replies inline would be, until written
+/// (docs/PROTOCOL.md §8).
+#[test]
+fn memfd_replies_waiting_to_be_written_are_charged_to_the_memory_budget() {
+    let b = Broker::start_with(&["--memory-limit", "40M", "--max-frame", "64M"]);
+    let mut slow = hello_fds(&b);
+    let mut other = hello_fds(&b);
+    slow.open("m", "dict").ok();
+    let shared = big_value(2 << 20);
+    let fd = memfd(&shared, ALL_SEALS);
+    set_shared(&mut slow, "m", &enc("s"), Some(&fd), shared.len() as u64).ok();
+    let inline = big_value(4 << 20);
+    slow.call(RequestFields {
+        key: Some(Bytes::new(&enc("i"))),
+        value: Some(Bytes::new(&inline)),
+        ..Client::req("dict.set", "m")
+    })
+    .ok();
+    // A client that asks and does not read: the 4 MiB inline reply fills its socket, and
+    // ten replies passing the 2 MiB memfd wait behind it in the broker's output buffer.
+    let (key_i, key_s) = (enc("i"), enc("s"));
+    slow.send(get_req("m", &key_i));
+    for _ in 0..10 {
+        slow.send(get_req("m", &key_s));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    // Held now: 6 MiB of values, ~4 MiB of output, and 10 x 2 MiB of waiting memfd replies.
+    // A 24 MiB value fits in 40 MiB only if those replies are not counted.
+    let value = big_value(24 << 20);
+    let fd = memfd(&value, ALL_SEALS);
+    let r = set_shared(&mut other, "m", &enc("v"), Some(&fd), value.len() as u64);
+    assert!(
+        r.err("LimitExceeded").contains("memory_limit"),
+        "{}",
+        r.message()
+    );
+    // Once the replies are read, their charge is released and the same value fits.
+    let (r, fds) = recv_with_fds(&mut slow.stream);
+    assert!(r.ok().get("value").is_some() && fds.is_empty());
+    for _ in 0..10 {
+        let (r, fds) = recv_with_fds(&mut slow.stream);
+        assert_eq!(r.ok().u64("value_len"), shared.len() as u64);
+        assert_eq!(fds.len(), 1);
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    set_shared(&mut other, "m", &enc("v"), Some(&fd), value.len() as u64).ok();
+}

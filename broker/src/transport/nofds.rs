@@ -52,4 +52,9 @@ impl SealedValue {
     pub fn fd(&self) -> &Descriptor {
         match *self {}
     }
+
+    /// The value's size.
+    pub fn size(&self) -> usize {
+        match *self {}
+    }
 }

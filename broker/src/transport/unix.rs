@@ -919,6 +919,11 @@ impl SealedValue {
     pub fn fd(&self) -> &Descriptor {
         &self.fd
     }
+
+    /// The value's size in bytes.
+    pub fn size(&self) -> usize {
+        self.len
+    }
 }
 
 impl Drop for SealedValue {
