@@ -378,6 +378,16 @@ typedef struct xproc_semaphore_t xproc_semaphore_t;
 typedef struct xproc_value_t xproc_value_t;
 
 /*
+ A value's MessagePack bytes, owned by the caller until `xproc_view_free`: either a
+ read-only mapping of the sealed memfd the broker passed (large values on a local Unix
+ socket: no copy was made) or a buffer holding a value that came inline.
+ `xproc_view_data` and `xproc_view_len` give the bytes, which are valid and never change
+ until the view is freed — also after the queue, dict, pipe or client handle it came from is
+ freed. Thread-safe to read from several threads; free it once, from one.
+ */
+typedef struct xproc_view_t xproc_view_t;
+
+/*
  The broker's limits, as it announced them when the client connected.
  */
 typedef struct {
@@ -1627,6 +1637,62 @@ xproc_status_e xproc_pipe_recv(const xproc_pipe_t *pipe, int64_t timeout_ms, xpr
  `XPROC_NULL_ARGUMENT`. Thread-safe.
  */
 xproc_status_e xproc_pipe_poll(const xproc_pipe_t *pipe, int64_t timeout_ms, bool *ready);
+
+/*
+ Takes the oldest value of `queue`, waiting up to `timeout_ms` (negative: as long as it
+ takes; 0: not at all), as a view into `*out` (owned by the caller: free with
+ `xproc_view_free`; NULL on failure). A value that came as a sealed memfd is mapped, not
+ copied. Errors as `xproc_queue_get_raw`. Thread-safe.
+ */
+xproc_status_e xproc_queue_get_view(const xproc_queue_t *queue,
+                                    int64_t timeout_ms,
+                                    xproc_view_t **out);
+
+/*
+ The value under `key` (`key_len` bytes of MessagePack) as a view into `*out` (owned by the
+ caller: free with `xproc_view_free`; NULL on failure). A value that came as a sealed memfd
+ is mapped, not copied. Errors as `xproc_dict_get_raw` (`XPROC_KEY_NOT_FOUND` when there is
+ none). Thread-safe.
+ */
+xproc_status_e xproc_dict_get_view(const xproc_dict_t *dict,
+                                   const uint8_t *key,
+                                   size_t key_len,
+                                   xproc_view_t **out);
+
+/*
+ Receives the next message of `pipe`, waiting up to `timeout_ms`, as a view into `*out`
+ (owned by the caller: free with `xproc_view_free`; NULL on failure). A message that came as
+ a sealed memfd is mapped, not copied. Errors as `xproc_pipe_recv_raw`. Thread-safe.
+ */
+xproc_status_e xproc_pipe_recv_view(const xproc_pipe_t *pipe,
+                                    int64_t timeout_ms,
+                                    xproc_view_t **out);
+
+/*
+ The view's bytes (one MessagePack value), borrowed from the view: valid until
+ `xproc_view_free`. NULL for NULL or a pointer that is not a live view (the mistake is
+ recorded in `xproc_last_error()`). Thread-safe.
+ */
+const uint8_t *xproc_view_data(const xproc_view_t *view);
+
+/*
+ The number of bytes at `xproc_view_data(view)`; 0 for NULL or a pointer that is not a
+ live view. Thread-safe.
+ */
+size_t xproc_view_len(const xproc_view_t *view);
+
+/*
+ Whether the view maps a sealed memfd the broker passed (no copy was made), rather than
+ holding a buffer. `false` for NULL or a pointer that is not a live view. Thread-safe.
+ */
+bool xproc_view_is_mapped(const xproc_view_t *view);
+
+/*
+ Frees a view: unmaps its memfd (closed already when the view was made) or frees its
+ buffer; its bytes are invalid afterwards. NULL is a no-op. Freeing a view twice is
+ undefined behaviour, as for `free(3)`. Not thread-safe for the same view.
+ */
+void xproc_view_free(xproc_view_t *view);
 
 /*
  Opens the lock `name` (`name_len` bytes of UTF-8), creating it if the name is free. A plain

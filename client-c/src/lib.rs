@@ -14,6 +14,8 @@
 //!   (NULL checks, (pointer, length) strings, timeouts, returned buffers).
 //! - `value.rs`: `xproc_value_t`, the small value API (build, read, encode, decode), and
 //!   `xproc_bytes_free`.
+//! - `view.rs`: `xproc_view_t`, a value handed over without a copy (a sealed memfd's read-only
+//!   mapping) or as an owned buffer, and the `*_get_view` / `xproc_pipe_recv_view` calls.
 //! - `client.rs`: connecting, ping, list/stat/clients/delete.
 //! - `queue.rs`, `dict.rs`, `pipe.rs`: value-carrying objects, each in a `_raw` flavour
 //!   (MessagePack bytes, for bindings) and a value flavour (`xproc_value_t`, for C programs).
@@ -54,6 +56,8 @@ pub mod dict;
 
 pub mod pipe;
 
+pub mod view;
+
 pub mod lock;
 
 pub mod semaphore;
@@ -88,6 +92,7 @@ pub use semaphore::*;
 pub use status::*;
 pub use stream::*;
 pub use value::*;
+pub use view::*;
 pub use wait::*;
 
 /// The Rust tests that call every `extern "C"` function through raw pointers, as C does. They
