@@ -165,19 +165,6 @@ impl RawDict {
         })
     }
 
-    /// Like [`get_with`](Self::get_with) for a caller that copies the bytes anyway (a typed
-    /// decode): a memfd value is read with `pread` rather than mapped.
-    pub(crate) fn get_copied_with<R>(
-        &self,
-        key: &[u8],
-        f: impl FnOnce(&[u8]) -> Result<R>,
-    ) -> Result<Option<R>> {
-        self.fetch(key, |r, s| match s {
-            Some(s) => f(&s.read()?),
-            None => f(value_of(r, "dict.get")?),
-        })
-    }
-
     /// One `dict.get`, its reply handed to `f` with the memfd value that came with it.
     fn fetch<R>(
         &self,
@@ -459,7 +446,7 @@ where
         K: Borrow<Q>,
         Q: Serialize + ?Sized,
     {
-        self.raw.get_copied_with(&encode(key)?, decode)
+        self.raw.get_with(&encode(key)?, decode)
     }
 
     /// Sets `key` to `value`.

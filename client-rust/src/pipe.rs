@@ -159,19 +159,6 @@ impl RawPipe {
         })
     }
 
-    /// Like [`recv_with`](Self::recv_with) for a caller that copies the bytes anyway (a
-    /// typed decode): a memfd message is read with `pread` rather than mapped.
-    pub(crate) fn recv_copied_with<R>(
-        &self,
-        timeout: Option<Duration>,
-        f: impl FnOnce(&[u8]) -> Result<R>,
-    ) -> Result<R> {
-        self.take(timeout, |r, s| match s {
-            Some(s) => f(&s.read()?),
-            None => f(value_of(r, "pipe.recv")?),
-        })
-    }
-
     /// One `pipe.recv`, its reply handed to `f` with the memfd value that came with it.
     fn take<R>(
         &self,
@@ -298,17 +285,17 @@ impl<T: Serialize + DeserializeOwned> Pipe<T> {
 
     /// Receives the next message, waiting as long as it takes. [`Error::Closed`](crate::Error::Closed) at end of file.
     pub fn recv(&self) -> Result<T> {
-        self.raw.recv_copied_with(None, decode)
+        self.raw.recv_with(None, decode)
     }
 
     /// Receives the next message, waiting at most `timeout`.
     pub fn recv_timeout(&self, timeout: Duration) -> Result<T> {
-        self.raw.recv_copied_with(Some(timeout), decode)
+        self.raw.recv_with(Some(timeout), decode)
     }
 
     /// Receives a message if one is waiting ([`Error::Empty`](crate::Error::Empty) otherwise).
     pub fn try_recv(&self) -> Result<T> {
-        self.raw.recv_copied_with(Some(Duration::ZERO), decode)
+        self.raw.recv_with(Some(Duration::ZERO), decode)
     }
 
     /// Whether a message waits (or `recv` would report end of file), waiting up to `timeout`.

@@ -253,19 +253,6 @@ impl RawQueue {
         })
     }
 
-    /// Like [`get_with`](Self::get_with) for a caller that copies the bytes anyway (a typed
-    /// decode): a memfd value is read into a buffer with `pread` rather than mapped.
-    pub(crate) fn get_copied_with<R>(
-        &self,
-        timeout: Option<Duration>,
-        f: impl FnOnce(&[u8]) -> Result<R>,
-    ) -> Result<R> {
-        self.take(timeout, |r, s| match s {
-            Some(s) => f(&s.read()?),
-            None => f(value_of(r, "queue.get")?),
-        })
-    }
-
     /// One `queue.get`, its reply handed to `f` with the memfd value that came with it.
     fn take<R>(
         &self,
@@ -700,18 +687,18 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
 
     /// Takes the oldest value, waiting as long as it takes.
     pub fn get(&self) -> Result<T> {
-        self.raw.get_copied_with(None, decode)
+        self.raw.get_with(None, decode)
     }
 
     /// Takes the oldest value, waiting at most `timeout` ([`Error::Timeout`]).
     pub fn get_timeout(&self, timeout: Duration) -> Result<T> {
-        self.raw.get_copied_with(Some(timeout), decode)
+        self.raw.get_with(Some(timeout), decode)
     }
 
     /// Takes the oldest value if there is one ([`Error::Empty`] otherwise). Python's
     /// `get_nowait`.
     pub fn try_get(&self) -> Result<T> {
-        self.raw.get_copied_with(Some(Duration::ZERO), decode)
+        self.raw.get_with(Some(Duration::ZERO), decode)
     }
 
     /// Items in the queue now (exact).

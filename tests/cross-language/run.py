@@ -50,7 +50,7 @@ CASES = (
     "nil", "true", "false", "zero", "minus_one", "i64_min", "i64_max", "u64_max",
     "two_pow_53_plus_1", "float_1_5", "nan", "pos_inf", "neg_inf", "neg_zero",
     "empty_string", "unicode_string", "empty_bytes", "bytes_with_zeros", "nested_array",
-    "nested_map", "int_key_map", "mixed_array", "bytes_1mib",
+    "nested_map", "int_key_map", "mixed_array", "bytes_1mib", "bytes_16mib",
 )
 
 
@@ -273,7 +273,10 @@ class Broker:
     def start(self) -> str | None:
         with open(self.log, "wb") as log:
             self.proc = subprocess.Popen(
-                [str(TARGET / "xprocd"), "--socket", str(self.socket), "--log-level", "warn"],
+                [str(TARGET / "xprocd"), "--socket", str(self.socket), "--log-level", "warn",
+                 # bytes_16mib: a 16 MiB value (16 MiB + 5 bytes encoded) is above the default
+                 # max_frame, inline or as a memfd alike (PROTOCOL.md §4.1, §8).
+                 "--max-frame", "32M"],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:

@@ -91,15 +91,16 @@ static xproc_value_t *new_map(int n, ...) {
     return m;
 }
 
-/* The 1 MiB pattern: byte i is i % 251 (a prime, so a shifted or truncated copy shows). */
-static xproc_value_t *new_mib(void) {
-    uint8_t *buf = malloc(MIB);
+/* `n` bytes of the pattern: byte i is i % 251 (a prime, so a shifted or truncated copy
+ * shows). 1 MiB and 16 MiB (a sealed memfd between clients on the local socket). */
+static xproc_value_t *new_pattern(size_t n) {
+    uint8_t *buf = malloc(n);
     if (!buf) {
         fail("setup", "out of memory");
         exit(1);
     }
-    for (size_t i = 0; i < MIB; i++) buf[i] = (uint8_t)(i % 251);
-    xproc_value_t *v = new_bytes(buf, MIB);
+    for (size_t i = 0; i < n; i++) buf[i] = (uint8_t)(i % 251);
+    xproc_value_t *v = new_bytes(buf, n);
     free(buf);
     return v;
 }
@@ -151,7 +152,8 @@ static xproc_value_t *make_case(const char *name) {
                          xproc_value_new_nil(), new_bytes(two, sizeof two),
                          new_map(1, new_str("k"), new_str("v")),
                          new_array(1, xproc_value_new_int64(-5)));
-    if (!strcmp(name, "bytes_1mib")) return new_mib();
+    if (!strcmp(name, "bytes_1mib")) return new_pattern(MIB);
+    if (!strcmp(name, "bytes_16mib")) return new_pattern(16 * MIB);
     fail("setup", "no case named %s", name);
     exit(1);
 }
@@ -163,7 +165,7 @@ static const char *const CASES[] = {
     "two_pow_53_plus_1", "float_1_5", "nan",          "pos_inf",
     "neg_inf",      "neg_zero",       "empty_string", "unicode_string",
     "empty_bytes",  "bytes_with_zeros", "nested_array", "nested_map",
-    "int_key_map",  "mixed_array",    "bytes_1mib",
+    "int_key_map",  "mixed_array",    "bytes_1mib", "bytes_16mib",
 };
 #define N_CASES (sizeof CASES / sizeof CASES[0])
 

@@ -72,7 +72,14 @@ namespace XProc.Matrix
         /// <summary>The 1 MiB pattern: byte i is i % 251 (a prime, so a shifted or truncated copy shows).</summary>
         private static byte[] MibPattern()
         {
-            var bytes = new byte[Mib];
+            return Pattern(Mib);
+        }
+
+        /// <summary>n bytes of the same pattern (16 MiB travels as a sealed memfd between
+        /// clients on the local socket, PROTOCOL.md §4.1).</summary>
+        private static byte[] Pattern(int n)
+        {
+            var bytes = new byte[n];
             for (int i = 0; i < bytes.Length; i++)
             {
                 bytes[i] = (byte)(i % 251);
@@ -114,6 +121,7 @@ namespace XProc.Matrix
                 new Case("mixed_array",
                     Array(1L, "two", 3.25, true, null, new byte[] { 0, 0xff }, Map("k", "v"), Array(-5L))),
                 new Case("bytes_1mib", MibPattern()),
+                new Case("bytes_16mib", Pattern(16 * Mib)),
             };
         }
 

@@ -33,7 +33,13 @@ type valueCase struct {
 }
 
 func mib() []byte {
-	b := make([]byte, 1<<20)
+	return pattern(1 << 20)
+}
+
+// pattern is n bytes of the matrix pattern; the 16 MiB case travels as a sealed memfd between
+// clients on the local socket (PROTOCOL.md §4.1).
+func pattern(n int) []byte {
+	b := make([]byte, n)
 	for i := range b {
 		b[i] = byte(i % 251)
 	}
@@ -72,6 +78,7 @@ func cases() []valueCase {
 		{"int_key_map", xproc.Map{{Key: int64(1), Value: "one"}, {Key: int64(-2), Value: "minus two"}}},
 		{"mixed_array", []any{int64(1), "two", 3.25, true, nil, []byte{0, 0xff}, xproc.Map{{Key: "k", Value: "v"}}, []any{int64(-5)}}},
 		{"bytes_1mib", mib()},
+		{"bytes_16mib", pattern(16 << 20)},
 	}
 }
 

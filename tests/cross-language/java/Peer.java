@@ -55,6 +55,11 @@ public final class Peer {
         for (int i = 0; i < mib.length; i++) {
             mib[i] = (byte) (i % 251);
         }
+        // 16 MiB: a sealed memfd between clients on the local socket (PROTOCOL.md §4.1).
+        byte[] mib16 = new byte[16 << 20];
+        for (int i = 0; i < mib16.length; i++) {
+            mib16[i] = (byte) (i % 251);
+        }
         return new Object[][] {
             {"nil", null},
             {"true", true},
@@ -80,6 +85,7 @@ public final class Peer {
             {"int_key_map", map(1L, "one", -2L, "minus two")},
             {"mixed_array", list(1L, "two", 3.25, true, null, new byte[] {0, (byte) 0xff}, map("k", "v"), list(-5L))},
             {"bytes_1mib", mib},
+            {"bytes_16mib", mib16},
         };
     }
 

@@ -20,8 +20,8 @@ const SEND_TIMEOUT = 30000;
 const DICT_INT_KEY = 42;
 const DICT_INT_VALUE = 'answer';
 
-function mib() {
-  const b = Buffer.alloc(1 << 20);
+function mib(n = 1 << 20) {
+  const b = Buffer.alloc(n);
   for (let i = 0; i < b.length; i++) b[i] = i % 251;
   return b;
 }
@@ -53,6 +53,8 @@ const CASES = [
   ['int_key_map', new Map([[1, 'one'], [-2, 'minus two']])],
   ['mixed_array', [1, 'two', f(3.25), true, null, Buffer.from([0, 0xff]), { k: 'v' }, [-5]]],
   ['bytes_1mib', mib()],
+  // 16 MiB: a sealed memfd between clients on the local socket (PROTOCOL.md §4.1).
+  ['bytes_16mib', mib(16 << 20)],
 ];
 
 function kind(v) {

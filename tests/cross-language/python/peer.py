@@ -23,6 +23,12 @@ RECV_TIMEOUT = 30.0
 #: How long a sender waits for room (only a broken broker makes it wait at all).
 SEND_TIMEOUT = 30.0
 MIB = 1 << 20
+
+
+def pattern(n: int) -> bytes:
+    """`n` bytes, byte i = i % 251 (a prime, so a shifted or truncated copy shows)."""
+    return (bytes(range(251)) * (n // 251 + 1))[:n]
+
 #: The dict scenario's extra entry: an integer key, which every language must encode in its
 #: shortest form for the receiver's own encoding of it to find the entry.
 DICT_INT_KEY = 42
@@ -60,7 +66,9 @@ CASES: List[Tuple[str, Any]] = [
     ("int_key_map", {1: "one", -2: "minus two"}),
     ("mixed_array", [1, "two", 3.25, True, None, b"\x00\xff", {"k": "v"}, [-5]]),
     # Byte i is i % 251 (a prime, so a shifted or truncated copy shows).
-    ("bytes_1mib", bytes(i % 251 for i in range(MIB))),
+    ("bytes_1mib", pattern(MIB)),
+    # 16 MiB: between clients on the local socket it travels as a sealed memfd (PROTOCOL §4.1).
+    ("bytes_16mib", pattern(16 * MIB)),
 ]
 
 

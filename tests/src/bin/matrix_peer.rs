@@ -29,6 +29,10 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(30);
 /// Size of the `bytes_1mib` case.
 const MIB: usize = 1 << 20;
 
+/// Size of the `bytes_16mib` case: far above the clients' memfd threshold, so between
+/// clients on the local socket it travels as a sealed memfd (docs/PROTOCOL.md §4.1).
+const MIB16: usize = 16 << 20;
+
 /// The dict scenario's extra entry: an integer key, which every language must encode in its
 /// shortest form for the receiver's own encoding of it to find the entry (PROTOCOL.md §4).
 const DICT_INT_KEY: i64 = 42;
@@ -54,7 +58,12 @@ fn map(entries: Vec<(&str, Value)>) -> Value {
 /// The 1 MiB pattern: byte `i` is `i % 251` (a prime, so the pattern does not line up with
 /// any power-of-two block and a shifted or truncated copy shows).
 fn mib_pattern() -> Vec<u8> {
-    (0..MIB).map(|i| (i % 251) as u8).collect()
+    pattern(MIB)
+}
+
+/// `n` bytes of the same pattern.
+fn pattern(n: usize) -> Vec<u8> {
+    (0..n).map(|i| (i % 251) as u8).collect()
 }
 
 /// Every value case, in the order the queue and pipe scenarios carry them.
@@ -132,6 +141,7 @@ fn cases() -> Vec<Case> {
             ]),
         ),
         case("bytes_1mib", Value::Binary(mib_pattern())),
+        case("bytes_16mib", Value::Binary(pattern(MIB16))),
     ]
 }
 
