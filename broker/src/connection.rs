@@ -383,11 +383,13 @@ impl Connection {
 
     /// Lends the input buffer out, so its frames can be handled while replies are appended to
     /// this and other connections. Give it back with [`restore_input`](Self::restore_input).
+    #[inline]
     pub fn take_input(&mut self) -> Input {
         std::mem::take(&mut self.input)
     }
 
     /// Gives back the input buffer lent by [`take_input`](Self::take_input).
+    #[inline]
     pub fn restore_input(&mut self, input: Input) {
         self.input = input;
     }
@@ -438,7 +440,7 @@ impl Connection {
                 false,
             ));
         }
-        let req = raw.check().map_err(|e| RequestError {
+        let mut req = raw.check().map_err(|e| RequestError {
             fatal: !self.hello_done,
             ..e
         })?;
@@ -525,10 +527,12 @@ impl Connection {
             }
             self.hello_done = true;
         }
-        let mut req = req;
-        if let Request::Hello {
-            fds: Some(asked), ..
-        } = &mut req
+        if let (
+            true,
+            Request::Hello {
+                fds: Some(asked), ..
+            },
+        ) = (is_hello, &mut req)
         {
             // What the client asked becomes what is granted: descriptors cross a local Unix
             // socket only.

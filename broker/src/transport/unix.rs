@@ -731,7 +731,10 @@ const RECV_FLAGS: libc::c_int = 0;
 pub fn recv_with_fds(stream: &mut Stream, buf: &mut [u8]) -> io::Result<super::Received> {
     // u64s keep the control buffer aligned for `cmsghdr`; only `control_len` of it is offered,
     // so the kernel truncates (and closes) past RECV_FDS descriptors.
-    let mut control = [0u64; CONTROL_WORDS];
+    // Not zeroed: the kernel writes the control messages it delivers and says how many bytes
+    // in `msg_controllen`, and only those are read (this runs for every read of every
+    // connection that negotiated fds, so it is kept lean).
+    let mut control = std::mem::MaybeUninit::<[u64; CONTROL_WORDS]>::uninit();
     let mut iov = libc::iovec {
         iov_base: buf.as_mut_ptr().cast(),
         iov_len: buf.len(),
