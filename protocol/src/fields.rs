@@ -47,9 +47,15 @@ fields! {
 }
 
 /// The known fields of one request map: each one's encoded value, not yet interpreted.
+///
+/// A slot holds the value's `[start, end)` in `payload` as two `u32`s (a frame is at most
+/// 4 GiB: its length header is a `u32`), `(0, 0)` when the field is absent (an encoded value
+/// is never empty). Half the size of a slice per slot: the table is built for every request
+/// and moved on from here, so its size is paid on every request (docs/BENCHMARKS.md).
 #[derive(Debug)]
 pub(crate) struct Fields<'a> {
-    slots: [Option<&'a [u8]>; F::COUNT],
+    payload: &'a [u8],
+    slots: [(u32, u32); F::COUNT],
     /// The first known field that appeared twice.
     pub(crate) duplicate: Option<F>,
 }
@@ -198,8 +204,15 @@ impl<'a> Fields<'a> {
             None if payload.is_empty() => return Err("the frame is empty".into()),
             None => return Err(malformed(ValueError::Truncated)),
         };
+        if payload.len() > u32::MAX as usize {
+            return Err(format!(
+                "a request payload is at most {} bytes (its frame length is a u32)",
+                u32::MAX
+            ));
+        }
         let mut fields = Fields {
-            slots: [None; F::COUNT],
+            payload,
+            slots: [(0, 0); F::COUNT],
             duplicate: None,
         };
         // Each pair takes at least 2 bytes, so a map claiming more pairs than the payload
@@ -218,10 +231,12 @@ impl<'a> Fields<'a> {
             let end = value::walk(payload, key_end, false).map_err(malformed)?;
             if let Some(f) = F::parse(key) {
                 let slot = &mut fields.slots[f as usize];
-                if slot.is_some() {
+                if slot.1 != 0 {
                     fields.duplicate.get_or_insert(f);
                 } else {
-                    *slot = Some(&payload[key_end..end]);
+                    // `end` > `key_end` (a value is at least one byte), and both fit in a
+                    // u32 (checked before the loop).
+                    *slot = (key_end as u32, end as u32);
                 }
             }
             pos = end;
@@ -237,7 +252,7 @@ impl<'a> Fields<'a> {
 
     /// The field's encoded value; `None` when it is absent or nil (§3: nil means absent).
     fn raw(&self, f: F) -> Option<(&'a [u8], Head)> {
-        let b = self.slots[f as usize]?;
+        let b = self.slot(f)?;
         match head(b)? {
             Head::Nil => None,
             h => Some((b, h)),
@@ -246,7 +261,13 @@ impl<'a> Fields<'a> {
 
     /// Whether the field appears at all (nil included): one slot test, nothing parsed.
     pub(crate) fn appears(&self, f: F) -> bool {
-        self.slots[f as usize].is_some()
+        self.slots[f as usize].1 != 0
+    }
+
+    /// The field's encoded bytes, if it appears.
+    fn slot(&self, f: F) -> Option<&'a [u8]> {
+        let (start, end) = self.slots[f as usize];
+        (end != 0).then(|| &self.payload[start as usize..end as usize])
     }
 
     /// Whether the field is present (and not nil).
