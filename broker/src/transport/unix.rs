@@ -870,16 +870,20 @@ impl SealedValue {
                 missing: seal_names(VALUE_SEALS & !seals),
             });
         }
-        let meta = std::fs::File::from(fd.try_clone().map_err(E::Io)?)
-            .metadata()
-            .map_err(E::Io)?;
-        if !meta.is_file() {
+        // One fstat on the descriptor itself (no dup and close around it).
+        // SAFETY: `st` is valid for writes; fstat fills it for an open descriptor.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        if unsafe { libc::fstat(fd.as_raw_fd(), &mut st) } != 0 {
+            return Err(E::Io(io::Error::last_os_error()));
+        }
+        if st.st_mode & libc::S_IFMT != libc::S_IFREG {
             return Err(E::NotMemfd);
         }
-        if meta.len() != len {
+        let actual = st.st_size as u64;
+        if actual != len {
             return Err(E::SizeMismatch {
                 announced: len,
-                actual: meta.len(),
+                actual,
             });
         }
         if len == 0 {
