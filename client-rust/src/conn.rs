@@ -24,7 +24,7 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::io;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -82,6 +82,11 @@ const TIMEOUT_SLACK: Duration = Duration::from_millis(20);
 /// Most memfd values filed and not yet taken by their callers (see `State::fds`).
 const MAX_UNTAKEN_FDS: usize = 64;
 
+/// Bytes of deferred request frames ([`Conn::start_deferred`]) past which they are written at
+/// once instead of waiting for the loop's flush: bounds the buffer, and one `send` of this
+/// size already amortises the syscall over hundreds of requests.
+const DEFERRED_FLUSH_BYTES: usize = 64 * 1024;
+
 /// Bytes the receive buffer starts with; it grows for larger frames.
 const READ_BUFFER: usize = 64 * 1024;
 
@@ -103,6 +108,11 @@ pub(crate) struct Conn {
     max_request: AtomicUsize,
     /// The write half and its reusable encode buffer.
     writer: Mutex<Writer>,
+    /// Whether `Writer::deferred` holds frames: lets a waiter check without the writer lock.
+    has_deferred: AtomicBool,
+    /// Whether [`Client::start`](crate::Client::start) defers its writes
+    /// ([`Conn::set_defer_starts`]).
+    defer_starts: AtomicBool,
     /// Reply slots, the reader (when no leader holds it) and the connection's health.
     state: Mutex<State>,
     /// Followers sleep here; the leader wakes them after each read.
@@ -113,6 +123,11 @@ struct Writer {
     stream: Stream,
     /// Frames are encoded here and sent with one `send` per batch.
     buf: Vec<u8>,
+    /// Frames of started requests not written yet ([`Conn::start_deferred`]): the requests an
+    /// event loop starts in one turn leave in one `send` when it flushes (Redis's output
+    /// buffer, flushed in `beforeSleep`). Every other write sends them first, and every
+    /// caller that waits on the connection flushes them, so they cannot be forgotten.
+    deferred: Vec<u8>,
 }
 
 struct State {
@@ -141,9 +156,34 @@ struct State {
     /// Watched requests whose reply was filed since the last `take_watched`.
     filed_watched: Vec<u64>,
     on_watched: Option<Box<dyn Fn() + Send>>,
+    /// A thread other than the loop's filed watched replies since `on_watched` was last
+    /// called: it is called once per read, not once per reply (each call is a syscall).
+    wake_owed: bool,
+    /// `pump` found the reader taken: whoever holds it wakes the loop when giving it back.
+    missed: bool,
 }
 
 impl State {
+    /// Gives the reader back; if a `pump` missed it meanwhile, makes the loop's descriptor
+    /// readable so that the loop reads what may have come since.
+    fn put_reader(&mut self, reader: Reader) {
+        self.reader = Some(reader);
+        if std::mem::take(&mut self.missed) {
+            if let Some(f) = &self.on_watched {
+                f();
+            }
+        }
+    }
+
+    /// Makes the loop's descriptor readable if watched replies were filed by this read.
+    fn wake_loop(&mut self) {
+        if std::mem::take(&mut self.wake_owed) {
+            if let Some(f) = &self.on_watched {
+                f();
+            }
+        }
+    }
+
     fn kill(&mut self, why: String) {
         if self.dead.is_none() {
             self.dead = Some(match self.last_error.take() {
@@ -204,7 +244,10 @@ impl Conn {
             writer: Mutex::new(Writer {
                 stream,
                 buf: Vec::with_capacity(4096),
+                deferred: Vec::new(),
             }),
+            has_deferred: AtomicBool::new(false),
+            defer_starts: AtomicBool::new(false),
             state: Mutex::new(State {
                 next_id: 1,
                 pending: HashMap::new(),
@@ -227,6 +270,8 @@ impl Conn {
                 watched: HashSet::new(),
                 filed_watched: Vec::new(),
                 on_watched: None,
+                wake_owed: false,
+                missed: false,
             }),
             wake: Condvar::new(),
         })
@@ -273,16 +318,93 @@ impl Conn {
     }
 
     /// Sends one request for an event loop: its reply is collected by
-    /// [`take_watched`](Self::take_watched), never waited for (see `events.rs`).
+    /// [`take_watched`](Self::take_watched), never waited for (see `events.rs`). With
+    /// [`set_defer_starts`](Self::set_defer_starts) on, it is deferred instead, as by
+    /// [`start_deferred`](Self::start_deferred).
     pub(crate) fn start_watched(&self, req: RequestFields<'_>) -> Result<u64> {
-        let id = self.register(1)?;
-        self.lock_state().watched.insert(id);
+        if self.defer_starts.load(Ordering::Relaxed) {
+            return self.start_deferred(req).map(|(id, _)| id);
+        }
+        let id = self.register_watched()?;
         if let Err(e) = self.send(id, std::iter::once(req)) {
-            self.lock_state().watched.remove(&id);
             self.forget(id, 1);
             return Err(e);
         }
         Ok(id)
+    }
+
+    /// [`start_watched`](Self::start_watched) without writing: the request's frame waits in
+    /// the output buffer until [`flush_deferred`](Self::flush_deferred), the next write of
+    /// any request, or any caller that waits on the connection (a blocking call, `pump`) —
+    /// whichever comes first. Past [`DEFERRED_FLUSH_BYTES`] it is written at once. Returns the
+    /// id, and whether the buffer was empty before: that caller owes the flush.
+    pub(crate) fn start_deferred(&self, req: RequestFields<'_>) -> Result<(u64, bool)> {
+        let id = self.register_watched()?;
+        let max = self.max_request.load(Ordering::Relaxed);
+        let mut w = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let was_empty = w.deferred.is_empty();
+        if let Err(e) = encode_checked(&mut w.deferred, max, id, std::iter::once(req)) {
+            drop(w);
+            self.forget(id, 1);
+            return Err(e);
+        }
+        if w.deferred.len() >= DEFERRED_FLUSH_BYTES {
+            return self.write_deferred(w).map(|()| (id, false));
+        }
+        self.has_deferred.store(true, Ordering::Release);
+        Ok((id, was_empty))
+    }
+
+    /// Writes the frames [`start_deferred`](Self::start_deferred) left in the output buffer,
+    /// if any, in one `send`.
+    pub(crate) fn flush_deferred(&self) -> Result<()> {
+        if !self.has_deferred.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let w = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        self.write_deferred(w)
+    }
+
+    /// Whether [`start_watched`](Self::start_watched) defers its writes (off by default). An
+    /// event loop that turns it on must call [`flush_deferred`](Self::flush_deferred) (or
+    /// `process`) before it sleeps.
+    pub(crate) fn set_defer_starts(&self, on: bool) {
+        self.defer_starts.store(on, Ordering::Relaxed);
+        if !on {
+            let _ = self.flush_deferred();
+        }
+    }
+
+    fn write_deferred(&self, mut w: MutexGuard<'_, Writer>) -> Result<()> {
+        let Writer {
+            stream, deferred, ..
+        } = &mut *w;
+        let sent = if deferred.is_empty() {
+            Ok(())
+        } else {
+            stream.send_all(deferred)
+        };
+        deferred.clear();
+        self.has_deferred.store(false, Ordering::Release);
+        match sent {
+            Ok(()) => Ok(()),
+            Err(e) => Err(self.write_failed(w, e)),
+        }
+    }
+
+    /// Marks the connection dead after a failed write and wakes its waiters; the error to
+    /// return.
+    fn write_failed(&self, w: MutexGuard<'_, Writer>, e: io::Error) -> Error {
+        drop(w);
+        let mut st = self.lock_state();
+        st.kill(format!("cannot write to the broker at {}: {e}", self.path));
+        if st.sleepers > 0 {
+            self.wake.notify_all();
+        }
+        if let Some(f) = &st.on_watched {
+            f();
+        }
+        Error::Disconnected(st.dead.clone().unwrap_or_default())
     }
 
     /// Sets what to call when the reply of a watched request is filed (by any thread).
@@ -293,11 +415,17 @@ impl Conn {
     /// Reads whatever the socket holds now, without waiting, and files the replies — unless
     /// another thread is reading (it files them itself). Never blocks.
     pub(crate) fn pump(&self) {
+        // The loop is about to look for replies: the requests it started must be out.
+        let _ = self.flush_deferred();
         let mut st = self.lock_state();
         if st.dead.is_some() {
             return;
         }
         let Some(mut reader) = st.reader.take() else {
+            // Whoever reads now may have stopped before the bytes that made the loop's
+            // descriptor ready, and the loop is about to clear that readiness: the reader
+            // makes it ready again when it is done (`State::put_reader`).
+            st.missed = true;
             return;
         };
         drop(st);
@@ -318,6 +446,8 @@ impl Conn {
             if let Err(why) = reader.dispatch(&mut st) {
                 st.kill(why);
             }
+            // The loop reads itself (`process`): it collects what was filed right after.
+            st.wake_owed = false;
         }
         if let Some(why) = failed {
             st.kill(format!("{why} (socket {})", self.path));
@@ -325,7 +455,7 @@ impl Conn {
                 f();
             }
         }
-        st.reader = Some(reader);
+        st.put_reader(reader);
         if st.sleepers > 0 {
             self.wake.notify_all();
         }
@@ -402,11 +532,12 @@ impl Conn {
                         if let Err(why) = reader.dispatch(&mut st) {
                             st.kill(why);
                         }
+                        st.wake_loop();
                     }
                     Ok(false) => {}
                     Err(why) => st.kill(format!("{why} (socket {})", self.path)),
                 }
-                st.reader = Some(reader);
+                st.put_reader(reader);
                 if st.sleepers > 0 {
                     self.wake.notify_all();
                 }
@@ -466,14 +597,16 @@ impl Conn {
                     };
                     match reader.fill(Some(left)) {
                         Ok(Filled::Data) => {
-                            if reader.dispatch(&mut st).is_err() {
+                            let failed = reader.dispatch(&mut st).is_err();
+                            st.wake_loop();
+                            if failed {
                                 break;
                             }
                         }
                         Ok(Filled::TimedOut | Filled::Interrupted) | Err(_) => break,
                     }
                 }
-                st.reader = Some(reader);
+                st.put_reader(reader);
             }
         }
         st.refusal.clone()
@@ -513,63 +646,53 @@ impl Conn {
         Ok(first)
     }
 
+    /// [`register`](Self::register) of one watched request (`events.rs`), under one lock.
+    fn register_watched(&self) -> Result<u64> {
+        if let Some(e) = self.forked() {
+            return Err(e);
+        }
+        let mut st = self.lock_state();
+        if let Some(why) = &st.dead {
+            return Err(Error::Disconnected(why.clone()));
+        }
+        let id = st.next_id;
+        st.next_id += 1;
+        st.pending.insert(id, None);
+        st.watched.insert(id);
+        Ok(id)
+    }
+
     fn forget(&self, first: u64, n: usize) {
         let mut st = self.lock_state();
         for id in first..first + n as u64 {
             st.pending.remove(&id);
             st.fds.remove(&id);
+            st.watched.remove(&id);
         }
     }
 
     /// Encodes `reqs` with ids from `first` on, checks each against the broker's `max_frame`,
-    /// and writes them all.
+    /// and writes them all — after any deferred frames, in the same `send`.
     fn send<'r>(&self, first: u64, reqs: impl Iterator<Item = RequestFields<'r>>) -> Result<()> {
         let max = self.max_request.load(Ordering::Relaxed);
         let mut w = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
-        w.buf.clear();
-        for (id, mut req) in (first..).zip(reqs) {
-            req.id = id;
-            // Refuse oversized values before spending time encoding them (and before the frame
-            // encoder, which cannot represent payloads above 4 GiB).
-            let weight = value_bytes(&req);
-            let limit = if max > 0 { max } else { MAX_REQUEST_FRAME };
-            if weight > limit.min(MAX_REQUEST_FRAME) {
-                w.buf.clear();
-                return Err(Error::Limit {
-                    code: ErrorCode::TooLarge,
-                    message: format!(
-                        "{} request carries {weight} bytes of values, more than the broker's \
-                         max_frame ({limit} bytes)",
-                        req.op
-                    ),
-                });
-            }
-            let at = w.buf.len();
-            req.encode_into(&mut w.buf);
-            let len = w.buf.len() - at - HEADER_LEN;
-            if max > 0 && len > max {
-                w.buf.clear();
-                return Err(Error::Limit {
-                    code: ErrorCode::TooLarge,
-                    message: format!(
-                        "{} request of {len} bytes exceeds the broker's max_frame ({max} bytes); \
-                         the value is too large",
-                        req.op
-                    ),
-                });
-            }
-        }
-        let Writer { stream, buf } = &mut *w;
-        if let Err(e) = stream.send_all(buf) {
-            drop(w);
-            let mut st = self.lock_state();
-            st.kill(format!("cannot write to the broker at {}: {e}", self.path));
-            if st.sleepers > 0 {
-                self.wake.notify_all();
-            }
-            return Err(Error::Disconnected(st.dead.clone().unwrap_or_default()));
-        }
-        Ok(())
+        let Writer {
+            stream,
+            buf,
+            deferred,
+        } = &mut *w;
+        buf.clear();
+        encode_checked(buf, max, first, reqs)?;
+        let sent = if deferred.is_empty() {
+            stream.send_all(buf)
+        } else {
+            deferred.extend_from_slice(buf);
+            let sent = stream.send_all(deferred);
+            deferred.clear();
+            self.has_deferred.store(false, Ordering::Release);
+            sent
+        };
+        sent.map_err(|e| self.write_failed(w, e))
     }
 
     /// Waits for the reply to request `id`, reading as leader when nobody else is. If this
@@ -632,11 +755,12 @@ impl Conn {
     /// Writes one request with `fd` attached to its frame's first byte, in writes holding
     /// that frame only (docs/PROTOCOL.md §1.3).
     fn send_fd(&self, id: u64, mut req: RequestFields<'_>, fd: &Descriptor) -> Result<()> {
+        self.flush_deferred()?;
         let mut w = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
         w.buf.clear();
         req.id = id;
         req.encode_into(&mut w.buf);
-        let Writer { stream, buf } = &mut *w;
+        let Writer { stream, buf, .. } = &mut *w;
         if let Err(e) = stream.send_all_with_fd(buf, fd) {
             drop(w);
             let mut st = self.lock_state();
@@ -702,6 +826,9 @@ impl Conn {
         if let Some(e) = self.forked() {
             return Err(e);
         }
+        // Whoever waits on the connection first sends what an event loop left deferred: no
+        // started request stays unsent while anybody waits for a reply.
+        self.flush_deferred()?;
         let mut st = self.lock_state();
         loop {
             match st.pending.get_mut(&id) {
@@ -735,12 +862,13 @@ impl Conn {
                         if let Err(why) = reader.dispatch(&mut st) {
                             st.kill(why);
                         }
+                        st.wake_loop();
                     }
                     Ok(Filled::TimedOut) => {}
                     Ok(Filled::Interrupted) => interrupted = interruptible,
                     Err(why) => st.kill(format!("{why} (socket {})", self.path)),
                 }
-                st.reader = Some(reader);
+                st.put_reader(reader);
                 if st.sleepers > 0 {
                     self.wake.notify_all();
                 }
@@ -961,9 +1089,7 @@ impl Reader {
                             *slot = Some(payload.to_vec());
                             if st.watched.contains(&id) {
                                 st.filed_watched.push(id);
-                                if let Some(f) = &st.on_watched {
-                                    f();
-                                }
+                                st.wake_owed = true;
                             }
                         }
                         None if id == 0 => {
@@ -1003,6 +1129,50 @@ impl Reader {
             }
         }
     }
+}
+
+/// Appends the frames of `reqs` (ids from `first` on) to `out`, each checked against the
+/// broker's `max_frame` (`max`, 0 if unknown); on a refusal `out` is left as it was.
+fn encode_checked<'r>(
+    out: &mut Vec<u8>,
+    max: usize,
+    first: u64,
+    reqs: impl Iterator<Item = RequestFields<'r>>,
+) -> Result<()> {
+    let mark = out.len();
+    for (id, mut req) in (first..).zip(reqs) {
+        req.id = id;
+        // Refuse oversized values before spending time encoding them (and before the frame
+        // encoder, which cannot represent payloads above 4 GiB).
+        let weight = value_bytes(&req);
+        let limit = if max > 0 { max } else { MAX_REQUEST_FRAME };
+        if weight > limit.min(MAX_REQUEST_FRAME) {
+            out.truncate(mark);
+            return Err(Error::Limit {
+                code: ErrorCode::TooLarge,
+                message: format!(
+                    "{} request carries {weight} bytes of values, more than the broker's \
+                     max_frame ({limit} bytes)",
+                    req.op
+                ),
+            });
+        }
+        let at = out.len();
+        req.encode_into(out);
+        let len = out.len() - at - HEADER_LEN;
+        if max > 0 && len > max {
+            out.truncate(mark);
+            return Err(Error::Limit {
+                code: ErrorCode::TooLarge,
+                message: format!(
+                    "{} request of {len} bytes exceeds the broker's max_frame ({max} bytes); \
+                     the value is too large",
+                    req.op
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Bytes of user values (value, key, expected, keys, items) a request carries: a lower bound
@@ -1271,6 +1441,60 @@ mod tests {
         });
         let st = conn.lock_state();
         assert_eq!(st.reader.as_ref().map(|r| r.buf.len()), Some(READ_BUFFER));
+    }
+
+    /// A request started deferred is never left unsent: a blocking call sends it (first, in
+    /// the same write), and so does `pump` (an event loop's `process`) or an explicit flush.
+    #[cfg(unix)]
+    #[test]
+    fn deferred_starts_are_flushed_by_any_waiter() {
+        use std::io::Write;
+        let (a, mut peer) = Stream::pair().unwrap();
+        let conn = Conn::new(a, "test".into()).unwrap();
+        // Nothing is written by the deferred starts themselves.
+        let (d1, owes) = conn.start_deferred(RequestFields::new(0, "ping")).unwrap();
+        assert!(owes, "the first deferred start owes the flush");
+        let (d2, owes) = conn.start_deferred(RequestFields::new(0, "ping")).unwrap();
+        assert!(!owes);
+        peer.set_nonblocking(true).unwrap();
+        let mut probe = [0u8; 16];
+        assert!(
+            matches!(peer.read(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock),
+            "a deferred start was written"
+        );
+        peer.set_nonblocking(false).unwrap();
+        // A blocking call on another thread sends them before its own request.
+        let ids = thread::scope(|s| {
+            let h = s.spawn(|| conn.round_trip(RequestFields::new(0, "ping"), None));
+            let ids = read_requests(&mut peer, 3);
+            peer.write_all(&reply(ids[2])).unwrap();
+            assert!(h.join().unwrap().is_ok());
+            ids
+        });
+        assert_eq!(ids[..2], [d1, d2]);
+        // `pump` flushes too; so does `flush_deferred`; and a flush with nothing is a no-op.
+        let (d3, _) = conn.start_deferred(RequestFields::new(0, "ping")).unwrap();
+        conn.pump();
+        assert_eq!(read_requests(&mut peer, 1), [d3]);
+        let (d4, _) = conn.start_deferred(RequestFields::new(0, "ping")).unwrap();
+        conn.flush_deferred().unwrap();
+        conn.flush_deferred().unwrap();
+        assert_eq!(read_requests(&mut peer, 1), [d4]);
+        // With deferred starts on, `start_watched` defers; turning it off flushes.
+        conn.set_defer_starts(true);
+        let d5 = conn.start_watched(RequestFields::new(0, "ping")).unwrap();
+        conn.set_defer_starts(false);
+        assert_eq!(read_requests(&mut peer, 1), [d5]);
+        // Past DEFERRED_FLUSH_BYTES the buffer is written at once.
+        let big = vec![0xc4u8; DEFERRED_FLUSH_BYTES];
+        let req = RequestFields {
+            value: Some(serde_bytes::Bytes::new(&big)),
+            ..RequestFields::new(0, "queue.put")
+        };
+        let reader = thread::spawn(move || read_requests(&mut peer, 1));
+        let (d6, owes) = conn.start_deferred(req).unwrap();
+        assert!(!owes, "a start that wrote at once owes nothing");
+        assert_eq!(reader.join().unwrap(), [d6]);
     }
 
     /// Unix only: Windows has no fork.
