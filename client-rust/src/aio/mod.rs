@@ -36,7 +36,6 @@
 
 mod objects;
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::os::fd::{AsRawFd, RawFd};
 use std::pin::Pin;
@@ -53,6 +52,7 @@ pub use objects::{Event, Guard, Lock, Queue, Semaphore};
 
 use crate::client::{need, value_of, Reply};
 use crate::codec::decode;
+use crate::conn::IdMap;
 use crate::error::{Error, Result};
 use crate::Waitable;
 
@@ -86,7 +86,7 @@ pub(crate) struct Core {
     fd: AsyncFd<EventFd>,
     pub(crate) client: crate::Client,
     /// Tickets of dropped futures whose completion has not come yet, and what to undo.
-    abandoned: Mutex<HashMap<u64, Undo>>,
+    abandoned: Mutex<IdMap<Undo>>,
     /// The tasks waiting for a completion. Only one of them at a time is registered with the
     /// reactor (the *driver*: the last to poll); it reads for all and wakes those whose
     /// completion came, so a reply costs one wake-up, not one per waiting task.
@@ -97,7 +97,7 @@ pub(crate) struct Core {
 #[derive(Default)]
 struct Waiters {
     /// By ticket.
-    wakers: HashMap<u64, Waker>,
+    wakers: IdMap<Waker>,
     /// The ticket of the task whose waker the reactor holds (the last to get `Pending` from
     /// `poll_read_ready`; registration happens under this lock, so it is exact). When that
     /// task stops waiting, another waiter is woken to take over.
@@ -118,7 +118,7 @@ impl Waiters {
 }
 
 impl Core {
-    fn abandoned(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Undo>> {
+    fn abandoned(&self) -> std::sync::MutexGuard<'_, IdMap<Undo>> {
         self.abandoned
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -396,7 +396,7 @@ impl Client {
             core: Arc::new(Core {
                 client,
                 fd,
-                abandoned: Mutex::new(HashMap::new()),
+                abandoned: Mutex::new(IdMap::default()),
                 waiters: Mutex::new(Waiters::default()),
             }),
         })
