@@ -391,6 +391,10 @@ impl Conn {
         if !self.has_deferred.load(Ordering::Acquire) {
             return Ok(());
         }
+        // A forked child must not write the parent's deferred requests to the parent's socket.
+        if let Some(e) = self.forked() {
+            return Err(e);
+        }
         let w = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
         self.write_deferred(w)
     }
