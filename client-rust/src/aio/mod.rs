@@ -14,6 +14,13 @@
 //! # Ok(()) }
 //! ```
 //!
+//! # Writes
+//!
+//! A future's request is deferred (`Client::start_deferred`): the requests started by the
+//! tasks woken in one turn of the runtime leave in one `send`, written by the first of them
+//! once the others have run (it yields once for that). Nothing else waits on it: a blocking
+//! call, a dropped future or `process` on any thread sends them too.
+//!
 //! # Cancellation
 //!
 //! Timeouts come from the runtime (`tokio::time::timeout`, `select!`): dropping a future
