@@ -5,6 +5,8 @@ Rows:
                                    put+get (bench/async_py.py)
   xproc_tokio / xproc_sync_pipelined  1000 tokio tasks on one connection vs the blocking client's
                                    pipelined put_many+get_many (xproc-bench, bench/src/aio.rs)
+  xproc_sync_pipelined_single      the blocking client pipelining single requests: put_many 1000
+                                   + 1000 single gets started together (the tokio tasks' requests)
   xproc_get_any8 / xproc_get_one   put + get_any over 8 queues vs put + get on one queue
 Targets (issue 15): asyncio >= 1.0x threads; tokio >= 1.0x the sync pipelined rate; get_any
 over 8 within 10 % of a single-queue get (ratio >= 0.9).
@@ -21,6 +23,9 @@ SCENARIOS = [
      "rust", "xproc-get-any8"),
     ("xproc_sync_pipelined", "xproc", "blocking client, put_many 1000 + get_many 1000, Rust",
      "put or get", "rust", "xproc-sync-pipelined"),
+    ("xproc_sync_pipelined_single", "xproc",
+     "blocking client, put_many 1000 + 1000 single gets pipelined (event-loop API), Rust",
+     "put or get", "rust", "xproc-sync-pipelined-single"),
     ("xproc_tokio", "xproc", "1000 tokio tasks, 1 connection, put+get (xproc::aio)", "put or get",
      "rust", "xproc-tokio"),
     ("py_async", "xproc (Python)", "100 asyncio coroutines vs 100 threads, 1 connection",
@@ -32,6 +37,9 @@ RATIOS = [
      "xproc_get_any8", "xproc_get_one", 0.9),
     ("tokio_vs_sync_pipelined", "1000 tokio tasks put+get / blocking client pipelined put+get",
      "xproc_tokio", "xproc_sync_pipelined", 1.0),
+    ("tokio_vs_sync_pipelined_single",
+     "1000 tokio tasks put+get / blocking client pipelining single put and get requests",
+     "xproc_tokio", "xproc_sync_pipelined_single", 1.0),
     ("py_asyncio_vs_threads", "100 asyncio coroutines / 100 threads, one connection (Python)",
      "py_asyncio_100", "py_threads_100", 1.0),
 ]

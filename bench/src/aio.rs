@@ -5,6 +5,11 @@
 //! - `xproc-sync-pipelined`: the blocking client's fastest put+get: `put_many` of 1000 (1000
 //!   `queue.put` requests pipelined, written together) then `get_many` of 1000 (one request
 //!   for up to 1000 items). One op = one put or one get.
+//! - `xproc-sync-pipelined-single`: the blocking client pipelining *single* requests, one
+//!   thread: `put_many` of 1000 (1000 `queue.put` requests in one write), then 1000 single
+//!   `queue.get` requests started together (`start_get` with deferred starts: one write) and
+//!   collected with `poll(2)` on the event descriptor. The same requests per op as the tokio
+//!   tasks make; `xproc-sync-pipelined`'s `get_many` takes 1000 items with one request.
 //! - `xproc-tokio`: 1000 tasks on one connection (a 2-worker tokio runtime), each looping
 //!   `put().await` then `get().await`. One op = one put or one get; the clock runs for `secs`.
 
@@ -97,6 +102,65 @@ pub fn sync_pipelined(socket: &Path, size: usize, bounds: &Bounds) -> Result<Out
             while got < BATCH {
                 got += q.get_many(BATCH - got, None)?.len();
             }
+            Ok(())
+        },
+    )?;
+    client.delete(&n)?;
+    Ok(out)
+}
+
+/// The blocking client pipelining single requests: `put_many` of 1000, then 1000 single
+/// `queue.get`s started together and collected from the event descriptor, one thread.
+pub fn sync_pipelined_single(
+    socket: &Path,
+    size: usize,
+    bounds: &Bounds,
+) -> Result<Outcome, BenchError> {
+    const BATCH: usize = 1000;
+    let client = Client::connect(socket)?;
+    let n = name("pipesingle");
+    let q = client.queue::<ByteBuf>(&n)?;
+    let value = ByteBuf::from(payload(size));
+    let fd = client.event_fd()?;
+    client.set_defer_starts(true);
+    let bounds = Bounds {
+        warmup: 4,
+        ..*bounds
+    };
+    let note = Some(format!(
+        "put_many {BATCH} (pipelined puts) + {BATCH} pipelined single gets (event-loop API), 1 thread"
+    ));
+    let mut finished = Vec::with_capacity(BATCH);
+    let out = measure(
+        "xproc_sync_pipelined_single",
+        &bounds,
+        2 * BATCH as u64,
+        note,
+        |_| {
+            q.put_many((0..BATCH).map(|_| &value))?;
+            let tickets = (0..BATCH)
+                .map(|_| q.raw().start_get(None))
+                .collect::<Result<Vec<_>, _>>()?;
+            client.flush_starts()?;
+            let mut got = 0;
+            while got < BATCH {
+                finished.clear();
+                client.process_tickets(&mut finished)?;
+                for t in &finished {
+                    client.take_completion(*t).transpose()?;
+                    got += 1;
+                }
+                if got < BATCH && finished.is_empty() {
+                    let mut pfd = libc::pollfd {
+                        fd,
+                        events: libc::POLLIN,
+                        revents: 0,
+                    };
+                    // SAFETY: one valid pollfd.
+                    unsafe { libc::poll(&mut pfd, 1, 1000) };
+                }
+            }
+            drop(tickets);
             Ok(())
         },
     )?;

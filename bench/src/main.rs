@@ -177,6 +177,8 @@ enum Cmd {
     XprocGetAny8(RunArgs),
     /// blocking client, put_many 1000 + get_many 1000.
     XprocSyncPipelined(RunArgs),
+    /// blocking client, put_many 1000 + 1000 single gets pipelined (event-loop API).
+    XprocSyncPipelinedSingle(RunArgs),
     /// 1000 tokio tasks on one connection doing put+get.
     XprocTokio(RunArgs),
     /// Internal: the consumer process of xproc-prodcons.
@@ -255,6 +257,9 @@ fn run(cmd: Cmd) -> Result<Option<Outcome>, BenchError> {
         Cmd::XprocGetOne(a) => aio::get_one(&a.socket, a.size, &a.bounds())?,
         Cmd::XprocGetAny8(a) => aio::get_any8(&a.socket, a.size, &a.bounds())?,
         Cmd::XprocSyncPipelined(a) => aio::sync_pipelined(&a.socket, a.size, &a.bounds())?,
+        Cmd::XprocSyncPipelinedSingle(a) => {
+            aio::sync_pipelined_single(&a.socket, a.size, &a.bounds())?
+        }
         Cmd::XprocTokio(a) => aio::tokio_tasks(&a.socket, a.size, &a.bounds())?,
         Cmd::ConsumePeer { socket, name } => {
             xp::consume_peer(&socket, &name)?;

@@ -116,6 +116,11 @@ fn the_async_and_get_any_scenarios_complete_and_report() {
         ("xproc-get-any8", "xproc_get_any8", Some(400)),
         // One call is put_many 1000 + get_many 1000.
         ("xproc-sync-pipelined", "xproc_sync_pipelined", Some(2000)),
+        (
+            "xproc-sync-pipelined-single",
+            "xproc_sync_pipelined_single",
+            Some(2000),
+        ),
         // Time-bound: 1000 tasks for --secs.
         ("xproc-tokio", "xproc_tokio", None),
     ] {

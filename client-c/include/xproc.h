@@ -2178,6 +2178,23 @@ xproc_status_e xproc_completion_indices(const xproc_completion_t *completion,
  */
 void xproc_completion_free(xproc_completion_t *completion);
 
+/*
+ Makes the `*_start` functions of `client` defer their writes (`on` nonzero; off by default):
+ the requests a loop starts in one turn then leave together, in one `send`, when it calls
+ `xproc_client_flush_starts` (or `xproc_client_process`) — which it **must** do before it
+ waits for the descriptor, or their replies never come. A blocking call of any thread also
+ sends them first. `xproc_client_cancel` is always sent at once. Turning it off flushes.
+ Errors: `XPROC_NULL_ARGUMENT`. Thread-safe.
+ */
+xproc_status_e xproc_client_defer_starts(const xproc_client_t *client, int on);
+
+/*
+ Sends the requests started while `xproc_client_defer_starts` is on and not sent yet, in
+ one write; nothing when there are none. Never waits for replies. Errors:
+ `XPROC_DISCONNECTED`, `XPROC_NULL_ARGUMENT`. Thread-safe.
+ */
+xproc_status_e xproc_client_flush_starts(const xproc_client_t *client);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus

@@ -494,3 +494,35 @@ pub unsafe extern "C" fn xproc_completion_free(completion: *mut xproc_completion
         unsafe { handle::free(completion) }
     })
 }
+
+/// Makes the `*_start` functions of `client` defer their writes (`on` nonzero; off by default):
+/// the requests a loop starts in one turn then leave together, in one `send`, when it calls
+/// `xproc_client_flush_starts` (or `xproc_client_process`) — which it **must** do before it
+/// waits for the descriptor, or their replies never come. A blocking call of any thread also
+/// sends them first. `xproc_client_cancel` is always sent at once. Turning it off flushes.
+/// Errors: `XPROC_NULL_ARGUMENT`. Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn xproc_client_defer_starts(
+    client: *const xproc_client_t,
+    on: c_int,
+) -> xproc_status_e {
+    ffi(|| {
+        // SAFETY: checked by the helper.
+        unsafe { self::client(client)? }.set_defer_starts(on != 0);
+        Ok(())
+    })
+}
+
+/// Sends the requests started while `xproc_client_defer_starts` is on and not sent yet, in
+/// one write; nothing when there are none. Never waits for replies. Errors:
+/// `XPROC_DISCONNECTED`, `XPROC_NULL_ARGUMENT`. Thread-safe.
+#[no_mangle]
+pub unsafe extern "C" fn xproc_client_flush_starts(
+    client: *const xproc_client_t,
+) -> xproc_status_e {
+    ffi(|| {
+        // SAFETY: checked by the helper.
+        unsafe { self::client(client)? }.flush_starts()?;
+        Ok(())
+    })
+}

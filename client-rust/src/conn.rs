@@ -23,8 +23,9 @@
 //! future, gets [`Error::Disconnected`].
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::io;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -82,12 +83,46 @@ const TIMEOUT_SLACK: Duration = Duration::from_millis(20);
 /// Most memfd values filed and not yet taken by their callers (see `State::fds`).
 const MAX_UNTAKEN_FDS: usize = 64;
 
+/// Bytes of deferred request frames ([`Conn::start_deferred`]) past which they are written at
+/// once instead of waiting for the loop's flush: bounds the buffer, and one `send` of this
+/// size already amortises the syscall over hundreds of requests.
+const DEFERRED_FLUSH_BYTES: usize = 64 * 1024;
+
 /// Bytes the receive buffer starts with; it grows for larger frames.
 const READ_BUFFER: usize = 64 * 1024;
 
 /// A receive buffer grown beyond this (by a large reply) is shrunk back once it is empty, so
 /// one big snapshot does not pin its size in memory for the connection's life.
 const READ_BUFFER_KEEP: usize = 1 << 20;
+
+/// A hasher for request ids (sequential `u64`s, never chosen by a peer): one multiplication
+/// instead of SipHash, which was a fifth of an async client's CPU time per request (each
+/// request passes through several id maps: reply slots, watched set, completions, wakers).
+#[derive(Default, Clone, Copy)]
+pub(crate) struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        // Fibonacci hashing: the low bits (the bucket) and the high bits (the table's tag)
+        // both vary with every id.
+        self.0 = (self.0 ^ n).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+/// A map keyed by request id.
+pub(crate) type IdMap<V> = HashMap<u64, V, BuildHasherDefault<IdHasher>>;
+/// A set of request ids.
+pub(crate) type IdSet = HashSet<u64, BuildHasherDefault<IdHasher>>;
 
 /// One connection to a broker, shared by every thread of a client.
 pub(crate) struct Conn {
@@ -103,6 +138,11 @@ pub(crate) struct Conn {
     max_request: AtomicUsize,
     /// The write half and its reusable encode buffer.
     writer: Mutex<Writer>,
+    /// Whether `Writer::deferred` holds frames: lets a waiter check without the writer lock.
+    has_deferred: AtomicBool,
+    /// Whether [`Client::start`](crate::Client::start) defers its writes
+    /// ([`Conn::set_defer_starts`]).
+    defer_starts: AtomicBool,
     /// Reply slots, the reader (when no leader holds it) and the connection's health.
     state: Mutex<State>,
     /// Followers sleep here; the leader wakes them after each read.
@@ -113,17 +153,22 @@ struct Writer {
     stream: Stream,
     /// Frames are encoded here and sent with one `send` per batch.
     buf: Vec<u8>,
+    /// Frames of started requests not written yet ([`Conn::start_deferred`]): the requests an
+    /// event loop starts in one turn leave in one `send` when it flushes (Redis's output
+    /// buffer, flushed in `beforeSleep`). Every other write sends them first, and every
+    /// caller that waits on the connection flushes them, so they cannot be forgotten.
+    deferred: Vec<u8>,
 }
 
 struct State {
     next_id: u64,
     /// Calls waiting for a reply, by request id: `None` until the reply is filed.
-    pending: HashMap<u64, Option<Vec<u8>>>,
+    pending: IdMap<Option<Vec<u8>>>,
     /// Descriptors that came with filed replies (a memfd value, docs/PROTOCOL.md §4.1), by
     /// request id, until the caller — who learns of one from its reply's `value_len` — takes
     /// it with [`Conn::take_fd`]. Any left by a caller that did not look (a raw `call`) are
     /// closed once more than [`MAX_UNTAKEN_FDS`] wait. Replies without one never touch it.
-    fds: HashMap<u64, Descriptor>,
+    fds: IdMap<Descriptor>,
     /// `None` while a leader is reading.
     reader: Option<Reader>,
     /// Threads asleep on `wake`.
@@ -137,13 +182,38 @@ struct State {
     refusal: Option<(String, String)>,
     /// Requests started for an event loop (`events.rs`): whoever files their reply calls
     /// `on_watched`, so the loop's descriptor becomes readable even when another thread read it.
-    watched: HashSet<u64>,
+    watched: IdSet,
     /// Watched requests whose reply was filed since the last `take_watched`.
     filed_watched: Vec<u64>,
     on_watched: Option<Box<dyn Fn() + Send>>,
+    /// A thread other than the loop's filed watched replies since `on_watched` was last
+    /// called: it is called once per read, not once per reply (each call is a syscall).
+    wake_owed: bool,
+    /// `pump` found the reader taken: whoever holds it wakes the loop when giving it back.
+    missed: bool,
 }
 
 impl State {
+    /// Gives the reader back; if a `pump` missed it meanwhile, makes the loop's descriptor
+    /// readable so that the loop reads what may have come since.
+    fn put_reader(&mut self, reader: Reader) {
+        self.reader = Some(reader);
+        if std::mem::take(&mut self.missed) {
+            if let Some(f) = &self.on_watched {
+                f();
+            }
+        }
+    }
+
+    /// Makes the loop's descriptor readable if watched replies were filed by this read.
+    fn wake_loop(&mut self) {
+        if std::mem::take(&mut self.wake_owed) {
+            if let Some(f) = &self.on_watched {
+                f();
+            }
+        }
+    }
+
     fn kill(&mut self, why: String) {
         if self.dead.is_none() {
             self.dead = Some(match self.last_error.take() {
@@ -204,11 +274,14 @@ impl Conn {
             writer: Mutex::new(Writer {
                 stream,
                 buf: Vec::with_capacity(4096),
+                deferred: Vec::new(),
             }),
+            has_deferred: AtomicBool::new(false),
+            defer_starts: AtomicBool::new(false),
             state: Mutex::new(State {
                 next_id: 1,
-                pending: HashMap::new(),
-                fds: HashMap::new(),
+                pending: IdMap::default(),
+                fds: IdMap::default(),
                 reader: Some(Reader {
                     stream: read,
                     buf: vec![0; READ_BUFFER],
@@ -224,9 +297,11 @@ impl Conn {
                 dead: None,
                 last_error: None,
                 refusal: None,
-                watched: HashSet::new(),
+                watched: IdSet::default(),
                 filed_watched: Vec::new(),
                 on_watched: None,
+                wake_owed: false,
+                missed: false,
             }),
             wake: Condvar::new(),
         })
@@ -273,16 +348,97 @@ impl Conn {
     }
 
     /// Sends one request for an event loop: its reply is collected by
-    /// [`take_watched`](Self::take_watched), never waited for (see `events.rs`).
+    /// [`take_watched`](Self::take_watched), never waited for (see `events.rs`). With
+    /// [`set_defer_starts`](Self::set_defer_starts) on, it is deferred instead, as by
+    /// [`start_deferred`](Self::start_deferred).
     pub(crate) fn start_watched(&self, req: RequestFields<'_>) -> Result<u64> {
-        let id = self.register(1)?;
-        self.lock_state().watched.insert(id);
+        if self.defer_starts.load(Ordering::Relaxed) {
+            return self.start_deferred(req).map(|(id, _)| id);
+        }
+        let id = self.register_watched()?;
         if let Err(e) = self.send(id, std::iter::once(req)) {
-            self.lock_state().watched.remove(&id);
             self.forget(id, 1);
             return Err(e);
         }
         Ok(id)
+    }
+
+    /// [`start_watched`](Self::start_watched) without writing: the request's frame waits in
+    /// the output buffer until [`flush_deferred`](Self::flush_deferred), the next write of
+    /// any request, or any caller that waits on the connection (a blocking call, `pump`) —
+    /// whichever comes first. Past [`DEFERRED_FLUSH_BYTES`] it is written at once. Returns the
+    /// id, and whether the buffer was empty before: that caller owes the flush.
+    pub(crate) fn start_deferred(&self, req: RequestFields<'_>) -> Result<(u64, bool)> {
+        let id = self.register_watched()?;
+        let max = self.max_request.load(Ordering::Relaxed);
+        let mut w = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let was_empty = w.deferred.is_empty();
+        if let Err(e) = encode_checked(&mut w.deferred, max, id, std::iter::once(req)) {
+            drop(w);
+            self.forget(id, 1);
+            return Err(e);
+        }
+        if w.deferred.len() >= DEFERRED_FLUSH_BYTES {
+            return self.write_deferred(w).map(|()| (id, false));
+        }
+        self.has_deferred.store(true, Ordering::Release);
+        Ok((id, was_empty))
+    }
+
+    /// Writes the frames [`start_deferred`](Self::start_deferred) left in the output buffer,
+    /// if any, in one `send`.
+    pub(crate) fn flush_deferred(&self) -> Result<()> {
+        if !self.has_deferred.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        // A forked child must not write the parent's deferred requests to the parent's socket.
+        if let Some(e) = self.forked() {
+            return Err(e);
+        }
+        let w = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        self.write_deferred(w)
+    }
+
+    /// Whether [`start_watched`](Self::start_watched) defers its writes (off by default). An
+    /// event loop that turns it on must call [`flush_deferred`](Self::flush_deferred) (or
+    /// `process`) before it sleeps.
+    pub(crate) fn set_defer_starts(&self, on: bool) {
+        self.defer_starts.store(on, Ordering::Relaxed);
+        if !on {
+            let _ = self.flush_deferred();
+        }
+    }
+
+    fn write_deferred(&self, mut w: MutexGuard<'_, Writer>) -> Result<()> {
+        let Writer {
+            stream, deferred, ..
+        } = &mut *w;
+        let sent = if deferred.is_empty() {
+            Ok(())
+        } else {
+            stream.send_all(deferred)
+        };
+        deferred.clear();
+        self.has_deferred.store(false, Ordering::Release);
+        match sent {
+            Ok(()) => Ok(()),
+            Err(e) => Err(self.write_failed(w, e)),
+        }
+    }
+
+    /// Marks the connection dead after a failed write and wakes its waiters; the error to
+    /// return.
+    fn write_failed(&self, w: MutexGuard<'_, Writer>, e: io::Error) -> Error {
+        drop(w);
+        let mut st = self.lock_state();
+        st.kill(format!("cannot write to the broker at {}: {e}", self.path));
+        if st.sleepers > 0 {
+            self.wake.notify_all();
+        }
+        if let Some(f) = &st.on_watched {
+            f();
+        }
+        Error::Disconnected(st.dead.clone().unwrap_or_default())
     }
 
     /// Sets what to call when the reply of a watched request is filed (by any thread).
@@ -293,11 +449,17 @@ impl Conn {
     /// Reads whatever the socket holds now, without waiting, and files the replies — unless
     /// another thread is reading (it files them itself). Never blocks.
     pub(crate) fn pump(&self) {
+        // The loop is about to look for replies: the requests it started must be out.
+        let _ = self.flush_deferred();
         let mut st = self.lock_state();
         if st.dead.is_some() {
             return;
         }
         let Some(mut reader) = st.reader.take() else {
+            // Whoever reads now may have stopped before the bytes that made the loop's
+            // descriptor ready, and the loop is about to clear that readiness: the reader
+            // makes it ready again when it is done (`State::put_reader`).
+            st.missed = true;
             return;
         };
         drop(st);
@@ -318,6 +480,8 @@ impl Conn {
             if let Err(why) = reader.dispatch(&mut st) {
                 st.kill(why);
             }
+            // The loop reads itself (`process`): it collects what was filed right after.
+            st.wake_owed = false;
         }
         if let Some(why) = failed {
             st.kill(format!("{why} (socket {})", self.path));
@@ -325,7 +489,7 @@ impl Conn {
                 f();
             }
         }
-        st.reader = Some(reader);
+        st.put_reader(reader);
         if st.sleepers > 0 {
             self.wake.notify_all();
         }
@@ -342,7 +506,12 @@ impl Conn {
                 if let Some(reply) = st.pending.get_mut(&id).and_then(Option::take) {
                     st.pending.remove(&id);
                     st.watched.remove(&id);
-                    let outcome = match st.fds.remove(&id) {
+                    let fd = if st.fds.is_empty() {
+                        None
+                    } else {
+                        st.fds.remove(&id)
+                    };
+                    let outcome = match fd {
                         Some(fd) => inline_shared(&reply, &fd),
                         None => Ok(reply),
                     };
@@ -402,11 +571,12 @@ impl Conn {
                         if let Err(why) = reader.dispatch(&mut st) {
                             st.kill(why);
                         }
+                        st.wake_loop();
                     }
                     Ok(false) => {}
                     Err(why) => st.kill(format!("{why} (socket {})", self.path)),
                 }
-                st.reader = Some(reader);
+                st.put_reader(reader);
                 if st.sleepers > 0 {
                     self.wake.notify_all();
                 }
@@ -466,14 +636,16 @@ impl Conn {
                     };
                     match reader.fill(Some(left)) {
                         Ok(Filled::Data) => {
-                            if reader.dispatch(&mut st).is_err() {
+                            let failed = reader.dispatch(&mut st).is_err();
+                            st.wake_loop();
+                            if failed {
                                 break;
                             }
                         }
                         Ok(Filled::TimedOut | Filled::Interrupted) | Err(_) => break,
                     }
                 }
-                st.reader = Some(reader);
+                st.put_reader(reader);
             }
         }
         st.refusal.clone()
@@ -513,63 +685,53 @@ impl Conn {
         Ok(first)
     }
 
+    /// [`register`](Self::register) of one watched request (`events.rs`), under one lock.
+    fn register_watched(&self) -> Result<u64> {
+        if let Some(e) = self.forked() {
+            return Err(e);
+        }
+        let mut st = self.lock_state();
+        if let Some(why) = &st.dead {
+            return Err(Error::Disconnected(why.clone()));
+        }
+        let id = st.next_id;
+        st.next_id += 1;
+        st.pending.insert(id, None);
+        st.watched.insert(id);
+        Ok(id)
+    }
+
     fn forget(&self, first: u64, n: usize) {
         let mut st = self.lock_state();
         for id in first..first + n as u64 {
             st.pending.remove(&id);
             st.fds.remove(&id);
+            st.watched.remove(&id);
         }
     }
 
     /// Encodes `reqs` with ids from `first` on, checks each against the broker's `max_frame`,
-    /// and writes them all.
+    /// and writes them all — after any deferred frames, in the same `send`.
     fn send<'r>(&self, first: u64, reqs: impl Iterator<Item = RequestFields<'r>>) -> Result<()> {
         let max = self.max_request.load(Ordering::Relaxed);
         let mut w = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
-        w.buf.clear();
-        for (id, mut req) in (first..).zip(reqs) {
-            req.id = id;
-            // Refuse oversized values before spending time encoding them (and before the frame
-            // encoder, which cannot represent payloads above 4 GiB).
-            let weight = value_bytes(&req);
-            let limit = if max > 0 { max } else { MAX_REQUEST_FRAME };
-            if weight > limit.min(MAX_REQUEST_FRAME) {
-                w.buf.clear();
-                return Err(Error::Limit {
-                    code: ErrorCode::TooLarge,
-                    message: format!(
-                        "{} request carries {weight} bytes of values, more than the broker's \
-                         max_frame ({limit} bytes)",
-                        req.op
-                    ),
-                });
-            }
-            let at = w.buf.len();
-            req.encode_into(&mut w.buf);
-            let len = w.buf.len() - at - HEADER_LEN;
-            if max > 0 && len > max {
-                w.buf.clear();
-                return Err(Error::Limit {
-                    code: ErrorCode::TooLarge,
-                    message: format!(
-                        "{} request of {len} bytes exceeds the broker's max_frame ({max} bytes); \
-                         the value is too large",
-                        req.op
-                    ),
-                });
-            }
-        }
-        let Writer { stream, buf } = &mut *w;
-        if let Err(e) = stream.send_all(buf) {
-            drop(w);
-            let mut st = self.lock_state();
-            st.kill(format!("cannot write to the broker at {}: {e}", self.path));
-            if st.sleepers > 0 {
-                self.wake.notify_all();
-            }
-            return Err(Error::Disconnected(st.dead.clone().unwrap_or_default()));
-        }
-        Ok(())
+        let Writer {
+            stream,
+            buf,
+            deferred,
+        } = &mut *w;
+        buf.clear();
+        encode_checked(buf, max, first, reqs)?;
+        let sent = if deferred.is_empty() {
+            stream.send_all(buf)
+        } else {
+            deferred.extend_from_slice(buf);
+            let sent = stream.send_all(deferred);
+            deferred.clear();
+            self.has_deferred.store(false, Ordering::Release);
+            sent
+        };
+        sent.map_err(|e| self.write_failed(w, e))
     }
 
     /// Waits for the reply to request `id`, reading as leader when nobody else is. If this
@@ -632,11 +794,12 @@ impl Conn {
     /// Writes one request with `fd` attached to its frame's first byte, in writes holding
     /// that frame only (docs/PROTOCOL.md §1.3).
     fn send_fd(&self, id: u64, mut req: RequestFields<'_>, fd: &Descriptor) -> Result<()> {
+        self.flush_deferred()?;
         let mut w = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
         w.buf.clear();
         req.id = id;
         req.encode_into(&mut w.buf);
-        let Writer { stream, buf } = &mut *w;
+        let Writer { stream, buf, .. } = &mut *w;
         if let Err(e) = stream.send_all_with_fd(buf, fd) {
             drop(w);
             let mut st = self.lock_state();
@@ -702,6 +865,9 @@ impl Conn {
         if let Some(e) = self.forked() {
             return Err(e);
         }
+        // Whoever waits on the connection first sends what an event loop left deferred: no
+        // started request stays unsent while anybody waits for a reply.
+        self.flush_deferred()?;
         let mut st = self.lock_state();
         loop {
             match st.pending.get_mut(&id) {
@@ -735,12 +901,13 @@ impl Conn {
                         if let Err(why) = reader.dispatch(&mut st) {
                             st.kill(why);
                         }
+                        st.wake_loop();
                     }
                     Ok(Filled::TimedOut) => {}
                     Ok(Filled::Interrupted) => interrupted = interruptible,
                     Err(why) => st.kill(format!("{why} (socket {})", self.path)),
                 }
-                st.reader = Some(reader);
+                st.put_reader(reader);
                 if st.sleepers > 0 {
                     self.wake.notify_all();
                 }
@@ -961,9 +1128,7 @@ impl Reader {
                             *slot = Some(payload.to_vec());
                             if st.watched.contains(&id) {
                                 st.filed_watched.push(id);
-                                if let Some(f) = &st.on_watched {
-                                    f();
-                                }
+                                st.wake_owed = true;
                             }
                         }
                         None if id == 0 => {
@@ -1005,6 +1170,50 @@ impl Reader {
     }
 }
 
+/// Appends the frames of `reqs` (ids from `first` on) to `out`, each checked against the
+/// broker's `max_frame` (`max`, 0 if unknown); on a refusal `out` is left as it was.
+fn encode_checked<'r>(
+    out: &mut Vec<u8>,
+    max: usize,
+    first: u64,
+    reqs: impl Iterator<Item = RequestFields<'r>>,
+) -> Result<()> {
+    let mark = out.len();
+    for (id, mut req) in (first..).zip(reqs) {
+        req.id = id;
+        // Refuse oversized values before spending time encoding them (and before the frame
+        // encoder, which cannot represent payloads above 4 GiB).
+        let weight = value_bytes(&req);
+        let limit = if max > 0 { max } else { MAX_REQUEST_FRAME };
+        if weight > limit.min(MAX_REQUEST_FRAME) {
+            out.truncate(mark);
+            return Err(Error::Limit {
+                code: ErrorCode::TooLarge,
+                message: format!(
+                    "{} request carries {weight} bytes of values, more than the broker's \
+                     max_frame ({limit} bytes)",
+                    req.op
+                ),
+            });
+        }
+        let at = out.len();
+        req.encode_into(out);
+        let len = out.len() - at - HEADER_LEN;
+        if max > 0 && len > max {
+            out.truncate(mark);
+            return Err(Error::Limit {
+                code: ErrorCode::TooLarge,
+                message: format!(
+                    "{} request of {len} bytes exceeds the broker's max_frame ({max} bytes); \
+                     the value is too large",
+                    req.op
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Bytes of user values (value, key, expected, keys, items) a request carries: a lower bound
 /// on its encoded size.
 fn value_bytes(req: &RequestFields<'_>) -> usize {
@@ -1038,6 +1247,73 @@ pub(crate) fn reply_id(payload: &[u8]) -> Option<u64> {
         id: u64,
     }
     rmp_serde::from_slice::<IdOnly>(payload).ok().map(|r| r.id)
+}
+
+/// Whether a reply payload is a map without an `error` key — `Some(true)` — found by walking
+/// its top level without decoding it (a started request's completion is decoded once, by
+/// whoever reads its fields, instead of twice). `Some(false)`: it has one; `None`: not a
+/// well-formed map (the full decode then says why).
+pub(crate) fn reply_is_ok(payload: &[u8]) -> Option<bool> {
+    let mut rd = payload;
+    let n = rmp::decode::read_map_len(&mut rd).ok()?;
+    for _ in 0..n {
+        let len = rmp::decode::read_str_len(&mut rd).ok()? as usize;
+        let key = rd.get(..len)?;
+        if key == b"error" {
+            return Some(false);
+        }
+        rd = &rd[len..];
+        skip_value(&mut rd)?;
+    }
+    rd.is_empty().then_some(true)
+}
+
+/// Steps over one MessagePack value (at most 64 levels deep).
+fn skip_value(rd: &mut &[u8]) -> Option<()> {
+    fn skip(rd: &mut &[u8], depth: u32) -> Option<()> {
+        use rmp::Marker as M;
+        if depth > 64 {
+            return None;
+        }
+        let marker = rmp::decode::read_marker(rd).ok()?;
+        let be = |rd: &mut &[u8], n: usize| -> Option<usize> {
+            let b = rd.get(..n)?;
+            *rd = &rd[n..];
+            Some(b.iter().fold(0usize, |acc, &x| (acc << 8) | usize::from(x)))
+        };
+        let (bytes, items) = match marker {
+            M::FixPos(_) | M::FixNeg(_) | M::Null | M::True | M::False => (0, 0),
+            M::U8 | M::I8 => (1, 0),
+            M::U16 | M::I16 => (2, 0),
+            M::U32 | M::I32 | M::F32 => (4, 0),
+            M::U64 | M::I64 | M::F64 => (8, 0),
+            M::FixStr(n) => (usize::from(n), 0),
+            M::Str8 | M::Bin8 => (be(rd, 1)?, 0),
+            M::Str16 | M::Bin16 => (be(rd, 2)?, 0),
+            M::Str32 | M::Bin32 => (be(rd, 4)?, 0),
+            M::FixArray(n) => (0, usize::from(n)),
+            M::Array16 => (0, be(rd, 2)?),
+            M::Array32 => (0, be(rd, 4)?),
+            M::FixMap(n) => (0, 2 * usize::from(n)),
+            M::Map16 => (0, 2 * be(rd, 2)?),
+            M::Map32 => (0, 2 * be(rd, 4)?),
+            M::FixExt1 => (2, 0),
+            M::FixExt2 => (3, 0),
+            M::FixExt4 => (5, 0),
+            M::FixExt8 => (9, 0),
+            M::FixExt16 => (17, 0),
+            M::Ext8 => (be(rd, 1)? + 1, 0),
+            M::Ext16 => (be(rd, 2)? + 1, 0),
+            M::Ext32 => (be(rd, 4)? + 1, 0),
+            M::Reserved => return None,
+        };
+        *rd = rd.get(bytes..)?;
+        for _ in 0..items {
+            skip(rd, depth + 1)?;
+        }
+        Some(())
+    }
+    skip(rd, 0)
 }
 
 /// "Code: message" of a connection-level error reply, for the disconnect message.
@@ -1105,6 +1381,42 @@ mod tests {
             }
         }
         ids
+    }
+
+    #[test]
+    fn reply_is_ok_walks_the_top_level() {
+        let ok = reply(7);
+        assert_eq!(reply_is_ok(&ok[HEADER_LEN..]), Some(true));
+        let mut out = Vec::new();
+        ReplyFields::err(7, ErrorCode::NotFound, "no such queue").encode_into(&mut out);
+        assert_eq!(reply_is_ok(&out[HEADER_LEN..]), Some(false));
+        // Nested values, binary, ext, floats are stepped over.
+        let v = rmpv::Value::Map(vec![
+            (rmpv::Value::from("id"), rmpv::Value::from(3u64)),
+            (
+                rmpv::Value::from("value"),
+                rmpv::Value::Array(vec![
+                    rmpv::Value::Binary(vec![1; 300]),
+                    rmpv::Value::Ext(5, vec![0; 20]),
+                    rmpv::Value::F64(1.5),
+                    rmpv::Value::Map(vec![(rmpv::Value::from(-7i64), rmpv::Value::Nil)]),
+                ]),
+            ),
+            (rmpv::Value::from("error"), rmpv::Value::from("Timeout")),
+        ]);
+        let mut buf = Vec::new();
+        rmpv::encode::write_value(&mut buf, &v).unwrap();
+        assert_eq!(reply_is_ok(&buf), Some(false));
+        // Without the error: ok; cut short inside the nested value: not well-formed.
+        let rmpv::Value::Map(mut fields) = v else {
+            unreachable!()
+        };
+        fields.pop();
+        let mut buf = Vec::new();
+        rmpv::encode::write_value(&mut buf, &rmpv::Value::Map(fields)).unwrap();
+        assert_eq!(reply_is_ok(&buf), Some(true));
+        assert_eq!(reply_is_ok(&buf[..buf.len() - 3]), None, "truncated");
+        assert_eq!(reply_is_ok(&[0xc1]), None);
     }
 
     #[test]
@@ -1271,6 +1583,60 @@ mod tests {
         });
         let st = conn.lock_state();
         assert_eq!(st.reader.as_ref().map(|r| r.buf.len()), Some(READ_BUFFER));
+    }
+
+    /// A request started deferred is never left unsent: a blocking call sends it (first, in
+    /// the same write), and so does `pump` (an event loop's `process`) or an explicit flush.
+    #[cfg(unix)]
+    #[test]
+    fn deferred_starts_are_flushed_by_any_waiter() {
+        use std::io::Write;
+        let (a, mut peer) = Stream::pair().unwrap();
+        let conn = Conn::new(a, "test".into()).unwrap();
+        // Nothing is written by the deferred starts themselves.
+        let (d1, owes) = conn.start_deferred(RequestFields::new(0, "ping")).unwrap();
+        assert!(owes, "the first deferred start owes the flush");
+        let (d2, owes) = conn.start_deferred(RequestFields::new(0, "ping")).unwrap();
+        assert!(!owes);
+        peer.set_nonblocking(true).unwrap();
+        let mut probe = [0u8; 16];
+        assert!(
+            matches!(peer.read(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock),
+            "a deferred start was written"
+        );
+        peer.set_nonblocking(false).unwrap();
+        // A blocking call on another thread sends them before its own request.
+        let ids = thread::scope(|s| {
+            let h = s.spawn(|| conn.round_trip(RequestFields::new(0, "ping"), None));
+            let ids = read_requests(&mut peer, 3);
+            peer.write_all(&reply(ids[2])).unwrap();
+            assert!(h.join().unwrap().is_ok());
+            ids
+        });
+        assert_eq!(ids[..2], [d1, d2]);
+        // `pump` flushes too; so does `flush_deferred`; and a flush with nothing is a no-op.
+        let (d3, _) = conn.start_deferred(RequestFields::new(0, "ping")).unwrap();
+        conn.pump();
+        assert_eq!(read_requests(&mut peer, 1), [d3]);
+        let (d4, _) = conn.start_deferred(RequestFields::new(0, "ping")).unwrap();
+        conn.flush_deferred().unwrap();
+        conn.flush_deferred().unwrap();
+        assert_eq!(read_requests(&mut peer, 1), [d4]);
+        // With deferred starts on, `start_watched` defers; turning it off flushes.
+        conn.set_defer_starts(true);
+        let d5 = conn.start_watched(RequestFields::new(0, "ping")).unwrap();
+        conn.set_defer_starts(false);
+        assert_eq!(read_requests(&mut peer, 1), [d5]);
+        // Past DEFERRED_FLUSH_BYTES the buffer is written at once.
+        let big = vec![0xc4u8; DEFERRED_FLUSH_BYTES];
+        let req = RequestFields {
+            value: Some(serde_bytes::Bytes::new(&big)),
+            ..RequestFields::new(0, "queue.put")
+        };
+        let reader = thread::spawn(move || read_requests(&mut peer, 1));
+        let (d6, owes) = conn.start_deferred(req).unwrap();
+        assert!(!owes, "a start that wrote at once owes nothing");
+        assert_eq!(reader.join().unwrap(), [d6]);
     }
 
     /// Unix only: Windows has no fork.

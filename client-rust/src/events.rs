@@ -30,15 +30,20 @@
 //! it had completed at the broker first, with its real outcome — the caller must look at it
 //! (an item in it must not be dropped).
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::VecDeque;
 use std::ffi::c_int;
 use std::sync::{Mutex, OnceLock, PoisonError};
 
 use xproc_protocol::RequestFields;
 
 use crate::client::{check_reply, Client, Reply};
+use crate::conn::{IdMap, IdSet};
 use crate::error::{Error, Result};
 use crate::transport::Notifier;
+
+/// Stale tickets `Done::order` may hold beyond twice the waiting completions before it is
+/// compacted (amortised: each compaction at least halves it).
+const ORDER_SLACK: usize = 1024;
 
 /// One client's event-loop state (kept in the client, made on first use).
 pub(crate) struct Events {
@@ -52,10 +57,10 @@ struct Done {
     /// Finished tickets, in the order they finished.
     order: VecDeque<u64>,
     /// Their outcomes.
-    replies: HashMap<u64, Result<Vec<u8>>>,
+    replies: IdMap<Result<Vec<u8>>>,
     /// Ids of `cancel` requests sent by [`Client::cancel`]: their replies say nothing the
     /// caller needs (the target's own completion does), so they are dropped.
-    internal: HashSet<u64>,
+    internal: IdSet,
 }
 
 /// The event-loop state of a client, kept in its shared part.
@@ -111,20 +116,44 @@ impl Client {
     /// [`take_completion`](Self::take_completion)) after [`process`](Self::process). The
     /// request's `id` is ignored. A `timeout_ms` in it is the broker's: the request completes
     /// with its timeout outcome then.
+    ///
+    /// With [`set_defer_starts`](Self::set_defer_starts) on, the request is deferred as by
+    /// [`start_deferred`](Self::start_deferred).
     pub fn start(&self, request: &RequestFields<'_>) -> Result<u64> {
         self.events()?;
-        let req = RequestFields {
-            id: 0,
-            keys: request.keys.clone(),
-            items: request.items.clone(),
-            values: request.values.clone(),
-            deliveries: request.deliveries.clone(),
-            names: request.names.clone(),
-            ends: request.ends.clone(),
-            caps: request.caps.clone(),
-            ..*request
-        };
-        self.conn().start_watched(req)
+        self.conn().start_watched(owned_fields(request))
+    }
+
+    /// [`start`](Self::start) without writing yet: the request waits in the connection's
+    /// output buffer, so that the requests an event loop starts in one turn leave in one
+    /// `send`. It is written by [`flush_starts`](Self::flush_starts),
+    /// [`process`](Self::process), the next blocking call of any thread, or once the buffer
+    /// holds 64 KiB — whichever comes first. A loop that defers must flush before it sleeps,
+    /// or the request's reply never comes.
+    pub fn start_deferred(&self, request: &RequestFields<'_>) -> Result<u64> {
+        self.start_deferred_owed(request).map(|(id, _)| id)
+    }
+
+    /// [`start_deferred`](Self::start_deferred), also saying whether the output buffer was
+    /// empty before (the caller then owes the flush: an async driver schedules it once per
+    /// batch).
+    pub(crate) fn start_deferred_owed(&self, request: &RequestFields<'_>) -> Result<(u64, bool)> {
+        self.events()?;
+        self.conn().start_deferred(owned_fields(request))
+    }
+
+    /// Writes the requests [`start_deferred`](Self::start_deferred) left in the output buffer
+    /// (one `send`); nothing when there are none. Never waits for replies.
+    pub fn flush_starts(&self) -> Result<()> {
+        self.conn().flush_deferred()
+    }
+
+    /// Makes [`start`](Self::start) (and the `start_*` helpers built on it) defer its writes
+    /// as [`start_deferred`](Self::start_deferred) does (off by default), for an event loop
+    /// that calls [`flush_starts`](Self::flush_starts) before it sleeps. Turning it off
+    /// flushes. [`cancel`](Self::cancel) is always written at once.
+    pub fn set_defer_starts(&self, on: bool) {
+        self.conn().set_defer_starts(on);
     }
 
     /// Asks the broker to give up started request `ticket` (it must not be collected yet). It
@@ -138,7 +167,9 @@ impl Client {
         };
         let id = self.conn().start_watched(req)?;
         ev.done().internal.insert(id);
-        Ok(())
+        // Written at once (with its target, if that was deferred) even when starts are
+        // deferred: a canceller does not flush.
+        self.conn().flush_deferred()
     }
 
     /// Reads what the socket holds (without blocking) and moves finished requests to the
@@ -164,6 +195,12 @@ impl Client {
             d.order.push_back(id);
             d.replies.insert(id, outcome);
             finished_now.push(id);
+        }
+        // Tickets taken by `take_completion` stay in `order` until `next_completion` skips
+        // them; a loop that only takes by ticket (the async drivers) would grow it forever.
+        if d.order.len() > 2 * d.replies.len() + ORDER_SLACK {
+            let Done { order, replies, .. } = &mut *d;
+            order.retain(|id| replies.contains_key(id));
         }
         Ok(d.replies.len())
     }
@@ -196,9 +233,29 @@ impl Client {
     }
 }
 
+/// `request` with its borrowed lists re-borrowed for the connection (its `id` is assigned
+/// there).
+fn owned_fields<'a>(request: &'a RequestFields<'a>) -> RequestFields<'a> {
+    RequestFields {
+        id: 0,
+        keys: request.keys.clone(),
+        items: request.items.clone(),
+        values: request.values.clone(),
+        deliveries: request.deliveries.clone(),
+        names: request.names.clone(),
+        ends: request.ends.clone(),
+        caps: request.caps.clone(),
+        ..*request
+    }
+}
+
 fn finish(outcome: Result<Vec<u8>>) -> Result<Reply> {
     let payload = outcome?;
-    check_reply(&payload)?;
+    // Most replies are not errors: a walk over the keys says so without decoding the reply,
+    // which its reader decodes anyway.
+    if crate::conn::reply_is_ok(&payload) != Some(true) {
+        check_reply(&payload)?;
+    }
     Ok(Reply::from_payload(payload))
 }
 

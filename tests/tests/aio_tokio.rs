@@ -156,3 +156,55 @@ async fn a_value_that_came_as_a_memfd_reaches_a_future_whole() {
         .unwrap();
     assert!(got.as_ref() == big.as_slice(), "{} bytes back", got.len());
 }
+
+/// Polls `f` once (a started request: it is deferred, not written yet).
+async fn poll_once<F: std::future::Future + Unpin>(f: &mut F) -> std::task::Poll<F::Output> {
+    std::future::poll_fn(|cx| std::task::Poll::Ready(std::pin::Pin::new(&mut *f).poll(cx))).await
+}
+
+/// The requests started in one turn leave together when the first of them is polled again
+/// (it owes the flush); none stays unsent when that future is dropped first, and a thousand
+/// tasks each starting requests in turn all finish.
+#[tokio::test(flavor = "current_thread")]
+async fn deferred_requests_are_sent_even_when_the_one_owing_the_flush_is_dropped() {
+    let broker = Broker::start();
+    let c = aio::Client::new(broker.client()).unwrap();
+    let q = c.queue::<i64>("q").unwrap();
+    // `owner` starts first: its frame made the output buffer non-empty. `other` starts next.
+    let mut owner = Box::pin(q.get());
+    assert!(poll_once(&mut owner).await.is_pending());
+    let mut other = Box::pin(q.get());
+    assert!(poll_once(&mut other).await.is_pending());
+    drop(owner); // before its second poll: its drop sends both (and cancels its own get)
+    q.blocking().put(&7).unwrap();
+    let got = tokio::time::timeout(Duration::from_secs(10), other)
+        .await
+        .expect("the other get was sent");
+    assert_eq!(got.unwrap(), 7);
+    assert_eq!(
+        q.blocking().qsize().unwrap(),
+        0,
+        "the dropped get took nothing"
+    );
+
+    let q = std::sync::Arc::new(q);
+    let tasks: Vec<_> = (0..1000)
+        .map(|i| {
+            let q = q.clone();
+            tokio::spawn(async move {
+                for j in 0..5 {
+                    q.put(&(i * 10 + j)).await.unwrap();
+                    q.get().await.unwrap();
+                }
+            })
+        })
+        .collect();
+    tokio::time::timeout(Duration::from_secs(60), async {
+        for t in tasks {
+            t.await.unwrap();
+        }
+    })
+    .await
+    .expect("every task finished");
+    assert_eq!(q.blocking().qsize().unwrap(), 0);
+}

@@ -200,3 +200,33 @@ def test_works_with_uvloop(broker, name):
             th.join()
 
     run(main, loop_factory=uvloop.new_event_loop)
+
+
+@pytest.mark.parametrize("flavour", ["asyncio", "uvloop"])
+def test_requests_started_in_one_turn_all_leave(broker, name, flavour):
+    # The driver defers the writes of the requests started in one turn of the loop and sends
+    # them together from a call_soon callback; a blocking call of another thread on the same
+    # client sends them too. None may stay unsent: every get here must complete.
+    async def main():
+        async with xproc.aio.connect(broker.path) as c:
+            q = c.Queue(name)
+            gets = [asyncio.ensure_future(q.get(timeout=10)) for _ in range(300)]
+            await asyncio.sleep(0)  # every get has started
+            t = threading.Thread(target=lambda: [q.sync.put(i) for i in range(300)])
+            t.start()
+            got = await asyncio.wait_for(asyncio.gather(*gets), 15)
+            t.join()
+            assert sorted(got) == list(range(300))
+            # Puts and gets started together in later turns leave together too.
+            await asyncio.wait_for(
+                asyncio.gather(*(q.put(i) for i in range(300)), *(q.get() for _ in range(300))),
+                15,
+            )
+            assert q.qsize() == 0
+
+    if flavour == "uvloop":
+        import uvloop
+
+        run(main, loop_factory=uvloop.new_event_loop)
+    else:
+        run(main)

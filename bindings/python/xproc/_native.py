@@ -332,6 +332,8 @@ completion_indices = _fn(
     "xproc_completion_indices", [c_void_p, POINTER(ctypes.c_uint8), N, PN]
 )
 completion_free = _fn("xproc_completion_free", [c_void_p], None)
+client_defer_starts = _fn("xproc_client_defer_starts", [H, c_int])
+client_flush_starts = _fn("xproc_client_flush_starts", [H])
 
 barrier_open = _fn("xproc_barrier_open", [H, S, N, c_uint64, PH])
 barrier_wait = _fn("xproc_barrier_wait", [H, T, PU64])
@@ -449,6 +451,22 @@ def _load_speedups() -> Any:
     except ImportError:
         return None
     address = ctypes.cast
+    if hasattr(_speedups, "bind_aio"):
+        _speedups.bind_aio(
+            *(
+                address(f, c_void_p).value
+                for f in (
+                    queue_get_start,
+                    queue_put_start_raw,
+                    client_process,
+                    client_next_completion,
+                    completion_status,
+                    completion_value_raw,
+                    completion_free,
+                    client_flush_starts,
+                )
+            )
+        )
     _speedups.bind(
         *(
             address(f, c_void_p).value
@@ -482,3 +500,54 @@ queue_get_many_items: Callable[[int, int, int], Any] = (
 )
 dict_set_item: Callable[[int, bytes, bytes], int] = _fast.dict_set if _fast else _ctypes_dict_set
 dict_get_item: Callable[[int, bytes], Any] = _fast.dict_get if _fast else _ctypes_dict_get
+
+
+# xproc.aio's driver calls (handles as integers): start a queue get or put (the ticket, or minus
+# the status), collect every finished (ticket, completion) after processing, take one
+# completion (its value bytes, None, or its status; freed), flush the deferred starts.
+def _ctypes_aio_get_start(h: int, ms: int) -> int:
+    t = c_uint64()
+    status = queue_get_start(h, ms, ctypes.byref(t))
+    return -status if status else t.value
+
+
+def _ctypes_aio_put_start(h: int, data: bytes, ms: int) -> int:
+    t = c_uint64()
+    status = queue_put_start_raw(h, data, len(data), ms, ctypes.byref(t))
+    return -status if status else t.value
+
+
+def _ctypes_aio_collect(h: int) -> List[Any]:
+    client_process(h, None)
+    out = []
+    t, cmp = c_uint64(), c_void_p()
+    while not client_next_completion(h, ctypes.byref(t), ctypes.byref(cmp)):
+        out.append((t.value, cmp.value))
+    return out
+
+
+def _ctypes_aio_take(cmp: int) -> Any:
+    try:
+        status = completion_status(cmp)
+        if status:
+            return status
+        ptr, size = c_void_p(), c_size_t()
+        if completion_value_raw(cmp, ctypes.byref(ptr), ctypes.byref(size)):
+            return None
+        return _string_at(ptr, size.value)
+    finally:
+        completion_free(cmp)
+
+
+_fast_aio = _fast if _fast is not None and hasattr(_fast, "aio_collect") else None
+aio_get_start: Callable[[int, int], int] = (
+    _fast_aio.aio_get_start if _fast_aio else _ctypes_aio_get_start
+)
+aio_put_start: Callable[[int, bytes, int], int] = (
+    _fast_aio.aio_put_start if _fast_aio else _ctypes_aio_put_start
+)
+aio_collect: Callable[[int], List[Any]] = (
+    _fast_aio.aio_collect if _fast_aio else _ctypes_aio_collect
+)
+aio_take: Callable[[int], Any] = _fast_aio.aio_take if _fast_aio else _ctypes_aio_take
+aio_flush: Callable[[int], int] = _fast_aio.aio_flush if _fast_aio else client_flush_starts

@@ -12,6 +12,10 @@
  * Every function takes the handle as an integer (the ctypes handle's .value), releases the GIL
  * around the libxproc call (it may block), and returns the libxproc status as an int —
  * except that a successful get returns the value's MessagePack bytes instead of 0.
+ *
+ * The aio_* functions serve xproc.aio's driver (bind_aio() hands their addresses): starting a
+ * queue get or put returns the ticket, one aio_collect per readable descriptor returns every
+ * finished (ticket, completion), and aio_take reads and frees one completion.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -255,7 +259,202 @@ static PyObject *dict_get(PyObject *self, PyObject *const *args, Py_ssize_t narg
     return bytes_or_status(status, out, len);
 }
 
+/* ---- the asyncio driver's calls (xproc.aio): start a request, collect completions ---- */
+
+typedef int (*get_start_fn)(void *, int64_t, uint64_t *);
+typedef int (*put_start_fn)(void *, const uint8_t *, size_t, int64_t, uint64_t *);
+typedef int (*process_fn)(void *, size_t *);
+typedef int (*next_completion_fn)(void *, uint64_t *, void **);
+typedef int (*completion_status_fn)(const void *);
+typedef int (*completion_value_fn)(const void *, const uint8_t **, size_t *);
+typedef void (*completion_free_fn)(void *);
+typedef int (*flush_starts_fn)(void *);
+
+static get_start_fn queue_get_start;
+static put_start_fn queue_put_start_raw;
+static process_fn client_process;
+static next_completion_fn client_next_completion;
+static completion_status_fn completion_status;
+static completion_value_fn completion_value_raw;
+static completion_free_fn completion_free;
+static flush_starts_fn client_flush_starts;
+
+/* bind_aio(get_start, put_start, process, next_completion, completion_status,
+ * completion_value_raw, completion_free, flush_starts): the addresses of
+ * xproc_queue_get_start, xproc_queue_put_start_raw, xproc_client_process,
+ * xproc_client_next_completion, xproc_completion_status, xproc_completion_value_raw,
+ * xproc_completion_free and xproc_client_flush_starts. */
+#define BOUND_AIO 8
+static PyObject *bind_aio(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (nargs != BOUND_AIO) {
+        PyErr_SetString(PyExc_TypeError, "bind_aio takes 8 function addresses");
+        return NULL;
+    }
+    void *p[BOUND_AIO];
+    for (int i = 0; i < BOUND_AIO; i++) {
+        if ((p[i] = address(args[i])) == NULL) {
+            return NULL;
+        }
+    }
+    memcpy(&queue_get_start, &p[0], sizeof p[0]);
+    memcpy(&queue_put_start_raw, &p[1], sizeof p[1]);
+    memcpy(&client_process, &p[2], sizeof p[2]);
+    memcpy(&client_next_completion, &p[3], sizeof p[3]);
+    memcpy(&completion_status, &p[4], sizeof p[4]);
+    memcpy(&completion_value_raw, &p[5], sizeof p[5]);
+    memcpy(&completion_free, &p[6], sizeof p[6]);
+    memcpy(&client_flush_starts, &p[7], sizeof p[7]);
+    Py_RETURN_NONE;
+}
+
+static int check_aio(Py_ssize_t nargs, Py_ssize_t want, const char *name) {
+    if (nargs != want) {
+        PyErr_Format(PyExc_TypeError, "%s takes %zd arguments (%zd given)", name, want, nargs);
+        return -1;
+    }
+    if (client_flush_starts == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "xproc._speedups: bind_aio() was not called");
+        return -1;
+    }
+    return 0;
+}
+
+/* A started request's ticket, or minus the status when it could not be started. None of the
+ * start calls blocks (the loop's client defers its writes), so the GIL is kept. */
+static PyObject *ticket_or_status(int status, uint64_t ticket) {
+    if (status != 0) {
+        return PyLong_FromLong(-(long)status);
+    }
+    return PyLong_FromUnsignedLongLong(ticket);
+}
+
+/* aio_get_start(queue, timeout_ms) -> ticket, or -status */
+static PyObject *aio_get_start(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (check_aio(nargs, 2, "aio_get_start") < 0) {
+        return NULL;
+    }
+    void *h = address(args[0]);
+    long long ms = PyLong_AsLongLong(args[1]);
+    if (h == NULL || (ms == -1 && PyErr_Occurred())) {
+        return NULL;
+    }
+    uint64_t ticket = 0;
+    int status = queue_get_start(h, (int64_t)ms, &ticket);
+    return ticket_or_status(status, ticket);
+}
+
+/* aio_put_start(queue, data: bytes, timeout_ms) -> ticket, or -status */
+static PyObject *aio_put_start(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (check_aio(nargs, 3, "aio_put_start") < 0 || check_bytes(args[1], "data") < 0) {
+        return NULL;
+    }
+    void *h = address(args[0]);
+    long long ms = PyLong_AsLongLong(args[2]);
+    if (h == NULL || (ms == -1 && PyErr_Occurred())) {
+        return NULL;
+    }
+    const uint8_t *data = (const uint8_t *)PyBytes_AS_STRING(args[1]);
+    size_t len = (size_t)PyBytes_GET_SIZE(args[1]);
+    uint64_t ticket = 0;
+    int status = queue_put_start_raw(h, data, len, (int64_t)ms, &ticket);
+    return ticket_or_status(status, ticket);
+}
+
+/* aio_collect(client) -> [(ticket, completion address), ...]: xproc_client_process, then every
+ * waiting completion (owned by the caller). A failed process is reported by the completions
+ * themselves (a dead connection completes every request with XPROC_DISCONNECTED). */
+static PyObject *aio_collect(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (check_aio(nargs, 1, "aio_collect") < 0) {
+        return NULL;
+    }
+    void *h = address(args[0]);
+    if (h == NULL) {
+        return NULL;
+    }
+    (void)client_process(h, NULL);
+    PyObject *out = PyList_New(0);
+    if (out == NULL) {
+        return NULL;
+    }
+    uint64_t ticket;
+    void *cmp;
+    while (client_next_completion(h, &ticket, &cmp) == 0) {
+        PyObject *item = Py_BuildValue("(KN)", (unsigned long long)ticket, PyLong_FromVoidPtr(cmp));
+        if (item == NULL || PyList_Append(out, item) < 0) {
+            /* The completion is lost to Python: free it (its request is answered). */
+            Py_XDECREF(item);
+            if (item == NULL) {
+                completion_free(cmp);
+            }
+            Py_DECREF(out);
+            return NULL;
+        }
+        Py_DECREF(item);
+    }
+    return out;
+}
+
+/* aio_take(completion) -> frees the completion; returns its value's MessagePack bytes (a
+ * successful get), None (successful, no value: a put), or its status when the request failed
+ * (xproc_last_error() then has the message). */
+static PyObject *aio_take(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (check_aio(nargs, 1, "aio_take") < 0) {
+        return NULL;
+    }
+    void *cmp = address(args[0]);
+    if (cmp == NULL) {
+        return NULL;
+    }
+    int status = completion_status(cmp);
+    PyObject *out;
+    if (status != 0) {
+        out = PyLong_FromLong(status);
+    } else {
+        const uint8_t *data = NULL;
+        size_t len = 0;
+        if (completion_value_raw(cmp, &data, &len) == 0) {
+            out = PyBytes_FromStringAndSize((const char *)data, (Py_ssize_t)len);
+        } else {
+            Py_INCREF(Py_None);
+            out = Py_None;
+        }
+    }
+    completion_free(cmp);
+    return out;
+}
+
+/* aio_flush(client) -> status: sends the requests the loop started this turn, in one write. */
+static PyObject *aio_flush(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (check_aio(nargs, 1, "aio_flush") < 0) {
+        return NULL;
+    }
+    void *h = address(args[0]);
+    if (h == NULL) {
+        return NULL;
+    }
+    return PyLong_FromLong(client_flush_starts(h));
+}
+
 static PyMethodDef methods[] = {
+    {"bind_aio", (PyCFunction)(void (*)(void))bind_aio, METH_FASTCALL,
+     "bind_aio(get_start, put_start, process, next_completion, completion_status, "
+     "completion_value_raw, completion_free, flush_starts): the event-loop addresses."},
+    {"aio_get_start", (PyCFunction)(void (*)(void))aio_get_start, METH_FASTCALL,
+     "aio_get_start(queue, timeout_ms) -> ticket | -status"},
+    {"aio_put_start", (PyCFunction)(void (*)(void))aio_put_start, METH_FASTCALL,
+     "aio_put_start(queue, data, timeout_ms) -> ticket | -status"},
+    {"aio_collect", (PyCFunction)(void (*)(void))aio_collect, METH_FASTCALL,
+     "aio_collect(client) -> [(ticket, completion), ...]"},
+    {"aio_take", (PyCFunction)(void (*)(void))aio_take, METH_FASTCALL,
+     "aio_take(completion) -> bytes | None | status (frees it)"},
+    {"aio_flush", (PyCFunction)(void (*)(void))aio_flush, METH_FASTCALL,
+     "aio_flush(client) -> status"},
     {"bind", (PyCFunction)(void (*)(void))bind, METH_FASTCALL,
      "bind(put, get, set, dict_get, free, put_async, get_many, batch_len, batch_item, "
      "batch_free): the libxproc function addresses to call."},

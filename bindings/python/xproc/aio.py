@@ -13,11 +13,13 @@
             async with c.Lock("device"):
                 ...
 
-How it works: each call *starts* its request (it is sent at once, without waiting), and the
-client's descriptor (``xproc_client_event_fd``) becomes readable when replies come; the loop's
-reader callback collects the completions and resolves the awaiting futures. One client serves
+How it works: each call *starts* its request without waiting; the requests started in one turn
+of the loop leave together, in one write, from a callback scheduled with ``call_soon`` (the
+client defers its starts: ``xproc_client_defer_starts``). The client's descriptor
+(``xproc_client_event_fd``) becomes readable when replies come; the loop's reader callback
+collects every completion in one call and resolves the awaiting futures. One client serves
 one event loop (use another client for another loop or thread); the blocking API of the same
-client still works from other threads.
+client still works from other threads (a blocking call sends any deferred request first).
 
 **Timeouts and cancellation.** ``timeout=`` is the broker's, as in the blocking API
 (``queue.Empty`` when nothing came). A task cancelled while it awaits — ``task.cancel()``,
@@ -60,6 +62,9 @@ __all__ = [
 ]
 
 _EMPTY_STATUSES = (n.EMPTY, n.TIMEOUT)
+_aio_get_start = n.aio_get_start
+_aio_put_start = n.aio_put_start
+_aio_take = n.aio_take
 
 
 class _Driver:
@@ -78,22 +83,49 @@ class _Driver:
         self.waiting: Dict[int, asyncio.Future] = {}
         #: Completions whose future was cancelled before they came (kept for the canceller).
         self.orphans: Dict[int, int] = {}
+        #: Whether a flush of the deferred starts is scheduled for the end of this turn.
+        self.flush_owed = False
+        status = n.client_defer_starts(client._handle(), True)
+        if status:
+            raise_for(status)
         loop.add_reader(self.fd, self._on_readable)
 
     def close(self) -> None:
         if not self.loop.is_closed():
             self.loop.remove_reader(self.fd)
+        try:
+            n.client_defer_starts(self.client._handle(), False)  # flushes
+        except ValueError:
+            pass  # the client is closed already
+
+    def started(self, ticket: int) -> int:
+        """Records that a request was started (``ticket``, or minus the status it failed with):
+        its write is deferred, so a flush is scheduled once per turn of the loop — after the
+        other tasks woken in this turn have started theirs."""
+        if ticket < 0:
+            raise_for(-ticket)
+        if not self.flush_owed:
+            self.flush_owed = True
+            self.loop.call_soon(self._flush)
+        return ticket
+
+    def _flush(self) -> None:
+        self.flush_owed = False
+        try:
+            # A failed write kills the connection: every waiting request then completes with
+            # XPROC_DISCONNECTED through the descriptor, so the status needs no handling here.
+            n.aio_flush(self.client._handle().value)
+        except ValueError:
+            pass  # closed meanwhile
 
     def _on_readable(self) -> None:
-        h = self.client._handle()
-        n.client_process(h, None)
-        ticket, cmp = c_uint64(), c_void_p()
-        while not n.client_next_completion(h, byref(ticket), byref(cmp)):
-            fut = self.waiting.pop(ticket.value, None)
+        waiting = self.waiting
+        for ticket, cmp in n.aio_collect(self.client._handle().value):
+            fut = waiting.pop(ticket, None)
             if fut is not None and not fut.done():
-                fut.set_result(cmp.value)
+                fut.set_result(cmp)
             else:
-                self.orphans[ticket.value] = cmp.value
+                self.orphans[ticket] = cmp
 
     async def run(self, ticket: int) -> Tuple[int, Optional[BaseException]]:
         """Awaits started request ``ticket``: its completion (owned by the caller: free it),
@@ -137,9 +169,9 @@ async def _started(client: _SyncClient, start: Any, *args: Any) -> Tuple[int, Op
     d = _driver(client)
     ticket = c_uint64()
     status = start(*args, byref(ticket))
-    if status:
-        raise_for(status)
-    return await d.run(ticket.value)
+    return await d.run(d.started(-status if status else ticket.value))
+
+
 
 
 def _status(cmp: int) -> int:
@@ -190,18 +222,19 @@ class Queue:
         ``queue.Empty`` when nothing came. Cancelling the awaiting task takes nothing (see
         the module docs)."""
         ms = -1 if block and timeout is None else queue_timeout_ms(block, timeout)
-        cmp, cancelled = await _started(self.client, n.queue_get_start, _handle(self.sync), ms)
-        try:
-            status = _status(cmp)
-            if status:
-                if cancelled is not None:
-                    raise cancelled
-                if status in _EMPTY_STATUSES:
-                    raise _stdqueue.Empty
-                raise_for(status)
-            return _value(cmp)  # an item that came is returned, even when cancelled late
-        finally:
-            n.completion_free(cmp)
+        d = _driver(self.client)
+        ticket = d.started(_aio_get_start(_handle(self.sync).value, ms))
+        cmp, cancelled = await d.run(ticket)
+        got = _aio_take(cmp)
+        if type(got) is bytes:
+            return decode(got)  # an item that came is returned, even when cancelled late
+        if got is None:
+            raise_for(n.PROTOCOL_ERROR)
+        if cancelled is not None:
+            raise cancelled
+        if got in _EMPTY_STATUSES:
+            raise _stdqueue.Empty
+        raise_for(got)
 
     async def put(self, obj: Any, block: bool = True, timeout: Optional[float] = None) -> None:
         """Puts ``obj`` at the tail, waiting for room like :meth:`xproc.Queue.put`
@@ -211,20 +244,17 @@ class Queue:
         except Exception:
             data = encode(obj)
         ms = -1 if block and timeout is None else queue_timeout_ms(block, timeout)
-        cmp, cancelled = await _started(
-            self.client, n.queue_put_start_raw, _handle(self.sync), data, len(data), ms
-        )
-        try:
-            status = _status(cmp)
+        d = _driver(self.client)
+        ticket = d.started(_aio_put_start(_handle(self.sync).value, data, ms))
+        cmp, cancelled = await d.run(ticket)
+        status = _aio_take(cmp)
+        if type(status) is int:
             if status in (n.FULL, n.TIMEOUT):
                 if cancelled is not None:
                     raise cancelled
                 raise _stdqueue.Full
-            if status:
-                raise_for(status)
-            # A put that went in is not undone by a late cancellation.
-        finally:
-            n.completion_free(cmp)
+            raise_for(status)
+        # A put that went in is not undone by a late cancellation.
 
 
 class _Acquirable:

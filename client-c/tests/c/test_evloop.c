@@ -274,6 +274,68 @@ static void locks_and_waits(void) {
     printf("ok - lock acquire and wait started and completed\n");
 }
 
+/* With deferred starts, requests leave on xproc_client_flush_starts, on xproc_client_process,
+ * with a blocking call, or with a cancel: none is left unsent, and each completes once. */
+static void deferred_starts_leave_together_and_never_stay_unsent(void) {
+    xproc_client_t *c = connect_default();
+    int fd = -1;
+    CHECK(xproc_client_event_fd(c, &fd));
+    char name[64];
+    uniq(name, sizeof name, "c-ev-defer");
+    xproc_queue_t *q = NULL;
+    CHECK(xproc_queue_open(c, S(name), -1, &q));
+    CHECK(xproc_client_defer_starts(c, 1));
+    enum { N = 100 };
+    uint64_t puts[N], gets[N];
+    for (int i = 0; i < N; i++) {
+        xproc_value_t *v = xproc_value_new_int64(i);
+        uint8_t *data = NULL;
+        size_t len = 0;
+        CHECK(xproc_value_encode(v, &data, &len));
+        CHECK(xproc_queue_put_start_raw(q, data, len, XPROC_WAIT_FOREVER, &puts[i]));
+        xproc_bytes_free(data, len);
+        xproc_value_free(v);
+        CHECK(xproc_queue_get_start(q, XPROC_WAIT_FOREVER, &gets[i]));
+    }
+    CHECK(xproc_client_flush_starts(c));
+    CHECK(xproc_client_flush_starts(c)); /* nothing left: a no-op */
+    int64_t sum = 0;
+    for (int i = 0; i < 2 * N; i++) {
+        uint64_t t = 0;
+        xproc_completion_t *cmp = next(c, fd, &t);
+        CHECK(xproc_completion_status(cmp));
+        for (int j = 0; j < N; j++) {
+            if (t == gets[j]) {
+                sum += value_of(cmp);
+            }
+        }
+        xproc_completion_free(cmp);
+    }
+    ASSERT(sum == (int64_t)N * (N - 1) / 2);
+    /* A blocking call sends a deferred start first. */
+    uint64_t g = 0;
+    CHECK(xproc_queue_get_start(q, XPROC_WAIT_FOREVER, &g));
+    xproc_value_t *v = xproc_value_new_int64(7);
+    CHECK(xproc_queue_put(q, v, XPROC_WAIT_FOREVER));
+    xproc_value_free(v);
+    uint64_t t = 0;
+    xproc_completion_t *cmp = next(c, fd, &t);
+    ASSERT(t == g && value_of(cmp) == 7);
+    xproc_completion_free(cmp);
+    /* A cancel goes at once, with its deferred target: the get completes, taking nothing. */
+    CHECK(xproc_queue_get_start(q, XPROC_WAIT_FOREVER, &g));
+    CHECK(xproc_client_cancel(c, g));
+    cmp = next(c, fd, &t);
+    ASSERT(t == g);
+    xproc_status_e st = xproc_completion_status(cmp);
+    ASSERT(st == XPROC_TIMEOUT || st == XPROC_EMPTY);
+    xproc_completion_free(cmp);
+    CHECK(xproc_client_defer_starts(c, 0));
+    xproc_queue_free(q);
+    xproc_client_free(c);
+    printf("ok - deferred starts leave together and never stay unsent\n");
+}
+
 int main(void) {
     uniq(qname, sizeof qname, "c-ev-q");
     uniq(q2name, sizeof q2name, "c-ev-cancel");
@@ -283,5 +345,6 @@ int main(void) {
     cancelled_gets_take_nothing();
     a_blocking_reader_on_another_thread_still_wakes_the_loop();
     locks_and_waits();
+    deferred_starts_leave_together_and_never_stay_unsent();
     return 0;
 }

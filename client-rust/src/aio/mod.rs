@@ -14,6 +14,13 @@
 //! # Ok(()) }
 //! ```
 //!
+//! # Writes
+//!
+//! A future's request is deferred (`Client::start_deferred`): the requests started by the
+//! tasks woken in one turn of the runtime leave in one `send`, written by the first of them
+//! once the others have run (it yields once for that). Nothing else waits on it: a blocking
+//! call, a dropped future or `process` on any thread sends them too.
+//!
 //! # Cancellation
 //!
 //! Timeouts come from the runtime (`tokio::time::timeout`, `select!`): dropping a future
@@ -36,7 +43,6 @@
 
 mod objects;
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::os::fd::{AsRawFd, RawFd};
 use std::pin::Pin;
@@ -53,6 +59,7 @@ pub use objects::{Event, Guard, Lock, Queue, Semaphore};
 
 use crate::client::{need, value_of, Reply};
 use crate::codec::decode;
+use crate::conn::IdMap;
 use crate::error::{Error, Result};
 use crate::Waitable;
 
@@ -86,15 +93,39 @@ pub(crate) struct Core {
     fd: AsyncFd<EventFd>,
     pub(crate) client: crate::Client,
     /// Tickets of dropped futures whose completion has not come yet, and what to undo.
-    abandoned: Mutex<HashMap<u64, Undo>>,
-    /// The tasks waiting for a completion, by ticket. Only one of them at a time is registered
-    /// with the reactor (the *driver*: the last to poll); it reads for all and wakes those whose
+    abandoned: Mutex<IdMap<Undo>>,
+    /// The tasks waiting for a completion. Only one of them at a time is registered with the
+    /// reactor (the *driver*: the last to poll); it reads for all and wakes those whose
     /// completion came, so a reply costs one wake-up, not one per waiting task.
-    wakers: Mutex<HashMap<u64, Waker>>,
+    waiters: Mutex<Waiters>,
+}
+
+/// The tasks waiting for a completion, and which of them is the driver.
+#[derive(Default)]
+struct Waiters {
+    /// By ticket.
+    wakers: IdMap<Waker>,
+    /// The ticket of the task whose waker the reactor holds (the last to get `Pending` from
+    /// `poll_read_ready`; registration happens under this lock, so it is exact). When that
+    /// task stops waiting, another waiter is woken to take over.
+    driver: Option<u64>,
+}
+
+impl Waiters {
+    /// `ticket` stops waiting; if it was the driver, another waiter takes over.
+    fn leave(&mut self, ticket: u64) {
+        self.wakers.remove(&ticket);
+        if self.driver == Some(ticket) {
+            self.driver = None;
+            if let Some(next) = self.wakers.values().next() {
+                next.wake_by_ref();
+            }
+        }
+    }
 }
 
 impl Core {
-    fn abandoned(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Undo>> {
+    fn abandoned(&self) -> std::sync::MutexGuard<'_, IdMap<Undo>> {
         self.abandoned
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -147,8 +178,8 @@ impl Core {
         Ok(())
     }
 
-    fn wakers(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Waker>> {
-        self.wakers.lock().unwrap_or_else(PoisonError::into_inner)
+    fn waiters(&self) -> std::sync::MutexGuard<'_, Waiters> {
+        self.waiters.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Polls for started request `ticket`'s completion: reads for every waiting task when the
@@ -156,31 +187,48 @@ impl Core {
     fn poll_complete(&self, ticket: u64, cx: &mut Context<'_>) -> Poll<Result<Reply>> {
         loop {
             if let Some(r) = self.client.take_completion(ticket) {
-                let mut w = self.wakers();
-                w.remove(&ticket);
-                // This task may have been the driver: let another waiter take over.
-                if let Some(next) = w.values().next() {
-                    next.wake_by_ref();
-                }
+                self.waiters().leave(ticket);
                 return Poll::Ready(r);
             }
-            self.wakers().insert(ticket, cx.waker().clone());
-            let mut ready = match self.fd.poll_read_ready(cx) {
-                Poll::Pending => return Poll::Pending,
-                Poll::Ready(Err(e)) => {
-                    return Poll::Ready(Err(Error::Disconnected(format!("event descriptor: {e}"))))
+            let mut ready = {
+                let mut w = self.waiters();
+                match w.wakers.get_mut(&ticket) {
+                    Some(known) if known.will_wake(cx.waker()) => {}
+                    Some(known) => known.clone_from(cx.waker()),
+                    None => {
+                        w.wakers.insert(ticket, cx.waker().clone());
+                    }
                 }
-                Poll::Ready(Ok(r)) => r,
+                // Another task may have filed this completion after the look above, and
+                // looked for this task's waker before it was in the map: look again. (A
+                // task that files completions wakes their waiters under this lock, after
+                // filing them.)
+                if let Some(r) = self.client.take_completion(ticket) {
+                    w.leave(ticket);
+                    return Poll::Ready(r);
+                }
+                match self.fd.poll_read_ready(cx) {
+                    Poll::Pending => {
+                        w.driver = Some(ticket);
+                        return Poll::Pending;
+                    }
+                    Poll::Ready(Err(e)) => {
+                        return Poll::Ready(Err(Error::Disconnected(format!(
+                            "event descriptor: {e}"
+                        ))))
+                    }
+                    Poll::Ready(Ok(r)) => r,
+                }
             };
             let mut finished = Vec::new();
             if let Err(e) = self.process(&mut finished) {
                 return Poll::Ready(Err(e));
             }
             ready.clear_ready();
-            let w = self.wakers();
+            let w = self.waiters();
             for t in finished {
                 if t != ticket {
-                    if let Some(waker) = w.get(&t) {
+                    if let Some(waker) = w.wakers.get(&t) {
                         waker.wake_by_ref();
                     }
                 }
@@ -193,20 +241,53 @@ impl Core {
 struct Complete<'a> {
     core: &'a Core,
     ticket: u64,
+    /// This request's frame made the connection's output buffer non-empty
+    /// (`start_deferred`): its first poll yields once, so that the other tasks woken in the
+    /// same turn start their requests too, and the second flushes them all in one `send`.
+    owes_flush: Flush,
 }
 
 impl Future for Complete<'_> {
     type Output = Result<Reply>;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<Reply>> {
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<Reply>> {
+        match self.owes_flush {
+            Flush::Yield => {
+                self.owes_flush = Flush::Now;
+                // A task that wakes itself runs again after the tasks already queued.
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            Flush::Now => {
+                self.owes_flush = Flush::No;
+                if let Err(e) = self.core.client.flush_starts() {
+                    return Poll::Ready(Err(e));
+                }
+            }
+            Flush::No => {}
+        }
         self.core.poll_complete(self.ticket, cx)
     }
 }
 
 impl Drop for Complete<'_> {
     fn drop(&mut self) {
-        self.core.wakers().remove(&self.ticket);
+        if self.owes_flush != Flush::No {
+            let _ = self.core.client.flush_starts();
+        }
+        self.core.waiters().leave(self.ticket);
     }
+}
+
+/// Where a started request stands with the flush of its deferred frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flush {
+    /// Someone else flushes (or it was written at once).
+    No,
+    /// It owes the flush: yield once first.
+    Yield,
+    /// It owes the flush, and has yielded.
+    Now,
 }
 
 /// A started request: completes once; dropped early, it cancels at the broker.
@@ -215,16 +296,21 @@ pub(crate) struct Pending {
     ticket: u64,
     undo: Undo,
     done: bool,
+    /// Whether this request owes the flush of the output buffer (see [`Complete`]).
+    owes_flush: bool,
 }
 
 impl Pending {
+    /// Starts `req`, deferred: it leaves with the other requests started in the same turn of
+    /// the runtime, in one `send`.
     pub(crate) fn start(core: &Arc<Core>, req: &RequestFields<'_>, undo: Undo) -> Result<Pending> {
-        let ticket = core.client.start(req)?;
+        let (ticket, owes_flush) = core.client.start_deferred_owed(req)?;
         Ok(Pending {
             core: core.clone(),
             ticket,
             undo,
             done: false,
+            owes_flush,
         })
     }
 
@@ -232,8 +318,14 @@ impl Pending {
         let r = Complete {
             core: &self.core,
             ticket: self.ticket,
+            owes_flush: if self.owes_flush {
+                Flush::Yield
+            } else {
+                Flush::No
+            },
         }
         .await;
+        self.owes_flush = false;
         self.done = true;
         r
     }
@@ -245,6 +337,10 @@ impl Drop for Pending {
             return;
         }
         let core = &self.core;
+        if self.owes_flush {
+            // Dropped before its first poll: its frame (and its neighbours') must still go.
+            let _ = core.client.flush_starts();
+        }
         if core.client.cancel(self.ticket).is_err() {
             return; // disconnected: the broker forgets the request itself
         }
@@ -307,8 +403,8 @@ impl Client {
             core: Arc::new(Core {
                 client,
                 fd,
-                abandoned: Mutex::new(HashMap::new()),
-                wakers: Mutex::new(HashMap::new()),
+                abandoned: Mutex::new(IdMap::default()),
+                waiters: Mutex::new(Waiters::default()),
             }),
         })
     }
@@ -374,6 +470,7 @@ impl Client {
             ticket,
             undo: Undo::Nothing,
             done: false,
+            owes_flush: false,
         };
         let reply = pending.reply().await?;
         let r = reply.fields()?;
