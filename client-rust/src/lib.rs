@@ -33,6 +33,9 @@
 //! - `events.rs`: the event-loop API: [`Client::event_fd`], [`Client::start`],
 //!   [`Client::process`], [`Client::next_completion`], [`Client::cancel`] (Linux only so far:
 //!   elsewhere, Windows included, they exist and fail saying so).
+//! - `started.rs`, `started_pipe.rs`: started (event-loop) forms of `join`, leased gets,
+//!   barrier and condition waits, and of the pipe calls (with `pipe.unrecv`, which gives back
+//!   a message a cancelled receive got anyway).
 //! - `codec.rs`: typed values to MessagePack and timeouts to wire fields.
 //! - `error.rs`: [`Error`], one small enum for every failure.
 //! - `endpoint.rs`: [`default_socket_path`], [`Endpoint`] (a path or `tcp://HOST:PORT`), authkey
@@ -167,6 +170,8 @@ mod many;
 mod pipe;
 mod queue;
 mod semaphore;
+mod started;
+mod started_pipe;
 mod stream;
 mod transport;
 

@@ -535,6 +535,25 @@ impl Queue {
         Ok(false)
     }
 
+    /// Gives back delivery `delivery`, which its consumer never saw (`queue.unlease`): the item
+    /// goes back to the head (or to the first waiting getter) with its attempt count as
+    /// before this hand-over, so it never reaches the dead letters this way.
+    pub fn unlease(&mut self, delivery: WaiterId, wakes: &mut Wakes) -> Result<(), NotInFlight> {
+        if self.in_flight.get(&delivery).is_none_or(|f| f.delayed) {
+            return Err(NotInFlight);
+        }
+        let Some(f) = self.in_flight.remove(&delivery) else {
+            return Err(NotInFlight);
+        };
+        self.bytes -= item_charge(f.value.len());
+        let item = Item {
+            value: f.value,
+            attempts: f.attempt.saturating_sub(1),
+        };
+        self.requeue(item, wakes);
+        Ok(())
+    }
+
     /// An item leaves flight without an ack: staged for the dead-letter queue if it has had
     /// `max_attempts` deliveries, otherwise back to the head (or the first waiting getter).
     fn come_back(&mut self, delivery: WaiterId, why: Option<Return>, wakes: &mut Wakes) {
