@@ -48,8 +48,8 @@ impl RawPipe {
         self.client().start(&self.started("pipe.recv", timeout))
     }
 
-    /// Starts a `pipe.poll` waiting up to `timeout` (as [`poll`](Self::poll): the wire op
-    /// has no "forever"); its completion says `ready`.
+    /// Starts a `pipe.poll` waiting up to `timeout` (`Duration::MAX`: as long as it takes,
+    /// as [`poll`](Self::poll)); its completion says `ready`.
     pub fn start_poll(&self, timeout: Duration) -> Result<u64> {
         self.client()
             .start(&self.started("pipe.poll", Some(timeout)))

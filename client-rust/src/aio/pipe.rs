@@ -133,7 +133,7 @@ impl<T: Serialize + DeserializeOwned> Pipe<T> {
     }
 
     /// Whether a message waits (or `recv` would report end of file), waiting up to `timeout`
-    /// for one (as the blocking `poll`: the wire op has no "forever"). Takes nothing.
+    /// for one (`Duration::MAX`: as long as it takes). Takes nothing.
     pub async fn poll(&self, timeout: Duration) -> Result<bool> {
         let req = self.req("pipe.poll", Some(timeout));
         let reply = Pending::start(&self.core, &req, Undo::Nothing)?
