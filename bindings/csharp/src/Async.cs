@@ -24,7 +24,19 @@ namespace XProc
         private readonly int fd;
         private readonly object gate = new object();
         private readonly Dictionary<ulong, Action<IntPtr, bool>> pending = new Dictionary<ulong, Action<IntPtr, bool>>();
-        private readonly Thread thread;
+
+        /// <summary>
+        /// The pump thread while it runs (guarded by <see cref="gate"/>). It runs while calls
+        /// wait and exits after <see cref="IdleRounds"/> idle polls: a running thread keeps
+        /// the client reachable, and a client dropped without Dispose must still be finalized
+        /// (its connection closed) once nothing waits on it.
+        /// </summary>
+        private Thread thread;
+
+        /// <summary>Polls (of 100 ms) with nothing pending before the pump thread exits; a
+        /// program making one blocking call after another keeps one thread.</summary>
+        private const int IdleRounds = 10;
+
         private volatile bool disposed;
 
         internal AsyncPump(ClientHandle client)
@@ -33,8 +45,12 @@ namespace XProc
             int f;
             Error.Check(Native.xproc_client_event_fd(client, out f));
             fd = f;
-            thread = new Thread(Run) { IsBackground = true, Name = "xproc event pump" };
-            thread.Start();
+        }
+
+        /// <summary>Whether the calling thread is the pump's (a blocking call there would wait for itself).</summary>
+        internal bool OnPumpThread
+        {
+            get { return Thread.CurrentThread == Volatile.Read(ref thread); }
         }
 
         /// <summary>
@@ -58,6 +74,11 @@ namespace XProc
                 Tuple<XProcStatus, ulong> started = start();
                 Error.Check(started.Item1);
                 ticket = started.Item2;
+                if (thread == null)
+                {
+                    thread = new Thread(Run) { IsBackground = true, Name = "xproc event pump" };
+                    thread.Start();
+                }
                 pending[ticket] = (completion, isDisposed) =>
                 {
                     reg.Dispose();
@@ -91,8 +112,18 @@ namespace XProc
         private void Run()
         {
             var fds = new[] { new PollFd { Fd = fd, Events = 1 /* POLLIN */ } };
+            int idle = 0;
             while (!disposed)
             {
+                lock (gate)
+                {
+                    idle = pending.Count == 0 ? idle + 1 : 0;
+                    if (idle > IdleRounds)
+                    {
+                        thread = null; // the next call starts another
+                        return;
+                    }
+                }
                 Native.poll(fds, (UIntPtr)1, 100);
                 UIntPtr ready;
                 if (Native.xproc_client_process(client, out ready) != XProcStatus.Ok)
@@ -131,6 +162,7 @@ namespace XProc
         public void Dispose()
         {
             List<KeyValuePair<ulong, Action<IntPtr, bool>>> left;
+            Thread running;
             lock (gate)
             {
                 if (disposed)
@@ -140,8 +172,12 @@ namespace XProc
                 disposed = true;
                 left = new List<KeyValuePair<ulong, Action<IntPtr, bool>>>(pending);
                 pending.Clear();
+                running = thread;
             }
-            thread.Join();
+            if (running != null && running != Thread.CurrentThread)
+            {
+                running.Join();
+            }
             foreach (KeyValuePair<ulong, Action<IntPtr, bool>> p in left)
             {
                 Native.xproc_client_cancel(client, p.Key);

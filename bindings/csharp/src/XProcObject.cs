@@ -37,6 +37,17 @@ namespace XProc
             return Owner.Pump;
         }
 
+        /// <summary>
+        /// Whether a blocking call goes through the client's pump (AsyncCalls.cs): so that
+        /// disposing the client interrupts it. Not when the client is disposed already (the
+        /// handle keeps the connection: the call runs as before), when the event-loop API is
+        /// missing (not Linux), or on the pump's own thread (it would wait for itself).
+        /// </summary>
+        internal bool ThroughPump
+        {
+            get { return Owner != null && Owner.PumpUsable; }
+        }
+
         /// <summary>Releases this handle (the object stays in the broker).</summary>
         public abstract void Dispose();
 
