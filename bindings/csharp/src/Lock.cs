@@ -189,7 +189,12 @@ namespace XProc
         {
             if (timeoutMs != Timeouts.NoWait && ThroughPump)
             {
-                // Through the pump, so that disposing the client interrupts it.
+                if (AcquireCore(Timeouts.NoWait, out pid))
+                {
+                    return true; // a free lock: one direct round trip, as before
+                }
+                // Held by another: wait through the pump, so that disposing the client
+                // interrupts it.
                 KeyValuePair<bool, int> got = Calls.Wait(AcquireStarted(timeoutMs, "Acquire", CancellationToken.None));
                 pid = got.Value;
                 return got.Key;

@@ -120,11 +120,12 @@ namespace XProc
         public bool Poll(TimeSpan timeout)
         {
             long ms = Timeouts.ToMs(timeout, "timeout");
+            bool ready;
             if (ms != Timeouts.NoWait && ThroughPump)
             {
-                return Calls.Wait(PollStarted(ms, "Poll", CancellationToken.None));
+                Check(Native.xproc_pipe_poll(handle, Timeouts.NoWait, out ready), "Poll");
+                return ready || Calls.Wait(PollStarted(ms, "Poll", CancellationToken.None));
             }
-            bool ready;
             Check(Native.xproc_pipe_poll(handle, ms, out ready), "Poll");
             return ready;
         }
@@ -264,6 +265,11 @@ namespace XProc
             byte[] data = MessagePack.Encode(message);
             if (timeoutMs != Timeouts.NoWait && data.Length <= PumpSendMax && ThroughPump)
             {
+                XProcStatus now = Native.xproc_pipe_send_raw(handle, data, Utf8.Len(data), Timeouts.NoWait);
+                if (now != XProcStatus.Full)
+                {
+                    return now; // sent (or refused) in one direct round trip, as before
+                }
                 // Through the pump, so that disposing the client interrupts it.
                 return Calls.Wait(SendStarted(data, timeoutMs, "Send", false, CancellationToken.None))
                     ? XProcStatus.Ok
@@ -276,7 +282,16 @@ namespace XProc
         {
             if (timeoutMs != Timeouts.NoWait && ThroughPump)
             {
-                // Through the pump, so that disposing the client interrupts it.
+                IntPtr now;
+                UIntPtr nowLen;
+                XProcStatus st0 = Native.xproc_pipe_recv_raw(handle, Timeouts.NoWait, out now, out nowLen);
+                if (st0 != XProcStatus.Empty)
+                {
+                    // A message (or end of file) that is there: one direct round trip, as before.
+                    message = st0 == XProcStatus.Ok ? Buffers.TakeValue(now, nowLen) : null;
+                    return st0;
+                }
+                // Waiting: through the pump, so that disposing the client interrupts it.
                 KeyValuePair<bool, object> got = Calls.Wait(ReceiveStarted(timeoutMs, "Receive", false, CancellationToken.None));
                 message = got.Value;
                 return got.Key ? XProcStatus.Ok : XProcStatus.Timeout;

@@ -118,6 +118,10 @@ namespace XProc
             long ms = Timeouts.ToMs(timeout, "timeout");
             if (ms != Timeouts.NoWait && ThroughPump)
             {
+                if (TryGetCore(Timeouts.NoWait, out item))
+                {
+                    return true; // the common case stays one direct round trip
+                }
                 KeyValuePair<bool, T> got = Calls.Wait(GetStarted(ms, "TryGet", false, CancellationToken.None));
                 item = got.Value;
                 return got.Key;
@@ -144,11 +148,20 @@ namespace XProc
         public Delivery<T> GetLeased(TimeSpan? timeout = null, TimeSpan? lease = null)
         {
             long ms = WaitMs(timeout);
+            Delivery<T> d;
             if (ms != Timeouts.NoWait && ThroughPump)
             {
+                XProcStatus now = GetLeasedCore(Timeouts.NoWait, lease, out d);
+                if (now == XProcStatus.Ok)
+                {
+                    return d; // the common case stays one direct round trip
+                }
+                if (now != XProcStatus.Empty)
+                {
+                    Check(now, "GetLeased", ms);
+                }
                 return Calls.Wait(GetLeasedStarted(ms, lease, "GetLeased", CancellationToken.None));
             }
-            Delivery<T> d;
             Check(GetLeasedCore(ms, lease, out d), "GetLeased", ms);
             return d;
         }
@@ -558,11 +571,27 @@ namespace XProc
                 token);
         }
 
-        /// <summary>The blocking get: through the pump when it can (so Dispose interrupts it).</summary>
+        /// <summary>
+        /// The blocking get: an item that is there is taken directly (one round trip, as
+        /// before); only a get that has to wait goes through the pump (so that Dispose
+        /// interrupts it). Taking what is ready first changes no order: waiting getters are
+        /// only ever waiting on an empty queue.
+        /// </summary>
         private T GetWaiting(long ms, string op)
         {
-            if (ThroughPump)
+            if (ms != Timeouts.NoWait && ThroughPump)
             {
+                IntPtr data;
+                UIntPtr len;
+                XProcStatus now = Native.xproc_queue_get_raw(Handle, Timeouts.NoWait, out data, out len);
+                if (now == XProcStatus.Ok)
+                {
+                    return Read(serializer, Buffers.Take(data, len), op, "item");
+                }
+                if (now != XProcStatus.Empty)
+                {
+                    Check(now, op, ms);
+                }
                 return Calls.Wait(GetStarted(ms, op, true, CancellationToken.None)).Value;
             }
             return GetCore(ms, op);
@@ -572,12 +601,22 @@ namespace XProc
         /// travels as one frame, while a larger value goes as a memfd (direct call).</summary>
         private const int PumpPutMax = 64 * 1024;
 
-        /// <summary>The blocking put: through the pump when it can (so Dispose interrupts it).</summary>
+        /// <summary>The blocking put: directly when there is room (one round trip, as before);
+        /// a put that has to wait for room goes through the pump (so Dispose interrupts it).</summary>
         private bool PutWaiting(T item, long ms, string op, bool strict)
         {
             byte[] data = Write(serializer, item, op, "item");
             if (ms != Timeouts.NoWait && data.Length <= PumpPutMax && ThroughPump)
             {
+                XProcStatus now = Native.xproc_queue_put_raw(Handle, data, (UIntPtr)data.Length, Timeouts.NoWait);
+                if (now == XProcStatus.Ok)
+                {
+                    return true;
+                }
+                if (now != XProcStatus.Full)
+                {
+                    Check(now, op, ms);
+                }
                 return Calls.Wait(PutStarted(data, ms, op, strict, CancellationToken.None));
             }
             XProcStatus st = Native.xproc_queue_put_raw(Handle, data, (UIntPtr)data.Length, ms);
@@ -650,6 +689,12 @@ namespace XProc
         {
             if (ThroughPump)
             {
+                XProcStatus now = Native.xproc_queue_join(Handle, Timeouts.NoWait);
+                if (now != XProcStatus.Timeout)
+                {
+                    Check(now, "Join"); // done already (or refused): one direct round trip
+                    return;
+                }
                 Calls.Wait(JoinStarted(Timeouts.Forever, "Join", true, CancellationToken.None));
                 return;
             }
@@ -699,6 +744,11 @@ namespace XProc
             long ms = Timeouts.ToMs(timeout, "timeout");
             if (ms != Timeouts.NoWait && ThroughPump)
             {
+                XProcStatus now = Native.xproc_queue_join(Handle, Timeouts.NoWait);
+                if (now != XProcStatus.Timeout)
+                {
+                    return Try(now, "Join");
+                }
                 return Calls.Wait(JoinStarted(ms, "Join", false, CancellationToken.None));
             }
             return Try(Native.xproc_queue_join(Handle, ms), "Join");

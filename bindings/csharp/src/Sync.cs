@@ -300,8 +300,10 @@ namespace XProc
         {
             if (timeoutMs != Timeouts.NoWait && ThroughPump)
             {
-                // Through the pump, so that disposing the client interrupts it.
-                return Calls.Wait(AcquireStarted(timeoutMs, "Acquire", CancellationToken.None));
+                // A free permit is taken directly (one round trip, as before); a wait goes
+                // through the pump, so that disposing the client interrupts it.
+                return AcquireCore(Timeouts.NoWait)
+                    || Calls.Wait(AcquireStarted(timeoutMs, "Acquire", CancellationToken.None));
             }
             bool acquired;
             Check(Native.xproc_semaphore_acquire(handle, timeoutMs, out acquired), "Acquire", timeoutMs);
@@ -410,8 +412,10 @@ namespace XProc
         {
             if (timeoutMs != Timeouts.NoWait && ThroughPump)
             {
-                // Through the pump, so that disposing the client interrupts it.
-                return Calls.Wait(WaitStarted(timeoutMs, "Wait", CancellationToken.None));
+                // A set flag is seen directly (one round trip, as before); a wait goes through
+                // the pump, so that disposing the client interrupts it.
+                return WaitCore(Timeouts.NoWait)
+                    || Calls.Wait(WaitStarted(timeoutMs, "Wait", CancellationToken.None));
             }
             bool set;
             Check(Native.xproc_event_wait(handle, timeoutMs, out set), "Wait", timeoutMs);
