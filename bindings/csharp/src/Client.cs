@@ -18,7 +18,7 @@ namespace XProc
     /// Objects keep the connection open: it closes once the client and every object opened
     /// from it are disposed.
     /// </remarks>
-    public sealed class XProcClient : IDisposable
+    public sealed partial class XProcClient : IDisposable
     {
         /// <summary>How long <see cref="Connect(string, TimeSpan?, string)"/> waits for the broker's greeting by default.</summary>
         public static readonly TimeSpan DefaultConnectTimeout = TimeSpan.FromSeconds(5);

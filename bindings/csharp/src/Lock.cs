@@ -258,6 +258,12 @@ namespace XProc
             return Native.xproc_lock_acquire_start(Handle, timeoutMs, out ticket);
         }
 
+        internal override XProcHandle WaitTarget(out int kind)
+        {
+            kind = 3; // XPROC_WAIT_LOCK
+            return Handle;
+        }
+
         internal override XProcStatus NativeRelease()
         {
             return Native.xproc_lock_release(Handle);

@@ -389,6 +389,23 @@ namespace XProc
         internal static extern XProcStatus xproc_lock_acquire_start(LockHandle handle, long timeoutMs, out ulong ticket);
 
         [DllImport(Lib, CallingConvention = Cdecl, ExactSpelling = true)]
+        internal static extern XProcStatus xproc_queue_get_any_start(ClientHandle client, IntPtr[] queues, UIntPtr count, long timeoutMs, out ulong ticket);
+
+        [DllImport(Lib, CallingConvention = Cdecl, ExactSpelling = true)]
+        internal static extern XProcStatus xproc_wait_start(ClientHandle client, NativeWaitObject[] objects, UIntPtr count, long timeoutMs, out ulong ticket);
+
+        [DllImport(Lib, CallingConvention = Cdecl, ExactSpelling = true)]
+        internal static extern XProcStatus xproc_completion_indices(IntPtr completion, byte[] ready, UIntPtr count, out UIntPtr nReady);
+
+        [DllImport(Lib, CallingConvention = Cdecl, ExactSpelling = true)]
+        internal static extern XProcStatus xproc_queue_get_any_raw(ClientHandle client, IntPtr[] queues, UIntPtr count, long timeoutMs,
+            out UIntPtr index, out IntPtr data, out UIntPtr len);
+
+        [DllImport(Lib, CallingConvention = Cdecl, ExactSpelling = true)]
+        internal static extern XProcStatus xproc_wait(ClientHandle client, NativeWaitObject[] objects, UIntPtr count, long timeoutMs,
+            byte[] ready, out UIntPtr nReady);
+
+        [DllImport(Lib, CallingConvention = Cdecl, ExactSpelling = true)]
         internal static extern XProcStatus xproc_queue_join_start(QueueHandle queue, long timeoutMs, out ulong ticket);
 
         [DllImport(Lib, CallingConvention = Cdecl, ExactSpelling = true)]
@@ -450,6 +467,14 @@ namespace XProc
         internal ulong MaxClients;
         internal ulong MaxObjects;
         internal ulong MemoryLimit;
+    }
+
+    /// <summary>xproc_wait_object_t: a kind (xproc_wait_kind_e, a C enum: an int) and a handle.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct NativeWaitObject
+    {
+        internal int Kind;
+        internal IntPtr Object;
     }
 
     /// <summary>struct pollfd.</summary>

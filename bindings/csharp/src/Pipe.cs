@@ -256,6 +256,12 @@ namespace XProc
                 token);
         }
 
+        internal override XProcHandle WaitTarget(out int kind)
+        {
+            kind = 1; // XPROC_WAIT_PIPE
+            return handle;
+        }
+
         /// <summary>The largest message a blocking send passes through the pump: a started
         /// request travels as one frame, while a larger message goes as a memfd (direct call).</summary>
         private const int PumpSendMax = 64 * 1024;

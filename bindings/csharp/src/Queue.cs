@@ -571,6 +571,18 @@ namespace XProc
                 token);
         }
 
+        internal override XProcHandle WaitTarget(out int kind)
+        {
+            kind = 0; // XPROC_WAIT_QUEUE
+            return Handle;
+        }
+
+        /// <summary>An item's bytes as a <typeparamref name="T"/> (see <see cref="XProcObject.Read{TV}"/>).</summary>
+        internal T ReadItem(byte[] data, string op)
+        {
+            return Read(serializer, data, op, "item");
+        }
+
         /// <summary>
         /// The blocking get: an item that is there is taken directly (one round trip, as
         /// before); only a get that has to wait goes through the pump (so that Dispose

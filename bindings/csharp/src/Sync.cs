@@ -274,6 +274,12 @@ namespace XProc
             return new Releaser(ReleaseOne, 0);
         }
 
+        internal override XProcHandle WaitTarget(out int kind)
+        {
+            kind = 4; // XPROC_WAIT_SEMAPHORE
+            return handle;
+        }
+
         private Task<bool> AcquireStarted(long ms, string op, CancellationToken token)
         {
             SemaphoreHandle h = handle;
@@ -388,6 +394,12 @@ namespace XProc
         public void Wait(CancellationToken cancellationToken)
         {
             Calls.Wait(WaitStarted(Timeouts.Forever, "Wait", cancellationToken));
+        }
+
+        internal override XProcHandle WaitTarget(out int kind)
+        {
+            kind = 2; // XPROC_WAIT_EVENT
+            return handle;
         }
 
         private Task<bool> WaitStarted(long ms, string op, CancellationToken token)

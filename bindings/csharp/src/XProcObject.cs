@@ -3,6 +3,7 @@
 // saying which operation on which object failed (`Get on queue "jobs" timed out after 5 s`).
 
 using System;
+using System.Collections.Generic;
 
 namespace XProc
 {
@@ -46,6 +47,14 @@ namespace XProc
         internal bool ThroughPump
         {
             get { return Owner != null && Owner.PumpUsable; }
+        }
+
+        /// <summary>The native handle and <c>xproc_wait_object_kind_e</c> of an object
+        /// <see cref="XProcClient.Wait(IList{XProcObject}, TimeSpan?)"/> can watch; null for the others.</summary>
+        internal virtual XProcHandle WaitTarget(out int kind)
+        {
+            kind = -1;
+            return null;
         }
 
         /// <summary>Releases this handle (the object stays in the broker).</summary>

@@ -21,6 +21,7 @@ namespace XProc.Tests
             yield return new Test("async.cancelled_receives_take_nothing", CancelledReceives);
             yield return new Test("async.token_overloads_of_blocking_calls", TokenOverloads);
             yield return new Test("async.dispose_interrupts_plain_blocking_calls", DisposeInterruptsPlainCalls);
+            yield return new Test("async.get_any_and_wait_on_many", GetAnyAndWait);
         }
 
         /// <summary>Waits until the object's stat field <paramref name="field"/> reaches
@@ -115,6 +116,43 @@ namespace XProc.Tests
                 }
                 Assert.True(Done(notified, "Condition.WaitAsync"), "notified");
                 cond.Release();
+            }
+        }
+
+        private static void GetAnyAndWait()
+        {
+            string name = Fixture.Name("amany");
+            using (XProcClient c = Fixture.Connect())
+            using (XProcClient other = Fixture.Connect())
+            {
+                XProcQueue<long> qa = c.Queue<long>(name + "-a");
+                XProcQueue<long> qb = c.Queue<long>(name + "-b");
+                XProcEvent ev = c.Event(name + "-e");
+                var both = new List<XProcQueue<long>> { qa, qb };
+                Assert.Throws<XProcTimeoutException>(() => c.GetAny(both, TimeSpan.Zero), "nothing yet");
+                Task<Tuple<int, long>> any = c.GetAnyAsync(both);
+                Assert.False(any.Wait(30), "waiting");
+                other.Queue<long>(name + "-b").Put(11);
+                Tuple<int, long> got = Done(any, "GetAnyAsync");
+                Assert.Equal(1, got.Item1, "from the second queue");
+                Assert.Equal(11L, got.Item2, "the item");
+                other.Queue<long>(name + "-a").Put(12);
+                Assert.Equal(12L, c.GetAny(both, TimeSpan.FromSeconds(10)).Item2, "blocking GetAny");
+                using (var cts = new CancellationTokenSource())
+                {
+                    cts.CancelAfter(50);
+                    Assert.Throws<OperationCanceledException>(() => c.GetAny(both, cts.Token), "cancelled GetAny");
+                }
+                var objs = new List<XProcObject> { qa, qb, ev };
+                Assert.Equal(0, c.Wait(objs, TimeSpan.Zero).Count, "nothing ready");
+                Task<IList<int>> ready = c.WaitAsync(objs);
+                other.Event(name + "-e").Set();
+                IList<int> which = Done(ready, "WaitAsync");
+                Assert.Equal(1, which.Count, "one ready");
+                Assert.Equal(2, which[0], "the event");
+                other.Queue<long>(name + "-a").Put(13);
+                Assert.Equal(2, c.Wait(objs, TimeSpan.FromSeconds(10)).Count, "the queue and the event");
+                Assert.Equal(13L, qa.Get(TimeSpan.FromSeconds(5)), "the cancelled GetAny took nothing");
             }
         }
 
