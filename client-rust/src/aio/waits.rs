@@ -2,7 +2,7 @@
 //! `notify`) are the blocking handle's, through `blocking()`.
 
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use xproc_protocol::RequestFields;
 
@@ -143,6 +143,36 @@ impl Condition {
             notified: need(r.notified, "condition.wait", "notified")?,
             abandoned_by: r.abandoned_by,
         })
+    }
+
+    /// Waits until `predicate` is true, checking it first and after each notify, for at most
+    /// `timeout` in all (`None`: as long as it takes); returns its last value. Call with the
+    /// lock held, as [`wait`](Self::wait) (the predicate runs with it held).
+    pub async fn wait_for(
+        &self,
+        mut predicate: impl FnMut() -> Result<bool>,
+        timeout: Option<Duration>,
+    ) -> Result<bool> {
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
+        loop {
+            if predicate()? {
+                return Ok(true);
+            }
+            match deadline {
+                None => {
+                    self.wait(None).await?;
+                }
+                Some(d) => {
+                    let left = d.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return Ok(false);
+                    }
+                    if !self.wait(Some(left)).await?.notified {
+                        return predicate();
+                    }
+                }
+            }
+        }
     }
 
     /// Waits for the completions of dropped `wait`s (the lock is back with this connection).
