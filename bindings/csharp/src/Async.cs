@@ -82,19 +82,27 @@ namespace XProc
                 pending[ticket] = (completion, isDisposed) =>
                 {
                     reg.Dispose();
-                    if (isDisposed)
+                    if (isDisposed && completion == IntPtr.Zero)
                     {
-                        tcs.TrySetException(new ObjectDisposedException("XProcClient",
-                            "the client was disposed while the call waited (it was cancelled at the broker)"));
+                        tcs.TrySetException(Disposed());
                         return;
                     }
                     try
                     {
-                        tcs.TrySetResult(finish(completion, token.IsCancellationRequested));
+                        // Disposing cancelled it: what it got anyway is handed over or undone
+                        // as for a cancelled token (finish decides), never dropped.
+                        tcs.TrySetResult(finish(completion, isDisposed || token.IsCancellationRequested));
                     }
                     catch (OperationCanceledException)
                     {
-                        tcs.TrySetCanceled(token);
+                        if (isDisposed)
+                        {
+                            tcs.TrySetException(Disposed());
+                        }
+                        else
+                        {
+                            tcs.TrySetCanceled(token);
+                        }
                     }
                     catch (Exception e)
                     {
@@ -157,11 +165,24 @@ namespace XProc
             }
         }
 
+        /// <summary>How long <see cref="Dispose"/> collects the completions of the requests it
+        /// cancelled. Each comes at once (a cancel is answered before its reply), except a
+        /// condition wait still waiting to reacquire its lock, which may take as long as the
+        /// holder keeps it: Dispose does not wait for that.</summary>
+        private const int DisposeDrainMs = 1000;
+
+        private static ObjectDisposedException Disposed()
+        {
+            return new ObjectDisposedException("XProcClient",
+                "the client was disposed while the call waited (it was cancelled at the broker)");
+        }
+
         /// <summary>Stops the pump: every pending request is cancelled at the broker and its task
-        /// fails with ObjectDisposedException.</summary>
+        /// fails with ObjectDisposedException — unless the broker had answered it already, in
+        /// which case the answer is handed over (an item) or undone (a lock), as for a
+        /// cancelled token, so that nothing is lost.</summary>
         public void Dispose()
         {
-            List<KeyValuePair<ulong, Action<IntPtr, bool>>> left;
             Thread running;
             lock (gate)
             {
@@ -170,18 +191,56 @@ namespace XProc
                     return;
                 }
                 disposed = true;
-                left = new List<KeyValuePair<ulong, Action<IntPtr, bool>>>(pending);
-                pending.Clear();
                 running = thread;
             }
+            // The pump thread stops first, so that no completion is collected by it and then
+            // dropped for want of a waiter.
             if (running != null && running != Thread.CurrentThread)
             {
                 running.Join();
             }
-            foreach (KeyValuePair<ulong, Action<IntPtr, bool>> p in left)
+            Dictionary<ulong, Action<IntPtr, bool>> left;
+            lock (gate)
             {
-                Native.xproc_client_cancel(client, p.Key);
-                p.Value(IntPtr.Zero, true);
+                left = new Dictionary<ulong, Action<IntPtr, bool>>(pending);
+                pending.Clear();
+            }
+            foreach (ulong ticket in left.Keys)
+            {
+                Native.xproc_client_cancel(client, ticket);
+            }
+            var fds = new[] { new PollFd { Fd = fd, Events = 1 /* POLLIN */ } };
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            while (left.Count > 0 && clock.ElapsedMilliseconds < DisposeDrainMs)
+            {
+                Native.poll(fds, (UIntPtr)1, 10);
+                UIntPtr ready;
+                if (Native.xproc_client_process(client, out ready) != XProcStatus.Ok)
+                {
+                    break; // disconnected: nothing more will come
+                }
+                ulong ticket;
+                IntPtr completion;
+                while (Native.xproc_client_next_completion(client, out ticket, out completion) == XProcStatus.Ok)
+                {
+                    Action<IntPtr, bool> done;
+                    try
+                    {
+                        if (left.TryGetValue(ticket, out done))
+                        {
+                            left.Remove(ticket);
+                            done(completion, true);
+                        }
+                    }
+                    finally
+                    {
+                        Native.xproc_completion_free(completion);
+                    }
+                }
+            }
+            foreach (Action<IntPtr, bool> done in left.Values)
+            {
+                done(IntPtr.Zero, true);
             }
         }
 
