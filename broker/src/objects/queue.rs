@@ -866,6 +866,33 @@ mod tests {
     }
 
     #[test]
+    fn unlease_gives_an_item_back_to_the_head_without_counting_the_attempt() {
+        let mut q = Queue::new(0, true, 1);
+        let mut wakes = Wakes::new();
+        q.put(v(1), None, &mut wakes);
+        q.put(v(2), None, &mut wakes);
+        assert_eq!(
+            q.get_leased(WaiterId(1), 1000, false, &mut wakes),
+            GetLeased::Leased { attempt: 1 }
+        );
+        assert_eq!(q.unlease(WaiterId(1), &mut wakes), Ok(()));
+        assert_eq!(q.unlease(WaiterId(1), &mut wakes), Err(NotInFlight));
+        assert!(!q.has_dead(), "max_attempts 1, yet not dead-lettered");
+        assert_eq!((q.len(), q.unfinished(), q.in_flight().count()), (2, 2, 0));
+        // Back at the head, and again a first attempt.
+        assert_eq!(
+            q.get_leased(WaiterId(2), 1000, false, &mut wakes),
+            GetLeased::Leased { attempt: 1 }
+        );
+        assert_eq!(q.in_flight().collect::<Vec<_>>(), vec![(WaiterId(2), 1)]);
+        assert_eq!(
+            q.unlease(WaiterId(9), &mut wakes),
+            Err(NotInFlight),
+            "never issued"
+        );
+    }
+
+    #[test]
     fn past_max_attempts_an_item_is_staged_for_the_dead_letters() {
         let mut q = Queue::new(0, true, 2);
         let mut wakes = Wakes::new();
