@@ -158,6 +158,7 @@ pub fn needs<'a>(
         R::QueueGetManyLeased { name, .. } => ("queue.get_many_leased", name, Write),
         R::QueueAckMany { name, .. } => ("queue.ack_many", name, Write),
         R::QueueUnget { name, .. } => ("queue.unget", name, Write),
+        R::QueueUnlease { name, .. } => ("queue.unlease", name, Write),
         // Several names: checked one by one through `needs_each`, which the caller asks first.
         R::QueueGetAny { .. } | R::Wait { .. } => return None,
         R::DictGet { name, .. } => ("dict.get", name, Read),

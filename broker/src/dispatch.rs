@@ -137,6 +137,7 @@ fn readies<'r>(req: &Request<'r>) -> Option<&'r str> {
         R::QueuePut { name, .. }
         | R::QueuePutMany { name, .. }
         | R::QueueUnget { name, .. }
+        | R::QueueUnlease { name, .. }
         | R::QueueNack { name, .. }
         | R::PipeSend { name, .. }
         | R::PipeClose { name, .. }
@@ -229,6 +230,7 @@ fn route(cx: &mut Ctx, req: Request, shared: Option<Stored>) -> Handled {
             delivery,
             delay_ms,
         } => queue::nack(cx, name, delivery, delay_ms),
+        R::QueueUnlease { name, delivery } => queue::unlease(cx, name, delivery),
         R::QueuePutMany { name, values, wait } => batch::put_many(cx, name, &values, wait),
         R::QueueGetMany { name, max, wait } => batch::get_many(cx, name, max, wait),
         R::QueueGetManyLeased {

@@ -2195,6 +2195,106 @@ xproc_status_e xproc_client_defer_starts(const xproc_client_t *client, int on);
  */
 xproc_status_e xproc_client_flush_starts(const xproc_client_t *client);
 
+/*
+ Starts a `xproc_queue_join` of a joinable queue, waiting at the broker up to `timeout_ms`
+ (negative: as long as it takes); `*ticket` identifies its completion, whose status is
+ `XPROC_OK` once every item put was marked done (`XPROC_TIMEOUT` otherwise, also after a
+ cancel; it takes nothing). Errors (now): `XPROC_DISCONNECTED`, `XPROC_NULL_ARGUMENT`.
+ Thread-safe.
+ */
+xproc_status_e xproc_queue_join_start(const xproc_queue_t *queue,
+                                      int64_t timeout_ms,
+                                      uint64_t *ticket);
+
+/*
+ Starts a `xproc_queue_get_leased_raw` (lease `lease_ms`; `<= 0`: 30 s), waiting at the
+ broker up to `timeout_ms` (negative: as long as it takes). Its completion has the value
+ (`xproc_completion_value_raw`) and the uint fields `delivery` and `attempt`
+ (`xproc_completion_uint`); settle the delivery with `xproc_queue_ack` / `xproc_queue_nack`.
+ If it was cancelled and still completed with an item, the item is held on a lease: give it
+ back with `xproc_queue_unlease` (it goes back to the head, the attempt not counted) or
+ handle it. Results as `xproc_queue_join_start`. Thread-safe.
+ */
+xproc_status_e xproc_queue_get_leased_start(const xproc_queue_t *queue,
+                                            int64_t timeout_ms,
+                                            int64_t lease_ms,
+                                            uint64_t *ticket);
+
+/*
+ Gives back `delivery`, which the caller never looked at — the item of a
+ `xproc_queue_get_leased_start` it had cancelled, which completed with the item anyway
+ (docs/PROTOCOL.md §6.3 `queue.unlease`): the item goes back to the head of the queue at
+ once and that hand-over does not count toward `max_attempts`. For an item that was looked
+ at, use `xproc_queue_nack`. Blocks for one round trip. Errors: `XPROC_UNKNOWN_DELIVERY`
+ (not held by this client), `XPROC_NOT_FOUND`, `XPROC_DISCONNECTED`,
+ `XPROC_NULL_ARGUMENT`. Thread-safe.
+ */
+xproc_status_e xproc_queue_unlease(const xproc_queue_t *queue, uint64_t delivery);
+
+/*
+ Starts a `xproc_barrier_wait`, waiting at the broker up to `timeout_ms` (negative: as long
+ as it takes); its completion has the uint field `index`, or the status
+ `XPROC_BROKEN_BARRIER`. Cancelling it while it waits breaks the barrier (as its timeout
+ does). Results as `xproc_queue_join_start`. Thread-safe.
+ */
+xproc_status_e xproc_barrier_wait_start(const xproc_barrier_t *barrier,
+                                        int64_t timeout_ms,
+                                        uint64_t *ticket);
+
+/*
+ Starts a `xproc_condition_wait` (the condition's lock must be held by this client: the
+ completion is `XPROC_NOT_OWNER` otherwise), waiting for a notify up to `timeout_ms`
+ (negative: as long as it takes). Its completion has the bool field `notified` (and the
+ uint field `abandoned_by` when set) and comes only once the lock is held again — after a
+ cancel too, which ends the wait for a notify, not the reacquiring. Results as
+ `xproc_queue_join_start`. Thread-safe.
+ */
+xproc_status_e xproc_condition_wait_start(const xproc_condition_t *condition,
+                                          int64_t timeout_ms,
+                                          uint64_t *ticket);
+
+/*
+ Starts an acquire of the condition's lock; its completion has the bool field `acquired`
+ (and `abandoned_by` when set). A cancelled one that completed with `acquired` true holds
+ the lock: release it (`xproc_condition_release`). Results as `xproc_queue_join_start`.
+ Thread-safe.
+ */
+xproc_status_e xproc_condition_acquire_start(const xproc_condition_t *condition,
+                                             int64_t timeout_ms,
+                                             uint64_t *ticket);
+
+/*
+ Starts a send of `len` MessagePack bytes at `data` (copied; at most the broker's
+ `max_frame`: a started send does not travel as a memfd) to the other end, waiting for
+ room up to `timeout_ms` (negative: as long as it takes). Its completion's status is
+ `XPROC_OK`, `XPROC_FULL`, `XPROC_TIMEOUT` or `XPROC_CLOSED`. Errors (now): `XPROC_CLOSED`
+ (this end was closed), `XPROC_DISCONNECTED`, `XPROC_NULL_ARGUMENT`. Thread-safe.
+ */
+xproc_status_e xproc_pipe_send_start_raw(const xproc_pipe_t *pipe,
+                                         const uint8_t *data,
+                                         size_t len,
+                                         int64_t timeout_ms,
+                                         uint64_t *ticket);
+
+/*
+ Starts a receive of the next message, waiting up to `timeout_ms` (negative: as long as it
+ takes). Its completion has the value (`xproc_completion_value_raw`), or the status
+ `XPROC_EMPTY`, `XPROC_TIMEOUT` or `XPROC_CLOSED` (end of file). Results as
+ `xproc_pipe_send_start_raw`. Thread-safe.
+ */
+xproc_status_e xproc_pipe_recv_start(const xproc_pipe_t *pipe,
+                                     int64_t timeout_ms,
+                                     uint64_t *ticket);
+
+/*
+ Starts a poll: whether a message waits (or a receive would report end of file), waiting
+ up to `timeout_ms` for one (negative: as long as it takes, as `xproc_pipe_poll`). Its completion
+ has the bool field `ready`. Results as `xproc_pipe_send_start_raw`. Thread-safe.
+ */
+xproc_status_e xproc_pipe_poll_start(const xproc_pipe_t *pipe,
+                                     int64_t timeout_ms,
+                                     uint64_t *ticket);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus

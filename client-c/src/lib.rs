@@ -22,7 +22,9 @@
 //! - `lock.rs`, `semaphore.rs`, `event.rs`, `condition.rs`, `barrier.rs`: sync primitives.
 //! - `wait.rs`: waiting on many objects at once (`xproc_queue_get_any*`, `xproc_wait`).
 //! - `evloop.rs`: the event-loop API: `xproc_client_event_fd`, `*_start`, `xproc_client_process`,
-//!   completions, `xproc_client_cancel`.
+//!   completions, `xproc_client_cancel`; `evloop_more.rs` (join, leased get and
+//!   `xproc_queue_unlease`, barrier and condition waits) and `evloop_pipe.rs` (pipe send,
+//!   receive, poll) add more started requests.
 //!
 //! # Rules every entry point follows
 //!
@@ -72,6 +74,10 @@ pub mod wait;
 
 pub mod evloop;
 
+pub mod evloop_more;
+
+pub mod evloop_pipe;
+
 mod handle;
 mod panic;
 
@@ -85,6 +91,8 @@ pub use error::{
 };
 pub use event::*;
 pub use evloop::*;
+pub use evloop_more::*;
+pub use evloop_pipe::*;
 pub use lock::*;
 pub use pipe::*;
 pub use queue::*;

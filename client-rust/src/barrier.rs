@@ -75,6 +75,11 @@ impl Barrier {
         &self.name
     }
 
+    /// The client this handle uses.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
     fn req(&self, op: &'static str, timeout_ms: Option<u64>) -> RequestFields<'_> {
         RequestFields {
             name: Some(self.name.as_str().into()),

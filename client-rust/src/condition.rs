@@ -70,6 +70,11 @@ impl Condition {
         &self.name
     }
 
+    /// The client this handle uses.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
     /// Acquires the condition's lock, waiting as long as it takes.
     pub fn acquire(&self) -> Result<Acquisition> {
         lock::acquire(&self.client, &self.name, "condition.acquire", None)

@@ -35,6 +35,9 @@
 //!   elsewhere, Windows included, they exist and fail saying so).
 //! - `valuebuf.rs`: [`ValueBuf`], a value as a get hands it over: owned, or a sealed memfd
 //!   mapped read-only (no copy).
+//! - `started.rs`, `started_pipe.rs`: started (event-loop) forms of `join`, leased gets,
+//!   barrier and condition waits, and of the pipe calls (a message a cancelled receive got
+//!   anyway is kept for the handle's next receive).
 //! - `codec.rs`: typed values to MessagePack and timeouts to wire fields.
 //! - `error.rs`: [`Error`], one small enum for every failure.
 //! - `endpoint.rs`: [`default_socket_path`], [`Endpoint`] (a path or `tcp://HOST:PORT`), authkey
@@ -169,6 +172,8 @@ mod many;
 mod pipe;
 mod queue;
 mod semaphore;
+mod started;
+mod started_pipe;
 mod stream;
 mod transport;
 mod valuebuf;

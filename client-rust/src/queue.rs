@@ -869,6 +869,18 @@ pub struct Delivery<T> {
 }
 
 impl<T> Delivery<T> {
+    /// A delivery of `value` from `queue` (for the async client, which gets it from a
+    /// completion).
+    #[cfg_attr(not(all(unix, feature = "tokio")), allow(dead_code))]
+    pub(crate) fn new(value: T, id: u64, attempt: u32, queue: RawQueue) -> Self {
+        Delivery {
+            value,
+            id,
+            attempt,
+            queue,
+        }
+    }
+
     /// The item, by reference.
     pub fn value(&self) -> &T {
         &self.value

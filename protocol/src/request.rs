@@ -492,6 +492,14 @@ pub enum Request<'a> {
         /// The delivery ids to ack.
         deliveries: Vec<u64>,
     },
+    /// Gives back a leased delivery its caller never saw (a cancelled `queue.get_leased`
+    /// answered first): back to the head at once, the hand-over not counted as an attempt.
+    QueueUnlease {
+        /// The queue.
+        name: &'a str,
+        /// The delivery id `queue.get_leased` returned.
+        delivery: u64,
+    },
     /// Puts back, at the head, a value a `queue.get` took whose caller gave it up.
     QueueUnget {
         /// The queue.
@@ -863,6 +871,7 @@ pub const OPS: &[&str] = &[
     "queue.ack_many",
     "queue.get_any",
     "queue.unget",
+    "queue.unlease",
     "wait",
     "dict.get",
     "dict.set",
@@ -1302,6 +1311,10 @@ impl<'a> Checker<'_, 'a> {
                     .uints(F::deliveries)
                     .map_err(bad)?
                     .ok_or_else(|| self.missing(F::deliveries))?,
+            },
+            "queue.unlease" => R::QueueUnlease {
+                name: self.name()?,
+                delivery: self.need_uint(F::delivery)?,
             },
             "queue.unget" => R::QueueUnget {
                 name: self.name()?,

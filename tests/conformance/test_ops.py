@@ -101,6 +101,26 @@ def test_leases(c):
     err(c.call({"op": "queue.ack", "name": "q"}), "BadRequest")
 
 
+def test_unlease_gives_a_delivery_back_without_counting_the_attempt(c):
+    ok(c.call({"op": "open", "name": "ul", "kind": "joinable_queue", "max_attempts": 1}),
+       created=True, kind="joinable_queue", maxsize=0, max_attempts=1)
+    c.call({"op": "queue.put", "name": "ul", "value": value("a")})
+    c.call({"op": "queue.put", "name": "ul", "value": value("b")})
+    r = c.call({"op": "queue.get_leased", "name": "ul", "timeout_ms": 0})
+    assert r["value"] == value("a") and r["attempt"] == 1
+    ok(c.call({"op": "queue.unlease", "name": "ul", "delivery": r["delivery"]}))
+    # Back at the head, still a first attempt (max_attempts 1: a nack would dead-letter it),
+    # and still unfinished on the joinable queue.
+    ok(c.call({"op": "queue.qsize", "name": "ul"}), len=2, maxsize=0, unfinished=2)
+    r2 = c.call({"op": "queue.get_leased", "name": "ul", "timeout_ms": 0})
+    assert r2["value"] == value("a") and r2["attempt"] == 1 and r2["delivery"] != r["delivery"]
+    err(c.call({"op": "queue.unlease", "name": "ul", "delivery": r["delivery"]}),
+        "UnknownDelivery")
+    err(c.call({"op": "queue.unlease", "name": "ul"}), "BadRequest")
+    err(c.call({"op": "queue.unlease", "name": "nope", "delivery": r2["delivery"]}), "NotFound")
+    ok(c.call({"op": "queue.ack", "name": "ul", "delivery": r2["delivery"]}))
+
+
 def test_dict_ops(c):
     c.call({"op": "open", "name": "d", "kind": "dict"})
     k, v = value("k"), value(1)

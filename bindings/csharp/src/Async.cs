@@ -24,7 +24,19 @@ namespace XProc
         private readonly int fd;
         private readonly object gate = new object();
         private readonly Dictionary<ulong, Action<IntPtr, bool>> pending = new Dictionary<ulong, Action<IntPtr, bool>>();
-        private readonly Thread thread;
+
+        /// <summary>
+        /// The pump thread while it runs (guarded by <see cref="gate"/>). It runs while calls
+        /// wait and exits after <see cref="IdleRounds"/> idle polls: a running thread keeps
+        /// the client reachable, and a client dropped without Dispose must still be finalized
+        /// (its connection closed) once nothing waits on it.
+        /// </summary>
+        private Thread thread;
+
+        /// <summary>Polls (of 100 ms) with nothing pending before the pump thread exits; a
+        /// program making one blocking call after another keeps one thread.</summary>
+        private const int IdleRounds = 10;
+
         private volatile bool disposed;
 
         internal AsyncPump(ClientHandle client)
@@ -33,8 +45,12 @@ namespace XProc
             int f;
             Error.Check(Native.xproc_client_event_fd(client, out f));
             fd = f;
-            thread = new Thread(Run) { IsBackground = true, Name = "xproc event pump" };
-            thread.Start();
+        }
+
+        /// <summary>Whether the calling thread is the pump's (a blocking call there would wait for itself).</summary>
+        internal bool OnPumpThread
+        {
+            get { return Thread.CurrentThread == Volatile.Read(ref thread); }
         }
 
         /// <summary>
@@ -58,22 +74,35 @@ namespace XProc
                 Tuple<XProcStatus, ulong> started = start();
                 Error.Check(started.Item1);
                 ticket = started.Item2;
+                if (thread == null)
+                {
+                    thread = new Thread(Run) { IsBackground = true, Name = "xproc event pump" };
+                    thread.Start();
+                }
                 pending[ticket] = (completion, isDisposed) =>
                 {
                     reg.Dispose();
-                    if (isDisposed)
+                    if (isDisposed && completion == IntPtr.Zero)
                     {
-                        tcs.TrySetException(new ObjectDisposedException("XProcClient",
-                            "the client was disposed while the call waited (it was cancelled at the broker)"));
+                        tcs.TrySetException(Disposed());
                         return;
                     }
                     try
                     {
-                        tcs.TrySetResult(finish(completion, token.IsCancellationRequested));
+                        // Disposing cancelled it: what it got anyway is handed over or undone
+                        // as for a cancelled token (finish decides), never dropped.
+                        tcs.TrySetResult(finish(completion, isDisposed || token.IsCancellationRequested));
                     }
                     catch (OperationCanceledException)
                     {
-                        tcs.TrySetCanceled(token);
+                        if (isDisposed)
+                        {
+                            tcs.TrySetException(Disposed());
+                        }
+                        else
+                        {
+                            tcs.TrySetCanceled(token);
+                        }
                     }
                     catch (Exception e)
                     {
@@ -91,8 +120,18 @@ namespace XProc
         private void Run()
         {
             var fds = new[] { new PollFd { Fd = fd, Events = 1 /* POLLIN */ } };
+            int idle = 0;
             while (!disposed)
             {
+                lock (gate)
+                {
+                    idle = pending.Count == 0 ? idle + 1 : 0;
+                    if (idle > IdleRounds)
+                    {
+                        thread = null; // the next call starts another
+                        return;
+                    }
+                }
                 Native.poll(fds, (UIntPtr)1, 100);
                 UIntPtr ready;
                 if (Native.xproc_client_process(client, out ready) != XProcStatus.Ok)
@@ -126,11 +165,25 @@ namespace XProc
             }
         }
 
+        /// <summary>How long <see cref="Dispose"/> collects the completions of the requests it
+        /// cancelled. Each comes at once (a cancel is answered before its reply), except a
+        /// condition wait still waiting to reacquire its lock, which may take as long as the
+        /// holder keeps it: Dispose does not wait for that.</summary>
+        private const int DisposeDrainMs = 1000;
+
+        private static ObjectDisposedException Disposed()
+        {
+            return new ObjectDisposedException("XProcClient",
+                "the client was disposed while the call waited (it was cancelled at the broker)");
+        }
+
         /// <summary>Stops the pump: every pending request is cancelled at the broker and its task
-        /// fails with ObjectDisposedException.</summary>
+        /// fails with ObjectDisposedException — unless the broker had answered it already, in
+        /// which case the answer is handed over (an item) or undone (a lock), as for a
+        /// cancelled token, so that nothing is lost.</summary>
         public void Dispose()
         {
-            List<KeyValuePair<ulong, Action<IntPtr, bool>>> left;
+            Thread running;
             lock (gate)
             {
                 if (disposed)
@@ -138,14 +191,56 @@ namespace XProc
                     return;
                 }
                 disposed = true;
-                left = new List<KeyValuePair<ulong, Action<IntPtr, bool>>>(pending);
+                running = thread;
+            }
+            // The pump thread stops first, so that no completion is collected by it and then
+            // dropped for want of a waiter.
+            if (running != null && running != Thread.CurrentThread)
+            {
+                running.Join();
+            }
+            Dictionary<ulong, Action<IntPtr, bool>> left;
+            lock (gate)
+            {
+                left = new Dictionary<ulong, Action<IntPtr, bool>>(pending);
                 pending.Clear();
             }
-            thread.Join();
-            foreach (KeyValuePair<ulong, Action<IntPtr, bool>> p in left)
+            foreach (ulong ticket in left.Keys)
             {
-                Native.xproc_client_cancel(client, p.Key);
-                p.Value(IntPtr.Zero, true);
+                Native.xproc_client_cancel(client, ticket);
+            }
+            var fds = new[] { new PollFd { Fd = fd, Events = 1 /* POLLIN */ } };
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            while (left.Count > 0 && clock.ElapsedMilliseconds < DisposeDrainMs)
+            {
+                Native.poll(fds, (UIntPtr)1, 10);
+                UIntPtr ready;
+                if (Native.xproc_client_process(client, out ready) != XProcStatus.Ok)
+                {
+                    break; // disconnected: nothing more will come
+                }
+                ulong ticket;
+                IntPtr completion;
+                while (Native.xproc_client_next_completion(client, out ticket, out completion) == XProcStatus.Ok)
+                {
+                    Action<IntPtr, bool> done;
+                    try
+                    {
+                        if (left.TryGetValue(ticket, out done))
+                        {
+                            left.Remove(ticket);
+                            done(completion, true);
+                        }
+                    }
+                    finally
+                    {
+                        Native.xproc_completion_free(completion);
+                    }
+                }
+            }
+            foreach (Action<IntPtr, bool> done in left.Values)
+            {
+                done(IntPtr.Zero, true);
             }
         }
 

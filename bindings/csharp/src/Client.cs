@@ -18,7 +18,7 @@ namespace XProc
     /// Objects keep the connection open: it closes once the client and every object opened
     /// from it are disposed.
     /// </remarks>
-    public sealed class XProcClient : IDisposable
+    public sealed partial class XProcClient : IDisposable
     {
         /// <summary>How long <see cref="Connect(string, TimeSpan?, string)"/> waits for the broker's greeting by default.</summary>
         public static readonly TimeSpan DefaultConnectTimeout = TimeSpan.FromSeconds(5);
@@ -35,6 +35,9 @@ namespace XProc
         private AsyncPump pump;
 
         private bool disposed;
+
+        /// <summary>Set when the pump cannot be made (no event-loop API on this platform).</summary>
+        private bool pumpMissing;
 
         private XProcClient(ClientHandle handle)
         {
@@ -53,6 +56,38 @@ namespace XProc
                         throw new ObjectDisposedException("XProcClient");
                     }
                     return pump ?? (pump = new AsyncPump(handle));
+                }
+            }
+        }
+
+        /// <summary>
+        /// Whether blocking calls can go through the pump (see <see cref="XProcObject.ThroughPump"/>);
+        /// makes it if needed.
+        /// </summary>
+        internal bool PumpUsable
+        {
+            get
+            {
+                lock (pumpGate)
+                {
+                    if (disposed || pumpMissing)
+                    {
+                        return false;
+                    }
+                    if (pump == null)
+                    {
+                        try
+                        {
+                            pump = new AsyncPump(handle);
+                        }
+                        catch (XProcException)
+                        {
+                            // The event-loop API is Linux only so far: block as before.
+                            pumpMissing = true;
+                            return false;
+                        }
+                    }
+                    return !pump.OnPumpThread;
                 }
             }
         }
@@ -195,7 +230,7 @@ namespace XProc
         /// <param name="name">The object's name: 1–255 bytes of UTF-8.</param>
         /// <param name="maxSize">The most items it holds, fixed at creation (0: unbounded).
         /// Null accepts an existing queue's bound and creates an unbounded one.</param>
-        /// <param name="maxAttempts">Leased deliveries (<see cref="XProcQueue{T}.GetLeased"/>) of
+        /// <param name="maxAttempts">Leased deliveries (<see cref="XProcQueue{T}.GetLeased(Nullable{TimeSpan}, Nullable{TimeSpan})"/>) of
         /// one item before the broker moves it to the queue NAME.dead instead of handing it out
         /// again, fixed at creation (0: never). Null accepts an existing queue's value and
         /// creates one with 5.</param>
@@ -326,7 +361,7 @@ namespace XProc
             int d = duplex.HasValue ? (duplex.Value ? 1 : 0) : -1;
             PipeHandle h;
             XProcStatus st = Native.xproc_pipe_open(handle, n, Utf8.Len(n), e, d, capacity ?? -1, out h);
-            return new XProcPipe(name, end, Opened(st, h, "pipe", name));
+            return Own(new XProcPipe(name, end, Opened(st, h, "pipe", name)));
         }
 
         /// <summary>Opens (creating if new) the lock <paramref name="name"/> (not reentrant).</summary>
@@ -338,7 +373,7 @@ namespace XProc
         /// <summary>Opens (creating if new) the reentrant lock <paramref name="name"/>.</summary>
         public XProcRLock RLock(string name)
         {
-            return new XProcRLock(name, OpenLock(name, true));
+            return Own(new XProcRLock(name, OpenLock(name, true)));
         }
 
         private LockHandle OpenLock(string name, bool reentrant)
@@ -357,7 +392,7 @@ namespace XProc
         /// </summary>
         public XProcSemaphore Semaphore(string name, long initial = 1)
         {
-            return new XProcSemaphore("semaphore", name, OpenSemaphore(name, initial, false));
+            return Own(new XProcSemaphore("semaphore", name, OpenSemaphore(name, initial, false)));
         }
 
         /// <summary>
@@ -366,7 +401,7 @@ namespace XProc
         /// </summary>
         public XProcBoundedSemaphore BoundedSemaphore(string name, long initial = 1)
         {
-            return new XProcBoundedSemaphore(name, OpenSemaphore(name, initial, true));
+            return Own(new XProcBoundedSemaphore(name, OpenSemaphore(name, initial, true)));
         }
 
         private SemaphoreHandle OpenSemaphore(string name, long initial, bool bounded)
@@ -389,7 +424,7 @@ namespace XProc
             byte[] n = Utf8.Name(name, "name");
             EventHandle h;
             XProcStatus st = Native.xproc_event_open(handle, n, Utf8.Len(n), out h);
-            return new XProcEvent(name, Opened(st, h, "event", name));
+            return Own(new XProcEvent(name, Opened(st, h, "event", name)));
         }
 
         /// <summary>Opens (creating if new) the condition <paramref name="name"/> and its lock.</summary>
@@ -398,7 +433,7 @@ namespace XProc
             byte[] n = Utf8.Name(name, "name");
             ConditionHandle h;
             XProcStatus st = Native.xproc_condition_open(handle, n, Utf8.Len(n), out h);
-            return new XProcCondition(name, Opened(st, h, "condition", name));
+            return Own(new XProcCondition(name, Opened(st, h, "condition", name)));
         }
 
         /// <summary>
@@ -414,7 +449,7 @@ namespace XProc
             byte[] n = Utf8.Name(name, "name");
             BarrierHandle h;
             XProcStatus st = Native.xproc_barrier_open(handle, n, Utf8.Len(n), (ulong)parties, out h);
-            return new XProcBarrier(name, Opened(st, h, "barrier", name));
+            return Own(new XProcBarrier(name, Opened(st, h, "barrier", name)));
         }
 
         /// <summary>
@@ -472,8 +507,10 @@ namespace XProc
         /// Releases this client's handle. The connection closes once every object opened from
         /// it is disposed too; the broker then releases its locks, permits and pipe ends.
         /// </summary>
-        /// <remarks>Calls waiting through the Task-based API (<c>GetAsync</c>, <c>Get(CancellationToken)</c>,
-        /// <c>AcquireAsync</c>) are cancelled at the broker and fail with
+        /// <remarks>Calls waiting on this client — the Task-based ones (<c>GetAsync</c>, ...),
+        /// those taking a <c>CancellationToken</c>, and the plain blocking ones (<c>Get()</c>,
+        /// <c>Acquire()</c>, <c>Receive()</c>, ..., which wait through the same pump) — are
+        /// cancelled at the broker (they take nothing) and fail with
         /// <see cref="ObjectDisposedException"/>.</remarks>
         public void Dispose()
         {

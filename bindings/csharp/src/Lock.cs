@@ -7,6 +7,7 @@
 // acquire.
 
 using System;
+using System.Collections.Generic;
 using System.Threading;
 using System.Threading.Tasks;
 
@@ -136,8 +137,68 @@ namespace XProc
             Check(NativeRelease(), "Release");
         }
 
+        /// <summary>
+        /// Acquires the lock without blocking a thread; the task's result is true once it is
+        /// held (release it with <see cref="Release"/>). Cancelling
+        /// <paramref name="cancellationToken"/> gives the acquire up at the broker (the task is
+        /// cancelled; a lock granted meanwhile is released again). Disposing the client fails
+        /// the task with <see cref="ObjectDisposedException"/>.
+        /// </summary>
+        public async Task<bool> AcquireAsync(CancellationToken cancellationToken = default(CancellationToken))
+        {
+            return (await AcquireStarted(Timeouts.Forever, "AcquireAsync", cancellationToken).ConfigureAwait(false)).Key;
+        }
+
+        /// <summary>As <see cref="Acquire()"/>, until <paramref name="cancellationToken"/> is
+        /// cancelled (<see cref="OperationCanceledException"/>: the lock was not taken).</summary>
+        public Releaser Acquire(CancellationToken cancellationToken)
+        {
+            KeyValuePair<bool, int> got = Calls.Wait(AcquireStarted(Timeouts.Forever, "Acquire", cancellationToken));
+            return new Releaser(Release, got.Value);
+        }
+
+        /// <summary>An acquire through the pump: (acquired, abandoned-by pid).</summary>
+        private Task<KeyValuePair<bool, int>> AcquireStarted(long ms, string op, CancellationToken token)
+        {
+            return Calls.Start(this,
+                (out ulong t) => NativeAcquireStart(ms, out t),
+                (c, cancelled) =>
+                {
+                    Calls.Status(c, cancelled, this, op, ms);
+                    bool acquired = Calls.Bool(c, Calls.Acquired);
+                    if (cancelled)
+                    {
+                        if (acquired)
+                        {
+                            NativeRelease(); // the caller gave up: it must not hold it
+                        }
+                        throw new OperationCanceledException();
+                    }
+                    ulong by;
+                    int pid = acquired && Calls.Uint(c, Calls.AbandonedBy, out by) ? unchecked((int)by) : 0;
+                    if (acquired)
+                    {
+                        Volatile.Write(ref abandonedBy, pid);
+                    }
+                    return new KeyValuePair<bool, int>(acquired, pid);
+                },
+                token);
+        }
+
         private bool AcquireCore(long timeoutMs, out int pid)
         {
+            if (timeoutMs != Timeouts.NoWait && ThroughPump)
+            {
+                if (AcquireCore(Timeouts.NoWait, out pid))
+                {
+                    return true; // a free lock: one direct round trip, as before
+                }
+                // Held by another: wait through the pump, so that disposing the client
+                // interrupts it.
+                KeyValuePair<bool, int> got = Calls.Wait(AcquireStarted(timeoutMs, "Acquire", CancellationToken.None));
+                pid = got.Value;
+                return got.Key;
+            }
             bool acquired;
             uint by;
             Check(NativeAcquire(timeoutMs, out acquired, out by), "Acquire", timeoutMs);
@@ -150,6 +211,9 @@ namespace XProc
         }
 
         internal abstract XProcStatus NativeAcquire(long timeoutMs, out bool acquired, out uint abandonedBy);
+
+        /// <summary>Starts an acquire (libxproc's <c>*_acquire_start</c>).</summary>
+        internal abstract XProcStatus NativeAcquireStart(long timeoutMs, out ulong ticket);
 
         internal abstract XProcStatus NativeRelease();
     }
@@ -189,38 +253,15 @@ namespace XProc
             return Native.xproc_lock_acquire(Handle, timeoutMs, out acquired, out abandonedBy);
         }
 
-        /// <summary>
-        /// Acquires the lock without blocking a thread; the task's result is true once it is
-        /// held (release it with <see cref="XProcLockBase.Release"/>). Cancelling
-        /// <paramref name="cancellationToken"/> gives the acquire up at the broker (the task is
-        /// cancelled; a lock granted meanwhile is released again). Disposing the client fails
-        /// the task with <see cref="ObjectDisposedException"/>.
-        /// </summary>
-        public Task<bool> AcquireAsync(CancellationToken cancellationToken = default(CancellationToken))
+        internal override XProcStatus NativeAcquireStart(long timeoutMs, out ulong ticket)
         {
-            LockHandle h = Handle;
-            return Pump().Start(
-                () =>
-                {
-                    ulong t;
-                    XProcStatus st = Native.xproc_lock_acquire_start(h, Timeouts.Forever, out t);
-                    return Tuple.Create(st, t);
-                },
-                (c, cancelled) =>
-                {
-                    AsyncPump.Check(c, cancelled, this, "AcquireAsync", Timeouts.Forever);
-                    bool acquired = AsyncPump.Acquired(c);
-                    if (cancelled)
-                    {
-                        if (acquired)
-                        {
-                            Native.xproc_lock_release(h);
-                        }
-                        throw new OperationCanceledException();
-                    }
-                    return acquired;
-                },
-                cancellationToken);
+            return Native.xproc_lock_acquire_start(Handle, timeoutMs, out ticket);
+        }
+
+        internal override XProcHandle WaitTarget(out int kind)
+        {
+            kind = 3; // XPROC_WAIT_LOCK
+            return Handle;
         }
 
         internal override XProcStatus NativeRelease()

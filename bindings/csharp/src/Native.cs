@@ -389,6 +389,59 @@ namespace XProc
         internal static extern XProcStatus xproc_lock_acquire_start(LockHandle handle, long timeoutMs, out ulong ticket);
 
         [DllImport(Lib, CallingConvention = Cdecl, ExactSpelling = true)]
+        internal static extern XProcStatus xproc_queue_get_any_start(ClientHandle client, IntPtr[] queues, UIntPtr count, long timeoutMs, out ulong ticket);
+
+        [DllImport(Lib, CallingConvention = Cdecl, ExactSpelling = true)]
+        internal static extern XProcStatus xproc_wait_start(ClientHandle client, NativeWaitObject[] objects, UIntPtr count, long timeoutMs, out ulong ticket);
+
+        [DllImport(Lib, CallingConvention = Cdecl, ExactSpelling = true)]
+        internal static extern XProcStatus xproc_completion_indices(IntPtr completion, byte[] ready, UIntPtr count, out UIntPtr nReady);
+
+        [DllImport(Lib, CallingConvention = Cdecl, ExactSpelling = true)]
+        internal static extern XProcStatus xproc_queue_get_any_raw(ClientHandle client, IntPtr[] queues, UIntPtr count, long timeoutMs,
+            out UIntPtr index, out IntPtr data, out UIntPtr len);
+
+        [DllImport(Lib, CallingConvention = Cdecl, ExactSpelling = true)]
+        internal static extern XProcStatus xproc_wait(ClientHandle client, NativeWaitObject[] objects, UIntPtr count, long timeoutMs,
+            byte[] ready, out UIntPtr nReady);
+
+        [DllImport(Lib, CallingConvention = Cdecl, ExactSpelling = true)]
+        internal static extern XProcStatus xproc_queue_join_start(QueueHandle queue, long timeoutMs, out ulong ticket);
+
+        [DllImport(Lib, CallingConvention = Cdecl, ExactSpelling = true)]
+        internal static extern XProcStatus xproc_queue_get_leased_start(QueueHandle queue, long timeoutMs, long leaseMs, out ulong ticket);
+
+        [DllImport(Lib, CallingConvention = Cdecl, ExactSpelling = true)]
+        internal static extern XProcStatus xproc_queue_unlease(QueueHandle queue, ulong delivery);
+
+        [DllImport(Lib, CallingConvention = Cdecl, ExactSpelling = true)]
+        internal static extern XProcStatus xproc_pipe_send_start_raw(PipeHandle pipe, byte[] data, UIntPtr len, long timeoutMs, out ulong ticket);
+
+        [DllImport(Lib, CallingConvention = Cdecl, ExactSpelling = true)]
+        internal static extern XProcStatus xproc_pipe_recv_start(PipeHandle pipe, long timeoutMs, out ulong ticket);
+
+        [DllImport(Lib, CallingConvention = Cdecl, ExactSpelling = true)]
+        internal static extern XProcStatus xproc_pipe_poll_start(PipeHandle pipe, long timeoutMs, out ulong ticket);
+
+        [DllImport(Lib, CallingConvention = Cdecl, ExactSpelling = true)]
+        internal static extern XProcStatus xproc_semaphore_acquire_start(SemaphoreHandle handle, long timeoutMs, out ulong ticket);
+
+        [DllImport(Lib, CallingConvention = Cdecl, ExactSpelling = true)]
+        internal static extern XProcStatus xproc_event_wait_start(EventHandle handle, long timeoutMs, out ulong ticket);
+
+        [DllImport(Lib, CallingConvention = Cdecl, ExactSpelling = true)]
+        internal static extern XProcStatus xproc_barrier_wait_start(BarrierHandle handle, long timeoutMs, out ulong ticket);
+
+        [DllImport(Lib, CallingConvention = Cdecl, ExactSpelling = true)]
+        internal static extern XProcStatus xproc_condition_wait_start(ConditionHandle handle, long timeoutMs, out ulong ticket);
+
+        [DllImport(Lib, CallingConvention = Cdecl, ExactSpelling = true)]
+        internal static extern XProcStatus xproc_condition_acquire_start(ConditionHandle handle, long timeoutMs, out ulong ticket);
+
+        [DllImport(Lib, CallingConvention = Cdecl, ExactSpelling = true)]
+        internal static extern XProcStatus xproc_completion_uint(IntPtr completion, byte[] field, UIntPtr fieldLen, out ulong value);
+
+        [DllImport(Lib, CallingConvention = Cdecl, ExactSpelling = true)]
         internal static extern XProcStatus xproc_completion_status(IntPtr completion);
 
         [DllImport(Lib, CallingConvention = Cdecl, ExactSpelling = true)]
@@ -414,6 +467,14 @@ namespace XProc
         internal ulong MaxClients;
         internal ulong MaxObjects;
         internal ulong MemoryLimit;
+    }
+
+    /// <summary>xproc_wait_object_t: a kind (xproc_wait_kind_e, a C enum: an int) and a handle.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct NativeWaitObject
+    {
+        internal int Kind;
+        internal IntPtr Object;
     }
 
     /// <summary>struct pollfd.</summary>

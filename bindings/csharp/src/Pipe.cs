@@ -3,6 +3,9 @@
 // what is left, then end of file (PipeClosedException).
 
 using System;
+using System.Collections.Generic;
+using System.Threading;
+using System.Threading.Tasks;
 
 namespace XProc
 {
@@ -116,8 +119,14 @@ namespace XProc
         /// <summary>Whether a message is waiting (or a receive would report end of file), waiting up to <paramref name="timeout"/> for one.</summary>
         public bool Poll(TimeSpan timeout)
         {
+            long ms = Timeouts.ToMs(timeout, "timeout");
             bool ready;
-            Check(Native.xproc_pipe_poll(handle, Timeouts.ToMs(timeout, "timeout"), out ready), "Poll");
+            if (ms != Timeouts.NoWait && ThroughPump)
+            {
+                Check(Native.xproc_pipe_poll(handle, Timeouts.NoWait, out ready), "Poll");
+                return ready || Calls.Wait(PollStarted(ms, "Poll", CancellationToken.None));
+            }
+            Check(Native.xproc_pipe_poll(handle, ms, out ready), "Poll");
             return ready;
         }
 
@@ -136,14 +145,163 @@ namespace XProc
             handle.Dispose();
         }
 
+        /// <summary>
+        /// Sends <paramref name="message"/> without blocking a thread; the task completes once
+        /// it is in the other end's inbox. Cancelling <paramref name="cancellationToken"/> gives
+        /// the send up at the broker (a message the broker took already stays sent); disposing
+        /// the client fails it with <see cref="ObjectDisposedException"/>.
+        /// </summary>
+        public Task SendAsync(object message, CancellationToken cancellationToken = default(CancellationToken))
+        {
+            return SendStarted(MessagePack.Encode(message), Timeouts.Forever, "SendAsync", true, cancellationToken);
+        }
+
+        /// <summary>As <see cref="Send(object)"/>, until <paramref name="cancellationToken"/> is
+        /// cancelled (<see cref="OperationCanceledException"/>: not sent).</summary>
+        public void Send(object message, CancellationToken cancellationToken)
+        {
+            SendAsync(message, cancellationToken).GetAwaiter().GetResult();
+        }
+
+        /// <summary>
+        /// Receives the next message without blocking a thread. Cancelling
+        /// <paramref name="cancellationToken"/> takes nothing: the receive is cancelled at the
+        /// broker (the task is cancelled), or, if a message was already on its way, the task
+        /// completes with it (this end has no other receiver to give it to).
+        /// </summary>
+        /// <exception cref="PipeClosedException">End of file (as the task's exception).</exception>
+        public async Task<object> ReceiveAsync(CancellationToken cancellationToken = default(CancellationToken))
+        {
+            return (await ReceiveStarted(Timeouts.Forever, "ReceiveAsync", true, cancellationToken).ConfigureAwait(false)).Value;
+        }
+
+        /// <summary>As <see cref="Receive()"/>, until <paramref name="cancellationToken"/> is
+        /// cancelled (<see cref="OperationCanceledException"/>: nothing was taken).</summary>
+        public object Receive(CancellationToken cancellationToken)
+        {
+            return ReceiveAsync(cancellationToken).GetAwaiter().GetResult();
+        }
+
+        /// <summary>
+        /// Whether a message is waiting (or a receive would report end of file), waiting up to
+        /// <paramref name="timeout"/> (<see cref="Timeout.InfiniteTimeSpan"/>: as long as it
+        /// takes) without blocking a thread. Takes nothing; cancelling gives it up.
+        /// </summary>
+        public Task<bool> PollAsync(TimeSpan timeout, CancellationToken cancellationToken = default(CancellationToken))
+        {
+            return PollStarted(Timeouts.ToMs(timeout, "timeout"), "PollAsync", cancellationToken);
+        }
+
+        /// <summary>As <see cref="Poll(TimeSpan)"/>, until <paramref name="cancellationToken"/> is
+        /// cancelled (<see cref="OperationCanceledException"/>).</summary>
+        public bool Poll(TimeSpan timeout, CancellationToken cancellationToken)
+        {
+            return Calls.Wait(PollAsync(timeout, cancellationToken));
+        }
+
+        private Task<bool> SendStarted(byte[] data, long ms, string op, bool strict, CancellationToken token)
+        {
+            PipeHandle h = handle;
+            return Calls.Start(this,
+                (out ulong t) => Native.xproc_pipe_send_start_raw(h, data, (UIntPtr)data.Length, ms, out t),
+                (c, cancelled) =>
+                {
+                    XProcStatus st = Calls.Status(c, cancelled, this, op, ms);
+                    if (strict)
+                    {
+                        Calls.Strict(st, this, op, ms);
+                    }
+                    return st == XProcStatus.Ok;
+                },
+                token);
+        }
+
+        private Task<KeyValuePair<bool, object>> ReceiveStarted(long ms, string op, bool strict, CancellationToken token)
+        {
+            PipeHandle h = handle;
+            return Calls.Start(this,
+                (out ulong t) => Native.xproc_pipe_recv_start(h, ms, out t),
+                (c, cancelled) =>
+                {
+                    XProcStatus st = Calls.Status(c, cancelled, this, op, ms);
+                    if (strict)
+                    {
+                        Calls.Strict(st, this, op, ms);
+                    }
+                    if (st != XProcStatus.Ok)
+                    {
+                        return new KeyValuePair<bool, object>(false, null);
+                    }
+                    // A message that came is handed over, even to a call cancelled too late.
+                    return new KeyValuePair<bool, object>(true, MessagePack.Decode(AsyncPump.Value(c)));
+                },
+                token);
+        }
+
+        private Task<bool> PollStarted(long ms, string op, CancellationToken token)
+        {
+            PipeHandle h = handle;
+            return Calls.Start(this,
+                (out ulong t) => Native.xproc_pipe_poll_start(h, ms, out t),
+                (c, cancelled) =>
+                {
+                    Calls.Status(c, cancelled, this, op, ms);
+                    bool ready = Calls.Bool(c, Calls.Ready);
+                    if (cancelled && !ready)
+                    {
+                        throw new OperationCanceledException();
+                    }
+                    return ready;
+                },
+                token);
+        }
+
+        internal override XProcHandle WaitTarget(out int kind)
+        {
+            kind = 1; // XPROC_WAIT_PIPE
+            return handle;
+        }
+
+        /// <summary>The largest message a blocking send passes through the pump: a started
+        /// request travels as one frame, while a larger message goes as a memfd (direct call).</summary>
+        private const int PumpSendMax = 64 * 1024;
+
         private XProcStatus SendCore(object message, long timeoutMs)
         {
             byte[] data = MessagePack.Encode(message);
+            if (timeoutMs != Timeouts.NoWait && data.Length <= PumpSendMax && ThroughPump)
+            {
+                XProcStatus now = Native.xproc_pipe_send_raw(handle, data, Utf8.Len(data), Timeouts.NoWait);
+                if (now != XProcStatus.Full)
+                {
+                    return now; // sent (or refused) in one direct round trip, as before
+                }
+                // Through the pump, so that disposing the client interrupts it.
+                return Calls.Wait(SendStarted(data, timeoutMs, "Send", false, CancellationToken.None))
+                    ? XProcStatus.Ok
+                    : (timeoutMs == Timeouts.NoWait ? XProcStatus.Full : XProcStatus.Timeout);
+            }
             return Native.xproc_pipe_send_raw(handle, data, Utf8.Len(data), timeoutMs);
         }
 
         private XProcStatus ReceiveCore(long timeoutMs, out object message)
         {
+            if (timeoutMs != Timeouts.NoWait && ThroughPump)
+            {
+                IntPtr now;
+                UIntPtr nowLen;
+                XProcStatus st0 = Native.xproc_pipe_recv_raw(handle, Timeouts.NoWait, out now, out nowLen);
+                if (st0 != XProcStatus.Empty)
+                {
+                    // A message (or end of file) that is there: one direct round trip, as before.
+                    message = st0 == XProcStatus.Ok ? Buffers.TakeValue(now, nowLen) : null;
+                    return st0;
+                }
+                // Waiting: through the pump, so that disposing the client interrupts it.
+                KeyValuePair<bool, object> got = Calls.Wait(ReceiveStarted(timeoutMs, "Receive", false, CancellationToken.None));
+                message = got.Value;
+                return got.Key ? XProcStatus.Ok : XProcStatus.Timeout;
+            }
             IntPtr data;
             UIntPtr len;
             XProcStatus st = Native.xproc_pipe_recv_raw(handle, timeoutMs, out data, out len);

@@ -43,7 +43,7 @@ namespace XProc
         /// <exception cref="ArgumentException">The item has no MessagePack form.</exception>
         public void Put(T item)
         {
-            Check(PutCore(item, Timeouts.Forever), "Put");
+            PutWaiting(item, Timeouts.Forever, "Put", true);
         }
 
         /// <summary>Puts <paramref name="item"/>, waiting up to <paramref name="timeout"/> for room.</summary>
@@ -51,8 +51,7 @@ namespace XProc
         /// (status Full for a zero timeout, Timeout otherwise).</exception>
         public void Put(T item, TimeSpan timeout)
         {
-            long ms = Timeouts.ToMs(timeout, "timeout");
-            Check(PutCore(item, ms), "Put", ms);
+            PutWaiting(item, Timeouts.ToMs(timeout, "timeout"), "Put", true);
         }
 
         /// <summary>Puts <paramref name="item"/> if there is room now; false if the queue is full.</summary>
@@ -64,7 +63,7 @@ namespace XProc
         /// <summary>Puts <paramref name="item"/>, waiting up to <paramref name="timeout"/>; false if still full then.</summary>
         public bool TryPut(T item, TimeSpan timeout)
         {
-            return Try(PutCore(item, Timeouts.ToMs(timeout, "timeout")), "TryPut");
+            return PutWaiting(item, Timeouts.ToMs(timeout, "timeout"), "TryPut", false);
         }
 
         /// <summary>
@@ -96,7 +95,7 @@ namespace XProc
         /// <exception cref="ObjectNotFoundException">The queue was deleted.</exception>
         public T Get()
         {
-            return GetCore(Timeouts.Forever, "Get");
+            return GetWaiting(Timeouts.Forever, "Get");
         }
 
         /// <summary>Takes the oldest item, waiting up to <paramref name="timeout"/> for one.</summary>
@@ -104,7 +103,7 @@ namespace XProc
         /// (status Empty for a zero timeout, Timeout otherwise). Python's queue.Empty.</exception>
         public T Get(TimeSpan timeout)
         {
-            return GetCore(Timeouts.ToMs(timeout, "timeout"), "Get");
+            return GetWaiting(Timeouts.ToMs(timeout, "timeout"), "Get");
         }
 
         /// <summary>Takes the oldest item if there is one now; false if the queue is empty.</summary>
@@ -116,7 +115,18 @@ namespace XProc
         /// <summary>Takes the oldest item, waiting up to <paramref name="timeout"/>; false if still empty then.</summary>
         public bool TryGet(out T item, TimeSpan timeout)
         {
-            return TryGetCore(Timeouts.ToMs(timeout, "timeout"), out item);
+            long ms = Timeouts.ToMs(timeout, "timeout");
+            if (ms != Timeouts.NoWait && ThroughPump)
+            {
+                if (TryGetCore(Timeouts.NoWait, out item))
+                {
+                    return true; // the common case stays one direct round trip
+                }
+                KeyValuePair<bool, T> got = Calls.Wait(GetStarted(ms, "TryGet", false, CancellationToken.None));
+                item = got.Value;
+                return got.Key;
+            }
+            return TryGetCore(ms, out item);
         }
 
         /// <summary>
@@ -139,11 +149,24 @@ namespace XProc
         {
             long ms = WaitMs(timeout);
             Delivery<T> d;
+            if (ms != Timeouts.NoWait && ThroughPump)
+            {
+                XProcStatus now = GetLeasedCore(Timeouts.NoWait, lease, out d);
+                if (now == XProcStatus.Ok)
+                {
+                    return d; // the common case stays one direct round trip
+                }
+                if (now != XProcStatus.Empty)
+                {
+                    Check(now, "GetLeased", ms);
+                }
+                return Calls.Wait(GetLeasedStarted(ms, lease, "GetLeased", CancellationToken.None));
+            }
             Check(GetLeasedCore(ms, lease, out d), "GetLeased", ms);
             return d;
         }
 
-        /// <summary>Like <see cref="GetLeased"/> if an item is ready now; false if the queue is empty.</summary>
+        /// <summary>Like <see cref="GetLeased(Nullable{TimeSpan}, Nullable{TimeSpan})"/> if an item is ready now; false if the queue is empty.</summary>
         public bool TryGetLeased(out Delivery<T> delivery, TimeSpan? lease = null)
         {
             return Try(GetLeasedCore(Timeouts.NoWait, lease, out delivery), "TryGetLeased");
@@ -245,7 +268,7 @@ namespace XProc
         }
 
         /// <summary>
-        /// Like <see cref="GetMany"/>, each item on its own lease (see <see cref="GetLeased"/>).
+        /// Like <see cref="GetMany"/>, each item on its own lease (see <see cref="GetLeased(Nullable{TimeSpan}, Nullable{TimeSpan})"/>).
         /// Settle them with <see cref="AckMany"/> (one request) or one by one; those not acked
         /// when their lease runs out or this client goes away go back to the queue.
         /// </summary>
@@ -413,22 +436,9 @@ namespace XProc
         /// completes with it. Disposing the client fails the task with
         /// <see cref="ObjectDisposedException"/>.
         /// </summary>
-        public Task<T> GetAsync(CancellationToken cancellationToken = default(CancellationToken))
+        public async Task<T> GetAsync(CancellationToken cancellationToken = default(CancellationToken))
         {
-            QueueHandle h = Handle;
-            return Pump().Start(
-                () =>
-                {
-                    ulong t;
-                    XProcStatus st = Native.xproc_queue_get_start(h, Timeouts.Forever, out t);
-                    return Tuple.Create(st, t);
-                },
-                (c, cancelled) =>
-                {
-                    AsyncPump.Check(c, cancelled, this, "GetAsync", Timeouts.Forever);
-                    return Read(serializer, AsyncPump.Value(c), "GetAsync", "item");
-                },
-                cancellationToken);
+            return (await GetStarted(Timeouts.Forever, "GetAsync", true, cancellationToken).ConfigureAwait(false)).Value;
         }
 
         /// <summary>
@@ -449,21 +459,185 @@ namespace XProc
         /// </summary>
         public Task PutAsync(T item, CancellationToken cancellationToken = default(CancellationToken))
         {
-            QueueHandle h = Handle;
             byte[] data = Write(serializer, item, "PutAsync", "item");
-            return Pump().Start(
-                () =>
-                {
-                    ulong t;
-                    XProcStatus st = Native.xproc_queue_put_start_raw(h, data, (UIntPtr)data.Length, Timeouts.Forever, out t);
-                    return Tuple.Create(st, t);
-                },
+            return PutStarted(data, Timeouts.Forever, "PutAsync", true, cancellationToken);
+        }
+
+        /// <summary>
+        /// Puts <paramref name="item"/>, waiting as long as it takes for room or until
+        /// <paramref name="cancellationToken"/> is cancelled (<see cref="OperationCanceledException"/>:
+        /// it was not put) or the client is disposed (<see cref="ObjectDisposedException"/>).
+        /// </summary>
+        public void Put(T item, CancellationToken cancellationToken)
+        {
+            PutAsync(item, cancellationToken).GetAwaiter().GetResult();
+        }
+
+        /// <summary>
+        /// Takes the oldest item on a lease (see <see cref="GetLeased(Nullable{TimeSpan}, Nullable{TimeSpan})"/>) without blocking a
+        /// thread. Cancelling <paramref name="cancellationToken"/> takes nothing: the get is
+        /// cancelled at the broker, and an item it had been handed already is given back at
+        /// once (to the head of the queue, the delivery not counted as an attempt) before the
+        /// task is cancelled.
+        /// </summary>
+        public Task<Delivery<T>> GetLeasedAsync(TimeSpan? lease = null,
+            CancellationToken cancellationToken = default(CancellationToken))
+        {
+            return GetLeasedStarted(Timeouts.Forever, lease, "GetLeasedAsync", cancellationToken);
+        }
+
+        /// <summary>As <see cref="GetLeasedAsync"/>, blocking this thread: <see cref="OperationCanceledException"/>
+        /// when <paramref name="cancellationToken"/> is cancelled (nothing was taken).</summary>
+        public Delivery<T> GetLeased(TimeSpan? lease, CancellationToken cancellationToken)
+        {
+            return Calls.Wait(GetLeasedAsync(lease, cancellationToken));
+        }
+
+        /// <summary>A get through the pump: (true, item); (false, default) for nothing in time
+        /// unless <paramref name="strict"/> (then it throws, as the blocking forms do).</summary>
+        internal Task<KeyValuePair<bool, T>> GetStarted(long ms, string op, bool strict, CancellationToken token)
+        {
+            QueueHandle h = Handle;
+            return Calls.Start(this,
+                (out ulong t) => Native.xproc_queue_get_start(h, ms, out t),
                 (c, cancelled) =>
                 {
-                    AsyncPump.Check(c, cancelled, this, "PutAsync", Timeouts.Forever);
-                    return true;
+                    XProcStatus st = Calls.Status(c, cancelled, this, op, ms);
+                    if (strict)
+                    {
+                        Calls.Strict(st, this, op, ms);
+                    }
+                    if (st != XProcStatus.Ok)
+                    {
+                        return new KeyValuePair<bool, T>(false, default(T));
+                    }
+                    // An item that came is handed over, even to a call cancelled too late.
+                    return new KeyValuePair<bool, T>(true, Read(serializer, AsyncPump.Value(c), op, "item"));
                 },
-                cancellationToken);
+                token);
+        }
+
+        /// <summary>A put through the pump: true once in; false for no room in time unless
+        /// <paramref name="strict"/>. A put the broker made is not undone by a late cancellation.</summary>
+        internal Task<bool> PutStarted(byte[] data, long ms, string op, bool strict, CancellationToken token)
+        {
+            QueueHandle h = Handle;
+            return Calls.Start(this,
+                (out ulong t) => Native.xproc_queue_put_start_raw(h, data, (UIntPtr)data.Length, ms, out t),
+                (c, cancelled) =>
+                {
+                    XProcStatus st = Calls.Status(c, cancelled, this, op, ms);
+                    if (strict)
+                    {
+                        Calls.Strict(st, this, op, ms);
+                    }
+                    return st == XProcStatus.Ok;
+                },
+                token);
+        }
+
+        /// <summary>A leased get through the pump (strict: nothing in time throws).</summary>
+        internal Task<Delivery<T>> GetLeasedStarted(long ms, TimeSpan? lease, string op, CancellationToken token)
+        {
+            QueueHandle h = Handle;
+            long leaseMs = lease.HasValue ? Math.Max(1, Timeouts.ToMs(lease.Value, "lease")) : 0;
+            return Calls.Start(this,
+                (out ulong t) => Native.xproc_queue_get_leased_start(h, ms, leaseMs, out t),
+                (c, cancelled) =>
+                {
+                    Calls.Strict(Calls.Status(c, cancelled, this, op, ms), this, op, ms);
+                    ulong id, attempt;
+                    Calls.Uint(c, Calls.Delivery, out id);
+                    Calls.Uint(c, Calls.Attempt, out attempt);
+                    if (cancelled)
+                    {
+                        // The caller gave up and never sees it: back to the head, uncounted.
+                        Native.xproc_queue_unlease(h, id);
+                        throw new OperationCanceledException();
+                    }
+                    T value;
+                    try
+                    {
+                        value = Read(serializer, AsyncPump.Value(c), op, "item");
+                    }
+                    catch
+                    {
+                        // Nobody here can process it: give it back at once rather than sit on it.
+                        Native.xproc_queue_nack(h, id, 0);
+                        throw;
+                    }
+                    return new Delivery<T>(this, value, id, (int)attempt);
+                },
+                token);
+        }
+
+        internal override XProcHandle WaitTarget(out int kind)
+        {
+            kind = 0; // XPROC_WAIT_QUEUE
+            return Handle;
+        }
+
+        /// <summary>An item's bytes as a <typeparamref name="T"/> (see <see cref="XProcObject.Read{TV}"/>).</summary>
+        internal T ReadItem(byte[] data, string op)
+        {
+            return Read(serializer, data, op, "item");
+        }
+
+        /// <summary>
+        /// The blocking get: an item that is there is taken directly (one round trip, as
+        /// before); only a get that has to wait goes through the pump (so that Dispose
+        /// interrupts it). Taking what is ready first changes no order: waiting getters are
+        /// only ever waiting on an empty queue.
+        /// </summary>
+        private T GetWaiting(long ms, string op)
+        {
+            if (ms != Timeouts.NoWait && ThroughPump)
+            {
+                IntPtr data;
+                UIntPtr len;
+                XProcStatus now = Native.xproc_queue_get_raw(Handle, Timeouts.NoWait, out data, out len);
+                if (now == XProcStatus.Ok)
+                {
+                    return Read(serializer, Buffers.Take(data, len), op, "item");
+                }
+                if (now != XProcStatus.Empty)
+                {
+                    Check(now, op, ms);
+                }
+                return Calls.Wait(GetStarted(ms, op, true, CancellationToken.None)).Value;
+            }
+            return GetCore(ms, op);
+        }
+
+        /// <summary>The largest value a blocking put sends through the pump: a started request
+        /// travels as one frame, while a larger value goes as a memfd (direct call).</summary>
+        private const int PumpPutMax = 64 * 1024;
+
+        /// <summary>The blocking put: directly when there is room (one round trip, as before);
+        /// a put that has to wait for room goes through the pump (so Dispose interrupts it).</summary>
+        private bool PutWaiting(T item, long ms, string op, bool strict)
+        {
+            byte[] data = Write(serializer, item, op, "item");
+            if (ms != Timeouts.NoWait && data.Length <= PumpPutMax && ThroughPump)
+            {
+                XProcStatus now = Native.xproc_queue_put_raw(Handle, data, (UIntPtr)data.Length, Timeouts.NoWait);
+                if (now == XProcStatus.Ok)
+                {
+                    return true;
+                }
+                if (now != XProcStatus.Full)
+                {
+                    Check(now, op, ms);
+                }
+                return Calls.Wait(PutStarted(data, ms, op, strict, CancellationToken.None));
+            }
+            XProcStatus st = Native.xproc_queue_put_raw(Handle, data, (UIntPtr)data.Length, ms);
+            if (strict)
+            {
+                Check(st, op, ms);
+                return true;
+            }
+            return Try(st, op);
         }
 
         private T GetCore(long timeoutMs, string op)
@@ -525,7 +699,52 @@ namespace XProc
         /// <summary>Waits until every item put has been marked done.</summary>
         public void Join()
         {
+            if (ThroughPump)
+            {
+                XProcStatus now = Native.xproc_queue_join(Handle, Timeouts.NoWait);
+                if (now != XProcStatus.Timeout)
+                {
+                    Check(now, "Join"); // done already (or refused): one direct round trip
+                    return;
+                }
+                Calls.Wait(JoinStarted(Timeouts.Forever, "Join", true, CancellationToken.None));
+                return;
+            }
             Check(Native.xproc_queue_join(Handle, Timeouts.Forever), "Join");
+        }
+
+        /// <summary>
+        /// Waits without blocking a thread until every item put has been marked done.
+        /// Cancelling <paramref name="cancellationToken"/> gives the wait up (it takes nothing);
+        /// disposing the client fails it with <see cref="ObjectDisposedException"/>.
+        /// </summary>
+        public Task JoinAsync(CancellationToken cancellationToken = default(CancellationToken))
+        {
+            return JoinStarted(Timeouts.Forever, "JoinAsync", true, cancellationToken);
+        }
+
+        /// <summary>As <see cref="Join()"/>, until <paramref name="cancellationToken"/> is
+        /// cancelled (<see cref="OperationCanceledException"/>).</summary>
+        public void Join(CancellationToken cancellationToken)
+        {
+            Calls.Wait(JoinStarted(Timeouts.Forever, "Join", true, cancellationToken));
+        }
+
+        private Task<bool> JoinStarted(long ms, string op, bool strict, CancellationToken token)
+        {
+            QueueHandle h = Handle;
+            return Calls.Start(this,
+                (out ulong t) => Native.xproc_queue_join_start(h, ms, out t),
+                (c, cancelled) =>
+                {
+                    XProcStatus st = Calls.Status(c, cancelled, this, op, ms);
+                    if (strict)
+                    {
+                        Calls.Strict(st, this, op, ms);
+                    }
+                    return st == XProcStatus.Ok;
+                },
+                token);
         }
 
         /// <summary>
@@ -534,7 +753,17 @@ namespace XProc
         /// </summary>
         public bool Join(TimeSpan timeout)
         {
-            return Try(Native.xproc_queue_join(Handle, Timeouts.ToMs(timeout, "timeout")), "Join");
+            long ms = Timeouts.ToMs(timeout, "timeout");
+            if (ms != Timeouts.NoWait && ThroughPump)
+            {
+                XProcStatus now = Native.xproc_queue_join(Handle, Timeouts.NoWait);
+                if (now != XProcStatus.Timeout)
+                {
+                    return Try(now, "Join");
+                }
+                return Calls.Wait(JoinStarted(ms, "Join", false, CancellationToken.None));
+            }
+            return Try(Native.xproc_queue_join(Handle, ms), "Join");
         }
 
         /// <summary>Items put and not yet marked done (a round trip to the broker).</summary>
@@ -557,7 +786,7 @@ namespace XProc
     }
 
     /// <summary>
-    /// An item taken with <see cref="XProcQueue{T}.GetLeased"/>: its value, and the delivery to settle.
+    /// An item taken with <see cref="XProcQueue{T}.GetLeased(Nullable{TimeSpan}, Nullable{TimeSpan})"/>: its value, and the delivery to settle.
     /// Call <see cref="Ack"/> once it is processed, or <see cref="Nack(TimeSpan)"/> to give it
     /// back. Disposing an unsettled delivery nacks it at once, so a <c>using</c> block that
     /// ends in an exception returns the item to the queue instead of holding it for the rest

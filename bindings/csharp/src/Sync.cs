@@ -4,6 +4,8 @@
 
 using System;
 using System.Diagnostics;
+using System.Threading;
+using System.Threading.Tasks;
 
 namespace XProc
 {
@@ -99,8 +101,54 @@ namespace XProc
             return Native.xproc_condition_release(handle);
         }
 
+        internal override XProcStatus NativeAcquireStart(long timeoutMs, out ulong ticket)
+        {
+            return Native.xproc_condition_acquire_start(handle, timeoutMs, out ticket);
+        }
+
+        /// <summary>
+        /// <see cref="Wait()"/> without blocking a thread: the task's result is whether a notify
+        /// came, once the lock is held again. Cancelling <paramref name="cancellationToken"/>
+        /// gives the wait for a notify up; the lock is still reacquired (as Python's asyncio
+        /// Condition does) before the task is cancelled, so the caller holds it either way.
+        /// </summary>
+        public Task<bool> WaitAsync(CancellationToken cancellationToken = default(CancellationToken))
+        {
+            return WaitStarted(Timeouts.Forever, "WaitAsync", cancellationToken);
+        }
+
+        /// <summary>As <see cref="Wait()"/>, until <paramref name="cancellationToken"/> is
+        /// cancelled (<see cref="OperationCanceledException"/>, with the lock held again).</summary>
+        public void Wait(CancellationToken cancellationToken)
+        {
+            Calls.Wait(WaitStarted(Timeouts.Forever, "Wait", cancellationToken));
+        }
+
+        private Task<bool> WaitStarted(long ms, string op, CancellationToken token)
+        {
+            ConditionHandle h = handle;
+            return Calls.Start(this,
+                (out ulong t) => Native.xproc_condition_wait_start(h, ms, out t),
+                (c, cancelled) =>
+                {
+                    Calls.Status(c, cancelled, this, op, ms);
+                    bool notified = Calls.Bool(c, Calls.Notified);
+                    if (cancelled)
+                    {
+                        throw new OperationCanceledException();
+                    }
+                    return notified;
+                },
+                token);
+        }
+
         private bool WaitCore(long timeoutMs)
         {
+            if (ThroughPump)
+            {
+                // Through the pump, so that disposing the client interrupts it.
+                return Calls.Wait(WaitStarted(timeoutMs, "Wait", CancellationToken.None));
+            }
             bool notified;
             Check(Native.xproc_condition_wait(handle, timeoutMs, out notified), "Wait", timeoutMs);
             return notified;
@@ -207,8 +255,62 @@ namespace XProc
             Release(1);
         }
 
+        /// <summary>
+        /// Takes a permit without blocking a thread; the task's result is true once it is held
+        /// (return it with <see cref="Release"/>). Cancelling <paramref name="cancellationToken"/>
+        /// gives the acquire up at the broker (a permit granted meanwhile is released again);
+        /// disposing the client fails it with <see cref="ObjectDisposedException"/>.
+        /// </summary>
+        public Task<bool> AcquireAsync(CancellationToken cancellationToken = default(CancellationToken))
+        {
+            return AcquireStarted(Timeouts.Forever, "AcquireAsync", cancellationToken);
+        }
+
+        /// <summary>As <see cref="Acquire()"/>, until <paramref name="cancellationToken"/> is
+        /// cancelled (<see cref="OperationCanceledException"/>: no permit was taken).</summary>
+        public Releaser Acquire(CancellationToken cancellationToken)
+        {
+            Calls.Wait(AcquireStarted(Timeouts.Forever, "Acquire", cancellationToken));
+            return new Releaser(ReleaseOne, 0);
+        }
+
+        internal override XProcHandle WaitTarget(out int kind)
+        {
+            kind = 4; // XPROC_WAIT_SEMAPHORE
+            return handle;
+        }
+
+        private Task<bool> AcquireStarted(long ms, string op, CancellationToken token)
+        {
+            SemaphoreHandle h = handle;
+            return Calls.Start(this,
+                (out ulong t) => Native.xproc_semaphore_acquire_start(h, ms, out t),
+                (c, cancelled) =>
+                {
+                    Calls.Status(c, cancelled, this, op, ms);
+                    bool acquired = Calls.Bool(c, Calls.Acquired);
+                    if (cancelled)
+                    {
+                        if (acquired)
+                        {
+                            Native.xproc_semaphore_release(h, 1); // the caller gave up
+                        }
+                        throw new OperationCanceledException();
+                    }
+                    return acquired;
+                },
+                token);
+        }
+
         private bool AcquireCore(long timeoutMs)
         {
+            if (timeoutMs != Timeouts.NoWait && ThroughPump)
+            {
+                // A free permit is taken directly (one round trip, as before); a wait goes
+                // through the pump, so that disposing the client interrupts it.
+                return AcquireCore(Timeouts.NoWait)
+                    || Calls.Wait(AcquireStarted(timeoutMs, "Acquire", CancellationToken.None));
+            }
             bool acquired;
             Check(Native.xproc_semaphore_acquire(handle, timeoutMs, out acquired), "Acquire", timeoutMs);
             return acquired;
@@ -277,8 +379,56 @@ namespace XProc
             handle.Dispose();
         }
 
+        /// <summary>
+        /// Waits for the flag without blocking a thread (result true). Cancelling
+        /// <paramref name="cancellationToken"/> gives the wait up; disposing the client fails it
+        /// with <see cref="ObjectDisposedException"/>.
+        /// </summary>
+        public Task<bool> WaitAsync(CancellationToken cancellationToken = default(CancellationToken))
+        {
+            return WaitStarted(Timeouts.Forever, "WaitAsync", cancellationToken);
+        }
+
+        /// <summary>As <see cref="Wait()"/>, until <paramref name="cancellationToken"/> is
+        /// cancelled (<see cref="OperationCanceledException"/>).</summary>
+        public void Wait(CancellationToken cancellationToken)
+        {
+            Calls.Wait(WaitStarted(Timeouts.Forever, "Wait", cancellationToken));
+        }
+
+        internal override XProcHandle WaitTarget(out int kind)
+        {
+            kind = 2; // XPROC_WAIT_EVENT
+            return handle;
+        }
+
+        private Task<bool> WaitStarted(long ms, string op, CancellationToken token)
+        {
+            EventHandle h = handle;
+            return Calls.Start(this,
+                (out ulong t) => Native.xproc_event_wait_start(h, ms, out t),
+                (c, cancelled) =>
+                {
+                    Calls.Status(c, cancelled, this, op, ms);
+                    bool set = Calls.Bool(c, Calls.Set);
+                    if (cancelled && !set)
+                    {
+                        throw new OperationCanceledException();
+                    }
+                    return set;
+                },
+                token);
+        }
+
         private bool WaitCore(long timeoutMs)
         {
+            if (timeoutMs != Timeouts.NoWait && ThroughPump)
+            {
+                // A set flag is seen directly (one round trip, as before); a wait goes through
+                // the pump, so that disposing the client interrupts it.
+                return WaitCore(Timeouts.NoWait)
+                    || Calls.Wait(WaitStarted(timeoutMs, "Wait", CancellationToken.None));
+            }
             bool set;
             Check(Native.xproc_event_wait(handle, timeoutMs, out set), "Wait", timeoutMs);
             return set;
@@ -365,8 +515,52 @@ namespace XProc
             return s;
         }
 
+        /// <summary>
+        /// <see cref="Wait()"/> without blocking a thread: the task's result is this party's
+        /// index. Cancelling <paramref name="cancellationToken"/> while it waits gives the wait
+        /// up at the broker, which breaks the barrier for every party (as a timeout does: a
+        /// party that stopped waiting would leave the others stuck); the task is cancelled. If
+        /// the barrier had passed already, the task completes with the index.
+        /// </summary>
+        public Task<long> WaitAsync(CancellationToken cancellationToken = default(CancellationToken))
+        {
+            return WaitStarted(Timeouts.Forever, "WaitAsync", cancellationToken);
+        }
+
+        /// <summary>As <see cref="Wait()"/>, until <paramref name="cancellationToken"/> is
+        /// cancelled (<see cref="OperationCanceledException"/>; the barrier is then broken).</summary>
+        public long Wait(CancellationToken cancellationToken)
+        {
+            return Calls.Wait(WaitStarted(Timeouts.Forever, "Wait", cancellationToken));
+        }
+
+        private Task<long> WaitStarted(long ms, string op, CancellationToken token)
+        {
+            BarrierHandle h = handle;
+            return Calls.Start(this,
+                (out ulong t) => Native.xproc_barrier_wait_start(h, ms, out t),
+                (c, cancelled) =>
+                {
+                    XProcStatus st = Native.xproc_completion_status(c);
+                    if (st == XProcStatus.BrokenBarrier && cancelled)
+                    {
+                        throw new OperationCanceledException();
+                    }
+                    Calls.Status(c, cancelled, this, op, ms);
+                    ulong index;
+                    Calls.Uint(c, Calls.Index, out index);
+                    return (long)index;
+                },
+                token);
+        }
+
         private long WaitCore(long timeoutMs)
         {
+            if (ThroughPump)
+            {
+                // Through the pump, so that disposing the client interrupts it.
+                return Calls.Wait(WaitStarted(timeoutMs, "Wait", CancellationToken.None));
+            }
             ulong index;
             Check(Native.xproc_barrier_wait(handle, timeoutMs, out index), "Wait", timeoutMs);
             return (long)index;

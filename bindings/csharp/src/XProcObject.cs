@@ -3,6 +3,7 @@
 // saying which operation on which object failed (`Get on queue "jobs" timed out after 5 s`).
 
 using System;
+using System.Collections.Generic;
 
 namespace XProc
 {
@@ -35,6 +36,25 @@ namespace XProc
                 throw new InvalidOperationException(Describe() + " was not opened from a client");
             }
             return Owner.Pump;
+        }
+
+        /// <summary>
+        /// Whether a blocking call goes through the client's pump (AsyncCalls.cs): so that
+        /// disposing the client interrupts it. Not when the client is disposed already (the
+        /// handle keeps the connection: the call runs as before), when the event-loop API is
+        /// missing (not Linux), or on the pump's own thread (it would wait for itself).
+        /// </summary>
+        internal bool ThroughPump
+        {
+            get { return Owner != null && Owner.PumpUsable; }
+        }
+
+        /// <summary>The native handle and <c>xproc_wait_object_kind_e</c> of an object
+        /// <see cref="XProcClient.Wait(IList{XProcObject}, TimeSpan?)"/> can watch; null for the others.</summary>
+        internal virtual XProcHandle WaitTarget(out int kind)
+        {
+            kind = -1;
+            return null;
         }
 
         /// <summary>Releases this handle (the object stays in the broker).</summary>

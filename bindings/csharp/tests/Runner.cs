@@ -56,6 +56,7 @@ namespace XProc.Tests
             tests.AddRange(CrossProcessTests.All());
             tests.AddRange(TcpTests.All());
             tests.AddRange(AsyncTests.All());
+            tests.AddRange(AsyncMoreTests.All());
 
             int passed = 0;
             int failed = 0;

@@ -35,15 +35,20 @@ from __future__ import annotations
 
 import asyncio
 import queue as _stdqueue
+import threading
+import time
 from ctypes import byref, c_bool, c_int, c_size_t, c_uint8, c_uint64, c_void_p, string_at
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, TypeVar
 
 from . import _native as n
 from ._client import Client as _SyncClient
 from ._client import connect as _connect
 from ._errors import raise_for
-from ._pipe import Connection
+from ._pipe import Connection as _SyncConnection
+from ._queue import Delivery
 from ._queue import Queue as _SyncQueue
+from ._sync import Barrier as _SyncBarrier
+from ._sync import Condition as _SyncCondition
 from ._sync import Event as _SyncEvent
 from ._sync import Lock as _SyncLock
 from ._sync import Semaphore as _SyncSemaphore
@@ -51,7 +56,10 @@ from ._values import _local, decode, encode, queue_timeout_ms, timeout_ms
 from ._wait import _handle, _key, _kind
 
 __all__ = [
+    "Barrier",
     "Client",
+    "Condition",
+    "Connection",
     "Event",
     "Lock",
     "Queue",
@@ -236,6 +244,55 @@ class Queue:
             raise _stdqueue.Empty
         raise_for(got)
 
+    async def join(self, timeout: Optional[float] = None) -> None:
+        """Waits until every item put in this joinable queue was marked done
+        (``task_done`` or an ack), at most ``timeout`` seconds (:class:`xproc.TimeoutError`);
+        cancelling it takes nothing."""
+        ms = -1 if timeout is None else timeout_ms(timeout)
+        cmp, cancelled = await _started(self.client, n.queue_join_start, _handle(self.sync), ms)
+        try:
+            status = _status(cmp)
+        finally:
+            n.completion_free(cmp)
+        if status and cancelled is not None:
+            raise cancelled
+        if status:
+            raise_for(status)
+
+    async def get_leased(
+        self, block: bool = True, timeout: Optional[float] = None, lease: Optional[float] = None
+    ) -> Delivery:
+        """:meth:`xproc.Queue.get_leased` as a coroutine: the item at the head on a lease,
+        as a :class:`xproc.Delivery` (settle it with its ``ack()`` / ``nack()``, quick
+        blocking calls). Cancelling it takes nothing: if the broker had already handed the
+        item over, it is given back (``queue.unlease``: to the head of the queue, the attempt
+        not counted) and ``CancelledError`` is raised."""
+        ms = -1 if block and timeout is None else queue_timeout_ms(block, timeout)
+        lease_ms = 0 if lease is None else max(1, timeout_ms(lease))
+        h = _handle(self.sync)
+        cmp, cancelled = await _started(self.client, n.queue_get_leased_start, h, ms, lease_ms)
+        try:
+            status = _status(cmp)
+            if status:
+                if cancelled is not None:
+                    raise cancelled
+                if status in _EMPTY_STATUSES:
+                    raise _stdqueue.Empty
+                raise_for(status)
+            delivery = _uint(cmp, b"delivery") or 0
+            attempt = _uint(cmp, b"attempt") or 0
+            if cancelled is not None:
+                n.queue_unlease(h, delivery)  # never seen by the caller: back, uncounted
+                raise cancelled
+            try:
+                value = _value(cmp)
+            except Exception:
+                n.queue_nack(h, delivery, 0)  # nobody here can use it (as the sync call)
+                raise
+            return Delivery(self.sync, value, delivery, attempt)
+        finally:
+            n.completion_free(cmp)
+
     async def put(self, obj: Any, block: bool = True, timeout: Optional[float] = None) -> None:
         """Puts ``obj`` at the tail, waiting for room like :meth:`xproc.Queue.put`
         (``queue.Full`` when there is none in time)."""
@@ -356,12 +413,196 @@ class Event:
         return is_set
 
 
-_WRAPPERS = ((_SyncQueue, Queue), (_SyncLock, Lock), (_SyncSemaphore, Semaphore), (_SyncEvent, Event))
+_T = TypeVar("_T")
+
+
+class Condition(_Acquirable):
+    """An awaitable view of a :class:`xproc.Condition`, as ``asyncio.Condition`` across
+    processes: ``async with cond:``, ``await cond.wait()``, ``await cond.wait_for(pred)``;
+    ``notify`` and ``notify_all`` are the condition's own (they never wait)."""
+
+    _start = n.condition_acquire_start
+
+    def __repr__(self) -> str:
+        return f"<xproc.aio.Condition {self.name!r}>"
+
+    async def wait(self, timeout: Optional[float] = None) -> bool:
+        """Releases the lock, waits for a notify (at most ``timeout`` seconds; ``None``: as
+        long as it takes), reacquires the lock and returns whether a notify came. If the task
+        is cancelled, the wait for a notify is given up, the lock is still reacquired (as
+        ``asyncio.Condition.wait`` does) and then ``CancelledError`` is raised."""
+        ms = -1 if timeout is None else timeout_ms(timeout)
+        cmp, cancelled = await _started(self.client, n.condition_wait_start, _handle(self.sync), ms)
+        try:
+            status = _status(cmp)
+            if status:
+                raise_for(status)
+            notified = _bool(cmp, b"notified")
+            abandoned = _uint(cmp, b"abandoned_by")
+        finally:
+            n.completion_free(cmp)
+        if abandoned is not None:
+            self._abandoned(abandoned)
+        if cancelled is not None:
+            raise cancelled
+        return notified
+
+    async def wait_for(self, predicate: Callable[[], _T], timeout: Optional[float] = None) -> _T:
+        """Waits until ``predicate()`` is true, calling it first and after each notify, for at
+        most ``timeout`` seconds in all; returns its last result. Call it with the lock
+        held."""
+        end = None if timeout is None else time.monotonic() + timeout
+        result = predicate()
+        while not result:
+            wait = None
+            if end is not None:
+                wait = end - time.monotonic()
+                if wait <= 0:
+                    break
+            await self.wait(wait)
+            result = predicate()
+        return result
+
+
+class Barrier:
+    """An awaitable view of a :class:`xproc.Barrier`: ``await barrier.wait()``."""
+
+    def __init__(self, barrier: _SyncBarrier) -> None:
+        self.sync = barrier
+        self.name = barrier.name
+        self.client = barrier.client
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self.sync, attr)
+
+    def __repr__(self) -> str:
+        return f"<xproc.aio.Barrier {self.name!r}>"
+
+    async def wait(self, timeout: Optional[float] = None) -> int:
+        """Waits until every party waits, at most ``timeout`` seconds (default: the barrier's
+        ``timeout``); returns this party's index (``threading.BrokenBarrierError`` when it
+        breaks). Cancelling the task while it waits breaks the barrier for every party, as a
+        timeout does (a party that gave up would leave the others waiting forever); if the
+        barrier had passed already, the index is returned."""
+        if timeout is None:
+            timeout = self.sync.timeout
+        ms = -1 if timeout is None else timeout_ms(timeout)
+        cmp, cancelled = await _started(self.client, n.barrier_wait_start, _handle(self.sync), ms)
+        try:
+            status = _status(cmp)
+            if status == n.BROKEN_BARRIER:
+                if cancelled is not None:
+                    raise cancelled
+                raise threading.BrokenBarrierError
+            if status:
+                raise_for(status)
+            index = _uint(cmp, b"index") or 0
+        finally:
+            n.completion_free(cmp)
+        action = self.sync.action
+        if action is not None and index == self.sync._n - 1:
+            try:
+                action()
+            except BaseException:
+                self.sync.abort()
+                raise
+        return index
+
+
+class Connection:
+    """An awaitable view of a pipe end (:class:`xproc.Connection`): ``await end.send(x)``,
+    ``await end.recv()``, ``await end.poll(timeout)``; ``close`` and the rest are the end's
+    own."""
+
+    def __init__(self, conn: _SyncConnection) -> None:
+        self.sync = conn
+        self.name = conn.name
+        self.end = conn.end
+        self.client = conn.client
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self.sync, attr)
+
+    def __repr__(self) -> str:
+        return f"<xproc.aio.Connection {self.name!r} end {self.end}>"
+
+    async def send(self, obj: Any, timeout: Optional[float] = None) -> None:
+        """Sends ``obj``, waiting for room (at most ``timeout`` seconds:
+        :class:`xproc.TimeoutError`); ``BrokenPipeError`` when the other end is closed. A
+        message the broker took before a cancellation reached it stays sent."""
+        if not self.sync.writable:
+            raise OSError("connection is read-only")
+        try:
+            data = _local.packer.pack(obj)
+        except Exception:
+            data = encode(obj)
+        ms = -1 if timeout is None else timeout_ms(timeout)
+        cmp, cancelled = await _started(
+            self.client, n.pipe_send_start_raw, _handle(self.sync), data, len(data), ms
+        )
+        try:
+            status = _status(cmp)
+        finally:
+            n.completion_free(cmp)
+        if status and cancelled is not None:
+            raise cancelled
+        if status:
+            self.sync._failed(status, "send")
+
+    async def recv(self, timeout: Optional[float] = None) -> Any:
+        """Returns the next message, waiting for one (at most ``timeout`` seconds:
+        :class:`xproc.TimeoutError`); ``EOFError`` once the other end is closed and nothing
+        is left. Cancelling it takes nothing: if the broker had already handed a message
+        over, it is returned instead of raising ``CancelledError`` (as :meth:`Queue.get`
+        does; this end has no other receiver to give it to)."""
+        if not self.sync.readable:
+            raise OSError("connection is write-only")
+        ms = -1 if timeout is None else timeout_ms(timeout)
+        cmp, cancelled = await _started(self.client, n.pipe_recv_start, _handle(self.sync), ms)
+        try:
+            status = _status(cmp)
+            if status:
+                if cancelled is not None:
+                    raise cancelled
+                self.sync._failed(status, "recv")
+            return _value(cmp)  # a message that came is returned, even when cancelled late
+        finally:
+            n.completion_free(cmp)
+
+    async def poll(self, timeout: Optional[float] = 0.0) -> bool:
+        """Whether a message waits (or ``recv`` would raise ``EOFError``), waiting up to
+        ``timeout`` seconds for one (``None``: as long as it takes). Takes nothing."""
+        if not self.sync.readable:
+            raise OSError("connection is write-only")
+        cmp, cancelled = await _started(
+            self.client, n.pipe_poll_start, _handle(self.sync), timeout_ms(timeout)
+        )
+        try:
+            status = _status(cmp)
+            if status:
+                raise_for(status)
+            ready = _bool(cmp, b"ready")
+        finally:
+            n.completion_free(cmp)
+        if cancelled is not None:
+            raise cancelled
+        return ready
+
+
+_WRAPPERS = (
+    (_SyncQueue, Queue),
+    (_SyncLock, Lock),
+    (_SyncSemaphore, Semaphore),
+    (_SyncEvent, Event),
+    (_SyncCondition, Condition),
+    (_SyncBarrier, Barrier),
+    (_SyncConnection, Connection),
+)
 
 
 def wrap(obj: Any) -> Any:
-    """The awaitable view of a blocking object (a Queue, Lock, RLock, Semaphore or Event);
-    an object that is one already, or a pipe end, is returned as is."""
+    """The awaitable view of a blocking object (a Queue, Lock, RLock, Semaphore, Event,
+    Condition, Barrier or pipe end); any other object is returned as is."""
     for sync, view in _WRAPPERS:
         if isinstance(obj, sync):
             return view(obj)
@@ -388,7 +629,7 @@ async def wait(object_list: Sequence[Any], timeout: Optional[float] = None) -> L
         if k not in first_at:
             first_at[k] = len(unique)
             unique.append(i)
-    pipes = [o for o in syncs if isinstance(o, Connection)]
+    pipes = [o for o in syncs if isinstance(o, _SyncConnection)]
     client = (pipes[0] if pipes else syncs[0]).client
     arr = (n.WaitObject * len(unique))()
     handles = []
@@ -481,6 +722,20 @@ class Client:
 
     def Event(self, *args: Any, **kw: Any) -> Event:
         return Event(self.sync.Event(*args, **kw))
+
+    def Condition(self, *args: Any, **kw: Any) -> Condition:
+        return Condition(self.sync.Condition(*args, **kw))
+
+    def Barrier(self, *args: Any, **kw: Any) -> Barrier:
+        return Barrier(self.sync.Barrier(*args, **kw))
+
+    def Pipe(self, *args: Any, **kw: Any) -> Any:
+        """:meth:`xproc.Client.Pipe` with awaitable ends: one :class:`Connection` with
+        ``end=``, else a pair."""
+        got = self.sync.Pipe(*args, **kw)
+        if isinstance(got, tuple):
+            return tuple(Connection(c) for c in got)
+        return Connection(got)
 
     def close(self) -> None:
         d = getattr(self.sync, "_aio_driver", None)

@@ -169,6 +169,25 @@ fn not_in_flight(name: &str, delivery: u64) -> Failure {
     )
 }
 
+/// `queue.unlease`: a delivery this connection holds goes back to the head of the queue at
+/// once (or straight to the first waiting getter), and its hand-over does not count as an
+/// attempt: the client's caller never saw it — it gave up a `queue.get_leased` the broker had
+/// already answered (an async future dropped while the reply was on its way), and a nack
+/// would have charged that attempt, sending an item that is given up often enough to the
+/// dead letters without anyone having tried it.
+pub fn unlease(cx: &mut Ctx, name: &str, delivery: u64) -> Handled {
+    let id = held(cx, name, delivery, "queue.unlease")?;
+    let q = as_queue(lookup(&mut cx.b.objects, name)?, "queue.unlease")?;
+    let before = q.bytes();
+    let given_back = q.unlease(id, &mut cx.b.wakes);
+    let after = q.bytes();
+    cx.b.account(before, after);
+    given_back.map_err(|NotInFlight| not_in_flight(name, delivery))?;
+    cx.b.end_delivery(id);
+    cx.ok();
+    Ok(())
+}
+
 /// `queue.ack`: the delivered item is done and leaves the queue for good (a joinable queue
 /// counts it as `task_done`).
 pub fn ack(cx: &mut Ctx, name: &str, delivery: u64) -> Handled {

@@ -535,6 +535,25 @@ impl Queue {
         Ok(false)
     }
 
+    /// Gives back delivery `delivery`, which its consumer never saw (`queue.unlease`): the item
+    /// goes back to the head (or to the first waiting getter) with its attempt count as
+    /// before this hand-over, so it never reaches the dead letters this way.
+    pub fn unlease(&mut self, delivery: WaiterId, wakes: &mut Wakes) -> Result<(), NotInFlight> {
+        if self.in_flight.get(&delivery).is_none_or(|f| f.delayed) {
+            return Err(NotInFlight);
+        }
+        let Some(f) = self.in_flight.remove(&delivery) else {
+            return Err(NotInFlight);
+        };
+        self.bytes -= item_charge(f.value.len());
+        let item = Item {
+            value: f.value,
+            attempts: f.attempt.saturating_sub(1),
+        };
+        self.requeue(item, wakes);
+        Ok(())
+    }
+
     /// An item leaves flight without an ack: staged for the dead-letter queue if it has had
     /// `max_attempts` deliveries, otherwise back to the head (or the first waiting getter).
     fn come_back(&mut self, delivery: WaiterId, why: Option<Return>, wakes: &mut Wakes) {
@@ -844,6 +863,33 @@ mod tests {
         q.timeout(WaiterId(1), &mut wakes);
         assert_eq!((q.len(), q.delayed()), (1, 0));
         assert_eq!(wakes, vec![(WaiterId(1), Wake::Forget)]);
+    }
+
+    #[test]
+    fn unlease_gives_an_item_back_to_the_head_without_counting_the_attempt() {
+        let mut q = Queue::new(0, true, 1);
+        let mut wakes = Wakes::new();
+        q.put(v(1), None, &mut wakes);
+        q.put(v(2), None, &mut wakes);
+        assert_eq!(
+            q.get_leased(WaiterId(1), 1000, false, &mut wakes),
+            GetLeased::Leased { attempt: 1 }
+        );
+        assert_eq!(q.unlease(WaiterId(1), &mut wakes), Ok(()));
+        assert_eq!(q.unlease(WaiterId(1), &mut wakes), Err(NotInFlight));
+        assert!(!q.has_dead(), "max_attempts 1, yet not dead-lettered");
+        assert_eq!((q.len(), q.unfinished(), q.in_flight().count()), (2, 2, 0));
+        // Back at the head, and again a first attempt.
+        assert_eq!(
+            q.get_leased(WaiterId(2), 1000, false, &mut wakes),
+            GetLeased::Leased { attempt: 1 }
+        );
+        assert_eq!(q.in_flight().collect::<Vec<_>>(), vec![(WaiterId(2), 1)]);
+        assert_eq!(
+            q.unlease(WaiterId(9), &mut wakes),
+            Err(NotInFlight),
+            "never issued"
+        );
     }
 
     #[test]

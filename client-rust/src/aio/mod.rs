@@ -26,8 +26,12 @@
 //! Timeouts come from the runtime (`tokio::time::timeout`, `select!`): dropping a future
 //! cancels its request at the broker (docs/PROTOCOL.md §5 `cancel`), so it takes nothing. If
 //! the broker had already answered when the cancel reached it, the client undoes what the
-//! answer gave: a get's item goes back to the head of its queue (`queue.unget`), an acquired
-//! lock or permit is released. That clean-up is driven by the next future polled on the client,
+//! answer gave: a get's item goes back to the head of its queue (`queue.unget`), a leased
+//! get's delivery too (`queue.unlease`, its attempt not counted), an acquired lock or permit is
+//! released; a pipe receive's message is the next one that handle's `recv` returns. A dropped
+//! `condition.wait` still gets its lock back (the broker reacquires it), and the condition's
+//! next `release` waits for that; a dropped `barrier.wait` breaks the barrier, as its timeout
+//! would. That clean-up is driven by the next future polled on the client,
 //! or, when none is, by a small task spawned on the current runtime.
 //!
 //! # Platforms
@@ -42,6 +46,8 @@
 //! default) per connection; use more clients for more.
 
 mod objects;
+mod pipe;
+mod waits;
 
 use std::future::Future;
 use std::os::fd::{AsRawFd, RawFd};
@@ -56,6 +62,8 @@ use tokio::io::unix::AsyncFd;
 use xproc_protocol::RequestFields;
 
 pub use objects::{Event, Guard, Lock, Queue, Semaphore};
+pub use pipe::Pipe;
+pub use waits::{Barrier, Condition};
 
 use crate::client::{need, value_of, Reply};
 use crate::codec::decode;
@@ -84,6 +92,15 @@ pub(crate) enum Undo {
     GetAny(Vec<String>),
     /// An acquire: release it (op `lock.release` or `semaphore.release`, object name).
     Acquire(&'static str, String),
+    /// A leased get: give its delivery back on this queue (`queue.unlease`: to the head,
+    /// the attempt not counted).
+    Leased(String),
+    /// Left to the handle that started it: the ticket goes in this list (not in the abandoned
+    /// ones) and the handle's next call collects the completion. A pipe receive (its message
+    /// is the next one that handle's `recv` returns: a pipe end has one receiver) and a
+    /// `condition.wait` (the broker reacquires the lock either way; the handle's next
+    /// `release` must wait for that).
+    Keep(Arc<Mutex<Vec<u64>>>),
 }
 
 /// Shared by an async client's handles and futures.
@@ -168,6 +185,12 @@ impl Core {
                     name: Some(name.as_str().into()),
                     ..RequestFields::new(0, op)
                 }),
+                (Undo::Leased(q), _, _) if r.delivery.is_some() => Some(RequestFields {
+                    name: Some(q.as_str().into()),
+                    delivery: r.delivery,
+                    ..RequestFields::new(0, "queue.unlease")
+                }),
+
                 _ => None,
             };
             if let Some(req) = req {
@@ -180,6 +203,18 @@ impl Core {
 
     fn waiters(&self) -> std::sync::MutexGuard<'_, Waiters> {
         self.waiters.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Hands the completions of `tickets` (cancelled requests a handle kept, `Undo::Keep`) to
+    /// the client to collect and drop, when that handle goes away.
+    fn abandon(&self, tickets: Vec<u64>) {
+        if tickets.is_empty() {
+            return;
+        }
+        let mut ab = self.abandoned();
+        for t in tickets {
+            ab.insert(t, Undo::Nothing);
+        }
     }
 
     /// Polls for started request `ticket`'s completion: reads for every waiting task when the
@@ -344,6 +379,12 @@ impl Drop for Pending {
         if core.client.cancel(self.ticket).is_err() {
             return; // disconnected: the broker forgets the request itself
         }
+        if let Undo::Keep(left) = &self.undo {
+            left.lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(self.ticket);
+            return;
+        }
         let first = {
             let mut ab = core.abandoned();
             let first = ab.is_empty();
@@ -419,6 +460,14 @@ impl Client {
         Ok(Queue::new(&self.core, self.core.client.queue::<T>(name)?))
     }
 
+    /// Opens (or creates) the joinable queue `name` of `T`s (for [`Queue::join`]).
+    pub fn joinable_queue<T: Serialize + DeserializeOwned>(&self, name: &str) -> Result<Queue<T>> {
+        Ok(Queue::new(
+            &self.core,
+            self.core.client.joinable_queue::<T>(name)?,
+        ))
+    }
+
     /// Opens (or creates) the lock `name`.
     pub fn lock(&self, name: &str) -> Result<Lock> {
         Ok(Lock::new(&self.core, self.core.client.lock(name)?))
@@ -429,6 +478,36 @@ impl Client {
         Ok(Semaphore::new(
             &self.core,
             self.core.client.semaphore(name, initial)?,
+        ))
+    }
+
+    /// Opens (or creates) the barrier `name` for `parties` parties.
+    pub fn barrier(&self, name: &str, parties: u64) -> Result<Barrier> {
+        Ok(Barrier::new(
+            &self.core,
+            self.core.client.barrier(name, parties)?,
+        ))
+    }
+
+    /// Opens (or creates) the condition `name`.
+    pub fn condition(&self, name: &str) -> Result<Condition> {
+        Ok(Condition::new(
+            &self.core,
+            self.core.client.condition(name)?,
+        ))
+    }
+
+    /// Opens (or creates) the pipe `name` of `T`s and claims `end` (see
+    /// [`crate::Client::pipe_with`]).
+    pub fn pipe<T: Serialize + DeserializeOwned>(
+        &self,
+        name: &str,
+        end: crate::End,
+        options: crate::PipeOptions,
+    ) -> Result<Pipe<T>> {
+        Ok(Pipe::new(
+            &self.core,
+            self.core.client.pipe_with::<T>(name, end, options)?,
         ))
     }
 

@@ -64,6 +64,60 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
         decode(value_of(&r, "queue.get")?)
     }
 
+    /// Waits until every item put in this joinable queue was marked done (`task_done` or an
+    /// ack), at most `timeout` ([`Error::Timeout`](crate::Error::Timeout); `None`: as long as
+    /// it takes). Dropping the future gives the wait up; it takes nothing.
+    pub async fn join(&self, timeout: Option<Duration>) -> Result<()> {
+        let req = RequestFields {
+            name: Some(self.name().into()),
+            timeout_ms: ms(timeout),
+            ..RequestFields::new(0, "queue.join")
+        };
+        Pending::start(&self.core, &req, Undo::Nothing)?
+            .reply()
+            .await?;
+        Ok(())
+    }
+
+    /// Takes the oldest value on a lease of `lease` (acknowledged delivery, see
+    /// [`crate::Queue::get_leased`]), waiting at most `timeout` (`None`: as long as it
+    /// takes). Settle the [`Delivery`](crate::Delivery) with its (blocking, one round trip)
+    /// `ack` or `nack`. Dropping the future takes nothing: a delivery the broker had already
+    /// handed over is given back (`queue.unlease`): the item goes back to the head of the
+    /// queue and that hand-over does not count as an attempt. A value that does not decode as
+    /// `T` is nacked and returned as [`Error::Decode`](crate::Error::Decode).
+    pub async fn get_leased(
+        &self,
+        timeout: Option<Duration>,
+        lease: Duration,
+    ) -> Result<crate::Delivery<T>> {
+        let req = RequestFields {
+            name: Some(self.name().into()),
+            timeout_ms: ms(timeout),
+            lease_ms: Some(crate::codec::millis_ceil(lease).max(1)),
+            ..RequestFields::new(0, "queue.get_leased")
+        };
+        let undo = Undo::Leased(self.name().to_string());
+        let reply = Pending::start(&self.core, &req, undo)?.reply().await?;
+        let r = reply.fields()?;
+        let id = need(r.delivery, "queue.get_leased", "delivery")?;
+        let attempt = need(r.attempt, "queue.get_leased", "attempt")?;
+        let raw = self.sync.raw();
+        match decode(value_of(&r, "queue.get_leased")?) {
+            Ok(value) => Ok(crate::Delivery::new(
+                value,
+                id,
+                u32::try_from(attempt).unwrap_or(u32::MAX),
+                raw.clone(),
+            )),
+            Err(e) => {
+                // Nobody here can process it as T: give it back rather than sit on the lease.
+                let _ = raw.nack(id, Duration::ZERO);
+                Err(e)
+            }
+        }
+    }
+
     /// Puts `value`, waiting for room as long as it takes. A put the broker already made is
     /// not undone when the future is dropped (it took nothing from anyone).
     pub async fn put(&self, value: &T) -> Result<()> {
