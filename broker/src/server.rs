@@ -250,6 +250,15 @@ impl Outbox for Conns {
             }
         }
     }
+
+    fn send_fd(&mut self, to: ConnKey, mut reply: ReplyFields<'_>, fd: transport::Descriptor) {
+        let Some(c) = self.get(to.slot).filter(|c| c.key == to) else {
+            return;
+        };
+        reply.fds = Some(1);
+        c.push_reply_fd(&reply, fd);
+        self.mark_dirty(to.slot);
+    }
 }
 
 struct Server {

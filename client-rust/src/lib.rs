@@ -27,6 +27,7 @@
 //!   ([`RawQueue`], [`RawDict`], [`RawPipe`]: MessagePack bytes in and out) and a typed layer
 //!   over it ([`Queue<T>`], [`Dict<K, V>`], [`Pipe<T>`]: serde types).
 //! - `lock.rs`, `semaphore.rs`, `event.rs`, `condition.rs`, `barrier.rs`: sync primitives.
+//! - `direct.rs`: a direct pipe end, once the broker handed it its socket (peer to peer).
 //! - `codec.rs`: typed values to MessagePack and timeouts to wire fields.
 //! - `error.rs`: [`Error`], one small enum for every failure.
 //! - `endpoint.rs`: [`default_socket_path`], [`Endpoint`] (a path or `tcp://HOST:PORT`), authkey
@@ -149,6 +150,7 @@ mod codec;
 mod condition;
 mod conn;
 mod dict;
+mod direct;
 mod endpoint;
 mod error;
 mod event;

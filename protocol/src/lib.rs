@@ -31,8 +31,9 @@ pub use error::ErrorCode;
 pub use kind::Kind;
 pub use reply::{ClientInfo, Info, InfoValue, Limits, ObjectSummary, ReplyFields};
 pub use request::{
-    End, Name, OpenOptions, RawRequest, Request, RequestError, RequestFields, Wait, CAP_FDS,
-    DEFAULT_LEASE_MS, MAX_BATCH, SCAN_DEFAULT_COUNT, SCAN_MAX_BYTES, SCAN_MAX_COUNT,
+    End, Name, OpenOptions, RawRequest, Request, RequestError, RequestFields, Wait,
+    CAP_DIRECT_PIPES, CAP_FDS, DEFAULT_LEASE_MS, MAX_BATCH, SCAN_DEFAULT_COUNT, SCAN_MAX_BYTES,
+    SCAN_MAX_COUNT,
 };
 pub use serde_bytes::Bytes;
 
