@@ -21,6 +21,7 @@
 use crate::stored::Stored;
 use crate::transport::Descriptor;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::{item_charge, Owner, WaiterId, Wake, Wakes};
 use xproc_protocol::{End, ErrorCode};
@@ -40,11 +41,41 @@ pub struct Pipe {
     direct: Option<[Side; 2]>,
 }
 
+/// Most direct-pipe sockets the broker holds at once for ends whose holders have not taken
+/// theirs yet (each is a descriptor). A pipe that would take the count past it stays brokered
+/// until sockets are handed or closed, so idle direct pipes cannot use up the broker's
+/// descriptor table (docs/PROTOCOL.md §8).
+pub const MAX_DIRECT_HELD: usize = 1024;
+
+/// Direct-pipe sockets held now.
+static DIRECT_HELD: AtomicUsize = AtomicUsize::new(0);
+
+/// A socket the broker holds for an end, counted against [`MAX_DIRECT_HELD`] while it lives.
+#[derive(Debug)]
+struct HeldSide(Option<Descriptor>);
+
+impl HeldSide {
+    fn new(fd: Descriptor) -> HeldSide {
+        DIRECT_HELD.fetch_add(1, Ordering::Relaxed);
+        HeldSide(Some(fd))
+    }
+
+    fn take(mut self) -> Option<Descriptor> {
+        self.0.take()
+    }
+}
+
+impl Drop for HeldSide {
+    fn drop(&mut self) {
+        DIRECT_HELD.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// One end's side of a direct pipe's socketpair.
 #[derive(Debug)]
 enum Side {
     /// The broker holds it until the end's holder asks (or was blocked).
-    Held(Descriptor),
+    Held(HeldSide),
     /// Given to the connection with this id, which alone holds it now.
     Handed(u64),
     /// Closed unhanded (its holder released the end first).
@@ -165,7 +196,10 @@ impl Pipe {
     /// Requests blocked on an end (receives, polls: blocked sends cannot exist) are answered
     /// at once: the first with the end's socket, any other with `direct` alone.
     pub fn go_direct(&mut self, sides: (Descriptor, Descriptor), wakes: &mut Wakes) {
-        let mut sides = [Side::Held(sides.0), Side::Held(sides.1)];
+        let mut sides = [
+            Side::Held(HeldSide::new(sides.0)),
+            Side::Held(HeldSide::new(sides.1)),
+        ];
         for (e, side) in self.ends.iter_mut().zip(sides.iter_mut()) {
             let mut blocked: Vec<WaiterId> = std::mem::take(&mut e.receivers)
                 .into_iter()
@@ -176,7 +210,7 @@ impl Pipe {
                 let handoff = if i == 0 {
                     let conn = e.holder.map_or(0, |h| h.conn);
                     match std::mem::replace(side, Side::Handed(conn)) {
-                        Side::Held(fd) => Some(Handoff(fd)),
+                        Side::Held(held) => held.take().map(Handoff),
                         _ => None,
                     }
                 } else {
@@ -195,7 +229,7 @@ impl Pipe {
         let side = &mut self.direct.as_mut()?[ix(end)];
         match side {
             Side::Held(_) => match std::mem::replace(side, Side::Handed(owner.conn)) {
-                Side::Held(fd) => Some(Flow::Direct(Some(Handoff(fd)))),
+                Side::Held(held) => Some(Flow::Direct(held.take().map(Handoff))),
                 _ => None,
             },
             Side::Handed(conn) if *conn == owner.conn => Some(Flow::Direct(None)),
@@ -606,5 +640,52 @@ mod tests {
                 (WaiterId(2), Wake::Ready(false))
             ]
         );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn goes_direct_only_with_both_capable_ends_and_nothing_in_the_broker() {
+        let mut p = Pipe::new(true, 4);
+        let mut wakes = Wakes::new();
+        p.claim(End::A, A).unwrap();
+        p.set_direct_capable(End::A, true);
+        p.send(End::A, A, v(1), None, &mut wakes).unwrap();
+        p.claim(End::B, B).unwrap();
+        p.set_direct_capable(End::B, true);
+        // A message waits in the broker: it must be received first.
+        assert!(!p.can_go_direct());
+        assert_eq!(p.recv(End::B, B, None, &mut wakes), Ok(Flow::Value(v(1))));
+        assert!(p.can_go_direct());
+        // b waits in a receive when the pipe switches: it is answered with its socket.
+        p.recv(End::B, B, Some(WaiterId(3)), &mut wakes).unwrap();
+        p.go_direct(crate::transport::direct_pair(false).unwrap(), &mut wakes);
+        assert!(matches!(&wakes[..], [(WaiterId(3), Wake::Direct(Some(_)))]));
+        assert!(!p.can_go_direct());
+        // a's next op takes its socket; after that it is told it has it already.
+        assert!(matches!(
+            p.send(End::A, A, v(2), None, &mut wakes),
+            Ok(Flow::Direct(Some(_)))
+        ));
+        assert_eq!(p.poll(End::A, A, None), Ok(Flow::Direct(None)));
+        assert_eq!(p.len(), 0);
+        p.close(End::A, A, &mut wakes).unwrap();
+        assert!(p.finished());
+    }
+
+    #[test]
+    fn a_holder_that_cannot_take_descriptors_keeps_the_pipe_brokered() {
+        let mut p = Pipe::new(true, 4);
+        p.claim(End::A, A).unwrap();
+        p.set_direct_capable(End::A, true);
+        p.claim(End::B, B).unwrap();
+        p.set_direct_capable(End::B, false);
+        assert!(!p.can_go_direct());
+        // One connection holding both ends: no point in a socket.
+        let mut q = Pipe::new(true, 4);
+        for end in [End::A, End::B] {
+            q.claim(end, A).unwrap();
+            q.set_direct_capable(end, true);
+        }
+        assert!(!q.can_go_direct());
     }
 }
