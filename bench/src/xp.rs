@@ -190,10 +190,18 @@ pub fn pipe_ping_pong(socket: &Path, size: usize, bounds: &Bounds) -> Result<Out
     let pipe = client.pipe::<ByteBuf>(&name, End::A)?;
     let value = ByteBuf::from(payload(size));
     let peer = Peer::spawn("pipe-peer", socket, &name)?;
-    let out = measure("xproc_pipe", bounds, 1, Some("2 processes".into()), |_| {
+    let mut out = measure("xproc_pipe", bounds, 1, None, |_| {
         pipe.send(&value)?;
         check_len(&pipe.recv()?, size, "pipe recv")
     })?;
+    out.note = Some(format!(
+        "2 processes, {}",
+        if pipe.raw().is_direct() {
+            "direct (peer to peer)"
+        } else {
+            "brokered"
+        }
+    ));
     pipe.send(&ByteBuf::new())?;
     let _ = pipe.recv()?;
     peer.finish()?;

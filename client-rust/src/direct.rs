@@ -46,6 +46,8 @@ struct Rx {
     end: usize,
     /// The peer closed (or died): what is buffered is all there is.
     eof: bool,
+    /// The socket's receive timeout now (`None`: reads wait as long as it takes).
+    timeout: Option<Duration>,
 }
 
 /// When an op gives up: `None` waits as long as it takes; `Some(deadline)`.
@@ -87,6 +89,7 @@ impl DirectEnd {
                 start: 0,
                 end: 0,
                 eof: false,
+                timeout: None,
             }),
             tx: Mutex::new(Vec::with_capacity(256)),
         }
@@ -175,22 +178,37 @@ impl DirectEnd {
             if rx.eof {
                 return Err(self.closed());
             }
-            let blocking = until.deadline.is_none() && !until.nowait;
-            match rx.fill(&self.sock, !blocking) {
+            // One syscall per message: a waiting read bounded by the socket's receive
+            // timeout (set only when it changes much), not a poll and then a read.
+            let left = if until.nowait {
+                None
+            } else {
+                match until.left() {
+                    Ok(left) => left,
+                    Err(()) => return Err(Error::Timeout),
+                }
+            };
+            if !until.nowait {
+                rx.set_timeout(&self.sock, left)
+                    .map_err(|e| self.broken(e))?;
+            }
+            match rx.fill(&self.sock, until.nowait) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {
                     if interruptible() {
                         return Err(Error::Interrupted);
                     }
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
                     if until.nowait {
                         return Err(Error::Empty);
                     }
-                    let Ok(left) = until.left() else {
-                        return Err(Error::Timeout);
-                    };
-                    self.wait(false, left)?;
+                    // The receive timeout ran out (or was a little short): check the deadline.
                 }
                 Err(e) if e.kind() == io::ErrorKind::ConnectionReset => rx.eof = true,
                 Err(e) => return Err(self.broken(e)),
@@ -226,7 +244,28 @@ impl DirectEnd {
     }
 }
 
+/// How much longer than asked a receive timeout may be kept, to skip a `setsockopt`.
+const TIMEOUT_SLACK: Duration = Duration::from_millis(20);
+
 impl Rx {
+    /// Keeps the socket's receive timeout close to `want`: a shorter one only costs an extra
+    /// turn of the loop, so it is kept unless much shorter; a slightly longer one overshoots
+    /// by at most [`TIMEOUT_SLACK`]. Repeated timed receives thus cost no `setsockopt` each.
+    fn set_timeout(&mut self, sock: &DirectSocket, want: Option<Duration>) -> io::Result<()> {
+        let keep = match (self.timeout, want) {
+            (None, None) => true,
+            (Some(cur), Some(want)) => cur <= want + TIMEOUT_SLACK && cur >= want / 2,
+            _ => false,
+        };
+        if !keep {
+            // Zero means "none" to the OS: never ask for less than a millisecond.
+            let want = want.map(|w| w.max(Duration::from_millis(1)));
+            sock.set_read_timeout(want)?;
+            self.timeout = want;
+        }
+        Ok(())
+    }
+
     /// The payload length of the whole frame at `start`, if one is buffered.
     fn frame(&mut self, name: &str) -> Result<Option<usize>> {
         match frame::check(&self.buf[self.start..self.end], MAX_REPLY_FRAME) {

@@ -75,6 +75,10 @@ impl DirectSocket {
         match *self {}
     }
 
+    pub(crate) fn set_read_timeout(&self, _timeout: Option<std::time::Duration>) -> io::Result<()> {
+        match *self {}
+    }
+
     pub(crate) fn send_all(&self, _buf: &[u8]) -> io::Result<()> {
         match *self {}
     }

@@ -219,6 +219,12 @@ impl DirectSocket {
         self.0.recv_fds(buf, now)
     }
 
+    /// Makes waiting reads give up with `WouldBlock`/`TimedOut` after `timeout` (`None`:
+    /// never).
+    pub(crate) fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        self.0.set_read_timeout(timeout)
+    }
+
     /// Writes all of `buf`, waiting for room as long as it takes; EPIPE when the peer is gone.
     pub(crate) fn send_all(&self, buf: &[u8]) -> io::Result<()> {
         self.0.send_all(buf)
