@@ -27,6 +27,24 @@ struct Message<'a> {
     value: Option<&'a [u8]>,
 }
 
+/// The value of one message: straight off the front for `{"value": bin}` as clients write it,
+/// through serde for any other layout (fields in another order, fields from later versions).
+fn message_value(payload: &[u8]) -> Result<&[u8]> {
+    if let Some(mut rest) = payload.strip_prefix(b"\x81\xa5value") {
+        let at = rest.len();
+        if let Ok(len) = rmp::decode::read_bin_len(&mut rest) {
+            let start = payload.len() - at + (at - rest.len());
+            if rest.len() == len as usize {
+                return Ok(&payload[start..]);
+            }
+        }
+    }
+    let m: Message<'_> = rmp_serde::from_slice(payload)
+        .map_err(|e| Error::Protocol(format!("malformed direct message: {e}")))?;
+    m.value
+        .ok_or_else(|| Error::Protocol("a direct message without a value".to_string()))
+}
+
 /// One end's socket and its buffers.
 #[derive(Debug)]
 pub(crate) struct DirectEnd {
@@ -168,12 +186,7 @@ impl DirectEnd {
                 let at = rx.start;
                 rx.start += HEADER_LEN + len;
                 let payload = &rx.buf[at + HEADER_LEN..at + HEADER_LEN + len];
-                let m: Message<'_> = rmp_serde::from_slice(payload)
-                    .map_err(|e| Error::Protocol(format!("malformed direct message: {e}")))?;
-                let value = m.value.ok_or_else(|| {
-                    Error::Protocol("a direct message without a value".to_string())
-                })?;
-                return f(value);
+                return f(message_value(payload)?);
             }
             if rx.eof {
                 return Err(self.closed());
@@ -306,5 +319,25 @@ impl Rx {
         }
         self.end += n;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_values_fast_path_and_serde_agree() {
+        // {"value": bin [1, 2, 3]}, as clients write it.
+        let fast = [0x81, 0xa5, b'v', b'a', b'l', b'u', b'e', 0xc4, 3, 1, 2, 3];
+        assert_eq!(message_value(&fast).unwrap(), &[1, 2, 3]);
+        // {"x": 1, "value": bin [9]}: another layout goes through serde.
+        let slow = [
+            0x82, 0xa1, b'x', 0x01, 0xa5, b'v', b'a', b'l', b'u', b'e', 0xc4, 1, 9,
+        ];
+        assert_eq!(message_value(&slow).unwrap(), &[9]);
+        // A bin that claims more bytes than there are is refused, not read past.
+        let short = [0x81, 0xa5, b'v', b'a', b'l', b'u', b'e', 0xc4, 9, 1];
+        assert!(message_value(&short).is_err());
     }
 }

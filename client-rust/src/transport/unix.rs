@@ -213,10 +213,24 @@ impl DirectSocket {
         Ok(n > 0)
     }
 
-    /// One read, waiting for data unless `now` (then `WouldBlock` when none): bytes and any
-    /// descriptors that came with them.
+    /// One read, waiting for data unless `now` (then `WouldBlock` when none). No descriptor
+    /// travels on a direct pipe in this version, so this is a plain `recv` (cheaper than
+    /// `recvmsg` with room for descriptors); any a peer attached anyway are discarded and
+    /// closed by the kernel, never installed here.
     pub(crate) fn recv(&self, buf: &mut [u8], now: bool) -> io::Result<(usize, Vec<OwnedFd>)> {
-        self.0.recv_fds(buf, now)
+        // SAFETY: a live, writable slice; the fd is open for the call.
+        let n = unsafe {
+            libc::recv(
+                self.0 .0.as_raw_fd(),
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                if now { libc::MSG_DONTWAIT } else { 0 },
+            )
+        };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok((n as usize, Vec::new()))
     }
 
     /// Makes waiting reads give up with `WouldBlock`/`TimedOut` after `timeout` (`None`:
