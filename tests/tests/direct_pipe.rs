@@ -284,3 +284,25 @@ fn the_brokers_descriptors_return_to_baseline_after_direct_pipes() {
         fd_count(broker.pid()) == base
     });
 }
+
+#[test]
+fn a_holder_killed_before_taking_its_socket_is_end_of_file_too() {
+    let broker = Broker::start();
+    let client = broker.client();
+    let b = client.pipe::<i64>("idle", End::B).unwrap();
+    // The worker claims end a and sends nothing: it never asks for its socket, so the broker
+    // holds it.
+    let mut holder = broker.worker(PIPE, &["send", "idle", "a", "0", "hang"]);
+    let pid = holder.pid() as i64;
+    eventually("the worker to hold end a", || {
+        stat(&client, "idle", "a_holder_pid") == InfoValue::Int(pid)
+    });
+    assert!(!b.poll(Duration::ZERO).unwrap());
+    assert!(b.raw().is_direct(), "b took its socket");
+    holder.kill();
+    // The broker released the dead holder's end and closed the socket it held for it.
+    assert!(matches!(
+        b.recv_timeout(Duration::from_secs(30)),
+        Err(Error::Closed(_))
+    ));
+}
