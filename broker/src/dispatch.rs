@@ -186,8 +186,9 @@ fn route(cx: &mut Ctx, req: Request, shared: Option<Stored>) -> Handled {
             lang,
             pid,
             fds,
+            direct_pipes,
             ..
-        } => admin::hello(cx, client, lang, pid, fds),
+        } => admin::hello(cx, client, lang, pid, fds, direct_pipes),
         R::Ping => {
             cx.ok();
             Ok(())
