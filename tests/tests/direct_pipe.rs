@@ -309,3 +309,52 @@ fn a_holder_killed_before_taking_its_socket_is_end_of_file_too() {
         Err(Error::Closed(_))
     ));
 }
+
+/// `Client::wait` over a pipe end that runs direct (and over one that is about to: the broker
+/// switched the pipe, this end has not taken its socket yet) reports it ready exactly when a
+/// message is there, beside a brokered queue; the broker alone cannot see the socket.
+#[test]
+fn wait_sees_a_direct_pipe_end_and_times_out_without_a_message() {
+    let broker = Broker::start();
+    let (c1, c2) = (broker.client(), broker.client());
+    let a = c1.pipe::<i64>("w", End::A).unwrap();
+    let b = c2.pipe::<i64>("w", End::B).unwrap();
+    let q = c2.queue::<i64>("wq").unwrap();
+    // The writer's first op switches the pipe; b has not taken its socket when it waits.
+    a.send(&1).unwrap();
+    assert!(a.raw().is_direct());
+    assert!(!b.raw().is_direct());
+    let ready = c2.wait(&[&q, &b], Some(Duration::from_secs(5))).unwrap();
+    assert_eq!(ready, vec![1], "the message on the socket makes b ready");
+    assert!(b.raw().is_direct());
+    assert_eq!(b.recv().unwrap(), 1);
+    // Nothing there: the wait runs its time out, with no false readiness.
+    let t = Instant::now();
+    assert_eq!(
+        c2.wait(&[&q, &b], Some(Duration::from_millis(60))).unwrap(),
+        Vec::<usize>::new()
+    );
+    assert!(
+        t.elapsed() >= Duration::from_millis(55),
+        "{:?}",
+        t.elapsed()
+    );
+    // A message sent while the wait blocks wakes it; so does an item on the queue.
+    let sender = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(50));
+        a.send(&2).unwrap();
+        a
+    });
+    assert_eq!(
+        c2.wait(&[&q, &b], Some(Duration::from_secs(5))).unwrap(),
+        vec![1]
+    );
+    let a = sender.join().unwrap();
+    assert_eq!(b.recv().unwrap(), 2);
+    c1.queue::<i64>("wq").unwrap().put(&3).unwrap();
+    assert_eq!(
+        c2.wait(&[&q, &b], Some(Duration::from_secs(5))).unwrap(),
+        vec![0]
+    );
+    drop(a);
+}
