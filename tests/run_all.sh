@@ -40,6 +40,9 @@ step "Node.js: the koffi binding (npm install from the npm registry, tsc, node -
 step "cross-language matrix: every value type, every ordered pair of Rust, C, Python, C#, Go, Java, Node.js"
 ./tests/cross-language/run.sh
 
+step "Windows: cross-compiled; the broker and Rust client suites and a C program (mingw) under Wine"
+./tests/windows/run.sh
+
 step "examples: master/worker in C, and in Python + C# + C + Rust + Go + Java + Node.js at once"
 make -C examples/c run
 ./examples/master-worker/run.sh

@@ -13,12 +13,17 @@
 //! - [`aio`]: `get_any` over 8 queues, tokio tasks, the sync pipelined rate (issue 15).
 //! - [`child`]: helper processes for the two-process scenarios.
 //! - [`error`]: the one error enum.
+//!
+//! The echo floor and Redis speak over Unix sockets: those subcommands exist on Unix only, and
+//! the xproc ones everywhere (on Windows `--socket` names the broker's pipe).
 
 mod aio;
 mod child;
+#[cfg(unix)]
 mod echo;
 mod error;
 mod measure;
+#[cfg(unix)]
 mod resp;
 mod stream;
 mod xp;
@@ -72,15 +77,19 @@ impl RunArgs {
 #[derive(Debug, Subcommand)]
 enum Cmd {
     /// Serve the raw echo protocol on --socket until killed.
+    #[cfg(unix)]
     EchoServe {
         #[arg(long)]
         socket: PathBuf,
     },
     /// Raw echo round trips (one op = one round trip).
+    #[cfg(unix)]
     Echo(RunArgs),
     /// Redis LPUSH/RPOP alternating, own RESP client (one op = one command).
+    #[cfg(unix)]
     RedisList(RunArgs),
     /// Redis HSET/HGET alternating over 1000 fields, own RESP client (one op = one command).
+    #[cfg(unix)]
     RedisHash(RunArgs),
     /// xproc queue put then get, unpipelined (one op = one put or one get).
     XprocPutget(RunArgs),
@@ -201,12 +210,16 @@ enum Cmd {
 
 fn run(cmd: Cmd) -> Result<Option<Outcome>, BenchError> {
     let outcome = match cmd {
+        #[cfg(unix)]
         Cmd::EchoServe { socket } => {
             echo::serve(&socket)?;
             return Ok(None);
         }
+        #[cfg(unix)]
         Cmd::Echo(a) => echo::client(&a.socket, a.size, &a.bounds())?,
+        #[cfg(unix)]
         Cmd::RedisList(a) => resp::list(&a.socket, a.size, &a.bounds())?,
+        #[cfg(unix)]
         Cmd::RedisHash(a) => resp::hash(&a.socket, a.size, &a.bounds())?,
         Cmd::XprocPutget(a) => xp::put_get(&a.socket, a.size, &a.bounds())?,
         Cmd::XprocPutMany { run, batch } => {

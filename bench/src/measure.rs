@@ -7,6 +7,10 @@ use serde::Serialize;
 
 use crate::error::BenchError;
 
+/// Number of distinct hash fields the HSET/HGET scenario cycles through, and keys the xproc
+/// dict scenario does (here, not in `resp`, which is Unix-only).
+pub const KEYS: u64 = 1000;
+
 /// How long a scenario runs: at most `iters` operations and at most `secs` seconds, after
 /// `warmup` untimed calls.
 #[derive(Debug, Clone, Copy)]

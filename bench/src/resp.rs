@@ -10,11 +10,7 @@ use std::os::unix::net::UnixStream;
 use std::path::Path;
 
 use crate::error::BenchError;
-use crate::measure::{measure, payload, Bounds, Outcome};
-
-/// Number of distinct hash fields the HSET/HGET scenario cycles through (the xproc dict
-/// scenario uses the same count).
-pub const KEYS: u64 = 1000;
+use crate::measure::{measure, payload, Bounds, Outcome, KEYS};
 
 /// A blocking RESP2 connection: write one command, read one reply.
 pub struct Resp {

@@ -12,8 +12,8 @@ use xproc::{Client, End, QueueOptions};
 
 use crate::child::{say, Peer};
 use crate::error::BenchError;
+use crate::measure::KEYS;
 use crate::measure::{measure, payload, Bounds, Outcome};
-use crate::resp::KEYS;
 
 /// How long a helper process waits for the next item before giving up, so a dead parent never
 /// leaves it blocked forever.

@@ -302,17 +302,21 @@ mod tests {
 
     #[test]
     fn key_files_must_be_private_and_not_empty() {
-        use std::os::unix::fs::PermissionsExt;
         let dir = std::env::temp_dir().join(format!("xproc-key-test-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let p = dir.join("key");
         std::fs::write(&p, b"secret\n").unwrap();
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
-        assert!(matches!(
-            load_key("default", &p),
-            Err(KeyError::Mode { mode: 0o644, .. })
-        ));
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+        // Modes are checked on Unix only (Windows files have ACLs, not mode bits).
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
+            assert!(matches!(
+                load_key("default", &p),
+                Err(KeyError::Mode { mode: 0o644, .. })
+            ));
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
         assert_eq!(load_key("default", &p).unwrap().secret, b"secret");
         std::fs::write(&p, b"\n").unwrap();
         assert!(matches!(

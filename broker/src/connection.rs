@@ -344,8 +344,9 @@ impl Connection {
                     }
                     self.input.end += n;
                     // A short read drained the socket; an edge-triggered poll reports any
-                    // byte that arrives after it.
-                    Ok(Filled::Data { n, more: n == room })
+                    // byte that arrives after it (except where the transport says otherwise).
+                    let more = n == room || !self.stream.short_read_drains();
+                    Ok(Filled::Data { n, more })
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(Filled::WouldBlock),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,

@@ -12,7 +12,6 @@ mod common;
 use common::*;
 
 use std::io::Read;
-use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
 const DOC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/PROTOCOL.md");
@@ -321,7 +320,7 @@ fn block(doc: &str, title: &str) -> Option<(usize, usize)> {
     Some((at, end))
 }
 
-fn read_frame(s: &mut UnixStream) -> Vec<u8> {
+fn read_frame(s: &mut RawStream) -> Vec<u8> {
     let mut header = [0u8; 4];
     s.read_exact(&mut header).expect("reply header");
     let mut frame = header.to_vec();
@@ -334,19 +333,19 @@ fn read_frame(s: &mut UnixStream) -> Vec<u8> {
 fn protocol_md_section_9_is_what_the_live_broker_says() {
     let bless = std::env::var_os("XPROC_BLESS").is_some_and(|v| v == "1");
     let dir = temp_dir();
-    let path = dir.join("s.sock");
-    // Wait for the socket file rather than probing with a connection, so that the session
-    // below is the broker's first connection (conn_id 1), as the dump shows.
+    let path = xproc_tests::test_endpoint(&dir);
+    // Wait for the socket file (or pipe name) rather than probing with a connection, so that
+    // the session below is the broker's first connection (conn_id 1), as the dump shows.
     let _broker = Broker::spawn_at(&dir, &path, &[]);
     let start = Instant::now();
-    while !path.exists() {
+    while !xproc_tests::endpoint_exists(&path) {
         assert!(
             start.elapsed() < Duration::from_secs(10),
             "xprocd did not start"
         );
         std::thread::sleep(Duration::from_millis(10));
     }
-    let mut conn = UnixStream::connect(&path).unwrap();
+    let mut conn = RawStream::connect(&path).unwrap();
     conn.set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
 

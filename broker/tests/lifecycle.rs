@@ -176,6 +176,21 @@ fn a_second_broker_on_a_live_socket_is_refused() {
     b.client().op("ping", "x").ok();
 }
 
+/// Windows only (the socket path's limit is socket_file.rs's): a pipe name past Windows' 256
+/// characters is refused at startup with a message naming the limit, not an OS error code.
+#[cfg(windows)]
+#[test]
+fn a_pipe_name_too_long_is_refused_with_the_limit() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_xprocd"))
+        .arg("--pipe")
+        .arg("x".repeat(300))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("309 characters; the limit is 256"), "{err}");
+}
+
 #[test]
 fn condition_holder_disconnect_is_abandonment() {
     let b = Broker::start();

@@ -1,5 +1,7 @@
 //! Readiness for service managers: systemd's `Type=notify` protocol (`READY=1` once the
-//! socket accepts connections, `STOPPING=1` on shutdown), against a real `xprocd`.
+//! socket accepts connections, `STOPPING=1` on shutdown), against a real `xprocd`. Unix only:
+//! systemd and its datagram socket do not exist on Windows, where `notify` does nothing.
+#![cfg(unix)]
 
 mod common;
 use common::*;

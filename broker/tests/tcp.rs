@@ -8,7 +8,6 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -26,7 +25,7 @@ struct TcpBroker {
 fn key_file(dir: &std::path::Path, key: &[u8]) -> PathBuf {
     let p = dir.join("authkey");
     std::fs::write(&p, key).unwrap();
-    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+    xproc_tests::set_mode(&p, 0o600);
     p
 }
 
@@ -38,7 +37,7 @@ impl TcpBroker {
     fn start_at(endpoint: &str) -> TcpBroker {
         let dir = temp_dir();
         let key = key_file(&dir, KEY);
-        let path = dir.join("s.sock");
+        let path = xproc_tests::test_endpoint(&dir);
         let b = Broker::spawn_at(
             &dir,
             &path,
@@ -360,24 +359,29 @@ fn a_remote_clients_lock_is_released_when_it_goes() {
 fn tcp_needs_an_authkey_and_a_private_key_file() {
     let dir = temp_dir();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_xprocd"))
-        .args(["--socket", dir.join("s.sock").to_str().unwrap()])
+        .arg("--socket")
+        .arg(xproc_tests::test_endpoint(&dir))
         .args(["--listen", "tcp://127.0.0.1:0"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("without an authkey"), "{err}");
-    let key = key_file(&dir, KEY);
-    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_xprocd"))
-        .args(["--socket", dir.join("s.sock").to_str().unwrap()])
-        .args(["--listen", "tcp://127.0.0.1:0"])
-        .args(["--authkey-file", key.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("chmod 600"), "{err}");
+    // Unix only: the broker checks key-file modes there (Windows files have ACLs instead).
+    #[cfg(unix)]
+    {
+        let key = key_file(&dir, KEY);
+        xproc_tests::set_mode(&key, 0o644);
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_xprocd"))
+            .args(["--socket", dir.join("s.sock").to_str().unwrap()])
+            .args(["--listen", "tcp://127.0.0.1:0"])
+            .args(["--authkey-file", key.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("chmod 600"), "{err}");
+    }
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -387,7 +391,7 @@ fn allow_addrs_limits_where_tcp_peers_come_from() {
     let key = key_file(&dir, KEY);
     let b = Broker::spawn_at(
         &dir,
-        &dir.join("s.sock"),
+        &xproc_tests::test_endpoint(&dir),
         &[
             "--listen",
             "tcp://127.0.0.1:0",
@@ -423,17 +427,18 @@ fn a_keys_rules_limit_it_to_its_names_and_say_which_rule_refused() {
     let default_key = key_file(&dir, KEY);
     let worker_key = dir.join("worker.key");
     std::fs::write(&worker_key, WORKER).unwrap();
-    std::fs::set_permissions(&worker_key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    xproc_tests::set_mode(&worker_key, 0o600);
     let cfg = dir.join("xprocd.toml");
+    // Paths go in TOML literal strings ('...'): a Windows path's backslashes are not escapes.
     std::fs::write(
         &cfg,
         format!(
             r#"
 listen = ["tcp://127.0.0.1:0"]
-authkey_file = "{}"
+authkey_file = '{}'
 
 [keys.worker]
-file = "{}"
+file = '{}'
 read_write = ["tasks", "results.*"]
 read_only = ["config"]
 "#,
@@ -444,7 +449,7 @@ read_only = ["config"]
     .unwrap();
     let b = Broker::spawn_at(
         &dir,
-        &dir.join("s.sock"),
+        &xproc_tests::test_endpoint(&dir),
         &["--config", cfg.to_str().unwrap()],
     );
     b.wait_ready();
@@ -550,30 +555,31 @@ fn keys_must_be_distinct_and_not_named_default() {
     let default_key = key_file(&dir, KEY);
     let same = dir.join("same.key");
     std::fs::copy(&default_key, &same).unwrap();
-    std::fs::set_permissions(&same, std::fs::Permissions::from_mode(0o600)).unwrap();
+    xproc_tests::set_mode(&same, 0o600);
     for (table, want) in [
         (
-            "[keys.w]\nfile = \"SAME\"\nread_write = [\"*\"]",
+            "[keys.w]\nfile = 'SAME'\nread_write = [\"*\"]",
             "have the same secret",
         ),
         (
-            "[keys.default]\nfile = \"SAME\"\nread_write = [\"*\"]",
+            "[keys.default]\nfile = 'SAME'\nread_write = [\"*\"]",
             "'default' is the name",
         ),
-        ("[keys.w]\nfile = \"SAME\"", "grants nothing"),
+        ("[keys.w]\nfile = 'SAME'", "grants nothing"),
     ] {
         let cfg = dir.join("bad.toml");
         std::fs::write(
             &cfg,
             format!(
-                "listen = [\"tcp://127.0.0.1:0\"]\nauthkey_file = \"{}\"\n{}\n",
+                "listen = [\"tcp://127.0.0.1:0\"]\nauthkey_file = '{}'\n{}\n",
                 default_key.display(),
                 table.replace("SAME", same.to_str().unwrap())
             ),
         )
         .unwrap();
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_xprocd"))
-            .args(["--socket", dir.join("s.sock").to_str().unwrap()])
+            .arg("--socket")
+            .arg(xproc_tests::test_endpoint(&dir))
             .args(["--config", cfg.to_str().unwrap()])
             .output()
             .unwrap();

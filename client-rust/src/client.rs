@@ -182,7 +182,6 @@ pub struct Client {
 struct Inner {
     conn: Conn,
     /// The event-loop state (`events.rs`), made on first use.
-    #[cfg(unix)]
     events: crate::events::Slot,
     path: PathBuf,
     limits: Limits,
@@ -382,7 +381,6 @@ impl Client {
         Ok(Client {
             inner: Arc::new(Inner {
                 conn,
-                #[cfg(unix)]
                 events: Default::default(),
                 path,
                 limits,
@@ -556,7 +554,6 @@ impl Client {
     }
 
     /// The event-loop state slot (`events.rs`).
-    #[cfg(unix)]
     pub(crate) fn events_slot(&self) -> &crate::events::Slot {
         &self.inner.events
     }

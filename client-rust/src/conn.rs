@@ -378,15 +378,10 @@ impl Conn {
         });
     }
 
-    /// The socket's descriptor, for an event loop to watch for readability.
-    #[cfg(unix)]
-    pub(crate) fn raw_fd(&self) -> std::os::fd::RawFd {
-        use std::os::fd::AsRawFd;
-        self.writer
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .stream
-            .as_raw_fd()
+    /// A descriptor for an event loop to watch, readable with the socket (`events.rs`).
+    pub(crate) fn notifier(&self) -> std::io::Result<crate::transport::Notifier> {
+        let w = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        crate::transport::Notifier::new(&w.stream)
     }
 
     /// Waits for the reply of a [`start`](Self::start)ed request.
@@ -1090,8 +1085,8 @@ fn inline_shared(payload: &[u8], fd: &Descriptor) -> Result<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::transport::PairPeer as Peer;
     use std::io::Read;
-    use std::os::unix::net::UnixStream;
     use std::sync::Arc;
     use std::thread;
 
@@ -1102,7 +1097,7 @@ mod tests {
     }
 
     /// A fake peer on the other end of a socketpair: reads request frames, returns their ids.
-    fn read_requests(peer: &mut UnixStream, n: usize) -> Vec<u64> {
+    fn read_requests(peer: &mut Peer, n: usize) -> Vec<u64> {
         let mut buf = Vec::new();
         let mut ids = Vec::new();
         let mut chunk = [0u8; 4096];
@@ -1284,6 +1279,8 @@ mod tests {
         assert_eq!(st.reader.as_ref().map(|r| r.buf.len()), Some(READ_BUFFER));
     }
 
+    /// Unix only: Windows has no fork.
+    #[cfg(unix)]
     #[test]
     fn a_forked_child_cannot_use_the_parents_connection() {
         let (a, _peer) = Stream::pair().unwrap();

@@ -6,6 +6,9 @@
 //!
 //! # The descriptor
 //!
+//! Linux only so far: elsewhere (other Unixes, Windows) the calls here exist and fail with
+//! [`Error::Protocol`] saying so; the descriptor is made in `transport/` (`notify.rs`).
+//!
 //! [`Client::event_fd`] is an `epoll` descriptor (Linux) watching two things: the socket, and
 //! a wake-up pipe that is written whenever the reply of a started request is filed by a thread
 //! other than the loop's (a blocking call reading as leader). It is level-triggered and
@@ -28,22 +31,19 @@
 //! (an item in it must not be dropped).
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::io::{Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::net::UnixStream;
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::ffi::c_int;
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 use xproc_protocol::RequestFields;
 
 use crate::client::{check_reply, Client, Reply};
 use crate::error::{Error, Result};
+use crate::transport::Notifier;
 
 /// One client's event-loop state (kept in the client, made on first use).
 pub(crate) struct Events {
-    /// The descriptor handed to the loop.
-    epoll: OwnedFd,
-    /// The wake-up pipe's read end (non-blocking), drained by `process`.
-    wake_r: UnixStream,
+    /// The descriptor handed to the loop, and its wake-up pipe (`transport/`).
+    notifier: Notifier,
     done: Mutex<Done>,
 }
 
@@ -61,56 +61,19 @@ struct Done {
 /// The event-loop state of a client, kept in its shared part.
 pub(crate) type Slot = OnceLock<Events>;
 
-fn os(what: &str, e: std::io::Error) -> Error {
-    Error::Protocol(format!("event loop setup: {what}: {e}"))
-}
-
 impl Events {
-    #[cfg(target_os = "linux")]
     fn new(client: &Client) -> Result<Events> {
-        let (wake_r, wake_w) = UnixStream::pair().map_err(|e| os("socketpair", e))?;
-        wake_r
-            .set_nonblocking(true)
-            .map_err(|e| os("nonblocking", e))?;
-        wake_w
-            .set_nonblocking(true)
-            .map_err(|e| os("nonblocking", e))?;
-        // SAFETY: epoll_create1 has no memory arguments; the result is checked.
-        let ep = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
-        if ep < 0 {
-            return Err(os("epoll_create1", std::io::Error::last_os_error()));
-        }
-        // SAFETY: a fresh descriptor nobody else owns.
-        let epoll = unsafe { OwnedFd::from_raw_fd(ep) };
-        for fd in [client.conn().raw_fd(), wake_r.as_raw_fd()] {
-            let mut ev = libc::epoll_event {
-                events: libc::EPOLLIN as u32,
-                u64: fd as u64,
-            };
-            // SAFETY: `ev` is a valid epoll_event for the duration of the call.
-            if unsafe { libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, fd, &mut ev) } < 0 {
-                return Err(os("epoll_ctl", std::io::Error::last_os_error()));
-            }
-        }
+        let notifier = client
+            .conn()
+            .notifier()
+            .map_err(|e| Error::Protocol(format!("event loop setup: {e}")))?;
         // Whoever files a started request's reply (a blocking call on another thread, reading
-        // as leader) makes the descriptor readable through the pipe. A full pipe is readable
-        // already, so a failed write loses nothing.
-        let wake_w = Arc::new(wake_w);
-        client.conn().set_on_watched(Box::new(move || {
-            let _ = (&*wake_w).write(&[1]);
-        }));
+        // as leader) makes the descriptor readable.
+        client.conn().set_on_watched(notifier.waker());
         Ok(Events {
-            epoll,
-            wake_r,
+            notifier,
             done: Mutex::new(Done::default()),
         })
-    }
-
-    #[cfg(not(target_os = "linux"))]
-    fn new(_client: &Client) -> Result<Events> {
-        Err(Error::Protocol(
-            "the event-loop API (event_fd) is implemented on Linux only so far".into(),
-        ))
     }
 
     fn done(&self) -> std::sync::MutexGuard<'_, Done> {
@@ -137,9 +100,10 @@ impl Client {
 
     /// The descriptor an event loop watches for readability (see the module docs): readable
     /// when replies to started requests may have come. Owned by the client (valid until it is
-    /// dropped); do not read from or close it.
-    pub fn event_fd(&self) -> Result<RawFd> {
-        Ok(self.events()?.epoll.as_raw_fd())
+    /// dropped); do not read from or close it. (A `RawFd`: the type is spelled `c_int` so
+    /// that it exists on every OS; off Linux this fails, see the module docs.)
+    pub fn event_fd(&self) -> Result<c_int> {
+        Ok(self.events()?.notifier.fd())
     }
 
     /// Sends `request` without waiting and returns its ticket (its request id); its outcome is
@@ -188,8 +152,7 @@ impl Client {
     /// (for a driver that wakes exactly their waiters).
     pub fn process_tickets(&self, finished_now: &mut Vec<u64>) -> Result<usize> {
         let ev = self.events()?;
-        let mut sink = [0u8; 256];
-        while matches!((&ev.wake_r).read(&mut sink), Ok(n) if n > 0) {}
+        ev.notifier.drain();
         self.conn().pump();
         let mut finished = Vec::new();
         self.conn().take_watched(&mut finished);

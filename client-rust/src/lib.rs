@@ -28,10 +28,11 @@
 //!   over it ([`Queue<T>`], [`Dict<K, V>`], [`Pipe<T>`]: serde types).
 //! - `lock.rs`, `semaphore.rs`, `event.rs`, `condition.rs`, `barrier.rs`: sync primitives.
 //! - `many.rs`: waiting on many objects at once ([`Client::get_any`], [`Client::wait`]).
-//! - `aio/` (feature `tokio`): `aio::Client`, futures over the event-loop API.
+//! - `aio/` (feature `tokio`, Unix only; works on Linux, where the event-loop API does):
+//!   `aio::Client`, futures over the event-loop API.
 //! - `events.rs`: the event-loop API: [`Client::event_fd`], [`Client::start`],
-//!   [`Client::process`], [`Client::next_completion`], [`Client::cancel`] (Unix; the descriptor
-//!   on Linux).
+//!   [`Client::process`], [`Client::next_completion`], [`Client::cancel`] (Linux only so far:
+//!   elsewhere, Windows included, they exist and fail saying so).
 //! - `direct.rs`: a direct pipe end, once the broker handed it its socket (peer to peer).
 //! - `codec.rs`: typed values to MessagePack and timeouts to wire fields.
 //! - `error.rs`: [`Error`], one small enum for every failure.
@@ -161,7 +162,6 @@ mod direct;
 mod endpoint;
 mod error;
 mod event;
-#[cfg(unix)]
 mod events;
 mod handshake;
 mod lock;

@@ -21,10 +21,26 @@ pub fn test_endpoint(dir: &std::path::Path) -> PathBuf {
     }
 }
 
-/// Whether something is at the endpoint yet (the socket file; a pipe is only seen by
-/// connecting).
+/// Whether something is at the endpoint yet, without connecting to it: the socket file, or
+/// on Windows a pipe of that name (`WaitNamedPipe` fails at once with "not found" when no
+/// instance exists, and otherwise returns within its 1 ms without taking one).
 pub fn endpoint_exists(path: &std::path::Path) -> bool {
-    cfg!(windows) || path.exists()
+    #[cfg(unix)]
+    {
+        path.exists()
+    }
+    #[cfg(windows)]
+    {
+        use windows_sys::Win32::Foundation::{GetLastError, ERROR_FILE_NOT_FOUND};
+        use windows_sys::Win32::System::Pipes::WaitNamedPipeW;
+        let name: Vec<u16> = path
+            .to_string_lossy()
+            .encode_utf16()
+            .chain(Some(0))
+            .collect();
+        // SAFETY: `name` is NUL-terminated.
+        unsafe { WaitNamedPipeW(name.as_ptr(), 1) != 0 || GetLastError() != ERROR_FILE_NOT_FOUND }
+    }
 }
 
 /// Asks broker `pid` to shut down cleanly: SIGTERM on Unix; on Windows, its stop event
@@ -75,6 +91,231 @@ pub fn kill_now(pid: u32) {
                 CloseHandle(h);
             }
         }
+    }
+}
+
+/// Sets a file's permission bits (a key file's 0600, say). Windows files have no mode bits
+/// (their ACL is inherited from the directory) and the broker checks modes on Unix only, so
+/// this does nothing there.
+pub fn set_mode(path: &std::path::Path, mode: u32) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+            .unwrap_or_else(|e| panic!("chmod {mode:o} {}: {e}", path.display()));
+    }
+    #[cfg(windows)]
+    let _ = (path, mode);
+}
+
+/// Whether process `pid` (a child of this one, not yet reaped) has exited: a zombie in
+/// `/proc/PID/stat` (or gone) on Unix; an exit code on Windows.
+pub fn exited(pid: u32) -> bool {
+    #[cfg(unix)]
+    {
+        match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+            // The state follows the parenthesised command name.
+            Ok(stat) => stat
+                .rsplit_once(')')
+                .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
+            Err(_) => true,
+        }
+    }
+    #[cfg(windows)]
+    {
+        use windows_sys::Win32::Foundation::{CloseHandle, STILL_ACTIVE};
+        use windows_sys::Win32::System::Threading::{
+            GetExitCodeProcess, OpenProcess, PROCESS_QUERY_LIMITED_INFORMATION,
+        };
+        // SAFETY: the handle is checked, used once and closed; only `code` is written.
+        unsafe {
+            let h = OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, 0, pid);
+            if h.is_null() {
+                return true;
+            }
+            let mut code = 0u32;
+            let ok = GetExitCodeProcess(h, &mut code);
+            CloseHandle(h);
+            ok != 0 && code != STILL_ACTIVE as u32
+        }
+    }
+}
+
+/// Process `pid`'s resident memory now and at its peak, in bytes: `VmRSS` and `VmHWM` from
+/// `/proc/PID/status` on Linux; the working set and its peak (`GetProcessMemoryInfo`) on
+/// Windows, which Wine reads from the same Linux fields. Panics if the process is gone.
+pub fn rss(pid: u32) -> (u64, u64) {
+    #[cfg(unix)]
+    {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("process alive");
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+                .unwrap_or_else(|| panic!("no {name} in /proc/{pid}/status"))
+                * 1024
+        };
+        (field("VmRSS:"), field("VmHWM:"))
+    }
+    #[cfg(windows)]
+    {
+        use windows_sys::Win32::Foundation::CloseHandle;
+        use windows_sys::Win32::System::ProcessStatus::{
+            K32GetProcessMemoryInfo, PROCESS_MEMORY_COUNTERS,
+        };
+        use windows_sys::Win32::System::Threading::{
+            OpenProcess, PROCESS_QUERY_LIMITED_INFORMATION, PROCESS_VM_READ,
+        };
+        // SAFETY: the handle is checked, used once and closed; `counters` is a plain struct
+        // the call fills in, sized by `cb`.
+        unsafe {
+            let h = OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION | PROCESS_VM_READ, 0, pid);
+            assert!(
+                !h.is_null(),
+                "process {pid}: {}",
+                std::io::Error::last_os_error()
+            );
+            let mut counters: PROCESS_MEMORY_COUNTERS = std::mem::zeroed();
+            counters.cb = std::mem::size_of::<PROCESS_MEMORY_COUNTERS>() as u32;
+            let ok = K32GetProcessMemoryInfo(h, &mut counters, counters.cb);
+            let err = std::io::Error::last_os_error();
+            CloseHandle(h);
+            assert!(ok != 0, "GetProcessMemoryInfo({pid}): {err}");
+            (
+                counters.WorkingSetSize as u64,
+                counters.PeakWorkingSetSize as u64,
+            )
+        }
+    }
+}
+
+/// CPU time (user + system) process `pid` has used so far: `utime` + `stime` from
+/// `/proc/PID/stat` on Unix (Linux), `GetProcessTimes` on Windows. Panics if it is gone.
+pub fn cpu_time(pid: u32) -> std::time::Duration {
+    #[cfg(unix)]
+    {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("process alive");
+        // Fields after the command name (which is in parentheses and may hold spaces).
+        let rest = &stat[stat.rfind(')').expect("comm") + 2..];
+        let f: Vec<u64> = rest
+            .split_whitespace()
+            .map(|x| x.parse().unwrap_or(0))
+            .collect();
+        // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+        // SAFETY: sysconf has no preconditions.
+        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+        std::time::Duration::from_millis((f[11] + f[12]) * 1000 / hz)
+    }
+    #[cfg(windows)]
+    {
+        use windows_sys::Win32::Foundation::{CloseHandle, FILETIME};
+        use windows_sys::Win32::System::Threading::{
+            GetProcessTimes, OpenProcess, PROCESS_QUERY_LIMITED_INFORMATION,
+        };
+        let ticks = |t: FILETIME| (u64::from(t.dwHighDateTime) << 32) | u64::from(t.dwLowDateTime);
+        // SAFETY: the handle is checked, used once and closed; the FILETIMEs are plain
+        // structs the call fills in.
+        unsafe {
+            let h = OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, 0, pid);
+            assert!(
+                !h.is_null(),
+                "process {pid}: {}",
+                std::io::Error::last_os_error()
+            );
+            let zero = FILETIME {
+                dwLowDateTime: 0,
+                dwHighDateTime: 0,
+            };
+            let (mut created, mut exited, mut kernel, mut user) = (zero, zero, zero, zero);
+            let ok = GetProcessTimes(h, &mut created, &mut exited, &mut kernel, &mut user);
+            let err = std::io::Error::last_os_error();
+            CloseHandle(h);
+            assert!(ok != 0, "GetProcessTimes({pid}): {err}");
+            // In 100 ns units.
+            std::time::Duration::from_nanos((ticks(kernel) + ticks(user)) * 100)
+        }
+    }
+}
+
+/// Stops process `pid` where it stands, as a stalled machine would, and returns once it is
+/// stopped. Unix: SIGSTOP, then waits for state `T` in `/proc/PID/stat` (`kill` merely queues
+/// the signal, and a process running on another CPU could otherwise still handle a request
+/// sent right after). Windows: `NtSuspendProcess`, which suspends every thread (a thread
+/// blocked in a wait, as an idle broker is, is not woken again until resumed).
+pub fn suspend(pid: u32) {
+    #[cfg(unix)]
+    {
+        // SAFETY: as in `request_stop`.
+        unsafe {
+            libc::kill(pid as libc::pid_t, libc::SIGSTOP);
+        }
+        crate::eventually("the process stops", || {
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .ok()
+                .and_then(|s| {
+                    s.rsplit_once(')')
+                        .map(|(_, rest)| rest.trim_start().starts_with('T'))
+                })
+                .unwrap_or(false)
+        });
+    }
+    #[cfg(windows)]
+    {
+        let status = with_suspend_handle(pid, |h| {
+            // SAFETY: `h` is a process handle with PROCESS_SUSPEND_RESUME access.
+            unsafe { nt::NtSuspendProcess(h) }
+        });
+        assert_eq!(status, 0, "NtSuspendProcess({pid}) failed: {status:#x}");
+    }
+}
+
+/// Continues a process stopped by [`suspend`]: SIGCONT, or `NtResumeProcess`.
+pub fn resume(pid: u32) {
+    #[cfg(unix)]
+    // SAFETY: as in `request_stop`.
+    unsafe {
+        libc::kill(pid as libc::pid_t, libc::SIGCONT);
+    }
+    #[cfg(windows)]
+    {
+        // No assert: this runs from a destructor, perhaps while a test is already failing.
+        // SAFETY: as in `suspend`.
+        with_suspend_handle(pid, |h| unsafe { nt::NtResumeProcess(h) });
+    }
+}
+
+/// Runs `f` on a handle of process `pid` opened for suspending and resuming.
+#[cfg(windows)]
+fn with_suspend_handle(
+    pid: u32,
+    f: impl FnOnce(windows_sys::Win32::Foundation::HANDLE) -> i32,
+) -> i32 {
+    use windows_sys::Win32::Foundation::CloseHandle;
+    use windows_sys::Win32::System::Threading::{OpenProcess, PROCESS_SUSPEND_RESUME};
+    // SAFETY: the handle is checked, used once and closed.
+    unsafe {
+        let h = OpenProcess(PROCESS_SUSPEND_RESUME, 0, pid);
+        assert!(
+            !h.is_null(),
+            "OpenProcess({pid}): {}",
+            std::io::Error::last_os_error()
+        );
+        let status = f(h);
+        CloseHandle(h);
+        status
+    }
+}
+
+/// The process-wide suspend and resume calls: exported by ntdll since Windows XP (and by
+/// Wine), though windows-sys does not declare them.
+#[cfg(windows)]
+mod nt {
+    use windows_sys::Win32::Foundation::HANDLE;
+    #[link(name = "ntdll")]
+    extern "system" {
+        pub fn NtSuspendProcess(process: HANDLE) -> i32;
+        pub fn NtResumeProcess(process: HANDLE) -> i32;
     }
 }
 
@@ -182,6 +423,7 @@ impl std::io::Read for RawStream {
             .lock()
             .unwrap()
             .map(|t| std::time::Instant::now() + t);
+        let shared = &self.file;
         self.with_file(|file| {
             let mut file = file;
             loop {
@@ -211,6 +453,12 @@ impl std::io::Read for RawStream {
                 }
                 if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
                     return Err(std::io::ErrorKind::TimedOut.into());
+                }
+                // Shut down meanwhile (by a clone on another thread): end of stream here, and
+                // this read's handle goes, so the broker sees the pipe closed. A pipe cannot be
+                // half-closed, and the handle this loop holds would otherwise keep it open.
+                if shared.lock().unwrap().is_none() {
+                    return Ok(0);
                 }
                 std::thread::sleep(std::time::Duration::from_millis(1));
             }

@@ -1,6 +1,10 @@
 //! `xproc::aio` (feature `tokio`) against a real xprocd: futures on the client's event
 //! descriptor, producers in other processes, and dropped futures that take nothing — a
 //! thousand pending gets cancelled while items arrive, every item counted exactly once.
+//!
+//! Linux only: `xproc::aio` waits on the epoll descriptor of the event-loop API (and is not
+//! compiled on Windows).
+#![cfg(target_os = "linux")]
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};

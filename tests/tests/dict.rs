@@ -2,7 +2,7 @@
 //! and with atomic incr), and every dict operation.
 
 use xproc::{Error, ErrorCode};
-use xproc_tests::Broker;
+use xproc_tests::{Broker, ROUNDS};
 
 const SYNC: &str = env!("CARGO_BIN_EXE_sync_worker");
 
@@ -10,26 +10,29 @@ const SYNC: &str = env!("CARGO_BIN_EXE_sync_worker");
 fn two_processes_doing_read_modify_write_under_a_lock_reach_the_exact_count() {
     let broker = Broker::start();
     let workers: Vec<_> = (0..2)
-        .map(|_| broker.worker(SYNC, &["lock-count", "mutex", "counters", "n", "10000"]))
+        .map(|_| {
+            let rounds = ROUNDS.to_string();
+            broker.worker(SYNC, &["lock-count", "mutex", "counters", "n", &rounds])
+        })
         .collect();
     for w in workers {
         w.finish();
     }
     let d = broker.client().dict::<String, i64>("counters").unwrap();
-    assert_eq!(d.get("n").unwrap(), Some(20_000));
+    assert_eq!(d.get("n").unwrap(), Some(2 * ROUNDS as i64));
 }
 
 #[test]
 fn two_processes_using_incr_without_a_lock_reach_the_exact_count() {
     let broker = Broker::start();
     let workers: Vec<_> = (0..2)
-        .map(|_| broker.worker(SYNC, &["incr", "counters", "hits", "10000"]))
+        .map(|_| broker.worker(SYNC, &["incr", "counters", "hits", &ROUNDS.to_string()]))
         .collect();
     for w in workers {
         w.finish();
     }
     let d = broker.client().dict::<String, i64>("counters").unwrap();
-    assert_eq!(d.get("hits").unwrap(), Some(20_000));
+    assert_eq!(d.get("hits").unwrap(), Some(2 * ROUNDS as i64));
 }
 
 #[test]

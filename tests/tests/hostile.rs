@@ -22,8 +22,10 @@ use xproc::protocol::{ReplyFields, RequestFields};
 use xproc::Error;
 use xproc_tests::Broker;
 
-/// Frames sent by the hostile connections, in all.
-const FRAMES: u64 = 10_000;
+/// Frames sent by the hostile connections, in all. Fewer under Windows: most frames cost a
+/// connection (a fatal one closes it), and a named-pipe connection costs ~25 ms under Wine
+/// against ~0.4 ms for a Unix socket here; 2,000 still cover every corpus seed many times.
+const FRAMES: u64 = if cfg!(windows) { 2_000 } else { 10_000 };
 /// Hostile connections at once.
 const CONNECTIONS: u64 = 8;
 /// A hostile connection is replaced after this many frames, when the broker closes it, or
@@ -240,6 +242,7 @@ fn attack(
     let mut rng = Rng(seed);
     let (frames, hello) = (&seeds.0, &seeds.1);
     let mut sent = 0;
+    let mut unreachable_since: Option<std::time::Instant> = None;
     while sent < share {
         // Open connections faster than the broker closes them and max_clients turns the rest
         // away (which the well-behaved client, connected first, would not notice): throttle.
@@ -247,9 +250,18 @@ fn attack(
             thread::sleep(Duration::from_millis(1));
         }
         let Some((mut s, replies)) = hostile_connection(&path, tally.codes.clone()) else {
+            // Refused now and then (max_clients, every pipe instance taken): retry. For good
+            // (the broker died, or the watchdog killed it): fail instead of spinning forever.
+            let since = *unreachable_since.get_or_insert_with(std::time::Instant::now);
+            assert!(
+                since.elapsed() < xproc_tests::PATIENCE,
+                "the broker refused every connection for {:?}",
+                xproc_tests::PATIENCE
+            );
             thread::sleep(Duration::from_millis(5));
             continue;
         };
+        unreachable_since = None;
         tally.connections.fetch_add(1, Ordering::Relaxed);
         // Most connections say hello first, so their frames reach the handlers.
         let mut expected = 0;
@@ -291,6 +303,7 @@ fn attack(
 
 #[test]
 fn ten_thousand_hostile_frames_do_not_disturb_a_well_behaved_client() {
+    // (2,000 under Windows: see FRAMES.)
     let seed: u64 = std::env::var("XPROC_HOSTILE_SEED")
         .ok()
         .and_then(|s| s.parse().ok())

@@ -4,12 +4,11 @@
 //! `XPROC_AUTHKEY_FILE`, clear errors for a wrong or missing key, and `Disconnected` — not a
 //! hang — when the broker falls silent.
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use xproc::{Client, ConnectOptions, Error};
-use xproc_tests::{signal, Broker};
+use xproc_tests::{Broker, Stopped};
 
 const KEY: &[u8] = b"worker-key-0123456789";
 
@@ -26,7 +25,7 @@ impl KeyFile {
         std::fs::create_dir_all(&dir).unwrap();
         let p = dir.join("authkey");
         std::fs::write(&p, key).unwrap();
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+        xproc_tests::set_mode(&p, 0o600);
         KeyFile(p)
     }
     fn path(&self) -> &str {
@@ -152,11 +151,11 @@ fn a_silent_broker_is_reported_disconnected_instead_of_hanging() {
     let c = connect(&endpoint, KEY).unwrap();
     let q = c.queue::<i64>("never").unwrap();
     // Stopped, the broker sends nothing, not even heartbeats, though its kernel still acks.
-    signal(b.pid(), libc::SIGSTOP);
+    let stopped = Stopped::new(b.pid());
     let start = Instant::now();
     let r = q.get();
     let waited = start.elapsed();
-    signal(b.pid(), libc::SIGCONT);
+    drop(stopped);
     match r {
         Err(Error::Disconnected(m)) => assert!(m.contains("heartbeat"), "{m}"),
         other => panic!("expected Disconnected, got {other:?}"),
@@ -206,7 +205,7 @@ fn a_worker_key_limited_to_its_queues_gets_denied_elsewhere() {
     let dir = key.0.parent().unwrap().to_path_buf();
     let worker_key = dir.join("worker.key");
     std::fs::write(&worker_key, b"a worker machine's key").unwrap();
-    std::fs::set_permissions(&worker_key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    xproc_tests::set_mode(&worker_key, 0o600);
     let cfg = dir.join("xprocd.toml");
     std::fs::write(
         &cfg,

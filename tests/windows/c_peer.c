@@ -5,7 +5,9 @@
       that gives up, over a named pipe);
    2. prints "ready", then takes integers from "from_rust" (blocking, up to 30 s each) until a nil,
       putting each one doubled on "to_rust", then a nil;
-   3. prints "done N". Exits 1 with the status name and message on any failure. */
+   3. prints "done N". Before all that it checks that the event-loop API, which is Linux-only so
+   far, is in the DLL and says so (XPROC_PROTOCOL_ERROR, "Linux only") instead of working.
+   Exits 1 with the status name and message on any failure. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +36,21 @@ int main(void)
         return fail("open from_rust", st);
     if ((st = xproc_queue_open(client, "to_rust", 7, 0, &out)) != XPROC_OK)
         return fail("open to_rust", st);
+
+    int efd = -1;
+    st = xproc_client_event_fd(client, &efd);
+    if (st != XPROC_PROTOCOL_ERROR || !strstr(xproc_last_error(), "Linux only") || efd != -1) {
+        fprintf(stderr, "c_peer: event_fd gave %s (%s), fd %d: want XPROC_PROTOCOL_ERROR\n",
+                xproc_status_str(st), xproc_last_error(), efd);
+        return 1;
+    }
+    uint64_t ticket = 1;
+    st = xproc_queue_get_start(in, 0, &ticket);
+    if (st != XPROC_PROTOCOL_ERROR || !strstr(xproc_last_error(), "Linux only") || ticket != 0) {
+        fprintf(stderr, "c_peer: get_start gave %s (%s): want XPROC_PROTOCOL_ERROR\n",
+                xproc_status_str(st), xproc_last_error());
+        return 1;
+    }
 
     xproc_value_t *v = NULL;
     st = xproc_queue_get(in, 200, &v);

@@ -38,10 +38,15 @@ stamp "tools ready"
 cargo=/usr/bin/cargo
 export RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc RUSTC_BOOTSTRAP=1
 export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_LINKER=x86_64-w64-mingw32-gcc
+# C compiled by build scripts (ring's, for rustls) is mingw's too.
+export CC_x86_64_pc_windows_gnu=x86_64-w64-mingw32-gcc AR_x86_64_pc_windows_gnu=x86_64-w64-mingw32-ar
 export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER=wine
 export WINEPREFIX=$root/target/wine/prefix WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="
 # Debian's rustc does not read rustup's toolchain files or flags meant for Linux builds.
 unset RUSTFLAGS CARGO_BUILD_TARGET RUSTUP_TOOLCHAIN
+# Line tables only (backtraces keep file:line): full debug info makes each test .exe 35-90 MB,
+# which Wine loads into memory on every process start.
+export CARGO_PROFILE_DEV_DEBUG=line-tables-only
 build=(-Zbuild-std=std,panic_abort --target "$target")
 
 # 2. The Wine prefix, once (kept under target/ between runs), with the stand-in DLL.
@@ -68,15 +73,16 @@ stamp "built xprocd.exe, xproc.exe, the test workers and xproc.dll"
 [ "${1:-}" = "--no-test" ] && exit 0
 
 # 4. Tests under Wine. The Rust test binaries are Windows programs that start Windows xprocd.exe
-# and worker processes; every test has its own pipe name. Test files that are Unix-only say so
-# at their top (#![cfg(unix)]) and run no tests here.
+# and worker processes; every test has its own pipe name. What cannot run on Windows is gated
+# where it is: a Unix-only test file says so at its top (#![cfg(unix)]), a Unix-only test has
+# #[cfg(unix)] on its fn. --no-fail-fast: one run reports every failing file.
 run_tests() {
-  nice -n 10 "$cargo" test "${build[@]}" "$@" -- --test-threads=2
+  nice -n 10 "$cargo" test "${build[@]}" --no-fail-fast "$@" -- --test-threads=2
 }
-stamp "broker tests (raw frames against xprocd.exe)"
+stamp "broker tests (unit; raw frames against xprocd.exe)"
 run_tests -p xproc-broker --tests
-stamp "Rust client tests (cross-process: xprocd.exe and worker .exe processes)"
-run_tests -p xproc-tests --tests
+stamp "Rust client tests (unit; cross-process: xprocd.exe and worker .exe processes)"
+run_tests -p xproc -p xproc-tests --tests
 stamp "C program against xproc.dll"
 "$here/c_test.sh" "$root/target/$target/debug"
 stamp "windows: all passed"

@@ -61,6 +61,22 @@ impl Link {
         }
     }
 
+    /// Whether a read that returned less than it asked for leaves the stream drained, with a
+    /// new readiness event to follow the next byte (so the event loop may stop reading there
+    /// and save a `read` that would say `WouldBlock`). True of Unix sockets (epoll/kqueue
+    /// edges) and of named pipes (mio starts the next overlapped read once its buffer is
+    /// emptied). Not of TCP on Windows: mio re-arms a socket's AFD poll only when an
+    /// operation returns `WouldBlock`, so a stream left after a short read is never reported
+    /// again ([`TCP_SHORT_READ_DRAINS`](super::TCP_SHORT_READ_DRAINS)). True of TLS on every
+    /// OS: its read returns short only after the socket itself said `WouldBlock` (or closed),
+    /// which re-arms the poll.
+    pub fn short_read_drains(&self) -> bool {
+        match self {
+            Link::Local(_) | Link::Tls(_) => true,
+            Link::Tcp(_) => super::TCP_SHORT_READ_DRAINS,
+        }
+    }
+
     /// Registers the stream with the event loop.
     pub fn register(
         &mut self,

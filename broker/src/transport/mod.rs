@@ -2,11 +2,11 @@
 //! names — [`Listener`] (whose `accept` also reads the peer's credentials), [`Accepted`],
 //! [`Stream`], [`Group`], [`ShutdownSignal`], [`register`], [`reregister`], [`deregister`],
 //! [`default_socket_path`], and the descriptor limit's [`raise_fd_limit`],
-//! [`out_of_descriptors`] and [`FdReserve`], and the service manager's [`notify`] — so the
-//! event loop is written once.
+//! [`out_of_descriptors`] and [`FdReserve`], the service manager's [`notify`], and whether a
+//! short read drains a TCP stream ([`TCP_SHORT_READ_DRAINS`]) — so the event loop is written
+//! once.
 //!
-//! Unix domain sockets are implemented (`unix.rs`); Windows named pipes are a documented stub
-//! (`windows.rs`) until they are built.
+//! Unix domain sockets are `unix.rs`; Windows named pipes are `windows.rs`.
 //!
 //! Descriptor passing (docs/PROTOCOL.md §1.3): [`Descriptor`], [`PASSES_FDS`],
 //! [`recv_with_fds`] and [`send_with_fds`] — `SCM_RIGHTS` in `unix.rs`, "not supported" in
@@ -97,6 +97,19 @@ pub enum TransportError {
         /// Its length in bytes.
         len: usize,
         /// The longest path the OS accepts.
+        max: usize,
+    },
+    /// The pipe name is longer than Windows allows.
+    #[error(
+        "pipe name {} is {len} characters; the limit is {max}: choose a shorter --pipe",
+        .name.display()
+    )]
+    PipeNameTooLong {
+        /// The pipe name, `\\.\pipe\` included.
+        name: PathBuf,
+        /// Its length in UTF-16 units.
+        len: usize,
+        /// The longest name Windows accepts.
         max: usize,
     },
     /// Something other than a socket is at the path; it is never replaced.

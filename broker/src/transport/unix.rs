@@ -639,6 +639,10 @@ impl FdReserve {
     }
 }
 
+/// A short read drains a TCP socket here: epoll and kqueue report the next byte as a new
+/// edge (see `Link::short_read_drains`).
+pub const TCP_SHORT_READ_DRAINS: bool = true;
+
 /// Tells the service manager about the broker's state (`READY=1`, `STOPPING=1`), systemd's
 /// `sd_notify` protocol: one datagram to the `AF_UNIX` socket named by `$NOTIFY_SOCKET` (a
 /// path, or `@name` for Linux's abstract namespace). Without the variable (not started by a

@@ -79,7 +79,8 @@ pub const PENDING_INSTANCES: usize = 4;
 /// Pipe buffer sizes asked of the OS (a hint: writes beyond them still complete, later).
 const PIPE_BUFFER: u32 = 64 * 1024;
 
-/// Longest pipe name, `\\.\pipe\` included (the documented limit is 256 characters).
+/// Longest pipe name in UTF-16 units, `\\.\pipe\` included (the documented limit is 256
+/// characters).
 pub const MAX_PIPE_NAME: usize = 256;
 
 /// A connected client: one pipe instance. In a `RefCell` because mio's `Source` wants `&mut`
@@ -154,10 +155,11 @@ impl Listener {
     /// anything holds the name already. `group` must be `None` (see [`Group::resolve`]).
     pub fn bind(path: &Path, _group: Option<&Group>) -> Result<Self, TransportError> {
         let name = pipe_name(path);
-        let len = name.as_os_str().len();
+        // Windows counts UTF-16 units (the OsStr's own length is WTF-8 bytes).
+        let len = name.as_os_str().encode_wide().count();
         if len > MAX_PIPE_NAME {
-            return Err(TransportError::PathTooLong {
-                path: name,
+            return Err(TransportError::PipeNameTooLong {
+                name,
                 len,
                 max: MAX_PIPE_NAME,
             });
@@ -647,6 +649,10 @@ impl FdReserve {
     /// Nothing to take back.
     pub fn restore(&mut self) {}
 }
+
+/// mio re-arms a Windows socket's readiness only after an operation returns `WouldBlock`: TCP
+/// streams are read until then (see `Link::short_read_drains`).
+pub const TCP_SHORT_READ_DRAINS: bool = false;
 
 /// No service-manager notification on Windows (the service control manager is a later job).
 pub fn notify(_state: &str) {}

@@ -42,6 +42,10 @@ pub struct Broker {
     pub child: Option<Child>,
     pub dir: PathBuf,
     pub path: PathBuf,
+    /// Its resident memory once ready (set by `start_with`; 0 otherwise): the process image,
+    /// which memory-bound tests subtract (a debug `xprocd` is 5-10 MiB on Linux, ~85 MiB
+    /// under Wine, which loads PE images into anonymous memory).
+    pub start_rss: u64,
     cancel_watchdog: Option<mpsc::Sender<()>>,
 }
 
@@ -54,8 +58,9 @@ impl Broker {
     pub fn start_with(args: &[&str]) -> Broker {
         let dir = temp_dir();
         let path = xproc_tests::test_endpoint(&dir);
-        let b = Self::spawn_at(&dir, &path, args);
+        let mut b = Self::spawn_at(&dir, &path, args);
         b.wait_ready();
+        b.start_rss = xproc_tests::rss(b.pid() as u32).0;
         b
     }
 
@@ -99,6 +104,7 @@ impl Broker {
             child: Some(child),
             dir: dir.to_path_buf(),
             path: path.to_path_buf(),
+            start_rss: 0,
             cancel_watchdog: Some(tx),
         }
     }

@@ -268,12 +268,11 @@ fn a_broker_that_went_away_is_disconnected() {
 
 #[test]
 fn connect_with_an_authkey_over_tcp() {
-    use std::os::unix::fs::PermissionsExt;
     let dir = std::env::temp_dir().join(format!("xproc-ffi-tcp-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let key_path = dir.join("authkey");
     std::fs::write(&key_path, b"ffi-key\n").unwrap();
-    std::fs::set_permissions(&key_path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    xproc_tests::set_mode(&key_path, 0o600);
     let broker = Broker::start_with(&[
         "--listen",
         "tcp://127.0.0.1:0",

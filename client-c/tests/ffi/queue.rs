@@ -430,8 +430,11 @@ fn max_attempts_dead_letters_and_must_match_on_reopen() {
     }
 }
 
+#[cfg(unix)]
 extern "C" fn ignore_signal(_: libc::c_int) {}
 
+/// Unix only: signals and EINTR (Windows has neither; Ctrl-C runs a handler on a new thread).
+#[cfg(unix)]
 #[test]
 fn a_signal_ends_a_get_on_an_interruptible_thread_which_takes_nothing() {
     // A handler without SA_RESTART, as Python installs its own: the blocked read gets EINTR.

@@ -23,6 +23,12 @@
 //! lock or permit is released. That clean-up is driven by the next future polled on the client,
 //! or, when none is, by a small task spawned on the current runtime.
 //!
+//! # Platforms
+//!
+//! Linux only: the futures wait on [`Client::event_fd`](crate::Client::event_fd), an epoll
+//! descriptor registered with tokio's reactor (`AsyncFd`, a Unix type). The module is compiled
+//! on Unix (elsewhere `aio::Client::new` fails as the event-loop API does) and not on Windows.
+//!
 //! # Limits
 //!
 //! Every pending future is one blocked request at the broker: at most `max_blocked` (1024 by

@@ -8,7 +8,8 @@
 //!   descriptors that came along), `send_all` (never raises SIGPIPE) and `send_with_fd`;
 //! - [`fork_generation`]: a counter that changes in a forked child, so a child never writes on
 //!   its parent's connection;
-//! - [`default_local_endpoint`]: where a broker of this user listens when nothing else is said.
+//! - [`default_local_endpoint`]: where a broker of this user listens when nothing else is said;
+//! - [`Notifier`]: the event-loop API's descriptor (Linux: epoll; elsewhere "not supported").
 //!
 //! Unix domain sockets (`unix.rs`) and Windows named pipes (`windows.rs`) are the local
 //! transports. TCP (`tcp.rs`) works on every OS; the [`Stream`] defined here is either, with
@@ -36,6 +37,15 @@ pub(crate) mod tcp;
 mod nofds;
 #[cfg(not(unix))]
 pub(crate) use nofds::*;
+
+// The event-loop descriptor (`events.rs`): an epoll set on Linux (`notify.rs`); elsewhere the
+// same names say "not supported" (`nonotify.rs`).
+#[cfg(target_os = "linux")]
+mod notify;
+#[cfg(not(target_os = "linux"))]
+#[path = "nonotify.rs"]
+mod notify;
+pub(crate) use notify::Notifier;
 
 use std::io::{self, Read};
 use std::path::Path;
@@ -134,8 +144,8 @@ impl Stream {
     }
 
     /// Both ends of a connected pair, for unit tests that play the broker.
-    #[cfg(all(test, unix))]
-    pub(crate) fn pair() -> io::Result<(Stream, std::os::unix::net::UnixStream)> {
+    #[cfg(test)]
+    pub(crate) fn pair() -> io::Result<(Stream, PairPeer)> {
         LocalStream::pair().map(|(a, b)| (Stream::Local(a), b))
     }
 }

@@ -20,6 +20,10 @@ const SEND_FLAGS: libc::c_int = 0;
 #[derive(Debug)]
 pub(crate) struct Stream(UnixStream);
 
+/// The broker's end of [`Stream::pair`], in unit tests.
+#[cfg(test)]
+pub(crate) type PairPeer = UnixStream;
+
 impl Stream {
     /// Connects to the broker's socket at `path`.
     pub(crate) fn connect(path: &Path) -> io::Result<Stream> {
@@ -146,7 +150,7 @@ impl Stream {
 
     /// Both ends of a connected pair, for unit tests that play the broker.
     #[cfg(test)]
-    pub(crate) fn pair() -> io::Result<(Stream, UnixStream)> {
+    pub(crate) fn pair() -> io::Result<(Stream, PairPeer)> {
         UnixStream::pair().map(|(a, b)| (Stream(a), b))
     }
 }

@@ -49,6 +49,10 @@ pub(crate) struct Stream {
     timeout: Mutex<Option<Duration>>,
 }
 
+/// The broker's end of [`Stream::pair`] in unit tests: the pipe's server end.
+#[cfg(test)]
+pub(crate) type PairPeer = std::fs::File;
+
 impl Stream {
     /// Connects to the broker's pipe `path` (a bare name gets the `\\.\pipe\` prefix).
     pub(crate) fn connect(path: &Path) -> io::Result<Stream> {
@@ -127,6 +131,9 @@ impl Stream {
                 // `overlapped` waits for before returning.
                 unsafe { WriteFile(h, buf.as_ptr(), len, std::ptr::null_mut(), ov) }
             })?;
+            if n == 0 {
+                return Err(io::ErrorKind::WriteZero.into());
+            }
             buf = &buf[n..];
         }
         Ok(())
@@ -160,11 +167,11 @@ impl Stream {
         }
         let len = buf.len().min(avail as usize) as u32;
         let ptr = buf.as_mut_ptr();
-        self.overlapped(None, |h, ov| {
+        eof_if_broken(self.overlapped(None, |h, ov| {
             // SAFETY: `buf` is live for `len` bytes until the operation completes, which
             // `overlapped` waits for before returning.
             unsafe { ReadFile(h, ptr, len, std::ptr::null_mut(), ov) }
-        })
+        }))
     }
 
     /// Runs one overlapped operation on the pipe and waits for it, at most `timeout` (then it
@@ -211,7 +218,6 @@ impl Stream {
                 Some(ERROR_OPERATION_ABORTED) => {
                     Err(io::Error::new(io::ErrorKind::TimedOut, "read timed out"))
                 }
-                Some(ERROR_BROKEN_PIPE) => Ok(0),
                 _ => Err(e),
             };
         }
@@ -221,7 +227,7 @@ impl Stream {
     /// Both ends of a connected pair, for unit tests that play the broker: a fresh pipe name
     /// with its server end as a `std::fs::File`.
     #[cfg(test)]
-    pub(crate) fn pair() -> io::Result<(Stream, std::fs::File)> {
+    pub(crate) fn pair() -> io::Result<(Stream, PairPeer)> {
         use std::sync::atomic::{AtomicU32, Ordering};
         use windows_sys::Win32::Storage::FileSystem::{
             FILE_FLAG_FIRST_PIPE_INSTANCE, PIPE_ACCESS_DUPLEX,
@@ -262,11 +268,22 @@ impl Read for Stream {
         let timeout = *self.timeout.lock().unwrap_or_else(|e| e.into_inner());
         let len = buf.len().min(u32::MAX as usize) as u32;
         let ptr = buf.as_mut_ptr();
-        self.overlapped(timeout, |h, ov| {
+        eof_if_broken(self.overlapped(timeout, |h, ov| {
             // SAFETY: `buf` is live for `len` bytes until the operation completes, which
             // `overlapped` waits for before returning.
             unsafe { ReadFile(h, ptr, len, std::ptr::null_mut(), ov) }
-        })
+        }))
+    }
+}
+
+/// A read's `ERROR_BROKEN_PIPE` is the end of the stream, as a closed socket's `read` returns
+/// 0. Whether `ReadFile` reports it at once (the broker was gone before the read started) or
+/// on completion (it went while the read waited) depends on timing; both are the same EOF.
+/// (Writes keep the error: a write to a closed pipe fails.)
+fn eof_if_broken(r: io::Result<usize>) -> io::Result<usize> {
+    match r {
+        Err(e) if e.raw_os_error() == Some(ERROR_BROKEN_PIPE as i32) => Ok(0),
+        other => other,
     }
 }
 
@@ -305,4 +322,26 @@ fn user_name() -> String {
 
 fn wide(s: &OsStr) -> Vec<u16> {
     s.encode_wide().chain(Some(0)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The peer wrote and closed before the client's reads: the bytes, then EOF (`Ok(0)`),
+    /// not an error; a write then fails instead of looping. Before, a `ReadFile` that failed
+    /// at once with `ERROR_BROKEN_PIPE` was an error ("cannot read from the broker: Broken
+    /// pipe") where a broker's close should read as "closed the connection".
+    #[test]
+    fn a_pipe_closed_before_the_read_is_end_of_stream() {
+        let (mut s, mut peer) = Stream::pair().unwrap();
+        io::Write::write_all(&mut peer, b"last words").unwrap();
+        drop(peer);
+        let mut buf = [0u8; 64];
+        let n = s.read(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"last words");
+        assert_eq!(s.read(&mut buf).unwrap(), 0);
+        assert_eq!(s.recv_now(&mut buf).unwrap(), 0);
+        assert!(s.send_all(b"anyone?").is_err());
+    }
 }
