@@ -69,6 +69,23 @@ impl Drop for Held {
     }
 }
 
+/// A descriptor to pass with a reply frame: a memfd value shared with the object holding it,
+/// or one the reply owns (a direct pipe end's socket), closed once written.
+#[derive(Debug)]
+enum OutFd {
+    Shared(Rc<Shared>),
+    Owned(Descriptor),
+}
+
+impl OutFd {
+    fn fd(&self) -> &Descriptor {
+        match self {
+            OutFd::Shared(s) => s.fd(),
+            OutFd::Owned(fd) => fd,
+        }
+    }
+}
+
 /// Starting size of a connection's input buffer: a whole batch of small pipelined requests
 /// fits, so most turns need one `read`. A frame up to this size is always received; a larger
 /// one must fit in the memory budget.
@@ -223,7 +240,7 @@ pub struct Connection {
     /// Memfd values to pass with replies in `output`, oldest first: each with the stream
     /// offsets `[start, end)` of its reply frame (the descriptor goes with the frame's first
     /// byte, in a `sendmsg` holding that frame only: docs/PROTOCOL.md §1.3).
-    out_fds: VecDeque<(u64, u64, Rc<Shared>)>,
+    out_fds: VecDeque<(u64, u64, OutFd)>,
     hello_done: bool,
     /// `hello` granted descriptor passing (docs/PROTOCOL.md §1.3).
     pub fds: bool,
@@ -539,7 +556,19 @@ impl Connection {
         let start = base + self.output.len() as u64;
         reply.encode_into(&mut self.output);
         let end = base + self.output.len() as u64;
-        self.out_fds.push_back((start, end, shared.clone()));
+        self.out_fds
+            .push_back((start, end, OutFd::Shared(shared.clone())));
+    }
+
+    /// Appends a reply (with `fds: 1` set) that hands over `fd`, which is closed here once
+    /// written (a direct pipe end's socket, docs/PROTOCOL.md §6.5.1): after the handoff the
+    /// broker keeps no copy, so the holder's close or death is what the peer sees.
+    pub fn push_reply_fd(&mut self, reply: &ReplyFields<'_>, fd: Descriptor) {
+        let base = self.written - self.sent as u64;
+        let start = base + self.output.len() as u64;
+        reply.encode_into(&mut self.output);
+        let end = base + self.output.len() as u64;
+        self.out_fds.push_back((start, end, OutFd::Owned(fd)));
     }
 
     /// Bytes waiting to be written.
@@ -566,15 +595,13 @@ impl Connection {
             let base = self.written - self.sent as u64;
             let at = base + self.sent as u64;
             let (until, fd) = match self.out_fds.front() {
-                Some((start, end, shared)) if *start == at => ((end - base) as usize, Some(shared)),
+                Some((start, end, out)) if *start == at => ((end - base) as usize, Some(out.fd())),
                 Some((start, _, _)) => ((start - base) as usize, None),
                 None => (self.output.len(), None),
             };
             let chunk = &self.output[self.sent..until];
             let wrote = match fd {
-                Some(shared) => self
-                    .stream
-                    .write_with_fds(chunk, std::slice::from_ref(shared.fd())),
+                Some(fd) => self.stream.write_with_fds(chunk, std::slice::from_ref(fd)),
                 None => self.stream.write(chunk),
             };
             match wrote {

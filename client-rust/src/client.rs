@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use xproc_protocol::{
-    ClientInfo, End, Info, Kind, Limits, ObjectSummary, ReplyFields, RequestFields, CAP_FDS,
-    PROTOCOL_VERSION,
+    ClientInfo, End, Info, Kind, Limits, ObjectSummary, ReplyFields, RequestFields,
+    CAP_DIRECT_PIPES, CAP_FDS, PROTOCOL_VERSION,
 };
 
 use crate::barrier::Barrier;
@@ -352,7 +352,8 @@ impl Client {
             client: Some(&options.client_name),
             lang: Some(&options.lang),
             pid: Some(std::process::id()),
-            caps: ask_fds.then(|| vec![CAP_FDS]),
+            // Direct pipes ride on descriptor passing (docs/PROTOCOL.md §6.5.1).
+            caps: ask_fds.then(|| vec![CAP_FDS, CAP_DIRECT_PIPES]),
             ..RequestFields::new(0, "hello")
         };
         let deadline = Instant::now().checked_add(options.connect_timeout);
@@ -406,13 +407,36 @@ impl Client {
     /// smaller one (or one whose memfd cannot be made) goes inline in `value`.
     pub(crate) fn exchange_shared<R>(
         &self,
-        mut req: RequestFields<'_>,
+        req: RequestFields<'_>,
         deadline: Option<Instant>,
         f: impl FnOnce(&ReplyFields<'_>, Option<&[u8]>) -> Result<R>,
     ) -> Result<R> {
+        match self.exchange_pipe(req, deadline, f)? {
+            Exchanged::Done(r) => Ok(r),
+            Exchanged::Direct(_) => Err(Error::Protocol(
+                "the broker answered direct to a request that is not a pipe op".into(),
+            )),
+        }
+    }
+
+    /// [`exchange_shared`](Self::exchange_shared) for a pipe op, which the broker may answer
+    /// with `direct` instead of doing it (docs/PROTOCOL.md §6.5.1): then the end's socket, if
+    /// it came with that reply.
+    pub(crate) fn exchange_pipe<R>(
+        &self,
+        mut req: RequestFields<'_>,
+        deadline: Option<Instant>,
+        f: impl FnOnce(&ReplyFields<'_>, Option<&[u8]>) -> Result<R>,
+    ) -> Result<Exchanged<R>> {
+        let conn = &self.inner.conn;
+        let direct = |id: u64, r: &ReplyFields<'_>| -> Option<Exchanged<R>> {
+            (r.direct == Some(true)).then(|| Exchanged::Direct(conn.take_fd(id)))
+        };
         if !self.inner.fds {
             let payload = self.inner.conn.round_trip(req, deadline)?;
-            return decode_reply(&payload, |r| f(r, r.value.map(|v| &v[..])));
+            return decode_reply(&payload, |r| {
+                f(r, r.value.map(|v| &v[..])).map(Exchanged::Done)
+            });
         }
         let mut fd = None;
         if let Some(v) = req.value.filter(|v| v.len() >= shared_value_min()) {
@@ -424,26 +448,53 @@ impl Client {
             }
         }
         if let Some(fd) = fd {
-            let payload = self.inner.conn.round_trip_fd(req, &fd, deadline)?;
-            return decode_reply(&payload, |r| f(r, r.value.map(|v| &v[..])));
+            let (id, payload) = self.inner.conn.round_trip_fd(req, &fd, deadline)?;
+            return decode_reply(&payload, |r| match direct(id, r) {
+                Some(d) => Ok(d),
+                None => f(r, r.value.map(|v| &v[..])).map(Exchanged::Done),
+            });
         }
         // A reply with `value_len` instead of `value` came with its value's memfd; any other
         // costs what it always did (no lookup, no lock).
-        let conn = &self.inner.conn;
         let (id, payload) = conn.round_trip_id(req, deadline)?;
-        decode_reply(&payload, |r| match r.value_len {
-            Some(len) if r.value.is_none() => {
-                let fd = conn.take_fd(id).ok_or_else(|| {
-                    Error::Protocol("a reply announced a memfd value that did not come".into())
-                })?;
-                let mapped = crate::transport::Mapped::open(&fd, len)
-                    .map_err(|e| Error::Protocol(format!("cannot map a value: {e}")))?;
-                f(r, Some(mapped.bytes()))
+        decode_reply(&payload, |r| {
+            if let Some(d) = direct(id, r) {
+                return Ok(d);
             }
-            _ => f(r, r.value.map(|v| &v[..])),
+            exchanged_value(conn, id, r, f).map(Exchanged::Done)
         })
     }
+}
 
+/// A pipe op's outcome: done, or answered `direct` (with the end's socket if it came).
+pub(crate) enum Exchanged<R> {
+    /// The broker did the op.
+    Done(R),
+    /// The pipe runs peer to peer; the op was not done.
+    Direct(Option<crate::transport::Descriptor>),
+}
+
+/// Hands `f` the reply's value: inline, or the memfd that came with reply `id`.
+fn exchanged_value<R>(
+    conn: &Conn,
+    id: u64,
+    r: &ReplyFields<'_>,
+    f: impl FnOnce(&ReplyFields<'_>, Option<&[u8]>) -> Result<R>,
+) -> Result<R> {
+    match r.value_len {
+        Some(len) if r.value.is_none() => {
+            let fd = conn.take_fd(id).ok_or_else(|| {
+                Error::Protocol("a reply announced a memfd value that did not come".into())
+            })?;
+            let mapped = crate::transport::Mapped::open(&fd, len)
+                .map_err(|e| Error::Protocol(format!("cannot map a value: {e}")))?;
+            f(r, Some(mapped.bytes()))
+        }
+        _ => f(r, r.value.map(|v| &v[..])),
+    }
+}
+
+impl Client {
     /// The socket path (or `tcp://HOST:PORT` endpoint) this client is connected to.
     pub fn path(&self) -> &Path {
         &self.inner.path

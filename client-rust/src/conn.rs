@@ -67,6 +67,11 @@ pub fn set_interruptible(on: bool) {
     INTERRUPTIBLE.with(|f| f.set(on));
 }
 
+/// Whether this thread asked for its blocking calls to end on a signal ([`set_interruptible`]).
+pub(crate) fn interruptible() -> bool {
+    INTERRUPTIBLE.with(|f| f.get())
+}
+
 /// Largest reply frame this client accepts. Far above the broker's `max_frame` on purpose:
 /// snapshots such as `dict.items` may legitimately exceed it. Anything larger is taken as a
 /// corrupt stream and closes the connection (docs/PROTOCOL.md §2).
@@ -614,19 +619,20 @@ impl Conn {
     }
 
     /// Sends one request whose value travels as the sealed memfd `fd` (docs/PROTOCOL.md
-    /// §4.1; the request has `value_len` and `fds: 1`), and waits for its reply.
+    /// §4.1; the request has `value_len` and `fds: 1`), and waits for its reply (with its id,
+    /// for [`take_fd`](Self::take_fd)).
     pub(crate) fn round_trip_fd(
         &self,
         req: RequestFields<'_>,
         fd: &Descriptor,
         deadline: Option<Instant>,
-    ) -> Result<Vec<u8>> {
+    ) -> Result<(u64, Vec<u8>)> {
         let id = self.register(1)?;
         if let Err(e) = self.send_fd(id, req, fd) {
             self.forget(id, 1);
             return Err(e);
         }
-        self.wait(id, deadline)
+        self.wait(id, deadline).map(|r| (id, r))
     }
 
     /// Writes one request with `fd` attached to its frame's first byte, in writes holding

@@ -4,18 +4,29 @@
 //! Opening an end claims it for this connection (another connection holding it gets
 //! [`Error::Busy`]). Closing the end (or dropping the handle, or the connection going away)
 //! finishes the pipe: the other end receives what is left, then [`Error::Closed`].
+//!
+//! When both ends are held by local clients that can take descriptors, the broker hands each
+//! end a socket and the pipe runs peer to peer (docs/PROTOCOL.md §6.5.1): the broker answers
+//! an op with `direct` instead of doing it, and this handle does that op, and every later
+//! one, on the socket (`direct.rs`). Nothing changes for the caller but the speed.
 
 use std::marker::PhantomData;
-use std::time::Duration;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_bytes::Bytes;
 use xproc_protocol::{End, Kind, RequestFields};
 
-use crate::client::{need, value_of, Client};
+use crate::client::{need, value_of, Client, Exchanged};
 use crate::codec::{decode, encode, Wait};
-use crate::error::Result;
+use crate::direct::{DirectEnd, Until};
+use crate::error::{Error, Result};
+
+/// How long a call answered `direct` without the socket waits for the call on another thread
+/// that was handed it to install it (both replies are already in; this is a formality).
+const HANDOFF_WAIT: Duration = Duration::from_secs(5);
 
 /// Creation options for a pipe. `None` means "not given": the default applies on creation and
 /// an existing pipe's value is accepted.
@@ -67,6 +78,8 @@ pub struct RawPipe {
     duplex: bool,
     capacity: u64,
     closed: bool,
+    /// The end's socket, once the pipe runs direct.
+    direct: OnceLock<DirectEnd>,
 }
 
 impl RawPipe {
@@ -89,7 +102,49 @@ impl RawPipe {
             duplex: opened.duplex.unwrap_or(true),
             capacity: opened.capacity.unwrap_or(0),
             closed: false,
+            direct: OnceLock::new(),
         })
+    }
+
+    /// Whether this end runs direct: the broker handed it its socket, and messages go peer
+    /// to peer (docs/PROTOCOL.md §6.5.1).
+    pub fn is_direct(&self) -> bool {
+        self.direct.get().is_some()
+    }
+
+    /// The direct end after a reply said `direct`: the socket that came with it, or (when
+    /// another thread's call was handed it) that thread's, once installed.
+    fn take_direct(&self, fd: Option<crate::transport::Descriptor>) -> Result<&DirectEnd> {
+        if let Some(fd) = fd {
+            // A second socket for the same end cannot come; if it did, it is closed here.
+            return Ok(self.direct.get_or_init(|| DirectEnd::new(fd, &self.name)));
+        }
+        let until = Instant::now() + HANDOFF_WAIT;
+        loop {
+            if let Some(d) = self.direct.get() {
+                return Ok(d);
+            }
+            if Instant::now() >= until {
+                return Err(Error::Protocol(format!(
+                    "pipe '{}': the broker said direct but no socket came",
+                    self.name
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// The errors the broker gives for the wrong direction of a one-way pipe, given here on
+    /// the direct path.
+    fn check_direction(&self, sending: bool) -> Result<()> {
+        let wrong = !self.duplex && (sending == (self.end == End::B));
+        if wrong {
+            return Err(Error::InvalidArgument(format!(
+                "pipe '{}' is one-way (duplex false): only end a sends and only end b receives",
+                self.name
+            )));
+        }
+        Ok(())
     }
 
     /// The pipe's name.
@@ -129,14 +184,39 @@ impl RawPipe {
     /// Sends one message to the other end, waiting up to `timeout` for room in its inbox.
     /// [`Error::Full`](crate::Error::Full) when not waiting; [`Error::Closed`](crate::Error::Closed) when the other end is closed.
     pub fn send(&self, value: &[u8], timeout: Option<Duration>) -> Result<()> {
+        let until = Until::new(timeout);
+        if let Some(d) = self.direct.get() {
+            return self.send_direct(d, value, until);
+        }
         let wait = Wait::new(timeout);
         let req = RequestFields {
             value: Some(Bytes::new(value)),
             ..self.req("pipe.send", wait.timeout_ms)
         };
         // A large value travels as a sealed memfd (docs/PROTOCOL.md §4.1).
-        self.client
-            .exchange_shared(req, wait.deadline, |_, _| Ok(()))
+        match self
+            .client
+            .exchange_pipe(req, wait.deadline, |_, _| Ok(()))?
+        {
+            Exchanged::Done(()) => Ok(()),
+            Exchanged::Direct(fd) => self.send_direct(self.take_direct(fd)?, value, until),
+        }
+    }
+
+    fn send_direct(&self, d: &DirectEnd, value: &[u8], until: Until) -> Result<()> {
+        self.check_direction(true)?;
+        let max = usize::try_from(self.client.limits().max_frame).unwrap_or(usize::MAX);
+        if value.len() > max {
+            // The same bound as through the broker, so a reader of either kind can take it.
+            return Err(Error::Limit {
+                code: xproc_protocol::ErrorCode::TooLarge,
+                message: format!(
+                    "pipe.send carries {} bytes of values, more than the broker's max_frame ({max} bytes)",
+                    value.len()
+                ),
+            });
+        }
+        d.send(value, until)
     }
 
     /// Receives the next message, waiting up to `timeout`. [`Error::Empty`](crate::Error::Empty) when not waiting;
@@ -152,30 +232,64 @@ impl RawPipe {
         timeout: Option<Duration>,
         f: impl FnOnce(&[u8]) -> Result<R>,
     ) -> Result<R> {
+        let until = Until::new(timeout);
+        if let Some(d) = self.direct.get() {
+            self.check_direction(false)?;
+            return d.recv(until, f);
+        }
         let wait = Wait::new(timeout);
-        self.client.exchange_shared(
+        // `f` runs at most once: on the broker's reply, or on the socket if it said direct.
+        let mut f = Some(f);
+        let got = self.client.exchange_pipe(
             self.req("pipe.recv", wait.timeout_ms),
             wait.deadline,
-            |r, v| match v {
-                Some(v) => f(v),
-                None => f(value_of(r, "pipe.recv")?),
+            |r, v| {
+                let f = f.take().expect("recv's callback runs once");
+                match v {
+                    Some(v) => f(v),
+                    None => f(value_of(r, "pipe.recv")?),
+                }
             },
-        )
+        )?;
+        match got {
+            Exchanged::Done(r) => Ok(r),
+            Exchanged::Direct(fd) => {
+                let d = self.take_direct(fd)?;
+                self.check_direction(false)?;
+                let f = f.take().expect("recv's callback runs once");
+                d.recv(until, f)
+            }
+        }
     }
 
     /// Whether a message is waiting (or a `recv` would report `Closed`), waiting up to
     /// `timeout` for one.
     pub fn poll(&self, timeout: Duration) -> Result<bool> {
+        let start = Instant::now();
+        if let Some(d) = self.direct.get() {
+            self.check_direction(false)?;
+            return d.poll(timeout);
+        }
         let wait = Wait::new(Some(timeout));
-        self.client
-            .exchange(self.req("pipe.poll", wait.timeout_ms), wait.deadline, |r| {
-                need(r.ready, "pipe.poll", "ready")
-            })
+        match self.client.exchange_pipe(
+            self.req("pipe.poll", wait.timeout_ms),
+            wait.deadline,
+            |r, _| need(r.ready, "pipe.poll", "ready"),
+        )? {
+            Exchanged::Done(ready) => Ok(ready),
+            Exchanged::Direct(fd) => {
+                let d = self.take_direct(fd)?;
+                self.check_direction(false)?;
+                d.poll(timeout.saturating_sub(start.elapsed()))
+            }
+        }
     }
 
     /// Closes this end: the other end receives what is left, then `Closed`.
     pub fn close(mut self) -> Result<()> {
         self.closed = true;
+        // The socket first: the peer reads what is left, then end of file.
+        drop(self.direct.take());
         self.send_close()
     }
 
@@ -187,6 +301,7 @@ impl RawPipe {
 
 impl Drop for RawPipe {
     fn drop(&mut self) {
+        drop(self.direct.take());
         if !self.closed {
             // Best effort: if the connection is gone, the broker has released the end already.
             let _ = self.send_close();

@@ -7,9 +7,21 @@
 //! broker drops it, and the next `open` creates a fresh one) once no end is held — except
 //! that an end that was never claimed keeps its unread messages, so a writer may send and close
 //! before the reader first opens.
+//!
+//! **Direct pipes** (docs/PROTOCOL.md §6.5.1). Once both ends are held by different
+//! connections that can take descriptors, and nothing is waiting in the broker (both inboxes
+//! empty, no blocked send), the broker makes a socketpair and the pipe goes *direct*: each
+//! end's next op (or the ops blocked on it right then) is answered with that end's socket
+//! instead, and from then on its holder sends and receives on the socket, peer to peer. The
+//! switch needs an empty broker because every message the broker accepted before it must be
+//! received before any sent on the socket: after it, the broker accepts no message for this
+//! pipe. The broker keeps an end's socket only until it hands it over, so when the holder
+//! closes it or dies the kernel gives the peer end of file after the rest.
 
 use crate::stored::Stored;
+use crate::transport::Descriptor;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::{item_charge, Owner, WaiterId, Wake, Wakes};
 use xproc_protocol::{End, ErrorCode};
@@ -25,7 +37,63 @@ pub struct Pipe {
     finished: bool,
     /// Bytes of messages held: inboxes plus blocked sends.
     bytes: usize,
+    /// Once the pipe runs direct: each end's side of the socketpair.
+    direct: Option<[Side; 2]>,
 }
+
+/// Most direct-pipe sockets the broker holds at once for ends whose holders have not taken
+/// theirs yet (each is a descriptor). A pipe that would take the count past it stays brokered
+/// until sockets are handed or closed, so idle direct pipes cannot use up the broker's
+/// descriptor table (docs/PROTOCOL.md §8).
+pub const MAX_DIRECT_HELD: usize = 1024;
+
+/// Direct-pipe sockets held now.
+static DIRECT_HELD: AtomicUsize = AtomicUsize::new(0);
+
+/// A socket the broker holds for an end, counted against [`MAX_DIRECT_HELD`] while it lives.
+#[derive(Debug)]
+struct HeldSide(Option<Descriptor>);
+
+impl HeldSide {
+    fn new(fd: Descriptor) -> HeldSide {
+        DIRECT_HELD.fetch_add(1, Ordering::Relaxed);
+        HeldSide(Some(fd))
+    }
+
+    fn take(mut self) -> Option<Descriptor> {
+        self.0.take()
+    }
+}
+
+impl Drop for HeldSide {
+    fn drop(&mut self) {
+        DIRECT_HELD.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// One end's side of a direct pipe's socketpair.
+#[derive(Debug)]
+enum Side {
+    /// The broker holds it until the end's holder asks (or was blocked).
+    Held(HeldSide),
+    /// Given to the connection with this id, which alone holds it now.
+    Handed(u64),
+    /// Closed unhanded (its holder released the end first).
+    Dropped,
+}
+
+/// An end's socket on its way to the holder, in a reply. Two are equal only if they are the
+/// same handoff (descriptors have no meaningful equality; tests compare wakes).
+#[derive(Debug)]
+pub struct Handoff(pub Descriptor);
+
+impl PartialEq for Handoff {
+    fn eq(&self, other: &Handoff) -> bool {
+        std::ptr::eq(self, other)
+    }
+}
+
+impl Eq for Handoff {}
 
 #[derive(Debug, Default)]
 struct PipeEnd {
@@ -37,6 +105,8 @@ struct PipeEnd {
     pollers: BTreeSet<WaiterId>,
     /// Sends from the other end blocked because this inbox is full.
     senders: BTreeMap<WaiterId, Stored>,
+    /// Whether the holder can run the pipe direct (it was granted `direct_pipes`).
+    direct_capable: bool,
 }
 
 /// Why a pipe op failed.
@@ -73,6 +143,8 @@ pub enum Flow {
     Ready(bool),
     /// Waits under the given waiter id.
     Blocked,
+    /// Not done: the pipe runs direct; use this end's socket (here, or handed already).
+    Direct(Option<Handoff>),
 }
 
 fn ix(end: End) -> usize {
@@ -91,6 +163,77 @@ impl Pipe {
             ends: Default::default(),
             finished: false,
             bytes: 0,
+            direct: None,
+        }
+    }
+
+    /// Whether the pipe runs direct (peer to peer).
+    pub fn is_direct(&self) -> bool {
+        self.direct.is_some()
+    }
+
+    /// Records whether `end`'s holder (just claimed) can run the pipe direct.
+    pub fn set_direct_capable(&mut self, end: End, capable: bool) {
+        self.ends[ix(end)].direct_capable = capable;
+    }
+
+    /// Whether the pipe may go direct now: both ends held by different direct-capable
+    /// connections, not finished, and nothing in the broker (no message, no blocked send).
+    pub fn can_go_direct(&self) -> bool {
+        let [a, b] = &self.ends;
+        self.direct.is_none()
+            && !self.finished
+            && a.direct_capable
+            && b.direct_capable
+            && matches!((a.holder, b.holder), (Some(x), Some(y)) if x.conn != y.conn)
+            && self
+                .ends
+                .iter()
+                .all(|e| e.inbox.is_empty() && e.senders.is_empty())
+    }
+
+    /// Goes direct with the socketpair `(a's side, b's side)` ([`can_go_direct`] first).
+    /// Requests blocked on an end (receives, polls: blocked sends cannot exist) are answered
+    /// at once: the first with the end's socket, any other with `direct` alone.
+    pub fn go_direct(&mut self, sides: (Descriptor, Descriptor), wakes: &mut Wakes) {
+        let mut sides = [
+            Side::Held(HeldSide::new(sides.0)),
+            Side::Held(HeldSide::new(sides.1)),
+        ];
+        for (e, side) in self.ends.iter_mut().zip(sides.iter_mut()) {
+            let mut blocked: Vec<WaiterId> = std::mem::take(&mut e.receivers)
+                .into_iter()
+                .chain(std::mem::take(&mut e.pollers))
+                .collect();
+            blocked.sort();
+            for (i, w) in blocked.into_iter().enumerate() {
+                let handoff = if i == 0 {
+                    let conn = e.holder.map_or(0, |h| h.conn);
+                    match std::mem::replace(side, Side::Handed(conn)) {
+                        Side::Held(held) => held.take().map(Handoff),
+                        _ => None,
+                    }
+                } else {
+                    None
+                };
+                wakes.push((w, Wake::Direct(handoff)));
+            }
+        }
+        self.direct = Some(sides);
+    }
+
+    /// For an op of `owner` on `end` (which it holds) of a direct pipe: its socket, or
+    /// `Direct(None)` if it has it already. `None`: not direct for this caller (the pipe is
+    /// brokered, or `end` was claimed again after the pipe finished and its side is gone).
+    fn direct_step(&mut self, end: End, owner: Owner) -> Option<Flow> {
+        let side = &mut self.direct.as_mut()?[ix(end)];
+        match side {
+            Side::Held(_) => match std::mem::replace(side, Side::Handed(owner.conn)) {
+                Side::Held(held) => Some(Flow::Direct(held.take().map(Handoff))),
+                _ => None,
+            },
+            Side::Handed(conn) if *conn == owner.conn => Some(Flow::Direct(None)),
+            Side::Handed(_) | Side::Dropped => None,
         }
     }
 
@@ -177,6 +320,9 @@ impl Pipe {
         if !self.duplex && end == End::B {
             return Err(PipeError::WrongDirection);
         }
+        if let Some(flow) = self.direct_step(end, owner) {
+            return Ok(flow);
+        }
         if self.finished {
             return Err(PipeError::Closed);
         }
@@ -219,6 +365,9 @@ impl Pipe {
         if !self.duplex && end == End::A {
             return Err(PipeError::WrongDirection);
         }
+        if let Some(flow) = self.direct_step(end, owner) {
+            return Ok(flow);
+        }
         let finished = self.finished;
         let e = &mut self.ends[ix(end)];
         if let Some(v) = e.inbox.pop_front() {
@@ -252,6 +401,9 @@ impl Pipe {
         if !self.duplex && end == End::A {
             return Err(PipeError::WrongDirection);
         }
+        if let Some(flow) = self.direct_step(end, owner) {
+            return Ok(flow);
+        }
         let finished = self.finished;
         let e = &mut self.ends[ix(end)];
         if finished || !e.inbox.is_empty() {
@@ -271,8 +423,16 @@ impl Pipe {
     pub fn close(&mut self, end: End, owner: Owner, wakes: &mut Wakes) -> Result<(), PipeError> {
         self.check(end, owner)?;
         self.finish(wakes);
+        if let Some(sides) = &mut self.direct {
+            // An end closed before its holder took its socket: close the socket now, so the
+            // peer reads what is left, then end of file.
+            if let Side::Held(_) = sides[ix(end)] {
+                sides[ix(end)] = Side::Dropped;
+            }
+        }
         let e = &mut self.ends[ix(end)];
         e.holder = None;
+        e.direct_capable = false;
         let dropped: usize = e.inbox.drain(..).map(|v| item_charge(v.len())).sum();
         self.bytes -= dropped;
         Ok(())
@@ -480,5 +640,52 @@ mod tests {
                 (WaiterId(2), Wake::Ready(false))
             ]
         );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn goes_direct_only_with_both_capable_ends_and_nothing_in_the_broker() {
+        let mut p = Pipe::new(true, 4);
+        let mut wakes = Wakes::new();
+        p.claim(End::A, A).unwrap();
+        p.set_direct_capable(End::A, true);
+        p.send(End::A, A, v(1), None, &mut wakes).unwrap();
+        p.claim(End::B, B).unwrap();
+        p.set_direct_capable(End::B, true);
+        // A message waits in the broker: it must be received first.
+        assert!(!p.can_go_direct());
+        assert_eq!(p.recv(End::B, B, None, &mut wakes), Ok(Flow::Value(v(1))));
+        assert!(p.can_go_direct());
+        // b waits in a receive when the pipe switches: it is answered with its socket.
+        p.recv(End::B, B, Some(WaiterId(3)), &mut wakes).unwrap();
+        p.go_direct(crate::transport::direct_pair(false).unwrap(), &mut wakes);
+        assert!(matches!(&wakes[..], [(WaiterId(3), Wake::Direct(Some(_)))]));
+        assert!(!p.can_go_direct());
+        // a's next op takes its socket; after that it is told it has it already.
+        assert!(matches!(
+            p.send(End::A, A, v(2), None, &mut wakes),
+            Ok(Flow::Direct(Some(_)))
+        ));
+        assert_eq!(p.poll(End::A, A, None), Ok(Flow::Direct(None)));
+        assert_eq!(p.len(), 0);
+        p.close(End::A, A, &mut wakes).unwrap();
+        assert!(p.finished());
+    }
+
+    #[test]
+    fn a_holder_that_cannot_take_descriptors_keeps_the_pipe_brokered() {
+        let mut p = Pipe::new(true, 4);
+        p.claim(End::A, A).unwrap();
+        p.set_direct_capable(End::A, true);
+        p.claim(End::B, B).unwrap();
+        p.set_direct_capable(End::B, false);
+        assert!(!p.can_go_direct());
+        // One connection holding both ends: no point in a socket.
+        let mut q = Pipe::new(true, 4);
+        for end in [End::A, End::B] {
+            q.claim(end, A).unwrap();
+            q.set_direct_capable(end, true);
+        }
+        assert!(!q.can_go_direct());
     }
 }

@@ -53,3 +53,12 @@ impl SealedValue {
         match *self {}
     }
 }
+
+/// Direct pipes need descriptor passing: never offered here (`hello` grants no
+/// `direct_pipes`), so pipes stay brokered.
+pub fn direct_pair(_one_way: bool) -> io::Result<(Descriptor, Descriptor)> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "direct pipes are not supported on this OS",
+    ))
+}

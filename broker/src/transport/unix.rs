@@ -943,6 +943,55 @@ fn seal_names(set: libc::c_int) -> String {
     .join("|")
 }
 
+/// Bytes of socket buffer each side of a direct pipe's socketpair gets for sending: the
+/// direct pipe's bounded inbox (docs/PROTOCOL.md §6.5.1). About what a brokered inbox of small
+/// messages holds, and the kernel's default maximum (`net.core.wmem_max`), so no privilege is
+/// needed to set it.
+pub const DIRECT_PIPE_BUFFER: usize = 208 * 1024;
+
+/// The two sides of a direct pipe (docs/PROTOCOL.md §6.5.1): a `SOCK_STREAM` socketpair,
+/// close-on-exec, one side per end (`.0` for `a`, `.1` for `b`). For a one-way pipe (`a`
+/// sends, `b` receives) `b`'s side is shut for writing, so the kernel itself refuses a `b`
+/// that sends.
+pub fn direct_pair(one_way: bool) -> io::Result<(Descriptor, Descriptor)> {
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: socketpair writes two new descriptors into `fds` on success.
+    let rc = unsafe {
+        libc::socketpair(
+            libc::AF_UNIX,
+            libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
+            0,
+            fds.as_mut_ptr(),
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: both descriptors were just created for us and nothing else owns them.
+    let (a, b) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    for side in [&a, &b] {
+        let size = DIRECT_PIPE_BUFFER as libc::c_int;
+        // SAFETY: setsockopt reads one c_int from a live local. A failure leaves the kernel's
+        // default, which is also a bound; nothing depends on the exact size.
+        unsafe {
+            libc::setsockopt(
+                side.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_SNDBUF,
+                (&size as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            );
+        }
+    }
+    if one_way {
+        // SAFETY: shutdown on a descriptor we own.
+        if unsafe { libc::shutdown(b.as_raw_fd(), libc::SHUT_WR) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok((a, b))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -183,6 +183,89 @@ pub(crate) fn recv_dontwait(sock: &impl AsRawFd, buf: &mut [u8]) -> io::Result<u
 /// A received descriptor.
 pub(crate) type Descriptor = OwnedFd;
 
+/// One end's socket of a direct pipe (docs/PROTOCOL.md §6.5.1), handed over by the broker: a
+/// blocking `SOCK_STREAM` Unix socket whose peer is the other end's holder.
+#[derive(Debug)]
+pub(crate) struct DirectSocket(Stream);
+
+impl DirectSocket {
+    /// Takes ownership of the descriptor the broker passed.
+    pub(crate) fn new(fd: Descriptor) -> DirectSocket {
+        DirectSocket(Stream(UnixStream::from(fd)))
+    }
+
+    /// Waits until the socket is readable (or at end of stream), or writable with `write`, for
+    /// at most `timeout` (`None`: as long as it takes). False if the time ran out;
+    /// `Interrupted` if a signal handler ran.
+    pub(crate) fn wait(&self, write: bool, timeout: Option<Duration>) -> io::Result<bool> {
+        let mut p = libc::pollfd {
+            fd: self.0 .0.as_raw_fd(),
+            events: if write { libc::POLLOUT } else { libc::POLLIN },
+            revents: 0,
+        };
+        let ms = match timeout {
+            None => -1,
+            Some(t) => {
+                libc::c_int::try_from(t.as_nanos().div_ceil(1_000_000)).unwrap_or(libc::c_int::MAX)
+            }
+        };
+        // SAFETY: one live pollfd.
+        let n = unsafe { libc::poll(&mut p, 1, ms) };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(n > 0)
+    }
+
+    /// One read, waiting for data unless `now` (then `WouldBlock` when none). No descriptor
+    /// travels on a direct pipe in this version, so this is a plain `recv` (cheaper than
+    /// `recvmsg` with room for descriptors); any a peer attached anyway are discarded and
+    /// closed by the kernel, never installed here.
+    pub(crate) fn recv(&self, buf: &mut [u8], now: bool) -> io::Result<(usize, Vec<OwnedFd>)> {
+        // SAFETY: a live, writable slice; the fd is open for the call.
+        let n = unsafe {
+            libc::recv(
+                self.0 .0.as_raw_fd(),
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                if now { libc::MSG_DONTWAIT } else { 0 },
+            )
+        };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok((n as usize, Vec::new()))
+    }
+
+    /// Makes waiting reads give up with `WouldBlock`/`TimedOut` after `timeout` (`None`:
+    /// never).
+    pub(crate) fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        self.0.set_read_timeout(timeout)
+    }
+
+    /// Writes all of `buf`, waiting for room as long as it takes; EPIPE when the peer is gone.
+    pub(crate) fn send_all(&self, buf: &[u8]) -> io::Result<()> {
+        self.0.send_all(buf)
+    }
+
+    /// One write of what fits now (`WouldBlock` when nothing does); never raises SIGPIPE.
+    pub(crate) fn send_now(&self, buf: &[u8]) -> io::Result<usize> {
+        // SAFETY: a live slice; the fd is open for the call.
+        let n = unsafe {
+            libc::send(
+                self.0 .0.as_raw_fd(),
+                buf.as_ptr().cast(),
+                buf.len(),
+                SEND_FLAGS | libc::MSG_DONTWAIT,
+            )
+        };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(n as usize)
+    }
+}
+
 /// The local socket can carry descriptors, so the client asks for `fds` in `hello`.
 pub(crate) const PASSES_FDS: bool = true;
 
