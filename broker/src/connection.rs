@@ -69,19 +69,19 @@ impl Drop for Held {
     }
 }
 
-/// A descriptor to pass with a reply frame: a memfd value shared with the object holding it,
-/// or one the reply owns (a direct pipe end's socket), closed once written.
+/// Descriptors to pass with a reply frame: a memfd value shared with the object holding it,
+/// or ones the reply owns (a direct pipe end's socket and counters page), closed once written.
 #[derive(Debug)]
 enum OutFd {
     Shared(Rc<Shared>),
-    Owned(Descriptor),
+    Owned(Vec<Descriptor>),
 }
 
 impl OutFd {
-    fn fd(&self) -> &Descriptor {
+    fn fds(&self) -> &[Descriptor] {
         match self {
-            OutFd::Shared(s) => s.fd(),
-            OutFd::Owned(fd) => fd,
+            OutFd::Shared(s) => std::slice::from_ref(s.fd()),
+            OutFd::Owned(fds) => fds,
         }
     }
 }
@@ -560,15 +560,16 @@ impl Connection {
             .push_back((start, end, OutFd::Shared(shared.clone())));
     }
 
-    /// Appends a reply (with `fds: 1` set) that hands over `fd`, which is closed here once
-    /// written (a direct pipe end's socket, docs/PROTOCOL.md §6.5.1): after the handoff the
-    /// broker keeps no copy, so the holder's close or death is what the peer sees.
-    pub fn push_reply_fd(&mut self, reply: &ReplyFields<'_>, fd: Descriptor) {
+    /// Appends a reply (with `fds` set) that hands over `fds`, which are closed here once
+    /// written (a direct pipe end's socket and counters page, docs/PROTOCOL.md §6.5.1): after
+    /// the handoff the broker keeps no copy of the socket, so the holder's close or death is
+    /// what the peer sees.
+    pub fn push_reply_fds(&mut self, reply: &ReplyFields<'_>, fds: Vec<Descriptor>) {
         let base = self.written - self.sent as u64;
         let start = base + self.output.len() as u64;
         reply.encode_into(&mut self.output);
         let end = base + self.output.len() as u64;
-        self.out_fds.push_back((start, end, OutFd::Owned(fd)));
+        self.out_fds.push_back((start, end, OutFd::Owned(fds)));
     }
 
     /// Bytes waiting to be written.
@@ -595,13 +596,13 @@ impl Connection {
             let base = self.written - self.sent as u64;
             let at = base + self.sent as u64;
             let (until, fd) = match self.out_fds.front() {
-                Some((start, end, out)) if *start == at => ((end - base) as usize, Some(out.fd())),
+                Some((start, end, out)) if *start == at => ((end - base) as usize, Some(out.fds())),
                 Some((start, _, _)) => ((start - base) as usize, None),
                 None => (self.output.len(), None),
             };
             let chunk = &self.output[self.sent..until];
             let wrote = match fd {
-                Some(fd) => self.stream.write_with_fds(chunk, std::slice::from_ref(fd)),
+                Some(fds) => self.stream.write_with_fds(chunk, fds),
                 None => self.stream.write(chunk),
             };
             match wrote {

@@ -254,12 +254,17 @@ impl Outbox for Conns {
         }
     }
 
-    fn send_fd(&mut self, to: ConnKey, mut reply: ReplyFields<'_>, fd: transport::Descriptor) {
+    fn send_fds(
+        &mut self,
+        to: ConnKey,
+        mut reply: ReplyFields<'_>,
+        fds: Vec<transport::Descriptor>,
+    ) {
         let Some(c) = self.get(to.slot).filter(|c| c.key == to) else {
             return;
         };
-        reply.fds = Some(1);
-        c.push_reply_fd(&reply, fd);
+        reply.fds = Some(fds.len() as u64);
+        c.push_reply_fds(&reply, fds);
         self.mark_dirty(to.slot);
     }
 }

@@ -51,17 +51,17 @@ pub trait Outbox {
         self.send(to, &reply);
     }
 
-    /// Appends `reply` with the descriptor `fd` attached (`fds: 1` is set here): a direct
-    /// pipe end's socket (docs/PROTOCOL.md §6.5.1). Only sent to connections granted
-    /// `direct_pipes`. This default closes `fd` and sends the reply alone.
-    fn send_fd(
+    /// Appends `reply` with the descriptors `fds` attached (`fds: N` is set here): a direct
+    /// pipe end's socket and counters page (docs/PROTOCOL.md §6.5.1). Only sent to
+    /// connections granted `direct_pipes`. This default closes them and sends the reply alone.
+    fn send_fds(
         &mut self,
         to: ConnKey,
         mut reply: ReplyFields<'_>,
-        fd: crate::transport::Descriptor,
+        fds: Vec<crate::transport::Descriptor>,
     ) {
-        drop(fd);
-        reply.fds = Some(1);
+        reply.fds = Some(fds.len() as u64);
+        drop(fds);
         self.send(to, &reply);
     }
 }
@@ -336,8 +336,8 @@ impl Object {
                     .add("capacity", p.capacity())
                     .add("a_holder_pid", a_pid)
                     .add("b_holder_pid", b_pid)
-                    .add("a_inbox", p.inbox_len(End::A))
-                    .add("b_inbox", p.inbox_len(End::B))
+                    .add("a_inbox", p.inbox_count(End::A))
+                    .add("b_inbox", p.inbox_count(End::B))
                     .add("finished", p.finished())
                     .add("direct", p.is_direct())
                     .add("waiters", p.waiter_count())
@@ -862,7 +862,7 @@ fn answer(out: &mut dyn Outbox, w: &Waiter, wake: Wake) {
     if let Wake::Direct(handoff) = wake {
         r.direct = Some(true);
         match handoff {
-            Some(h) => out.send_fd(w.conn, r, h.0),
+            Some(h) => out.send_fds(w.conn, r, h.into_fds()),
             None => out.send(w.conn, &r),
         }
         return;

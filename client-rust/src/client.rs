@@ -352,8 +352,15 @@ impl Client {
             client: Some(&options.client_name),
             lang: Some(&options.lang),
             pid: Some(std::process::id()),
-            // Direct pipes ride on descriptor passing (docs/PROTOCOL.md §6.5.1).
-            caps: ask_fds.then(|| vec![CAP_FDS, CAP_DIRECT_PIPES]),
+            // Direct pipes ride on descriptor passing (docs/PROTOCOL.md §6.5.1); the
+            // environment can keep this process's pipes brokered.
+            caps: ask_fds.then(|| {
+                if direct_pipes_opted_out() {
+                    vec![CAP_FDS]
+                } else {
+                    vec![CAP_FDS, CAP_DIRECT_PIPES]
+                }
+            }),
             ..RequestFields::new(0, "hello")
         };
         let deadline = Instant::now().checked_add(options.connect_timeout);
@@ -430,7 +437,7 @@ impl Client {
     ) -> Result<Exchanged<R>> {
         let conn = &self.inner.conn;
         let direct = |id: u64, r: &ReplyFields<'_>| -> Option<Exchanged<R>> {
-            (r.direct == Some(true)).then(|| Exchanged::Direct(conn.take_fd(id)))
+            (r.direct == Some(true)).then(|| Exchanged::Direct(conn.take_fds(id)))
         };
         if !self.inner.fds {
             let payload = self.inner.conn.round_trip(req, deadline)?;
@@ -466,12 +473,23 @@ impl Client {
     }
 }
 
-/// A pipe op's outcome: done, or answered `direct` (with the end's socket if it came).
+/// The environment variable that keeps a process's pipes brokered (docs/PROTOCOL.md §6.5.1):
+/// set to anything but empty or `0`, its connections do not ask for `direct_pipes`. For
+/// comparisons, and for a peer that must stay visible to the broker.
+pub const NO_DIRECT_PIPES_ENV: &str = "XPROC_NO_DIRECT_PIPES";
+
+fn direct_pipes_opted_out() -> bool {
+    std::env::var_os(NO_DIRECT_PIPES_ENV).is_some_and(|v| !v.is_empty() && v != "0")
+}
+
+/// A pipe op's outcome: done, or answered `direct` (with the end's socket and counters page
+/// if they came).
 pub(crate) enum Exchanged<R> {
     /// The broker did the op.
     Done(R),
-    /// The pipe runs peer to peer; the op was not done.
-    Direct(Option<crate::transport::Descriptor>),
+    /// The pipe runs peer to peer; the op was not done. The descriptors that came with the
+    /// reply (none: another call of this end was handed them).
+    Direct(Vec<crate::transport::Descriptor>),
 }
 
 /// Hands `f` the reply's value: inline, or the memfd that came with reply `id`.

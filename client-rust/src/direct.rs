@@ -1,12 +1,19 @@
-//! A direct pipe end (docs/PROTOCOL.md §6.5.1): once the broker hands this end its socket,
-//! messages go to and come from the other end's holder on it, peer to peer, framed as the
-//! broker's replies are (a 4-byte big-endian length, then a map with `value`).
+//! A direct pipe end (docs/PROTOCOL.md §6.5.1): once the broker hands this end its socket
+//! and the pipe's counters page, messages go to and come from the other end's holder on the
+//! socket, peer to peer, framed as the broker's replies are (a 4-byte big-endian length, then
+//! a map with `value`).
 //!
-//! The socket's kernel buffer is the inbox: a send waits while it is full, and the peer's
-//! close (or death) reads as end of file after everything it sent. Sends and receives each
-//! take their own lock, so one thread may wait in `recv` while another sends.
+//! The inbox is bounded at `capacity` messages exactly, as through the broker: each end counts
+//! the messages it sent and received in the shared page, and a send waits while
+//! `sent - peer's received` is `capacity`. A sender that waits raises its `waiting` flag; the
+//! receiver that takes a message clears it and writes a *wake frame* (a frame of length 0) so
+//! the sender's wait on the socket ends. Receivers skip wake frames. The socket's kernel buffer
+//! bounds the bytes in flight; the peer's close (or death) reads as end of file after
+//! everything it sent. Sends and receives each take their own lock, so one thread may wait in
+//! `recv` while another sends.
 
 use std::io;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -14,10 +21,34 @@ use xproc_protocol::frame::{self, Check, HEADER_LEN};
 
 use crate::conn::{interruptible, MAX_REPLY_FRAME};
 use crate::error::{Error, Result};
-use crate::transport::{Descriptor, DirectSocket};
+use crate::transport::{CountersPage, Descriptor, DirectSocket};
+use xproc_protocol::End;
 
 /// Bytes the receive buffer starts with; it grows for larger messages.
 const READ_BUFFER: usize = 16 * 1024;
+
+/// A wake frame: length 0, no payload (docs/PROTOCOL.md §6.5.1).
+const WAKE_FRAME: [u8; HEADER_LEN] = [0; HEADER_LEN];
+
+/// How long a sender waiting for credit sleeps at most before it looks at the counters again
+/// when another thread of this process is reading the socket (that thread, not this one, then
+/// takes the wake frames).
+const CREDIT_RECHECK: Duration = Duration::from_millis(1);
+
+/// Byte offset of an end's block in the counters page: `a` at 0, `b` at 64.
+const fn page_block(end: End) -> usize {
+    match end {
+        End::A => 0,
+        End::B => 64,
+    }
+}
+/// In an end's block: messages it has put on the socket (u64, written by its holder only).
+const PAGE_SENT: usize = 0;
+/// In an end's block: messages it has received (u64, written by its holder only).
+const PAGE_RECEIVED: usize = 8;
+/// In an end's block: 1 while its holder waits for credit to send (u32; raised by the holder,
+/// cleared by whichever side sees it first).
+const PAGE_WAITING: usize = 16;
 
 /// One message on the socket: a map whose `value` is the bytes of one MessagePack value
 /// (other fields, from later versions, are ignored).
@@ -45,15 +76,24 @@ fn message_value(payload: &[u8]) -> Result<&[u8]> {
         .ok_or_else(|| Error::Protocol("a direct message without a value".to_string()))
 }
 
-/// One end's socket and its buffers.
+/// One end's socket, the counters page and the buffers.
 #[derive(Debug)]
 pub(crate) struct DirectEnd {
     sock: DirectSocket,
+    page: CountersPage,
+    /// This end.
+    end: End,
+    /// Most messages sent and not yet received, per direction.
+    capacity: u64,
     /// The pipe's name, for messages.
     name: String,
     rx: Mutex<Rx>,
-    /// The encode buffer of sends.
+    /// The encode buffer of sends; whoever holds it alone writes to the socket.
     tx: Mutex<Vec<u8>>,
+    /// A wake frame is owed to the peer: written by whoever holds `tx` next.
+    wake_owed: AtomicBool,
+    /// The peer closed (or died): seen by whichever thread read end of file.
+    peer_gone: AtomicBool,
 }
 
 #[derive(Debug)]
@@ -97,10 +137,22 @@ impl Until {
 }
 
 impl DirectEnd {
-    /// Wraps the socket the broker handed over for pipe `name`.
-    pub(crate) fn new(fd: Descriptor, name: &str) -> DirectEnd {
-        DirectEnd {
-            sock: DirectSocket::new(fd),
+    /// Wraps the socket and counters page the broker handed over for `end` of pipe `name`.
+    pub(crate) fn new(
+        sock: Descriptor,
+        page: Descriptor,
+        end: End,
+        capacity: u64,
+        name: &str,
+    ) -> Result<DirectEnd> {
+        let page = CountersPage::map(page).map_err(|e| {
+            Error::Protocol(format!("pipe '{name}': cannot map the counters page: {e}"))
+        })?;
+        Ok(DirectEnd {
+            sock: DirectSocket::new(sock),
+            page,
+            end,
+            capacity: capacity.max(1),
             name: name.to_string(),
             rx: Mutex::new(Rx {
                 buf: vec![0; READ_BUFFER],
@@ -110,7 +162,136 @@ impl DirectEnd {
                 timeout: None,
             }),
             tx: Mutex::new(Vec::with_capacity(256)),
+            wake_owed: AtomicBool::new(false),
+            peer_gone: AtomicBool::new(false),
+        })
+    }
+
+    fn my_sent(&self) -> &AtomicU64 {
+        self.page.u64_at(page_block(self.end) + PAGE_SENT)
+    }
+    fn my_received(&self) -> &AtomicU64 {
+        self.page.u64_at(page_block(self.end) + PAGE_RECEIVED)
+    }
+    fn my_waiting(&self) -> &AtomicU32 {
+        self.page.u32_at(page_block(self.end) + PAGE_WAITING)
+    }
+    fn peer_received(&self) -> &AtomicU64 {
+        self.page.u64_at(page_block(self.end.other()) + PAGE_RECEIVED)
+    }
+    fn peer_waiting(&self) -> &AtomicU32 {
+        self.page.u32_at(page_block(self.end.other()) + PAGE_WAITING)
+    }
+
+    /// Whether the peer's inbox has room for one more message. SeqCst pairs with the
+    /// receiver's increment and flag check (a Dekker handshake: either the sender sees the
+    /// new `received`, or the receiver sees `waiting` and writes a wake frame).
+    fn has_credit(&self) -> bool {
+        let sent = self.my_sent().load(Ordering::SeqCst);
+        let received = self.peer_received().load(Ordering::SeqCst);
+        sent.wrapping_sub(received) < self.capacity
+    }
+
+    /// Counts one received message and, if the peer's sender waits for credit, owes it a
+    /// wake frame (written now unless another thread is writing; it writes it then).
+    fn count_received(&self) {
+        self.my_received().fetch_add(1, Ordering::SeqCst);
+        if self.peer_waiting().swap(0, Ordering::SeqCst) != 0 {
+            self.wake_owed.store(true, Ordering::SeqCst);
+            self.pay_wakes();
         }
+    }
+
+    /// Writes the owed wake frame if no other thread holds the socket for writing; the one
+    /// that does calls this again after it lets go, so none is lost.
+    fn pay_wakes(&self) {
+        while self.wake_owed.load(Ordering::SeqCst) {
+            let Ok(_tx) = self.tx.try_lock() else {
+                return;
+            };
+            if self.wake_owed.swap(false, Ordering::SeqCst) {
+                // Not waiting: if the socket is full, the peer has unread bytes and its
+                // wait ends on them anyway. A frame once started is finished.
+                match self.sock.send_now(&WAKE_FRAME) {
+                    Ok(n) if n < WAKE_FRAME.len() => {
+                        let _ = self.sock.send_all(&WAKE_FRAME[n..]);
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    /// Reads whatever waits on the socket into the receive buffer, if no other thread is
+    /// receiving: a sender waiting for credit takes the wake frame (and keeps any message for
+    /// the next `recv`), so its wait on readability does not spin on unread bytes. Returns
+    /// whether it could (false: another thread reads the socket).
+    fn drain(&self) -> Result<bool> {
+        let Ok(mut rx) = self.rx.try_lock() else {
+            return Ok(false);
+        };
+        while !rx.eof {
+            match rx.fill(&self.sock, true) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::ConnectionReset => rx.eof = true,
+                Err(e) => return Err(self.broken(e)),
+            }
+        }
+        if rx.eof {
+            self.peer_gone.store(true, Ordering::SeqCst);
+        }
+        rx.skip_wakes(&self.name)?;
+        Ok(true)
+    }
+
+    /// Waits until the peer's inbox has room for one more message (or `until` runs out, or
+    /// the peer is gone).
+    fn wait_for_credit(&self, until: Until) -> Result<()> {
+        loop {
+            if self.has_credit() {
+                return Ok(());
+            }
+            if self.peer_gone.load(Ordering::SeqCst) {
+                return Err(self.closed());
+            }
+            if until.nowait {
+                // A peer that is gone makes this `Closed`, as through the broker.
+                self.drain()?;
+                if self.peer_gone.load(Ordering::SeqCst) {
+                    return Err(self.closed());
+                }
+                return Err(Error::Full);
+            }
+            self.my_waiting().store(1, Ordering::SeqCst);
+            let waited = self.credit_wait_once(until);
+            self.my_waiting().store(0, Ordering::SeqCst);
+            waited?;
+        }
+    }
+
+    /// One turn of [`wait_for_credit`](Self::wait_for_credit) with the waiting flag raised.
+    fn credit_wait_once(&self, until: Until) -> Result<()> {
+        if self.has_credit() {
+            return Ok(());
+        }
+        let drained = self.drain()?;
+        if self.has_credit() {
+            return Ok(());
+        }
+        if self.peer_gone.load(Ordering::SeqCst) {
+            return Err(self.closed());
+        }
+        let Ok(left) = until.left() else {
+            return Err(Error::Timeout);
+        };
+        let slice = if drained {
+            left
+        } else {
+            Some(left.map_or(CREDIT_RECHECK, |l| l.min(CREDIT_RECHECK)))
+        };
+        self.wait(false, slice)
     }
 
     fn closed(&self) -> Error {
@@ -124,24 +305,47 @@ impl DirectEnd {
         }
     }
 
-    /// Sends one message (the bytes of one MessagePack value), waiting until `until` for room.
+    /// Sends one message (the bytes of one MessagePack value), waiting until `until` for room
+    /// in the peer's inbox (`capacity` messages), then for room in the socket.
     pub(crate) fn send(&self, value: &[u8], until: Until) -> Result<()> {
-        let mut buf = self.tx.lock().unwrap_or_else(PoisonError::into_inner);
+        let sent = loop {
+            self.wait_for_credit(until)?;
+            let mut buf = self.tx.lock().unwrap_or_else(PoisonError::into_inner);
+            // Another thread of this process may have taken the credit meanwhile.
+            if !self.has_credit() {
+                continue;
+            }
+            let sent = self.write_frame(&mut buf, value, until);
+            if sent.is_ok() {
+                self.my_sent().fetch_add(1, Ordering::SeqCst);
+            }
+            break sent;
+        };
+        // A wake owed while this thread held the socket is written now.
+        self.pay_wakes();
+        sent
+    }
+
+    /// Encodes and writes one message frame (the caller holds `tx` and has credit).
+    fn write_frame(&self, buf: &mut Vec<u8>, value: &[u8], until: Until) -> Result<()> {
+        if self.peer_gone.load(Ordering::SeqCst) {
+            return Err(self.closed());
+        }
         buf.clear();
         // The frame: length, then {"value": bin}.
         buf.extend_from_slice(&[0; HEADER_LEN]);
         buf.push(0x81);
         buf.extend_from_slice(b"\xa5value");
-        rmp::encode::write_bin_len(&mut *buf, value.len() as u32)
+        rmp::encode::write_bin_len(buf, value.len() as u32)
             .map_err(|e| Error::Protocol(format!("cannot encode a message: {e}")))?;
         buf.extend_from_slice(value);
         let len = (buf.len() - HEADER_LEN) as u32;
         buf[..HEADER_LEN].copy_from_slice(&len.to_be_bytes());
         if until.deadline.is_none() && !until.nowait {
-            return self.sock.send_all(&buf).map_err(|e| self.broken(e));
+            return self.sock.send_all(buf).map_err(|e| self.broken(e));
         }
         loop {
-            match self.sock.send_now(&buf) {
+            match self.sock.send_now(buf) {
                 // A frame once started is finished whatever the wait: a half-written frame
                 // would corrupt the stream. (Small frames go whole or not at all.)
                 Ok(n) if n < buf.len() => {
@@ -182,13 +386,16 @@ impl DirectEnd {
     pub(crate) fn recv<R>(&self, until: Until, f: impl FnOnce(&[u8]) -> Result<R>) -> Result<R> {
         let mut rx = self.rx.lock().unwrap_or_else(PoisonError::into_inner);
         loop {
-            if let Some(len) = rx.frame(&self.name)? {
+            if let Some(len) = rx.message(&self.name)? {
                 let at = rx.start;
                 rx.start += HEADER_LEN + len;
+                // Counted before `f` runs, so the sender's credit comes back at once.
+                self.count_received();
                 let payload = &rx.buf[at + HEADER_LEN..at + HEADER_LEN + len];
                 return f(message_value(payload)?);
             }
             if rx.eof {
+                self.peer_gone.store(true, Ordering::SeqCst);
                 return Err(self.closed());
             }
             // One syscall per message: a waiting read bounded by the socket's receive
@@ -235,7 +442,7 @@ impl DirectEnd {
         let until = Until::new(Some(timeout));
         let mut rx = self.rx.lock().unwrap_or_else(PoisonError::into_inner);
         loop {
-            if rx.eof || rx.frame(&self.name)?.is_some() {
+            if rx.eof || rx.message(&self.name)?.is_some() {
                 return Ok(true);
             }
             match rx.fill(&self.sock, true) {
@@ -279,6 +486,21 @@ impl Rx {
         Ok(())
     }
 
+    /// Skips the wake frames at the front of the buffer.
+    fn skip_wakes(&mut self, name: &str) -> Result<()> {
+        while self.frame(name)? == Some(0) {
+            self.start += HEADER_LEN;
+        }
+        Ok(())
+    }
+
+    /// The payload length of the whole message frame at `start` (wake frames skipped), if
+    /// one is buffered.
+    fn message(&mut self, name: &str) -> Result<Option<usize>> {
+        self.skip_wakes(name)?;
+        self.frame(name)
+    }
+
     /// The payload length of the whole frame at `start`, if one is buffered.
     fn frame(&mut self, name: &str) -> Result<Option<usize>> {
         match frame::check(&self.buf[self.start..self.end], MAX_REPLY_FRAME) {
@@ -310,6 +532,12 @@ impl Rx {
             if self.buf.len() < need.max(READ_BUFFER) {
                 self.buf.resize(need.max(READ_BUFFER), 0);
             }
+        }
+        if self.end == self.buf.len() {
+            // Full of whole frames (a sender draining while waiting for credit): grow, or
+            // the read below would take no bytes and look like end of file.
+            let len = self.buf.len() * 2;
+            self.buf.resize(len, 0);
         }
         let (n, fds) = sock.recv(&mut self.buf[self.end..], now)?;
         // No message carries a descriptor in this version; any that came is closed here.

@@ -175,7 +175,7 @@ mod transport;
 pub use barrier::{Barrier, BarrierState};
 pub use client::{
     Client, ConnectOptions, Opened, Reply, Stat, DEFAULT_CONNECT_TIMEOUT, MAX_BUSY_POLL,
-    SHARED_VALUE_MIN,
+    NO_DIRECT_PIPES_ENV, SHARED_VALUE_MIN,
 };
 pub use codec::{decode, encode, TIMEOUT_GRACE};
 pub use condition::{Condition, Waited};

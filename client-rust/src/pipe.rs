@@ -112,12 +112,20 @@ impl RawPipe {
         self.direct.get().is_some()
     }
 
-    /// The direct end after a reply said `direct`: the socket that came with it, or (when
-    /// another thread's call was handed it) that thread's, once installed.
-    fn take_direct(&self, fd: Option<crate::transport::Descriptor>) -> Result<&DirectEnd> {
-        if let Some(fd) = fd {
+    /// The direct end after a reply said `direct`: the socket and counters page that came
+    /// with it, or (when another thread's call was handed them) that thread's, once installed.
+    fn take_direct(&self, fds: Vec<crate::transport::Descriptor>) -> Result<&DirectEnd> {
+        let mut fds = fds.into_iter();
+        if let Some(sock) = fds.next() {
+            let page = fds.next().ok_or_else(|| {
+                Error::Protocol(format!(
+                    "pipe '{}': the broker handed a direct socket without its counters page",
+                    self.name
+                ))
+            })?;
+            let d = DirectEnd::new(sock, page, self.end, self.capacity, &self.name)?;
             // A second socket for the same end cannot come; if it did, it is closed here.
-            return Ok(self.direct.get_or_init(|| DirectEnd::new(fd, &self.name)));
+            return Ok(self.direct.get_or_init(|| d));
         }
         let until = Instant::now() + HANDOFF_WAIT;
         loop {

@@ -7,26 +7,25 @@ use crate::objects::item_charge;
 use crate::objects::pipe::{Flow, Handoff, PipeError};
 use crate::state::{Body, Failure};
 use crate::stored::Stored;
-use crate::transport;
 use crate::waiters::WaitOp;
 
-/// Answers a pipe op with `direct: true`, handing over the end's socket if it comes now
-/// (docs/PROTOCOL.md §6.5.1). The op itself was not done.
+/// Answers a pipe op with `direct: true`, handing over the end's socket and the counters page
+/// if they come now (docs/PROTOCOL.md §6.5.1). The op itself was not done.
 fn direct_reply(cx: &mut Ctx, handoff: Option<Handoff>) {
     let r = ReplyFields {
         direct: Some(true),
         ..ReplyFields::ok(cx.id)
     };
     match handoff {
-        Some(h) => cx.out.send_fd(cx.caller, r, h.0),
+        Some(h) => cx.out.send_fds(cx.caller, r, h.into_fds()),
         None => cx.reply(&r),
     }
 }
 
 /// Makes pipe `name` direct if it can go now (both ends held by different direct-capable
-/// connections, nothing waiting in the broker). Called after every op that could make that
-/// true: a claim, a send, a receive. If the socketpair cannot be made (out of descriptors),
-/// the pipe just stays brokered and the next op tries again.
+/// connections, no send blocked, a small enough backlog). Called after every op that could
+/// make that true: a claim, a send, a receive, a poll. If the switch cannot be made (out of
+/// descriptors), the pipe just stays brokered and the next op tries again.
 pub fn maybe_direct(cx: &mut Ctx, name: &str) {
     let Some(obj) = cx.b.objects.get_mut(name) else {
         return;
@@ -37,11 +36,12 @@ pub fn maybe_direct(cx: &mut Ctx, name: &str) {
     if !p.can_go_direct() {
         return;
     }
-    match transport::direct_pair(!p.duplex()) {
-        Ok(sides) => {
-            tracing::debug!(pipe = name, "pipe goes direct");
-            p.go_direct(sides, &mut cx.b.wakes);
-        }
+    let before = p.bytes();
+    let went = p.go_direct(&mut cx.b.wakes);
+    // The backlog left the broker's memory for the socketpair.
+    cx.b.memory = cx.b.memory - before + p.bytes();
+    match went {
+        Ok(()) => tracing::debug!(pipe = name, "pipe goes direct"),
         Err(e) => {
             tracing::warn!(pipe = name, error = %e, "cannot make a direct pipe's socketpair; it stays brokered")
         }

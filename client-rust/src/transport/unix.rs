@@ -266,6 +266,79 @@ impl DirectSocket {
     }
 }
 
+/// Bytes of a direct pipe's counters page (docs/PROTOCOL.md §6.5.1).
+pub(crate) const COUNTERS_PAGE_LEN: usize = 4096;
+
+/// A direct pipe's counters page (docs/PROTOCOL.md §6.5.1), mapped read-write: a memfd the
+/// broker made, sealed against shrinking, so a peer cannot make our accesses fault.
+#[derive(Debug)]
+pub(crate) struct CountersPage {
+    ptr: *mut u8,
+}
+
+// SAFETY: the page is only touched through atomics, from any thread.
+unsafe impl Send for CountersPage {}
+// SAFETY: as above.
+unsafe impl Sync for CountersPage {}
+
+impl CountersPage {
+    /// Maps the page the broker passed; refuses one that is too small or could be shrunk.
+    pub(crate) fn map(fd: Descriptor) -> io::Result<CountersPage> {
+        // SAFETY: F_GET_SEALS only reads the descriptor's seal set.
+        let seals = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GET_SEALS) };
+        if seals < 0 || seals & libc::F_SEAL_SHRINK == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "the counters page is not a memfd sealed against shrinking",
+            ));
+        }
+        let len = std::fs::File::from(fd.try_clone()?).metadata()?.len();
+        if len < COUNTERS_PAGE_LEN as u64 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("the counters page is {len} bytes, not {COUNTERS_PAGE_LEN}"),
+            ));
+        }
+        // SAFETY: a fresh shared mapping of a file that cannot shrink below this size.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                COUNTERS_PAGE_LEN,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                fd.as_raw_fd(),
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        // The mapping keeps the page; the descriptor closes here.
+        Ok(CountersPage { ptr: ptr.cast() })
+    }
+
+    /// The u64 at byte `offset` (8-aligned, in the page).
+    pub(crate) fn u64_at(&self, offset: usize) -> &std::sync::atomic::AtomicU64 {
+        assert!(offset % 8 == 0 && offset + 8 <= COUNTERS_PAGE_LEN);
+        // SAFETY: in bounds, aligned (the mapping is page-aligned), alive as long as `self`.
+        unsafe { &*self.ptr.add(offset).cast() }
+    }
+
+    /// The u32 at byte `offset` (4-aligned, in the page).
+    pub(crate) fn u32_at(&self, offset: usize) -> &std::sync::atomic::AtomicU32 {
+        assert!(offset % 4 == 0 && offset + 4 <= COUNTERS_PAGE_LEN);
+        // SAFETY: in bounds, aligned, alive as long as `self`.
+        unsafe { &*self.ptr.add(offset).cast() }
+    }
+}
+
+impl Drop for CountersPage {
+    fn drop(&mut self) {
+        // SAFETY: unmaps exactly the mapping `map` made; nothing borrows it any more.
+        unsafe { libc::munmap(self.ptr.cast(), COUNTERS_PAGE_LEN) };
+    }
+}
+
 /// The local socket can carry descriptors, so the client asks for `fds` in `hello`.
 pub(crate) const PASSES_FDS: bool = true;
 
