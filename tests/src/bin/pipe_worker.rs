@@ -10,6 +10,9 @@
 //! - `recv-report PIPE END`: as `recv-all`, and says whether the end ran direct (peer to
 //!   peer): prints `{"got": [...], "direct": bool}`.
 //! - `ping-report PIPE END N`: as `ping`, plus `"direct": bool`.
+//! - `send-report PIPE END N CAPACITY`: opens the pipe with that capacity, sends 0..N
+//!   (blocking while the inbox is full), then closes its end. Prints
+//!   `{"sent": N, "direct": bool}`.
 
 use serde_json::json;
 use xproc::{End, Error};
@@ -96,6 +99,20 @@ fn main() {
             let direct = p.raw().is_direct();
             p.close()?;
             Ok(json!({ "rounds": n, "direct": direct }))
+        }
+        "send-report" => {
+            let opts = xproc::PipeOptions {
+                duplex: None,
+                capacity: Some(args.parse(4)),
+            };
+            let p = client.pipe_with::<i64>(args.str(1), end(&args, 2), opts)?;
+            let n: i64 = args.parse(3);
+            for i in 0..n {
+                p.send(&i)?;
+            }
+            let direct = p.raw().is_direct();
+            p.close()?;
+            Ok(json!({ "sent": n, "direct": direct }))
         }
         other => panic!("unknown role {other}"),
     })
