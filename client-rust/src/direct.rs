@@ -177,10 +177,12 @@ impl DirectEnd {
         self.page.u32_at(page_block(self.end) + PAGE_WAITING)
     }
     fn peer_received(&self) -> &AtomicU64 {
-        self.page.u64_at(page_block(self.end.other()) + PAGE_RECEIVED)
+        self.page
+            .u64_at(page_block(self.end.other()) + PAGE_RECEIVED)
     }
     fn peer_waiting(&self) -> &AtomicU32 {
-        self.page.u32_at(page_block(self.end.other()) + PAGE_WAITING)
+        self.page
+            .u32_at(page_block(self.end.other()) + PAGE_WAITING)
     }
 
     /// Whether the peer's inbox has room for one more message. SeqCst pairs with the

@@ -295,12 +295,7 @@ impl Broker {
     }
 
     /// [`worker`](Self::worker) with extra environment variables.
-    pub fn worker_env(
-        &self,
-        exe: impl AsRef<Path>,
-        args: &[&str],
-        env: &[(&str, &str)],
-    ) -> Worker {
+    pub fn worker_env(&self, exe: impl AsRef<Path>, args: &[&str], env: &[(&str, &str)]) -> Worker {
         Worker::spawn_env(exe.as_ref(), args, &self.socket, env)
     }
 

@@ -395,7 +395,10 @@ fn capacity_is_exact_on_a_direct_pipe_and_stat_counts_its_inbox() {
         })
     };
     std::thread::sleep(Duration::from_millis(200));
-    assert!(!done.load(Ordering::SeqCst), "a send into a full inbox returned");
+    assert!(
+        !done.load(Ordering::SeqCst),
+        "a send into a full inbox returned"
+    );
     assert_eq!(stat(&c3, "cap", "b_inbox"), InfoValue::Int(4));
     assert_eq!(b.recv().unwrap(), 1);
     let a = sender.join().unwrap();

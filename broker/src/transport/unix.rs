@@ -1065,7 +1065,7 @@ impl DirectPage {
 
     /// The u64 counter at byte `offset` (8-aligned, inside the page).
     fn counter(&self, offset: usize) -> &std::sync::atomic::AtomicU64 {
-        assert!(offset % 8 == 0 && offset + 8 <= DIRECT_PAGE_LEN);
+        assert!(offset.is_multiple_of(8) && offset + 8 <= DIRECT_PAGE_LEN);
         // SAFETY: in bounds and aligned (the mapping is page-aligned); the page lives as long
         // as `self`; every process touches it only through atomics.
         unsafe { &*self.ptr.add(offset).cast::<std::sync::atomic::AtomicU64>() }

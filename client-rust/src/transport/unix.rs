@@ -319,14 +319,14 @@ impl CountersPage {
 
     /// The u64 at byte `offset` (8-aligned, in the page).
     pub(crate) fn u64_at(&self, offset: usize) -> &std::sync::atomic::AtomicU64 {
-        assert!(offset % 8 == 0 && offset + 8 <= COUNTERS_PAGE_LEN);
+        assert!(offset.is_multiple_of(8) && offset + 8 <= COUNTERS_PAGE_LEN);
         // SAFETY: in bounds, aligned (the mapping is page-aligned), alive as long as `self`.
         unsafe { &*self.ptr.add(offset).cast() }
     }
 
     /// The u32 at byte `offset` (4-aligned, in the page).
     pub(crate) fn u32_at(&self, offset: usize) -> &std::sync::atomic::AtomicU32 {
-        assert!(offset % 4 == 0 && offset + 4 <= COUNTERS_PAGE_LEN);
+        assert!(offset.is_multiple_of(4) && offset + 4 <= COUNTERS_PAGE_LEN);
         // SAFETY: in bounds, aligned, alive as long as `self`.
         unsafe { &*self.ptr.add(offset).cast() }
     }
