@@ -198,7 +198,10 @@ impl DirectEnd {
     /// wake frame (written now unless another thread is writing; it writes it then).
     fn count_received(&self) {
         self.my_received().fetch_add(1, Ordering::SeqCst);
-        if self.peer_waiting().swap(0, Ordering::SeqCst) != 0 {
+        // A load first: the common case (nobody waits) writes nothing to the peer's line.
+        if self.peer_waiting().load(Ordering::SeqCst) != 0
+            && self.peer_waiting().swap(0, Ordering::SeqCst) != 0
+        {
             self.wake_owed.store(true, Ordering::SeqCst);
             self.pay_wakes();
         }
@@ -466,6 +469,37 @@ impl DirectEnd {
     }
 }
 
+/// Non-blocking primitives for an event loop (the event-loop API of `events.rs`, hooked in
+/// where a pipe end's started requests are: a direct end never reaches the broker). The loop
+/// registers [`raw_fd`](DirectEnd::raw_fd) for readability: it becomes readable when a
+/// message arrives, when the peer closes, and when a wake frame says the peer took a message
+/// (so a send that was `Full` may go now). On each readiness it calls `try_recv` until
+/// `Empty` and retries a pending `try_send`. Neither waits, except that a frame once started
+/// is written whole (a frame larger than the socket buffer's free room).
+impl DirectEnd {
+    /// Receives one message if one is buffered or on the socket: `Empty` when none,
+    /// `Closed` at end of file after the rest.
+    #[allow(dead_code)]
+    pub(crate) fn try_recv<R>(&self, f: impl FnOnce(&[u8]) -> Result<R>) -> Result<R> {
+        self.recv(Until::new(Some(Duration::ZERO)), f)
+    }
+
+    /// Sends one message if the peer's inbox has room (`capacity`): `Full` when it has
+    /// none (the loop waits for readability: a wake frame comes when the peer takes one),
+    /// `Closed` when the peer is gone.
+    #[allow(dead_code)]
+    pub(crate) fn try_send(&self, value: &[u8]) -> Result<()> {
+        self.send(value, Until::new(Some(Duration::ZERO)))
+    }
+
+    /// The socket's descriptor, to watch for readability (owned by this end: not to be
+    /// closed or read by the caller).
+    #[allow(dead_code)]
+    pub(crate) fn raw_fd(&self) -> crate::transport::RawDescriptor {
+        self.sock.raw()
+    }
+}
+
 /// How much longer than asked a receive timeout may be kept, to skip a `setsockopt`.
 const TIMEOUT_SLACK: Duration = Duration::from_millis(20);
 
@@ -555,6 +589,61 @@ impl Rx {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Two direct ends over a socketpair and a counters page, as the broker hands them out.
+    #[cfg(target_os = "linux")]
+    fn pair(capacity: u64) -> (DirectEnd, DirectEnd) {
+        use std::os::fd::{FromRawFd, OwnedFd};
+        let (x, y) = std::os::unix::net::UnixStream::pair().unwrap();
+        // SAFETY: plain calls creating and sizing a memfd we own.
+        let page = unsafe {
+            let fd = libc::memfd_create(c"t".as_ptr(), libc::MFD_ALLOW_SEALING);
+            assert!(fd >= 0);
+            assert_eq!(libc::ftruncate(fd, 4096), 0);
+            assert_eq!(
+                libc::fcntl(
+                    fd,
+                    libc::F_ADD_SEALS,
+                    libc::F_SEAL_SHRINK | libc::F_SEAL_GROW
+                ),
+                0
+            );
+            OwnedFd::from_raw_fd(fd)
+        };
+        let page2 = page.try_clone().unwrap();
+        (
+            DirectEnd::new(x.into(), page, End::A, capacity, "t").unwrap(),
+            DirectEnd::new(y.into(), page2, End::B, capacity, "t").unwrap(),
+        )
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn try_send_stops_at_capacity_try_recv_makes_room_and_a_waiting_send_is_woken() {
+        let (a, b) = pair(2);
+        let got = |d: &DirectEnd| d.try_recv(|v| Ok(v.to_vec()));
+        assert!(matches!(got(&b), Err(Error::Empty)));
+        a.try_send(&[1]).unwrap();
+        a.try_send(&[2]).unwrap();
+        assert!(matches!(a.try_send(&[3]), Err(Error::Full)));
+        assert_eq!(got(&b).unwrap(), [1]);
+        a.try_send(&[3]).unwrap();
+        assert!(matches!(a.try_send(&[4]), Err(Error::Full)));
+        assert!(b.raw_fd() >= 0);
+        std::thread::scope(|s| {
+            // Blocks until b takes a message: b's receive writes it a wake frame.
+            let sender = s.spawn(|| a.send(&[4], Until::new(None)));
+            while a.my_waiting().load(Ordering::SeqCst) == 0 {
+                std::thread::yield_now();
+            }
+            assert_eq!(got(&b).unwrap(), [2]);
+            sender.join().unwrap().unwrap();
+        });
+        drop(a);
+        assert_eq!(got(&b).unwrap(), [3]);
+        assert_eq!(got(&b).unwrap(), [4]);
+        assert!(matches!(got(&b), Err(Error::Closed(_))));
+    }
 
     #[test]
     fn message_values_fast_path_and_serde_agree() {

@@ -164,6 +164,8 @@ pub fn poll(cx: &mut Ctx, name: &str, end: End, wait: Wait) -> Handled {
                 ..ReplyFields::ok(cx.id)
             };
             cx.out.send(cx.caller, &r);
+            // A switch that could not be made earlier (out of descriptors) is retried.
+            maybe_direct(cx, name);
         }
         Flow::Direct(h) => direct_reply(cx, h),
         Flow::Done | Flow::Value(_) => cx.ok(),

@@ -63,6 +63,10 @@ impl DirectSocket {
         match fd {}
     }
 
+    pub(crate) fn raw(&self) -> RawDescriptor {
+        match *self {}
+    }
+
     pub(crate) fn wait(
         &self,
         _write: bool,
@@ -105,3 +109,6 @@ impl CountersPage {
         match *self {}
     }
 }
+
+/// A descriptor as an event loop registers it: none here.
+pub(crate) type RawDescriptor = std::convert::Infallible;
