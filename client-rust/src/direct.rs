@@ -32,7 +32,7 @@ const WAKE_FRAME: [u8; HEADER_LEN] = [0; HEADER_LEN];
 
 /// How long a sender waiting for credit sleeps at most before it looks at the counters again
 /// when another thread of this process is reading the socket (that thread, not this one, then
-/// takes the wake frames).
+/// takes the wake frames) or also waits to send (a wake frame may wake only one of them).
 const CREDIT_RECHECK: Duration = Duration::from_millis(1);
 
 /// Byte offset of an end's block in the counters page: `a` at 0, `b` at 64.
@@ -94,6 +94,10 @@ pub(crate) struct DirectEnd {
     wake_owed: AtomicBool,
     /// The peer closed (or died): seen by whichever thread read end of file.
     peer_gone: AtomicBool,
+    /// Threads of this process waiting for credit on this end: the page's `waiting` flag is
+    /// lowered only by the last one, and while several wait they look at the counters every
+    /// [`CREDIT_RECHECK`] (one wake frame wakes one of them for sure, not each).
+    waiters: AtomicU32,
 }
 
 #[derive(Debug)]
@@ -164,6 +168,7 @@ impl DirectEnd {
             tx: Mutex::new(Vec::with_capacity(256)),
             wake_owed: AtomicBool::new(false),
             peer_gone: AtomicBool::new(false),
+            waiters: AtomicU32::new(0),
         })
     }
 
@@ -269,9 +274,12 @@ impl DirectEnd {
                 }
                 return Err(Error::Full);
             }
+            self.waiters.fetch_add(1, Ordering::SeqCst);
             self.my_waiting().store(1, Ordering::SeqCst);
             let waited = self.credit_wait_once(until);
-            self.my_waiting().store(0, Ordering::SeqCst);
+            if self.waiters.fetch_sub(1, Ordering::SeqCst) == 1 {
+                self.my_waiting().store(0, Ordering::SeqCst);
+            }
             waited?;
         }
     }
@@ -291,7 +299,8 @@ impl DirectEnd {
         let Ok(left) = until.left() else {
             return Err(Error::Timeout);
         };
-        let slice = if drained {
+        let alone = self.waiters.load(Ordering::SeqCst) == 1;
+        let slice = if drained && alone {
             left
         } else {
             Some(left.map_or(CREDIT_RECHECK, |l| l.min(CREDIT_RECHECK)))
@@ -320,9 +329,12 @@ impl DirectEnd {
             if !self.has_credit() {
                 continue;
             }
+            // Counted before the write, so the peer never receives a message its `sent` does
+            // not count yet (`sent - received` never goes below 0); undone if nothing went.
+            self.my_sent().fetch_add(1, Ordering::SeqCst);
             let sent = self.write_frame(&mut buf, value, until);
-            if sent.is_ok() {
-                self.my_sent().fetch_add(1, Ordering::SeqCst);
+            if sent.is_err() {
+                self.my_sent().fetch_sub(1, Ordering::SeqCst);
             }
             break sent;
         };
@@ -643,6 +655,45 @@ mod tests {
         assert_eq!(got(&b).unwrap(), [3]);
         assert_eq!(got(&b).unwrap(), [4]);
         assert!(matches!(got(&b), Err(Error::Closed(_))));
+    }
+
+    /// Two threads sending on one end through an inbox of 1: every message arrives, none is
+    /// sent past the bound, and neither sender sleeps through the wake frame meant for both.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn two_sending_threads_share_the_credit() {
+        let (a, b) = pair(1);
+        // Checked after the threads are joined: a panic here would leave them blocked.
+        let mut worst = 0;
+        let received = std::thread::scope(|s| {
+            for t in 0u8..2 {
+                let a = &a;
+                s.spawn(move || {
+                    for i in 0u8..50 {
+                        a.send(&[t, i], Until::new(None)).unwrap();
+                    }
+                });
+            }
+            let mut got = Vec::new();
+            while got.len() < 100 {
+                let v = b.recv(Until::new(None), |v| Ok(v.to_vec())).unwrap();
+                // `received` first: only this thread moves it.
+                let received = b.my_received().load(Ordering::SeqCst);
+                let in_flight = a.my_sent().load(Ordering::SeqCst).wrapping_sub(received);
+                worst = worst.max(in_flight);
+                got.push(v);
+            }
+            got
+        });
+        assert!(worst <= 1, "{worst} in flight with capacity 1");
+        for t in 0u8..2 {
+            let mine: Vec<u8> = received
+                .iter()
+                .filter(|v| v[0] == t)
+                .map(|v| v[1])
+                .collect();
+            assert_eq!(mine, (0u8..50).collect::<Vec<u8>>());
+        }
     }
 
     #[test]
