@@ -157,8 +157,8 @@ pub const ACCEPT_RETRY: Duration = Duration::from_millis(100);
 /// would fail with `EMFILE` instead of clients getting a clear `LimitExceeded`.
 fn fit_fd_limit(config: &mut Config) {
     // Received descriptors waiting for their frames (MAX_FDS_HELD), values held as memfds
-    // (MAX_SHARED_VALUES) and direct pipes' sockets not yet handed over (MAX_DIRECT_HELD)
-    // take table slots too.
+    // (MAX_SHARED_VALUES) and direct pipes' sockets and counters pages not yet handed over
+    // (MAX_DIRECT_HELD) take table slots too.
     let want = config.max_clients.saturating_add(
         RESERVED_FDS
             + MAX_FDS_HELD

@@ -142,6 +142,9 @@ impl Until {
 
 impl DirectEnd {
     /// Wraps the socket and counters page the broker handed over for `end` of pipe `name`.
+    // Where descriptors cannot be passed (`transport/nofds.rs`) the socket type is empty and
+    // this is never called.
+    #[cfg_attr(not(unix), allow(unreachable_code, unused_variables))]
     pub(crate) fn new(
         sock: Descriptor,
         page: Descriptor,

@@ -33,7 +33,8 @@
 //! - `events.rs`: the event-loop API: [`Client::event_fd`], [`Client::start`],
 //!   [`Client::process`], [`Client::next_completion`], [`Client::cancel`] (Linux only so far:
 //!   elsewhere, Windows included, they exist and fail saying so).
-//! - `direct.rs`: a direct pipe end, once the broker handed it its socket (peer to peer).
+//! - `direct.rs`: a direct pipe end, once the broker handed it its socket and counters page
+//!   (peer to peer, an inbox of exactly `capacity` messages).
 //! - `codec.rs`: typed values to MessagePack and timeouts to wire fields.
 //! - `error.rs`: [`Error`], one small enum for every failure.
 //! - `endpoint.rs`: [`default_socket_path`], [`Endpoint`] (a path or `tcp://HOST:PORT`), authkey

@@ -185,8 +185,8 @@ pub struct ReplyFields<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub value_len: Option<u64>,
     /// `pipe.send`, `pipe.recv`, `pipe.poll`: the op was not done; the pipe runs peer to peer
-    /// and this end's socket came with this frame (`fds: 1`) or with an earlier reply
-    /// (docs/PROTOCOL.md §6.5.1).
+    /// and this end's socket and counters page came with this frame (`fds: 2`, socket first)
+    /// or with an earlier reply (docs/PROTOCOL.md §6.5.1).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub direct: Option<bool>,
 }

@@ -287,8 +287,7 @@ impl Pipe {
     /// that did not fit) nothing changed: the pipe stays brokered, and the next op retries.
     pub fn go_direct(&mut self, wakes: &mut Wakes) -> std::io::Result<()> {
         let (a_sock, b_sock) = transport::direct_pair()?;
-        let (page, page_fd) = DirectPage::new()?;
-        let b_page = page_fd.try_clone()?;
+        let (page, page_fd, b_page) = DirectPage::new()?;
         // What waits for `b` is read from b's side, so it is written into a's side (and the
         // other way round), and counted as sent by the end that sent it.
         let mut frames = Vec::new();

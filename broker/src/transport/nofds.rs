@@ -74,7 +74,7 @@ pub enum DirectPage {}
 
 impl DirectPage {
     /// Never made here.
-    pub fn new() -> io::Result<(DirectPage, Descriptor)> {
+    pub fn new() -> io::Result<(DirectPage, Descriptor, Descriptor)> {
         Err(io::Error::new(
             io::ErrorKind::Unsupported,
             "direct pipes are not supported on this OS",

@@ -1022,9 +1022,9 @@ pub struct DirectPage {
 }
 
 impl DirectPage {
-    /// A fresh, zeroed, sealed page, and its descriptor (to hand out; the mapping does not
-    /// need it).
-    pub fn new() -> io::Result<(DirectPage, Descriptor)> {
+    /// A fresh, zeroed, sealed page, and two descriptors of it (one per end, to hand out; the
+    /// mapping does not need them).
+    pub fn new() -> io::Result<(DirectPage, Descriptor, Descriptor)> {
         // SAFETY: a NUL-terminated name and flags; the result is a fresh descriptor.
         let raw = unsafe {
             libc::memfd_create(
@@ -1060,7 +1060,9 @@ impl DirectPage {
         if ptr == libc::MAP_FAILED {
             return Err(io::Error::last_os_error());
         }
-        Ok((DirectPage { ptr: ptr.cast() }, fd))
+        let page = DirectPage { ptr: ptr.cast() };
+        let other = fd.try_clone()?;
+        Ok((page, fd, other))
     }
 
     /// The u64 counter at byte `offset` (8-aligned, inside the page).
