@@ -389,7 +389,8 @@ fn capacity_is_exact_on_a_direct_pipe_and_stat_counts_its_inbox() {
     let sender = {
         let done = done.clone();
         std::thread::spawn(move || {
-            a.send(&5).unwrap();
+            // Bounded, so a lost wake-up fails the test instead of hanging it.
+            a.send_timeout(&5, Duration::from_secs(30)).unwrap();
             done.store(true, Ordering::SeqCst);
             a
         })
@@ -473,4 +474,29 @@ fn an_opted_out_holder_keeps_the_pipe_brokered_and_interoperates() {
     let out: serde_json::Value = reader.finish_json();
     let want: Vec<i64> = (0..200).collect();
     assert_eq!(out, json!({ "got": want, "direct": false }));
+}
+
+/// The switch happens when the reader opens, backlog and all: the messages sent before are
+/// written into the socketpair by the broker, counted as sent by the writer (so `stat` still
+/// shows them in b's inbox), and received first, in order, on the socket.
+#[test]
+fn the_backlog_is_handed_over_in_the_socketpair_when_the_reader_opens() {
+    let broker = Broker::start();
+    let (c1, c2, c3) = (broker.client(), broker.client(), broker.client());
+    let a = c1.pipe::<i64>("handover", End::A).unwrap();
+    for i in 0..50 {
+        a.send(&i).unwrap();
+    }
+    assert_eq!(stat(&c3, "handover", "direct"), InfoValue::Bool(false));
+    let b = c2.pipe::<i64>("handover", End::B).unwrap();
+    assert_eq!(stat(&c3, "handover", "direct"), InfoValue::Bool(true));
+    assert_eq!(stat(&c3, "handover", "b_inbox"), InfoValue::Int(50));
+    assert_eq!(stat(&c3, "handover", "bytes"), InfoValue::Int(0));
+    a.send(&50).unwrap();
+    assert!(a.raw().is_direct());
+    for i in 0..=50 {
+        assert_eq!(b.recv().unwrap(), i);
+    }
+    assert!(b.raw().is_direct());
+    assert_eq!(stat(&c3, "handover", "b_inbox"), InfoValue::Int(0));
 }
