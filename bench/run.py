@@ -64,7 +64,9 @@ SCENARIOS = [
      "item delivered", "rust", "xproc-prodcons"),
     ("xproc_dict", "xproc", "dict set+get, unpipelined, 1000 keys, Rust", "set or get", "rust",
      "xproc-dict"),
-    ("xproc_pipe", "xproc", "pipe ping-pong, 2 processes, Rust", "round trip", "rust", "xproc-pipe"),
+    ("xproc_pipe", "xproc", "pipe ping-pong, 2 processes, Rust (direct: peer to peer)", "round trip", "rust", "xproc-pipe"),
+    ("xproc_pipe_stream", "xproc", "pipe one-way stream, 64 B, producer -> consumer process, Rust (direct)",
+     "item delivered", "rust", "xproc-pipe-stream"),
     ("redis_lpush_rpop", "Redis", "LPUSH+RPOP, own RESP client (Rust), 1 conn", "command", "rust",
      "redis-list"),
     ("redis_hset_hget", "Redis", "HSET+HGET, 1000 fields, own RESP client (Rust)", "command", "rust",
@@ -177,6 +179,13 @@ RATIOS = [
     # context, no target
     ("pipe_vs_mp_pipe", "xproc pipe ping-pong (Rust) / multiprocessing.Pipe ping-pong (context)",
      "xproc_pipe", "mp_pipe", None),
+    # Direct pipes (issue 11): peer to peer once both ends are local.
+    ("pipe_vs_mp_pipe_bytes", "xproc pipe ping-pong, direct (Rust) / multiprocessing.Pipe send_bytes/recv_bytes",
+     "xproc_pipe", "mp_pipe_bytes", 1.0),
+    ("pipe_vs_raw", "xproc pipe ping-pong, direct (Rust) / raw UDS echo round trips",
+     "xproc_pipe", "echo_rt", 0.9),
+    ("pipe_stream_vs_zmq", "xproc pipe one-way stream, direct (Rust) / ZeroMQ PUSH/PULL (pyzmq, ipc://)",
+     "xproc_pipe_stream", "zmq_stream", 1.0),
 ] + tcp.RATIOS
 
 

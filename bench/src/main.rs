@@ -197,6 +197,17 @@ enum Cmd {
         #[arg(long)]
         name: String,
     },
+    /// A one-way pipe: a producer process sends 64 B messages, this process receives (one op
+    /// = one message received).
+    XprocPipeStream(RunArgs),
+    /// Internal: the sending end of xproc-pipe-stream.
+    #[command(hide = true)]
+    PipeProducer {
+        #[arg(long)]
+        socket: PathBuf,
+        #[arg(long)]
+        name: String,
+    },
 }
 
 fn run(cmd: Cmd) -> Result<Option<Outcome>, BenchError> {
@@ -267,6 +278,11 @@ fn run(cmd: Cmd) -> Result<Option<Outcome>, BenchError> {
         }
         Cmd::PipePeer { socket, name } => {
             xp::pipe_peer(&socket, &name)?;
+            return Ok(None);
+        }
+        Cmd::XprocPipeStream(a) => xp::pipe_stream(&a.socket, &a.bounds())?,
+        Cmd::PipeProducer { socket, name } => {
+            xp::pipe_producer(&socket, &name)?;
             return Ok(None);
         }
     };

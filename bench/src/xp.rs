@@ -190,10 +190,18 @@ pub fn pipe_ping_pong(socket: &Path, size: usize, bounds: &Bounds) -> Result<Out
     let pipe = client.pipe::<ByteBuf>(&name, End::A)?;
     let value = ByteBuf::from(payload(size));
     let peer = Peer::spawn("pipe-peer", socket, &name)?;
-    let out = measure("xproc_pipe", bounds, 1, Some("2 processes".into()), |_| {
+    let mut out = measure("xproc_pipe", bounds, 1, None, |_| {
         pipe.send(&value)?;
         check_len(&pipe.recv()?, size, "pipe recv")
     })?;
+    out.note = Some(format!(
+        "2 processes, {}",
+        if pipe.raw().is_direct() {
+            "direct (peer to peer)"
+        } else {
+            "brokered"
+        }
+    ));
     pipe.send(&ByteBuf::new())?;
     let _ = pipe.recv()?;
     peer.finish()?;
@@ -211,6 +219,58 @@ pub fn pipe_peer(socket: &Path, name: &str) -> Result<(), BenchError> {
         pipe.send(&m)?;
         if m.is_empty() {
             return Ok(());
+        }
+    }
+}
+
+/// Bytes of each message of [`pipe_stream`] (the 64 B stream).
+pub const PIPE_STREAM_SIZE: usize = 64;
+
+/// Scenario: a one-way pipe stream. A helper process holds end `a` and sends 64-byte messages
+/// as fast as the pipe takes them; this process holds `b` and receives. One op = one message
+/// received. With both ends local the pipe runs direct (docs/PROTOCOL.md §6.5.1); the note
+/// says whether it did.
+pub fn pipe_stream(socket: &Path, bounds: &Bounds) -> Result<Outcome, BenchError> {
+    let client = Client::connect(socket)?;
+    let name = object_name("pipestream");
+    let opts = xproc::PipeOptions {
+        duplex: Some(false),
+        capacity: None,
+    };
+    let pipe = client.pipe_with::<ByteBuf>(&name, End::B, opts)?;
+    let peer = Peer::spawn("pipe-producer", socket, &name)?;
+    let mut out = measure("xproc_pipe_stream", bounds, 1, None, |_| {
+        check_len(&pipe.recv()?, PIPE_STREAM_SIZE, "pipe recv")
+    })?;
+    out.note = Some(format!(
+        "2 processes, one-way, {PIPE_STREAM_SIZE} B, {}",
+        if pipe.raw().is_direct() {
+            "direct (peer to peer)"
+        } else {
+            "brokered"
+        }
+    ));
+    // Closing our end makes the producer's next send fail with Closed: its signal to stop.
+    pipe.close()?;
+    peer.finish()?;
+    Ok(out)
+}
+
+/// The sending end of [`pipe_stream`]: sends until the reader closes.
+pub fn pipe_producer(socket: &Path, name: &str) -> Result<(), BenchError> {
+    let client = Client::connect(socket)?;
+    let opts = xproc::PipeOptions {
+        duplex: Some(false),
+        capacity: None,
+    };
+    let pipe = client.pipe_with::<ByteBuf>(name, End::A, opts)?;
+    let value = ByteBuf::from(payload(PIPE_STREAM_SIZE));
+    say("ready")?;
+    loop {
+        match pipe.send_timeout(&value, PEER_IDLE) {
+            Ok(()) => {}
+            Err(xproc::Error::Closed(_)) => return Ok(()),
+            Err(e) => return Err(e.into()),
         }
     }
 }

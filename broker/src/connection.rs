@@ -69,6 +69,23 @@ impl Drop for Held {
     }
 }
 
+/// Descriptors to pass with a reply frame: a memfd value shared with the object holding it,
+/// or ones the reply owns (a direct pipe end's socket and counters page), closed once written.
+#[derive(Debug)]
+enum OutFd {
+    Shared(Rc<Shared>),
+    Owned(Vec<Descriptor>),
+}
+
+impl OutFd {
+    fn fds(&self) -> &[Descriptor] {
+        match self {
+            OutFd::Shared(s) => std::slice::from_ref(s.fd()),
+            OutFd::Owned(fds) => fds,
+        }
+    }
+}
+
 /// Starting size of a connection's input buffer: a whole batch of small pipelined requests
 /// fits, so most turns need one `read`. A frame up to this size is always received; a larger
 /// one must fit in the memory budget.
@@ -231,9 +248,9 @@ pub struct Connection {
     /// Memfd values to pass with replies in `output`, oldest first: each with the stream
     /// offsets `[start, end)` of its reply frame (the descriptor goes with the frame's first
     /// byte, in a `sendmsg` holding that frame only: docs/PROTOCOL.md §1.3).
-    out_fds: VecDeque<(u64, u64, Rc<Shared>)>,
-    /// The sizes of the values in `out_fds`, summed: charged to the memory budget while their
-    /// replies wait, as the same values inline would be (docs/PROTOCOL.md §8).
+    out_fds: VecDeque<(u64, u64, OutFd)>,
+    /// The sizes of the memfd values in `out_fds`, summed: charged to the memory budget while
+    /// their replies wait, as the same values inline would be (docs/PROTOCOL.md §8).
     out_fd_bytes: usize,
     hello_done: bool,
     /// `hello` granted descriptor passing (docs/PROTOCOL.md §1.3).
@@ -571,7 +588,20 @@ impl Connection {
         reply.encode_into(&mut self.output);
         let end = base + self.output.len() as u64;
         self.out_fd_bytes += shared.size();
-        self.out_fds.push_back((start, end, shared.clone()));
+        self.out_fds
+            .push_back((start, end, OutFd::Shared(shared.clone())));
+    }
+
+    /// Appends a reply (with `fds` set) that hands over `fds`, which are closed here once
+    /// written (a direct pipe end's socket and counters page, docs/PROTOCOL.md §6.5.1): after
+    /// the handoff the broker keeps no copy of the socket, so the holder's close or death is
+    /// what the peer sees.
+    pub fn push_reply_fds(&mut self, reply: &ReplyFields<'_>, fds: Vec<Descriptor>) {
+        let base = self.written - self.sent as u64;
+        let start = base + self.output.len() as u64;
+        reply.encode_into(&mut self.output);
+        let end = base + self.output.len() as u64;
+        self.out_fds.push_back((start, end, OutFd::Owned(fds)));
     }
 
     /// Bytes waiting to be written.
@@ -598,15 +628,13 @@ impl Connection {
             let base = self.written - self.sent as u64;
             let at = base + self.sent as u64;
             let (until, fd) = match self.out_fds.front() {
-                Some((start, end, shared)) if *start == at => ((end - base) as usize, Some(shared)),
+                Some((start, end, out)) if *start == at => ((end - base) as usize, Some(out.fds())),
                 Some((start, _, _)) => ((start - base) as usize, None),
                 None => (self.output.len(), None),
             };
             let chunk = &self.output[self.sent..until];
             let wrote = match fd {
-                Some(shared) => self
-                    .stream
-                    .write_with_fds(chunk, std::slice::from_ref(shared.fd())),
+                Some(fds) => self.stream.write_with_fds(chunk, fds),
                 None => self.stream.write(chunk),
             };
             match wrote {
@@ -614,7 +642,8 @@ impl Connection {
                     if fd.is_some() {
                         // The descriptor went with the first byte; the rest of the frame, if
                         // this write was short, follows in plain writes.
-                        if let Some((_, _, shared)) = self.out_fds.pop_front() {
+                        // Popped whatever it holds; a memfd value's charge ends here.
+                        if let Some((_, _, OutFd::Shared(shared))) = self.out_fds.pop_front() {
                             self.out_fd_bytes -= shared.size();
                         }
                     }

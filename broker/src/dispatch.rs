@@ -141,6 +141,10 @@ fn readies<'r>(req: &Request<'r>) -> Option<&'r str> {
         | R::QueueNack { name, .. }
         | R::PipeSend { name, .. }
         | R::PipeClose { name, .. }
+        // A recv, a poll or an open that claims an end may switch a pipe to direct.
+        | R::PipeRecv { name, .. }
+        | R::PipePoll { name, .. }
+        | R::Open { name, .. }
         | R::LockRelease { name }
         | R::SemaphoreRelease { name, .. }
         | R::EventSet { name } => Some(name),
@@ -187,8 +191,9 @@ fn route(cx: &mut Ctx, req: Request, shared: Option<Stored>) -> Handled {
             lang,
             pid,
             fds,
+            direct_pipes,
             ..
-        } => admin::hello(cx, client, lang, pid, fds),
+        } => admin::hello(cx, client, lang, pid, fds, direct_pipes),
         R::Ping => {
             cx.ok();
             Ok(())

@@ -103,13 +103,16 @@ impl Multi {
 }
 
 /// Whether object `name` is ready for a `wait` by connection `conn` (docs/PROTOCOL.md §6.9):
-/// a queue with an item, a pipe end with a message or at end of file, a set event, a lock
+/// a queue with an item, a pipe end with a message or at end of file (or whose pipe runs
+/// direct), a set event, a lock
 /// nobody holds, a semaphore above 0. `None` if the object is gone.
 pub fn is_ready(b: &Broker, name: &str, end: Option<End>) -> Option<bool> {
     let obj = b.objects.get(name)?;
     Some(match &obj.body {
         Body::Queue(q) => !q.is_empty(),
-        Body::Pipe(p) => end.is_some_and(|e| p.finished() || p.inbox_len(e) > 0),
+        // A direct pipe's messages go by a socket the broker cannot see (§6.5.1): its ends are
+        // reported ready, a hint the client checks on the socket.
+        Body::Pipe(p) => end.is_some_and(|e| p.finished() || p.inbox_len(e) > 0 || p.is_direct()),
         Body::Event(e) => e.is_set(),
         Body::Lock(l) => l.holder().is_none(),
         Body::Semaphore(s) => s.value() > 0,

@@ -156,12 +156,15 @@ pub const ACCEPT_RETRY: Duration = Duration::from_millis(100);
 /// what the limit allows when the hard limit is lower (logged at warn): past it, `accept`
 /// would fail with `EMFILE` instead of clients getting a clear `LimitExceeded`.
 fn fit_fd_limit(config: &mut Config) {
-    // Received descriptors waiting for their frames (MAX_FDS_HELD) and values held as memfds
-    // (MAX_SHARED_VALUES) take table slots too.
-    let want = config
-        .max_clients
-        .saturating_add(RESERVED_FDS + MAX_FDS_HELD + crate::stored::MAX_SHARED_VALUES)
-        as u64;
+    // Received descriptors waiting for their frames (MAX_FDS_HELD), values held as memfds
+    // (MAX_SHARED_VALUES) and direct pipes' sockets and counters pages not yet handed over
+    // (MAX_DIRECT_HELD) take table slots too.
+    let want = config.max_clients.saturating_add(
+        RESERVED_FDS
+            + MAX_FDS_HELD
+            + crate::stored::MAX_SHARED_VALUES
+            + crate::objects::pipe::MAX_DIRECT_HELD,
+    ) as u64;
     match transport::raise_fd_limit(want) {
         Ok(limit) if limit < want => {
             let clamped = (limit as usize).saturating_sub(RESERVED_FDS).max(1);
@@ -249,6 +252,20 @@ impl Outbox for Conns {
                 self.send(to, &reply);
             }
         }
+    }
+
+    fn send_fds(
+        &mut self,
+        to: ConnKey,
+        mut reply: ReplyFields<'_>,
+        fds: Vec<transport::Descriptor>,
+    ) {
+        let Some(c) = self.get(to.slot).filter(|c| c.key == to) else {
+            return;
+        };
+        reply.fds = Some(fds.len() as u64);
+        c.push_reply_fds(&reply, fds);
+        self.mark_dirty(to.slot);
     }
 }
 

@@ -50,6 +50,20 @@ pub trait Outbox {
         reply.value = Some(Bytes::new(value));
         self.send(to, &reply);
     }
+
+    /// Appends `reply` with the descriptors `fds` attached (`fds: N` is set here): a direct
+    /// pipe end's socket and counters page (docs/PROTOCOL.md §6.5.1). Only sent to
+    /// connections granted `direct_pipes`. This default closes them and sends the reply alone.
+    fn send_fds(
+        &mut self,
+        to: ConnKey,
+        mut reply: ReplyFields<'_>,
+        fds: Vec<crate::transport::Descriptor>,
+    ) {
+        reply.fds = Some(fds.len() as u64);
+        drop(fds);
+        self.send(to, &reply);
+    }
 }
 
 /// A request refused with an error reply.
@@ -108,6 +122,9 @@ pub struct Session {
     /// The per-object rules of the key it proved (`[keys.NAME]`); `None`: unrestricted (local
     /// clients and the `default` key).
     pub rules: Option<Rc<crate::access::Rules>>,
+    /// Granted `direct_pipes` in `hello`: a pipe end it holds may be handed its socket
+    /// (docs/PROTOCOL.md §6.5.1).
+    pub direct_pipes: bool,
 }
 
 impl Session {
@@ -319,9 +336,10 @@ impl Object {
                     .add("capacity", p.capacity())
                     .add("a_holder_pid", a_pid)
                     .add("b_holder_pid", b_pid)
-                    .add("a_inbox", p.inbox_len(End::A))
-                    .add("b_inbox", p.inbox_len(End::B))
+                    .add("a_inbox", p.inbox_count(End::A))
+                    .add("b_inbox", p.inbox_count(End::B))
                     .add("finished", p.finished())
+                    .add("direct", p.is_direct())
                     .add("waiters", p.waiter_count())
                     .add("bytes", p.bytes());
             }
@@ -426,6 +444,7 @@ impl Broker {
             touched: HashSet::new(),
             remote: None,
             rules: None,
+            direct_pipes: false,
         });
     }
 
@@ -840,6 +859,14 @@ pub fn leased_reply(req: u64, value: &[u8], delivery: WaiterId, attempt: u32) ->
 /// Encodes the reply to a woken waiter.
 fn answer(out: &mut dyn Outbox, w: &Waiter, wake: Wake) {
     let mut r = ReplyFields::ok(w.req);
+    if let Wake::Direct(handoff) = wake {
+        r.direct = Some(true);
+        match handoff {
+            Some(h) => out.send_fds(w.conn, r, h.into_fds()),
+            None => out.send(w.conn, &r),
+        }
+        return;
+    }
     let message;
     match &wake {
         Wake::Done => {}
@@ -869,7 +896,7 @@ fn answer(out: &mut dyn Outbox, w: &Waiter, wake: Wake) {
         Wake::Ready(ready) => r.ready = Some(*ready),
         Wake::Index(i) => r.index = Some(*i),
         // Handled by `Broker::deliver` before it gets here.
-        Wake::Leased { .. } | Wake::Forget => return,
+        Wake::Leased { .. } | Wake::Forget | Wake::Direct(_) => return,
         Wake::PartlyPut { code, put } => {
             message = format!(
                 "{} on '{}' failed ({code}) after {put} of its values were put",

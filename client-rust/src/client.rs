@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use xproc_protocol::{
-    ClientInfo, End, Info, Kind, Limits, ObjectSummary, ReplyFields, RequestFields, CAP_FDS,
-    PROTOCOL_VERSION,
+    ClientInfo, End, Info, Kind, Limits, ObjectSummary, ReplyFields, RequestFields,
+    CAP_DIRECT_PIPES, CAP_FDS, PROTOCOL_VERSION,
 };
 
 use crate::barrier::Barrier;
@@ -353,7 +353,15 @@ impl Client {
             client: Some(&options.client_name),
             lang: Some(&options.lang),
             pid: Some(std::process::id()),
-            caps: ask_fds.then(|| vec![CAP_FDS]),
+            // Direct pipes ride on descriptor passing (docs/PROTOCOL.md §6.5.1); the
+            // environment can keep this process's pipes brokered.
+            caps: ask_fds.then(|| {
+                if direct_pipes_opted_out() {
+                    vec![CAP_FDS]
+                } else {
+                    vec![CAP_FDS, CAP_DIRECT_PIPES]
+                }
+            }),
             ..RequestFields::new(0, "hello")
         };
         let deadline = Instant::now().checked_add(options.connect_timeout);
@@ -407,13 +415,34 @@ impl Client {
     /// smaller one (or one whose memfd cannot be made) goes inline in `value`.
     pub(crate) fn exchange_shared<R>(
         &self,
-        mut req: RequestFields<'_>,
+        req: RequestFields<'_>,
         deadline: Option<Instant>,
         f: impl FnOnce(&ReplyFields<'_>, Option<SharedReply>) -> Result<R>,
     ) -> Result<R> {
+        match self.exchange_pipe(req, deadline, f)? {
+            Exchanged::Done(r) => Ok(r),
+            Exchanged::Direct(_) => Err(Error::Protocol(
+                "the broker answered direct to a request that is not a pipe op".into(),
+            )),
+        }
+    }
+
+    /// [`exchange_shared`](Self::exchange_shared) for a pipe op, which the broker may answer
+    /// with `direct` instead of doing it (docs/PROTOCOL.md §6.5.1): then the end's socket, if
+    /// it came with that reply.
+    pub(crate) fn exchange_pipe<R>(
+        &self,
+        mut req: RequestFields<'_>,
+        deadline: Option<Instant>,
+        f: impl FnOnce(&ReplyFields<'_>, Option<SharedReply>) -> Result<R>,
+    ) -> Result<Exchanged<R>> {
+        let conn = &self.inner.conn;
+        let direct = |id: u64, r: &ReplyFields<'_>| -> Option<Exchanged<R>> {
+            (r.direct == Some(true)).then(|| Exchanged::Direct(conn.take_fds(id)))
+        };
         if !self.inner.fds {
             let payload = self.inner.conn.round_trip(req, deadline)?;
-            return decode_reply(&payload, |r| f(r, None));
+            return decode_reply(&payload, |r| f(r, None).map(Exchanged::Done));
         }
         let mut fd = None;
         if let Some(v) = req.value.filter(|v| v.len() >= shared_value_min()) {
@@ -425,24 +454,63 @@ impl Client {
             }
         }
         if let Some(fd) = fd {
-            let payload = self.inner.conn.round_trip_fd(req, &fd, deadline)?;
-            return decode_reply(&payload, |r| f(r, None));
+            let (id, payload) = self.inner.conn.round_trip_fd(req, &fd, deadline)?;
+            return decode_reply(&payload, |r| match direct(id, r) {
+                Some(d) => Ok(d),
+                None => f(r, None).map(Exchanged::Done),
+            });
         }
         // A reply with `value_len` instead of `value` came with its value's memfd; any other
         // costs what it always did (no lookup, no lock).
-        let conn = &self.inner.conn;
         let (id, payload) = conn.round_trip_id(req, deadline)?;
-        decode_reply(&payload, |r| match r.value_len {
-            Some(len) if r.value.is_none() => {
-                let fd = conn.take_fd(id).ok_or_else(|| {
-                    Error::Protocol("a reply announced a memfd value that did not come".into())
-                })?;
-                f(r, Some(SharedReply::new(fd, len)))
+        decode_reply(&payload, |r| {
+            if let Some(d) = direct(id, r) {
+                return Ok(d);
             }
-            _ => f(r, None),
+            exchanged_value(conn, id, r, f).map(Exchanged::Done)
         })
     }
+}
 
+/// The environment variable that keeps a process's pipes brokered (docs/PROTOCOL.md §6.5.1):
+/// set to anything but empty or `0`, its connections do not ask for `direct_pipes`. For
+/// comparisons, and for a peer that must stay visible to the broker.
+pub const NO_DIRECT_PIPES_ENV: &str = "XPROC_NO_DIRECT_PIPES";
+
+fn direct_pipes_opted_out() -> bool {
+    std::env::var_os(NO_DIRECT_PIPES_ENV).is_some_and(|v| !v.is_empty() && v != "0")
+}
+
+/// A pipe op's outcome: done, or answered `direct` (with the end's socket and counters page
+/// if they came).
+pub(crate) enum Exchanged<R> {
+    /// The broker did the op.
+    Done(R),
+    /// The pipe runs peer to peer; the op was not done. The descriptors that came with the
+    /// reply (none: another call of this end was handed them).
+    Direct(Vec<crate::transport::Descriptor>),
+}
+
+/// Hands `f` the reply with the memfd value that came with reply `id`, if one did (`None`:
+/// the value, if any, is inline in the reply).
+fn exchanged_value<R>(
+    conn: &Conn,
+    id: u64,
+    r: &ReplyFields<'_>,
+    f: impl FnOnce(&ReplyFields<'_>, Option<SharedReply>) -> Result<R>,
+) -> Result<R> {
+    match r.value_len {
+        Some(len) if r.value.is_none() => {
+            let fd = conn.take_fd(id).ok_or_else(|| {
+                Error::Protocol("a reply announced a memfd value that did not come".into())
+            })?;
+            f(r, Some(SharedReply::new(fd, len)))
+        }
+        _ => f(r, None),
+    }
+}
+
+impl Client {
     /// The socket path (or `tcp://HOST:PORT` endpoint) this client is connected to.
     pub fn path(&self) -> &Path {
         &self.inner.path

@@ -68,6 +68,15 @@ pub fn set_interruptible(on: bool) {
     INTERRUPTIBLE.with(|f| f.set(on));
 }
 
+/// Whether this thread asked for its blocking calls to end on a signal ([`set_interruptible`]).
+pub(crate) fn interruptible() -> bool {
+    INTERRUPTIBLE.with(|f| f.get())
+}
+
+/// Most descriptors kept from one reply (a direct pipe end: its socket and counters page);
+/// any more are closed.
+const MAX_FDS_PER_REPLY: usize = 2;
+
 /// Largest reply frame this client accepts. Far above the broker's `max_frame` on purpose:
 /// snapshots such as `dict.items` may legitimately exceed it. Anything larger is taken as a
 /// corrupt stream and closes the connection (docs/PROTOCOL.md §2).
@@ -169,6 +178,10 @@ struct State {
     /// it with [`Conn::take_fd`]. Any left by a caller that did not look (a raw `call`) are
     /// closed once more than [`MAX_UNTAKEN_FDS`] wait. Replies without one never touch it.
     fds: IdMap<Descriptor>,
+    /// Descriptors after the first that came with a filed reply (a direct pipe end's
+    /// counters page, docs/PROTOCOL.md §6.5.1), by request id, taken with
+    /// [`Conn::take_fds`]; dropped with the first when that is evicted or forgotten.
+    more_fds: IdMap<Vec<Descriptor>>,
     /// `None` while a leader is reading.
     reader: Option<Reader>,
     /// Threads asleep on `wake`.
@@ -282,6 +295,7 @@ impl Conn {
                 next_id: 1,
                 pending: IdMap::default(),
                 fds: IdMap::default(),
+                more_fds: IdMap::default(),
                 reader: Some(Reader {
                     stream: read,
                     buf: vec![0; READ_BUFFER],
@@ -685,6 +699,18 @@ impl Conn {
         Ok(first)
     }
 
+    /// A fresh request id that no request will use: the ticket of a started call the client
+    /// carries itself (a direct pipe call, `started_pipe.rs`).
+    pub(crate) fn reserve_id(&self) -> Result<u64> {
+        let mut st = self.lock_state();
+        if let Some(why) = &st.dead {
+            return Err(Error::Disconnected(why.clone()));
+        }
+        let id = st.next_id;
+        st.next_id += 1;
+        Ok(id)
+    }
+
     /// [`register`](Self::register) of one watched request (`events.rs`), under one lock.
     fn register_watched(&self) -> Result<u64> {
         if let Some(e) = self.forked() {
@@ -707,6 +733,7 @@ impl Conn {
             st.pending.remove(&id);
             st.fds.remove(&id);
             st.watched.remove(&id);
+            st.more_fds.remove(&id);
         }
     }
 
@@ -757,7 +784,18 @@ impl Conn {
     /// The descriptor that came with the reply to request `id`, if one did (its reply says
     /// so with `value_len`).
     pub(crate) fn take_fd(&self, id: u64) -> Option<Descriptor> {
-        self.lock_state().fds.remove(&id)
+        let mut st = self.lock_state();
+        st.more_fds.remove(&id);
+        st.fds.remove(&id)
+    }
+
+    /// Every descriptor that came with the reply to request `id`, in the order they came
+    /// (a direct pipe end's socket, then its counters page: docs/PROTOCOL.md §6.5.1).
+    pub(crate) fn take_fds(&self, id: u64) -> Vec<Descriptor> {
+        let mut st = self.lock_state();
+        let mut all: Vec<Descriptor> = st.fds.remove(&id).into_iter().collect();
+        all.extend(st.more_fds.remove(&id).unwrap_or_default());
+        all
     }
 
     /// [`round_trip`](Self::round_trip), also returning the request's id (for
@@ -776,19 +814,20 @@ impl Conn {
     }
 
     /// Sends one request whose value travels as the sealed memfd `fd` (docs/PROTOCOL.md
-    /// §4.1; the request has `value_len` and `fds: 1`), and waits for its reply.
+    /// §4.1; the request has `value_len` and `fds: 1`), and waits for its reply (with its id,
+    /// for [`take_fd`](Self::take_fd)).
     pub(crate) fn round_trip_fd(
         &self,
         req: RequestFields<'_>,
         fd: &Descriptor,
         deadline: Option<Instant>,
-    ) -> Result<Vec<u8>> {
+    ) -> Result<(u64, Vec<u8>)> {
         let id = self.register(1)?;
         if let Err(e) = self.send_fd(id, req, fd) {
             self.forget(id, 1);
             return Err(e);
         }
-        self.wait(id, deadline)
+        self.wait(id, deadline).map(|r| (id, r))
     }
 
     /// Writes one request with `fd` attached to its frame's first byte, in writes holding
@@ -1101,24 +1140,33 @@ impl Reader {
                     let payload = &avail[HEADER_LEN..HEADER_LEN + len];
                     let id = reply_id(payload)
                         .ok_or_else(|| "the broker sent a reply without an id".to_string())?;
-                    // Descriptors that came with this frame: the first is its value's memfd;
-                    // any other (or one for a reply nobody waits for) is closed here.
+                    // Descriptors that came with this frame: the first is its value's memfd
+                    // (or a direct pipe end's socket, the second its counters page); any for a
+                    // reply nobody waits for is closed here.
                     let end = self.offset + (HEADER_LEN + len) as u64;
                     let mut fd = None;
+                    let mut more = Vec::new();
                     while self.fds.front().is_some_and(|(at, _)| *at < end) {
-                        let got = self.fds.pop_front().map(|(_, f)| f);
-                        if fd.is_none() {
-                            fd = got;
+                        if let Some((_, got)) = self.fds.pop_front() {
+                            if fd.is_none() {
+                                fd = Some(got);
+                            } else if more.len() < MAX_FDS_PER_REPLY - 1 {
+                                more.push(got);
+                            }
                         }
                     }
                     if let Some(fd) = fd {
                         if st.pending.contains_key(&id) {
                             st.fds.insert(id, fd);
+                            if !more.is_empty() {
+                                st.more_fds.insert(id, more);
+                            }
                             // Bounded: past a few dozen, the oldest ones were left by callers
                             // that did not look (a raw `call`); close them.
                             while st.fds.len() > MAX_UNTAKEN_FDS {
                                 if let Some(oldest) = st.fds.keys().min().copied() {
                                     st.fds.remove(&oldest);
+                                    st.more_fds.remove(&oldest);
                                 }
                             }
                         }

@@ -50,6 +50,9 @@ pub(crate) struct Events {
     /// The descriptor handed to the loop, and its wake-up pipe (`transport/`).
     notifier: Notifier,
     done: Mutex<Done>,
+    /// Started pipe calls: brokered ones until their replies, direct ones while carried
+    /// (`started_pipe.rs`).
+    pub(crate) pipes: crate::started_pipe::PipeStarts,
 }
 
 #[derive(Default)]
@@ -61,6 +64,9 @@ struct Done {
     /// Ids of `cancel` requests sent by [`Client::cancel`]: their replies say nothing the
     /// caller needs (the target's own completion does), so they are dropped.
     internal: IdSet,
+    /// Outcomes filed by the client itself (direct pipe calls, `started_pipe.rs`), moved to
+    /// the queue by the next `process`.
+    filed: Vec<(u64, Result<Vec<u8>>)>,
 }
 
 /// The event-loop state of a client, kept in its shared part.
@@ -78,6 +84,7 @@ impl Events {
         Ok(Events {
             notifier,
             done: Mutex::new(Done::default()),
+            pipes: Default::default(),
         })
     }
 
@@ -87,7 +94,7 @@ impl Events {
 }
 
 impl Client {
-    fn events(&self) -> Result<&Events> {
+    pub(crate) fn events(&self) -> Result<&Events> {
         let slot = self.events_slot();
         if let Some(e) = slot.get() {
             return Ok(e);
@@ -161,6 +168,9 @@ impl Client {
     /// what it did. Never blocks.
     pub fn cancel(&self, ticket: u64) -> Result<()> {
         let ev = self.events()?;
+        if ev.pipes.cancel(ticket) {
+            return Ok(());
+        }
         let req = RequestFields {
             target: Some(ticket),
             ..RequestFields::new(0, "cancel")
@@ -187,7 +197,11 @@ impl Client {
         self.conn().pump();
         let mut finished = Vec::new();
         self.conn().take_watched(&mut finished);
+        // A started pipe call the broker answered `direct` is not finished: it is redone on
+        // the end's socket (`started_pipe.rs`).
+        finished.retain(|(id, outcome)| !ev.pipes.redo_if_direct(self, *id, outcome));
         let mut d = ev.done();
+        finished.append(&mut d.filed);
         for (id, outcome) in finished {
             if d.internal.remove(&id) {
                 continue;
@@ -246,6 +260,18 @@ fn owned_fields<'a>(request: &'a RequestFields<'a>) -> RequestFields<'a> {
         ends: request.ends.clone(),
         caps: request.caps.clone(),
         ..*request
+    }
+}
+
+impl Client {
+    /// Files the outcome of a started request the client carried itself (a direct pipe
+    /// call): the next [`process`](Self::process) queues it, and the descriptor is made
+    /// readable so that the loop calls it.
+    pub(crate) fn file_completion(&self, ticket: u64, outcome: Result<Vec<u8>>) {
+        if let Ok(ev) = self.events() {
+            ev.done().filed.push((ticket, outcome));
+            (ev.notifier.waker())();
+        }
     }
 }
 

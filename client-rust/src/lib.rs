@@ -38,6 +38,8 @@
 //! - `started.rs`, `started_pipe.rs`: started (event-loop) forms of `join`, leased gets,
 //!   barrier and condition waits, and of the pipe calls (a message a cancelled receive got
 //!   anyway is kept for the handle's next receive).
+//! - `direct.rs`: a direct pipe end, once the broker handed it its socket and counters page
+//!   (peer to peer, an inbox of exactly `capacity` messages).
 //! - `codec.rs`: typed values to MessagePack and timeouts to wire fields.
 //! - `error.rs`: [`Error`], one small enum for every failure.
 //! - `endpoint.rs`: [`default_socket_path`], [`Endpoint`] (a path or `tcp://HOST:PORT`), authkey
@@ -162,6 +164,7 @@ mod codec;
 mod condition;
 mod conn;
 mod dict;
+mod direct;
 mod endpoint;
 mod error;
 mod event;
@@ -181,7 +184,7 @@ mod valuebuf;
 pub use barrier::{Barrier, BarrierState};
 pub use client::{
     Client, ConnectOptions, Opened, Reply, Stat, DEFAULT_CONNECT_TIMEOUT, MAX_BUSY_POLL,
-    SHARED_VALUE_MIN,
+    NO_DIRECT_PIPES_ENV, SHARED_VALUE_MIN,
 };
 pub use codec::{decode, encode, TIMEOUT_GRACE};
 pub use condition::{Condition, Waited};

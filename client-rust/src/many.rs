@@ -13,10 +13,21 @@ use crate::codec::{decode, Wait};
 use crate::error::{Error, Result};
 use crate::{Event, Lock, Pipe, Queue, RawPipe, RawQueue, Semaphore};
 
+/// How often [`Client::wait`] looks at the socket of a direct pipe end (docs/PROTOCOL.md
+/// §6.5.1) while it also waits at the broker for the other objects: a message on such an end
+/// is noticed within this time.
+pub const DIRECT_WAIT_SLICE: Duration = Duration::from_millis(5);
+
 /// An object [`Client::wait`] can watch: a queue, a pipe end, an event, a lock or a semaphore.
 pub trait Waitable {
     /// The object's name, and for a pipe the end it holds (`"a"`/`"b"`; `""` otherwise).
     fn wait_target(&self) -> (&str, &'static str);
+
+    /// For a pipe end: the handle, whose readiness [`Client::wait`] checks itself once the
+    /// pipe runs direct (the broker cannot see a direct pipe's socket). `None` otherwise.
+    fn pipe_end(&self) -> Option<&RawPipe> {
+        None
+    }
 }
 
 impl Waitable for RawQueue {
@@ -35,11 +46,19 @@ impl Waitable for RawPipe {
     fn wait_target(&self) -> (&str, &'static str) {
         (self.name(), self.end().as_str())
     }
+
+    fn pipe_end(&self) -> Option<&RawPipe> {
+        Some(self)
+    }
 }
 
 impl<T: Serialize + DeserializeOwned> Waitable for Pipe<T> {
     fn wait_target(&self) -> (&str, &'static str) {
         self.raw().wait_target()
+    }
+
+    fn pipe_end(&self) -> Option<&RawPipe> {
+        Some(self.raw())
     }
 }
 
@@ -121,6 +140,64 @@ impl Client {
     /// above 0. Nothing is taken or reserved: follow it with a non-blocking get or a bounded
     /// acquire, which may still find the object taken by someone faster.
     pub fn wait(&self, objects: &[&dyn Waitable], timeout: Option<Duration>) -> Result<Vec<usize>> {
+        let deadline = timeout.map(|t| std::time::Instant::now() + t);
+        let remaining = || deadline.map(|d| d.saturating_duration_since(std::time::Instant::now()));
+        let direct = |i: &usize| objects[*i].pipe_end().is_some_and(RawPipe::is_direct);
+        loop {
+            // A pipe end that runs direct is watched here, on its socket; the rest at the
+            // broker. With none direct (the usual case) this is one request, as it always was.
+            let (local, remote): (Vec<usize>, Vec<usize>) = (0..objects.len()).partition(direct);
+            let mut ready = Vec::new();
+            for &i in &local {
+                if objects[i]
+                    .pipe_end()
+                    .is_some_and(|p| p.poll(Duration::ZERO).unwrap_or(true))
+                {
+                    ready.push(i);
+                }
+            }
+            // While a direct end is watched, the broker is asked in slices so that its socket
+            // is looked at again every DIRECT_WAIT_SLICE.
+            let slice = match (ready.is_empty(), local.is_empty()) {
+                (false, _) => Some(Duration::ZERO),
+                (true, true) => remaining(),
+                (true, false) => {
+                    Some(remaining().map_or(DIRECT_WAIT_SLICE, |r| r.min(DIRECT_WAIT_SLICE)))
+                }
+            };
+            if remote.is_empty() {
+                if ready.is_empty() && slice.is_some_and(|s| !s.is_zero()) {
+                    // Only direct ends: sleep on the first one's socket for the slice.
+                    let _ = objects[local[0]]
+                        .pipe_end()
+                        .map(|p| p.poll(slice.unwrap_or_default()));
+                    continue;
+                }
+            } else {
+                let subset: Vec<&dyn Waitable> = remote.iter().map(|&i| objects[i]).collect();
+                for k in self.wait_at_broker(&subset, slice)? {
+                    let i = remote[k];
+                    // The broker calls a pipe end that has gone direct ready (§6.9): whether it
+                    // is, its socket says, once this end has taken it (`poll` does).
+                    match objects[i].pipe_end() {
+                        Some(p) if !p.poll(Duration::ZERO).unwrap_or(true) => {}
+                        _ => ready.push(i),
+                    }
+                }
+            }
+            ready.sort_unstable();
+            if !ready.is_empty() || remaining().is_some_and(|r| r.is_zero()) {
+                return Ok(ready);
+            }
+        }
+    }
+
+    /// One `wait` request for `objects` (none of them a direct pipe end this client knows of).
+    fn wait_at_broker(
+        &self,
+        objects: &[&dyn Waitable],
+        timeout: Option<Duration>,
+    ) -> Result<Vec<usize>> {
         let (names, ends): (Vec<&str>, Vec<&str>) = objects.iter().map(|o| o.wait_target()).unzip();
         let any_pipe = ends.iter().any(|e| !e.is_empty());
         let wait = Wait::new(timeout);

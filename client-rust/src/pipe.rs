@@ -4,19 +4,32 @@
 //! Opening an end claims it for this connection (another connection holding it gets
 //! [`Error::Busy`]). Closing the end (or dropping the handle, or the connection going away)
 //! finishes the pipe: the other end receives what is left, then [`Error::Closed`].
+//!
+//! When both ends are held by local clients that can take descriptors, the broker hands each
+//! end a socket and the pipe runs peer to peer (docs/PROTOCOL.md §6.5.1): the broker answers
+//! an op with `direct` instead of doing it, and this handle does that op, and every later
+//! one, on the socket (`direct.rs`). Nothing changes for the caller but the speed.
 
+use std::cell::Cell;
 use std::marker::PhantomData;
-use std::time::Duration;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_bytes::Bytes;
 use xproc_protocol::{End, Kind, ReplyFields, RequestFields};
 
-use crate::client::{need, value_of, Client};
+use crate::client::{need, value_of, Client, Exchanged};
 use crate::codec::{decode, encode, Wait};
-use crate::error::Result;
+use crate::direct::{DirectEnd, Until};
+use crate::error::{Error, Result};
+use crate::started_pipe::DirectSlot;
 use crate::valuebuf::{SharedReply, ValueBuf};
+
+/// How long a call answered `direct` without the socket waits for the call on another thread
+/// that was handed it to install it (both replies are already in; this is a formality).
+const HANDOFF_WAIT: Duration = Duration::from_secs(5);
 
 /// Creation options for a pipe. `None` means "not given": the default applies on creation and
 /// an existing pipe's value is accepted.
@@ -68,6 +81,12 @@ pub struct RawPipe {
     duplex: bool,
     capacity: u64,
     closed: bool,
+    /// The end's socket, once the pipe runs direct (this handle's copy: no lock to look).
+    direct: OnceLock<Arc<DirectEnd>>,
+    /// The same, shared with the event-loop core (`started_pipe.rs`), which may be the one
+    /// that receives the socket (a started call answered `direct`); emptied when the end is
+    /// closed, so that nothing but running calls keeps the socket open.
+    shared: DirectSlot,
 }
 
 impl RawPipe {
@@ -90,7 +109,85 @@ impl RawPipe {
             duplex: opened.duplex.unwrap_or(true),
             capacity: opened.capacity.unwrap_or(0),
             closed: false,
+            direct: OnceLock::new(),
+            shared: DirectSlot::default(),
         })
+    }
+
+    /// Whether this end runs direct: the broker handed it its socket, and messages go peer
+    /// to peer (docs/PROTOCOL.md §6.5.1).
+    pub fn is_direct(&self) -> bool {
+        self.direct().is_some()
+    }
+
+    /// The direct end after a reply said `direct`: the socket and counters page that came
+    /// with it, or (when another thread's call was handed them) that thread's, once installed.
+    /// This end's direct socket, if the pipe runs direct and this client has it (from this
+    /// handle's own call or from a started call's reply).
+    fn direct(&self) -> Option<&Arc<DirectEnd>> {
+        if let Some(d) = self.direct.get() {
+            return Some(d);
+        }
+        let d = self.shared.get()?;
+        Some(self.direct.get_or_init(|| d))
+    }
+
+    /// This end's direct socket, for the started calls (`started_pipe.rs`).
+    pub(crate) fn direct_end(&self) -> Option<Arc<DirectEnd>> {
+        self.direct().cloned()
+    }
+
+    /// The slot the event-loop core installs this end's socket into.
+    pub(crate) fn direct_slot(&self) -> DirectSlot {
+        self.shared.clone()
+    }
+
+    fn take_direct(&self, fds: Vec<crate::transport::Descriptor>) -> Result<&DirectEnd> {
+        let mut fds = fds.into_iter();
+        if let Some(sock) = fds.next() {
+            let page = fds.next().ok_or_else(|| {
+                Error::Protocol(format!(
+                    "pipe '{}': the broker handed a direct socket without its counters page",
+                    self.name
+                ))
+            })?;
+            let d = Arc::new(DirectEnd::new(
+                sock,
+                page,
+                self.end,
+                self.capacity,
+                &self.name,
+            )?);
+            // A second socket for the same end cannot come; if it did, it is closed here.
+            let d = self.shared.install(d);
+            return Ok(self.direct.get_or_init(|| d));
+        }
+        let until = Instant::now() + HANDOFF_WAIT;
+        loop {
+            if let Some(d) = self.direct() {
+                return Ok(d);
+            }
+            if Instant::now() >= until {
+                return Err(Error::Protocol(format!(
+                    "pipe '{}': the broker said direct but no socket came",
+                    self.name
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// The errors the broker gives for the wrong direction of a one-way pipe, given here on
+    /// the direct path.
+    pub(crate) fn check_direction(&self, sending: bool) -> Result<()> {
+        let wrong = !self.duplex && (sending == (self.end == End::B));
+        if wrong {
+            return Err(Error::InvalidArgument(format!(
+                "pipe '{}' is one-way (duplex false): only end a sends and only end b receives",
+                self.name
+            )));
+        }
+        Ok(())
     }
 
     /// The pipe's name.
@@ -130,44 +227,95 @@ impl RawPipe {
     /// Sends one message to the other end, waiting up to `timeout` for room in its inbox.
     /// [`Error::Full`](crate::Error::Full) when not waiting; [`Error::Closed`](crate::Error::Closed) when the other end is closed.
     pub fn send(&self, value: &[u8], timeout: Option<Duration>) -> Result<()> {
+        let until = Until::new(timeout);
+        if let Some(d) = self.direct() {
+            return self.send_direct(d, value, until);
+        }
         let wait = Wait::new(timeout);
         let req = RequestFields {
             value: Some(Bytes::new(value)),
             ..self.req("pipe.send", wait.timeout_ms)
         };
         // A large value travels as a sealed memfd (docs/PROTOCOL.md §4.1).
-        self.client
-            .exchange_shared(req, wait.deadline, |_, _| Ok(()))
+        match self
+            .client
+            .exchange_pipe(req, wait.deadline, |_, _| Ok(()))?
+        {
+            Exchanged::Done(()) => Ok(()),
+            Exchanged::Direct(fd) => self.send_direct(self.take_direct(fd)?, value, until),
+        }
+    }
+
+    fn send_direct(&self, d: &DirectEnd, value: &[u8], until: Until) -> Result<()> {
+        self.check_direction(true)?;
+        let max = usize::try_from(self.client.limits().max_frame).unwrap_or(usize::MAX);
+        if value.len() > max {
+            // The same bound as through the broker, so a reader of either kind can take it.
+            return Err(Error::Limit {
+                code: xproc_protocol::ErrorCode::TooLarge,
+                message: format!(
+                    "pipe.send carries {} bytes of values, more than the broker's max_frame ({max} bytes)",
+                    value.len()
+                ),
+            });
+        }
+        d.send(value, until)
     }
 
     /// Receives the next message, waiting up to `timeout`. [`Error::Empty`](crate::Error::Empty) when not waiting;
     /// [`Error::Closed`](crate::Error::Closed) once the other end is closed and everything was received.
     pub fn recv(&self, timeout: Option<Duration>) -> Result<Vec<u8>> {
         // A message that came as a memfd is read with one pread (cheaper than mapping it).
-        self.take(timeout, |r, s| match s {
-            Some(s) => s.read(),
-            None => Ok(value_of(r, "pipe.recv")?.to_vec()),
-        })
+        self.take(
+            timeout,
+            |r, s| match s {
+                Some(s) => s.read(),
+                None => Ok(value_of(r, "pipe.recv")?.to_vec()),
+            },
+            |bytes| Ok(bytes.to_vec()),
+        )
     }
 
     /// Like [`recv`](Self::recv), returning the message as a [`ValueBuf`]: one that came as a
     /// sealed memfd stays its read-only mapping (no copy), held until the `ValueBuf` drops.
     pub fn recv_buf(&self, timeout: Option<Duration>) -> Result<ValueBuf> {
-        self.take(timeout, |r, s| match s {
-            Some(s) => s.into_buf(),
-            None => Ok(ValueBuf::owned(value_of(r, "pipe.recv")?.to_vec())),
-        })
+        self.take(
+            timeout,
+            |r, s| match s {
+                Some(s) => s.into_buf(),
+                None => Ok(ValueBuf::owned(value_of(r, "pipe.recv")?.to_vec())),
+            },
+            |bytes| Ok(ValueBuf::owned(bytes.to_vec())),
+        )
     }
 
-    /// One `pipe.recv`, its reply handed to `f` with the memfd value that came with it.
+    /// One `pipe.recv`: its reply handed to `on_reply` with the memfd value that came with
+    /// it, or, on a direct end (docs/PROTOCOL.md §6.5.1), the message read from the socket
+    /// handed to `on_direct`. Exactly one of the two runs.
     fn take<R>(
         &self,
         timeout: Option<Duration>,
-        f: impl FnOnce(&ReplyFields<'_>, Option<SharedReply>) -> Result<R>,
+        on_reply: impl FnOnce(&ReplyFields<'_>, Option<SharedReply>) -> Result<R>,
+        on_direct: impl FnOnce(&[u8]) -> Result<R>,
     ) -> Result<R> {
+        let until = Until::new(timeout);
+        if let Some(d) = self.direct() {
+            self.check_direction(false)?;
+            return d.recv(until, on_direct);
+        }
         let wait = Wait::new(timeout);
-        self.client
-            .exchange_shared(self.req("pipe.recv", wait.timeout_ms), wait.deadline, f)
+        match self.client.exchange_pipe(
+            self.req("pipe.recv", wait.timeout_ms),
+            wait.deadline,
+            on_reply,
+        )? {
+            Exchanged::Done(r) => Ok(r),
+            Exchanged::Direct(fd) => {
+                let d = self.take_direct(fd)?;
+                self.check_direction(false)?;
+                d.recv(until, on_direct)
+            }
+        }
     }
 
     /// Like [`recv`](Self::recv), handing the bytes to `f` without copying them (a large
@@ -177,25 +325,48 @@ impl RawPipe {
         timeout: Option<Duration>,
         f: impl FnOnce(&[u8]) -> Result<R>,
     ) -> Result<R> {
-        self.take(timeout, |r, s| match s {
-            Some(s) => f(s.map()?.bytes()),
-            None => f(value_of(r, "pipe.recv")?),
-        })
+        // `f` runs at most once: on the broker's reply, or on the socket if it said direct.
+        let f = Cell::new(Some(f));
+        let once = || f.take().expect("recv's callback runs once");
+        self.take(
+            timeout,
+            |r, s| match s {
+                Some(s) => once()(s.map()?.bytes()),
+                None => once()(value_of(r, "pipe.recv")?),
+            },
+            |bytes| once()(bytes),
+        )
     }
 
     /// Whether a message is waiting (or a `recv` would report `Closed`), waiting up to
     /// `timeout` for one.
     pub fn poll(&self, timeout: Duration) -> Result<bool> {
+        let start = Instant::now();
+        if let Some(d) = self.direct() {
+            self.check_direction(false)?;
+            return d.poll(timeout);
+        }
         let wait = Wait::new(Some(timeout));
-        self.client
-            .exchange(self.req("pipe.poll", wait.timeout_ms), wait.deadline, |r| {
-                need(r.ready, "pipe.poll", "ready")
-            })
+        match self.client.exchange_pipe(
+            self.req("pipe.poll", wait.timeout_ms),
+            wait.deadline,
+            |r, _| need(r.ready, "pipe.poll", "ready"),
+        )? {
+            Exchanged::Done(ready) => Ok(ready),
+            Exchanged::Direct(fd) => {
+                let d = self.take_direct(fd)?;
+                self.check_direction(false)?;
+                d.poll(timeout.saturating_sub(start.elapsed()))
+            }
+        }
     }
 
     /// Closes this end: the other end receives what is left, then `Closed`.
     pub fn close(mut self) -> Result<()> {
         self.closed = true;
+        // The socket first: the peer reads what is left, then end of file.
+        drop(self.direct.take());
+        self.shared.clear();
         self.send_close()
     }
 
@@ -207,6 +378,8 @@ impl RawPipe {
 
 impl Drop for RawPipe {
     fn drop(&mut self) {
+        drop(self.direct.take());
+        self.shared.clear();
         if !self.closed {
             // Best effort: if the connection is gone, the broker has released the end already.
             let _ = self.send_close();

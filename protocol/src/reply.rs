@@ -184,6 +184,11 @@ pub struct ReplyFields<'a> {
     /// in `value` (docs/PROTOCOL.md §4.1).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub value_len: Option<u64>,
+    /// `pipe.send`, `pipe.recv`, `pipe.poll`: the op was not done; the pipe runs peer to peer
+    /// and this end's socket and counters page came with this frame (`fds: 2`, socket first)
+    /// or with an earlier reply (docs/PROTOCOL.md §6.5.1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub direct: Option<bool>,
 }
 
 impl<'a> ReplyFields<'a> {

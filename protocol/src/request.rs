@@ -243,6 +243,11 @@ pub struct Target<'a> {
 /// The `hello` capability "this connection can pass descriptors" (docs/PROTOCOL.md §1.3).
 pub const CAP_FDS: &str = "fds";
 
+/// The `hello` capability for direct pipes: the client takes the socket a pipe end is handed
+/// when both ends are held by such clients, and runs the pipe peer to peer
+/// (docs/PROTOCOL.md §6.5.1). Granted only together with [`CAP_FDS`].
+pub const CAP_DIRECT_PIPES: &str = "direct_pipes";
+
 /// Most items one `queue.get_many` or `queue.get_many_leased` hands out: a larger `max` is
 /// taken as this. Bounds the reply's size and the work of one request; the reply also stops
 /// before its values pass the broker's `max_frame` (always holding at least one item).
@@ -359,6 +364,9 @@ pub enum Request<'a> {
         /// send and receive descriptors). The connection turns this into what is granted: `fds`
         /// only on a local Unix socket.
         fds: Option<bool>,
+        /// Whether `caps` lists [`CAP_DIRECT_PIPES`] (the client can take a pipe end's socket
+        /// and run the pipe peer to peer, docs/PROTOCOL.md §6.5.1). Granted only with `fds`.
+        direct_pipes: bool,
     },
     /// `ping`: answers at once (a liveness check).
     Ping,
@@ -1229,6 +1237,11 @@ impl<'a> Checker<'_, 'a> {
                     .strs(F::caps)
                     .map_err(bad)?
                     .map(|caps| caps.contains(&CAP_FDS)),
+                direct_pipes: self
+                    .f
+                    .strs(F::caps)
+                    .map_err(bad)?
+                    .is_some_and(|caps| caps.contains(&CAP_DIRECT_PIPES)),
             },
             "ping" => R::Ping,
             "cancel" => R::Cancel {

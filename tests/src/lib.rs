@@ -294,6 +294,11 @@ impl Broker {
         Worker::spawn(exe.as_ref(), args, &self.socket)
     }
 
+    /// [`worker`](Self::worker) with extra environment variables.
+    pub fn worker_env(&self, exe: impl AsRef<Path>, args: &[&str], env: &[(&str, &str)]) -> Worker {
+        Worker::spawn_env(exe.as_ref(), args, &self.socket, env)
+    }
+
     /// Runs the `xproc` CLI against this broker and returns its output.
     pub fn cli(&self, args: &[&str]) -> Output {
         Command::new(cli_exe())
@@ -325,6 +330,12 @@ pub struct Worker {
 impl Worker {
     /// Starts `exe args...` with `XPROC_SOCKET` set to `socket`; stdout and stderr are captured.
     pub fn spawn(exe: &Path, args: &[&str], socket: &Path) -> Worker {
+        Worker::spawn_env(exe, args, socket, &[])
+    }
+
+    /// [`spawn`](Self::spawn) with extra environment variables (such as
+    /// `XPROC_NO_DIRECT_PIPES`).
+    pub fn spawn_env(exe: &Path, args: &[&str], socket: &Path, env: &[(&str, &str)]) -> Worker {
         let label = format!(
             "{} {}",
             exe.file_name().unwrap_or_default().to_string_lossy(),
@@ -333,6 +344,7 @@ impl Worker {
         let child = Command::new(exe)
             .args(args)
             .env("XPROC_SOCKET", socket)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

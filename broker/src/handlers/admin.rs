@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use xproc_protocol::{
-    ClientInfo, ErrorCode, InfoValue, Kind, ObjectSummary, OpenOptions, ReplyFields, CAP_FDS,
-    PROTOCOL_VERSION, SCAN_MAX_BYTES,
+    ClientInfo, ErrorCode, InfoValue, Kind, ObjectSummary, OpenOptions, ReplyFields,
+    CAP_DIRECT_PIPES, CAP_FDS, PROTOCOL_VERSION, SCAN_MAX_BYTES,
 };
 
 use crate::connection::MAX_FDS_PER_FRAME;
@@ -45,15 +45,33 @@ const LIST_ROW_MIN: usize = 1 + 22 + 1 + 5 + 2;
 ///
 /// `fds` is what the connection granted of the client's `caps` (`None`: it listed none, and
 /// the reply has no `caps` either, so older clients see the reply they always did).
-pub fn hello(cx: &mut Ctx, client: &str, lang: &str, pid: u32, fds: Option<bool>) -> Handled {
+/// `direct_pipes` (the client listed it) is granted only with `fds`: a pipe end's socket is
+/// handed over as a descriptor.
+pub fn hello(
+    cx: &mut Ctx,
+    client: &str,
+    lang: &str,
+    pid: u32,
+    fds: Option<bool>,
+    direct_pipes: bool,
+) -> Handled {
     cx.b.name_session(cx.caller, client, lang, pid);
     let granted = fds == Some(true);
+    let direct = granted && direct_pipes;
+    if let Some(s) = cx.b.session_mut(cx.caller) {
+        s.direct_pipes = direct;
+    }
+    let caps = fds.map(|_| match (granted, direct) {
+        (true, true) => vec![CAP_FDS, CAP_DIRECT_PIPES],
+        (true, false) => vec![CAP_FDS],
+        _ => Vec::new(),
+    });
     let r = ReplyFields {
         version: Some(PROTOCOL_VERSION),
         server: Some(SERVER),
         conn_id: Some(cx.caller.id),
         limits: Some(cx.b.config.limits()),
-        caps: fds.map(|_| if granted { vec![CAP_FDS] } else { Vec::new() }),
+        caps,
         max_fds: granted.then_some(MAX_FDS_PER_FRAME as u64),
         ..ReplyFields::ok(cx.id)
     };
@@ -294,6 +312,7 @@ pub fn delete(cx: &mut Ctx, name: &str) -> Handled {
 /// Opens (creating if the name is free) an object, and for a pipe claims `end`.
 pub fn open(cx: &mut Ctx, name: &str, kind: Kind, opts: OpenOptions) -> Handled {
     let owner = cx.b.owner(cx.caller);
+    let direct_capable = cx.b.session(cx.caller).is_some_and(|s| s.direct_pipes);
     let created = !cx.b.objects.contains_key(name);
     if created {
         if cx.b.objects.len() >= cx.b.config.max_objects {
@@ -344,6 +363,7 @@ pub fn open(cx: &mut Ctx, name: &str, kind: Kind, opts: OpenOptions) -> Handled 
                         ),
                     ));
                 }
+                p.set_direct_capable(end, direct_capable);
                 claimed = true;
             }
         }
@@ -354,6 +374,10 @@ pub fn open(cx: &mut Ctx, name: &str, kind: Kind, opts: OpenOptions) -> Handled 
         cx.b.touch(cx.caller, &name);
     }
     cx.reply(&r);
+    if claimed {
+        // With both ends now held, the pipe may go peer to peer.
+        super::pipe::maybe_direct(cx, name);
+    }
     Ok(())
 }
 

@@ -4,10 +4,49 @@ use xproc_protocol::{End, ErrorCode, ReplyFields, Wait};
 
 use crate::dispatch::{as_pipe, lookup, may_block, Ctx, Handled};
 use crate::objects::item_charge;
-use crate::objects::pipe::{Flow, PipeError};
-use crate::state::Failure;
+use crate::objects::pipe::{Flow, Handoff, PipeError};
+use crate::state::{Body, Failure};
 use crate::stored::Stored;
 use crate::waiters::WaitOp;
+
+/// Answers a pipe op with `direct: true`, handing over the end's socket and the counters page
+/// if they come now (docs/PROTOCOL.md §6.5.1). The op itself was not done.
+fn direct_reply(cx: &mut Ctx, handoff: Option<Handoff>) {
+    let r = ReplyFields {
+        direct: Some(true),
+        ..ReplyFields::ok(cx.id)
+    };
+    match handoff {
+        Some(h) => cx.out.send_fds(cx.caller, r, h.into_fds()),
+        None => cx.reply(&r),
+    }
+}
+
+/// Makes pipe `name` direct if it can go now (both ends held by different direct-capable
+/// connections, no send blocked, a small enough backlog). Called after every op that could
+/// make that true: a claim, a send, a receive, a poll. If the switch cannot be made (out of
+/// descriptors), the pipe just stays brokered and the next op tries again.
+pub fn maybe_direct(cx: &mut Ctx, name: &str) {
+    let Some(obj) = cx.b.objects.get_mut(name) else {
+        return;
+    };
+    let Body::Pipe(p) = &mut obj.body else {
+        return;
+    };
+    if !p.can_go_direct() {
+        return;
+    }
+    let before = p.bytes();
+    let went = p.go_direct(&mut cx.b.wakes);
+    // The backlog left the broker's memory for the socketpair.
+    cx.b.memory = cx.b.memory - before + p.bytes();
+    match went {
+        Ok(()) => tracing::debug!(pipe = name, "pipe goes direct"),
+        Err(e) => {
+            tracing::warn!(pipe = name, error = %e, "cannot make a direct pipe's socketpair; it stays brokered")
+        }
+    }
+}
 
 fn failure(name: &str, end: End, capacity: u64, e: PipeError) -> Failure {
     let end_s = end.as_str();
@@ -69,7 +108,11 @@ pub fn send(cx: &mut Ctx, name: &str, end: End, value: Stored, wait: Wait) -> Ha
             let object = obj.name.clone();
             cx.block(wid, WaitOp::PipeSend, object, wait);
         }
-        _ => cx.ok(),
+        Flow::Direct(h) => direct_reply(cx, h),
+        _ => {
+            cx.ok();
+            maybe_direct(cx, name);
+        }
     }
     Ok(())
 }
@@ -85,11 +128,16 @@ pub fn recv(cx: &mut Ctx, name: &str, end: End, wait: Wait) -> Handled {
     let (after, capacity) = (p.bytes(), p.capacity());
     cx.b.memory = cx.b.memory - before + after;
     match got.map_err(|e| failure(name, end, capacity, e))? {
-        Flow::Value(v) => cx.out.send_value(cx.caller, ReplyFields::ok(cx.id), &v),
+        Flow::Value(v) => {
+            cx.out.send_value(cx.caller, ReplyFields::ok(cx.id), &v);
+            // The inbox may be empty now: the pipe may go direct.
+            maybe_direct(cx, name);
+        }
         Flow::Blocked => {
             let object = obj.name.clone();
             cx.block(wid, WaitOp::PipeRecv, object, wait);
         }
+        Flow::Direct(h) => direct_reply(cx, h),
         Flow::Done | Flow::Ready(_) => cx.ok(),
     }
     Ok(())
@@ -116,7 +164,10 @@ pub fn poll(cx: &mut Ctx, name: &str, end: End, wait: Wait) -> Handled {
                 ..ReplyFields::ok(cx.id)
             };
             cx.out.send(cx.caller, &r);
+            // A switch that could not be made earlier (out of descriptors) is retried.
+            maybe_direct(cx, name);
         }
+        Flow::Direct(h) => direct_reply(cx, h),
         Flow::Done | Flow::Value(_) => cx.ok(),
     }
     Ok(())

@@ -103,6 +103,9 @@ pub enum Wake {
         /// The lease the getter asked for.
         lease_ms: u64,
     },
+    /// A pipe op answered with `direct`: the pipe runs peer to peer; the end's socket comes
+    /// with this reply (`Some`) or came with another (docs/PROTOCOL.md §6.5.1).
+    Direct(Option<pipe::Handoff>),
     /// A lease ended without an ack (it ran out, or a nack's delay did): drop its record, and
     /// answer nobody.
     Forget,

@@ -58,3 +58,39 @@ impl SealedValue {
         match *self {}
     }
 }
+
+/// Direct pipes need descriptor passing: never offered here (`hello` grants no
+/// `direct_pipes`), so pipes stay brokered.
+pub fn direct_pair() -> io::Result<(Descriptor, Descriptor)> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "direct pipes are not supported on this OS",
+    ))
+}
+
+/// Never called: no pair is ever made here.
+pub fn direct_write_all_now(side: &Descriptor, _buf: &[u8]) -> bool {
+    match *side {}
+}
+
+/// A direct pipe's counters page: none exists here.
+#[derive(Debug)]
+pub enum DirectPage {}
+
+impl DirectPage {
+    /// Never made here.
+    pub fn new() -> io::Result<(DirectPage, Descriptor, Descriptor)> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "direct pipes are not supported on this OS",
+        ))
+    }
+    /// Uninhabited.
+    pub fn load(&self, _offset: usize) -> u64 {
+        match *self {}
+    }
+    /// Uninhabited.
+    pub fn store(&self, _offset: usize, _v: u64) {
+        match *self {}
+    }
+}

@@ -955,6 +955,156 @@ fn seal_names(set: libc::c_int) -> String {
     .join("|")
 }
 
+/// Bytes of send buffer asked for each side of a direct pipe's socketpair. The kernel clamps it
+/// to `net.core.wmem_max` (no privilege is needed to ask). The inbox is bounded in messages by
+/// the counters page (`capacity`); this bounds the bytes in flight, the direct counterpart of a
+/// brokered pipe's share of the memory budget: a message that does not fit waits for room
+/// (docs/PROTOCOL.md §6.5.1).
+pub const DIRECT_PIPE_BUFFER: usize = 4 * 1024 * 1024;
+
+/// The two sides of a direct pipe (docs/PROTOCOL.md §6.5.1): a `SOCK_STREAM` socketpair,
+/// close-on-exec and non-blocking for the broker's own writes (the backlog), one side per end
+/// (`.0` for `a`, `.1` for `b`). Both sides can write even on a one-way pipe: the receiver
+/// writes wake frames to a sender waiting for credit.
+pub fn direct_pair() -> io::Result<(Descriptor, Descriptor)> {
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: socketpair writes two new descriptors into `fds` on success.
+    let rc = unsafe {
+        libc::socketpair(
+            libc::AF_UNIX,
+            libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
+            0,
+            fds.as_mut_ptr(),
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: both descriptors were just created for us and nothing else owns them.
+    let (a, b) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    for side in [&a, &b] {
+        let size = DIRECT_PIPE_BUFFER as libc::c_int;
+        // SAFETY: setsockopt reads one c_int from a live local. A failure leaves the kernel's
+        // default, which is also a bound; nothing depends on the exact size.
+        unsafe {
+            libc::setsockopt(
+                side.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_SNDBUF,
+                (&size as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            );
+        }
+    }
+    Ok((a, b))
+}
+
+/// Writes `buf` into a direct pipe's side without waiting (the broker's backlog handover,
+/// into a fresh, empty socketpair). Returns whether all of it went: a partial write means the
+/// pipe must not switch (the caller drops the pair).
+pub fn direct_write_all_now(side: &Descriptor, buf: &[u8]) -> bool {
+    if buf.is_empty() {
+        return true;
+    }
+    // SAFETY: a live slice; the fd is open for the call.
+    let n = unsafe {
+        libc::send(
+            side.as_raw_fd(),
+            buf.as_ptr().cast(),
+            buf.len(),
+            SEND_FLAGS | libc::MSG_DONTWAIT,
+        )
+    };
+    n >= 0 && n as usize == buf.len()
+}
+
+/// Size of a direct pipe's counters page (docs/PROTOCOL.md §6.5.1): one page.
+pub const DIRECT_PAGE_LEN: usize = 4096;
+
+/// The seals of a counters page: its size is fixed (no peer can shrink it under the broker's
+/// mapping, which would make a read fault), its bytes stay writable by the holders.
+const PAGE_SEALS: libc::c_int = libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_SEAL;
+
+/// A direct pipe's counters page: a sealed memfd of [`DIRECT_PAGE_LEN`] bytes, mapped
+/// read-write here; its descriptor goes to each end with its socket. The broker writes the
+/// `sent` counters before handing it out (the backlog) and afterwards only reads (`stat`).
+#[derive(Debug)]
+pub struct DirectPage {
+    ptr: *mut u8,
+}
+
+impl DirectPage {
+    /// A fresh, zeroed, sealed page, and two descriptors of it (one per end, to hand out; the
+    /// mapping does not need them).
+    pub fn new() -> io::Result<(DirectPage, Descriptor, Descriptor)> {
+        // SAFETY: a NUL-terminated name and flags; the result is a fresh descriptor.
+        let raw = unsafe {
+            libc::memfd_create(
+                c"xproc-direct-pipe".as_ptr(),
+                libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING,
+            )
+        };
+        if raw < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: just created, owned by nobody else.
+        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        // SAFETY: plain calls on a descriptor we own.
+        unsafe {
+            if libc::ftruncate(fd.as_raw_fd(), DIRECT_PAGE_LEN as libc::off_t) != 0
+                || libc::fcntl(fd.as_raw_fd(), libc::F_ADD_SEALS, PAGE_SEALS) != 0
+            {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        // SAFETY: a fresh shared mapping of a file sealed at this size: no holder can shrink
+        // it under us (no SIGBUS).
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                DIRECT_PAGE_LEN,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                fd.as_raw_fd(),
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        let page = DirectPage { ptr: ptr.cast() };
+        let other = fd.try_clone()?;
+        Ok((page, fd, other))
+    }
+
+    /// The u64 counter at byte `offset` (8-aligned, inside the page).
+    fn counter(&self, offset: usize) -> &std::sync::atomic::AtomicU64 {
+        assert!(offset.is_multiple_of(8) && offset + 8 <= DIRECT_PAGE_LEN);
+        // SAFETY: in bounds and aligned (the mapping is page-aligned); the page lives as long
+        // as `self`; every process touches it only through atomics.
+        unsafe { &*self.ptr.add(offset).cast::<std::sync::atomic::AtomicU64>() }
+    }
+
+    /// Reads the u64 at `offset` (a holder may write it at any time: the value is only shown).
+    pub fn load(&self, offset: usize) -> u64 {
+        self.counter(offset)
+            .load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Writes the u64 at `offset` (before the page is handed out).
+    pub fn store(&self, offset: usize, v: u64) {
+        self.counter(offset)
+            .store(v, std::sync::atomic::Ordering::Release)
+    }
+}
+
+impl Drop for DirectPage {
+    fn drop(&mut self) {
+        // SAFETY: unmaps exactly the mapping `new` made; nothing borrows it any more.
+        unsafe { libc::munmap(self.ptr.cast(), DIRECT_PAGE_LEN) };
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -183,6 +183,170 @@ pub(crate) fn recv_dontwait(sock: &impl AsRawFd, buf: &mut [u8]) -> io::Result<u
 /// A received descriptor.
 pub(crate) type Descriptor = OwnedFd;
 
+/// A descriptor as an event loop registers it.
+pub(crate) type RawDescriptor = std::os::fd::RawFd;
+
+/// One end's socket of a direct pipe (docs/PROTOCOL.md §6.5.1), handed over by the broker: a
+/// blocking `SOCK_STREAM` Unix socket whose peer is the other end's holder.
+#[derive(Debug)]
+pub(crate) struct DirectSocket(Stream);
+
+impl DirectSocket {
+    /// Takes ownership of the descriptor the broker passed.
+    pub(crate) fn new(fd: Descriptor) -> DirectSocket {
+        DirectSocket(Stream(UnixStream::from(fd)))
+    }
+
+    /// The raw descriptor, for an event loop to watch.
+    pub(crate) fn raw(&self) -> RawDescriptor {
+        self.0 .0.as_raw_fd()
+    }
+
+    /// Waits until the socket is readable (or at end of stream), or writable with `write`, for
+    /// at most `timeout` (`None`: as long as it takes). False if the time ran out;
+    /// `Interrupted` if a signal handler ran.
+    pub(crate) fn wait(&self, write: bool, timeout: Option<Duration>) -> io::Result<bool> {
+        let mut p = libc::pollfd {
+            fd: self.0 .0.as_raw_fd(),
+            events: if write { libc::POLLOUT } else { libc::POLLIN },
+            revents: 0,
+        };
+        let ms = match timeout {
+            None => -1,
+            Some(t) => {
+                libc::c_int::try_from(t.as_nanos().div_ceil(1_000_000)).unwrap_or(libc::c_int::MAX)
+            }
+        };
+        // SAFETY: one live pollfd.
+        let n = unsafe { libc::poll(&mut p, 1, ms) };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(n > 0)
+    }
+
+    /// One read, waiting for data unless `now` (then `WouldBlock` when none). No descriptor
+    /// travels on a direct pipe in this version, so this is a plain `recv` (cheaper than
+    /// `recvmsg` with room for descriptors); any a peer attached anyway are discarded and
+    /// closed by the kernel, never installed here.
+    pub(crate) fn recv(&self, buf: &mut [u8], now: bool) -> io::Result<(usize, Vec<OwnedFd>)> {
+        // SAFETY: a live, writable slice; the fd is open for the call.
+        let n = unsafe {
+            libc::recv(
+                self.0 .0.as_raw_fd(),
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                if now { libc::MSG_DONTWAIT } else { 0 },
+            )
+        };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok((n as usize, Vec::new()))
+    }
+
+    /// Makes waiting reads give up with `WouldBlock`/`TimedOut` after `timeout` (`None`:
+    /// never).
+    pub(crate) fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        self.0.set_read_timeout(timeout)
+    }
+
+    /// Writes all of `buf`, waiting for room as long as it takes; EPIPE when the peer is gone.
+    pub(crate) fn send_all(&self, buf: &[u8]) -> io::Result<()> {
+        self.0.send_all(buf)
+    }
+
+    /// One write of what fits now (`WouldBlock` when nothing does); never raises SIGPIPE.
+    pub(crate) fn send_now(&self, buf: &[u8]) -> io::Result<usize> {
+        // SAFETY: a live slice; the fd is open for the call.
+        let n = unsafe {
+            libc::send(
+                self.0 .0.as_raw_fd(),
+                buf.as_ptr().cast(),
+                buf.len(),
+                SEND_FLAGS | libc::MSG_DONTWAIT,
+            )
+        };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(n as usize)
+    }
+}
+
+/// Bytes of a direct pipe's counters page (docs/PROTOCOL.md §6.5.1).
+pub(crate) const COUNTERS_PAGE_LEN: usize = 4096;
+
+/// A direct pipe's counters page (docs/PROTOCOL.md §6.5.1), mapped read-write: a memfd the
+/// broker made, sealed against shrinking, so a peer cannot make our accesses fault.
+#[derive(Debug)]
+pub(crate) struct CountersPage {
+    ptr: *mut u8,
+}
+
+// SAFETY: the page is only touched through atomics, from any thread.
+unsafe impl Send for CountersPage {}
+// SAFETY: as above.
+unsafe impl Sync for CountersPage {}
+
+impl CountersPage {
+    /// Maps the page the broker passed; refuses one that is too small or could be shrunk.
+    pub(crate) fn map(fd: Descriptor) -> io::Result<CountersPage> {
+        // SAFETY: F_GET_SEALS only reads the descriptor's seal set.
+        let seals = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GET_SEALS) };
+        if seals < 0 || seals & libc::F_SEAL_SHRINK == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "the counters page is not a memfd sealed against shrinking",
+            ));
+        }
+        let len = std::fs::File::from(fd.try_clone()?).metadata()?.len();
+        if len < COUNTERS_PAGE_LEN as u64 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("the counters page is {len} bytes, not {COUNTERS_PAGE_LEN}"),
+            ));
+        }
+        // SAFETY: a fresh shared mapping of a file that cannot shrink below this size.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                COUNTERS_PAGE_LEN,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                fd.as_raw_fd(),
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        // The mapping keeps the page; the descriptor closes here.
+        Ok(CountersPage { ptr: ptr.cast() })
+    }
+
+    /// The u64 at byte `offset` (8-aligned, in the page).
+    pub(crate) fn u64_at(&self, offset: usize) -> &std::sync::atomic::AtomicU64 {
+        assert!(offset.is_multiple_of(8) && offset + 8 <= COUNTERS_PAGE_LEN);
+        // SAFETY: in bounds, aligned (the mapping is page-aligned), alive as long as `self`.
+        unsafe { &*self.ptr.add(offset).cast() }
+    }
+
+    /// The u32 at byte `offset` (4-aligned, in the page).
+    pub(crate) fn u32_at(&self, offset: usize) -> &std::sync::atomic::AtomicU32 {
+        assert!(offset.is_multiple_of(4) && offset + 4 <= COUNTERS_PAGE_LEN);
+        // SAFETY: in bounds, aligned, alive as long as `self`.
+        unsafe { &*self.ptr.add(offset).cast() }
+    }
+}
+
+impl Drop for CountersPage {
+    fn drop(&mut self) {
+        // SAFETY: unmaps exactly the mapping `map` made; nothing borrows it any more.
+        unsafe { libc::munmap(self.ptr.cast(), COUNTERS_PAGE_LEN) };
+    }
+}
+
 /// The local socket can carry descriptors, so the client asks for `fds` in `hello`.
 pub(crate) const PASSES_FDS: bool = true;
 

@@ -7,6 +7,12 @@
 //! - `send PIPE END N [hang]`: sends 0..N, then closes its end (or, with `hang`, waits to be
 //!   killed). Prints `{"sent": N}`.
 //! - `recv-all PIPE END`: receives until end of file; prints the messages as a JSON array.
+//! - `recv-report PIPE END`: as `recv-all`, and says whether the end ran direct (peer to
+//!   peer): prints `{"got": [...], "direct": bool}`.
+//! - `ping-report PIPE END N`: as `ping`, plus `"direct": bool`.
+//! - `send-report PIPE END N CAPACITY`: opens the pipe with that capacity, sends 0..N
+//!   (blocking while the inbox is full), then closes its end. Prints
+//!   `{"sent": N, "direct": bool}`.
 
 use serde_json::json;
 use xproc::{End, Error};
@@ -67,6 +73,46 @@ fn main() {
                 }
             }
             Ok(json!(got))
+        }
+        "recv-report" => {
+            let p = client.pipe::<i64>(args.str(1), end(&args, 2))?;
+            let mut got = Vec::new();
+            loop {
+                match p.recv() {
+                    Ok(v) => got.push(v),
+                    Err(Error::Closed(_)) => break,
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(json!({ "got": got, "direct": p.raw().is_direct() }))
+        }
+        "ping-report" => {
+            let p = client.pipe::<i64>(args.str(1), end(&args, 2))?;
+            let n: i64 = args.parse(3);
+            for i in 0..n {
+                p.send(&i)?;
+                let back = p.recv()?;
+                if back != i {
+                    return Err(Error::Protocol(format!("sent {i}, got {back} back")));
+                }
+            }
+            let direct = p.raw().is_direct();
+            p.close()?;
+            Ok(json!({ "rounds": n, "direct": direct }))
+        }
+        "send-report" => {
+            let opts = xproc::PipeOptions {
+                duplex: None,
+                capacity: Some(args.parse(4)),
+            };
+            let p = client.pipe_with::<i64>(args.str(1), end(&args, 2), opts)?;
+            let n: i64 = args.parse(3);
+            for i in 0..n {
+                p.send(&i)?;
+            }
+            let direct = p.raw().is_direct();
+            p.close()?;
+            Ok(json!({ "sent": n, "direct": direct }))
         }
         other => panic!("unknown role {other}"),
     })
