@@ -520,7 +520,9 @@ impl Conn {
                 if let Some(reply) = st.pending.get_mut(&id).and_then(Option::take) {
                     st.pending.remove(&id);
                     st.watched.remove(&id);
-                    let fd = if st.fds.is_empty() {
+                    // One descriptor is a memfd value, inlined for the loop; two are a direct
+                    // pipe end's socket and counters page, left for `take_fds`.
+                    let fd = if st.fds.is_empty() || st.more_fds.contains_key(&id) {
                         None
                     } else {
                         st.fds.remove(&id)

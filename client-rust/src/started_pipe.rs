@@ -98,6 +98,12 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl PipeStarts {
+    /// The cancel flag of direct call `ticket`, carried from now on (made before the thread
+    /// that carries it starts, so that a cancel right after the start is seen).
+    fn carried(&self, ticket: u64) -> Arc<AtomicBool> {
+        Arc::clone(lock(&self.running).entry(ticket).or_default())
+    }
+
     /// Cancels a direct call carried by a thread, or marks a brokered one cancelled (its
     /// `cancel` still goes to the broker). True when the broker need not be told.
     pub(crate) fn cancel(&self, ticket: u64) -> bool {
@@ -148,6 +154,7 @@ impl PipeStarts {
         }
         let slot = started.slot.clone();
         let (op, deadline) = (started.op, started.deadline);
+        self.carried(ticket);
         std::thread::spawn({
             let client = client.clone();
             move || {
@@ -252,6 +259,7 @@ impl Client {
                 self.file_completion(ticket, outcome);
             }
             None => {
+                self.events()?.pipes.carried(ticket);
                 let client = self.clone();
                 let d = Arc::clone(d);
                 std::thread::spawn(move || client.run_direct(ticket, d, op, deadline));
@@ -263,8 +271,7 @@ impl Client {
     /// Carries direct call `ticket` to its end, on this thread (see the module docs).
     fn run_direct(&self, ticket: u64, d: Arc<DirectEnd>, op: Op, deadline: Option<Instant>) {
         let Ok(ev) = self.events() else { return };
-        let cancel = Arc::new(AtomicBool::new(false));
-        lock(&ev.pipes.running).insert(ticket, Arc::clone(&cancel));
+        let cancel = ev.pipes.carried(ticket);
         // Only a weak hold between slices: closing the end drops the socket at once.
         let end: Weak<DirectEnd> = Arc::downgrade(&d);
         drop(d);
