@@ -349,6 +349,17 @@ impl Pending {
         })
     }
 
+    /// Takes over request `ticket`, started already (and sent or carried: nothing to flush).
+    pub(crate) fn adopt(core: &Arc<Core>, ticket: u64, undo: Undo) -> Pending {
+        Pending {
+            core: core.clone(),
+            ticket,
+            undo,
+            done: false,
+            owes_flush: false,
+        }
+    }
+
     pub(crate) async fn reply(mut self) -> Result<Reply> {
         let r = Complete {
             core: &self.core,

@@ -1,4 +1,5 @@
-//! The async [`Pipe`] end: `send`, `recv`, `poll` as futures over the brokered pipe ops. All
+//! The async [`Pipe`] end: `send`, `recv`, `poll` as futures over the started pipe calls
+//! (brokered, or on the socket of a direct end). All
 //! of the async client's pipe code is here (see `started_pipe.rs` for the started requests
 //! underneath).
 
@@ -7,11 +8,10 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use xproc_protocol::RequestFields;
 
 use super::{Complete, Core, Flush, Pending, Undo};
 use crate::client::{need, value_of};
-use crate::codec::{decode, encode, Wait};
+use crate::codec::{decode, encode};
 use crate::error::Result;
 use crate::{End, Waitable};
 
@@ -59,15 +59,6 @@ impl<T: Serialize + DeserializeOwned> Pipe<T> {
         &self.sync
     }
 
-    fn req(&self, op: &'static str, timeout: Option<Duration>) -> RequestFields<'_> {
-        RequestFields {
-            name: Some(self.name().into()),
-            end: Some(self.end().as_str()),
-            timeout_ms: Wait::new(timeout).timeout_ms,
-            ..RequestFields::new(0, op)
-        }
-    }
-
     /// Sends `value`, waiting for room as long as it takes.
     pub async fn send(&self, value: &T) -> Result<()> {
         self.send_timeout(value, None).await
@@ -79,11 +70,8 @@ impl<T: Serialize + DeserializeOwned> Pipe<T> {
     /// A message the broker already took is not undone when the future is dropped.
     pub async fn send_timeout(&self, value: &T, timeout: Option<Duration>) -> Result<()> {
         let bytes = encode(value)?;
-        let req = RequestFields {
-            value: Some(serde_bytes::Bytes::new(&bytes)),
-            ..self.req("pipe.send", timeout)
-        };
-        Pending::start(&self.core, &req, Undo::Nothing)?
+        let ticket = self.sync.raw().start_send(&bytes, timeout)?;
+        Pending::adopt(&self.core, ticket, Undo::Nothing)
             .reply()
             .await?;
         Ok(())
@@ -118,9 +106,9 @@ impl<T: Serialize + DeserializeOwned> Pipe<T> {
                 }
             }
         }
-        let req = self.req("pipe.recv", timeout);
         let undo = Undo::Keep(self.kept.clone());
-        let reply = Pending::start(&self.core, &req, undo)?.reply().await?;
+        let ticket = self.sync.raw().start_recv(timeout)?;
+        let reply = Pending::adopt(&self.core, ticket, undo).reply().await?;
         let r = reply.fields()?;
         decode(value_of(&r, "pipe.recv")?)
     }
@@ -136,8 +124,8 @@ impl<T: Serialize + DeserializeOwned> Pipe<T> {
     /// Whether a message waits (or `recv` would report end of file), waiting up to `timeout`
     /// for one (`Duration::MAX`: as long as it takes). Takes nothing.
     pub async fn poll(&self, timeout: Duration) -> Result<bool> {
-        let req = self.req("pipe.poll", Some(timeout));
-        let reply = Pending::start(&self.core, &req, Undo::Nothing)?
+        let ticket = self.sync.raw().start_poll(timeout)?;
+        let reply = Pending::adopt(&self.core, ticket, Undo::Nothing)
             .reply()
             .await?;
         need(reply.fields()?.ready, "pipe.poll", "ready")
