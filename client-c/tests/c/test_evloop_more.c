@@ -150,13 +150,24 @@ static void pipes(void) {
     cmp = next(c, fd, &ticket);
     ASSERT(ticket == t && small_int(cmp) == 1);
     xproc_completion_free(cmp);
-    /* A receive cancelled after the broker answered it: its completion has the message. */
+    /* A receive cancelled as its message came: either its completion has the message (the
+       broker, or the socket of a direct end, had answered first), or it took nothing and the
+       next receive gets it. Either way the message arrives exactly once. (The pipe runs
+       direct here, so the ping does not order the cancel after the answer.) */
     CHECK(xproc_pipe_recv_start(b, XPROC_WAIT_FOREVER, &t));
     CHECK(xproc_pipe_send_raw(a, SEVEN, 1, XPROC_WAIT_FOREVER));
     CHECK(xproc_client_ping(c));
     CHECK(xproc_client_cancel(c, t));
     cmp = next(c, fd, &ticket);
-    ASSERT(ticket == t && small_int(cmp) == 7);
+    ASSERT(ticket == t);
+    if (xproc_completion_status(cmp) == XPROC_OK) {
+        ASSERT(small_int(cmp) == 7);
+    } else {
+        EXPECT(xproc_completion_status(cmp), XPROC_TIMEOUT);
+        CHECK(xproc_pipe_recv_raw(b, XPROC_WAIT_FOREVER, &got, &got_len));
+        ASSERT(got_len == 1 && got[0] == 7);
+        xproc_bytes_free(got, got_len);
+    }
     xproc_completion_free(cmp);
     /* One cancelled while nothing came took nothing; then end of file. */
     CHECK(xproc_pipe_recv_start(b, XPROC_WAIT_FOREVER, &t));

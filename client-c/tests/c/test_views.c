@@ -82,12 +82,14 @@ int main(void) {
     xproc_view_free(vd);
     printf("ok - a dict value as a mapped view, readable after its dict is deleted\n");
 
-    /* Pipe: a large message from end a to end b, mapped. */
+    /* Pipe: a large message from end a to end b, mapped. It is sent before end b is held,
+       so it waits in the broker as a memfd (and keeps the pipe brokered until it is taken):
+       a pipe that runs direct carries its messages inline on its socket (PROTOCOL.md 6.5.1). */
     xproc_client_t *c2 = connect_default();
     xproc_pipe_t *a = NULL, *b = NULL;
     CHECK(xproc_pipe_open(c, S(pname), 'a', -1, -1, &a));
-    CHECK(xproc_pipe_open(c2, S(pname), 'b', -1, -1, &b));
     CHECK(xproc_pipe_send_raw(a, big, big_len, -1));
+    CHECK(xproc_pipe_open(c2, S(pname), 'b', -1, -1, &b));
     xproc_view_t *vp = NULL;
     CHECK(xproc_pipe_recv_view(b, -1, &vp));
     ASSERT(xproc_view_is_mapped(vp));
