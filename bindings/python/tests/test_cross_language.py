@@ -13,10 +13,11 @@ from __future__ import annotations
 import json
 import math
 import subprocess
+from typing import Iterator
 
 import msgpack
 import pytest
-from support import find_binary, same
+from support import Broker, find_binary, same
 
 import xproc
 
@@ -54,7 +55,19 @@ CASES = [
     ("int_key_map", {1: "one", -2: "minus two"}),
     ("mixed_array", [1, "two", 3.25, True, None, b"\x00\xff", {"k": "v"}, [-5]]),
     ("bytes_1mib", bytes(i % 251 for i in range(1 << 20))),
+    # 16 MiB, byte i = i % 251 as the peer builds it: a sealed memfd between these clients.
+    ("bytes_16mib", (bytes(range(251)) * ((16 << 20) // 251 + 1))[: 16 << 20]),
 ]
+
+
+@pytest.fixture(scope="module")
+def broker() -> Iterator[Broker]:
+    """The module's broker, with room for the 16 MiB case: its MessagePack header takes it
+    past the default max_frame (as in tests/cross-language/run.sh)."""
+    b = Broker("--max-frame", "32M")
+    yield b
+    status = b.stop()
+    assert status == 0, f"xprocd exited with {status}; its log:\n{b.log()}"
 
 
 def matrix_peer(broker, role: str, scenario: str, name: str) -> subprocess.Popen:
