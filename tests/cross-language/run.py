@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The cross-language matrix runner (README.md beside this file says what it checks).
 
-For each scenario (queue, pipe, dict) and each ordered pair of languages (sender, receiver),
+For each scenario (queue, pipe, direct_pipe, dict) and each ordered pair of languages (sender, receiver),
 it runs the receiver's and the sender's peer programs as two concurrent processes against one
 real xprocd, on an object name of their own, and counts the case passed when both exit 0 and
 each printed `ok` for every step it owes. It then prints a pass/fail table per scenario and a
@@ -16,7 +16,7 @@ It also runs one canary per receiving language: a corrupting sender (python/corr
 the cases with some values subtly wrong, and the receiver must fail exactly those. A checker
 that cannot fail would otherwise pass the whole matrix.
 
-Usage: run.py [--langs rust,c,python,csharp,go,java,node] [--scenarios queue,pipe,dict] [--timeout SECS]
+Usage: run.py [--langs rust,c,python,csharp,go,java,node] [--scenarios queue,pipe,direct_pipe,dict] [--timeout SECS]
               [--jobs N] [--verbose] [--no-canary] [--no-cargo-build]
 """
 
@@ -41,7 +41,13 @@ BUILD = HERE / "build"
 TARGET = Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target")) / "release"
 
 LANGS = ("rust", "c", "python", "csharp", "go", "java", "node")
-SCENARIOS = ("queue", "pipe", "dict")
+SCENARIOS = ("queue", "pipe", "direct_pipe", "dict")
+# `direct_pipe` is the peers' `pipe` scenario with the receiver holding its end before the
+# sender opens the other: the broker then makes the pipe direct (docs/PROTOCOL.md §6.5.1) and
+# every value, 16 MiB included, goes peer to peer on a socketpair between the two languages.
+# (In `pipe` the sender bursts before the receiver opens, so the values wait in the broker.)
+# The broker's log must say that the pipe went direct, or the case fails.
+PEER_SCENARIO = {"direct_pipe": "pipe"}
 
 # The value cases, by name, in the order the queue and pipe scenarios carry them. Each peer
 # hard-codes the values natively; the runner holds the names only, to check that every peer
@@ -273,7 +279,9 @@ class Broker:
     def start(self) -> str | None:
         with open(self.log, "wb") as log:
             self.proc = subprocess.Popen(
-                [str(TARGET / "xprocd"), "--socket", str(self.socket), "--log-level", "warn",
+                [str(TARGET / "xprocd"), "--socket", str(self.socket),
+                 # info: the `direct_pipe` cases look for "pipe goes direct" in the log.
+                 "--log-level", "info",
                  # bytes_16mib: a 16 MiB value (16 MiB + 5 bytes encoded) is above the default
                  # max_frame, inline or as a memfd alike (PROTOCOL.md §4.1, §8).
                  "--max-frame", "32M"],
@@ -374,15 +382,46 @@ def run_case(scenario: str, sender: Peer, receiver: Peer, socket: Path, timeout:
     obj = f"matrix-{os.getpid()}-{seq}-{name}"
     env = {**os.environ, "XPROC_SOCKET": str(socket)}
     deadline = time.monotonic() + timeout
-    recv = run_peer(receiver, "recv", scenario, obj, env)
-    send = run_peer(sender, "send", scenario, obj, env)
+    peer_scenario = PEER_SCENARIO.get(scenario, scenario)
+    recv = run_peer(receiver, "recv", peer_scenario, obj, env)
+    if scenario == "direct_pipe":
+        held = wait_for_reader(obj, env, deadline)
+        if held:
+            os.killpg(recv.pid, signal.SIGKILL)
+            recv.communicate()
+            return Outcome(name, False, [held])
+    send = run_peer(sender, "send", peer_scenario, obj, env)
     # Collect the sender first (it finishes first); the receiver's pipe buffer is roomy
     # enough for its ~25 short lines.
     s_code, s_out, s_err = finish(send, deadline)
     r_code, r_out, r_err = finish(recv, deadline)
-    details = (judge(receiver.lang, "recv", scenario, r_code, r_out, r_err, timeout)
-               + judge(sender.lang, "send", scenario, s_code, s_out, s_err, timeout))
+    details = (judge(receiver.lang, "recv", peer_scenario, r_code, r_out, r_err, timeout)
+               + judge(sender.lang, "send", peer_scenario, s_code, s_out, s_err, timeout))
+    if scenario == "direct_pipe" and not went_direct(socket.parent / "xprocd.log", obj):
+        details.append(f"the broker's log never says that pipe {obj} went direct")
     return Outcome(name, not details, details)
+
+
+def wait_for_reader(obj: str, env: dict, deadline: float) -> str | None:
+    """Waits until the receiver holds end b of pipe `obj` (the Rust CLI's `stat`); returns
+    what went wrong, if anything."""
+    while time.monotonic() < deadline:
+        r = subprocess.run([str(TARGET / "xproc"), "stat", obj], env=env, capture_output=True,
+                           text=True, timeout=30)
+        for line in r.stdout.splitlines():
+            key, _, value = line.partition(" ")
+            if key == "b_holder_pid" and value.strip() not in ("", "-"):
+                return None
+        time.sleep(0.05)
+    return f"the receiver never held end b of {obj}"
+
+
+def went_direct(log: Path, obj: str) -> bool:
+    """Whether the broker logged that pipe `obj` went direct (an info line, PROTOCOL.md
+    §6.5.1), matching the name exactly."""
+    text = log.read_text(errors="replace")
+    return any("pipe goes direct" in line and f'pipe="{obj}"' in line
+               for line in text.splitlines())
 
 
 def run_canary(receiver: Peer, python: Peer, socket: Path, timeout: float, seq: int) -> Outcome:

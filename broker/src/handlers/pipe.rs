@@ -41,7 +41,7 @@ pub fn maybe_direct(cx: &mut Ctx, name: &str) {
     // The backlog left the broker's memory for the socketpair.
     cx.b.memory = cx.b.memory - before + p.bytes();
     match went {
-        Ok(()) => tracing::debug!(pipe = name, "pipe goes direct"),
+        Ok(()) => tracing::info!(pipe = name, "pipe goes direct"),
         Err(e) => {
             tracing::warn!(pipe = name, error = %e, "cannot make a direct pipe's socketpair; it stays brokered")
         }
