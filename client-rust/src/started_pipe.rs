@@ -127,34 +127,39 @@ impl PipeStarts {
     ) -> bool {
         let started = {
             let mut b = lock(&self.brokered);
-            if b.is_empty() {
+            if b.is_empty() || !b.contains_key(&ticket) {
                 return false;
             }
+            let direct = match outcome {
+                Ok(payload) => rmp_serde::from_slice::<ReplyFields<'_>>(payload)
+                    .is_ok_and(|r| r.direct == Some(true)),
+                Err(_) => false,
+            };
+            if !direct {
+                b.remove(&ticket);
+                return false;
+            }
+            // Carried from here on: a cancel from now finds its flag (made before the
+            // brokered record goes, so no cancel falls between the two).
+            self.carried(ticket);
             match b.remove(&ticket) {
                 Some(s) => s,
                 None => return false,
             }
         };
-        let direct = match outcome {
-            Ok(payload) => rmp_serde::from_slice::<ReplyFields<'_>>(payload)
-                .is_ok_and(|r| r.direct == Some(true)),
-            Err(_) => false,
-        };
-        if !direct {
-            return false;
-        }
         let fds = client.conn().take_fds(ticket);
-        if let Err(e) = install(&started, fds) {
-            client.file_completion(ticket, Err(e));
-            return true;
-        }
-        if started.cancelled {
-            client.file_completion(ticket, given_up(&started.op));
+        let installed = install(&started, fds);
+        if installed.is_err() || started.cancelled {
+            lock(&self.running).remove(&ticket);
+            let outcome = match installed {
+                Err(e) => Err(e),
+                Ok(()) => given_up(&started.op),
+            };
+            client.file_completion(ticket, outcome);
             return true;
         }
         let slot = started.slot.clone();
         let (op, deadline) = (started.op, started.deadline);
-        self.carried(ticket);
         std::thread::spawn({
             let client = client.clone();
             move || {
@@ -165,6 +170,9 @@ impl PipeStarts {
                         break d;
                     }
                     if Instant::now() >= until {
+                        if let Ok(ev) = client.events() {
+                            lock(&ev.pipes.running).remove(&ticket);
+                        }
                         let e = Error::Protocol("the broker said direct but no socket came".into());
                         client.file_completion(ticket, Err(e));
                         return;
