@@ -484,37 +484,6 @@ impl DirectEnd {
     }
 }
 
-/// Non-blocking primitives for an event loop (the event-loop API of `events.rs`, hooked in
-/// where a pipe end's started requests are: a direct end never reaches the broker). The loop
-/// registers [`raw_fd`](DirectEnd::raw_fd) for readability: it becomes readable when a
-/// message arrives, when the peer closes, and when a wake frame says the peer took a message
-/// (so a send that was `Full` may go now). On each readiness it calls `try_recv` until
-/// `Empty` and retries a pending `try_send`. Neither waits, except that a frame once started
-/// is written whole (a frame larger than the socket buffer's free room).
-impl DirectEnd {
-    /// Receives one message if one is buffered or on the socket: `Empty` when none,
-    /// `Closed` at end of file after the rest.
-    #[allow(dead_code)]
-    pub(crate) fn try_recv<R>(&self, f: impl FnOnce(&[u8]) -> Result<R>) -> Result<R> {
-        self.recv(Until::new(Some(Duration::ZERO)), f)
-    }
-
-    /// Sends one message if the peer's inbox has room (`capacity`): `Full` when it has
-    /// none (the loop waits for readability: a wake frame comes when the peer takes one),
-    /// `Closed` when the peer is gone.
-    #[allow(dead_code)]
-    pub(crate) fn try_send(&self, value: &[u8]) -> Result<()> {
-        self.send(value, Until::new(Some(Duration::ZERO)))
-    }
-
-    /// The socket's descriptor, to watch for readability (owned by this end: not to be
-    /// closed or read by the caller).
-    #[allow(dead_code)]
-    pub(crate) fn raw_fd(&self) -> crate::transport::RawDescriptor {
-        self.sock.raw()
-    }
-}
-
 /// How much longer than asked a receive timeout may be kept, to skip a `setsockopt`.
 const TIMEOUT_SLACK: Duration = Duration::from_millis(20);
 
@@ -634,17 +603,18 @@ mod tests {
 
     #[cfg(target_os = "linux")]
     #[test]
-    fn try_send_stops_at_capacity_try_recv_makes_room_and_a_waiting_send_is_woken() {
+    fn a_send_that_does_not_wait_stops_at_capacity_a_recv_makes_room_and_a_waiting_send_is_woken() {
         let (a, b) = pair(2);
-        let got = |d: &DirectEnd| d.try_recv(|v| Ok(v.to_vec()));
+        // Not waiting, as the started calls try first (`started_pipe.rs`).
+        let now = || Until::new(Some(Duration::ZERO));
+        let got = |d: &DirectEnd| d.recv(now(), |v| Ok(v.to_vec()));
         assert!(matches!(got(&b), Err(Error::Empty)));
-        a.try_send(&[1]).unwrap();
-        a.try_send(&[2]).unwrap();
-        assert!(matches!(a.try_send(&[3]), Err(Error::Full)));
+        a.send(&[1], now()).unwrap();
+        a.send(&[2], now()).unwrap();
+        assert!(matches!(a.send(&[3], now()), Err(Error::Full)));
         assert_eq!(got(&b).unwrap(), [1]);
-        a.try_send(&[3]).unwrap();
-        assert!(matches!(a.try_send(&[4]), Err(Error::Full)));
-        assert!(b.raw_fd() >= 0);
+        a.send(&[3], now()).unwrap();
+        assert!(matches!(a.send(&[4], now()), Err(Error::Full)));
         std::thread::scope(|s| {
             // Blocks until b takes a message: b's receive writes it a wake frame.
             let sender = s.spawn(|| a.send(&[4], Until::new(None)));

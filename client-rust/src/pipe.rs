@@ -27,10 +27,6 @@ use crate::error::{Error, Result};
 use crate::started_pipe::DirectSlot;
 use crate::valuebuf::{SharedReply, ValueBuf};
 
-/// How long a call answered `direct` without the socket waits for the call on another thread
-/// that was handed it to install it (both replies are already in; this is a formality).
-const HANDOFF_WAIT: Duration = Duration::from_secs(5);
-
 /// Creation options for a pipe. `None` means "not given": the default applies on creation and
 /// an existing pipe's value is accepted.
 ///
@@ -143,38 +139,10 @@ impl RawPipe {
     }
 
     fn take_direct(&self, fds: Vec<crate::transport::Descriptor>) -> Result<&DirectEnd> {
-        let mut fds = fds.into_iter();
-        if let Some(sock) = fds.next() {
-            let page = fds.next().ok_or_else(|| {
-                Error::Protocol(format!(
-                    "pipe '{}': the broker handed a direct socket without its counters page",
-                    self.name
-                ))
-            })?;
-            let d = Arc::new(DirectEnd::new(
-                sock,
-                page,
-                self.end,
-                self.capacity,
-                &self.name,
-            )?);
-            // A second socket for the same end cannot come; if it did, it is closed here.
-            let d = self.shared.install(d);
-            return Ok(self.direct.get_or_init(|| d));
-        }
-        let until = Instant::now() + HANDOFF_WAIT;
-        loop {
-            if let Some(d) = self.direct() {
-                return Ok(d);
-            }
-            if Instant::now() >= until {
-                return Err(Error::Protocol(format!(
-                    "pipe '{}': the broker said direct but no socket came",
-                    self.name
-                )));
-            }
-            std::thread::sleep(Duration::from_millis(1));
-        }
+        self.shared
+            .install_from(fds, self.end, self.capacity, &self.name)?;
+        let d = self.shared.wait(&self.name)?;
+        Ok(self.direct.get_or_init(|| d))
     }
 
     /// The errors the broker gives for the wrong direction of a one-way pipe, given here on

@@ -55,9 +55,45 @@ impl DirectSlot {
         self.lock().clone()
     }
 
-    /// Keeps `d` unless an end is there already (then that one is kept, `d` dropped).
-    pub(crate) fn install(&self, d: Arc<DirectEnd>) -> Arc<DirectEnd> {
-        self.lock().get_or_insert(d).clone()
+    /// Installs the socket and counters page a `direct` reply brought (docs/PROTOCOL.md
+    /// §6.5.1), if it brought them; an end installed already is kept (a second socket for the
+    /// same end cannot come; if it did, it is closed here).
+    pub(crate) fn install_from(
+        &self,
+        fds: Vec<Descriptor>,
+        end: End,
+        capacity: u64,
+        name: &str,
+    ) -> Result<()> {
+        let mut fds = fds.into_iter();
+        let Some(sock) = fds.next() else {
+            return Ok(());
+        };
+        let page = fds.next().ok_or_else(|| {
+            Error::Protocol(format!(
+                "pipe '{name}': the broker handed a direct socket without its counters page"
+            ))
+        })?;
+        let d = DirectEnd::new(sock, page, end, capacity, name)?;
+        self.lock().get_or_insert(Arc::new(d));
+        Ok(())
+    }
+
+    /// The end once installed: by the call whose reply brought the socket, which may be
+    /// another thread's (both replies are in already, so this waits [`HANDOFF_WAIT`] at most).
+    pub(crate) fn wait(&self, name: &str) -> Result<Arc<DirectEnd>> {
+        let until = Instant::now() + HANDOFF_WAIT;
+        loop {
+            if let Some(d) = self.get() {
+                return Ok(d);
+            }
+            if Instant::now() >= until {
+                return Err(Error::Protocol(format!(
+                    "pipe '{name}': the broker said direct but no socket came"
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
     }
 
     pub(crate) fn clear(&self) {
@@ -148,7 +184,10 @@ impl PipeStarts {
             }
         };
         let fds = client.conn().take_fds(ticket);
-        let installed = install(&started, fds);
+        let installed =
+            started
+                .slot
+                .install_from(fds, started.end, started.capacity, &started.name);
         if installed.is_err() || started.cancelled {
             lock(&self.running).remove(&ticket);
             let outcome = match installed {
@@ -158,49 +197,27 @@ impl PipeStarts {
             client.file_completion(ticket, outcome);
             return true;
         }
-        let slot = started.slot.clone();
-        let (op, deadline) = (started.op, started.deadline);
+        let Started {
+            op,
+            slot,
+            name,
+            deadline,
+            ..
+        } = started;
         std::thread::spawn({
             let client = client.clone();
-            move || {
-                // The socket came with this reply, or comes with another (installed then).
-                let until = Instant::now() + HANDOFF_WAIT;
-                let d = loop {
-                    if let Some(d) = slot.get() {
-                        break d;
+            move || match slot.wait(&name) {
+                Ok(d) => client.run_direct(ticket, d, op, deadline),
+                Err(e) => {
+                    if let Ok(ev) = client.events() {
+                        lock(&ev.pipes.running).remove(&ticket);
                     }
-                    if Instant::now() >= until {
-                        if let Ok(ev) = client.events() {
-                            lock(&ev.pipes.running).remove(&ticket);
-                        }
-                        let e = Error::Protocol("the broker said direct but no socket came".into());
-                        client.file_completion(ticket, Err(e));
-                        return;
-                    }
-                    std::thread::sleep(Duration::from_millis(1));
-                };
-                client.run_direct(ticket, d, op, deadline);
+                    client.file_completion(ticket, Err(e));
+                }
             }
         });
         true
     }
-}
-
-/// Installs the socket and counters page that came with a `direct` reply, if they did.
-fn install(s: &Started, fds: Vec<Descriptor>) -> Result<()> {
-    let mut fds = fds.into_iter();
-    let Some(sock) = fds.next() else {
-        return Ok(());
-    };
-    let page = fds.next().ok_or_else(|| {
-        Error::Protocol(format!(
-            "pipe '{}': the broker handed a direct socket without its counters page",
-            s.name
-        ))
-    })?;
-    let d = DirectEnd::new(sock, page, s.end, s.capacity, &s.name)?;
-    s.slot.install(Arc::new(d));
-    Ok(())
 }
 
 /// The outcome of a call given up before it did anything (its timeout outcome).

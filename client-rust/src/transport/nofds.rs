@@ -68,10 +68,6 @@ impl DirectSocket {
         match fd {}
     }
 
-    pub(crate) fn raw(&self) -> RawDescriptor {
-        match *self {}
-    }
-
     pub(crate) fn wait(
         &self,
         _write: bool,
@@ -114,6 +110,3 @@ impl CountersPage {
         match *self {}
     }
 }
-
-/// A descriptor as an event loop registers it: none here.
-pub(crate) type RawDescriptor = std::convert::Infallible;

@@ -183,9 +183,6 @@ pub(crate) fn recv_dontwait(sock: &impl AsRawFd, buf: &mut [u8]) -> io::Result<u
 /// A received descriptor.
 pub(crate) type Descriptor = OwnedFd;
 
-/// A descriptor as an event loop registers it.
-pub(crate) type RawDescriptor = std::os::fd::RawFd;
-
 /// One end's socket of a direct pipe (docs/PROTOCOL.md §6.5.1), handed over by the broker: a
 /// blocking `SOCK_STREAM` Unix socket whose peer is the other end's holder.
 #[derive(Debug)]
@@ -195,11 +192,6 @@ impl DirectSocket {
     /// Takes ownership of the descriptor the broker passed.
     pub(crate) fn new(fd: Descriptor) -> DirectSocket {
         DirectSocket(Stream(UnixStream::from(fd)))
-    }
-
-    /// The raw descriptor, for an event loop to watch.
-    pub(crate) fn raw(&self) -> RawDescriptor {
-        self.0 .0.as_raw_fd()
     }
 
     /// Waits until the socket is readable (or at end of stream), or writable with `write`, for
