@@ -401,6 +401,14 @@ impl DirectEnd {
         }
     }
 
+    /// Waits up to `left` for the socket to become readable (a message, end of file, a wake
+    /// frame), without taking the receive lock: a started call carried by a thread
+    /// (`started_pipe.rs`) waits this way between tries, so that it never holds the lock
+    /// through a wait and starves the other calls on this end.
+    pub(crate) fn wait_readable(&self, left: Duration) -> Result<()> {
+        self.wait(false, Some(left))
+    }
+
     /// Receives the next message and hands its bytes to `f`; `Closed` once the peer closed
     /// and everything it sent was received.
     pub(crate) fn recv<R>(&self, until: Until, f: impl FnOnce(&[u8]) -> Result<R>) -> Result<R> {

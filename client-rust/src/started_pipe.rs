@@ -314,7 +314,14 @@ impl Client {
             let Some(d) = end.upgrade() else {
                 break Err(Error::Closed("this pipe end was closed".into()));
             };
-            if let Some(outcome) = attempt(&d, &op, slice) {
+            // A send waits for credit inside `send` (it reads wake frames); a receive or
+            // poll tries without waiting, then waits for the socket without the receive lock.
+            let tried = match op {
+                Op::Send(_) => attempt(&d, &op, slice),
+                Op::Recv | Op::Poll => attempt(&d, &op, Duration::ZERO)
+                    .or_else(|| d.wait_readable(slice).err().map(Err)),
+            };
+            if let Some(outcome) = tried {
                 break outcome;
             }
         };
