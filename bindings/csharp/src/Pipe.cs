@@ -262,14 +262,13 @@ namespace XProc
             return handle;
         }
 
-        /// <summary>The largest message a blocking send passes through the pump: a started
-        /// request travels as one frame, while a larger message goes as a memfd (direct call).</summary>
-        private const int PumpSendMax = 64 * 1024;
-
+        /// <summary>The blocking send: directly when the inbox has room (one round trip, and a
+        /// large message as a memfd); a send that has to wait goes through the pump, so Dispose
+        /// interrupts it, whatever its size (a started send carries it inline in its frame).</summary>
         private XProcStatus SendCore(object message, long timeoutMs)
         {
             byte[] data = MessagePack.Encode(message);
-            if (timeoutMs != Timeouts.NoWait && data.Length <= PumpSendMax && ThroughPump)
+            if (timeoutMs != Timeouts.NoWait && ThroughPump)
             {
                 XProcStatus now = Native.xproc_pipe_send_raw(handle, data, Utf8.Len(data), Timeouts.NoWait);
                 if (now != XProcStatus.Full)

@@ -609,16 +609,14 @@ namespace XProc
             return GetCore(ms, op);
         }
 
-        /// <summary>The largest value a blocking put sends through the pump: a started request
-        /// travels as one frame, while a larger value goes as a memfd (direct call).</summary>
-        private const int PumpPutMax = 64 * 1024;
-
-        /// <summary>The blocking put: directly when there is room (one round trip, as before);
-        /// a put that has to wait for room goes through the pump (so Dispose interrupts it).</summary>
+        /// <summary>The blocking put: directly when there is room (one round trip, as before, and a
+        /// large value as a memfd); a put that has to wait for room goes through the pump, so
+        /// Dispose interrupts it, whatever its size (a started put carries its value inline in
+        /// its frame: slower for a large value, but it is waiting for room anyway).</summary>
         private bool PutWaiting(T item, long ms, string op, bool strict)
         {
             byte[] data = Write(serializer, item, op, "item");
-            if (ms != Timeouts.NoWait && data.Length <= PumpPutMax && ThroughPump)
+            if (ms != Timeouts.NoWait && ThroughPump)
             {
                 XProcStatus now = Native.xproc_queue_put_raw(Handle, data, (UIntPtr)data.Length, Timeouts.NoWait);
                 if (now == XProcStatus.Ok)

@@ -328,6 +328,12 @@ namespace XProc.Tests
             XProcClient c = Fixture.Connect();
             XProcClient other = Fixture.Connect();
             other.Lock(name + "-l").Acquire();
+            // A full bounded queue and a full pipe inbox, for a put and a send of values large
+            // enough to travel as memfds when they do not wait (more than 160 KiB).
+            byte[] big = new byte[300 * 1024];
+            other.Queue<byte[]>(name + "-f", 1).Put(new byte[] { 1 });
+            XProcPipe sender = c.Pipe(name + "-s", PipeEnd.A, capacity: 1);
+            sender.Send(new byte[] { 2 });
             var calls = new List<Action>
             {
                 () => c.Queue<long>(name + "-q").Get(),
@@ -337,6 +343,8 @@ namespace XProc.Tests
                 () => c.Event(name + "-e").Wait(),
                 () => c.Barrier(name + "-b", 2).Wait(),
                 () => c.JoinableQueue<long>(name + "-j").GetLeased(),
+                () => c.Queue<byte[]>(name + "-f", 1).Put(big),
+                () => sender.Send(big),
             };
             var failures = new Exception[calls.Count];
             var threads = new List<Thread>();
@@ -364,6 +372,8 @@ namespace XProc.Tests
             WaitsAt(other, name + "-e", "waiters", 1);
             WaitsAt(other, name + "-b", "n_waiting", 1);
             WaitsAt(other, name + "-j", "getters", 1);
+            WaitsAt(other, name + "-f", "putters", 1);
+            WaitsAt(other, name + "-s", "waiters", 1);
             c.Dispose();
             foreach (Thread th in threads)
             {
@@ -378,6 +388,14 @@ namespace XProc.Tests
             XProcQueue<long> oq = other.Queue<long>(name + "-q");
             oq.Put(9);
             Assert.Equal(9L, oq.Get(TimeSpan.FromSeconds(5)), "the item stayed");
+            // The interrupted put and send put nothing: the one item and the one message are
+            // all there is.
+            XProcQueue<byte[]> full = other.Queue<byte[]>(name + "-f", 1);
+            Assert.Equal(1, full.Get(TimeSpan.FromSeconds(5)).Length, "the first item");
+            Assert.False(full.TryGet(out byte[] _), "the interrupted put went in");
+            XProcPipe receiver = other.Pipe(name + "-s", PipeEnd.B);
+            Assert.Equal(1, ((byte[])receiver.Receive(TimeSpan.FromSeconds(5))).Length, "the first message");
+            Assert.False(receiver.Poll(TimeSpan.FromMilliseconds(300)), "the interrupted send arrived");
             other.Dispose();
         }
     }
