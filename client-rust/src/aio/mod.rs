@@ -45,6 +45,7 @@
 //! Every pending future is one blocked request at the broker: at most `max_blocked` (1024 by
 //! default) per connection; use more clients for more.
 
+mod coalesce;
 mod objects;
 mod pipe;
 mod waits;
@@ -52,6 +53,7 @@ mod waits;
 use std::future::Future;
 use std::os::fd::{AsRawFd, RawFd};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
@@ -115,6 +117,13 @@ pub(crate) struct Core {
     /// reactor (the *driver*: the last to poll); it reads for all and wakes those whose
     /// completion came, so a reply costs one wake-up, not one per waiting task.
     waiters: Mutex<Waiters>,
+    /// The puts and gets being coalesced (`coalesce.rs`).
+    batches: Mutex<coalesce::Batches>,
+    /// The next key a batch member waits under: from 2^62 up, so never a ticket (request
+    /// ids count from 1).
+    next_key: AtomicU64,
+    /// Whether queue puts and gets are coalesced ([`Client::set_coalesce`]).
+    coalesce: AtomicBool,
 }
 
 /// The tasks waiting for a completion, and which of them is the driver.
@@ -142,6 +151,15 @@ impl Waiters {
 }
 
 impl Core {
+    fn next_key(&self) -> u64 {
+        self.next_key.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Whether queue puts and gets join batches.
+    pub(crate) fn coalescing(&self) -> bool {
+        self.coalesce.load(Ordering::Relaxed)
+    }
+
     fn abandoned(&self) -> std::sync::MutexGuard<'_, IdMap<Undo>> {
         self.abandoned
             .lock()
@@ -152,6 +170,7 @@ impl Core {
     /// that finished to `finished`.
     fn process(&self, finished: &mut Vec<u64>) -> Result<()> {
         self.client.process_tickets(finished)?;
+        self.settle_batches(finished)?;
         let mut ab = self.abandoned();
         if ab.is_empty() {
             return Ok(());
@@ -217,34 +236,90 @@ impl Core {
         }
     }
 
-    /// Polls for started request `ticket`'s completion: reads for every waiting task when the
-    /// descriptor is ready, and wakes the tasks whose completions came.
+    /// Wakes the tasks waiting under `keys` (tickets or batch members), except `except`.
+    fn wake(&self, keys: &[u64], except: Option<u64>) {
+        if keys.is_empty() {
+            return;
+        }
+        let w = self.waiters();
+        for t in keys {
+            if Some(*t) != except {
+                if let Some(waker) = w.wakers.get(t) {
+                    waker.wake_by_ref();
+                }
+            }
+        }
+    }
+
+    /// Reads what came, settles it, and wakes the tasks whose completions came (for the
+    /// clean-up task: nobody else may be reading).
+    fn process_and_wake(&self) -> Result<()> {
+        let mut finished = Vec::new();
+        self.process(&mut finished)?;
+        self.wake(&finished, None);
+        Ok(())
+    }
+
+    /// Settles the completions of dropped futures (and batches no member waits for any
+    /// more) even if no other future is polled on this client: a task on the current runtime
+    /// reads until none is left.
+    fn spawn_settler(self: &Arc<Self>) {
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let core = self.clone();
+        rt.spawn(async move {
+            while !core.abandoned().is_empty() || core.batches().any_sent() {
+                let Ok(mut ready) = core.fd.readable().await else {
+                    return;
+                };
+                if core.process_and_wake().is_err() {
+                    return;
+                }
+                ready.clear_ready();
+            }
+        });
+    }
+
+    /// Polls for started request `ticket`'s completion (see [`poll_until`](Self::poll_until)).
     fn poll_complete(&self, ticket: u64, cx: &mut Context<'_>) -> Poll<Result<Reply>> {
+        self.poll_until(ticket, cx, || self.client.take_completion(ticket))
+    }
+
+    /// Polls for what `take` takes (a completion, a batch member's outcome), waiting under
+    /// `key`: reads for every waiting task when the descriptor is ready, and wakes the tasks
+    /// whose completions came.
+    fn poll_until<R>(
+        &self,
+        key: u64,
+        cx: &mut Context<'_>,
+        mut take: impl FnMut() -> Option<Result<R>>,
+    ) -> Poll<Result<R>> {
         loop {
-            if let Some(r) = self.client.take_completion(ticket) {
-                self.waiters().leave(ticket);
+            if let Some(r) = take() {
+                self.waiters().leave(key);
                 return Poll::Ready(r);
             }
             let mut ready = {
                 let mut w = self.waiters();
-                match w.wakers.get_mut(&ticket) {
+                match w.wakers.get_mut(&key) {
                     Some(known) if known.will_wake(cx.waker()) => {}
                     Some(known) => known.clone_from(cx.waker()),
                     None => {
-                        w.wakers.insert(ticket, cx.waker().clone());
+                        w.wakers.insert(key, cx.waker().clone());
                     }
                 }
                 // Another task may have filed this completion after the look above, and
                 // looked for this task's waker before it was in the map: look again. (A
                 // task that files completions wakes their waiters under this lock, after
                 // filing them.)
-                if let Some(r) = self.client.take_completion(ticket) {
-                    w.leave(ticket);
+                if let Some(r) = take() {
+                    w.leave(key);
                     return Poll::Ready(r);
                 }
                 match self.fd.poll_read_ready(cx) {
                     Poll::Pending => {
-                        w.driver = Some(ticket);
+                        w.driver = Some(key);
                         return Poll::Pending;
                     }
                     Poll::Ready(Err(e)) => {
@@ -260,14 +335,7 @@ impl Core {
                 return Poll::Ready(Err(e));
             }
             ready.clear_ready();
-            let w = self.waiters();
-            for t in finished {
-                if t != ticket {
-                    if let Some(waker) = w.wakers.get(&t) {
-                        waker.wake_by_ref();
-                    }
-                }
-            }
+            self.wake(&finished, Some(key));
         }
     }
 }
@@ -316,7 +384,7 @@ impl Drop for Complete<'_> {
 
 /// Where a started request stands with the flush of its deferred frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Flush {
+pub(crate) enum Flush {
     /// Someone else flushes (or it was written at once).
     No,
     /// It owes the flush: yield once first.
@@ -407,20 +475,7 @@ impl Drop for Pending {
         };
         // Settle it even if no other future is polled on this client.
         if first {
-            if let Ok(rt) = tokio::runtime::Handle::try_current() {
-                let core = core.clone();
-                rt.spawn(async move {
-                    while !core.abandoned().is_empty() {
-                        let Ok(mut ready) = core.fd.readable().await else {
-                            return;
-                        };
-                        if core.process(&mut Vec::new()).is_err() {
-                            return;
-                        }
-                        ready.clear_ready();
-                    }
-                });
-            }
+            core.spawn_settler();
         }
     }
 }
@@ -457,8 +512,19 @@ impl Client {
                 fd,
                 abandoned: Mutex::new(IdMap::default()),
                 waiters: Mutex::new(Waiters::default()),
+                batches: Mutex::new(coalesce::Batches::default()),
+                next_key: AtomicU64::new(1 << 62),
+                coalesce: AtomicBool::new(true),
             }),
         })
+    }
+
+    /// Whether the `put`s and `get`s that tasks start on one queue in one turn of the
+    /// runtime leave as one `queue.put_many` / `queue.get_many` (on by default; see
+    /// docs/ASYNC.md, "Coalescing"). Off, each is its own request. Applies to calls started
+    /// afterwards.
+    pub fn set_coalesce(&self, on: bool) {
+        self.core.coalesce.store(on, Ordering::Relaxed);
     }
 
     /// The blocking client underneath (admin calls, objects not offered here).
