@@ -180,6 +180,10 @@ pub fn tokio_tasks(socket: &Path, size: usize, bounds: &Bounds) -> Result<Outcom
     let secs = bounds.secs.max(0.1);
     let (ops, elapsed) = rt.block_on(async {
         let c = xproc::aio::Client::new(Client::connect(socket)?)?;
+        // For comparisons only: each put and get its own request, as before coalescing.
+        if std::env::var_os("XPROC_BENCH_NO_COALESCE").is_some() {
+            c.set_coalesce(false);
+        }
         let q = Arc::new(c.queue::<ByteBuf>(&n)?);
         let value = Arc::new(ByteBuf::from(payload(size)));
         let ops = Arc::new(AtomicU64::new(0));

@@ -33,7 +33,7 @@ use std::future::Future;
 use std::ops::Range;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 
 use xproc_protocol::{Bytes, ReplyFields, RequestFields};
 
@@ -100,8 +100,11 @@ struct State {
 }
 
 struct Member {
-    /// The key its future waits under (`Waiters`); never a ticket.
+    /// The key its future drives the reactor under (`Waiters::driver`); never a ticket.
     key: u64,
+    /// Its future's waker, once it waits: woken by whoever files its outcome (members are
+    /// not in `Waiters`' map, so a reply settles a batch without a look-up per member).
+    waker: Option<Waker>,
     /// Its own timeout: a reissued request has it, and a member with `Some(0)` takes the
     /// batch's `Full`/`Empty` as its outcome.
     timeout_ms: Option<u64>,
@@ -138,19 +141,6 @@ pub(crate) enum Outcome {
 impl Batch {
     fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Member `index`'s outcome, if it came (taking it).
-    fn take(&self, index: usize) -> Option<Outcome> {
-        let mut st = self.state();
-        let m = &mut st.members[index];
-        if !matches!(m.status, Status::Done(_)) {
-            return None;
-        }
-        match std::mem::replace(&mut m.status, Status::Taken) {
-            Status::Done(o) => Some(o),
-            _ => None,
-        }
     }
 }
 
@@ -198,6 +188,7 @@ impl Core {
             st.bytes += value.len();
             st.members.push(Member {
                 key,
+                waker: None,
                 timeout_ms,
                 value,
                 status: Status::Waiting,
@@ -227,19 +218,19 @@ impl Core {
         let live: Vec<usize> = (0..st.members.len())
             .filter(|&i| matches!(st.members[i].status, Status::Waiting))
             .collect();
-        let reissue_all = |st: &mut State, live: &[usize]| -> Vec<u64> {
+        let reissue_all = |st: &mut State, live: &[usize]| -> Vec<Waker> {
             live.iter()
-                .map(|&i| {
+                .filter_map(|&i| {
                     let m = &mut st.members[i];
                     m.status = Status::Done(Outcome::Reissue(std::mem::take(&mut m.value)));
-                    m.key
+                    m.waker.take()
                 })
                 .collect()
         };
         if live.len() < 2 {
-            let keys = reissue_all(&mut st, &live);
+            let wakers = reissue_all(&mut st, &live);
             drop(st);
-            self.wake(&keys, None);
+            wakers.into_iter().for_each(Waker::wake);
             return Ok(());
         }
         let name = batch.name.as_str();
@@ -267,9 +258,9 @@ impl Core {
             Ok(t) => t,
             Err(_) => {
                 // Not sent (disconnected, say): each member's own request reports why.
-                let keys = reissue_all(&mut st, &live);
+                let wakers = reissue_all(&mut st, &live);
                 drop(st);
-                self.wake(&keys, None);
+                wakers.into_iter().for_each(Waker::wake);
                 return Ok(());
             }
         };
@@ -279,9 +270,7 @@ impl Core {
         // The reply may have been read already (a blocking call on another thread wrote the
         // batch and read its reply before it was in `sent`): then no `process` settles it.
         if self.client.has_completion(ticket) && self.batches().sent.remove(&ticket).is_some() {
-            let mut keys = Vec::new();
-            self.settle(batch, self.client.take_completion_payload(ticket), &mut keys)?;
-            self.wake(&keys, None);
+            self.settle(batch, self.client.take_completion_payload(ticket), None)?;
         }
         if owes {
             self.client.flush_starts()?;
@@ -290,8 +279,8 @@ impl Core {
     }
 
     /// Settles the batches whose replies are among the `finished` tickets (read by
-    /// `process`), appending the keys of the members whose outcome came to `finished`.
-    pub(crate) fn settle_batches(&self, finished: &mut Vec<u64>) -> Result<()> {
+    /// `process`), waking the members whose outcome came (but `except`, the caller).
+    pub(crate) fn settle_batches(&self, finished: &[u64], except: Option<u64>) -> Result<()> {
         let done: Vec<(u64, Arc<Batch>)> = {
             let mut b = self.batches();
             if b.sent.is_empty() {
@@ -304,19 +293,28 @@ impl Core {
         };
         for (ticket, batch) in done {
             let outcome = self.client.take_completion_payload(ticket);
-            self.settle(&batch, outcome, finished)?;
+            self.settle(&batch, outcome, except)?;
         }
         Ok(())
     }
 
     /// Files each carried member's outcome from the batch's reply `outcome` (see the module
-    /// docs), gives back the items no member wants, and appends the keys to wake to `keys`.
+    /// docs), wakes those members (but `except`), and gives back the items no member wants.
     fn settle(
         &self,
         batch: &Batch,
         outcome: Option<Result<Vec<u8>>>,
-        keys: &mut Vec<u64>,
+        except: Option<u64>,
     ) -> Result<()> {
+        let mut wakers = Vec::new();
+        let mut file = |m: &mut Member, o: Outcome| {
+            m.status = Status::Done(o);
+            if let Some(w) = m.waker.take() {
+                if Some(m.key) != except {
+                    wakers.push(w);
+                }
+            }
+        };
         let payload = match outcome {
             Some(Ok(p)) => Some(p),
             _ => None, // no reply (disconnected): each member's own request reports it
@@ -340,14 +338,14 @@ impl Core {
                     if !matches!(m.status, Status::Waiting) {
                         continue; // dropped: a put made stays made, as for a single put
                     }
-                    m.status = Status::Done(if pos < put {
+                    let o = if pos < put {
                         Outcome::Put
                     } else if full && m.timeout_ms == Some(0) {
                         Outcome::Full
                     } else {
                         Outcome::Reissue(std::mem::take(&mut m.value))
-                    });
-                    keys.push(m.key);
+                    };
+                    file(m, o);
                 }
             }
             Kind::Get => {
@@ -379,18 +377,19 @@ impl Core {
                     if !matches!(m.status, Status::Waiting) {
                         continue; // dropped: its item goes to the next member
                     }
-                    m.status = Status::Done(match ranges.next() {
+                    let o = match ranges.next() {
                         Some(r) => Outcome::Got(p.clone(), r),
                         None if empty && m.timeout_ms == Some(0) => Outcome::Empty,
                         None => Outcome::Reissue(Vec::new()),
-                    });
-                    keys.push(m.key);
+                    };
+                    file(m, o);
                 }
                 unwanted.extend(ranges);
                 payload_arc = Some(p);
             }
         }
         drop(st);
+        wakers.into_iter().for_each(Waker::wake);
         if let Some(p) = payload_arc {
             // Last first: each goes to the head, so the first ends up first again.
             for r in unwanted.into_iter().rev() {
@@ -398,6 +397,23 @@ impl Core {
             }
         }
         Ok(())
+    }
+
+    /// Wakes one batch member waiting for a sent batch, to drive the reactor (the driver
+    /// left and no single request waits).
+    pub(crate) fn wake_a_member(&self) {
+        let sent: Vec<Arc<Batch>> = self.batches().sent.values().cloned().collect();
+        for batch in sent {
+            let mut st = batch.state();
+            if let Some(w) = st.members.iter_mut().find_map(|m| match m.status {
+                Status::Waiting => m.waker.take(),
+                _ => None,
+            }) {
+                drop(st);
+                w.wake();
+                return;
+            }
+        }
     }
 
     /// Puts an item a dropped get took back at the head of queue `name` (`queue.unget`).
@@ -445,14 +461,32 @@ impl Future for Joined {
             Flush::No => {}
         }
         let this = &mut *self;
-        let (batch, index) = (&this.batch, this.index);
-        let r = this
-            .core
-            .poll_until(this.key, cx, || batch.take(index).map(Ok));
-        if r.is_ready() {
-            this.done = true;
+        loop {
+            {
+                let mut st = this.batch.state();
+                let m = &mut st.members[this.index];
+                if let Status::Done(_) = m.status {
+                    let Status::Done(o) = std::mem::replace(&mut m.status, Status::Taken) else {
+                        unreachable!("matched above");
+                    };
+                    m.waker = None;
+                    drop(st);
+                    this.done = true;
+                    this.core.leave_if_driver(this.key);
+                    return Poll::Ready(Ok(o));
+                }
+                // Stored under the lock the outcome is filed under: it is woken exactly.
+                match &mut m.waker {
+                    Some(w) if w.will_wake(cx.waker()) => {}
+                    slot => *slot = Some(cx.waker().clone()),
+                }
+            }
+            match this.core.poll_readable(this.key, cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Ready(Ok(())) => {} // read and settled: look again
+            }
         }
-        r
     }
 }
 
@@ -488,7 +522,7 @@ impl Drop for Joined {
             // It owed the sending: the other members still go.
             let _ = core.send_batch(&self.batch);
         }
-        core.waiters().leave(self.key);
+        core.leave_if_driver(self.key);
         if settle_alone {
             core.spawn_settler();
         }

@@ -124,6 +124,10 @@ pub(crate) struct Core {
     next_key: AtomicU64,
     /// Whether queue puts and gets are coalesced ([`Client::set_coalesce`]).
     coalesce: AtomicBool,
+    /// `Waiters::driver` (0: none), for a batch member to tell without the lock that it is
+    /// not the driver (only the driver itself stores its key, so a value other than its own
+    /// means it is not).
+    driver_hint: AtomicU64,
 }
 
 /// The tasks waiting for a completion, and which of them is the driver.
@@ -138,15 +142,21 @@ struct Waiters {
 }
 
 impl Waiters {
-    /// `ticket` stops waiting; if it was the driver, another waiter takes over.
-    fn leave(&mut self, ticket: u64) {
+    /// `ticket` stops waiting; if it was the driver, another waiter takes over. Returns
+    /// true when it was the driver and no waiter here could take over (a batch member may:
+    /// [`Core::leave`]).
+    #[must_use]
+    fn leave(&mut self, ticket: u64) -> bool {
         self.wakers.remove(&ticket);
         if self.driver == Some(ticket) {
             self.driver = None;
             if let Some(next) = self.wakers.values().next() {
                 next.wake_by_ref();
+            } else {
+                return true;
             }
         }
+        false
     }
 }
 
@@ -160,6 +170,36 @@ impl Core {
         self.coalesce.load(Ordering::Relaxed)
     }
 
+    /// `key` stops waiting (a ticket's waker leaves the map); a driver that leaves hands the
+    /// reactor to another waiter, a batch member if no single request waits.
+    fn leave(&self, key: u64) {
+        let orphaned = {
+            let mut w = self.waiters();
+            let orphaned = w.leave(key);
+            if w.driver.is_none() {
+                self.driver_hint.store(0, Ordering::Relaxed);
+            }
+            orphaned
+        };
+        if orphaned {
+            self.wake_a_member();
+        }
+    }
+
+    /// [`leave`](Self::leave) for a batch member, which is not in the waiters' map: only
+    /// when it is the driver.
+    fn leave_if_driver(&self, key: u64) {
+        if self.driver_hint.load(Ordering::Relaxed) == key {
+            self.leave(key);
+        }
+    }
+
+    /// Registers `key` as the driver (the task whose waker the reactor holds).
+    fn set_driver(&self, w: &mut Waiters, key: u64) {
+        w.driver = Some(key);
+        self.driver_hint.store(key, Ordering::Relaxed);
+    }
+
     fn abandoned(&self) -> std::sync::MutexGuard<'_, IdMap<Undo>> {
         self.abandoned
             .lock()
@@ -167,10 +207,11 @@ impl Core {
     }
 
     /// Reads what came and settles the completions of dropped futures; appends the tickets
-    /// that finished to `finished`.
-    fn process(&self, finished: &mut Vec<u64>) -> Result<()> {
+    /// that finished to `finished`. Batch members whose outcome came are woken here, except
+    /// `except` (the caller).
+    fn process(&self, finished: &mut Vec<u64>, except: Option<u64>) -> Result<()> {
         self.client.process_tickets(finished)?;
-        self.settle_batches(finished)?;
+        self.settle_batches(finished, except)?;
         let mut ab = self.abandoned();
         if ab.is_empty() {
             return Ok(());
@@ -255,7 +296,7 @@ impl Core {
     /// clean-up task: nobody else may be reading).
     fn process_and_wake(&self) -> Result<()> {
         let mut finished = Vec::new();
-        self.process(&mut finished)?;
+        self.process(&mut finished, None)?;
         self.wake(&finished, None);
         Ok(())
     }
@@ -297,7 +338,7 @@ impl Core {
     ) -> Poll<Result<R>> {
         loop {
             if let Some(r) = take() {
-                self.waiters().leave(key);
+                self.leave(key);
                 return Poll::Ready(r);
             }
             let mut ready = {
@@ -314,12 +355,13 @@ impl Core {
                 // task that files completions wakes their waiters under this lock, after
                 // filing them.)
                 if let Some(r) = take() {
-                    w.leave(key);
+                    drop(w);
+                    self.leave(key);
                     return Poll::Ready(r);
                 }
                 match self.fd.poll_read_ready(cx) {
                     Poll::Pending => {
-                        w.driver = Some(key);
+                        self.set_driver(&mut w, key);
                         return Poll::Pending;
                     }
                     Poll::Ready(Err(e)) => {
@@ -331,12 +373,36 @@ impl Core {
                 }
             };
             let mut finished = Vec::new();
-            if let Err(e) = self.process(&mut finished) {
+            if let Err(e) = self.process(&mut finished, None) {
                 return Poll::Ready(Err(e));
             }
             ready.clear_ready();
             self.wake(&finished, Some(key));
         }
+    }
+
+    /// For a batch member waiting under `key` (its waker is in its batch): when the
+    /// descriptor is ready, reads for every waiting task and wakes those whose completions
+    /// came; else registers as the driver. `Ready(Ok)`: look for the outcome again.
+    fn poll_readable(&self, key: u64, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        let mut ready = {
+            let mut w = self.waiters();
+            match self.fd.poll_read_ready(cx) {
+                Poll::Pending => {
+                    self.set_driver(&mut w, key);
+                    return Poll::Pending;
+                }
+                Poll::Ready(Err(e)) => {
+                    return Poll::Ready(Err(Error::Disconnected(format!("event descriptor: {e}"))))
+                }
+                Poll::Ready(Ok(r)) => r,
+            }
+        };
+        let mut finished = Vec::new();
+        self.process(&mut finished, Some(key))?;
+        ready.clear_ready();
+        self.wake(&finished, Some(key));
+        Poll::Ready(Ok(()))
     }
 }
 
@@ -378,7 +444,7 @@ impl Drop for Complete<'_> {
         if self.owes_flush != Flush::No {
             let _ = self.core.client.flush_starts();
         }
-        self.core.waiters().leave(self.ticket);
+        self.core.leave(self.ticket);
     }
 }
 
@@ -515,6 +581,7 @@ impl Client {
                 batches: Mutex::new(coalesce::Batches::default()),
                 next_key: AtomicU64::new(1 << 62),
                 coalesce: AtomicBool::new(true),
+                driver_hint: AtomicU64::new(0),
             }),
         })
     }
