@@ -32,6 +32,7 @@
 use std::future::Future;
 use std::ops::Range;
 use std::pin::Pin;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
 
@@ -264,6 +265,9 @@ impl Core {
                 return Ok(());
             }
         };
+        self.batches_sent.fetch_add(1, Ordering::Relaxed);
+        self.members_sent
+            .fetch_add(live.len() as u64, Ordering::Relaxed);
         st.carried = live;
         self.batches().sent.insert(ticket, batch.clone());
         drop(st);

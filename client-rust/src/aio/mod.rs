@@ -128,6 +128,9 @@ pub(crate) struct Core {
     /// not the driver (only the driver itself stores its key, so a value other than its own
     /// means it is not).
     driver_hint: AtomicU64,
+    /// Batches sent, and the members they carried ([`Client::coalesced`]).
+    batches_sent: AtomicU64,
+    members_sent: AtomicU64,
 }
 
 /// The tasks waiting for a completion, and which of them is the driver.
@@ -582,6 +585,8 @@ impl Client {
                 next_key: AtomicU64::new(1 << 62),
                 coalesce: AtomicBool::new(true),
                 driver_hint: AtomicU64::new(0),
+                batches_sent: AtomicU64::new(0),
+                members_sent: AtomicU64::new(0),
             }),
         })
     }
@@ -592,6 +597,15 @@ impl Client {
     /// afterwards.
     pub fn set_coalesce(&self, on: bool) {
         self.core.coalesce.store(on, Ordering::Relaxed);
+    }
+
+    /// How many batches coalescing sent so far, and how many puts and gets they carried
+    /// (their mean size tells how much it saves).
+    pub fn coalesced(&self) -> (u64, u64) {
+        (
+            self.core.batches_sent.load(Ordering::Relaxed),
+            self.core.members_sent.load(Ordering::Relaxed),
+        )
     }
 
     /// The blocking client underneath (admin calls, objects not offered here).
