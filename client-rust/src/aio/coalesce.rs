@@ -137,6 +137,9 @@ pub(crate) enum Outcome {
     Empty,
     /// The batch did not serve it: the member sends its own request (a put: with this value).
     Reissue(Vec<u8>),
+    /// The member that sends the batch found itself alone in it: it sends its own request
+    /// instead, at once (it has yielded already), and no batch is sent.
+    Alone(Vec<u8>),
 }
 
 impl Batch {
@@ -207,9 +210,10 @@ impl Core {
         }
     }
 
-    /// Sends `batch` (once: later calls do nothing). A batch with one member left is not
-    /// sent: that member sends its own request. Wakes the members whose outcome that filed.
-    fn send_batch(&self, batch: &Arc<Batch>) -> Result<()> {
+    /// Sends `batch` (once: later calls do nothing); `caller` is the index of the member
+    /// sending it, if it is one. A batch with one member left is not sent: that member sends
+    /// its own request. Wakes the members whose outcome that filed (not the caller).
+    fn send_batch(&self, batch: &Arc<Batch>, caller: Option<usize>) -> Result<()> {
         let mut st = batch.state();
         if st.sent {
             return Ok(());
@@ -228,6 +232,11 @@ impl Core {
                 })
                 .collect()
         };
+        if live.len() == 1 && Some(live[0]) == caller {
+            let m = &mut st.members[live[0]];
+            m.status = Status::Done(Outcome::Alone(std::mem::take(&mut m.value)));
+            return Ok(());
+        }
         if live.len() < 2 {
             let wakers = reissue_all(&mut st, &live);
             drop(st);
@@ -458,7 +467,7 @@ impl Future for Joined {
             }
             Flush::Now => {
                 self.owes = Flush::No;
-                if let Err(e) = self.core.send_batch(&self.batch) {
+                if let Err(e) = self.core.send_batch(&self.batch, Some(self.index)) {
                     return Poll::Ready(Err(e));
                 }
             }
@@ -524,7 +533,7 @@ impl Drop for Joined {
         }
         if self.owes != Flush::No {
             // It owed the sending: the other members still go.
-            let _ = core.send_batch(&self.batch);
+            let _ = core.send_batch(&self.batch, None);
         }
         core.leave_if_driver(self.key);
         if settle_alone {

@@ -21,6 +21,17 @@
 //! once the others have run (it yields once for that). Nothing else waits on it: a blocking
 //! call, a dropped future or `process` on any thread sends them too.
 //!
+//! # Coalescing
+//!
+//! The `put`s (values up to 8 KiB) and the `get`s that tasks start on one queue in one turn
+//! leave as **one** `queue.put_many` / `queue.get_many` that never waits at the broker
+//! (`coalesce.rs`): the broker does for them at once what it can, in the order they were
+//! started, and each put or get it could not serve then sends its own request, which waits as
+//! any other. So 1000 tasks doing put+get cost the broker two requests per round, not 2000.
+//! [`Client::set_coalesce`] turns it off. What can be seen of it (docs/ASYNC.md,
+//! "Coalescing"): a get or put that has to wait joins the broker's line one round trip later
+//! than it would have alone, and its `timeout` starts then.
+//!
 //! # Cancellation
 //!
 //! Timeouts come from the runtime (`tokio::time::timeout`, `select!`): dropping a future
@@ -31,7 +42,9 @@
 //! released; a pipe receive's message is the next one that handle's `recv` returns. A dropped
 //! `condition.wait` still gets its lock back (the broker reacquires it), and the condition's
 //! next `release` waits for that; a dropped `barrier.wait` breaks the barrier, as its timeout
-//! would. That clean-up is driven by the next future polled on the client,
+//! would. A coalesced get dropped while its batch is on its way takes nothing either: its
+//! item goes to the next get of the batch, or back to the head of the queue. That clean-up
+//! is driven by the next future polled on the client,
 //! or, when none is, by a small task spawned on the current runtime.
 //!
 //! # Platforms
@@ -484,6 +497,22 @@ impl Pending {
             done: false,
             owes_flush,
         })
+    }
+
+    /// [`start`](Self::start), flushed at once when `now` (for a caller that has yielded
+    /// already this turn: the others' requests are in the buffer).
+    pub(crate) fn start_now(
+        core: &Arc<Core>,
+        req: &RequestFields<'_>,
+        undo: Undo,
+        now: bool,
+    ) -> Result<Pending> {
+        let mut p = Pending::start(core, req, undo)?;
+        if now && p.owes_flush {
+            p.owes_flush = false;
+            core.client.flush_starts()?;
+        }
+        Ok(p)
     }
 
     /// Takes over request `ticket`, started already (and sent or carried: nothing to flush).

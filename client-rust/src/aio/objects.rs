@@ -54,6 +54,7 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     /// ([`Error::Timeout`](crate::Error::Timeout); `Some(ZERO)`: not at all,
     /// [`Error::Empty`](crate::Error::Empty)).
     pub async fn get_timeout(&self, timeout: Option<Duration>) -> Result<T> {
+        let mut at_once = false;
         if self.core.coalescing() {
             // With the other gets of this turn on this queue, as one `queue.get_many`.
             match self
@@ -63,6 +64,7 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
             {
                 Outcome::Got(payload, at) => return decode(&payload[at]),
                 Outcome::Empty => return Err(Error::Empty),
+                Outcome::Alone(_) => at_once = true,
                 Outcome::Full | Outcome::Put | Outcome::Reissue(_) => {}
             }
         }
@@ -72,7 +74,9 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
             ..RequestFields::new(0, "queue.get")
         };
         let undo = Undo::Get(self.name().to_string());
-        let reply = Pending::start(&self.core, &req, undo)?.reply().await?;
+        let reply = Pending::start_now(&self.core, &req, undo, at_once)?
+            .reply()
+            .await?;
         let r = reply.fields()?;
         decode(value_of(&r, "queue.get")?)
     }
@@ -142,6 +146,7 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     /// [`Error::Full`](crate::Error::Full)).
     pub async fn put_timeout(&self, value: &T, timeout: Option<Duration>) -> Result<()> {
         let mut bytes = encode(value)?;
+        let mut at_once = false;
         if self.core.coalescing() && bytes.len() <= MAX_COALESCED_VALUE {
             // With the other puts of this turn on this queue, as one `queue.put_many`.
             match self
@@ -152,6 +157,7 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
                 Outcome::Put => return Ok(()),
                 Outcome::Full => return Err(Error::Full),
                 Outcome::Reissue(v) => bytes = v,
+                Outcome::Alone(v) => (bytes, at_once) = (v, true),
                 Outcome::Got(..) | Outcome::Empty => {
                     return Err(Error::Protocol("a put batch answered as a get".into()))
                 }
@@ -163,7 +169,7 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
             timeout_ms: ms(timeout),
             ..RequestFields::new(0, "queue.put")
         };
-        Pending::start(&self.core, &req, Undo::Nothing)?
+        Pending::start_now(&self.core, &req, Undo::Nothing, at_once)?
             .reply()
             .await?;
         Ok(())
