@@ -301,3 +301,50 @@ async fn an_invalid_value_in_a_coalesced_batch_fails_only_its_own_put() {
     assert_eq!(left, want);
     assert_eq!(c.coalesced(), (1, 8));
 }
+
+#[tokio::test(flavor = "current_thread")]
+async fn coalesced_gets_take_what_is_there_in_order_and_the_rest_wait_or_are_told_empty() {
+    let broker = Broker::start();
+    let c = aio::Client::new(broker.client()).unwrap();
+    let q = Arc::new(c.queue::<i64>("g").unwrap());
+    q.blocking().put_many(0..3).unwrap();
+
+    // Not waiting: the first three take the three items, in order; the others are Empty.
+    let got = together(5, |_| {
+        let q = q.clone();
+        async move { q.get_timeout(Some(Duration::ZERO)).await }
+    })
+    .await;
+    assert!(matches!(got[..3], [Ok(0), Ok(1), Ok(2)]), "{got:?}");
+    assert!(got[3..]
+        .iter()
+        .all(|g| matches!(g, Err(xproc::Error::Empty))));
+    assert_eq!(c.coalesced(), (1, 5));
+    // An empty queue: every member is told Empty by the batch itself.
+    let got = together(4, |_| {
+        let q = q.clone();
+        async move { q.get_timeout(Some(Duration::ZERO)).await }
+    })
+    .await;
+    assert!(got.iter().all(|g| matches!(g, Err(xproc::Error::Empty))));
+    assert_eq!(c.coalesced(), (2, 9));
+
+    // Waiting at most 300 ms on an empty queue: two items come after 50 ms; the first two
+    // gets (in the order they started) take them, the other two time out.
+    let q2 = q.clone();
+    let producer = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        q2.blocking().put_many([10, 11]).unwrap();
+    });
+    let got = together(4, |_| {
+        let q = q.clone();
+        async move { q.get_timeout(Some(Duration::from_millis(300))).await }
+    })
+    .await;
+    producer.await.unwrap();
+    assert!(matches!(got[..2], [Ok(10), Ok(11)]), "{got:?}");
+    assert!(got[2..]
+        .iter()
+        .all(|g| matches!(g, Err(xproc::Error::Timeout))));
+    assert_eq!(q.blocking().qsize().unwrap(), 0);
+}
