@@ -54,6 +54,13 @@ pub(crate) const MAX_BATCH_BYTES: usize = 256 * 1024;
 /// (docs/PROTOCOL.md §4.1), which a batch cannot carry, and batching saves little for it.
 pub(crate) const MAX_COALESCED_VALUE: usize = 8 * 1024;
 
+/// Keys reserved per batch: member `i` waits under the batch's first key + `i`.
+pub(crate) const KEYS_PER_BATCH: u64 = 2048;
+const _: () = assert!(MAX_MEMBERS as u64 <= KEYS_PER_BATCH);
+
+/// Members a new batch has room for before it grows (most batches carry tens to hundreds).
+const FIRST_CAPACITY: usize = 64;
+
 /// Which single op a batch stands for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kind {
@@ -85,6 +92,8 @@ pub(crate) struct Batch {
     kind: Kind,
     /// The queue.
     name: String,
+    /// Its members' first key (`Core::next_batch_keys`).
+    first_key: u64,
     state: Mutex<State>,
 }
 
@@ -163,7 +172,6 @@ impl Core {
         timeout_ms: Option<u64>,
         value: Vec<u8>,
     ) -> Joined {
-        let key = self.next_key();
         loop {
             let (batch, opened) = {
                 let mut b = self.batches();
@@ -173,7 +181,11 @@ impl Core {
                         let x = Arc::new(Batch {
                             kind,
                             name: name.to_string(),
-                            state: Mutex::new(State::default()),
+                            first_key: self.next_batch_keys(),
+                            state: Mutex::new(State {
+                                members: Vec::with_capacity(FIRST_CAPACITY),
+                                ..State::default()
+                            }),
                         });
                         b.open.push(x.clone());
                         (x, true)
@@ -190,6 +202,7 @@ impl Core {
                 continue;
             }
             st.bytes += value.len();
+            let key = batch.first_key + st.members.len() as u64;
             st.members.push(Member {
                 key,
                 waker: None,

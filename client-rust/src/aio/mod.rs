@@ -132,18 +132,30 @@ pub(crate) struct Core {
     waiters: Mutex<Waiters>,
     /// The puts and gets being coalesced (`coalesce.rs`).
     batches: Mutex<coalesce::Batches>,
-    /// The next key a batch member waits under: from 2^62 up, so never a ticket (request
-    /// ids count from 1).
-    next_key: AtomicU64,
+    /// The first key of the next batch (its members' keys follow): from 2^62 up, so never a
+    /// ticket (request ids count from 1). Padded, as the counters below: written by both
+    /// workers, they would otherwise share a cache line with the fields read on every call.
+    next_key: Padded<AtomicU64>,
     /// Whether queue puts and gets are coalesced ([`Client::set_coalesce`]).
     coalesce: AtomicBool,
     /// `Waiters::driver` (0: none), for a batch member to tell without the lock that it is
     /// not the driver (only the driver itself stores its key, so a value other than its own
     /// means it is not).
-    driver_hint: AtomicU64,
+    driver_hint: Padded<AtomicU64>,
     /// Batches sent, and the members they carried ([`Client::coalesced`]).
-    batches_sent: AtomicU64,
+    batches_sent: Padded<AtomicU64>,
     members_sent: AtomicU64,
+}
+
+/// A value alone on its cache lines (two, for the adjacent-line prefetcher).
+#[repr(align(128))]
+struct Padded<T>(T);
+
+impl<T> std::ops::Deref for Padded<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
 }
 
 /// The tasks waiting for a completion, and which of them is the driver.
@@ -177,8 +189,10 @@ impl Waiters {
 }
 
 impl Core {
-    fn next_key(&self) -> u64 {
-        self.next_key.fetch_add(1, Ordering::Relaxed)
+    /// The first of [`coalesce::KEYS_PER_BATCH`] keys for a new batch's members.
+    fn next_batch_keys(&self) -> u64 {
+        self.next_key
+            .fetch_add(coalesce::KEYS_PER_BATCH, Ordering::Relaxed)
     }
 
     /// Whether queue puts and gets join batches.
@@ -611,10 +625,10 @@ impl Client {
                 abandoned: Mutex::new(IdMap::default()),
                 waiters: Mutex::new(Waiters::default()),
                 batches: Mutex::new(coalesce::Batches::default()),
-                next_key: AtomicU64::new(1 << 62),
+                next_key: Padded(AtomicU64::new(1 << 62)),
                 coalesce: AtomicBool::new(true),
-                driver_hint: AtomicU64::new(0),
-                batches_sent: AtomicU64::new(0),
+                driver_hint: Padded(AtomicU64::new(0)),
+                batches_sent: Padded(AtomicU64::new(0)),
                 members_sent: AtomicU64::new(0),
             }),
         })
