@@ -348,3 +348,31 @@ async fn coalesced_gets_take_what_is_there_in_order_and_the_rest_wait_or_are_tol
         .all(|g| matches!(g, Err(xproc::Error::Timeout))));
     assert_eq!(q.blocking().qsize().unwrap(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_coalescing_off_every_call_is_its_own_request() {
+    let broker = Broker::start();
+    let c = aio::Client::new(broker.client()).unwrap();
+    c.set_coalesce(false);
+    let q = Arc::new(c.queue::<i64>("off").unwrap());
+    let tasks: Vec<_> = (0..200)
+        .map(|i| {
+            let q = q.clone();
+            tokio::spawn(async move {
+                for j in 0..5 {
+                    q.put(&(i * 5 + j)).await.unwrap();
+                    q.get().await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert_eq!(q.blocking().qsize().unwrap(), 0);
+    assert_eq!(
+        c.coalesced(),
+        (0, 0),
+        "a batch was sent with coalescing off"
+    );
+}
