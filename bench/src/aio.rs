@@ -178,8 +178,12 @@ pub fn tokio_tasks(socket: &Path, size: usize, bounds: &Bounds) -> Result<Outcom
         .map_err(|e| BenchError::Child(format!("tokio runtime: {e}")))?;
     let n = name("tokio");
     let secs = bounds.secs.max(0.1);
-    let (ops, elapsed) = rt.block_on(async {
+    let (ops, elapsed, coalesced) = rt.block_on(async {
         let c = xproc::aio::Client::new(Client::connect(socket)?)?;
+        // For comparisons only: each put and get its own request, as before coalescing.
+        if std::env::var_os("XPROC_BENCH_NO_COALESCE").is_some() {
+            c.set_coalesce(false);
+        }
         let q = Arc::new(c.queue::<ByteBuf>(&n)?);
         let value = Arc::new(ByteBuf::from(payload(size)));
         let ops = Arc::new(AtomicU64::new(0));
@@ -218,8 +222,12 @@ pub fn tokio_tasks(socket: &Path, size: usize, bounds: &Bounds) -> Result<Outcom
                 .map_err(|e| BenchError::Child(format!("task: {e}")))??;
         }
         c.blocking().delete(&n)?;
-        Ok::<_, BenchError>((done, elapsed))
+        Ok::<_, BenchError>((done, elapsed, c.coalesced()))
     })?;
-    let note = Some(format!("{TASKS} tasks, 1 connection, 2 runtime threads"));
+    let (batches, members) = coalesced;
+    let note = Some(format!(
+        "{TASKS} tasks, 1 connection, 2 runtime threads; {batches} coalesced batches, {:.0} calls each",
+        members as f64 / batches.max(1) as f64
+    ));
     Ok(Outcome::from_count("xproc_tokio", ops, elapsed, note))
 }

@@ -238,6 +238,16 @@ impl Client {
             .is_ok_and(|ev| ev.done().replies.contains_key(&ticket))
     }
 
+    /// [`take_completion`](Self::take_completion) without mapping an error reply: the raw
+    /// reply payload, for a caller that needs an error reply's fields (`queue.put_many`'s
+    /// `put`). `Err` only when the request failed without a reply (disconnected).
+    #[cfg(all(unix, feature = "tokio"))]
+    pub(crate) fn take_completion_payload(&self, ticket: u64) -> Option<Result<Vec<u8>>> {
+        let ev = self.events().ok()?;
+        let outcome = ev.done().replies.remove(&ticket)?;
+        Some(outcome)
+    }
+
     /// The outcome of started request `ticket` if it has finished (after
     /// [`process`](Self::process)), taking it off the completion queue.
     pub fn take_completion(&self, ticket: u64) -> Option<Result<Reply>> {

@@ -94,8 +94,8 @@ impl Client {
         timeout: Option<Duration>,
     ) -> Result<(usize, T)> {
         let names: Vec<&str> = queues.iter().map(|q| q.name()).collect();
-        let (index, bytes) = self.get_any_names(&names, timeout)?;
-        Ok((index, decode(&bytes)?))
+        // Decoded from the reply in place (no copy of the value).
+        self.get_any_with(names, timeout, |index, bytes| Ok((index, decode(bytes)?)))
     }
 
     /// [`get_any`](Self::get_any) over raw queues: the value's MessagePack bytes.
@@ -105,7 +105,7 @@ impl Client {
         timeout: Option<Duration>,
     ) -> Result<(usize, Vec<u8>)> {
         let names: Vec<&str> = queues.iter().map(|q| q.name()).collect();
-        self.get_any_names(&names, timeout)
+        self.get_any_with(names, timeout, |index, bytes| Ok((index, bytes.to_vec())))
     }
 
     /// [`get_any`](Self::get_any) by queue names.
@@ -114,22 +114,35 @@ impl Client {
         names: &[&str],
         timeout: Option<Duration>,
     ) -> Result<(usize, Vec<u8>)> {
+        self.get_any_with(names.to_vec(), timeout, |index, bytes| {
+            Ok((index, bytes.to_vec()))
+        })
+    }
+
+    /// `queue.get_any` over `names`, handing the position and the value's bytes (borrowed
+    /// from the reply) to `f`.
+    fn get_any_with<R>(
+        &self,
+        names: Vec<&str>,
+        timeout: Option<Duration>,
+        f: impl FnOnce(usize, &[u8]) -> Result<R>,
+    ) -> Result<R> {
         let wait = Wait::new(timeout);
+        let count = names.len();
         let req = RequestFields {
-            names: Some(names.to_vec()),
+            names: Some(names),
             timeout_ms: wait.timeout_ms,
             ..RequestFields::new(0, "queue.get_any")
         };
         self.exchange(req, wait.deadline, |r| {
-            let value = value_of(r, "queue.get_any")?.to_vec();
+            let value = value_of(r, "queue.get_any")?;
             let index = need(r.index, "queue.get_any", "index")? as usize;
-            if index >= names.len() {
+            if index >= count {
                 return Err(Error::Protocol(format!(
-                    "queue.get_any: index {index} of {} names",
-                    names.len()
+                    "queue.get_any: index {index} of {count} names"
                 )));
             }
-            Ok((index, value))
+            f(index, value)
         })
     }
 

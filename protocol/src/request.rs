@@ -810,6 +810,9 @@ fn valid_name<'a>(raw: &'a [u8], what: &str) -> Check<&'a str> {
     Ok(name)
 }
 
+/// Wait sets up to this size are checked for repeats pairwise (at most 120 comparisons).
+const SMALL_SET: usize = 16;
+
 /// Refuses a wait set that names the same object (or pipe end) twice, naming both places: a
 /// repeat is almost always a caller's bug, and "ready twice" or "registered twice" would need
 /// a rule of its own.
@@ -817,13 +820,27 @@ fn no_repeats<T: std::hash::Hash + Eq + std::fmt::Debug, K: std::hash::Hash + Eq
     items: &[T],
     key: impl Fn(&T) -> K,
 ) -> Check<()> {
+    let repeat = |i: usize, first: usize, item: &T| {
+        Err((
+            ErrorCode::InvalidArgument,
+            format!("names[{i}] repeats names[{first}] ({item:?}); name each object once"),
+        ))
+    };
+    // A few names (the usual `get_any` or `wait`): compared pairwise, without hashing or
+    // allocating.
+    if items.len() <= SMALL_SET {
+        for (i, item) in items.iter().enumerate() {
+            let k = key(item);
+            if let Some(first) = items[..i].iter().position(|x| key(x) == k) {
+                return repeat(i, first, item);
+            }
+        }
+        return Ok(());
+    }
     let mut seen = std::collections::HashMap::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
         if let Some(first) = seen.insert(key(item), i) {
-            return Err((
-                ErrorCode::InvalidArgument,
-                format!("names[{i}] repeats names[{first}] ({item:?}); name each object once"),
-            ));
+            return repeat(i, first, item);
         }
     }
     Ok(())
@@ -1070,7 +1087,13 @@ impl<'a> Checker<'_, 'a> {
         }
         raw.into_iter()
             .enumerate()
-            .map(|(i, n)| valid_name(n, &format!("names[{i}]")))
+            // The field's name is only spelled out for an error: a `queue.get_any` over 8
+            // queues would otherwise format 8 strings per request.
+            .map(|(i, n)| {
+                valid_name(n, "names[]").map_err(|(code, message)| {
+                    (code, message.replacen("names[]", &format!("names[{i}]"), 1))
+                })
+            })
             .collect()
     }
 

@@ -26,10 +26,16 @@ fn some_names(names: &[&str]) -> String {
 /// `queue.get_any`: takes the oldest item of the first queue in `names` that has one; if none
 /// has, waits as one getter in every queue's FIFO until the first of them hands it an item.
 pub fn get_any(cx: &mut Ctx, names: &[&str], wait: Wait) -> Handled {
-    for name in names {
-        as_queue(lookup(&mut cx.b.objects, name)?, "queue.get_any")?;
-    }
+    // Every name is checked before anything is taken; the same pass finds the first queue
+    // with an item, so the common case looks each name up once (and that one twice).
+    let mut first = names.len();
     for (index, name) in names.iter().enumerate() {
+        let q = as_queue(lookup(&mut cx.b.objects, name)?, "queue.get_any")?;
+        if first == names.len() && !q.is_empty() {
+            first = index;
+        }
+    }
+    for (index, name) in names.iter().enumerate().skip(first) {
         let Some(Body::Queue(q)) = cx.b.objects.get_mut(*name).map(|o| &mut o.body) else {
             continue;
         };

@@ -21,6 +21,17 @@
 //! once the others have run (it yields once for that). Nothing else waits on it: a blocking
 //! call, a dropped future or `process` on any thread sends them too.
 //!
+//! # Coalescing
+//!
+//! The `put`s (values up to 8 KiB) and the `get`s that tasks start on one queue in one turn
+//! leave as **one** `queue.put_many` / `queue.get_many` that never waits at the broker
+//! (`coalesce.rs`): the broker does for them at once what it can, in the order they were
+//! started, and each put or get it could not serve then sends its own request, which waits as
+//! any other. So 1000 tasks doing put+get cost the broker two requests per round, not 2000.
+//! [`Client::set_coalesce`] turns it off. What can be seen of it (docs/ASYNC.md,
+//! "Coalescing"): a get or put that has to wait joins the broker's line one round trip later
+//! than it would have alone, and its `timeout` starts then.
+//!
 //! # Cancellation
 //!
 //! Timeouts come from the runtime (`tokio::time::timeout`, `select!`): dropping a future
@@ -31,7 +42,9 @@
 //! released; a pipe receive's message is the next one that handle's `recv` returns. A dropped
 //! `condition.wait` still gets its lock back (the broker reacquires it), and the condition's
 //! next `release` waits for that; a dropped `barrier.wait` breaks the barrier, as its timeout
-//! would. That clean-up is driven by the next future polled on the client,
+//! would. A coalesced get dropped while its batch is on its way takes nothing either: its
+//! item goes to the next get of the batch, or back to the head of the queue. That clean-up
+//! is driven by the next future polled on the client,
 //! or, when none is, by a small task spawned on the current runtime.
 //!
 //! # Platforms
@@ -45,6 +58,7 @@
 //! Every pending future is one blocked request at the broker: at most `max_blocked` (1024 by
 //! default) per connection; use more clients for more.
 
+mod coalesce;
 mod objects;
 mod pipe;
 mod waits;
@@ -52,6 +66,7 @@ mod waits;
 use std::future::Future;
 use std::os::fd::{AsRawFd, RawFd};
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
@@ -115,6 +130,32 @@ pub(crate) struct Core {
     /// reactor (the *driver*: the last to poll); it reads for all and wakes those whose
     /// completion came, so a reply costs one wake-up, not one per waiting task.
     waiters: Mutex<Waiters>,
+    /// The puts and gets being coalesced (`coalesce.rs`).
+    batches: Mutex<coalesce::Batches>,
+    /// The first key of the next batch (its members' keys follow): from 2^62 up, so never a
+    /// ticket (request ids count from 1). Padded, as the counters below: written by both
+    /// workers, they would otherwise share a cache line with the fields read on every call.
+    next_key: Padded<AtomicU64>,
+    /// Whether queue puts and gets are coalesced ([`Client::set_coalesce`]).
+    coalesce: AtomicBool,
+    /// `Waiters::driver` (0: none), for a batch member to tell without the lock that it is
+    /// not the driver (only the driver itself stores its key, so a value other than its own
+    /// means it is not).
+    driver_hint: Padded<AtomicU64>,
+    /// Batches sent, and the members they carried ([`Client::coalesced`]).
+    batches_sent: Padded<AtomicU64>,
+    members_sent: AtomicU64,
+}
+
+/// A value alone on its cache lines (two, for the adjacent-line prefetcher).
+#[repr(align(128))]
+struct Padded<T>(T);
+
+impl<T> std::ops::Deref for Padded<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
 }
 
 /// The tasks waiting for a completion, and which of them is the driver.
@@ -129,19 +170,66 @@ struct Waiters {
 }
 
 impl Waiters {
-    /// `ticket` stops waiting; if it was the driver, another waiter takes over.
-    fn leave(&mut self, ticket: u64) {
+    /// `ticket` stops waiting; if it was the driver, another waiter takes over. Returns
+    /// true when it was the driver and no waiter here could take over (a batch member may:
+    /// [`Core::leave`]).
+    #[must_use]
+    fn leave(&mut self, ticket: u64) -> bool {
         self.wakers.remove(&ticket);
         if self.driver == Some(ticket) {
             self.driver = None;
             if let Some(next) = self.wakers.values().next() {
                 next.wake_by_ref();
+            } else {
+                return true;
             }
         }
+        false
     }
 }
 
 impl Core {
+    /// The first of [`coalesce::KEYS_PER_BATCH`] keys for a new batch's members.
+    fn next_batch_keys(&self) -> u64 {
+        self.next_key
+            .fetch_add(coalesce::KEYS_PER_BATCH, Ordering::Relaxed)
+    }
+
+    /// Whether queue puts and gets join batches.
+    pub(crate) fn coalescing(&self) -> bool {
+        self.coalesce.load(Ordering::Relaxed)
+    }
+
+    /// `key` stops waiting (a ticket's waker leaves the map); a driver that leaves hands the
+    /// reactor to another waiter, a batch member if no single request waits.
+    fn leave(&self, key: u64) {
+        let orphaned = {
+            let mut w = self.waiters();
+            let orphaned = w.leave(key);
+            if w.driver.is_none() {
+                self.driver_hint.store(0, Ordering::Relaxed);
+            }
+            orphaned
+        };
+        if orphaned {
+            self.wake_a_member();
+        }
+    }
+
+    /// [`leave`](Self::leave) for a batch member, which is not in the waiters' map: only
+    /// when it is the driver.
+    fn leave_if_driver(&self, key: u64) {
+        if self.driver_hint.load(Ordering::Relaxed) == key {
+            self.leave(key);
+        }
+    }
+
+    /// Registers `key` as the driver (the task whose waker the reactor holds).
+    fn set_driver(&self, w: &mut Waiters, key: u64) {
+        w.driver = Some(key);
+        self.driver_hint.store(key, Ordering::Relaxed);
+    }
+
     fn abandoned(&self) -> std::sync::MutexGuard<'_, IdMap<Undo>> {
         self.abandoned
             .lock()
@@ -149,9 +237,11 @@ impl Core {
     }
 
     /// Reads what came and settles the completions of dropped futures; appends the tickets
-    /// that finished to `finished`.
-    fn process(&self, finished: &mut Vec<u64>) -> Result<()> {
+    /// that finished to `finished`. Batch members whose outcome came are woken here, except
+    /// `except` (the caller).
+    fn process(&self, finished: &mut Vec<u64>, except: Option<u64>) -> Result<()> {
         self.client.process_tickets(finished)?;
+        self.settle_batches(finished, except)?;
         let mut ab = self.abandoned();
         if ab.is_empty() {
             return Ok(());
@@ -217,34 +307,91 @@ impl Core {
         }
     }
 
-    /// Polls for started request `ticket`'s completion: reads for every waiting task when the
-    /// descriptor is ready, and wakes the tasks whose completions came.
+    /// Wakes the tasks waiting under `keys` (tickets or batch members), except `except`.
+    fn wake(&self, keys: &[u64], except: Option<u64>) {
+        if keys.is_empty() {
+            return;
+        }
+        let w = self.waiters();
+        for t in keys {
+            if Some(*t) != except {
+                if let Some(waker) = w.wakers.get(t) {
+                    waker.wake_by_ref();
+                }
+            }
+        }
+    }
+
+    /// Reads what came, settles it, and wakes the tasks whose completions came (for the
+    /// clean-up task: nobody else may be reading).
+    fn process_and_wake(&self) -> Result<()> {
+        let mut finished = Vec::new();
+        self.process(&mut finished, None)?;
+        self.wake(&finished, None);
+        Ok(())
+    }
+
+    /// Settles the completions of dropped futures (and batches no member waits for any
+    /// more) even if no other future is polled on this client: a task on the current runtime
+    /// reads until none is left.
+    fn spawn_settler(self: &Arc<Self>) {
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let core = self.clone();
+        rt.spawn(async move {
+            while !core.abandoned().is_empty() || core.batches().any_sent() {
+                let Ok(mut ready) = core.fd.readable().await else {
+                    return;
+                };
+                if core.process_and_wake().is_err() {
+                    return;
+                }
+                ready.clear_ready();
+            }
+        });
+    }
+
+    /// Polls for started request `ticket`'s completion (see [`poll_until`](Self::poll_until)).
     fn poll_complete(&self, ticket: u64, cx: &mut Context<'_>) -> Poll<Result<Reply>> {
+        self.poll_until(ticket, cx, || self.client.take_completion(ticket))
+    }
+
+    /// Polls for what `take` takes (a completion, a batch member's outcome), waiting under
+    /// `key`: reads for every waiting task when the descriptor is ready, and wakes the tasks
+    /// whose completions came.
+    fn poll_until<R>(
+        &self,
+        key: u64,
+        cx: &mut Context<'_>,
+        mut take: impl FnMut() -> Option<Result<R>>,
+    ) -> Poll<Result<R>> {
         loop {
-            if let Some(r) = self.client.take_completion(ticket) {
-                self.waiters().leave(ticket);
+            if let Some(r) = take() {
+                self.leave(key);
                 return Poll::Ready(r);
             }
             let mut ready = {
                 let mut w = self.waiters();
-                match w.wakers.get_mut(&ticket) {
+                match w.wakers.get_mut(&key) {
                     Some(known) if known.will_wake(cx.waker()) => {}
                     Some(known) => known.clone_from(cx.waker()),
                     None => {
-                        w.wakers.insert(ticket, cx.waker().clone());
+                        w.wakers.insert(key, cx.waker().clone());
                     }
                 }
                 // Another task may have filed this completion after the look above, and
                 // looked for this task's waker before it was in the map: look again. (A
                 // task that files completions wakes their waiters under this lock, after
                 // filing them.)
-                if let Some(r) = self.client.take_completion(ticket) {
-                    w.leave(ticket);
+                if let Some(r) = take() {
+                    drop(w);
+                    self.leave(key);
                     return Poll::Ready(r);
                 }
                 match self.fd.poll_read_ready(cx) {
                     Poll::Pending => {
-                        w.driver = Some(ticket);
+                        self.set_driver(&mut w, key);
                         return Poll::Pending;
                     }
                     Poll::Ready(Err(e)) => {
@@ -256,19 +403,36 @@ impl Core {
                 }
             };
             let mut finished = Vec::new();
-            if let Err(e) = self.process(&mut finished) {
+            if let Err(e) = self.process(&mut finished, None) {
                 return Poll::Ready(Err(e));
             }
             ready.clear_ready();
-            let w = self.waiters();
-            for t in finished {
-                if t != ticket {
-                    if let Some(waker) = w.wakers.get(&t) {
-                        waker.wake_by_ref();
-                    }
-                }
-            }
+            self.wake(&finished, Some(key));
         }
+    }
+
+    /// For a batch member waiting under `key` (its waker is in its batch): when the
+    /// descriptor is ready, reads for every waiting task and wakes those whose completions
+    /// came; else registers as the driver. `Ready(Ok)`: look for the outcome again.
+    fn poll_readable(&self, key: u64, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        let mut ready = {
+            let mut w = self.waiters();
+            match self.fd.poll_read_ready(cx) {
+                Poll::Pending => {
+                    self.set_driver(&mut w, key);
+                    return Poll::Pending;
+                }
+                Poll::Ready(Err(e)) => {
+                    return Poll::Ready(Err(Error::Disconnected(format!("event descriptor: {e}"))))
+                }
+                Poll::Ready(Ok(r)) => r,
+            }
+        };
+        let mut finished = Vec::new();
+        self.process(&mut finished, Some(key))?;
+        ready.clear_ready();
+        self.wake(&finished, Some(key));
+        Poll::Ready(Ok(()))
     }
 }
 
@@ -310,13 +474,13 @@ impl Drop for Complete<'_> {
         if self.owes_flush != Flush::No {
             let _ = self.core.client.flush_starts();
         }
-        self.core.waiters().leave(self.ticket);
+        self.core.leave(self.ticket);
     }
 }
 
 /// Where a started request stands with the flush of its deferred frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Flush {
+pub(crate) enum Flush {
     /// Someone else flushes (or it was written at once).
     No,
     /// It owes the flush: yield once first.
@@ -347,6 +511,22 @@ impl Pending {
             done: false,
             owes_flush,
         })
+    }
+
+    /// [`start`](Self::start), flushed at once when `now` (for a caller that has yielded
+    /// already this turn: the others' requests are in the buffer).
+    pub(crate) fn start_now(
+        core: &Arc<Core>,
+        req: &RequestFields<'_>,
+        undo: Undo,
+        now: bool,
+    ) -> Result<Pending> {
+        let mut p = Pending::start(core, req, undo)?;
+        if now && p.owes_flush {
+            p.owes_flush = false;
+            core.client.flush_starts()?;
+        }
+        Ok(p)
     }
 
     /// Takes over request `ticket`, started already (and sent or carried: nothing to flush).
@@ -407,20 +587,7 @@ impl Drop for Pending {
         };
         // Settle it even if no other future is polled on this client.
         if first {
-            if let Ok(rt) = tokio::runtime::Handle::try_current() {
-                let core = core.clone();
-                rt.spawn(async move {
-                    while !core.abandoned().is_empty() {
-                        let Ok(mut ready) = core.fd.readable().await else {
-                            return;
-                        };
-                        if core.process(&mut Vec::new()).is_err() {
-                            return;
-                        }
-                        ready.clear_ready();
-                    }
-                });
-            }
+            core.spawn_settler();
         }
     }
 }
@@ -457,8 +624,31 @@ impl Client {
                 fd,
                 abandoned: Mutex::new(IdMap::default()),
                 waiters: Mutex::new(Waiters::default()),
+                batches: Mutex::new(coalesce::Batches::default()),
+                next_key: Padded(AtomicU64::new(1 << 62)),
+                coalesce: AtomicBool::new(true),
+                driver_hint: Padded(AtomicU64::new(0)),
+                batches_sent: Padded(AtomicU64::new(0)),
+                members_sent: AtomicU64::new(0),
             }),
         })
+    }
+
+    /// Whether the `put`s and `get`s that tasks start on one queue in one turn of the
+    /// runtime leave as one `queue.put_many` / `queue.get_many` (on by default; see
+    /// docs/ASYNC.md, "Coalescing"). Off, each is its own request. Applies to calls started
+    /// afterwards.
+    pub fn set_coalesce(&self, on: bool) {
+        self.core.coalesce.store(on, Ordering::Relaxed);
+    }
+
+    /// How many batches coalescing sent so far, and how many puts and gets they carried
+    /// (their mean size tells how much it saves).
+    pub fn coalesced(&self) -> (u64, u64) {
+        (
+            self.core.batches_sent.load(Ordering::Relaxed),
+            self.core.members_sent.load(Ordering::Relaxed),
+        )
     }
 
     /// The blocking client underneath (admin calls, objects not offered here).

@@ -9,10 +9,11 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use xproc_protocol::RequestFields;
 
+use super::coalesce::{Kind, Outcome, MAX_COALESCED_VALUE};
 use super::{Core, Pending, Undo};
 use crate::client::{need, value_of};
 use crate::codec::{decode, encode, Wait};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::Waitable;
 
 fn ms(timeout: Option<Duration>) -> Option<u64> {
@@ -53,13 +54,29 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     /// ([`Error::Timeout`](crate::Error::Timeout); `Some(ZERO)`: not at all,
     /// [`Error::Empty`](crate::Error::Empty)).
     pub async fn get_timeout(&self, timeout: Option<Duration>) -> Result<T> {
+        let mut at_once = false;
+        if self.core.coalescing() {
+            // With the other gets of this turn on this queue, as one `queue.get_many`.
+            match self
+                .core
+                .join(Kind::Get, self.name(), ms(timeout), Vec::new())
+                .await?
+            {
+                Outcome::Got(payload, at) => return decode(&payload[at]),
+                Outcome::Empty => return Err(Error::Empty),
+                Outcome::Alone(_) => at_once = true,
+                Outcome::Full | Outcome::Put | Outcome::Reissue(_) => {}
+            }
+        }
         let req = RequestFields {
             name: Some(self.name().into()),
             timeout_ms: ms(timeout),
             ..RequestFields::new(0, "queue.get")
         };
         let undo = Undo::Get(self.name().to_string());
-        let reply = Pending::start(&self.core, &req, undo)?.reply().await?;
+        let reply = Pending::start_now(&self.core, &req, undo, at_once)?
+            .reply()
+            .await?;
         let r = reply.fields()?;
         decode(value_of(&r, "queue.get")?)
     }
@@ -121,13 +138,38 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
     /// Puts `value`, waiting for room as long as it takes. A put the broker already made is
     /// not undone when the future is dropped (it took nothing from anyone).
     pub async fn put(&self, value: &T) -> Result<()> {
-        let bytes = encode(value)?;
+        self.put_timeout(value, None).await
+    }
+
+    /// Puts `value`, waiting for room at most `timeout` at the broker
+    /// ([`Error::Timeout`](crate::Error::Timeout); `Some(ZERO)`: not at all,
+    /// [`Error::Full`](crate::Error::Full)).
+    pub async fn put_timeout(&self, value: &T, timeout: Option<Duration>) -> Result<()> {
+        let mut bytes = encode(value)?;
+        let mut at_once = false;
+        if self.core.coalescing() && bytes.len() <= MAX_COALESCED_VALUE {
+            // With the other puts of this turn on this queue, as one `queue.put_many`.
+            match self
+                .core
+                .join(Kind::Put, self.name(), ms(timeout), bytes)
+                .await?
+            {
+                Outcome::Put => return Ok(()),
+                Outcome::Full => return Err(Error::Full),
+                Outcome::Reissue(v) => bytes = v,
+                Outcome::Alone(v) => (bytes, at_once) = (v, true),
+                Outcome::Got(..) | Outcome::Empty => {
+                    return Err(Error::Protocol("a put batch answered as a get".into()))
+                }
+            }
+        }
         let req = RequestFields {
             name: Some(self.name().into()),
             value: Some(serde_bytes::Bytes::new(&bytes)),
+            timeout_ms: ms(timeout),
             ..RequestFields::new(0, "queue.put")
         };
-        Pending::start(&self.core, &req, Undo::Nothing)?
+        Pending::start_now(&self.core, &req, Undo::Nothing, at_once)?
             .reply()
             .await?;
         Ok(())
