@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 use mio::{Events, Interest, Poll, Token};
 use xproc_protocol::frame::{self, Check, HEADER_LEN};
 use xproc_protocol::idle::Governor;
-use xproc_protocol::{ErrorCode, ReplyFields};
+use xproc_protocol::{ErrorCode, ReplyFields, Request};
 
 use crate::cleanup;
 use crate::config::Config;
@@ -232,6 +232,9 @@ impl Outbox for Conns {
         let Some(c) = self.get(to.slot).filter(|c| c.key == to) else {
             return;
         };
+        if !c.ring_ids.is_empty() {
+            c.ring_reply(reply.id, 0);
+        }
         c.push_reply(reply, max_frame);
         self.mark_dirty(to.slot);
     }
@@ -240,6 +243,18 @@ impl Outbox for Conns {
         let Some(c) = self.get(to.slot).filter(|c| c.key == to) else {
             return;
         };
+        // A value held as bytes goes through the down ring when the request asked
+        // (`ring_min`) and a region is free (docs/PROTOCOL.md §4.2).
+        if !c.ring_ids.is_empty() && c.ring_reply(reply.id, value.len()) && value.shared().is_none()
+        {
+            if let Some(off) = c.rings.as_mut().and_then(|r| r.put_down(value)) {
+                reply.ring_off = Some(off as u64);
+                reply.value_len = Some(value.len() as u64);
+                c.push_reply(&reply, usize::MAX);
+                self.mark_dirty(to.slot);
+                return;
+            }
+        }
         match value.shared() {
             Some(shared) if c.fds => {
                 reply.value_len = Some(value.len() as u64);
@@ -739,6 +754,30 @@ impl Server {
                 return;
             }
         };
+        match req {
+            Request::Hello { rings, .. } => {
+                conn.rings_granted = rings && conn.fds && self.config.ring_size > 0;
+            }
+            // The rings are the connection's, not the broker state's: made here.
+            Request::RingOpen => {
+                match conn.open_rings(self.config.ring_size) {
+                    Ok(fds) => {
+                        let r = ReplyFields {
+                            ring_size: Some(self.config.ring_size as u64),
+                            ..ReplyFields::ok(id)
+                        };
+                        self.conns.send_fds(key, r, fds);
+                    }
+                    Err((code, message)) => {
+                        tracing::debug!(id, %code, %message, "error reply");
+                        self.conns
+                            .send(key, &ReplyFields::err(id, code, &message));
+                    }
+                }
+                return;
+            }
+            _ => {}
+        }
         dispatch::dispatch_shared(&mut self.broker, &mut self.conns, key, id, req, shared);
     }
 

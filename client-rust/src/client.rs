@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use xproc_protocol::{
     ClientInfo, End, Info, Kind, Limits, ObjectSummary, ReplyFields, RequestFields,
-    CAP_DIRECT_PIPES, CAP_FDS, PROTOCOL_VERSION,
+    CAP_DIRECT_PIPES, CAP_FDS, CAP_RINGS, PROTOCOL_VERSION,
 };
 
 use crate::barrier::Barrier;
@@ -25,6 +25,7 @@ use crate::pipe::{Pipe, PipeOptions, RawPipe};
 use crate::queue::{Queue, QueueOptions, RawQueue};
 use crate::semaphore::Semaphore;
 use crate::transport::Stream;
+use crate::rings::{DownRegion, Rings};
 use crate::valuebuf::SharedReply;
 
 /// Values of at least this many bytes travel as sealed memfds on connections that negotiated
@@ -190,6 +191,14 @@ struct Inner {
     server: String,
     /// `hello` granted descriptor passing: large values travel as sealed memfds.
     fds: bool,
+    /// `hello` granted rings (docs/PROTOCOL.md §4.2): opened on the first large value.
+    rings_granted: bool,
+    /// The rings, once `ring.open` was tried: `None` inside when it failed (the connection
+    /// then goes on without them).
+    rings: std::sync::OnceLock<Option<Arc<Rings>>>,
+    /// A large value came without rings (a receiving connection): open them before the next
+    /// value op, so later ones come through the down ring.
+    rings_wanted: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for Client {
@@ -356,11 +365,15 @@ impl Client {
             // Direct pipes ride on descriptor passing (docs/PROTOCOL.md §6.5.1); the
             // environment can keep this process's pipes brokered.
             caps: ask_fds.then(|| {
-                if direct_pipes_opted_out() {
-                    vec![CAP_FDS]
-                } else {
-                    vec![CAP_FDS, CAP_DIRECT_PIPES]
+                let mut caps = vec![CAP_FDS];
+                if !direct_pipes_opted_out() {
+                    caps.push(CAP_DIRECT_PIPES);
                 }
+                // Rings (§4.2) ride on descriptor passing too.
+                if !crate::rings::rings_opted_out() {
+                    caps.push(CAP_RINGS);
+                }
+                caps
             }),
             ..RequestFields::new(0, "hello")
         };
@@ -377,12 +390,13 @@ impl Client {
             }
             Err(e) => return Err(e),
         };
-        let (limits, conn_id, server, fds) = decode_reply(&payload, |r| {
+        let (limits, conn_id, server, fds, rings_granted) = decode_reply(&payload, |r| {
             Ok((
                 need(r.limits, "hello", "limits")?,
                 need(r.conn_id, "hello", "conn_id")?,
                 r.server.unwrap_or("").to_string(),
                 r.caps.as_ref().is_some_and(|c| c.contains(&CAP_FDS)),
+                r.caps.as_ref().is_some_and(|c| c.contains(&CAP_RINGS)),
             ))
         })?;
         conn.set_max_request(usize::try_from(limits.max_frame).unwrap_or(usize::MAX));
@@ -395,8 +409,46 @@ impl Client {
                 conn_id,
                 server,
                 fds,
+                rings_granted,
+                rings: std::sync::OnceLock::new(),
+                rings_wanted: std::sync::atomic::AtomicBool::new(false),
             }),
         })
+    }
+
+    /// The connection's rings, opening them now if `open` and they were never tried
+    /// (`ring.open`, docs/PROTOCOL.md §4.2). `None`: not granted, not wanted yet, or failed.
+    fn rings(&self, open: bool) -> Option<&Arc<Rings>> {
+        if !self.inner.rings_granted {
+            return None;
+        }
+        if let Some(r) = self.inner.rings.get() {
+            return r.as_ref();
+        }
+        if !open {
+            return None;
+        }
+        self.inner
+            .rings
+            .get_or_init(|| {
+                let conn = &self.inner.conn;
+                let (id, payload) = conn
+                    .round_trip_id(RequestFields::new(0, "ring.open"), None)
+                    .ok()?;
+                let fds = conn.take_fds(id);
+                decode_reply(&payload, |_| Ok(())).ok()?;
+                match &fds[..] {
+                    [up, down] => Rings::map(up, down).ok().map(Arc::new),
+                    _ => None,
+                }
+            })
+            .as_ref()
+    }
+
+    /// Whether this connection moves large values through its rings (docs/PROTOCOL.md
+    /// §4.2): true once they are open.
+    pub fn uses_rings(&self) -> bool {
+        self.inner.rings.get().is_some_and(Option::is_some)
     }
 
     /// Whether this connection negotiated descriptor passing (docs/PROTOCOL.md §1.3): on a
@@ -444,6 +496,31 @@ impl Client {
             let payload = self.inner.conn.round_trip(req, deadline)?;
             return decode_reply(&payload, |r| f(r, None).map(Exchanged::Done));
         }
+        let min = crate::rings::ring_value_min();
+        let large = req.value.is_some_and(|v| v.len() >= min);
+        let wanted = self
+            .inner
+            .rings_wanted
+            .load(std::sync::atomic::Ordering::Relaxed);
+        let rings = self.rings(large || wanted).cloned();
+        // Held until the reply arrived: the broker copied the value out by then.
+        let mut _up = None;
+        let mut frees = None;
+        if let Some(rings) = &rings {
+            if let Some(v) = req.value.filter(|v| v.len() >= min) {
+                if let Some(region) = rings.put_up(v) {
+                    req.ring_off = Some(region.off());
+                    req.value_len = Some(v.len() as u64);
+                    req.value = None;
+                    _up = Some(region);
+                }
+            }
+            if matches!(req.op, "queue.get" | "dict.get" | "pipe.recv") {
+                req.ring_min = Some(min as u64);
+            }
+            frees = rings.take_frees();
+            req.ring_free = frees.clone();
+        }
         let mut fd = None;
         if let Some(v) = req.value.filter(|v| v.len() >= shared_value_min()) {
             if let Ok(made) = crate::transport::sealed_value(v) {
@@ -453,19 +530,38 @@ impl Client {
                 fd = Some(made);
             }
         }
-        if let Some(fd) = fd {
-            let (id, payload) = self.inner.conn.round_trip_fd(req, &fd, deadline)?;
-            return decode_reply(&payload, |r| match direct(id, r) {
-                Some(d) => Ok(d),
-                None => f(r, None).map(Exchanged::Done),
-            });
-        }
-        // A reply with `value_len` instead of `value` came with its value's memfd; any other
-        // costs what it always did (no lookup, no lock).
-        let (id, payload) = conn.round_trip_id(req, deadline)?;
+        let sent = match fd {
+            Some(fd) => self.inner.conn.round_trip_fd(req, &fd, deadline),
+            None => conn.round_trip_id(req, deadline),
+        };
+        let (id, payload) = match sent {
+            Ok(r) => r,
+            Err(e) => {
+                if let (Some(rings), Some(frees)) = (&rings, frees) {
+                    rings.untake_frees(frees);
+                }
+                return Err(e);
+            }
+        };
+        // A reply with `value_len` instead of `value` came with its value's memfd or in the
+        // down ring; any other costs what it always did (no lookup, no lock).
         decode_reply(&payload, |r| {
             if let Some(d) = direct(id, r) {
                 return Ok(d);
+            }
+            if let (Some(off), Some(len), Some(rings)) = (r.ring_off, r.value_len, &rings) {
+                let region = DownRegion::new(rings.clone(), off, len).ok_or_else(|| {
+                    Error::Protocol("a reply's ring_off is outside the down ring".into())
+                })?;
+                return f(r, Some(SharedReply::Ring(region))).map(Exchanged::Done);
+            }
+            if self.inner.rings_granted && rings.is_none() {
+                let len = r.value_len.or(r.value.map(|v| v.len() as u64));
+                if len.is_some_and(|l| l >= min as u64) {
+                    self.inner
+                        .rings_wanted
+                        .store(true, std::sync::atomic::Ordering::Relaxed);
+                }
             }
             exchanged_value(conn, id, r, f).map(Exchanged::Done)
         })
@@ -550,6 +646,7 @@ impl Client {
             caps: request.caps.clone(),
             names: request.names.clone(),
             ends: request.ends.clone(),
+            ring_free: request.ring_free.clone(),
             ..*request
         };
         let deadline = Wait::new(request.timeout_ms.map(Duration::from_millis)).deadline;

@@ -33,6 +33,7 @@
 //! - `events.rs`: the event-loop API: [`Client::event_fd`], [`Client::start`],
 //!   [`Client::process`], [`Client::next_completion`], [`Client::cancel`] (Linux only so far:
 //!   elsewhere, Windows included, they exist and fail saying so).
+//! - `rings.rs`: the connection's value rings (up and down) and their FIFO allocators.
 //! - `valuebuf.rs`: [`ValueBuf`], a value as a get hands it over: owned, or a sealed memfd
 //!   mapped read-only (no copy).
 //! - `started.rs`, `started_pipe.rs`: started (event-loop) forms of `join`, leased gets,
@@ -174,6 +175,7 @@ mod lock;
 mod many;
 mod pipe;
 mod queue;
+mod rings;
 mod semaphore;
 mod started;
 mod started_pipe;
@@ -185,6 +187,8 @@ pub use barrier::{Barrier, BarrierState};
 pub use client::{
     Client, ConnectOptions, Opened, Reply, Stat, DEFAULT_CONNECT_TIMEOUT, MAX_BUSY_POLL,
     NO_DIRECT_PIPES_ENV, SHARED_VALUE_MIN,
+};
+pub use rings::{NO_RINGS_ENV, RING_VALUE_MIN,
 };
 pub use codec::{decode, encode, TIMEOUT_GRACE};
 pub use condition::{Condition, Waited};
