@@ -617,7 +617,9 @@ impl Connection {
         }
         let rings = match (&mut self.rings, self.rings_granted) {
             (Some(r), _) => r,
-            (None, false) => return Err((ErrorCode::BadRequest, RingError::NotGranted.to_string())),
+            (None, false) => {
+                return Err((ErrorCode::BadRequest, RingError::NotGranted.to_string()))
+            }
             (None, true) => return Err((ErrorCode::BadRequest, RingError::NotOpen.to_string())),
         };
         let ring_err = |e: RingError| (e.code(), e.to_string());

@@ -59,7 +59,9 @@ pub enum RingError {
         max: usize,
     },
     /// The copied bytes are not one well-formed value.
-    #[error("the up ring's bytes at ring_off {off} are not one well-formed MessagePack value: {why}")]
+    #[error(
+        "the up ring's bytes at ring_off {off} are not one well-formed MessagePack value: {why}"
+    )]
     Invalid {
         /// `ring_off`.
         off: u64,
@@ -245,12 +247,24 @@ mod tests {
     #[test]
     fn up_ring_bounds_are_checked_before_copying() {
         let (mut r, _, _) = Rings::open(4096).unwrap();
-        assert!(matches!(r.take_up(4000, 200, 1 << 20), Err(RingError::OutOfRange { .. })));
-        assert!(matches!(r.take_up(u64::MAX, 2, 1 << 20), Err(RingError::OutOfRange { .. })));
+        assert!(matches!(
+            r.take_up(4000, 200, 1 << 20),
+            Err(RingError::OutOfRange { .. })
+        ));
+        assert!(matches!(
+            r.take_up(u64::MAX, 2, 1 << 20),
+            Err(RingError::OutOfRange { .. })
+        ));
         assert!(matches!(r.take_up(0, 0, 1 << 20), Err(RingError::Empty)));
-        assert!(matches!(r.take_up(0, 100, 50), Err(RingError::TooLarge { .. })));
+        assert!(matches!(
+            r.take_up(0, 100, 50),
+            Err(RingError::TooLarge { .. })
+        ));
         // Zeroed pages are 0x00 bytes: one positive fixint, then trailing bytes.
-        assert!(matches!(r.take_up(0, 2, 1 << 20), Err(RingError::Invalid { .. })));
+        assert!(matches!(
+            r.take_up(0, 2, 1 << 20),
+            Err(RingError::Invalid { .. })
+        ));
         assert_eq!(&*r.take_up(0, 1, 1 << 20).unwrap(), &[0]);
     }
 }

@@ -770,8 +770,7 @@ impl Server {
                     }
                     Err((code, message)) => {
                         tracing::debug!(id, %code, %message, "error reply");
-                        self.conns
-                            .send(key, &ReplyFields::err(id, code, &message));
+                        self.conns.send(key, &ReplyFields::err(id, code, &message));
                     }
                 }
                 return;

@@ -59,7 +59,8 @@ fn memfd(bytes: &[u8]) -> OwnedFd {
         let fd = OwnedFd::from_raw_fd(fd);
         let mut f = std::fs::File::from(fd.try_clone().unwrap());
         std::io::Write::write_all(&mut f, bytes).unwrap();
-        let seals = libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE | libc::F_SEAL_SEAL;
+        let seals =
+            libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE | libc::F_SEAL_SEAL;
         assert_eq!(libc::fcntl(fd.as_raw_fd(), libc::F_ADD_SEALS, seals), 0);
         fd
     }
@@ -104,7 +105,14 @@ impl Map {
             let mut st: libc::stat = std::mem::zeroed();
             assert_eq!(libc::fstat(fd.as_raw_fd(), &mut st), 0);
             let len = st.st_size as usize;
-            let p = libc::mmap(std::ptr::null_mut(), len, prot, libc::MAP_SHARED, fd.as_raw_fd(), 0);
+            let p = libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                prot,
+                libc::MAP_SHARED,
+                fd.as_raw_fd(),
+                0,
+            );
             if p == libc::MAP_FAILED {
                 return Err(std::io::Error::last_os_error());
             }
@@ -193,7 +201,10 @@ fn reply_value(r: &Reply, down: &Map) -> (Vec<u8>, Option<u64>) {
     match r.get("ring_off") {
         Some(off) => {
             let off = off.as_u64().unwrap();
-            (down.read(off as usize, r.u64("value_len") as usize), Some(off))
+            (
+                down.read(off as usize, r.u64("value_len") as usize),
+                Some(off),
+            )
         }
         None => match r.get("value") {
             Some(Value::Binary(b)) => (b.clone(), None),
@@ -210,10 +221,16 @@ fn rings_are_granted_with_fds_only_opened_once_and_sealed() {
     let (mut c, r) = hello_caps(&b, vec!["fds"]);
     assert_eq!(caps_of(&r.ok()), ["fds"]);
     let r = c.call(RequestFields::new(0, "ring.open"));
-    assert!(r.err("BadRequest").contains("did not negotiate rings"), "{r:?}");
+    assert!(
+        r.err("BadRequest").contains("did not negotiate rings"),
+        "{r:?}"
+    );
     // Ring fields without rings.
     let r = c.call(ring_req("queue.put", "q", 0, 10));
-    assert!(r.err("BadRequest").contains("did not negotiate rings"), "{r:?}");
+    assert!(
+        r.err("BadRequest").contains("did not negotiate rings"),
+        "{r:?}"
+    );
 
     let (mut c, r) = hello_caps(&b, vec!["fds", "rings"]);
     assert_eq!(caps_of(&r.ok()), ["fds", "rings"]);
@@ -221,18 +238,29 @@ fn rings_are_granted_with_fds_only_opened_once_and_sealed() {
         ring_min: Some(1),
         ..Client::req("queue.get", "q")
     });
-    assert!(r.err("BadRequest").contains("send ring.open first"), "{r:?}");
+    assert!(
+        r.err("BadRequest").contains("send ring.open first"),
+        "{r:?}"
+    );
     c.send(RequestFields::new(0, "ring.open"));
     let (r, fds) = recv_with_fds(&mut c.stream);
     assert_eq!(r.ok().u64("ring_size"), 64 << 20, "the default ring_size");
     let seals = |fd: &OwnedFd| unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GET_SEALS) };
     let base = libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_SEAL;
     assert_eq!(seals(&fds[0]), base, "up ring: writable, fixed size");
-    assert_eq!(seals(&fds[1]), base | libc::F_SEAL_FUTURE_WRITE, "down ring: read-only");
+    assert_eq!(
+        seals(&fds[1]),
+        base | libc::F_SEAL_FUTURE_WRITE,
+        "down ring: read-only"
+    );
     assert!(Map::new(&fds[1], libc::PROT_READ | libc::PROT_WRITE).is_err());
     // SAFETY: plain calls on descriptors we hold.
     unsafe {
-        assert_ne!(libc::ftruncate(fds[0].as_raw_fd(), 4096), 0, "cannot shrink the up ring");
+        assert_ne!(
+            libc::ftruncate(fds[0].as_raw_fd(), 4096),
+            0,
+            "cannot shrink the up ring"
+        );
         assert_ne!(libc::write(fds[1].as_raw_fd(), b"x".as_ptr().cast(), 1), 1);
     }
     let r = c.call(RequestFields::new(0, "ring.open"));
@@ -261,8 +289,13 @@ fn large_values_round_trip_through_the_rings_in_order_with_inline_and_memfd_ones
     c.put("q", &enc(7), None).ok();
     let off16 = 4 << 20;
     up.write(off16, &sixteen);
-    c.call(ring_req("queue.put", "q", off16 as u64, sixteen.len() as u64))
-        .ok();
+    c.call(ring_req(
+        "queue.put",
+        "q",
+        off16 as u64,
+        sixteen.len() as u64,
+    ))
+    .ok();
     // And a memfd value (§4.1), which stays a memfd on the way out.
     let shared = big_value(300_000, 4);
     let fd = memfd(&shared);
@@ -292,14 +325,20 @@ fn large_values_round_trip_through_the_rings_in_order_with_inline_and_memfd_ones
     let r3 = get(&mut c);
     let (v3, o3) = reply_value(&r3, &down);
     assert_eq!(v3, sixteen);
-    assert!(o3.unwrap() >= one.len() as u64, "FIFO: after the held 1 MiB");
+    assert!(
+        o3.unwrap() >= one.len() as u64,
+        "FIFO: after the held 1 MiB"
+    );
     c.send(RequestFields {
         ring_min: Some(1024),
         ..Client::req("queue.get", "q")
     });
     let (r4, fds) = recv_with_fds(&mut c.stream);
     let r4 = r4.ok();
-    assert!(r4.get("ring_off").is_none(), "a memfd value goes as its memfd: {r4:?}");
+    assert!(
+        r4.get("ring_off").is_none(),
+        "a memfd value goes as its memfd: {r4:?}"
+    );
     assert_eq!((r4.u64("fds"), fds.len()), (1, 1));
     assert_eq!(r4.u64("value_len"), shared.len() as u64);
     // Both freed: the next value starts at 0 again.
@@ -379,7 +418,11 @@ fn bad_ring_fields_are_refused_with_clear_errors() {
         value: Some(Bytes::new(&v)),
         ..ring_req("queue.put", "q", 0, 1)
     });
-    assert!(r.err("BadRequest").contains("ring_off needs value_len and no value"), "{r:?}");
+    assert!(
+        r.err("BadRequest")
+            .contains("ring_off needs value_len and no value"),
+        "{r:?}"
+    );
     // ring_off without value_len.
     let r = c.call(RequestFields {
         ring_off: Some(0),
@@ -388,23 +431,35 @@ fn bad_ring_fields_are_refused_with_clear_errors() {
     assert!(r.error().is_some(), "{r:?}");
     // On ops that take none.
     let r = c.call(ring_req("queue.qsize", "q", 0, 1));
-    assert!(r.err("BadRequest").contains("ring_off is taken by"), "{r:?}");
+    assert!(
+        r.err("BadRequest").contains("ring_off is taken by"),
+        "{r:?}"
+    );
     let r = c.call(RequestFields {
         ring_min: Some(1),
         value: Some(Bytes::new(&v)),
         ..Client::req("queue.put", "q")
     });
-    assert!(r.err("BadRequest").contains("ring_min is taken by"), "{r:?}");
+    assert!(
+        r.err("BadRequest").contains("ring_min is taken by"),
+        "{r:?}"
+    );
     // Not one well-formed value (0xc1 is never valid).
     up.write(0, &[0xc1, 0, 0]);
     let r = c.call(ring_req("queue.put", "q", 0, 3));
-    assert!(r.err("InvalidValue").contains("not one well-formed"), "{r:?}");
+    assert!(
+        r.err("InvalidValue").contains("not one well-formed"),
+        "{r:?}"
+    );
     // Freeing what was never handed out, or twice.
     let r = c.call(RequestFields {
         ring_free: Some(vec![64]),
         ..RequestFields::new(0, "ring.free")
     });
-    assert!(r.err("BadRequest").contains("ring_free names offset 64"), "{r:?}");
+    assert!(
+        r.err("BadRequest").contains("ring_free names offset 64"),
+        "{r:?}"
+    );
     let big = big_value(100_000, 3);
     c.put("q", &big, None).ok();
     let r = c
@@ -421,7 +476,9 @@ fn bad_ring_fields_are_refused_with_clear_errors() {
         })
     };
     free(&mut c).ok();
-    assert!(free(&mut c).err("BadRequest").contains("no down-ring region"));
+    assert!(free(&mut c)
+        .err("BadRequest")
+        .contains("no down-ring region"));
     // Nothing was stored by any refused put.
     let r = c.op("queue.qsize", "q").ok();
     assert_eq!(r.u64("len"), 0, "{r:?}");
@@ -437,7 +494,11 @@ fn ring_and_plain_clients_share_values() {
     up.write(0, &v);
     rc.call(ring_req("queue.put", "q", 0, v.len() as u64)).ok();
     let r = plain.get("q", None).ok();
-    assert_eq!(r.value("value"), dec(&v), "a plain client reads a ring value inline");
+    assert_eq!(
+        r.value("value"),
+        dec(&v),
+        "a plain client reads a ring value inline"
+    );
     plain.put("q", &v, None).ok();
     let r = rc
         .call(RequestFields {
@@ -445,7 +506,11 @@ fn ring_and_plain_clients_share_values() {
             ..Client::req("queue.get", "q")
         })
         .ok();
-    assert_eq!(reply_value(&r, &down), (v, Some(0)), "and a ring client reads a plain value from its ring");
+    assert_eq!(
+        reply_value(&r, &down),
+        (v, Some(0)),
+        "and a ring client reads a plain value from its ring"
+    );
 }
 
 fn rss_kib(pid: i32) -> u64 {
@@ -487,7 +552,13 @@ fn a_killed_ring_holder_leaks_nothing() {
     let fds_before = fd_baseline(pid);
     let rss_before = rss_kib(pid);
     let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "ring_holder_child", "--ignored", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "ring_holder_child",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env("XPROC_RING_TEST_SOCKET", &b.path)
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -521,4 +592,82 @@ fn a_killed_ring_holder_leaks_nothing() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+#[test]
+fn the_rust_client_uses_the_rings_and_falls_back_when_they_are_full() {
+    let b = Broker::start_with(&["--ring-size", "4M", "--max-frame", "64M"]);
+    let c = xproc::Client::connect(&b.path).unwrap();
+    let q = c
+        .raw_queue("q", xproc::Kind::Queue, Default::default())
+        .unwrap();
+    let values: Vec<Vec<u8>> = (0..8).map(|i| big_value(1 << 20, i)).collect();
+    for v in &values {
+        q.put(v, None).unwrap();
+    }
+    assert!(c.uses_rings(), "the first large value opened the rings");
+    // Hold every view: three fit the 4 MiB down ring, the others come as memfds.
+    let views: Vec<xproc::ValueBuf> = (0..8).map(|_| q.get_buf(None).unwrap()).collect();
+    for (v, want) in views.iter().zip(&values) {
+        assert_eq!(&v[..], &want[..]);
+    }
+    let in_ring = views.iter().filter(|v| v.is_in_ring()).count();
+    assert_eq!(in_ring, 3, "ring full: the rest fell back");
+    assert!(views[..3].iter().all(|v| v.is_in_ring()));
+    drop(views);
+    // Freed (told with the next request): the ring carries values again, and small values
+    // stay inline.
+    q.put(&values[0], None).unwrap();
+    q.put(&enc(1), None).unwrap();
+    let v = q.get_buf(None).unwrap();
+    assert!(v.is_in_ring());
+    assert_eq!(&v[..], &values[0][..]);
+    let small = q.get_buf(None).unwrap();
+    assert!(!small.is_in_ring());
+    assert_eq!(&small[..], &enc(1)[..]);
+    // Typed gets copy out and free at once.
+    for v in &values {
+        q.put(v, None).unwrap();
+    }
+    for v in &values {
+        assert_eq!(&q.get(None).unwrap(), v);
+    }
+}
+
+#[test]
+fn xproc_no_rings_keeps_a_client_off_the_rings() {
+    let b = Broker::start_with(&["--max-frame", "64M"]);
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "no_rings_child",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("XPROC_RING_TEST_SOCKET", &b.path)
+        .env("XPROC_NO_RINGS", "1")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("rings: false"), "{text}");
+}
+
+/// Not a test of its own: the child of `xproc_no_rings_keeps_a_client_off_the_rings`.
+#[test]
+#[ignore]
+fn no_rings_child() {
+    let Ok(path) = std::env::var("XPROC_RING_TEST_SOCKET") else {
+        return;
+    };
+    let c = xproc::Client::connect(std::path::Path::new(&path)).unwrap();
+    let q = c
+        .raw_queue("q", xproc::Kind::Queue, Default::default())
+        .unwrap();
+    let v = big_value(1 << 20, 1);
+    q.put(&v, None).unwrap();
+    assert_eq!(q.get(None).unwrap(), v);
+    q.put(&v, None).unwrap();
+    assert_eq!(q.get(None).unwrap(), v);
+    println!("rings: {}", c.uses_rings());
 }

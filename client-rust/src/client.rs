@@ -23,9 +23,9 @@ use crate::event::Event;
 use crate::lock::Lock;
 use crate::pipe::{Pipe, PipeOptions, RawPipe};
 use crate::queue::{Queue, QueueOptions, RawQueue};
+use crate::rings::{DownRegion, Rings};
 use crate::semaphore::Semaphore;
 use crate::transport::Stream;
-use crate::rings::{DownRegion, Rings};
 use crate::valuebuf::SharedReply;
 
 /// Values of at least this many bytes travel as sealed memfds on connections that negotiated

@@ -188,8 +188,6 @@ pub use client::{
     Client, ConnectOptions, Opened, Reply, Stat, DEFAULT_CONNECT_TIMEOUT, MAX_BUSY_POLL,
     NO_DIRECT_PIPES_ENV, SHARED_VALUE_MIN,
 };
-pub use rings::{NO_RINGS_ENV, RING_VALUE_MIN,
-};
 pub use codec::{decode, encode, TIMEOUT_GRACE};
 pub use condition::{Condition, Waited};
 pub use conn::{set_interruptible, MAX_REPLY_FRAME};
@@ -207,6 +205,7 @@ pub use queue::{
     Delivery, Iter, Queue, QueueOptions, QueueSize, RawDelivery, RawQueue, DEFAULT_LEASE,
     PIPELINE_MAX_BYTES, PIPELINE_MAX_REQUESTS,
 };
+pub use rings::{NO_RINGS_ENV, RING_VALUE_MIN};
 pub use semaphore::Semaphore;
 pub use stream::{
     PUT_ASYNC_BATCH_BYTES, PUT_ASYNC_BATCH_ITEMS, PUT_ASYNC_LINGER, PUT_ASYNC_WINDOW,

@@ -21,7 +21,7 @@ const REGION_ALIGN: usize = 64;
 /// Below it, one copy through the socket costs less than the ring's bookkeeping and the extra
 /// round trip's worth of fields (docs/BENCHMARKS.md, "Large values by rings").
 /// `$XPROC_RING_VALUE_MIN` overrides it.
-pub const RING_VALUE_MIN: usize = 32 * 1024;
+pub const RING_VALUE_MIN: usize = 16 * 1024;
 
 /// The environment variable that keeps a process's connections off rings (docs/PROTOCOL.md
 /// §4.2): set to anything but empty or `0`, `hello` does not ask for `rings`, and large values

@@ -28,6 +28,12 @@ impl ValueBuf {
         matches!(self.0, Held::Mapped(_) | Held::Ring(_))
     }
 
+    /// Whether the bytes are a region of the connection's down ring (docs/PROTOCOL.md §4.2),
+    /// freed for the broker's next value when this `ValueBuf` drops.
+    pub fn is_in_ring(&self) -> bool {
+        matches!(self.0, Held::Ring(_))
+    }
+
     /// The bytes as an owned vector: free for an inline value, one copy for a mapped one.
     pub fn into_vec(self) -> Vec<u8> {
         match self.0 {

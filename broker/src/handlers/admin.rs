@@ -5,7 +5,7 @@ use std::rc::Rc;
 
 use xproc_protocol::{
     ClientInfo, ErrorCode, InfoValue, Kind, ObjectSummary, OpenOptions, ReplyFields,
-    CAP_DIRECT_PIPES, CAP_RINGS, CAP_FDS, PROTOCOL_VERSION, SCAN_MAX_BYTES,
+    CAP_DIRECT_PIPES, CAP_FDS, CAP_RINGS, PROTOCOL_VERSION, SCAN_MAX_BYTES,
 };
 
 use crate::connection::MAX_FDS_PER_FRAME;

@@ -73,7 +73,8 @@ impl Drop for RingMap {
 /// One sealed ring of `size` bytes, mapped read-write, and its descriptor.
 fn ring(name: &std::ffi::CStr, size: usize, seals: libc::c_int) -> io::Result<(RingMap, OwnedFd)> {
     // SAFETY: a NUL-terminated name and flags; the result is a fresh descriptor.
-    let raw = unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING) };
+    let raw =
+        unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING) };
     if raw < 0 {
         return Err(io::Error::last_os_error());
     }

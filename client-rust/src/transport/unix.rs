@@ -626,9 +626,7 @@ impl RingMapping {
 
     /// Writes `bytes` at `off` (the caller holds that region of the up ring).
     pub(crate) fn write(&self, off: usize, bytes: &[u8]) {
-        assert!(off
-            .checked_add(bytes.len())
-            .is_some_and(|e| e <= self.len));
+        assert!(off.checked_add(bytes.len()).is_some_and(|e| e <= self.len));
         // SAFETY: in bounds of a live writable mapping; the region is the caller's alone.
         unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.ptr.add(off), bytes.len()) };
     }
