@@ -278,6 +278,9 @@ impl Outbox for Conns {
         let Some(c) = self.get(to.slot).filter(|c| c.key == to) else {
             return;
         };
+        if !c.ring_ids.is_empty() {
+            c.ring_reply(reply.id, 0);
+        }
         reply.fds = Some(fds.len() as u64);
         c.push_reply_fds(&reply, fds);
         self.mark_dirty(to.slot);
