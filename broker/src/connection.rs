@@ -484,25 +484,22 @@ impl Connection {
         // `fds` and `value_len` (a memfd value in place of `value`, on an op that takes one)
         // are absent from nearly every request: two slot tests say so, and nothing else is
         // looked at then.
-        let (announced, shared_len) = if raw.mentions_descriptors() {
+        let (announced, shared_len, from_ring) = if raw.mentions_descriptors() {
             let announced = raw.fds().map_err(|e| RequestError {
                 fatal: !self.hello_done,
                 ..e
             })?;
-            (
-                announced,
-                raw.value_len().filter(|_| TAKES_SHARED.contains(&op)),
-            )
+            let shared_len = raw.value_len().filter(|_| TAKES_SHARED.contains(&op));
+            // Ring fields (§4.2), looked at only here: a request without any of these fields
+            // costs what it did before rings existed.
+            let from_ring = self
+                .admit_ring(&raw, op, shared_len, max_value)
+                .map_err(|(code, message)| refuse(code, format!("{op}: {message}"), false))?;
+            (announced, shared_len, from_ring)
         } else {
-            (0, None)
+            (0, None, None)
         };
         let mut shared = None;
-        let from_ring = if raw.mentions_descriptors() {
-            self.admit_ring(&raw, op, shared_len, max_value)
-                .map_err(|(code, message)| refuse(code, format!("{op}: {message}"), false))?
-        } else {
-            None
-        };
         if let Some(v) = from_ring {
             if announced > 0 || !fds.is_empty() {
                 return Err(refuse(

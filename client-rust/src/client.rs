@@ -496,30 +496,20 @@ impl Client {
             let payload = self.inner.conn.round_trip(req, deadline)?;
             return decode_reply(&payload, |r| f(r, None).map(Exchanged::Done));
         }
+        // Rings (§4.2) are looked at only when open, or when this value or an earlier reply
+        // asks for them: a small value on a connection without open rings costs two loads.
         let min = crate::rings::ring_value_min();
-        let large = req.value.is_some_and(|v| v.len() >= min);
-        let wanted = self
-            .inner
-            .rings_wanted
-            .load(std::sync::atomic::Ordering::Relaxed);
-        let rings = self.rings(large || wanted).cloned();
-        // Held until the reply arrived: the broker copied the value out by then.
-        let mut _up = None;
-        let mut frees = None;
-        if let Some(rings) = &rings {
-            if let Some(v) = req.value.filter(|v| v.len() >= min) {
-                if let Some(region) = rings.put_up(v) {
-                    req.ring_off = Some(region.off());
-                    req.value_len = Some(v.len() as u64);
-                    req.value = None;
-                    _up = Some(region);
-                }
+        if self.inner.rings.get().is_some()
+            || (self.inner.rings_granted
+                && (req.value.is_some_and(|v| v.len() >= min)
+                    || self
+                        .inner
+                        .rings_wanted
+                        .load(std::sync::atomic::Ordering::Relaxed)))
+        {
+            if let Some(rings) = self.rings(true).cloned() {
+                return self.exchange_rings(req, deadline, rings, min, f);
             }
-            if matches!(req.op, "queue.get" | "dict.get" | "pipe.recv") {
-                req.ring_min = Some(min as u64);
-            }
-            frees = rings.take_frees();
-            req.ring_free = frees.clone();
         }
         let mut fd = None;
         if let Some(v) = req.value.filter(|v| v.len() >= shared_value_min()) {
@@ -530,38 +520,93 @@ impl Client {
                 fd = Some(made);
             }
         }
-        let sent = match fd {
-            Some(fd) => self.inner.conn.round_trip_fd(req, &fd, deadline),
-            None => conn.round_trip_id(req, deadline),
-        };
-        let (id, payload) = match sent {
-            Ok(r) => r,
-            Err(e) => {
-                if let (Some(rings), Some(frees)) = (&rings, frees) {
-                    rings.untake_frees(frees);
-                }
-                return Err(e);
-            }
-        };
-        // A reply with `value_len` instead of `value` came with its value's memfd or in the
-        // down ring; any other costs what it always did (no lookup, no lock).
+        if let Some(fd) = fd {
+            let (id, payload) = self.inner.conn.round_trip_fd(req, &fd, deadline)?;
+            return decode_reply(&payload, |r| match direct(id, r) {
+                Some(d) => Ok(d),
+                None => f(r, None).map(Exchanged::Done),
+            });
+        }
+        // A reply with `value_len` instead of `value` came with its value's memfd; any other
+        // costs what it always did (no lookup, no lock).
+        let (id, payload) = conn.round_trip_id(req, deadline)?;
         decode_reply(&payload, |r| {
             if let Some(d) = direct(id, r) {
                 return Ok(d);
             }
-            if let (Some(off), Some(len), Some(rings)) = (r.ring_off, r.value_len, &rings) {
-                let region = DownRegion::new(rings.clone(), off, len).ok_or_else(|| {
-                    Error::Protocol("a reply's ring_off is outside the down ring".into())
-                })?;
-                return f(r, Some(SharedReply::Ring(region))).map(Exchanged::Done);
-            }
-            if self.inner.rings_granted && rings.is_none() {
+            // A large value without rings: open them before the next value op, so later ones
+            // come through the down ring.
+            if self.inner.rings_granted {
                 let len = r.value_len.or(r.value.map(|v| v.len() as u64));
                 if len.is_some_and(|l| l >= min as u64) {
                     self.inner
                         .rings_wanted
                         .store(true, std::sync::atomic::Ordering::Relaxed);
                 }
+            }
+            exchanged_value(conn, id, r, f).map(Exchanged::Done)
+        })
+    }
+
+    /// [`exchange_pipe`](Self::exchange_pipe) on a connection whose rings are open: a value of
+    /// at least `min` bytes goes through the up ring when it fits there (else as a memfd or
+    /// inline), a get asks for its value in the down ring (`ring_min`), and regions callers
+    /// freed ride along (`ring_free`).
+    fn exchange_rings<R>(
+        &self,
+        mut req: RequestFields<'_>,
+        deadline: Option<Instant>,
+        rings: Arc<Rings>,
+        min: usize,
+        f: impl FnOnce(&ReplyFields<'_>, Option<SharedReply>) -> Result<R>,
+    ) -> Result<Exchanged<R>> {
+        let conn = &self.inner.conn;
+        // Held until the reply arrived: the broker copied the value out by then.
+        let mut _up = None;
+        if let Some(v) = req.value.filter(|v| v.len() >= min) {
+            if let Some(region) = rings.put_up(v) {
+                req.ring_off = Some(region.off());
+                req.value_len = Some(v.len() as u64);
+                req.value = None;
+                _up = Some(region);
+            }
+        }
+        if matches!(req.op, "queue.get" | "dict.get" | "pipe.recv") {
+            req.ring_min = Some(min as u64);
+        }
+        let frees = rings.take_frees();
+        req.ring_free = frees.clone();
+        let mut fd = None;
+        if let Some(v) = req.value.filter(|v| v.len() >= shared_value_min()) {
+            if let Ok(made) = crate::transport::sealed_value(v) {
+                req.value_len = Some(v.len() as u64);
+                req.value = None;
+                req.fds = Some(1);
+                fd = Some(made);
+            }
+        }
+        let sent = match fd {
+            Some(fd) => conn.round_trip_fd(req, &fd, deadline),
+            None => conn.round_trip_id(req, deadline),
+        };
+        let (id, payload) = match sent {
+            Ok(r) => r,
+            Err(e) => {
+                if let Some(frees) = frees {
+                    rings.untake_frees(frees);
+                }
+                return Err(e);
+            }
+        };
+        decode_reply(&payload, |r| {
+            if r.direct == Some(true) {
+                return Ok(Exchanged::Direct(conn.take_fds(id)));
+            }
+            if let (Some(off), Some(len)) = (r.ring_off, r.value_len) {
+                let region = DownRegion::new(rings.clone(), off, len).ok_or_else(|| {
+                    Error::Protocol("a reply's ring_off is outside the down ring".into())
+                })?;
+                return f(r, Some(SharedReply::Ring(region))).map(Exchanged::Done);
             }
             exchanged_value(conn, id, r, f).map(Exchanged::Done)
         })

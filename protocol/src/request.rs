@@ -1298,8 +1298,6 @@ impl<'a> Checker<'_, 'a> {
                     .is_some_and(|caps| caps.contains(&CAP_RINGS)),
             },
             "ping" => R::Ping,
-            "ring.open" => R::RingOpen,
-            "ring.free" => R::RingFree,
             "cancel" => R::Cancel {
                 target: self.need_uint(F::target)?,
             },
@@ -1555,6 +1553,10 @@ impl<'a> Checker<'_, 'a> {
             "barrier.abort" => R::BarrierAbort { name: self.name()? },
             "barrier.reset" => R::BarrierReset { name: self.name()? },
             "barrier.state" => R::BarrierState { name: self.name()? },
+            // Last: they share a length with queue.put and queue.get, and a request's op is
+            // compared in this order.
+            "ring.open" => R::RingOpen,
+            "ring.free" => R::RingFree,
             other => {
                 return Err((ErrorCode::UnknownOp, format!("unknown op {other:?}")));
             }
