@@ -398,6 +398,23 @@ fn large_values_round_trip_through_the_rings_in_order_with_inline_and_memfd_ones
     let r = z.recv();
     assert_eq!(r.id(), wid);
     assert_eq!(reply_value(&r.ok(), &down_z), (one, Some(0)));
+    // And 16 MiB, sent first and received after: the receiver freed its region with the
+    // recv, so the value starts at 0 again.
+    _up_a.write(0, &sixteen);
+    a.call(RequestFields {
+        end: Some("a"),
+        ..ring_req("pipe.send", "p", 0, sixteen.len() as u64)
+    })
+    .ok();
+    let r = z
+        .call(RequestFields {
+            end: Some("b"),
+            ring_min: Some(1024),
+            ring_free: Some(vec![0]),
+            ..Client::req("pipe.recv", "p")
+        })
+        .ok();
+    assert_eq!(reply_value(&r, &down_z), (sixteen, Some(0)));
 }
 
 #[test]
