@@ -266,6 +266,10 @@ pub struct Connection {
     /// Requests with `ring_min` whose reply is not sent yet: `(id, ring_min)`. Empty on every
     /// connection that never asked (the reply path tests that first).
     pub ring_ids: Vec<(u64, u64)>,
+    /// The request just admitted has its value in the up ring: `(ring_off, value_len)`,
+    /// bounds-checked, not copied yet (the event loop copies it: into the broker's storage,
+    /// or straight into a waiting consumer's down ring).
+    pub ring_put: Option<(usize, usize)>,
     /// Set when the connection is to be closed at the end of this loop turn.
     pub closing: Option<Close>,
     /// On the event loop's list of connections to flush this turn.
@@ -327,6 +331,7 @@ impl Connection {
             rings_granted: false,
             rings: None,
             ring_ids: Vec::new(),
+            ring_put: None,
             closing: None,
             dirty: false,
             writable: false,
@@ -497,11 +502,12 @@ impl Connection {
                 .map_err(|(code, message)| refuse(code, format!("{op}: {message}"), false))?;
             (announced, shared_len, from_ring)
         } else {
-            (0, None, None)
+            (0, None, false)
         };
         let mut shared = None;
-        if let Some(v) = from_ring {
+        if from_ring {
             if announced > 0 || !fds.is_empty() {
+                self.ring_put = None;
                 return Err(refuse(
                     ErrorCode::BadRequest,
                     format!(
@@ -511,7 +517,6 @@ impl Connection {
                     false,
                 ));
             }
-            shared = Some(v);
         } else if announced > 0 || !fds.is_empty() {
             let message = if !self.fds && !fds.is_empty() {
                 format!(
@@ -604,13 +609,13 @@ impl Connection {
         op: &str,
         shared_len: Option<u64>,
         max_value: usize,
-    ) -> Result<Option<Stored>, (ErrorCode, String)> {
+    ) -> Result<bool, (ErrorCode, String)> {
         let bad = |e: RequestError| (e.code, e.message);
         let off = raw.ring_off().map_err(bad)?;
         let min = raw.ring_min().map_err(bad)?;
         let free = raw.ring_free().map_err(bad)?;
         if off.is_none() && min.is_none() && free.is_none() {
-            return Ok(None);
+            return Ok(false);
         }
         let rings = match (&mut self.rings, self.rings_granted) {
             (Some(r), _) => r,
@@ -633,7 +638,7 @@ impl Connection {
             if let Some(min) = min {
                 self.ring_ids.push((raw.id, min));
             }
-            return Ok(None);
+            return Ok(false);
         };
         if !TAKES_SHARED.contains(&op) {
             return Err((
@@ -649,10 +654,20 @@ impl Connection {
                     .into(),
             ));
         };
+        let end = rings.check_up(off, len, max_value).map_err(ring_err)?;
+        self.ring_put = Some((off as usize, len as usize));
+        rings.note_up(end);
+        Ok(true)
+    }
+
+    /// Copies the value [`ring_put`](Self::ring_put) named out of the up ring into the
+    /// broker's storage and validates the copy (the path when no handoff applies).
+    pub fn take_ring_put(&mut self, off: usize, len: usize) -> Result<Stored, (ErrorCode, String)> {
+        let rings = self.rings.as_mut().expect("ring_put is set only with rings");
         rings
-            .take_up(off, len, max_value)
-            .map(|b| Some(Stored::Inline(b)))
-            .map_err(ring_err)
+            .take_up(off as u64, len as u64, usize::MAX)
+            .map(Stored::Inline)
+            .map_err(|e| (e.code(), e.to_string()))
     }
 
     /// Opens this connection's rings of `size` bytes each (`ring.open`) and returns the

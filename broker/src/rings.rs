@@ -12,10 +12,13 @@
 //! the next value starts at offset 0 again, so the same pages — faulted once per connection,
 //! and cache-hot — carry every value.
 
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
+use std::rc::Rc;
 
 use xproc_protocol::{value, ErrorCode};
 
+use crate::state::ConnKey;
 use crate::transport::{Descriptor, RingMap};
 
 /// Regions start on this boundary: aligned copies run faster, and it costs at most 63 bytes.
@@ -24,6 +27,77 @@ const REGION_ALIGN: usize = 64;
 /// Most down-ring regions one connection may hold unfreed. Bounds the bookkeeping (and the
 /// cost of freeing by offset); a reply past it goes inline or as a memfd, as without rings.
 pub const MAX_RING_REGIONS: usize = 1024;
+
+/// A value a put copied straight from its producer's up ring into the down ring of the
+/// consumer whose `queue.get` was waiting for it (one broker copy instead of two), validated
+/// there: only the broker writes a down ring, so the bytes cannot change under it. Held as a
+/// [`Stored`](crate::stored::Stored) until the wake delivers it; its reply then names the
+/// region. Dropped undelivered, the region goes back to the ring.
+#[derive(Debug)]
+pub struct RingValue {
+    map: Rc<RingMap>,
+    off: usize,
+    len: usize,
+    /// The consumer and the request it is for.
+    pub conn: ConnKey,
+    /// The `queue.get` it answers.
+    pub req: u64,
+    orphans: Rc<RefCell<Vec<usize>>>,
+    delivered: Cell<bool>,
+}
+
+impl RingValue {
+    /// The value's bytes (in the down ring).
+    pub fn bytes(&self) -> &[u8] {
+        self.map.bytes(self.off, self.len)
+    }
+
+    /// Marks it delivered in its region (the reply names `ring_off`); returns the offset.
+    pub fn deliver(&self) -> usize {
+        self.delivered.set(true);
+        self.off
+    }
+}
+
+impl Drop for RingValue {
+    fn drop(&mut self) {
+        if !self.delivered.get() {
+            self.orphans.borrow_mut().push(self.off);
+        }
+    }
+}
+
+/// A handoff's value: `len` bytes copied from `src` at `from` into `rings`' down ring for
+/// request `req` of connection `conn`, validated there. `None` when the down ring has no room.
+pub fn handoff(
+    src: &RingMap,
+    from: usize,
+    len: usize,
+    rings: &mut Rings,
+    conn: ConnKey,
+    req: u64,
+) -> Option<Result<RingValue, RingError>> {
+    let off = rings.reserve_down(len)?;
+    let (map, orphans) = rings.down_parts();
+    map.copy_from(off, src, from, len);
+    let v = RingValue {
+        map,
+        off,
+        len,
+        conn,
+        req,
+        orphans,
+        delivered: Cell::new(false),
+    };
+    // Dropped on failure: the region goes back.
+    Some(match value::validate(v.bytes()) {
+        Ok(()) => Ok(v),
+        Err(e) => Err(RingError::Invalid {
+            off: from as u64,
+            why: e.to_string(),
+        }),
+    })
+}
 
 /// Why a ring field or op was refused (`BadRequest` or `InvalidValue`, the connection stays).
 #[derive(Debug, thiserror::Error)]
@@ -95,7 +169,11 @@ struct Region {
 #[derive(Debug)]
 pub struct Rings {
     up: RingMap,
-    down: RingMap,
+    /// Shared with [`RingValue`]s placed here by a handoff, which read it until delivered.
+    down: Rc<RingMap>,
+    /// Regions a handoff reserved whose value was never delivered here (its put was refused,
+    /// say): freed at the next allocation.
+    orphans: Rc<RefCell<Vec<usize>>>,
     /// Down-ring regions the client holds, oldest first (freed ones stay until every older
     /// one is freed too: the space is reused in order).
     held: VecDeque<Region>,
@@ -115,7 +193,8 @@ impl Rings {
         Ok((
             Rings {
                 up,
-                down,
+                down: Rc::new(down),
+                orphans: Rc::default(),
                 held: VecDeque::new(),
                 head: 0,
                 up_high: 0,
@@ -131,8 +210,9 @@ impl Rings {
         self.up_high + self.down_high
     }
 
-    /// Copies the value at `off`, `len` bytes, out of the up ring and validates the copy.
-    pub fn take_up(&mut self, off: u64, len: u64, max: usize) -> Result<Box<[u8]>, RingError> {
+    /// Checks that `[off, off + len)` is a possible value in the up ring: not empty, at most
+    /// `max`, inside the ring (overflow-safe). Returns its end.
+    pub fn check_up(&self, off: u64, len: u64, max: usize) -> Result<usize, RingError> {
         if len == 0 {
             return Err(RingError::Empty);
         }
@@ -140,22 +220,64 @@ impl Rings {
             return Err(RingError::TooLarge { len, max });
         }
         let size = self.up.len();
-        let end = off.checked_add(len).filter(|&e| e <= size as u64);
-        let Some(end) = end else {
-            return Err(RingError::OutOfRange { off, len, size });
-        };
+        match off.checked_add(len).filter(|&e| e <= size as u64) {
+            Some(end) => Ok(end as usize),
+            None => Err(RingError::OutOfRange { off, len, size }),
+        }
+    }
+
+    /// Copies the value at `off`, `len` bytes, out of the up ring and validates the copy.
+    pub fn take_up(&mut self, off: u64, len: u64, max: usize) -> Result<Box<[u8]>, RingError> {
+        let end = self.check_up(off, len, max)?;
         let bytes = self.up.copy_out(off as usize, len as usize);
         value::validate(&bytes).map_err(|e| RingError::Invalid {
             off,
             why: e.to_string(),
         })?;
-        self.up_high = self.up_high.max(end as usize);
+        self.note_up(end);
         Ok(bytes)
+    }
+
+    /// Records that a request named the up ring up to byte `end` (the memory charge).
+    pub fn note_up(&mut self, end: usize) {
+        self.up_high = self.up_high.max(end);
+    }
+
+    /// The up ring, for a handoff's copy (bounds checked with [`check_up`](Self::check_up)).
+    pub fn up(&self) -> &RingMap {
+        &self.up
+    }
+
+    /// Reserves a down-ring region of `len` bytes for a value the broker copies in itself
+    /// (the handoff), as [`put_down`](Self::put_down) would place it.
+    pub fn reserve_down(&mut self, len: usize) -> Option<usize> {
+        self.reap_orphans();
+        let off = self.place(len.checked_next_multiple_of(REGION_ALIGN)?)?;
+        let end = off + len.next_multiple_of(REGION_ALIGN);
+        self.held.push_back(Region { off, freed: false });
+        self.head = end;
+        self.down_high = self.down_high.max(end);
+        Some(off)
+    }
+
+    /// The down ring and the orphan list, for a [`RingValue`] placed in it.
+    pub fn down_parts(&self) -> (Rc<RingMap>, Rc<RefCell<Vec<usize>>>) {
+        (self.down.clone(), self.orphans.clone())
+    }
+
+    /// Frees regions whose handoff value was dropped undelivered.
+    fn reap_orphans(&mut self) {
+        let orphans = std::mem::take(&mut *self.orphans.borrow_mut());
+        if !orphans.is_empty() {
+            let offs: Vec<u64> = orphans.iter().map(|&o| o as u64).collect();
+            let _ = self.free(&offs);
+        }
     }
 
     /// Places `bytes` in a free down-ring region and returns its offset, or `None` when no
     /// region is free (the caller sends the value as it would without rings).
     pub fn put_down(&mut self, bytes: &[u8]) -> Option<usize> {
+        self.reap_orphans();
         let len = bytes.len().checked_next_multiple_of(REGION_ALIGN)?;
         let off = self.place(len)?;
         self.down.write(off, bytes);

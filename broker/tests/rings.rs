@@ -688,3 +688,44 @@ fn no_rings_child() {
     assert_eq!(q.get(None).unwrap(), v);
     println!("rings: {}", c.uses_rings());
 }
+
+#[test]
+fn a_waiting_consumer_gets_the_value_straight_into_its_down_ring() {
+    let b = Broker::start_with(&["--max-frame", "64M"]);
+    let (mut p, up, _pd) = ring_client(&b);
+    let (mut c, _cu, down) = ring_client(&b);
+    p.open("q", "queue").ok();
+    let wait = |c: &mut Client, free: Option<Vec<u64>>| {
+        let id = c.send(RequestFields {
+            ring_min: Some(1024),
+            ring_free: free,
+            ..Client::req("queue.get", "q")
+        });
+        std::thread::sleep(Duration::from_millis(50));
+        id
+    };
+    let v = big_value(16 << 20, 7);
+    let id = wait(&mut c, None);
+    up.write(0, &v);
+    p.call(ring_req("queue.put", "q", 0, v.len() as u64)).ok();
+    let r = c.recv();
+    assert_eq!(r.id(), id);
+    assert_eq!(reply_value(&r.ok(), &down), (v.clone(), Some(0)));
+
+    // A bad value is refused even when it would have gone straight to the consumer, and the
+    // consumer keeps waiting.
+    let id = wait(&mut c, Some(vec![0]));
+    up.write(0, &[0xc1]);
+    let r = p.call(ring_req("queue.put", "q", 0, 1));
+    assert!(r.err("InvalidValue").contains("not one well-formed"), "{r:?}");
+    let small = big_value(100_000, 8);
+    up.write(0, &small);
+    p.call(ring_req("queue.put", "q", 0, small.len() as u64)).ok();
+    let r = c.recv();
+    assert_eq!(r.id(), id);
+    assert_eq!(
+        reply_value(&r.ok(), &down),
+        (small, Some(0)),
+        "at 0 again: the refused value's region went back"
+    );
+}

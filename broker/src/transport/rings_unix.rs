@@ -52,6 +52,25 @@ impl RingMap {
         v.into_boxed_slice()
     }
 
+    /// The bytes at `[off, off + len)` of a ring only the broker writes (the down ring), for
+    /// a value placed there: stable while the region is held.
+    pub fn bytes(&self, off: usize, len: usize) -> &[u8] {
+        assert!(off.checked_add(len).is_some_and(|end| end <= self.len));
+        // SAFETY: in bounds of a live mapping; only the broker writes the down ring, and not
+        // into a region it handed out.
+        unsafe { std::slice::from_raw_parts(self.ptr.add(off), len) }
+    }
+
+    /// Copies `len` bytes at `from` in `src` to `to` in this ring (bounds checked by the
+    /// caller): the up-ring-to-down-ring handoff.
+    pub fn copy_from(&self, to: usize, src: &RingMap, from: usize, len: usize) {
+        assert!(to.checked_add(len).is_some_and(|end| end <= self.len));
+        assert!(from.checked_add(len).is_some_and(|end| end <= src.len));
+        // SAFETY: both ranges are inside live mappings; they are different rings (an up ring
+        // and a down ring), so they never overlap.
+        unsafe { std::ptr::copy_nonoverlapping(src.ptr.add(from), self.ptr.add(to), len) };
+    }
+
     /// Writes `bytes` at offset `off` (the caller checked the bounds and that no region the
     /// client holds overlaps).
     pub fn write(&self, off: usize, bytes: &[u8]) {
