@@ -663,7 +663,10 @@ impl Connection {
     /// Copies the value [`ring_put`](Self::ring_put) named out of the up ring into the
     /// broker's storage and validates the copy (the path when no handoff applies).
     pub fn take_ring_put(&mut self, off: usize, len: usize) -> Result<Stored, (ErrorCode, String)> {
-        let rings = self.rings.as_mut().expect("ring_put is set only with rings");
+        let rings = self
+            .rings
+            .as_mut()
+            .expect("ring_put is set only with rings");
         rings
             .take_up(off as u64, len as u64, usize::MAX)
             .map(Stored::Inline)

@@ -38,9 +38,9 @@ use crate::config::Config;
 use crate::connection::{self, Close, Connection, Filled, Held, INPUT_CHUNK, MAX_FDS_HELD};
 use crate::dispatch;
 use crate::state::{Body, Broker, ConnKey, Outbox};
-use crate::waiters::WaitOp;
 use crate::stored::Stored;
 use crate::transport::{self, Listener, ShutdownSignal};
+use crate::waiters::WaitOp;
 use crate::Error;
 
 mod remote;
@@ -775,8 +775,7 @@ impl Server {
                 Ok(v) => shared = Some(v),
                 Err((code, message)) => {
                     tracing::debug!(id, %code, %message, "error reply");
-                    self.conns
-                        .send(key, &ReplyFields::err(id, code, &message));
+                    self.conns.send(key, &ReplyFields::err(id, code, &message));
                     return;
                 }
             }

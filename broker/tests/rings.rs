@@ -649,6 +649,20 @@ fn the_rust_client_uses_the_rings_and_falls_back_when_they_are_full() {
     for v in &values {
         assert_eq!(&q.get(None).unwrap(), v);
     }
+    // Typed puts: after a large one, the next are encoded straight into the up ring; mixed
+    // with small ones, in order.
+    let t = c.queue::<serde_bytes::ByteBuf>("t").unwrap();
+    let vals: Vec<serde_bytes::ByteBuf> = [1 << 20, 10, 3 << 20, 2 << 20, 5, 1 << 20]
+        .iter()
+        .enumerate()
+        .map(|(i, &n)| serde_bytes::ByteBuf::from(vec![i as u8; n]))
+        .collect();
+    for v in &vals {
+        t.put(v).unwrap();
+    }
+    for v in &vals {
+        assert_eq!(&t.get().unwrap(), v);
+    }
 }
 
 #[test]
@@ -717,10 +731,14 @@ fn a_waiting_consumer_gets_the_value_straight_into_its_down_ring() {
     let id = wait(&mut c, Some(vec![0]));
     up.write(0, &[0xc1]);
     let r = p.call(ring_req("queue.put", "q", 0, 1));
-    assert!(r.err("InvalidValue").contains("not one well-formed"), "{r:?}");
+    assert!(
+        r.err("InvalidValue").contains("not one well-formed"),
+        "{r:?}"
+    );
     let small = big_value(100_000, 8);
     up.write(0, &small);
-    p.call(ring_req("queue.put", "q", 0, small.len() as u64)).ok();
+    p.call(ring_req("queue.put", "q", 0, small.len() as u64))
+        .ok();
     let r = c.recv();
     assert_eq!(r.id(), id);
     assert_eq!(

@@ -199,6 +199,9 @@ struct Inner {
     /// A large value came without rings (a receiving connection): open them before the next
     /// value op, so later ones come through the down ring.
     rings_wanted: std::sync::atomic::AtomicBool,
+    /// The last typed value put was at least the ring threshold: the next one is first sized
+    /// and, if large, encoded straight into the up ring (see [`Client::encode_up`]).
+    typed_large: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for Client {
@@ -412,6 +415,7 @@ impl Client {
                 rings_granted,
                 rings: std::sync::OnceLock::new(),
                 rings_wanted: std::sync::atomic::AtomicBool::new(false),
+                typed_large: std::sync::atomic::AtomicBool::new(false),
             }),
         })
     }
@@ -443,6 +447,66 @@ impl Client {
                 }
             })
             .as_ref()
+    }
+
+    /// Encodes `value` straight into a region of the up ring when the rings are open and the
+    /// last typed value was large (so a stream of small values never pays for the sizing
+    /// pass): one copy fewer than encoding into a buffer and copying that into the ring.
+    /// `None`: encode it the usual way (then tell [`note_typed`](Self::note_typed)).
+    pub(crate) fn encode_up<T: Serialize + ?Sized>(
+        &self,
+        value: &T,
+    ) -> Result<Option<(crate::rings::UpRegion, usize)>> {
+        use std::sync::atomic::Ordering::Relaxed;
+        if !self.inner.typed_large.load(Relaxed) {
+            return Ok(None);
+        }
+        let Some(rings) = self.inner.rings.get().and_then(Option::as_ref) else {
+            return Ok(None);
+        };
+        let len = crate::codec::encoded_len(value)?;
+        if len < crate::rings::ring_value_min() {
+            self.inner.typed_large.store(false, Relaxed);
+            return Ok(None);
+        }
+        let region = rings.fill_up(len, |mut buf| {
+            rmp_serde::encode::write_named(&mut buf, value).is_ok() && buf.is_empty()
+        });
+        Ok(region.map(|r| (r, len)))
+    }
+
+    /// Records the size of a typed value encoded the usual way (see
+    /// [`encode_up`](Self::encode_up)).
+    pub(crate) fn note_typed(&self, len: usize) {
+        if self.inner.rings_granted && len >= crate::rings::ring_value_min() {
+            self.inner
+                .typed_large
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    /// Sends `req` (a put, send or set) whose value is in the up ring already, `len` bytes
+    /// in `region` (from [`encode_up`](Self::encode_up)).
+    pub(crate) fn exchange_placed(
+        &self,
+        mut req: RequestFields<'_>,
+        region: crate::rings::UpRegion,
+        len: usize,
+        deadline: Option<Instant>,
+    ) -> Result<()> {
+        let Some(rings) = self.inner.rings.get().and_then(Option::as_ref).cloned() else {
+            return Err(Error::Protocol("a ring value without rings".into()));
+        };
+        req.ring_off = Some(region.off());
+        req.value_len = Some(len as u64);
+        req.value = None;
+        let min = crate::rings::ring_value_min();
+        match self.exchange_rings(req, deadline, rings, min, Some(region), |_, _| Ok(()))? {
+            Exchanged::Done(()) => Ok(()),
+            Exchanged::Direct(_) => Err(Error::Protocol(
+                "the broker answered direct to a ring put".into(),
+            )),
+        }
     }
 
     /// Whether this connection moves large values through its rings (docs/PROTOCOL.md
@@ -508,7 +572,7 @@ impl Client {
                         .load(std::sync::atomic::Ordering::Relaxed)))
         {
             if let Some(rings) = self.rings(true).cloned() {
-                return self.exchange_rings(req, deadline, rings, min, f);
+                return self.exchange_rings(req, deadline, rings, min, None, f);
             }
         }
         let mut fd = None;
@@ -558,11 +622,12 @@ impl Client {
         deadline: Option<Instant>,
         rings: Arc<Rings>,
         min: usize,
+        placed: Option<crate::rings::UpRegion>,
         f: impl FnOnce(&ReplyFields<'_>, Option<SharedReply>) -> Result<R>,
     ) -> Result<Exchanged<R>> {
         let conn = &self.inner.conn;
         // Held until the reply arrived: the broker copied the value out by then.
-        let mut _up = None;
+        let mut _up = placed;
         if let Some(v) = req.value.filter(|v| v.len() >= min) {
             if let Some(region) = rings.put_up(v) {
                 req.ring_off = Some(region.off());

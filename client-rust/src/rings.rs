@@ -144,6 +144,22 @@ impl Rings {
         })
     }
 
+    /// A region of `len` bytes of the up ring, filled in place by `fill` (a typed value
+    /// encoded straight into the ring, no intermediate buffer); `None` when none is free or
+    /// `fill` fails (the region is released then).
+    pub(crate) fn fill_up(
+        self: &Arc<Self>,
+        len: usize,
+        fill: impl FnOnce(&mut [u8]) -> bool,
+    ) -> Option<UpRegion> {
+        let off = Self::lock(&self.up_alloc).alloc(len)?;
+        let region = UpRegion {
+            rings: self.clone(),
+            off,
+        };
+        fill(self.up.slice_mut(off, len)).then_some(region)
+    }
+
     /// The down-ring offsets callers freed since the last call, to send as `ring_free`.
     pub(crate) fn take_frees(&self) -> Option<Vec<u64>> {
         let mut f = Self::lock(&self.to_free);

@@ -624,6 +624,16 @@ impl RingMapping {
         unsafe { std::slice::from_raw_parts(self.ptr.add(off), len) }
     }
 
+    /// The bytes `[off, off + len)` to write in place (the caller holds that region of the
+    /// up ring, alone).
+    #[allow(clippy::mut_from_ref)]
+    pub(crate) fn slice_mut(&self, off: usize, len: usize) -> &mut [u8] {
+        assert!(off.checked_add(len).is_some_and(|e| e <= self.len));
+        // SAFETY: in bounds of a live writable mapping; the region is the caller's alone
+        // until it releases it, so no other reference to these bytes exists.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.add(off), len) }
+    }
+
     /// Writes `bytes` at `off` (the caller holds that region of the up ring).
     pub(crate) fn write(&self, off: usize, bytes: &[u8]) {
         assert!(off.checked_add(bytes.len()).is_some_and(|e| e <= self.len));
