@@ -769,25 +769,12 @@ impl Server {
                 return;
             }
         };
-        let mut shared = shared;
-        if let Some((off, len)) = self.conns.get(slot).and_then(|c| c.ring_put.take()) {
-            match self.ring_value(slot, &req, off, len) {
-                Ok(v) => shared = Some(v),
-                Err((code, message)) => {
-                    tracing::debug!(id, %code, %message, "error reply");
-                    self.conns.send(key, &ReplyFields::err(id, code, &message));
-                    return;
-                }
-            }
-        }
-        let Some(conn) = self.conns.get(slot) else {
-            return;
-        };
+        // Hello and ring.open are the connection's (the rings are not broker state), and
+        // never carry a ring value.
         match req {
             Request::Hello { rings, .. } => {
                 conn.rings_granted = rings && conn.fds && self.config.ring_size > 0;
             }
-            // The rings are the connection's, not the broker state's: made here.
             Request::RingOpen => {
                 match conn.open_rings(self.config.ring_size) {
                     Ok(fds) => {
@@ -806,6 +793,17 @@ impl Server {
             }
             _ => {}
         }
+        let shared = match conn.ring_put.take() {
+            None => shared,
+            Some((off, len)) => match self.ring_value(slot, &req, off, len) {
+                Ok(v) => Some(v),
+                Err((code, message)) => {
+                    tracing::debug!(id, %code, %message, "error reply");
+                    self.conns.send(key, &ReplyFields::err(id, code, &message));
+                    return;
+                }
+            },
+        };
         dispatch::dispatch_shared(&mut self.broker, &mut self.conns, key, id, req, shared);
     }
 
