@@ -129,7 +129,7 @@ pub fn needs<'a>(
     use Need::{Admin, Read, Write};
     use Request as R;
     Some(match req {
-        R::Hello { .. } | R::Ping | R::Cancel { .. } => return None,
+        R::Hello { .. } | R::Ping | R::Cancel { .. } | R::RingOpen | R::RingFree => return None,
         R::List => ("list", "", Admin),
         R::Scan { .. } => ("scan", "", Admin),
         R::Clients => ("clients", "", Admin),

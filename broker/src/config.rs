@@ -30,6 +30,14 @@ pub const DEFAULT_MAX_OBJECTS: usize = 65536;
 /// local broker takes a machine down; a budget turns that into a `LimitExceeded` error.
 pub const DEFAULT_MEMORY_LIMIT: usize = 1024 * 1024 * 1024;
 
+/// Size of each of a connection's two rings (docs/PROTOCOL.md §4.2): 64 MiB, so a 16 MiB
+/// value fits with three more in flight. Virtual: a page costs memory only once touched, and
+/// only connections that move large values open rings at all. 0 turns rings off.
+pub const DEFAULT_RING_SIZE: usize = 64 * 1024 * 1024;
+
+/// Largest `ring_size` accepted: 1 GiB per ring.
+pub const MAX_RING_SIZE: usize = 1024 * 1024 * 1024;
+
 /// Pending output above which the broker stops reading a connection until it drains: 8 MiB.
 /// A client that pipelines requests without reading replies then waits on its own socket
 /// rather than growing the broker's buffers.
@@ -119,6 +127,8 @@ pub struct Config {
     pub max_objects: usize,
     /// Bytes of values held across all objects ([`DEFAULT_MEMORY_LIMIT`]).
     pub memory_limit: usize,
+    /// Bytes of each ring a connection may open; 0: no rings ([`DEFAULT_RING_SIZE`]).
+    pub ring_size: usize,
     /// Pending output that pauses reading a connection ([`DEFAULT_OUTPUT_SOFT_LIMIT`]).
     pub output_soft_limit: usize,
     /// Pending output that closes a connection ([`DEFAULT_OUTPUT_HARD_LIMIT`]).
@@ -293,6 +303,7 @@ impl Default for Config {
             max_clients: DEFAULT_MAX_CLIENTS,
             max_objects: DEFAULT_MAX_OBJECTS,
             memory_limit: DEFAULT_MEMORY_LIMIT,
+            ring_size: DEFAULT_RING_SIZE,
             output_soft_limit: DEFAULT_OUTPUT_SOFT_LIMIT,
             output_hard_limit: DEFAULT_OUTPUT_HARD_LIMIT,
             max_blocked: DEFAULT_MAX_BLOCKED,
@@ -328,6 +339,13 @@ impl Config {
                 "max_frame must be 1..={} bytes (the frame header is 32 bits), not {}",
                 u32::MAX,
                 self.max_frame
+            ));
+        }
+        if self.ring_size > MAX_RING_SIZE || !self.ring_size.is_multiple_of(4096) {
+            return invalid(format!(
+                "ring_size must be 0 (no rings) or a multiple of 4096 up to {MAX_RING_SIZE} \
+                 bytes, not {}",
+                self.ring_size
             ));
         }
         if self.output_hard_limit < self.output_soft_limit {
@@ -430,6 +448,8 @@ pub struct Settings {
     pub max_objects: Option<usize>,
     /// `--memory-limit`.
     pub memory_limit: Option<ByteSize>,
+    /// `--ring-size`.
+    pub ring_size: Option<ByteSize>,
     /// `--output-soft-limit`.
     pub output_soft_limit: Option<ByteSize>,
     /// `--output-hard-limit`.
@@ -478,6 +498,7 @@ impl Settings {
             max_clients: self.max_clients.or(lower.max_clients),
             max_objects: self.max_objects.or(lower.max_objects),
             memory_limit: self.memory_limit.or(lower.memory_limit),
+            ring_size: self.ring_size.or(lower.ring_size),
             output_soft_limit: self.output_soft_limit.or(lower.output_soft_limit),
             output_hard_limit: self.output_hard_limit.or(lower.output_hard_limit),
             max_blocked: self.max_blocked.or(lower.max_blocked),
@@ -506,6 +527,7 @@ impl Settings {
             max_clients: self.max_clients.unwrap_or(d.max_clients),
             max_objects: self.max_objects.unwrap_or(d.max_objects),
             memory_limit: self.memory_limit.map_or(d.memory_limit, |b| b.0),
+            ring_size: self.ring_size.map_or(d.ring_size, |b| b.0),
             output_soft_limit: self.output_soft_limit.map_or(d.output_soft_limit, |b| b.0),
             output_hard_limit: self.output_hard_limit.map_or(d.output_hard_limit, |b| b.0),
             max_blocked: self.max_blocked.unwrap_or(d.max_blocked),

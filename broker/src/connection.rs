@@ -16,6 +16,7 @@ use xproc_protocol::frame::HEADER_LEN;
 use xproc_protocol::{ErrorCode, RawRequest, ReplyFields, Request, RequestError, PROTOCOL_VERSION};
 
 use crate::auth::Handshake;
+use crate::rings::{RingError, Rings};
 use crate::state::{ConnKey, PeerCred};
 use crate::stored::{self, Shared, SharedError, Stored};
 use crate::transport::{Descriptor, Link};
@@ -37,6 +38,9 @@ pub const MAX_FDS_HELD: usize = 256;
 
 /// Ops whose value may come as a sealed memfd (docs/PROTOCOL.md §4.1).
 pub const TAKES_SHARED: &[&str] = &["queue.put", "dict.set", "pipe.send"];
+
+/// Ops whose reply may carry a value in the down ring (`ring_min`, docs/PROTOCOL.md §4.2).
+pub const TAKES_RING_REPLY: &[&str] = &["queue.get", "dict.get", "pipe.recv"];
 
 /// A request the connection let through: its id, the checked request, and its value when it
 /// came as a sealed memfd.
@@ -255,6 +259,17 @@ pub struct Connection {
     hello_done: bool,
     /// `hello` granted descriptor passing (docs/PROTOCOL.md §1.3).
     pub fds: bool,
+    /// `hello` granted rings (docs/PROTOCOL.md §4.2).
+    pub rings_granted: bool,
+    /// The rings, once `ring.open` made them.
+    pub rings: Option<Box<Rings>>,
+    /// Requests with `ring_min` whose reply is not sent yet: `(id, ring_min)`. Empty on every
+    /// connection that never asked (the reply path tests that first).
+    pub ring_ids: Vec<(u64, u64)>,
+    /// The request just admitted has its value in the up ring: `(ring_off, value_len)`,
+    /// bounds-checked, not copied yet (the event loop copies it: into the broker's storage,
+    /// or straight into a waiting consumer's down ring).
+    pub ring_put: Option<(usize, usize)>,
     /// Set when the connection is to be closed at the end of this loop turn.
     pub closing: Option<Close>,
     /// On the event loop's list of connections to flush this turn.
@@ -313,6 +328,10 @@ impl Connection {
             out_fd_bytes: 0,
             hello_done: false,
             fds: false,
+            rings_granted: false,
+            rings: None,
+            ring_ids: Vec::new(),
+            ring_put: None,
             closing: None,
             dirty: false,
             writable: false,
@@ -470,20 +489,35 @@ impl Connection {
         // `fds` and `value_len` (a memfd value in place of `value`, on an op that takes one)
         // are absent from nearly every request: two slot tests say so, and nothing else is
         // looked at then.
-        let (announced, shared_len) = if raw.mentions_descriptors() {
+        let (announced, shared_len, from_ring) = if raw.mentions_descriptors() {
             let announced = raw.fds().map_err(|e| RequestError {
                 fatal: !self.hello_done,
                 ..e
             })?;
-            (
-                announced,
-                raw.value_len().filter(|_| TAKES_SHARED.contains(&op)),
-            )
+            let shared_len = raw.value_len().filter(|_| TAKES_SHARED.contains(&op));
+            // Ring fields (§4.2), looked at only here: a request without any of these fields
+            // costs what it did before rings existed.
+            let from_ring = self
+                .admit_ring(&raw, op, shared_len, max_value)
+                .map_err(|(code, message)| refuse(code, format!("{op}: {message}"), false))?;
+            (announced, shared_len, from_ring)
         } else {
-            (0, None)
+            (0, None, false)
         };
         let mut shared = None;
-        if announced > 0 || !fds.is_empty() {
+        if from_ring {
+            if announced > 0 || !fds.is_empty() {
+                self.ring_put = None;
+                return Err(refuse(
+                    ErrorCode::BadRequest,
+                    format!(
+                        "{op} has its value in the up ring (ring_off) and descriptors too; \
+                         they were closed (docs/PROTOCOL.md §4.2)"
+                    ),
+                    false,
+                ));
+            }
+        } else if announced > 0 || !fds.is_empty() {
             let message = if !self.fds && !fds.is_empty() {
                 format!(
                     "{} descriptor(s) arrived with this {op} request, but this connection did \
@@ -563,6 +597,109 @@ impl Connection {
             self.fds = *asked;
         }
         Ok((raw.id, req, shared))
+    }
+
+    /// The ring fields of a request that mentions any (docs/PROTOCOL.md §4.2): frees the
+    /// regions in `ring_free`, records `ring_min` for the reply, and copies a value named by
+    /// `ring_off` out of the up ring (returned, validated). `shared_len` is the request's
+    /// `value_len` when its op takes a value that way and it has no `value`.
+    fn admit_ring(
+        &mut self,
+        raw: &RawRequest<'_>,
+        op: &str,
+        shared_len: Option<u64>,
+        max_value: usize,
+    ) -> Result<bool, (ErrorCode, String)> {
+        let bad = |e: RequestError| (e.code, e.message);
+        let off = raw.ring_off().map_err(bad)?;
+        let min = raw.ring_min().map_err(bad)?;
+        let free = raw.ring_free().map_err(bad)?;
+        if off.is_none() && min.is_none() && free.is_none() {
+            return Ok(false);
+        }
+        let rings = match (&mut self.rings, self.rings_granted) {
+            (Some(r), _) => r,
+            (None, false) => {
+                return Err((ErrorCode::BadRequest, RingError::NotGranted.to_string()))
+            }
+            (None, true) => return Err((ErrorCode::BadRequest, RingError::NotOpen.to_string())),
+        };
+        let ring_err = |e: RingError| (e.code(), e.to_string());
+        if let Some(offs) = free {
+            rings.free(&offs).map_err(ring_err)?;
+        }
+        if min.is_some() && !TAKES_RING_REPLY.contains(&op) {
+            return Err((
+                ErrorCode::BadRequest,
+                "ring_min is taken by queue.get, dict.get and pipe.recv only".into(),
+            ));
+        }
+        let Some(off) = off else {
+            if let Some(min) = min {
+                self.ring_ids.push((raw.id, min));
+            }
+            return Ok(false);
+        };
+        if !TAKES_SHARED.contains(&op) {
+            return Err((
+                ErrorCode::BadRequest,
+                "ring_off is taken by queue.put, dict.set and pipe.send only".into(),
+            ));
+        }
+        let Some(len) = shared_len else {
+            return Err((
+                ErrorCode::BadRequest,
+                "ring_off needs value_len and no value (the value is either inline or in the \
+                 up ring)"
+                    .into(),
+            ));
+        };
+        let end = rings.check_up(off, len, max_value).map_err(ring_err)?;
+        self.ring_put = Some((off as usize, len as usize));
+        rings.note_up(end);
+        Ok(true)
+    }
+
+    /// Copies the value [`ring_put`](Self::ring_put) named out of the up ring into the
+    /// broker's storage and validates the copy (the path when no handoff applies).
+    pub fn take_ring_put(&mut self, off: usize, len: usize) -> Result<Stored, (ErrorCode, String)> {
+        let rings = self
+            .rings
+            .as_mut()
+            .expect("ring_put is set only with rings");
+        rings
+            .take_up(off as u64, len as u64, usize::MAX)
+            .map(Stored::Inline)
+            .map_err(|e| (e.code(), e.to_string()))
+    }
+
+    /// Opens this connection's rings of `size` bytes each (`ring.open`) and returns the
+    /// descriptors to hand over, up ring first.
+    pub fn open_rings(&mut self, size: usize) -> Result<Vec<Descriptor>, (ErrorCode, String)> {
+        if !self.rings_granted {
+            return Err((ErrorCode::BadRequest, RingError::NotGranted.to_string()));
+        }
+        if self.rings.is_some() {
+            return Err((ErrorCode::BadRequest, RingError::AlreadyOpen.to_string()));
+        }
+        let (rings, up, down) = Rings::open(size).map_err(|e| {
+            (
+                ErrorCode::LimitExceeded,
+                format!("cannot create the rings: {e}; values go inline or as memfds"),
+            )
+        })?;
+        self.rings = Some(Box::new(rings));
+        Ok(vec![up, down])
+    }
+
+    /// Whether the reply to request `id` may carry a value of `len` bytes in the down ring,
+    /// forgetting the request's `ring_min` either way (its reply is being sent).
+    pub fn ring_reply(&mut self, id: u64, len: usize) -> bool {
+        let Some(i) = self.ring_ids.iter().position(|&(i, _)| i == id) else {
+            return false;
+        };
+        let (_, min) = self.ring_ids.swap_remove(i);
+        len as u64 >= min && self.rings.is_some()
     }
 
     /// Appends a reply. A reply above `max_frame` (a huge snapshot, a `dict.get_many` of
@@ -687,6 +824,7 @@ impl Connection {
         self.input.reserved().saturating_sub(INPUT_CHUNK)
             + self.output.capacity().saturating_sub(INPUT_CHUNK)
             + self.out_fd_bytes
+            + self.rings.as_ref().map_or(0, |r| r.charged())
     }
 
     /// Bytes the input buffer has reserved (see [`Input::reserved`]).

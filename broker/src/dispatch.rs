@@ -192,9 +192,12 @@ fn route(cx: &mut Ctx, req: Request, shared: Option<Stored>) -> Handled {
             pid,
             fds,
             direct_pipes,
+            rings,
             ..
-        } => admin::hello(cx, client, lang, pid, fds, direct_pipes),
-        R::Ping => {
+        } => admin::hello(cx, client, lang, pid, fds, direct_pipes, rings),
+        // `ring.open` is the connection's (server.rs); `ring.free`'s regions were freed when
+        // the connection admitted it.
+        R::Ping | R::RingOpen | R::RingFree => {
             cx.ok();
             Ok(())
         }

@@ -23,6 +23,7 @@
 //! - [`multi`]: `queue.get_any` and `wait`: one waiter record over many objects.
 //! - [`objects`]: one pure state machine per kind, unit-tested without sockets.
 //! - [`stored`]: the stored-value type: inline bytes or a sealed memfd a client passed.
+//! - [`rings`]: a connection's value rings (up and down), their allocator and checks.
 //! - [`cleanup`]: the one disconnect-cleanup path.
 //!
 //! The binary (`src/main.rs`) parses flags, sets up logging and calls [`run`].
@@ -38,6 +39,7 @@ pub mod dispatch;
 pub mod handlers;
 pub mod multi;
 pub mod objects;
+pub mod rings;
 pub mod server;
 pub mod state;
 pub mod stored;

@@ -53,6 +53,9 @@ struct Args {
     /// Bytes of values held across all objects, per-entry overhead included [default: 1G].
     #[arg(long, value_name = "BYTES")]
     memory_limit: Option<ByteSize>,
+    /// Size of each of a connection's two value rings, 0 for none [default: 64M].
+    #[arg(long, value_name = "BYTES")]
+    ring_size: Option<ByteSize>,
     /// Pending replies above which a client is not read until it drains [default: 8M].
     #[arg(long, value_name = "BYTES")]
     output_soft_limit: Option<ByteSize>,
@@ -104,6 +107,7 @@ impl Args {
             max_clients: self.max_clients,
             max_objects: self.max_objects,
             memory_limit: self.memory_limit,
+            ring_size: self.ring_size,
             output_soft_limit: self.output_soft_limit,
             output_hard_limit: self.output_hard_limit,
             max_blocked: self.max_blocked,

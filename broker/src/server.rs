@@ -31,15 +31,16 @@ use std::time::{Duration, Instant};
 use mio::{Events, Interest, Poll, Token};
 use xproc_protocol::frame::{self, Check, HEADER_LEN};
 use xproc_protocol::idle::Governor;
-use xproc_protocol::{ErrorCode, ReplyFields};
+use xproc_protocol::{ErrorCode, ReplyFields, Request};
 
 use crate::cleanup;
 use crate::config::Config;
 use crate::connection::{self, Close, Connection, Filled, Held, INPUT_CHUNK, MAX_FDS_HELD};
 use crate::dispatch;
-use crate::state::{Broker, ConnKey, Outbox};
+use crate::state::{Body, Broker, ConnKey, Outbox};
 use crate::stored::Stored;
 use crate::transport::{self, Listener, ShutdownSignal};
+use crate::waiters::WaitOp;
 use crate::Error;
 
 mod remote;
@@ -232,6 +233,9 @@ impl Outbox for Conns {
         let Some(c) = self.get(to.slot).filter(|c| c.key == to) else {
             return;
         };
+        if !c.ring_ids.is_empty() {
+            c.ring_reply(reply.id, 0);
+        }
         c.push_reply(reply, max_frame);
         self.mark_dirty(to.slot);
     }
@@ -240,6 +244,29 @@ impl Outbox for Conns {
         let Some(c) = self.get(to.slot).filter(|c| c.key == to) else {
             return;
         };
+        // A handoff's value is in this very request's down-ring region already.
+        if let Stored::InRing(v) = value {
+            if v.conn == to && v.req == reply.id {
+                c.ring_reply(reply.id, 0);
+                reply.ring_off = Some(v.deliver() as u64);
+                reply.value_len = Some(value.len() as u64);
+                c.push_reply(&reply, usize::MAX);
+                self.mark_dirty(to.slot);
+                return;
+            }
+        }
+        // A value held as bytes goes through the down ring when the request asked
+        // (`ring_min`) and a region is free (docs/PROTOCOL.md §4.2).
+        if !c.ring_ids.is_empty() && c.ring_reply(reply.id, value.len()) && value.shared().is_none()
+        {
+            if let Some(off) = c.rings.as_mut().and_then(|r| r.put_down(value)) {
+                reply.ring_off = Some(off as u64);
+                reply.value_len = Some(value.len() as u64);
+                c.push_reply(&reply, usize::MAX);
+                self.mark_dirty(to.slot);
+                return;
+            }
+        }
         match value.shared() {
             Some(shared) if c.fds => {
                 reply.value_len = Some(value.len() as u64);
@@ -263,6 +290,9 @@ impl Outbox for Conns {
         let Some(c) = self.get(to.slot).filter(|c| c.key == to) else {
             return;
         };
+        if !c.ring_ids.is_empty() {
+            c.ring_reply(reply.id, 0);
+        }
         reply.fds = Some(fds.len() as u64);
         c.push_reply_fds(&reply, fds);
         self.mark_dirty(to.slot);
@@ -739,7 +769,102 @@ impl Server {
                 return;
             }
         };
+        // Hello and ring.open are the connection's (the rings are not broker state), and
+        // never carry a ring value.
+        match req {
+            Request::Hello { rings, .. } => {
+                conn.rings_granted = rings && conn.fds && self.config.ring_size > 0;
+            }
+            Request::RingOpen => {
+                match conn.open_rings(self.config.ring_size) {
+                    Ok(fds) => {
+                        let r = ReplyFields {
+                            ring_size: Some(self.config.ring_size as u64),
+                            ..ReplyFields::ok(id)
+                        };
+                        self.conns.send_fds(key, r, fds);
+                    }
+                    Err((code, message)) => {
+                        tracing::debug!(id, %code, %message, "error reply");
+                        self.conns.send(key, &ReplyFields::err(id, code, &message));
+                    }
+                }
+                return;
+            }
+            _ => {}
+        }
+        let shared = match conn.ring_put.take() {
+            None => shared,
+            Some((off, len)) => match self.ring_value(slot, &req, off, len) {
+                Ok(v) => Some(v),
+                Err((code, message)) => {
+                    tracing::debug!(id, %code, %message, "error reply");
+                    self.conns.send(key, &ReplyFields::err(id, code, &message));
+                    return;
+                }
+            },
+        };
         dispatch::dispatch_shared(&mut self.broker, &mut self.conns, key, id, req, shared);
+    }
+
+    /// The value of a put whose bytes are in connection `slot`'s up ring at `off` (checked):
+    /// copied straight into the down ring of a consumer waiting for it when one is (the
+    /// handoff: one broker copy), else into the broker's own storage; validated either way
+    /// on the broker's copy (docs/PROTOCOL.md §4.2).
+    fn ring_value(
+        &mut self,
+        slot: usize,
+        req: &Request<'_>,
+        off: usize,
+        len: usize,
+    ) -> Result<Stored, (ErrorCode, String)> {
+        if let Request::QueuePut { name, .. } = req {
+            if let Some(v) = self.handoff(slot, name, off, len) {
+                return v
+                    .map(|v| Stored::InRing(std::rc::Rc::new(v)))
+                    .map_err(|e| (e.code(), format!("queue.put: {e}")));
+            }
+        }
+        let conn = self.conns.get(slot).expect("the connection being handled");
+        let op = match req {
+            Request::QueuePut { .. } => "queue.put",
+            Request::DictSet { .. } => "dict.set",
+            _ => "pipe.send",
+        };
+        conn.take_ring_put(off, len)
+            .map_err(|(code, m)| (code, format!("{op}: {m}")))
+    }
+
+    /// The handoff of [`ring_value`](Self::ring_value): when queue `name`'s next getter is a
+    /// plain `queue.get` of another connection that asked for ring replies this large and
+    /// has room, the value goes from this connection's up ring into that one's down ring.
+    fn handoff(
+        &mut self,
+        slot: usize,
+        name: &str,
+        off: usize,
+        len: usize,
+    ) -> Option<Result<crate::rings::RingValue, crate::rings::RingError>> {
+        let Some(Body::Queue(q)) = self.broker.objects.get(name).map(|o| &o.body) else {
+            return None;
+        };
+        let w = self.broker.waiters.get(q.next_plain_getter()?)?;
+        if w.op != WaitOp::QueueGet || w.conn.slot == slot {
+            return None;
+        }
+        let (to, req) = (w.conn, w.req);
+        let consumer = self.conns.get(to.slot).filter(|c| c.key == to)?;
+        let &(_, min) = consumer.ring_ids.iter().find(|(i, _)| *i == req)?;
+        if (len as u64) < min || consumer.closing.is_some() {
+            return None;
+        }
+        let mut rings = consumer.rings.take()?;
+        let producer = self.conns.get(slot).and_then(|c| c.rings.as_ref());
+        let v = producer.and_then(|p| crate::rings::handoff(p.up(), off, len, &mut rings, to, req));
+        if let Some(c) = self.conns.get(to.slot) {
+            c.rings = Some(rings);
+        }
+        v
     }
 
     /// Marks a connection for closing at the end of the turn. Its blocked requests are

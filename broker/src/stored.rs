@@ -26,6 +26,9 @@ pub enum Stored {
     Inline(Box<[u8]>),
     /// A sealed memfd, shared by every holder (an object, replies waiting to be written).
     Shared(Rc<Shared>),
+    /// Copied by a handoff into the down ring of the consumer waiting for it
+    /// (docs/PROTOCOL.md §4.2).
+    InRing(Rc<crate::rings::RingValue>),
 }
 
 impl Deref for Stored {
@@ -35,6 +38,7 @@ impl Deref for Stored {
         match self {
             Stored::Inline(b) => b,
             Stored::Shared(s) => s.0.bytes(),
+            Stored::InRing(r) => r.bytes(),
         }
     }
 }
@@ -64,8 +68,8 @@ impl Stored {
     /// The memfd behind this value, if it is one.
     pub fn shared(&self) -> Option<&Rc<Shared>> {
         match self {
-            Stored::Inline(_) => None,
             Stored::Shared(s) => Some(s),
+            _ => None,
         }
     }
 }

@@ -378,9 +378,11 @@ typedef struct xproc_semaphore_t xproc_semaphore_t;
 typedef struct xproc_value_t xproc_value_t;
 
 /*
- A value's MessagePack bytes, owned by the caller until `xproc_view_free`: either a
- read-only mapping of the sealed memfd the broker passed (large values on a local Unix
- socket: no copy was made) or a buffer holding a value that came inline.
+ A value's MessagePack bytes, owned by the caller until `xproc_view_free`: a read-only
+ mapping of the sealed memfd the broker passed or a region of the connection's read-only
+ down ring (large values on a local Unix socket: no copy was made; a held ring region also
+ holds back the ring space behind it, so free views when done), or a buffer holding a value
+ that came inline.
  `xproc_view_data` and `xproc_view_len` give the bytes, which are valid and never change
  until the view is freed — also after the queue, dict, pipe or client handle it came from is
  freed. Thread-safe to read from several threads; free it once, from one.
@@ -1682,8 +1684,8 @@ const uint8_t *xproc_view_data(const xproc_view_t *view);
 size_t xproc_view_len(const xproc_view_t *view);
 
 /*
- Whether the view maps a sealed memfd the broker passed (no copy was made), rather than
- holding a buffer. `false` for NULL or a pointer that is not a live view. Thread-safe.
+ Whether the view maps a sealed memfd the broker passed or a down-ring region (no copy was
+ made), rather than holding a buffer. `false` for NULL or a pointer that is not a live view. Thread-safe.
  */
 bool xproc_view_is_mapped(const xproc_view_t *view);
 

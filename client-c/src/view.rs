@@ -3,7 +3,9 @@
 //! kernel's pages — and as an owned buffer otherwise (a value that came inline). Either way
 //! the view owns what it holds: its bytes stay valid, unchanged, until `xproc_view_free`,
 //! whatever happens to the queue, dict, pipe or client it came from (the seals guarantee no
-//! process can write, grow or shrink a memfd value).
+//! process can write, grow or shrink a memfd value). A value that came through the
+//! connection's down ring (docs/PROTOCOL.md §4.2) is viewed in place too: the region is the
+//! view's until `xproc_view_free`, which frees it for the broker's next value.
 //!
 //! `xproc_queue_get_view`, `xproc_dict_get_view` and `xproc_pipe_recv_view` make views;
 //! `xproc_view_data` / `xproc_view_len` read them; `xproc_view_free` releases them.
@@ -18,9 +20,11 @@ use crate::pipe::xproc_pipe_t;
 use crate::queue::xproc_queue_t;
 use crate::status::xproc_status_e;
 
-/// A value's MessagePack bytes, owned by the caller until `xproc_view_free`: either a
-/// read-only mapping of the sealed memfd the broker passed (large values on a local Unix
-/// socket: no copy was made) or a buffer holding a value that came inline.
+/// A value's MessagePack bytes, owned by the caller until `xproc_view_free`: a read-only
+/// mapping of the sealed memfd the broker passed or a region of the connection's read-only
+/// down ring (large values on a local Unix socket: no copy was made; a held ring region also
+/// holds back the ring space behind it, so free views when done), or a buffer holding a value
+/// that came inline.
 /// `xproc_view_data` and `xproc_view_len` give the bytes, which are valid and never change
 /// until the view is freed — also after the queue, dict, pipe or client handle it came from is
 /// freed. Thread-safe to read from several threads; free it once, from one.
@@ -129,8 +133,8 @@ pub unsafe extern "C" fn xproc_view_len(view: *const xproc_view_t) -> usize {
     })
 }
 
-/// Whether the view maps a sealed memfd the broker passed (no copy was made), rather than
-/// holding a buffer. `false` for NULL or a pointer that is not a live view. Thread-safe.
+/// Whether the view maps a sealed memfd the broker passed or a down-ring region (no copy was
+/// made), rather than holding a buffer. `false` for NULL or a pointer that is not a live view. Thread-safe.
 #[no_mangle]
 pub unsafe extern "C" fn xproc_view_is_mapped(view: *const xproc_view_t) -> bool {
     ffi_or(false, || {

@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use xproc_protocol::{
     ClientInfo, End, Info, Kind, Limits, ObjectSummary, ReplyFields, RequestFields,
-    CAP_DIRECT_PIPES, CAP_FDS, PROTOCOL_VERSION,
+    CAP_DIRECT_PIPES, CAP_FDS, CAP_RINGS, PROTOCOL_VERSION,
 };
 
 use crate::barrier::Barrier;
@@ -23,6 +23,7 @@ use crate::event::Event;
 use crate::lock::Lock;
 use crate::pipe::{Pipe, PipeOptions, RawPipe};
 use crate::queue::{Queue, QueueOptions, RawQueue};
+use crate::rings::{DownRegion, Rings};
 use crate::semaphore::Semaphore;
 use crate::transport::Stream;
 use crate::valuebuf::SharedReply;
@@ -190,6 +191,17 @@ struct Inner {
     server: String,
     /// `hello` granted descriptor passing: large values travel as sealed memfds.
     fds: bool,
+    /// `hello` granted rings (docs/PROTOCOL.md §4.2): opened on the first large value.
+    rings_granted: bool,
+    /// The rings, once `ring.open` was tried: `None` inside when it failed (the connection
+    /// then goes on without them).
+    rings: std::sync::OnceLock<Option<Arc<Rings>>>,
+    /// A large value came without rings (a receiving connection): open them before the next
+    /// value op, so later ones come through the down ring.
+    rings_wanted: std::sync::atomic::AtomicBool,
+    /// The last typed value put was at least the ring threshold: the next one is first sized
+    /// and, if large, encoded straight into the up ring (see [`Client::encode_up`]).
+    typed_large: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for Client {
@@ -356,11 +368,15 @@ impl Client {
             // Direct pipes ride on descriptor passing (docs/PROTOCOL.md §6.5.1); the
             // environment can keep this process's pipes brokered.
             caps: ask_fds.then(|| {
-                if direct_pipes_opted_out() {
-                    vec![CAP_FDS]
-                } else {
-                    vec![CAP_FDS, CAP_DIRECT_PIPES]
+                let mut caps = vec![CAP_FDS];
+                if !direct_pipes_opted_out() {
+                    caps.push(CAP_DIRECT_PIPES);
                 }
+                // Rings (§4.2) ride on descriptor passing too.
+                if !crate::rings::rings_opted_out() {
+                    caps.push(CAP_RINGS);
+                }
+                caps
             }),
             ..RequestFields::new(0, "hello")
         };
@@ -377,12 +393,13 @@ impl Client {
             }
             Err(e) => return Err(e),
         };
-        let (limits, conn_id, server, fds) = decode_reply(&payload, |r| {
+        let (limits, conn_id, server, fds, rings_granted) = decode_reply(&payload, |r| {
             Ok((
                 need(r.limits, "hello", "limits")?,
                 need(r.conn_id, "hello", "conn_id")?,
                 r.server.unwrap_or("").to_string(),
                 r.caps.as_ref().is_some_and(|c| c.contains(&CAP_FDS)),
+                r.caps.as_ref().is_some_and(|c| c.contains(&CAP_RINGS)),
             ))
         })?;
         conn.set_max_request(usize::try_from(limits.max_frame).unwrap_or(usize::MAX));
@@ -395,8 +412,107 @@ impl Client {
                 conn_id,
                 server,
                 fds,
+                rings_granted,
+                rings: std::sync::OnceLock::new(),
+                rings_wanted: std::sync::atomic::AtomicBool::new(false),
+                typed_large: std::sync::atomic::AtomicBool::new(false),
             }),
         })
+    }
+
+    /// The connection's rings, opening them now if `open` and they were never tried
+    /// (`ring.open`, docs/PROTOCOL.md §4.2). `None`: not granted, not wanted yet, or failed.
+    fn rings(&self, open: bool) -> Option<&Arc<Rings>> {
+        if !self.inner.rings_granted {
+            return None;
+        }
+        if let Some(r) = self.inner.rings.get() {
+            return r.as_ref();
+        }
+        if !open {
+            return None;
+        }
+        self.inner
+            .rings
+            .get_or_init(|| {
+                let conn = &self.inner.conn;
+                let (id, payload) = conn
+                    .round_trip_id(RequestFields::new(0, "ring.open"), None)
+                    .ok()?;
+                let fds = conn.take_fds(id);
+                decode_reply(&payload, |_| Ok(())).ok()?;
+                match &fds[..] {
+                    [up, down] => Rings::map(up, down).ok().map(Arc::new),
+                    _ => None,
+                }
+            })
+            .as_ref()
+    }
+
+    /// Encodes `value` straight into a region of the up ring when the rings are open and the
+    /// last typed value was large (so a stream of small values never pays for the sizing
+    /// pass): one copy fewer than encoding into a buffer and copying that into the ring.
+    /// `None`: encode it the usual way (then tell [`note_typed`](Self::note_typed)).
+    pub(crate) fn encode_up<T: Serialize + ?Sized>(
+        &self,
+        value: &T,
+    ) -> Result<Option<(crate::rings::UpRegion, usize)>> {
+        use std::sync::atomic::Ordering::Relaxed;
+        if !self.inner.typed_large.load(Relaxed) {
+            return Ok(None);
+        }
+        let Some(rings) = self.inner.rings.get().and_then(Option::as_ref) else {
+            return Ok(None);
+        };
+        let len = crate::codec::encoded_len(value)?;
+        if len < crate::rings::ring_value_min() {
+            self.inner.typed_large.store(false, Relaxed);
+            return Ok(None);
+        }
+        let region = rings.fill_up(len, |mut buf| {
+            rmp_serde::encode::write_named(&mut buf, value).is_ok() && buf.is_empty()
+        });
+        Ok(region.map(|r| (r, len)))
+    }
+
+    /// Records the size of a typed value encoded the usual way (see
+    /// [`encode_up`](Self::encode_up)).
+    pub(crate) fn note_typed(&self, len: usize) {
+        if self.inner.rings_granted && len >= crate::rings::ring_value_min() {
+            self.inner
+                .typed_large
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    /// Sends `req` (a put, send or set) whose value is in the up ring already, `len` bytes
+    /// in `region` (from [`encode_up`](Self::encode_up)).
+    pub(crate) fn exchange_placed(
+        &self,
+        mut req: RequestFields<'_>,
+        region: crate::rings::UpRegion,
+        len: usize,
+        deadline: Option<Instant>,
+    ) -> Result<()> {
+        let Some(rings) = self.inner.rings.get().and_then(Option::as_ref).cloned() else {
+            return Err(Error::Protocol("a ring value without rings".into()));
+        };
+        req.ring_off = Some(region.off());
+        req.value_len = Some(len as u64);
+        req.value = None;
+        let min = crate::rings::ring_value_min();
+        match self.exchange_rings(req, deadline, rings, min, Some(region), |_, _| Ok(()))? {
+            Exchanged::Done(()) => Ok(()),
+            Exchanged::Direct(_) => Err(Error::Protocol(
+                "the broker answered direct to a ring put".into(),
+            )),
+        }
+    }
+
+    /// Whether this connection moves large values through its rings (docs/PROTOCOL.md
+    /// §4.2): true once they are open.
+    pub fn uses_rings(&self) -> bool {
+        self.inner.rings.get().is_some_and(Option::is_some)
     }
 
     /// Whether this connection negotiated descriptor passing (docs/PROTOCOL.md §1.3): on a
@@ -444,6 +560,21 @@ impl Client {
             let payload = self.inner.conn.round_trip(req, deadline)?;
             return decode_reply(&payload, |r| f(r, None).map(Exchanged::Done));
         }
+        // Rings (§4.2) are looked at only when open, or when this value or an earlier reply
+        // asks for them: a small value on a connection without open rings costs two loads.
+        let min = crate::rings::ring_value_min();
+        if self.inner.rings.get().is_some()
+            || (self.inner.rings_granted
+                && (req.value.is_some_and(|v| v.len() >= min)
+                    || self
+                        .inner
+                        .rings_wanted
+                        .load(std::sync::atomic::Ordering::Relaxed)))
+        {
+            if let Some(rings) = self.rings(true).cloned() {
+                return self.exchange_rings(req, deadline, rings, min, None, f);
+            }
+        }
         let mut fd = None;
         if let Some(v) = req.value.filter(|v| v.len() >= shared_value_min()) {
             if let Ok(made) = crate::transport::sealed_value(v) {
@@ -466,6 +597,81 @@ impl Client {
         decode_reply(&payload, |r| {
             if let Some(d) = direct(id, r) {
                 return Ok(d);
+            }
+            // A large value without rings: open them before the next value op, so later ones
+            // come through the down ring.
+            if self.inner.rings_granted {
+                let len = r.value_len.or(r.value.map(|v| v.len() as u64));
+                if len.is_some_and(|l| l >= min as u64) {
+                    self.inner
+                        .rings_wanted
+                        .store(true, std::sync::atomic::Ordering::Relaxed);
+                }
+            }
+            exchanged_value(conn, id, r, f).map(Exchanged::Done)
+        })
+    }
+
+    /// [`exchange_pipe`](Self::exchange_pipe) on a connection whose rings are open: a value of
+    /// at least `min` bytes goes through the up ring when it fits there (else as a memfd or
+    /// inline), a get asks for its value in the down ring (`ring_min`), and regions callers
+    /// freed ride along (`ring_free`).
+    fn exchange_rings<R>(
+        &self,
+        mut req: RequestFields<'_>,
+        deadline: Option<Instant>,
+        rings: Arc<Rings>,
+        min: usize,
+        placed: Option<crate::rings::UpRegion>,
+        f: impl FnOnce(&ReplyFields<'_>, Option<SharedReply>) -> Result<R>,
+    ) -> Result<Exchanged<R>> {
+        let conn = &self.inner.conn;
+        // Held until the reply arrived: the broker copied the value out by then.
+        let mut _up = placed;
+        if let Some(v) = req.value.filter(|v| v.len() >= min) {
+            if let Some(region) = rings.put_up(v) {
+                req.ring_off = Some(region.off());
+                req.value_len = Some(v.len() as u64);
+                req.value = None;
+                _up = Some(region);
+            }
+        }
+        if matches!(req.op, "queue.get" | "dict.get" | "pipe.recv") {
+            req.ring_min = Some(min as u64);
+        }
+        let frees = rings.take_frees();
+        req.ring_free = frees.clone();
+        let mut fd = None;
+        if let Some(v) = req.value.filter(|v| v.len() >= shared_value_min()) {
+            if let Ok(made) = crate::transport::sealed_value(v) {
+                req.value_len = Some(v.len() as u64);
+                req.value = None;
+                req.fds = Some(1);
+                fd = Some(made);
+            }
+        }
+        let sent = match fd {
+            Some(fd) => conn.round_trip_fd(req, &fd, deadline),
+            None => conn.round_trip_id(req, deadline),
+        };
+        let (id, payload) = match sent {
+            Ok(r) => r,
+            Err(e) => {
+                if let Some(frees) = frees {
+                    rings.untake_frees(frees);
+                }
+                return Err(e);
+            }
+        };
+        decode_reply(&payload, |r| {
+            if r.direct == Some(true) {
+                return Ok(Exchanged::Direct(conn.take_fds(id)));
+            }
+            if let (Some(off), Some(len)) = (r.ring_off, r.value_len) {
+                let region = DownRegion::new(rings.clone(), off, len).ok_or_else(|| {
+                    Error::Protocol("a reply's ring_off is outside the down ring".into())
+                })?;
+                return f(r, Some(SharedReply::Ring(region))).map(Exchanged::Done);
             }
             exchanged_value(conn, id, r, f).map(Exchanged::Done)
         })
@@ -550,6 +756,7 @@ impl Client {
             caps: request.caps.clone(),
             names: request.names.clone(),
             ends: request.ends.clone(),
+            ring_free: request.ring_free.clone(),
             ..*request
         };
         let deadline = Wait::new(request.timeout_ms.map(Duration::from_millis)).deadline;

@@ -33,6 +33,23 @@ pub fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>> {
     Ok(rmp_serde::to_vec_named(value)?)
 }
 
+/// The size of `value` encoded as [`encode`] would (a pass that writes nothing).
+pub(crate) fn encoded_len<T: Serialize + ?Sized>(value: &T) -> Result<usize> {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut n = Count(0);
+    rmp_serde::encode::write_named(&mut n, value)?;
+    Ok(n.0)
+}
+
 /// Decodes one MessagePack value as `T`. On failure the error keeps the bytes.
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
     rmp_serde::from_slice(bytes).map_err(|source| Error::Decode {

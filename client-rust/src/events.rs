@@ -269,6 +269,7 @@ fn owned_fields<'a>(request: &'a RequestFields<'a>) -> RequestFields<'a> {
         names: request.names.clone(),
         ends: request.ends.clone(),
         caps: request.caps.clone(),
+        ring_free: request.ring_free.clone(),
         ..*request
     }
 }

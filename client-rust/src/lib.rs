@@ -33,6 +33,7 @@
 //! - `events.rs`: the event-loop API: [`Client::event_fd`], [`Client::start`],
 //!   [`Client::process`], [`Client::next_completion`], [`Client::cancel`] (Linux only so far:
 //!   elsewhere, Windows included, they exist and fail saying so).
+//! - `rings.rs`: the connection's value rings (up and down) and their FIFO allocators.
 //! - `valuebuf.rs`: [`ValueBuf`], a value as a get hands it over: owned, or a sealed memfd
 //!   mapped read-only (no copy).
 //! - `started.rs`, `started_pipe.rs`: started (event-loop) forms of `join`, leased gets,
@@ -174,6 +175,7 @@ mod lock;
 mod many;
 mod pipe;
 mod queue;
+mod rings;
 mod semaphore;
 mod started;
 mod started_pipe;
@@ -203,6 +205,7 @@ pub use queue::{
     Delivery, Iter, Queue, QueueOptions, QueueSize, RawDelivery, RawQueue, DEFAULT_LEASE,
     PIPELINE_MAX_BYTES, PIPELINE_MAX_REQUESTS,
 };
+pub use rings::{NO_RINGS_ENV, RING_VALUE_MIN};
 pub use semaphore::Semaphore;
 pub use stream::{
     PUT_ASYNC_BATCH_BYTES, PUT_ASYNC_BATCH_ITEMS, PUT_ASYNC_LINGER, PUT_ASYNC_WINDOW,

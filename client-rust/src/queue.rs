@@ -567,17 +567,34 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
 
     /// Puts `value`, waiting as long as it takes for room.
     pub fn put(&self, value: &T) -> Result<()> {
-        self.raw.put(&encode(value)?, None)
+        self.put_typed(value, None)
     }
 
     /// Puts `value`, waiting at most `timeout` for room ([`Error::Timeout`]).
     pub fn put_timeout(&self, value: &T, timeout: Duration) -> Result<()> {
-        self.raw.put(&encode(value)?, Some(timeout))
+        self.put_typed(value, Some(timeout))
     }
 
     /// Puts `value` if there is room now ([`Error::Full`] otherwise). Python's `put_nowait`.
     pub fn try_put(&self, value: &T) -> Result<()> {
-        self.raw.put(&encode(value)?, Some(Duration::ZERO))
+        self.put_typed(value, Some(Duration::ZERO))
+    }
+
+    /// A large value is encoded straight into the connection's up ring when it has one
+    /// (docs/PROTOCOL.md §4.2); any other the usual way.
+    fn put_typed(&self, value: &T, timeout: Option<Duration>) -> Result<()> {
+        let client = &self.raw.client;
+        if let Some((region, len)) = client.encode_up(value)? {
+            let wait = Wait::new(timeout);
+            let req = RequestFields {
+                timeout_ms: wait.timeout_ms,
+                ..self.raw.req("queue.put")
+            };
+            return client.exchange_placed(req, region, len, wait.deadline);
+        }
+        let bytes = encode(value)?;
+        client.note_typed(bytes.len());
+        self.raw.put(&bytes, timeout)
     }
 
     /// Puts every value, pipelined (see [`RawQueue::put_many`]); returns how many were put.

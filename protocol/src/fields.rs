@@ -43,7 +43,7 @@ fields! {
     id, op, name, value, key, expected, keys, items, timeout_ms, kind, maxsize, initial,
     parties, duplex, capacity, end, n, delta, version, client, lang, pid, lease_ms, delivery,
     delay_ms, max_attempts, target, cursor, count, values, max, deliveries, after, caps, fds,
-    value_len, names, ends,
+    value_len, names, ends, ring_off, ring_min, ring_free,
 }
 
 /// The known fields of one request map: each one's encoded value, not yet interpreted.

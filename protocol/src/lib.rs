@@ -32,8 +32,8 @@ pub use kind::Kind;
 pub use reply::{ClientInfo, Info, InfoValue, Limits, ObjectSummary, ReplyFields};
 pub use request::{
     End, Name, OpenOptions, RawRequest, Request, RequestError, RequestFields, Target, Wait,
-    CAP_DIRECT_PIPES, CAP_FDS, DEFAULT_LEASE_MS, MAX_BATCH, MAX_WAIT_OBJECTS, SCAN_DEFAULT_COUNT,
-    SCAN_MAX_BYTES, SCAN_MAX_COUNT,
+    CAP_DIRECT_PIPES, CAP_FDS, CAP_RINGS, DEFAULT_LEASE_MS, MAX_BATCH, MAX_WAIT_OBJECTS,
+    SCAN_DEFAULT_COUNT, SCAN_MAX_BYTES, SCAN_MAX_COUNT,
 };
 pub use serde_bytes::Bytes;
 

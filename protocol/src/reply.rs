@@ -189,6 +189,13 @@ pub struct ReplyFields<'a> {
     /// or with an earlier reply (docs/PROTOCOL.md §6.5.1).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub direct: Option<bool>,
+    /// `queue.get`, `dict.get`, `pipe.recv` to a request with `ring_min`: where in the down
+    /// ring the value's `value_len` bytes start, in place of `value` (docs/PROTOCOL.md §4.2).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ring_off: Option<u64>,
+    /// `ring.open`: the size in bytes of each ring (`fds: 2`, up ring first).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ring_size: Option<u64>,
 }
 
 impl<'a> ReplyFields<'a> {

@@ -222,6 +222,18 @@ pub struct RequestFields<'a> {
     /// `wait`: for each of `names`, the pipe end to watch (`"a"`/`"b"`), `""` for other kinds.
     #[serde(borrow, skip_serializing_if = "Option::is_none")]
     pub ends: Option<Vec<&'a str>>,
+    /// `queue.put`, `dict.set`, `pipe.send` on a connection with rings: where in the up ring
+    /// the value's `value_len` bytes start, in place of `value` (docs/PROTOCOL.md §4.2).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ring_off: Option<u64>,
+    /// `queue.get`, `dict.get`, `pipe.recv` on a connection with rings: the reply may carry
+    /// a value of at least this many bytes in the down ring (§4.2). Absent: never.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ring_min: Option<u64>,
+    /// Any request on a connection with rings: down-ring regions (by `ring_off`) the client
+    /// is done with, freed before the request is handled (§4.2).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ring_free: Option<Vec<u64>>,
 }
 
 /// Most objects one `queue.get_any` or `wait` may name. A blocked wait registers itself with
@@ -247,6 +259,11 @@ pub const CAP_FDS: &str = "fds";
 /// when both ends are held by such clients, and runs the pipe peer to peer
 /// (docs/PROTOCOL.md §6.5.1). Granted only together with [`CAP_FDS`].
 pub const CAP_DIRECT_PIPES: &str = "direct_pipes";
+
+/// The `hello` capability for shared rings: the connection may open an up and a down ring
+/// (`ring.open`) and move large values through them (docs/PROTOCOL.md §4.2). Granted only
+/// together with [`CAP_FDS`].
+pub const CAP_RINGS: &str = "rings";
 
 /// Most items one `queue.get_many` or `queue.get_many_leased` hands out: a larger `max` is
 /// taken as this. Bounds the reply's size and the work of one request; the reply also stops
@@ -367,9 +384,16 @@ pub enum Request<'a> {
         /// Whether `caps` lists [`CAP_DIRECT_PIPES`] (the client can take a pipe end's socket
         /// and run the pipe peer to peer, docs/PROTOCOL.md §6.5.1). Granted only with `fds`.
         direct_pipes: bool,
+        /// Whether `caps` lists [`CAP_RINGS`].
+        rings: bool,
     },
     /// `ping`: answers at once (a liveness check).
     Ping,
+    /// `ring.open`: creates this connection's up and down rings and hands them over (§4.2).
+    RingOpen,
+    /// `ring.free`: frees down-ring regions (its `ring_free`, which the connection handles
+    /// before any op) and nothing else.
+    RingFree,
     /// Gives up this connection's blocked request `target` as if its timeout had passed.
     Cancel {
         /// The id of the blocked request to give up.
@@ -982,7 +1006,32 @@ impl<'a> RawRequest<'a> {
     /// [`fds`](Self::fds) and [`value_len`](Self::value_len) for those, so a small request
     /// costs what it did before descriptor passing existed.
     pub fn mentions_descriptors(&self) -> bool {
-        self.fields.appears(F::fds) || self.fields.appears(F::value_len)
+        self.fields.appears(F::fds)
+            || self.fields.appears(F::value_len)
+            || self.fields.appears(F::ring_off)
+            || self.fields.appears(F::ring_min)
+            || self.fields.appears(F::ring_free)
+    }
+
+    /// `ring_off` (a value in the up ring, §4.2), when the field appears: `Err` when mistyped.
+    pub fn ring_off(&self) -> Result<Option<u64>, RequestError> {
+        self.fields
+            .uint(F::ring_off)
+            .map_err(|e| RequestError::new(self.id, ErrorCode::BadRequest, e))
+    }
+
+    /// `ring_min` (a reply may use the down ring for a value this large, §4.2).
+    pub fn ring_min(&self) -> Result<Option<u64>, RequestError> {
+        self.fields
+            .uint(F::ring_min)
+            .map_err(|e| RequestError::new(self.id, ErrorCode::BadRequest, e))
+    }
+
+    /// `ring_free` (down-ring regions the client is done with, §4.2).
+    pub fn ring_free(&self) -> Result<Option<Vec<u64>>, RequestError> {
+        self.fields
+            .uints(F::ring_free)
+            .map_err(|e| RequestError::new(self.id, ErrorCode::BadRequest, e))
     }
 
     /// How many descriptors the request says travel with its frame (its `fds` field; 0 when
@@ -1265,6 +1314,11 @@ impl<'a> Checker<'_, 'a> {
                     .strs(F::caps)
                     .map_err(bad)?
                     .is_some_and(|caps| caps.contains(&CAP_DIRECT_PIPES)),
+                rings: self
+                    .f
+                    .strs(F::caps)
+                    .map_err(bad)?
+                    .is_some_and(|caps| caps.contains(&CAP_RINGS)),
             },
             "ping" => R::Ping,
             "cancel" => R::Cancel {
@@ -1522,6 +1576,10 @@ impl<'a> Checker<'_, 'a> {
             "barrier.abort" => R::BarrierAbort { name: self.name()? },
             "barrier.reset" => R::BarrierReset { name: self.name()? },
             "barrier.state" => R::BarrierState { name: self.name()? },
+            // Last: they share a length with queue.put and queue.get, and a request's op is
+            // compared in this order.
+            "ring.open" => R::RingOpen,
+            "ring.free" => R::RingFree,
             other => {
                 return Err((ErrorCode::UnknownOp, format!("unknown op {other:?}")));
             }

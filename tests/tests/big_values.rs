@@ -1,7 +1,10 @@
 //! Large values as sealed memfds (docs/PROTOCOL.md §4.1) between real processes and a real
 //! xprocd: the Rust client sends a value of at least `SHARED_VALUE_MIN` bytes as a memfd, the
 //! broker keeps the descriptor (not a copy), another process maps it; clients killed in the
-//! middle leave the broker's descriptor count and RSS where they were.
+//! middle leave the broker's descriptor count and RSS where they were. The workers that check
+//! the memfd path run with `XPROC_NO_RINGS=1`: with rings (§4.2, tested in
+//! broker/tests/rings.rs) the same values go through the connection's rings instead; the churn
+//! workers keep rings, so killing them mid-value covers ring holders too.
 #![cfg(target_os = "linux")]
 
 use std::time::Duration;
@@ -9,6 +12,9 @@ use std::time::Duration;
 use xproc_tests::{eventually, Broker};
 
 const BIG: &str = env!("CARGO_BIN_EXE_big_worker");
+
+/// Keeps a worker on the memfd path (no rings, docs/PROTOCOL.md §4.2).
+const NO_RINGS: &[(&str, &str)] = &[("XPROC_NO_RINGS", "1")];
 
 fn fd_count(pid: u32) -> usize {
     std::fs::read_dir(format!("/proc/{pid}/fd"))
@@ -31,22 +37,30 @@ fn a_16_mib_dict_value_goes_by_memfd_from_one_process_to_another() {
     std::thread::sleep(Duration::from_millis(50));
     let before = fd_count(pid);
     let out = broker
-        .worker(BIG, &["set", "big", "img", &(16 << 20).to_string()])
+        .worker_env(
+            BIG,
+            &["set", "big", "img", &(16 << 20).to_string()],
+            NO_RINGS,
+        )
         .finish();
     assert!(out.contains("\"fds\":true"), "{out}");
     // The broker holds the value as one descriptor.
     eventually("the broker keeps the memfd", || fd_count(pid) == before + 1);
-    let out = broker.worker(BIG, &["get", "big", "img"]).finish();
+    let out = broker
+        .worker_env(BIG, &["get", "big", "img"], NO_RINGS)
+        .finish();
     assert!(
         out.contains(&format!("\"len\":{}", 16 << 20)) && out.contains("\"ok\":true"),
         "{out}"
     );
     // A value below the threshold goes inline: no descriptor is added.
     broker
-        .worker(BIG, &["set", "big", "small", "1000"])
+        .worker_env(BIG, &["set", "big", "small", "1000"], NO_RINGS)
         .finish();
     assert_eq!(fd_count(pid), before + 1);
-    let out = broker.worker(BIG, &["get", "big", "small"]).finish();
+    let out = broker
+        .worker_env(BIG, &["get", "big", "small"], NO_RINGS)
+        .finish();
     assert!(
         out.contains("\"len\":1000") && out.contains("\"ok\":true"),
         "{out}"
@@ -113,14 +127,20 @@ fn one_mib_pipe_messages_go_by_memfd_between_processes_in_order() {
     std::thread::sleep(Duration::from_millis(50));
     let before = fd_count(pid);
     // Sent before the reader opens: kept (as memfds) and delivered first, in order.
-    let sender = broker.worker(BIG, &["pipe-send", "p", "20", &(1 << 20).to_string()]);
+    let sender = broker.worker_env(
+        BIG,
+        &["pipe-send", "p", "20", &(1 << 20).to_string()],
+        NO_RINGS,
+    );
     let out = sender.finish();
     assert!(out.contains("\"sent\":20"), "{out}");
     // They wait in the broker as 20 descriptors, not 20 MiB of copies.
     eventually("the messages wait as memfds", || {
         fd_count(pid) == before + 20
     });
-    let out = broker.worker(BIG, &["pipe-recv", "p", "20"]).finish();
+    let out = broker
+        .worker_env(BIG, &["pipe-recv", "p", "20"], NO_RINGS)
+        .finish();
     assert!(
         out.contains("\"received\":20") && out.contains("\"ok\":true"),
         "{out}"
@@ -135,11 +155,17 @@ fn sixteen_mib_queue_items_go_by_memfd_from_a_producer_process_to_a_consumer_pro
     std::thread::sleep(Duration::from_millis(50));
     let before = fd_count(pid);
     let out = broker
-        .worker(BIG, &["queue-put", "q", "5", &(16 << 20).to_string()])
+        .worker_env(
+            BIG,
+            &["queue-put", "q", "5", &(16 << 20).to_string()],
+            NO_RINGS,
+        )
         .finish();
     assert!(out.contains("\"put\":5"), "{out}");
     eventually("the items wait as memfds", || fd_count(pid) == before + 5);
-    let out = broker.worker(BIG, &["queue-get", "q", "5"]).finish();
+    let out = broker
+        .worker_env(BIG, &["queue-get", "q", "5"], NO_RINGS)
+        .finish();
     assert!(
         out.contains("\"got\":5") && out.contains("\"ok\":true"),
         "{out}"

@@ -5,7 +5,7 @@ use std::rc::Rc;
 
 use xproc_protocol::{
     ClientInfo, ErrorCode, InfoValue, Kind, ObjectSummary, OpenOptions, ReplyFields,
-    CAP_DIRECT_PIPES, CAP_FDS, PROTOCOL_VERSION, SCAN_MAX_BYTES,
+    CAP_DIRECT_PIPES, CAP_FDS, CAP_RINGS, PROTOCOL_VERSION, SCAN_MAX_BYTES,
 };
 
 use crate::connection::MAX_FDS_PER_FRAME;
@@ -54,17 +54,28 @@ pub fn hello(
     pid: u32,
     fds: Option<bool>,
     direct_pipes: bool,
+    rings: bool,
 ) -> Handled {
     cx.b.name_session(cx.caller, client, lang, pid);
     let granted = fds == Some(true);
     let direct = granted && direct_pipes;
+    // The connection grants rings by the same rule (server.rs).
+    let rings = granted && rings && cx.b.config.ring_size > 0;
     if let Some(s) = cx.b.session_mut(cx.caller) {
         s.direct_pipes = direct;
     }
-    let caps = fds.map(|_| match (granted, direct) {
-        (true, true) => vec![CAP_FDS, CAP_DIRECT_PIPES],
-        (true, false) => vec![CAP_FDS],
-        _ => Vec::new(),
+    let caps = fds.map(|_| {
+        let mut caps = Vec::new();
+        if granted {
+            caps.push(CAP_FDS);
+        }
+        if direct {
+            caps.push(CAP_DIRECT_PIPES);
+        }
+        if rings {
+            caps.push(CAP_RINGS);
+        }
+        caps
     });
     let r = ReplyFields {
         version: Some(PROTOCOL_VERSION),

@@ -255,6 +255,15 @@ impl Queue {
     pub fn getters(&self) -> usize {
         self.getters.len()
     }
+
+    /// The getter the next put hands its value to, when it is a plain `queue.get` (the ring
+    /// handoff, docs/PROTOCOL.md §4.2, copies a value straight into its down ring).
+    pub fn next_plain_getter(&self) -> Option<WaiterId> {
+        match self.getters.first_key_value() {
+            Some((&w, Getter::Plain)) => Some(w),
+            _ => None,
+        }
+    }
     /// Blocked puts.
     pub fn putters(&self) -> usize {
         self.putters.len()

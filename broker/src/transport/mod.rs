@@ -23,6 +23,12 @@ mod unix;
 #[cfg(unix)]
 pub use unix::*;
 
+// A connection's value rings (§4.2): memfds, Unix only; `nofds.rs` says "not supported".
+#[cfg(unix)]
+mod rings_unix;
+#[cfg(unix)]
+pub use rings_unix::*;
+
 #[cfg(windows)]
 mod windows;
 #[cfg(windows)]

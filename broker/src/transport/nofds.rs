@@ -94,3 +94,42 @@ impl DirectPage {
         match *self {}
     }
 }
+
+/// A value ring's mapping: none exists here (`hello` never grants `rings`).
+#[derive(Debug)]
+pub enum RingMap {}
+
+impl RingMap {
+    /// Uninhabited.
+    pub fn len(&self) -> usize {
+        match *self {}
+    }
+    /// Uninhabited.
+    pub fn is_empty(&self) -> bool {
+        match *self {}
+    }
+    /// Uninhabited.
+    pub fn copy_out(&self, _off: usize, _len: usize) -> Box<[u8]> {
+        match *self {}
+    }
+    /// Uninhabited.
+    pub fn write(&self, _off: usize, _bytes: &[u8]) {
+        match *self {}
+    }
+    /// Uninhabited.
+    pub fn bytes(&self, _off: usize, _len: usize) -> &[u8] {
+        match *self {}
+    }
+    /// Uninhabited.
+    pub fn copy_from(&self, _to: usize, _src: &RingMap, _from: usize, _len: usize) {
+        match *self {}
+    }
+}
+
+/// Rings need memfds and descriptor passing: never made here.
+pub fn ring_pair(_size: usize) -> io::Result<(RingMap, RingMap, Descriptor, Descriptor)> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "rings are not supported on this OS",
+    ))
+}

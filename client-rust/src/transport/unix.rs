@@ -559,3 +559,92 @@ impl std::os::fd::AsRawFd for Stream {
         self.0.as_raw_fd()
     }
 }
+
+/// One of a connection's value rings, mapped (docs/PROTOCOL.md §4.2): the up ring read-write
+/// (this client writes values into it), the down ring read-only (the broker sealed it against
+/// any new writable mapping). The broker sealed both rings' size, so no access can fault.
+#[derive(Debug)]
+pub(crate) struct RingMapping {
+    ptr: *mut u8,
+    len: usize,
+}
+
+// SAFETY: plain shared memory; who may touch which bytes when is the ring allocators' job
+// (`rings.rs`), which hands each region to one user at a time.
+unsafe impl Send for RingMapping {}
+unsafe impl Sync for RingMapping {}
+
+impl RingMapping {
+    /// Maps the whole of ring `fd` (its size read from the descriptor), writable or not.
+    pub(crate) fn map(fd: &OwnedFd, writable: bool) -> io::Result<RingMapping> {
+        // SAFETY: fstat fills a zeroed struct for a descriptor we hold.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        if unsafe { libc::fstat(fd.as_raw_fd(), &mut st) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let len = st.st_size as usize;
+        if len == 0 {
+            return Err(io::Error::new(io::ErrorKind::InvalidData, "empty ring"));
+        }
+        let prot = if writable {
+            libc::PROT_READ | libc::PROT_WRITE
+        } else {
+            libc::PROT_READ
+        };
+        // SAFETY: a fresh shared mapping of `len` bytes of a file sealed at that size.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                prot,
+                libc::MAP_SHARED,
+                fd.as_raw_fd(),
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(RingMapping {
+            ptr: ptr.cast(),
+            len,
+        })
+    }
+
+    /// Size in bytes.
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// The bytes `[off, off + len)` (the caller holds that region).
+    pub(crate) fn bytes(&self, off: usize, len: usize) -> &[u8] {
+        assert!(off.checked_add(len).is_some_and(|e| e <= self.len));
+        // SAFETY: in bounds of a live mapping; the region's holder is the only reader and
+        // nobody writes it while it is held.
+        unsafe { std::slice::from_raw_parts(self.ptr.add(off), len) }
+    }
+
+    /// The bytes `[off, off + len)` to write in place (the caller holds that region of the
+    /// up ring, alone).
+    #[allow(clippy::mut_from_ref)]
+    pub(crate) fn slice_mut(&self, off: usize, len: usize) -> &mut [u8] {
+        assert!(off.checked_add(len).is_some_and(|e| e <= self.len));
+        // SAFETY: in bounds of a live writable mapping; the region is the caller's alone
+        // until it releases it, so no other reference to these bytes exists.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.add(off), len) }
+    }
+
+    /// Writes `bytes` at `off` (the caller holds that region of the up ring).
+    pub(crate) fn write(&self, off: usize, bytes: &[u8]) {
+        assert!(off.checked_add(bytes.len()).is_some_and(|e| e <= self.len));
+        // SAFETY: in bounds of a live writable mapping; the region is the caller's alone.
+        unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.ptr.add(off), bytes.len()) };
+    }
+}
+
+impl Drop for RingMapping {
+    fn drop(&mut self) {
+        // SAFETY: unmaps exactly the mapping `map` made.
+        unsafe { libc::munmap(self.ptr.cast(), self.len) };
+    }
+}

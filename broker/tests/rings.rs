@@ -1,0 +1,749 @@
+//! Value rings (docs/PROTOCOL.md §4.2) against a real `xprocd`: granted with `fds` only,
+//! opened once, values copied out of the up ring and placed in the down ring, mixed freely
+//! with inline and memfd values, every bad ring field refused with a clear error, and a
+//! killed ring holder leaving the broker's descriptors and memory where they were.
+#![cfg(target_os = "linux")]
+
+mod common;
+use common::*;
+
+use std::io::Read;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+use std::time::Duration;
+
+/// Reads one reply frame with any descriptors that came with its first bytes.
+fn recv_with_fds(s: &mut UnixStream) -> (Reply, Vec<OwnedFd>) {
+    let mut header = [0u8; 4];
+    let mut control = [0u64; 8];
+    let mut iov = libc::iovec {
+        iov_base: header.as_mut_ptr().cast(),
+        iov_len: 4,
+    };
+    let mut fds = Vec::new();
+    // SAFETY: the msghdr points at live buffers; received descriptors are wrapped at once.
+    let n = unsafe {
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = std::mem::size_of_val(&control) as _;
+        let n = libc::recvmsg(
+            s.as_raw_fd(),
+            &mut msg,
+            libc::MSG_WAITALL | libc::MSG_CMSG_CLOEXEC,
+        );
+        let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
+        while !cmsg.is_null() {
+            let len = (*cmsg).cmsg_len as usize - libc::CMSG_LEN(0) as usize;
+            for i in 0..len / 4 {
+                let fd = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).add(4 * i).cast::<i32>());
+                fds.push(OwnedFd::from_raw_fd(fd));
+            }
+            cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
+        }
+        n
+    };
+    assert_eq!(n, 4, "reply header");
+    let mut payload = vec![0u8; u32::from_be_bytes(header) as usize];
+    s.read_exact(&mut payload).unwrap();
+    (Reply(dec(&payload)), fds)
+}
+
+/// A sealed memfd holding `bytes` (a §4.1 value).
+fn memfd(bytes: &[u8]) -> OwnedFd {
+    // SAFETY: plain syscalls on a descriptor this function owns.
+    unsafe {
+        let fd = libc::memfd_create(c"t".as_ptr(), libc::MFD_ALLOW_SEALING | libc::MFD_CLOEXEC);
+        assert!(fd >= 0);
+        let fd = OwnedFd::from_raw_fd(fd);
+        let mut f = std::fs::File::from(fd.try_clone().unwrap());
+        std::io::Write::write_all(&mut f, bytes).unwrap();
+        let seals =
+            libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE | libc::F_SEAL_SEAL;
+        assert_eq!(libc::fcntl(fd.as_raw_fd(), libc::F_ADD_SEALS, seals), 0);
+        fd
+    }
+}
+
+/// One `sendmsg` of a whole frame with `fd` attached.
+fn send_with_fd(s: &UnixStream, bytes: &[u8], fd: &OwnedFd) {
+    let raw = [fd.as_raw_fd()];
+    let payload = std::mem::size_of_val(&raw);
+    let mut control = vec![0u64; 8];
+    let mut iov = libc::iovec {
+        iov_base: bytes.as_ptr() as *mut libc::c_void,
+        iov_len: bytes.len(),
+    };
+    // SAFETY: the msghdr points at live buffers; the control buffer holds CMSG_SPACE(payload).
+    let n = unsafe {
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = libc::CMSG_SPACE(payload as u32) as _;
+        let cmsg = libc::CMSG_FIRSTHDR(&msg);
+        (*cmsg).cmsg_level = libc::SOL_SOCKET;
+        (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+        (*cmsg).cmsg_len = libc::CMSG_LEN(payload as u32) as _;
+        std::ptr::copy_nonoverlapping(raw.as_ptr().cast::<u8>(), libc::CMSG_DATA(cmsg), payload);
+        libc::sendmsg(s.as_raw_fd(), &msg, libc::MSG_NOSIGNAL)
+    };
+    assert_eq!(n as usize, bytes.len());
+}
+
+/// A shared mapping of a whole ring.
+struct Map {
+    ptr: *mut u8,
+    len: usize,
+}
+
+impl Map {
+    fn new(fd: &OwnedFd, prot: libc::c_int) -> std::io::Result<Map> {
+        // SAFETY: fstat into a zeroed struct; a fresh shared mapping of the file's size.
+        unsafe {
+            let mut st: libc::stat = std::mem::zeroed();
+            assert_eq!(libc::fstat(fd.as_raw_fd(), &mut st), 0);
+            let len = st.st_size as usize;
+            let p = libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                prot,
+                libc::MAP_SHARED,
+                fd.as_raw_fd(),
+                0,
+            );
+            if p == libc::MAP_FAILED {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(Map { ptr: p.cast(), len })
+        }
+    }
+
+    fn write(&self, off: usize, b: &[u8]) {
+        assert!(off + b.len() <= self.len);
+        // SAFETY: in bounds of a live writable mapping.
+        unsafe { std::ptr::copy_nonoverlapping(b.as_ptr(), self.ptr.add(off), b.len()) }
+    }
+
+    fn read(&self, off: usize, len: usize) -> Vec<u8> {
+        assert!(off + len <= self.len);
+        // SAFETY: in bounds of a live mapping.
+        unsafe { std::slice::from_raw_parts(self.ptr.add(off), len).to_vec() }
+    }
+}
+
+impl Drop for Map {
+    fn drop(&mut self) {
+        // SAFETY: unmaps exactly what `new` mapped.
+        unsafe { libc::munmap(self.ptr.cast(), self.len) };
+    }
+}
+
+fn hello_caps(b: &Broker, caps: Vec<&str>) -> (Client, Reply) {
+    hello_caps_at(&b.path, caps)
+}
+
+fn hello_caps_at(path: &std::path::Path, caps: Vec<&str>) -> (Client, Reply) {
+    let mut c = Client::connect(path);
+    let r = c.call(RequestFields {
+        version: Some(1),
+        caps: Some(caps),
+        ..RequestFields::new(0, "hello")
+    });
+    (c, r)
+}
+
+fn caps_of(r: &Reply) -> Vec<String> {
+    match r.get("caps") {
+        Some(Value::Array(a)) => a.iter().map(|v| v.as_str().unwrap().to_string()).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// A connection with rings open: the client, the up ring (read-write), the down ring
+/// (read-only).
+fn ring_client(b: &Broker) -> (Client, Map, Map) {
+    ring_client_at(&b.path)
+}
+
+fn ring_client_at(path: &std::path::Path) -> (Client, Map, Map) {
+    let (mut c, r) = hello_caps_at(path, vec!["fds", "rings"]);
+    assert_eq!(caps_of(&r.ok()), ["fds", "rings"]);
+    c.send(RequestFields::new(0, "ring.open"));
+    let (r, fds) = recv_with_fds(&mut c.stream);
+    let r = r.ok();
+    assert_eq!(r.u64("fds"), 2);
+    assert_eq!(fds.len(), 2);
+    let up = Map::new(&fds[0], libc::PROT_READ | libc::PROT_WRITE).unwrap();
+    let down = Map::new(&fds[1], libc::PROT_READ).unwrap();
+    assert_eq!(up.len as u64, r.u64("ring_size"));
+    (c, up, down)
+}
+
+/// A MessagePack `bin` of `n` bytes of a pattern that depends on `seed`.
+fn big_value(n: usize, seed: u8) -> Vec<u8> {
+    let body: Vec<u8> = (0..n).map(|i| (i as u8).wrapping_mul(31) ^ seed).collect();
+    enc(Value::Binary(body))
+}
+
+/// Sends `op` on `name` with its value at `off` in the up ring.
+fn ring_req<'a>(op: &'a str, name: &'a str, off: u64, len: u64) -> RequestFields<'a> {
+    RequestFields {
+        ring_off: Some(off),
+        value_len: Some(len),
+        ..Client::req(op, name)
+    }
+}
+
+/// `value` of a reply: inline, or read from the down ring.
+fn reply_value(r: &Reply, down: &Map) -> (Vec<u8>, Option<u64>) {
+    match r.get("ring_off") {
+        Some(off) => {
+            let off = off.as_u64().unwrap();
+            (
+                down.read(off as usize, r.u64("value_len") as usize),
+                Some(off),
+            )
+        }
+        None => match r.get("value") {
+            Some(Value::Binary(b)) => (b.clone(), None),
+            other => panic!("no value in {r:?}: {other:?}"),
+        },
+    }
+}
+
+#[test]
+fn rings_are_granted_with_fds_only_opened_once_and_sealed() {
+    let b = Broker::start();
+    let (_c, r) = hello_caps(&b, vec!["rings"]);
+    assert_eq!(caps_of(&r.ok()), Vec::<String>::new(), "rings need fds");
+    let (mut c, r) = hello_caps(&b, vec!["fds"]);
+    assert_eq!(caps_of(&r.ok()), ["fds"]);
+    let r = c.call(RequestFields::new(0, "ring.open"));
+    assert!(
+        r.err("BadRequest").contains("did not negotiate rings"),
+        "{r:?}"
+    );
+    // Ring fields without rings.
+    let r = c.call(ring_req("queue.put", "q", 0, 10));
+    assert!(
+        r.err("BadRequest").contains("did not negotiate rings"),
+        "{r:?}"
+    );
+
+    let (mut c, r) = hello_caps(&b, vec!["fds", "rings"]);
+    assert_eq!(caps_of(&r.ok()), ["fds", "rings"]);
+    let r = c.call(RequestFields {
+        ring_min: Some(1),
+        ..Client::req("queue.get", "q")
+    });
+    assert!(
+        r.err("BadRequest").contains("send ring.open first"),
+        "{r:?}"
+    );
+    c.send(RequestFields::new(0, "ring.open"));
+    let (r, fds) = recv_with_fds(&mut c.stream);
+    assert_eq!(r.ok().u64("ring_size"), 64 << 20, "the default ring_size");
+    let seals = |fd: &OwnedFd| unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GET_SEALS) };
+    let base = libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_SEAL;
+    assert_eq!(seals(&fds[0]), base, "up ring: writable, fixed size");
+    assert_eq!(
+        seals(&fds[1]),
+        base | libc::F_SEAL_FUTURE_WRITE,
+        "down ring: read-only"
+    );
+    assert!(Map::new(&fds[1], libc::PROT_READ | libc::PROT_WRITE).is_err());
+    // SAFETY: plain calls on descriptors we hold.
+    unsafe {
+        assert_ne!(
+            libc::ftruncate(fds[0].as_raw_fd(), 4096),
+            0,
+            "cannot shrink the up ring"
+        );
+        assert_ne!(libc::write(fds[1].as_raw_fd(), b"x".as_ptr().cast(), 1), 1);
+    }
+    let r = c.call(RequestFields::new(0, "ring.open"));
+    assert!(r.err("BadRequest").contains("open already"), "{r:?}");
+
+    // --ring-size 0: no rings.
+    let b0 = Broker::start_with(&["--ring-size", "0"]);
+    let (_c, r) = hello_caps(&b0, vec!["fds", "rings"]);
+    assert_eq!(caps_of(&r.ok()), ["fds"]);
+}
+
+#[test]
+fn large_values_round_trip_through_the_rings_in_order_with_inline_and_memfd_ones() {
+    let b = Broker::start_with(&["--max-frame", "64M", "--memory-limit", "1G"]);
+    let (mut c, up, down) = ring_client(&b);
+    c.open("q", "queue").ok();
+    c.open("d", "dict").ok();
+
+    // Queue: a 1 MiB ring value, a small inline one, a 16 MiB ring value, in order.
+    let one = big_value(1 << 20, 1);
+    let sixteen = big_value(16 << 20, 2);
+    up.write(0, &one);
+    c.call(ring_req("queue.put", "q", 0, one.len() as u64)).ok();
+    // The client may reuse its region once the reply came: the broker kept its own copy.
+    up.write(0, &big_value(1 << 20, 99));
+    c.put("q", &enc(7), None).ok();
+    let off16 = 4 << 20;
+    up.write(off16, &sixteen);
+    c.call(ring_req(
+        "queue.put",
+        "q",
+        off16 as u64,
+        sixteen.len() as u64,
+    ))
+    .ok();
+    // And a memfd value (§4.1), which stays a memfd on the way out.
+    let shared = big_value(300_000, 4);
+    let fd = memfd(&shared);
+    let mut frame = Vec::new();
+    RequestFields {
+        id: 999,
+        value_len: Some(shared.len() as u64),
+        fds: Some(1),
+        ..Client::req("queue.put", "q")
+    }
+    .encode_into(&mut frame);
+    send_with_fd(&c.stream, &frame, &fd);
+    assert_eq!(c.recv().ok().id(), 999);
+    let get = |c: &mut Client| {
+        c.call(RequestFields {
+            ring_min: Some(1024),
+            ..Client::req("queue.get", "q")
+        })
+        .ok()
+    };
+    let r1 = get(&mut c);
+    let (v1, o1) = reply_value(&r1, &down);
+    assert_eq!(v1, one, "the value as put, not as the up ring holds it now");
+    assert_eq!(o1, Some(0));
+    let r2 = get(&mut c);
+    assert_eq!(reply_value(&r2, &down), (enc(7), None), "small: inline");
+    let r3 = get(&mut c);
+    let (v3, o3) = reply_value(&r3, &down);
+    assert_eq!(v3, sixteen);
+    assert!(
+        o3.unwrap() >= one.len() as u64,
+        "FIFO: after the held 1 MiB"
+    );
+    c.send(RequestFields {
+        ring_min: Some(1024),
+        ..Client::req("queue.get", "q")
+    });
+    let (r4, fds) = recv_with_fds(&mut c.stream);
+    let r4 = r4.ok();
+    assert!(
+        r4.get("ring_off").is_none(),
+        "a memfd value goes as its memfd: {r4:?}"
+    );
+    assert_eq!((r4.u64("fds"), fds.len()), (1, 1));
+    assert_eq!(r4.u64("value_len"), shared.len() as u64);
+    // Both freed: the next value starts at 0 again.
+    c.call(RequestFields {
+        ring_free: Some(vec![o3.unwrap(), 0]),
+        ..RequestFields::new(0, "ring.free")
+    })
+    .ok();
+    up.write(0, &one);
+    c.call(ring_req("queue.put", "q", 0, one.len() as u64)).ok();
+    let r = get(&mut c);
+    assert_eq!(reply_value(&r, &down), (one.clone(), Some(0)));
+
+    // Dict: set from the ring, get into the ring (freed by piggyback on the get).
+    up.write(0, &sixteen);
+    c.call(RequestFields {
+        key: Some(Bytes::new(&enc("k"))),
+        ..ring_req("dict.set", "d", 0, sixteen.len() as u64)
+    })
+    .ok();
+    let r = c
+        .call(RequestFields {
+            key: Some(Bytes::new(&enc("k"))),
+            ring_min: Some(1024),
+            ring_free: Some(vec![0]),
+            ..Client::req("dict.get", "d")
+        })
+        .ok();
+    assert_eq!(reply_value(&r, &down), (sixteen.clone(), Some(0)));
+    // Without ring_min the same get is inline.
+    let r = c
+        .call(RequestFields {
+            key: Some(Bytes::new(&enc("k"))),
+            ring_free: Some(vec![0]),
+            ..Client::req("dict.get", "d")
+        })
+        .ok();
+    assert_eq!(reply_value(&r, &down).0, sixteen);
+
+    // Pipe: a waiting recv gets the ring value of a later send.
+    let (mut a, _up_a, _down_a) = ring_client(&b);
+    let (mut z, _up_z, down_z) = ring_client(&b);
+    a.open_with("p", "pipe", |f| f.end = Some("a")).ok();
+    z.open_with("p", "pipe", |f| f.end = Some("b")).ok();
+    let wid = z.send(RequestFields {
+        end: Some("b"),
+        ring_min: Some(1024),
+        ..Client::req("pipe.recv", "p")
+    });
+    std::thread::sleep(Duration::from_millis(50));
+    _up_a.write(0, &one);
+    a.call(RequestFields {
+        end: Some("a"),
+        ..ring_req("pipe.send", "p", 0, one.len() as u64)
+    })
+    .ok();
+    let r = z.recv();
+    assert_eq!(r.id(), wid);
+    assert_eq!(reply_value(&r.ok(), &down_z), (one, Some(0)));
+    // And 16 MiB, sent first and received after: the receiver freed its region with the
+    // recv, so the value starts at 0 again.
+    _up_a.write(0, &sixteen);
+    a.call(RequestFields {
+        end: Some("a"),
+        ..ring_req("pipe.send", "p", 0, sixteen.len() as u64)
+    })
+    .ok();
+    let r = z
+        .call(RequestFields {
+            end: Some("b"),
+            ring_min: Some(1024),
+            ring_free: Some(vec![0]),
+            ..Client::req("pipe.recv", "p")
+        })
+        .ok();
+    assert_eq!(reply_value(&r, &down_z), (sixteen, Some(0)));
+}
+
+#[test]
+fn bad_ring_fields_are_refused_with_clear_errors() {
+    let b = Broker::start_with(&["--ring-size", "1M"]);
+    let (mut c, up, _down) = ring_client(&b);
+    c.open("q", "queue").ok();
+    let size = 1u64 << 20;
+    let r = c.call(ring_req("queue.put", "q", size - 10, 11));
+    assert!(r.err("BadRequest").contains("outside the up ring"), "{r:?}");
+    let r = c.call(ring_req("queue.put", "q", u64::MAX - 1, 4));
+    assert!(r.err("BadRequest").contains("outside the up ring"), "{r:?}");
+    let r = c.call(ring_req("queue.put", "q", 0, 0));
+    assert!(r.err("BadRequest").contains("value_len is 0"), "{r:?}");
+    // Both a value and ring_off.
+    let v = enc(1);
+    let r = c.call(RequestFields {
+        value: Some(Bytes::new(&v)),
+        ..ring_req("queue.put", "q", 0, 1)
+    });
+    assert!(
+        r.err("BadRequest")
+            .contains("ring_off needs value_len and no value"),
+        "{r:?}"
+    );
+    // ring_off without value_len.
+    let r = c.call(RequestFields {
+        ring_off: Some(0),
+        ..Client::req("queue.put", "q")
+    });
+    assert!(r.error().is_some(), "{r:?}");
+    // On ops that take none.
+    let r = c.call(ring_req("queue.qsize", "q", 0, 1));
+    assert!(
+        r.err("BadRequest").contains("ring_off is taken by"),
+        "{r:?}"
+    );
+    let r = c.call(RequestFields {
+        ring_min: Some(1),
+        value: Some(Bytes::new(&v)),
+        ..Client::req("queue.put", "q")
+    });
+    assert!(
+        r.err("BadRequest").contains("ring_min is taken by"),
+        "{r:?}"
+    );
+    // Not one well-formed value (0xc1 is never valid).
+    up.write(0, &[0xc1, 0, 0]);
+    let r = c.call(ring_req("queue.put", "q", 0, 3));
+    assert!(
+        r.err("InvalidValue").contains("not one well-formed"),
+        "{r:?}"
+    );
+    // Freeing what was never handed out, or twice.
+    let r = c.call(RequestFields {
+        ring_free: Some(vec![64]),
+        ..RequestFields::new(0, "ring.free")
+    });
+    assert!(
+        r.err("BadRequest").contains("ring_free names offset 64"),
+        "{r:?}"
+    );
+    let big = big_value(100_000, 3);
+    c.put("q", &big, None).ok();
+    let r = c
+        .call(RequestFields {
+            ring_min: Some(1),
+            ..Client::req("queue.get", "q")
+        })
+        .ok();
+    let off = r.u64("ring_off");
+    let free = |c: &mut Client| {
+        c.call(RequestFields {
+            ring_free: Some(vec![off]),
+            ..RequestFields::new(0, "ring.free")
+        })
+    };
+    free(&mut c).ok();
+    assert!(free(&mut c)
+        .err("BadRequest")
+        .contains("no down-ring region"));
+    // Nothing was stored by any refused put.
+    let r = c.op("queue.qsize", "q").ok();
+    assert_eq!(r.u64("len"), 0, "{r:?}");
+}
+
+#[test]
+fn ring_and_plain_clients_share_values() {
+    let b = Broker::start_with(&["--max-frame", "64M"]);
+    let (mut rc, up, down) = ring_client(&b);
+    let mut plain = b.client();
+    rc.open("q", "queue").ok();
+    let v = big_value(1 << 20, 5);
+    up.write(0, &v);
+    rc.call(ring_req("queue.put", "q", 0, v.len() as u64)).ok();
+    let r = plain.get("q", None).ok();
+    assert_eq!(
+        r.value("value"),
+        dec(&v),
+        "a plain client reads a ring value inline"
+    );
+    plain.put("q", &v, None).ok();
+    let r = rc
+        .call(RequestFields {
+            ring_min: Some(1),
+            ..Client::req("queue.get", "q")
+        })
+        .ok();
+    assert_eq!(
+        reply_value(&r, &down),
+        (v, Some(0)),
+        "and a ring client reads a plain value from its ring"
+    );
+}
+
+fn rss_kib(pid: i32) -> u64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    s.lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
+        .unwrap()
+}
+
+/// Not a test of its own: the child process of `a_killed_ring_holder_leaks_nothing`, which
+/// opens rings, moves a 16 MiB value through both and waits to be killed.
+#[test]
+#[ignore]
+fn ring_holder_child() {
+    let Ok(path) = std::env::var("XPROC_RING_TEST_SOCKET") else {
+        return;
+    };
+    let (mut c, up, down) = ring_client_at(std::path::Path::new(&path));
+    c.open("q", "queue").ok();
+    let v = big_value(16 << 20, 9);
+    up.write(0, &v);
+    c.call(ring_req("queue.put", "q", 0, v.len() as u64)).ok();
+    let r = c
+        .call(RequestFields {
+            ring_min: Some(1),
+            ..Client::req("queue.get", "q")
+        })
+        .ok();
+    assert_eq!(reply_value(&r, &down).0.len(), v.len());
+    println!("holding");
+    std::thread::sleep(Duration::from_secs(60));
+}
+
+#[test]
+fn a_killed_ring_holder_leaks_nothing() {
+    let b = Broker::start_with(&["--max-frame", "64M"]);
+    let pid = b.pid();
+    let fds_before = fd_baseline(pid);
+    let rss_before = rss_kib(pid);
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "ring_holder_child",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("XPROC_RING_TEST_SOCKET", &b.path)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = child.stdout.take().unwrap();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 256];
+    while !String::from_utf8_lossy(&seen).contains("holding") {
+        let n = out.read(&mut buf).unwrap();
+        assert!(n > 0, "child ended: {}", String::from_utf8_lossy(&seen));
+        seen.extend_from_slice(&buf[..n]);
+    }
+    let rss_holding = rss_kib(pid);
+    assert!(
+        rss_holding >= rss_before + 16 * 1024,
+        "the broker wrote 16 MiB into the down ring: RSS {rss_before} -> {rss_holding} KiB"
+    );
+    // SAFETY: kill has no memory-safety preconditions.
+    unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+    child.wait().unwrap();
+    fds_settle_at(pid, fds_before);
+    let start = std::time::Instant::now();
+    loop {
+        let now = rss_kib(pid);
+        if now <= rss_before + 4 * 1024 {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "broker RSS {now} KiB, {rss_before} KiB before the ring holder: the rings leaked"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn the_rust_client_uses_the_rings_and_falls_back_when_they_are_full() {
+    let b = Broker::start_with(&["--ring-size", "4M", "--max-frame", "64M"]);
+    let c = xproc::Client::connect(&b.path).unwrap();
+    let q = c
+        .raw_queue("q", xproc::Kind::Queue, Default::default())
+        .unwrap();
+    let values: Vec<Vec<u8>> = (0..8).map(|i| big_value(1 << 20, i)).collect();
+    for v in &values {
+        q.put(v, None).unwrap();
+    }
+    assert!(c.uses_rings(), "the first large value opened the rings");
+    // Hold every view: three fit the 4 MiB down ring, the others come as memfds.
+    let views: Vec<xproc::ValueBuf> = (0..8).map(|_| q.get_buf(None).unwrap()).collect();
+    for (v, want) in views.iter().zip(&values) {
+        assert_eq!(&v[..], &want[..]);
+    }
+    let in_ring = views.iter().filter(|v| v.is_in_ring()).count();
+    assert_eq!(in_ring, 3, "ring full: the rest fell back");
+    assert!(views[..3].iter().all(|v| v.is_in_ring()));
+    drop(views);
+    // Freed (told with the next request): the ring carries values again, and small values
+    // stay inline.
+    q.put(&values[0], None).unwrap();
+    q.put(&enc(1), None).unwrap();
+    let v = q.get_buf(None).unwrap();
+    assert!(v.is_in_ring());
+    assert_eq!(&v[..], &values[0][..]);
+    let small = q.get_buf(None).unwrap();
+    assert!(!small.is_in_ring());
+    assert_eq!(&small[..], &enc(1)[..]);
+    // Typed gets copy out and free at once.
+    for v in &values {
+        q.put(v, None).unwrap();
+    }
+    for v in &values {
+        assert_eq!(&q.get(None).unwrap(), v);
+    }
+    // Typed puts: after a large one, the next are encoded straight into the up ring; mixed
+    // with small ones, in order.
+    let t = c.queue::<serde_bytes::ByteBuf>("t").unwrap();
+    let vals: Vec<serde_bytes::ByteBuf> = [1 << 20, 10, 3 << 20, 2 << 20, 5, 1 << 20]
+        .iter()
+        .enumerate()
+        .map(|(i, &n)| serde_bytes::ByteBuf::from(vec![i as u8; n]))
+        .collect();
+    for v in &vals {
+        t.put(v).unwrap();
+    }
+    for v in &vals {
+        assert_eq!(&t.get().unwrap(), v);
+    }
+}
+
+#[test]
+fn xproc_no_rings_keeps_a_client_off_the_rings() {
+    let b = Broker::start_with(&["--max-frame", "64M"]);
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "no_rings_child",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("XPROC_RING_TEST_SOCKET", &b.path)
+        .env("XPROC_NO_RINGS", "1")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("rings: false"), "{text}");
+}
+
+/// Not a test of its own: the child of `xproc_no_rings_keeps_a_client_off_the_rings`.
+#[test]
+#[ignore]
+fn no_rings_child() {
+    let Ok(path) = std::env::var("XPROC_RING_TEST_SOCKET") else {
+        return;
+    };
+    let c = xproc::Client::connect(std::path::Path::new(&path)).unwrap();
+    let q = c
+        .raw_queue("q", xproc::Kind::Queue, Default::default())
+        .unwrap();
+    let v = big_value(1 << 20, 1);
+    q.put(&v, None).unwrap();
+    assert_eq!(q.get(None).unwrap(), v);
+    q.put(&v, None).unwrap();
+    assert_eq!(q.get(None).unwrap(), v);
+    println!("rings: {}", c.uses_rings());
+}
+
+#[test]
+fn a_waiting_consumer_gets_the_value_straight_into_its_down_ring() {
+    let b = Broker::start_with(&["--max-frame", "64M"]);
+    let (mut p, up, _pd) = ring_client(&b);
+    let (mut c, _cu, down) = ring_client(&b);
+    p.open("q", "queue").ok();
+    let wait = |c: &mut Client, free: Option<Vec<u64>>| {
+        let id = c.send(RequestFields {
+            ring_min: Some(1024),
+            ring_free: free,
+            ..Client::req("queue.get", "q")
+        });
+        std::thread::sleep(Duration::from_millis(50));
+        id
+    };
+    let v = big_value(16 << 20, 7);
+    let id = wait(&mut c, None);
+    up.write(0, &v);
+    p.call(ring_req("queue.put", "q", 0, v.len() as u64)).ok();
+    let r = c.recv();
+    assert_eq!(r.id(), id);
+    assert_eq!(reply_value(&r.ok(), &down), (v.clone(), Some(0)));
+
+    // A bad value is refused even when it would have gone straight to the consumer, and the
+    // consumer keeps waiting.
+    let id = wait(&mut c, Some(vec![0]));
+    up.write(0, &[0xc1]);
+    let r = p.call(ring_req("queue.put", "q", 0, 1));
+    assert!(
+        r.err("InvalidValue").contains("not one well-formed"),
+        "{r:?}"
+    );
+    let small = big_value(100_000, 8);
+    up.write(0, &small);
+    p.call(ring_req("queue.put", "q", 0, small.len() as u64))
+        .ok();
+    let r = c.recv();
+    assert_eq!(r.id(), id);
+    assert_eq!(
+        reply_value(&r.ok(), &down),
+        (small, Some(0)),
+        "at 0 again: the refused value's region went back"
+    );
+}
