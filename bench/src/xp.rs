@@ -162,10 +162,16 @@ pub fn producer_consumer_stream(
 ) -> Result<Outcome, BenchError> {
     let client = Client::connect(socket)?;
     let name = object_name("prodcons-stream");
+    // `$XPROC_BENCH_MAXSIZE` overrides the bound, for experiments (docs/BENCHMARKS.md,
+    // "fourth pass").
+    let maxsize = std::env::var("XPROC_BENCH_MAXSIZE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(PRODCONS_MAXSIZE);
     let queue = client.queue_with::<ByteBuf>(
         &name,
         QueueOptions {
-            maxsize: Some(PRODCONS_MAXSIZE),
+            maxsize: Some(maxsize),
             ..QueueOptions::default()
         },
     )?;
@@ -182,7 +188,9 @@ pub fn producer_consumer_stream(
             break;
         }
     }
-    queue.put_async(&ByteBuf::new())?;
+    for _ in 0..getters() {
+        queue.put_async(&ByteBuf::new())?;
+    }
     queue.flush()?;
     let line = peer.read_line()?;
     let elapsed = start.elapsed();
@@ -208,9 +216,10 @@ pub fn producer_consumer_stream(
     }
     client.delete(&name)?;
     let note = Some(format!(
-        "put_async / get_buf, queue maxsize {PRODCONS_MAXSIZE}, no warm-up; {in_ring} of \
-         {received} values read in the consumer's down ring; p50/p99 = put_async to get_buf \
-         returned, per value, queueing included"
+        "put_async / get_buf, queue maxsize {maxsize}, {} getter connection(s), no warm-up; \
+         {in_ring} of {received} values read in the consumer's down ring; p50/p99 = put_async \
+         to get_buf returned, per value, queueing included",
+        getters()
     ));
     let mut out = Outcome::from_count("xproc_prodcons_stream", received, elapsed, note);
     out.p50_us = Some(p50_us);
@@ -218,31 +227,63 @@ pub fn producer_consumer_stream(
     Ok(out)
 }
 
+/// How many connections of the consumer process take values at once in
+/// `xproc-prodcons-stream`: `$XPROC_BENCH_GETTERS`, default 1. With more than one, a `get_buf`
+/// is waiting at the broker while another connection's value is being looked at, so each put
+/// can be handed straight to a waiting consumer.
+fn getters() -> usize {
+    std::env::var("XPROC_BENCH_GETTERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(1)
+}
+
 /// The consumer process of [`producer_consumer_stream`]: `get_buf` until the empty end
-/// marker, checking each value's length, then prints `done N IN_RING P50_US P99_US BAD`.
+/// marker (one per getter connection), checking each value's length, then prints
+/// `done N IN_RING P50_US P99_US BAD`.
 pub fn consume_peer_buf(socket: &Path, name: &str) -> Result<(), BenchError> {
-    let client = Client::connect(socket)?;
-    let queue = client.raw_queue(name, xproc::Kind::Queue, QueueOptions::default())?;
+    type Tally = (u64, u64, u64, Vec<u64>);
+    let getter = |queue: xproc::RawQueue| -> Result<Tally, BenchError> {
+        let (mut n, mut in_ring, mut bad, mut want) = (0u64, 0u64, 0u64, None);
+        let mut lat = Vec::new();
+        loop {
+            let item = queue.get_buf(Some(PEER_IDLE))?;
+            // An empty bin (0xc4 0x00) ends the stream.
+            if item.len() == 2 {
+                break;
+            }
+            n += 1;
+            in_ring += u64::from(item.is_in_ring());
+            // bin 32: 0xc6, 4 bytes of length, then the payload (its first 8 bytes: the stamp).
+            let ok =
+                item.len() > 13 && item[0] == 0xc6 && *want.get_or_insert(item.len()) == item.len();
+            if ok {
+                let sent = u64::from_le_bytes(item[5..13].try_into().unwrap_or_default());
+                lat.push(stamp_ns().saturating_sub(sent));
+            } else {
+                bad += 1;
+            }
+        }
+        Ok((n, in_ring, bad, lat))
+    };
+    let mut queues = Vec::new();
+    for _ in 0..getters() {
+        let client = Client::connect(socket)?;
+        queues.push(client.raw_queue(name, xproc::Kind::Queue, QueueOptions::default())?);
+    }
     say("ready")?;
-    let (mut n, mut in_ring, mut bad, mut want) = (0u64, 0u64, 0u64, None);
-    let mut lat = Vec::new();
-    loop {
-        let item = queue.get_buf(Some(PEER_IDLE))?;
-        // An empty bin (0xc4 0x00) ends the stream.
-        if item.len() == 2 {
-            break;
-        }
-        n += 1;
-        in_ring += u64::from(item.is_in_ring());
-        // bin 32: 0xc6, 4 bytes of length, then the payload (whose first 8 bytes are the stamp).
-        let ok =
-            item.len() > 13 && item[0] == 0xc6 && *want.get_or_insert(item.len()) == item.len();
-        if ok {
-            let sent = u64::from_le_bytes(item[5..13].try_into().unwrap_or_default());
-            lat.push(stamp_ns().saturating_sub(sent));
-        } else {
-            bad += 1;
-        }
+    let threads: Vec<_> = queues
+        .into_iter()
+        .map(|q| std::thread::spawn(move || getter(q)))
+        .collect();
+    let (mut n, mut in_ring, mut bad, mut lat) = (0, 0, 0, Vec::new());
+    for t in threads {
+        let (tn, tr, tb, tl) = t
+            .join()
+            .map_err(|_| BenchError::Child("a getter panicked".into()))??;
+        (n, in_ring, bad) = (n + tn, in_ring + tr, bad + tb);
+        lat.extend(tl);
     }
     lat.sort_unstable();
     let pct = |p: usize| {
