@@ -753,7 +753,7 @@ fn expect_values(q: &xproc::RawQueue, want: &[Vec<u8>]) {
     for (i, w) in want.iter().enumerate() {
         let got = q.get_buf(Some(Duration::from_secs(10))).unwrap();
         assert_eq!(got.len(), w.len(), "value {i}: length");
-        assert!(&got[..] == &w[..], "value {i}: bytes");
+        assert!(got[..] == w[..], "value {i}: bytes");
     }
     assert!(matches!(
         q.get_buf(Some(Duration::ZERO)),
@@ -907,7 +907,7 @@ fn put_async_waits_for_ring_room_and_falls_back_when_a_value_cannot_fit() {
             .unwrap();
         for (i, w) in want.iter().enumerate() {
             let got = q.get_buf(Some(Duration::from_secs(20))).unwrap();
-            assert!(&got[..] == &w[..], "value {i}");
+            assert!(got[..] == w[..], "value {i}");
             std::thread::sleep(Duration::from_millis(2));
         }
     });

@@ -22,10 +22,26 @@
 //! not full waits at most until the handle's next call, `flush`, or drop. The bound is
 //! therefore the producer's own pace, and `flush` makes it zero.
 //!
+//! # Large values
+//!
+//! A value of at least the ring threshold ([`RING_VALUE_MIN`](crate::RING_VALUE_MIN)) on a
+//! connection with rings (docs/PROTOCOL.md §4.2; the first such value opens them) is not
+//! batched: it is written into a free up-ring region and sent as its own `queue.put` with
+//! `ring_off`, after the batch gathered before it (so order is kept), and it takes one place
+//! in the same window. Its region is released when its reply is read (the broker copied the
+//! value out and checked its copy by then). So the producer writes value n+1 into another
+//! region while the broker copies value n; a bounded queue holds the put in the broker, as a
+//! batch's values, until there is room. When no region is free, the values in flight that
+//! hold one are settled, oldest first, until one is; a value that does not fit even then
+//! (larger than the ring, or the ring held by other calls) joins the batch like a small one.
+//! A typed value is sized first (a pass that writes nothing) only after a large one, so that
+//! a stream of small values never pays for it; the first large value after small ones is
+//! encoded into the batch buffer and moved into the ring (one copy more).
+//!
 //! # Errors
 //!
-//! A batch refused by the broker (the queue was deleted, the memory budget is spent, a value
-//! too large) is recorded with the position of the first value that was not put (0-based,
+//! A batch or a large value's put refused by the broker (the queue was deleted, the memory
+//! budget is spent, a value too large or not well-formed) is recorded with the position of the first value that was not put (0-based,
 //! counted over every `put_async` of the handle and its clones) and returned, once, as
 //! [`Error::PutAsync`] by the next `put_async` (which then does not take its value) or by
 //! `flush`. Values after it in the same batch were not put; batches sent after it may have
