@@ -2,7 +2,9 @@
 # Large values by sealed memfd against the DRAM yardstick, in one run (docs/BENCHMARKS.md,
 # "Large values by sealed memfd: ... second pass"): per round, the memcpy row (1 MiB copies
 # walking two 256 MiB buffers), then for each build given the 1 MiB queue put+get, the 1 MiB
-# dict set+get, 16 MiB from a producer process to a consumer process, and 64-byte put+get.
+# dict set+get, 16 MiB from a producer process to a consumer process (plain put / typed get,
+# then put_async / zero-copy get_buf with maxsize 10000 and with maxsize 2: "fourth pass"),
+# and 64-byte put+get.
 # Each build runs against its own xprocd (--memory-limit 4G --max-frame 64M); builds are
 # interleaved within each round, so machine load hits them alike.
 #
@@ -46,6 +48,12 @@ for r in $(seq 1 "$rounds"); do
         echo "round $r $b $(bench "$b" xproc-putget --socket "$s" --size 1048576 --secs 2 --iters 200000 --warmup 20)"
         echo "round $r $b $(bench "$b" xproc-dict --socket "$s" --size 1048576 --secs 2 --iters 200000 --warmup 20)"
         echo "round $r $b $(bench "$b" xproc-prodcons --socket "$s" --size 16777216 --secs 3 --iters 100000 --warmup 5)"
+        # Builds from before the fourth pass have no xproc-prodcons-stream. Twice: the same
+        # queue bound as xproc-prodcons (10000), then a bound of 2 values.
+        if bench "$b" help xproc-prodcons-stream >/dev/null 2>&1; then
+            echo "round $r $b $(bench "$b" xproc-prodcons-stream --socket "$s" --size 16777216 --secs 3 --iters 100000 --warmup 5)"
+            echo "round $r $b $(XPROC_BENCH_MAXSIZE=2 bench "$b" xproc-prodcons-stream --socket "$s" --size 16777216 --secs 3 --iters 100000 --warmup 5)"
+        fi
         echo "round $r $b $(bench "$b" xproc-putget --socket "$s" --size 64 --secs 2 --iters 1000000 --warmup 2000)"
     done
 done

@@ -103,6 +103,9 @@ enum Cmd {
     },
     /// One producer process puts, one consumer process gets (one op = one item received).
     XprocProdcons(RunArgs),
+    /// xproc-prodcons with put_async and a get_buf (zero-copy) consumer (one op = one item
+    /// received).
+    XprocProdconsStream(RunArgs),
     /// xproc dict set then get of the same key, over 1000 keys (one op = one set or one get).
     XprocDict(RunArgs),
     /// xproc pipe ping-pong between two processes (one op = one round trip).
@@ -181,6 +184,14 @@ enum Cmd {
     XprocSyncPipelinedSingle(RunArgs),
     /// 1000 tokio tasks on one connection doing put+get.
     XprocTokio(RunArgs),
+    /// Internal: the consumer process of xproc-prodcons-stream.
+    #[command(hide = true)]
+    ConsumePeerBuf {
+        #[arg(long)]
+        socket: PathBuf,
+        #[arg(long)]
+        name: String,
+    },
     /// Internal: the consumer process of xproc-prodcons.
     #[command(hide = true)]
     ConsumePeer {
@@ -228,6 +239,9 @@ fn run(cmd: Cmd) -> Result<Option<Outcome>, BenchError> {
             xp::put_many(&run.socket, run.size, batch, &run.bounds())?
         }
         Cmd::XprocProdcons(a) => xp::producer_consumer(&a.socket, a.size, &a.bounds())?,
+        Cmd::XprocProdconsStream(a) => {
+            xp::producer_consumer_stream(&a.socket, a.size, &a.bounds())?
+        }
         Cmd::XprocDict(a) => xp::dict(&a.socket, a.size, &a.bounds())?,
         Cmd::Memcpy(a) => measure::memcpy(a.size, &a.bounds())?,
         Cmd::XprocPipe(a) => xp::pipe_ping_pong(&a.socket, a.size, &a.bounds())?,
@@ -274,6 +288,10 @@ fn run(cmd: Cmd) -> Result<Option<Outcome>, BenchError> {
         Cmd::XprocTokio(a) => aio::tokio_tasks(&a.socket, a.size, &a.bounds())?,
         Cmd::ConsumePeer { socket, name } => {
             xp::consume_peer(&socket, &name)?;
+            return Ok(None);
+        }
+        Cmd::ConsumePeerBuf { socket, name } => {
+            xp::consume_peer_buf(&socket, &name)?;
             return Ok(None);
         }
         Cmd::PipePeer { socket, name } => {

@@ -141,6 +141,158 @@ pub fn producer_consumer(
     ))
 }
 
+/// Nanoseconds on the wall clock, the latency stamp the streaming producer writes into each
+/// value (both processes run on one machine, so the clocks agree).
+fn stamp_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
+/// [`producer_consumer`] the way a producer that wants speed writes it: `put_async` of each
+/// value (a large one goes through the up ring as its own put, so the producer writes value
+/// n+1 while the broker copies value n), and a consumer process taking each value with
+/// `get_buf` (zero-copy: a value the broker placed in its down ring is read in place). Each
+/// value carries its send time in its first 8 payload bytes; the consumer reports the median
+/// time from `put_async` to its `get_buf` returning (including time spent queued).
+pub fn producer_consumer_stream(
+    socket: &Path,
+    size: usize,
+    bounds: &Bounds,
+) -> Result<Outcome, BenchError> {
+    let client = Client::connect(socket)?;
+    let name = object_name("prodcons-stream");
+    // `$XPROC_BENCH_MAXSIZE` overrides the bound, for experiments (docs/BENCHMARKS.md,
+    // "fourth pass").
+    let maxsize = std::env::var("XPROC_BENCH_MAXSIZE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(PRODCONS_MAXSIZE);
+    let queue = client.queue_with::<ByteBuf>(
+        &name,
+        QueueOptions {
+            maxsize: Some(maxsize),
+            ..QueueOptions::default()
+        },
+    )?;
+    let mut value = ByteBuf::from(payload(size.max(8)));
+    let mut peer = Peer::spawn("consume-peer-buf", socket, &name)?;
+    let cap = Duration::from_secs_f64(bounds.secs.max(0.001));
+    let start = Instant::now();
+    let mut sent = 0u64;
+    while sent < bounds.iters {
+        value[..8].copy_from_slice(&stamp_ns().to_le_bytes());
+        queue.put_async(&value)?;
+        sent += 1;
+        if sent & 0xf == 0 && start.elapsed() >= cap {
+            break;
+        }
+    }
+    for _ in 0..getters() {
+        queue.put_async(&ByteBuf::new())?;
+    }
+    queue.flush()?;
+    let line = peer.read_line()?;
+    let elapsed = start.elapsed();
+    peer.finish()?;
+    let mut words = line.split(' ');
+    let parsed = (words.next() == Some("done"))
+        .then(|| {
+            let n: u64 = words.next()?.parse().ok()?;
+            let in_ring: u64 = words.next()?.parse().ok()?;
+            let p50_us: f64 = words.next()?.parse().ok()?;
+            let p99_us: f64 = words.next()?.parse().ok()?;
+            let bad: u64 = words.next()?.parse().ok()?;
+            Some((n, in_ring, p50_us, p99_us, bad))
+        })
+        .flatten();
+    let Some((received, in_ring, p50_us, p99_us, bad)) = parsed else {
+        return Err(BenchError::Child(format!("consumer said {line:?}")));
+    };
+    if received != sent || bad != 0 {
+        return Err(BenchError::Child(format!(
+            "sent {sent} items, consumer got {received} ({bad} of the wrong length)"
+        )));
+    }
+    client.delete(&name)?;
+    let note = Some(format!(
+        "put_async / get_buf, queue maxsize {maxsize}, {} getter connection(s), no warm-up; \
+         {in_ring} of {received} values read in the consumer's down ring; p50/p99 = put_async \
+         to get_buf returned, per value, queueing included",
+        getters()
+    ));
+    let mut out = Outcome::from_count("xproc_prodcons_stream", received, elapsed, note);
+    out.p50_us = Some(p50_us);
+    out.p99_us = Some(p99_us);
+    Ok(out)
+}
+
+/// How many connections of the consumer process take values at once in
+/// `xproc-prodcons-stream`: `$XPROC_BENCH_GETTERS`, default 1. With more than one, a `get_buf`
+/// is waiting at the broker while another connection's value is being looked at, so each put
+/// can be handed straight to a waiting consumer.
+fn getters() -> usize {
+    std::env::var("XPROC_BENCH_GETTERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(1)
+}
+
+/// The consumer process of [`producer_consumer_stream`]: `get_buf` until the empty end
+/// marker (one per getter connection), checking each value's length, then prints
+/// `done N IN_RING P50_US P99_US BAD`.
+pub fn consume_peer_buf(socket: &Path, name: &str) -> Result<(), BenchError> {
+    type Tally = (u64, u64, u64, Vec<u64>);
+    let getter = |queue: xproc::RawQueue| -> Result<Tally, BenchError> {
+        let (mut n, mut in_ring, mut bad, mut want) = (0u64, 0u64, 0u64, None);
+        let mut lat = Vec::new();
+        loop {
+            let item = queue.get_buf(Some(PEER_IDLE))?;
+            // An empty bin (0xc4 0x00) ends the stream.
+            if item.len() == 2 {
+                break;
+            }
+            n += 1;
+            in_ring += u64::from(item.is_in_ring());
+            // bin 32: 0xc6, 4 bytes of length, then the payload (its first 8 bytes: the stamp).
+            let ok =
+                item.len() > 13 && item[0] == 0xc6 && *want.get_or_insert(item.len()) == item.len();
+            if ok {
+                let sent = u64::from_le_bytes(item[5..13].try_into().unwrap_or_default());
+                lat.push(stamp_ns().saturating_sub(sent));
+            } else {
+                bad += 1;
+            }
+        }
+        Ok((n, in_ring, bad, lat))
+    };
+    let mut queues = Vec::new();
+    for _ in 0..getters() {
+        let client = Client::connect(socket)?;
+        queues.push(client.raw_queue(name, xproc::Kind::Queue, QueueOptions::default())?);
+    }
+    say("ready")?;
+    let threads: Vec<_> = queues
+        .into_iter()
+        .map(|q| std::thread::spawn(move || getter(q)))
+        .collect();
+    let (mut n, mut in_ring, mut bad, mut lat) = (0, 0, 0, Vec::new());
+    for t in threads {
+        let (tn, tr, tb, tl) = t
+            .join()
+            .map_err(|_| BenchError::Child("a getter panicked".into()))??;
+        (n, in_ring, bad) = (n + tn, in_ring + tr, bad + tb);
+        lat.extend(tl);
+    }
+    lat.sort_unstable();
+    let pct = |p: usize| {
+        lat.get(lat.len() * p / 100)
+            .map_or(0.0, |&ns| ns as f64 / 1e3)
+    };
+    say(&format!("done {n} {in_ring} {} {} {bad}", pct(50), pct(99)))
+}
+
 /// The consumer process of [`producer_consumer`]: gets until the empty end marker, then prints
 /// `done <items>`.
 pub fn consume_peer(socket: &Path, name: &str) -> Result<(), BenchError> {

@@ -747,3 +747,210 @@ fn a_waiting_consumer_gets_the_value_straight_into_its_down_ring() {
         "at 0 again: the refused value's region went back"
     );
 }
+
+/// Takes `n` values off `q` (waiting for each) and checks them against `want`, in order.
+fn expect_values(q: &xproc::RawQueue, want: &[Vec<u8>]) {
+    for (i, w) in want.iter().enumerate() {
+        let got = q.get_buf(Some(Duration::from_secs(10))).unwrap();
+        assert_eq!(got.len(), w.len(), "value {i}: length");
+        assert!(got[..] == w[..], "value {i}: bytes");
+    }
+    assert!(matches!(
+        q.get_buf(Some(Duration::ZERO)),
+        Err(xproc::Error::Empty)
+    ));
+}
+
+#[test]
+fn put_async_sends_large_values_through_the_up_ring_in_order_with_small_ones() {
+    let b = Broker::start_with(&["--max-frame", "64M"]);
+    let c = xproc::Client::connect(&b.path).unwrap();
+    let q = c
+        .raw_queue("pa", xproc::Kind::Queue, Default::default())
+        .unwrap();
+    // Small, large, runs of each: the large ones go as their own ring puts, the small ones
+    // in batches, and the order is the order they were handed over.
+    let sizes = [
+        10,
+        1 << 20,
+        20,
+        30,
+        3 << 20,
+        2 << 20,
+        5,
+        16 << 10,
+        100,
+        1 << 20,
+    ];
+    let values: Vec<Vec<u8>> = (0..40)
+        .map(|i| big_value(sizes[i % sizes.len()], i as u8))
+        .collect();
+    for v in &values {
+        q.put_async(v).unwrap();
+    }
+    assert!(c.uses_rings(), "a large put_async value opened the rings");
+    q.flush().unwrap();
+    assert_eq!(q.qsize().unwrap().len, 40);
+    expect_values(&q, &values);
+
+    // Typed: the first large value after small ones is moved into the ring, the next large
+    // ones are encoded straight into it.
+    let t = c.queue::<serde_bytes::ByteBuf>("pa-t").unwrap();
+    let vals: Vec<serde_bytes::ByteBuf> = (0..30)
+        .map(|i| serde_bytes::ByteBuf::from(vec![i as u8; sizes[(i * 7) % sizes.len()]]))
+        .collect();
+    for v in &vals {
+        t.put_async(v).unwrap();
+    }
+    t.flush().unwrap();
+    for v in &vals {
+        assert_eq!(&t.get().unwrap(), v);
+    }
+}
+
+#[test]
+fn a_refused_large_put_async_value_is_reported_with_its_position() {
+    let b = Broker::start_with(&["--max-frame", "64M"]);
+    let c = xproc::Client::connect(&b.path).unwrap();
+    let q = c
+        .raw_queue("pr", xproc::Kind::Queue, Default::default())
+        .unwrap();
+    let good: Vec<Vec<u8>> = (0..3).map(|i| big_value(100, i)).collect();
+    for v in &good {
+        q.put_async(v).unwrap();
+    }
+    // Position 3: a large value that is not MessagePack, refused by the broker's check of
+    // its copy out of the up ring.
+    q.put_async(&vec![0xc1; 1 << 20]).unwrap();
+    let after = big_value(2 << 20, 9);
+    q.put_async(&after).unwrap();
+    match q.flush() {
+        Err(xproc::Error::PutAsync { position, source }) => {
+            assert_eq!(position, 3);
+            assert!(source.to_string().contains("well-formed"), "{source}");
+        }
+        other => panic!("{other:?}"),
+    }
+    // Reported once; the values before it were put, and the one sent after it too.
+    q.flush().unwrap();
+    expect_values(
+        &q,
+        &[good[0].clone(), good[1].clone(), good[2].clone(), after],
+    );
+    // Reported by the next put_async, which then does not take its value.
+    q.put_async(&vec![0xc1; 1 << 20]).unwrap();
+    q.put_async(&good[0]).unwrap();
+    let mut refused = false;
+    for _ in 0..100 {
+        match q.put_async(&good[1]) {
+            Err(xproc::Error::PutAsync { position, .. }) => {
+                assert_eq!(position, 5);
+                refused = true;
+                break;
+            }
+            Ok(()) => std::thread::sleep(Duration::from_millis(10)),
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert!(refused, "the refusal was reported by a later put_async");
+    q.flush().unwrap();
+    assert_eq!(q.get_buf(None).unwrap()[..], good[0][..]);
+}
+
+#[test]
+fn put_async_waits_for_ring_room_and_falls_back_when_a_value_cannot_fit() {
+    // A 4 MiB up ring: 3 MiB values take turns (each waits until the one before is
+    // answered), 5 MiB ones never fit and go in batches, inline.
+    let b = Broker::start_with(&["--ring-size", "4M", "--max-frame", "64M"]);
+    let c = xproc::Client::connect(&b.path).unwrap();
+    let q = c
+        .raw_queue("pf", xproc::Kind::Queue, Default::default())
+        .unwrap();
+    let sizes = [
+        3 << 20,
+        5 << 20,
+        1 << 20,
+        100,
+        3 << 20,
+        2 << 20,
+        5 << 20,
+        3 << 20,
+    ];
+    let values: Vec<Vec<u8>> = (0..24)
+        .map(|i| big_value(sizes[i % sizes.len()], i as u8))
+        .collect();
+    for v in &values {
+        q.put_async(v).unwrap();
+    }
+    q.flush().unwrap();
+    assert!(c.uses_rings());
+    expect_values(&q, &values);
+
+    // A bounded queue: ring puts wait in the broker for room (holding their regions) while
+    // a consumer on another connection takes values; nothing is lost or reordered.
+    let bq = c
+        .raw_queue(
+            "pb",
+            xproc::Kind::Queue,
+            xproc::QueueOptions {
+                maxsize: Some(2),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let want = values.clone();
+    let path = b.path.clone();
+    let consumer = std::thread::spawn(move || {
+        let c = xproc::Client::connect(&path).unwrap();
+        let q = c
+            .raw_queue("pb", xproc::Kind::Queue, Default::default())
+            .unwrap();
+        for (i, w) in want.iter().enumerate() {
+            let got = q.get_buf(Some(Duration::from_secs(20))).unwrap();
+            assert!(got[..] == w[..], "value {i}");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    });
+    for v in &values {
+        bq.put_async(v).unwrap();
+    }
+    bq.flush().unwrap();
+    consumer.join().unwrap();
+    assert_eq!(bq.qsize().unwrap().len, 0);
+}
+
+#[test]
+fn a_16_mib_value_handed_to_a_waiting_get_buf_arrives_in_the_down_ring() {
+    let b = Broker::start_with(&["--max-frame", "64M"]);
+    let path = b.path.clone();
+    let consumer = std::thread::spawn(move || {
+        let c = xproc::Client::connect(&path).unwrap();
+        let q = c
+            .raw_queue("h", xproc::Kind::Queue, Default::default())
+            .unwrap();
+        // A first value opens this connection's rings; the next ones find it waiting.
+        let mut in_ring = Vec::new();
+        for i in 0..4u8 {
+            let v = q.get_buf(Some(Duration::from_secs(20))).unwrap();
+            assert_eq!(v.len(), (16 << 20) + 5);
+            assert!(v[5..]
+                .iter()
+                .take(4096)
+                .enumerate()
+                .all(|(j, &x)| x == (j as u8).wrapping_mul(31) ^ i));
+            in_ring.push(v.is_in_ring());
+        }
+        in_ring
+    });
+    let c = xproc::Client::connect(&b.path).unwrap();
+    let q = c
+        .raw_queue("h", xproc::Kind::Queue, Default::default())
+        .unwrap();
+    for i in 0..4u8 {
+        std::thread::sleep(Duration::from_millis(200));
+        q.put_async(&big_value(16 << 20, i)).unwrap();
+        q.flush().unwrap();
+    }
+    let in_ring = consumer.join().unwrap();
+    assert!(in_ring[1..].iter().all(|&r| r), "{in_ring:?}");
+}

@@ -485,6 +485,26 @@ impl Client {
         }
     }
 
+    /// Whether the last typed value sized or encoded was large (see
+    /// [`encode_up`](Self::encode_up)); `put_async` sizes the next one only then.
+    pub(crate) fn typed_was_large(&self) -> bool {
+        self.inner.rings_granted
+            && self
+                .inner
+                .typed_large
+                .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Records the size of a typed value handed to `put_async`: large or not.
+    pub(crate) fn note_typed_len(&self, len: usize) {
+        if self.inner.rings_granted {
+            let large = len >= crate::rings::ring_value_min();
+            self.inner
+                .typed_large
+                .store(large, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
     /// Sends `req` (a put, send or set) whose value is in the up ring already, `len` bytes
     /// in `region` (from [`encode_up`](Self::encode_up)).
     pub(crate) fn exchange_placed(
@@ -507,6 +527,15 @@ impl Client {
                 "the broker answered direct to a ring put".into(),
             )),
         }
+    }
+
+    /// The connection's rings for a value of `len` bytes: open (opening them now if granted
+    /// and never tried) when `len` reaches the ring threshold, else `None` (`put_async`).
+    pub(crate) fn rings_for(&self, len: usize) -> Option<Arc<Rings>> {
+        if len < crate::rings::ring_value_min() || !self.inner.fds {
+            return None;
+        }
+        self.rings(true).cloned()
     }
 
     /// Whether this connection moves large values through its rings (docs/PROTOCOL.md

@@ -321,19 +321,37 @@ impl RawQueue {
     /// An earlier `put_async` that failed is reported here, once, as [`Error::PutAsync`]
     /// (naming the position of the first value not put); this value is then not taken. Call
     /// [`flush`](Self::flush) to wait until everything handed over is in the queue.
+    ///
+    /// A value of at least [`RING_VALUE_MIN`](crate::RING_VALUE_MIN) bytes on a connection
+    /// with rings (docs/PROTOCOL.md §4.2) is written into a free up-ring region and goes as
+    /// its own `queue.put` (after the values gathered before it), counted in the same window;
+    /// so the broker copies one value out while the producer writes the next. When the ring
+    /// has no room even after the values in flight that hold it are answered, the value goes
+    /// in a batch like a small one. Order, window and error reporting are the same either way.
     pub fn put_async(&self, value: &[u8]) -> Result<()> {
-        self.put_async_with(|buf| {
-            buf.extend_from_slice(value);
-            Ok(())
-        })
+        self.put_async_with(
+            Some(value.len()),
+            |region| {
+                region.copy_from_slice(value);
+                Ok(())
+            },
+            |buf| {
+                buf.extend_from_slice(value);
+                Ok(())
+            },
+        )
     }
 
-    /// [`put_async`](Self::put_async) of the bytes `write` appends to the buffer it is given.
+    /// [`put_async`](Self::put_async) of a value `len` bytes long if known up front (then
+    /// `fill` may write it into an up-ring region), else of the bytes `write` appends to the
+    /// buffer it is given.
     pub(crate) fn put_async_with(
         &self,
+        len: Option<usize>,
+        fill: impl FnOnce(&mut [u8]) -> Result<()>,
         write: impl FnOnce(&mut Vec<u8>) -> Result<()>,
     ) -> Result<()> {
-        self.stream().push(write)
+        self.stream().push(len, fill, write)
     }
 
     /// Waits until every value handed to [`put_async`](Self::put_async) on this handle (and
@@ -605,11 +623,31 @@ impl<T: Serialize + DeserializeOwned> Queue<T> {
 
     /// Hands `value` over without waiting for the broker; see [`RawQueue::put_async`] (order,
     /// window, errors reported by the next call and by [`flush`](Self::flush)).
+    ///
+    /// Once a large value was handed over, the next are sized first (a pass that writes
+    /// nothing) so that a large one is encoded straight into an up-ring region.
     pub fn put_async(&self, value: &T) -> Result<()> {
-        self.raw.put_async_with(|buf| {
-            rmp_serde::encode::write_named(buf, value)?;
-            Ok(())
-        })
+        let client = &self.raw.client;
+        let len = match client.typed_was_large() {
+            true => Some(crate::codec::encoded_len(value)?),
+            false => None,
+        };
+        self.raw.put_async_with(
+            len,
+            |mut region| {
+                rmp_serde::encode::write_named(&mut region, value)?;
+                match region.is_empty() {
+                    true => Ok(()),
+                    false => Err(Error::Protocol("a value encoded shorter than sized".into())),
+                }
+            },
+            |buf| {
+                let at = buf.len();
+                rmp_serde::encode::write_named(buf, value)?;
+                client.note_typed_len(buf.len() - at);
+                Ok(())
+            },
+        )
     }
 
     /// Waits until every value handed to [`put_async`](Self::put_async) is accepted by the

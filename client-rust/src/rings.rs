@@ -160,6 +160,16 @@ impl Rings {
         fill(self.up.slice_mut(off, len)).then_some(region)
     }
 
+    /// A free region of `len` bytes of the up ring, for the caller to fill through
+    /// [`UpRegion::bytes_mut`]; `None` when none is free.
+    pub(crate) fn alloc_up(self: &Arc<Self>, len: usize) -> Option<UpRegion> {
+        let off = Self::lock(&self.up_alloc).alloc(len)?;
+        Some(UpRegion {
+            rings: self.clone(),
+            off,
+        })
+    }
+
     /// The down-ring offsets callers freed since the last call, to send as `ring_free`.
     pub(crate) fn take_frees(&self) -> Option<Vec<u64>> {
         let mut f = Self::lock(&self.to_free);
@@ -183,6 +193,12 @@ impl UpRegion {
     /// Its offset (the request's `ring_off`).
     pub(crate) fn off(&self) -> u64 {
         self.off as u64
+    }
+
+    /// Its first `len` bytes, to write the value into (only this process writes the up ring,
+    /// and only into regions it holds).
+    pub(crate) fn bytes_mut(&mut self, len: usize) -> &mut [u8] {
+        self.rings.up.slice_mut(self.off, len)
     }
 }
 

@@ -22,10 +22,26 @@
 //! not full waits at most until the handle's next call, `flush`, or drop. The bound is
 //! therefore the producer's own pace, and `flush` makes it zero.
 //!
+//! # Large values
+//!
+//! A value of at least the ring threshold ([`RING_VALUE_MIN`](crate::RING_VALUE_MIN)) on a
+//! connection with rings (docs/PROTOCOL.md §4.2; the first such value opens them) is not
+//! batched: it is written into a free up-ring region and sent as its own `queue.put` with
+//! `ring_off`, after the batch gathered before it (so order is kept), and it takes one place
+//! in the same window. Its region is released when its reply is read (the broker copied the
+//! value out and checked its copy by then). So the producer writes value n+1 into another
+//! region while the broker copies value n; a bounded queue holds the put in the broker, as a
+//! batch's values, until there is room. When no region is free, the values in flight that
+//! hold one are settled, oldest first, until one is; a value that does not fit even then
+//! (larger than the ring, or the ring held by other calls) joins the batch like a small one.
+//! A typed value is sized first (a pass that writes nothing) only after a large one, so that
+//! a stream of small values never pays for it; the first large value after small ones is
+//! encoded into the batch buffer and moved into the ring (one copy more).
+//!
 //! # Errors
 //!
-//! A batch refused by the broker (the queue was deleted, the memory budget is spent, a value
-//! too large) is recorded with the position of the first value that was not put (0-based,
+//! A batch or a large value's put refused by the broker (the queue was deleted, the memory
+//! budget is spent, a value too large or not well-formed) is recorded with the position of the first value that was not put (0-based,
 //! counted over every `put_async` of the handle and its clones) and returned, once, as
 //! [`Error::PutAsync`] by the next `put_async` (which then does not take its value) or by
 //! `flush`. Values after it in the same batch were not put; batches sent after it may have
@@ -39,6 +55,7 @@ use xproc_protocol::{ReplyFields, RequestFields};
 
 use crate::client::Client;
 use crate::error::{Error, Result};
+use crate::rings::UpRegion;
 
 /// Most values in one `put_async` batch.
 pub const PUT_ASYNC_BATCH_ITEMS: usize = 1024;
@@ -70,11 +87,13 @@ pub(crate) struct Stream {
     last_send: Instant,
 }
 
-/// A batch sent and not yet answered.
+/// A batch (or one large value's `queue.put`) sent and not yet answered.
 struct Batch {
     id: u64,
     /// Position of its first value.
     first: u64,
+    /// The up-ring region of a value sent through the ring, released with the reply.
+    up: Option<UpRegion>,
 }
 
 impl std::fmt::Debug for Stream {
@@ -107,16 +126,48 @@ impl Stream {
         PUT_ASYNC_BATCH_BYTES.min(max_frame.saturating_sub(FRAME_SLACK).max(1))
     }
 
-    /// Hands one value over; `write` appends its MessagePack bytes to the buffer it is given.
-    /// Returns a pending error instead (the value is then not taken).
-    pub(crate) fn push(&mut self, write: impl FnOnce(&mut Vec<u8>) -> Result<()>) -> Result<()> {
+    /// Hands one value over: `len` is its encoded length when known up front, `fill` writes
+    /// exactly that many bytes into an up-ring region, `write` appends its MessagePack bytes to
+    /// the batch buffer it is given; one of them is called. Returns a pending error instead
+    /// (the value is then not taken).
+    ///
+    /// A value of at least the ring threshold goes through the up ring when the connection
+    /// has rings and a region is free (after the values in flight that hold ring regions are
+    /// settled, if need be): its own `queue.put` with `ring_off`, sent after the values
+    /// gathered before it. Otherwise it joins the batch, as every value did before rings.
+    pub(crate) fn push(
+        &mut self,
+        len: Option<usize>,
+        fill: impl FnOnce(&mut [u8]) -> Result<()>,
+        write: impl FnOnce(&mut Vec<u8>) -> Result<()>,
+    ) -> Result<()> {
         if let Some(e) = self.error.take() {
             return Err(e);
+        }
+        if let Some(len) = len {
+            if let Some(mut region) = self.ring_region(len) {
+                fill(region.bytes_mut(len))?;
+                self.send_placed(region, len);
+                return Ok(());
+            }
         }
         let at = self.bytes.len();
         if let Err(e) = write(&mut self.bytes) {
             self.bytes.truncate(at);
             return Err(e);
+        }
+        let n = self.bytes.len() - at;
+        if len.is_none() {
+            // Its size was not known up front (a typed value after small ones): a large one
+            // still goes through the ring, at the price of this one copy.
+            if let Some(mut region) = self.ring_region_after(at, n) {
+                // The value is the buffer's last `n` bytes (alone in it if a batch went out).
+                let start = self.bytes.len() - n;
+                region.bytes_mut(n).copy_from_slice(&self.bytes[start..]);
+                self.bytes.truncate(start);
+                self.send_placed(region, n);
+                return Ok(());
+            }
         }
         self.ends.push(self.bytes.len());
         self.next += 1;
@@ -129,16 +180,94 @@ impl Stream {
         Ok(())
     }
 
+    /// An up-ring region of `len` bytes for the next value, with the gathered batch sent and
+    /// room in the window; `None` (nothing sent, nothing waited for) when the value is below
+    /// the ring threshold or the connection has no rings, and `None` too when no region frees
+    /// up once every value in flight that holds one is settled.
+    fn ring_region(&mut self, len: usize) -> Option<UpRegion> {
+        let rings = self.client.rings_for(len)?;
+        self.send();
+        self.make_room();
+        loop {
+            if let Some(region) = rings.alloc_up(len) {
+                return Some(region);
+            }
+            if !self.in_flight.iter().any(|b| b.up.is_some()) {
+                return None;
+            }
+            self.settle_oldest();
+        }
+    }
+
+    /// [`ring_region`](Self::ring_region) for a value of `len` bytes already appended to the
+    /// batch buffer at `at`: the values gathered before it are sent first, the value itself
+    /// kept (moved to the buffer's start).
+    fn ring_region_after(&mut self, at: usize, len: usize) -> Option<UpRegion> {
+        let rings = self.client.rings_for(len)?;
+        if at > 0 {
+            let value = self.bytes.split_off(at);
+            self.send();
+            self.bytes = value;
+        }
+        self.make_room();
+        loop {
+            if let Some(region) = rings.alloc_up(len) {
+                return Some(region);
+            }
+            if !self.in_flight.iter().any(|b| b.up.is_some()) {
+                // Back to the batch path: the value is the only one gathered now.
+                return None;
+            }
+            self.settle_oldest();
+        }
+    }
+
+    /// Settles what has come back and waits until the window has room for one more request.
+    fn make_room(&mut self) {
+        self.reap();
+        while self.in_flight.len() >= PUT_ASYNC_WINDOW {
+            self.settle_oldest();
+        }
+    }
+
+    /// Sends the value in `region` (`len` bytes) as its own `queue.put`, counted in the
+    /// window like a batch; the region is held until its reply came (the broker has copied
+    /// the value out by then). A failure is recorded, as for a batch.
+    fn send_placed(&mut self, region: UpRegion, len: usize) {
+        let first = self.next;
+        self.next += 1;
+        let rings = self.client.rings_for(len);
+        let frees = rings.as_ref().and_then(|r| r.take_frees());
+        let req = RequestFields {
+            name: Some(self.name.as_str().into()),
+            ring_off: Some(region.off()),
+            value_len: Some(len as u64),
+            ring_free: frees.clone(),
+            ..RequestFields::new(0, "queue.put")
+        };
+        match self.client.conn().start(req) {
+            Ok(id) => self.in_flight.push_back(Batch {
+                id,
+                first,
+                up: Some(region),
+            }),
+            Err(e) => {
+                if let (Some(r), Some(f)) = (rings, frees) {
+                    r.untake_frees(f);
+                }
+                self.fail(first, e);
+            }
+        }
+        self.last_send = Instant::now();
+    }
+
     /// Sends the gathered values as one batch, after waiting for room in the window. A
     /// failure is recorded (reported by the next call), never returned here.
     pub(crate) fn send(&mut self) {
         if self.ends.is_empty() {
             return;
         }
-        self.reap();
-        while self.in_flight.len() >= PUT_ASYNC_WINDOW {
-            self.settle_oldest();
-        }
+        self.make_room();
         let first = self.next - self.ends.len() as u64;
         let mut start = 0;
         let values: Vec<&Bytes> = self
@@ -156,7 +285,11 @@ impl Stream {
             ..RequestFields::new(0, "queue.put_many")
         };
         match self.client.conn().start(req) {
-            Ok(id) => self.in_flight.push_back(Batch { id, first }),
+            Ok(id) => self.in_flight.push_back(Batch {
+                id,
+                first,
+                up: None,
+            }),
             Err(e) => self.fail(first, e),
         }
         self.bytes.clear();
@@ -184,7 +317,8 @@ impl Stream {
                 return;
             };
             let first = b.first;
-            self.in_flight.pop_front();
+            // Its ring region (if any) is released here, after the reply.
+            drop(self.in_flight.pop_front());
             self.settle(first, reply);
         }
     }
