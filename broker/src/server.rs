@@ -62,6 +62,12 @@ pub const FRAMES_PER_TURN: usize = 256;
 /// large frame arriving at full speed while the frame budget bounds small ones.
 pub const READ_PER_TURN: usize = 256 * 1024;
 
+/// How far the memory charged must fall below its high-water mark before the heap is trimmed.
+const TRIM_STEP: usize = 16 << 20;
+
+/// How long it must stay there first.
+const TRIM_DELAY: Duration = Duration::from_millis(500);
+
 /// Runs a broker until SIGTERM or SIGINT. Returns once it has stopped accepting, answered
 /// blocked requests with `ShuttingDown`, flushed (bounded by `shutdown_flush`) and removed its
 /// socket file.
@@ -127,6 +133,8 @@ pub fn run(mut config: Config) -> Result<(), Error> {
             })
         })?,
         accept_retry: None,
+        trim_high: 0,
+        trim_at: None,
         stop: false,
         tcp,
         idle: Governor::new(busy_poll),
@@ -317,6 +325,10 @@ struct Server {
     fd_reserve: transport::FdReserve,
     /// When to try `accept` again after it failed for want of a resource.
     accept_retry: Option<Instant>,
+    /// The memory charged at its high-water mark since the heap was last trimmed, and when to
+    /// trim it (see [`Server::trim_heap_when_idle`]).
+    trim_high: usize,
+    trim_at: Option<Instant>,
     stop: bool,
     /// TCP listeners and handshakes (`remote.rs`); empty without `--listen`.
     tcp: remote::Tcp,
@@ -338,6 +350,7 @@ impl Server {
                     self.broker.waiters.next_deadline(),
                     self.tcp.next_deadline(now),
                     self.accept_retry,
+                    self.trim_at,
                 ]
                 .into_iter()
                 .flatten()
@@ -398,8 +411,32 @@ impl Server {
             self.tcp_tick(now);
             self.reap();
             self.flush_dirty();
+            self.trim_heap_when_idle(now);
             if self.stop {
                 return self.shutdown();
+            }
+        }
+    }
+
+    /// Returns freed heap memory to the OS once the memory charged has stayed at least
+    /// [`TRIM_STEP`] below its high-water mark for [`TRIM_DELAY`]: after large values went
+    /// (taken, deleted, their connection killed) the broker's RSS comes back down, while a
+    /// steady stream that frees and allocates the same blocks again never pays for a trim
+    /// and the page faults after it.
+    fn trim_heap_when_idle(&mut self, now: Instant) {
+        let charged = self.broker.charged();
+        if charged >= self.trim_high {
+            self.trim_high = charged;
+            self.trim_at = None;
+        } else if self.trim_high - charged >= TRIM_STEP {
+            match self.trim_at {
+                None => self.trim_at = Some(now + TRIM_DELAY),
+                Some(t) if t <= now => {
+                    crate::transport::trim_heap();
+                    self.trim_high = charged;
+                    self.trim_at = None;
+                }
+                Some(_) => {}
             }
         }
     }

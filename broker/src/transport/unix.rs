@@ -1173,3 +1173,15 @@ mod tests {
         }
     }
 }
+
+/// Gives the heap's free pages back to the OS. glibc keeps freed blocks of a few MiB (the
+/// broker's copies of large values: its mmap threshold rises past them once one is freed) in
+/// its heap and returns only the top; `malloc_trim` also releases free pages in the middle.
+/// Elsewhere (musl, the BSDs, macOS) the allocator decides on its own, and this does nothing.
+pub fn trim_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks the allocator's own free lists.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}

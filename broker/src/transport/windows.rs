@@ -656,3 +656,7 @@ pub const TCP_SHORT_READ_DRAINS: bool = false;
 
 /// No service-manager notification on Windows (the service control manager is a later job).
 pub fn notify(_state: &str) {}
+
+/// Gives the heap's free pages back to the OS: the Windows heap decommits free blocks on its
+/// own, so there is nothing to do (unix.rs says why Linux needs it).
+pub fn trim_heap() {}
