@@ -1105,6 +1105,18 @@ impl Drop for DirectPage {
     }
 }
 
+/// Gives the heap's free pages back to the OS. glibc keeps freed blocks of a few MiB (the
+/// broker's copies of large values: its mmap threshold rises past them once one is freed) in
+/// its heap and returns only the top; `malloc_trim` also releases free pages in the middle.
+/// Elsewhere (musl, the BSDs, macOS) the allocator decides on its own, and this does nothing.
+pub fn trim_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks the allocator's own free lists.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1171,17 +1183,5 @@ mod tests {
         } else {
             assert!(seen.is_empty());
         }
-    }
-}
-
-/// Gives the heap's free pages back to the OS. glibc keeps freed blocks of a few MiB (the
-/// broker's copies of large values: its mmap threshold rises past them once one is freed) in
-/// its heap and returns only the top; `malloc_trim` also releases free pages in the middle.
-/// Elsewhere (musl, the BSDs, macOS) the allocator decides on its own, and this does nothing.
-pub fn trim_heap() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only walks the allocator's own free lists.
-    unsafe {
-        libc::malloc_trim(0);
     }
 }
