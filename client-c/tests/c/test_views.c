@@ -82,22 +82,29 @@ int main(void) {
     xproc_view_free(vd);
     printf("ok - a dict value as a mapped view, readable after its dict is deleted\n");
 
-    /* Pipe: a large message from end a to end b, mapped. It is sent before end b is held,
-       so it waits in the broker as a memfd (and keeps the pipe brokered until it is taken):
-       a pipe that runs direct carries its messages inline on its socket (PROTOCOL.md 6.5.1). */
+    /* Pipe: large messages from end a to end b, mapped. They are sent before end b is held,
+       so they wait in the broker (and keep the pipe brokered until taken): a pipe that runs
+       direct carries its messages inline on its socket (PROTOCOL.md 6.5.1). The receiving
+       client has no rings yet: the first comes inline and makes it open them (4.2); the
+       second comes in its down ring, mapped. */
     xproc_client_t *c2 = connect_default();
     xproc_pipe_t *a = NULL, *b = NULL;
     CHECK(xproc_pipe_open(c, S(pname), 'a', -1, -1, &a));
     CHECK(xproc_pipe_send_raw(a, big, big_len, -1));
+    CHECK(xproc_pipe_send_raw(a, big, big_len, -1));
     CHECK(xproc_pipe_open(c2, S(pname), 'b', -1, -1, &b));
-    xproc_view_t *vp = NULL;
+    xproc_view_t *vp1 = NULL, *vp = NULL;
+    CHECK(xproc_pipe_recv_view(b, -1, &vp1));
     CHECK(xproc_pipe_recv_view(b, -1, &vp));
     ASSERT(xproc_view_is_mapped(vp));
     xproc_pipe_free(a);
     xproc_pipe_free(b);
     xproc_client_free(c);
     xproc_client_free(c2);
+
+    ASSERT(view_equals(vp1, big, big_len));
     ASSERT(view_equals(vp, big, big_len));
+    xproc_view_free(vp1);
     xproc_view_free(vp);
     printf("ok - a pipe message as a mapped view\n");
 
