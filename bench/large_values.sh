@@ -3,7 +3,8 @@
 # "Large values by sealed memfd: ... second pass"): per round, the memcpy row (1 MiB copies
 # walking two 256 MiB buffers), then for each build given the 1 MiB queue put+get, the 1 MiB
 # dict set+get, 16 MiB from a producer process to a consumer process (plain put / typed get,
-# then put_async / zero-copy get_buf with maxsize 10000 and with maxsize 2: "fourth pass"),
+# then put_async / zero-copy get_buf with maxsize 10000 and with maxsize 2: "fourth pass",
+# then both again with two getter connections: "fifth pass"),
 # and 64-byte put+get.
 # Each build runs against its own xprocd (--memory-limit 4G --max-frame 64M); builds are
 # interleaved within each round, so machine load hits them alike.
@@ -53,6 +54,10 @@ for r in $(seq 1 "$rounds"); do
         if bench "$b" help xproc-prodcons-stream >/dev/null 2>&1; then
             echo "round $r $b $(bench "$b" xproc-prodcons-stream --socket "$s" --size 16777216 --secs 3 --iters 100000 --warmup 5)"
             echo "round $r $b $(XPROC_BENCH_MAXSIZE=2 bench "$b" xproc-prodcons-stream --socket "$s" --size 16777216 --secs 3 --iters 100000 --warmup 5)"
+            # Fifth pass: a consumer with a get always waiting (two getter connections), both
+            # bounds.
+            echo "round $r $b $(XPROC_BENCH_GETTERS=2 bench "$b" xproc-prodcons-stream --socket "$s" --size 16777216 --secs 3 --iters 100000 --warmup 5)"
+            echo "round $r $b $(XPROC_BENCH_GETTERS=2 XPROC_BENCH_MAXSIZE=2 bench "$b" xproc-prodcons-stream --socket "$s" --size 16777216 --secs 3 --iters 100000 --warmup 5)"
         fi
         echo "round $r $b $(bench "$b" xproc-putget --socket "$s" --size 64 --secs 2 --iters 1000000 --warmup 2000)"
     done

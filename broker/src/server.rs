@@ -62,6 +62,15 @@ pub const FRAMES_PER_TURN: usize = 256;
 /// large frame arriving at full speed while the frame budget bounds small ones.
 pub const READ_PER_TURN: usize = 256 * 1024;
 
+/// Most up-ring bytes one connection's puts may copy per loop turn: 1 MiB. Past it the
+/// connection's turn ends and it is served again after the connections that became readable
+/// meanwhile (`Server::deferred`). A streaming producer pipelines its large puts, so its next
+/// put is usually buffered by the time the broker has copied the last one; served at once,
+/// it would find no consumer waiting (the consumer's next `queue.get` arrived during that
+/// copy, but is read after it) and land in the broker's heap — two broker copies per value
+/// instead of the handoff's one (docs/BENCHMARKS.md, fifth pass).
+pub const RING_COPY_PER_TURN: usize = 1 << 20;
+
 /// How far the memory charged must fall below its high-water mark before the heap is trimmed.
 const TRIM_STEP: usize = 16 << 20;
 
@@ -126,6 +135,8 @@ pub fn run(mut config: Config) -> Result<(), Error> {
         next_conn_id: 1,
         to_close: Vec::new(),
         ready: Vec::new(),
+        deferred: Vec::new(),
+        ring_copied: 0,
         fd_reserve: transport::FdReserve::new().map_err(|source| {
             Error::Transport(transport::TransportError::Setup {
                 what: "cannot open the reserve descriptor (/dev/null)",
@@ -321,6 +332,11 @@ struct Server {
     /// Connections with reading or handling to do this turn: readable ones, ones whose budget
     /// ran out last turn, ones whose pause ended. Each is on it at most once (`queued`).
     ready: Vec<usize>,
+    /// Connections whose turn ended at [`RING_COPY_PER_TURN`]: queued (`queued` set, so their
+    /// own events do not move them ahead) behind the connections the next poll finds readable.
+    deferred: Vec<usize>,
+    /// Up-ring bytes the connection being served has had copied this turn.
+    ring_copied: usize,
     /// A descriptor held back to accept-and-refuse a client when the process runs out.
     fd_reserve: transport::FdReserve,
     /// When to try `accept` again after it failed for want of a resource.
@@ -340,8 +356,10 @@ impl Server {
     fn serve(&mut self) -> Result<(), Error> {
         self.conns.max_frame = self.config.max_frame;
         loop {
-            let busy =
-                !self.to_close.is_empty() || !self.ready.is_empty() || !self.conns.dirty.is_empty();
+            let busy = !self.to_close.is_empty()
+                || !self.ready.is_empty()
+                || !self.deferred.is_empty()
+                || !self.conns.dirty.is_empty();
             let timeout = if busy {
                 Some(Duration::ZERO)
             } else {
@@ -400,6 +418,8 @@ impl Server {
                 }
             }
             self.events = events;
+            // Behind what became readable since their turn (a consumer's next get first).
+            self.ready.append(&mut self.deferred);
             if self.accept_retry.is_some_and(|t| t <= Instant::now()) {
                 self.accept_all();
             }
@@ -610,6 +630,7 @@ impl Server {
             return;
         };
         conn.queued = false;
+        self.ring_copied = 0;
         let span = conn.span.clone();
         let _g = span.enter();
         let soft = self.config.output_soft_limit;
@@ -634,6 +655,11 @@ impl Server {
             let Some(conn) = self.conns.get(slot) else {
                 return;
             };
+            if self.ring_copied >= RING_COPY_PER_TURN {
+                conn.queued = true;
+                self.deferred.push(slot);
+                return;
+            }
             if frames == 0 || read >= READ_PER_TURN {
                 self.queue(slot);
                 return;
@@ -752,7 +778,9 @@ impl Server {
                     let fds = input.frame_fds(HEADER_LEN + len);
                     self.handle_frame(slot, &input.data()[HEADER_LEN..HEADER_LEN + len], fds);
                     input.consume(HEADER_LEN + len);
-                    if self.conns.get(slot).is_none_or(|c| c.closing.is_some()) {
+                    if self.conns.get(slot).is_none_or(|c| c.closing.is_some())
+                        || self.ring_copied >= RING_COPY_PER_TURN
+                    {
                         break;
                     }
                 }
@@ -855,6 +883,7 @@ impl Server {
         off: usize,
         len: usize,
     ) -> Result<Stored, (ErrorCode, String)> {
+        self.ring_copied += len;
         if let Request::QueuePut { name, .. } = req {
             if let Some(v) = self.handoff(slot, name, off, len) {
                 return v

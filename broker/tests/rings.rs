@@ -928,7 +928,8 @@ fn a_16_mib_value_handed_to_a_waiting_get_buf_arrives_in_the_down_ring() {
         let q = c
             .raw_queue("h", xproc::Kind::Queue, Default::default())
             .unwrap();
-        // A first value opens this connection's rings; the next ones find it waiting.
+        // The first get_buf opens this connection's rings, so every value, the first too,
+        // finds it waiting with room in its down ring.
         let mut in_ring = Vec::new();
         for i in 0..4u8 {
             let v = q.get_buf(Some(Duration::from_secs(20))).unwrap();
@@ -952,5 +953,78 @@ fn a_16_mib_value_handed_to_a_waiting_get_buf_arrives_in_the_down_ring() {
         q.flush().unwrap();
     }
     let in_ring = consumer.join().unwrap();
-    assert!(in_ring[1..].iter().all(|&r| r), "{in_ring:?}");
+    assert!(in_ring.iter().all(|&r| r), "{in_ring:?}");
+}
+
+/// Pauses the broker (SIGSTOP) while `f` sends, so that everything `f` sent is read in one
+/// loop turn, in the order it was sent.
+fn with_broker_stopped(b: &Broker, f: impl FnOnce()) {
+    let pid = b.child.as_ref().unwrap().id() as i32;
+    unsafe { libc::kill(pid, libc::SIGSTOP) };
+    f();
+    std::thread::sleep(Duration::from_millis(50));
+    unsafe { libc::kill(pid, libc::SIGCONT) };
+}
+
+/// A process's peak resident memory (`VmHWM`), in KiB.
+fn peak_rss_kib(pid: i32) -> u64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    s.lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
+        .unwrap()
+}
+
+#[test]
+fn a_pipelined_put_waits_behind_a_get_that_arrived_during_the_last_copy() {
+    // Both puts and the second consumer's get are read in one turn, puts first. Served in
+    // that order, the second put would find nobody waiting and be copied into the broker's
+    // heap (16 MiB more at its peak), then out again into the consumer's down ring; instead
+    // the producer's turn ends after the first put's copy (RING_COPY_PER_TURN), the get is
+    // read, and the second put goes straight into that consumer's down ring too. Either
+    // way the broker touches 64 MiB of ring pages (two values read in the up ring, one
+    // written in each down ring).
+    let b = Broker::start_with(&["--max-frame", "64M"]);
+    let pid = b.child.as_ref().unwrap().id() as i32;
+    let (mut p, up, _pd) = ring_client(&b);
+    let (mut c1, _u1, down1) = ring_client(&b);
+    let (mut c2, _u2, down2) = ring_client(&b);
+    p.open("q", "queue").ok();
+    let get = |c: &mut Client| {
+        c.send(RequestFields {
+            ring_min: Some(1024),
+            ..Client::req("queue.get", "q")
+        })
+    };
+    let id1 = get(&mut c1);
+    std::thread::sleep(Duration::from_millis(100));
+    let (v1, v2) = (big_value(16 << 20, 1), big_value(16 << 20, 2));
+    let off2 = v1.len().next_multiple_of(64);
+    up.write(0, &v1);
+    up.write(off2, &v2);
+    let before = peak_rss_kib(pid);
+    let mut id2 = 0;
+    let mut puts = Vec::new();
+    with_broker_stopped(&b, || {
+        puts.push(p.send(ring_req("queue.put", "q", 0, v1.len() as u64)));
+        puts.push(p.send(ring_req("queue.put", "q", off2 as u64, v2.len() as u64)));
+        std::thread::sleep(Duration::from_millis(50));
+        id2 = get(&mut c2);
+    });
+    for id in puts {
+        let r = p.recv();
+        assert_eq!(r.id(), id);
+        r.ok();
+    }
+    let r = c1.recv();
+    assert_eq!(r.id(), id1);
+    assert_eq!(reply_value(&r.ok(), &down1), (v1, Some(0)));
+    let r = c2.recv();
+    assert_eq!(r.id(), id2);
+    assert_eq!(reply_value(&r.ok(), &down2), (v2, Some(0)));
+    let grew_mib = (peak_rss_kib(pid) - before) / 1024;
+    assert!(
+        grew_mib < 72,
+        "the broker's peak RSS grew {grew_mib} MiB: the second value went through its heap"
+    );
 }

@@ -538,6 +538,17 @@ impl Client {
         self.rings(true).cloned()
     }
 
+    /// Asks for rings on this connection's next value op (granted ones only): a zero-copy
+    /// getter's first large value then arrives in the down ring too, instead of inline while
+    /// the rings are not open yet (`RawQueue::get_buf`; docs/BENCHMARKS.md, fifth pass).
+    pub(crate) fn want_rings(&self) {
+        if self.inner.rings_granted && self.inner.fds {
+            self.inner
+                .rings_wanted
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
     /// Whether this connection moves large values through its rings (docs/PROTOCOL.md
     /// §4.2): true once they are open.
     pub fn uses_rings(&self) -> bool {

@@ -246,7 +246,15 @@ impl RawQueue {
 
     /// Like [`get`](Self::get), returning the value as a [`ValueBuf`]: a value that came as a
     /// sealed memfd stays its read-only mapping (no copy), held until the `ValueBuf` drops.
+    ///
+    /// On a connection that negotiated rings (docs/PROTOCOL.md §4.2) the first `get_buf`
+    /// opens them, so that even the first large value is read in place in the down ring —
+    /// and, when it arrives while this get waits, is copied there once, straight from its
+    /// producer's up ring (the handoff) — instead of waiting for a large value to ask for
+    /// them. That costs a `ring.open` round trip and two mappings (virtual, touched only by
+    /// large values) on connections that only ever get small values.
     pub fn get_buf(&self, timeout: Option<Duration>) -> Result<ValueBuf> {
+        self.client.want_rings();
         self.take(timeout, |r, s| match s {
             Some(s) => s.into_buf(),
             None => Ok(ValueBuf::owned(value_of(r, "queue.get")?.to_vec())),
