@@ -615,15 +615,7 @@ impl Client {
                 return self.exchange_rings(req, deadline, rings, min, None, f);
             }
         }
-        let mut fd = None;
-        if let Some(v) = req.value.filter(|v| v.len() >= shared_value_min()) {
-            if let Ok(made) = crate::transport::sealed_value(v) {
-                req.value_len = Some(v.len() as u64);
-                req.value = None;
-                req.fds = Some(1);
-                fd = Some(made);
-            }
-        }
+        let fd = as_sealed_value(&mut req);
         if let Some(fd) = fd {
             let (id, payload) = self.inner.conn.round_trip_fd(req, &fd, deadline)?;
             return decode_reply(&payload, |r| match direct(id, r) {
@@ -681,15 +673,7 @@ impl Client {
         }
         let frees = rings.take_frees();
         req.ring_free = frees.clone();
-        let mut fd = None;
-        if let Some(v) = req.value.filter(|v| v.len() >= shared_value_min()) {
-            if let Ok(made) = crate::transport::sealed_value(v) {
-                req.value_len = Some(v.len() as u64);
-                req.value = None;
-                req.fds = Some(1);
-                fd = Some(made);
-            }
-        }
+        let fd = as_sealed_value(&mut req);
         let sent = match fd {
             Some(fd) => conn.round_trip_fd(req, &fd, deadline),
             None => conn.round_trip_id(req, deadline),
@@ -1062,6 +1046,19 @@ impl Client {
 }
 
 /// Decodes a reply payload, turns an error reply into `Err`, and hands the rest to `f`.
+/// Moves a value of at least [`shared_value_min`] bytes out of `req` into a sealed memfd
+/// (docs/PROTOCOL.md §4.1): the request then names its size and one descriptor, returned to
+/// be sent with it. `None` (the value stays inline) below the threshold or when no memfd can
+/// be made.
+fn as_sealed_value(req: &mut RequestFields<'_>) -> Option<crate::transport::Descriptor> {
+    let v = req.value.filter(|v| v.len() >= shared_value_min())?;
+    let made = crate::transport::sealed_value(v).ok()?;
+    req.value_len = Some(v.len() as u64);
+    req.value = None;
+    req.fds = Some(1);
+    Some(made)
+}
+
 fn decode_reply<R>(payload: &[u8], f: impl FnOnce(&ReplyFields<'_>) -> Result<R>) -> Result<R> {
     let r = ReplyFields::decode(payload)
         .map_err(|e| Error::Protocol(format!("malformed reply: {e}")))?;

@@ -48,6 +48,7 @@
 //! been. Nothing is dropped silently.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_bytes::Bytes;
@@ -55,7 +56,7 @@ use xproc_protocol::{ReplyFields, RequestFields};
 
 use crate::client::Client;
 use crate::error::{Error, Result};
-use crate::rings::UpRegion;
+use crate::rings::{Rings, UpRegion};
 
 /// Most values in one `put_async` batch.
 pub const PUT_ASYNC_BATCH_ITEMS: usize = 1024;
@@ -187,16 +188,7 @@ impl Stream {
     fn ring_region(&mut self, len: usize) -> Option<UpRegion> {
         let rings = self.client.rings_for(len)?;
         self.send();
-        self.make_room();
-        loop {
-            if let Some(region) = rings.alloc_up(len) {
-                return Some(region);
-            }
-            if !self.in_flight.iter().any(|b| b.up.is_some()) {
-                return None;
-            }
-            self.settle_oldest();
-        }
+        self.wait_for_region(&rings, len)
     }
 
     /// [`ring_region`](Self::ring_region) for a value of `len` bytes already appended to the
@@ -209,13 +201,20 @@ impl Stream {
             self.send();
             self.bytes = value;
         }
+        // `None`: back to the batch path, the value the only one gathered now.
+        self.wait_for_region(&rings, len)
+    }
+
+    /// Waits for room in the window, then for an up-ring region of `len` bytes, settling the
+    /// oldest values in flight while any of them holds one; `None` when none does and still no
+    /// region is free.
+    fn wait_for_region(&mut self, rings: &Arc<Rings>, len: usize) -> Option<UpRegion> {
         self.make_room();
         loop {
             if let Some(region) = rings.alloc_up(len) {
                 return Some(region);
             }
             if !self.in_flight.iter().any(|b| b.up.is_some()) {
-                // Back to the batch path: the value is the only one gathered now.
                 return None;
             }
             self.settle_oldest();
