@@ -7,35 +7,7 @@ mod common;
 use common::*;
 
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::os::unix::net::UnixStream;
 use std::time::Duration;
-
-/// One `sendmsg` of `bytes` with `fds` attached (`SCM_RIGHTS`), as a client does; returns
-/// the bytes sent.
-fn send_fds(s: &UnixStream, bytes: &[u8], fds: &[RawFd]) -> usize {
-    let payload = std::mem::size_of_val(fds);
-    let mut control = vec![0u64; 1 + unsafe { libc::CMSG_SPACE(payload as u32) } as usize / 8];
-    let mut iov = libc::iovec {
-        iov_base: bytes.as_ptr() as *mut libc::c_void,
-        iov_len: bytes.len(),
-    };
-    // SAFETY: the msghdr points at live buffers; the control buffer holds CMSG_SPACE(payload).
-    let n = unsafe {
-        let mut msg: libc::msghdr = std::mem::zeroed();
-        msg.msg_iov = &mut iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = control.as_mut_ptr().cast();
-        msg.msg_controllen = libc::CMSG_SPACE(payload as u32) as _;
-        let cmsg = libc::CMSG_FIRSTHDR(&msg);
-        (*cmsg).cmsg_level = libc::SOL_SOCKET;
-        (*cmsg).cmsg_type = libc::SCM_RIGHTS;
-        (*cmsg).cmsg_len = libc::CMSG_LEN(payload as u32) as _;
-        std::ptr::copy_nonoverlapping(fds.as_ptr().cast::<u8>(), libc::CMSG_DATA(cmsg), payload);
-        libc::sendmsg(s.as_raw_fd(), &msg, libc::MSG_NOSIGNAL)
-    };
-    assert!(n > 0, "sendmsg: {}", std::io::Error::last_os_error());
-    n as usize
-}
 
 /// `n` fresh descriptors to send (the ends of pipes).
 fn some_fds(n: usize) -> Vec<OwnedFd> {

@@ -8,89 +8,8 @@ mod common;
 use common::*;
 
 use std::io::Read;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::os::unix::net::UnixStream;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::Duration;
-
-/// Reads one reply frame with any descriptors that came with its first bytes.
-fn recv_with_fds(s: &mut UnixStream) -> (Reply, Vec<OwnedFd>) {
-    let mut header = [0u8; 4];
-    let mut control = [0u64; 8];
-    let mut iov = libc::iovec {
-        iov_base: header.as_mut_ptr().cast(),
-        iov_len: 4,
-    };
-    let mut fds = Vec::new();
-    // SAFETY: the msghdr points at live buffers; received descriptors are wrapped at once.
-    let n = unsafe {
-        let mut msg: libc::msghdr = std::mem::zeroed();
-        msg.msg_iov = &mut iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = control.as_mut_ptr().cast();
-        msg.msg_controllen = std::mem::size_of_val(&control) as _;
-        let n = libc::recvmsg(
-            s.as_raw_fd(),
-            &mut msg,
-            libc::MSG_WAITALL | libc::MSG_CMSG_CLOEXEC,
-        );
-        let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
-        while !cmsg.is_null() {
-            let len = (*cmsg).cmsg_len as usize - libc::CMSG_LEN(0) as usize;
-            for i in 0..len / 4 {
-                let fd = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).add(4 * i).cast::<i32>());
-                fds.push(OwnedFd::from_raw_fd(fd));
-            }
-            cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
-        }
-        n
-    };
-    assert_eq!(n, 4, "reply header");
-    let mut payload = vec![0u8; u32::from_be_bytes(header) as usize];
-    s.read_exact(&mut payload).unwrap();
-    (Reply(dec(&payload)), fds)
-}
-
-/// A sealed memfd holding `bytes` (a §4.1 value).
-fn memfd(bytes: &[u8]) -> OwnedFd {
-    // SAFETY: plain syscalls on a descriptor this function owns.
-    unsafe {
-        let fd = libc::memfd_create(c"t".as_ptr(), libc::MFD_ALLOW_SEALING | libc::MFD_CLOEXEC);
-        assert!(fd >= 0);
-        let fd = OwnedFd::from_raw_fd(fd);
-        let mut f = std::fs::File::from(fd.try_clone().unwrap());
-        std::io::Write::write_all(&mut f, bytes).unwrap();
-        let seals =
-            libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE | libc::F_SEAL_SEAL;
-        assert_eq!(libc::fcntl(fd.as_raw_fd(), libc::F_ADD_SEALS, seals), 0);
-        fd
-    }
-}
-
-/// One `sendmsg` of a whole frame with `fd` attached.
-fn send_with_fd(s: &UnixStream, bytes: &[u8], fd: &OwnedFd) {
-    let raw = [fd.as_raw_fd()];
-    let payload = std::mem::size_of_val(&raw);
-    let mut control = vec![0u64; 8];
-    let mut iov = libc::iovec {
-        iov_base: bytes.as_ptr() as *mut libc::c_void,
-        iov_len: bytes.len(),
-    };
-    // SAFETY: the msghdr points at live buffers; the control buffer holds CMSG_SPACE(payload).
-    let n = unsafe {
-        let mut msg: libc::msghdr = std::mem::zeroed();
-        msg.msg_iov = &mut iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = control.as_mut_ptr().cast();
-        msg.msg_controllen = libc::CMSG_SPACE(payload as u32) as _;
-        let cmsg = libc::CMSG_FIRSTHDR(&msg);
-        (*cmsg).cmsg_level = libc::SOL_SOCKET;
-        (*cmsg).cmsg_type = libc::SCM_RIGHTS;
-        (*cmsg).cmsg_len = libc::CMSG_LEN(payload as u32) as _;
-        std::ptr::copy_nonoverlapping(raw.as_ptr().cast::<u8>(), libc::CMSG_DATA(cmsg), payload);
-        libc::sendmsg(s.as_raw_fd(), &msg, libc::MSG_NOSIGNAL)
-    };
-    assert_eq!(n as usize, bytes.len());
-}
 
 /// A shared mapping of a whole ring.
 struct Map {
@@ -298,7 +217,7 @@ fn large_values_round_trip_through_the_rings_in_order_with_inline_and_memfd_ones
     .ok();
     // And a memfd value (§4.1), which stays a memfd on the way out.
     let shared = big_value(300_000, 4);
-    let fd = memfd(&shared);
+    let fd = memfd(&shared, ALL_SEALS);
     let mut frame = Vec::new();
     RequestFields {
         id: 999,
@@ -307,7 +226,7 @@ fn large_values_round_trip_through_the_rings_in_order_with_inline_and_memfd_ones
         ..Client::req("queue.put", "q")
     }
     .encode_into(&mut frame);
-    send_with_fd(&c.stream, &frame, &fd);
+    send_frame_fds(&c.stream, &frame, &[fd.as_raw_fd()]);
     assert_eq!(c.recv().ok().id(), 999);
     let get = |c: &mut Client| {
         c.call(RequestFields {
@@ -530,14 +449,6 @@ fn ring_and_plain_clients_share_values() {
     );
 }
 
-fn rss_kib(pid: i32) -> u64 {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    s.lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
-        .unwrap()
-}
-
 /// Not a test of its own: the child process of `a_killed_ring_holder_leaks_nothing`, which
 /// opens rings, moves a 16 MiB value through both and waits to be killed.
 #[test]
@@ -567,7 +478,7 @@ fn a_killed_ring_holder_leaks_nothing() {
     let b = Broker::start_with(&["--max-frame", "64M"]);
     let pid = b.pid();
     let fds_before = fd_baseline(pid);
-    let rss_before = rss_kib(pid);
+    let rss_before = status_kib(pid, "VmRSS");
     let mut child = std::process::Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
@@ -588,7 +499,7 @@ fn a_killed_ring_holder_leaks_nothing() {
         assert!(n > 0, "child ended: {}", String::from_utf8_lossy(&seen));
         seen.extend_from_slice(&buf[..n]);
     }
-    let rss_holding = rss_kib(pid);
+    let rss_holding = status_kib(pid, "VmRSS");
     assert!(
         rss_holding >= rss_before + 16 * 1024,
         "the broker wrote 16 MiB into the down ring: RSS {rss_before} -> {rss_holding} KiB"
@@ -599,7 +510,7 @@ fn a_killed_ring_holder_leaks_nothing() {
     fds_settle_at(pid, fds_before);
     let start = std::time::Instant::now();
     loop {
-        let now = rss_kib(pid);
+        let now = status_kib(pid, "VmRSS");
         if now <= rss_before + 4 * 1024 {
             break;
         }
@@ -966,15 +877,6 @@ fn with_broker_stopped(b: &Broker, f: impl FnOnce()) {
     unsafe { libc::kill(pid, libc::SIGCONT) };
 }
 
-/// A process's peak resident memory (`VmHWM`), in KiB.
-fn peak_rss_kib(pid: i32) -> u64 {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    s.lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches(" kB").trim().parse().ok())
-        .unwrap()
-}
-
 #[test]
 fn a_pipelined_put_waits_behind_a_get_that_arrived_during_the_last_copy() {
     // Both puts and the second consumer's get are read in one turn, puts first. Served in
@@ -1002,7 +904,7 @@ fn a_pipelined_put_waits_behind_a_get_that_arrived_during_the_last_copy() {
     let off2 = v1.len().next_multiple_of(64);
     up.write(0, &v1);
     up.write(off2, &v2);
-    let before = peak_rss_kib(pid);
+    let before = status_kib(pid, "VmHWM");
     let mut id2 = 0;
     let mut puts = Vec::new();
     with_broker_stopped(&b, || {
@@ -1022,7 +924,7 @@ fn a_pipelined_put_waits_behind_a_get_that_arrived_during_the_last_copy() {
     let r = c2.recv();
     assert_eq!(r.id(), id2);
     assert_eq!(reply_value(&r.ok(), &down2), (v2, Some(0)));
-    let grew_mib = (peak_rss_kib(pid) - before) / 1024;
+    let grew_mib = (status_kib(pid, "VmHWM") - before) / 1024;
     assert!(
         grew_mib < 72,
         "the broker's peak RSS grew {grew_mib} MiB: the second value went through its heap"

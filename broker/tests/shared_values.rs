@@ -7,99 +7,8 @@
 mod common;
 use common::*;
 
-use std::io::Read;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::net::UnixStream;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::time::Duration;
-
-const ALL_SEALS: libc::c_int =
-    libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE | libc::F_SEAL_SEAL;
-
-/// A memfd holding `bytes`, with `seals` added.
-fn memfd(bytes: &[u8], seals: libc::c_int) -> OwnedFd {
-    // SAFETY: plain syscalls on a descriptor this function owns.
-    unsafe {
-        let fd = libc::memfd_create(
-            c"xproc-test".as_ptr(),
-            libc::MFD_ALLOW_SEALING | libc::MFD_CLOEXEC,
-        );
-        assert!(fd >= 0);
-        let fd = OwnedFd::from_raw_fd(fd);
-        let mut f = std::fs::File::from(fd.try_clone().unwrap());
-        std::io::Write::write_all(&mut f, bytes).unwrap();
-        if seals != 0 {
-            assert_eq!(libc::fcntl(fd.as_raw_fd(), libc::F_ADD_SEALS, seals), 0);
-        }
-        fd
-    }
-}
-
-fn send_fds(s: &UnixStream, bytes: &[u8], fds: &[RawFd]) {
-    let payload = std::mem::size_of_val(fds);
-    let mut control = vec![0u64; 8];
-    let mut iov = libc::iovec {
-        iov_base: bytes.as_ptr() as *mut libc::c_void,
-        iov_len: bytes.len(),
-    };
-    // SAFETY: the msghdr points at live buffers; the control buffer holds CMSG_SPACE(payload).
-    let n = unsafe {
-        let mut msg: libc::msghdr = std::mem::zeroed();
-        msg.msg_iov = &mut iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = control.as_mut_ptr().cast();
-        msg.msg_controllen = libc::CMSG_SPACE(payload as u32) as _;
-        let cmsg = libc::CMSG_FIRSTHDR(&msg);
-        (*cmsg).cmsg_level = libc::SOL_SOCKET;
-        (*cmsg).cmsg_type = libc::SCM_RIGHTS;
-        (*cmsg).cmsg_len = libc::CMSG_LEN(payload as u32) as _;
-        std::ptr::copy_nonoverlapping(fds.as_ptr().cast::<u8>(), libc::CMSG_DATA(cmsg), payload);
-        libc::sendmsg(s.as_raw_fd(), &msg, libc::MSG_NOSIGNAL)
-    };
-    assert_eq!(
-        n as usize,
-        bytes.len(),
-        "sendmsg: {}",
-        std::io::Error::last_os_error()
-    );
-}
-
-/// Reads one reply frame with any descriptors that came with its first bytes.
-fn recv_with_fds(s: &mut UnixStream) -> (Reply, Vec<OwnedFd>) {
-    let mut header = [0u8; 4];
-    let mut control = [0u64; 8];
-    let mut iov = libc::iovec {
-        iov_base: header.as_mut_ptr().cast(),
-        iov_len: 4,
-    };
-    let mut fds = Vec::new();
-    // SAFETY: the msghdr points at live buffers; received descriptors are wrapped at once.
-    let n = unsafe {
-        let mut msg: libc::msghdr = std::mem::zeroed();
-        msg.msg_iov = &mut iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = control.as_mut_ptr().cast();
-        msg.msg_controllen = std::mem::size_of_val(&control) as _;
-        let n = libc::recvmsg(
-            s.as_raw_fd(),
-            &mut msg,
-            libc::MSG_WAITALL | libc::MSG_CMSG_CLOEXEC,
-        );
-        let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
-        while !cmsg.is_null() {
-            let len = (*cmsg).cmsg_len as usize - libc::CMSG_LEN(0) as usize;
-            for i in 0..len / 4 {
-                let fd = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).add(4 * i).cast::<i32>());
-                fds.push(OwnedFd::from_raw_fd(fd));
-            }
-            cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
-        }
-        n
-    };
-    assert_eq!(n, 4, "reply header");
-    let mut payload = vec![0u8; u32::from_be_bytes(header) as usize];
-    s.read_exact(&mut payload).unwrap();
-    (Reply(dec(&payload)), fds)
-}
 
 fn hello_fds(b: &Broker) -> Client {
     let mut c = b.raw();
@@ -123,7 +32,7 @@ fn set_shared(c: &mut Client, dict: &str, key: &[u8], fd: Option<&OwnedFd>, len:
     }
     .encode_into(&mut out);
     let fds: Vec<RawFd> = fd.iter().map(|f| f.as_raw_fd()).collect();
-    send_fds(&c.stream, &out, &fds);
+    send_frame_fds(&c.stream, &out, &fds);
     c.recv()
 }
 
@@ -319,7 +228,7 @@ fn send_shared(c: &mut Client, pipe: &str, end: &'static str, fd: &OwnedFd, len:
     };
     req.id = id;
     req.encode_into(&mut out);
-    send_fds(&c.stream, &out, &[fd.as_raw_fd()]);
+    send_frame_fds(&c.stream, &out, &[fd.as_raw_fd()]);
     id
 }
 
@@ -387,7 +296,7 @@ fn put_shared(c: &mut Client, queue: &str, fd: &OwnedFd, len: u64) -> Reply {
         ..Client::req("queue.put", queue)
     }
     .encode_into(&mut out);
-    send_fds(&c.stream, &out, &[fd.as_raw_fd()]);
+    send_frame_fds(&c.stream, &out, &[fd.as_raw_fd()]);
     c.recv()
 }
 

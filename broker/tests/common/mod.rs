@@ -15,6 +15,11 @@ pub use xproc_protocol::{Bytes, Name, RequestFields};
 pub use xproc_tests::RawStream;
 use xproc_tests::{kill_now, request_stop};
 
+#[cfg(unix)]
+mod fds;
+#[cfg(unix)]
+pub use fds::*;
+
 /// How long one test may run before the watchdog kills its broker (which makes every pending
 /// read fail, so a hung test fails instead of hanging).
 const WATCHDOG: Duration = Duration::from_secs(60);
